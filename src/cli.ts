@@ -1,0 +1,72 @@
+#!/usr/bin/env bun
+/** The one entrypoint: `clawlink relay` runs the relay; every other subcommand is a client. */
+import { defineCommand, renderUsage, runCommand, type ArgsDef, type CommandDef } from "citty";
+import { EXIT } from "./errors";
+import { VERSION } from "./version";
+
+
+export const main = defineCommand({
+  meta: {
+    name: "clawlink",
+    version: VERSION,
+    description: "Turn AI agent sessions into a team: register, discover, delegate, respond, broadcast and share files through one relay.",
+  },
+  subCommands: {
+    relay: () => import("./commands/relay").then((m) => m.default),
+    register: () => import("./commands/register").then((m) => m.default),
+    discover: () => import("./commands/discover").then((m) => m.default),
+    delegate: () => import("./commands/delegate").then((m) => m.default),
+    poll: () => import("./commands/poll").then((m) => m.default),
+    respond: () => import("./commands/respond").then((m) => m.default),
+    progress: () => import("./commands/progress").then((m) => m.default),
+    broadcast: () => import("./commands/broadcast").then((m) => m.default),
+    listen: () => import("./commands/listen").then((m) => m.default),
+    task: () => import("./commands/task").then((m) => m.default),
+    tasks: () => import("./commands/tasks").then((m) => m.default),
+    cancel: () => import("./commands/cancel").then((m) => m.default),
+    ack: () => import("./commands/ack").then((m) => m.default),
+    "file-put": () => import("./commands/file-put").then((m) => m.default),
+    "file-get": () => import("./commands/file-get").then((m) => m.default),
+    "file-list": () => import("./commands/file-list").then((m) => m.default),
+    "file-rm": () => import("./commands/file-rm").then((m) => m.default),
+    heartbeat: () => import("./commands/heartbeat").then((m) => m.default),
+    whoami: () => import("./commands/whoami").then((m) => m.default),
+    unregister: () => import("./commands/unregister").then((m) => m.default),
+  },
+});
+
+/** Like citty's runMain, with ClawLink's exit codes: usage errors exit 2, and commands set their own. */
+async function run(argv: string[]) {
+  const subs = (await main.subCommands) as Record<string, () => Promise<CommandDef>>;
+  const name = argv.find((a) => !a.startsWith("-"));
+  if (argv.length === 0 || argv[0] === "--help" || argv[0] === "-h" || argv[0] === "help") {
+    process.stdout.write((await renderUsage(main)) + "\n\nExit codes: 0 ok, 1 error, 2 bad usage, 3 relay unreachable, 4 auth, 5 not found, 6 conflict, 7 busy (429), 10-13 delegate --wait: failed, canceled, expired, timed out.\n");
+    return;
+  }
+  if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-v")) {
+    process.stdout.write(VERSION + "\n");
+    return;
+  }
+  if (!name || !(name in subs)) {
+    process.stderr.write(`error: unknown command ${name ? `"${name}"` : ""}\nhint: run \`clawlink --help\` to list the commands\n`);
+    process.exitCode = EXIT.usage;
+    return;
+  }
+  const sub = await subs[name]!();
+  const rest = argv.slice(argv.indexOf(name) + 1);
+  if (rest.includes("--help") || rest.includes("-h")) {
+    process.stdout.write((await renderUsage(sub, main)) + "\n");
+    return;
+  }
+  const { rejectUnknownFlags, reportError, usage } = await import("./commands/_shared");
+  try {
+    if (name !== "relay") rejectUnknownFlags(rest, (await sub.args) as ArgsDef);
+    await runCommand(sub, { rawArgs: rest });
+  } catch (err) {
+    // Unknown flags, and citty's own argument errors (a missing required flag, a bad enum value).
+    const e = err instanceof Error && err.name === "CLIError" ? usage(err.message.replace(/\x1b\[[0-9;]*m/g, ""), `run \`clawlink ${name} --help\` to see its options`) : err;
+    process.exitCode = reportError(e, rest.includes("--json"));
+  }
+}
+
+await run(process.argv.slice(2));

@@ -1,0 +1,162 @@
+/** The typed client every command uses: one method per relay endpoint, errors as ClawlinkError. */
+import * as v from "valibot";
+import { ClawlinkError } from "../errors";
+import {
+  Agent,
+  AgentList,
+  ErrorBody,
+  FileInfo,
+  FileList,
+  Health,
+  Heartbeat,
+  Inbox,
+  Registration,
+  Sent,
+  Task,
+  TaskList,
+  type RegisterRequest,
+  type SendMessage,
+  type TaskState,
+} from "../protocol/schemas";
+
+export interface ClientOptions {
+  relay: string;
+  token?: string;
+  /** The agent's secret; sent instead of the token on agent requests. */
+  secret?: string;
+}
+
+type Auth = "token" | "agent";
+
+export class Client {
+  constructor(readonly opts: ClientOptions) {}
+
+  get relay() {
+    return this.opts.relay;
+  }
+
+  private headers(auth: Auth, extra?: Record<string, string>): Record<string, string> {
+    const bearer = auth === "agent" ? (this.opts.secret ?? this.opts.token) : (this.opts.token ?? this.opts.secret);
+    return { ...(bearer ? { authorization: `Bearer ${bearer}` } : {}), ...extra };
+  }
+
+  /** Sends a request and returns the raw response, or throws the relay's error. */
+  async raw(method: string, path: string, init: { auth?: Auth; body?: Bun.BodyInit; json?: unknown; headers?: Record<string, string>; signal?: AbortSignal } = {}): Promise<Response> {
+    const headers = this.headers(init.auth ?? "agent", init.headers);
+    let body = init.body;
+    if (init.json !== undefined) {
+      body = JSON.stringify(init.json);
+      headers["content-type"] = "application/json";
+    }
+    let res: Response;
+    try {
+      res = await fetch(this.relay + path, { method, headers, body, signal: init.signal, duplex: "half" } as RequestInit);
+    } catch (err) {
+      if ((err as Error).name === "AbortError" || (err as Error).name === "TimeoutError") throw err;
+      throw unreachable(this.relay, err);
+    }
+    if (!res.ok) throw await relayError(res);
+    return res;
+  }
+
+  private async call<S extends v.GenericSchema>(schema: S, method: string, path: string, init: Parameters<Client["raw"]>[2] = {}): Promise<v.InferOutput<S>> {
+    const res = await this.raw(method, path, init);
+    const parsed = v.safeParse(schema, await res.json().catch(() => undefined));
+    if (!parsed.success) {
+      throw new ClawlinkError("bad_response", 502, `the relay at ${this.relay} answered in an unexpected shape`, "check that the relay runs the same clawlink version as this client (`clawlink --version`)");
+    }
+    return parsed.output;
+  }
+
+  health() {
+    return this.call(Health, "GET", "/v1/health", { auth: "token" });
+  }
+  register(req: Partial<RegisterRequest> & { name: string }) {
+    return this.call(Registration, "POST", "/v1/agents", { auth: "token", json: req });
+  }
+  agents(q: { cap?: string; all?: boolean } = {}) {
+    const qs = new URLSearchParams();
+    if (q.cap) qs.set("cap", q.cap);
+    if (q.all) qs.set("all", "true");
+    return this.call(AgentList, "GET", `/v1/agents${qs.size ? `?${qs}` : ""}`).then((r) => r.agents);
+  }
+  agent(idOrName: string) {
+    return this.call(Agent, "GET", `/v1/agents/${encodeURIComponent(idOrName)}`);
+  }
+  heartbeat(id: string) {
+    return this.call(Heartbeat, "POST", `/v1/agents/${id}/heartbeat`);
+  }
+  unregister(id: string) {
+    return this.raw("DELETE", `/v1/agents/${id}`).then(() => undefined);
+  }
+  send(msg: SendMessage | (Partial<SendMessage> & { type: string })) {
+    return this.call(Sent, "POST", "/v1/messages", { json: msg });
+  }
+  inbox(id: string, q: { wait?: number; max?: number; ack?: boolean; signal?: AbortSignal } = {}) {
+    const qs = new URLSearchParams();
+    if (q.wait) qs.set("wait", String(q.wait));
+    if (q.max) qs.set("max", String(q.max));
+    if (q.ack) qs.set("ack", "true");
+    return this.call(Inbox, "GET", `/v1/agents/${id}/inbox${qs.size ? `?${qs}` : ""}`, { signal: q.signal }).then((r) => r.messages);
+  }
+  ack(id: string, ids: string[]) {
+    return this.call(v.object({ acked: v.number() }), "POST", `/v1/agents/${id}/ack`, { json: { ids } });
+  }
+  tasks(q: { state?: TaskState; role?: "sent" | "held" } = {}) {
+    const qs = new URLSearchParams();
+    if (q.state) qs.set("state", q.state);
+    if (q.role) qs.set("role", q.role);
+    return this.call(TaskList, "GET", `/v1/tasks${qs.size ? `?${qs}` : ""}`).then((r) => r.tasks);
+  }
+  task(id: string) {
+    return this.call(Task, "GET", `/v1/tasks/${encodeURIComponent(id)}`);
+  }
+  cancel(id: string) {
+    return this.call(Task, "POST", `/v1/tasks/${encodeURIComponent(id)}/cancel`);
+  }
+  putFile(key: string, body: Bun.BodyInit, headers?: Record<string, string>) {
+    return this.call(FileInfo, "PUT", filePath(key), { body, headers: { "content-type": "application/octet-stream", ...headers } });
+  }
+  getFile(key: string) {
+    return this.raw("GET", filePath(key));
+  }
+  files(prefix?: string) {
+    return this.call(FileList, "GET", `/v1/files${prefix ? `?prefix=${encodeURIComponent(prefix)}` : ""}`).then((r) => r.files);
+  }
+  deleteFile(key: string) {
+    return this.raw("DELETE", filePath(key)).then(() => undefined);
+  }
+
+  /** Opens the agent's WebSocket: its inbox stream, or with `task` the updates of one task. */
+  socket(q: { task?: string } = {}): WebSocket {
+    const url = new URL(this.relay.replace(/^http/, "ws") + "/v1/ws");
+    if (q.task) url.searchParams.set("task", q.task);
+    // Bun's WebSocket takes headers, so the secret never sits in a URL.
+    return new WebSocket(url, { headers: this.headers("agent") } as unknown as string[]);
+  }
+}
+
+const filePath = (key: string) => `/v1/files/${key.split("/").map(encodeURIComponent).join("/")}`;
+
+export function unreachable(relay: string, cause?: unknown): ClawlinkError {
+  const code = (cause as { code?: string } | undefined)?.code;
+  const detail = code ? ` (${code})` : "";
+  return new ClawlinkError(
+    "unreachable",
+    0,
+    `the relay is not reachable at ${relay}${detail}`,
+    "start one with `clawlink relay`, or point at a running one with --relay URL or CLAWLINK_RELAY",
+  );
+}
+
+async function relayError(res: Response): Promise<ClawlinkError> {
+  const text = await res.text().catch(() => "");
+  let body: v.InferOutput<typeof ErrorBody> | undefined;
+  try {
+    const parsed = v.safeParse(ErrorBody, JSON.parse(text));
+    if (parsed.success) body = parsed.output;
+  } catch {}
+  const retry = res.headers.get("retry-after");
+  if (body) return new ClawlinkError(body.error.code, res.status, body.error.message, body.error.hint, retry ? { "Retry-After": retry } : undefined);
+  return new ClawlinkError("http_error", res.status, `the relay answered ${res.status} ${res.statusText}`, "is --relay pointing at a clawlink relay?");
+}

@@ -1,0 +1,96 @@
+/** Human output: tables and one-paragraph message summaries. */
+import type { Agent, FileInfo, Message, Task } from "../protocol/schemas";
+
+/** Left-aligned columns, two spaces apart, with a header row. */
+export function renderTable(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
+      .join("  ")
+      .trimEnd();
+  return [line(header), ...rows.map(line)].join("\n") + "\n";
+}
+
+/** "12s ago", "3m ago", "2h ago". */
+export function ago(iso: string, now = Date.now()): string {
+  const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
+  if (s < 60) return `${s}s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ago`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h ago`;
+  return `${Math.floor(s / 86400)}d ago`;
+}
+
+export function renderAgents(agents: Agent[]): string {
+  if (agents.length === 0) return "no agents registered (run `clawlink register --name NAME`)\n";
+  return renderTable(
+    ["ID", "NAME", "CAPS", "MACHINE", "STATUS", "LAST SEEN"],
+    agents.map((a) => [a.id, a.name, a.caps.join(",") || "-", a.machine || "-", a.connected ? "online*" : a.status, ago(a.last_seen)]),
+  );
+}
+
+export function renderFiles(files: FileInfo[]): string {
+  if (files.length === 0) return "no shared files (share one with `clawlink file-put --key KEY --file PATH`)\n";
+  return renderTable(
+    ["KEY", "SIZE", "UPDATED BY", "UPDATED"],
+    files.map((f) => [f.key, String(f.size), f.updated_by, ago(f.updated_at)]),
+  );
+}
+
+export function renderTasks(tasks: Task[], me: string): string {
+  if (tasks.length === 0) return "no tasks\n";
+  return renderTable(
+    ["ID", "ROLE", "STATE", "PEER", "PRIORITY", "ATTEMPTS", "UPDATED", "TASK"],
+    tasks.map((t) => [
+      t.id,
+      t.from === me ? "sent" : "held",
+      t.state,
+      (t.from === me ? t.to : t.from) ?? `(${t.cap})`,
+      t.priority,
+      String(t.attempts),
+      ago(t.updated_at),
+      oneLine(t.task, 50),
+    ]),
+  );
+}
+
+export function renderTask(t: Task): string {
+  const lines = [
+    `task      ${t.id}`,
+    `state     ${t.state}`,
+    `from      ${t.from}`,
+    `to        ${t.to ?? `(waiting for an agent with ${t.cap})`}`,
+    `priority  ${t.priority}`,
+    `attempts  ${t.attempts}`,
+    `lease     ${t.lease_s}s${t.ttl_s ? `   ttl ${t.ttl_s}s` : ""}`,
+    `task      ${t.task}`,
+    ...(t.result !== null ? [`result    ${t.result}`] : []),
+    "history",
+    ...t.history.map((h) => `  ${h.at}  ${h.state.padEnd(9)}  ${h.note}`),
+  ];
+  return lines.join("\n") + "\n";
+}
+
+const oneLine = (s: string, max: number) => {
+  const flat = s.replace(/\s+/g, " ").trim();
+  return flat.length > max ? flat.slice(0, max - 1) + "…" : flat;
+};
+
+/** One message as a short block a person (or a model) can read. */
+export function renderMessage(m: Message): string {
+  const head = `[${m.type}] ${m.id} from ${m.from} at ${m.created_at}`;
+  switch (m.type) {
+    case "task":
+      return `${head}\n  priority ${m.priority}, attempt ${m.attempt}${Object.keys(m.context).length ? `\n  context ${JSON.stringify(m.context)}` : ""}\n  ${m.task}\n  reply: clawlink respond --msg-id ${m.id} --result "..."\n`;
+    case "response":
+      return `${head}\n  ${m.status} (reply to ${m.in_reply_to})\n  ${m.result}\n`;
+    case "progress":
+      return `${head}\n  progress on ${m.in_reply_to}: ${m.note}\n`;
+    case "broadcast":
+      return `${head}${m.topic ? `\n  topic ${m.topic}` : ""}${m.tags.length ? `  tags ${m.tags.join(",")}` : ""}\n  ${m.content}\n`;
+    case "status":
+      return `${head}\n  task ${m.task_id} is ${m.state}${m.note ? `: ${m.note}` : ""}\n`;
+    case "file":
+      return `${head}\n  ${m.by} ${m.action} ${m.key}${m.version ? ` (version ${m.version})` : ""}\n`;
+  }
+}

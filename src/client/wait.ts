@@ -1,0 +1,63 @@
+/** Following one task over the WebSocket until it ends: what `delegate --wait` blocks on. */
+import * as v from "valibot";
+import { ClawlinkError } from "../errors";
+import { ErrorBody, FINAL_STATES, ResponseMessage, Task } from "../protocol/schemas";
+import { unreachable, type Client } from "./client";
+
+const TaskFrame = v.object({ op: v.literal("task"), task: Task, response: v.nullable(ResponseMessage) });
+const ErrorFrame = v.object({ op: v.literal("error"), ...ErrorBody.entries });
+
+export interface TaskOutcome {
+  task: v.InferOutput<typeof Task>;
+  response: v.InferOutput<typeof ResponseMessage> | null;
+}
+
+/** Resolves with the task once it is completed, failed, canceled or expired; rejects with code `timeout` after `timeoutMs`. */
+export function waitForTask(client: Client, taskId: string, timeoutMs: number): Promise<TaskOutcome> {
+  return new Promise((resolve, reject) => {
+    let ws: WebSocket;
+    let done = false;
+    let retries = 0;
+    const finish = (fn: () => void) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      ws.close();
+      fn();
+    };
+    const timer = setTimeout(
+      () =>
+        finish(() =>
+          reject(new ClawlinkError("timeout", 408, `task ${taskId} did not finish within ${timeoutMs / 1000}s`, `it keeps running; check it with \`clawlink task --id ${taskId}\``)),
+        ),
+      timeoutMs,
+    );
+    const open = () => {
+      ws = client.socket({ task: taskId });
+      ws.onmessage = (ev) => {
+        retries = 0;
+        const data = JSON.parse(String(ev.data));
+        const f = v.safeParse(TaskFrame, data);
+        if (f.success) {
+          if (FINAL_STATES.has(f.output.task.state)) {
+            // What the watch showed need not be read again from the inbox.
+            ws.send(JSON.stringify({ op: "ack", tasks: [taskId] }));
+            finish(() => resolve({ task: f.output.task, response: f.output.response }));
+          }
+          return;
+        }
+        const e = v.safeParse(ErrorFrame, data);
+        if (e.success) finish(() => reject(new ClawlinkError(e.output.error.code, 404, e.output.error.message, e.output.error.hint)));
+      };
+      ws.onclose = (ev) => {
+        if (done) return;
+        if (ev.code === 4004) return; // the error frame already explained it
+        // The relay went away or the connection dropped: try again with backoff until the timeout.
+        const delay = Math.min(5000, 200 * 2 ** retries++) * (0.5 + Math.random() / 2);
+        if (retries > 12) return finish(() => reject(unreachable(client.relay)));
+        setTimeout(() => !done && open(), delay);
+      };
+    };
+    open();
+  });
+}

@@ -1,0 +1,139 @@
+/** What every client command shares: global flags, the client and identity they resolve to, output, and errors. */
+import { defineCommand, type ArgsDef, type CommandDef, type ParsedArgs } from "citty";
+import * as v from "valibot";
+import { Client } from "../client/client";
+import { DEFAULT_RELAY, homeDir, loadIdentity, normalizeRelayUrl, type Identity } from "../config";
+import { ClawlinkError, EXIT, exitCodeFor } from "../errors";
+import { logger, logToStderr } from "../logger";
+import { describeIssues } from "../protocol/codec";
+
+export const globalArgs = {
+  relay: { type: "string", description: "Relay URL (env CLAWLINK_RELAY; default http://127.0.0.1:9077)", valueHint: "url" },
+  token: { type: "string", description: "Relay token (env CLAWLINK_TOKEN)", valueHint: "token" },
+  as: { type: "string", description: "Act as this saved identity (env CLAWLINK_AS)", valueHint: "name" },
+  json: { type: "boolean", description: "Print one JSON document on stdout and nothing else" },
+} as const satisfies ArgsDef;
+
+export interface Context<A extends ArgsDef> {
+  args: ParsedArgs<A & typeof globalArgs>;
+  home: string;
+  client: Client;
+  identity: Identity | undefined;
+  json: boolean;
+  /** The identity, or an error telling the agent to register. */
+  me(): Identity;
+  /** Prints `data` as JSON with --json, otherwise `human` (text or a function that prints). */
+  out(data: unknown, human?: string | (() => void)): void;
+}
+
+export function usage(message: string, hint?: string) {
+  return new ClawlinkError("usage", 400, message, hint);
+}
+
+/** Parses a CLI value with a schema, naming the flag in the error. */
+export function parseArg<S extends v.GenericSchema>(schema: S, value: unknown, flag: string): v.InferOutput<S> {
+  const r = v.safeParse(schema, value);
+  if (r.success) return r.output;
+  throw usage(`${flag}: ${describeIssues(r.issues)}`);
+}
+
+/** Splits `a,b , c` into ["a","b","c"]. */
+export const list = (s: string | undefined) => (s ? s.split(",").map((x) => x.trim()).filter(Boolean) : []);
+
+export function resolveContext<A extends ArgsDef>(args: ParsedArgs<A & typeof globalArgs>): Context<A> {
+  const json = Boolean(args.json);
+  const home = homeDir();
+  const identity = loadIdentity(home, args.as as string | undefined);
+  const relay = normalizeRelayUrl((args.relay as string) || process.env.CLAWLINK_RELAY || identity?.relay || DEFAULT_RELAY);
+  const token = (args.token as string) || process.env.CLAWLINK_TOKEN || undefined;
+  // A saved identity belongs to one relay; pointed elsewhere, act without it.
+  const me = identity && identity.relay === relay ? identity : undefined;
+  const client = new Client({ relay, token, secret: me?.secret });
+  return {
+    args,
+    home,
+    client,
+    identity: me,
+    json,
+    me() {
+      if (me) return me;
+      if (identity) {
+        throw new ClawlinkError("no_identity", 404, `the saved identity "${identity.name}" was registered with ${identity.relay}, not ${relay}`, "register with this relay: `clawlink register --name NAME`");
+      }
+      throw new ClawlinkError("no_identity", 404, `no agent identity in ${home}`, "register first: `clawlink register --name NAME` (or set CLAWLINK_HOME / --as to pick a saved one)");
+    },
+    out(data, human) {
+      if (json) process.stdout.write(JSON.stringify(data) + "\n");
+      else if (typeof human === "function") human();
+      else if (human !== undefined) process.stdout.write(human.endsWith("\n") ? human : human + "\n");
+    },
+  };
+}
+
+/** Defines a client command: global flags added, unknown flags refused, errors turned into messages and exit codes. */
+export function defineClientCommand<const A extends ArgsDef>(def: {
+  meta: { name: string; description: string };
+  args: A;
+  run: (ctx: Context<A>) => Promise<void | number>;
+}): CommandDef<A & typeof globalArgs> {
+  const args = { ...def.args, ...globalArgs } as A & typeof globalArgs;
+  return defineCommand({
+    meta: def.meta,
+    args,
+    async run({ args: parsed }) {
+      const json = Boolean(parsed.json);
+      if (json) logToStderr();
+      try {
+        const code = await def.run(resolveContext<A>(parsed));
+        if (typeof code === "number") process.exitCode = code;
+      } catch (err) {
+        process.exitCode = reportError(err, json);
+      }
+    },
+  });
+}
+
+/** Prints an error for a person (stderr) or, with --json, as `{error}` on stdout; returns the exit code. */
+export function reportError(err: unknown, json: boolean): number {
+  const e =
+    err instanceof ClawlinkError
+      ? err
+      : new ClawlinkError("internal", 500, err instanceof Error ? err.message : String(err), "this is a bug in clawlink; please report it with the command you ran");
+  if (json) process.stdout.write(JSON.stringify(e.toJSON()) + "\n");
+  else {
+    process.stderr.write(`error: ${e.message}\n`);
+    if (e.hint) process.stderr.write(`hint: ${e.hint}\n`);
+  }
+  return exitCodeFor(e);
+}
+
+/** citty ignores what it does not know; an agent's typo should fail loudly instead. */
+export function rejectUnknownFlags(rawArgs: string[], args: ArgsDef) {
+  const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+  const byName = new Map<string, ArgsDef[string]>();
+  for (const [name, def] of Object.entries(args)) {
+    byName.set(name, def);
+    byName.set(kebab(name), def);
+    if ("alias" in def) for (const a of [def.alias ?? []].flat()) byName.set(a, def);
+  }
+  let positionals = Object.values(args).filter((d) => d.type === "positional").length;
+  for (let i = 0; i < rawArgs.length; i++) {
+    const raw = rawArgs[i]!;
+    if (raw === "--") break;
+    if (raw === "--help" || raw === "-h") continue;
+    if (!raw.startsWith("-") || raw === "-") {
+      if (positionals-- > 0) continue;
+      throw usage(`unexpected argument "${raw}"`, "values go after their flag, e.g. --to NAME; run the command with --help to see its options");
+    }
+    const [flag, inline] = raw.replace(/^--?/, "").split(/=(.*)/s);
+    const def = byName.get(flag!) ?? (flag!.startsWith("no-") ? byName.get(flag!.slice(3)) : undefined);
+    if (!def) throw usage(`unknown option ${raw.split("=")[0]}`, "run the command with --help to see its options");
+    // A string flag takes the next word as its value, even one that starts with '-'.
+    if ((def.type === "string" || def.type === "enum") && inline === undefined) {
+      if (i + 1 >= rawArgs.length) throw usage(`${raw} needs a value`);
+      i++;
+    }
+  }
+}
+
+export { EXIT, logger };

@@ -1,0 +1,74 @@
+import * as v from "valibot";
+import { waitForTask } from "../client/wait";
+import { ClawlinkError } from "../errors";
+import { Capability, JsonObject, Priority, PRIORITIES } from "../protocol/schemas";
+import { EXIT, defineClientCommand, parseArg, usage } from "./_shared";
+
+const Seconds = v.pipe(v.string(), v.toNumber("must be a number of seconds"), v.integer("must be whole seconds"), v.minValue(1, "must be at least 1"));
+
+const EXIT_FOR_STATE = { completed: EXIT.ok, failed: EXIT.taskFailed, canceled: EXIT.taskCanceled, expired: EXIT.taskExpired } as const;
+
+export default defineClientCommand({
+  meta: { name: "delegate", description: "Send a task to an agent (--to) or to any agent with a capability (--cap)" },
+  args: {
+    to: { type: "string", description: "Recipient agent id or name", valueHint: "agent" },
+    cap: { type: "string", description: "Instead of --to: the least busy online agent with this capability", valueHint: "cap" },
+    task: { type: "string", description: "What to do, in words", required: true, valueHint: "text" },
+    context: { type: "string", description: "A JSON object with whatever the task needs", valueHint: "json" },
+    priority: { type: "string", description: `One of ${PRIORITIES.join(", ")}`, default: "normal", valueHint: "level" },
+    wait: { type: "boolean", description: "Block until the task ends and print the response (exit 0 completed, 10 failed, 11 canceled, 12 expired, 13 timeout)" },
+    timeout: { type: "string", description: "With --wait: give up after this many seconds", default: "300", valueHint: "s" },
+    lease: { type: "string", description: "Seconds the recipient has to ack before the task is redelivered", default: "600", valueHint: "s" },
+    ttl: { type: "string", description: "Expire the task if not delivered within this many seconds", valueHint: "s" },
+    "idempotency-key": { type: "string", description: "Retrying with the same key returns the first task instead of sending again", valueHint: "key" },
+    queue: { type: "boolean", description: "With --cap: hold the task until an agent with the capability registers" },
+  },
+  async run(ctx) {
+    const { args } = ctx;
+    if ((args.to === undefined) === (args.cap === undefined)) throw usage("pass exactly one of --to AGENT and --cap CAPABILITY");
+    if (args.queue && args.cap === undefined) throw usage("--queue goes with --cap");
+    let context: Record<string, unknown> = {};
+    if (args.context !== undefined) {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(args.context);
+      } catch (err) {
+        throw usage(`--context is not valid JSON: ${(err as Error).message}`, `pass a JSON object, e.g. --context '{"repo":"api","branch":"main"}'`);
+      }
+      context = parseArg(JsonObject, parsed, "--context (a JSON object)");
+    }
+    ctx.me();
+    const sent = await ctx.client.send({
+      type: "task",
+      ...(args.to !== undefined ? { to: args.to } : { cap: parseArg(Capability, args.cap, "--cap") }),
+      task: args.task,
+      context,
+      priority: parseArg(Priority, args.priority, "--priority"),
+      lease_s: parseArg(Seconds, args.lease, "--lease"),
+      ...(args.ttl !== undefined ? { ttl_s: parseArg(Seconds, args.ttl, "--ttl") } : {}),
+      ...(args["idempotency-key"] ? { idempotency_key: args["idempotency-key"] } : {}),
+      queue: Boolean(args.queue),
+    });
+    if (!args.wait) {
+      ctx.out(sent, `${sent.duplicate ? "already sent as" : "sent task"} ${sent.id}${sent.to ? ` to ${sent.to}` : " (waiting for a capable agent)"}\nfollow it: clawlink task --id ${sent.id}`);
+      return;
+    }
+    const timeout = parseArg(Seconds, args.timeout, "--timeout");
+    let outcome;
+    try {
+      outcome = await waitForTask(ctx.client, sent.id, timeout * 1000);
+    } catch (err) {
+      if (err instanceof ClawlinkError && err.code === "timeout") {
+        if (ctx.json) process.stdout.write(JSON.stringify({ ...err.toJSON(), id: sent.id }) + "\n");
+        else process.stderr.write(`error: ${err.message}\nhint: ${err.hint}\n`);
+        return EXIT.timeout;
+      }
+      throw err;
+    }
+    const { task, response } = outcome;
+    const state = task.state as keyof typeof EXIT_FOR_STATE;
+    if (response) ctx.out(response, response.result);
+    else ctx.out(task, `task ${task.id} ${task.state}: ${task.history.at(-1)?.note ?? ""}`);
+    return EXIT_FOR_STATE[state] ?? EXIT.error;
+  },
+});

@@ -1,0 +1,16 @@
+import { renderAgents } from "../client/render";
+import { Capability } from "../protocol/schemas";
+import { defineClientCommand, parseArg } from "./_shared";
+
+export default defineClientCommand({
+  meta: { name: "discover", description: "List the agents on the relay (online ones; --all adds stale ones)" },
+  args: {
+    cap: { type: "string", description: "Only agents with this capability", valueHint: "cap" },
+    all: { type: "boolean", description: "Include stale agents (not seen for 120 s)" },
+  },
+  async run(ctx) {
+    const cap = ctx.args.cap === undefined ? undefined : parseArg(Capability, ctx.args.cap, "--cap");
+    const agents = await ctx.client.agents({ cap, all: ctx.args.all });
+    ctx.out(agents, renderAgents(agents));
+  },
+});

@@ -1,0 +1,13 @@
+import { renderFiles } from "../client/render";
+import { defineClientCommand } from "./_shared";
+
+export default defineClientCommand({
+  meta: { name: "file-list", description: "List the shared files" },
+  args: {
+    prefix: { type: "string", description: "Only keys that start with this", valueHint: "prefix" },
+  },
+  async run(ctx) {
+    const files = await ctx.client.files(ctx.args.prefix);
+    ctx.out(files, renderFiles(files));
+  },
+});

@@ -1,0 +1,11 @@
+import { ensureRegistered } from "../client/session";
+import { defineClientCommand } from "./_shared";
+
+export default defineClientCommand({
+  meta: { name: "heartbeat", description: "Mark this agent online; re-registers it with the same id if the relay forgot it" },
+  args: {},
+  async run(ctx) {
+    const { agent, reregistered } = await ensureRegistered(ctx.client, ctx.me(), ctx.home);
+    ctx.out({ ...agent, reregistered }, reregistered ? `the relay had forgotten ${agent.name}; registered again as ${agent.id}` : `${agent.name} (${agent.id}) is online`);
+  },
+});

@@ -1,0 +1,146 @@
+import * as v from "valibot";
+import { renderMessage } from "../client/render";
+import { ensureRegistered } from "../client/session";
+import { ClawlinkError, exitCodeFor } from "../errors";
+import { logger } from "../logger";
+import { Message } from "../protocol/schemas";
+import { defineClientCommand } from "./_shared";
+
+const Frame = v.variant("op", [
+  v.object({ op: v.literal("hello"), agent: v.object({ id: v.string(), name: v.string() }) }),
+  v.object({ op: v.literal("message"), message: Message }),
+  v.object({ op: v.literal("error"), error: v.object({ message: v.string(), hint: v.optional(v.string()) }) }),
+]);
+
+/** Remembers the last `size` ids so a redelivered message is handled once. */
+class SeenIds {
+  private set = new Set<string>();
+  constructor(private size: number) {}
+  add(id: string): boolean {
+    if (this.set.has(id)) return false;
+    this.set.add(id);
+    if (this.set.size > this.size) this.set.delete(this.set.values().next().value!);
+    return true;
+  }
+}
+
+export default defineClientCommand({
+  meta: { name: "listen", description: "Receive messages the moment they arrive; reconnects by itself. With --exec, run a command per message" },
+  args: {
+    exec: { type: "string", description: "Run this shell command per message, with the message JSON on stdin", valueHint: "cmd" },
+    respond: { type: "boolean", description: "With --exec: answer each task with the command's stdout (exit 0 completed, else failed)" },
+    type: { type: "string", description: "Only handle these message types (comma-separated), e.g. task", valueHint: "types" },
+  },
+  async run(ctx) {
+    const me = ctx.me();
+    const { client } = ctx;
+    const only = ctx.args.type ? new Set(ctx.args.type.split(",").map((s) => s.trim())) : null;
+    const seen = new SeenIds(100_000);
+    let pendingAcks: string[] = [];
+    let ws: WebSocket | undefined;
+    let stopping = false;
+    let attempt = 0;
+    let chain = Promise.resolve();
+    let stop: (code?: number) => void = () => {};
+    const stopped = new Promise<number>((resolve) => {
+      stop = (code = 0) => {
+        stopping = true;
+        flushAcks();
+        clearInterval(ackTimer);
+        ws?.close(1000, "listener stopped");
+        resolve(code);
+      };
+    });
+
+    const flushAcks = () => {
+      if (pendingAcks.length && ws?.readyState === WebSocket.OPEN) {
+        ws.send(JSON.stringify({ op: "ack", ids: pendingAcks }));
+        pendingAcks = [];
+      }
+    };
+    const ackTimer = setInterval(flushAcks, 50);
+
+    const handle = async (m: v.InferOutput<typeof Message>) => {
+      if (ctx.args.exec) await runExec(ctx.args.exec, m, Boolean(ctx.args.respond));
+      else ctx.out(m, renderMessage(m));
+      pendingAcks.push(m.id);
+      if (pendingAcks.length >= 500) flushAcks();
+    };
+
+    const runExec = async (cmd: string, m: v.InferOutput<typeof Message>, respond: boolean) => {
+      const shell = process.platform === "win32" ? ["cmd", "/c", cmd] : ["sh", "-c", cmd];
+      const proc = Bun.spawn(shell, {
+        stdin: new Blob([JSON.stringify(m)]),
+        stdout: respond && m.type === "task" ? "pipe" : "inherit",
+        stderr: respond && m.type === "task" ? "pipe" : "inherit",
+        env: { ...process.env, CLAWLINK_MSG_ID: m.id, CLAWLINK_MSG_TYPE: m.type, CLAWLINK_FROM: m.from },
+      });
+      const [out, err, code] = await Promise.all([
+        proc.stdout instanceof ReadableStream ? new Response(proc.stdout).text() : "",
+        proc.stderr instanceof ReadableStream ? new Response(proc.stderr).text() : "",
+        proc.exited,
+      ]);
+      logger.info(`${m.type} ${m.id}: \`${cmd}\` exited ${code}`);
+      if (respond && m.type === "task") {
+        try {
+          await client.send({ type: "response", in_reply_to: m.id, status: code === 0 ? "completed" : "failed", result: code === 0 ? out.trimEnd() : (err || out).trimEnd() });
+        } catch (e) {
+          logger.warn(`could not respond to ${m.id}: ${(e as Error).message}`);
+        }
+      }
+    };
+
+    const connect = () => {
+      ws = client.socket();
+      ws.onmessage = (ev) => {
+        const parsed = v.safeParse(Frame, JSON.parse(String(ev.data)));
+        if (!parsed.success) return;
+        const f = parsed.output;
+        if (f.op === "hello") {
+          attempt = 0;
+          logger.info(`listening as ${f.agent.name} (${f.agent.id}) on ${client.relay}`);
+        } else if (f.op === "message") {
+          const m = f.message;
+          if (!seen.add(m.id)) {
+            pendingAcks.push(m.id);
+            return;
+          }
+          if (only && !only.has(m.type)) {
+            pendingAcks.push(m.id);
+            return;
+          }
+          chain = chain.then(() => handle(m)).catch((e) => logger.warn((e as Error).message));
+        } else logger.warn(`${f.error.message}${f.error.hint ? ` (${f.error.hint})` : ""}`);
+      };
+      ws.onclose = () => {
+        if (stopping) return;
+        reconnect();
+      };
+    };
+
+    // Backoff with jitter; before each try, make sure the relay (perhaps restarted) knows us.
+    const reconnect = async () => {
+      const delay = Math.min(10_000, 250 * 2 ** attempt++) * (0.5 + Math.random() / 2);
+      if (attempt === 1) logger.warn(`connection to ${client.relay} lost; reconnecting`);
+      await Bun.sleep(delay);
+      if (stopping) return;
+      try {
+        const { reregistered } = await ensureRegistered(client, me, ctx.home);
+        if (reregistered) logger.info(`the relay had forgotten ${me.name}; registered it again as ${me.id}`);
+        connect();
+      } catch (err) {
+        if (err instanceof ClawlinkError && (err.status === 401 || err.status === 403 || err.status === 409)) {
+          logger.error(`${err.message}${err.hint ? ` (${err.hint})` : ""}`);
+          return stop(exitCodeFor(err));
+        }
+        reconnect();
+      }
+    };
+
+    await ensureRegistered(client, me, ctx.home);
+    connect();
+    process.once("SIGINT", () => stop());
+    process.once("SIGTERM", () => stop());
+    return await stopped;
+  },
+});

@@ -1,0 +1,23 @@
+import * as v from "valibot";
+import { renderMessage } from "../client/render";
+import { defineClientCommand, parseArg } from "./_shared";
+
+export default defineClientCommand({
+  meta: { name: "poll", description: "Fetch pending messages (highest priority first), print them, then acknowledge them" },
+  args: {
+    wait: { type: "string", description: "Wait up to this many seconds for a message to arrive (long poll, max 300)", valueHint: "s" },
+    max: { type: "string", description: "At most this many messages", default: "100", valueHint: "n" },
+  },
+  async run(ctx) {
+    const me = ctx.me();
+    const wait = ctx.args.wait === undefined ? 0 : parseArg(v.pipe(v.string(), v.toNumber("must be a number"), v.minValue(0), v.maxValue(300, "must be at most 300")), ctx.args.wait, "--wait");
+    const max = parseArg(v.pipe(v.string(), v.toNumber("must be a number"), v.integer(), v.minValue(1), v.maxValue(10_000)), ctx.args.max, "--max");
+    const messages = await ctx.client.inbox(me.id, { wait, max, signal: AbortSignal.timeout((wait + 30) * 1000) });
+    ctx.out(messages, () => {
+      if (messages.length === 0) process.stdout.write("no messages\n");
+      for (const m of messages) process.stdout.write(renderMessage(m) + "\n");
+    });
+    // Printed first, acknowledged second: a crash in between means redelivery, not loss.
+    if (messages.length) await ctx.client.ack(me.id, messages.map((m) => m.id));
+  },
+});

@@ -1,0 +1,14 @@
+import { defineClientCommand } from "./_shared";
+
+export default defineClientCommand({
+  meta: { name: "progress", description: "Tell a task's sender you are working on it (moves it to working; settles its lease)" },
+  args: {
+    "msg-id": { type: "string", description: "Id of the task you hold", required: true, valueHint: "id" },
+    note: { type: "string", description: "What you have done so far", default: "", valueHint: "text" },
+  },
+  async run(ctx) {
+    ctx.me();
+    const sent = await ctx.client.send({ type: "progress", in_reply_to: ctx.args["msg-id"], note: ctx.args.note });
+    ctx.out(sent, `progress sent to ${sent.to}`);
+  },
+});

@@ -1,0 +1,29 @@
+import { hostname } from "node:os";
+import { saveIdentity } from "../config";
+import { AgentName, Capability } from "../protocol/schemas";
+import * as v from "valibot";
+import { defineClientCommand, list, parseArg } from "./_shared";
+
+export default defineClientCommand({
+  meta: { name: "register", description: "Join the relay as an agent; saves the identity so later commands need no flags" },
+  args: {
+    name: { type: "string", description: "Unique agent name, e.g. reviewer", required: true, valueHint: "name" },
+    caps: { type: "string", description: "Comma-separated capabilities, e.g. code-review,python", valueHint: "a,b" },
+    description: { type: "string", description: "What this agent does, in a sentence", valueHint: "text" },
+  },
+  async run(ctx) {
+    const name = parseArg(AgentName, ctx.args.name, "--name");
+    const caps = parseArg(v.array(Capability), list(ctx.args.caps), "--caps");
+    // Re-registering a name this home already holds keeps its id (and its queued messages).
+    const saved = ctx.identity?.name === name ? ctx.identity : undefined;
+    const { secret, ...agent } = await ctx.client.register({
+      name,
+      caps,
+      description: ctx.args.description ?? saved?.description ?? "",
+      machine: hostname(),
+      ...(saved ? { id: saved.id, secret: saved.secret } : {}),
+    });
+    saveIdentity(ctx.home, { id: agent.id, name: agent.name, secret, relay: ctx.client.relay, caps: agent.caps, description: agent.description });
+    ctx.out(agent, `registered ${agent.name} as ${agent.id} with ${ctx.client.relay}\n(identity saved in ${ctx.home})`);
+  },
+});

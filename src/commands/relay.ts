@@ -1,0 +1,98 @@
+import { defineCommand } from "citty";
+import { networkInterfaces } from "node:os";
+import { EXIT } from "../errors";
+import { logger } from "../logger";
+import { startRelay } from "../relay/server";
+import { VERSION } from "../version";
+
+const num = (s: string | undefined, flag: string, min = 0): number | undefined => {
+  if (s === undefined || s === "") return undefined;
+  const n = Number(s);
+  if (!Number.isInteger(n) || n < min) throw new Error(`${flag} must be a whole number of at least ${min}, not "${s}"`);
+  return n;
+};
+
+const isLoopback = (host: string) => host === "localhost" || host === "::1" || host.startsWith("127.");
+
+/** Every address agents on other machines can use when the relay binds all interfaces. */
+function lanUrls(port: number): string[] {
+  const out: string[] = [];
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) {
+      if (a.internal) continue;
+      out.push(a.family === "IPv6" ? `http://[${a.address}]:${port}` : `http://${a.address}:${port}`);
+    }
+  }
+  return out;
+}
+
+export default defineCommand({
+  meta: { name: "relay", description: "Run the relay that agents register with (in memory; writes nothing to disk)" },
+  args: {
+    host: { type: "string", description: "Address to bind; 0.0.0.0 for every interface (needs --token)", default: "127.0.0.1" },
+    port: { type: "string", description: "Port to listen on (0 picks a free one)", default: "9077" },
+    token: { type: "string", description: "Token agents must present (env CLAWLINK_TOKEN)" },
+    insecure: { type: "boolean", description: "Allow a non-loopback bind without a token" },
+    "max-queue": { type: "string", description: "Messages waiting per agent before senders get 429", default: "10000" },
+    "max-agents": { type: "string", description: "Agents the relay holds at most", default: "10000" },
+    "max-message-bytes": { type: "string", description: "Largest JSON request body", default: "1048576" },
+    "max-file-bytes": { type: "string", description: "Largest shared file", default: "268435456" },
+  },
+  async run({ args }) {
+    let port: number, maxQueue: number, maxAgents: number, maxMessageBytes: number, maxFileBytes: number;
+    try {
+      port = num(args.port, "--port")!;
+      maxQueue = num(args["max-queue"], "--max-queue", 1)!;
+      maxAgents = num(args["max-agents"], "--max-agents", 1)!;
+      maxMessageBytes = num(args["max-message-bytes"], "--max-message-bytes", 1024)!;
+      maxFileBytes = num(args["max-file-bytes"], "--max-file-bytes", 1)!;
+    } catch (err) {
+      logger.error((err as Error).message);
+      process.exitCode = EXIT.usage;
+      return;
+    }
+    const token = args.token || process.env.CLAWLINK_TOKEN || undefined;
+    const host = args.host;
+    if (!isLoopback(host) && !token && !args.insecure) {
+      logger.error(`refusing to bind ${host} without a token: anyone on the network could read and send as your agents`);
+      logger.info("start with --token SECRET (or CLAWLINK_TOKEN) and give agents the same token, or pass --insecure to accept the risk");
+      process.exitCode = EXIT.usage;
+      return;
+    }
+    let relay;
+    try {
+      relay = startRelay({
+        host,
+        port,
+        token,
+        version: VERSION,
+        maxQueue,
+        maxAgents,
+        maxMessageBytes,
+        maxFileBytes,
+        onError: (err) => logger.error("unexpected error:", err),
+      });
+    } catch (err) {
+      const e = err as Error & { code?: string };
+      logger.error(e.code === "EADDRINUSE" ? `port ${port} on ${host} is already in use` : `cannot start the relay: ${e.message}`);
+      logger.info(e.code === "EADDRINUSE" ? "is a relay already running? pick another with --port" : "check --host and --port");
+      process.exitCode = EXIT.error;
+      return;
+    }
+    const actualPort = relay.server.port!;
+    const urls = host === "0.0.0.0" || host === "::" ? [`http://127.0.0.1:${actualPort}`, ...lanUrls(actualPort)] : [relay.url];
+    logger.success(`clawlink relay ${VERSION} listening${token ? " (token required)" : ""}`);
+    for (const u of urls) logger.log(`  ${u}`);
+    logger.log(`agents connect with: CLAWLINK_RELAY=${urls[urls.length - 1]}${token ? " CLAWLINK_TOKEN=…" : ""} clawlink register --name NAME`);
+
+    await new Promise<void>((resolve) => {
+      const stop = async (signal: string) => {
+        logger.info(`${signal}: stopping`);
+        await relay.stop();
+        resolve();
+      };
+      process.once("SIGINT", () => stop("SIGINT"));
+      process.once("SIGTERM", () => stop("SIGTERM"));
+    });
+  },
+});

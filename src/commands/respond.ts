@@ -1,0 +1,26 @@
+import { readResultArg } from "./_input";
+import { defineClientCommand, usage } from "./_shared";
+
+export default defineClientCommand({
+  meta: { name: "respond", description: "Answer a task (or reply to any message) with a result" },
+  args: {
+    "msg-id": { type: "string", description: "Id of the task (or message) you are answering", required: true, valueHint: "id" },
+    result: { type: "string", description: "The answer, as text", valueHint: "text" },
+    "result-file": { type: "string", description: "Read the answer from a file ('-' for stdin) instead of --result", valueHint: "path" },
+    status: { type: "enum", options: ["completed", "failed"], description: "How the task ended", default: "completed" },
+    to: { type: "string", description: "Recipient; needed only when replying to a broadcast", valueHint: "agent" },
+  },
+  async run(ctx) {
+    ctx.me();
+    const result = await readResultArg(ctx.args.result, ctx.args["result-file"]);
+    if (result === undefined) throw usage("pass --result TEXT or --result-file PATH");
+    const sent = await ctx.client.send({
+      type: "response",
+      in_reply_to: ctx.args["msg-id"],
+      result,
+      status: ctx.args.status as "completed" | "failed",
+      ...(ctx.args.to ? { to: ctx.args.to } : {}),
+    });
+    ctx.out(sent, `sent response ${sent.id} to ${sent.to}`);
+  },
+});

@@ -1,0 +1,14 @@
+import { renderTask } from "../client/render";
+import { defineClientCommand } from "./_shared";
+
+export default defineClientCommand({
+  meta: { name: "task", description: "Show one task: state, history of transitions, assignee, attempts, result" },
+  args: {
+    id: { type: "string", description: "The task id (as printed by delegate)", required: true, valueHint: "id" },
+  },
+  async run(ctx) {
+    ctx.me();
+    const task = await ctx.client.task(ctx.args.id);
+    ctx.out(task, renderTask(task));
+  },
+});

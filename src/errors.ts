@@ -1,0 +1,53 @@
+/**
+ * One error type for relay and client: a code, an HTTP status, a message and a next step.
+ * The relay turns it into `{error: {code, message, hint}}`; the CLI into a message and an exit code.
+ */
+export class ClawlinkError extends Error {
+  constructor(
+    readonly code: string,
+    readonly status: number,
+    message: string,
+    readonly hint?: string,
+    /** Extra response headers (Retry-After). */
+    readonly headers?: Record<string, string>,
+  ) {
+    super(message);
+    this.name = "ClawlinkError";
+  }
+
+  toJSON() {
+    return { error: { code: this.code, message: this.message, ...(this.hint ? { hint: this.hint } : {}) } };
+  }
+}
+
+export const badRequest = (message: string, hint?: string) => new ClawlinkError("bad_request", 400, message, hint);
+export const notFound = (code: string, message: string, hint?: string) => new ClawlinkError(code, 404, message, hint);
+export const forbidden = (message: string, hint?: string) => new ClawlinkError("forbidden", 403, message, hint);
+export const conflict = (code: string, message: string, hint?: string) => new ClawlinkError(code, 409, message, hint);
+
+/** Process exit codes of the CLI; documented in README.md and SKILL.md. */
+export const EXIT = {
+  ok: 0,
+  error: 1,
+  usage: 2,
+  unreachable: 3,
+  auth: 4,
+  notFound: 5,
+  conflict: 6,
+  busy: 7,
+  taskFailed: 10,
+  taskCanceled: 11,
+  taskExpired: 12,
+  timeout: 13,
+} as const;
+
+/** Maps an error to the exit code an agent's script can branch on. */
+export function exitCodeFor(err: ClawlinkError): number {
+  if (err.code === "unreachable") return EXIT.unreachable;
+  if (err.code === "usage" || err.code === "bad_request" || err.status === 413) return EXIT.usage;
+  if (err.status === 401 || err.status === 403) return EXIT.auth;
+  if (err.status === 404) return EXIT.notFound;
+  if (err.status === 409 || err.status === 412) return EXIT.conflict;
+  if (err.status === 429) return EXIT.busy;
+  return EXIT.error;
+}

@@ -1,0 +1,291 @@
+/**
+ * The wire contract: every request body, response body and WebSocket frame.
+ * Relay and client both import these; every type is inferred from them.
+ */
+import * as v from "valibot";
+
+// ---------------------------------------------------------------- primitives
+
+export const AGENT_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+export const CAP_RE = /^[a-z0-9][a-z0-9._:/-]{0,63}$/;
+
+export const AgentName = v.pipe(
+  v.string(),
+  v.regex(AGENT_NAME_RE, "a name is 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"),
+);
+export const Capability = v.pipe(
+  v.string(),
+  v.regex(CAP_RE, "a capability is 1-64 lowercase letters, digits or . _ : / - (e.g. code-review)"),
+);
+export const Id = v.pipe(v.string(), v.minLength(1), v.maxLength(64));
+export const Timestamp = v.string(); // ISO 8601, UTC
+const Text = (max: number, what: string) =>
+  v.pipe(v.string(), v.maxLength(max, `${what} is longer than ${max} characters`));
+const Seconds = (what: string, max: number) =>
+  v.pipe(
+    v.number(),
+    v.integer(`${what} must be a whole number of seconds`),
+    v.minValue(1, `${what} must be at least 1 second`),
+    v.maxValue(max, `${what} must be at most ${max} seconds`),
+  );
+
+export const PRIORITIES = ["urgent", "high", "normal", "low"] as const;
+export const Priority = v.picklist(PRIORITIES, "priority must be one of low, normal, high, urgent");
+export type Priority = v.InferOutput<typeof Priority>;
+
+export const TASK_STATES = ["queued", "delivered", "working", "completed", "failed", "canceled", "expired"] as const;
+export const TaskState = v.picklist(TASK_STATES);
+export type TaskState = v.InferOutput<typeof TaskState>;
+export const FINAL_STATES: ReadonlySet<TaskState> = new Set(["completed", "failed", "canceled", "expired"]);
+
+export const JsonObject = v.record(v.string(), v.unknown());
+
+// ---------------------------------------------------------------- agents
+
+export const RegisterRequest = v.object({
+  name: AgentName,
+  caps: v.optional(v.pipe(v.array(Capability), v.maxLength(64, "at most 64 capabilities")), []),
+  description: v.optional(Text(2000, "description"), ""),
+  machine: v.optional(Text(255, "machine"), ""),
+  /** Re-register under an id the relay has forgotten; needs that agent's secret. */
+  id: v.optional(Id),
+  secret: v.optional(v.pipe(v.string(), v.maxLength(256))),
+});
+export type RegisterRequest = v.InferOutput<typeof RegisterRequest>;
+
+export const AgentStatus = v.picklist(["online", "stale"]);
+
+export const Agent = v.object({
+  id: Id,
+  name: AgentName,
+  caps: v.array(v.string()),
+  description: v.string(),
+  machine: v.string(),
+  status: AgentStatus,
+  connected: v.boolean(),
+  registered_at: Timestamp,
+  last_seen: Timestamp,
+});
+export type Agent = v.InferOutput<typeof Agent>;
+
+/** The register response: the record plus the agent's secret, shown once. */
+export const Registration = v.object({ ...Agent.entries, secret: v.string() });
+export type Registration = v.InferOutput<typeof Registration>;
+
+export const AgentList = v.object({ agents: v.array(Agent) });
+
+/** The heartbeat response: the agent's record and how many messages wait for it. */
+export const Heartbeat = v.object({ ...Agent.entries, pending: v.number() });
+
+export const Health = v.object({ ok: v.boolean(), version: v.string(), agents: v.number() });
+export type Health = v.InferOutput<typeof Health>;
+
+// ---------------------------------------------------------------- messages (relay → agent)
+
+const envelope = {
+  id: Id,
+  from: Id,
+  to: v.nullable(Id),
+  created_at: Timestamp,
+};
+
+export const TaskMessage = v.object({
+  type: v.literal("task"),
+  ...envelope,
+  task: v.string(),
+  context: JsonObject,
+  priority: Priority,
+  attempt: v.number(),
+  lease_s: v.number(),
+});
+export const ResponseMessage = v.object({
+  type: v.literal("response"),
+  ...envelope,
+  in_reply_to: Id,
+  status: v.picklist(["completed", "failed"]),
+  result: v.string(),
+});
+export const ProgressMessage = v.object({
+  type: v.literal("progress"),
+  ...envelope,
+  in_reply_to: Id,
+  note: v.string(),
+});
+export const BroadcastMessage = v.object({
+  type: v.literal("broadcast"),
+  ...envelope,
+  content: v.string(),
+  topic: v.string(),
+  tags: v.array(v.string()),
+});
+export const StatusMessage = v.object({
+  type: v.literal("status"),
+  ...envelope,
+  task_id: Id,
+  state: TaskState,
+  note: v.string(),
+});
+export const FileMessage = v.object({
+  type: v.literal("file"),
+  ...envelope,
+  key: v.string(),
+  version: v.number(),
+  by: v.string(),
+  action: v.picklist(["put", "delete", "lock", "unlock"]),
+});
+
+export const Message = v.variant("type", [
+  TaskMessage,
+  ResponseMessage,
+  ProgressMessage,
+  BroadcastMessage,
+  StatusMessage,
+  FileMessage,
+]);
+export type Message = v.InferOutput<typeof Message>;
+export type TaskMessage = v.InferOutput<typeof TaskMessage>;
+export type ResponseMessage = v.InferOutput<typeof ResponseMessage>;
+export type MessageType = Message["type"];
+
+export const Inbox = v.object({ messages: v.array(Message) });
+
+// ---------------------------------------------------------------- sending (agent → relay)
+
+/** `from`, when given, must be the authenticated agent; the relay fills it in otherwise. */
+const sendBase = { from: v.optional(Id) };
+
+export const SendTask = v.object({
+  type: v.literal("task"),
+  ...sendBase,
+  to: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(64))),
+  cap: v.optional(Capability),
+  task: v.pipe(v.string(), v.minLength(1, "task must not be empty"), v.maxLength(1_000_000)),
+  context: v.optional(JsonObject, {}),
+  priority: v.optional(Priority, "normal"),
+  lease_s: v.optional(Seconds("lease_s", 7 * 24 * 3600), 600),
+  ttl_s: v.optional(Seconds("ttl_s", 30 * 24 * 3600)),
+  idempotency_key: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(200))),
+  /** With `cap`: when no agent has it yet, keep the task until one registers. */
+  queue: v.optional(v.boolean(), false),
+});
+export const SendResponse = v.object({
+  type: v.literal("response"),
+  ...sendBase,
+  to: v.optional(Id),
+  in_reply_to: Id,
+  status: v.optional(v.picklist(["completed", "failed"], "status must be completed or failed"), "completed"),
+  result: v.pipe(v.string(), v.maxLength(1_000_000)),
+});
+export const SendProgress = v.object({
+  type: v.literal("progress"),
+  ...sendBase,
+  in_reply_to: Id,
+  note: v.optional(Text(10_000, "note"), ""),
+});
+export const SendBroadcast = v.object({
+  type: v.literal("broadcast"),
+  ...sendBase,
+  content: v.pipe(v.string(), v.minLength(1, "content must not be empty"), v.maxLength(1_000_000)),
+  topic: v.optional(Text(200, "topic"), ""),
+  tags: v.optional(v.pipe(v.array(Text(64, "a tag")), v.maxLength(32, "at most 32 tags")), []),
+});
+
+export const SendMessage = v.variant(
+  "type",
+  [SendTask, SendResponse, SendProgress, SendBroadcast],
+  "type must be one of task, response, progress, broadcast",
+);
+export type SendMessage = v.InferOutput<typeof SendMessage>;
+export type SendTask = v.InferOutput<typeof SendTask>;
+
+export const Sent = v.object({
+  id: Id,
+  recipients: v.optional(v.number()),
+  to: v.optional(v.nullable(Id)),
+  duplicate: v.optional(v.boolean()),
+});
+export type Sent = v.InferOutput<typeof Sent>;
+
+export const AckRequest = v.object({
+  ids: v.pipe(v.array(Id), v.maxLength(10_000)),
+});
+
+// ---------------------------------------------------------------- tasks
+
+export const TaskTransition = v.object({ state: TaskState, at: Timestamp, note: v.string() });
+export const Task = v.object({
+  id: Id,
+  from: Id,
+  to: v.nullable(Id),
+  cap: v.nullable(v.string()),
+  task: v.string(),
+  priority: Priority,
+  state: TaskState,
+  attempts: v.number(),
+  lease_s: v.number(),
+  ttl_s: v.nullable(v.number()),
+  created_at: Timestamp,
+  updated_at: Timestamp,
+  history: v.array(TaskTransition),
+  result: v.nullable(v.string()),
+});
+export type Task = v.InferOutput<typeof Task>;
+export const TaskList = v.object({ tasks: v.array(Task) });
+
+// ---------------------------------------------------------------- files
+
+/** A shared file's key: a relative path such as `reports/q3.md`. */
+export const FileKey = v.pipe(
+  v.string(),
+  v.minLength(1, "a file key must not be empty"),
+  v.maxLength(512, "a file key is at most 512 characters"),
+  v.check((k) => !/[\x00-\x1f\x7f]/.test(k), "a file key must not contain control characters"),
+  v.check((k) => !k.includes("\\"), "a file key uses / between folders, never a backslash"),
+  v.check((k) => !k.startsWith("/"), "a file key is a relative path; drop the leading /"),
+  v.check((k) => k.split("/").every((s) => s !== "" && s !== "." && s !== ".."), "a file key must not have empty, '.' or '..' segments"),
+);
+
+export const FileInfo = v.object({
+  key: v.string(),
+  size: v.number(),
+  sha256: v.string(),
+  updated_by: v.string(),
+  updated_at: Timestamp,
+});
+export type FileInfo = v.InferOutput<typeof FileInfo>;
+export const FileList = v.object({ files: v.array(FileInfo) });
+
+// ---------------------------------------------------------------- WebSocket frames
+
+/** Client → relay. `ref` is echoed on the acknowledgement so a sender can match replies. */
+export const ClientFrame = v.variant(
+  "op",
+  [
+    v.object({ op: v.literal("send"), ref: v.optional(v.string()), message: v.unknown() }),
+    v.object({
+      op: v.literal("ack"),
+      ids: v.optional(v.pipe(v.array(Id), v.maxLength(10_000)), []),
+      /** Also settle every message about these tasks (what `delegate --wait` already showed). */
+      tasks: v.optional(v.pipe(v.array(Id), v.maxLength(1000)), []),
+    }),
+    v.object({ op: v.literal("ping") }),
+  ],
+  "op must be one of send, ack, ping",
+);
+export type ClientFrame = v.InferOutput<typeof ClientFrame>;
+
+/** Relay → client. */
+export type ServerFrame =
+  | { op: "hello"; agent: Agent }
+  | { op: "message"; message: Message }
+  | ({ op: "sent"; ref?: string } & Sent)
+  | { op: "task"; task: Task; response: ResponseMessage | null }
+  | { op: "error"; ref?: string; error: ErrorBody["error"] }
+  | { op: "pong" };
+
+// ---------------------------------------------------------------- errors
+
+export const ErrorBody = v.object({
+  error: v.object({ code: v.string(), message: v.string(), hint: v.optional(v.string()) }),
+});
+export type ErrorBody = v.InferOutput<typeof ErrorBody>;

@@ -1,0 +1,177 @@
+/**
+ * Moving messages: queue → connection or poll → in flight → acknowledged.
+ * Every message handed out stays in flight until its recipient acknowledges it; an unacknowledged
+ * one goes back to the queue when its lease runs out or when the connection it went out on drops.
+ */
+import type { Message } from "../protocol/schemas";
+import type { Entry } from "./queue";
+import type { Inflight, Store } from "./store";
+
+/** A live connection of an agent that messages are pushed to (an adapter over a WebSocket). */
+export interface Sink {
+  readonly id: number;
+  readonly agentId: string;
+  /** Like Bun's `ws.send`: >0 sent, -1 accepted but the socket is backed up, 0 dropped. */
+  push(msg: Message): number;
+  close(code: number, reason: string): void;
+}
+
+interface SinkState {
+  sink: Sink;
+  paused: boolean;
+}
+
+export interface DeliveryHooks {
+  /** How long a message may stay unacknowledged before it is handed out again. */
+  leaseMs(entry: Entry): number;
+  /** Called as a message leaves the queue; may return the message to send instead (e.g. with a new attempt count). */
+  onHandOut(entry: Entry, now: number): Message;
+}
+
+let nextSinkId = 1;
+export const newSinkId = () => nextSinkId++;
+
+export class Delivery {
+  private sinks = new Map<string, SinkState[]>();
+  private waiters = new Map<string, Set<() => void>>();
+
+  constructor(
+    private store: Store,
+    private clock: () => number,
+    private hooks: DeliveryHooks,
+  ) {}
+
+  /** Queue a message for its recipient and push it at once if the recipient is connected. */
+  route(entry: Entry) {
+    this.store.enqueue(entry);
+    if (this.sinks.has(entry.to)) this.pump(entry.to);
+    const waiting = this.waiters.get(entry.to);
+    if (waiting) {
+      this.waiters.delete(entry.to);
+      for (const wake of waiting) wake();
+    }
+  }
+
+  /** Hand queued messages to the agent's connections until the queue is empty or every socket is backed up. */
+  pump(agentId: string) {
+    const states = this.sinks.get(agentId);
+    if (!states) return;
+    let turn = 0;
+    for (;;) {
+      const open = states.filter((s) => !s.paused);
+      if (open.length === 0) return;
+      const entry = this.store.dequeue(agentId);
+      if (!entry) return;
+      const state = open[turn++ % open.length]!;
+      const now = this.clock();
+      const msg = this.hooks.onHandOut(entry, now);
+      entry.msg = msg;
+      this.store.putInflight(agentId, { entry, until: now + this.hooks.leaseMs(entry), conn: state.sink.id });
+      const sent = state.sink.push(msg);
+      if (sent === 0) {
+        this.store.takeInflight(agentId, msg.id);
+        this.store.enqueue(entry);
+      }
+      if (sent <= 0) state.paused = true;
+    }
+  }
+
+  /** Take up to `max` queued messages for a poll; they stay in flight until acknowledged. */
+  take(agentId: string, max: number): Message[] {
+    const out: Message[] = [];
+    const now = this.clock();
+    while (out.length < max) {
+      const entry = this.store.dequeue(agentId);
+      if (!entry) break;
+      entry.msg = this.hooks.onHandOut(entry, now);
+      this.store.putInflight(agentId, { entry, until: now + this.hooks.leaseMs(entry), conn: null });
+      out.push(entry.msg);
+    }
+    return out;
+  }
+
+  /** Resolves when a message is queued for the agent, or after `ms`. */
+  wait(agentId: string, ms: number, signal?: AbortSignal): Promise<void> {
+    if (this.store.queueLength(agentId) > 0 || ms <= 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      let set = this.waiters.get(agentId);
+      if (!set) this.waiters.set(agentId, (set = new Set()));
+      const done = () => {
+        clearTimeout(timer);
+        set!.delete(done);
+        signal?.removeEventListener("abort", done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      set.add(done);
+      signal?.addEventListener("abort", done);
+    });
+  }
+
+  /** Acknowledge one message: it leaves flight (or the queue) for good. Returns what was settled. */
+  ack(agentId: string, msgId: string): Inflight | undefined {
+    return this.store.takeInflight(agentId, msgId);
+  }
+
+  connect(sink: Sink) {
+    const states = this.sinks.get(sink.agentId) ?? [];
+    states.push({ sink, paused: false });
+    this.sinks.set(sink.agentId, states);
+    this.requeueStrays(sink.agentId);
+    this.pump(sink.agentId);
+  }
+
+  /** The socket drained: resume pushing to it. */
+  resume(sink: Sink) {
+    const state = this.sinks.get(sink.agentId)?.find((s) => s.sink === sink);
+    if (state) state.paused = false;
+    this.pump(sink.agentId);
+  }
+
+  disconnect(sink: Sink) {
+    const states = this.sinks.get(sink.agentId);
+    if (!states) return;
+    const rest = states.filter((s) => s.sink !== sink);
+    if (rest.length) this.sinks.set(sink.agentId, rest);
+    else this.sinks.delete(sink.agentId);
+    // What went out on this socket and was not acknowledged is handed out again now.
+    for (const item of this.store.listInflight(sink.agentId)) {
+      if (item.conn !== sink.id) continue;
+      this.store.takeInflight(sink.agentId, item.entry.msg.id);
+      this.store.enqueue(item.entry);
+    }
+    this.pump(sink.agentId);
+  }
+
+  /** In-flight messages sent on sockets that no longer exist (e.g. before a restart) go back at once. */
+  private requeueStrays(agentId: string) {
+    const live = new Set((this.sinks.get(agentId) ?? []).map((s) => s.sink.id));
+    for (const item of this.store.listInflight(agentId)) {
+      if (item.conn === null || live.has(item.conn)) continue;
+      this.store.takeInflight(agentId, item.entry.msg.id);
+      this.store.enqueue(item.entry);
+    }
+  }
+
+  isConnected(agentId: string) {
+    return this.sinks.has(agentId);
+  }
+
+  closeAll(agentId: string, code: number, reason: string) {
+    for (const s of this.sinks.get(agentId) ?? []) s.sink.close(code, reason);
+    this.sinks.delete(agentId);
+  }
+
+  /** In-flight messages whose lease ran out, taken out of flight; the caller decides their fate. */
+  expired(now: number): Inflight[] {
+    const out: Inflight[] = [];
+    for (const agentId of this.store.inflightAgents()) {
+      for (const item of this.store.listInflight(agentId)) {
+        if (item.until > now) continue;
+        this.store.takeInflight(agentId, item.entry.msg.id);
+        out.push(item);
+      }
+    }
+    return out;
+  }
+}

@@ -1,0 +1,183 @@
+/** HTTP routes: parse and authorize at the edge, then one hub call each. */
+import * as v from "valibot";
+import { ClawlinkError, forbidden } from "../errors";
+import { parseJson, parseWith } from "../protocol/codec";
+import { AckRequest, Capability, FileKey, RegisterRequest, SendMessage, TaskState } from "../protocol/schemas";
+import type { Auth } from "./auth";
+import type { Files } from "./files";
+import type { Hub } from "./hub";
+import type { AgentRecord } from "./store";
+
+export interface RouteLimits {
+  /** Largest JSON body (a message, a registration) in bytes. */
+  maxMessageBytes: number;
+  /** Largest file body in bytes. */
+  maxFileBytes: number;
+}
+
+type Params = { params: Record<string, string> & { id: string } };
+type Handler = (req: Request & Params) => Response | Promise<Response>;
+
+const JSON_HEADERS = { "content-type": "application/json" };
+export const json = (body: unknown, status = 200, headers?: Record<string, string>) =>
+  new Response(JSON.stringify(body), { status, headers: headers ? { ...JSON_HEADERS, ...headers } : JSON_HEADERS });
+
+export function errorResponse(err: unknown): Response {
+  if (err instanceof ClawlinkError) return json(err.toJSON(), err.status, err.headers);
+  // Never a 5xx for the caller's input: anything unexpected is logged by the server and reported plainly.
+  return json({ error: { code: "internal", message: "the relay could not handle this request", hint: "retry; if it persists, check the relay's log" } }, 500);
+}
+
+const tooLarge = (what: string, limit: number) =>
+  new ClawlinkError("too_large", 413, `${what} is larger than the relay's limit of ${limit} bytes`, "send less, or start the relay with a higher limit");
+
+async function readJson(req: Request, limit: number, what: string): Promise<unknown> {
+  const length = Number(req.headers.get("content-length") ?? 0);
+  if (length > limit) throw tooLarge(what, limit);
+  const text = await req.text();
+  if (text.length > limit) throw tooLarge(what, limit);
+  return parseJson(text, what);
+}
+
+const QueryFlag = v.optional(v.picklist(["true", "false", "1", "0", ""], "must be true or false"));
+const truthy = (s: string | undefined) => s === "true" || s === "1" || s === "";
+const InboxQuery = v.object({
+  wait: v.optional(v.pipe(v.string(), v.toNumber("wait must be a number of seconds"), v.minValue(0), v.maxValue(300, "wait is at most 300 seconds"))),
+  max: v.optional(v.pipe(v.string(), v.toNumber("max must be a number"), v.integer(), v.minValue(1), v.maxValue(10_000))),
+  ack: QueryFlag,
+});
+const TaskQuery = v.object({
+  state: v.optional(TaskState),
+  role: v.optional(v.picklist(["sent", "held"], "role must be sent or held")),
+});
+
+function query(req: Request): Record<string, string> {
+  const url = new URL(req.url);
+  return Object.fromEntries(url.searchParams);
+}
+
+export function createRoutes(hub: Hub, files: Files, auth: Auth, limits: RouteLimits) {
+  const self = (req: Request & Params): AgentRecord => {
+    const agent = auth.agent(req);
+    if (req.params.id !== agent.id) {
+      throw forbidden(`you are agent ${agent.id}; an agent can act only on itself, not on ${req.params.id}`, "use your own id (`clawlink whoami`)");
+    }
+    return agent;
+  };
+
+  const routes: Record<string, Partial<Record<string, Handler>>> = {
+    "/v1/health": {
+      GET: () => json({ ok: true, version: hub.version, agents: hub.agentCount() }),
+    },
+    "/v1/agents": {
+      POST: async (req) => {
+        auth.register(req);
+        const body = parseWith(RegisterRequest, await readJson(req, limits.maxMessageBytes, "registration"), "registration");
+        return json(hub.register(body), 201);
+      },
+      GET: (req) => {
+        auth.member(req);
+        const q = query(req);
+        const cap = q.cap ? parseWith(Capability, q.cap, "cap") : undefined;
+        return json({ agents: hub.listAgents({ cap, all: truthy(q.all) && q.all !== undefined }) });
+      },
+    },
+    "/v1/agents/:id": {
+      GET: (req) => {
+        auth.member(req);
+        return json(hub.view(hub.resolveAgent(req.params.id)));
+      },
+      DELETE: (req) => {
+        hub.unregister(self(req).id);
+        return json({ ok: true });
+      },
+    },
+    "/v1/agents/:id/heartbeat": {
+      POST: (req) => {
+        const agent = self(req);
+        return json({ ...hub.heartbeat(agent), pending: hub.pendingCount(agent.id) });
+      },
+    },
+    "/v1/agents/:id/inbox": {
+      GET: async (req) => {
+        const agent = self(req);
+        const q = parseWith(InboxQuery, query(req), "query");
+        const max = q.max ?? 100;
+        if (q.wait) await hub.delivery.wait(agent.id, q.wait * 1000, req.signal);
+        const messages = hub.take(agent, max);
+        if (q.ack !== undefined && truthy(q.ack)) hub.ack(agent, messages.map((m) => m.id));
+        return json({ messages });
+      },
+    },
+    "/v1/agents/:id/ack": {
+      POST: async (req) => {
+        const agent = self(req);
+        const body = parseWith(AckRequest, await readJson(req, limits.maxMessageBytes, "ack"), "ack");
+        return json({ acked: hub.ack(agent, body.ids) });
+      },
+    },
+    "/v1/messages": {
+      POST: async (req) => {
+        const agent = auth.agent(req);
+        const body = parseWith(SendMessage, await readJson(req, limits.maxMessageBytes, "message"), "message");
+        return json(hub.send(agent, body), 201);
+      },
+    },
+    "/v1/tasks": {
+      GET: (req) => {
+        const agent = auth.agent(req);
+        return json({ tasks: hub.listTasks(agent, parseWith(TaskQuery, query(req), "query")) });
+      },
+    },
+    "/v1/tasks/:id": {
+      GET: (req) => json(hub.getTask(auth.agent(req), req.params.id)),
+    },
+    "/v1/tasks/:id/cancel": {
+      POST: async (req) => {
+        const agent = auth.agent(req);
+        return json(hub.cancel(agent, req.params.id));
+      },
+    },
+    "/v1/files": {
+      GET: (req) => {
+        auth.member(req);
+        return json({ files: files.list(query(req).prefix ?? "") });
+      },
+    },
+    "/v1/files/*": {
+      PUT: async (req) => {
+        const agent = auth.agent(req);
+        const key = fileKey(req);
+        const length = Number(req.headers.get("content-length") ?? 0);
+        if (length > limits.maxFileBytes) throw tooLarge("the file", limits.maxFileBytes);
+        const bytes = new Uint8Array(await req.arrayBuffer());
+        if (bytes.byteLength > limits.maxFileBytes) throw tooLarge("the file", limits.maxFileBytes);
+        return json(files.put(key, bytes, agent.name), 201);
+      },
+      GET: (req) => {
+        auth.member(req);
+        const file = files.get(fileKey(req));
+        return new Response(file.bytes, {
+          headers: { "content-type": "application/octet-stream", "x-clawlink-sha256": file.sha256, "x-clawlink-updated-by": file.updatedBy },
+        });
+      },
+      DELETE: (req) => {
+        auth.agent(req);
+        files.delete(fileKey(req));
+        return json({ ok: true });
+      },
+    },
+  };
+  return routes;
+}
+
+function fileKey(req: Request): string {
+  const path = new URL(req.url).pathname;
+  let key: string;
+  try {
+    key = decodeURIComponent(path.slice("/v1/files/".length));
+  } catch {
+    throw new ClawlinkError("bad_request", 400, "the file key is not valid percent-encoding", "encode the key with encodeURIComponent per segment");
+  }
+  return parseWith(FileKey, key, "file key");
+}

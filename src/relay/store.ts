@@ -1,0 +1,205 @@
+/**
+ * Where the hub keeps its state. The hub owns the rules; a Store only keeps records.
+ * MemoryStore is the default and touches no disk.
+ */
+import type { Priority, TaskState } from "../protocol/schemas";
+import { PriorityQueue, type Entry } from "./queue";
+
+export interface AgentRecord {
+  id: string;
+  name: string;
+  caps: string[];
+  description: string;
+  machine: string;
+  secretHash: string;
+  registeredAt: number;
+  lastSeen: number;
+}
+
+export interface TaskRecord {
+  id: string;
+  from: string;
+  to: string | null;
+  cap: string | null;
+  task: string;
+  context: Record<string, unknown>;
+  priority: Priority;
+  state: TaskState;
+  attempts: number;
+  leaseS: number;
+  ttlS: number | null;
+  createdAt: number;
+  updatedAt: number;
+  history: { state: TaskState; at: number; note: string }[];
+  result: string | null;
+  responseId: string | null;
+  idempotencyKey: string | null;
+}
+
+/** A message handed to its recipient and not yet acknowledged. */
+export interface Inflight {
+  entry: Entry;
+  /** When it goes back to the queue unless acknowledged. */
+  until: number;
+  /** The connection it went out on (null for a poll), so a dropped socket requeues at once. */
+  conn: number | null;
+}
+
+export interface FileRecord {
+  key: string;
+  bytes: Uint8Array;
+  sha256: string;
+  updatedBy: string;
+  updatedAt: number;
+}
+
+export interface Store {
+  getAgent(id: string): AgentRecord | undefined;
+  getAgentByName(name: string): AgentRecord | undefined;
+  listAgents(): Iterable<AgentRecord>;
+  agentCount(): number;
+  putAgent(agent: AgentRecord): void;
+  deleteAgent(id: string): void;
+
+  getTask(id: string): TaskRecord | undefined;
+  getTaskByIdempotencyKey(from: string, key: string): TaskRecord | undefined;
+  listTasks(agentId: string): Iterable<TaskRecord>;
+  putTask(task: TaskRecord): void;
+
+  enqueue(entry: Entry): void;
+  dequeue(agentId: string): Entry | undefined;
+  removeQueued(agentId: string, msgId: string): Entry | undefined;
+  queueLength(agentId: string): number;
+  dropQueue(agentId: string): Entry[];
+  queued(agentId: string): Iterable<Entry>;
+
+  putInflight(agentId: string, item: Inflight): void;
+  takeInflight(agentId: string, msgId: string): Inflight | undefined;
+  listInflight(agentId: string): Iterable<Inflight>;
+  inflightAgents(): Iterable<string>;
+
+  getFile(key: string): FileRecord | undefined;
+  listFiles(): Iterable<FileRecord>;
+  putFile(file: FileRecord): void;
+  deleteFile(key: string): boolean;
+}
+
+export class MemoryStore implements Store {
+  private agents = new Map<string, AgentRecord>();
+  private names = new Map<string, string>();
+  private tasks = new Map<string, TaskRecord>();
+  private tasksByAgent = new Map<string, Set<string>>();
+  private idempotency = new Map<string, string>();
+  private queues = new Map<string, PriorityQueue>();
+  private inflight = new Map<string, Map<string, Inflight>>();
+  private files = new Map<string, FileRecord>();
+
+  getAgent(id: string) {
+    return this.agents.get(id);
+  }
+  getAgentByName(name: string) {
+    const id = this.names.get(name);
+    return id === undefined ? undefined : this.agents.get(id);
+  }
+  listAgents() {
+    return this.agents.values();
+  }
+  agentCount() {
+    return this.agents.size;
+  }
+  putAgent(agent: AgentRecord) {
+    const old = this.agents.get(agent.id);
+    if (old && old.name !== agent.name) this.names.delete(old.name);
+    this.agents.set(agent.id, agent);
+    this.names.set(agent.name, agent.id);
+  }
+  deleteAgent(id: string) {
+    const agent = this.agents.get(id);
+    if (!agent) return;
+    this.agents.delete(id);
+    if (this.names.get(agent.name) === id) this.names.delete(agent.name);
+    this.queues.delete(id);
+    this.inflight.delete(id);
+  }
+
+  getTask(id: string) {
+    return this.tasks.get(id);
+  }
+  getTaskByIdempotencyKey(from: string, key: string) {
+    const id = this.idempotency.get(`${from}\0${key}`);
+    return id === undefined ? undefined : this.tasks.get(id);
+  }
+  *listTasks(agentId: string) {
+    for (const id of this.tasksByAgent.get(agentId) ?? []) {
+      const task = this.tasks.get(id);
+      if (task) yield task;
+    }
+  }
+  putTask(task: TaskRecord) {
+    if (!this.tasks.has(task.id)) {
+      if (task.idempotencyKey) this.idempotency.set(`${task.from}\0${task.idempotencyKey}`, task.id);
+      this.index(task.from, task.id);
+    }
+    if (task.to) this.index(task.to, task.id);
+    this.tasks.set(task.id, task);
+  }
+  private index(agentId: string, taskId: string) {
+    let set = this.tasksByAgent.get(agentId);
+    if (!set) this.tasksByAgent.set(agentId, (set = new Set()));
+    set.add(taskId);
+  }
+
+  enqueue(entry: Entry) {
+    let q = this.queues.get(entry.to);
+    if (!q) this.queues.set(entry.to, (q = new PriorityQueue()));
+    q.push(entry);
+  }
+  dequeue(agentId: string) {
+    return this.queues.get(agentId)?.shift();
+  }
+  removeQueued(agentId: string, msgId: string) {
+    return this.queues.get(agentId)?.remove(msgId);
+  }
+  queueLength(agentId: string) {
+    return this.queues.get(agentId)?.size ?? 0;
+  }
+  queued(agentId: string) {
+    return [...(this.queues.get(agentId)?.entries() ?? [])];
+  }
+  dropQueue(agentId: string) {
+    const q = this.queues.get(agentId);
+    this.queues.delete(agentId);
+    return q ? [...q.entries()] : [];
+  }
+
+  putInflight(agentId: string, item: Inflight) {
+    let m = this.inflight.get(agentId);
+    if (!m) this.inflight.set(agentId, (m = new Map()));
+    m.set(item.entry.msg.id, item);
+  }
+  takeInflight(agentId: string, msgId: string) {
+    const m = this.inflight.get(agentId);
+    const item = m?.get(msgId);
+    if (item) m!.delete(msgId);
+    return item;
+  }
+  listInflight(agentId: string) {
+    return [...(this.inflight.get(agentId)?.values() ?? [])];
+  }
+  inflightAgents() {
+    return [...this.inflight.keys()];
+  }
+
+  getFile(key: string) {
+    return this.files.get(key);
+  }
+  listFiles() {
+    return this.files.values();
+  }
+  putFile(file: FileRecord) {
+    this.files.set(file.key, file);
+  }
+  deleteFile(key: string) {
+    return this.files.delete(key);
+  }
+}

@@ -67,6 +67,8 @@ async function run(argv: string[]) {
     const e = err instanceof Error && err.name === "CLIError" ? usage(err.message.replace(/\x1b\[[0-9;]*m/g, ""), `run \`clawlink ${name} --help\` to see its options`) : err;
     process.exitCode = reportError(e, rest.includes("--json"));
   }
+  // A compiled binary that has served or trapped signals stays alive after its loop drains; end it here.
+  if (name === "relay" || name === "listen") process.exit(process.exitCode ?? 0);
 }
 
 await run(process.argv.slice(2));

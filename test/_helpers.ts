@@ -1,5 +1,4 @@
 /** What every test needs: a real relay on a free loopback port, the real CLI as a subprocess, temp homes. */
-import { afterAll } from "bun:test";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,8 +16,15 @@ export function cliCommand(): string[] {
 }
 
 const cleanups: (() => unknown)[] = [];
-afterAll(async () => {
+const children = new Set<ReturnType<typeof Bun.spawn>>();
+
+/** Stops what the file's tests started; every test file calls `afterAll(cleanup)`. */
+export async function cleanup() {
   for (const c of cleanups.splice(0).reverse()) await c();
+}
+// Should a test run die half-way, no relay or listener outlives it.
+process.on("exit", () => {
+  for (const p of children) if (p.exitCode === null) p.kill("SIGKILL");
 });
 
 /** An in-process relay on a free port, stopped after the file's tests. */
@@ -79,6 +85,7 @@ export class CliProcess {
 
   constructor(args: string[], opts: { home?: string; relay?: string; env?: Record<string, string> } = {}) {
     this.proc = Bun.spawn([...cliCommand(), ...args], { env: cliEnv(opts), stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    children.add(this.proc);
     this.pipe(this.proc.stdout as ReadableStream<Uint8Array>, "stdout");
     this.pipe(this.proc.stderr as ReadableStream<Uint8Array>, "stderr");
     cleanups.push(() => this.stop());

@@ -12,6 +12,13 @@ const Frame = v.variant("op", [
   v.object({ op: v.literal("error"), error: v.object({ message: v.string(), hint: v.optional(v.string()) }) }),
 ]);
 
+function killTree(proc: ReturnType<typeof Bun.spawn>) {
+  try {
+    if (process.platform === "win32") proc.kill();
+    else process.kill(-proc.pid, "SIGTERM");
+  } catch {}
+}
+
 /** Remembers the last `size` ids so a redelivered message is handled once. */
 class SeenIds {
   private set = new Set<string>();
@@ -41,6 +48,7 @@ export default defineClientCommand({
     let stopping = false;
     let attempt = 0;
     let chain = Promise.resolve();
+    let child: ReturnType<typeof Bun.spawn> | undefined;
     let stop: (code?: number) => void = () => {};
     const stopped = new Promise<number>((resolve) => {
       stop = (code = 0) => {
@@ -48,6 +56,8 @@ export default defineClientCommand({
         flushAcks();
         clearInterval(ackTimer);
         ws?.close(1000, "listener stopped");
+        // A handler still running would keep the process alive; its message is redelivered later.
+        if (child) killTree(child);
         resolve(code);
       };
     });
@@ -69,17 +79,21 @@ export default defineClientCommand({
 
     const runExec = async (cmd: string, m: v.InferOutput<typeof Message>, respond: boolean) => {
       const shell = process.platform === "win32" ? ["cmd", "/c", cmd] : ["sh", "-c", cmd];
-      const proc = Bun.spawn(shell, {
+      const proc = (child = Bun.spawn(shell, {
         stdin: new Blob([JSON.stringify(m)]),
         stdout: respond && m.type === "task" ? "pipe" : "inherit",
         stderr: respond && m.type === "task" ? "pipe" : "inherit",
+        // Its own process group, so stopping the listener stops the whole handler.
+        detached: process.platform !== "win32",
         env: { ...process.env, CLAWLINK_MSG_ID: m.id, CLAWLINK_MSG_TYPE: m.type, CLAWLINK_FROM: m.from },
-      });
+      }));
       const [out, err, code] = await Promise.all([
         proc.stdout instanceof ReadableStream ? new Response(proc.stdout).text() : "",
         proc.stderr instanceof ReadableStream ? new Response(proc.stderr).text() : "",
         proc.exited,
       ]);
+      child = undefined;
+      if (stopping) return;
       logger.info(`${m.type} ${m.id}: \`${cmd}\` exited ${code}`);
       if (respond && m.type === "task") {
         try {

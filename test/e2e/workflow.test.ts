@@ -1,8 +1,10 @@
 /** Two agents, one relay, the commands a user would type: the whole first-issue workflow through the compiled binary. */
-import { describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { CliProcess, runCli, spawnRelay, tempHome } from "../_helpers";
+import { CliProcess, cleanup, runCli, spawnRelay, tempHome } from "../_helpers";
+
+afterAll(cleanup);
 
 describe("two agents walk the workflow", async () => {
   const { url } = await spawnRelay();

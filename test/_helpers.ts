@@ -129,8 +129,8 @@ export class CliProcess {
 }
 
 /** Starts `clawlink relay` as a subprocess on a free port and returns it with its URL. */
-export async function spawnRelay(extra: string[] = [], env?: Record<string, string>): Promise<{ relay: CliProcess; url: string }> {
-  const relay = new CliProcess(["relay", "--port", "0", ...extra], { env });
+export async function spawnRelay(extra: string[] = [], env?: Record<string, string>, port = 0): Promise<{ relay: CliProcess; url: string }> {
+  const relay = new CliProcess(["relay", "--port", String(port), ...extra], { env });
   const m = await relay.waitFor(/http:\/\/127\.0\.0\.1:(\d+)/);
   return { relay, url: m[0] };
 }
@@ -144,4 +144,12 @@ export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 500
     if (Date.now() > deadline) throw new Error("condition not met in time");
     await Bun.sleep(25);
   }
+}
+
+/** A loopback port that was free a moment ago (for a relay that must come back on the same port). */
+export function freePort(): number {
+  const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response() });
+  const port = server.port!;
+  server.stop(true);
+  return port;
 }

@@ -38,7 +38,10 @@ export const TaskState = v.picklist(TASK_STATES);
 export type TaskState = v.InferOutput<typeof TaskState>;
 export const FINAL_STATES: ReadonlySet<TaskState> = new Set(["completed", "failed", "canceled", "expired"]);
 
-export const JsonObject = v.record(v.string(), v.unknown());
+export const JsonObject = v.pipe(
+  v.custom<Record<string, unknown>>((x) => typeof x === "object" && x !== null && !Array.isArray(x), "must be a JSON object, not an array or a value"),
+  v.record(v.string(), v.unknown()),
+);
 
 // ---------------------------------------------------------------- agents
 

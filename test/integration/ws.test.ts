@@ -1,0 +1,80 @@
+/** The relay through its WebSocket: pushed delivery, sending with acknowledgement frames, task watching. */
+import { afterAll, describe, expect, test } from "bun:test";
+import { cleanup, startTestRelay } from "../_helpers";
+import { wsConnect } from "../ws";
+
+afterAll(cleanup);
+
+const relay = startTestRelay();
+const reg = async (name: string) =>
+  (await (await fetch(`${relay.url}/v1/agents`, { method: "POST", body: JSON.stringify({ name }) })).json()) as { id: string; secret: string };
+
+describe("WebSocket", async () => {
+  const a = await reg("ws-a");
+  const b = await reg("ws-b");
+  const ws = `${relay.url}/v1/ws`;
+
+  test("hello, then messages pushed as they are routed; queued ones arrive on connect", async () => {
+    await fetch(`${relay.url}/v1/messages`, { method: "POST", headers: { authorization: `Bearer ${a.secret}` }, body: JSON.stringify({ type: "task", to: "ws-b", task: "queued first" }) });
+    const sock = await wsConnect(ws, b.secret);
+    expect((await sock.next()).op).toBe("hello");
+    const first = await sock.nextOp("message");
+    expect(first.message).toMatchObject({ type: "task", task: "queued first", attempt: 1 });
+    await fetch(`${relay.url}/v1/messages`, { method: "POST", headers: { authorization: `Bearer ${a.secret}` }, body: JSON.stringify({ type: "broadcast", content: "live" }) });
+    expect((await sock.nextOp("message")).message).toMatchObject({ type: "broadcast", content: "live" });
+    sock.send({ op: "ack", ids: [first.message.id] });
+    sock.close();
+    await sock.closed;
+  });
+
+  test("send over the socket: each frame is answered with its id or its error, matched by ref", async () => {
+    const sender = await wsConnect(ws, a.secret);
+    await sender.nextOp("hello");
+    sender.send({ op: "send", ref: "r1", message: { type: "broadcast", content: "over ws" } });
+    expect(await sender.nextOp("sent")).toMatchObject({ ref: "r1", recipients: 1 });
+    sender.send({ op: "send", ref: "r2", message: { type: "task", to: "ghost", task: "x" } });
+    expect(await sender.nextOp("error")).toMatchObject({ ref: "r2", error: { code: "unknown_agent" } });
+    sender.send({ op: "send", ref: "r3", message: { type: "task" } });
+    expect(await sender.nextOp("error")).toMatchObject({ ref: "r3", error: { code: "bad_request" } });
+    sender.send({ op: "bogus" });
+    expect((await sender.nextOp("error")).error.message).toContain("op must be one of");
+    sender.ws.send("not json");
+    expect((await sender.nextOp("error")).error.message).toContain("JSON");
+    sender.send({ op: "ping" });
+    expect(await sender.nextOp("pong")).toEqual({ op: "pong" });
+    sender.close();
+  });
+
+  test("a watch socket follows one task to its end, with the response", async () => {
+    const sent = (await (await fetch(`${relay.url}/v1/messages`, { method: "POST", headers: { authorization: `Bearer ${a.secret}` }, body: JSON.stringify({ type: "task", to: "ws-b", task: "watch me" }) })).json()) as any;
+    const watch = await wsConnect(`${ws}?task=${sent.id}`, a.secret);
+    await watch.nextOp("hello");
+    expect((await watch.nextOp("task")).task.state).toBe("queued");
+    const worker = await wsConnect(ws, b.secret);
+    await worker.nextOp("hello");
+    let m = await worker.nextOp("message");
+    while (m.message.id !== sent.id) m = await worker.nextOp("message"); // earlier tests' broadcasts come first
+    expect((await watch.nextOp("task")).task.state).toBe("delivered");
+    worker.send({ op: "send", ref: "x", message: { type: "response", in_reply_to: sent.id, result: "seen" } });
+    let frame = await watch.nextOp("task");
+    while (frame.task.state !== "completed") frame = await watch.nextOp("task");
+    expect(frame.response).toMatchObject({ type: "response", result: "seen", in_reply_to: sent.id });
+    watch.close();
+    worker.close();
+  });
+
+  test("watching someone else's task is refused", async () => {
+    const c = await reg("ws-c");
+    const sent = (await (await fetch(`${relay.url}/v1/messages`, { method: "POST", headers: { authorization: `Bearer ${a.secret}` }, body: JSON.stringify({ type: "task", to: "ws-b", task: "private" }) })).json()) as any;
+    const watch = await wsConnect(`${ws}?task=${sent.id}`, c.secret);
+    await watch.nextOp("hello");
+    expect((await watch.nextOp("error")).error.message).toContain("neither sent nor held by you");
+    expect((await watch.closed).code).toBe(4004);
+  });
+
+  test("an upgrade without a registered agent's secret is a JSON 401", async () => {
+    const r = await fetch(ws, { headers: { upgrade: "websocket", connection: "Upgrade", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==", "sec-websocket-version": "13" } });
+    expect(r.status).toBe(401);
+    expect(((await r.json()) as any).error.code).toBe("not_registered");
+  });
+});

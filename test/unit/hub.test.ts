@@ -1,0 +1,107 @@
+/** The core without I/O: a hub with a hand-driven clock, and sinks that stand in for sockets. */
+import { describe, expect, test } from "bun:test";
+import type { Sink } from "../../src/relay/delivery";
+import { newSinkId } from "../../src/relay/delivery";
+import { Hub } from "../../src/relay/hub";
+import type { Message } from "../../src/protocol/schemas";
+import { SendMessage } from "../../src/protocol/schemas";
+import * as v from "valibot";
+
+function setup() {
+  let now = 1_000_000;
+  const hub = new Hub({ clock: () => now, ackWindowMs: 5000 });
+  const a = hub.store.getAgent(hub.register({ name: "a", caps: [], description: "", machine: "" }).id)!;
+  const b = hub.store.getAgent(hub.register({ name: "b", caps: ["x"], description: "", machine: "" }).id)!;
+  const send = (from: typeof a, msg: unknown) => hub.send(from, v.parse(SendMessage, msg));
+  return { hub, a, b, send, advance: (ms: number) => hub.tick((now += ms)) };
+}
+
+/** A socket stand-in: `capacity` pushes succeed, then it reports backpressure. */
+function sink(agentId: string, capacity = Infinity) {
+  const got: Message[] = [];
+  const s: Sink & { got: Message[]; capacity: number } = {
+    id: newSinkId(),
+    agentId,
+    got,
+    capacity,
+    push(m) {
+      got.push(m);
+      return got.length < s.capacity ? 1 : -1;
+    },
+    close() {},
+  };
+  return s;
+}
+
+describe("hub", () => {
+  test("a task's lease runs out on the clock, not on a timer: requeued, then redelivered as attempt 2", () => {
+    const { hub, a, b, send, advance } = setup();
+    const { id } = send(a, { type: "task", to: "b", task: "t", lease_s: 30 });
+    expect(hub.take(b, 10).map((m) => m.id)).toEqual([id]);
+    advance(29_000);
+    expect(hub.store.getTask(id)!.state).toBe("delivered");
+    advance(2_000);
+    expect(hub.store.getTask(id)!.state).toBe("queued");
+    const again = hub.take(b, 10);
+    expect(again).toEqual([expect.objectContaining({ id, attempt: 2 })]);
+  });
+
+  test("a broadcast not acknowledged within the ack window comes back", () => {
+    const { hub, a, b, send, advance } = setup();
+    send(a, { type: "broadcast", content: "c" });
+    expect(hub.take(b, 10)).toHaveLength(1);
+    expect(hub.take(b, 10)).toHaveLength(0);
+    advance(6000);
+    expect(hub.take(b, 10)).toHaveLength(1);
+  });
+
+  test("ttl: a task still queued after its ttl expires, leaves the queue, and the sender is told", () => {
+    const { hub, a, b, send, advance } = setup();
+    const { id } = send(a, { type: "task", to: "b", task: "t", ttl_s: 10 });
+    advance(11_000);
+    expect(hub.store.getTask(id)!.state).toBe("expired");
+    expect(hub.take(b, 10)).toEqual([]);
+    expect(hub.take(a, 10)).toContainEqual(expect.objectContaining({ type: "status", task_id: id, state: "expired" }));
+  });
+
+  test("a backed-up socket gets nothing more until it drains; the rest waits in the queue", () => {
+    const { hub, a, b, send } = setup();
+    const s = sink(b.id, 2);
+    hub.delivery.connect(s);
+    for (let i = 0; i < 5; i++) send(a, { type: "broadcast", content: `m${i}` });
+    expect(s.got).toHaveLength(2);
+    expect(hub.pendingCount(b.id)).toBe(3);
+    s.capacity = Infinity;
+    hub.delivery.resume(s);
+    expect(s.got.map((m) => (m as any).content)).toEqual(["m0", "m1", "m2", "m3", "m4"]);
+  });
+
+  test("a dropped socket's unacknowledged messages go to the next connection, acknowledged ones do not", () => {
+    const { hub, a, b, send } = setup();
+    const first = sink(b.id);
+    hub.delivery.connect(first);
+    send(a, { type: "broadcast", content: "one" });
+    send(a, { type: "broadcast", content: "two" });
+    hub.ack(b, [first.got[0]!.id]);
+    hub.delivery.disconnect(first);
+    const second = sink(b.id);
+    hub.delivery.connect(second);
+    expect(second.got.map((m) => (m as any).content)).toEqual(["two"]);
+  });
+
+  test("capability routing breaks ties round-robin and prefers the least loaded", () => {
+    const { hub, a, send } = setup();
+    const c = hub.register({ name: "c", caps: ["x"], description: "", machine: "" });
+    const picks = [0, 1, 2, 3].map(() => send(a, { type: "task", cap: "x", task: "t" }).to);
+    expect(new Set(picks).size).toBe(2);
+    expect(picks.filter((p) => p === c.id)).toHaveLength(2);
+  });
+
+  test("a stale agent's name can be taken over; an online one's cannot", () => {
+    const { hub, advance } = setup();
+    expect(() => hub.register({ name: "a", caps: [], description: "", machine: "" })).toThrow(/belongs to agent/);
+    advance(121_000);
+    const taken = hub.register({ name: "a", caps: [], description: "", machine: "" });
+    expect(hub.store.getAgentByName("a")!.id).toBe(taken.id);
+  });
+});

@@ -79,20 +79,23 @@ export default defineCommand({
       process.exitCode = EXIT.error;
       return;
     }
+    // Trap signals before printing the URL: whoever waits for that line may signal at once.
+    const stopped = new Promise<void>((resolve) => {
+      const stop = async (signal: string) => {
+        logger.info(`${signal}: stopping`);
+        await relay.stop();
+        process.exitCode = 0; // a requested stop is a clean one, whichever signal asked
+        resolve();
+      };
+      process.once("SIGINT", () => stop("SIGINT"));
+      process.once("SIGTERM", () => stop("SIGTERM"));
+    });
     const actualPort = relay.server.port!;
     const urls = host === "0.0.0.0" || host === "::" ? [`http://127.0.0.1:${actualPort}`, ...lanUrls(actualPort)] : [relay.url];
     logger.success(`clawlink relay ${VERSION} listening${token ? " (token required)" : ""}`);
     for (const u of urls) logger.log(`  ${u}`);
     logger.log(`agents connect with: CLAWLINK_RELAY=${urls[urls.length - 1]}${token ? " CLAWLINK_TOKEN=…" : ""} clawlink register --name NAME`);
 
-    await new Promise<void>((resolve) => {
-      const stop = async (signal: string) => {
-        logger.info(`${signal}: stopping`);
-        await relay.stop();
-        resolve();
-      };
-      process.once("SIGINT", () => stop("SIGINT"));
-      process.once("SIGTERM", () => stop("SIGTERM"));
-    });
+    await stopped;
   },
 });

@@ -55,6 +55,31 @@ describe("a listener survives a relay restart", () => {
   });
 });
 
+describe("the relay process", () => {
+  test("stops cleanly on SIGTERM and on SIGINT", async () => {
+    for (const signal of ["SIGTERM", "SIGINT"] as const) {
+      const { relay } = await spawnRelay();
+      expect(await relay.stop(signal)).toBe(0);
+      expect(relay.stdout + relay.stderr).toContain(`${signal}: stopping`);
+    }
+  });
+
+  test("bound to every interface with a token, it prints the loopback and LAN URLs", async () => {
+    const relay = new CliProcess(["relay", "--host", "0.0.0.0", "--port", "0", "--token", "t0k3n"]);
+    await relay.waitFor(/agents connect with/);
+    expect(relay.stdout).toMatch(/http:\/\/127\.0\.0\.1:\d+/);
+    expect(relay.stdout).toContain("token required");
+    await relay.stop();
+  });
+
+  test("a port in use is reported plainly", async () => {
+    const { url } = await spawnRelay();
+    const second = new CliProcess(["relay", "--port", new URL(url).port]);
+    expect(await second.proc.exited).toBe(1);
+    expect(second.stdout + second.stderr).toContain("already in use");
+  });
+});
+
 describe("errors a user meets first", () => {
   test("no relay: says it is not reachable at the URL and how to start one; exit 3", async () => {
     const r = await runCli(["discover"], { relay: `http://127.0.0.1:${freePort()}`, home: tempHome() });

@@ -2,7 +2,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { CliProcess, cleanup, runCli, spawnRelay, tempHome } from "../_helpers";
+import { BINARY, CliProcess, cleanup, runCli, spawnRelay, tempHome } from "../_helpers";
 
 afterAll(cleanup);
 
@@ -106,6 +106,15 @@ describe("two agents walk the workflow", async () => {
     const [m] = listener.jsonLines();
     expect(m).toMatchObject({ type: "task", task: "live one" });
     await listener.stop();
+  });
+
+  test("the binary ignores .env and bunfig.toml in the folder it runs in", async () => {
+    const dir = tempHome();
+    writeFileSync(join(dir, ".env"), "CLAWLINK_RELAY=http://127.0.0.1:1\n");
+    writeFileSync(join(dir, "bunfig.toml"), 'preload = ["./nope.ts"]\n');
+    const proc = Bun.spawn([BINARY, "discover", "--json"], { cwd: dir, env: { PATH: process.env.PATH!, CLAWLINK_HOME: alice }, stdout: "pipe", stderr: "pipe" });
+    expect(await proc.exited).toBe(0);
+    expect(JSON.parse(await new Response(proc.stdout).text()).length).toBeGreaterThan(0);
   });
 
   test("whoami shows identity, reachability and pending count", async () => {

@@ -83,8 +83,8 @@ export class CliProcess {
   stderr = "";
   private waiters: (() => void)[] = [];
 
-  constructor(args: string[], opts: { home?: string; relay?: string; env?: Record<string, string> } = {}) {
-    this.proc = Bun.spawn([...cliCommand(), ...args], { env: cliEnv(opts), stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  constructor(args: string[], opts: { home?: string; relay?: string; env?: Record<string, string>; cwd?: string } = {}) {
+    this.proc = Bun.spawn([...cliCommand(), ...args], { env: cliEnv(opts), cwd: opts.cwd, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
     children.add(this.proc);
     this.pipe(this.proc.stdout as ReadableStream<Uint8Array>, "stdout");
     this.pipe(this.proc.stderr as ReadableStream<Uint8Array>, "stderr");

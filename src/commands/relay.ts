@@ -33,6 +33,7 @@ export default defineCommand({
     port: { type: "string", description: "Port to listen on (0 picks a free one)", default: "9077" },
     token: { type: "string", description: "Token agents must present (env CLAWLINK_TOKEN)" },
     insecure: { type: "boolean", description: "Allow a non-loopback bind without a token" },
+    data: { type: "string", description: "Keep everything in this SQLite file so a restart loses nothing (default: memory only, nothing on disk)", valueHint: "path" },
     "max-queue": { type: "string", description: "Messages waiting per agent before senders get 429", default: "10000" },
     "max-agents": { type: "string", description: "Agents the relay holds at most", default: "10000" },
     "max-message-bytes": { type: "string", description: "Largest JSON request body", default: "1048576" },
@@ -61,7 +62,9 @@ export default defineCommand({
     }
     let relay;
     try {
+      const store = args.data ? new (await import("../relay/sqlite-store")).SqliteStore(args.data) : undefined;
       relay = startRelay({
+        store,
         host,
         port,
         token,
@@ -92,7 +95,7 @@ export default defineCommand({
     });
     const actualPort = relay.server.port!;
     const urls = host === "0.0.0.0" || host === "::" ? [`http://127.0.0.1:${actualPort}`, ...lanUrls(actualPort)] : [relay.url];
-    logger.success(`clawlink relay ${VERSION} listening${token ? " (token required)" : ""}`);
+    logger.success(`clawlink relay ${VERSION} listening${token ? " (token required)" : ""}${args.data ? `, keeping state in ${args.data}` : ", in memory"}`);
     for (const u of urls) logger.log(`  ${u}`);
     logger.log(`agents connect with: CLAWLINK_RELAY=${urls[urls.length - 1]}${token ? " CLAWLINK_TOKEN=…" : ""} clawlink register --name NAME`);
 

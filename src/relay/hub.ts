@@ -73,6 +73,18 @@ export class Hub {
       leaseMs: (e) => (e.msg.type === "task" ? e.msg.lease_s * 1000 : this.ackWindowMs),
       onHandOut: (e, now) => this.handOut(e, now),
     });
+    this.restore();
+  }
+
+  /** Rebuilds what the hub derives from its records (a durable store comes back with them). */
+  private restore() {
+    this.seq = this.store.lastSeq + 1;
+    for (const task of this.store.listAllTasks()) {
+      if (FINAL_STATES.has(task.state)) continue;
+      if (task.to) this.load.set(task.to, (this.load.get(task.to) ?? 0) + 1);
+      else if (task.state === "queued") this.unassigned.push(task.id);
+      if (task.ttlS !== null && task.state === "queued") this.ttlTasks.add(task.id);
+    }
   }
 
   // ------------------------------------------------------------ agents

@@ -46,12 +46,17 @@ export function startRelay(opts: RelayOptions = {}): Relay {
       const handler = handlers[method];
       table[path][method] = handler
         ? async (req) => {
+            let res: Response;
             try {
-              return await handler(req);
+              res = await handler(req);
             } catch (err) {
               if (!(err instanceof ClawlinkError)) onError(err);
-              return errorResponse(err);
+              res = errorResponse(err);
             }
+            // Answer only once what the request changed is durable (a no-op in memory).
+            const durable = hub.store.sync();
+            if (durable) await durable;
+            return res;
           }
         : async () =>
             json({ error: { code: "method_not_allowed", message: `${method} is not supported on ${path}`, hint: `use ${allowed}` } }, 405, { allow: allowed });
@@ -83,7 +88,10 @@ export function startRelay(opts: RelayOptions = {}): Relay {
     websocket: { ...createSocketHandler(hub), maxPayloadLength: opts.maxFrameBytes ?? 1024 * 1024 },
   });
 
-  const ticker = setInterval(() => hub.tick(), 250);
+  const ticker = setInterval(() => {
+    hub.tick();
+    hub.store.sync()?.catch(onError);
+  }, 250);
   const url = `http://${server.hostname?.includes(":") ? `[${server.hostname}]` : server.hostname}:${server.port}`;
   return {
     server,
@@ -92,6 +100,7 @@ export function startRelay(opts: RelayOptions = {}): Relay {
     async stop() {
       clearInterval(ticker);
       await server.stop(true);
+      hub.store.close();
     },
   };
 }

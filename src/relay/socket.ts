@@ -80,12 +80,16 @@ export function createSocketHandler(hub: Hub): WebSocketHandler<SocketData> {
           case "send": {
             const m = v.safeParse(SendMessage, op.message);
             if (!m.success) throw new ClawlinkError("bad_request", 400, `invalid message: ${describeIssues(m.issues)}`, "see docs/protocol.md for the fields");
-            const sent = hub.send(agent, m.output);
-            ws.send(frame({ op: "sent", ref: op.ref, ...sent }));
+            const sent = frame({ op: "sent", ref: op.ref, ...hub.send(agent, m.output) });
+            // Acknowledge only what is durable (immediate in memory).
+            const durable = hub.store.sync();
+            if (durable) durable.then(() => ws.send(sent), () => ws.send(errorFrame(undefined, op.ref)));
+            else ws.send(sent);
             break;
           }
           case "ack":
             hub.ack(agent, op.ids, op.tasks);
+            hub.store.sync()?.catch(() => {}); // an ack that is lost means a redelivery, not a loss
             break;
           case "ping":
             ws.send(frame({ op: "pong" }));

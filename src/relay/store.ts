@@ -82,6 +82,13 @@ export interface Store {
   listFiles(): Iterable<FileRecord>;
   putFile(file: FileRecord): void;
   deleteFile(key: string): boolean;
+
+  listAllTasks(): Iterable<TaskRecord>;
+  /** The highest message sequence number kept, -1 if none: new messages continue after it. */
+  readonly lastSeq: number;
+  /** Resolves when every change so far is durable; undefined when there is nothing to wait for. */
+  sync(): Promise<void> | undefined;
+  close(): void;
 }
 
 export class MemoryStore implements Store {
@@ -93,6 +100,15 @@ export class MemoryStore implements Store {
   private queues = new Map<string, PriorityQueue>();
   private inflight = new Map<string, Map<string, Inflight>>();
   private files = new Map<string, FileRecord>();
+  readonly lastSeq: number = -1;
+
+  sync(): Promise<void> | undefined {
+    return undefined;
+  }
+  close() {}
+  listAllTasks() {
+    return this.tasks.values();
+  }
 
   getAgent(id: string) {
     return this.agents.get(id);

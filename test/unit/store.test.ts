@@ -1,0 +1,96 @@
+/** One contract, two stores: what the memory store does, the SQLite store does too, and keeps across a reopen. */
+import { afterAll, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import * as v from "valibot";
+import { Hub } from "../../src/relay/hub";
+import { SqliteStore } from "../../src/relay/sqlite-store";
+import { MemoryStore, type Store } from "../../src/relay/store";
+import { SendMessage } from "../../src/protocol/schemas";
+import { cleanup, tempHome } from "../_helpers";
+
+afterAll(cleanup);
+
+const stores: [string, () => Store][] = [
+  ["memory", () => new MemoryStore()],
+  ["sqlite", () => new SqliteStore(join(tempHome(), "relay.db"))],
+];
+
+for (const [kind, make] of stores) {
+  describe(`${kind} store contract`, () => {
+    const setup = (store = make()) => {
+      let now = 5_000_000;
+      const hub = new Hub({ store, clock: () => now });
+      return { hub, store, advance: (ms: number) => hub.tick((now += ms)) };
+    };
+    const reg = (hub: Hub, name: string, caps: string[] = []) => hub.store.getAgent(hub.register({ name, caps, description: "", machine: "" }).id)!;
+    const send = (hub: Hub, from: ReturnType<typeof reg>, m: unknown) => hub.send(from, v.parse(SendMessage, m));
+
+    test("agents by id and name; rename frees the old name; delete drops the queue", () => {
+      const { hub, store } = setup();
+      const a = reg(hub, "a");
+      expect(store.getAgentByName("a")!.id).toBe(a.id);
+      store.putAgent({ ...a, name: "a2" });
+      expect(store.getAgentByName("a")).toBeUndefined();
+      expect(store.getAgentByName("a2")!.id).toBe(a.id);
+      const b = reg(hub, "b");
+      send(hub, b, { type: "task", to: a.id, task: "x" });
+      expect(store.queueLength(a.id)).toBe(1);
+      store.deleteAgent(a.id);
+      expect(store.queueLength(a.id)).toBe(0);
+      expect(store.agentCount()).toBe(1);
+    });
+
+    test("queues keep priority then age; removal and in-flight round trips", () => {
+      const { hub, store } = setup();
+      const a = reg(hub, "a");
+      const b = reg(hub, "b");
+      for (const [t, p] of [["n", "normal"], ["u", "urgent"], ["l", "low"], ["h", "high"]]) send(hub, a, { type: "task", to: "b", task: t, priority: p });
+      expect(hub.take(b, 2).map((m: any) => m.task)).toEqual(["u", "h"]);
+      expect([...store.listInflight(b.id)].length).toBe(2);
+      expect(store.queueLength(b.id)).toBe(2);
+      const [first] = [...store.listInflight(b.id)];
+      expect(store.takeInflight(b.id, first!.entry.msg.id)).toBeDefined();
+      expect(store.takeInflight(b.id, first!.entry.msg.id)).toBeUndefined();
+    });
+
+    test("idempotency keys find the first task", () => {
+      const { hub, store } = setup();
+      const a = reg(hub, "a");
+      reg(hub, "b");
+      const first = send(hub, a, { type: "task", to: "b", task: "x", idempotency_key: "k" });
+      expect(store.getTaskByIdempotencyKey(a.id, "k")!.id).toBe(first.id);
+      expect(send(hub, a, { type: "task", to: "b", task: "x", idempotency_key: "k" })).toMatchObject({ id: first.id, duplicate: true });
+    });
+
+    if (kind === "sqlite") {
+      test("a reopened store has every agent, task, queued and in-flight message and file", async () => {
+        const path = join(tempHome(), "relay.db");
+        const { hub, store } = setup(new SqliteStore(path));
+        const a = reg(hub, "a", ["x"]);
+        const b = reg(hub, "b");
+        const t1 = send(hub, a, { type: "task", to: "b", task: "one", priority: "high" });
+        const t2 = send(hub, a, { type: "task", to: "b", task: "two", ttl_s: 60 });
+        const polled = hub.take(b, 1);
+        expect(polled[0]!.id).toBe(t1.id);
+        send(hub, a, { type: "task", cap: "nobody-has-it", task: "later", queue: true });
+        hub.store.putFile({ key: "f.txt", bytes: new TextEncoder().encode("hello"), sha256: "h", updatedBy: "a", updatedAt: 1 });
+        await store.sync();
+        store.close();
+
+        const again = setup(new SqliteStore(path));
+        expect(again.store.getAgentByName("a")).toMatchObject({ id: a.id, caps: ["x"] });
+        expect(again.store.getTask(t2.id)).toMatchObject({ state: "queued", ttlS: 60 });
+        expect([...again.store.listInflight(b.id)].map((i) => i.entry.msg.id)).toEqual([t1.id]);
+        expect(again.hub.take(again.store.getAgent(b.id)!, 10).map((m) => m.id)).toEqual([t2.id]);
+        expect(new TextDecoder().decode(again.store.getFile("f.txt")!.bytes)).toBe("hello");
+        // The task waiting for a capability is assigned when such an agent registers.
+        const c = reg(again.hub, "c", ["nobody-has-it"]);
+        expect(again.hub.take(c, 10).map((m: any) => m.task)).toEqual(["later"]);
+        // New messages sort after restored ones.
+        const t3 = send(again.hub, again.store.getAgent(a.id)!, { type: "task", to: "b", task: "three", priority: "high" });
+        expect(again.hub.take(again.store.getAgent(b.id)!, 10).map((m) => m.id)).toEqual([t3.id]);
+        again.store.close();
+      });
+    }
+  });
+}

@@ -17,7 +17,7 @@ import {
   type TaskState,
 } from "../protocol/schemas";
 import { Delivery, type Sink } from "./delivery";
-import { newId, newSecret, safeEqual, sha256Hex } from "./ids";
+import { newId, newSecret, newSortableId, safeEqual, sha256Hex } from "./ids";
 import type { Entry } from "./queue";
 import { MemoryStore, type AgentRecord, type Store, type TaskRecord } from "./store";
 
@@ -224,7 +224,7 @@ export class Hub {
       case "progress":
         return this.progress(sender, msg.in_reply_to, msg.note);
       case "broadcast": {
-        const id = newId("m");
+        const id = newSortableId("m");
         const now = this.clock();
         let recipients = 0;
         for (const rec of this.store.listAgents()) {
@@ -253,7 +253,7 @@ export class Hub {
     if (to) this.checkRoom(to);
     const now = this.clock();
     const task: TaskRecord = {
-      id: newId("t"),
+      id: newSortableId("t"),
       from: sender.id,
       to: to?.id ?? null,
       cap: msg.cap ?? null,
@@ -363,7 +363,7 @@ export class Hub {
       }
       const to = this.resolveAgent(msg.to);
       this.checkRoom(to);
-      const id = newId("m");
+      const id = newSortableId("m");
       this.enqueue(
         { type: "response", id, from: sender.id, to: to.id, created_at: iso(this.clock()), in_reply_to: msg.in_reply_to, status: msg.status, result: msg.result },
         to.id,
@@ -375,7 +375,7 @@ export class Hub {
     if (msg.to !== undefined && msg.to !== task.from && this.store.getAgentByName(msg.to)?.id !== task.from) {
       throw badRequest(`task ${task.id} came from ${task.from}, not ${msg.to}`, "leave out --to; the response goes to whoever sent the task");
     }
-    const id = newId("m");
+    const id = newSortableId("m");
     const now = this.clock();
     task.result = msg.result;
     task.responseId = id;
@@ -394,7 +394,7 @@ export class Hub {
     if (!task) throw notFound("unknown_task", `no task has the id ${taskId}`, "run `clawlink tasks` to see the tasks you hold");
     this.checkHolder(sender, task, "report progress on");
     this.delivery.ack(sender.id, task.id);
-    const id = newId("m");
+    const id = newSortableId("m");
     this.enqueue({ type: "progress", id, from: sender.id, to: task.from, created_at: iso(this.clock()), in_reply_to: task.id, note }, task.from, task.priority);
     if (task.state !== "working") this.transition(task, "working", note);
     return { id, to: task.from };
@@ -501,11 +501,11 @@ export class Hub {
       this.ttlTasks.delete(task.id);
       if (task.to) this.load.set(task.to, Math.max(0, (this.load.get(task.to) ?? 1) - 1));
     }
-    const status: Message = { type: "status", id: newId("m"), from: RELAY, to: task.from, created_at: iso(now), task_id: task.id, state, note };
+    const status: Message = { type: "status", id: newSortableId("m"), from: RELAY, to: task.from, created_at: iso(now), task_id: task.id, state, note };
     if (this.store.getAgent(task.from)) this.enqueue(status, task.from, task.priority);
     // The holder learns that a task it may be working on was called off.
     if ((state === "canceled" || state === "expired") && task.to && task.attempts > 0 && this.store.getAgent(task.to)) {
-      this.enqueue({ ...status, id: newId("m"), to: task.to }, task.to, task.priority);
+      this.enqueue({ ...status, id: newSortableId("m"), to: task.to }, task.to, task.priority);
     }
     const watching = this.watchers.get(task.id);
     if (watching) {

@@ -15,6 +15,30 @@ export function newId(prefix: string, length = 12): string {
   return id;
 }
 
+let lastMs = 0;
+let lastTail = 0;
+
+/**
+ * A time-ordered id such as `t_01jd5k8m2x4q7f`: 9 characters of milliseconds, then 5 of a counter
+ * that starts at random each millisecond. Ids sort by creation and never repeat within a relay,
+ * and a durable store inserts them at the end of its index instead of all over it.
+ */
+export function newSortableId(prefix: string): string {
+  const now = Date.now();
+  if (now > lastMs) {
+    lastMs = now;
+    lastTail = (Math.random() * 0x100000) | 0; // leaves room to count up within the millisecond
+  } else if (++lastTail >= 0x2000000) {
+    lastMs++;
+    lastTail = 0;
+  }
+  let time = "";
+  for (let t = lastMs, i = 0; i < 9; i++, t = Math.floor(t / 32)) time = ALPHABET[t % 32] + time;
+  let tail = "";
+  for (let t = lastTail, i = 0; i < 5; i++, t >>>= 5) tail = ALPHABET[t & 31] + tail;
+  return `${prefix}_${time}${tail}`;
+}
+
 /** A per-agent secret: `<agent id>.<43 chars of base64url>`, so one bearer value names its agent. */
 export function newSecret(agentId: string): string {
   const bytes = crypto.getRandomValues(new Uint8Array(32));

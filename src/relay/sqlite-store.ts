@@ -15,18 +15,17 @@ const SCHEMA = `
   CREATE TABLE IF NOT EXISTS agents (id TEXT PRIMARY KEY, record TEXT NOT NULL);
   CREATE TABLE IF NOT EXISTS tasks (id TEXT PRIMARY KEY, record TEXT NOT NULL);
   CREATE TABLE IF NOT EXISTS messages (
-    agent TEXT NOT NULL, id TEXT NOT NULL, seq INTEGER NOT NULL, priority TEXT NOT NULL, body TEXT NOT NULL,
-    inflight INTEGER NOT NULL DEFAULT 0, until INTEGER, via_socket INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (agent, id)
-  ) WITHOUT ROWID;
+    seq INTEGER PRIMARY KEY, agent TEXT NOT NULL, priority TEXT NOT NULL, body TEXT NOT NULL,
+    inflight INTEGER NOT NULL DEFAULT 0, until INTEGER, via_socket INTEGER NOT NULL DEFAULT 0
+  );
   CREATE TABLE IF NOT EXISTS files (key TEXT PRIMARY KEY, bytes BLOB NOT NULL, sha256 TEXT NOT NULL, updated_by TEXT NOT NULL, updated_at INTEGER NOT NULL);
 `;
 
-type Op = [Statement, Record<string, unknown>];
 
 export class SqliteStore extends MemoryStore {
   private db: Database;
-  private pending: Op[] = [];
+  /** Row writes waiting for the next commit, by row: a later write to the same row replaces an earlier one. */
+  private pending = new Map<string, () => void>();
   private flushing: Promise<void> | undefined;
   private loading = true;
   private q: Record<string, Statement>;
@@ -37,18 +36,19 @@ export class SqliteStore extends MemoryStore {
     super();
     mkdirSync(dirname(path), { recursive: true });
     this.db = new Database(path, { create: true, strict: true });
-    this.db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;");
+    // WAL with synchronous=NORMAL: a commit survives the process being killed; a power cut may lose the last ones.
+    this.db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; PRAGMA cache_size = -65536;");
     this.db.exec(SCHEMA);
     this.q = {
       putAgent: this.db.prepare("INSERT OR REPLACE INTO agents (id, record) VALUES ($id, $record)"),
       deleteAgent: this.db.prepare("DELETE FROM agents WHERE id = $id"),
       deleteAgentMessages: this.db.prepare("DELETE FROM messages WHERE agent = $agent"),
       putTask: this.db.prepare("INSERT OR REPLACE INTO tasks (id, record) VALUES ($id, $record)"),
-      enqueue: this.db.prepare(
-        "INSERT OR REPLACE INTO messages (agent, id, seq, priority, body, inflight, until, via_socket) VALUES ($agent, $id, $seq, $priority, $body, 0, NULL, 0)",
+      // Each queued copy of a message has its own sequence number: rows are appended, never scattered.
+      putMessage: this.db.prepare(
+        "INSERT OR REPLACE INTO messages (seq, agent, priority, body, inflight, until, via_socket) VALUES ($seq, $agent, $priority, $body, $inflight, $until, $via)",
       ),
-      inflight: this.db.prepare("UPDATE messages SET inflight = 1, until = $until, via_socket = $via, body = $body WHERE agent = $agent AND id = $id"),
-      deleteMessage: this.db.prepare("DELETE FROM messages WHERE agent = $agent AND id = $id"),
+      deleteMessage: this.db.prepare("DELETE FROM messages WHERE seq = $seq"),
       putFile: this.db.prepare(
         "INSERT OR REPLACE INTO files (key, bytes, sha256, updated_by, updated_at) VALUES ($key, $bytes, $sha256, $updatedBy, $updatedAt)",
       ),
@@ -80,13 +80,15 @@ export class SqliteStore extends MemoryStore {
     return lastSeq;
   }
 
-  private journal(stmt: Statement, params: Record<string, unknown>) {
-    if (!this.loading) this.pending.push([stmt, params]);
+  private journal(row: string, write: () => void) {
+    if (this.loading) return;
+    this.pending.delete(row); // re-inserted last, so it runs after writes it depends on
+    this.pending.set(row, write);
   }
 
   /** Commits what is pending; resolves once it is on disk. One commit serves every request of this turn. */
   override sync(): Promise<void> | undefined {
-    if (this.pending.length === 0) return this.flushing;
+    if (this.pending.size === 0) return this.flushing;
     return (this.flushing ??= new Promise<void>((resolve, reject) =>
       setImmediate(() => {
         this.flushing = undefined;
@@ -101,62 +103,83 @@ export class SqliteStore extends MemoryStore {
   }
 
   private commit() {
-    const ops = this.pending;
-    this.pending = [];
+    const writes = this.pending;
+    this.pending = new Map();
     this.db.transaction(() => {
-      for (const [stmt, params] of ops) stmt.run(params as any);
+      for (const write of writes.values()) write();
     })();
   }
 
   override close() {
-    if (this.pending.length) this.commit();
+    if (this.pending.size) this.commit();
     this.db.close();
   }
 
+  // Records are serialized at commit, so several changes to one record in a turn cost one write.
   override putAgent(agent: AgentRecord) {
     super.putAgent(agent);
-    this.journal(this.q.putAgent!, { id: agent.id, record: JSON.stringify(agent) });
+    this.journal(`a:${agent.id}`, () => this.q.putAgent!.run({ id: agent.id, record: JSON.stringify(agent) }));
   }
   override deleteAgent(id: string) {
     super.deleteAgent(id);
-    this.journal(this.q.deleteAgent!, { id });
-    this.journal(this.q.deleteAgentMessages!, { agent: id });
+    this.journal(`a:${id}`, () => {
+      this.q.deleteAgent!.run({ id });
+      this.q.deleteAgentMessages!.run({ agent: id });
+    });
   }
   override putTask(task: TaskRecord) {
     super.putTask(task);
-    this.journal(this.q.putTask!, { id: task.id, record: JSON.stringify(task) });
+    this.journal(`t:${task.id}`, () => this.q.putTask!.run({ id: task.id, record: JSON.stringify(task) }));
+  }
+  private writeMessage(entry: Entry, inflight: Inflight | null) {
+    this.journal(`m:${entry.seq}`, () =>
+      this.q.putMessage!.run({
+        agent: entry.to,
+        seq: entry.seq,
+        priority: entry.priority,
+        body: JSON.stringify(entry.msg),
+        inflight: inflight ? 1 : 0,
+        until: inflight?.until ?? null,
+        via: inflight && inflight.conn !== null ? 1 : 0,
+      }),
+    );
+  }
+  private deleteMessage(entry: Entry) {
+    this.journal(`m:${entry.seq}`, () => this.q.deleteMessage!.run({ seq: entry.seq }));
   }
   override enqueue(entry: Entry) {
     super.enqueue(entry);
-    this.journal(this.q.enqueue!, { agent: entry.to, id: entry.msg.id, seq: entry.seq, priority: entry.priority, body: JSON.stringify(entry.msg) });
+    this.writeMessage(entry, null);
   }
   override removeQueued(agentId: string, msgId: string) {
     const e = super.removeQueued(agentId, msgId);
-    if (e) this.journal(this.q.deleteMessage!, { agent: agentId, id: msgId });
+    if (e) this.deleteMessage(e);
     return e;
   }
   override dropQueue(agentId: string) {
     const dropped = super.dropQueue(agentId);
-    for (const e of dropped) this.journal(this.q.deleteMessage!, { agent: agentId, id: e.msg.id });
+    for (const e of dropped) this.deleteMessage(e);
     return dropped;
   }
   override putInflight(agentId: string, item: Inflight) {
     super.putInflight(agentId, item);
-    this.journal(this.q.inflight!, { agent: agentId, id: item.entry.msg.id, until: item.until, via: item.conn === null ? 0 : 1, body: JSON.stringify(item.entry.msg) });
+    this.writeMessage(item.entry, item);
   }
   override takeInflight(agentId: string, msgId: string) {
     const item = super.takeInflight(agentId, msgId);
-    // Settled or about to be queued again; a requeue journals its own insert.
-    if (item) this.journal(this.q.deleteMessage!, { agent: agentId, id: msgId });
+    // Settled, or about to be queued again (which writes the row anew).
+    if (item) this.deleteMessage(item.entry);
     return item;
   }
   override putFile(file: FileRecord) {
     super.putFile(file);
-    this.journal(this.q.putFile!, { key: file.key, bytes: file.bytes, sha256: file.sha256, updatedBy: file.updatedBy, updatedAt: file.updatedAt });
+    this.journal(`f:${file.key}`, () =>
+      this.q.putFile!.run({ key: file.key, bytes: file.bytes, sha256: file.sha256, updatedBy: file.updatedBy, updatedAt: file.updatedAt }),
+    );
   }
   override deleteFile(key: string) {
     const had = super.deleteFile(key);
-    if (had) this.journal(this.q.deleteFile!, { key });
+    if (had) this.journal(`f:${key}`, () => this.q.deleteFile!.run({ key }));
     return had;
   }
 }

@@ -40,7 +40,11 @@ async function run(argv: string[]) {
   const subs = (await main.subCommands) as Record<string, () => Promise<CommandDef>>;
   const name = argv.find((a) => !a.startsWith("-"));
   if (argv.length === 0 || argv[0] === "--help" || argv[0] === "-h" || argv[0] === "help") {
-    process.stdout.write((await renderUsage(main)) + "\n\nExit codes: 0 ok, 1 error, 2 bad usage, 3 relay unreachable, 4 auth, 5 not found, 6 conflict, 7 busy (429), 10-13 delegate --wait: failed, canceled, expired, timed out.\n");
+    printHelp(
+      (await renderUsage(main)) +
+        "\n\nStart here: `clawlink relay` on one machine, then `clawlink register --name NAME` in each agent session." +
+        "\nExit codes: 0 ok, 1 error, 2 bad usage, 3 relay unreachable, 4 auth, 5 not found, 6 conflict, 7 busy (429), 10-13 delegate --wait: failed, canceled, expired, timed out.",
+    );
     return;
   }
   if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-v")) {
@@ -55,7 +59,8 @@ async function run(argv: string[]) {
   const sub = await subs[name]!();
   const rest = argv.slice(argv.indexOf(name) + 1);
   if (rest.includes("--help") || rest.includes("-h")) {
-    process.stdout.write((await renderUsage(sub, main)) + "\n");
+    const examples = (sub as { examples?: string[] }).examples;
+    printHelp((await renderUsage(sub, main)).trimEnd() + (examples?.length ? `\n\nEXAMPLES\n\n${examples.map((e) => `  ${e}`).join("\n")}` : ""));
     return;
   }
   const { rejectUnknownFlags, reportError, usage } = await import("./commands/_shared");
@@ -69,6 +74,12 @@ async function run(argv: string[]) {
   }
   // A compiled binary that has served or trapped signals stays alive after its loop drains; end it here.
   if (name === "relay" || name === "listen") process.exit(process.exitCode ?? 0);
+}
+
+/** Help for a terminal keeps citty's colours; help read by a program gets plain text. */
+function printHelp(text: string) {
+  const plain = process.stdout.isTTY && !process.env.NO_COLOR ? text : text.replace(/\x1b\[[0-9;]*m/g, "");
+  process.stdout.write(plain.replace(/[ \t]+$/gm, "") + "\n");
 }
 
 await run(process.argv.slice(2));

@@ -74,10 +74,12 @@ export function resolveContext<A extends ArgsDef>(args: ParsedArgs<A & typeof gl
 export function defineClientCommand<const A extends ArgsDef>(def: {
   meta: { name: string; description: string };
   args: A;
+  /** Shown under EXAMPLES in --help: what an agent would type. */
+  examples?: string[];
   run: (ctx: Context<A>) => Promise<void | number>;
-}): CommandDef<A & typeof globalArgs> {
+}): CommandDef<A & typeof globalArgs> & { examples?: string[] } {
   const args = { ...def.args, ...globalArgs } as A & typeof globalArgs;
-  return defineCommand({
+  return Object.assign(defineCommand({
     meta: def.meta,
     args,
     async run({ args: parsed }) {
@@ -90,7 +92,7 @@ export function defineClientCommand<const A extends ArgsDef>(def: {
         process.exitCode = reportError(err, json);
       }
     },
-  });
+  }), { examples: def.examples });
 }
 
 /** Prints an error for a person (stderr) or, with --json, as `{error}` on stdout; returns the exit code. */

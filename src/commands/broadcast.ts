@@ -2,6 +2,9 @@ import { defineClientCommand, list } from "./_shared";
 
 export default defineClientCommand({
   meta: { name: "broadcast", description: "Share a finding with every other agent" },
+  examples: [
+    "clawlink broadcast --content \"main is red: test_login flakes\" --topic ci --tags build,flaky",
+  ],
   args: {
     content: { type: "string", description: "The finding, as text", required: true, valueHint: "text" },
     topic: { type: "string", description: "A short topic, e.g. build", default: "", valueHint: "topic" },

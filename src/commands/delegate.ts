@@ -10,6 +10,11 @@ const EXIT_FOR_STATE = { completed: EXIT.ok, failed: EXIT.taskFailed, canceled: 
 
 export default defineClientCommand({
   meta: { name: "delegate", description: "Send a task to an agent (--to) or to any agent with a capability (--cap)" },
+  examples: [
+    "clawlink delegate --to reviewer --task \"Review src/api.py\" --wait --timeout 600",
+    "clawlink delegate --cap python --task \"Write tests for utils.py\" --context '{\"file\":\"utils.py\"}' --priority high",
+    "clawlink delegate --to builder --task \"Build the release\" --idempotency-key release-42 --json",
+  ],
   args: {
     to: { type: "string", description: "Recipient agent id or name", valueHint: "agent" },
     cap: { type: "string", description: "Instead of --to: the least busy online agent with this capability", valueHint: "cap" },

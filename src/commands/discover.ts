@@ -4,6 +4,11 @@ import { defineClientCommand, parseArg } from "./_shared";
 
 export default defineClientCommand({
   meta: { name: "discover", description: "List the agents on the relay (online ones; --all adds stale ones)" },
+  examples: [
+    "clawlink discover",
+    "clawlink discover --cap python --json",
+    "clawlink discover --all",
+  ],
   args: {
     cap: { type: "string", description: "Only agents with this capability", valueHint: "cap" },
     all: { type: "boolean", description: "Include stale agents (not seen for 120 s)" },

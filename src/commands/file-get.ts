@@ -3,6 +3,10 @@ import { defineClientCommand, parseArg } from "./_shared";
 
 export default defineClientCommand({
   meta: { name: "file-get", description: "Fetch a shared file to --output PATH, or to stdout" },
+  examples: [
+    "clawlink file-get --key reports/review.md",
+    "clawlink file-get --key reports/review.md --output review.md",
+  ],
   args: {
     key: { type: "string", description: "The file's key", required: true, valueHint: "key" },
     output: { type: "string", description: "Write here instead of stdout", valueHint: "path" },

@@ -3,6 +3,10 @@ import { defineClientCommand } from "./_shared";
 
 export default defineClientCommand({
   meta: { name: "file-list", description: "List the shared files" },
+  examples: [
+    "clawlink file-list",
+    "clawlink file-list --prefix reports/ --json",
+  ],
   args: {
     prefix: { type: "string", description: "Only keys that start with this", valueHint: "prefix" },
   },

@@ -5,6 +5,10 @@ import { defineClientCommand, parseArg, usage } from "./_shared";
 
 export default defineClientCommand({
   meta: { name: "file-put", description: "Share a file under a key (from --file, or stdin)" },
+  examples: [
+    "clawlink file-put --key reports/review.md --file review.md",
+    "echo \"draft\" | clawlink file-put --key notes/plan.md",
+  ],
   args: {
     key: { type: "string", description: "Relative path to store it under, e.g. reports/q3.md", required: true, valueHint: "key" },
     file: { type: "string", description: "File to upload; omit (or '-') to read stdin", valueHint: "path" },

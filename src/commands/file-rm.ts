@@ -3,6 +3,9 @@ import { defineClientCommand, parseArg } from "./_shared";
 
 export default defineClientCommand({
   meta: { name: "file-rm", description: "Delete a shared file" },
+  examples: [
+    "clawlink file-rm --key notes/plan.md",
+  ],
   args: {
     key: { type: "string", description: "The file's key", required: true, valueHint: "key" },
   },

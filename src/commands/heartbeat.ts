@@ -3,6 +3,9 @@ import { defineClientCommand } from "./_shared";
 
 export default defineClientCommand({
   meta: { name: "heartbeat", description: "Mark this agent online; re-registers it with the same id if the relay forgot it" },
+  examples: [
+    "clawlink heartbeat",
+  ],
   args: {},
   async run(ctx) {
     const { agent, reregistered } = await ensureRegistered(ctx.client, ctx.me(), ctx.home);

@@ -33,6 +33,11 @@ class SeenIds {
 
 export default defineClientCommand({
   meta: { name: "listen", description: "Receive messages the moment they arrive; reconnects by itself. With --exec, run a command per message" },
+  examples: [
+    "clawlink listen",
+    "clawlink listen --json",
+    "clawlink listen --exec './handle.sh' --respond --type task",
+  ],
   args: {
     exec: { type: "string", description: "Run this shell command per message, with the message JSON on stdin", valueHint: "cmd" },
     respond: { type: "boolean", description: "With --exec: answer each task with the command's stdout (exit 0 completed, else failed)" },

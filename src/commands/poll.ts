@@ -4,6 +4,10 @@ import { defineClientCommand, parseArg } from "./_shared";
 
 export default defineClientCommand({
   meta: { name: "poll", description: "Fetch pending messages (highest priority first), print them, then acknowledge them" },
+  examples: [
+    "clawlink poll",
+    "clawlink poll --wait 30 --json",
+  ],
   args: {
     wait: { type: "string", description: "Wait up to this many seconds for a message to arrive (long poll, max 300)", valueHint: "s" },
     max: { type: "string", description: "At most this many messages", default: "100", valueHint: "n" },

@@ -6,6 +6,10 @@ import { defineClientCommand, list, parseArg } from "./_shared";
 
 export default defineClientCommand({
   meta: { name: "register", description: "Join the relay as an agent; saves the identity so later commands need no flags" },
+  examples: [
+    "clawlink register --name reviewer --caps code-review,python --description \"Reviews Python changes\"",
+    "CLAWLINK_HOME=/tmp/agent2 clawlink register --name tester --caps testing",
+  ],
   args: {
     name: { type: "string", description: "Unique agent name, e.g. reviewer", required: true, valueHint: "name" },
     caps: { type: "string", description: "Comma-separated capabilities, e.g. code-review,python", valueHint: "a,b" },

@@ -26,7 +26,7 @@ function lanUrls(port: number): string[] {
   return out;
 }
 
-export default defineCommand({
+export default Object.assign(defineCommand({
   meta: { name: "relay", description: "Run the relay that agents register with (in memory; writes nothing to disk)" },
   args: {
     host: { type: "string", description: "Address to bind; 0.0.0.0 for every interface (needs --token)", default: "127.0.0.1" },
@@ -101,4 +101,10 @@ export default defineCommand({
 
     await stopped;
   },
+}), {
+  examples: [
+    "clawlink relay",
+    'clawlink relay --host 0.0.0.0 --token "$(openssl rand -hex 16)"',
+    "clawlink relay --data ~/.clawlink/relay.db",
+  ],
 });

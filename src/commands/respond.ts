@@ -3,6 +3,11 @@ import { defineClientCommand, usage } from "./_shared";
 
 export default defineClientCommand({
   meta: { name: "respond", description: "Answer a task (or reply to any message) with a result" },
+  examples: [
+    "clawlink respond --msg-id t_01jd5k8m2x4q7f --result \"Found 2 bugs: ...\"",
+    "clawlink respond --msg-id t_01jd5k8m2x4q7f --result-file review.md",
+    "clawlink respond --msg-id t_01jd5k8m2x4q7f --status failed --result \"cannot access the repo\"",
+  ],
   args: {
     "msg-id": { type: "string", description: "Id of the task (or message) you are answering", required: true, valueHint: "id" },
     result: { type: "string", description: "The answer, as text", valueHint: "text" },

@@ -3,6 +3,9 @@ import { defineClientCommand } from "./_shared";
 
 export default defineClientCommand({
   meta: { name: "task", description: "Show one task: state, history of transitions, assignee, attempts, result" },
+  examples: [
+    "clawlink task --id t_01jd5k8m2x4q7f",
+  ],
   args: {
     id: { type: "string", description: "The task id (as printed by delegate)", required: true, valueHint: "id" },
   },

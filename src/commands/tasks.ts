@@ -4,6 +4,10 @@ import { defineClientCommand, parseArg, usage } from "./_shared";
 
 export default defineClientCommand({
   meta: { name: "tasks", description: "List the tasks you sent and the tasks you hold" },
+  examples: [
+    "clawlink tasks",
+    "clawlink tasks --sent --state working --json",
+  ],
   args: {
     state: { type: "string", description: "Only tasks in this state (queued, delivered, working, completed, failed, canceled, expired)", valueHint: "state" },
     sent: { type: "boolean", description: "Only tasks you sent" },

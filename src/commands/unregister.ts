@@ -3,6 +3,9 @@ import { defineClientCommand } from "./_shared";
 
 export default defineClientCommand({
   meta: { name: "unregister", description: "Leave the relay and forget the saved identity; tasks you held are marked failed" },
+  examples: [
+    "clawlink unregister",
+  ],
   args: {},
   async run(ctx) {
     const me = ctx.me();

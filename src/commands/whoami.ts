@@ -3,6 +3,9 @@ import { defineClientCommand } from "./_shared";
 
 export default defineClientCommand({
   meta: { name: "whoami", description: "Show this agent's identity, whether the relay is reachable, and how many messages wait" },
+  examples: [
+    "clawlink whoami --json",
+  ],
   args: {},
   async run(ctx) {
     const me = ctx.me();

@@ -20,6 +20,19 @@ describe("two agents walk the workflow", async () => {
     expect(r.stdout.trim()).toBe((await Bun.file(join(import.meta.dir, "../../package.json")).json()).version);
   });
 
+  test("--help is plain text with examples when read by a program", async () => {
+    const top = await runCli(["--help"]);
+    expect(top.code).toBe(0);
+    expect(top.stdout).toContain("delegate");
+    expect(top.stdout).toContain("Exit codes:");
+    const sub = await runCli(["delegate", "--help"]);
+    expect(sub.code).toBe(0);
+    expect(sub.stdout).not.toMatch(/\x1b\[/);
+    expect(sub.stdout).toContain("--task=<text>");
+    expect(sub.stdout).toContain("EXAMPLES");
+    expect(sub.stdout).toContain("clawlink delegate --to reviewer");
+  });
+
   test("register saves an identity (mode 0600) and prints the record", async () => {
     const a = await runCli(["register", "--name", "alice", "--caps", "code,review", "--description", "writes code", "--json"], as(alice));
     expect(a.code).toBe(0);

@@ -65,7 +65,7 @@ async function run(argv: string[]) {
   }
   const { rejectUnknownFlags, reportError, usage } = await import("./commands/_shared");
   try {
-    if (name !== "relay") rejectUnknownFlags(rest, (await sub.args) as ArgsDef);
+    rejectUnknownFlags(rest, (await sub.args) as ArgsDef);
     await runCommand(sub, { rawArgs: rest });
   } catch (err) {
     // Unknown flags, and citty's own argument errors (a missing required flag, a bad enum value).

@@ -72,6 +72,15 @@ describe("the relay process", () => {
     await relay.stop();
   });
 
+  test("bad relay flags are refused with exit 2", async () => {
+    const typo = await runCli(["relay", "--prot", "9000"]);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toContain("unknown option --prot");
+    const port = await runCli(["relay", "--port", "abc"]);
+    expect(port.code).toBe(2);
+    expect(port.stdout + port.stderr).toContain('--port must be a whole number of at least 0, not "abc"');
+  });
+
   test("a port in use is reported plainly", async () => {
     const { url } = await spawnRelay();
     const second = new CliProcess(["relay", "--port", new URL(url).port]);

@@ -1,13 +1,17 @@
 /** Who is calling: the relay token, an agent's secret, or nobody. */
-import { ClawlinkError } from "../errors";
+import { ClawlinkError, forbidden } from "../errors";
+import type { RegisterRequest } from "../protocol/schemas";
 import type { Hub } from "./hub";
 import { safeEqual } from "./ids";
 import type { AgentRecord } from "./store";
 
 export type Caller = { kind: "agent"; agent: AgentRecord } | { kind: "member" };
 
-const unauthorized = (message: string) =>
-  new ClawlinkError("unauthorized", 401, message, "pass the same --token (or CLAWLINK_TOKEN) that the relay was started with, and register again if the relay was restarted");
+const unauthorized = (message: string, hint = "pass the same --token (or CLAWLINK_TOKEN) that the relay was started with, and register again if the relay was restarted") =>
+  new ClawlinkError("unauthorized", 401, message, hint);
+
+const notRegistered = (message: string) =>
+  new ClawlinkError("not_registered", 401, message, "run `clawlink register --name NAME` (or `clawlink heartbeat` to re-register a saved identity)");
 
 export class Auth {
   constructor(
@@ -22,13 +26,17 @@ export class Auth {
     return m?.[1];
   }
 
+  private isToken(value: string) {
+    return this.token !== undefined && safeEqual(value, this.token);
+  }
+
   /** Anyone the relay lets in: with a token set, the token or an agent's secret; without one, everyone. */
   member(req: Request): Caller {
     const value = this.bearer(req);
     if (value !== undefined) {
       const agent = this.hub.authenticate(value);
       if (agent) return { kind: "agent", agent };
-      if (this.token !== undefined && safeEqual(value, this.token)) return { kind: "member" };
+      if (this.isToken(value)) return { kind: "member" };
     }
     if (this.token === undefined) return { kind: "member" };
     throw unauthorized(value === undefined ? "this relay needs a token" : "the token is not valid for this relay");
@@ -37,26 +45,41 @@ export class Auth {
   /** An agent acting as itself: its secret is required, whatever the relay token. */
   agent(req: Request): AgentRecord {
     const value = this.bearer(req);
-    if (value !== undefined) {
-      const agent = this.hub.authenticate(value);
-      if (agent) return agent;
-      if (this.token !== undefined && !safeEqual(value, this.token)) throw unauthorized("the token is not valid for this relay");
-    } else if (this.token !== undefined) {
-      throw unauthorized("this relay needs a token");
+    if (value === undefined) {
+      if (this.token !== undefined) throw unauthorized("this relay needs a token");
+      throw notRegistered("this request must come from a registered agent");
     }
-    throw new ClawlinkError(
-      "not_registered",
-      401,
-      value === undefined ? "this request must come from a registered agent" : "the relay does not know this agent (it may have restarted)",
-      "run `clawlink register --name NAME` (or `clawlink heartbeat` to re-register a saved identity)",
-    );
+    const agent = this.hub.authenticate(value);
+    if (agent) return agent;
+    if (this.isToken(value)) throw notRegistered("the relay token lets an agent register; acting as an agent needs that agent's own secret");
+    // A secret names its agent (`<id>.<random>`): a stale one after a restart reads differently from a wrong one.
+    const id = value.slice(0, Math.max(0, value.indexOf(".")));
+    if (id && this.hub.store.getAgent(id)) {
+      throw unauthorized(`the secret does not match agent ${id}`, "use the identity file that registered this agent, or register under a new name");
+    }
+    if (id || this.token === undefined) throw notRegistered(`the relay does not know agent ${id || "with this secret"} (it may have restarted)`);
+    throw unauthorized("the token is not valid for this relay");
   }
 
-  /** Registering needs the relay token when one is set. */
-  register(req: Request) {
-    if (this.token === undefined) return;
+  /** Registering needs the relay token when one is set; an agent's own secret re-registers that agent only. */
+  register(req: Request): Caller {
+    if (this.token === undefined) return { kind: "member" };
     const value = this.bearer(req);
-    if (value !== undefined && (safeEqual(value, this.token) || this.hub.authenticate(value))) return;
+    if (value !== undefined) {
+      if (this.isToken(value)) return { kind: "member" };
+      const agent = this.hub.authenticate(value);
+      if (agent) return { kind: "agent", agent };
+    }
     throw unauthorized(value === undefined ? "this relay needs a token to register" : "the token is not valid for this relay");
+  }
+
+  /** The second half of `register`, once the body is parsed: a secret cannot mint new agents. */
+  checkRegistration(caller: Caller, body: RegisterRequest) {
+    if (caller.kind === "agent" && body.id !== caller.agent.id) {
+      throw forbidden(
+        `agent ${caller.agent.id} can re-register only itself; a new agent joins with the relay token`,
+        "pass the relay token with --token (or CLAWLINK_TOKEN)",
+      );
+    }
   }
 }

@@ -71,8 +71,9 @@ export function createRoutes(hub: Hub, files: Files, auth: Auth, limits: RouteLi
     },
     "/v1/agents": {
       POST: async (req) => {
-        auth.register(req);
+        const caller = auth.register(req);
         const body = parseWith(RegisterRequest, await readJson(req, limits.maxMessageBytes, "registration"), "registration");
+        auth.checkRegistration(caller, body);
         return json(hub.register(body), 201);
       },
       GET: (req) => {

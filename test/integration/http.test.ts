@@ -81,7 +81,7 @@ describe("HTTP API", async () => {
       ["POST", "/v1/messages", { secret: a.secret, body: { type: "task", to: "ghost", task: "x" } }, 404, 'no agent is registered as "ghost"'],
       ["POST", "/v1/messages", { secret: a.secret, body: { type: "task", to: b.id, task: "x", from: b.id } }, 403, "an agent can send only as itself"],
       ["POST", "/v1/messages", { body: { type: "broadcast", content: "x" } }, 401, "registered agent"],
-      ["POST", "/v1/messages", { secret: "a_nobody.zzz", body: { type: "broadcast", content: "x" } }, 401, "does not know this agent"],
+      ["POST", "/v1/messages", { secret: "a_nobody.zzz", body: { type: "broadcast", content: "x" } }, 401, "the relay does not know agent a_nobody"],
       ["GET", `/v1/agents/${b.id}/inbox`, { secret: a.secret }, 403, "an agent can act only on itself"],
       ["GET", `/v1/agents/${a.id}/inbox?wait=9999`, { secret: a.secret }, 400, "wait is at most 300"],
       ["POST", "/v1/agents", { body: { name: "" } }, 400, "name"],

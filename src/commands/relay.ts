@@ -2,6 +2,7 @@ import { defineCommand } from "citty";
 import { networkInterfaces } from "node:os";
 import { EXIT } from "../errors";
 import { logger } from "../logger";
+import { DEFAULT_LIMITS } from "../relay/limits";
 import { startRelay } from "../relay/server";
 import { VERSION } from "../version";
 
@@ -34,19 +35,26 @@ export default Object.assign(defineCommand({
     token: { type: "string", description: "Token agents must present (env CLAWLINK_TOKEN)" },
     insecure: { type: "boolean", description: "Allow a non-loopback bind without a token" },
     data: { type: "string", description: "Keep everything in this SQLite file so a restart loses nothing (default: memory only, nothing on disk)", valueHint: "path" },
-    "max-queue": { type: "string", description: "Messages waiting per agent before senders get 429", default: "10000" },
-    "max-agents": { type: "string", description: "Agents the relay holds at most", default: "10000" },
-    "max-message-bytes": { type: "string", description: "Largest JSON request body", default: "1048576" },
-    "max-file-bytes": { type: "string", description: "Largest shared file", default: "268435456" },
+    "max-queue": { type: "string", description: "Messages waiting per agent before senders get 429", default: String(DEFAULT_LIMITS.maxQueue) },
+    "max-agents": { type: "string", description: "Agents the relay holds at most (more get 429)", default: String(DEFAULT_LIMITS.maxAgents) },
+    "max-message-bytes": { type: "string", description: "Largest JSON request body (a message); larger get 413", default: String(DEFAULT_LIMITS.maxMessageBytes) },
+    "max-file-bytes": { type: "string", description: "Largest shared file; larger get 413", default: String(DEFAULT_LIMITS.maxFileBytes) },
+    "max-total-file-bytes": { type: "string", description: "All shared files together; past it uploads get 413", default: String(DEFAULT_LIMITS.maxTotalFileBytes) },
+    "max-frame-bytes": { type: "string", description: "Largest WebSocket frame from an agent (default: --max-message-bytes + 16384)", valueHint: "bytes" },
   },
   async run({ args }) {
-    let port: number, maxQueue: number, maxAgents: number, maxMessageBytes: number, maxFileBytes: number;
+    let port: number;
+    let limits;
     try {
       port = num(args.port, "--port")!;
-      maxQueue = num(args["max-queue"], "--max-queue", 1)!;
-      maxAgents = num(args["max-agents"], "--max-agents", 1)!;
-      maxMessageBytes = num(args["max-message-bytes"], "--max-message-bytes", 1024)!;
-      maxFileBytes = num(args["max-file-bytes"], "--max-file-bytes", 1)!;
+      limits = {
+        maxQueue: num(args["max-queue"], "--max-queue", 1),
+        maxAgents: num(args["max-agents"], "--max-agents", 1),
+        maxMessageBytes: num(args["max-message-bytes"], "--max-message-bytes", 1024),
+        maxFileBytes: num(args["max-file-bytes"], "--max-file-bytes", 1),
+        maxTotalFileBytes: num(args["max-total-file-bytes"], "--max-total-file-bytes", 1),
+        maxFrameBytes: num(args["max-frame-bytes"], "--max-frame-bytes", 1024),
+      };
     } catch (err) {
       logger.error((err as Error).message);
       process.exitCode = EXIT.usage;
@@ -69,10 +77,7 @@ export default Object.assign(defineCommand({
         port,
         token,
         version: VERSION,
-        maxQueue,
-        maxAgents,
-        maxMessageBytes,
-        maxFileBytes,
+        ...limits,
         onError: (err) => logger.error("unexpected error:", err),
       });
     } catch (err) {

@@ -1,19 +1,15 @@
 /** HTTP routes: parse and authorize at the edge, then one hub call each. */
 import * as v from "valibot";
 import { ClawlinkError, forbidden } from "../errors";
-import { parseJson, parseWith } from "../protocol/codec";
+import { parseWith } from "../protocol/codec";
 import { AckRequest, Capability, FileKey, RegisterRequest, SendMessage, TaskState } from "../protocol/schemas";
 import type { Auth } from "./auth";
 import type { Files } from "./files";
 import type { Hub } from "./hub";
+import { checkFileSpace, declaredLength, readBody, readJsonBody, type Limits } from "./limits";
 import type { AgentRecord } from "./store";
 
-export interface RouteLimits {
-  /** Largest JSON body (a message, a registration) in bytes. */
-  maxMessageBytes: number;
-  /** Largest file body in bytes. */
-  maxFileBytes: number;
-}
+export type RouteLimits = Pick<Limits, "maxMessageBytes" | "maxFileBytes" | "maxTotalFileBytes">;
 
 type Params = { params: Record<string, string> & { id: string } };
 type Handler = (req: Request & Params) => Response | Promise<Response>;
@@ -26,17 +22,6 @@ export function errorResponse(err: unknown): Response {
   if (err instanceof ClawlinkError) return json(err.toJSON(), err.status, err.headers);
   // Never a 5xx for the caller's input: anything unexpected is logged by the server and reported plainly.
   return json({ error: { code: "internal", message: "the relay could not handle this request", hint: "retry; if it persists, check the relay's log" } }, 500);
-}
-
-const tooLarge = (what: string, limit: number) =>
-  new ClawlinkError("too_large", 413, `${what} is larger than the relay's limit of ${limit} bytes`, "send less, or start the relay with a higher limit");
-
-async function readJson(req: Request, limit: number, what: string): Promise<unknown> {
-  const length = Number(req.headers.get("content-length") ?? 0);
-  if (length > limit) throw tooLarge(what, limit);
-  const text = await req.text();
-  if (text.length > limit) throw tooLarge(what, limit);
-  return parseJson(text, what);
 }
 
 const QueryFlag = v.optional(v.picklist(["true", "false", "1", "0", ""], "must be true or false"));
@@ -72,7 +57,7 @@ export function createRoutes(hub: Hub, files: Files, auth: Auth, limits: RouteLi
     "/v1/agents": {
       POST: async (req) => {
         const caller = auth.register(req);
-        const body = parseWith(RegisterRequest, await readJson(req, limits.maxMessageBytes, "registration"), "registration");
+        const body = parseWith(RegisterRequest, await readJsonBody(req, limits.maxMessageBytes, "registration"), "registration");
         auth.checkRegistration(caller, body);
         return json(hub.register(body), 201);
       },
@@ -113,14 +98,14 @@ export function createRoutes(hub: Hub, files: Files, auth: Auth, limits: RouteLi
     "/v1/agents/:id/ack": {
       POST: async (req) => {
         const agent = self(req);
-        const body = parseWith(AckRequest, await readJson(req, limits.maxMessageBytes, "ack"), "ack");
+        const body = parseWith(AckRequest, await readJsonBody(req, limits.maxMessageBytes, "ack"), "ack");
         return json({ acked: hub.ack(agent, body.ids) });
       },
     },
     "/v1/messages": {
       POST: async (req) => {
         const agent = auth.agent(req);
-        const body = parseWith(SendMessage, await readJson(req, limits.maxMessageBytes, "message"), "message");
+        const body = parseWith(SendMessage, await readJsonBody(req, limits.maxMessageBytes, "message"), "message");
         return json(hub.send(agent, body), 201);
       },
     },
@@ -149,10 +134,9 @@ export function createRoutes(hub: Hub, files: Files, auth: Auth, limits: RouteLi
       PUT: async (req) => {
         const agent = auth.agent(req);
         const key = fileKey(req);
-        const length = Number(req.headers.get("content-length") ?? 0);
-        if (length > limits.maxFileBytes) throw tooLarge("the file", limits.maxFileBytes);
-        const bytes = new Uint8Array(await req.arrayBuffer());
-        if (bytes.byteLength > limits.maxFileBytes) throw tooLarge("the file", limits.maxFileBytes);
+        checkFileSpace(hub.store, key, declaredLength(req), limits.maxTotalFileBytes);
+        const bytes = await readBody(req, limits.maxFileBytes, "the file", "--max-file-bytes");
+        checkFileSpace(hub.store, key, bytes.byteLength, limits.maxTotalFileBytes);
         return json(files.put(key, bytes, agent.name), 201);
       },
       GET: (req) => {

@@ -4,17 +4,16 @@ import { ClawlinkError } from "../errors";
 import { Auth } from "./auth";
 import { Files } from "./files";
 import { Hub, type HubOptions } from "./hub";
-import { createRoutes, errorResponse, json, type RouteLimits } from "./routes";
+import { resolveLimits, type Limits } from "./limits";
+import { createRoutes, errorResponse, json } from "./routes";
 import { createSocketHandler, type SocketData } from "./socket";
 
 const METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"];
 
-export interface RelayOptions extends HubOptions, Partial<RouteLimits> {
+export interface RelayOptions extends HubOptions, Partial<Limits> {
   host?: string;
   port?: number;
   token?: string;
-  /** Largest WebSocket frame in bytes. */
-  maxFrameBytes?: number;
   /** Called with unexpected errors (a bug, not bad input). */
   onError?: (err: unknown) => void;
 }
@@ -27,13 +26,10 @@ export interface Relay {
 }
 
 export function startRelay(opts: RelayOptions = {}): Relay {
-  const hub = new Hub(opts);
+  const limits = resolveLimits(opts);
+  const hub = new Hub({ ...opts, maxQueue: limits.maxQueue, maxAgents: limits.maxAgents });
   const files = new Files(hub.store, hub.clock);
   const auth = new Auth(hub, opts.token || undefined);
-  const limits: RouteLimits = {
-    maxMessageBytes: opts.maxMessageBytes ?? 1024 * 1024,
-    maxFileBytes: opts.maxFileBytes ?? 256 * 1024 * 1024,
-  };
   const routes = createRoutes(hub, files, auth, limits);
   const onError = opts.onError ?? (() => {});
 
@@ -66,7 +62,8 @@ export function startRelay(opts: RelayOptions = {}): Relay {
   const server = Bun.serve<SocketData>({
     hostname: opts.host ?? "127.0.0.1",
     port: opts.port ?? 9077,
-    maxRequestBodySize: Math.max(limits.maxFileBytes, limits.maxMessageBytes) + 1024,
+    // Bodies are read by the routes, which stop at their own limits and answer 413 in JSON.
+    maxRequestBodySize: Number.MAX_SAFE_INTEGER,
     routes: {
       ...table,
       "/v1/ws": (req: Request, srv: Server<SocketData>) => {
@@ -85,7 +82,7 @@ export function startRelay(opts: RelayOptions = {}): Relay {
       onError(err);
       return errorResponse(err);
     },
-    websocket: { ...createSocketHandler(hub), maxPayloadLength: opts.maxFrameBytes ?? 1024 * 1024 },
+    websocket: { ...createSocketHandler(hub), maxPayloadLength: limits.maxFrameBytes },
   });
 
   const ticker = setInterval(() => {

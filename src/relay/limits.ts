@@ -1,0 +1,99 @@
+/** The relay's limits: their defaults, and the checks that enforce them at the edge. */
+import { ClawlinkError } from "../errors";
+import { parseJson } from "../protocol/codec";
+import type { Store } from "./store";
+
+export interface Limits {
+  /** Largest JSON request body (a message, a registration, an ack) in bytes. */
+  maxMessageBytes: number;
+  /** Largest shared file in bytes. */
+  maxFileBytes: number;
+  /** All shared files together, in bytes. */
+  maxTotalFileBytes: number;
+  /** Largest WebSocket frame an agent may send, in bytes. */
+  maxFrameBytes: number;
+  /** Messages waiting per agent before senders get 429. */
+  maxQueue: number;
+  /** Agents the relay holds at most. */
+  maxAgents: number;
+}
+
+export const DEFAULT_LIMITS: Readonly<Limits> = {
+  maxMessageBytes: 1024 * 1024,
+  maxFileBytes: 256 * 1024 * 1024,
+  maxTotalFileBytes: 1024 * 1024 * 1024,
+  maxFrameBytes: 1024 * 1024 + 16 * 1024,
+  maxQueue: 10_000,
+  maxAgents: 10_000,
+};
+
+/** Fills in the defaults; a frame holds a whole message plus its envelope unless told otherwise. */
+export function resolveLimits(given: Partial<Limits>): Limits {
+  const defined = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) as Partial<Limits>;
+  const maxMessageBytes = defined.maxMessageBytes ?? DEFAULT_LIMITS.maxMessageBytes;
+  return { ...DEFAULT_LIMITS, maxFrameBytes: maxMessageBytes + 16 * 1024, ...defined };
+}
+
+export const tooLarge = (what: string, limit: number, flag: string) =>
+  new ClawlinkError("too_large", 413, `${what} is larger than the relay's limit of ${limit} bytes`, `send less, or start the relay with a higher ${flag}`);
+
+/** The Content-Length a request declares, or 0 when it declares none (or nonsense). */
+export function declaredLength(req: Request): number {
+  const n = Number(req.headers.get("content-length") ?? 0);
+  return Number.isFinite(n) && n > 0 ? n : 0;
+}
+
+/**
+ * Reads a request body, stopping as soon as it passes `limit` bytes: a body without a
+ * Content-Length (chunked) cannot make the relay buffer more than the limit.
+ */
+export async function readBody(req: Request, limit: number, what: string, flag: string): Promise<Uint8Array> {
+  if (declaredLength(req) > limit) throw tooLarge(what, limit, flag);
+  if (!req.body) return new Uint8Array(0);
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = req.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge(what, limit, flag);
+    }
+    chunks.push(value);
+  }
+  if (chunks.length === 1) return chunks[0]!;
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
+}
+
+/** A JSON body of at most `limit` bytes, parsed; malformed text and invalid UTF-8 are 400s. */
+export async function readJsonBody(req: Request, limit: number, what: string): Promise<unknown> {
+  const bytes = await readBody(req, limit, `the ${what}`, "--max-message-bytes");
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw new ClawlinkError("bad_request", 400, `${what} is not valid UTF-8`, "send a JSON object encoded as UTF-8");
+  }
+  return parseJson(text, what);
+}
+
+/** Refuses a file that would take the shared files past `limit` bytes in total (a replaced file's old bytes are freed). */
+export function checkFileSpace(store: Store, key: string, size: number, limit: number) {
+  let used = 0;
+  for (const f of store.listFiles()) if (f.key !== key) used += f.bytes.byteLength;
+  if (used + size <= limit) return;
+  throw new ClawlinkError(
+    "storage_full",
+    413,
+    `storing ${size} bytes would take the shared files to ${used + size} bytes, over the relay's limit of ${limit} bytes`,
+    "delete files that are no longer needed (`clawlink file-rm --key KEY`), or start the relay with a higher --max-total-file-bytes",
+  );
+}

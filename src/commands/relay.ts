@@ -41,6 +41,7 @@ export default Object.assign(defineCommand({
     "max-file-bytes": { type: "string", description: "Largest shared file; larger get 413", default: String(DEFAULT_LIMITS.maxFileBytes) },
     "max-total-file-bytes": { type: "string", description: "All shared files together; past it uploads get 413", default: String(DEFAULT_LIMITS.maxTotalFileBytes) },
     "max-frame-bytes": { type: "string", description: "Largest WebSocket frame from an agent (default: --max-message-bytes + 16384)", valueHint: "bytes" },
+    "max-auth-failures": { type: "string", description: "Failed authentications per client address per minute before 429", default: String(DEFAULT_LIMITS.maxAuthFailures) },
   },
   async run({ args }) {
     let port: number;
@@ -54,6 +55,7 @@ export default Object.assign(defineCommand({
         maxFileBytes: num(args["max-file-bytes"], "--max-file-bytes", 1),
         maxTotalFileBytes: num(args["max-total-file-bytes"], "--max-total-file-bytes", 1),
         maxFrameBytes: num(args["max-frame-bytes"], "--max-frame-bytes", 1024),
+        maxAuthFailures: num(args["max-auth-failures"], "--max-auth-failures", 1),
       };
     } catch (err) {
       logger.error((err as Error).message);

@@ -16,6 +16,8 @@ export interface Limits {
   maxQueue: number;
   /** Agents the relay holds at most. */
   maxAgents: number;
+  /** Failed authentications per client address per minute before it gets 429. */
+  maxAuthFailures: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = {
@@ -25,6 +27,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = {
   maxFrameBytes: 1024 * 1024 + 16 * 1024,
   maxQueue: 10_000,
   maxAgents: 10_000,
+  maxAuthFailures: 30,
 };
 
 /** Fills in the defaults; a frame holds a whole message plus its envelope unless told otherwise. */

@@ -5,6 +5,7 @@ import { Auth } from "./auth";
 import { Files } from "./files";
 import { Hub, type HubOptions } from "./hub";
 import { resolveLimits, type Limits } from "./limits";
+import { AuthThrottle, isAuthFailure } from "./ratelimit";
 import { createRoutes, errorResponse, json } from "./routes";
 import { createSocketHandler, type SocketData } from "./socket";
 
@@ -30,30 +31,40 @@ export function startRelay(opts: RelayOptions = {}): Relay {
   const hub = new Hub({ ...opts, maxQueue: limits.maxQueue, maxAgents: limits.maxAgents });
   const files = new Files(hub.store, hub.clock);
   const auth = new Auth(hub, opts.token || undefined);
+  const throttle = new AuthThrottle(limits.maxAuthFailures);
   const routes = createRoutes(hub, files, auth, limits);
   const onError = opts.onError ?? (() => {});
 
+  /** Runs a handler behind the auth throttle, counting the guesses it refuses, and turns its errors into JSON. */
+  const guarded = async (req: Request, srv: Server<SocketData>, handler: () => Response | undefined | Promise<Response | undefined>) => {
+    const ip = srv.requestIP(req)?.address ?? "unknown";
+    let res: Response | undefined;
+    try {
+      throttle.check(ip);
+      res = await handler();
+    } catch (err) {
+      if (!(err instanceof ClawlinkError)) onError(err);
+      else if (isAuthFailure(req, err)) throttle.fail(ip);
+      res = errorResponse(err);
+    }
+    // Answer only once what the request changed is durable (a no-op in memory).
+    const durable = hub.store.sync();
+    if (durable) await durable;
+    return res;
+  };
+
   // Every handler goes through one place that turns errors into JSON; other methods answer 405.
-  const table: Record<string, Record<string, (req: any) => Promise<Response>>> = {};
+  // Health stays outside the throttle, so a refused client can still tell that the relay is up.
+  const table: Record<string, Record<string, (req: any, srv: Server<SocketData>) => Promise<Response | undefined>>> = {};
   for (const [path, handlers] of Object.entries(routes)) {
     const allowed = Object.keys(handlers).join(", ");
     table[path] = {};
     for (const method of METHODS) {
       const handler = handlers[method];
       table[path][method] = handler
-        ? async (req) => {
-            let res: Response;
-            try {
-              res = await handler(req);
-            } catch (err) {
-              if (!(err instanceof ClawlinkError)) onError(err);
-              res = errorResponse(err);
-            }
-            // Answer only once what the request changed is durable (a no-op in memory).
-            const durable = hub.store.sync();
-            if (durable) await durable;
-            return res;
-          }
+        ? path === "/v1/health"
+          ? async (req) => handler(req)
+          : (req, srv) => guarded(req, srv, () => handler(req))
         : async () =>
             json({ error: { code: "method_not_allowed", message: `${method} is not supported on ${path}`, hint: `use ${allowed}` } }, 405, { allow: allowed });
     }
@@ -66,16 +77,13 @@ export function startRelay(opts: RelayOptions = {}): Relay {
     maxRequestBodySize: Number.MAX_SAFE_INTEGER,
     routes: {
       ...table,
-      "/v1/ws": (req: Request, srv: Server<SocketData>) => {
-        try {
+      "/v1/ws": (req: Request, srv: Server<SocketData>) =>
+        guarded(req, srv, () => {
           const agent = auth.agent(req);
           const watch = new URL(req.url).searchParams.get("task");
           if (srv.upgrade(req, { data: { agent, watch, sink: null, unwatch: null } })) return undefined;
           throw new ClawlinkError("bad_request", 400, "this endpoint speaks WebSocket only", "connect with a WebSocket client (`clawlink listen`)");
-        } catch (err) {
-          return errorResponse(err);
-        }
-      },
+        }),
     },
     fetch: () => json({ error: { code: "not_found", message: "no such endpoint", hint: "see docs/protocol.md for the API" } }, 404),
     error: (err) => {

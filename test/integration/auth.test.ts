@@ -12,7 +12,7 @@ afterAll(cleanup);
 const TOKEN = "team-token";
 
 describe("per-agent credentials", () => {
-  const relay = startTestRelay({ token: TOKEN });
+  const relay = startTestRelay({ token: TOKEN, maxAuthFailures: 1000 });
   const call = api(relay.url);
   let alice: { id: string; secret: string };
   let bob: { id: string; secret: string };
@@ -130,7 +130,7 @@ describe("per-agent credentials", () => {
 });
 
 describe("the CLI reports each refused rule with exit code 4", () => {
-  const relay = startTestRelay({ token: TOKEN });
+  const relay = startTestRelay({ token: TOKEN, maxAuthFailures: 1000 });
   const homes = { alice: tempHome(), bob: tempHome(), carol: tempHome() };
   const as = (home: string) => ({ home, relay: relay.url, env: { CLAWLINK_TOKEN: TOKEN } });
   let taskId = "";

@@ -38,8 +38,19 @@ export const TaskState = v.picklist(TASK_STATES);
 export type TaskState = v.InferOutput<typeof TaskState>;
 export const FINAL_STATES: ReadonlySet<TaskState> = new Set(["completed", "failed", "canceled", "expired"]);
 
+/** True when `value` nests at most `max` objects or arrays deep; never looks further than that. */
+function nestsWithin(value: unknown, max: number): boolean {
+  if (typeof value !== "object" || value === null) return true;
+  if (max === 0) return false;
+  for (const child of Object.values(value)) if (!nestsWithin(child, max - 1)) return false;
+  return true;
+}
+
+export const MAX_JSON_DEPTH = 32;
+/** A JSON object (never an array); deep nesting is refused because serializing it again could exhaust the stack. */
 export const JsonObject = v.pipe(
   v.custom<Record<string, unknown>>((x) => typeof x === "object" && x !== null && !Array.isArray(x), "must be a JSON object, not an array or a value"),
+  v.check((x) => nestsWithin(x, MAX_JSON_DEPTH), `must not nest deeper than ${MAX_JSON_DEPTH} levels`),
   v.record(v.string(), v.unknown()),
 );
 

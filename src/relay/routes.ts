@@ -31,6 +31,8 @@ const InboxQuery = v.object({
   max: v.optional(v.pipe(v.string(), v.toNumber("max must be a number"), v.integer(), v.minValue(1), v.maxValue(10_000))),
   ack: QueryFlag,
 });
+const AgentsQuery = v.object({ cap: v.optional(Capability), all: QueryFlag });
+const FilesQuery = v.object({ prefix: v.optional(v.pipe(v.string(), v.maxLength(512, "prefix is at most 512 characters"))) });
 const TaskQuery = v.object({
   state: v.optional(TaskState),
   role: v.optional(v.picklist(["sent", "held"], "role must be sent or held")),
@@ -63,9 +65,8 @@ export function createRoutes(hub: Hub, files: Files, auth: Auth, limits: RouteLi
       },
       GET: (req) => {
         auth.member(req);
-        const q = query(req);
-        const cap = q.cap ? parseWith(Capability, q.cap, "cap") : undefined;
-        return json({ agents: hub.listAgents({ cap, all: truthy(q.all) && q.all !== undefined }) });
+        const q = parseWith(AgentsQuery, query(req), "query");
+        return json({ agents: hub.listAgents({ cap: q.cap, all: truthy(q.all) }) });
       },
     },
     "/v1/agents/:id": {
@@ -127,7 +128,7 @@ export function createRoutes(hub: Hub, files: Files, auth: Auth, limits: RouteLi
     "/v1/files": {
       GET: (req) => {
         auth.member(req);
-        return json({ files: files.list(query(req).prefix ?? "") });
+        return json({ files: files.list(parseWith(FilesQuery, query(req), "query").prefix ?? "") });
       },
     },
     "/v1/files/*": {

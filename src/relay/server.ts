@@ -1,6 +1,8 @@
 /** The relay: Bun.serve with HTTP routes and WebSockets on one port. Options in, server out; no argv. */
 import type { Server } from "bun";
 import { ClawlinkError } from "../errors";
+import { parseWith } from "../protocol/codec";
+import { Id } from "../protocol/schemas";
 import { Auth } from "./auth";
 import { Files } from "./files";
 import { Hub, type HubOptions } from "./hub";
@@ -64,7 +66,11 @@ export function startRelay(opts: RelayOptions = {}): Relay {
       table[path][method] = handler
         ? path === "/v1/health"
           ? async (req) => handler(req)
-          : (req, srv) => guarded(req, srv, () => handler(req))
+          : (req, srv) =>
+              guarded(req, srv, () => {
+                if (req.params?.id !== undefined) parseWith(Id, req.params.id, "id in the path");
+                return handler(req);
+              })
         : async () =>
             json({ error: { code: "method_not_allowed", message: `${method} is not supported on ${path}`, hint: `use ${allowed}` } }, 405, { allow: allowed });
     }
@@ -81,6 +87,7 @@ export function startRelay(opts: RelayOptions = {}): Relay {
         guarded(req, srv, () => {
           const agent = auth.agent(req);
           const watch = new URL(req.url).searchParams.get("task");
+          if (watch !== null) parseWith(Id, watch, "task");
           if (srv.upgrade(req, { data: { agent, watch, sink: null, unwatch: null } })) return undefined;
           throw new ClawlinkError("bad_request", 400, "this endpoint speaks WebSocket only", "connect with a WebSocket client (`clawlink listen`)");
         }),

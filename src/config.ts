@@ -15,6 +15,8 @@ export const Identity = v.object({
   relay: v.string(),
   caps: v.optional(v.array(v.string()), []),
   description: v.optional(v.string(), ""),
+  /** The private CA file that the relay's certificate chains to, for an https:// relay. */
+  ca: v.optional(v.string()),
 });
 export type Identity = v.InferOutput<typeof Identity>;
 

@@ -43,7 +43,7 @@ export const EXIT = {
 
 /** Maps an error to the exit code an agent's script can branch on. */
 export function exitCodeFor(err: ClawlinkError): number {
-  if (err.code === "unreachable") return EXIT.unreachable;
+  if (err.code === "unreachable" || err.code === "tls") return EXIT.unreachable;
   if (err.code === "usage" || err.code === "bad_request" || err.status === 413) return EXIT.usage;
   if (err.status === 401 || err.status === 403) return EXIT.auth;
   if (err.status === 404) return EXIT.notFound;

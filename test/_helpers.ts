@@ -131,7 +131,7 @@ export class CliProcess {
 /** Starts `clawlink relay` as a subprocess on a free port and returns it with its URL. */
 export async function spawnRelay(extra: string[] = [], env?: Record<string, string>, port = 0): Promise<{ relay: CliProcess; url: string }> {
   const relay = new CliProcess(["relay", "--port", String(port), ...extra], { env });
-  const m = await relay.waitFor(/http:\/\/127\.0\.0\.1:(\d+)/);
+  const m = await relay.waitFor(/https?:\/\/127\.0\.0\.1:(\d+)/);
   return { relay, url: m[0] };
 }
 

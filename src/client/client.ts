@@ -18,18 +18,29 @@ import {
   type SendMessage,
   type TaskState,
 } from "../protocol/schemas";
+import { tlsProblem, trustedCAs } from "./trust";
 
 export interface ClientOptions {
   relay: string;
   token?: string;
   /** The agent's secret; sent instead of the token on agent requests. */
   secret?: string;
+  /** A private CA (PEM) trusted for an https:// relay, besides the bundled and system ones. */
+  ca?: string;
 }
 
 type Auth = "token" | "agent";
 
 export class Client {
+  private trust: { ca: string[] } | undefined;
+
   constructor(readonly opts: ClientOptions) {}
+
+  /** TLS options for fetch and WebSocket: none for http://. */
+  private get tls() {
+    if (!this.opts.relay.startsWith("https:")) return undefined;
+    return (this.trust ??= { ca: trustedCAs(this.opts.ca) });
+  }
 
   get relay() {
     return this.opts.relay;
@@ -50,7 +61,7 @@ export class Client {
     }
     let res: Response;
     try {
-      res = await fetch(this.relay + path, { method, headers, body, signal: init.signal, duplex: "half" } as RequestInit);
+      res = await fetch(this.relay + path, { method, headers, body, signal: init.signal, duplex: "half", tls: this.tls } as RequestInit);
     } catch (err) {
       if ((err as Error).name === "AbortError" || (err as Error).name === "TimeoutError") throw err;
       throw unreachable(this.relay, err);
@@ -132,13 +143,15 @@ export class Client {
     const url = new URL(this.relay.replace(/^http/, "ws") + "/v1/ws");
     if (q.task) url.searchParams.set("task", q.task);
     // Bun's WebSocket takes headers, so the secret never sits in a URL.
-    return new WebSocket(url, { headers: this.headers("agent") } as unknown as string[]);
+    return new WebSocket(url, { headers: this.headers("agent"), tls: this.tls } as unknown as string[]);
   }
 }
 
 const filePath = (key: string) => `/v1/files/${key.split("/").map(encodeURIComponent).join("/")}`;
 
 export function unreachable(relay: string, cause?: unknown): ClawlinkError {
+  const tls = tlsProblem(relay, cause);
+  if (tls) return tls;
   const code = (cause as { code?: string } | undefined)?.code;
   const detail = code ? ` (${code})` : "";
   return new ClawlinkError(

@@ -1,7 +1,9 @@
 /** What every client command shares: global flags, the client and identity they resolve to, output, and errors. */
 import { defineCommand, type ArgsDef, type CommandDef, type ParsedArgs } from "citty";
+import { resolve } from "node:path";
 import * as v from "valibot";
 import { Client } from "../client/client";
+import { readCa } from "../client/trust";
 import { DEFAULT_RELAY, homeDir, loadIdentity, normalizeRelayUrl, type Identity } from "../config";
 import { ClawlinkError, EXIT, exitCodeFor } from "../errors";
 import { logger, logToStderr } from "../logger";
@@ -10,6 +12,7 @@ import { describeIssues } from "../protocol/codec";
 export const globalArgs = {
   relay: { type: "string", description: "Relay URL (env CLAWLINK_RELAY; default http://127.0.0.1:9077)", valueHint: "url" },
   token: { type: "string", description: "Relay token (env CLAWLINK_TOKEN)", valueHint: "token" },
+  ca: { type: "string", description: "PEM file of the private CA that signed an https relay's certificate (env CLAWLINK_CA)", valueHint: "pem" },
   as: { type: "string", description: "Act as this saved identity (env CLAWLINK_AS)", valueHint: "name" },
   json: { type: "boolean", description: "Print one JSON document on stdout and nothing else" },
 } as const satisfies ArgsDef;
@@ -19,6 +22,8 @@ export interface Context<A extends ArgsDef> {
   home: string;
   client: Client;
   identity: Identity | undefined;
+  /** The private CA file in use (absolute), saved with a new identity. */
+  ca: string | undefined;
   json: boolean;
   /** The identity, or an error telling the agent to register. */
   me(): Identity;
@@ -48,12 +53,16 @@ export function resolveContext<A extends ArgsDef>(args: ParsedArgs<A & typeof gl
   const token = (args.token as string) || process.env.CLAWLINK_TOKEN || undefined;
   // A saved identity belongs to one relay; pointed elsewhere, act without it.
   const me = identity && identity.relay === relay ? identity : undefined;
-  const client = new Client({ relay, token, secret: me?.secret });
+  const flag = args.ca ? "--ca" : process.env.CLAWLINK_CA ? "CLAWLINK_CA" : "the identity's ca";
+  const caPath = (args.ca as string) || process.env.CLAWLINK_CA || me?.ca;
+  const ca = caPath ? resolve(caPath) : undefined;
+  const client = new Client({ relay, token, secret: me?.secret, ca: ca ? readCa(ca, flag) : undefined });
   return {
     args,
     home,
     client,
     identity: me,
+    ca,
     json,
     me() {
       if (me) return me;

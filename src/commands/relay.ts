@@ -1,9 +1,10 @@
 import { defineCommand } from "citty";
 import { networkInterfaces } from "node:os";
-import { EXIT } from "../errors";
+import { ClawlinkError, EXIT } from "../errors";
 import { logger } from "../logger";
 import { DEFAULT_LIMITS } from "../relay/limits";
 import { startRelay } from "../relay/server";
+import { loadTls } from "../relay/tls";
 import { VERSION } from "../version";
 
 const num = (s: string | undefined, flag: string, min = 0): number | undefined => {
@@ -16,12 +17,12 @@ const num = (s: string | undefined, flag: string, min = 0): number | undefined =
 const isLoopback = (host: string) => host === "localhost" || host === "::1" || host.startsWith("127.");
 
 /** Every address agents on other machines can use when the relay binds all interfaces. */
-function lanUrls(port: number): string[] {
+function lanUrls(scheme: string, port: number): string[] {
   const out: string[] = [];
   for (const list of Object.values(networkInterfaces())) {
     for (const a of list ?? []) {
       if (a.internal) continue;
-      out.push(a.family === "IPv6" ? `http://[${a.address}]:${port}` : `http://${a.address}:${port}`);
+      out.push(a.family === "IPv6" ? `${scheme}://[${a.address}]:${port}` : `${scheme}://${a.address}:${port}`);
     }
   }
   return out;
@@ -35,6 +36,8 @@ export default Object.assign(defineCommand({
     token: { type: "string", description: "Token agents must present (env CLAWLINK_TOKEN)" },
     insecure: { type: "boolean", description: "Allow a non-loopback bind without a token" },
     data: { type: "string", description: "Keep everything in this SQLite file so a restart loses nothing (default: memory only, nothing on disk)", valueHint: "path" },
+    "tls-cert": { type: "string", description: "Serve HTTPS and WSS with this PEM certificate chain (with --tls-key)", valueHint: "pem" },
+    "tls-key": { type: "string", description: "The PEM private key of --tls-cert", valueHint: "pem" },
     "max-queue": { type: "string", description: "Messages waiting per agent before senders get 429", default: String(DEFAULT_LIMITS.maxQueue) },
     "max-agents": { type: "string", description: "Agents the relay holds at most (more get 429)", default: String(DEFAULT_LIMITS.maxAgents) },
     "max-message-bytes": { type: "string", description: "Largest JSON request body (a message); larger get 413", default: String(DEFAULT_LIMITS.maxMessageBytes) },
@@ -46,6 +49,7 @@ export default Object.assign(defineCommand({
   async run({ args }) {
     let port: number;
     let limits;
+    let tls;
     try {
       port = num(args.port, "--port")!;
       limits = {
@@ -57,16 +61,18 @@ export default Object.assign(defineCommand({
         maxFrameBytes: num(args["max-frame-bytes"], "--max-frame-bytes", 1024),
         maxAuthFailures: num(args["max-auth-failures"], "--max-auth-failures", 1),
       };
+      tls = loadTls(args["tls-cert"], args["tls-key"]);
     } catch (err) {
       logger.error((err as Error).message);
+      if (err instanceof ClawlinkError && err.hint) logger.info(err.hint);
       process.exitCode = EXIT.usage;
       return;
     }
     const token = args.token || process.env.CLAWLINK_TOKEN || undefined;
     const host = args.host;
     if (!isLoopback(host) && !token && !args.insecure) {
-      logger.error(`refusing to bind ${host} without a token: anyone on the network could read and send as your agents`);
-      logger.info("start with --token SECRET (or CLAWLINK_TOKEN) and give agents the same token, or pass --insecure to accept the risk");
+      logger.error(`refusing to bind ${host} without a token: anyone on the network could register, read every agent's messages and send as them`);
+      logger.info("start with --token SECRET (or CLAWLINK_TOKEN) and give agents the same token; add --tls-cert/--tls-key so it never crosses the network in clear; or pass --insecure to accept the risk");
       process.exitCode = EXIT.usage;
       return;
     }
@@ -78,6 +84,7 @@ export default Object.assign(defineCommand({
         host,
         port,
         token,
+        tls,
         version: VERSION,
         ...limits,
         onError: (err) => logger.error("unexpected error:", err),
@@ -101,8 +108,10 @@ export default Object.assign(defineCommand({
       process.once("SIGTERM", () => stop("SIGTERM"));
     });
     const actualPort = relay.server.port!;
-    const urls = host === "0.0.0.0" || host === "::" ? [`http://127.0.0.1:${actualPort}`, ...lanUrls(actualPort)] : [relay.url];
-    logger.success(`clawlink relay ${VERSION} listening${token ? " (token required)" : ""}${args.data ? `, keeping state in ${args.data}` : ", in memory"}`);
+    const scheme = tls ? "https" : "http";
+    const urls = host === "0.0.0.0" || host === "::" ? [`${scheme}://127.0.0.1:${actualPort}`, ...lanUrls(scheme, actualPort)] : [relay.url];
+    logger.success(`clawlink relay ${VERSION} listening${tls ? " with TLS" : ""}${token ? " (token required)" : ""}${args.data ? `, keeping state in ${args.data}` : ", in memory"}`);
+    if (!isLoopback(host) && !tls) logger.warn("without --tls-cert/--tls-key, the token and agents' secrets cross the network in clear text");
     for (const u of urls) logger.log(`  ${u}`);
     logger.log(`agents connect with: CLAWLINK_RELAY=${urls[urls.length - 1]}${token ? " CLAWLINK_TOKEN=…" : ""} clawlink register --name NAME`);
 
@@ -112,6 +121,7 @@ export default Object.assign(defineCommand({
   examples: [
     "clawlink relay",
     'clawlink relay --host 0.0.0.0 --token "$(openssl rand -hex 16)"',
+    'clawlink relay --host 0.0.0.0 --token "$(openssl rand -hex 16)" --tls-cert relay.pem --tls-key relay.key',
     "clawlink relay --data ~/.clawlink/relay.db",
   ],
 });

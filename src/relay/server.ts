@@ -10,6 +10,7 @@ import { resolveLimits, type Limits } from "./limits";
 import { AuthThrottle, isAuthFailure } from "./ratelimit";
 import { createRoutes, errorResponse, json } from "./routes";
 import { createSocketHandler, type SocketData } from "./socket";
+import type { TlsFiles } from "./tls";
 
 const METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"];
 
@@ -17,6 +18,8 @@ export interface RelayOptions extends HubOptions, Partial<Limits> {
   host?: string;
   port?: number;
   token?: string;
+  /** Serve HTTPS and WSS with this certificate chain and key (PEM text). */
+  tls?: TlsFiles;
   /** Called with unexpected errors (a bug, not bad input). */
   onError?: (err: unknown) => void;
 }
@@ -79,6 +82,7 @@ export function startRelay(opts: RelayOptions = {}): Relay {
   const server = Bun.serve<SocketData>({
     hostname: opts.host ?? "127.0.0.1",
     port: opts.port ?? 9077,
+    ...(opts.tls ? { tls: opts.tls } : {}),
     // Bodies are read by the routes, which stop at their own limits and answer 413 in JSON.
     maxRequestBodySize: Number.MAX_SAFE_INTEGER,
     routes: {
@@ -104,7 +108,7 @@ export function startRelay(opts: RelayOptions = {}): Relay {
     hub.tick();
     hub.store.sync()?.catch(onError);
   }, 250);
-  const url = `http://${server.hostname?.includes(":") ? `[${server.hostname}]` : server.hostname}:${server.port}`;
+  const url = `${opts.tls ? "https" : "http"}://${server.hostname?.includes(":") ? `[${server.hostname}]` : server.hostname}:${server.port}`;
   return {
     server,
     hub,

@@ -1,0 +1,55 @@
+/** Which certificates the client trusts for an https:// relay, and how TLS failures are explained. */
+import { existsSync, readFileSync } from "node:fs";
+import tls from "node:tls";
+import { ClawlinkError } from "../errors";
+
+/** Reads a private CA for `--ca` / CLAWLINK_CA. */
+export function readCa(path: string, flag: string): string {
+  if (!existsSync(path)) throw new ClawlinkError("usage", 400, `${flag}: no such file: ${path}`, "pass the PEM file of the CA that signed the relay's certificate");
+  const text = readFileSync(path, "utf8");
+  if (!text.includes("-----BEGIN CERTIFICATE-----")) {
+    throw new ClawlinkError("usage", 400, `${flag}: ${path} holds no PEM certificate`, 'expected a "-----BEGIN CERTIFICATE-----" block');
+  }
+  return text;
+}
+
+/**
+ * Bun trusts its bundled Mozilla roots unless told otherwise, and a `ca` option replaces them:
+ * so the list is the defaults, the operating system's store, and the private CA if one is given.
+ */
+export function trustedCAs(privateCa?: string): string[] {
+  const all = new Set<string>();
+  for (const kind of ["default", "system"] as const) {
+    try {
+      for (const cert of tls.getCACertificates(kind)) all.add(cert);
+    } catch {
+      // A platform without a readable system store still has the bundled roots.
+    }
+  }
+  if (privateCa) all.add(privateCa);
+  return [...all];
+}
+
+/** A connection failure explained in TLS terms, or undefined when it was not about TLS. */
+export function tlsProblem(relay: string, cause: unknown): ClawlinkError | undefined {
+  const code = String((cause as { code?: unknown } | undefined)?.code ?? "");
+  const https = relay.startsWith("https:");
+  if (https && code === "EPROTO") {
+    return new ClawlinkError("tls", 0, `the relay at ${relay} does not speak TLS (${code})`, "use an http:// URL, or start the relay with --tls-cert and --tls-key");
+  }
+  if (https && /ALTNAME/.test(code)) {
+    return new ClawlinkError("tls", 0, `the relay's certificate does not name the host in ${relay} (${code})`, "connect with a host name or address the certificate lists (check --relay)");
+  }
+  if (https && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/.test(code)) {
+    return new ClawlinkError(
+      "tls",
+      0,
+      `the relay at ${relay} presented a certificate this client does not trust (${code})`,
+      "if a private CA signed it, pass --ca CA.pem (or set CLAWLINK_CA)",
+    );
+  }
+  if (!https && code === "ECONNRESET") {
+    return new ClawlinkError("unreachable", 0, `the relay at ${relay} closed the connection (${code})`, "if the relay was started with --tls-cert, use an https:// URL");
+  }
+  return undefined;
+}

@@ -1,0 +1,34 @@
+/** The relay's TLS material: a certificate chain and its private key, read from PEM files. */
+import { existsSync, readFileSync } from "node:fs";
+import { ClawlinkError } from "../errors";
+
+export interface TlsFiles {
+  cert: string;
+  key: string;
+}
+
+const usage = (message: string, hint: string) => new ClawlinkError("usage", 400, message, hint);
+
+function readPem(path: string, flag: string, kind: RegExp, what: string): string {
+  if (!existsSync(path)) throw usage(`${flag}: no such file: ${path}`, "pass the path of a PEM file");
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw usage(`${flag}: cannot read ${path}: ${(err as Error).message}`, "check the file's permissions");
+  }
+  if (!kind.test(text)) throw usage(`${flag}: ${path} holds no PEM ${what}`, `expected a "-----BEGIN ${what.toUpperCase()}-----" block`);
+  return text;
+}
+
+/** Reads `--tls-cert` and `--tls-key`; both or neither. */
+export function loadTls(certPath: string | undefined, keyPath: string | undefined): TlsFiles | undefined {
+  if (!certPath && !keyPath) return undefined;
+  if (!certPath || !keyPath) {
+    throw usage("--tls-cert and --tls-key go together", "pass the certificate chain (--tls-cert cert.pem) and its private key (--tls-key key.pem)");
+  }
+  return {
+    cert: readPem(certPath, "--tls-cert", /-----BEGIN CERTIFICATE-----/, "certificate"),
+    key: readPem(keyPath, "--tls-key", /-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----/, "private key"),
+  };
+}

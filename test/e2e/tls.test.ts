@@ -1,0 +1,99 @@
+/** A relay serving HTTPS and WSS with a certificate from a private CA made here with openssl, used through the CLI. */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync, writeFileSync } from "node:fs";
+import tls from "node:tls";
+import { join } from "node:path";
+import { trustedCAs } from "../../src/client/trust";
+import { cleanup, CliProcess, runCli, spawnRelay, tempHome } from "../_helpers";
+
+afterAll(cleanup);
+
+/** A CA, and a certificate it signed for 127.0.0.1 and localhost: what an operator would make for a private relay. */
+async function makeCertificates(dir: string) {
+  const openssl = async (...args: string[]) => {
+    const proc = Bun.spawn(["openssl", ...args], { cwd: dir, stdout: "ignore", stderr: "pipe" });
+    const [err, code] = await Promise.all([new Response(proc.stderr).text(), proc.exited]);
+    if (code !== 0) throw new Error(`openssl ${args[0]} failed: ${err}`);
+  };
+  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+  await openssl("req", "-x509", ...ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=ClawLink Test CA",
+    "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign");
+  await openssl("req", "-new", ...ec, "-keyout", "relay.key", "-out", "relay.csr", "-subj", "/CN=localhost");
+  writeFileSync(join(dir, "relay.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n");
+  await openssl("x509", "-req", "-in", "relay.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "relay.pem", "-days", "2", "-extfile", "relay.ext");
+  return { ca: join(dir, "ca.pem"), cert: join(dir, "relay.pem"), key: join(dir, "relay.key") };
+}
+
+describe("TLS: two agents through an https relay with a private CA", () => {
+  const dir = tempHome();
+  let pem: { ca: string; cert: string; key: string };
+  let url = "";
+  const alice = tempHome();
+  const bob = tempHome();
+
+  beforeAll(async () => {
+    pem = await makeCertificates(dir);
+    const started = await spawnRelay(["--tls-cert", pem.cert, "--tls-key", pem.key]);
+    url = started.url;
+    await started.relay.waitFor(/listening with TLS/);
+  });
+
+  test("the relay prints an https:// URL", () => {
+    expect(url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+  });
+
+  test("register trusts the CA from --ca or CLAWLINK_CA, and the identity remembers it", async () => {
+    const a = await runCli(["register", "--name", "alice", "--ca", pem.ca, "--json"], { home: alice, relay: url });
+    expect(a.code).toBe(0);
+    expect(JSON.parse(readFileSync(join(alice, "identities", "alice.json"), "utf8"))).toMatchObject({ relay: url, ca: pem.ca });
+    const b = await runCli(["register", "--name", "bob", "--json"], { home: bob, relay: url, env: { CLAWLINK_CA: pem.ca } });
+    expect(b.code).toBe(0);
+  });
+
+  test("delegate --wait and listen --respond work over HTTPS and WSS, with no flags after registering", async () => {
+    const listener = new CliProcess(["listen", "--exec", "echo reviewed over tls", "--respond"], { home: bob });
+    await listener.waitFor(/listening as bob/);
+    const d = await runCli(["delegate", "--to", "bob", "--task", "review the TLS setup", "--wait", "--timeout", "20", "--json"], { home: alice });
+    expect(d.code).toBe(0);
+    expect(d.json).toMatchObject({ type: "response", status: "completed", result: "reviewed over tls" });
+    await listener.stop();
+  });
+
+  test("without the CA the client refuses the relay, says why, and exits 3", async () => {
+    const r = await runCli(["discover"], { home: tempHome(), relay: url });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain(`error: the relay at ${url} presented a certificate this client does not trust`);
+    expect(r.stderr).toContain("hint: if a private CA signed it, pass --ca CA.pem (or set CLAWLINK_CA)");
+  });
+
+  test("http:// to a TLS relay is explained, and exits 3", async () => {
+    const r = await runCli(["discover"], { home: tempHome(), relay: url.replace("https:", "http:") });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain("hint: if the relay was started with --tls-cert, use an https:// URL");
+  });
+
+  test("a --ca that is missing or not a certificate is a usage error (exit 2)", async () => {
+    const missing = await runCli(["discover", "--ca", join(dir, "nope.pem")], { home: tempHome(), relay: url });
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain(`error: --ca: no such file: ${join(dir, "nope.pem")}`);
+    const key = await runCli(["discover"], { home: tempHome(), relay: url, env: { CLAWLINK_CA: pem.key } });
+    expect(key.code).toBe(2);
+    expect(key.stderr).toContain(`error: CLAWLINK_CA: ${pem.key} holds no PEM certificate`);
+  });
+
+  test("the relay refuses half a TLS configuration, or files that are not PEM, with exit 2", async () => {
+    const half = await runCli(["relay", "--port", "0", "--tls-cert", pem.cert]);
+    expect(half.code).toBe(2);
+    expect(half.stderr).toContain("--tls-cert and --tls-key go together");
+    const swapped = await runCli(["relay", "--port", "0", "--tls-cert", pem.key, "--tls-key", pem.cert]);
+    expect(swapped.code).toBe(2);
+    expect(swapped.stderr).toContain(`--tls-cert: ${pem.key} holds no PEM certificate`);
+  });
+
+  test("https relays trust the bundled and the system CAs as well as the private one", () => {
+    const trusted = new Set(trustedCAs(readFileSync(pem.ca, "utf8")));
+    for (const cert of tls.getCACertificates("system")) expect(trusted.has(cert)).toBe(true);
+    for (const cert of tls.getCACertificates("bundled")) expect(trusted.has(cert)).toBe(true);
+    expect(trusted.has(readFileSync(pem.ca, "utf8"))).toBe(true);
+  });
+});

@@ -5,7 +5,7 @@
  * groups, once per turn of the event loop, before the requests that made them are answered.
  */
 import { Database, type Statement } from "bun:sqlite";
-import { mkdirSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Message, Priority } from "../protocol/schemas";
 import type { Entry } from "./queue";
@@ -34,7 +34,9 @@ export class SqliteStore extends MemoryStore {
 
   constructor(path: string) {
     super();
-    mkdirSync(dirname(path), { recursive: true });
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    // Owner-only from the first byte: it holds secret hashes, tasks and files. SQLite gives its -wal and -shm files the same mode.
+    if (!existsSync(path)) closeSync(openSync(path, "w", 0o600));
     this.db = new Database(path, { create: true, strict: true });
     // WAL with synchronous=NORMAL: a commit survives the process being killed; a power cut may lose the last ones.
     this.db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; PRAGMA cache_size = -65536;");

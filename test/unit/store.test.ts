@@ -1,5 +1,6 @@
 /** One contract, two stores: what the memory store does, the SQLite store does too, and keeps across a reopen. */
 import { afterAll, describe, expect, test } from "bun:test";
+import { statSync } from "node:fs";
 import { join } from "node:path";
 import * as v from "valibot";
 import { Hub } from "../../src/relay/hub";
@@ -63,6 +64,16 @@ for (const [kind, make] of stores) {
     });
 
     if (kind === "sqlite") {
+      test("the database file and its journal are readable by the owner only", async () => {
+        const path = join(tempHome(), "sub", "relay.db");
+        const store = new SqliteStore(path);
+        const hub = new Hub({ store });
+        reg(hub, "a");
+        await store.sync();
+        for (const f of [path, `${path}-wal`]) expect(statSync(f).mode & 0o777).toBe(0o600);
+        store.close();
+      });
+
       test("a reopened store has every agent, task, queued and in-flight message and file", async () => {
         const path = join(tempHome(), "relay.db");
         const { hub, store } = setup(new SqliteStore(path));

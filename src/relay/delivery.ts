@@ -24,8 +24,8 @@ interface SinkState {
 export interface DeliveryHooks {
   /** How long a message may stay unacknowledged before it is handed out again. */
   leaseMs(entry: Entry): number;
-  /** Called as a message leaves the queue; may return the message to send instead (e.g. with a new attempt count). */
-  onHandOut(entry: Entry, now: number): Message;
+  /** Called as a message leaves the queue; may return the message to send instead (e.g. with a new attempt count), or null to drop it. */
+  onHandOut(entry: Entry, now: number): Message | null;
 }
 
 let nextSinkId = 1;
@@ -62,9 +62,10 @@ export class Delivery {
       if (open.length === 0) return;
       const entry = this.store.dequeue(agentId);
       if (!entry) return;
-      const state = open[turn++ % open.length]!;
       const now = this.clock();
       const msg = this.hooks.onHandOut(entry, now);
+      if (!msg) continue;
+      const state = open[turn++ % open.length]!;
       entry.msg = msg;
       this.store.putInflight(agentId, { entry, until: now + this.hooks.leaseMs(entry), conn: state.sink.id });
       const sent = state.sink.push(msg);
@@ -83,7 +84,9 @@ export class Delivery {
     while (out.length < max) {
       const entry = this.store.dequeue(agentId);
       if (!entry) break;
-      entry.msg = this.hooks.onHandOut(entry, now);
+      const msg = this.hooks.onHandOut(entry, now);
+      if (!msg) continue;
+      entry.msg = msg;
       this.store.putInflight(agentId, { entry, until: now + this.hooks.leaseMs(entry), conn: null });
       out.push(entry.msg);
     }

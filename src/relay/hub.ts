@@ -344,11 +344,12 @@ export class Hub {
     this.delivery.route({ msg, to, priority, seq: this.seq++ });
   }
 
-  /** A message leaves the queue: a task becomes delivered, with its attempt counted. */
-  private handOut(entry: Entry, now: number): Message {
+  /** A message leaves the queue: a task becomes delivered, with its attempt counted; a finished one is dropped. */
+  private handOut(entry: Entry, now: number): Message | null {
     if (entry.msg.type !== "task") return entry.msg;
     const task = this.store.getTask(entry.msg.id);
     if (!task) return entry.msg;
+    if (FINAL_STATES.has(task.state)) return null;
     task.attempts++;
     this.transition(task, "delivered", `attempt ${task.attempts}`, now);
     return { ...entry.msg, attempt: task.attempts };
@@ -379,7 +380,7 @@ export class Hub {
     const now = this.clock();
     task.result = msg.result;
     task.responseId = id;
-    this.delivery.ack(sender.id, task.id);
+    this.withdraw(task);
     this.enqueue(this.responseMessage(task, id, msg.status, now), task.from, task.priority);
     this.transition(task, msg.status, msg.status === "failed" ? "the assignee reported failure" : "", now);
     return { id, to: task.from };
@@ -393,7 +394,7 @@ export class Hub {
     const task = this.store.getTask(taskId);
     if (!task) throw notFound("unknown_task", `no task has the id ${taskId}`, "run `clawlink tasks` to see the tasks you hold");
     this.checkHolder(sender, task, "report progress on");
-    this.delivery.ack(sender.id, task.id);
+    this.withdraw(task);
     const id = newSortableId("m");
     this.enqueue({ type: "progress", id, from: sender.id, to: task.from, created_at: iso(this.clock()), in_reply_to: task.id, note }, task.from, task.priority);
     if (task.state !== "working") this.transition(task, "working", note);
@@ -442,7 +443,7 @@ export class Hub {
     return this.taskView(task);
   }
 
-  /** Takes an unfinished task out of its holder's queue or flight. */
+  /** Takes an unfinished task out of its holder's queue or flight (a copy may be queued again after its socket dropped). */
   private withdraw(task: TaskRecord) {
     if (!task.to) {
       this.unassigned = this.unassigned.filter((id) => id !== task.id);

@@ -153,6 +153,12 @@ export class SqliteStore extends MemoryStore {
     super.enqueue(entry);
     this.writeMessage(entry, null);
   }
+  // Leaving the queue deletes the row; going in flight right after writes it anew.
+  override dequeue(agentId: string) {
+    const e = super.dequeue(agentId);
+    if (e) this.deleteMessage(e);
+    return e;
+  }
   override removeQueued(agentId: string, msgId: string) {
     const e = super.removeQueued(agentId, msgId);
     if (e) this.deleteMessage(e);

@@ -105,3 +105,34 @@ describe("hub", () => {
     expect(hub.store.getAgentByName("a")!.id).toBe(taken.id);
   });
 });
+
+describe("hub: a task answered while a copy of it waits in the queue", () => {
+  test("a response while the task is queued again (its socket dropped) settles it for good", () => {
+    const { hub, a, b, send } = setup();
+    const first = sink(b.id);
+    hub.delivery.connect(first);
+    const { id } = send(a, { type: "task", to: "b", task: "t" });
+    expect(first.got.map((m) => m.id)).toEqual([id]);
+    // The socket drops before the ack, so the task is queued again; the holder answers over HTTP meanwhile.
+    hub.delivery.disconnect(first);
+    send(b, { type: "response", in_reply_to: id, result: "done" });
+    const second = sink(b.id);
+    hub.delivery.connect(second);
+    expect(second.got.filter((m) => m.id === id)).toEqual([]);
+    const task = hub.store.getTask(id)!;
+    expect(task.state).toBe("completed");
+    expect(task.history.map((h) => h.state)).toEqual(["queued", "delivered", "completed"]);
+    expect(() => send(b, { type: "response", in_reply_to: id, result: "again" })).toThrow(/already completed/);
+  });
+
+  test("progress while a copy is queued: the task stays working and is not handed out again", () => {
+    const { hub, a, b, send } = setup();
+    const first = sink(b.id);
+    hub.delivery.connect(first);
+    const { id } = send(a, { type: "task", to: "b", task: "t" });
+    hub.delivery.disconnect(first);
+    send(b, { type: "progress", in_reply_to: id, note: "on it" });
+    expect(hub.take(b, 10).filter((m) => m.id === id)).toEqual([]);
+    expect(hub.store.getTask(id)!.state).toBe("working");
+  });
+});

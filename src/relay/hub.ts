@@ -57,7 +57,7 @@ export class Hub {
   private roundRobin = new Map<string, number>();
   /** Tasks routed by capability that wait for an agent with it (`--queue`). */
   private unassigned: string[] = [];
-  /** Queued tasks with a ttl. */
+  /** Unfinished tasks with a ttl. */
   private ttlTasks = new Set<string>();
   private watchers = new Map<string, Set<TaskWatcher>>();
 
@@ -83,7 +83,8 @@ export class Hub {
       if (FINAL_STATES.has(task.state)) continue;
       if (task.to) this.load.set(task.to, (this.load.get(task.to) ?? 0) + 1);
       else if (task.state === "queued") this.unassigned.push(task.id);
-      if (task.ttlS !== null && task.state === "queued") this.ttlTasks.add(task.id);
+      // A delivered task may be queued again by its lease, and then its ttl applies.
+      if (task.ttlS !== null) this.ttlTasks.add(task.id);
     }
   }
 

@@ -102,6 +102,24 @@ for (const [kind, make] of stores) {
         expect(again.hub.take(again.store.getAgent(b.id)!, 10).map((m) => m.id)).toEqual([t3.id]);
         again.store.close();
       });
+
+      test("a delivered task keeps its ttl across a restart: queued again by its lease, it expires on time", async () => {
+        const path = join(tempHome(), "relay.db");
+        const { hub, store } = setup(new SqliteStore(path));
+        const a = reg(hub, "a");
+        const b = reg(hub, "b");
+        const { id } = send(hub, a, { type: "task", to: "b", task: "t", lease_s: 10, ttl_s: 60 });
+        expect(hub.take(b, 1).map((m) => m.id)).toEqual([id]);
+        await store.sync();
+        store.close();
+
+        const again = setup(new SqliteStore(path));
+        again.advance(11_000);
+        expect(again.store.getTask(id)!.state).toBe("queued");
+        again.advance(50_000);
+        expect(again.store.getTask(id)!.state).toBe("expired");
+        again.store.close();
+      });
     }
   });
 }

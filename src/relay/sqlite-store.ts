@@ -44,7 +44,6 @@ export class SqliteStore extends MemoryStore {
     this.q = {
       putAgent: this.db.prepare("INSERT OR REPLACE INTO agents (id, record) VALUES ($id, $record)"),
       deleteAgent: this.db.prepare("DELETE FROM agents WHERE id = $id"),
-      deleteAgentMessages: this.db.prepare("DELETE FROM messages WHERE agent = $agent"),
       putTask: this.db.prepare("INSERT OR REPLACE INTO tasks (id, record) VALUES ($id, $record)"),
       // Each queued copy of a message has its own sequence number: rows are appended, never scattered.
       putMessage: this.db.prepare(
@@ -123,11 +122,11 @@ export class SqliteStore extends MemoryStore {
     this.journal(`a:${agent.id}`, () => this.q.putAgent!.run({ id: agent.id, record: JSON.stringify(agent) }));
   }
   override deleteAgent(id: string) {
+    // Row by row, so registering the id again in the same turn (which replaces the agent's write) keeps these deletes.
+    for (const e of this.queued(id)) this.deleteMessage(e);
+    for (const item of this.listInflight(id)) this.deleteMessage(item.entry);
     super.deleteAgent(id);
-    this.journal(`a:${id}`, () => {
-      this.q.deleteAgent!.run({ id });
-      this.q.deleteAgentMessages!.run({ agent: id });
-    });
+    this.journal(`a:${id}`, () => this.q.deleteAgent!.run({ id }));
   }
   override putTask(task: TaskRecord) {
     super.putTask(task);

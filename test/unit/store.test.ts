@@ -103,6 +103,25 @@ for (const [kind, make] of stores) {
         again.store.close();
       });
 
+      test("an agent unregistered and registered again in one turn comes back with an empty queue, also on disk", async () => {
+        const path = join(tempHome(), "relay.db");
+        const { hub, store } = setup(new SqliteStore(path));
+        const a = reg(hub, "a");
+        const b = hub.register({ name: "b", caps: [], description: "", machine: "" });
+        send(hub, a, { type: "task", to: "b", task: "one" });
+        send(hub, a, { type: "broadcast", content: "two" });
+        await store.sync();
+        hub.unregister(b.id);
+        hub.register({ name: "b", caps: [], description: "", machine: "", id: b.id, secret: b.secret });
+        expect(store.queueLength(b.id)).toBe(0);
+        await store.sync();
+        store.close();
+
+        const again = setup(new SqliteStore(path));
+        expect(again.store.queueLength(b.id)).toBe(0);
+        again.store.close();
+      });
+
       test("a delivered task keeps its ttl across a restart: queued again by its lease, it expires on time", async () => {
         const path = join(tempHome(), "relay.db");
         const { hub, store } = setup(new SqliteStore(path));

@@ -342,6 +342,8 @@ export class Hub {
   }
 
   private enqueue(msg: Message, to: string, priority: Priority) {
+    // An agent that unregistered has no queue: what is still addressed to it would wait there forever.
+    if (!this.store.getAgent(to)) return;
     this.delivery.route({ msg, to, priority, seq: this.seq++ });
   }
 
@@ -504,9 +506,9 @@ export class Hub {
       if (task.to) this.load.set(task.to, Math.max(0, (this.load.get(task.to) ?? 1) - 1));
     }
     const status: Message = { type: "status", id: newSortableId("m"), from: RELAY, to: task.from, created_at: iso(now), task_id: task.id, state, note };
-    if (this.store.getAgent(task.from)) this.enqueue(status, task.from, task.priority);
+    this.enqueue(status, task.from, task.priority);
     // The holder learns that a task it may be working on was called off.
-    if ((state === "canceled" || state === "expired") && task.to && task.attempts > 0 && this.store.getAgent(task.to)) {
+    if ((state === "canceled" || state === "expired") && task.to && task.attempts > 0) {
       this.enqueue({ ...status, id: newSortableId("m"), to: task.to }, task.to, task.priority);
     }
     const watching = this.watchers.get(task.id);

@@ -136,3 +136,16 @@ describe("hub: a task answered while a copy of it waits in the queue", () => {
     expect(hub.store.getTask(id)!.state).toBe("working");
   });
 });
+
+describe("hub: an agent that left", () => {
+  test("replies to a task whose sender unregistered are not queued for nobody", () => {
+    const { hub, a, b, send } = setup();
+    const { id } = send(a, { type: "task", to: "b", task: "t" });
+    hub.take(b, 10);
+    hub.unregister(a.id);
+    send(b, { type: "progress", in_reply_to: id, note: "on it" });
+    send(b, { type: "response", in_reply_to: id, result: "done" });
+    expect(hub.store.getTask(id)!.state).toBe("completed");
+    expect(hub.store.queueLength(a.id)).toBe(0);
+  });
+});

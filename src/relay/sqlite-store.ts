@@ -28,6 +28,7 @@ export class SqliteStore extends MemoryStore {
   private pending = new Map<string, () => void>();
   private flushing: Promise<void> | undefined;
   private loading = true;
+  private closed = false;
   private q: Record<string, Statement>;
   /** Highest message sequence number on disk, so new messages sort after restored ones. */
   override readonly lastSeq: number;
@@ -104,15 +105,23 @@ export class SqliteStore extends MemoryStore {
   }
 
   private commit() {
+    if (this.closed || this.pending.size === 0) return;
     const writes = this.pending;
     this.pending = new Map();
-    this.db.transaction(() => {
-      for (const write of writes.values()) write();
-    })();
+    try {
+      this.db.transaction(() => {
+        for (const write of writes.values()) write();
+      })();
+    } catch (err) {
+      // The transaction rolled back: keep the whole batch for the next commit, or later rows would land without it.
+      this.pending = writes;
+      throw err;
+    }
   }
 
   override close() {
-    if (this.pending.size) this.commit();
+    this.commit();
+    this.closed = true;
     this.db.close();
   }
 

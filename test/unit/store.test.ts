@@ -122,6 +122,37 @@ for (const [kind, make] of stores) {
         again.store.close();
       });
 
+      test("a commit that fails is retried by the next one, never dropped", async () => {
+        const path = join(tempHome(), "relay.db");
+        const { hub, store } = setup(new SqliteStore(path));
+        reg(hub, "a");
+        await store.sync();
+        const db = (store as unknown as { db: { exec(sql: string): void } }).db;
+        db.exec("PRAGMA query_only = ON"); // stands in for a full disk
+        reg(hub, "b");
+        await expect(store.sync()!).rejects.toThrow();
+        db.exec("PRAGMA query_only = OFF");
+        reg(hub, "c");
+        await store.sync();
+        store.close();
+
+        const again = setup(new SqliteStore(path));
+        expect([...again.store.listAgents()].map((x) => x.name).sort()).toEqual(["a", "b", "c"]);
+        again.store.close();
+      });
+
+      test("closing with a commit already scheduled writes it once and settles the waiters", async () => {
+        const path = join(tempHome(), "relay.db");
+        const { hub, store } = setup(new SqliteStore(path));
+        reg(hub, "a");
+        const waiting = store.sync();
+        store.close();
+        await waiting;
+        const again = setup(new SqliteStore(path));
+        expect(again.store.getAgentByName("a")).toBeDefined();
+        again.store.close();
+      });
+
       test("a delivered task keeps its ttl across a restart: queued again by its lease, it expires on time", async () => {
         const path = join(tempHome(), "relay.db");
         const { hub, store } = setup(new SqliteStore(path));

@@ -36,7 +36,9 @@ export interface HubOptions {
 
 /** Pushes task snapshots to a `delegate --wait`. */
 export interface TaskWatcher {
+  readonly agentId: string;
   push(task: Task, response: ResponseMessage | null): void;
+  close(code: number, reason: string): void;
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -158,6 +160,8 @@ export class Hub {
     const agent = this.store.getAgent(agentId);
     if (!agent) return;
     this.delivery.closeAll(agentId, 4001, "unregistered");
+    const watching = [...this.watchers.values()].flatMap((set) => [...set].filter((w) => w.agentId === agentId));
+    for (const w of watching) w.close(4001, "unregistered");
     for (const task of [...this.store.listTasks(agentId)]) {
       if (task.to === agentId && !FINAL_STATES.has(task.state)) this.transition(task, "failed", `assignee left: ${why}`);
     }
@@ -486,7 +490,7 @@ export class Hub {
     watcher.push(this.taskView(task), this.finalResponse(task));
     return () => {
       set!.delete(watcher);
-      if (set!.size === 0) this.watchers.delete(taskId);
+      if (set!.size === 0 && this.watchers.get(taskId) === set) this.watchers.delete(taskId);
     };
   }
 

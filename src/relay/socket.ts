@@ -40,7 +40,9 @@ export function createSocketHandler(hub: Hub): WebSocketHandler<SocketData> {
       if (watch) {
         try {
           ws.data.unwatch = hub.watch(agent, watch, {
+            agentId: agent.id,
             push: (task, response) => ws.send(JSON.stringify({ op: "task", task, response })),
+            close: (code, reason) => ws.close(code, reason),
           });
         } catch (err) {
           ws.send(errorFrame(err));
@@ -59,7 +61,13 @@ export function createSocketHandler(hub: Hub): WebSocketHandler<SocketData> {
     },
 
     message(ws, raw) {
-      const { agent } = ws.data;
+      // The socket was authorized at upgrade; the agent may have unregistered or re-registered since.
+      const agent = hub.store.getAgent(ws.data.agent.id);
+      if (!agent) {
+        ws.close(4001, "unregistered");
+        return;
+      }
+      ws.data.agent = agent;
       agent.lastSeen = hub.clock();
       let parsed: unknown;
       try {

@@ -72,6 +72,18 @@ describe("WebSocket", async () => {
     expect((await watch.closed).code).toBe(4004);
   });
 
+  test("an agent that unregisters loses every socket, its task watches too", async () => {
+    const d = await reg("ws-d");
+    const sent = (await (await fetch(`${relay.url}/v1/messages`, { method: "POST", headers: { authorization: `Bearer ${d.secret}` }, body: JSON.stringify({ type: "task", to: "ws-b", task: "then leave" }) })).json()) as any;
+    const inbox = await wsConnect(ws, d.secret);
+    await inbox.nextOp("hello");
+    const watch = await wsConnect(`${ws}?task=${sent.id}`, d.secret);
+    await watch.nextOp("task");
+    expect((await fetch(`${relay.url}/v1/agents/${d.id}`, { method: "DELETE", headers: { authorization: `Bearer ${d.secret}` } })).status).toBe(200);
+    expect((await inbox.closed).code).toBe(4001);
+    expect((await watch.closed).code).toBe(4001);
+  });
+
   test("an upgrade without a registered agent's secret is a JSON 401", async () => {
     const r = await fetch(ws, { headers: { upgrade: "websocket", connection: "Upgrade", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==", "sec-websocket-version": "13" } });
     expect(r.status).toBe(401);

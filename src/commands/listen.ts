@@ -131,8 +131,13 @@ export default defineClientCommand({
           chain = chain.then(() => handle(m)).catch((e) => logger.warn((e as Error).message));
         } else logger.warn(`${f.error.message}${f.error.hint ? ` (${f.error.hint})` : ""}`);
       };
-      ws.onclose = () => {
+      ws.onclose = (ev) => {
         if (stopping) return;
+        // 4001: the agent was unregistered; registering it again here would undo that.
+        if (ev.code === 4001) {
+          logger.info(`${me.name} (${me.id}) was unregistered; stopping`);
+          return stop(0);
+        }
         reconnect();
       };
     };

@@ -48,6 +48,8 @@ export default defineClientCommand({
     const { client } = ctx;
     const only = ctx.args.type ? new Set(ctx.args.type.split(",").map((s) => s.trim())) : null;
     const seen = new SeenIds(100_000);
+    /** Messages being handled now: a redelivered copy of one is acknowledged only when its handling ends. */
+    const inProgress = new Set<string>();
     let pendingAcks: string[] = [];
     let ws: WebSocket | undefined;
     let stopping = false;
@@ -121,14 +123,19 @@ export default defineClientCommand({
         } else if (f.op === "message") {
           const m = f.message;
           if (!seen.add(m.id)) {
-            pendingAcks.push(m.id);
+            // Acking a copy whose first is still running would settle it before it is handled.
+            if (!inProgress.has(m.id)) pendingAcks.push(m.id);
             return;
           }
           if (only && !only.has(m.type)) {
             pendingAcks.push(m.id);
             return;
           }
-          chain = chain.then(() => handle(m)).catch((e) => logger.warn((e as Error).message));
+          inProgress.add(m.id);
+          chain = chain
+            .then(() => handle(m))
+            .catch((e) => logger.warn((e as Error).message))
+            .finally(() => inProgress.delete(m.id));
         } else logger.warn(`${f.error.message}${f.error.hint ? ` (${f.error.hint})` : ""}`);
       };
       ws.onclose = (ev) => {

@@ -19,4 +19,21 @@ describe("listen", () => {
     expect(await listener.proc.exited).toBe(0);
     expect((await runCli(["discover", "--all", "--json"], boss)).json.map((a: any) => a.name)).toEqual(["boss"]);
   });
+
+  test("a task redelivered while its handler still runs is not acknowledged: stopped mid-task, it comes back", async () => {
+    const { url } = await spawnRelay();
+    const boss = { home: tempHome(), relay: url };
+    const worker = { home: tempHome(), relay: url };
+    await runCli(["register", "--name", "boss"], boss);
+    await runCli(["register", "--name", "worker"], worker);
+    const listener = new CliProcess(["listen", "--exec", "sleep 5; echo done", "--respond"], worker);
+    await listener.waitFor(/listening as worker/);
+    // A 1 s lease runs out while the handler sleeps, so the relay pushes the task again on the same socket.
+    const { id } = (await runCli(["delegate", "--to", "worker", "--task", "slow", "--lease", "1", "--json"], boss)).json;
+    await eventually(async () => (await runCli(["task", "--id", id, "--json"], boss)).json.attempts >= 2, 5000);
+    await Bun.sleep(200);
+    await listener.stop();
+    const polled = (await runCli(["poll", "--json"], worker)).json;
+    expect(polled.map((m: any) => m.id)).toContain(id);
+  });
 });

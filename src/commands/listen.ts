@@ -103,10 +103,21 @@ export default defineClientCommand({
       if (stopping) return;
       logger.info(`${m.type} ${m.id}: \`${cmd}\` exited ${code}`);
       if (respond && m.type === "task") {
+        await sendResponse(m.id, { type: "response", in_reply_to: m.id, status: code === 0 ? "completed" : "failed", result: code === 0 ? out.trimEnd() : (err || out).trimEnd() });
+      }
+    };
+
+    // The task is acknowledged once this returns, so a relay that is away for a while is waited for, not given up on.
+    const sendResponse = async (id: string, response: Parameters<typeof client.send>[0]) => {
+      for (let attempt = 0; ; attempt++) {
         try {
-          await client.send({ type: "response", in_reply_to: m.id, status: code === 0 ? "completed" : "failed", result: code === 0 ? out.trimEnd() : (err || out).trimEnd() });
+          await client.send(response);
+          return;
         } catch (e) {
-          logger.warn(`could not respond to ${m.id}: ${(e as Error).message}`);
+          const transient = e instanceof ClawlinkError && (e.code === "unreachable" || e.status === 429 || (e.status >= 500 && e.code !== "bad_response"));
+          if (!transient || stopping) return logger.warn(`could not respond to ${id}: ${(e as Error).message}`);
+          if (attempt === 0) logger.warn(`could not respond to ${id} yet (${e.message}); retrying`);
+          await Bun.sleep(Math.min(10_000, 250 * 2 ** attempt) * (0.5 + Math.random() / 2));
         }
       }
     };

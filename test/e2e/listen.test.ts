@@ -36,4 +36,28 @@ describe("listen", () => {
     const polled = (await runCli(["poll", "--json"], worker)).json;
     expect(polled.map((m: any) => m.id)).toContain(id);
   });
+
+  test("a response the relay could not take is sent again once it is back, and only then acknowledged", async () => {
+    const data = join(tempHome(), "relay.db");
+    const port = freePort();
+    let { relay, url } = await spawnRelay(["--data", data], undefined, port);
+    const boss = { home: tempHome(), relay: url };
+    const worker = { home: tempHome(), relay: url };
+    await runCli(["register", "--name", "boss"], boss);
+    await runCli(["register", "--name", "worker"], worker);
+    const listener = new CliProcess(["listen", "--exec", "sleep 1; echo done", "--respond"], worker);
+    await listener.waitFor(/listening as worker/);
+    const { id } = (await runCli(["delegate", "--to", "worker", "--task", "across a restart", "--json"], boss)).json;
+    await eventually(async () => (await runCli(["task", "--id", id, "--json"], boss)).json.state === "delivered");
+    // The relay is down when the handler finishes, and back a little later.
+    relay.proc.kill("SIGKILL");
+    await relay.proc.exited;
+    await listener.waitFor(/could not respond/, 5000);
+    ({ relay } = await spawnRelay(["--data", data], undefined, port));
+    const task = await eventually(async () => {
+      const t = (await runCli(["task", "--id", id, "--json"], boss)).json;
+      return t?.state === "completed" && t;
+    }, 15_000);
+    expect(task.result).toBe("done");
+  }, 30_000);
 });

@@ -52,6 +52,11 @@ export function waitForTask(client: Client, taskId: string, timeoutMs: number): 
       ws.onclose = (ev) => {
         if (done) return;
         if (ev.code === 4004) return; // the error frame already explained it
+        if (ev.code === 4001) {
+          return finish(() =>
+            reject(new ClawlinkError("not_registered", 401, `this agent was unregistered while waiting for task ${taskId}`, "register again with `clawlink register --name NAME`; the task itself may still run")),
+          );
+        }
         // The relay went away or the connection dropped: try again with backoff until the timeout.
         const delay = Math.min(5000, 200 * 2 ** retries++) * (0.5 + Math.random() / 2);
         if (retries > 12) return finish(() => reject(unreachable(client.relay)));

@@ -214,6 +214,21 @@ describe("routing by capability", async () => {
   });
 });
 
+describe("delegate --wait, when the asker leaves", async () => {
+  const t = await team([{ name: "leaver" }, { name: "idle" }]);
+
+  test("the wait ends at once with a clear error instead of retrying until its timeout", async () => {
+    const started = Date.now();
+    const waiting = runCli(["delegate", "--to", "idle", "--task", "never done", "--wait", "--timeout", "20"], t.leaver);
+    await eventually(async () => (await runCli(["tasks", "--sent", "--json"], t.leaver)).json.length === 1);
+    expect((await runCli(["unregister"], t.leaver)).code).toBe(0);
+    const r = await waiting;
+    expect(r.code).toBe(4);
+    expect(r.stderr).toContain("was unregistered");
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+});
+
 describe("backpressure", async () => {
   const t = await team([{ name: "flood" }, { name: "slow" }], ["--max-queue", "2"]);
 

@@ -153,6 +153,8 @@ export class Hub {
 
   heartbeat(agent: AgentRecord): Agent {
     agent.lastSeen = this.clock();
+    // Other requests only touch lastSeen in memory; a heartbeat is kept, so a restarted relay still counts it.
+    this.store.putAgent(agent);
     return this.view(agent);
   }
 

@@ -153,6 +153,22 @@ for (const [kind, make] of stores) {
         again.store.close();
       });
 
+      test("a heartbeat is kept: an agent that sent one shortly before a restart is still online after it", async () => {
+        const path = join(tempHome(), "relay.db");
+        const { hub, store, advance } = setup(new SqliteStore(path));
+        const a = reg(hub, "a");
+        await store.sync();
+        advance(100_000);
+        hub.heartbeat(a);
+        await store.sync();
+        store.close();
+
+        const again = setup(new SqliteStore(path));
+        again.advance(150_000);
+        expect(again.hub.view(again.store.getAgent(a.id)!).status).toBe("online");
+        again.store.close();
+      });
+
       test("a delivered task keeps its ttl across a restart: queued again by its lease, it expires on time", async () => {
         const path = join(tempHome(), "relay.db");
         const { hub, store } = setup(new SqliteStore(path));

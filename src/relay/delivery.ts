@@ -160,9 +160,12 @@ export class Delivery {
     return this.sinks.has(agentId);
   }
 
+  /** For an agent that is leaving: what its sockets had in flight stays there for the caller to drop. */
   closeAll(agentId: string, code: number, reason: string) {
-    for (const s of this.sinks.get(agentId) ?? []) s.sink.close(code, reason);
+    const states = this.sinks.get(agentId) ?? [];
+    // Forgotten first: Bun runs each close handler inside close(), which would hand this socket's messages to the next.
     this.sinks.delete(agentId);
+    for (const s of states) s.sink.close(code, reason);
   }
 
   /** In-flight messages whose lease ran out, taken out of flight; the caller decides their fate. */

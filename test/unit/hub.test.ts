@@ -138,6 +138,23 @@ describe("hub: a task answered while a copy of it waits in the queue", () => {
 });
 
 describe("hub: an agent that left", () => {
+  test("unregistering an agent with two sockets does not hand its tasks from one closing socket to the other", () => {
+    const { hub, a, b, send } = setup();
+    // Bun runs a socket's close handler inside ws.close(); these sinks do the same.
+    const closing = () => {
+      const s = sink(b.id);
+      s.close = () => hub.delivery.disconnect(s);
+      return s;
+    };
+    hub.delivery.connect(closing());
+    hub.delivery.connect(closing());
+    const t1 = send(a, { type: "task", to: "b", task: "one" });
+    const t2 = send(a, { type: "task", to: "b", task: "two" });
+    hub.unregister(b.id);
+    for (const { id } of [t1, t2]) expect(hub.store.getTask(id)!.history.map((h) => h.state)).toEqual(["queued", "delivered", "failed"]);
+  });
+
+
   test("replies to a task whose sender unregistered are not queued for nobody", () => {
     const { hub, a, b, send } = setup();
     const { id } = send(a, { type: "task", to: "b", task: "t" });

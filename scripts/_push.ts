@@ -1,0 +1,186 @@
+/**
+ * Push delivery: senders put `{op:"send"}` frames on /v1/ws, one listen-style client receives the
+ * pushed messages and acknowledges them in batches like `clawlink listen`. Every id the relay
+ * confirmed to a sender must arrive exactly once. Senders stop at a window of messages sent but not
+ * yet received, so the receiver's queue never reaches --max-queue and nothing is rejected with 429.
+ */
+import { join } from "node:path";
+import { cpuMeter, fmtCpu, selfCpuMeter } from "./_machine";
+import { idOf, openRaw } from "./_rawws";
+import { registerAgents, spawnBaseline, spawnRelay, type ServerProcess } from "./_relay";
+import { verdict, type BenchContext, type Figure } from "./_report";
+import { fmtInt } from "./_stats";
+import { Acker, bearer, openStd, wsUrl, type Peer, type TextHandler } from "./_ws";
+
+const TARGET_MPS = 150_000;
+const SENDERS = 4;
+const WINDOW = 2000;
+
+type Kind = "task" | "response";
+
+const messageFor = (kind: Kind, to: string) =>
+  kind === "task"
+    ? { type: "task", to, task: "summarize the failing test in ci run 4812", context: { run: 4812 } }
+    : { type: "response", to, in_reply_to: "m_bench", result: "the failing test is flaky: it sleeps 10 ms and races the timer" };
+
+interface PushResult {
+  rate: number;
+  sent: number;
+  lost: number;
+  duplicated: number;
+  unexpected: number;
+  rejected: Record<string, number>;
+  serverCpu: number;
+  clientCpu: number;
+}
+
+/** Connects as a named agent. */
+type Opener = (name: string, onText: TextHandler) => Promise<Peer>;
+
+const MESSAGE = '{"op":"message"';
+const SENT = '{"op":"sent"';
+
+async function runPush(server: ServerProcess, open: Opener, to: string, kind: Kind, ctx: BenchContext): Promise<PushResult> {
+  const seen = new Set<string>();
+  const confirmed = new Set<string>();
+  const rejected: Record<string, number> = {};
+  let duplicated = 0;
+  let sent = 0;
+  let answered = 0;
+  let counted = 0;
+  let counting = false;
+  let sending = true;
+  let settle = () => {};
+  // Done when every send is answered and every confirmed message has arrived.
+  const check = () => {
+    if (!sending && answered === sent && seen.size >= confirmed.size) settle();
+  };
+
+  // Ackers are made once their socket is open; no message arrives before the first send.
+  let acker: Acker;
+  const receiver = await open("receiver", (text) => {
+    if (!text.startsWith(MESSAGE)) return;
+    const id = idOf(text)!;
+    if (seen.has(id)) duplicated++;
+    else seen.add(id);
+    if (counting) counted++;
+    acker.add(id);
+    fill();
+    check();
+  });
+  acker = new Acker(receiver.send);
+
+  const senders: Peer[] = [];
+  const senderAckers: Acker[] = [];
+  for (let i = 0; i < SENDERS; i++) {
+    let a: Acker;
+    const ws = await open(`sender-${i}`, (text) => {
+      if (text.startsWith(SENT)) {
+        confirmed.add(idOf(text)!);
+        answered++;
+      } else if (text.startsWith(MESSAGE)) {
+        a.add(idOf(text)!); // a task's delivered status, back to its sender
+      } else {
+        const f = JSON.parse(text);
+        if (f.op === "error") {
+          rejected[f.error.code] = (rejected[f.error.code] ?? 0) + 1;
+          answered++;
+        }
+      }
+      check();
+    });
+    a = new Acker(ws.send);
+    senders.push(ws);
+    senderAckers.push(a);
+  }
+
+  const body = JSON.stringify(messageFor(kind, to));
+  let turn = 0;
+  function fill() {
+    while (sending && sent - seen.size < WINDOW) {
+      senders[turn++ % SENDERS]!.send(`{"op":"send","ref":"${sent}","message":${body}}`);
+      sent++;
+    }
+  }
+
+  fill();
+  await Bun.sleep(ctx.warmupMs);
+  const serverCpu = cpuMeter(server.pid);
+  const clientCpu = selfCpuMeter();
+  counting = true;
+  const t0 = performance.now();
+  await Bun.sleep(ctx.durationMs);
+  counting = false;
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = { server: serverCpu(), client: clientCpu() };
+  sending = false;
+  // Everything confirmed must still arrive; give it a few seconds.
+  await Promise.race([
+    new Promise<void>((r) => {
+      settle = r;
+      check();
+    }),
+    Bun.sleep(5000),
+  ]);
+  acker.stop();
+  for (const a of senderAckers) a.stop();
+  await Promise.all([receiver, ...senders].map((p) => p.close()));
+
+  let lost = 0;
+  for (const id of confirmed) if (!seen.has(id)) lost++;
+  let unexpected = 0;
+  for (const id of seen) if (!confirmed.has(id)) unexpected++;
+  return { rate: counted / seconds, sent, lost, duplicated, unexpected, rejected, serverCpu: cpu.server, clientCpu: cpu.client };
+}
+
+const describe = (r: PushResult) =>
+  `${fmtInt(r.rate)} msg/s received; ${fmtInt(r.sent)} sent, ${r.lost} lost, ${r.duplicated} duplicated, ${r.unexpected} unexpected, ` +
+  `${Object.keys(r.rejected).length ? `rejected ${JSON.stringify(r.rejected)}` : "0 rejected"}; cpu ${fmtCpu("server", r.serverCpu)}, ${fmtCpu("clients", r.clientCpu)}`;
+
+interface Run {
+  kind: Kind;
+  client: "raw" | "std";
+  what: string;
+  headline: boolean;
+}
+
+const RUNS: Run[] = [
+  { kind: "response", client: "raw", what: "plain messages: a response to a named agent, no task kept", headline: true },
+  { kind: "task", client: "raw", what: "tasks: each also sends a delivered status back to its sender", headline: true },
+  { kind: "response", client: "std", what: "plain messages, clients on Bun's WebSocket class", headline: false },
+];
+
+export async function push(ctx: BenchContext): Promise<Figure[]> {
+  const base = await spawnBaseline();
+  let baseRate = NaN;
+  try {
+    const open: Opener = (name, onText) => openRaw(wsUrl(base.url, `as=${name}`), {}, onText);
+    const r = await runPush(base, open, "receiver", "response", ctx);
+    baseRate = r.rate;
+    ctx.log(`push baseline (bare Bun WS forwarder: parse, confirm, forward by name; ${SENDERS} senders -> 1 receiver, raw clients): ${describe(r)}`);
+  } finally {
+    await base.stop();
+  }
+
+  const figures: Figure[] = [];
+  for (const run of RUNS) {
+    const relay = await spawnRelay({ profileDir: ctx.profileDir && join(ctx.profileDir, `push-${run.kind}-${run.client}`) });
+    try {
+      const names = ["receiver", ...Array.from({ length: SENDERS }, (_, i) => `sender-${i}`)];
+      const creds = new Map((await registerAgents(relay.url, names)).map((c) => [c.name, c]));
+      const connect = run.client === "raw" ? openRaw : openStd;
+      const open: Opener = (name, onText) => connect(wsUrl(relay.url), bearer(creds.get(name)!.secret), onText);
+      const r = await runPush(relay, open, creds.get("receiver")!.id, run.kind, ctx);
+      const rate: Figure = { name: `push ${run.kind} ${run.client} (msg/s)`, value: r.rate, unit: "msg/s", better: "higher", target: run.headline ? TARGET_MPS : undefined };
+      const clean: Figure = { name: `push ${run.kind} ${run.client} lost+duplicated`, value: r.lost + r.duplicated + r.unexpected, unit: "", better: "lower", target: 0 };
+      figures.push(rate, clean);
+      ctx.log(
+        `push (${run.what}; ${SENDERS} senders -> 1 listener, window ${WINDOW}, ${run.client} clients, ${ctx.durationMs / 1000}s): ${describe(r)}; ` +
+          `${Math.round((r.rate / baseRate) * 100)}% of baseline${run.headline ? ` (target >= ${fmtInt(TARGET_MPS)} msg/s, none lost or duplicated)` : " (none lost or duplicated)"} ${verdict(rate, clean)}`,
+      );
+    } finally {
+      await relay.stop();
+    }
+  }
+  return figures;
+}

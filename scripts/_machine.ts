@@ -70,3 +70,7 @@ export function selfCpuMeter() {
 
 /** `relay 97% of a core` */
 export const fmtCpu = (who: string, share: number) => (Number.isFinite(share) ? `${who} ${Math.round(share * 100)}%` : `${who} n/a`);
+
+/** CPU time per operation in µs: unlike a rate, it holds when other work shares the cores. */
+export const fmtCpuPerOp = (share: number, perSecond: number, unit: string) =>
+  Number.isFinite(share) && perSecond > 0 ? `${((share * 1e6) / perSecond).toFixed(1)} µs CPU/${unit} (one busy core: ~${Math.round(perSecond / share).toLocaleString("en-US")}/s)` : `n/a µs CPU/${unit}`;

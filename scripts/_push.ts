@@ -5,7 +5,7 @@
  * yet received, so the receiver's queue never reaches --max-queue and nothing is rejected with 429.
  */
 import { join } from "node:path";
-import { cpuMeter, fmtCpu, selfCpuMeter } from "./_machine";
+import { cpuMeter, fmtCpu, fmtCpuPerOp, selfCpuMeter } from "./_machine";
 import { idOf, openRaw } from "./_rawws";
 import { registerAgents, spawnBaseline, spawnRelay, type ServerProcess } from "./_relay";
 import { verdict, type BenchContext, type Figure } from "./_report";
@@ -135,7 +135,7 @@ async function runPush(server: ServerProcess, open: Opener, to: string, kind: Ki
 
 const describe = (r: PushResult) =>
   `${fmtInt(r.rate)} msg/s received; ${fmtInt(r.sent)} sent, ${r.lost} lost, ${r.duplicated} duplicated, ${r.unexpected} unexpected, ` +
-  `${Object.keys(r.rejected).length ? `rejected ${JSON.stringify(r.rejected)}` : "0 rejected"}; cpu ${fmtCpu("server", r.serverCpu)}, ${fmtCpu("clients", r.clientCpu)}`;
+  `${Object.keys(r.rejected).length ? `rejected ${JSON.stringify(r.rejected)}` : "0 rejected"}; cpu ${fmtCpu("server", r.serverCpu)}, ${fmtCpu("clients", r.clientCpu)}; server ${fmtCpuPerOp(r.serverCpu, r.rate, "msg")}`;
 
 interface Run {
   kind: Kind;

@@ -6,7 +6,12 @@ import { join } from "node:path";
 
 const root = join(import.meta.dir, "..");
 const hostOs = process.platform === "win32" ? "windows" : process.platform;
-export const BINARY = join(root, "dist", `clawlink-${hostOs}-${process.arch}${hostOs === "windows" ? ".exe" : ""}`);
+export let BINARY = join(root, "dist", `clawlink-${hostOs}-${process.arch}${hostOs === "windows" ? ".exe" : ""}`);
+
+/** Benchmarks another build (`--binary PATH`), e.g. one from before a change, for an A/B comparison. */
+export function useBinary(path: string) {
+  BINARY = path;
+}
 
 /** Builds the host binary when it is missing, so a fresh checkout can run the bench. */
 export async function ensureBinary() {

@@ -4,7 +4,7 @@
  * a broadcast with no other agent registered (the HTTP, auth, validation and routing cost alone), and
  * a task to one registered agent that is not listening, with --max-queue raised to hold every task.
  */
-import { cpuMeter, fmtCpu, selfCpuMeter } from "./_machine";
+import { cpuMeter, fmtCpu, fmtCpuPerOp, selfCpuMeter } from "./_machine";
 import { fmtStatuses, runLoad, type LoadResult } from "./_load";
 import { registerAgents, spawnBaseline, spawnRelay, track, type ServerProcess } from "./_relay";
 import { verdict, type BenchContext, type Figure } from "./_report";
@@ -62,7 +62,7 @@ export async function throughput(ctx: BenchContext): Promise<Figure[]> {
   const figures: Figure[] = [];
   const base = await measureBaseline(ctx);
   ctx.log(
-    `throughput baseline (bare Bun.serve: read body, JSON.parse, reply; bun loadgen, ${ctx.connections} conns): ${fmtInt(base.rps)} req/s, p50 ${fmtMs(base.latency.p50)}, p99 ${fmtMs(base.latency.p99)}; cpu ${fmtCpu("server", base.relayCpu)}, ${fmtCpu("loadgen", base.clientCpu)}`,
+    `throughput baseline (bare Bun.serve: read body, JSON.parse, reply; bun loadgen, ${ctx.connections} conns): ${fmtInt(base.rps)} req/s, p50 ${fmtMs(base.latency.p50)}, p99 ${fmtMs(base.latency.p99)}; cpu ${fmtCpu("server", base.relayCpu)}, ${fmtCpu("loadgen", base.clientCpu)}; server ${fmtCpuPerOp(base.relayCpu, base.rps, "req")}`,
   );
   for (const mix of MIXES) {
     const relay = await spawnRelay({ flags: mix.flags, profileDir: ctx.profileDir && join(ctx.profileDir, `throughput-${MIXES.indexOf(mix)}`) });
@@ -75,7 +75,7 @@ export async function throughput(ctx: BenchContext): Promise<Figure[]> {
       figures.push(rps, p99);
       ctx.log(
         `throughput (${mix.name}; bun loadgen, ${ctx.connections} conns, ${ctx.durationMs / 1000}s): ${fmtInt(m.rps)} req/s, p50 ${fmtMs(m.latency.p50)}, p99 ${fmtMs(m.latency.p99)}; ` +
-          `${fmtStatuses(m.statuses)}${m.errors ? `, ${m.errors} socket errors` : ""}; cpu ${fmtCpu("relay", m.relayCpu)}, ${fmtCpu("loadgen", m.clientCpu)}; ` +
+          `${fmtStatuses(m.statuses)}${m.errors ? `, ${m.errors} socket errors` : ""}; cpu ${fmtCpu("relay", m.relayCpu)}, ${fmtCpu("loadgen", m.clientCpu)}; relay ${fmtCpuPerOp(m.relayCpu, m.rps, "req")}; ` +
           `${Math.round((m.rps / base.rps) * 100)}% of baseline (target >= ${fmtInt(TARGET_RPS)} req/s, p99 < ${TARGET_P99_MS} ms) ${verdict(rps, p99)}`,
       );
       if (ctx.wrk && Bun.which("wrk")) {

@@ -8,6 +8,7 @@
  *   --connections N   HTTP connections for the throughput load (default 64)
  *   --no-wrk          skip the wrk cross-check even when wrk is installed
  *   --profile DIR     run relays from source under `bun --cpu-prof-md`; profiles land in DIR
+ *   --binary PATH     benchmark this build instead of dist/ (A/B against an older one)
  * Sections: discover, throughput, push, roundtrip, crowd.
  */
 import { mkdirSync } from "node:fs";
@@ -17,7 +18,7 @@ import { crowd } from "./_crowd";
 import { discover } from "./_discover";
 import { describeMachine, machineLine } from "./_machine";
 import { push } from "./_push";
-import { ensureBinary } from "./_relay";
+import { BINARY, ensureBinary, useBinary } from "./_relay";
 import { meets, type BenchContext, type Figure, type Section } from "./_report";
 import { roundtrip } from "./_roundtrip";
 import { fmtInt, spread } from "./_stats";
@@ -35,12 +36,13 @@ const { values, positionals } = parseArgs({
     connections: { type: "string", default: "64" },
     "no-wrk": { type: "boolean", default: false },
     profile: { type: "string" },
+    binary: { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   },
 });
 
 if (values.help) {
-  process.stdout.write(`usage: bun scripts/bench.ts [${Object.keys(SECTIONS).join("|")}...] [--repeat N] [--duration S] [--warmup S] [--connections N] [--no-wrk] [--profile DIR]\n`);
+  process.stdout.write(`usage: bun scripts/bench.ts [${Object.keys(SECTIONS).join("|")}...] [--repeat N] [--duration S] [--warmup S] [--connections N] [--no-wrk] [--profile DIR] [--binary PATH]\n`);
   process.exit(0);
 }
 const unknown = positionals.filter((p) => !(p in SECTIONS));
@@ -62,8 +64,10 @@ const ctx: BenchContext = {
 const repeat = Math.max(1, Number(values.repeat));
 const chosen = positionals.length ? positionals : Object.keys(SECTIONS);
 
+if (values.binary) useBinary(resolve(values.binary));
 await ensureBinary();
 ctx.log(machineLine(describeMachine()));
+ctx.log(`binary: ${BINARY}`);
 if (profileDir) ctx.log(`profiling: relays run from source under bun --cpu-prof-md (slower than the binary); profiles in ${profileDir}`);
 
 const runs = new Map<string, Figure[]>();

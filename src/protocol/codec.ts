@@ -2,9 +2,40 @@
 import * as v from "valibot";
 import { ClawlinkError } from "../errors";
 
+type Variant = v.GenericSchema & { type: "variant"; key: string; options: readonly v.GenericSchema[] };
+const routes = new WeakMap<object, Map<unknown, v.GenericSchema>>();
+
+/** Each discriminator value of a variant that names exactly one option, with that option. */
+function routesOf(variant: Variant): Map<unknown, v.GenericSchema> {
+  let byValue = routes.get(variant);
+  if (byValue) return byValue;
+  const found = new Map<unknown, v.GenericSchema | null>();
+  for (const option of variant.options) {
+    const tag = (option as { entries?: Record<string, { type: string; literal?: unknown }> }).entries?.[variant.key];
+    if (tag?.type === "literal") found.set(tag.literal, found.has(tag.literal) ? null : option);
+  }
+  byValue = new Map([...found].filter((e): e is [unknown, v.GenericSchema] => e[1] !== null));
+  routes.set(variant, byValue);
+  return byValue;
+}
+
+/**
+ * v.safeParse, except that a variant goes straight to the option its discriminator names: v.variant
+ * tries its options in order and builds an issue, message and all, for each one that does not match,
+ * which costs more than the parse itself on the relay's hot paths. Input it cannot route goes through
+ * the variant, so errors read the same.
+ */
+export function safeParse<S extends v.GenericSchema>(schema: S, input: unknown): v.SafeParseResult<S> {
+  if ((schema as { type: string }).type === "variant" && input !== null && typeof input === "object") {
+    const option = routesOf(schema as unknown as Variant).get((input as Record<string, unknown>)[(schema as unknown as Variant).key]);
+    if (option) return v.safeParse(option, input) as v.SafeParseResult<S>;
+  }
+  return v.safeParse(schema, input);
+}
+
 /** Parses `input` with `schema`, or throws a 400 naming every problem. */
 export function parseWith<S extends v.GenericSchema>(schema: S, input: unknown, what: string): v.InferOutput<S> {
-  const result = v.safeParse(schema, input);
+  const result = safeParse(schema, input);
   if (result.success) return result.output;
   throw new ClawlinkError("bad_request", 400, `invalid ${what}: ${describeIssues(result.issues)}`, "see docs/protocol.md for the fields");
 }

@@ -1,8 +1,7 @@
 /** WebSocket adapter: translates Bun's socket events into hub calls and hub pushes into frames. */
 import type { ServerWebSocket, WebSocketHandler } from "bun";
-import * as v from "valibot";
 import { ClawlinkError } from "../errors";
-import { describeIssues } from "../protocol/codec";
+import { describeIssues, safeParse } from "../protocol/codec";
 import { ClientFrame, SendMessage, type Message, type ServerFrame } from "../protocol/schemas";
 import { newSinkId, type Sink } from "./delivery";
 import type { Hub } from "./hub";
@@ -76,7 +75,7 @@ export function createSocketHandler(hub: Hub): WebSocketHandler<SocketData> {
         ws.send(errorFrame(new ClawlinkError("bad_request", 400, "a frame must be a JSON object", "see docs/protocol.md, WebSocket frames")));
         return;
       }
-      const f = v.safeParse(ClientFrame, parsed);
+      const f = safeParse(ClientFrame, parsed);
       if (!f.success) {
         const ref = typeof (parsed as { ref?: unknown })?.ref === "string" ? (parsed as { ref: string }).ref : undefined;
         ws.send(errorFrame(new ClawlinkError("bad_request", 400, `invalid frame: ${describeIssues(f.issues)}`, "see docs/protocol.md, WebSocket frames"), ref));
@@ -86,7 +85,7 @@ export function createSocketHandler(hub: Hub): WebSocketHandler<SocketData> {
       try {
         switch (op.op) {
           case "send": {
-            const m = v.safeParse(SendMessage, op.message);
+            const m = safeParse(SendMessage, op.message);
             if (!m.success) throw new ClawlinkError("bad_request", 400, `invalid message: ${describeIssues(m.issues)}`, "see docs/protocol.md for the fields");
             const sent = frame({ op: "sent", ref: op.ref, ...hub.send(agent, m.output) });
             // Acknowledge only what is durable (immediate in memory).

@@ -17,6 +17,9 @@ export function newId(prefix: string, length = 12): string {
 
 let lastMs = 0;
 let lastTail = 0;
+// The time part only changes once a millisecond; the relay makes many ids within one.
+let timeMs = -1;
+let timePart = "";
 
 /**
  * A time-ordered id such as `t_01jd5k8m2x4q7f`: 9 characters of milliseconds, then 5 of a counter
@@ -32,11 +35,14 @@ export function newSortableId(prefix: string): string {
     lastMs++;
     lastTail = 0;
   }
-  let time = "";
-  for (let t = lastMs, i = 0; i < 9; i++, t = Math.floor(t / 32)) time = ALPHABET[t % 32] + time;
+  if (timeMs !== lastMs) {
+    timeMs = lastMs;
+    timePart = "";
+    for (let t = lastMs, i = 0; i < 9; i++, t = Math.floor(t / 32)) timePart = ALPHABET[t % 32] + timePart;
+  }
   let tail = "";
   for (let t = lastTail, i = 0; i < 5; i++, t >>>= 5) tail = ALPHABET[t & 31] + tail;
-  return `${prefix}_${time}${tail}`;
+  return `${prefix}_${timePart}${tail}`;
 }
 
 /** A per-agent secret: `<agent id>.<43 chars of base64url>`, so one bearer value names its agent. */

@@ -196,7 +196,11 @@ export class MemoryStore implements Store {
   takeInflight(agentId: string, msgId: string) {
     const m = this.inflight.get(agentId);
     const item = m?.get(msgId);
-    if (item) m!.delete(msgId);
+    if (item) {
+      m!.delete(msgId);
+      // Only agents with something in flight stay listed: the lease sweep visits them every tick.
+      if (m!.size === 0) this.inflight.delete(agentId);
+    }
     return item;
   }
   listInflight(agentId: string) {

@@ -7,7 +7,7 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { cpuMeter, fmtCpu, rssMiBOf, selfCpuMeter } from "./_machine";
+import { cpuMeter, cpuMsOf, fmtCpu, rssMiBOf, selfCpuMeter } from "./_machine";
 import { idOf, openRaw } from "./_rawws";
 import { registerAgents, spawnRelay, type AgentCred } from "./_relay";
 import { verdict, type BenchContext, type Figure } from "./_report";
@@ -159,31 +159,38 @@ export async function crowd(ctx: BenchContext): Promise<Figure[]> {
 
     // Broadcasts: how long until every agent has it.
     const fanout: number[] = [];
+    const fanoutCpu: number[] = [];
     for (let b = 0; b < BROADCASTS; b++) {
       arrived = 0;
       const all = new Promise<void>((r) => (onArrival = () => arrived >= agents && r()));
       const start = performance.now();
+      const cpu0 = cpuMsOf(relay.pid);
       out.send(JSON.stringify({ op: "send", message: { type: "broadcast", content: `standup in 5 minutes (${b})`, topic: "team" } }));
       await Promise.race([all, Bun.sleep(30_000)]);
       fanout.push(performance.now() - start);
+      fanoutCpu.push(cpuMsOf(relay.pid) - cpu0);
       if (arrived < agents) ctx.log(`crowd: broadcast ${b} reached only ${arrived} of ${agents} agents in 30 s`);
     }
     onArrival = () => {};
     await Bun.sleep(500);
     rss.broadcast = rssMiBOf(relay.pid);
+    // What 10,000 quiet agents cost the relay once each has had messages: its timers, sweeps and pings.
+    const idleCpu = cpuMeter(relay.pid);
+    await Bun.sleep(2000);
+    const idle = idleCpu();
 
     const p99: Figure = { name: "crowd per-message (p99)", value: crowded.p99, unit: "ms", better: "lower", target: TARGET_P99_MS };
     const perAgentKiB = ((rss.connected - rss.idle) * 1024) / agents;
     ctx.log(
       `crowd (${fmtInt(agents)} agents on WS): relay RSS idle ${rss.idle.toFixed(0)} MiB, registered ${rss.registered.toFixed(0)} MiB (in ${fmtMs(registerMs)}), connected ${rss.connected.toFixed(0)} MiB (in ${fmtMs(connectMs)}; ~${perAgentKiB.toFixed(1)} KiB per agent), ` +
-        `after load ${rss.loaded.toFixed(0)} MiB, after broadcasts ${rss.broadcast.toFixed(0)} MiB`,
+        `after load ${rss.loaded.toFixed(0)} MiB, after broadcasts ${rss.broadcast.toFixed(0)} MiB; ${fmtCpu("relay cpu while all are idle afterwards", idle)}`,
     );
     ctx.log(
       `crowd per-message latency (one at a time to random agents): p50 ${fmtMs(crowded.p50)}, p99 ${fmtMs(crowded.p99)} vs baseline with 1 agent connected p50 ${fmtMs(alone.p50)}, p99 ${fmtMs(alone.p99)} (target p99 < ${TARGET_P99_MS} ms) ${verdict(p99)}`,
     );
     ctx.log(
       `crowd under load (window ${WINDOW}, random agents, ${ctx.durationMs / 1000}s): ${fmtInt(rate)} msg/s, p50 ${fmtMs(loaded.p50)}, p99 ${fmtMs(loaded.p99)}; cpu ${fmtCpu("relay", relayCpu)}, ${fmtCpu("clients", clientsCpu)}; ` +
-        `broadcast to all ${fmtInt(agents)}: ${fanout.map(fmtMs).join(", ")} until the last agent had it`,
+        `broadcast to all ${fmtInt(agents)}: ${fanout.map(fmtMs).join(", ")} until the last agent had it (relay cpu ${fanoutCpu.map((ms) => `${Math.round(ms)} ms`).join(", ")})`,
     );
     return [
       p99,

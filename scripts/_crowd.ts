@@ -99,10 +99,10 @@ export async function crowd(ctx: BenchContext): Promise<Figure[]> {
     peers.push(out);
 
     let seq = 0;
-    const send = (to: string, body: Record<string, unknown> = { type: "response", to, in_reply_to: "m_crowd" }) => {
+    const send = (to: string) => {
       const n = seq++;
       sentAt.set(n, performance.now());
-      out.send(JSON.stringify({ op: "send", message: { ...body, result: `n=${n}` } }));
+      out.send(JSON.stringify({ op: "send", message: { type: "response", to, in_reply_to: "m_crowd", result: `n=${n}` } }));
     };
     /** One message at a time to random agents among the connected ones. */
     const sequential = async (targets: AgentCred[]): Promise<Summary> => {

@@ -173,7 +173,7 @@ export async function push(ctx: BenchContext): Promise<Figure[]> {
       const r = await runPush(relay, open, creds.get("receiver")!.id, run.kind, ctx);
       const rate: Figure = { name: `push ${run.kind} ${run.client} (msg/s)`, value: r.rate, unit: "msg/s", better: "higher", target: run.headline ? TARGET_MPS : undefined };
       const clean: Figure = { name: `push ${run.kind} ${run.client} lost+duplicated`, value: r.lost + r.duplicated + r.unexpected, unit: "", better: "lower", target: 0 };
-      figures.push(rate, clean);
+      figures.push(rate, clean, { name: `push ${run.kind} ${run.client} (relay µs CPU/msg)`, value: (r.serverCpu * 1e6) / r.rate, unit: "µs", better: "lower" });
       ctx.log(
         `push (${run.what}; ${SENDERS} senders -> 1 listener, window ${WINDOW}, ${run.client} clients, ${ctx.durationMs / 1000}s): ${describe(r)}; ` +
           `${Math.round((r.rate / baseRate) * 100)}% of baseline${run.headline ? ` (target >= ${fmtInt(TARGET_MPS)} msg/s, none lost or duplicated)` : " (none lost or duplicated)"} ${verdict(rate, clean)}`,

@@ -72,7 +72,7 @@ export async function throughput(ctx: BenchContext): Promise<Figure[]> {
       const m = await measure(relay, ctx, { headers, body: JSON.stringify(body) });
       const rps: Figure = { name: `throughput ${mix.name} (req/s)`, value: m.rps, unit: "req/s", better: "higher", target: TARGET_RPS };
       const p99: Figure = { name: `throughput ${mix.name} (p99)`, value: m.latency.p99, unit: "ms", better: "lower", target: TARGET_P99_MS };
-      figures.push(rps, p99);
+      figures.push(rps, p99, { name: `throughput ${mix.name} (relay µs CPU/req)`, value: (m.relayCpu * 1e6) / m.rps, unit: "µs", better: "lower" });
       ctx.log(
         `throughput (${mix.name}; bun loadgen, ${ctx.connections} conns, ${ctx.durationMs / 1000}s): ${fmtInt(m.rps)} req/s, p50 ${fmtMs(m.latency.p50)}, p99 ${fmtMs(m.latency.p99)}; ` +
           `${fmtStatuses(m.statuses)}${m.errors ? `, ${m.errors} socket errors` : ""}; cpu ${fmtCpu("relay", m.relayCpu)}, ${fmtCpu("loadgen", m.clientCpu)}; relay ${fmtCpuPerOp(m.relayCpu, m.rps, "req")}; ` +

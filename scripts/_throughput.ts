@@ -4,7 +4,7 @@
  * a broadcast with no other agent registered (the HTTP, auth, validation and routing cost alone), and
  * a task to one registered agent that is not listening, with --max-queue raised to hold every task.
  */
-import { cpuMeter, fmtCpu, fmtCpuPerOp, selfCpuMeter } from "./_machine";
+import { cpuMeter, fmtCpu, fmtCpuPerOp, rssMiBOf, selfCpuMeter } from "./_machine";
 import { fmtStatuses, runLoad, type LoadResult } from "./_load";
 import { registerAgents, spawnBaseline, spawnRelay, track, type ServerProcess } from "./_relay";
 import { verdict, type BenchContext, type Figure } from "./_report";
@@ -69,13 +69,15 @@ export async function throughput(ctx: BenchContext): Promise<Figure[]> {
     try {
       const { secret, body } = await mix.prepare(relay.url);
       const headers = { authorization: `Bearer ${secret}`, "content-type": "application/json" };
+      const rss0 = rssMiBOf(relay.pid);
       const m = await measure(relay, ctx, { headers, body: JSON.stringify(body) });
+      const rss1 = rssMiBOf(relay.pid);
       const rps: Figure = { name: `throughput ${mix.name} (req/s)`, value: m.rps, unit: "req/s", better: "higher", target: TARGET_RPS };
       const p99: Figure = { name: `throughput ${mix.name} (p99)`, value: m.latency.p99, unit: "ms", better: "lower", target: TARGET_P99_MS };
       figures.push(rps, p99, { name: `throughput ${mix.name} (relay µs CPU/req)`, value: (m.relayCpu * 1e6) / m.rps, unit: "µs", better: "lower" });
       ctx.log(
         `throughput (${mix.name}; bun loadgen, ${ctx.connections} conns, ${ctx.durationMs / 1000}s): ${fmtInt(m.rps)} req/s, p50 ${fmtMs(m.latency.p50)}, p99 ${fmtMs(m.latency.p99)}; ` +
-          `${fmtStatuses(m.statuses)}${m.errors ? `, ${m.errors} socket errors` : ""}; cpu ${fmtCpu("relay", m.relayCpu)}, ${fmtCpu("loadgen", m.clientCpu)}; relay ${fmtCpuPerOp(m.relayCpu, m.rps, "req")}; ` +
+          `${fmtStatuses(m.statuses)}${m.errors ? `, ${m.errors} socket errors` : ""}; cpu ${fmtCpu("relay", m.relayCpu)}, ${fmtCpu("loadgen", m.clientCpu)}; relay ${fmtCpuPerOp(m.relayCpu, m.rps, "req")}; relay RSS ${rss0.toFixed(0)} -> ${rss1.toFixed(0)} MiB; ` +
           `${Math.round((m.rps / base.rps) * 100)}% of baseline (target >= ${fmtInt(TARGET_RPS)} req/s, p99 < ${TARGET_P99_MS} ms) ${verdict(rps, p99)}`,
       );
       if (ctx.wrk && Bun.which("wrk")) {

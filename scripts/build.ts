@@ -24,12 +24,14 @@ const targets = TARGETS.filter((t) => !hostOnly || (t.os === hostOs && t.arch ==
 
 const binaryName = (os: string, arch: string) => `clawlink-${os}-${arch}${os === "windows" ? ".exe" : ""}`;
 
+// --splitting keeps each command's code in its own chunk inside the binary, loaded only when that
+// command runs: a one-shot client command does not pay for the relay's start-up.
 mkdirSync(dist, { recursive: true });
 const sums: string[] = [];
 for (const { os, arch } of targets) {
   const name = binaryName(os, arch);
   const started = performance.now();
-  await $`${process.execPath} build src/cli.ts --compile --target=bun-${os}-${arch} --outfile ${join(dist, name)} --minify --bytecode --format=esm --no-compile-autoload-dotenv --no-compile-autoload-bunfig`
+  await $`${process.execPath} build src/cli.ts --compile --target=bun-${os}-${arch} --outfile ${join(dist, name)} --splitting --minify --bytecode --format=esm --no-compile-autoload-dotenv --no-compile-autoload-bunfig`
     .cwd(root)
     .quiet();
   const hash = new Bun.CryptoHasher("sha256").update(readFileSync(join(dist, name))).digest("hex");

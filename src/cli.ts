@@ -48,7 +48,7 @@ async function run(argv: string[]) {
     return;
   }
   if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-v")) {
-    process.stdout.write(VERSION + "\n");
+    console.log(VERSION);
     return;
   }
   if (!name || !(name in subs)) {
@@ -79,7 +79,7 @@ async function run(argv: string[]) {
 /** Help for a terminal keeps citty's colours; help read by a program gets plain text. */
 function printHelp(text: string) {
   const plain = process.stdout.isTTY && !process.env.NO_COLOR ? text : text.replace(/\x1b\[[0-9;]*m/g, "");
-  process.stdout.write(plain.replace(/[ \t]+$/gm, "") + "\n");
+  console.log(plain.replace(/[ \t]+$/gm, ""));
 }
 
 await run(process.argv.slice(2));

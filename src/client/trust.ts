@@ -1,6 +1,5 @@
 /** Which certificates the client trusts for an https:// relay, and how TLS failures are explained. */
 import { existsSync, readFileSync } from "node:fs";
-import tls from "node:tls";
 import { ClawlinkError } from "../errors";
 
 /** Reads a private CA for `--ca` / CLAWLINK_CA. */
@@ -18,6 +17,8 @@ export function readCa(path: string, flag: string): string {
  * so the list is the defaults, the operating system's store, and the private CA if one is given.
  */
 export function trustedCAs(privateCa?: string): string[] {
+  // Required here, not imported: only https relays need it, and loading it slows every command's start.
+  const tls = require("node:tls") as typeof import("node:tls");
   const all = new Set<string>();
   for (const kind of ["default", "system"] as const) {
     try {

@@ -1,4 +1,5 @@
 /** What every client command shares: global flags, the client and identity they resolve to, output, and errors. */
+import { print, printError } from "../output";
 import { defineCommand, type ArgsDef, type CommandDef, type ParsedArgs } from "citty";
 import { resolve } from "node:path";
 import * as v from "valibot";
@@ -72,9 +73,9 @@ export function resolveContext<A extends ArgsDef>(args: ParsedArgs<A & typeof gl
       throw new ClawlinkError("no_identity", 404, `no agent identity in ${home}`, "register first: `clawlink register --name NAME` (or set CLAWLINK_HOME / --as to pick a saved one)");
     },
     out(data, human) {
-      if (json) process.stdout.write(JSON.stringify(data) + "\n");
+      if (json) print(JSON.stringify(data));
       else if (typeof human === "function") human();
-      else if (human !== undefined) process.stdout.write(human.endsWith("\n") ? human : human + "\n");
+      else if (human !== undefined) print(human);
     },
   };
 }
@@ -110,10 +111,10 @@ export function reportError(err: unknown, json: boolean): number {
     err instanceof ClawlinkError
       ? err
       : new ClawlinkError("internal", 500, err instanceof Error ? err.message : String(err), "this is a bug in clawlink; please report it with the command you ran");
-  if (json) process.stdout.write(JSON.stringify(e.toJSON()) + "\n");
+  if (json) print(JSON.stringify(e.toJSON()));
   else {
-    process.stderr.write(`error: ${e.message}\n`);
-    if (e.hint) process.stderr.write(`hint: ${e.hint}\n`);
+    printError(`error: ${e.message}`);
+    if (e.hint) printError(`hint: ${e.hint}`);
   }
   return exitCodeFor(e);
 }

@@ -1,3 +1,4 @@
+import { print, printError } from "../output";
 import * as v from "valibot";
 import { waitForTask } from "../client/wait";
 import { ClawlinkError } from "../errors";
@@ -64,8 +65,8 @@ export default defineClientCommand({
       outcome = await waitForTask(ctx.client, sent.id, timeout * 1000);
     } catch (err) {
       if (err instanceof ClawlinkError && err.code === "timeout") {
-        if (ctx.json) process.stdout.write(JSON.stringify({ ...err.toJSON(), id: sent.id }) + "\n");
-        else process.stderr.write(`error: ${err.message}\nhint: ${err.hint}\n`);
+        if (ctx.json) print(JSON.stringify({ ...err.toJSON(), id: sent.id }));
+        else printError(`error: ${err.message}\nhint: ${err.hint}`);
         return EXIT.timeout;
       }
       throw err;

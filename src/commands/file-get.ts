@@ -1,3 +1,4 @@
+import { printError } from "../output";
 import { FileKey } from "../protocol/schemas";
 import { defineClientCommand, parseArg } from "./_shared";
 
@@ -17,7 +18,7 @@ export default defineClientCommand({
     if (ctx.args.output) {
       const size = await Bun.write(ctx.args.output, res);
       // With --json, stdout carries a summary instead of the bytes.
-      ctx.out({ key, size, sha256: res.headers.get("x-clawlink-sha256"), output: ctx.args.output }, () => process.stderr.write(`wrote ${size} bytes to ${ctx.args.output}\n`));
+      ctx.out({ key, size, sha256: res.headers.get("x-clawlink-sha256"), output: ctx.args.output }, () => printError(`wrote ${size} bytes to ${ctx.args.output}`));
       return;
     }
     const bytes = new Uint8Array(await res.arrayBuffer());

@@ -1,3 +1,4 @@
+import { print } from "../output";
 import * as v from "valibot";
 import { renderMessage } from "../client/render";
 import { defineClientCommand, parseArg } from "./_shared";
@@ -18,8 +19,8 @@ export default defineClientCommand({
     const max = parseArg(v.pipe(v.string(), v.toNumber("must be a number"), v.integer(), v.minValue(1), v.maxValue(10_000)), ctx.args.max, "--max");
     const messages = await ctx.client.inbox(me.id, { wait, max, signal: AbortSignal.timeout((wait + 30) * 1000) });
     ctx.out(messages, () => {
-      if (messages.length === 0) process.stdout.write("no messages\n");
-      for (const m of messages) process.stdout.write(renderMessage(m) + "\n");
+      if (messages.length === 0) print("no messages");
+      for (const m of messages) print(renderMessage(m) + "\n");
     });
     // Printed first, acknowledged second: a crash in between means redelivery, not loss.
     if (messages.length) await ctx.client.ack(me.id, messages.map((m) => m.id));

@@ -22,6 +22,7 @@ export class Auth {
   private bearer(req: Request): string | undefined {
     const h = req.headers.get("authorization");
     if (!h) return undefined;
+    if (h.startsWith("Bearer ") && h.indexOf(" ", 7) === -1) return h.slice(7) || undefined;
     const m = /^Bearer\s+(.+)$/i.exec(h.trim());
     return m?.[1];
   }

@@ -1,4 +1,3 @@
-import { timingSafeEqual } from "node:crypto";
 
 const ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"; // Crockford base32, lowercase
 const pool = new Uint8Array(4096);
@@ -52,16 +51,13 @@ export function newSecret(agentId: string): string {
 }
 
 export function sha256Hex(data: string | Uint8Array): string {
-  return new Bun.CryptoHasher("sha256").update(data).digest("hex");
+  return Bun.SHA256.hash(data, "hex") as string;
 }
 
-/** Compares two strings in time that depends only on their lengths. */
+/** Compares two strings in time that depends only on their lengths (hashes and tokens, not user text). */
 export function safeEqual(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  if (x.length !== y.length) {
-    timingSafeEqual(x, x);
-    return false;
-  }
-  return timingSafeEqual(x, y);
+  let diff = a.length ^ b.length;
+  const n = Math.max(a.length, b.length);
+  for (let i = 0; i < n; i++) diff |= (a.charCodeAt(i % (a.length || 1)) ^ b.charCodeAt(i % (b.length || 1))) | 0;
+  return diff === 0;
 }

@@ -80,12 +80,14 @@ export async function readBody(req: Request, limit: number, what: string, flag: 
   return out;
 }
 
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
 /** A JSON body of at most `limit` bytes, parsed; malformed text and invalid UTF-8 are 400s. */
 export async function readJsonBody(req: Request, limit: number, what: string): Promise<unknown> {
   const bytes = await readBody(req, limit, `the ${what}`, "--max-message-bytes");
   let text: string;
   try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    text = utf8.decode(bytes);
   } catch {
     throw new ClawlinkError("bad_request", 400, `${what} is not valid UTF-8`, "send a JSON object encoded as UTF-8");
   }

@@ -35,6 +35,11 @@ export class AuthThrottle {
     private clock: () => number = Date.now,
   ) {}
 
+  /** No address has failed lately: nothing to check (the common case, kept cheap). */
+  get idle() {
+    return this.windows.size === 0;
+  }
+
   /** Throws 429 while `ip` is over its allowance, whatever credentials it presents now. */
   check(ip: string) {
     const key = addressKey(ip);

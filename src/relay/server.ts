@@ -42,14 +42,14 @@ export function startRelay(opts: RelayOptions = {}): Relay {
 
   /** Runs a handler behind the auth throttle, counting the guesses it refuses, and turns its errors into JSON. */
   const guarded = async (req: Request, srv: Server<SocketData>, handler: () => Response | undefined | Promise<Response | undefined>) => {
-    const ip = srv.requestIP(req)?.address ?? "unknown";
+    const ip = () => srv.requestIP(req)?.address ?? "unknown";
     let res: Response | undefined;
     try {
-      throttle.check(ip);
+      if (!throttle.idle) throttle.check(ip());
       res = await handler();
     } catch (err) {
       if (!(err instanceof ClawlinkError)) onError(err);
-      else if (isAuthFailure(req, err)) throttle.fail(ip);
+      else if (isAuthFailure(req, err)) throttle.fail(ip());
       res = errorResponse(err);
     }
     // Answer only once what the request changed is durable (a no-op in memory).

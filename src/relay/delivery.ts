@@ -58,14 +58,19 @@ export class Delivery {
     if (!states) return;
     let turn = 0;
     for (;;) {
-      const open = states.filter((s) => !s.paused);
-      if (open.length === 0) return;
+      // The next socket that is not backed up, taking turns (usually there is only one).
+      let state: SinkState | undefined;
+      for (let i = 0; i < states.length && !state; i++) {
+        const candidate = states[(turn + i) % states.length]!;
+        if (!candidate.paused) state = candidate;
+      }
+      if (!state) return;
+      turn++;
       const entry = this.store.dequeue(agentId);
       if (!entry) return;
       const now = this.clock();
       const msg = this.hooks.onHandOut(entry, now);
       if (!msg) continue;
-      const state = open[turn++ % open.length]!;
       entry.msg = msg;
       this.store.putInflight(agentId, { entry, until: now + this.hooks.leaseMs(entry), conn: state.sink.id });
       const sent = state.sink.push(msg);

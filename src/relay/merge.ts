@@ -1,0 +1,200 @@
+/**
+ * Line-based three-way merge: diff3 over a linear-space Myers diff. Pure: strings in, a result out.
+ * "ours" is what the relay holds now, "theirs" is the incoming write, "base" the version both started from.
+ */
+
+export interface Hunk {
+  /** 1-based line number where the hunk starts in its text. */
+  start: number;
+  lines: string[];
+}
+export interface Conflict {
+  base: Hunk;
+  ours: Hunk;
+  theirs: Hunk;
+}
+export type MergeResult = { clean: true; text: string } | { clean: false; conflicts: Conflict[] };
+
+/** Work allowed for one diff before the rest is treated as replaced: bounds time on huge, unrelated texts. */
+const DIFF_BUDGET = 50_000_000;
+
+/** Splits text into lines that keep their "\n", so joining them gives the text back. */
+export function splitLines(text: string): string[] {
+  const out: string[] = [];
+  let start = 0;
+  for (let nl = text.indexOf("\n"); nl >= 0; nl = text.indexOf("\n", start)) {
+    out.push(text.slice(start, nl + 1));
+    start = nl + 1;
+  }
+  if (start < text.length) out.push(text.slice(start));
+  return out;
+}
+
+/**
+ * A longest common subsequence of two line lists, as `match[i]` = the index in `b` that `a[i]` is
+ * paired with, or -1. Pairs are strictly increasing in both lists.
+ */
+export function matchLines(a: readonly string[], b: readonly string[], budget = DIFF_BUDGET): Int32Array {
+  const ids = new Map<string, number>();
+  const intern = (lines: readonly string[]) =>
+    Int32Array.from(lines, (line) => {
+      let id = ids.get(line);
+      if (id === undefined) ids.set(line, (id = ids.size));
+      return id;
+    });
+  const A = intern(a);
+  const B = intern(b);
+  const match = new Int32Array(a.length).fill(-1);
+  diffRange(A, 0, A.length, B, 0, B.length, match, { budget });
+  return match;
+}
+
+interface Budget {
+  budget: number;
+}
+
+function diffRange(A: Int32Array, aLo: number, aHi: number, B: Int32Array, bLo: number, bHi: number, match: Int32Array, work: Budget) {
+  while (aLo < aHi && bLo < bHi && A[aLo] === B[bLo]) match[aLo++] = bLo++;
+  while (aLo < aHi && bLo < bHi && A[aHi - 1] === B[bHi - 1]) match[--aHi] = --bHi;
+  if (aLo === aHi || bLo === bHi) return;
+  const split = bisect(A, aLo, aHi, B, bLo, bHi, work);
+  // No common line (or no budget left): the ranges count as one replacement.
+  if (!split) return;
+  const [x, y] = split;
+  if ((x === aLo && y === bLo) || (x === aHi && y === bHi)) return;
+  diffRange(A, aLo, x, B, bLo, y, match, work);
+  diffRange(A, x, aHi, B, y, bHi, match, work);
+}
+
+/** Myers' middle snake: a point on an optimal path, found from both ends at once in linear space. */
+function bisect(A: Int32Array, aLo: number, aHi: number, B: Int32Array, bLo: number, bHi: number, work: Budget): [number, number] | null {
+  const n = aHi - aLo;
+  const m = bHi - bLo;
+  const maxD = Math.ceil((n + m) / 2);
+  const off = maxD + 1;
+  const len = 2 * maxD + 3;
+  const v1 = new Int32Array(len).fill(-1);
+  const v2 = new Int32Array(len).fill(-1);
+  v1[off + 1] = 0;
+  v2[off + 1] = 0;
+  const delta = n - m;
+  const front = delta % 2 !== 0;
+  let k1start = 0;
+  let k1end = 0;
+  let k2start = 0;
+  let k2end = 0;
+  for (let d = 0; d < maxD; d++) {
+    if ((work.budget -= 2 * d + 2) < 0) return null;
+    for (let k1 = -d + k1start; k1 <= d - k1end; k1 += 2) {
+      const k1o = off + k1;
+      let x1 = k1 === -d || (k1 !== d && v1[k1o - 1]! < v1[k1o + 1]!) ? v1[k1o + 1]! : v1[k1o - 1]! + 1;
+      let y1 = x1 - k1;
+      const x0 = x1;
+      while (x1 < n && y1 < m && A[aLo + x1] === B[bLo + y1]) {
+        x1++;
+        y1++;
+      }
+      work.budget -= x1 - x0;
+      v1[k1o] = x1;
+      if (x1 > n) k1end += 2;
+      else if (y1 > m) k1start += 2;
+      else if (front) {
+        const k2o = off + delta - k1;
+        if (k2o >= 0 && k2o < len && v2[k2o] !== -1 && x1 >= n - v2[k2o]!) return [aLo + x1, bLo + y1];
+      }
+    }
+    for (let k2 = -d + k2start; k2 <= d - k2end; k2 += 2) {
+      const k2o = off + k2;
+      let x2 = k2 === -d || (k2 !== d && v2[k2o - 1]! < v2[k2o + 1]!) ? v2[k2o + 1]! : v2[k2o - 1]! + 1;
+      let y2 = x2 - k2;
+      const x0 = x2;
+      while (x2 < n && y2 < m && A[aHi - x2 - 1] === B[bHi - y2 - 1]) {
+        x2++;
+        y2++;
+      }
+      work.budget -= x2 - x0;
+      v2[k2o] = x2;
+      if (x2 > n) k2end += 2;
+      else if (y2 > m) k2start += 2;
+      else if (!front) {
+        const k1o = off + delta - k2;
+        if (k1o >= 0 && k1o < len && v1[k1o] !== -1) {
+          const x1 = v1[k1o]!;
+          const y1 = off + x1 - k1o;
+          if (x1 >= n - x2) return [aLo + x1, bLo + y1];
+        }
+      }
+    }
+  }
+  return null;
+}
+
+const same = (x: readonly string[], y: readonly string[]) => x.length === y.length && x.every((line, i) => line === y[i]);
+
+/**
+ * Merges two edits of `base`. Where only one side changed a region, that side wins; where both made
+ * the same change, it is kept once; where both changed the same region differently, it is a conflict.
+ */
+export function merge3(base: string, ours: string, theirs: string): MergeResult {
+  const O = splitLines(base);
+  const A = splitLines(ours);
+  const B = splitLines(theirs);
+  const ma = matchLines(O, A);
+  const mb = matchLines(O, B);
+  const out: string[] = [];
+  const conflicts: Conflict[] = [];
+  let o = 0;
+  let a = 0;
+  let b = 0;
+  for (;;) {
+    // A stable run: base lines that both sides kept, at the positions we stand on.
+    let i = 0;
+    while (o + i < O.length && ma[o + i] === a + i && mb[o + i] === b + i) i++;
+    if (i > 0) {
+      for (let k = 0; k < i; k++) out.push(O[o + k]!);
+      o += i;
+      a += i;
+      b += i;
+      continue;
+    }
+    // An unstable chunk: everything up to the next base line both sides kept.
+    let j = o;
+    while (j < O.length && (ma[j]! < 0 || mb[j]! < 0)) j++;
+    const [oEnd, aEnd, bEnd] = j < O.length ? [j, ma[j]!, mb[j]!] : [O.length, A.length, B.length];
+    if (oEnd === o && aEnd === a && bEnd === b) break;
+    const baseLines = O.slice(o, oEnd);
+    const ourLines = A.slice(a, aEnd);
+    const theirLines = B.slice(b, bEnd);
+    if (same(ourLines, baseLines)) out.push(...theirLines);
+    else if (same(theirLines, baseLines) || same(ourLines, theirLines)) out.push(...ourLines);
+    else conflicts.push({ base: { start: o + 1, lines: baseLines }, ours: { start: a + 1, lines: ourLines }, theirs: { start: b + 1, lines: theirLines } });
+    o = oEnd;
+    a = aEnd;
+    b = bEnd;
+  }
+  return conflicts.length ? { clean: false, conflicts } : { clean: true, text: out.join("") };
+}
+
+const range = (h: Hunk) => (h.lines.length === 0 ? `after line ${h.start - 1}` : h.lines.length === 1 ? `line ${h.start}` : `lines ${h.start}-${h.start + h.lines.length - 1}`);
+
+/** Conflicts in diff3 style (<<<<<<< ||||||| ======= >>>>>>>), at most `maxLines` lines of text. */
+export function renderConflicts(conflicts: Conflict[], labels: { ours: string; base: string; theirs: string }, maxLines = 200): string {
+  const out: string[] = [];
+  const push = (lines: string[]) => {
+    for (const line of lines) out.push(line.endsWith("\n") ? line.slice(0, -1).replace(/\r$/, "") : line);
+  };
+  for (const c of conflicts) {
+    out.push(`@@ ${range(c.base)} of ${labels.base}; ${range(c.ours)} of ${labels.ours}; ${range(c.theirs)} of ${labels.theirs} @@`);
+    out.push(`<<<<<<< ${labels.ours}`);
+    push(c.ours.lines);
+    out.push(`||||||| ${labels.base}`);
+    push(c.base.lines);
+    out.push("=======");
+    push(c.theirs.lines);
+    out.push(`>>>>>>> ${labels.theirs}`);
+    if (out.length > maxLines) {
+      return [...out.slice(0, maxLines), `… (${conflicts.length} conflicting hunks in all; output cut at ${maxLines} lines)`].join("\n");
+    }
+  }
+  return out.join("\n");
+}

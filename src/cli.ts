@@ -29,6 +29,7 @@ export const main = defineCommand({
     "file-get": () => import("./commands/file-get").then((m) => m.default),
     "file-list": () => import("./commands/file-list").then((m) => m.default),
     "file-rm": () => import("./commands/file-rm").then((m) => m.default),
+    "file-history": () => import("./commands/file-history").then((m) => m.default),
     heartbeat: () => import("./commands/heartbeat").then((m) => m.default),
     whoami: () => import("./commands/whoami").then((m) => m.default),
     unregister: () => import("./commands/unregister").then((m) => m.default),

@@ -5,8 +5,10 @@ import {
   Agent,
   AgentList,
   ErrorBody,
-  FileInfo,
+  FileDeleted,
+  FileHistory,
   FileList,
+  FileWritten,
   Health,
   Heartbeat,
   Inbox,
@@ -125,17 +127,26 @@ export class Client {
   cancel(id: string) {
     return this.call(Task, "POST", `/v1/tasks/${encodeURIComponent(id)}/cancel`);
   }
-  putFile(key: string, body: Bun.BodyInit, headers?: Record<string, string>) {
-    return this.call(FileInfo, "PUT", filePath(key), { body, headers: { "content-type": "application/octet-stream", ...headers } });
+  /** Uploads a new version; `ifVersion` makes it a compare-and-swap, `merge` lets the relay merge text edits. */
+  putFile(key: string, body: Bun.BodyInit, opts: { ifVersion?: number; merge?: boolean } = {}) {
+    const headers: Record<string, string> = { "content-type": "application/octet-stream" };
+    if (opts.ifVersion === 0) headers["if-none-match"] = "*";
+    else if (opts.ifVersion !== undefined) headers["if-match"] = `"${opts.ifVersion}"`;
+    if (opts.merge) headers["x-clawlink-merge"] = "true";
+    return this.call(FileWritten, "PUT", filePath(key), { body, headers });
   }
-  getFile(key: string) {
-    return this.raw("GET", filePath(key));
+  /** The raw response of the latest version, or of `version`; headers carry version, sha256 and author. */
+  getFile(key: string, version?: number) {
+    return this.raw("GET", filePath(key) + (version === undefined ? "" : `?version=${version}`));
+  }
+  fileHistory(key: string) {
+    return this.call(FileHistory, "GET", filePath(key, "/v1/file-history/"));
   }
   files(prefix?: string) {
     return this.call(FileList, "GET", `/v1/files${prefix ? `?prefix=${encodeURIComponent(prefix)}` : ""}`).then((r) => r.files);
   }
   deleteFile(key: string) {
-    return this.raw("DELETE", filePath(key)).then(() => undefined);
+    return this.call(FileDeleted, "DELETE", filePath(key));
   }
 
   /** Opens the agent's WebSocket: its inbox stream, or with `task` the updates of one task. */
@@ -147,7 +158,7 @@ export class Client {
   }
 }
 
-const filePath = (key: string) => `/v1/files/${key.split("/").map(encodeURIComponent).join("/")}`;
+const filePath = (key: string, base = "/v1/files/") => base + key.split("/").map(encodeURIComponent).join("/");
 
 export function unreachable(relay: string, cause?: unknown): ClawlinkError {
   const tls = tlsProblem(relay, cause);

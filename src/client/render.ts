@@ -1,5 +1,5 @@
 /** Human output: tables and one-paragraph message summaries. */
-import type { Agent, FileInfo, Message, Task } from "../protocol/schemas";
+import type { Agent, FileInfo, FileVersion, Message, Task } from "../protocol/schemas";
 
 /** Left-aligned columns, two spaces apart, with a header row. */
 export function renderTable(header: string[], rows: string[][]): string {
@@ -32,8 +32,15 @@ export function renderAgents(agents: Agent[]): string {
 export function renderFiles(files: FileInfo[]): string {
   if (files.length === 0) return "no shared files (share one with `clawlink file-put --key KEY --file PATH`)\n";
   return renderTable(
-    ["KEY", "SIZE", "UPDATED BY", "UPDATED"],
-    files.map((f) => [f.key, String(f.size), f.updated_by, ago(f.updated_at)]),
+    ["KEY", "VERSION", "SIZE", "UPDATED BY", "UPDATED"],
+    files.map((f) => [f.key, String(f.version), String(f.size), f.updated_by, ago(f.updated_at)]),
+  );
+}
+
+export function renderHistory(versions: FileVersion[]): string {
+  return renderTable(
+    ["VERSION", "AUTHOR", "CREATED", "SIZE", "SHA256"],
+    versions.map((f) => [String(f.version), f.author, `${f.created_at} (${ago(f.created_at)})`, String(f.size), f.sha256]),
   );
 }
 

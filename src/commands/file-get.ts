@@ -1,27 +1,47 @@
+import { readVerified, saveVerified } from "../client/transfer";
+import { ClawlinkError } from "../errors";
 import { printError } from "../output";
-import { FileKey } from "../protocol/schemas";
-import { defineClientCommand, parseArg } from "./_shared";
+import { keyArg, parseKey, parseVersion } from "./_files";
+import { defineClientCommand } from "./_shared";
 
 export default defineClientCommand({
-  meta: { name: "file-get", description: "Fetch a shared file to --output PATH, or to stdout" },
+  meta: {
+    name: "file-get",
+    description:
+      "Fetch a shared file (the latest version, or --version N) to --output PATH or stdout; the sha256 is checked and a mismatch fails without writing. Note the version you got: put your edit back with `file-put --if-version N`",
+  },
   examples: [
     "clawlink file-get --key reports/review.md",
-    "clawlink file-get --key reports/review.md --output review.md",
+    "clawlink file-get --key reports/review.md --output review.md --json",
+    "clawlink file-get --key reports/review.md --version 3",
   ],
   args: {
-    key: { type: "string", description: "The file's key", required: true, valueHint: "key" },
-    output: { type: "string", description: "Write here instead of stdout", valueHint: "path" },
+    key: keyArg,
+    version: { type: "string", description: "Fetch this older version (see file-history)", valueHint: "n" },
+    output: { type: "string", description: "Write here instead of stdout (streamed; replaced only once the sha256 matches)", valueHint: "path" },
   },
   async run(ctx) {
-    const key = parseArg(FileKey, ctx.args.key, "--key");
-    const res = await ctx.client.getFile(key);
+    const key = parseKey(ctx.args.key);
+    const version = ctx.args.version === undefined ? undefined : parseVersion(ctx.args.version, "--version", 1);
+    const res = await ctx.client.getFile(key, version);
+    const what = `"${key}"${version === undefined ? "" : ` version ${version}`}`;
     if (ctx.args.output) {
-      const size = await Bun.write(ctx.args.output, res);
+      const meta = await saveVerified(res, ctx.args.output, what);
       // With --json, stdout carries a summary instead of the bytes.
-      ctx.out({ key, size, sha256: res.headers.get("x-clawlink-sha256"), output: ctx.args.output }, () => printError(`wrote ${size} bytes to ${ctx.args.output}`));
+      ctx.out({ key, ...meta, output: ctx.args.output }, () => printError(`wrote ${key} version ${meta.version} (${meta.size} bytes, sha256 verified) to ${ctx.args.output}`));
       return;
     }
-    const bytes = new Uint8Array(await res.arrayBuffer());
+    const { meta, bytes } = await readVerified(res, what);
+    if (ctx.json) {
+      let content: string;
+      try {
+        content = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+      } catch {
+        throw new ClawlinkError("usage", 400, `${what} is binary, so --json cannot carry its content`, "pass --output PATH to save it (the summary is still printed as JSON)");
+      }
+      ctx.out({ key, ...meta, content });
+      return;
+    }
     await Bun.write(Bun.stdout, bytes);
   },
 });

@@ -1,21 +1,31 @@
 import { existsSync, statSync } from "node:fs";
-import { FileKey } from "../protocol/schemas";
 import { missingFile } from "./_input";
-import { defineClientCommand, parseArg, usage } from "./_shared";
+import { keyArg, parseKey, parseVersion } from "./_files";
+import { defineClientCommand, usage } from "./_shared";
 
 export default defineClientCommand({
-  meta: { name: "file-put", description: "Share a file under a key (from --file, or stdin)" },
+  meta: {
+    name: "file-put",
+    description:
+      "Store a file (--file PATH, or stdin) as the key's next version. Safe co-editing: `file-get` it, edit, then put with --if-version N (the version you read); if someone wrote since, it fails with exit 6 and writes nothing, and --merge merges text edits instead",
+  },
   examples: [
     "clawlink file-put --key reports/review.md --file review.md",
     "echo \"draft\" | clawlink file-put --key notes/plan.md",
+    "clawlink file-put --key reports/review.md --file review.md --if-version 3",
+    "clawlink file-put --key reports/review.md --file review.md --if-version 3 --merge",
   ],
   args: {
-    key: { type: "string", description: "Relative path to store it under, e.g. reports/q3.md", required: true, valueHint: "key" },
+    key: keyArg,
     file: { type: "string", description: "File to upload; omit (or '-') to read stdin", valueHint: "path" },
+    "if-version": { type: "string", description: "Write only if the latest version is still N (0: only if the key is new); else exit 6, nothing written", valueHint: "n" },
+    merge: { type: "boolean", description: "With --if-version: if others wrote since N, merge your text edit with theirs line by line; overlapping edits exit 6 and show the conflicting lines" },
   },
   async run(ctx) {
     ctx.me();
-    const key = parseArg(FileKey, ctx.args.key, "--key");
+    const key = parseKey(ctx.args.key);
+    const ifVersion = ctx.args["if-version"] === undefined ? undefined : parseVersion(ctx.args["if-version"], "--if-version", 0);
+    if (ctx.args.merge && ifVersion === undefined) throw usage("--merge needs --if-version N: the version your edit started from", "put with --if-version N --merge, where N is the version you fetched");
     const path = ctx.args.file;
     let body: Blob;
     if (path === undefined || path === "-") {
@@ -25,7 +35,15 @@ export default defineClientCommand({
       if (!existsSync(path) || !statSync(path).isFile()) throw missingFile(path);
       body = Bun.file(path);
     }
-    const info = await ctx.client.putFile(key, body);
-    ctx.out(info, `stored ${info.key} (${info.size} bytes, sha256 ${info.sha256.slice(0, 12)}…)`);
+    const w = await ctx.client.putFile(key, body, { ifVersion, merge: Boolean(ctx.args.merge) });
+    const sums = `${w.size} bytes, sha256 ${w.sha256.slice(0, 12)}…`;
+    ctx.out(
+      w,
+      !w.created
+        ? `${w.key} already holds this content as version ${w.version} (${sums}); no new version`
+        : w.merged
+          ? `merged your edit (made on version ${ifVersion}) with the changes since: stored ${w.key} as version ${w.version} (${sums})`
+          : `stored ${w.key} as version ${w.version} (${sums})`,
+    );
   },
 });

@@ -43,6 +43,7 @@ export default Object.assign(defineCommand({
     "max-message-bytes": { type: "string", description: "Largest JSON request body (a message); larger get 413", default: String(DEFAULT_LIMITS.maxMessageBytes) },
     "max-file-bytes": { type: "string", description: "Largest shared file; larger get 413", default: String(DEFAULT_LIMITS.maxFileBytes) },
     "max-total-file-bytes": { type: "string", description: "All shared files together; past it uploads get 413", default: String(DEFAULT_LIMITS.maxTotalFileBytes) },
+    "max-file-versions": { type: "string", description: "Versions kept per shared file; older ones are dropped", default: String(DEFAULT_LIMITS.maxFileVersions) },
     "max-frame-bytes": { type: "string", description: "Largest WebSocket frame from an agent (default: --max-message-bytes + 16384)", valueHint: "bytes" },
     "max-auth-failures": { type: "string", description: "Failed authentications per client address per minute before 429", default: String(DEFAULT_LIMITS.maxAuthFailures) },
   },
@@ -58,6 +59,7 @@ export default Object.assign(defineCommand({
         maxMessageBytes: num(args["max-message-bytes"], "--max-message-bytes", 1024),
         maxFileBytes: num(args["max-file-bytes"], "--max-file-bytes", 1),
         maxTotalFileBytes: num(args["max-total-file-bytes"], "--max-total-file-bytes", 1),
+        maxFileVersions: num(args["max-file-versions"], "--max-file-versions", 1),
         maxFrameBytes: num(args["max-frame-bytes"], "--max-frame-bytes", 1024),
         maxAuthFailures: num(args["max-auth-failures"], "--max-auth-failures", 1),
       };

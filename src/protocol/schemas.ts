@@ -256,11 +256,36 @@ export const FileKey = v.pipe(
   v.check((k) => !/[\x00-\x1f\x7f]/.test(k), "a file key must not contain control characters"),
   v.check((k) => !k.includes("\\"), "a file key uses / between folders, never a backslash"),
   v.check((k) => !k.startsWith("/"), "a file key is a relative path; drop the leading /"),
-  v.check((k) => k.split("/").every((s) => s !== "" && s !== "." && s !== ".."), "a file key must not have empty, '.' or '..' segments"),
+  v.check((k) => k.startsWith("/") || k.split("/").every((s) => s !== "" && s !== "." && s !== ".."), "a file key must not have empty, '.' or '..' segments"),
 );
 
+/** One stored version of a shared file. Versions count up from 1 per key and never repeat. */
+export const FileVersion = v.object({
+  key: v.string(),
+  version: v.number(),
+  size: v.number(),
+  sha256: v.string(),
+  author: v.string(),
+  created_at: Timestamp,
+});
+export type FileVersion = v.InferOutput<typeof FileVersion>;
+export const FileHistory = v.object({ key: v.string(), versions: v.array(FileVersion) });
+export type FileHistory = v.InferOutput<typeof FileHistory>;
+
+/** The answer to a put: the version written, or the latest one when it already held this content. */
+export const FileWritten = v.object({
+  ...FileVersion.entries,
+  /** False when the content equalled the latest version, so no version was made. */
+  created: v.boolean(),
+  /** True when the relay merged the write with versions made since the one it started from. */
+  merged: v.boolean(),
+});
+export type FileWritten = v.InferOutput<typeof FileWritten>;
+
+/** The latest version of a file. */
 export const FileInfo = v.object({
   key: v.string(),
+  version: v.number(),
   size: v.number(),
   sha256: v.string(),
   updated_by: v.string(),
@@ -268,6 +293,8 @@ export const FileInfo = v.object({
 });
 export type FileInfo = v.InferOutput<typeof FileInfo>;
 export const FileList = v.object({ files: v.array(FileInfo) });
+export const FileDeleted = v.object({ key: v.string(), version: v.number(), deleted: v.literal(true) });
+export type FileDeleted = v.InferOutput<typeof FileDeleted>;
 
 // ---------------------------------------------------------------- WebSocket frames
 

@@ -1,40 +1,240 @@
-/** Shared files: a key → bytes shelf with who wrote what and when. No I/O. */
-import { notFound } from "../errors";
-import type { FileInfo } from "../protocol/schemas";
+/**
+ * Shared files: numbered versions per key, compare-and-swap, and three-way merge of text edits.
+ * No I/O: versions live in the Store and time comes from the clock.
+ */
+import { ClawlinkError, notFound } from "../errors";
+import type { FileDeleted, FileHistory, FileInfo, FileVersion, FileWritten } from "../protocol/schemas";
 import { sha256Hex } from "./ids";
-import type { FileRecord, Store } from "./store";
+import { merge3, renderConflicts } from "./merge";
+import type { FileHeadRecord, FileVersionRecord, Store } from "./store";
+
+export interface FilesOptions {
+  /** Versions kept per key; older ones are dropped. */
+  maxVersions?: number;
+  /** Bytes of every kept version together. Older versions give way to new ones; the latest never do. */
+  maxTotalBytes?: number;
+}
+
+/** Who acts on a file: an agent's id and name. */
+export interface Actor {
+  id: string;
+  name: string;
+}
+
+export interface PutOptions {
+  /** Write only if the latest version is this one; 0 means only if the key holds no file. */
+  ifVersion?: number;
+  /** When the file moved on since `ifVersion`, merge the edits instead of refusing. */
+  merge?: boolean;
+}
+
+/** Texts larger than this are not merged: a line diff of them would take too long. */
+export const MAX_MERGE_BYTES = 16 * 1024 * 1024;
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
+/** A key as it can be pasted into a shell command. */
+export const shellArg = (s: string) => (/^[\w./-]+$/.test(s) ? s : `'${s.replace(/'/g, "'\\''")}'`);
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** The bytes as text, or null for binary content (a NUL byte, or not UTF-8). */
+function decodeText(bytes: Uint8Array): string | null {
+  if (bytes.includes(0)) return null;
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    return null;
+  }
+}
+
 export class Files {
+  readonly maxVersions: number;
+  readonly maxTotalBytes: number;
+
   constructor(
     private store: Store,
     private clock: () => number,
-  ) {}
-
-  put(key: string, bytes: Uint8Array, by: string): FileInfo {
-    const record: FileRecord = { key, bytes, sha256: sha256Hex(bytes), updatedBy: by, updatedAt: this.clock() };
-    this.store.putFile(record);
-    return this.info(record);
+    opts: FilesOptions = {},
+  ) {
+    this.maxVersions = opts.maxVersions ?? 20;
+    this.maxTotalBytes = opts.maxTotalBytes ?? Infinity;
   }
 
-  get(key: string): FileRecord {
-    const file = this.store.getFile(key);
-    if (!file) throw notFound("unknown_file", `no shared file has the key "${key}"`, "run `clawlink file-list` to see the keys");
-    return file;
+  /** Stores `bytes` as the key's next version, unless they equal the latest one. */
+  put(actor: Actor, key: string, bytes: Uint8Array, opts: PutOptions = {}): FileWritten {
+    const head = this.store.getFileHead(key);
+    const latest = this.latest(key);
+    let sha256 = sha256Hex(bytes);
+    // Already there (a retried put, or an edit someone else made too): nothing to do, whatever --if-version said.
+    if (latest && latest.sha256 === sha256) return this.written(latest, false, false);
+    let merged = false;
+    if (opts.ifVersion !== undefined && opts.ifVersion !== (latest?.version ?? 0)) {
+      if (!opts.merge || !latest) throw this.versionConflict(key, opts.ifVersion, head, latest);
+      bytes = this.merge(key, opts.ifVersion, latest, bytes);
+      sha256 = sha256Hex(bytes);
+      merged = true;
+      if (sha256 === latest.sha256) return this.written(latest, false, true);
+    }
+    this.checkSpace(key, bytes.byteLength);
+    const version = (head?.version ?? 0) + 1;
+    const record: FileVersionRecord = { key, version, bytes, sha256, author: actor.name, createdAt: this.clock() };
+    this.store.putFileVersion(record);
+    this.store.putFileHead({ key, version, deletedBy: null, deletedAt: null });
+    if (version > this.maxVersions) this.store.deleteFileVersions(key, version - this.maxVersions);
+    this.makeRoom();
+    return this.written(record, true, merged);
+  }
+
+  /** The latest version, or version `version`. */
+  get(key: string, version?: number): FileVersionRecord {
+    const head = this.store.getFileHead(key);
+    if (!head || head.deletedAt !== null) throw this.missing(key, head);
+    const found = this.store.getFileVersion(key, version ?? head.version);
+    if (found) return found;
+    const oldest = this.store.listFileVersions(key)[0]?.version ?? head.version;
+    throw notFound(
+      "unknown_version",
+      version! > head.version
+        ? `"${key}" has no version ${version}; its latest is version ${head.version}`
+        : `version ${version} of "${key}" is no longer kept: the relay keeps the last ${this.maxVersions} versions (now ${oldest}-${head.version})`,
+      `run \`clawlink file-history --key ${shellArg(key)}\` to see the versions kept`,
+    );
+  }
+
+  /** The versions kept, newest first. */
+  history(key: string): FileHistory {
+    const head = this.store.getFileHead(key);
+    if (!head || head.deletedAt !== null) throw this.missing(key, head);
+    return { key, versions: this.store.listFileVersions(key).reverse().map((f) => this.version(f)) };
   }
 
   list(prefix = ""): FileInfo[] {
     const out: FileInfo[] = [];
-    for (const f of this.store.listFiles()) if (f.key.startsWith(prefix)) out.push(this.info(f));
+    for (const head of this.store.listFileHeads()) {
+      if (!head.key.startsWith(prefix)) continue;
+      const latest = this.latest(head.key);
+      if (latest) out.push(this.info(latest));
+    }
     return out.sort((a, b) => a.key.localeCompare(b.key));
   }
 
-  delete(key: string) {
-    if (!this.store.deleteFile(key)) throw notFound("unknown_file", `no shared file has the key "${key}"`, "run `clawlink file-list` to see the keys");
+  /** Deletes every version; the key's numbering goes on from where it was if it is put again. */
+  delete(actor: Actor, key: string): FileDeleted {
+    const head = this.store.getFileHead(key);
+    if (!head || head.deletedAt !== null) throw this.missing(key, head);
+    this.store.putFileHead({ ...head, deletedBy: actor.name, deletedAt: this.clock() });
+    this.store.deleteFileVersions(key);
+    return { key, version: head.version, deleted: true };
   }
 
-  info(f: FileRecord): FileInfo {
-    return { key: f.key, size: f.bytes.byteLength, sha256: f.sha256, updated_by: f.updatedBy, updated_at: iso(f.updatedAt) };
+  /** Throws unless a new version of `size` bytes under `key` fits beside the latest versions of the other keys. */
+  checkSpace(key: string, size: number) {
+    let pinned = 0;
+    for (const head of this.store.listFileHeads()) {
+      if (head.key !== key) pinned += this.latest(head.key)?.bytes.byteLength ?? 0;
+    }
+    if (pinned + size <= this.maxTotalBytes) return;
+    throw new ClawlinkError(
+      "storage_full",
+      413,
+      `storing ${size} bytes would take the shared files to ${pinned + size} bytes, over the relay's limit of ${this.maxTotalBytes} bytes`,
+      "delete files that are no longer needed (`clawlink file-rm --key KEY`), or start the relay with a higher --max-total-file-bytes",
+    );
+  }
+
+  /** Drops the oldest versions that are not the latest of their key until every kept version fits. */
+  private makeRoom() {
+    let total = 0;
+    const older: FileVersionRecord[] = [];
+    for (const head of this.store.listFileHeads()) {
+      for (const f of this.store.listFileVersions(head.key)) {
+        total += f.bytes.byteLength;
+        if (f.version !== head.version) older.push(f);
+      }
+    }
+    older.sort((a, b) => a.createdAt - b.createdAt || a.version - b.version);
+    for (const f of older) {
+      if (total <= this.maxTotalBytes) return;
+      this.store.deleteFileVersions(f.key, f.version);
+      total -= f.bytes.byteLength;
+    }
+  }
+
+  private latest(key: string): FileVersionRecord | undefined {
+    const head = this.store.getFileHead(key);
+    if (!head || head.deletedAt !== null) return undefined;
+    return this.store.getFileVersion(key, head.version);
+  }
+
+  /** Merges an edit made on version `base` with the latest version, or explains why it cannot. */
+  private merge(key: string, base: number, latest: FileVersionRecord, incoming: Uint8Array): Uint8Array {
+    const reread = `nothing was written; fetch version ${latest.version} (\`clawlink file-get --key ${shellArg(key)}\`), redo your edit on it and put again with --if-version ${latest.version}`;
+    if (base > latest.version) {
+      throw new ClawlinkError("version_conflict", 412, `"${key}" has no version ${base}; its latest is version ${latest.version}`, reread, { etag: `"${latest.version}"` });
+    }
+    const baseBytes = base === 0 ? new Uint8Array() : this.store.getFileVersion(key, base)?.bytes;
+    if (!baseBytes) {
+      throw new ClawlinkError("not_mergeable", 409, `version ${base} of "${key}" is no longer kept (the relay keeps the last ${this.maxVersions}), so it cannot be the base of a merge`, reread);
+    }
+    if (Math.max(baseBytes.byteLength, latest.bytes.byteLength, incoming.byteLength) > MAX_MERGE_BYTES) {
+      throw new ClawlinkError("not_mergeable", 409, `"${key}" is too large to merge (over ${MAX_MERGE_BYTES} bytes)`, reread);
+    }
+    const o = decodeText(baseBytes);
+    const a = decodeText(latest.bytes);
+    const b = decodeText(incoming);
+    if (o === null || a === null || b === null) {
+      throw new ClawlinkError("not_mergeable", 409, `"${key}" is binary, and binary files are never merged`, reread);
+    }
+    const result = merge3(o, a, b);
+    if (!result.clean) {
+      const n = result.conflicts.length;
+      const labels = { ours: `version ${latest.version} (${latest.author})`, base: `version ${base}`, theirs: "yours" };
+      throw new ClawlinkError(
+        "merge_conflict",
+        409,
+        `your edit of "${key}" (made on version ${base}) overlaps changes in version ${latest.version} by ${latest.author}: ${n} conflicting hunk${n === 1 ? "" : "s"}; nothing was written\n${renderConflicts(result.conflicts, labels)}`,
+        `fetch version ${latest.version} (\`clawlink file-get --key ${shellArg(key)}\`), settle the lines above on it, and put again with --if-version ${latest.version}`,
+      );
+    }
+    return new TextEncoder().encode(result.text);
+  }
+
+  private versionConflict(key: string, expected: number, head: FileHeadRecord | undefined, latest: FileVersionRecord | undefined): ClawlinkError {
+    const k = shellArg(key);
+    if (!latest) {
+      const gone = head?.deletedAt != null ? `; it was deleted by ${head.deletedBy} at ${iso(head.deletedAt)}` : "";
+      return new ClawlinkError("version_conflict", 412, `"${key}" does not exist${gone}, so it is not at version ${expected}`, "to create it, put with --if-version 0 (or without --if-version)");
+    }
+    const by = `written by ${latest.author} at ${iso(latest.createdAt)}`;
+    if (expected === 0) {
+      return new ClawlinkError("version_conflict", 412, `"${key}" already exists: version ${latest.version}, ${by}`, `to replace it, put with --if-version ${latest.version}; to keep both, use another key`, { etag: `"${latest.version}"` });
+    }
+    return new ClawlinkError(
+      "version_conflict",
+      412,
+      `"${key}" is at version ${latest.version} (${by}), not version ${expected}; nothing was written`,
+      `re-read it (\`clawlink file-get --key ${k}\`), redo your edit on version ${latest.version} and put with --if-version ${latest.version}; for text, add --merge to merge your edit with the changes since version ${expected}`,
+      { etag: `"${latest.version}"` },
+    );
+  }
+
+  private missing(key: string, head: FileHeadRecord | undefined): ClawlinkError {
+    if (head?.deletedAt != null) {
+      return notFound("unknown_file", `"${key}" was deleted by ${head.deletedBy} at ${iso(head.deletedAt)}`, `put it again to recreate it (as version ${head.version + 1})`);
+    }
+    return notFound("unknown_file", `no shared file has the key "${key}"`, "run `clawlink file-list` to see the keys");
+  }
+
+  version(f: FileVersionRecord): FileVersion {
+    return { key: f.key, version: f.version, size: f.bytes.byteLength, sha256: f.sha256, author: f.author, created_at: iso(f.createdAt) };
+  }
+
+  private written(f: FileVersionRecord, created: boolean, merged: boolean): FileWritten {
+    return { ...this.version(f), created, merged };
+  }
+
+  private info(f: FileVersionRecord): FileInfo {
+    return { key: f.key, version: f.version, size: f.bytes.byteLength, sha256: f.sha256, updated_by: f.author, updated_at: iso(f.createdAt) };
   }
 }

@@ -1,7 +1,6 @@
 /** The relay's limits: their defaults, and the checks that enforce them at the edge. */
 import { ClawlinkError } from "../errors";
 import { parseJson } from "../protocol/codec";
-import type { Store } from "./store";
 
 export interface Limits {
   /** Largest JSON request body (a message, a registration, an ack) in bytes. */
@@ -10,6 +9,8 @@ export interface Limits {
   maxFileBytes: number;
   /** All shared files together, in bytes. */
   maxTotalFileBytes: number;
+  /** Versions kept per shared file. */
+  maxFileVersions: number;
   /** Largest WebSocket frame an agent may send, in bytes. */
   maxFrameBytes: number;
   /** Messages waiting per agent before senders get 429. */
@@ -24,6 +25,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = {
   maxMessageBytes: 1024 * 1024,
   maxFileBytes: 256 * 1024 * 1024,
   maxTotalFileBytes: 1024 * 1024 * 1024,
+  maxFileVersions: 20,
   maxFrameBytes: 1024 * 1024 + 16 * 1024,
   maxQueue: 10_000,
   maxAgents: 10_000,
@@ -92,17 +94,4 @@ export async function readJsonBody(req: Request, limit: number, what: string): P
     throw new ClawlinkError("bad_request", 400, `${what} is not valid UTF-8`, "send a JSON object encoded as UTF-8");
   }
   return parseJson(text, what);
-}
-
-/** Refuses a file that would take the shared files past `limit` bytes in total (a replaced file's old bytes are freed). */
-export function checkFileSpace(store: Store, key: string, size: number, limit: number) {
-  let used = 0;
-  for (const f of store.listFiles()) if (f.key !== key) used += f.bytes.byteLength;
-  if (used + size <= limit) return;
-  throw new ClawlinkError(
-    "storage_full",
-    413,
-    `storing ${size} bytes would take the shared files to ${used + size} bytes, over the relay's limit of ${limit} bytes`,
-    "delete files that are no longer needed (`clawlink file-rm --key KEY`), or start the relay with a higher --max-total-file-bytes",
-  );
 }

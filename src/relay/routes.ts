@@ -1,13 +1,13 @@
 /** HTTP routes: parse and authorize at the edge, then one hub call each. */
 import * as v from "valibot";
-import { ClawlinkError, forbidden } from "../errors";
+import { ClawlinkError, badRequest, forbidden } from "../errors";
 import { parseWith } from "../protocol/codec";
 import { AckRequest, Capability, FileKey, RegisterRequest, SendMessage, TaskState } from "../protocol/schemas";
 import type { Auth } from "./auth";
-import type { Files } from "./files";
+import type { Files, PutOptions } from "./files";
 import type { Hub } from "./hub";
-import { checkFileSpace, declaredLength, readBody, readJsonBody, type Limits } from "./limits";
-import type { AgentRecord } from "./store";
+import { declaredLength, readBody, readJsonBody, type Limits } from "./limits";
+import type { AgentRecord, FileVersionRecord } from "./store";
 
 export type RouteLimits = Pick<Limits, "maxMessageBytes" | "maxFileBytes" | "maxTotalFileBytes">;
 
@@ -134,36 +134,80 @@ export function createRoutes(hub: Hub, files: Files, auth: Auth, limits: RouteLi
     "/v1/files/*": {
       PUT: async (req) => {
         const agent = auth.agent(req);
-        const key = fileKey(req);
-        checkFileSpace(hub.store, key, declaredLength(req), limits.maxTotalFileBytes);
+        const key = fileKey(req, FILES);
+        const conditions = putConditions(req);
+        files.checkSpace(key, declaredLength(req));
         const bytes = await readBody(req, limits.maxFileBytes, "the file", "--max-file-bytes");
-        checkFileSpace(hub.store, key, bytes.byteLength, limits.maxTotalFileBytes);
-        return json(files.put(key, bytes, agent.name), 201);
+        const written = files.put(agent, key, bytes, conditions);
+        return json(written, written.created ? 201 : 200, { etag: `"${written.version}"` });
       },
       GET: (req) => {
         auth.member(req);
-        const file = files.get(fileKey(req));
-        return new Response(file.bytes, {
-          headers: { "content-type": "application/octet-stream", "x-clawlink-sha256": file.sha256, "x-clawlink-updated-by": file.updatedBy },
-        });
+        const q = parseWith(FileQuery, query(req), "query");
+        const file = files.get(fileKey(req, FILES), q.version);
+        return new Response(file.bytes, { headers: versionHeaders(file) });
       },
       DELETE: (req) => {
-        auth.agent(req);
-        files.delete(fileKey(req));
-        return json({ ok: true });
+        const agent = auth.agent(req);
+        return json(files.delete(agent, fileKey(req, FILES)));
+      },
+    },
+    "/v1/file-history/*": {
+      GET: (req) => {
+        auth.member(req);
+        return json(files.history(fileKey(req, HISTORY)));
       },
     },
   };
   return routes;
 }
 
-function fileKey(req: Request): string {
+const FILES = "/v1/files/";
+const HISTORY = "/v1/file-history/";
+
+const FileQuery = v.object({
+  version: v.optional(v.pipe(v.string(), v.toNumber("version must be a number"), v.integer("version must be a whole number"), v.minValue(1, "versions start at 1"))),
+});
+
+function fileKey(req: Request, prefix: string): string {
   const path = new URL(req.url).pathname;
   let key: string;
   try {
-    key = decodeURIComponent(path.slice("/v1/files/".length));
+    key = decodeURIComponent(path.slice(prefix.length));
   } catch {
     throw new ClawlinkError("bad_request", 400, "the file key is not valid percent-encoding", "encode the key with encodeURIComponent per segment");
   }
   return parseWith(FileKey, key, "file key");
+}
+
+/** `If-Match: "N"` (write only over version N), `If-None-Match: *` (only create), `X-Clawlink-Merge: true`. */
+function putConditions(req: Request): PutOptions {
+  const ifMatch = req.headers.get("if-match");
+  const ifNoneMatch = req.headers.get("if-none-match");
+  const merge = req.headers.get("x-clawlink-merge");
+  if (ifMatch !== null && ifNoneMatch !== null) throw badRequest("send If-Match or If-None-Match, not both");
+  let ifVersion: number | undefined;
+  if (ifNoneMatch !== null) {
+    if (ifNoneMatch.trim() !== "*") throw badRequest(`If-None-Match takes only *, meaning "only if the key holds no file"`);
+    ifVersion = 0;
+  }
+  if (ifMatch !== null) {
+    const m = /^\s*"(\d{1,15})"\s*$/.exec(ifMatch);
+    if (!m) throw badRequest(`If-Match must be the ETag of one version, such as "3", not ${ifMatch}`, "take it from the ETag header of a GET or PUT");
+    ifVersion = Number(m[1]);
+  }
+  if (merge !== null && merge !== "true" && merge !== "false") throw badRequest("X-Clawlink-Merge must be true or false");
+  if (merge === "true" && ifVersion === undefined) throw badRequest("X-Clawlink-Merge needs If-Match: the version the edit started from");
+  return { ifVersion, merge: merge === "true" };
+}
+
+function versionHeaders(f: FileVersionRecord): Record<string, string> {
+  return {
+    "content-type": "application/octet-stream",
+    etag: `"${f.version}"`,
+    "x-clawlink-version": String(f.version),
+    "x-clawlink-sha256": f.sha256,
+    "x-clawlink-author": f.author,
+    "x-clawlink-created-at": new Date(f.createdAt).toISOString(),
+  };
 }

@@ -34,7 +34,7 @@ export interface Relay {
 export function startRelay(opts: RelayOptions = {}): Relay {
   const limits = resolveLimits(opts);
   const hub = new Hub({ ...opts, maxQueue: limits.maxQueue, maxAgents: limits.maxAgents });
-  const files = new Files(hub.store, hub.clock);
+  const files = new Files(hub.store, hub.clock, { maxVersions: limits.maxFileVersions, maxTotalBytes: limits.maxTotalFileBytes });
   const auth = new Auth(hub, opts.token || undefined);
   const throttle = new AuthThrottle(limits.maxAuthFailures);
   const routes = createRoutes(hub, files, auth, limits);

@@ -9,7 +9,7 @@ import { closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Message, Priority } from "../protocol/schemas";
 import type { Entry } from "./queue";
-import { MemoryStore, type AgentRecord, type FileRecord, type Inflight, type TaskRecord } from "./store";
+import { MemoryStore, type AgentRecord, type FileHeadRecord, type FileVersionRecord, type Inflight, type TaskRecord } from "./store";
 
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS agents (id TEXT PRIMARY KEY, record TEXT NOT NULL);
@@ -18,7 +18,11 @@ const SCHEMA = `
     seq INTEGER PRIMARY KEY, agent TEXT NOT NULL, priority TEXT NOT NULL, body TEXT NOT NULL,
     inflight INTEGER NOT NULL DEFAULT 0, until INTEGER, via_socket INTEGER NOT NULL DEFAULT 0
   );
-  CREATE TABLE IF NOT EXISTS files (key TEXT PRIMARY KEY, bytes BLOB NOT NULL, sha256 TEXT NOT NULL, updated_by TEXT NOT NULL, updated_at INTEGER NOT NULL);
+  CREATE TABLE IF NOT EXISTS file_heads (key TEXT PRIMARY KEY, record TEXT NOT NULL);
+  CREATE TABLE IF NOT EXISTS file_versions (
+    key TEXT NOT NULL, version INTEGER NOT NULL, bytes BLOB NOT NULL, sha256 TEXT NOT NULL, author TEXT NOT NULL, created_at INTEGER NOT NULL,
+    PRIMARY KEY (key, version)
+  );
 `;
 
 
@@ -51,10 +55,11 @@ export class SqliteStore extends MemoryStore {
         "INSERT OR REPLACE INTO messages (seq, agent, priority, body, inflight, until, via_socket) VALUES ($seq, $agent, $priority, $body, $inflight, $until, $via)",
       ),
       deleteMessage: this.db.prepare("DELETE FROM messages WHERE seq = $seq"),
-      putFile: this.db.prepare(
-        "INSERT OR REPLACE INTO files (key, bytes, sha256, updated_by, updated_at) VALUES ($key, $bytes, $sha256, $updatedBy, $updatedAt)",
+      putFileHead: this.db.prepare("INSERT OR REPLACE INTO file_heads (key, record) VALUES ($key, $record)"),
+      putFileVersion: this.db.prepare(
+        "INSERT OR REPLACE INTO file_versions (key, version, bytes, sha256, author, created_at) VALUES ($key, $version, $bytes, $sha256, $author, $createdAt)",
       ),
-      deleteFile: this.db.prepare("DELETE FROM files WHERE key = $key"),
+      deleteFileVersions: this.db.prepare("DELETE FROM file_versions WHERE key = $key AND version <= $upTo"),
     };
     this.lastSeq = this.load();
     this.loading = false;
@@ -76,10 +81,28 @@ export class SqliteStore extends MemoryStore {
       if (r.inflight && !r.via_socket) super.putInflight(r.agent, { entry, until: r.until ?? 0, conn: null });
       else this.enqueue(entry);
     }
-    for (const f of this.db.query<{ key: string; bytes: Uint8Array; sha256: string; updated_by: string; updated_at: number }, []>("SELECT * FROM files").all()) {
-      super.putFile({ key: f.key, bytes: f.bytes, sha256: f.sha256, updatedBy: f.updated_by, updatedAt: f.updated_at });
+    this.migrateFiles();
+    for (const row of this.db.query<{ record: string }, []>("SELECT record FROM file_heads").all()) super.putFileHead(JSON.parse(row.record));
+    const versions = this.db.query<{ key: string; version: number; bytes: Uint8Array; sha256: string; author: string; created_at: number }, []>(
+      "SELECT key, version, bytes, sha256, author, created_at FROM file_versions ORDER BY key, version",
+    );
+    for (const f of versions.all()) {
+      super.putFileVersion({ key: f.key, version: f.version, bytes: f.bytes, sha256: f.sha256, author: f.author, createdAt: f.created_at });
     }
     return lastSeq;
+  }
+
+  /** A file kept before files had versions becomes version 1 of its key. */
+  private migrateFiles() {
+    if (!this.db.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'files'").get()) return;
+    this.db.transaction(() => {
+      for (const f of this.db.query<{ key: string; bytes: Uint8Array; sha256: string; updated_by: string; updated_at: number }, []>("SELECT * FROM files").all()) {
+        const head: FileHeadRecord = { key: f.key, version: 1, deletedBy: null, deletedAt: null };
+        this.q.putFileHead!.run({ key: f.key, record: JSON.stringify(head) });
+        this.q.putFileVersion!.run({ key: f.key, version: 1, bytes: f.bytes, sha256: f.sha256, author: f.updated_by, createdAt: f.updated_at });
+      }
+      this.db.exec("DROP TABLE files");
+    })();
   }
 
   private journal(row: string, write: () => void) {
@@ -187,15 +210,19 @@ export class SqliteStore extends MemoryStore {
     if (item) this.deleteMessage(item.entry);
     return item;
   }
-  override putFile(file: FileRecord) {
-    super.putFile(file);
-    this.journal(`f:${file.key}`, () =>
-      this.q.putFile!.run({ key: file.key, bytes: file.bytes, sha256: file.sha256, updatedBy: file.updatedBy, updatedAt: file.updatedAt }),
+  override putFileHead(head: FileHeadRecord) {
+    super.putFileHead(head);
+    this.journal(`fh:${head.key}`, () => this.q.putFileHead!.run({ key: head.key, record: JSON.stringify(head) }));
+  }
+  override putFileVersion(f: FileVersionRecord) {
+    super.putFileVersion(f);
+    this.journal(`fv:${f.key}\0${f.version}`, () =>
+      this.q.putFileVersion!.run({ key: f.key, version: f.version, bytes: f.bytes, sha256: f.sha256, author: f.author, createdAt: f.createdAt }),
     );
   }
-  override deleteFile(key: string) {
-    const had = super.deleteFile(key);
-    if (had) this.journal(`f:${key}`, () => this.q.deleteFile!.run({ key }));
-    return had;
+  override deleteFileVersions(key: string, upTo = Infinity) {
+    super.deleteFileVersions(key, upTo);
+    const bound = Number.isFinite(upTo) ? upTo : Number.MAX_SAFE_INTEGER;
+    this.journal(`fd:${key}\0${bound}`, () => this.q.deleteFileVersions!.run({ key, upTo: bound }));
   }
 }

@@ -45,12 +45,23 @@ export interface Inflight {
   conn: number | null;
 }
 
-export interface FileRecord {
+/** One stored version of a shared file. */
+export interface FileVersionRecord {
   key: string;
+  version: number;
   bytes: Uint8Array;
   sha256: string;
-  updatedBy: string;
-  updatedAt: number;
+  /** The writing agent's name. */
+  author: string;
+  createdAt: number;
+}
+
+/** A key's latest version number; kept after a delete so that numbers never repeat. */
+export interface FileHeadRecord {
+  key: string;
+  version: number;
+  deletedBy: string | null;
+  deletedAt: number | null;
 }
 
 export interface Store {
@@ -78,10 +89,15 @@ export interface Store {
   listInflight(agentId: string): Iterable<Inflight>;
   inflightAgents(): Iterable<string>;
 
-  getFile(key: string): FileRecord | undefined;
-  listFiles(): Iterable<FileRecord>;
-  putFile(file: FileRecord): void;
-  deleteFile(key: string): boolean;
+  getFileHead(key: string): FileHeadRecord | undefined;
+  listFileHeads(): Iterable<FileHeadRecord>;
+  putFileHead(head: FileHeadRecord): void;
+  getFileVersion(key: string, version: number): FileVersionRecord | undefined;
+  /** Oldest first. */
+  listFileVersions(key: string): FileVersionRecord[];
+  putFileVersion(file: FileVersionRecord): void;
+  /** Drops the key's versions numbered `upTo` or lower (all of them when omitted). */
+  deleteFileVersions(key: string, upTo?: number): void;
 
   listAllTasks(): Iterable<TaskRecord>;
   /** The highest message sequence number kept, -1 if none: new messages continue after it. */
@@ -99,7 +115,8 @@ export class MemoryStore implements Store {
   private idempotency = new Map<string, string>();
   private queues = new Map<string, PriorityQueue>();
   private inflight = new Map<string, Map<string, Inflight>>();
-  private files = new Map<string, FileRecord>();
+  private fileHeads = new Map<string, FileHeadRecord>();
+  private fileVersions = new Map<string, FileVersionRecord[]>();
   readonly lastSeq: number = -1;
 
   sync(): Promise<void> | undefined {
@@ -210,16 +227,30 @@ export class MemoryStore implements Store {
     return [...this.inflight.keys()];
   }
 
-  getFile(key: string) {
-    return this.files.get(key);
+  getFileHead(key: string) {
+    return this.fileHeads.get(key);
   }
-  listFiles() {
-    return this.files.values();
+  listFileHeads() {
+    return this.fileHeads.values();
   }
-  putFile(file: FileRecord) {
-    this.files.set(file.key, file);
+  putFileHead(head: FileHeadRecord) {
+    this.fileHeads.set(head.key, head);
   }
-  deleteFile(key: string) {
-    return this.files.delete(key);
+  getFileVersion(key: string, version: number) {
+    return this.fileVersions.get(key)?.find((f) => f.version === version);
+  }
+  listFileVersions(key: string) {
+    return [...(this.fileVersions.get(key) ?? [])];
+  }
+  putFileVersion(file: FileVersionRecord) {
+    const list = (this.fileVersions.get(file.key) ?? []).filter((f) => f.version !== file.version);
+    list.push(file);
+    list.sort((a, b) => a.version - b.version);
+    this.fileVersions.set(file.key, list);
+  }
+  deleteFileVersions(key: string, upTo = Infinity) {
+    const rest = (this.fileVersions.get(key) ?? []).filter((f) => f.version > upTo);
+    if (rest.length) this.fileVersions.set(key, rest);
+    else this.fileVersions.delete(key);
   }
 }

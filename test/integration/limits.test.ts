@@ -102,13 +102,16 @@ describe("shared files", () => {
     expect(r.stderr).toContain("--max-file-bytes");
   });
 
-  test("files past --max-total-file-bytes together are 413; replacing a file frees its old bytes", async () => {
+  test("files past --max-total-file-bytes together are 413; a new version frees the old one's bytes", async () => {
     expect((await put("a", 800)).code).toBe(0);
     const over = await put("b", 800);
     expect(over.code).toBe(2);
     expect(over.stderr).toContain("error: storing 800 bytes would take the shared files to 1600 bytes, over the relay's limit of 1500 bytes");
     expect(over.stderr).toContain("clawlink file-rm");
     expect((await put("a", 1000)).code).toBe(0);
+    // Older versions give way to new ones; the latest version of a key never does.
+    const history = await runCli(["file-history", "--key", "a", "--json"], cliAs(relay, home));
+    expect(history.json.map((v: any) => [v.version, v.size])).toEqual([[2, 1000]]);
     expect((await put("b", 500)).code).toBe(0);
     expect((await runCli(["file-rm", "--key", "a"], cliAs(relay, home))).code).toBe(0);
     expect((await put("c", 900)).code).toBe(0);

@@ -1,5 +1,6 @@
 /** One contract, two stores: what the memory store does, the SQLite store does too, and keeps across a reopen. */
 import { afterAll, describe, expect, test } from "bun:test";
+import { Database } from "bun:sqlite";
 import { statSync } from "node:fs";
 import { join } from "node:path";
 import * as v from "valibot";
@@ -63,6 +64,21 @@ for (const [kind, make] of stores) {
       expect(send(hub, a, { type: "task", to: "b", task: "x", idempotency_key: "k" })).toMatchObject({ id: first.id, duplicate: true });
     });
 
+    test("file versions come oldest first, are dropped up to a number, and a head outlives them", () => {
+      const { store } = setup();
+      const bytes = new TextEncoder().encode("x");
+      for (const version of [2, 1, 3]) store.putFileVersion({ key: "k", version, bytes, sha256: "h", author: "a", createdAt: version });
+      store.putFileHead({ key: "k", version: 3, deletedBy: null, deletedAt: null });
+      expect(store.listFileVersions("k").map((f) => f.version)).toEqual([1, 2, 3]);
+      store.deleteFileVersions("k", 2);
+      expect(store.getFileVersion("k", 2)).toBeUndefined();
+      expect(store.getFileVersion("k", 3)!.version).toBe(3);
+      store.deleteFileVersions("k");
+      store.putFileHead({ key: "k", version: 3, deletedBy: "a", deletedAt: 9 });
+      expect(store.listFileVersions("k")).toEqual([]);
+      expect([...store.listFileHeads()]).toEqual([{ key: "k", version: 3, deletedBy: "a", deletedAt: 9 }]);
+    });
+
     if (kind === "sqlite") {
       test("the database file and its journal are readable by the owner only", async () => {
         const path = join(tempHome(), "sub", "relay.db");
@@ -72,6 +88,21 @@ for (const [kind, make] of stores) {
         await store.sync();
         for (const f of [path, `${path}-wal`]) expect(statSync(f).mode & 0o777).toBe(0o600);
         store.close();
+      });
+
+      test("files kept before versions existed come back as version 1", () => {
+        const path = join(tempHome(), "old.db");
+        const db = new Database(path, { create: true });
+        db.exec("CREATE TABLE files (key TEXT PRIMARY KEY, bytes BLOB NOT NULL, sha256 TEXT NOT NULL, updated_by TEXT NOT NULL, updated_at INTEGER NOT NULL)");
+        db.query("INSERT INTO files VALUES (?, ?, ?, ?, ?)").run("old.txt", new TextEncoder().encode("old"), "h", "ann", 7);
+        db.close();
+        const store = new SqliteStore(path);
+        expect(store.getFileHead("old.txt")).toEqual({ key: "old.txt", version: 1, deletedBy: null, deletedAt: null });
+        expect(store.getFileVersion("old.txt", 1)).toMatchObject({ sha256: "h", author: "ann", createdAt: 7 });
+        store.close();
+        const again = new SqliteStore(path);
+        expect(again.listFileVersions("old.txt").map((f) => new TextDecoder().decode(f.bytes))).toEqual(["old"]);
+        again.close();
       });
 
       test("a reopened store has every agent, task, queued and in-flight message and file", async () => {
@@ -84,7 +115,11 @@ for (const [kind, make] of stores) {
         const polled = hub.take(b, 1);
         expect(polled[0]!.id).toBe(t1.id);
         send(hub, a, { type: "task", cap: "nobody-has-it", task: "later", queue: true });
-        hub.store.putFile({ key: "f.txt", bytes: new TextEncoder().encode("hello"), sha256: "h", updatedBy: "a", updatedAt: 1 });
+        for (const [version, text] of [[1, "hi"], [2, "hello"], [3, "hello!"]] as const) {
+          hub.store.putFileVersion({ key: "f.txt", version, bytes: new TextEncoder().encode(text), sha256: "h", author: "a", createdAt: version });
+        }
+        hub.store.putFileHead({ key: "f.txt", version: 3, deletedBy: null, deletedAt: null });
+        hub.store.deleteFileVersions("f.txt", 1);
         await store.sync();
         store.close();
 
@@ -93,7 +128,11 @@ for (const [kind, make] of stores) {
         expect(again.store.getTask(t2.id)).toMatchObject({ state: "queued", ttlS: 60 });
         expect([...again.store.listInflight(b.id)].map((i) => i.entry.msg.id)).toEqual([t1.id]);
         expect(again.hub.take(again.store.getAgent(b.id)!, 10).map((m) => m.id)).toEqual([t2.id]);
-        expect(new TextDecoder().decode(again.store.getFile("f.txt")!.bytes)).toBe("hello");
+        expect(again.store.getFileHead("f.txt")).toMatchObject({ version: 3, deletedAt: null });
+        expect(again.store.listFileVersions("f.txt").map((f) => [f.version, new TextDecoder().decode(f.bytes), f.author])).toEqual([
+          [2, "hello", "a"],
+          [3, "hello!", "a"],
+        ]);
         // The task waiting for a capability is assigned when such an agent registers.
         const c = reg(again.hub, "c", ["nobody-has-it"]);
         expect(again.hub.take(c, 10).map((m: any) => m.task)).toEqual(["later"]);

@@ -1,0 +1,76 @@
+/** Receiving shared files: streamed to disk or memory, and checked against the sha256 the relay sent. */
+import { closeSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
+import { ClawlinkError } from "../errors";
+
+/** What the relay says about the version it sends, from the response headers. */
+export interface Received {
+  version: number;
+  size: number;
+  sha256: string;
+  author: string;
+  created_at: string;
+}
+
+export function describeResponse(res: Response): Received {
+  const sha256 = res.headers.get("x-clawlink-sha256");
+  if (!sha256) throw new ClawlinkError("bad_response", 502, "the relay sent a file without its sha256", "check that the relay runs the same clawlink version as this client (`clawlink --version`)");
+  return {
+    version: Number(res.headers.get("x-clawlink-version") ?? 0),
+    size: Number(res.headers.get("content-length") ?? 0),
+    sha256,
+    author: res.headers.get("x-clawlink-author") ?? "",
+    created_at: res.headers.get("x-clawlink-created-at") ?? "",
+  };
+}
+
+function mismatch(what: string, expected: string, actual: string, where: string) {
+  return new ClawlinkError(
+    "sha256_mismatch",
+    502,
+    `the bytes received for ${what} do not match its sha256: the relay said ${expected}, the bytes hash to ${actual}`,
+    `${where}; fetch it again, and if it keeps failing check the network path to the relay`,
+  );
+}
+
+/** Streams the body to `path` through a temporary file, renamed into place only once the sha256 matches. */
+export async function saveVerified(res: Response, path: string, what: string): Promise<Received> {
+  const meta = describeResponse(res);
+  const tmp = `${path}.clawlink-${process.pid}.part`;
+  const hasher = new Bun.CryptoHasher("sha256");
+  let fd: number;
+  try {
+    fd = openSync(tmp, "w");
+  } catch (err) {
+    await res.body?.cancel();
+    throw new ClawlinkError("usage", 400, `cannot write ${path}: ${(err as Error).message}`, "check that the folder exists and is writable");
+  }
+  let size = 0;
+  try {
+    for await (const chunk of res.body ?? []) {
+      hasher.update(chunk);
+      writeSync(fd, chunk);
+      size += chunk.byteLength;
+    }
+  } catch (err) {
+    closeSync(fd);
+    rmSync(tmp, { force: true });
+    throw new ClawlinkError("unreachable", 0, `the download of ${what} broke off after ${size} bytes: ${(err as Error).message}`, "fetch it again");
+  }
+  closeSync(fd);
+  const actual = hasher.digest("hex");
+  if (actual !== meta.sha256) {
+    rmSync(tmp, { force: true });
+    throw mismatch(what, meta.sha256, actual, `nothing was written to ${path}`);
+  }
+  renameSync(tmp, path);
+  return { ...meta, size };
+}
+
+/** Reads the whole body and checks it before anyone sees a byte of it. */
+export async function readVerified(res: Response, what: string): Promise<{ meta: Received; bytes: Uint8Array }> {
+  const meta = describeResponse(res);
+  const bytes = await res.bytes();
+  const actual = new Bun.CryptoHasher("sha256").update(bytes).digest("hex");
+  if (actual !== meta.sha256) throw mismatch(what, meta.sha256, actual, "nothing was printed");
+  return { meta: { ...meta, size: bytes.byteLength }, bytes };
+}

@@ -1,0 +1,274 @@
+/** Co-editing shared files through the compiled binary: versions, compare-and-swap, merge, key rules. */
+import { afterAll, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { cleanup, runCli, spawnRelay, tempHome } from "../_helpers";
+
+afterAll(cleanup);
+
+const sha256 = (s: string | Uint8Array) => new Bun.CryptoHasher("sha256").update(s).digest("hex");
+const lines = (...xs: string[]) => xs.map((x) => x + "\n").join("");
+
+describe("co-editing shared files", async () => {
+  const { url } = await spawnRelay(["--max-file-versions", "3"]);
+  const alice = tempHome();
+  const bob = tempHome();
+  const as = (home: string) => ({ home, relay: url });
+  const put = (home: string, key: string, content: string, ...flags: string[]) => runCli(["file-put", "--key", key, ...flags, "--json"], { ...as(home), stdin: content });
+  const get = (home: string, key: string, ...flags: string[]) => runCli(["file-get", "--key", key, ...flags], as(home));
+
+  test("two agents register", async () => {
+    expect((await runCli(["register", "--name", "alice"], as(alice))).code).toBe(0);
+    expect((await runCli(["register", "--name", "bob"], as(bob))).code).toBe(0);
+  });
+
+  describe("versions", () => {
+    test("every put makes the next version, and --json prints key, version, size and sha256", async () => {
+      const one = await put(alice, "notes/plan.md", "v1\n");
+      expect(one.code).toBe(0);
+      expect(one.json).toMatchObject({ key: "notes/plan.md", version: 1, size: 3, sha256: sha256("v1\n"), author: "alice", created: true, merged: false });
+      const two = await put(bob, "notes/plan.md", "v2 by bob\n");
+      expect(two.json).toMatchObject({ version: 2, author: "bob", created: true });
+      const human = await runCli(["file-put", "--key", "notes/plan.md"], { ...as(alice), stdin: "v3\n" });
+      expect(human.stdout).toMatch(/^stored notes\/plan\.md as version 3 \(3 bytes, sha256 [0-9a-f]{12}…\)/);
+    });
+
+    test("putting the latest content again makes no new version", async () => {
+      const same = await put(bob, "notes/plan.md", "v3\n");
+      expect(same.code).toBe(0);
+      expect(same.json).toMatchObject({ version: 3, author: "alice", created: false });
+      const human = await runCli(["file-put", "--key", "notes/plan.md"], { ...as(bob), stdin: "v3\n" });
+      expect(human.stdout).toMatch(/^notes\/plan\.md already holds this content as version 3 \(3 bytes, sha256 [0-9a-f]{12}…\); no new version/);
+    });
+
+    test("file-get fetches the latest or an older version, with its metadata under --json", async () => {
+      expect((await get(bob, "notes/plan.md")).stdout).toBe("v3\n");
+      expect((await get(bob, "notes/plan.md", "--version", "2")).stdout).toBe("v2 by bob\n");
+      const j = await get(bob, "notes/plan.md", "--version", "1", "--json");
+      expect(j.json).toMatchObject({ key: "notes/plan.md", version: 1, size: 3, sha256: sha256("v1\n"), author: "alice", content: "v1\n" });
+      const out = join(bob, "plan-v2.md");
+      const saved = await get(bob, "notes/plan.md", "--version", "2", "--output", out, "--json");
+      expect(saved.json).toMatchObject({ version: 2, author: "bob", size: 10, output: out });
+      expect(readFileSync(out, "utf8")).toBe("v2 by bob\n");
+    });
+
+    test("file-history lists versions newest first with author, time, size and sha256", async () => {
+      const h = await runCli(["file-history", "--key", "notes/plan.md", "--json"], as(bob));
+      expect(h.code).toBe(0);
+      expect(h.json.map((v: any) => [v.version, v.author, v.size, v.sha256])).toEqual([
+        [3, "alice", 3, sha256("v3\n")],
+        [2, "bob", 10, sha256("v2 by bob\n")],
+        [1, "alice", 3, sha256("v1\n")],
+      ]);
+      expect(Date.parse(h.json[0].created_at)).toBeGreaterThanOrEqual(Date.parse(h.json[2].created_at));
+      const table = await runCli(["file-history", "--key", "notes/plan.md"], as(bob));
+      expect(table.stdout).toMatch(/^VERSION\s+AUTHOR\s+CREATED\s+SIZE\s+SHA256\n3\s+alice\s+/);
+    });
+
+    test("the relay keeps the last N versions (--max-file-versions); older ones are gone with a clear error", async () => {
+      await put(bob, "notes/plan.md", "v4\n");
+      const h = await runCli(["file-history", "--key", "notes/plan.md", "--json"], as(bob));
+      expect(h.json.map((v: any) => v.version)).toEqual([4, 3, 2]);
+      const gone = await get(bob, "notes/plan.md", "--version", "1");
+      expect(gone.code).toBe(5);
+      expect(gone.stderr).toContain('version 1 of "notes/plan.md" is no longer kept: the relay keeps the last 3 versions (now 2-4)');
+      expect(gone.stderr).toContain("clawlink file-history --key notes/plan.md");
+      const future = await get(bob, "notes/plan.md", "--version", "9");
+      expect(future.code).toBe(5);
+      expect(future.stderr).toContain('"notes/plan.md" has no version 9; its latest is version 4');
+    });
+
+    test("file-list shows each file's latest version", async () => {
+      const l = await runCli(["file-list", "--prefix", "notes/", "--json"], as(alice));
+      expect(l.json).toEqual([expect.objectContaining({ key: "notes/plan.md", version: 4, updated_by: "bob", size: 3 })]);
+      expect((await runCli(["file-list", "--prefix", "notes/"], as(alice))).stdout).toMatch(/^KEY\s+VERSION\s+SIZE\s+UPDATED BY\s+UPDATED\nnotes\/plan\.md\s+4\s+3\s+bob/);
+    });
+
+    test("file-rm deletes every version; putting the key again continues the numbering", async () => {
+      await put(alice, "tmp/scratch.txt", "a\n");
+      await put(alice, "tmp/scratch.txt", "b\n");
+      const rm = await runCli(["file-rm", "--key", "tmp/scratch.txt", "--json"], as(bob));
+      expect(rm.code).toBe(0);
+      expect(rm.json).toEqual({ key: "tmp/scratch.txt", version: 2, deleted: true });
+      const missing = await get(alice, "tmp/scratch.txt");
+      expect(missing.code).toBe(5);
+      expect(missing.stderr).toMatch(/"tmp\/scratch\.txt" was deleted by bob at \S+Z/);
+      expect((await runCli(["file-history", "--key", "tmp/scratch.txt"], as(alice))).code).toBe(5);
+      expect((await put(alice, "tmp/scratch.txt", "c\n")).json).toMatchObject({ version: 3 });
+    });
+
+    test("unknown keys and bad version flags fail with the exit code for each", async () => {
+      const none = await get(alice, "no/such.md");
+      expect(none.code).toBe(5);
+      expect(none.stderr).toContain('no shared file has the key "no/such.md"');
+      expect(none.stderr).toContain("clawlink file-list");
+      expect((await runCli(["file-rm", "--key", "no/such.md"], as(alice))).code).toBe(5);
+      for (const bad of ["0", "-1", "two", "1.5"]) {
+        const r = await get(alice, "notes/plan.md", "--version", bad);
+        expect(r.code).toBe(2);
+        expect(r.stderr).toContain("--version:");
+      }
+      const r = await put(alice, "notes/plan.md", "x", "--if-version", "soon");
+      expect(r.code).toBe(2);
+      expect(r.json.error.message).toBe("--if-version: must be a number");
+    });
+  });
+
+  describe("compare-and-swap", () => {
+    test("--if-version N writes when the latest version is N", async () => {
+      const ok = await put(alice, "doc.md", "one\n", "--if-version", "0");
+      expect(ok.json).toMatchObject({ version: 1, created: true });
+      const next = await put(bob, "doc.md", "two\n", "--if-version", "1");
+      expect(next.code).toBe(0);
+      expect(next.json).toMatchObject({ version: 2, author: "bob" });
+    });
+
+    test("a stale --if-version fails with exit 6, names the current version and its writer, and writes nothing", async () => {
+      const stale = await put(alice, "doc.md", "alice's edit\n", "--if-version", "1");
+      expect(stale.code).toBe(6);
+      expect(stale.json.error.code).toBe("version_conflict");
+      expect(stale.json.error.message).toMatch(/^"doc\.md" is at version 2 \(written by bob at \S+Z\), not version 1; nothing was written$/);
+      expect(stale.json.error.hint).toContain("--if-version 2");
+      const human = await runCli(["file-put", "--key", "doc.md", "--if-version", "1"], { ...as(alice), stdin: "x\n" });
+      expect(human.code).toBe(6);
+      expect(human.stderr).toContain('error: "doc.md" is at version 2 (written by bob');
+      expect((await get(alice, "doc.md")).stdout).toBe("two\n");
+    });
+
+    test("--if-version 0 creates only; on an existing key it is a conflict", async () => {
+      const exists = await put(alice, "doc.md", "new\n", "--if-version", "0");
+      expect(exists.code).toBe(6);
+      expect(exists.json.error.message).toMatch(/^"doc\.md" already exists: version 2, written by bob at /);
+      const absent = await put(alice, "never.md", "x\n", "--if-version", "4");
+      expect(absent.code).toBe(6);
+      expect(absent.json.error.message).toBe('"never.md" does not exist, so it is not at version 4');
+    });
+
+    test("a retry of a put that already landed succeeds without a new version", async () => {
+      const again = await put(bob, "doc.md", "two\n", "--if-version", "1");
+      expect(again.code).toBe(0);
+      expect(again.json).toMatchObject({ version: 2, created: false });
+    });
+
+    test("over HTTP: ETag on GET and PUT, If-Match → 412 with the current ETag, If-None-Match: * to create", async () => {
+      const secret = JSON.parse(readFileSync(join(alice, "identities", "alice.json"), "utf8")).secret;
+      const auth = { authorization: `Bearer ${secret}` };
+      const got = await fetch(`${url}/v1/files/doc.md`);
+      expect(got.headers.get("etag")).toBe('"2"');
+      expect(got.headers.get("x-clawlink-author")).toBe("bob");
+      await got.arrayBuffer();
+      const stale = await fetch(`${url}/v1/files/doc.md`, { method: "PUT", headers: { ...auth, "if-match": '"1"' }, body: "x" });
+      expect(stale.status).toBe(412);
+      expect(stale.headers.get("etag")).toBe('"2"');
+      expect(((await stale.json()) as any).error.code).toBe("version_conflict");
+      const fresh = await fetch(`${url}/v1/files/doc.md`, { method: "PUT", headers: { ...auth, "if-match": '"2"' }, body: "three\n" });
+      expect(fresh.status).toBe(201);
+      expect(fresh.headers.get("etag")).toBe('"3"');
+      expect(await fresh.json()).toMatchObject({ version: 3, author: "alice" });
+      const created = await fetch(`${url}/v1/files/http-new.md`, { method: "PUT", headers: { ...auth, "if-none-match": "*" }, body: "x" });
+      expect(created.status).toBe(201);
+      const again = await fetch(`${url}/v1/files/http-new.md`, { method: "PUT", headers: { ...auth, "if-none-match": "*" }, body: "y" });
+      expect(again.status).toBe(412);
+      const same = await fetch(`${url}/v1/files/http-new.md`, { method: "PUT", headers: auth, body: "x" });
+      expect(same.status).toBe(200);
+      for (const [name, value, message] of [
+        ["if-match", "3", 'If-Match must be the ETag of one version, such as "3", not 3'],
+        ["if-none-match", '"3"', "If-None-Match takes only *"],
+        ["x-clawlink-merge", "true", "X-Clawlink-Merge needs If-Match"],
+      ] as const) {
+        const bad = await fetch(`${url}/v1/files/doc.md`, { method: "PUT", headers: { ...auth, [name]: value }, body: "z" });
+        expect(bad.status).toBe(400);
+        expect(((await bad.json()) as any).error.message).toContain(message);
+      }
+      expect((await runCli(["file-history", "--key", "doc.md", "--json"], as(alice))).json[0].version).toBe(3);
+    });
+  });
+
+  describe("three-way merge", () => {
+    const base = lines("# Plan", "", "goal: ship files", "", "owner: alice", "", "due: friday");
+
+    test("disjoint edits made on the same version merge into a new version with both", async () => {
+      const v1 = (await put(alice, "plan.md", base)).json.version;
+      await put(alice, "plan.md", base.replace("goal: ship files", "goal: ship versioned files"), "--if-version", String(v1));
+      const merged = await put(bob, "plan.md", base.replace("due: friday", "due: monday"), "--if-version", String(v1), "--merge");
+      expect(merged.code).toBe(0);
+      expect(merged.json).toMatchObject({ version: v1 + 2, created: true, merged: true, author: "bob" });
+      expect((await get(alice, "plan.md")).stdout).toBe(lines("# Plan", "", "goal: ship versioned files", "", "owner: alice", "", "due: monday"));
+      const human = await runCli(["file-put", "--key", "plan.md", "--if-version", String(v1), "--merge"], { ...as(alice), stdin: base.replace("owner: alice", "owner: alice, bob") });
+      expect(human.code).toBe(0);
+      expect(human.stdout).toMatch(/^merged your edit \(made on version 1\) with the changes since: stored plan\.md as version 4/);
+    });
+
+    test("overlapping edits are refused with exit 6, the conflicting hunks shown, and nothing written", async () => {
+      const before = (await runCli(["file-history", "--key", "plan.md", "--json"], as(alice))).json;
+      const r = await runCli(["file-put", "--key", "plan.md", "--if-version", "2", "--merge"], { ...as(alice), stdin: base.replace("due: friday", "due: sunday").replace("goal: ship files", "goal: ship versioned files") });
+      expect(r.code).toBe(6);
+      expect(r.stderr).toContain('error: your edit of "plan.md" (made on version 2) overlaps changes in version 4 by alice: 1 conflicting hunk; nothing was written');
+      expect(r.stderr).toContain(["<<<<<<< version 4 (alice)", "due: monday", "||||||| version 2", "due: friday", "=======", "due: sunday", ">>>>>>> yours"].join("\n"));
+      expect(r.stderr).toContain("hint: fetch version 4");
+      const j = await put(alice, "plan.md", base.replace("due: friday", "due: tuesday"), "--if-version", "2", "--merge");
+      expect(j.code).toBe(6);
+      expect(j.json.error.code).toBe("merge_conflict");
+      expect((await runCli(["file-history", "--key", "plan.md", "--json"], as(alice))).json).toEqual(before);
+    });
+
+    test("binary files are never merged", async () => {
+      const bin = "\x00\x01binary";
+      await put(alice, "blob.bin", bin);
+      await put(alice, "blob.bin", bin + "\x02");
+      const r = await put(bob, "blob.bin", bin + "\x03", "--if-version", "1", "--merge");
+      expect(r.code).toBe(6);
+      expect(r.json.error).toMatchObject({ code: "not_mergeable", message: '"blob.bin" is binary, and binary files are never merged' });
+    });
+
+    test("a base the relay no longer keeps cannot be merged", async () => {
+      for (const n of [1, 2, 3, 4]) await put(alice, "busy.md", `line ${n}\n`);
+      const r = await put(bob, "busy.md", "mine\n", "--if-version", "1", "--merge");
+      expect(r.code).toBe(6);
+      expect(r.json.error.message).toBe('version 1 of "busy.md" is no longer kept (the relay keeps the last 3), so it cannot be the base of a merge');
+    });
+
+    test("--merge without --if-version is a usage error", async () => {
+      const r = await put(bob, "plan.md", "x\n", "--merge");
+      expect(r.code).toBe(2);
+      expect(r.json.error.message).toBe("--merge needs --if-version N: the version your edit started from");
+    });
+  });
+
+  describe("keys", () => {
+    const refused: [string, string][] = [
+      ["../etc/passwd", "a file key must not have empty, '.' or '..' segments"],
+      ["a/../../b", "a file key must not have empty, '.' or '..' segments"],
+      ["/abs/path", "a file key is a relative path; drop the leading /"],
+      ["win\\path", "a file key uses / between folders, never a backslash"],
+      ["bell\x07.txt", "a file key must not contain control characters"],
+      ["a//b", "a file key must not have empty, '.' or '..' segments"],
+      ["trailing/", "a file key must not have empty, '.' or '..' segments"],
+      ["x".repeat(513), "a file key is at most 512 characters"],
+    ];
+
+    test("bad keys are refused by every file command with exit 2 and the rule they broke", async () => {
+      for (const [key, message] of refused) {
+        for (const args of [["file-put", "--key", key], ["file-get", "--key", key], ["file-history", "--key", key], ["file-rm", "--key", key]]) {
+          const r = await runCli([...args, "--json"], { ...as(alice), stdin: "x" });
+          expect(r.code).toBe(2);
+          expect(r.json.error.message).toBe(`--key: ${message}`);
+        }
+      }
+      expect((await put(alice, "x".repeat(512), "long\n")).code).toBe(0);
+      expect((await put(alice, "ünïcode/file name.md", "fine\n")).json).toMatchObject({ key: "ünïcode/file name.md", version: 1 });
+      expect((await get(alice, "ünïcode/file name.md")).stdout).toBe("fine\n");
+    });
+
+    test("the relay refuses them too, however they are encoded", async () => {
+      const secret = JSON.parse(readFileSync(join(alice, "identities", "alice.json"), "utf8")).secret;
+      for (const path of ["..%2Fescape", "a/%2E%2E%2Fb", "%2Fabs", "a%5Cb", "bad%00key", "a%2F%2Fb", "%E0%A4%A"]) {
+        const r = await fetch(`${url}/v1/files/${path}`, { method: "PUT", headers: { authorization: `Bearer ${secret}` }, body: "x" });
+        expect(r.status).toBe(400);
+        expect(((await r.json()) as any).error.message).toMatch(/file key/);
+      }
+      const list = await runCli(["file-list", "--json"], as(alice));
+      expect(list.json.some((f: any) => f.key.includes("escape") || f.key.includes("abs"))).toBe(false);
+    });
+  });
+});

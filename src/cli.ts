@@ -30,6 +30,8 @@ export const main = defineCommand({
     "file-list": () => import("./commands/file-list").then((m) => m.default),
     "file-rm": () => import("./commands/file-rm").then((m) => m.default),
     "file-history": () => import("./commands/file-history").then((m) => m.default),
+    "file-lock": () => import("./commands/file-lock").then((m) => m.default),
+    "file-unlock": () => import("./commands/file-unlock").then((m) => m.default),
     heartbeat: () => import("./commands/heartbeat").then((m) => m.default),
     whoami: () => import("./commands/whoami").then((m) => m.default),
     unregister: () => import("./commands/unregister").then((m) => m.default),
@@ -44,7 +46,7 @@ async function run(argv: string[]) {
     printHelp(
       (await renderUsage(main)) +
         "\n\nStart here: `clawlink relay` on one machine, then `clawlink register --name NAME` in each agent session." +
-        "\nExit codes: 0 ok, 1 error, 2 bad usage, 3 relay unreachable, 4 auth, 5 not found, 6 conflict, 7 busy (429), 10-13 delegate --wait: failed, canceled, expired, timed out.",
+        "\nExit codes: 0 ok, 1 error, 2 bad usage, 3 relay unreachable, 4 auth, 5 not found, 6 conflict (a file moved on, a merge conflict, or another agent's lease), 7 busy (429), 10-13 delegate --wait: failed, canceled, expired, timed out.",
     );
     return;
   }

@@ -25,6 +25,9 @@ export const notFound = (code: string, message: string, hint?: string) => new Cl
 export const forbidden = (message: string, hint?: string) => new ClawlinkError("forbidden", 403, message, hint);
 export const conflict = (code: string, message: string, hint?: string) => new ClawlinkError(code, 409, message, hint);
 
+/** A value as it can be pasted into a shell command inside a hint. */
+export const shellArg = (s: string) => (/^[\w./-]+$/.test(s) ? s : `'${s.replace(/'/g, "'\\''")}'`);
+
 /** Process exit codes of the CLI; documented in README.md and SKILL.md. */
 export const EXIT = {
   ok: 0,
@@ -47,7 +50,7 @@ export function exitCodeFor(err: ClawlinkError): number {
   if (err.code === "usage" || err.code === "bad_request" || err.status === 413) return EXIT.usage;
   if (err.status === 401 || err.status === 403) return EXIT.auth;
   if (err.status === 404) return EXIT.notFound;
-  if (err.status === 409 || err.status === 412) return EXIT.conflict;
+  if (err.status === 409 || err.status === 412 || err.status === 423) return EXIT.conflict;
   if (err.status === 429) return EXIT.busy;
   return EXIT.error;
 }

@@ -8,6 +8,7 @@ import {
   FileDeleted,
   FileHistory,
   FileList,
+  FileLock,
   FileWritten,
   Health,
   Heartbeat,
@@ -141,6 +142,12 @@ export class Client {
   }
   fileHistory(key: string) {
     return this.call(FileHistory, "GET", filePath(key, "/v1/file-history/"));
+  }
+  lockFile(key: string, ttlS: number) {
+    return this.call(FileLock, "PUT", filePath(key, "/v1/file-locks/"), { json: { ttl_s: ttlS } });
+  }
+  unlockFile(key: string) {
+    return this.call(FileLock, "DELETE", filePath(key, "/v1/file-locks/"));
   }
   files(prefix?: string) {
     return this.call(FileList, "GET", `/v1/files${prefix ? `?prefix=${encodeURIComponent(prefix)}` : ""}`).then((r) => r.files);

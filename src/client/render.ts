@@ -32,8 +32,8 @@ export function renderAgents(agents: Agent[]): string {
 export function renderFiles(files: FileInfo[]): string {
   if (files.length === 0) return "no shared files (share one with `clawlink file-put --key KEY --file PATH`)\n";
   return renderTable(
-    ["KEY", "VERSION", "SIZE", "UPDATED BY", "UPDATED"],
-    files.map((f) => [f.key, String(f.version), String(f.size), f.updated_by, ago(f.updated_at)]),
+    ["KEY", "VERSION", "SIZE", "UPDATED BY", "UPDATED", "LOCKED BY"],
+    files.map((f) => [f.key, String(f.version), String(f.size), f.updated_by, ago(f.updated_at), f.lock ? `${f.lock.holder} until ${f.lock.until}` : "-"]),
   );
 }
 

@@ -282,7 +282,18 @@ export const FileWritten = v.object({
 });
 export type FileWritten = v.InferOutput<typeof FileWritten>;
 
-/** The latest version of a file. */
+/** A lease: while it lasts, only `holder` may write or delete the key. */
+export const FileLock = v.object({
+  key: v.string(),
+  holder: v.string(),
+  holder_id: Id,
+  since: Timestamp,
+  until: Timestamp,
+});
+export type FileLock = v.InferOutput<typeof FileLock>;
+export const LockRequest = v.object({ ttl_s: Seconds("ttl_s", 86_400) });
+
+/** The latest version of a file, and the lease on it if there is one. */
 export const FileInfo = v.object({
   key: v.string(),
   version: v.number(),
@@ -290,6 +301,7 @@ export const FileInfo = v.object({
   sha256: v.string(),
   updated_by: v.string(),
   updated_at: Timestamp,
+  lock: v.nullable(FileLock),
 });
 export type FileInfo = v.InferOutput<typeof FileInfo>;
 export const FileList = v.object({ files: v.array(FileInfo) });

@@ -1,10 +1,11 @@
 /**
- * Shared files: numbered versions per key, compare-and-swap, and three-way merge of text edits.
- * No I/O: versions live in the Store and time comes from the clock.
+ * Shared files: numbered versions per key, compare-and-swap, three-way merge of text edits, and leases.
+ * No I/O: versions and leases live in the Store and time comes from the clock.
  */
-import { ClawlinkError, notFound } from "../errors";
-import type { FileDeleted, FileHistory, FileInfo, FileVersion, FileWritten } from "../protocol/schemas";
+import { ClawlinkError, notFound, shellArg } from "../errors";
+import type { FileDeleted, FileHistory, FileInfo, FileLock, FileVersion, FileWritten } from "../protocol/schemas";
 import { sha256Hex } from "./ids";
+import { Leases } from "./leases";
 import { merge3, renderConflicts } from "./merge";
 import type { FileHeadRecord, FileVersionRecord, Store } from "./store";
 
@@ -33,9 +34,6 @@ export const MAX_MERGE_BYTES = 16 * 1024 * 1024;
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
-/** A key as it can be pasted into a shell command. */
-export const shellArg = (s: string) => (/^[\w./-]+$/.test(s) ? s : `'${s.replace(/'/g, "'\\''")}'`);
-
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /** The bytes as text, or null for binary content (a NUL byte, or not UTF-8). */
@@ -51,6 +49,7 @@ function decodeText(bytes: Uint8Array): string | null {
 export class Files {
   readonly maxVersions: number;
   readonly maxTotalBytes: number;
+  private leases: Leases;
 
   constructor(
     private store: Store,
@@ -59,10 +58,12 @@ export class Files {
   ) {
     this.maxVersions = opts.maxVersions ?? 20;
     this.maxTotalBytes = opts.maxTotalBytes ?? Infinity;
+    this.leases = new Leases(store, clock);
   }
 
   /** Stores `bytes` as the key's next version, unless they equal the latest one. */
   put(actor: Actor, key: string, bytes: Uint8Array, opts: PutOptions = {}): FileWritten {
+    this.leases.check(actor.id, key, "nothing was written");
     const head = this.store.getFileHead(key);
     const latest = this.latest(key);
     let sha256 = sha256Hex(bytes);
@@ -110,11 +111,12 @@ export class Files {
   }
 
   list(prefix = ""): FileInfo[] {
+    const now = this.clock();
     const out: FileInfo[] = [];
     for (const head of this.store.listFileHeads()) {
       if (!head.key.startsWith(prefix)) continue;
       const latest = this.latest(head.key);
-      if (latest) out.push(this.info(latest));
+      if (latest) out.push(this.info(latest, now));
     }
     return out.sort((a, b) => a.key.localeCompare(b.key));
   }
@@ -123,6 +125,7 @@ export class Files {
   delete(actor: Actor, key: string): FileDeleted {
     const head = this.store.getFileHead(key);
     if (!head || head.deletedAt !== null) throw this.missing(key, head);
+    this.leases.check(actor.id, key, "nothing was deleted");
     this.store.putFileHead({ ...head, deletedBy: actor.name, deletedAt: this.clock() });
     this.store.deleteFileVersions(key);
     return { key, version: head.version, deleted: true };
@@ -159,6 +162,20 @@ export class Files {
       this.store.deleteFileVersions(f.key, f.version);
       total -= f.bytes.byteLength;
     }
+  }
+
+  /** Gives `actor` the sole right to write `key` for `ttlS` seconds (renewed if it already holds it). */
+  lock(actor: Actor, key: string, ttlS: number): FileLock {
+    return this.leases.view(this.leases.acquire(actor, key, ttlS));
+  }
+
+  unlock(actor: Actor, key: string): FileLock {
+    return this.leases.view(this.leases.release(actor.id, key));
+  }
+
+  /** Ends leases whose time ran out; the server calls it a few times a second. */
+  tick(now = this.clock()) {
+    this.leases.expire(now);
   }
 
   private latest(key: string): FileVersionRecord | undefined {
@@ -234,7 +251,8 @@ export class Files {
     return { ...this.version(f), created, merged };
   }
 
-  private info(f: FileVersionRecord): FileInfo {
-    return { key: f.key, version: f.version, size: f.bytes.byteLength, sha256: f.sha256, updated_by: f.author, updated_at: iso(f.createdAt) };
+  private info(f: FileVersionRecord, now: number): FileInfo {
+    const lock = this.leases.live(f.key, now);
+    return { key: f.key, version: f.version, size: f.bytes.byteLength, sha256: f.sha256, updated_by: f.author, updated_at: iso(f.createdAt), lock: lock ? this.leases.view(lock) : null };
   }
 }

@@ -2,7 +2,7 @@
 import * as v from "valibot";
 import { ClawlinkError, badRequest, forbidden } from "../errors";
 import { parseWith } from "../protocol/codec";
-import { AckRequest, Capability, FileKey, RegisterRequest, SendMessage, TaskState } from "../protocol/schemas";
+import { AckRequest, Capability, FileKey, LockRequest, RegisterRequest, SendMessage, TaskState } from "../protocol/schemas";
 import type { Auth } from "./auth";
 import type { Files, PutOptions } from "./files";
 import type { Hub } from "./hub";
@@ -152,6 +152,15 @@ export function createRoutes(hub: Hub, files: Files, auth: Auth, limits: RouteLi
         return json(files.delete(agent, fileKey(req, FILES)));
       },
     },
+    "/v1/file-locks/*": {
+      PUT: async (req) => {
+        const agent = auth.agent(req);
+        const key = fileKey(req, LOCKS);
+        const body = parseWith(LockRequest, await readJsonBody(req, limits.maxMessageBytes, "lock request"), "lock request");
+        return json(files.lock(agent, key, body.ttl_s));
+      },
+      DELETE: (req) => json(files.unlock(auth.agent(req), fileKey(req, LOCKS))),
+    },
     "/v1/file-history/*": {
       GET: (req) => {
         auth.member(req);
@@ -164,6 +173,7 @@ export function createRoutes(hub: Hub, files: Files, auth: Auth, limits: RouteLi
 
 const FILES = "/v1/files/";
 const HISTORY = "/v1/file-history/";
+const LOCKS = "/v1/file-locks/";
 
 const FileQuery = v.object({
   version: v.optional(v.pipe(v.string(), v.toNumber("version must be a number"), v.integer("version must be a whole number"), v.minValue(1, "versions start at 1"))),

@@ -106,6 +106,7 @@ export function startRelay(opts: RelayOptions = {}): Relay {
 
   const ticker = setInterval(() => {
     hub.tick();
+    files.tick();
     hub.store.sync()?.catch(onError);
   }, 250);
   const url = `${opts.tls ? "https" : "http"}://${server.hostname?.includes(":") ? `[${server.hostname}]` : server.hostname}:${server.port}`;

@@ -9,7 +9,7 @@ import { closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Message, Priority } from "../protocol/schemas";
 import type { Entry } from "./queue";
-import { MemoryStore, type AgentRecord, type FileHeadRecord, type FileVersionRecord, type Inflight, type TaskRecord } from "./store";
+import { MemoryStore, type AgentRecord, type FileHeadRecord, type FileLockRecord, type FileVersionRecord, type Inflight, type TaskRecord } from "./store";
 
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS agents (id TEXT PRIMARY KEY, record TEXT NOT NULL);
@@ -23,6 +23,7 @@ const SCHEMA = `
     key TEXT NOT NULL, version INTEGER NOT NULL, bytes BLOB NOT NULL, sha256 TEXT NOT NULL, author TEXT NOT NULL, created_at INTEGER NOT NULL,
     PRIMARY KEY (key, version)
   );
+  CREATE TABLE IF NOT EXISTS file_locks (key TEXT PRIMARY KEY, record TEXT NOT NULL);
 `;
 
 
@@ -60,6 +61,8 @@ export class SqliteStore extends MemoryStore {
         "INSERT OR REPLACE INTO file_versions (key, version, bytes, sha256, author, created_at) VALUES ($key, $version, $bytes, $sha256, $author, $createdAt)",
       ),
       deleteFileVersions: this.db.prepare("DELETE FROM file_versions WHERE key = $key AND version <= $upTo"),
+      putFileLock: this.db.prepare("INSERT OR REPLACE INTO file_locks (key, record) VALUES ($key, $record)"),
+      deleteFileLock: this.db.prepare("DELETE FROM file_locks WHERE key = $key"),
     };
     this.lastSeq = this.load();
     this.loading = false;
@@ -89,6 +92,7 @@ export class SqliteStore extends MemoryStore {
     for (const f of versions.all()) {
       super.putFileVersion({ key: f.key, version: f.version, bytes: f.bytes, sha256: f.sha256, author: f.author, createdAt: f.created_at });
     }
+    for (const row of this.db.query<{ record: string }, []>("SELECT record FROM file_locks").all()) super.putFileLock(JSON.parse(row.record));
     return lastSeq;
   }
 
@@ -224,5 +228,13 @@ export class SqliteStore extends MemoryStore {
     super.deleteFileVersions(key, upTo);
     const bound = Number.isFinite(upTo) ? upTo : Number.MAX_SAFE_INTEGER;
     this.journal(`fd:${key}\0${bound}`, () => this.q.deleteFileVersions!.run({ key, upTo: bound }));
+  }
+  override putFileLock(lock: FileLockRecord) {
+    super.putFileLock(lock);
+    this.journal(`fl:${lock.key}`, () => this.q.putFileLock!.run({ key: lock.key, record: JSON.stringify(lock) }));
+  }
+  override deleteFileLock(key: string) {
+    super.deleteFileLock(key);
+    this.journal(`fl:${key}`, () => this.q.deleteFileLock!.run({ key }));
   }
 }

@@ -64,6 +64,15 @@ export interface FileHeadRecord {
   deletedAt: number | null;
 }
 
+/** A lease: one agent's exclusive right to write a key until `until`. */
+export interface FileLockRecord {
+  key: string;
+  holderId: string;
+  holderName: string;
+  since: number;
+  until: number;
+}
+
 export interface Store {
   getAgent(id: string): AgentRecord | undefined;
   getAgentByName(name: string): AgentRecord | undefined;
@@ -105,6 +114,10 @@ export interface Store {
   /** Resolves when every change so far is durable; undefined when there is nothing to wait for. */
   sync(): Promise<void> | undefined;
   close(): void;
+  getFileLock(key: string): FileLockRecord | undefined;
+  listFileLocks(): Iterable<FileLockRecord>;
+  putFileLock(lock: FileLockRecord): void;
+  deleteFileLock(key: string): void;
 }
 
 export class MemoryStore implements Store {
@@ -126,6 +139,7 @@ export class MemoryStore implements Store {
   listAllTasks() {
     return this.tasks.values();
   }
+  private fileLocks = new Map<string, FileLockRecord>();
 
   getAgent(id: string) {
     return this.agents.get(id);
@@ -252,5 +266,18 @@ export class MemoryStore implements Store {
     const rest = (this.fileVersions.get(key) ?? []).filter((f) => f.version > upTo);
     if (rest.length) this.fileVersions.set(key, rest);
     else this.fileVersions.delete(key);
+  }
+
+  getFileLock(key: string) {
+    return this.fileLocks.get(key);
+  }
+  listFileLocks() {
+    return [...this.fileLocks.values()];
+  }
+  putFileLock(lock: FileLockRecord) {
+    this.fileLocks.set(lock.key, lock);
+  }
+  deleteFileLock(key: string) {
+    this.fileLocks.delete(key);
   }
 }

@@ -81,7 +81,7 @@ describe("co-editing shared files", async () => {
     test("file-list shows each file's latest version", async () => {
       const l = await runCli(["file-list", "--prefix", "notes/", "--json"], as(alice));
       expect(l.json).toEqual([expect.objectContaining({ key: "notes/plan.md", version: 4, updated_by: "bob", size: 3 })]);
-      expect((await runCli(["file-list", "--prefix", "notes/"], as(alice))).stdout).toMatch(/^KEY\s+VERSION\s+SIZE\s+UPDATED BY\s+UPDATED\nnotes\/plan\.md\s+4\s+3\s+bob/);
+      expect((await runCli(["file-list", "--prefix", "notes/"], as(alice))).stdout).toMatch(/^KEY\s+VERSION\s+SIZE\s+UPDATED BY\s+UPDATED\s+LOCKED BY\nnotes\/plan\.md\s+4\s+3\s+bob\s+\d+s ago\s+-\n/);
     });
 
     test("file-rm deletes every version; putting the key again continues the numbering", async () => {
@@ -235,6 +235,84 @@ describe("co-editing shared files", async () => {
     });
   });
 
+  describe("leases", () => {
+    test("a lease lets only its holder write; others fail with exit 6 naming the holder and the end", async () => {
+      await put(alice, "lease.md", "draft\n");
+      const lock = await runCli(["file-lock", "--key", "lease.md", "--ttl", "60", "--json"], as(alice));
+      expect(lock.code).toBe(0);
+      expect(lock.json).toMatchObject({ key: "lease.md", holder: "alice" });
+      const left = (Date.parse(lock.json.until) - Date.now()) / 1000;
+      expect(left).toBeGreaterThan(55);
+      expect(left).toBeLessThanOrEqual(60);
+
+      const blocked = await put(bob, "lease.md", "bob's\n");
+      expect(blocked.code).toBe(6);
+      expect(blocked.json.error.code).toBe("file_locked");
+      expect(blocked.json.error.message).toMatch(new RegExp(`^"lease\\.md" is locked by alice until ${lock.json.until.replace(/\./g, "\\.")} \\(\\d+s from now\\); nothing was written$`));
+      expect(blocked.json.error.hint).toContain("ask alice to run `clawlink file-unlock --key lease.md`");
+      const human = await runCli(["file-put", "--key", "lease.md"], { ...as(bob), stdin: "x" });
+      expect(human.code).toBe(6);
+      expect(human.stderr).toContain('error: "lease.md" is locked by alice until');
+      const rm = await runCli(["file-rm", "--key", "lease.md", "--json"], as(bob));
+      expect(rm.code).toBe(6);
+      expect(rm.json.error.message).toEndWith("nothing was deleted");
+      const steal = await runCli(["file-lock", "--key", "lease.md", "--json"], as(bob));
+      expect(steal.code).toBe(6);
+      expect(steal.json.error.message).toEndWith("you cannot lock it until then");
+      const unlock = await runCli(["file-unlock", "--key", "lease.md", "--json"], as(bob));
+      expect(unlock.code).toBe(6);
+      expect(unlock.json.error.message).toStartWith('"lease.md" is locked by alice, not by you; only the holder can unlock it');
+
+      expect((await put(alice, "lease.md", "final\n")).json).toMatchObject({ version: 2, author: "alice" });
+      expect((await get(bob, "lease.md")).stdout).toBe("final\n");
+    });
+
+    test("file-list shows who holds a lease and until when", async () => {
+      const l = await runCli(["file-list", "--prefix", "lease", "--json"], as(bob));
+      expect(l.json[0].lock).toMatchObject({ key: "lease.md", holder: "alice" });
+      const table = await runCli(["file-list", "--prefix", "lease"], as(bob));
+      expect(table.stdout).toMatch(/LOCKED BY\nlease\.md\s+2\s+6\s+alice\s+\S+\s+ago\s+alice until \S+Z\n/);
+    });
+
+    test("locking again renews the lease; unlocking frees the key for others", async () => {
+      const first = (await runCli(["file-list", "--prefix", "lease", "--json"], as(bob))).json[0].lock;
+      const renewed = await runCli(["file-lock", "--key", "lease.md", "--ttl", "120", "--json"], as(alice));
+      expect(renewed.json.since).toBe(first.since);
+      expect(Date.parse(renewed.json.until)).toBeGreaterThan(Date.parse(first.until));
+      const unlock = await runCli(["file-unlock", "--key", "lease.md"], as(alice));
+      expect(unlock.code).toBe(0);
+      expect(unlock.stdout).toBe("unlocked lease.md\n");
+      expect((await runCli(["file-list", "--prefix", "lease", "--json"], as(bob))).json[0].lock).toBeNull();
+      expect((await put(bob, "lease.md", "bob's turn\n")).code).toBe(0);
+      const again = await runCli(["file-unlock", "--key", "lease.md", "--json"], as(alice));
+      expect(again.code).toBe(5);
+      expect(again.json.error.message).toBe('"lease.md" is not locked (a lease also ends by itself when its ttl runs out)');
+    });
+
+    test("a key can be locked before it exists, so its creator writes it first", async () => {
+      expect((await runCli(["file-lock", "--key", "reserved/new.md"], as(alice))).code).toBe(0);
+      expect((await put(bob, "reserved/new.md", "bob\n", "--if-version", "0")).json.error.code).toBe("file_locked");
+      expect((await put(alice, "reserved/new.md", "alice\n", "--if-version", "0")).json).toMatchObject({ version: 1 });
+      await runCli(["file-unlock", "--key", "reserved/new.md"], as(alice));
+    });
+
+    test("a lease ends by itself when its ttl runs out", async () => {
+      expect((await runCli(["file-lock", "--key", "lease.md", "--ttl", "1"], as(alice))).code).toBe(0);
+      expect((await put(bob, "lease.md", "too soon\n")).code).toBe(6);
+      await Bun.sleep(1100);
+      expect((await put(bob, "lease.md", "after the lease\n")).code).toBe(0);
+      expect((await runCli(["file-list", "--prefix", "lease", "--json"], as(bob))).json[0].lock).toBeNull();
+    });
+
+    test("a bad --ttl is a usage error", async () => {
+      for (const [ttl, message] of [["0", "must be at least 1"], ["90000", "must be at most 86400 (a day)"], ["soon", "must be a number of seconds"], ["1.5", "must be whole seconds"]]) {
+        const r = await runCli(["file-lock", "--key", "lease.md", "--ttl", ttl!, "--json"], as(alice));
+        expect(r.code).toBe(2);
+        expect(r.json.error.message).toBe(`--ttl: ${message}`);
+      }
+    });
+  });
+
   describe("keys", () => {
     const refused: [string, string][] = [
       ["../etc/passwd", "a file key must not have empty, '.' or '..' segments"],
@@ -249,7 +327,8 @@ describe("co-editing shared files", async () => {
 
     test("bad keys are refused by every file command with exit 2 and the rule they broke", async () => {
       for (const [key, message] of refused) {
-        for (const args of [["file-put", "--key", key], ["file-get", "--key", key], ["file-history", "--key", key], ["file-rm", "--key", key]]) {
+        for (const cmd of ["file-put", "file-get", "file-history", "file-rm", "file-lock", "file-unlock"]) {
+          const args = [cmd, "--key", key];
           const r = await runCli([...args, "--json"], { ...as(alice), stdin: "x" });
           expect(r.code).toBe(2);
           expect(r.json.error.message).toBe(`--key: ${message}`);

@@ -120,6 +120,9 @@ for (const [kind, make] of stores) {
         }
         hub.store.putFileHead({ key: "f.txt", version: 3, deletedBy: null, deletedAt: null });
         hub.store.deleteFileVersions("f.txt", 1);
+        hub.store.putFileLock({ key: "f.txt", holderId: a.id, holderName: "a", since: 1, until: 2 });
+        hub.store.putFileLock({ key: "gone.txt", holderId: a.id, holderName: "a", since: 1, until: 2 });
+        hub.store.deleteFileLock("gone.txt");
         await store.sync();
         store.close();
 
@@ -133,6 +136,7 @@ for (const [kind, make] of stores) {
           [2, "hello", "a"],
           [3, "hello!", "a"],
         ]);
+        expect([...again.store.listFileLocks()]).toEqual([{ key: "f.txt", holderId: a.id, holderName: "a", since: 1, until: 2 }]);
         // The task waiting for a capability is assigned when such an agent registers.
         const c = reg(again.hub, "c", ["nobody-has-it"]);
         expect(again.hub.take(c, 10).map((m: any) => m.task)).toEqual(["later"]);

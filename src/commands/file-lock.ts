@@ -1,0 +1,25 @@
+import * as v from "valibot";
+import { shellArg } from "../errors";
+import { keyArg, parseKey } from "./_files";
+import { defineClientCommand, parseArg } from "./_shared";
+
+const Ttl = v.pipe(v.string(), v.toNumber("must be a number of seconds"), v.integer("must be whole seconds"), v.minValue(1, "must be at least 1"), v.maxValue(86_400, "must be at most 86400 (a day)"));
+
+export default defineClientCommand({
+  meta: {
+    name: "file-lock",
+    description: "Take a lease on a key: for --ttl seconds only you can put or delete it (others fail with exit 6). Run again to renew; `file-unlock` ends it early",
+  },
+  examples: ["clawlink file-lock --key reports/review.md --ttl 600", "clawlink file-lock --key reports/review.md --json"],
+  args: {
+    key: keyArg,
+    ttl: { type: "string", description: "Seconds the lease lasts (1-86400)", default: "300", valueHint: "s" },
+  },
+  async run(ctx) {
+    ctx.me();
+    const key = parseKey(ctx.args.key);
+    const ttl = parseArg(Ttl, ctx.args.ttl, "--ttl");
+    const lock = await ctx.client.lockFile(key, ttl);
+    ctx.out(lock, `locked ${key} until ${lock.until}: only you can write it until then, or until \`clawlink file-unlock --key ${shellArg(key)}\``);
+  },
+});

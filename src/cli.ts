@@ -32,6 +32,7 @@ export const main = defineCommand({
     "file-history": () => import("./commands/file-history").then((m) => m.default),
     "file-lock": () => import("./commands/file-lock").then((m) => m.default),
     "file-unlock": () => import("./commands/file-unlock").then((m) => m.default),
+    "file-watch": () => import("./commands/file-watch").then((m) => m.default),
     heartbeat: () => import("./commands/heartbeat").then((m) => m.default),
     whoami: () => import("./commands/whoami").then((m) => m.default),
     unregister: () => import("./commands/unregister").then((m) => m.default),
@@ -76,7 +77,7 @@ async function run(argv: string[]) {
     process.exitCode = reportError(e, rest.includes("--json"));
   }
   // A compiled binary that has served or trapped signals stays alive after its loop drains; end it here.
-  if (name === "relay" || name === "listen") process.exit(process.exitCode ?? 0);
+  if (name === "relay" || name === "listen" || name === "file-watch") process.exit(process.exitCode ?? 0);
 }
 
 /** Help for a terminal keeps citty's colours; help read by a program gets plain text. */

@@ -1,4 +1,5 @@
 /** Human output: tables and one-paragraph message summaries. */
+import { shellArg } from "../errors";
 import type { Agent, FileInfo, FileVersion, Message, Task } from "../protocol/schemas";
 
 /** Left-aligned columns, two spaces apart, with a header row. */
@@ -98,6 +99,19 @@ export function renderMessage(m: Message): string {
     case "status":
       return `${head}\n  task ${m.task_id} is ${m.state}${m.note ? `: ${m.note}` : ""}\n`;
     case "file":
-      return `${head}\n  ${m.by} ${m.action} ${m.key}${m.version ? ` (version ${m.version})` : ""}\n`;
+      return `${head}\n  ${describeFileChange(m)}\n`;
+  }
+}
+
+function describeFileChange(m: Extract<Message, { type: "file" }>): string {
+  switch (m.action) {
+    case "put":
+      return `${m.by} ${m.merged ? "merged an edit into" : "wrote"} ${m.key} version ${m.version}${m.size !== undefined ? ` (${m.size} bytes)` : ""}\n  fetch: clawlink file-get --key ${shellArg(m.key)}`;
+    case "delete":
+      return `${m.by} deleted ${m.key} (its last version was ${m.version})`;
+    case "lock":
+      return `${m.by} locked ${m.key}${m.until ? ` until ${m.until}` : ""}`;
+    case "unlock":
+      return m.expired ? `${m.by}'s lease on ${m.key} ran out; it is unlocked` : `${m.by} unlocked ${m.key}`;
   }
 }

@@ -139,14 +139,27 @@ export const StatusMessage = v.object({
   state: TaskState,
   note: v.string(),
 });
+export const FILE_ACTIONS = ["put", "delete", "lock", "unlock"] as const;
+/** A change to a shared file, sent to every other agent. */
 export const FileMessage = v.object({
   type: v.literal("file"),
   ...envelope,
   key: v.string(),
+  /** put: the new version; delete: the last version; lock, unlock: the latest version (0 if none). */
   version: v.number(),
+  /** The name of the agent that made the change (for an expired lease, its holder). */
   by: v.string(),
-  action: v.picklist(["put", "delete", "lock", "unlock"]),
+  action: v.picklist(FILE_ACTIONS),
+  /** put: the new version's size and sha256, and whether the relay merged it. */
+  size: v.optional(v.number()),
+  sha256: v.optional(v.string()),
+  merged: v.optional(v.boolean()),
+  /** lock: when the lease ends. */
+  until: v.optional(Timestamp),
+  /** unlock: the lease ran out instead of being released. */
+  expired: v.optional(v.boolean()),
 });
+export type FileMessage = v.InferOutput<typeof FileMessage>;
 
 export const Message = v.variant("type", [
   TaskMessage,

@@ -14,6 +14,8 @@ export interface Sink {
   /** Like Bun's `ws.send`: >0 sent, -1 accepted but the socket is backed up, 0 dropped. */
   push(msg: Message): number;
   close(code: number, reason: string): void;
+  /** Set on a connection that takes only some messages (`file-watch`): it gets those before any other does, and nothing else. */
+  accepts?(msg: Message): boolean;
 }
 
 interface SinkState {
@@ -43,6 +45,11 @@ export class Delivery {
 
   /** Queue a message for its recipient and push it at once if the recipient is connected. */
   route(entry: Entry) {
+    const picky = this.sinks.get(entry.to)?.find((s) => !s.paused && s.sink.accepts?.(entry.msg));
+    if (picky) {
+      this.send(picky, entry);
+      return;
+    }
     this.store.enqueue(entry);
     if (this.sinks.has(entry.to)) this.pump(entry.to);
     const waiting = this.waiters.get(entry.to);
@@ -58,27 +65,42 @@ export class Delivery {
     if (!states) return;
     let turn = 0;
     for (;;) {
-      // The next socket that is not backed up, taking turns (usually there is only one).
+      // The next socket that is not backed up and takes every message, taking turns (usually there is only one).
       let state: SinkState | undefined;
       for (let i = 0; i < states.length && !state; i++) {
         const candidate = states[(turn + i) % states.length]!;
-        if (!candidate.paused) state = candidate;
+        if (!candidate.paused && !candidate.sink.accepts) state = candidate;
       }
       if (!state) return;
       turn++;
       const entry = this.store.dequeue(agentId);
       if (!entry) return;
-      const now = this.clock();
-      const msg = this.hooks.onHandOut(entry, now);
-      if (!msg) continue;
-      entry.msg = msg;
-      this.store.putInflight(agentId, { entry, until: now + this.hooks.leaseMs(entry), conn: state.sink.id });
-      const sent = state.sink.push(msg);
-      if (sent === 0) {
-        this.store.takeInflight(agentId, msg.id);
-        this.store.enqueue(entry);
-      }
-      if (sent <= 0) state.paused = true;
+      this.send(state, entry);
+    }
+  }
+
+  /** Hands one message to one connection, where it stays in flight until acknowledged (unless the hub drops it). */
+  private send(state: SinkState, entry: Entry) {
+    const now = this.clock();
+    const msg = this.hooks.onHandOut(entry, now);
+    if (!msg) return;
+    entry.msg = msg;
+    this.store.putInflight(entry.to, { entry, until: now + this.hooks.leaseMs(entry), conn: state.sink.id });
+    const sent = state.sink.push(msg);
+    if (sent === 0) {
+      this.store.takeInflight(entry.to, msg.id);
+      this.store.enqueue(entry);
+    }
+    if (sent <= 0) state.paused = true;
+  }
+
+  /** A picky connection takes what waits in the queue for it. */
+  private feed(state: SinkState) {
+    for (const entry of this.store.queued(state.sink.agentId)) {
+      if (state.paused) return;
+      if (!state.sink.accepts!(entry.msg)) continue;
+      this.store.removeQueued(entry.to, entry.msg.id);
+      this.send(state, entry);
     }
   }
 
@@ -123,9 +145,11 @@ export class Delivery {
 
   connect(sink: Sink) {
     const states = this.sinks.get(sink.agentId) ?? [];
-    states.push({ sink, paused: false });
+    const state = { sink, paused: false };
+    states.push(state);
     this.sinks.set(sink.agentId, states);
     this.requeueStrays(sink.agentId);
+    if (sink.accepts) this.feed(state);
     this.pump(sink.agentId);
   }
 
@@ -133,6 +157,7 @@ export class Delivery {
   resume(sink: Sink) {
     const state = this.sinks.get(sink.agentId)?.find((s) => s.sink === sink);
     if (state) state.paused = false;
+    if (state && sink.accepts) this.feed(state);
     this.pump(sink.agentId);
   }
 

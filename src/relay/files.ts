@@ -3,8 +3,8 @@
  * No I/O: versions and leases live in the Store and time comes from the clock.
  */
 import { ClawlinkError, notFound, shellArg } from "../errors";
-import type { FileDeleted, FileHistory, FileInfo, FileLock, FileVersion, FileWritten } from "../protocol/schemas";
-import { sha256Hex } from "./ids";
+import type { FileDeleted, FileHistory, FileInfo, FileLock, FileMessage, FileVersion, FileWritten } from "../protocol/schemas";
+import { newSortableId, sha256Hex } from "./ids";
 import { Leases } from "./leases";
 import { merge3, renderConflicts } from "./merge";
 import type { FileHeadRecord, FileVersionRecord, Store } from "./store";
@@ -14,6 +14,8 @@ export interface FilesOptions {
   maxVersions?: number;
   /** Bytes of every kept version together. Older versions give way to new ones; the latest never do. */
   maxTotalBytes?: number;
+  /** Tells agents about a change: the relay queues it for every agent but `except`. */
+  notify?: (msg: FileMessage, except: string | null) => void;
 }
 
 /** Who acts on a file: an agent's id and name. */
@@ -50,6 +52,7 @@ export class Files {
   readonly maxVersions: number;
   readonly maxTotalBytes: number;
   private leases: Leases;
+  private notify: (msg: FileMessage, except: string | null) => void;
 
   constructor(
     private store: Store,
@@ -59,10 +62,12 @@ export class Files {
     this.maxVersions = opts.maxVersions ?? 20;
     this.maxTotalBytes = opts.maxTotalBytes ?? Infinity;
     this.leases = new Leases(store, clock);
+    this.notify = opts.notify ?? (() => {});
   }
 
   /** Stores `bytes` as the key's next version, unless they equal the latest one. */
   put(actor: Actor, key: string, bytes: Uint8Array, opts: PutOptions = {}): FileWritten {
+    this.tick();
     this.leases.check(actor.id, key, "nothing was written");
     const head = this.store.getFileHead(key);
     const latest = this.latest(key);
@@ -84,6 +89,7 @@ export class Files {
     this.store.putFileHead({ key, version, deletedBy: null, deletedAt: null });
     if (version > this.maxVersions) this.store.deleteFileVersions(key, version - this.maxVersions);
     this.makeRoom();
+    this.emit(actor, { key, version, action: "put", size: bytes.byteLength, sha256, merged });
     return this.written(record, true, merged);
   }
 
@@ -123,11 +129,13 @@ export class Files {
 
   /** Deletes every version; the key's numbering goes on from where it was if it is put again. */
   delete(actor: Actor, key: string): FileDeleted {
+    this.tick();
     const head = this.store.getFileHead(key);
     if (!head || head.deletedAt !== null) throw this.missing(key, head);
     this.leases.check(actor.id, key, "nothing was deleted");
     this.store.putFileHead({ ...head, deletedBy: actor.name, deletedAt: this.clock() });
     this.store.deleteFileVersions(key);
+    this.emit(actor, { key, version: head.version, action: "delete" });
     return { key, version: head.version, deleted: true };
   }
 
@@ -166,16 +174,30 @@ export class Files {
 
   /** Gives `actor` the sole right to write `key` for `ttlS` seconds (renewed if it already holds it). */
   lock(actor: Actor, key: string, ttlS: number): FileLock {
-    return this.leases.view(this.leases.acquire(actor, key, ttlS));
+    this.tick();
+    const lock = this.leases.view(this.leases.acquire(actor, key, ttlS));
+    this.emit(actor, { key, version: this.latest(key)?.version ?? 0, action: "lock", until: lock.until });
+    return lock;
   }
 
   unlock(actor: Actor, key: string): FileLock {
-    return this.leases.view(this.leases.release(actor.id, key));
+    this.tick();
+    const lock = this.leases.view(this.leases.release(actor.id, key));
+    this.emit(actor, { key, version: this.latest(key)?.version ?? 0, action: "unlock" });
+    return lock;
   }
 
-  /** Ends leases whose time ran out; the server calls it a few times a second. */
+  /** Ends leases whose time ran out and tells everyone, the holder too; the server calls it a few times a second. */
   tick(now = this.clock()) {
-    this.leases.expire(now);
+    for (const lock of this.leases.expire(now)) {
+      this.emit(null, { key: lock.key, version: this.latest(lock.key)?.version ?? 0, action: "unlock", expired: true }, lock.holderName);
+    }
+  }
+
+  /** Sends a change to every agent but the one that made it (from the relay itself when `actor` is null). */
+  private emit(actor: Actor | null, change: Pick<FileMessage, "key" | "version" | "action"> & Partial<FileMessage>, by = actor?.name ?? "relay") {
+    const msg: FileMessage = { type: "file", id: newSortableId("m"), from: actor?.id ?? "relay", to: null, created_at: iso(this.clock()), by, ...change };
+    this.notify(msg, actor?.id ?? null);
   }
 
   private latest(key: string): FileVersionRecord | undefined {

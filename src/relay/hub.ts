@@ -248,6 +248,17 @@ export class Hub {
     }
   }
 
+  /** Queues a relay notice (a file change) for every agent but `except`; an agent whose queue is full misses it. */
+  notify(msg: Message, except: string | null = null): number {
+    let recipients = 0;
+    for (const rec of this.store.listAgents()) {
+      if (rec.id === except || this.store.queueLength(rec.id) >= this.maxQueue) continue;
+      this.enqueue(msg, rec.id, "normal");
+      recipients++;
+    }
+    return recipients;
+  }
+
   private sendTask(sender: AgentRecord, msg: Extract<SendMessage, { type: "task" }>): Sent {
     if (msg.idempotency_key) {
       const first = this.store.getTaskByIdempotencyKey(sender.id, msg.idempotency_key);

@@ -34,7 +34,11 @@ export interface Relay {
 export function startRelay(opts: RelayOptions = {}): Relay {
   const limits = resolveLimits(opts);
   const hub = new Hub({ ...opts, maxQueue: limits.maxQueue, maxAgents: limits.maxAgents });
-  const files = new Files(hub.store, hub.clock, { maxVersions: limits.maxFileVersions, maxTotalBytes: limits.maxTotalFileBytes });
+  const files = new Files(hub.store, hub.clock, {
+    maxVersions: limits.maxFileVersions,
+    maxTotalBytes: limits.maxTotalFileBytes,
+    notify: (msg, except) => hub.notify(msg, except),
+  });
   const auth = new Auth(hub, opts.token || undefined);
   const throttle = new AuthThrottle(limits.maxAuthFailures);
   const routes = createRoutes(hub, files, auth, limits);
@@ -90,9 +94,12 @@ export function startRelay(opts: RelayOptions = {}): Relay {
       "/v1/ws": (req: Request, srv: Server<SocketData>) =>
         guarded(req, srv, () => {
           const agent = auth.agent(req);
-          const watch = new URL(req.url).searchParams.get("task");
+          const q = new URL(req.url).searchParams;
+          const watch = q.get("task");
           if (watch !== null) parseWith(Id, watch, "task");
-          if (srv.upgrade(req, { data: { agent, watch, sink: null, unwatch: null } })) return undefined;
+          const files = q.get("files");
+          if (files !== null && files.length > 512) throw new ClawlinkError("bad_request", 400, "the files prefix is longer than 512 characters", "a prefix is the start of a file key");
+          if (srv.upgrade(req, { data: { agent, watch, files, sink: null, unwatch: null } })) return undefined;
           throw new ClawlinkError("bad_request", 400, "this endpoint speaks WebSocket only", "connect with a WebSocket client (`clawlink listen`)");
         }),
     },

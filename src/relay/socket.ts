@@ -11,6 +11,8 @@ export interface SocketData {
   agent: AgentRecord;
   /** Set for `delegate --wait`: the socket follows one task instead of receiving the inbox. */
   watch: string | null;
+  /** Set for `file-watch`: the socket takes only file messages whose key starts with this. */
+  files: string | null;
   sink: Sink | null;
   unwatch: (() => void) | null;
 }
@@ -49,11 +51,13 @@ export function createSocketHandler(hub: Hub): WebSocketHandler<SocketData> {
         }
         return;
       }
+      const prefix = ws.data.files;
       const sink: Sink = {
         id: newSinkId(),
         agentId: agent.id,
         push: (message: Message) => ws.send(frame({ op: "message", message })),
         close: (code, reason) => ws.close(code, reason),
+        ...(prefix !== null ? { accepts: (m: Message) => m.type === "file" && m.key.startsWith(prefix) } : {}),
       };
       ws.data.sink = sink;
       hub.delivery.connect(sink);

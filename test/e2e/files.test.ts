@@ -2,7 +2,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { cleanup, runCli, spawnRelay, tempHome } from "../_helpers";
+import { CliProcess, cleanup, eventually, runCli, spawnRelay, tempHome } from "../_helpers";
 
 afterAll(cleanup);
 
@@ -310,6 +310,74 @@ describe("co-editing shared files", async () => {
         expect(r.code).toBe(2);
         expect(r.json.error.message).toBe(`--ttl: ${message}`);
       }
+    });
+  });
+
+  describe("events", () => {
+    const drain = (home: string) => runCli(["poll", "--max", "10000"], as(home));
+    const changes = (p: CliProcess, key: string) => p.jsonLines().filter((m) => m.type === "file" && m.key === key);
+
+    test("listen shows every new version, lock, unlock and delete of a co-editor as a `file` message", async () => {
+      await drain(bob);
+      const listener = new CliProcess(["listen", "--json"], as(bob));
+      await listener.waitFor(/listening as bob/);
+      await put(alice, "events/log.md", "one\n");
+      await runCli(["file-lock", "--key", "events/log.md", "--ttl", "30"], as(alice));
+      await runCli(["file-unlock", "--key", "events/log.md"], as(alice));
+      await runCli(["file-rm", "--key", "events/log.md"], as(alice));
+      await eventually(() => changes(listener, "events/log.md").length === 4);
+      const seen = changes(listener, "events/log.md");
+      expect(seen.map((m) => [m.action, m.version, m.by])).toEqual([
+        ["put", 1, "alice"],
+        ["lock", 1, "alice"],
+        ["unlock", 1, "alice"],
+        ["delete", 1, "alice"],
+      ]);
+      expect(seen[0]).toMatchObject({ size: 4, sha256: sha256("one\n"), merged: false, to: null });
+      expect(Date.parse(seen[1].until)).toBeGreaterThan(Date.now());
+      await listener.stop();
+    });
+
+    test("an agent's own changes are not sent back to it", async () => {
+      expect((await runCli(["poll", "--json"], as(alice))).json.filter((m: any) => m.key === "events/log.md")).toEqual([]);
+    });
+
+    test("changes wait in the inbox of an agent that is not connected, and listen prints them in words", async () => {
+      await put(alice, "events/log.md", "back\n");
+      const polled = await runCli(["poll"], as(bob));
+      expect(polled.stdout).toContain("alice wrote events/log.md version 2 (5 bytes)\n  fetch: clawlink file-get --key events/log.md");
+    });
+
+    test("file-watch prints only file changes under its prefix and leaves other messages in the inbox", async () => {
+      await drain(bob);
+      const watch = new CliProcess(["file-watch", "--key", "events/", "--json"], as(bob));
+      await watch.waitFor(/watching files under events\/ as bob/);
+      await put(alice, "other/b.md", "not watched\n");
+      await runCli(["delegate", "--to", "bob", "--task", "review events"], as(alice));
+      await put(alice, "events/a.md", "watched\n");
+      await runCli(["file-lock", "--key", "events/a.md", "--ttl", "1"], as(alice));
+      // The lease runs out by itself: the relay says so to everyone, its holder included.
+      await eventually(() => watch.jsonLines().length === 3, 5000);
+      expect(watch.jsonLines().map((m) => [m.type, m.key, m.action, m.by, m.expired ?? false])).toEqual([
+        ["file", "events/a.md", "put", "alice", false],
+        ["file", "events/a.md", "lock", "alice", false],
+        ["file", "events/a.md", "unlock", "alice", true],
+      ]);
+      expect((await runCli(["poll", "--json"], as(alice))).json.filter((m: any) => m.key === "events/a.md").map((m: any) => [m.action, m.from])).toEqual([["unlock", "relay"]]);
+      await watch.stop();
+      const rest = (await runCli(["poll", "--json"], as(bob))).json;
+      expect(rest.map((m: any) => m.type === "task" ? ["task", m.task] : [m.type, m.key])).toEqual([
+        ["file", "other/b.md"],
+        ["task", "review events"],
+      ]);
+    });
+
+    test("file-watch in words", async () => {
+      const watch = new CliProcess(["file-watch", "--key", "events/"], as(bob));
+      await watch.waitFor(/watching files under events\//);
+      await put(alice, "events/a.md", "again\n");
+      await watch.waitFor(/alice wrote events\/a\.md version 2 \(6 bytes\)/);
+      await watch.stop();
     });
   });
 

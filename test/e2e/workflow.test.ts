@@ -111,13 +111,14 @@ describe("two agents walk the workflow", async () => {
     expect(readFileSync(out, "utf8")).toBe("# Q3\nrevenue up\n");
   });
 
-  test("listen prints messages as they arrive, as JSON lines", async () => {
+  test("listen prints messages as they arrive, as JSON lines, after what waited for it", async () => {
     const listener = new CliProcess(["listen", "--json"], as(bob));
     await listener.waitFor(/listening as bob/);
     await runCli(["delegate", "--to", "bob", "--task", "live one"], as(alice));
     await listener.waitFor(/live one/);
-    const [m] = listener.jsonLines();
-    expect(m).toMatchObject({ type: "task", task: "live one" });
+    const [waited, live] = listener.jsonLines();
+    expect(waited).toMatchObject({ type: "file", action: "put", key: "reports/q3.md", by: "alice" });
+    expect(live).toMatchObject({ type: "task", task: "live one" });
     await listener.stop();
   });
 

@@ -1,0 +1,143 @@
+/** Following the agent's inbox over the WebSocket: reconnects with backoff, drops redeliveries, batches acks. */
+import * as v from "valibot";
+import type { Identity } from "../config";
+import { ClawlinkError, exitCodeFor } from "../errors";
+import { logger } from "../logger";
+import { Message } from "../protocol/schemas";
+import type { Client } from "./client";
+import { ensureRegistered } from "./session";
+
+const Frame = v.variant("op", [
+  v.object({ op: v.literal("hello"), agent: v.object({ id: v.string(), name: v.string() }) }),
+  v.object({ op: v.literal("message"), message: Message }),
+  v.object({ op: v.literal("error"), error: v.object({ message: v.string(), hint: v.optional(v.string()) }) }),
+]);
+
+/** Remembers the last `size` ids so a redelivered message is handled once. */
+class SeenIds {
+  private set = new Set<string>();
+  constructor(private size: number) {}
+  add(id: string): boolean {
+    if (this.set.has(id)) return false;
+    this.set.add(id);
+    if (this.set.size > this.size) this.set.delete(this.set.values().next().value!);
+    return true;
+  }
+}
+
+export interface FollowOptions {
+  client: Client;
+  me: Identity;
+  home: string;
+  /** Take only file messages whose key starts with this (`file-watch`); everything else stays in the inbox. */
+  files?: string;
+  /** Handles one message, in order; it is acknowledged once this settles. */
+  handle(m: Message): Promise<void> | void;
+  /** Messages to acknowledge without handling. */
+  skip?(m: Message): boolean;
+  /** What the connected line says the command is doing, e.g. "listening". */
+  doing: string;
+  /** Called once when the command is stopped. */
+  onStop?(): void;
+}
+
+/** Runs until SIGINT or SIGTERM (exit code 0), or until an error that reconnecting cannot fix (its exit code). */
+export async function followInbox(opts: FollowOptions): Promise<number> {
+  const { client, me } = opts;
+  const seen = new SeenIds(100_000);
+  /** Messages being handled now: a redelivered copy of one is acknowledged only when its handling ends. */
+  const inProgress = new Set<string>();
+  let pendingAcks: string[] = [];
+  let ws: WebSocket | undefined;
+  let stopping = false;
+  let attempt = 0;
+  let chain = Promise.resolve();
+  let stop: (code?: number) => void = () => {};
+  const stopped = new Promise<number>((resolve) => {
+    stop = (code = 0) => {
+      stopping = true;
+      flushAcks();
+      clearInterval(ackTimer);
+      ws?.close(1000, "listener stopped");
+      opts.onStop?.();
+      resolve(code);
+    };
+  });
+
+  const flushAcks = () => {
+    if (pendingAcks.length && ws?.readyState === WebSocket.OPEN) {
+      ws.send(JSON.stringify({ op: "ack", ids: pendingAcks }));
+      pendingAcks = [];
+    }
+  };
+  const ackTimer = setInterval(flushAcks, 50);
+
+  const handle = async (m: Message) => {
+    await opts.handle(m);
+    pendingAcks.push(m.id);
+    if (pendingAcks.length >= 500) flushAcks();
+  };
+
+  const connect = () => {
+    ws = client.socket({ files: opts.files });
+    ws.onmessage = (ev) => {
+      const parsed = v.safeParse(Frame, JSON.parse(String(ev.data)));
+      if (!parsed.success) return;
+      const f = parsed.output;
+      if (f.op === "hello") {
+        attempt = 0;
+        logger.info(`${opts.doing} as ${f.agent.name} (${f.agent.id}) on ${client.relay}`);
+      } else if (f.op === "message") {
+        const m = f.message;
+        if (!seen.add(m.id)) {
+          // Acking a copy whose first is still running would settle it before it is handled.
+          if (!inProgress.has(m.id)) pendingAcks.push(m.id);
+          return;
+        }
+        if (opts.skip?.(m)) {
+          pendingAcks.push(m.id);
+          return;
+        }
+        inProgress.add(m.id);
+        chain = chain
+          .then(() => handle(m))
+          .catch((e) => logger.warn((e as Error).message))
+          .finally(() => inProgress.delete(m.id));
+      } else logger.warn(`${f.error.message}${f.error.hint ? ` (${f.error.hint})` : ""}`);
+    };
+    ws.onclose = (ev) => {
+      if (stopping) return;
+      // 4001: the agent was unregistered; registering it again here would undo that.
+      if (ev.code === 4001) {
+        logger.info(`${me.name} (${me.id}) was unregistered; stopping`);
+        return stop(0);
+      }
+      reconnect();
+    };
+  };
+
+  // Backoff with jitter; before each try, make sure the relay (perhaps restarted) knows us.
+  const reconnect = async () => {
+    const delay = Math.min(10_000, 250 * 2 ** attempt++) * (0.5 + Math.random() / 2);
+    if (attempt === 1) logger.warn(`connection to ${client.relay} lost; reconnecting`);
+    await Bun.sleep(delay);
+    if (stopping) return;
+    try {
+      const { reregistered } = await ensureRegistered(client, me, opts.home);
+      if (reregistered) logger.info(`the relay had forgotten ${me.name}; registered it again as ${me.id}`);
+      connect();
+    } catch (err) {
+      if (err instanceof ClawlinkError && (err.status === 401 || err.status === 403 || err.status === 409)) {
+        logger.error(`${err.message}${err.hint ? ` (${err.hint})` : ""}`);
+        return stop(exitCodeFor(err));
+      }
+      reconnect();
+    }
+  };
+
+  await ensureRegistered(client, me, opts.home);
+  connect();
+  process.once("SIGINT", () => stop());
+  process.once("SIGTERM", () => stop());
+  return await stopped;
+}

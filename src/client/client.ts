@@ -129,12 +129,24 @@ export class Client {
     return this.call(Task, "POST", `/v1/tasks/${encodeURIComponent(id)}/cancel`);
   }
   /** Uploads a new version; `ifVersion` makes it a compare-and-swap, `merge` lets the relay merge text edits. */
-  putFile(key: string, body: Bun.BodyInit, opts: { ifVersion?: number; merge?: boolean } = {}) {
+  async putFile(key: string, body: Bun.BodyInit, opts: { ifVersion?: number; merge?: boolean } = {}) {
     const headers: Record<string, string> = { "content-type": "application/octet-stream" };
     if (opts.ifVersion === 0) headers["if-none-match"] = "*";
     else if (opts.ifVersion !== undefined) headers["if-match"] = `"${opts.ifVersion}"`;
     if (opts.merge) headers["x-clawlink-merge"] = "true";
-    return this.call(FileWritten, "PUT", filePath(key), { body, headers });
+    try {
+      return await this.call(FileWritten, "PUT", filePath(key), { body, headers });
+    } catch (err) {
+      // A relay refuses a body far over its limit by closing the connection before reading it.
+      const size = body instanceof Blob ? body.size : undefined;
+      if (err instanceof ClawlinkError && (err.code === "unreachable" || err.code === "http_error") && size !== undefined && size > 0) {
+        const refused = err.status === 413 || /EPIPE|ECONNRESET/.test(err.message);
+        if (refused) {
+          throw new ClawlinkError("too_large", 413, `the relay at ${this.relay} closed the connection while receiving ${key} (${size} bytes)`, "a relay refuses files over its --max-file-bytes (256 MiB unless set): send a smaller file, or start the relay with a higher limit");
+        }
+      }
+      throw err;
+    }
   }
   /** The raw response of the latest version, or of `version`; headers carry version, sha256 and author. */
   getFile(key: string, version?: number) {

@@ -4,9 +4,10 @@ import { ClawlinkError, badRequest, forbidden } from "../errors";
 import { parseWith } from "../protocol/codec";
 import { AckRequest, Capability, FileKey, LockRequest, RegisterRequest, SendMessage, TaskState } from "../protocol/schemas";
 import type { Auth } from "./auth";
+import { bytesResponse, discardBody, readFileBody } from "./body";
 import type { Files, PutOptions } from "./files";
 import type { Hub } from "./hub";
-import { declaredLength, readBody, readJsonBody, type Limits } from "./limits";
+import { declaredLength, readJsonBody, type Limits } from "./limits";
 import type { AgentRecord, FileVersionRecord } from "./store";
 
 export type RouteLimits = Pick<Limits, "maxMessageBytes" | "maxFileBytes" | "maxTotalFileBytes">;
@@ -133,11 +134,18 @@ export function createRoutes(hub: Hub, files: Files, auth: Auth, limits: RouteLi
     },
     "/v1/files/*": {
       PUT: async (req) => {
-        const agent = auth.agent(req);
-        const key = fileKey(req, FILES);
-        const conditions = putConditions(req);
-        files.checkSpace(key, declaredLength(req));
-        const bytes = await readBody(req, limits.maxFileBytes, "the file", "--max-file-bytes");
+        let agent: AgentRecord, key: string, conditions: PutOptions;
+        try {
+          agent = auth.agent(req);
+          key = fileKey(req, FILES);
+          conditions = putConditions(req);
+          files.checkSpace(key, declaredLength(req));
+        } catch (err) {
+          // Read the upload anyway (up to twice the file limit), so the sender sees this answer rather than a broken pipe.
+          await discardBody(req, 2 * limits.maxFileBytes);
+          throw err;
+        }
+        const bytes = await readFileBody(req, limits.maxFileBytes);
         const written = files.put(agent, key, bytes, conditions);
         return json(written, written.created ? 201 : 200, { etag: `"${written.version}"` });
       },
@@ -145,7 +153,7 @@ export function createRoutes(hub: Hub, files: Files, auth: Auth, limits: RouteLi
         auth.member(req);
         const q = parseWith(FileQuery, query(req), "query");
         const file = files.get(fileKey(req, FILES), q.version);
-        return new Response(file.bytes, { headers: versionHeaders(file) });
+        return bytesResponse(file.bytes, versionHeaders(file));
       },
       DELETE: (req) => {
         const agent = auth.agent(req);

@@ -60,6 +60,14 @@ export async function readFileBody(req: Request, limit: number): Promise<Uint8Ar
   return out;
 }
 
+/**
+ * After a big upload, collect what it left behind (the version that fell off the end, or the upload
+ * itself when it changed nothing) once the handler is done, so memory holds the kept versions and no more.
+ */
+export function collectSoon(size: number) {
+  if (size >= COLLECT_EVERY) setTimeout(() => Bun.gc(true), 0);
+}
+
 /** Reads and drops a body the relay will not use, up to `max` bytes in all; past that, stops reading. */
 export async function discardBody(req: Request, max: number): Promise<void> {
   const reader = req.body?.getReader();

@@ -4,7 +4,7 @@ import { ClawlinkError, badRequest, forbidden } from "../errors";
 import { parseWith } from "../protocol/codec";
 import { AckRequest, Capability, FileKey, LockRequest, RegisterRequest, SendMessage, TaskState } from "../protocol/schemas";
 import type { Auth } from "./auth";
-import { bytesResponse, discardBody, readFileBody } from "./body";
+import { bytesResponse, collectSoon, discardBody, readFileBody } from "./body";
 import type { Files, PutOptions } from "./files";
 import type { Hub } from "./hub";
 import { declaredLength, readJsonBody, type Limits } from "./limits";
@@ -146,6 +146,7 @@ export function createRoutes(hub: Hub, files: Files, auth: Auth, limits: RouteLi
           throw err;
         }
         const bytes = await readFileBody(req, limits.maxFileBytes);
+        collectSoon(bytes.byteLength);
         const written = files.put(agent, key, bytes, conditions);
         return json(written, written.created ? 201 : 200, { etag: `"${written.version}"` });
       },

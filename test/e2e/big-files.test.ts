@@ -80,6 +80,10 @@ describe("size limit", async () => {
     expect(human.code).toBe(2);
     expect(human.stderr).toMatch(/^error: (the file is larger than the relay's limit of 1048576 bytes|the relay at \S+ closed the connection while receiving over\.bin \(8388608 bytes\))\nhint: /);
     expect((await runCli(["file-list", "--json"], as)).json).toEqual([]);
+    // Refused before reading (a bad secret here), a big upload still gets its answer, not a broken pipe.
+    const denied = await fetch(`${url}/v1/files/over.bin`, { method: "PUT", headers: { authorization: "Bearer a_nobody.secret" }, body: Bun.file(src) });
+    expect(denied.status).toBe(401);
+    expect(((await denied.json()) as any).error.code).toBe("not_registered");
     expect((await runCli(["file-put", "--key", "fits.bin", "--json"], { ...as, stdin: "small" })).json).toMatchObject({ version: 1 });
   });
 });
@@ -89,7 +93,8 @@ describe("integrity", () => {
   const liar = Bun.serve({
     port: 0,
     hostname: "127.0.0.1",
-    fetch: () => new Response("tampered", { headers: { "x-clawlink-sha256": "0".repeat(64), "x-clawlink-version": "1" } }),
+    fetch: (req) =>
+      new Response("tampered", { headers: req.url.endsWith("/unsigned.md") ? {} : { "x-clawlink-sha256": "0".repeat(64), "x-clawlink-version": "1" } }),
   });
   const relay = `http://127.0.0.1:${liar.port}`;
 
@@ -105,6 +110,9 @@ describe("integrity", () => {
     expect(printed.code).toBe(1);
     expect(printed.stdout).toBe("");
     expect(printed.stderr).toContain("hint: nothing was printed");
+    const unsigned = await runCli(["file-get", "--key", "unsigned.md"], { home, relay });
+    expect(unsigned.code).toBe(1);
+    expect(unsigned.stderr).toContain("error: the relay sent a file without its sha256");
     liar.stop(true);
   });
 });

@@ -94,6 +94,9 @@ describe("co-editing shared files", async () => {
       expect(missing.code).toBe(5);
       expect(missing.stderr).toMatch(/"tmp\/scratch\.txt" was deleted by bob at \S+Z/);
       expect((await runCli(["file-history", "--key", "tmp/scratch.txt"], as(alice))).code).toBe(5);
+      const stale = await put(alice, "tmp/scratch.txt", "c\n", "--if-version", "2");
+      expect(stale.code).toBe(6);
+      expect(stale.json.error.message).toMatch(/^"tmp\/scratch\.txt" does not exist; it was deleted by bob at \S+Z, so it is not at version 2$/);
       expect((await put(alice, "tmp/scratch.txt", "c\n")).json).toMatchObject({ version: 3 });
     });
 
@@ -111,6 +114,14 @@ describe("co-editing shared files", async () => {
       const r = await put(alice, "notes/plan.md", "x", "--if-version", "soon");
       expect(r.code).toBe(2);
       expect(r.json.error.message).toBe("--if-version: must be a number");
+      const binary = await runCli(["file-put", "--key", "bytes.bin"], { ...as(alice), stdin: new Uint8Array([0xff, 0xfe, 0x00]) });
+      expect(binary.code).toBe(0);
+      const asJson = await get(alice, "bytes.bin", "--json");
+      expect(asJson.code).toBe(2);
+      expect(asJson.json.error).toMatchObject({ message: '"bytes.bin" is binary, so --json cannot carry its content', hint: "pass --output PATH to save it (the summary is still printed as JSON)" });
+      const nowhere = await get(alice, "notes/plan.md", "--output", join(alice, "no", "such", "dir", "x.md"));
+      expect(nowhere.code).toBe(2);
+      expect(nowhere.stderr).toContain(`error: cannot write ${join(alice, "no", "such", "dir", "x.md")}:`);
     });
   });
 
@@ -171,15 +182,23 @@ describe("co-editing shared files", async () => {
       expect(again.status).toBe(412);
       const same = await fetch(`${url}/v1/files/http-new.md`, { method: "PUT", headers: auth, body: "x" });
       expect(same.status).toBe(200);
-      for (const [name, value, message] of [
-        ["if-match", "3", 'If-Match must be the ETag of one version, such as "3", not 3'],
-        ["if-none-match", '"3"', "If-None-Match takes only *"],
-        ["x-clawlink-merge", "true", "X-Clawlink-Merge needs If-Match"],
+      for (const [headers, message] of [
+        [{ "if-match": "3" }, 'If-Match must be the ETag of one version, such as "3", not 3'],
+        [{ "if-none-match": '"3"' }, "If-None-Match takes only *"],
+        [{ "if-match": '"3"', "if-none-match": "*" }, "send If-Match or If-None-Match, not both"],
+        [{ "x-clawlink-merge": "true" }, "X-Clawlink-Merge needs If-Match"],
+        [{ "if-match": '"3"', "x-clawlink-merge": "yes" }, "X-Clawlink-Merge must be true or false"],
       ] as const) {
-        const bad = await fetch(`${url}/v1/files/doc.md`, { method: "PUT", headers: { ...auth, [name]: value }, body: "z" });
+        const bad = await fetch(`${url}/v1/files/doc.md`, { method: "PUT", headers: { ...auth, ...headers }, body: "z" });
         expect(bad.status).toBe(400);
         expect(((await bad.json()) as any).error.message).toContain(message);
       }
+      const badVersion = await fetch(`${url}/v1/files/doc.md?version=0`);
+      expect(badVersion.status).toBe(400);
+      expect(((await badVersion.json()) as any).error.message).toBe("invalid query: version: versions start at 1");
+      const badTtl = await fetch(`${url}/v1/file-locks/doc.md`, { method: "PUT", headers: auth, body: JSON.stringify({ ttl_s: 0 }) });
+      expect(badTtl.status).toBe(400);
+      expect(((await badTtl.json()) as any).error.message).toBe("invalid lock request: ttl_s: ttl_s must be at least 1 second");
       expect((await runCli(["file-history", "--key", "doc.md", "--json"], as(alice))).json[0].version).toBe(3);
     });
   });

@@ -55,6 +55,14 @@ describe("Files", () => {
     expect(files.put(alice, "k", text("4")).version).toBe(4);
   });
 
+  test("texts over 16 MiB are not merged", () => {
+    const { files, alice, bob, text } = setup();
+    const big = "line\n".repeat(4 * 1024 * 1024);
+    files.put(alice, "big.txt", text(big));
+    files.put(alice, "big.txt", text(big + "more\n"));
+    expect(() => files.put(bob, "big.txt", text("other\n" + big), { ifVersion: 1, merge: true })).toThrow('"big.txt" is too large to merge (over 16777216 bytes)');
+  });
+
   test("a failed put changes nothing and tells no one", () => {
     const { hub, files, alice, bob, text } = setup();
     files.put(alice, "k", text("a\n"));

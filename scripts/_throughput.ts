@@ -95,7 +95,7 @@ export async function throughput(ctx: BenchContext): Promise<Figure[]> {
   return figures;
 }
 
-async function measure(server: ServerProcess, ctx: BenchContext, req: { headers: Record<string, string>; body: string }): Promise<Measured> {
+export async function measure(server: ServerProcess, ctx: BenchContext, req: { headers: Record<string, string>; body: string }): Promise<Measured> {
   let relayCpu = () => NaN;
   let clientCpu = () => NaN;
   // Meters start after warm-up, with the run: the load keeps going while the timer is reset.

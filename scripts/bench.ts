@@ -9,13 +9,14 @@
  *   --no-wrk          skip the wrk cross-check even when wrk is installed
  *   --profile DIR     run relays from source under `bun --cpu-prof-md`; profiles land in DIR
  *   --binary PATH     benchmark this build instead of dist/ (A/B against an older one)
- * Sections: discover, throughput, push, roundtrip, crowd.
+ * Sections: discover, throughput, push, roundtrip, crowd, durable.
  */
 import { mkdirSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { crowd } from "./_crowd";
 import { discover } from "./_discover";
+import { durable } from "./_durable";
 import { describeMachine, machineLine } from "./_machine";
 import { push } from "./_push";
 import { BINARY, ensureBinary, useBinary } from "./_relay";
@@ -24,7 +25,7 @@ import { roundtrip } from "./_roundtrip";
 import { fmtInt, spread } from "./_stats";
 import { throughput } from "./_throughput";
 
-const SECTIONS: Record<string, Section> = { discover, throughput, push, roundtrip, crowd };
+const SECTIONS: Record<string, Section> = { discover, throughput, push, roundtrip, crowd, durable };
 
 const { values, positionals } = parseArgs({
   args: process.argv.slice(2),

@@ -3,6 +3,7 @@ import type { Subprocess } from "bun";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { Summary } from "./_stats";
 
 const root = join(import.meta.dir, "..");
 const hostOs = process.platform === "win32" ? "windows" : process.platform;
@@ -75,14 +76,7 @@ export async function spawnTimedRelay(flags: string[] = []) {
 }
 
 /** Handler times in microseconds. */
-export interface TimingSummary {
-  n: number;
-  mean: number;
-  p50: number;
-  p90: number;
-  p99: number;
-  max: number;
-}
+export type TimingSummary = Summary;
 
 /** Runs a server with the open-files limit raised to the hard limit and waits for the URL it prints. */
 async function spawnServer(cmd: string[], stopGraceMs: number): Promise<ServerProcess> {

@@ -84,7 +84,6 @@ export class SqliteStore extends MemoryStore {
       if (r.inflight && !r.via_socket) super.putInflight(r.agent, { entry, until: r.until ?? 0, conn: null });
       else this.enqueue(entry);
     }
-    this.migrateFiles();
     for (const row of this.db.query<{ record: string }, []>("SELECT record FROM file_heads").all()) super.putFileHead(JSON.parse(row.record));
     const versions = this.db.query<{ key: string; version: number; bytes: Uint8Array; sha256: string; author: string; created_at: number }, []>(
       "SELECT key, version, bytes, sha256, author, created_at FROM file_versions ORDER BY key, version",
@@ -94,19 +93,6 @@ export class SqliteStore extends MemoryStore {
     }
     for (const row of this.db.query<{ record: string }, []>("SELECT record FROM file_locks").all()) super.putFileLock(JSON.parse(row.record));
     return lastSeq;
-  }
-
-  /** A file kept before files had versions becomes version 1 of its key. */
-  private migrateFiles() {
-    if (!this.db.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'files'").get()) return;
-    this.db.transaction(() => {
-      for (const f of this.db.query<{ key: string; bytes: Uint8Array; sha256: string; updated_by: string; updated_at: number }, []>("SELECT * FROM files").all()) {
-        const head: FileHeadRecord = { key: f.key, version: 1, deletedBy: null, deletedAt: null };
-        this.q.putFileHead!.run({ key: f.key, record: JSON.stringify(head) });
-        this.q.putFileVersion!.run({ key: f.key, version: 1, bytes: f.bytes, sha256: f.sha256, author: f.updated_by, createdAt: f.updated_at });
-      }
-      this.db.exec("DROP TABLE files");
-    })();
   }
 
   private journal(row: string, write: () => void) {

@@ -90,21 +90,6 @@ for (const [kind, make] of stores) {
         store.close();
       });
 
-      test("files kept before versions existed come back as version 1", () => {
-        const path = join(tempHome(), "old.db");
-        const db = new Database(path, { create: true });
-        db.exec("CREATE TABLE files (key TEXT PRIMARY KEY, bytes BLOB NOT NULL, sha256 TEXT NOT NULL, updated_by TEXT NOT NULL, updated_at INTEGER NOT NULL)");
-        db.query("INSERT INTO files VALUES (?, ?, ?, ?, ?)").run("old.txt", new TextEncoder().encode("old"), "h", "ann", 7);
-        db.close();
-        const store = new SqliteStore(path);
-        expect(store.getFileHead("old.txt")).toEqual({ key: "old.txt", version: 1, deletedBy: null, deletedAt: null });
-        expect(store.getFileVersion("old.txt", 1)).toMatchObject({ sha256: "h", author: "ann", createdAt: 7 });
-        store.close();
-        const again = new SqliteStore(path);
-        expect(again.listFileVersions("old.txt").map((f) => new TextDecoder().decode(f.bytes))).toEqual(["old"]);
-        again.close();
-      });
-
       test("a reopened store has every agent, task, queued and in-flight message and file", async () => {
         const path = join(tempHome(), "relay.db");
         const { hub, store } = setup(new SqliteStore(path));

@@ -2,6 +2,7 @@
  * Shared files: numbered versions per key, compare-and-swap, three-way merge of text edits, and leases.
  * No I/O: versions and leases live in the Store and time comes from the clock.
  */
+import { iso } from "./views";
 import { ClawlinkError, notFound, shellArg } from "../errors";
 import type { FileDeleted, FileHistory, FileInfo, FileLock, FileMessage, FileVersion, FileWritten } from "../protocol/schemas";
 import { newSortableId, sha256Hex } from "./ids";
@@ -34,7 +35,6 @@ export interface PutOptions {
 /** Texts larger than this are not merged: a line diff of them would take too long. */
 export const MAX_MERGE_BYTES = 16 * 1024 * 1024;
 
-const iso = (ms: number) => new Date(ms).toISOString();
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 

@@ -19,6 +19,8 @@ import {
 import { Delivery, type Sink } from "./delivery";
 import { newId, newSecret, newSortableId, safeEqual, sha256Hex } from "./ids";
 import type { Entry } from "./queue";
+import { CapabilityRouter } from "./router";
+import { iso, responseMessage, taskMessage, taskView } from "./views";
 import { MemoryStore, type AgentRecord, type Store, type TaskRecord } from "./store";
 
 export interface HubOptions {
@@ -41,7 +43,6 @@ export interface TaskWatcher {
   close(code: number, reason: string): void;
 }
 
-const iso = (ms: number) => new Date(ms).toISOString();
 const RELAY = "relay";
 
 export class Hub {
@@ -54,9 +55,7 @@ export class Hub {
   private maxQueue: number;
   private maxAgents: number;
   private seq = 0;
-  /** Unfinished tasks per assignee, for routing by capability. */
-  private load = new Map<string, number>();
-  private roundRobin = new Map<string, number>();
+  private router = new CapabilityRouter();
   /** Tasks routed by capability that wait for an agent with it (`--queue`). */
   private unassigned: string[] = [];
   /** Unfinished tasks with a ttl. */
@@ -83,7 +82,7 @@ export class Hub {
     this.seq = this.store.lastSeq + 1;
     for (const task of this.store.listAllTasks()) {
       if (FINAL_STATES.has(task.state)) continue;
-      if (task.to) this.load.set(task.to, (this.load.get(task.to) ?? 0) + 1);
+      if (task.to) this.router.started(task.to);
       else if (task.state === "queued") this.unassigned.push(task.id);
       // A delivered task may be queued again by its lease, and then its ttl applies.
       if (task.ttlS !== null) this.ttlTasks.add(task.id);
@@ -168,7 +167,7 @@ export class Hub {
       if (task.to === agentId && !FINAL_STATES.has(task.state)) this.transition(task, "failed", `assignee left: ${why}`);
     }
     this.store.deleteAgent(agentId);
-    this.load.delete(agentId);
+    this.router.forget(agentId);
   }
 
   listAgents(filter: { cap?: string; all?: boolean } = {}): Agent[] {
@@ -311,25 +310,16 @@ export class Hub {
 
   private pickByCap(cap: string, queue: boolean): AgentRecord | undefined {
     const now = this.clock();
-    const candidates = [...this.store.listAgents()]
-      .filter((a) => a.caps.includes(cap) && this.isOnline(a, now))
-      .sort((a, b) => (a.id < b.id ? -1 : 1));
-    if (candidates.length === 0) {
-      if (queue) return undefined;
-      throw notFound("no_capable_agent", `no online agent has the capability "${cap}"`, "run `clawlink discover` to see capabilities, or pass --queue to hold the task until such an agent registers");
-    }
-    const least = Math.min(...candidates.map((a) => this.load.get(a.id) ?? 0));
-    const ties = candidates.filter((a) => (this.load.get(a.id) ?? 0) === least);
-    const turn = this.roundRobin.get(cap) ?? 0;
-    this.roundRobin.set(cap, turn + 1);
-    return ties[turn % ties.length];
+    const picked = this.router.pick(cap, (a) => this.isOnline(a, now), this.store.listAgents());
+    if (picked || queue) return picked;
+    throw notFound("no_capable_agent", `no online agent has the capability "${cap}"`, "run `clawlink discover` to see capabilities, or pass --queue to hold the task until such an agent registers");
   }
 
   private assign(task: TaskRecord, to: AgentRecord) {
     task.to = to.id;
     this.store.putTask(task);
-    this.load.set(to.id, (this.load.get(to.id) ?? 0) + 1);
-    this.enqueue(this.taskMessage(task), to.id, task.priority);
+    this.router.started(to.id);
+    this.enqueue(taskMessage(task), to.id, task.priority);
   }
 
   private assignWaitingTasks(agent: AgentRecord) {
@@ -341,21 +331,6 @@ export class Hub {
       this.assign(task, agent);
       return false;
     });
-  }
-
-  private taskMessage(task: TaskRecord): Message {
-    return {
-      type: "task",
-      id: task.id,
-      from: task.from,
-      to: task.to,
-      created_at: iso(task.createdAt),
-      task: task.task,
-      context: task.context,
-      priority: task.priority,
-      attempt: task.attempts,
-      lease_s: task.leaseS,
-    };
   }
 
   private enqueue(msg: Message, to: string, priority: Priority) {
@@ -401,13 +376,9 @@ export class Hub {
     task.result = msg.result;
     task.responseId = id;
     this.withdraw(task);
-    this.enqueue(this.responseMessage(task, id, msg.status, now), task.from, task.priority);
+    this.enqueue(responseMessage(task, id, msg.status, now), task.from, task.priority);
     this.transition(task, msg.status, msg.status === "failed" ? "the assignee reported failure" : "", now);
     return { id, to: task.from };
-  }
-
-  private responseMessage(task: TaskRecord, id: string, status: "completed" | "failed", at: number): ResponseMessage {
-    return { type: "response", id, from: task.to!, to: task.from, created_at: iso(at), in_reply_to: task.id, status, result: task.result ?? "" };
   }
 
   private progress(sender: AgentRecord, taskId: string, note: string): Sent {
@@ -460,7 +431,7 @@ export class Hub {
     if (FINAL_STATES.has(task.state)) throw conflict("task_finished", `task ${task.id} is already ${task.state}`, "there is nothing to cancel");
     this.withdraw(task);
     this.transition(task, "canceled", note || "canceled by its sender");
-    return this.taskView(task);
+    return taskView(task);
   }
 
   /** Takes an unfinished task out of its holder's queue or flight (a copy may be queued again after its socket dropped). */
@@ -473,7 +444,7 @@ export class Hub {
   }
 
   getTask(agent: AgentRecord, taskId: string): Task {
-    return this.taskView(this.requireTask(agent, taskId));
+    return taskView(this.requireTask(agent, taskId));
   }
 
   private requireTask(agent: AgentRecord, taskId: string): TaskRecord {
@@ -489,7 +460,7 @@ export class Hub {
       if (filter.state && task.state !== filter.state) continue;
       if (filter.role === "sent" && task.from !== agent.id) continue;
       if (filter.role === "held" && task.to !== agent.id) continue;
-      out.push(this.taskView(task));
+      out.push(taskView(task));
     }
     return out.sort((a, b) => (a.created_at < b.created_at ? -1 : 1));
   }
@@ -500,7 +471,7 @@ export class Hub {
     let set = this.watchers.get(taskId);
     if (!set) this.watchers.set(taskId, (set = new Set()));
     set.add(watcher);
-    watcher.push(this.taskView(task), this.finalResponse(task));
+    watcher.push(taskView(task), this.finalResponse(task));
     return () => {
       set!.delete(watcher);
       if (set!.size === 0 && this.watchers.get(taskId) === set) this.watchers.delete(taskId);
@@ -509,7 +480,7 @@ export class Hub {
 
   private finalResponse(task: TaskRecord): ResponseMessage | null {
     if (!task.responseId || (task.state !== "completed" && task.state !== "failed")) return null;
-    return this.responseMessage(task, task.responseId, task.state, task.updatedAt);
+    return responseMessage(task, task.responseId, task.state, task.updatedAt);
   }
 
   private transition(task: TaskRecord, state: TaskState, note: string, now = this.clock()) {
@@ -520,7 +491,7 @@ export class Hub {
     this.store.putTask(task);
     if (FINAL_STATES.has(state) && !wasFinal) {
       this.ttlTasks.delete(task.id);
-      if (task.to) this.load.set(task.to, Math.max(0, (this.load.get(task.to) ?? 1) - 1));
+      if (task.to) this.router.finished(task.to);
     }
     const status: Message = { type: "status", id: newSortableId("m"), from: RELAY, to: task.from, created_at: iso(now), task_id: task.id, state, note };
     this.enqueue(status, task.from, task.priority);
@@ -530,29 +501,10 @@ export class Hub {
     }
     const watching = this.watchers.get(task.id);
     if (watching) {
-      const view = this.taskView(task);
+      const view = taskView(task);
       const response = this.finalResponse(task);
       for (const w of watching) w.push(view, response);
     }
-  }
-
-  taskView(task: TaskRecord): Task {
-    return {
-      id: task.id,
-      from: task.from,
-      to: task.to,
-      cap: task.cap,
-      task: task.task,
-      priority: task.priority,
-      state: task.state,
-      attempts: task.attempts,
-      lease_s: task.leaseS,
-      ttl_s: task.ttlS,
-      created_at: iso(task.createdAt),
-      updated_at: iso(task.updatedAt),
-      history: task.history.map((h) => ({ state: h.state, at: iso(h.at), note: h.note })),
-      result: task.result,
-    };
   }
 
   // ------------------------------------------------------------ time

@@ -1,9 +1,9 @@
 /** Leases on shared files: one agent's exclusive right to write a key for a while. No I/O. */
+import { iso } from "./views";
 import { ClawlinkError, notFound, shellArg } from "../errors";
 import type { FileLock } from "../protocol/schemas";
 import type { FileLockRecord, Store } from "./store";
 
-const iso = (ms: number) => new Date(ms).toISOString();
 
 export class Leases {
   constructor(

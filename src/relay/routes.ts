@@ -9,6 +9,7 @@ import type { Files, PutOptions } from "./files";
 import type { Hub } from "./hub";
 import { declaredLength, readJsonBody, type Limits } from "./limits";
 import type { AgentRecord, FileVersionRecord } from "./store";
+import { iso } from "./views";
 
 export type RouteLimits = Pick<Limits, "maxMessageBytes" | "maxFileBytes" | "maxTotalFileBytes">;
 
@@ -227,6 +228,6 @@ function versionHeaders(f: FileVersionRecord): Record<string, string> {
     "x-clawlink-version": String(f.version),
     "x-clawlink-sha256": f.sha256,
     "x-clawlink-author": f.author,
-    "x-clawlink-created-at": new Date(f.createdAt).toISOString(),
+    "x-clawlink-created-at": iso(f.createdAt),
   };
 }

@@ -1,7 +1,6 @@
 #!/usr/bin/env bun
 /** The one entrypoint: `clawlink relay` runs the relay; every other subcommand is a client. */
 import { defineCommand, renderUsage, runCommand, type ArgsDef, type CommandDef } from "citty";
-import { EXIT } from "./errors";
 import { VERSION } from "./version";
 
 
@@ -39,10 +38,15 @@ export const main = defineCommand({
   },
 });
 
+const GLOBAL_VALUE_FLAGS = new Set(["--relay", "--token", "--as", "--ca"]);
+
 /** Like citty's runMain, with ClawLink's exit codes: usage errors exit 2, and commands set their own. */
 async function run(argv: string[]) {
   const subs = (await main.subCommands) as Record<string, () => Promise<CommandDef>>;
-  const name = argv.find((a) => !a.startsWith("-"));
+  // The command is the first word that is neither a flag nor the value of a global flag (`--relay URL whoami`).
+  let at = 0;
+  while (at < argv.length && argv[at]!.startsWith("-")) at += GLOBAL_VALUE_FLAGS.has(argv[at]!) ? 2 : 1;
+  const name = argv[at];
   if (argv.length === 0 || argv[0] === "--help" || argv[0] === "-h" || argv[0] === "help") {
     printHelp(
       (await renderUsage(main)) +
@@ -56,12 +60,17 @@ async function run(argv: string[]) {
     return;
   }
   if (!name || !(name in subs)) {
-    process.stderr.write(`error: unknown command ${name ? `"${name}"` : ""}\nhint: run \`clawlink --help\` to list the commands\n`);
-    process.exitCode = EXIT.usage;
+    const { reportError, usage } = await import("./commands/_shared");
+    const near = name ? Object.keys(subs).find((s) => s.startsWith(name.slice(0, 3))) : undefined;
+    process.exitCode = reportError(
+      usage(`unknown command ${name ? `"${name}"` : "(none given)"}`, `${near ? `did you mean \`clawlink ${near}\`? ` : ""}run \`clawlink --help\` to list the commands`),
+      argv.includes("--json"),
+    );
     return;
   }
   const sub = await subs[name]!();
-  const rest = argv.slice(argv.indexOf(name) + 1);
+  // Flags given before the command name belong to it too.
+  const rest = [...argv.slice(0, at), ...argv.slice(at + 1)];
   if (rest.includes("--help") || rest.includes("-h")) {
     const examples = (sub as { examples?: string[] }).examples;
     printHelp((await renderUsage(sub, main)).trimEnd() + (examples?.length ? `\n\nEXAMPLES\n\n${examples.map((e) => `  ${e}`).join("\n")}` : ""));

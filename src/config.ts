@@ -17,6 +17,8 @@ export const Identity = v.object({
   description: v.optional(v.string(), ""),
   /** The private CA file that the relay's certificate chains to, for an https:// relay. */
   ca: v.optional(v.string()),
+  /** The relay token this agent joined with: re-registering after a relay restart needs it again. */
+  token: v.optional(v.string()),
 });
 export type Identity = v.InferOutput<typeof Identity>;
 

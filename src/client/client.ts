@@ -169,10 +169,11 @@ export class Client {
   }
 
   /** Opens the agent's WebSocket: its inbox stream; with `task` the updates of one task; with `files` only file messages under that prefix. */
-  socket(q: { task?: string; files?: string } = {}): WebSocket {
+  socket(q: { task?: string; files?: string; types?: string[] } = {}): WebSocket {
     const url = new URL(this.relay.replace(/^http/, "ws") + "/v1/ws");
     if (q.task) url.searchParams.set("task", q.task);
     if (q.files !== undefined) url.searchParams.set("files", q.files);
+    if (q.types) url.searchParams.set("types", q.types.join(","));
     // Bun's WebSocket takes headers, so the secret never sits in a URL.
     return new WebSocket(url, { headers: this.headers("agent"), tls: this.tls } as unknown as string[]);
   }

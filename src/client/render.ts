@@ -24,10 +24,11 @@ export function ago(iso: string, now = Date.now()): string {
 
 export function renderAgents(agents: Agent[]): string {
   if (agents.length === 0) return "no agents registered (run `clawlink register --name NAME`)\n";
-  return renderTable(
+  const table = renderTable(
     ["ID", "NAME", "CAPS", "MACHINE", "STATUS", "LAST SEEN"],
     agents.map((a) => [a.id, a.name, a.caps.join(",") || "-", a.machine || "-", a.connected ? "online*" : a.status, ago(a.last_seen)]),
   );
+  return agents.some((a) => a.connected) ? `${table}* connected now (listening)\n` : table;
 }
 
 export function renderFiles(files: FileInfo[]): string {
@@ -64,7 +65,7 @@ export function renderTasks(tasks: Task[], me: string): string {
 
 export function renderTask(t: Task): string {
   const lines = [
-    `task      ${t.id}`,
+    `id        ${t.id}`,
     `state     ${t.state}`,
     `from      ${t.from}`,
     `to        ${t.to ?? `(waiting for an agent with ${t.cap})`}`,

@@ -33,8 +33,8 @@ export interface FollowOptions {
   files?: string;
   /** Handles one message, in order; it is acknowledged once this settles. */
   handle(m: Message): Promise<void> | void;
-  /** Messages to acknowledge without handling. */
-  skip?(m: Message): boolean;
+  /** Take only these message types (`listen --type`); the others stay in the inbox. */
+  types?: string[];
   /** What the connected line says the command is doing, e.g. "listening". */
   doing: string;
   /** Called once when the command is stopped. */
@@ -79,7 +79,7 @@ export async function followInbox(opts: FollowOptions): Promise<number> {
   };
 
   const connect = () => {
-    ws = client.socket({ files: opts.files });
+    ws = client.socket({ files: opts.files, types: opts.types });
     ws.onmessage = (ev) => {
       const parsed = v.safeParse(Frame, JSON.parse(String(ev.data)));
       if (!parsed.success) return;
@@ -92,10 +92,6 @@ export async function followInbox(opts: FollowOptions): Promise<number> {
         if (!seen.add(m.id)) {
           // Acking a copy whose first is still running would settle it before it is handled.
           if (!inProgress.has(m.id)) pendingAcks.push(m.id);
-          return;
-        }
-        if (opts.skip?.(m)) {
-          pendingAcks.push(m.id);
           return;
         }
         inProgress.add(m.id);

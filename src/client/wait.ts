@@ -57,10 +57,23 @@ export function waitForTask(client: Client, taskId: string, timeoutMs: number): 
             reject(new ClawlinkError("not_registered", 401, `this agent was unregistered while waiting for task ${taskId}`, "register again with `clawlink register --name NAME`; the task itself may still run")),
           );
         }
-        // The relay went away or the connection dropped: try again with backoff until the timeout.
+        // The relay went away or the connection dropped: try again with backoff until the timeout,
+        // unless the relay answers but no longer knows the task (it restarted in memory).
         const delay = Math.min(5000, 200 * 2 ** retries++) * (0.5 + Math.random() / 2);
         if (retries > 12) return finish(() => reject(unreachable(client.relay)));
-        setTimeout(() => !done && open(), delay);
+        setTimeout(async () => {
+          if (done) return;
+          const gone = await client.task(taskId).then(
+            () => false,
+            (err) => err instanceof ClawlinkError && (err.code === "not_registered" || err.code === "unknown_task"),
+          );
+          if (!gone) return !done && open();
+          finish(() =>
+            reject(
+              new ClawlinkError("task_lost", 404, `the relay at ${client.relay} restarted and no longer knows task ${taskId}`, "run `clawlink heartbeat` to re-register, then send the task again (a relay started with --data keeps tasks across restarts)"),
+            ),
+          );
+        }, delay);
       };
     };
     open();

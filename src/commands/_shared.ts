@@ -51,9 +51,9 @@ export function resolveContext<A extends ArgsDef>(args: ParsedArgs<A & typeof gl
   const home = homeDir();
   const identity = loadIdentity(home, args.as as string | undefined);
   const relay = normalizeRelayUrl((args.relay as string) || process.env.CLAWLINK_RELAY || identity?.relay || DEFAULT_RELAY);
-  const token = (args.token as string) || process.env.CLAWLINK_TOKEN || undefined;
   // A saved identity belongs to one relay; pointed elsewhere, act without it.
   const me = identity && identity.relay === relay ? identity : undefined;
+  const token = (args.token as string) || process.env.CLAWLINK_TOKEN || me?.token || undefined;
   const flag = args.ca ? "--ca" : process.env.CLAWLINK_CA ? "CLAWLINK_CA" : "the identity's ca";
   const caPath = (args.ca as string) || process.env.CLAWLINK_CA || me?.ca;
   const ca = caPath ? resolve(caPath) : undefined;
@@ -140,9 +140,14 @@ export function rejectUnknownFlags(rawArgs: string[], args: ArgsDef) {
     const [flag, inline] = raw.replace(/^--?/, "").split(/=(.*)/s);
     const def = byName.get(flag!) ?? (flag!.startsWith("no-") ? byName.get(flag!.slice(3)) : undefined);
     if (!def) throw usage(`unknown option ${raw.split("=")[0]}`, "run the command with --help to see its options");
-    // A string flag takes the next word as its value, even one that starts with '-'.
+    // A string flag takes the next word as its value, even one that starts with '-', unless that word
+    // is one of this command's own flags: `--task --json` is a forgotten value, not a task called "--json".
     if ((def.type === "string" || def.type === "enum") && inline === undefined) {
-      if (i + 1 >= rawArgs.length) throw usage(`${raw} needs a value`);
+      const next = rawArgs[i + 1];
+      const nextFlag = next?.startsWith("--") ? next.slice(2).split("=")[0]! : undefined;
+      if (next === undefined || (nextFlag !== undefined && byName.has(nextFlag))) {
+        throw usage(`${raw} needs a value`, `write ${raw} VALUE (or ${raw}=VALUE for a value that starts with --)`);
+      }
       i++;
     }
   }

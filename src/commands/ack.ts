@@ -6,7 +6,7 @@ export default defineClientCommand({
     "clawlink ack --msg-id m_01jd5k8m2x4q7f,m_01jd5k8m2x4q7g",
   ],
   args: {
-    "msg-id": { type: "string", description: "One id, or several comma-separated", required: true, valueHint: "id[,id]" },
+    "msg-id": { type: "string", description: "One id, or several comma-separated", required: true, valueHint: "id[,id]", alias: ["id"] },
   },
   async run(ctx) {
     const me = ctx.me();

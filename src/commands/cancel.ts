@@ -6,7 +6,7 @@ export default defineClientCommand({
     "clawlink cancel --msg-id t_01jd5k8m2x4q7f",
   ],
   args: {
-    "msg-id": { type: "string", description: "The task id", required: true, valueHint: "id" },
+    "msg-id": { type: "string", description: "The task id", required: true, valueHint: "id", alias: ["id"] },
   },
   async run(ctx) {
     ctx.me();

@@ -43,9 +43,10 @@ export default defineClientCommand({
       }
       context = parseArg(JsonObject, parsed, "--context (a JSON object)");
     }
-    ctx.me();
-    const sent = await ctx.client.send({
-      type: "task",
+    if (args.task.trim() === "") throw usage("--task must not be empty: say what the agent should do");
+    // Everything is checked before anything is sent: a usage error (exit 2) never leaves a task behind.
+    const message = {
+      type: "task" as const,
       ...(args.to !== undefined ? { to: args.to } : { cap: parseArg(Capability, args.cap, "--cap") }),
       task: args.task,
       context,
@@ -54,12 +55,15 @@ export default defineClientCommand({
       ...(args.ttl !== undefined ? { ttl_s: parseArg(Seconds, args.ttl, "--ttl") } : {}),
       ...(args["idempotency-key"] ? { idempotency_key: args["idempotency-key"] } : {}),
       queue: Boolean(args.queue),
-    });
+    };
+    const timeout = parseArg(Seconds, args.timeout, "--timeout");
+    ctx.me();
+    const sent = await ctx.client.send(message);
     if (!args.wait) {
       ctx.out(sent, `${sent.duplicate ? "already sent as" : "sent task"} ${sent.id}${sent.to ? ` to ${sent.to}` : " (waiting for a capable agent)"}\nfollow it: clawlink task --id ${sent.id}`);
       return;
     }
-    const timeout = parseArg(Seconds, args.timeout, "--timeout");
+    printError(`waiting up to ${timeout}s for task ${sent.id}${sent.to ? ` (sent to ${sent.to})` : ""}`);
     let outcome;
     try {
       outcome = await waitForTask(ctx.client, sent.id, timeout * 1000);

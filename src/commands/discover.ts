@@ -16,6 +16,9 @@ export default defineClientCommand({
   async run(ctx) {
     const cap = ctx.args.cap === undefined ? undefined : parseArg(Capability, ctx.args.cap, "--cap");
     const agents = await ctx.client.agents({ cap, all: ctx.args.all });
-    ctx.out(agents, renderAgents(agents));
+    ctx.out(
+      agents,
+      agents.length === 0 && cap ? `no ${ctx.args.all ? "" : "online "}agent has the capability "${cap}"${ctx.args.all ? "" : " (--all includes stale ones)"}` : renderAgents(agents),
+    );
   },
 });

@@ -1,8 +1,10 @@
+import { existsSync, statSync } from "node:fs";
+import { basename, join } from "node:path";
 import { readVerified, saveVerified } from "../client/transfer";
 import { ClawlinkError } from "../errors";
 import { printError } from "../output";
 import { keyArg, parseKey, parseVersion } from "./_files";
-import { defineClientCommand } from "./_shared";
+import { defineClientCommand, usage } from "./_shared";
 
 export default defineClientCommand({
   meta: {
@@ -23,6 +25,9 @@ export default defineClientCommand({
   async run(ctx) {
     const key = parseKey(ctx.args.key);
     const version = ctx.args.version === undefined ? undefined : parseVersion(ctx.args.version, "--version", 1);
+    if (ctx.args.output && existsSync(ctx.args.output) && statSync(ctx.args.output).isDirectory()) {
+      throw usage(`--output ${ctx.args.output} is a folder`, `name the file to write, e.g. --output ${join(ctx.args.output, basename(key))}`);
+    }
     const res = await ctx.client.getFile(key, version);
     const what = `"${key}"${version === undefined ? "" : ` version ${version}`}`;
     if (ctx.args.output) {

@@ -2,8 +2,8 @@ import { renderMessage } from "../client/render";
 import { followInbox } from "../client/stream";
 import { ClawlinkError } from "../errors";
 import { logger } from "../logger";
-import type { Message } from "../protocol/schemas";
-import { defineClientCommand } from "./_shared";
+import { MessageTypes, type Message } from "../protocol/schemas";
+import { defineClientCommand, parseArg, usage } from "./_shared";
 
 function killTree(proc: ReturnType<typeof Bun.spawn>) {
   try {
@@ -22,12 +22,17 @@ export default defineClientCommand({
   args: {
     exec: { type: "string", description: "Run this shell command per message, with the message JSON on stdin", valueHint: "cmd" },
     respond: { type: "boolean", description: "With --exec: answer each task with the command's stdout (exit 0 completed, else failed)" },
-    type: { type: "string", description: "Only handle these message types (comma-separated), e.g. task", valueHint: "types" },
+    type: {
+      type: "string",
+      description: "Only take these message types (comma-separated: task, response, progress, broadcast, status, file); the others stay in your inbox for poll",
+      valueHint: "types",
+    },
   },
   async run(ctx) {
+    const types = ctx.args.type === undefined ? undefined : parseArg(MessageTypes, ctx.args.type, "--type");
+    if (ctx.args.respond && !ctx.args.exec) throw usage("--respond goes with --exec: it answers each task with the command's stdout");
     const me = ctx.me();
     const { client } = ctx;
-    const only = ctx.args.type ? new Set(ctx.args.type.split(",").map((s) => s.trim())) : null;
     let stopping = false;
     let child: ReturnType<typeof Bun.spawn> | undefined;
 
@@ -74,7 +79,7 @@ export default defineClientCommand({
       me,
       home: ctx.home,
       doing: "listening",
-      skip: only ? (m) => !only.has(m.type) : undefined,
+      types,
       handle: async (m) => {
         if (ctx.args.exec) await runExec(ctx.args.exec, m, Boolean(ctx.args.respond));
         else ctx.out(m, renderMessage(m));

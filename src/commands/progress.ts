@@ -6,7 +6,7 @@ export default defineClientCommand({
     "clawlink progress --msg-id t_01jd5k8m2x4q7f --note \"tests are running\"",
   ],
   args: {
-    "msg-id": { type: "string", description: "Id of the task you hold", required: true, valueHint: "id" },
+    "msg-id": { type: "string", description: "Id of the task you hold", required: true, valueHint: "id", alias: ["id"] },
     note: { type: "string", description: "What you have done so far", default: "", valueHint: "text" },
   },
   async run(ctx) {

@@ -27,7 +27,7 @@ export default defineClientCommand({
       machine: hostname(),
       ...(saved ? { id: saved.id, secret: saved.secret } : {}),
     });
-    saveIdentity(ctx.home, { id: agent.id, name: agent.name, secret, relay: ctx.client.relay, caps: agent.caps, description: agent.description, ca: ctx.ca });
+    saveIdentity(ctx.home, { id: agent.id, name: agent.name, secret, relay: ctx.client.relay, caps: agent.caps, description: agent.description, ca: ctx.ca, token: ctx.client.opts.token });
     ctx.out(agent, `registered ${agent.name} as ${agent.id} with ${ctx.client.relay}\n(identity saved in ${ctx.home})`);
   },
 });

@@ -29,7 +29,7 @@ function lanUrls(scheme: string, port: number): string[] {
 }
 
 export default Object.assign(defineCommand({
-  meta: { name: "relay", description: "Run the relay that agents register with (in memory; writes nothing to disk)" },
+  meta: { name: "relay", description: "Run the relay that agents register with (in memory, nothing on disk, unless --data PATH)" },
   args: {
     host: { type: "string", description: "Address to bind; 0.0.0.0 for every interface (needs --token)", default: "127.0.0.1" },
     port: { type: "string", description: "Port to listen on (0 picks a free one)", default: "9077" },

@@ -9,7 +9,7 @@ export default defineClientCommand({
     "clawlink respond --msg-id t_01jd5k8m2x4q7f --status failed --result \"cannot access the repo\"",
   ],
   args: {
-    "msg-id": { type: "string", description: "Id of the task (or message) you are answering", required: true, valueHint: "id" },
+    "msg-id": { type: "string", description: "Id of the task (or message) you are answering", required: true, valueHint: "id", alias: ["id"] },
     result: { type: "string", description: "The answer, as text", valueHint: "text" },
     "result-file": { type: "string", description: "Read the answer from a file ('-' for stdin) instead of --result", valueHint: "path" },
     status: { type: "enum", options: ["completed", "failed"], description: "How the task ended", default: "completed" },

@@ -7,7 +7,7 @@ export default defineClientCommand({
     "clawlink task --id t_01jd5k8m2x4q7f",
   ],
   args: {
-    id: { type: "string", description: "The task id (as printed by delegate)", required: true, valueHint: "id" },
+    id: { type: "string", description: "The task id (as printed by delegate)", required: true, valueHint: "id", alias: ["msg-id"] },
   },
   async run(ctx) {
     ctx.me();

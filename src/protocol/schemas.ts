@@ -173,6 +173,14 @@ export type Message = v.InferOutput<typeof Message>;
 export type TaskMessage = v.InferOutput<typeof TaskMessage>;
 export type ResponseMessage = v.InferOutput<typeof ResponseMessage>;
 export type MessageType = Message["type"];
+export const MESSAGE_TYPES = ["task", "response", "progress", "broadcast", "status", "file"] as const satisfies readonly MessageType[];
+/** `listen --type` and the inbox stream's `types` filter: a comma-separated list of message types. */
+export const MessageTypes = v.pipe(
+  v.string(),
+  v.transform((s) => s.split(",").map((t) => t.trim()).filter(Boolean)),
+  v.minLength(1, "name at least one message type"),
+  v.check((ts) => ts.every((t) => (MESSAGE_TYPES as readonly string[]).includes(t)), `message types are ${MESSAGE_TYPES.join(", ")}`),
+);
 
 export const Inbox = v.object({ messages: v.array(Message) });
 

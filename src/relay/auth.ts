@@ -71,7 +71,12 @@ export class Auth {
       const agent = this.hub.authenticate(value);
       if (agent) return { kind: "agent", agent };
     }
-    throw unauthorized(value === undefined ? "this relay needs a token to register" : "the token is not valid for this relay");
+    if (value === undefined) throw unauthorized("this relay needs a token to register");
+    const id = value.slice(0, Math.max(0, value.indexOf(".")));
+    if (id && !this.hub.store.getAgent(id)) {
+      throw unauthorized(`the relay does not know agent ${id} (it may have restarted); registering it again needs the relay token`, "pass the relay's token with --token or CLAWLINK_TOKEN");
+    }
+    throw unauthorized("the token is not valid for this relay");
   }
 
   /** The second half of `register`, once the body is parsed: a secret cannot mint new agents. */

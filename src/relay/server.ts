@@ -2,7 +2,7 @@
 import type { Server } from "bun";
 import { ClawlinkError } from "../errors";
 import { parseWith } from "../protocol/codec";
-import { Id } from "../protocol/schemas";
+import { Id, MessageTypes } from "../protocol/schemas";
 import { Auth } from "./auth";
 import { Files } from "./files";
 import { Hub, type HubOptions } from "./hub";
@@ -99,7 +99,9 @@ export function startRelay(opts: RelayOptions = {}): Relay {
           if (watch !== null) parseWith(Id, watch, "task");
           const files = q.get("files");
           if (files !== null && files.length > 512) throw new ClawlinkError("bad_request", 400, "the files prefix is longer than 512 characters", "a prefix is the start of a file key");
-          if (srv.upgrade(req, { data: { agent, watch, files, sink: null, unwatch: null } })) return undefined;
+          const types = q.get("types");
+          const only = types === null ? null : new Set<string>(parseWith(MessageTypes, types, "types"));
+          if (srv.upgrade(req, { data: { agent, watch, files, types: only, sink: null, unwatch: null } })) return undefined;
           throw new ClawlinkError("bad_request", 400, "this endpoint speaks WebSocket only", "connect with a WebSocket client (`clawlink listen`)");
         }),
     },

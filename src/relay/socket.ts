@@ -13,6 +13,8 @@ export interface SocketData {
   watch: string | null;
   /** Set for `file-watch`: the socket takes only file messages whose key starts with this. */
   files: string | null;
+  /** Set for `listen --type`: the socket takes only these message types; the rest stays queued for poll. */
+  types: Set<string> | null;
   sink: Sink | null;
   unwatch: (() => void) | null;
 }
@@ -51,13 +53,17 @@ export function createSocketHandler(hub: Hub): WebSocketHandler<SocketData> {
         }
         return;
       }
-      const prefix = ws.data.files;
+      const { files: prefix, types } = ws.data;
       const sink: Sink = {
         id: newSinkId(),
         agentId: agent.id,
         push: (message: Message) => ws.send(frame({ op: "message", message })),
         close: (code, reason) => ws.close(code, reason),
-        ...(prefix !== null ? { accepts: (m: Message) => m.type === "file" && m.key.startsWith(prefix) } : {}),
+        ...(prefix !== null
+          ? { accepts: (m: Message) => m.type === "file" && m.key.startsWith(prefix) }
+          : types !== null
+            ? { accepts: (m: Message) => types.has(m.type) }
+            : {}),
       };
       ws.data.sink = sink;
       hub.delivery.connect(sink);

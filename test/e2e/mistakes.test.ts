@@ -1,0 +1,102 @@
+/** What a new user or a model gets wrong first, and what ClawLink says back. */
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { CliProcess, cleanup, freePort, runCli, spawnRelay, tempHome } from "../_helpers";
+
+afterAll(cleanup);
+
+describe("mistakes", async () => {
+  const { url } = await spawnRelay();
+  const boss = { home: tempHome(), relay: url };
+  const worker = { home: tempHome(), relay: url };
+  await runCli(["register", "--name", "boss"], boss);
+  await runCli(["register", "--name", "worker"], worker);
+
+  test("listen --type takes only those types; the rest stays in the inbox for poll; a typo is refused", async () => {
+    const typo = await runCli(["listen", "--type", "tasks"], worker);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toContain("message types are task, response, progress, broadcast, status, file");
+    const listener = new CliProcess(["listen", "--json", "--type", "task"], worker);
+    await listener.waitFor(/listening as worker/);
+    await runCli(["broadcast", "--content", "for poll"], boss);
+    await runCli(["delegate", "--to", "worker", "--task", "for listen"], boss);
+    await listener.waitFor(/for listen/);
+    await listener.stop();
+    expect(listener.jsonLines().map((m) => m.type)).toEqual(["task"]);
+    const polled = (await runCli(["poll", "--json"], worker)).json;
+    expect(polled).toContainEqual(expect.objectContaining({ type: "broadcast", content: "for poll" }));
+  });
+
+  test("a bad --timeout is refused before the task is sent", async () => {
+    const r = await runCli(["delegate", "--to", "worker", "--task", "never sent", "--wait", "--timeout", "abc"], boss);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("--timeout");
+    const sent = (await runCli(["tasks", "--sent", "--json"], boss)).json;
+    expect(sent.map((t: any) => t.task)).not.toContain("never sent");
+  });
+
+  test("a flag whose value is missing does not swallow the next flag", async () => {
+    const r = await runCli(["delegate", "--to", "worker", "--task", "--json"], boss);
+    expect(r.code).toBe(2);
+    expect(r.json.error.message).toBe("--task needs a value");
+    const p = await runCli(["poll", "--wait", "--json"], worker);
+    expect(p.code).toBe(2);
+    expect(p.json.error.message).toBe("--wait needs a value");
+  });
+
+  test("global flags before the command count; unknown commands get a suggestion, in JSON with --json", async () => {
+    const w = await runCli(["--json", "whoami"], boss);
+    expect(w.code).toBe(0);
+    expect(w.json.name).toBe("boss");
+    const u = await runCli(["delegat", "--json"], boss);
+    expect(u.code).toBe(2);
+    expect(u.json.error.hint).toContain("did you mean `clawlink delegate`?");
+  });
+
+  test("whoami before registering still says whether the relay is reachable", async () => {
+    const none = await runCli(["whoami", "--json"], { home: tempHome(), relay: `http://127.0.0.1:${freePort()}` });
+    expect(none.code).toBe(3);
+    expect(none.json).toMatchObject({ registered: false, reachable: false, problem: { code: "unreachable" } });
+    const up = await runCli(["whoami", "--json"], { home: tempHome(), relay: url });
+    expect(up.code).toBe(5);
+    expect(up.json).toMatchObject({ registered: false, reachable: true, problem: { code: "no_identity" } });
+  });
+
+  test("cancel and task accept --id and --msg-id alike", async () => {
+    const id = (await runCli(["delegate", "--to", "worker", "--task", "alias", "--json"], boss)).json.id;
+    expect((await runCli(["task", "--msg-id", id, "--json"], boss)).json.id).toBe(id);
+    expect((await runCli(["cancel", "--id", id, "--json"], boss)).json.state).toBe("canceled");
+  });
+
+  test("file-get --output pointing at a folder is refused before anything is fetched", async () => {
+    await runCli(["file-put", "--key", "notes/a.txt"], { ...boss, stdin: "a" });
+    const dir = join(tempHome(), "out");
+    mkdirSync(dir);
+    const r = await runCli(["file-get", "--key", "notes/a.txt", "--output", dir], boss);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("is a folder");
+    expect(r.stderr).toContain(join(dir, "a.txt"));
+  });
+});
+
+describe("a relay with a token restarts in memory", () => {
+  test("heartbeat re-registers with the token saved at registration; a --wait on a forgotten task ends at once", async () => {
+    const port = freePort();
+    let { relay, url } = await spawnRelay(["--token", "t0k"], undefined, port);
+    const a = { home: tempHome(), relay: url };
+    const b = { home: tempHome(), relay: url };
+    expect((await runCli(["register", "--name", "a", "--token", "t0k"], a)).code).toBe(0);
+    expect((await runCli(["register", "--name", "b"], { ...b, env: { CLAWLINK_TOKEN: "t0k" } })).code).toBe(0);
+    const waiting = runCli(["delegate", "--to", "b", "--task", "lost in the restart", "--wait", "--timeout", "60", "--json"], a);
+    await Bun.sleep(500);
+    await relay.stop();
+    ({ relay, url } = await spawnRelay(["--token", "t0k"], undefined, port));
+    const lost = await waiting;
+    expect(lost.code).toBe(5);
+    expect(lost.json.error.message).toContain("restarted and no longer knows task");
+    const hb = await runCli(["heartbeat", "--json"], b);
+    expect(hb.code).toBe(0);
+    expect(hb.json.reregistered).toBe(true);
+  });
+});

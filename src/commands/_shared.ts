@@ -40,7 +40,7 @@ export function usage(message: string, hint?: string) {
 export function parseArg<S extends v.GenericSchema>(schema: S, value: unknown, flag: string): v.InferOutput<S> {
   const r = v.safeParse(schema, value);
   if (r.success) return r.output;
-  throw usage(`${flag}: ${describeIssues(r.issues)}`);
+  throw usage(`${flag}: ${describeIssues(r.issues)}`, `fix ${flag}; the command's --help lists what each option takes`);
 }
 
 /** Splits `a,b , c` into ["a","b","c"]. */
@@ -68,7 +68,7 @@ export function resolveContext<A extends ArgsDef>(args: ParsedArgs<A & typeof gl
     me() {
       if (me) return me;
       if (identity) {
-        throw new ClawlinkError("no_identity", 404, `the saved identity "${identity.name}" was registered with ${identity.relay}, not ${relay}`, "register with this relay: `clawlink register --name NAME`");
+        throw new ClawlinkError("no_identity", 404, `the saved identity "${identity.name}" was registered with ${identity.relay}, not ${relay}`, `drop --relay (and CLAWLINK_RELAY): the identity remembers its relay; or register a new name with ${relay}`);
       }
       throw new ClawlinkError("no_identity", 404, `no agent identity in ${home}`, "register first: `clawlink register --name NAME` (or set CLAWLINK_HOME / --as to pick a saved one)");
     },

@@ -47,7 +47,7 @@ export default defineClientCommand({
     // Everything is checked before anything is sent: a usage error (exit 2) never leaves a task behind.
     const message = {
       type: "task" as const,
-      ...(args.to !== undefined ? { to: args.to } : { cap: parseArg(Capability, args.cap, "--cap") }),
+      ...(args.to !== undefined ? { to: args.to } : { cap: parseArg(Capability, args.cap!.toLowerCase(), "--cap") }),
       task: args.task,
       context,
       priority: parseArg(Priority, args.priority, "--priority"),

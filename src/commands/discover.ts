@@ -14,7 +14,7 @@ export default defineClientCommand({
     all: { type: "boolean", description: "Include stale agents (not seen for 120 s)" },
   },
   async run(ctx) {
-    const cap = ctx.args.cap === undefined ? undefined : parseArg(Capability, ctx.args.cap, "--cap");
+    const cap = ctx.args.cap === undefined ? undefined : parseArg(Capability, ctx.args.cap.toLowerCase(), "--cap");
     const agents = await ctx.client.agents({ cap, all: ctx.args.all });
     ctx.out(
       agents,

@@ -12,12 +12,12 @@ export default defineClientCommand({
   ],
   args: {
     name: { type: "string", description: "Unique agent name, e.g. reviewer", required: true, valueHint: "name" },
-    caps: { type: "string", description: "Comma-separated capabilities, e.g. code-review,python", valueHint: "a,b" },
+    caps: { type: "string", description: "Comma-separated capabilities, e.g. code-review,python (stored lowercase)", valueHint: "a,b" },
     description: { type: "string", description: "What this agent does, in a sentence", valueHint: "text" },
   },
   async run(ctx) {
     const name = parseArg(AgentName, ctx.args.name, "--name");
-    const caps = parseArg(v.array(Capability), list(ctx.args.caps), "--caps");
+    const caps = parseArg(v.array(Capability), list(ctx.args.caps).map((c) => c.toLowerCase()), "--caps");
     // Re-registering a name this home already holds keeps its id (and its queued messages).
     const saved = ctx.identity?.name === name ? ctx.identity : undefined;
     const { secret, ...agent } = await ctx.client.register({

@@ -63,6 +63,16 @@ describe("mistakes", async () => {
     expect(up.json).toMatchObject({ registered: false, reachable: true, problem: { code: "no_identity" } });
   });
 
+  test("capabilities are case-insensitive: stored lowercase, matched lowercase", async () => {
+    const home = tempHome();
+    const r = await runCli(["register", "--name", "caps-case", "--caps", "Python,Code-Review", "--json"], { home, relay: url });
+    expect(r.json.caps).toEqual(["python", "code-review"]);
+    expect((await runCli(["discover", "--cap", "PYTHON", "--json"], boss)).json.map((a: any) => a.name)).toEqual(["caps-case"]);
+    const bad = await runCli(["delegate", "--cap", "no spaces", "--task", "x", "--json"], boss);
+    expect(bad.code).toBe(2);
+    expect(bad.json.error.hint).toContain("--help");
+  });
+
   test("cancel and task accept --id and --msg-id alike", async () => {
     const id = (await runCli(["delegate", "--to", "worker", "--task", "alias", "--json"], boss)).json.id;
     expect((await runCli(["task", "--msg-id", id, "--json"], boss)).json.id).toBe(id);

@@ -122,7 +122,7 @@ export class Delivery {
 
   /** Resolves when a message is queued for the agent, or after `ms`. */
   wait(agentId: string, ms: number, signal?: AbortSignal): Promise<void> {
-    if (this.store.queueLength(agentId) > 0 || ms <= 0) return Promise.resolve();
+    if (this.store.queueLength(agentId) > 0 || ms <= 0 || signal?.aborted) return Promise.resolve();
     return new Promise((resolve) => {
       let set = this.waiters.get(agentId);
       if (!set) this.waiters.set(agentId, (set = new Set()));

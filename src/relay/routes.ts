@@ -93,6 +93,8 @@ export function createRoutes(hub: Hub, files: Files, auth: Auth, limits: RouteLi
         const q = parseWith(InboxQuery, query(req), "query");
         const max = q.max ?? 100;
         if (q.wait) await hub.delivery.wait(agent.id, q.wait * 1000, req.signal);
+        // A poller that hung up takes nothing: what it would take would sit in flight until its lease ran out.
+        if (req.signal.aborted) return json({ messages: [] });
         const messages = hub.take(agent, max);
         if (q.ack !== undefined && truthy(q.ack)) hub.ack(agent, messages.map((m) => m.id));
         return json({ messages });

@@ -97,6 +97,12 @@ describe("hub", () => {
     expect(picks.filter((p) => p === c.id)).toHaveLength(2);
   });
 
+  test("a long poll whose client already hung up does not wait", async () => {
+    const { hub, b } = setup();
+    const result = await Promise.race([hub.delivery.wait(b.id, 5000, AbortSignal.abort()).then(() => "returned"), Bun.sleep(1000).then(() => "still waiting")]);
+    expect(result).toBe("returned");
+  });
+
   test("a stale agent's name can be taken over; an online one's cannot", () => {
     const { hub, advance } = setup();
     expect(() => hub.register({ name: "a", caps: [], description: "", machine: "" })).toThrow(/belongs to agent/);

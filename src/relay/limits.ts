@@ -52,12 +52,16 @@ export function declaredLength(req: Request): number {
  * Reads a request body, stopping as soon as it passes `limit` bytes: a body without a
  * Content-Length (chunked) cannot make the relay buffer more than the limit.
  */
-export async function readBody(req: Request, limit: number, what: string, flag: string): Promise<Uint8Array> {
+export function readBody(req: Request, limit: number, what: string, flag: string): Promise<Uint8Array> {
   const declared = declaredLength(req);
-  if (declared > limit) throw tooLarge(what, limit, flag);
+  if (declared > limit) return Promise.reject(tooLarge(what, limit, flag));
   // A body with a Content-Length within the limit cannot grow past it: read it whole, which costs
   // Bun far less per request than a stream reader.
-  if (declared > 0) return await req.bytes();
+  if (declared > 0) return req.bytes();
+  return readStream(req, limit, what, flag);
+}
+
+async function readStream(req: Request, limit: number, what: string, flag: string): Promise<Uint8Array> {
   if (!req.body) return new Uint8Array(0);
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -85,8 +89,11 @@ export async function readBody(req: Request, limit: number, what: string, flag: 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /** A JSON body of at most `limit` bytes, parsed; malformed text and invalid UTF-8 are 400s. */
-export async function readJsonBody(req: Request, limit: number, what: string): Promise<unknown> {
-  const bytes = await readBody(req, limit, `the ${what}`, "--max-message-bytes");
+export function readJsonBody(req: Request, limit: number, what: string): Promise<unknown> {
+  return readBody(req, limit, `the ${what}`, "--max-message-bytes").then((bytes) => parseJsonBytes(bytes, what));
+}
+
+function parseJsonBytes(bytes: Uint8Array, what: string): unknown {
   let text: string;
   try {
     text = utf8.decode(bytes);

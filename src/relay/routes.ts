@@ -18,7 +18,7 @@ type Handler = (req: Request & Params) => Response | Promise<Response>;
 
 const JSON_HEADERS = { "content-type": "application/json" };
 export const json = (body: unknown, status = 200, headers?: Record<string, string>) =>
-  new Response(JSON.stringify(body), { status, headers: headers ? { ...JSON_HEADERS, ...headers } : JSON_HEADERS });
+  headers ? new Response(JSON.stringify(body), { status, headers: { ...JSON_HEADERS, ...headers } }) : Response.json(body, { status });
 
 export function errorResponse(err: unknown): Response {
   if (err instanceof ClawlinkError) return json(err.toJSON(), err.status, err.headers);

@@ -1,5 +1,6 @@
 /** Human output: tables and one-paragraph message summaries. */
 import { shellArg } from "../errors";
+import type { Client } from "./client";
 import type { Agent, FileInfo, FileVersion, Message, Task } from "../protocol/schemas";
 
 /** Left-aligned columns, two spaces apart, with a header row. */
@@ -85,9 +86,16 @@ const oneLine = (s: string, max: number) => {
   return flat.length > max ? flat.slice(0, max - 1) + "…" : flat;
 };
 
-/** One message as a short block a person (or a model) can read. */
-export function renderMessage(m: Message): string {
-  const head = `[${m.type}] ${m.id} from ${m.from} at ${m.created_at}`;
+/** Agent names by id, for human output; empty if the list cannot be had. */
+export async function agentNames(client: Client): Promise<Map<string, string>> {
+  const agents = await client.agents({ all: true }).catch(() => []);
+  return new Map(agents.map((a) => [a.id, a.name]));
+}
+
+/** One message as a short block a person (or a model) can read; `names` turns sender ids into names. */
+export function renderMessage(m: Message, names?: ReadonlyMap<string, string>): string {
+  const name = names?.get(m.from);
+  const head = `[${m.type}] ${m.id} from ${name ? `${name} (${m.from})` : m.from} at ${m.created_at}`;
   switch (m.type) {
     case "task":
       return `${head}\n  priority ${m.priority}, attempt ${m.attempt}${Object.keys(m.context).length ? `\n  context ${JSON.stringify(m.context)}` : ""}\n  ${m.task}\n  reply: clawlink respond --msg-id ${m.id} --result "..."\n`;

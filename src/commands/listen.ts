@@ -1,4 +1,4 @@
-import { renderMessage } from "../client/render";
+import { agentNames, renderMessage } from "../client/render";
 import { followInbox } from "../client/stream";
 import { ClawlinkError } from "../errors";
 import { logger } from "../logger";
@@ -33,6 +33,7 @@ export default defineClientCommand({
     if (ctx.args.respond && !ctx.args.exec) throw usage("--respond goes with --exec: it answers each task with the command's stdout");
     const me = ctx.me();
     const { client } = ctx;
+    let names = new Map<string, string>();
     let stopping = false;
     let child: ReturnType<typeof Bun.spawn> | undefined;
 
@@ -82,7 +83,14 @@ export default defineClientCommand({
       types,
       handle: async (m) => {
         if (ctx.args.exec) await runExec(ctx.args.exec, m, Boolean(ctx.args.respond));
-        else ctx.out(m, renderMessage(m));
+        else if (ctx.json) ctx.out(m);
+        else {
+          if (!names.has(m.from) && m.from !== "relay") {
+            names = await agentNames(client); // a sender not seen before
+            if (!names.has(m.from)) names.set(m.from, ""); // gone: ask once, show the id
+          }
+          ctx.out(m, renderMessage(m, names));
+        }
       },
       onStop: () => {
         stopping = true;

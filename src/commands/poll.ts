@@ -1,6 +1,6 @@
 import { print } from "../output";
 import * as v from "valibot";
-import { renderMessage } from "../client/render";
+import { agentNames, renderMessage } from "../client/render";
 import { defineClientCommand, parseArg } from "./_shared";
 
 export default defineClientCommand({
@@ -18,9 +18,11 @@ export default defineClientCommand({
     const wait = ctx.args.wait === undefined ? 0 : parseArg(v.pipe(v.string(), v.toNumber("must be a number"), v.minValue(0), v.maxValue(300, "must be at most 300")), ctx.args.wait, "--wait");
     const max = parseArg(v.pipe(v.string(), v.toNumber("must be a number"), v.integer(), v.minValue(1), v.maxValue(10_000)), ctx.args.max, "--max");
     const messages = await ctx.client.inbox(me.id, { wait, max, signal: AbortSignal.timeout((wait + 30) * 1000) });
+    // People read names; one lookup serves the whole batch (JSON keeps the ids alone).
+    const names = ctx.json || messages.length === 0 ? undefined : await agentNames(ctx.client);
     ctx.out(messages, () => {
       if (messages.length === 0) print("no messages");
-      for (const m of messages) print(renderMessage(m) + "\n");
+      for (const m of messages) print(renderMessage(m, names) + "\n");
     });
     // Printed first, acknowledged second: a crash in between means redelivery, not loss.
     if (messages.length) await ctx.client.ack(me.id, messages.map((m) => m.id));

@@ -82,6 +82,13 @@ describe("two agents walk the workflow", async () => {
     expect(response).toMatchObject({ in_reply_to: taskId, result: "LGTM", status: "completed", from: bobId });
   });
 
+  test("human output names the sender", async () => {
+    await runCli(["delegate", "--to", "bob", "--task", "say hi"], as(alice));
+    const p = await runCli(["poll"], as(bob));
+    expect(p.stdout).toMatch(/\[task\] t_\w+ from alice \(a_\w+\)/);
+    expect(p.stdout).toContain("reply: clawlink respond --msg-id");
+  });
+
   test("broadcast reaches every other agent", async () => {
     const b = await runCli(["broadcast", "--content", "tests are green on main", "--topic", "ci", "--tags", "build,main", "--json"], as(alice));
     expect(b.json).toMatchObject({ recipients: 1 });

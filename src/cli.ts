@@ -91,6 +91,8 @@ async function run(argv: string[]) {
 
 /** Help for a terminal keeps citty's colours; help read by a program gets plain text. */
 function printHelp(text: string) {
+  // citty prints every alias with one dash; ours are long names (`--id` for `--msg-id`).
+  text = text.replace(/(^|\s|\x1b\[[0-9;]*m)-([a-z][a-z-]+)(?=,)/gm, "$1--$2");
   const plain = process.stdout.isTTY && !process.env.NO_COLOR ? text : text.replace(/\x1b\[[0-9;]*m/g, "");
   console.log(plain.replace(/[ \t]+$/gm, ""));
 }

@@ -48,6 +48,8 @@ export const EXIT = {
 export function exitCodeFor(err: ClawlinkError): number {
   if (err.code === "unreachable" || err.code === "tls") return EXIT.unreachable;
   if (err.code === "usage" || err.code === "bad_request" || err.status === 413) return EXIT.usage;
+  // The relay does not know this agent (a restart): register or heartbeat, not a token problem.
+  if (err.code === "not_registered") return EXIT.notFound;
   if (err.status === 401 || err.status === 403) return EXIT.auth;
   if (err.status === 404) return EXIT.notFound;
   if (err.status === 409 || err.status === 412 || err.status === 423) return EXIT.conflict;

@@ -1,4 +1,4 @@
-import { defineClientCommand, list } from "./_shared";
+import { defineClientCommand, list, usage } from "./_shared";
 
 export default defineClientCommand({
   meta: { name: "broadcast", description: "Share a finding with every other agent" },
@@ -12,6 +12,7 @@ export default defineClientCommand({
   },
   async run(ctx) {
     ctx.me();
+    if (ctx.args.content.trim() === "") throw usage("--content must not be empty: say what you found");
     const sent = await ctx.client.send({ type: "broadcast", content: ctx.args.content, topic: ctx.args.topic, tags: list(ctx.args.tags) });
     ctx.out({ id: sent.id, recipients: sent.recipients ?? 0 }, `broadcast ${sent.id} to ${sent.recipients ?? 0} agent(s)`);
   },

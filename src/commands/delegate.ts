@@ -50,7 +50,7 @@ export default defineClientCommand({
       ...(args.to !== undefined ? { to: args.to } : { cap: parseArg(Capability, args.cap!.toLowerCase(), "--cap") }),
       task: args.task,
       context,
-      priority: parseArg(Priority, args.priority, "--priority"),
+      priority: parseArg(Priority, args.priority.toLowerCase(), "--priority"),
       lease_s: parseArg(Seconds, args.lease, "--lease"),
       ...(args.ttl !== undefined ? { ttl_s: parseArg(Seconds, args.ttl, "--ttl") } : {}),
       ...(args["idempotency-key"] ? { idempotency_key: args["idempotency-key"] } : {}),
@@ -60,7 +60,11 @@ export default defineClientCommand({
     ctx.me();
     const sent = await ctx.client.send(message);
     if (!args.wait) {
-      ctx.out(sent, `${sent.duplicate ? "already sent as" : "sent task"} ${sent.id}${sent.to ? ` to ${sent.to}` : " (waiting for a capable agent)"}\nfollow it: clawlink task --id ${sent.id}`);
+      // stdout carries just the id, so `ID=$(clawlink delegate ...)` works; the rest is for the reader.
+      ctx.out(sent, () => {
+        print(sent.id);
+        printError(`${sent.duplicate ? "already sent as" : "sent task"} ${sent.id}${sent.to ? ` to ${sent.to}` : " (waiting for a capable agent)"}; follow it: clawlink task --id ${sent.id}`);
+      });
       return;
     }
     printError(`waiting up to ${timeout}s for task ${sent.id}${sent.to ? ` (sent to ${sent.to})` : ""}`);
@@ -79,6 +83,7 @@ export default defineClientCommand({
     const state = task.state as keyof typeof EXIT_FOR_STATE;
     if (response) ctx.out(response, response.result);
     else ctx.out(task, `task ${task.id} ${task.state}: ${task.history.at(-1)?.note ?? ""}`);
+    if (!ctx.json && task.state !== "completed") printError(`task ${task.id} ${task.state}${response ? " (its result is above)" : ""}`);
     return EXIT_FOR_STATE[state] ?? EXIT.error;
   },
 });

@@ -34,7 +34,7 @@ export const Priority = v.picklist(PRIORITIES, "priority must be one of low, nor
 export type Priority = v.InferOutput<typeof Priority>;
 
 export const TASK_STATES = ["queued", "delivered", "working", "completed", "failed", "canceled", "expired"] as const;
-export const TaskState = v.picklist(TASK_STATES);
+export const TaskState = v.picklist(TASK_STATES, `a task state is one of ${TASK_STATES.join(", ")}`);
 export type TaskState = v.InferOutput<typeof TaskState>;
 export const FINAL_STATES: ReadonlySet<TaskState> = new Set(["completed", "failed", "canceled", "expired"]);
 

@@ -40,6 +40,9 @@ export class Auth {
       if (this.isToken(value)) return { kind: "member" };
     }
     if (this.token === undefined) return { kind: "member" };
+    // A secret of an agent the relay no longer has (it restarted) is not a wrong token: say which it is.
+    const id = value?.slice(0, Math.max(0, value.indexOf("."))) ?? "";
+    if (id.startsWith("a_") && !this.hub.store.getAgent(id)) throw notRegistered(`the relay does not know agent ${id} (it may have restarted)`);
     throw unauthorized(value === undefined ? "this relay needs a token" : "the token is not valid for this relay");
   }
 

@@ -1,6 +1,6 @@
 /** What a new user or a model gets wrong first, and what ClawLink says back. */
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { CliProcess, cleanup, freePort, runCli, spawnRelay, tempHome } from "../_helpers";
 
@@ -71,6 +71,29 @@ describe("mistakes", async () => {
     const bad = await runCli(["delegate", "--cap", "no spaces", "--task", "x", "--json"], boss);
     expect(bad.code).toBe(2);
     expect(bad.json.error.hint).toContain("--help");
+  });
+
+  test("plain delegate prints only the task id on stdout, so a script can capture it", async () => {
+    const r = await runCli(["delegate", "--to", "worker", "--task", "capture me"], boss);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toMatch(/^t_\w+$/);
+    expect(r.stderr).toContain(`follow it: clawlink task --id ${r.stdout.trim()}`);
+    expect((await runCli(["task", "--id", r.stdout.trim(), "--json"], boss)).json.task).toBe("capture me");
+  });
+
+  test("help shows long aliases with two dashes", async () => {
+    expect((await runCli(["cancel", "--help"])).stdout).toContain("--id, --msg-id=<id>");
+  });
+
+  test("on a token relay, reading with the secret of an agent the relay forgot says so instead of blaming the token", async () => {
+    const { url: other } = await spawnRelay(["--token", "tok"]);
+    const home = tempHome();
+    await runCli(["register", "--name", "ghost", "--token", "tok"], { home, relay: other });
+    // A secret whose agent the relay does not have, as after a restart.
+    const secret = JSON.parse(readFileSync(join(home, "identities", "ghost.json"), "utf8")).secret as string;
+    const res = await fetch(`${other}/v1/agents`, { headers: { authorization: `Bearer ${secret.replace(/^a_\w+/, "a_forgotten00")}` } });
+    expect(res.status).toBe(401);
+    expect(((await res.json()) as any).error).toMatchObject({ code: "not_registered", message: "the relay does not know agent a_forgotten00 (it may have restarted)" });
   });
 
   test("cancel and task accept --id and --msg-id alike", async () => {

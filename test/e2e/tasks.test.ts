@@ -223,7 +223,7 @@ describe("delegate --wait, when the asker leaves", async () => {
     await eventually(async () => (await runCli(["tasks", "--sent", "--json"], t.leaver)).json.length === 1);
     expect((await runCli(["unregister"], t.leaver)).code).toBe(0);
     const r = await waiting;
-    expect(r.code).toBe(4);
+    expect(r.code).toBe(5);
     expect(r.stderr).toContain("was unregistered");
     expect(Date.now() - started).toBeLessThan(10_000);
   });

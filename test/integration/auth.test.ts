@@ -164,8 +164,12 @@ describe("the CLI reports each refused rule with exit code 4", () => {
     const alice = JSON.parse(readFileSync(join(homes.alice, "identities", "alice.json"), "utf8"));
     relay.hub.unregister(alice.id);
     const poll = await runCli(["poll"], as(homes.alice));
-    expect(poll.code).toBe(4);
+    expect(poll.code).toBe(5);
     expect(poll.stderr).toContain(`error: the relay does not know agent ${alice.id} (it may have restarted)`);
+    // Reading, too, names the forgotten agent rather than blaming the token.
+    const look = await runCli(["discover"], as(homes.alice));
+    expect(look.code).toBe(5);
+    expect(look.stderr).toContain(`the relay does not know agent ${alice.id}`);
     const beat = await runCli(["heartbeat", "--json"], as(homes.alice));
     expect(beat.code).toBe(0);
     expect(beat.json).toMatchObject({ id: alice.id, reregistered: true });

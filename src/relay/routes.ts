@@ -117,16 +117,16 @@ export function createRoutes(hub: Hub, files: Files, auth: Auth, limits: RouteLi
     "/v1/tasks": {
       GET: (req) => {
         const agent = auth.agent(req);
-        return json({ tasks: hub.listTasks(agent, parseWith(TaskQuery, query(req), "query")) });
+        return json({ tasks: hub.tasks.list(agent, parseWith(TaskQuery, query(req), "query")) });
       },
     },
     "/v1/tasks/:id": {
-      GET: (req) => json(hub.getTask(auth.agent(req), req.params.id)),
+      GET: (req) => json(hub.tasks.get(auth.agent(req), req.params.id)),
     },
     "/v1/tasks/:id/cancel": {
       POST: async (req) => {
         const agent = auth.agent(req);
-        return json(hub.cancel(agent, req.params.id));
+        return json(hub.tasks.cancel(agent, req.params.id));
       },
     },
     "/v1/files": {

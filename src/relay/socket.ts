@@ -42,7 +42,7 @@ export function createSocketHandler(hub: Hub): WebSocketHandler<SocketData> {
       ws.send(frame({ op: "hello", agent: hub.view(agent) }));
       if (watch) {
         try {
-          ws.data.unwatch = hub.watch(agent, watch, {
+          ws.data.unwatch = hub.tasks.watch(agent, watch, {
             agentId: agent.id,
             push: (task, response) => ws.send(JSON.stringify({ op: "task", task, response })),
             close: (code, reason) => ws.close(code, reason),

@@ -2,7 +2,17 @@
 import type { Message, ResponseMessage, Task } from "../protocol/schemas";
 import type { TaskRecord } from "./store";
 
-export const iso = (ms: number) => new Date(ms).toISOString();
+let lastMs = NaN;
+let lastIso = "";
+
+/** ISO 8601 time; messages made in the same millisecond share one string instead of formatting it again. */
+export function iso(ms: number): string {
+  if (ms !== lastMs) {
+    lastMs = ms;
+    lastIso = new Date(ms).toISOString();
+  }
+  return lastIso;
+}
 
 /** The message that carries a task to its holder, with its current attempt. */
 export function taskMessage(task: TaskRecord): Message {

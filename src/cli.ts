@@ -97,4 +97,4 @@ function printHelp(text: string) {
   console.log(plain.replace(/[ \t]+$/gm, ""));
 }
 
-await run(process.argv.slice(2));
+if (import.meta.main) await run(process.argv.slice(2));

@@ -6,6 +6,7 @@ import { logger } from "../logger";
 import { Message } from "../protocol/schemas";
 import type { Client } from "./client";
 import { ensureRegistered } from "./session";
+import { backoffMs } from "./backoff";
 
 const Frame = v.variant("op", [
   v.object({ op: v.literal("hello"), agent: v.object({ id: v.string(), name: v.string() }) }),
@@ -114,7 +115,7 @@ export async function followInbox(opts: FollowOptions): Promise<number> {
 
   // Backoff with jitter; before each try, make sure the relay (perhaps restarted) knows us.
   const reconnect = async () => {
-    const delay = Math.min(10_000, 250 * 2 ** attempt++) * (0.5 + Math.random() / 2);
+    const delay = backoffMs(attempt++, 250, 10_000);
     if (attempt === 1) logger.warn(`connection to ${client.relay} lost; reconnecting`);
     await Bun.sleep(delay);
     if (stopping) return;

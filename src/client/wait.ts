@@ -3,6 +3,7 @@ import * as v from "valibot";
 import { ClawlinkError } from "../errors";
 import { ErrorBody, FINAL_STATES, ResponseMessage, Task } from "../protocol/schemas";
 import { unreachable, type Client } from "./client";
+import { backoffMs } from "./backoff";
 
 const TaskFrame = v.object({ op: v.literal("task"), task: Task, response: v.nullable(ResponseMessage) });
 const ErrorFrame = v.object({ op: v.literal("error"), ...ErrorBody.entries });
@@ -59,7 +60,7 @@ export function waitForTask(client: Client, taskId: string, timeoutMs: number): 
         }
         // The relay went away or the connection dropped: try again with backoff until the timeout,
         // unless the relay answers but no longer knows the task (it restarted in memory).
-        const delay = Math.min(5000, 200 * 2 ** retries++) * (0.5 + Math.random() / 2);
+        const delay = backoffMs(retries++, 200, 5000);
         if (retries > 12) return finish(() => reject(unreachable(client.relay)));
         setTimeout(async () => {
           if (done) return;

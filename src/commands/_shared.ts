@@ -43,6 +43,12 @@ export function parseArg<S extends v.GenericSchema>(schema: S, value: unknown, f
   throw usage(`${flag}: ${describeIssues(r.issues)}`, `fix ${flag}; the command's --help lists what each option takes`);
 }
 
+/** A whole number of seconds from a flag: at least 1, and at most `max` (said as `maxSaid`) when given. */
+export function secondsArg(value: unknown, flag: string, max?: { value: number; said: string }): number {
+  const base = v.pipe(v.string(), v.toNumber("must be a number of seconds"), v.integer("must be whole seconds"), v.minValue(1, "must be at least 1"));
+  return parseArg(max ? v.pipe(base, v.maxValue(max.value, `must be at most ${max.said}`)) : base, value, flag);
+}
+
 /** Splits `a,b , c` into ["a","b","c"]. */
 export const list = (s: string | undefined) => (s ? s.split(",").map((x) => x.trim()).filter(Boolean) : []);
 

@@ -1,11 +1,9 @@
 import { print, printError } from "../output";
-import * as v from "valibot";
 import { waitForTask } from "../client/wait";
 import { ClawlinkError } from "../errors";
 import { Capability, JsonObject, Priority, PRIORITIES } from "../protocol/schemas";
-import { EXIT, defineClientCommand, parseArg, usage } from "./_shared";
+import { EXIT, defineClientCommand, parseArg, secondsArg, usage } from "./_shared";
 
-const Seconds = v.pipe(v.string(), v.toNumber("must be a number of seconds"), v.integer("must be whole seconds"), v.minValue(1, "must be at least 1"));
 
 const EXIT_FOR_STATE = { completed: EXIT.ok, failed: EXIT.taskFailed, canceled: EXIT.taskCanceled, expired: EXIT.taskExpired } as const;
 
@@ -51,12 +49,12 @@ export default defineClientCommand({
       task: args.task,
       context,
       priority: parseArg(Priority, args.priority.toLowerCase(), "--priority"),
-      lease_s: parseArg(Seconds, args.lease, "--lease"),
-      ...(args.ttl !== undefined ? { ttl_s: parseArg(Seconds, args.ttl, "--ttl") } : {}),
+      lease_s: secondsArg(args.lease, "--lease"),
+      ...(args.ttl !== undefined ? { ttl_s: secondsArg(args.ttl, "--ttl") } : {}),
       ...(args["idempotency-key"] ? { idempotency_key: args["idempotency-key"] } : {}),
       queue: Boolean(args.queue),
     };
-    const timeout = parseArg(Seconds, args.timeout, "--timeout");
+    const timeout = secondsArg(args.timeout, "--timeout");
     ctx.me();
     const sent = await ctx.client.send(message);
     if (!args.wait) {

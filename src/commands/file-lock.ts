@@ -1,9 +1,6 @@
-import * as v from "valibot";
 import { shellArg } from "../errors";
 import { keyArg, parseKey } from "./_files";
-import { defineClientCommand, parseArg } from "./_shared";
-
-const Ttl = v.pipe(v.string(), v.toNumber("must be a number of seconds"), v.integer("must be whole seconds"), v.minValue(1, "must be at least 1"), v.maxValue(86_400, "must be at most 86400 (a day)"));
+import { defineClientCommand, secondsArg } from "./_shared";
 
 export default defineClientCommand({
   meta: {
@@ -18,7 +15,7 @@ export default defineClientCommand({
   async run(ctx) {
     ctx.me();
     const key = parseKey(ctx.args.key);
-    const ttl = parseArg(Ttl, ctx.args.ttl, "--ttl");
+    const ttl = secondsArg(ctx.args.ttl, "--ttl", { value: 86_400, said: "86400 (a day)" });
     const lock = await ctx.client.lockFile(key, ttl);
     ctx.out(lock, `locked ${key} until ${lock.until}: only you can write it until then, or until \`clawlink file-unlock --key ${shellArg(key)}\``);
   },

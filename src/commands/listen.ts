@@ -4,6 +4,7 @@ import { ClawlinkError } from "../errors";
 import { logger } from "../logger";
 import { MessageTypes, type Message } from "../protocol/schemas";
 import { defineClientCommand, parseArg, usage } from "./_shared";
+import { backoffMs } from "../client/backoff";
 
 function killTree(proc: ReturnType<typeof Bun.spawn>) {
   try {
@@ -70,7 +71,7 @@ export default defineClientCommand({
           const transient = e instanceof ClawlinkError && (e.code === "unreachable" || e.status === 429 || (e.status >= 500 && e.code !== "bad_response"));
           if (!transient || stopping) return logger.warn(`could not respond to ${id}: ${(e as Error).message}`);
           if (attempt === 0) logger.warn(`could not respond to ${id} yet (${e.message}); retrying`);
-          await Bun.sleep(Math.min(10_000, 250 * 2 ** attempt) * (0.5 + Math.random() / 2));
+          await Bun.sleep(backoffMs(attempt, 250, 10_000));
         }
       }
     };

@@ -205,23 +205,16 @@ export class Hub {
         return this.tasks.progress(sender, msg.in_reply_to, msg.note);
       case "broadcast": {
         const id = newSortableId("m");
-        const now = this.clock();
-        let recipients = 0;
-        for (const rec of this.store.listAgents()) {
-          if (rec.id === sender.id || this.store.queueLength(rec.id) >= this.maxQueue) continue;
-          this.enqueue(
-            { type: "broadcast", id, from: sender.id, to: null, created_at: iso(now), content: msg.content, topic: msg.topic, tags: msg.tags },
-            rec.id,
-            "normal",
-          );
-          recipients++;
-        }
+        const recipients = this.notify(
+          { type: "broadcast", id, from: sender.id, to: null, created_at: iso(this.clock()), content: msg.content, topic: msg.topic, tags: msg.tags },
+          sender.id,
+        );
         return { id, recipients };
       }
     }
   }
 
-  /** Queues a relay notice (a file change) for every agent but `except`; an agent whose queue is full misses it. */
+  /** Queues one message (a broadcast, a file change) for every agent but `except`; an agent whose queue is full misses it. */
   notify(msg: Message, except: string | null = null): number {
     let recipients = 0;
     for (const rec of this.store.listAgents()) {

@@ -19,8 +19,10 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 export function createGateway(hub: Hub, auth: Auth, limits: Pick<Limits, "maxMessageBytes">) {
   const ops = new Operations(hub);
-  /** Requests answered in JSON-RPC, with their id once known: an error thrown later is answered in kind. */
+  /** JSON-RPC ids of requests, once known: an error thrown later is answered with it. */
   const rpcIds = new WeakMap<Request, RpcId>();
+  /** A POST to /a2a/{name} itself is JSON-RPC; every other path is HTTP+JSON. */
+  const isRpc = (req: Request) => req.method === "POST" && /^\/a2a\/[^/]+\/?$/.test(new URL(req.url).pathname);
 
   const caller = (req: Request): Caller => {
     const c = auth.credential(req);
@@ -71,8 +73,7 @@ export function createGateway(hub: Hub, auth: Auth, limits: Pick<Limits, "maxMes
     if (name === ".well-known") {
       throw new ClawlinkError("not_found", 404, "an agent's card is at /a2a/NAME/.well-known/agent-card.json", "resolve the card against /a2a/NAME/ (with the trailing slash), or fetch that URL whole");
     }
-    const rpc = req.method === "POST" && (path === "" || path === "/");
-    if (rpc) rpcIds.set(req, null);
+    const rpc = isRpc(req);
     checkVersion(req, url);
     const call: Call = {
       ops,
@@ -100,7 +101,7 @@ export function createGateway(hub: Hub, auth: Auth, limits: Pick<Limits, "maxMes
     card: (req: Request) => card(req, undefined),
     /** Any error of a gateway request, in the shape its binding uses. */
     failure(req: Request, err: unknown): Response {
-      const { body, status, headers } = rpcIds.has(req) ? rpcError(err, rpcIds.get(req)!) : restError(err);
+      const { body, status, headers } = isRpc(req) ? rpcError(err, rpcIds.get(req) ?? null) : restError(err);
       return Response.json(body, { status, headers });
     },
   };

@@ -71,15 +71,15 @@ export function loadIdentity(home: string, as?: string): Identity | undefined {
   return all.length === 1 ? all[0] : undefined;
 }
 
-/** Saves an identity (mode 0600, written atomically) and makes it this home's default. */
-export function saveIdentity(home: string, identity: Identity) {
+/** Saves an identity (mode 0600, written atomically) and, unless told otherwise, makes it this home's default. */
+export function saveIdentity(home: string, identity: Identity, opts: { makeDefault?: boolean } = {}) {
   mkdirSync(identitiesDir(home), { recursive: true, mode: 0o700 });
   const path = identityFile(home, identity.name);
   const tmp = `${path}.${process.pid}.tmp`;
   writeFileSync(tmp, JSON.stringify(identity, null, 2) + "\n", { mode: 0o600 });
   chmodSync(tmp, 0o600);
   renameSync(tmp, path);
-  writeFileSync(defaultFile(home), identity.name + "\n", { mode: 0o600 });
+  if (opts.makeDefault !== false) writeFileSync(defaultFile(home), identity.name + "\n", { mode: 0o600 });
 }
 
 export function forgetIdentity(home: string, name: string) {

@@ -20,6 +20,7 @@ export async function ensureRegistered(client: Client, identity: Identity, home:
     description: identity.description,
     machine: hostname(),
   });
-  saveIdentity(home, { ...identity, secret });
+  // Re-saving a known identity leaves the home's default as it was.
+  saveIdentity(home, { ...identity, secret }, { makeDefault: false });
   return { agent, reregistered: true };
 }

@@ -1,10 +1,9 @@
 import { agentNames, renderMessage } from "../client/render";
 import { followInbox } from "../client/stream";
-import { ClawlinkError } from "../errors";
 import { logger } from "../logger";
-import { MessageTypes, type Message } from "../protocol/schemas";
+import { MessageTypes, type Message, type SendMessage } from "../protocol/schemas";
 import { defineClientCommand, parseArg, usage } from "./_shared";
-import { backoffMs } from "../client/backoff";
+import { sendPersistently } from "../client/deliver";
 
 function killTree(proc: ReturnType<typeof Bun.spawn>) {
   try {
@@ -62,19 +61,7 @@ export default defineClientCommand({
     };
 
     // The task is acknowledged once this returns, so a relay that is away for a while is waited for, not given up on.
-    const sendResponse = async (id: string, response: Parameters<typeof client.send>[0]) => {
-      for (let attempt = 0; ; attempt++) {
-        try {
-          await client.send(response);
-          return;
-        } catch (e) {
-          const transient = e instanceof ClawlinkError && (e.code === "unreachable" || e.status === 429 || (e.status >= 500 && e.code !== "bad_response"));
-          if (!transient || stopping) return logger.warn(`could not respond to ${id}: ${(e as Error).message}`);
-          if (attempt === 0) logger.warn(`could not respond to ${id} yet (${e.message}); retrying`);
-          await Bun.sleep(backoffMs(attempt, 250, 10_000));
-        }
-      }
-    };
+    const sendResponse = (id: string, response: SendMessage) => sendPersistently(client, response, id, () => stopping);
 
     return await followInbox({
       client,

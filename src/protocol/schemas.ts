@@ -254,6 +254,8 @@ export const Task = v.object({
   to: v.nullable(Id),
   cap: v.nullable(v.string()),
   task: v.string(),
+  /** The sender's context object, as given with the task. */
+  context: v.optional(JsonObject, {}),
   priority: Priority,
   state: TaskState,
   attempts: v.number(),

@@ -46,6 +46,18 @@ export class Auth {
     throw unauthorized(value === undefined ? "this relay needs a token" : "the token is not valid for this relay");
   }
 
+  /**
+   * A caller from outside ClawLink (A2A): an agent's secret, or the relay token when one is set.
+   * Undefined for anything else, including no credential on a relay without a token.
+   */
+  credential(req: Request): Caller | undefined {
+    const value = this.bearer(req);
+    if (value === undefined) return undefined;
+    const agent = this.hub.authenticate(value);
+    if (agent) return { kind: "agent", agent };
+    return this.isToken(value) ? { kind: "member" } : undefined;
+  }
+
   /** An agent acting as itself: its secret is required, whatever the relay token. */
   agent(req: Request): AgentRecord {
     const value = this.bearer(req);

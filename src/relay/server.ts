@@ -3,6 +3,7 @@ import type { Server } from "bun";
 import { ClawlinkError } from "../errors";
 import { parseWith } from "../protocol/codec";
 import { Id, MessageTypes } from "../protocol/schemas";
+import { createGateway } from "./a2a/gateway";
 import { Auth } from "./auth";
 import { Files } from "./files";
 import { Hub, type HubOptions } from "./hub";
@@ -42,21 +43,24 @@ export function startRelay(opts: RelayOptions = {}): Relay {
   const auth = new Auth(hub, opts.token || undefined);
   const throttle = new AuthThrottle(limits.maxAuthFailures);
   const routes = createRoutes(hub, files, auth, limits);
+  const a2a = createGateway(hub, auth, limits);
   const onError = opts.onError ?? (() => {});
 
   /**
-   * Runs a handler behind the auth throttle, counting the guesses it refuses, and turns its errors into JSON.
+   * Runs a handler behind the auth throttle, counting the guesses it refuses, and turns its errors into JSON
+   * (ClawLink's shape unless `render` gives another, as A2A's does).
    * Not async itself: a handler that answers at once costs no extra promise per request.
    */
   const guarded = (
     req: Request,
     srv: Server<SocketData>,
     handler: () => Response | undefined | Promise<Response | undefined>,
+    render: (req: Request, err: unknown) => Response = (_, err) => errorResponse(err),
   ): Response | undefined | Promise<Response | undefined> => {
     const failed = (err: unknown) => {
       if (!(err instanceof ClawlinkError)) onError(err);
       else if (isAuthFailure(req, err)) throttle.fail(srv.requestIP(req)?.address ?? "unknown");
-      return settle(errorResponse(err));
+      return settle(render(req, err));
     };
     // Answer only once what the request changed is durable (a no-op in memory).
     const settle = (res: Response | undefined) => {
@@ -114,6 +118,9 @@ export function startRelay(opts: RelayOptions = {}): Relay {
           if (srv.upgrade(req, { data: { agent, watch, files, types: only, sink: null, unwatch: null } })) return undefined;
           throw new ClawlinkError("bad_request", 400, "this endpoint speaks WebSocket only", "connect with a WebSocket client (`clawlink listen`)");
         }),
+      // A2A: Agent Cards and /a2a/{name}, answered in A2A's error shapes.
+      "/.well-known/agent-card.json": (req: Request, srv: Server<SocketData>) => guarded(req, srv, () => a2a.card(req), a2a.failure),
+      "/a2a/*": (req: Request, srv: Server<SocketData>) => guarded(req, srv, () => a2a.handle(req, srv), a2a.failure),
     },
     fetch: () => json({ error: { code: "not_found", message: "no such endpoint", hint: "see docs/protocol.md for the API" } }, 404),
     error: (err) => {

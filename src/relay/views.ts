@@ -41,6 +41,7 @@ export function taskView(task: TaskRecord): Task {
     to: task.to,
     cap: task.cap,
     task: task.task,
+    context: task.context,
     priority: task.priority,
     state: task.state,
     attempts: task.attempts,

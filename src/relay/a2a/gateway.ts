@@ -1,0 +1,108 @@
+/**
+ * The A2A gateway: Agent Cards, and /a2a/{name} in both bindings. It authenticates the caller, picks
+ * the endpoint and the binding, and hands the call to jsonrpc.ts or rest.ts; errors come back in the
+ * binding's own shape.
+ */
+import type { Server } from "bun";
+import { ClawlinkError } from "../../errors";
+import { A2A_VERSION, A2A_VERSION_HEADER, CARD_PATH, type RpcId } from "../../protocol/a2a";
+import type { Auth } from "../auth";
+import type { Hub } from "../hub";
+import { readBody, type Limits } from "../limits";
+import { agentCard, RELAY_ENDPOINT, relayCard } from "./cards";
+import { restError, rpcError, unauthenticated, versionNotSupported } from "./errors";
+import { callRpc, parseEnvelope } from "./jsonrpc";
+import { Operations, SHARED_SENDER, type Caller, type Target } from "./operations";
+import { callRest, type Call } from "./rest";
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+export function createGateway(hub: Hub, auth: Auth, limits: Pick<Limits, "maxMessageBytes">) {
+  const ops = new Operations(hub);
+  /** JSON-RPC ids of requests, once known: an error thrown later is answered with it. */
+  const rpcIds = new WeakMap<Request, RpcId>();
+  /** A POST to /a2a/{name} itself is JSON-RPC; every other path is HTTP+JSON. */
+  const isRpc = (req: Request) => req.method === "POST" && /^\/a2a\/[^/]+\/?$/.test(new URL(req.url).pathname);
+
+  const caller = (req: Request): Caller => {
+    const c = auth.credential(req);
+    if (!c) throw unauthenticated(req.headers.has("authorization"));
+    return c.kind === "agent" ? { agent: c.agent, shared: false } : { agent: SHARED_SENDER, shared: true };
+  };
+
+  const target = (name: string): Target => {
+    if (name === RELAY_ENDPOINT) return { kind: "relay" };
+    try {
+      return { kind: "agent", agent: hub.resolveAgent(name) };
+    } catch {
+      throw new ClawlinkError("unknown_agent", 404, `no agent is registered as "${name}" on this relay`, "the relay's card at /.well-known/agent-card.json lists its skills; /a2a/relay routes a message by skill");
+    }
+  };
+
+  /** A2A-Version 1.0, or none (taken as 1.0, so a bare client works); any other is refused. */
+  const checkVersion = (req: Request, url: URL) => {
+    const asked = (req.headers.get(A2A_VERSION_HEADER) ?? url.searchParams.get(A2A_VERSION_HEADER) ?? "").trim();
+    if (asked !== "" && asked !== A2A_VERSION && !asked.startsWith(`${A2A_VERSION}.`)) {
+      throw versionNotSupported(`this relay speaks A2A ${A2A_VERSION}, not ${asked}`);
+    }
+  };
+
+  const cardReply = (card: unknown) => Response.json(card, { headers: { "cache-control": "max-age=30" } });
+
+  function card(req: Request, endpoint: string | undefined): Response {
+    if (req.method !== "GET" && req.method !== "HEAD") throw new ClawlinkError("method_not_allowed", 405, `${req.method} is not supported on an Agent Card`, "use GET");
+    const origin = new URL(req.url).origin;
+    if (endpoint === undefined || endpoint === RELAY_ENDPOINT) return cardReply(relayCard(hub.listAgents(), origin, hub.version));
+    const t = target(endpoint);
+    return cardReply(agentCard(hub.view((t as Extract<Target, { kind: "agent" }>).agent), origin, hub.version));
+  }
+
+  async function handle(req: Request, srv: Server<unknown>): Promise<Response> {
+    const url = new URL(req.url);
+    const rest = url.pathname.slice("/a2a/".length);
+    const slash = rest.indexOf("/");
+    let name: string;
+    try {
+      name = decodeURIComponent(slash < 0 ? rest : rest.slice(0, slash));
+    } catch {
+      throw new ClawlinkError("bad_request", 400, "the agent name in the path is not valid percent-encoding", "use /a2a/NAME");
+    }
+    const path = slash < 0 ? "" : rest.slice(slash);
+    if (path === CARD_PATH) return card(req, name);
+    // A card URL resolved against /a2a/NAME without its trailing slash lands here.
+    if (name === ".well-known") {
+      throw new ClawlinkError("not_found", 404, "an agent's card is at /a2a/NAME/.well-known/agent-card.json", "resolve the card against /a2a/NAME/ (with the trailing slash), or fetch that URL whole");
+    }
+    const rpc = isRpc(req);
+    checkVersion(req, url);
+    const call: Call = {
+      ops,
+      caller: caller(req),
+      target: target(name),
+      signal: req.signal,
+      holdOpen: () => srv.timeout(req, 0),
+      body: async () => {
+        const bytes = await readBody(req, limits.maxMessageBytes, "the A2A request", "--max-message-bytes");
+        try {
+          return utf8.decode(bytes);
+        } catch {
+          throw new ClawlinkError("bad_request", 400, "the body is not valid UTF-8", "send JSON encoded as UTF-8");
+        }
+      },
+    };
+    if (!rpc) return await callRest(call, req.method, path, url.searchParams);
+    const envelope = parseEnvelope(await call.body(), (id) => rpcIds.set(req, id));
+    return await callRpc(call, envelope);
+  }
+
+  return {
+    handle,
+    /** GET /.well-known/agent-card.json: the relay's own card. */
+    card: (req: Request) => card(req, undefined),
+    /** Any error of a gateway request, in the shape its binding uses. */
+    failure(req: Request, err: unknown): Response {
+      const { body, status, headers } = isRpc(req) ? rpcError(err, rpcIds.get(req) ?? null) : restError(err);
+      return Response.json(body, { status, headers });
+    },
+  };
+}

@@ -2,6 +2,7 @@ import { defineCommand } from "citty";
 import { networkInterfaces } from "node:os";
 import { ClawlinkError, EXIT } from "../errors";
 import { logger } from "../logger";
+import { loadKeyFile } from "../relay/keys";
 import { DEFAULT_LIMITS } from "../relay/limits";
 import { startRelay } from "../relay/server";
 import { loadTls } from "../relay/tls";
@@ -36,6 +37,7 @@ export default Object.assign(defineCommand({
     token: { type: "string", description: "Token agents must present (env CLAWLINK_TOKEN)" },
     insecure: { type: "boolean", description: "Allow a non-loopback bind without a token" },
     data: { type: "string", description: "Keep everything in this SQLite file so a restart loses nothing (default: memory only, nothing on disk)", valueHint: "path" },
+    "key-file": { type: "string", description: "Derive agents' secrets from the key in this file (created 0600 if missing), so an in-memory relay recognises its agents after a restart", valueHint: "path" },
     "tls-cert": { type: "string", description: "Serve HTTPS and WSS with this PEM certificate chain (with --tls-key)", valueHint: "pem" },
     "tls-key": { type: "string", description: "The PEM private key of --tls-cert", valueHint: "pem" },
     "max-queue": { type: "string", description: "Messages waiting per agent before senders get 429", default: String(DEFAULT_LIMITS.maxQueue) },
@@ -51,6 +53,7 @@ export default Object.assign(defineCommand({
     let port: number;
     let limits;
     let tls;
+    let key;
     try {
       port = num(args.port, "--port")!;
       limits = {
@@ -64,6 +67,7 @@ export default Object.assign(defineCommand({
         maxAuthFailures: num(args["max-auth-failures"], "--max-auth-failures", 1),
       };
       tls = loadTls(args["tls-cert"], args["tls-key"]);
+      key = args["key-file"] === undefined ? undefined : loadKeyFile(args["key-file"]);
     } catch (err) {
       logger.error((err as Error).message);
       if (err instanceof ClawlinkError && err.hint) logger.info(err.hint);
@@ -88,6 +92,7 @@ export default Object.assign(defineCommand({
         token,
         tls,
         version: VERSION,
+        secretKey: key?.key,
         ...limits,
         onError: (err) => logger.error("unexpected error:", err),
       });
@@ -113,6 +118,8 @@ export default Object.assign(defineCommand({
     const scheme = tls ? "https" : "http";
     const urls = host === "0.0.0.0" || host === "::" ? [`${scheme}://127.0.0.1:${actualPort}`, ...lanUrls(scheme, actualPort)] : [relay.url];
     logger.success(`clawlink relay ${VERSION} listening${tls ? " with TLS" : ""}${token ? " (token required)" : ""}${args.data ? `, keeping state in ${args.data}` : ", in memory"}`);
+    if (key?.created) logger.info(`created the relay key ${args["key-file"]}: agents' secrets derive from it, so keep it private and keep it`);
+    if (key?.warning) logger.warn(key.warning);
     if (!isLoopback(host) && !tls) logger.warn("without --tls-cert/--tls-key, the token and agents' secrets cross the network in clear text");
     for (const u of urls) logger.log(`  ${u}`);
     logger.log(`agents connect with: CLAWLINK_RELAY=${urls[urls.length - 1]}${token ? " CLAWLINK_TOKEN=…" : ""} clawlink register --name NAME`);

@@ -63,7 +63,7 @@ export function createRoutes(hub: Hub, files: Files, auth: Auth, limits: RouteLi
         const caller = auth.register(req);
         const body = parseWith(RegisterRequest, await readJsonBody(req, limits.maxMessageBytes, "registration"), "registration");
         auth.checkRegistration(caller, body);
-        return json(hub.register(body), 201);
+        return json(hub.register(body, { takeOver: caller.kind !== "agent" }), 201);
       },
       GET: (req) => {
         auth.member(req);

@@ -197,6 +197,22 @@ for (const [kind, make] of stores) {
         again.store.close();
       });
 
+      test("the relay key is kept in the file: a reopened relay takes back an agent it forgot, and only with its secret", async () => {
+        const path = join(tempHome(), "relay.db");
+        const { hub, store } = setup(new SqliteStore(path));
+        const a = hub.register({ name: "a", caps: [], description: "", machine: "" });
+        hub.unregister(a.id);
+        await store.sync();
+        store.close();
+
+        const again = setup(new SqliteStore(path));
+        expect(() => again.hub.register({ name: "a", caps: [], description: "", machine: "", id: a.id, secret: `${a.id}.${"x".repeat(43)}` })).toThrow(
+          `the relay does not know agent ${a.id} and did not issue this secret`,
+        );
+        expect(again.hub.register({ name: "a", caps: [], description: "", machine: "", id: a.id, secret: a.secret })).toMatchObject({ id: a.id, secret: a.secret });
+        again.store.close();
+      });
+
       test("a delivered task keeps its ttl across a restart: queued again by its lease, it expires on time", async () => {
         const path = join(tempHome(), "relay.db");
         const { hub, store } = setup(new SqliteStore(path));

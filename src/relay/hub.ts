@@ -34,12 +34,17 @@ export interface HubOptions {
   maxAgents?: number;
   /** The key agent secrets are derived from; by default the store's (per process in memory, kept by a durable store). */
   secretKey?: Uint8Array;
+  /** An agent unseen this long, stale, with nothing queued, in flight or held, is forgotten. */
+  forgetAfterMs?: number;
 }
 
 export interface RegisterOptions {
   /** Whether this registration may take a stale agent's name (with a token set, only the token may). */
   takeOver?: boolean;
 }
+
+/** How often forgotten agents are looked for, at most. */
+const FORGET_SWEEP_MS = 15_000;
 
 export class Hub {
   readonly version: string;
@@ -51,6 +56,10 @@ export class Hub {
   private maxQueue: number;
   private maxAgents: number;
   private secretKey: Uint8Array;
+  private forgetAfterMs: number;
+  private nextForgetSweep = 0;
+  /** Agents restored by a durable store were not watched while it was down: their time counts from the start. */
+  private readonly startedAt: number;
   private seq = 0;
   readonly tasks: Tasks;
 
@@ -63,6 +72,8 @@ export class Hub {
     this.maxQueue = opts.maxQueue ?? 10_000;
     this.maxAgents = opts.maxAgents ?? 10_000;
     this.secretKey = opts.secretKey ?? this.store.secretKey();
+    this.forgetAfterMs = opts.forgetAfterMs ?? 24 * 3600_000;
+    this.startedAt = this.clock();
     this.delivery = new Delivery(this.store, this.clock, {
       leaseMs: (e) => (e.msg.type === "task" ? e.msg.lease_s * 1000 : this.ackWindowMs),
       onHandOut: (e, now) => this.tasks.handOut(e, now),
@@ -316,5 +327,18 @@ export class Hub {
       this.delivery.route(item.entry);
     }
     this.tasks.expireQueued(now);
+    if (now >= this.nextForgetSweep) {
+      this.nextForgetSweep = now + Math.min(FORGET_SWEEP_MS, this.forgetAfterMs / 4);
+      this.forgetIdle(now);
+    }
+  }
+
+  /** Forgets agents stale and idle for `forgetAfterMs`, so abandoned registrations do not fill the registry for good. */
+  private forgetIdle(now: number) {
+    for (const rec of [...this.store.listAgents()]) {
+      if (this.isOnline(rec, now) || now - Math.max(rec.lastSeen, this.startedAt) < this.forgetAfterMs) continue;
+      if (this.store.queueLength(rec.id) > 0 || [...this.store.listInflight(rec.id)].length > 0 || this.tasks.holdsUnfinished(rec.id)) continue;
+      this.unregister(rec.id, "it was forgotten after being stale");
+    }
   }
 }

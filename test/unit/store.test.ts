@@ -213,6 +213,28 @@ for (const [kind, make] of stores) {
         again.store.close();
       });
 
+      test("a forgotten agent is deleted from the file; restored agents count their idle time from the start", async () => {
+        const path = join(tempHome(), "relay.db");
+        let now = 1_000_000;
+        const hub = new Hub({ store: new SqliteStore(path), clock: () => now, staleAfterMs: 1000, forgetAfterMs: 60_000 });
+        const gone = hub.register({ name: "gone", caps: [], description: "", machine: "" });
+        now += 50_000;
+        const kept = hub.register({ name: "kept", caps: [], description: "", machine: "" });
+        hub.tick((now += 11_000));
+        expect(hub.store.getAgent(gone.id)).toBeUndefined();
+        await hub.store.sync();
+        hub.store.close();
+
+        now += 3_600_000;
+        const again = new Hub({ store: new SqliteStore(path), clock: () => now, staleAfterMs: 1000, forgetAfterMs: 60_000 });
+        expect(again.store.getAgent(gone.id)).toBeUndefined();
+        again.tick((now += 1000));
+        expect(again.store.getAgent(kept.id)).toBeDefined();
+        again.tick((now += 60_000));
+        expect(again.store.getAgent(kept.id)).toBeUndefined();
+        again.store.close();
+      });
+
       test("a delivered task keeps its ttl across a restart: queued again by its lease, it expires on time", async () => {
         const path = join(tempHome(), "relay.db");
         const { hub, store } = setup(new SqliteStore(path));

@@ -44,7 +44,9 @@ export interface FollowOptions {
 
 /** Runs until SIGINT or SIGTERM (exit code 0), or until an error that reconnecting cannot fix (its exit code). */
 export async function followInbox(opts: FollowOptions): Promise<number> {
-  const { client, me } = opts;
+  const { client } = opts;
+  // Replaced when the relay makes this agent register afresh.
+  let me = opts.me;
   const seen = new SeenIds(100_000);
   /** Messages being handled now: a redelivered copy of one is acknowledged only when its handling ends. */
   const inProgress = new Set<string>();
@@ -120,8 +122,9 @@ export async function followInbox(opts: FollowOptions): Promise<number> {
     await Bun.sleep(delay);
     if (stopping) return;
     try {
-      const { reregistered } = await ensureRegistered(client, me, opts.home);
-      if (reregistered) logger.info(`the relay had forgotten ${me.name}; registered it again as ${me.id}`);
+      const session = await ensureRegistered(client, me, opts.home);
+      me = session.identity;
+      if (session.reregistered) logger.info(`the relay had forgotten ${me.name}; registered it again as ${me.id}`);
       connect();
     } catch (err) {
       if (err instanceof ClawlinkError && (err.status === 401 || err.status === 403 || err.status === 409)) {
@@ -132,7 +135,7 @@ export async function followInbox(opts: FollowOptions): Promise<number> {
     }
   };
 
-  await ensureRegistered(client, me, opts.home);
+  me = (await ensureRegistered(client, me, opts.home)).identity;
   connect();
   process.once("SIGINT", () => stop());
   process.once("SIGTERM", () => stop());

@@ -8,7 +8,10 @@ export default defineClientCommand({
   ],
   args: {},
   async run(ctx) {
-    const { agent, reregistered } = await ensureRegistered(ctx.client, ctx.me(), ctx.home);
-    ctx.out({ ...agent, reregistered }, reregistered ? `the relay had forgotten ${agent.name}; registered again as ${agent.id}` : `${agent.name} (${agent.id}) is online`);
+    const { agent, reregistered, previousId } = await ensureRegistered(ctx.client, ctx.me(), ctx.home);
+    ctx.out(
+      { ...agent, reregistered, ...(previousId ? { previous_id: previousId } : {}) },
+      reregistered ? `the relay had forgotten ${agent.name}; registered again as ${agent.id}` : `${agent.name} (${agent.id}) is online`,
+    );
   },
 });

@@ -2,6 +2,7 @@ import { defineCommand } from "citty";
 import { networkInterfaces } from "node:os";
 import { ClawlinkError, EXIT } from "../errors";
 import { logger } from "../logger";
+import { loadKeyFile } from "../relay/keys";
 import { DEFAULT_LIMITS } from "../relay/limits";
 import { startRelay } from "../relay/server";
 import { loadTls } from "../relay/tls";
@@ -12,6 +13,15 @@ const num = (s: string | undefined, flag: string, min = 0): number | undefined =
   const n = Number(s);
   if (!Number.isInteger(n) || n < min) throw new Error(`${flag} must be a whole number of at least ${min}, not "${s}"`);
   return n;
+};
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+/** `90s`, `30m`, `24h`, `7d` (a bare number is seconds), in milliseconds. */
+const duration = (s: string, flag: string): number => {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(s.trim());
+  const ms = m ? Number(m[1]) * UNITS[m[2] ?? "s"]! : NaN;
+  if (!(ms >= 1)) throw new Error(`${flag} must be a duration such as 90s, 30m, 24h or 7d, not "${s}"`);
+  return ms;
 };
 
 const isLoopback = (host: string) => host === "localhost" || host === "::1" || host.startsWith("127.");
@@ -36,6 +46,8 @@ export default Object.assign(defineCommand({
     token: { type: "string", description: "Token agents must present (env CLAWLINK_TOKEN)" },
     insecure: { type: "boolean", description: "Allow a non-loopback bind without a token" },
     data: { type: "string", description: "Keep everything in this SQLite file so a restart loses nothing (default: memory only, nothing on disk)", valueHint: "path" },
+    "key-file": { type: "string", description: "Derive agents' secrets from the key in this file (created 0600 if missing), so an in-memory relay recognises its agents after a restart", valueHint: "path" },
+    "forget-after": { type: "string", description: "Forget an agent stale this long with nothing queued, in flight or held", default: "24h", valueHint: "duration" },
     "tls-cert": { type: "string", description: "Serve HTTPS and WSS with this PEM certificate chain (with --tls-key)", valueHint: "pem" },
     "tls-key": { type: "string", description: "The PEM private key of --tls-cert", valueHint: "pem" },
     "max-queue": { type: "string", description: "Messages waiting per agent before senders get 429", default: String(DEFAULT_LIMITS.maxQueue) },
@@ -46,11 +58,14 @@ export default Object.assign(defineCommand({
     "max-file-versions": { type: "string", description: "Versions kept per shared file; older ones are dropped", default: String(DEFAULT_LIMITS.maxFileVersions) },
     "max-frame-bytes": { type: "string", description: "Largest WebSocket frame from an agent (default: --max-message-bytes + 16384)", valueHint: "bytes" },
     "max-auth-failures": { type: "string", description: "Failed authentications per client address per minute before 429", default: String(DEFAULT_LIMITS.maxAuthFailures) },
+    "max-registrations": { type: "string", description: "New agents registered per client address per minute before 429", default: String(DEFAULT_LIMITS.maxRegistrations) },
   },
   async run({ args }) {
     let port: number;
     let limits;
     let tls;
+    let forgetAfterMs: number;
+    let key;
     try {
       port = num(args.port, "--port")!;
       limits = {
@@ -62,8 +77,11 @@ export default Object.assign(defineCommand({
         maxFileVersions: num(args["max-file-versions"], "--max-file-versions", 1),
         maxFrameBytes: num(args["max-frame-bytes"], "--max-frame-bytes", 1024),
         maxAuthFailures: num(args["max-auth-failures"], "--max-auth-failures", 1),
+        maxRegistrations: num(args["max-registrations"], "--max-registrations", 1),
       };
+      forgetAfterMs = duration(args["forget-after"], "--forget-after");
       tls = loadTls(args["tls-cert"], args["tls-key"]);
+      key = args["key-file"] === undefined ? undefined : loadKeyFile(args["key-file"]);
     } catch (err) {
       logger.error((err as Error).message);
       if (err instanceof ClawlinkError && err.hint) logger.info(err.hint);
@@ -88,6 +106,8 @@ export default Object.assign(defineCommand({
         token,
         tls,
         version: VERSION,
+        secretKey: key?.key,
+        forgetAfterMs,
         ...limits,
         onError: (err) => logger.error("unexpected error:", err),
       });
@@ -113,6 +133,8 @@ export default Object.assign(defineCommand({
     const scheme = tls ? "https" : "http";
     const urls = host === "0.0.0.0" || host === "::" ? [`${scheme}://127.0.0.1:${actualPort}`, ...lanUrls(scheme, actualPort)] : [relay.url];
     logger.success(`clawlink relay ${VERSION} listening${tls ? " with TLS" : ""}${token ? " (token required)" : ""}${args.data ? `, keeping state in ${args.data}` : ", in memory"}`);
+    if (key?.created) logger.info(`created the relay key ${args["key-file"]}: agents' secrets derive from it, so keep it private and keep it`);
+    if (key?.warning) logger.warn(key.warning);
     if (!isLoopback(host) && !tls) logger.warn("without --tls-cert/--tls-key, the token and agents' secrets cross the network in clear text");
     for (const u of urls) logger.log(`  ${u}`);
     logger.log(`agents connect with: CLAWLINK_RELAY=${urls[urls.length - 1]}${token ? " CLAWLINK_TOKEN=…" : ""} clawlink register --name NAME`);

@@ -18,6 +18,21 @@ export const Capability = v.pipe(
   v.regex(CAP_RE, "a capability is 1-64 lowercase letters, digits or . _ : / - (e.g. code-review)"),
 );
 export const Id = v.pipe(v.string(), v.minLength(1), v.maxLength(64));
+
+/** Agent ids are issued by the relay only: `a_` and 12 characters of lowercase Crockford base32. */
+export const AGENT_ID_RE = /^a_[0-9abcdefghjkmnpqrstvwxyz]{12}$/;
+export const AgentId = v.pipe(
+  v.string(),
+  v.regex(AGENT_ID_RE, "an agent id is issued by the relay (a_ and 12 lowercase letters or digits); leave out id and secret to register a new agent"),
+);
+/** `relay` is the sender of status messages; `a2a` is kept for the relay's A2A sender. */
+export const RESERVED_NAMES: readonly string[] = ["relay", "a2a"];
+/** A name an agent may register: not reserved, and not shaped like an id, so a name never stands for another agent's id. */
+export const NewAgentName = v.pipe(
+  AgentName,
+  v.check((s) => !/^a_/i.test(s), "a name must not start with a_, which is how agent ids start"),
+  v.check((s) => !RESERVED_NAMES.includes(s.toLowerCase()), `the names ${RESERVED_NAMES.join(" and ")} are reserved for the relay`),
+);
 export const Timestamp = v.string(); // ISO 8601, UTC
 const Text = (max: number, what: string) =>
   v.pipe(v.string(), v.maxLength(max, `${what} is longer than ${max} characters`));
@@ -57,12 +72,12 @@ export const JsonObject = v.pipe(
 // ---------------------------------------------------------------- agents
 
 export const RegisterRequest = v.object({
-  name: AgentName,
+  name: NewAgentName,
   caps: v.optional(v.pipe(v.array(Capability), v.maxLength(64, "at most 64 capabilities")), []),
   description: v.optional(Text(2000, "description"), ""),
   machine: v.optional(Text(255, "machine"), ""),
-  /** Re-register under an id the relay has forgotten; needs that agent's secret. */
-  id: v.optional(Id),
+  /** Re-register an existing identity (keeping its id); needs that agent's secret in `secret`. */
+  id: v.optional(AgentId),
   secret: v.optional(v.pipe(v.string(), v.maxLength(256))),
 });
 export type RegisterRequest = v.InferOutput<typeof RegisterRequest>;

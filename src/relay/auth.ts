@@ -7,6 +7,9 @@ import type { AgentRecord } from "./store";
 
 export type Caller = { kind: "agent"; agent: AgentRecord } | { kind: "member" };
 
+/** Who asks to register: the token holder, anyone (no token set), or an agent by its own secret (known or recognised). */
+export type Registrar = { kind: "token" } | { kind: "open" } | { kind: "agent"; id: string };
+
 const unauthorized = (message: string, hint = "pass the same --token (or CLAWLINK_TOKEN) that the relay was started with, and register again if the relay was restarted") =>
   new ClawlinkError("unauthorized", 401, message, hint);
 
@@ -77,28 +80,34 @@ export class Auth {
     throw unauthorized("the token is not valid for this relay");
   }
 
-  /** Registering needs the relay token when one is set; an agent's own secret re-registers that agent only. */
-  register(req: Request): Caller {
-    if (this.token === undefined) return { kind: "member" };
+  /**
+   * Registering needs the relay token when one is set. An agent's own secret re-registers that agent
+   * only, also after a restart when the relay recognises the secret as one it issued.
+   */
+  register(req: Request): Registrar {
+    if (this.token === undefined) return { kind: "open" };
     const value = this.bearer(req);
-    if (value !== undefined) {
-      if (this.isToken(value)) return { kind: "member" };
-      const agent = this.hub.authenticate(value);
-      if (agent) return { kind: "agent", agent };
-    }
     if (value === undefined) throw unauthorized("this relay needs a token to register");
+    if (this.isToken(value)) return { kind: "token" };
+    const agent = this.hub.authenticate(value);
+    if (agent) return { kind: "agent", id: agent.id };
+    const recognised = this.hub.recognise(value);
+    if (recognised) return { kind: "agent", id: recognised };
     const id = value.slice(0, Math.max(0, value.indexOf(".")));
-    if (id && !this.hub.store.getAgent(id)) {
+    if (id && this.hub.store.getAgent(id)) {
+      throw unauthorized(`the secret does not match agent ${id}`, "use the identity file that registered this agent, or register with the relay token");
+    }
+    if (id) {
       throw unauthorized(`the relay does not know agent ${id} (it may have restarted); registering it again needs the relay token`, "pass the relay's token with --token or CLAWLINK_TOKEN");
     }
     throw unauthorized("the token is not valid for this relay");
   }
 
   /** The second half of `register`, once the body is parsed: a secret cannot mint new agents. */
-  checkRegistration(caller: Caller, body: RegisterRequest) {
-    if (caller.kind === "agent" && body.id !== caller.agent.id) {
+  checkRegistration(caller: Registrar, body: RegisterRequest) {
+    if (caller.kind === "agent" && body.id !== caller.id) {
       throw forbidden(
-        `agent ${caller.agent.id} can re-register only itself; a new agent joins with the relay token`,
+        `agent ${caller.id} can re-register only itself; a new agent joins with the relay token`,
         "pass the relay token with --token (or CLAWLINK_TOKEN)",
       );
     }

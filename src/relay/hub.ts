@@ -5,6 +5,7 @@
  */
 import { ClawlinkError, conflict, forbidden, notFound } from "../errors";
 import {
+  AGENT_ID_RE,
   type Agent,
   type Message,
   type Priority,
@@ -14,7 +15,8 @@ import {
   type Sent,
 } from "../protocol/schemas";
 import { Delivery, type Sink } from "./delivery";
-import { newId, newSecret, newSortableId, safeEqual, sha256Hex } from "./ids";
+import { newId, newSortableId, safeEqual, sha256Hex } from "./ids";
+import { agentSecret } from "./keys";
 import { Tasks } from "./tasks";
 import { iso } from "./views";
 import { MemoryStore, type AgentRecord, type Store } from "./store";
@@ -30,7 +32,19 @@ export interface HubOptions {
   /** Messages waiting per agent before senders get 429. */
   maxQueue?: number;
   maxAgents?: number;
+  /** The key agent secrets are derived from; by default the store's (per process in memory, kept by a durable store). */
+  secretKey?: Uint8Array;
+  /** An agent unseen this long, stale, with nothing queued, in flight or held, is forgotten. */
+  forgetAfterMs?: number;
 }
+
+export interface RegisterOptions {
+  /** Whether this registration may take a stale agent's name (with a token set, only the token may). */
+  takeOver?: boolean;
+}
+
+/** How often forgotten agents are looked for, at most. */
+const FORGET_SWEEP_MS = 15_000;
 
 export class Hub {
   readonly version: string;
@@ -41,6 +55,11 @@ export class Hub {
   private ackWindowMs: number;
   private maxQueue: number;
   private maxAgents: number;
+  private secretKey: Uint8Array;
+  private forgetAfterMs: number;
+  private nextForgetSweep = 0;
+  /** Agents restored by a durable store were not watched while it was down: their time counts from the start. */
+  private readonly startedAt: number;
   private seq = 0;
   readonly tasks: Tasks;
 
@@ -52,6 +71,9 @@ export class Hub {
     this.ackWindowMs = opts.ackWindowMs ?? 60_000;
     this.maxQueue = opts.maxQueue ?? 10_000;
     this.maxAgents = opts.maxAgents ?? 10_000;
+    this.secretKey = opts.secretKey ?? this.store.secretKey();
+    this.forgetAfterMs = opts.forgetAfterMs ?? 24 * 3600_000;
+    this.startedAt = this.clock();
     this.delivery = new Delivery(this.store, this.clock, {
       leaseMs: (e) => (e.msg.type === "task" ? e.msg.lease_s * 1000 : this.ackWindowMs),
       onHandOut: (e, now) => this.tasks.handOut(e, now),
@@ -80,25 +102,39 @@ export class Hub {
     return agent;
   }
 
-  register(req: RegisterRequest): Registration {
+  /** The id of an agent the relay does not hold but whose secret it issued (it restarted, or forgot the agent), or undefined. */
+  recognise(secret: string): string | undefined {
+    const id = secret.slice(0, Math.max(0, secret.indexOf(".")));
+    return AGENT_ID_RE.test(id) && safeEqual(secret, agentSecret(this.secretKey, id)) ? id : undefined;
+  }
+
+  register(req: RegisterRequest, opts: RegisterOptions = {}): Registration {
     const now = this.clock();
     let id = req.id;
     let secret: string;
     let registeredAt = now;
     if (id !== undefined) {
-      // Re-registering an identity: the caller must hold its secret, whether or not the relay still knows it.
-      if (!req.secret || !req.secret.startsWith(`${id}.`)) {
-        throw forbidden(`re-registering agent ${id} needs its secret`, "register without --id to get a new identity");
-      }
+      // Re-registering an identity: the caller proves it with the agent's secret, which a relay that forgot
+      // the agent checks against the key it derives secrets from.
+      if (!req.secret) throw forbidden(`re-registering agent ${id} needs its secret`, "register without an id to get a new identity");
       const known = this.store.getAgent(id);
-      if (known && !safeEqual(known.secretHash, sha256Hex(req.secret))) {
-        throw forbidden(`the secret does not match agent ${id}`, "register under a new name, or use the identity file that registered it");
+      if (known) {
+        if (!safeEqual(known.secretHash, sha256Hex(req.secret))) {
+          throw forbidden(`the secret does not match agent ${id}`, "register under a new name, or use the identity file that registered it");
+        }
+        registeredAt = known.registeredAt;
+      } else if (this.recognise(req.secret) !== id) {
+        throw new ClawlinkError(
+          "unrecognized_identity",
+          403,
+          `the relay does not know agent ${id} and did not issue this secret: its key changed (a relay without --key-file or --data makes a new one at each start)`,
+          "register afresh under the same name (`clawlink heartbeat` and `listen` do it by themselves); peers that used the old id need the new one",
+        );
       }
-      if (known) registeredAt = known.registeredAt;
       secret = req.secret;
     } else {
       id = newId("a");
-      secret = newSecret(id);
+      secret = agentSecret(this.secretKey, id);
     }
     const holder = this.store.getAgentByName(req.name);
     if (holder && holder.id !== id) {
@@ -107,6 +143,12 @@ export class Hub {
           "name_taken",
           `the name "${req.name}" belongs to agent ${holder.id} on ${holder.machine || "another machine"}, seen ${Math.round((now - holder.lastSeen) / 1000)}s ago`,
           "choose another --name, or unregister that agent first",
+        );
+      }
+      if (opts.takeOver === false) {
+        throw forbidden(
+          `the name "${req.name}" belongs to agent ${holder.id}, not seen for ${Math.round((now - holder.lastSeen) / 1000)}s; only a registration with the relay token can take over a stale agent's name`,
+          "pass the relay token with --token (or CLAWLINK_TOKEN), or choose another --name",
         );
       }
       this.unregister(holder.id, "its name was taken over after it went stale");
@@ -159,9 +201,9 @@ export class Hub {
     return this.store.agentCount();
   }
 
-  /** Finds an agent by id, then by name. */
+  /** Finds an agent by id when the value is shaped like one, otherwise by name: a name never stands for another agent's id. */
   resolveAgent(idOrName: string): AgentRecord {
-    const agent = this.store.getAgent(idOrName) ?? this.store.getAgentByName(idOrName);
+    const agent = AGENT_ID_RE.test(idOrName) ? this.store.getAgent(idOrName) : this.store.getAgentByName(idOrName);
     if (!agent) {
       throw notFound("unknown_agent", `no agent is registered as "${idOrName}"`, "run `clawlink discover --all` to see the registered agents' ids and names");
     }
@@ -285,5 +327,18 @@ export class Hub {
       this.delivery.route(item.entry);
     }
     this.tasks.expireQueued(now);
+    if (now >= this.nextForgetSweep) {
+      this.nextForgetSweep = now + Math.min(FORGET_SWEEP_MS, this.forgetAfterMs / 4);
+      this.forgetIdle(now);
+    }
+  }
+
+  /** Forgets agents stale and idle for `forgetAfterMs`, so abandoned registrations do not fill the registry for good. */
+  private forgetIdle(now: number) {
+    for (const rec of [...this.store.listAgents()]) {
+      if (this.isOnline(rec, now) || now - Math.max(rec.lastSeen, this.startedAt) < this.forgetAfterMs) continue;
+      if (this.store.queueLength(rec.id) > 0 || [...this.store.listInflight(rec.id)].length > 0 || this.tasks.holdsUnfinished(rec.id)) continue;
+      this.unregister(rec.id, "it was forgotten after being stale");
+    }
   }
 }

@@ -44,12 +44,6 @@ export function newSortableId(prefix: string): string {
   return `${prefix}_${timePart}${tail}`;
 }
 
-/** A per-agent secret: `<agent id>.<43 chars of base64url>`, so one bearer value names its agent. */
-export function newSecret(agentId: string): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(32));
-  return `${agentId}.${Buffer.from(bytes).toString("base64url")}`;
-}
-
 export function sha256Hex(data: string | Uint8Array): string {
   return Bun.SHA256.hash(data, "hex") as string;
 }

@@ -19,6 +19,8 @@ export interface Limits {
   maxAgents: number;
   /** Failed authentications per client address per minute before it gets 429. */
   maxAuthFailures: number;
+  /** New agents registered per client address per minute before it gets 429. */
+  maxRegistrations: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = {
@@ -30,6 +32,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = {
   maxQueue: 10_000,
   maxAgents: 10_000,
   maxAuthFailures: 30,
+  maxRegistrations: 60,
 };
 
 /** Fills in the defaults; a frame holds a whole message plus its envelope unless told otherwise. */

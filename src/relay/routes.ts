@@ -1,4 +1,5 @@
 /** HTTP routes: parse and authorize at the edge, then one hub call each. */
+import type { Server } from "bun";
 import * as v from "valibot";
 import { ClawlinkError, badRequest, forbidden } from "../errors";
 import { parseWith } from "../protocol/codec";
@@ -8,13 +9,14 @@ import { bytesResponse, collectSoon, discardBody, readFileBody } from "./body";
 import type { Files, PutOptions } from "./files";
 import type { Hub } from "./hub";
 import { declaredLength, readJsonBody, type Limits } from "./limits";
+import { RegistrationLimit } from "./registrations";
 import type { AgentRecord, FileVersionRecord } from "./store";
 import { iso } from "./views";
 
-export type RouteLimits = Pick<Limits, "maxMessageBytes" | "maxFileBytes" | "maxTotalFileBytes">;
+export type RouteLimits = Pick<Limits, "maxMessageBytes" | "maxFileBytes" | "maxTotalFileBytes" | "maxRegistrations">;
 
 type Params = { params: Record<string, string> & { id: string } };
-type Handler = (req: Request & Params) => Response | Promise<Response>;
+type Handler = (req: Request & Params, srv: Server<unknown>) => Response | Promise<Response>;
 
 const JSON_HEADERS = { "content-type": "application/json" };
 export const json = (body: unknown, status = 200, headers?: Record<string, string>) =>
@@ -46,6 +48,7 @@ function query(req: Request): Record<string, string> {
 }
 
 export function createRoutes(hub: Hub, files: Files, auth: Auth, limits: RouteLimits) {
+  const registrations = new RegistrationLimit(limits.maxRegistrations);
   const self = (req: Request & Params): AgentRecord => {
     const agent = auth.agent(req);
     if (req.params.id !== agent.id) {
@@ -59,11 +62,16 @@ export function createRoutes(hub: Hub, files: Files, auth: Auth, limits: RouteLi
       GET: () => json({ ok: true, version: hub.version, agents: hub.agentCount() }),
     },
     "/v1/agents": {
-      POST: async (req) => {
+      POST: async (req, srv) => {
         const caller = auth.register(req);
         const body = parseWith(RegisterRequest, await readJsonBody(req, limits.maxMessageBytes, "registration"), "registration");
         auth.checkRegistration(caller, body);
-        return json(hub.register(body), 201);
+        // An identity coming back with its own secret is not a new agent, and does not count.
+        const ip = body.id === undefined ? (srv.requestIP(req)?.address ?? "unknown") : undefined;
+        if (ip !== undefined) registrations.check(ip);
+        const registered = hub.register(body, { takeOver: caller.kind !== "agent" });
+        if (ip !== undefined) registrations.count(ip);
+        return json(registered, 201);
       },
       GET: (req) => {
         auth.member(req);

@@ -86,11 +86,11 @@ export function startRelay(opts: RelayOptions = {}): Relay {
       const handler = handlers[method];
       table[path][method] = handler
         ? path === "/v1/health"
-          ? async (req) => handler(req)
+          ? async (req, srv) => handler(req, srv)
           : (req, srv) =>
               guarded(req, srv, () => {
                 if (req.params?.id !== undefined) parseWith(Id, req.params.id, "id in the path");
-                return handler(req);
+                return handler(req, srv);
               })
         : async () =>
             json({ error: { code: "method_not_allowed", message: `${method} is not supported on ${path}`, hint: `use ${allowed}` } }, 405, { allow: allowed });

@@ -9,6 +9,7 @@ import { closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Message, Priority } from "../protocol/schemas";
 import type { Entry } from "./queue";
+import { randomKey } from "./keys";
 import { MemoryStore, type AgentRecord, type FileHeadRecord, type FileLockRecord, type FileVersionRecord, type Inflight, type TaskRecord } from "./store";
 
 const SCHEMA = `
@@ -24,6 +25,7 @@ const SCHEMA = `
     PRIMARY KEY (key, version)
   );
   CREATE TABLE IF NOT EXISTS file_locks (key TEXT PRIMARY KEY, record TEXT NOT NULL);
+  CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
 `;
 
 
@@ -130,6 +132,15 @@ export class SqliteStore extends MemoryStore {
       this.pending = writes;
       throw err;
     }
+  }
+
+  /** The relay key kept in the file, made on first use: a restarted relay still recognises its agents' secrets. */
+  override secretKey(): Uint8Array {
+    const row = this.db.query<{ value: Uint8Array }, []>("SELECT value FROM meta WHERE key = 'secret_key'").get();
+    if (row) return new Uint8Array(row.value);
+    const key = randomKey();
+    this.db.query("INSERT INTO meta (key, value) VALUES ('secret_key', $value)").run({ value: key });
+    return key;
   }
 
   override close() {

@@ -3,6 +3,7 @@
  * MemoryStore is the default and touches no disk.
  */
 import type { Priority, TaskState } from "../protocol/schemas";
+import { randomKey } from "./keys";
 import { PriorityQueue, type Entry } from "./queue";
 
 export interface AgentRecord {
@@ -109,6 +110,8 @@ export interface Store {
   deleteFileVersions(key: string, upTo?: number): void;
 
   listAllTasks(): Iterable<TaskRecord>;
+  /** The key agent secrets are derived from when none is given: one per process in memory, kept in the file by a durable store. */
+  secretKey(): Uint8Array;
   /** The highest message sequence number kept, -1 if none: new messages continue after it. */
   readonly lastSeq: number;
   /** Resolves when every change so far is durable; undefined when there is nothing to wait for. */
@@ -131,7 +134,11 @@ export class MemoryStore implements Store {
   private fileHeads = new Map<string, FileHeadRecord>();
   private fileVersions = new Map<string, FileVersionRecord[]>();
   readonly lastSeq: number = -1;
+  private key: Uint8Array | undefined;
 
+  secretKey() {
+    return (this.key ??= randomKey());
+  }
   sync(): Promise<void> | undefined {
     return undefined;
   }

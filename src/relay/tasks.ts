@@ -191,6 +191,12 @@ export class Tasks {
   }
 
   /** An agent left: its watches close, the tasks it held fail, and routing forgets it. */
+  /** Whether the agent holds a task that has not ended. */
+  holdsUnfinished(agentId: string): boolean {
+    for (const task of this.store.listTasks(agentId)) if (task.to === agentId && !FINAL_STATES.has(task.state)) return true;
+    return false;
+  }
+
   agentLeft(agentId: string, why: string) {
     const watching = [...this.watchers.values()].flatMap((set) => [...set].filter((w) => w.agentId === agentId));
     for (const w of watching) w.close(4001, "unregistered");

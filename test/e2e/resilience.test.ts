@@ -1,14 +1,16 @@
 /** What goes wrong on the way: relays that restart or are not there, tokens, bad input. */
 import { afterAll, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { CliProcess, cleanup, freePort, runCli, spawnRelay, tempHome } from "../_helpers";
 
 afterAll(cleanup);
 
 describe("a listener survives a relay restart", () => {
-  test("it re-registers with the same id and receives what is sent after the restart, once", async () => {
+  test("with --key-file it re-registers with the same id and receives what is sent after the restart, once", async () => {
     const port = freePort();
-    let { relay, url } = await spawnRelay([], undefined, port);
+    const key = ["--key-file", join(tempHome(), "relay.key")];
+    let { relay, url } = await spawnRelay(key, undefined, port);
     const boss = { home: tempHome(), relay: url };
     const worker = { home: tempHome(), relay: url };
     await runCli(["register", "--name", "boss"], boss);
@@ -21,7 +23,7 @@ describe("a listener survives a relay restart", () => {
 
     await relay.stop();
     await listener.waitFor(/reconnecting/);
-    ({ relay } = await spawnRelay([], undefined, port));
+    ({ relay } = await spawnRelay(key, undefined, port));
     await listener.waitFor(/registered it again/, 15_000);
 
     // The boss's identity was forgotten too: heartbeat brings it back under its id.
@@ -32,6 +34,45 @@ describe("a listener survives a relay restart", () => {
     await Bun.sleep(300);
     const tasks = listener.jsonLines().map((m) => m.task);
     expect(tasks).toEqual(["before restart", "after restart"]);
+  });
+
+  test("without a key, the relay cannot recognise old secrets: heartbeat and listen register the name afresh and say so", async () => {
+    const port = freePort();
+    let { relay, url } = await spawnRelay([], undefined, port);
+    const boss = { home: tempHome(), relay: url };
+    const worker = { home: tempHome(), relay: url };
+    const bossId = (await runCli(["register", "--name", "boss", "--json"], boss)).json.id;
+    const workerId = (await runCli(["register", "--name", "worker", "--json"], worker)).json.id;
+    const listener = new CliProcess(["listen", "--json"], worker);
+    await listener.waitFor(/listening as worker/);
+
+    await relay.stop();
+    await listener.waitFor(/reconnecting/);
+    ({ relay } = await spawnRelay([], undefined, port));
+    const [, newWorkerId] = await listener.waitFor(/registered worker afresh as (a_\w+)/, 15_000);
+    expect(newWorkerId).not.toBe(workerId);
+    expect(listener.stderr).toContain(`could not take back ${workerId}`);
+    await listener.waitFor(new RegExp(`listening as worker \\(${newWorkerId}\\)`));
+    const saved = JSON.parse(readFileSync(join(worker.home, "identities", "worker.json"), "utf8"));
+    expect(saved.id).toBe(newWorkerId);
+
+    const beat = await runCli(["heartbeat", "--json"], boss);
+    expect(beat.code).toBe(0);
+    expect(beat.json).toMatchObject({ name: "boss", reregistered: true, previous_id: bossId });
+    expect(beat.json.id).not.toBe(bossId);
+    expect(beat.stderr).toContain(`registered boss afresh as ${beat.json.id}`);
+    // A forged claim on the old id is refused like any other.
+    const claim = await fetch(`${url}/v1/agents`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ name: "mallory", id: workerId, secret: `${workerId}.${"A".repeat(43)}` }),
+    });
+    expect(claim.status).toBe(403);
+    expect(((await claim.json()) as any).error.code).toBe("unrecognized_identity");
+
+    const sent = await runCli(["delegate", "--to", "worker", "--task", "to the new id", "--json"], boss);
+    expect(sent.json.to).toBe(newWorkerId);
+    await listener.waitFor(/to the new id/);
   });
 
   test("messages in flight on a dropped connection are redelivered, and duplicates are dropped", async () => {

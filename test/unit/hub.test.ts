@@ -4,6 +4,7 @@ import type { Sink } from "../../src/relay/delivery";
 import { newSinkId } from "../../src/relay/delivery";
 import { Hub } from "../../src/relay/hub";
 import type { Message } from "../../src/protocol/schemas";
+import type { AgentRecord } from "../../src/relay/store";
 import { SendMessage } from "../../src/protocol/schemas";
 import * as v from "valibot";
 
@@ -170,5 +171,44 @@ describe("hub: an agent that left", () => {
     send(b, { type: "response", in_reply_to: id, result: "done" });
     expect(hub.store.getTask(id)!.state).toBe("completed");
     expect(hub.store.queueLength(a.id)).toBe(0);
+  });
+});
+
+describe("hub: forgetting idle agents", () => {
+  const make = () => {
+    let now = 1_000_000;
+    const hub = new Hub({ clock: () => now, staleAfterMs: 1000, forgetAfterMs: 60_000, ackWindowMs: 3_600_000 });
+    const reg = (name: string) => hub.store.getAgent(hub.register({ name, caps: [], description: "", machine: "" }).id)!;
+    const drain = (agent: AgentRecord) => hub.ack(agent, hub.take(agent, 100).map((m) => m.id));
+    return { hub, reg, drain, advance: (ms: number) => hub.tick((now += ms)), send: (from: AgentRecord, msg: unknown) => hub.send(from, v.parse(SendMessage, msg)) };
+  };
+
+  test("an agent stale and idle for --forget-after is forgotten; one with something queued, in flight or held is not", () => {
+    const { hub, reg, drain, advance, send } = make();
+    const [idle, queued, inflight, holder, boss] = ["idle", "queued", "inflight", "holder", "boss"].map(reg) as AgentRecord[];
+    send(boss!, { type: "task", to: "queued", task: "waits in the queue" });
+    send(boss!, { type: "task", to: "holder", task: "held unfinished" });
+    drain(holder!);
+    send(boss!, { type: "broadcast", content: "news" });
+    drain(idle!);
+    drain(holder!);
+    hub.take(inflight!, 100); // taken, never acknowledged
+    drain(boss!);
+    advance(59_000);
+    expect(hub.agentCount()).toBe(5);
+    advance(16_000);
+    expect(hub.listAgents({ all: true }).map((a) => a.name)).toEqual(["holder", "inflight", "queued"]);
+  });
+
+  test("an agent seen or connected within --forget-after is kept", () => {
+    const { hub, reg, advance } = make();
+    const seen = reg("seen");
+    const connected = reg("connected");
+    hub.delivery.connect({ id: newSinkId(), agentId: connected.id, push: () => 1, close() {} });
+    for (let i = 0; i < 10; i++) {
+      advance(30_000);
+      hub.heartbeat(seen);
+    }
+    expect(hub.agentCount()).toBe(2);
   });
 });

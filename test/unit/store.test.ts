@@ -197,6 +197,44 @@ for (const [kind, make] of stores) {
         again.store.close();
       });
 
+      test("the relay key is kept in the file: a reopened relay takes back an agent it forgot, and only with its secret", async () => {
+        const path = join(tempHome(), "relay.db");
+        const { hub, store } = setup(new SqliteStore(path));
+        const a = hub.register({ name: "a", caps: [], description: "", machine: "" });
+        hub.unregister(a.id);
+        await store.sync();
+        store.close();
+
+        const again = setup(new SqliteStore(path));
+        expect(() => again.hub.register({ name: "a", caps: [], description: "", machine: "", id: a.id, secret: `${a.id}.${"x".repeat(43)}` })).toThrow(
+          `the relay does not know agent ${a.id} and did not issue this secret`,
+        );
+        expect(again.hub.register({ name: "a", caps: [], description: "", machine: "", id: a.id, secret: a.secret })).toMatchObject({ id: a.id, secret: a.secret });
+        again.store.close();
+      });
+
+      test("a forgotten agent is deleted from the file; restored agents count their idle time from the start", async () => {
+        const path = join(tempHome(), "relay.db");
+        let now = 1_000_000;
+        const hub = new Hub({ store: new SqliteStore(path), clock: () => now, staleAfterMs: 1000, forgetAfterMs: 60_000 });
+        const gone = hub.register({ name: "gone", caps: [], description: "", machine: "" });
+        now += 50_000;
+        const kept = hub.register({ name: "kept", caps: [], description: "", machine: "" });
+        hub.tick((now += 11_000));
+        expect(hub.store.getAgent(gone.id)).toBeUndefined();
+        await hub.store.sync();
+        hub.store.close();
+
+        now += 3_600_000;
+        const again = new Hub({ store: new SqliteStore(path), clock: () => now, staleAfterMs: 1000, forgetAfterMs: 60_000 });
+        expect(again.store.getAgent(gone.id)).toBeUndefined();
+        again.tick((now += 1000));
+        expect(again.store.getAgent(kept.id)).toBeDefined();
+        again.tick((now += 60_000));
+        expect(again.store.getAgent(kept.id)).toBeUndefined();
+        again.store.close();
+      });
+
       test("a delivered task keeps its ttl across a restart: queued again by its lease, it expires on time", async () => {
         const path = join(tempHome(), "relay.db");
         const { hub, store } = setup(new SqliteStore(path));

@@ -1,0 +1,59 @@
+/**
+ * Agent secrets are derived from the relay key: `<id>.` + base64url(HMAC-SHA256(key, id)). A relay
+ * that kept its key (`--key-file`, or `--data`) can verify a secret it never stored, so an agent it
+ * forgot comes back under its id, and nobody without that secret can claim the id.
+ */
+import { createHmac } from "node:crypto";
+import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, statSync, writeSync } from "node:fs";
+import { dirname } from "node:path";
+import { ClawlinkError } from "../errors";
+
+export const KEY_BYTES = 32;
+
+export function agentSecret(key: Uint8Array, agentId: string): string {
+  return `${agentId}.${createHmac("sha256", key).update(agentId).digest("base64url")}`;
+}
+
+export function randomKey(): Uint8Array {
+  return crypto.getRandomValues(new Uint8Array(KEY_BYTES));
+}
+
+const keyFileError = (message: string, hint: string) => new ClawlinkError("usage", 400, message, hint);
+
+/**
+ * Reads the relay key from `path`, creating it (32 random bytes, mode 0600) when it does not exist.
+ * Its bytes are the key as they are: copy the file, do not retype it.
+ */
+export function loadKeyFile(path: string): { key: Uint8Array; created: boolean; warning?: string } {
+  if (path === "") throw keyFileError("--key-file needs a path", "pass --key-file PATH; the relay creates the file if it does not exist");
+  let created = false;
+  try {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    const fd = openSync(path, "wx", 0o600);
+    try {
+      writeSync(fd, randomKey());
+    } finally {
+      closeSync(fd);
+    }
+    chmodSync(path, 0o600);
+    created = true;
+  } catch (err) {
+    if ((err as { code?: string }).code !== "EEXIST") {
+      throw keyFileError(`cannot create the key file ${path}: ${(err as Error).message}`, "pass a --key-file path in a folder this user can write");
+    }
+  }
+  let key: Uint8Array;
+  try {
+    key = new Uint8Array(readFileSync(path));
+  } catch (err) {
+    throw keyFileError(`cannot read the key file ${path}: ${(err as Error).message}`, "pass a --key-file this user can read, or a new path to let the relay create one");
+  }
+  if (key.byteLength < KEY_BYTES) {
+    throw keyFileError(
+      `the key file ${path} holds ${key.byteLength} bytes; a relay key needs at least ${KEY_BYTES} random bytes`,
+      `point --key-file at a new path and the relay creates one, or write one with \`openssl rand ${KEY_BYTES} > ${path}\``,
+    );
+  }
+  const loose = process.platform !== "win32" && (statSync(path).mode & 0o077) !== 0;
+  return { key, created, ...(loose ? { warning: `the key file ${path} is readable by other users; whoever reads it can make any agent's secret (chmod 600 ${path})` } : {}) };
+}

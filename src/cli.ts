@@ -36,6 +36,7 @@ export const main = defineCommand({
     whoami: () => import("./commands/whoami").then((m) => m.default),
     unregister: () => import("./commands/unregister").then((m) => m.default),
     "a2a-bridge": () => import("./commands/a2a-bridge").then((m) => m.default),
+    mcp: () => import("./commands/mcp").then((m) => m.default),
   },
 });
 
@@ -87,7 +88,7 @@ async function run(argv: string[]) {
     process.exitCode = reportError(e, rest.includes("--json"));
   }
   // A compiled binary that has served or trapped signals stays alive after its loop drains; end it here.
-  if (name === "relay" || name === "listen" || name === "file-watch" || name === "a2a-bridge") process.exit(process.exitCode ?? 0);
+  if (name === "relay" || name === "listen" || name === "file-watch" || name === "a2a-bridge" || name === "mcp") process.exit(process.exitCode ?? 0);
 }
 
 /** Help for a terminal keeps citty's colours; help read by a program gets plain text. */

@@ -44,6 +44,12 @@ export const EXIT = {
   timeout: 13,
 } as const;
 
+/** Any thrown value as a ClawlinkError; one that is not already one is a bug, and says so. */
+export function asClawlinkError(err: unknown): ClawlinkError {
+  if (err instanceof ClawlinkError) return err;
+  return new ClawlinkError("internal", 500, err instanceof Error ? err.message : String(err), "this is a bug in clawlink; please report it with the command you ran");
+}
+
 /** Maps an error to the exit code an agent's script can branch on. */
 export function exitCodeFor(err: ClawlinkError): number {
   if (err.code === "unreachable" || err.code === "tls") return EXIT.unreachable;

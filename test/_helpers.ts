@@ -67,7 +67,8 @@ export async function runCli(args: string[], opts: { home?: string; relay?: stri
   return { code, stdout, stderr, json };
 }
 
-function cliEnv(opts: { home?: string; relay?: string; env?: Record<string, string> }): Record<string, string> {
+/** The environment a CLI subprocess gets: the caller's without its CLAWLINK_* variables, plus the home and relay given. */
+export function cliEnv(opts: { home?: string; relay?: string; env?: Record<string, string> }): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith("CLAWLINK_")) env[k] = v;
   env.NO_COLOR = "1";

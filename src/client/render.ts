@@ -1,6 +1,7 @@
 /** Human output: tables and one-paragraph message summaries. */
 import { shellArg } from "../errors";
 import type { Client } from "./client";
+import type { Status } from "./session";
 import type { Agent, FileInfo, FileVersion, Message, Task } from "../protocol/schemas";
 
 /** Left-aligned columns, two spaces apart, with a header row. */
@@ -21,6 +22,18 @@ export function ago(iso: string, now = Date.now()): string {
   if (s < 3600) return `${Math.floor(s / 60)}m ago`;
   if (s < 86400) return `${Math.floor(s / 3600)}h ago`;
   return `${Math.floor(s / 86400)}d ago`;
+}
+
+/** What `whoami` prints. */
+export function renderStatus(s: Status): string {
+  return [
+    `name      ${s.name ?? "(not registered in this home)"}`,
+    `id        ${s.id ?? "-"}`,
+    `relay     ${s.relay} (${s.reachable ? "reachable" : "NOT reachable"})`,
+    `home      ${s.home}`,
+    `pending   ${s.pending ?? "unknown"}`,
+    ...(s.problem ? [`problem   ${s.problem.message}`, ...(s.problem.hint ? [`next      ${s.problem.hint}`] : [])] : []),
+  ].join("\n");
 }
 
 export function renderAgents(agents: Agent[]): string {
@@ -92,13 +105,13 @@ export async function agentNames(client: Client): Promise<Map<string, string>> {
   return new Map(agents.map((a) => [a.id, a.name]));
 }
 
-/** One message as a short block a person (or a model) can read; `names` turns sender ids into names. */
-export function renderMessage(m: Message, names?: ReadonlyMap<string, string>): string {
+/** One message as a short block a person (or a model) can read; `names` turns sender ids into names; `commands` adds the CLI command that answers it. */
+export function renderMessage(m: Message, names?: ReadonlyMap<string, string>, commands = true): string {
   const name = names?.get(m.from);
   const head = `[${m.type}] ${m.id} from ${name ? `${name} (${m.from})` : m.from} at ${m.created_at}`;
   switch (m.type) {
     case "task":
-      return `${head}\n  priority ${m.priority}, attempt ${m.attempt}${Object.keys(m.context).length ? `\n  context ${JSON.stringify(m.context)}` : ""}\n  ${m.task}\n  reply: clawlink respond --msg-id ${m.id} --result "..."\n`;
+      return `${head}\n  priority ${m.priority}, attempt ${m.attempt}${Object.keys(m.context).length ? `\n  context ${JSON.stringify(m.context)}` : ""}\n  ${m.task}\n${commands ? `  reply: clawlink respond --msg-id ${m.id} --result "..."\n` : ""}`;
     case "response":
       return `${head}\n  ${m.status} (reply to ${m.in_reply_to})\n  ${m.result}\n`;
     case "progress":
@@ -108,14 +121,14 @@ export function renderMessage(m: Message, names?: ReadonlyMap<string, string>): 
     case "status":
       return `${head}\n  task ${m.task_id} is ${m.state}${m.note ? `: ${m.note}` : ""}\n`;
     case "file":
-      return `${head}\n  ${describeFileChange(m)}\n`;
+      return `${head}\n  ${describeFileChange(m)}\n${commands && m.action === "put" ? `  fetch: clawlink file-get --key ${shellArg(m.key)}\n` : ""}`;
   }
 }
 
 function describeFileChange(m: Extract<Message, { type: "file" }>): string {
   switch (m.action) {
     case "put":
-      return `${m.by} ${m.merged ? "merged an edit into" : "wrote"} ${m.key} version ${m.version}${m.size !== undefined ? ` (${m.size} bytes)` : ""}\n  fetch: clawlink file-get --key ${shellArg(m.key)}`;
+      return `${m.by} ${m.merged ? "merged an edit into" : "wrote"} ${m.key} version ${m.version}${m.size !== undefined ? ` (${m.size} bytes)` : ""}`;
     case "delete":
       return `${m.by} deleted ${m.key} (its last version was ${m.version})`;
     case "lock":

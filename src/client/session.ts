@@ -1,10 +1,87 @@
-/** Keeping a saved identity alive on a relay that may have restarted. */
+/** An agent's identity on a relay: registering it, checking it, and keeping it alive across relay restarts. */
 import { hostname } from "node:os";
 import { saveIdentity, type Identity } from "../config";
 import { ClawlinkError } from "../errors";
 import { logger } from "../logger";
 import type { Agent } from "../protocol/schemas";
 import type { Client } from "./client";
+
+/** The parts of a client command's context these functions need. */
+export interface Self {
+  client: Client;
+  home: string;
+  /** The saved identity for this relay, if any. */
+  identity: Identity | undefined;
+  /** The identity, or an error telling the agent to register. */
+  me(): Identity;
+  /** The private CA file in use, saved with a new identity. */
+  ca?: string;
+}
+
+/** Registers `name` and saves the identity as the home's default; a name this home already holds keeps its id (and its queued messages). */
+export async function registerAgent(self: Self, req: { name: string; caps: string[]; description?: string }): Promise<Agent> {
+  const saved = self.identity?.name === req.name ? self.identity : undefined;
+  const profile = { name: req.name, caps: req.caps, description: req.description ?? saved?.description ?? "", machine: hostname() };
+  const registration = await self.client.register({ ...profile, ...(saved ? { id: saved.id, secret: saved.secret } : {}) }).catch((err) => {
+    // The relay restarted with a new key and cannot take the saved id back: this name starts afresh.
+    if (!(saved && err instanceof ClawlinkError && err.code === "unrecognized_identity")) throw err;
+    logger.warn(`the relay could not take back ${saved.id} (it restarted with a new key); registering ${req.name} afresh`);
+    return self.client.register(profile);
+  });
+  const { secret, ...agent } = registration;
+  saveIdentity(self.home, { id: agent.id, name: agent.name, secret, relay: self.client.relay, caps: agent.caps, description: agent.description, ca: self.ca, token: self.client.opts.token });
+  return agent;
+}
+
+export interface Status {
+  id: string | null;
+  name: string | null;
+  relay: string;
+  home: string;
+  reachable: boolean;
+  registered: boolean;
+  /** Messages waiting in the relay's queue; null when unknown. */
+  pending: number | null;
+  problem?: { code: string; message: string; hint?: string };
+}
+
+/** What `whoami` reports: never throws a relay's error, names it as `problem` (with `error` for the exit code) instead. */
+export async function checkSelf(self: Self): Promise<{ status: Status; error?: ClawlinkError }> {
+  const me = self.identity;
+  let reachable = true;
+  let registered = false;
+  let pending: number | null = null;
+  let problem: ClawlinkError | undefined;
+  try {
+    await self.client.health();
+    if (me) {
+      pending = (await self.client.heartbeat(me.id)).pending;
+      registered = true;
+    }
+  } catch (err) {
+    if (!(err instanceof ClawlinkError)) throw err;
+    if (err.code === "unreachable" || err.code === "tls") reachable = false;
+    problem = err;
+  }
+  if (!me && reachable && !problem) {
+    try {
+      self.me();
+    } catch (err) {
+      problem = err as ClawlinkError;
+    }
+  }
+  const status: Status = {
+    id: me?.id ?? null,
+    name: me?.name ?? null,
+    relay: self.client.relay,
+    home: self.home,
+    reachable,
+    registered,
+    pending,
+    ...(problem ? { problem: { code: problem.code, message: problem.message, ...(problem.hint ? { hint: problem.hint } : {}) } } : {}),
+  };
+  return { status, error: problem };
+}
 
 export interface Session {
   agent: Agent;

@@ -5,7 +5,7 @@ import { ClawlinkError, exitCodeFor } from "../errors";
 import { logger } from "../logger";
 import { Message } from "../protocol/schemas";
 import type { Client } from "./client";
-import { ensureRegistered } from "./session";
+import { ensureRegistered, type Session } from "./session";
 import { backoffMs } from "./backoff";
 
 const Frame = v.variant("op", [
@@ -32,8 +32,14 @@ export interface FollowOptions {
   home: string;
   /** Take only file messages whose key starts with this (`file-watch`); everything else stays in the inbox. */
   files?: string;
-  /** Handles one message, in order; it is acknowledged once this settles. */
+  /** Handles one message, in order; it is acknowledged once this settles (unless `hold`). */
   handle(m: Message): Promise<void> | void;
+  /** The caller acknowledges (`mcp`, through the inbox): every copy pushed, redeliveries included, goes to `handle`, and nothing is acknowledged here. */
+  hold?: boolean;
+  /** Stops the stream when aborted; without one, SIGINT and SIGTERM do. */
+  signal?: AbortSignal;
+  /** Told when the relay could not take the identity back and the agent registered afresh, under a new id (saved). */
+  onRenewed?(me: Identity): void;
   /** Take only these message types (`listen --type`); the others stay in the inbox. */
   types?: string[];
   /** What the connected line says the command is doing, e.g. "listening". */
@@ -92,6 +98,10 @@ export async function followInbox(opts: FollowOptions): Promise<number> {
         logger.info(`${opts.doing} as ${f.agent.name} (${f.agent.id}) on ${client.relay}`);
       } else if (f.op === "message") {
         const m = f.message;
+        if (opts.hold) {
+          chain = chain.then(() => opts.handle(m)).catch((e) => logger.warn((e as Error).message));
+          return;
+        }
         if (!seen.add(m.id)) {
           // Acking a copy whose first is still running would settle it before it is handled.
           if (!inProgress.has(m.id)) pendingAcks.push(m.id);
@@ -115,6 +125,11 @@ export async function followInbox(opts: FollowOptions): Promise<number> {
     };
   };
 
+  const renewed = (session: Session) => {
+    if (session.previousId) opts.onRenewed?.(session.identity);
+    return session.identity;
+  };
+
   // Backoff with jitter; before each try, make sure the relay (perhaps restarted) knows us.
   const reconnect = async () => {
     const delay = backoffMs(attempt++, 250, 10_000);
@@ -123,7 +138,7 @@ export async function followInbox(opts: FollowOptions): Promise<number> {
     if (stopping) return;
     try {
       const session = await ensureRegistered(client, me, opts.home);
-      me = session.identity;
+      me = renewed(session);
       if (session.reregistered) logger.info(`the relay had forgotten ${me.name}; registered it again as ${me.id}`);
       connect();
     } catch (err) {
@@ -135,9 +150,18 @@ export async function followInbox(opts: FollowOptions): Promise<number> {
     }
   };
 
-  me = (await ensureRegistered(client, me, opts.home)).identity;
-  connect();
-  process.once("SIGINT", () => stop());
-  process.once("SIGTERM", () => stop());
+  try {
+    me = renewed(await ensureRegistered(client, me, opts.home));
+  } catch (err) {
+    clearInterval(ackTimer);
+    throw err;
+  }
+  if (opts.signal?.aborted) stop();
+  else connect();
+  if (opts.signal) opts.signal.addEventListener("abort", () => stop(), { once: true });
+  else {
+    process.once("SIGINT", () => stop());
+    process.once("SIGTERM", () => stop());
+  }
   return await stopped;
 }

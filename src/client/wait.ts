@@ -13,8 +13,15 @@ export interface TaskOutcome {
   response: v.InferOutput<typeof ResponseMessage> | null;
 }
 
+export interface WaitOptions {
+  /** Called with the task on every change before it ends. */
+  onUpdate?(task: TaskOutcome["task"]): void;
+  /** Gives up when aborted, rejecting with code `aborted`; the task itself runs on. */
+  signal?: AbortSignal;
+}
+
 /** Resolves with the task once it is completed, failed, canceled or expired; rejects with code `timeout` after `timeoutMs`. */
-export function waitForTask(client: Client, taskId: string, timeoutMs: number): Promise<TaskOutcome> {
+export function waitForTask(client: Client, taskId: string, timeoutMs: number, opts: WaitOptions = {}): Promise<TaskOutcome> {
   return new Promise((resolve, reject) => {
     let ws: WebSocket;
     let done = false;
@@ -33,6 +40,11 @@ export function waitForTask(client: Client, taskId: string, timeoutMs: number): 
         ),
       timeoutMs,
     );
+    opts.signal?.addEventListener(
+      "abort",
+      () => finish(() => reject(new ClawlinkError("aborted", 400, `stopped waiting for task ${taskId}`, `it keeps running; check it with \`clawlink task --id ${taskId}\``))),
+      { once: true },
+    );
     const open = () => {
       ws = client.socket({ task: taskId });
       ws.onmessage = (ev) => {
@@ -44,7 +56,7 @@ export function waitForTask(client: Client, taskId: string, timeoutMs: number): 
             // What the watch showed need not be read again from the inbox.
             ws.send(JSON.stringify({ op: "ack", tasks: [taskId] }));
             finish(() => resolve({ task: f.output.task, response: f.output.response }));
-          }
+          } else opts.onUpdate?.(f.output.task);
           return;
         }
         const e = v.safeParse(ErrorFrame, data);

@@ -6,7 +6,7 @@ import * as v from "valibot";
 import { Client } from "../client/client";
 import { readCa } from "../client/trust";
 import { DEFAULT_RELAY, homeDir, loadIdentity, normalizeRelayUrl, type Identity } from "../config";
-import { ClawlinkError, EXIT, exitCodeFor } from "../errors";
+import { ClawlinkError, EXIT, asClawlinkError, exitCodeFor } from "../errors";
 import { logger, logToStderr } from "../logger";
 import { describeIssues } from "../protocol/codec";
 
@@ -113,10 +113,7 @@ export function defineClientCommand<const A extends ArgsDef>(def: {
 
 /** Prints an error for a person (stderr) or, with --json, as `{error}` on stdout; returns the exit code. */
 export function reportError(err: unknown, json: boolean): number {
-  const e =
-    err instanceof ClawlinkError
-      ? err
-      : new ClawlinkError("internal", 500, err instanceof Error ? err.message : String(err), "this is a bug in clawlink; please report it with the command you ran");
+  const e = asClawlinkError(err);
   if (json) print(JSON.stringify(e.toJSON()));
   else {
     printError(`error: ${e.message}`);

@@ -4,7 +4,7 @@
  * stops it here rather than failing every request later.
  */
 import { Database } from "bun:sqlite";
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { accessSync, chmodSync, closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { ClawlinkError } from "../errors";
 
@@ -74,6 +74,17 @@ export function openDataFile(path: string, fsync: Fsync = "normal"): DataFile {
     }
   }
 
+  // SQLite would open a file it cannot write read-only, and fail on the first write instead.
+  for (const [what, target] of [["the data file", path], ["the folder of the data file", dirname(path)]]) {
+    try {
+      accessSync(target!, constants.W_OK);
+    } catch (err) {
+      throw startError(
+        `${what} ${target} cannot be written (${(err as { code?: string }).code ?? (err as Error).message})`,
+        `give this user write access to ${path} and its folder (SQLite writes ${path}-wal beside it), or pass another --data path`,
+      );
+    }
+  }
   let db: Database;
   try {
     db = new Database(path, { readwrite: true, create: true, strict: true });

@@ -97,3 +97,33 @@ describe("TLS: two agents through an https relay with a private CA", () => {
     expect(trusted.has(readFileSync(pem.ca, "utf8"))).toBe(true);
   });
 });
+
+describe("a certificate clients will refuse", () => {
+  /** A certificate signed with `openssl ca`, which can backdate: `req -x509` cannot make one that has already expired. */
+  async function makeCertificate(dir: string, key: string[], dates: string[]) {
+    const openssl = async (...args: string[]) => {
+      const proc = Bun.spawn(["openssl", ...args], { cwd: dir, stdout: "ignore", stderr: "pipe" });
+      const [err, code] = await Promise.all([new Response(proc.stderr).text(), proc.exited]);
+      if (code !== 0) throw new Error(`openssl ${args[0]} failed: ${err}`);
+    };
+    writeFileSync(join(dir, "index.txt"), "");
+    writeFileSync(join(dir, "serial"), "01\n");
+    writeFileSync(join(dir, "ca.cnf"), "[ca]\ndefault_ca = d\n[d]\ndatabase = index.txt\nnew_certs_dir = .\nserial = serial\ndefault_md = sha256\npolicy = p\ndefault_days = 2\n[p]\ncommonName = supplied\n");
+    await openssl("req", "-new", "-newkey", ...key, "-nodes", "-keyout", "relay.key", "-out", "relay.csr", "-subj", "/CN=localhost");
+    await openssl("ca", "-batch", "-config", "ca.cnf", "-selfsign", "-keyfile", "relay.key", "-in", "relay.csr", "-out", "relay.pem", ...dates);
+    return { cert: join(dir, "relay.pem"), key: join(dir, "relay.key") };
+  }
+
+  test("an expired certificate is served with a warning at start", async () => {
+    const pem = await makeCertificate(tempHome(), ["rsa:2048"], ["-startdate", "20200101000000Z", "-enddate", "20200102000000Z"]);
+    const { relay } = await spawnRelay(["--tls-cert", pem.cert, "--tls-key", pem.key]);
+    await relay.waitFor(/the certificate in --tls-cert expired on 2020-01-02T00:00:00\.000Z: clients will refuse it; make a new one/);
+  });
+
+  test("a 1024-bit RSA key is served with a warning at start", async () => {
+    const pem = await makeCertificate(tempHome(), ["rsa:1024"], []);
+    const { relay } = await spawnRelay(["--tls-cert", pem.cert, "--tls-key", pem.key]);
+    await relay.waitFor(/the certificate in --tls-cert has a 1024-bit RSA key, too weak to trust; make one with at least 2048 bits/);
+    expect(relay.stdout + relay.stderr).not.toContain("expired");
+  });
+});

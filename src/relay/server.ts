@@ -2,7 +2,7 @@
 import type { Server } from "bun";
 import { ClawlinkError } from "../errors";
 import { parseWith } from "../protocol/codec";
-import { Id, MessageTypes } from "../protocol/schemas";
+import { Id, KeyPrefix, MessageTypes } from "../protocol/schemas";
 import { createGateway } from "./a2a/gateway";
 import { Auth } from "./auth";
 import { Files } from "./files";
@@ -125,8 +125,8 @@ export function startRelay(opts: RelayOptions = {}): Relay {
           const q = new URL(req.url).searchParams;
           const watch = q.get("task");
           if (watch !== null) parseWith(Id, watch, "task");
-          const files = q.get("files");
-          if (files !== null && files.length > 512) throw new ClawlinkError("bad_request", 400, "the files prefix is longer than 512 characters", "a prefix is the start of a file key");
+          const raw = q.get("files");
+          const files = raw === null ? null : parseWith(KeyPrefix, raw, "files");
           const types = q.get("types");
           const only = types === null ? null : new Set<string>(parseWith(MessageTypes, types, "types"));
           if (srv.upgrade(req, { data: { agent, watch, files, types: only, sink: null, unwatch: null } })) return undefined;

@@ -24,7 +24,7 @@ const startError = (message: string, hint: string) => new ClawlinkError("data_fi
 const octal = (mode: number) => (mode & 0o777).toString(8).padStart(4, "0");
 
 /** The error a failed write of the data file answers with: 507 when the disk is full, 503 otherwise. */
-export function storeError(err: unknown, path: string): ClawlinkError {
+export function storeError(err: unknown): ClawlinkError {
   if (err instanceof ClawlinkError) return err;
   const code = String((err as { code?: unknown }).code ?? "");
   if (code === "SQLITE_FULL") {
@@ -39,12 +39,12 @@ export function storeError(err: unknown, path: string): ClawlinkError {
     "store_unavailable",
     503,
     `the relay cannot write its data file (${code || (err as Error).message}): nothing of this request was kept`,
-    `retry later; whoever runs the relay must check its log and ${path}`,
+    "retry later; whoever runs the relay must check its log, and the disk and permissions of its --data file",
   );
 }
 
-/** Opens (or creates) the data file and takes it for this process alone. */
-export function openDataFile(path: string, fsync: Fsync = "normal"): DataFile {
+/** Opens (or creates) the data file, takes it for this process alone, and runs `setup` (the schema). */
+export function openDataFile(path: string, fsync: Fsync = "normal", setup = ""): DataFile {
   const notes: string[] = [];
   try {
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
@@ -62,18 +62,6 @@ export function openDataFile(path: string, fsync: Fsync = "normal"): DataFile {
       throw startError(`cannot create --data ${path}: ${(err as Error).message}`, "pass a --data path in a folder this user can write");
     }
   }
-  for (const file of [path, `${path}-wal`, `${path}-shm`]) {
-    if (!existsSync(file)) continue;
-    const mode = statSync(file).mode;
-    if ((mode & 0o077) === 0) continue;
-    try {
-      chmodSync(file, 0o600);
-      notes.push(`${file} was readable by others (mode ${octal(mode)}); it is now 0600`);
-    } catch (err) {
-      notes.push(`${file} is readable by others (mode ${octal(mode)}) and could not be changed: ${(err as Error).message}`);
-    }
-  }
-
   // SQLite would open a file it cannot write read-only, and fail on the first write instead.
   for (const [what, target] of [["the data file", path], ["the folder of the data file", dirname(path)]]) {
     try {
@@ -99,9 +87,22 @@ export function openDataFile(path: string, fsync: Fsync = "normal"): DataFile {
     db.exec(`PRAGMA synchronous = ${fsync === "always" ? "FULL" : "NORMAL"}; PRAGMA cache_size = -65536;`);
     db.exec("CREATE TABLE IF NOT EXISTS relay (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
     db.query("INSERT OR REPLACE INTO relay (key, value) VALUES ('pid', $pid)").run({ pid: String(process.pid) });
+    db.exec(setup);
   } catch (err) {
     db.close();
     throw openFailure(err, path);
+  }
+  // Only once it is known to be a data file: a path given by mistake keeps its mode.
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+    if (!existsSync(file)) continue;
+    const mode = statSync(file).mode;
+    if ((mode & 0o077) === 0) continue;
+    try {
+      chmodSync(file, 0o600);
+      notes.push(`${file} was readable by others (mode ${octal(mode)}); it is now 0600`);
+    } catch (err) {
+      notes.push(`${file} is readable by others (mode ${octal(mode)}) and could not be changed: ${(err as Error).message}`);
+    }
   }
   writeFileSync(pidFile(path), `${process.pid}\n`, { mode: 0o600 });
   return {

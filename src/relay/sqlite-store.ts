@@ -71,17 +71,10 @@ export class SqliteStore extends MemoryStore {
     opts: SqliteStoreOptions = {},
   ) {
     super();
-    this.file = openDataFile(path, opts.fsync);
+    // Messages that were out on a socket when the last relay stopped go back to their queue.
+    this.file = openDataFile(path, opts.fsync, `${SCHEMA}; UPDATE messages SET inflight = 0, until = NULL, via_socket = 0 WHERE via_socket != 0;`);
     this.db = this.file.db;
     this.notes = this.file.notes;
-    try {
-      this.db.exec(SCHEMA);
-      // Messages that were out on a socket when the last relay stopped go back to their queue.
-      this.db.exec("UPDATE messages SET inflight = 0, until = NULL, via_socket = 0 WHERE via_socket != 0");
-    } catch (err) {
-      this.file.close();
-      throw storeError(err, path);
-    }
     this.q = {
       putAgent: this.db.prepare("INSERT OR REPLACE INTO agents (id, record) VALUES ($id, $record)"),
       deleteAgent: this.db.prepare("DELETE FROM agents WHERE id = $id"),
@@ -187,7 +180,7 @@ export class SqliteStore extends MemoryStore {
     try {
       this.write(writes);
     } catch (err) {
-      const e = storeError(err, this.path);
+      const e = storeError(err);
       this.rollback(e);
       throw e;
     }
@@ -231,7 +224,7 @@ export class SqliteStore extends MemoryStore {
     try {
       this.load(known);
     } catch (loadErr) {
-      this.broken = storeError(loadErr, this.path);
+      this.broken = storeError(loadErr);
     } finally {
       this.loading = false;
     }

@@ -3,7 +3,7 @@
  * a file it cannot write refused at start, and a disk that fills up while it runs.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { chmodSync, mkdirSync, rmSync, statSync } from "node:fs";
+import { chmodSync, mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CliProcess, cleanup, freePort, runCli, spawnRelay, tempHome } from "../_helpers";
 
@@ -83,6 +83,12 @@ describe("relay --data", () => {
     const wrong = await runCli(["relay", "--port", "0", "--data", join(tempHome(), "r.db"), "--fsync", "sometimes"]);
     expect(wrong.code).toBe(2);
     expect(wrong.stderr).toContain('--fsync must be normal or always, not "sometimes"');
+    const notes = join(tempHome(), "notes.txt");
+    writeFileSync(notes, "these are my notes, not a database\n".repeat(10), { mode: 0o644 });
+    const mistaken = await runCli(["relay", "--port", "0", "--data", notes]);
+    expect(mistaken.code).toBe(1);
+    expect(mistaken.stderr).toContain(`${notes} is not a clawlink data file (SQLITE_NOTADB)`);
+    expect(statSync(notes).mode & 0o777).toBe(0o644); // a file given by mistake is left as it was
     const folder = tempHome();
     const dir = await runCli(["relay", "--port", "0", "--data", folder]);
     expect(dir.code).toBe(1);

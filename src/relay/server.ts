@@ -79,7 +79,7 @@ export function startRelay(opts: RelayOptions = {}): Relay {
     // Answer only once what the request changed is durable (a no-op in memory); a failed commit undid it, and says so (507 or 503).
     const settle = (res: Response | undefined) => {
       const durable = hub.store.sync();
-      return durable ? durable.then(() => res, errorResponse) : res;
+      return durable ? durable.then(() => res, (err) => render(req, err)) : res;
     };
     try {
       if (!throttle.idle) throttle.check(srv.requestIP(req)?.address ?? "unknown");

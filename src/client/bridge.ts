@@ -1,6 +1,7 @@
 /** One ClawLink task through an external A2A agent: sent with SendMessage, followed with GetTask, answered with what it made. */
 import { ClawlinkError } from "../errors";
 import { logger } from "../logger";
+import { printable } from "./render";
 import { A2A_INTERRUPTED, A2A_TERMINAL, type Task } from "../protocol/a2a";
 import { FINAL_STATES, type TaskMessage } from "../protocol/schemas";
 import { A2AClient, artifactsText, partsText } from "./a2a";
@@ -31,7 +32,7 @@ async function retrying<T>(b: Bridge, what: string, fn: () => Promise<T>): Promi
       return await fn();
     } catch (err) {
       if (!passing(err) || attempt >= TRIES || b.stopping()) throw err;
-      if (attempt === 1) logger.warn(`${what}: ${(err as Error).message}; retrying`);
+      if (attempt === 1) logger.warn(printable(`${what}: ${(err as Error).message}; retrying`));
       await Bun.sleep(backoffMs(attempt, 500, 10_000));
     }
   }
@@ -51,7 +52,7 @@ function outcome(b: Bridge, t: Task): { status: "completed" | "failed"; result: 
 export async function forwardTask(b: Bridge, m: TaskMessage): Promise<void> {
   const respond = (status: "completed" | "failed", result: string) =>
     sendPersistently(b.relay, { type: "response", in_reply_to: m.id, status, result: result.length > MAX_RESULT ? result.slice(0, MAX_RESULT - 1) + "…" : result }, m.id, b.stopping);
-  const progress = (note: string) => b.relay.send({ type: "progress", in_reply_to: m.id, note: note.slice(0, 10_000) }).catch((e) => logger.warn(`progress on ${m.id}: ${(e as Error).message}`));
+  const progress = (note: string) => b.relay.send({ type: "progress", in_reply_to: m.id, note: note.slice(0, 10_000) }).catch((e) => logger.warn(printable(`progress on ${m.id}: ${(e as Error).message}`)));
 
   // The ClawLink task id is the messageId: a task delivered again is the same message to an agent that dedupes.
   const message = {
@@ -69,13 +70,13 @@ export async function forwardTask(b: Bridge, m: TaskMessage): Promise<void> {
     if (b.stopping()) return;
     return await respond("failed", `${b.name} did not take the task: ${(err as Error).message}`);
   }
-  logger.info(`${m.id} → ${b.name} task ${task.id}`);
+  logger.info(printable(`${m.id} → ${b.name} task ${task.id}`));
   let said = "";
   for (;;) {
     const state = task.status.state;
     if (A2A_TERMINAL.has(state) || A2A_INTERRUPTED.has(state)) {
       const { status, result } = outcome(b, task);
-      logger.info(`${m.id} ${status} (${b.name}: ${state})`);
+      logger.info(printable(`${m.id} ${status} (${b.name}: ${state})`));
       return await respond(status, result);
     }
     const note = partsText(task.status.message?.parts);
@@ -88,8 +89,8 @@ export async function forwardTask(b: Bridge, m: TaskMessage): Promise<void> {
     // Called off on the ClawLink side (canceled, expired): call it off over there too.
     const here = await b.relay.task(m.id).catch(() => undefined);
     if (here && FINAL_STATES.has(here.state)) {
-      logger.info(`${m.id} was ${here.state}; canceling ${b.name} task ${task.id}`);
-      await b.agent.cancelTask(task.id).catch((e) => logger.warn(`CancelTask ${task.id}: ${(e as Error).message}`));
+      logger.info(printable(`${m.id} was ${here.state}; canceling ${b.name} task ${task.id}`));
+      await b.agent.cancelTask(task.id).catch((e) => logger.warn(printable(`CancelTask ${task.id}: ${(e as Error).message}`)));
       return;
     }
     try {

@@ -21,7 +21,7 @@ import {
   type SendMessage,
   type TaskState,
 } from "../protocol/schemas";
-import { tlsProblem, trustedCAs } from "./trust";
+import { tlsProblem, trustedCAs, warnIfUnverified } from "./trust";
 
 export interface ClientOptions {
   relay: string;
@@ -42,6 +42,7 @@ export class Client {
   /** TLS options for fetch and WebSocket: none for http://. */
   private get tls() {
     if (!this.opts.relay.startsWith("https:")) return undefined;
+    if (!this.trust) warnIfUnverified(this.opts.relay);
     return (this.trust ??= { ca: trustedCAs(this.opts.ca) });
   }
 
@@ -64,11 +65,13 @@ export class Client {
     }
     let res: Response;
     try {
-      res = await fetch(this.relay + path, { method, headers, body, signal: init.signal, duplex: "half", tls: this.tls } as RequestInit);
+      // Never followed: a redirect could carry the token, the secret and task bodies anywhere, over http too.
+      res = await fetch(this.relay + path, { method, headers, body, signal: init.signal, duplex: "half", tls: this.tls, redirect: "manual" } as RequestInit);
     } catch (err) {
       if ((err as Error).name === "AbortError" || (err as Error).name === "TimeoutError") throw err;
       throw unreachable(this.relay, err);
     }
+    if (res.status >= 300 && res.status < 400) throw redirected(this.relay, this.relay + path, res);
     if (!res.ok) throw await relayError(res);
     return res;
   }
@@ -191,6 +194,30 @@ export function unreachable(relay: string, cause?: unknown): ClawlinkError {
     0,
     `the relay is not reachable at ${relay}${detail}`,
     "start one with `clawlink relay`, or point at a running one with --relay URL or CLAWLINK_RELAY",
+  );
+}
+
+/** A 3xx: the relay is not at this URL, and the client will not go where it points. */
+function redirected(relay: string, url: string, res: Response): ClawlinkError {
+  const location = res.headers.get("location");
+  let target: URL | undefined;
+  try {
+    if (location) target = new URL(location, url);
+  } catch {}
+  const where = target ? `to ${target.href}` : "without saying where";
+  if (relay.startsWith("https:") && target && target.protocol !== "https:") {
+    return new ClawlinkError(
+      "redirect",
+      0,
+      `the relay at ${relay} redirects ${where}, which leaves https; clawlink does not follow it`,
+      "following it would send the token, your secret and your tasks in clear text: check --relay (or CLAWLINK_RELAY) with whoever runs the relay",
+    );
+  }
+  return new ClawlinkError(
+    "redirect",
+    0,
+    `the relay at ${relay} answered ${res.status}, redirecting ${where}; clawlink does not follow redirects`,
+    target ? `if ${target.origin} is the relay, pass --relay ${target.origin} (or set CLAWLINK_RELAY)` : "check --relay (or CLAWLINK_RELAY): it should be the relay's own URL",
   );
 }
 

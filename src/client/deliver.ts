@@ -1,6 +1,7 @@
 /** Sending what must reach the relay (a task's response): a relay that is away for a while is waited for, not given up on. */
 import { ClawlinkError } from "../errors";
 import { logger } from "../logger";
+import { printable } from "./render";
 import type { SendMessage } from "../protocol/schemas";
 import { backoffMs } from "./backoff";
 import type { Client } from "./client";
@@ -13,8 +14,8 @@ export async function sendPersistently(client: Client, msg: SendMessage, about: 
       return;
     } catch (e) {
       const transient = e instanceof ClawlinkError && (e.code === "unreachable" || e.status === 429 || (e.status >= 500 && e.code !== "bad_response"));
-      if (!transient || stopping()) return logger.warn(`could not respond to ${about}: ${(e as Error).message}`);
-      if (attempt === 0) logger.warn(`could not respond to ${about} yet (${e.message}); retrying`);
+      if (!transient || stopping()) return logger.warn(printable(`could not respond to ${about}: ${(e as Error).message}`));
+      if (attempt === 0) logger.warn(printable(`could not respond to ${about} yet (${e.message}); retrying`));
       await Bun.sleep(backoffMs(attempt, 250, 10_000));
     }
   }

@@ -4,8 +4,26 @@ import type { Client } from "./client";
 import type { Status } from "./session";
 import type { Agent, FileInfo, FileVersion, Message, Task } from "../protocol/schemas";
 
-/** Left-aligned columns, two spaces apart, with a header row. */
+/** C0 and C1 controls (but tab, newline, and CR before a newline) and the bidi embeddings, overrides and isolates. */
+const CONTROLS = /\r(?!\n)|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/g;
+const CONTROLS_ONE_LINE = /[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/g;
+const visible = (c: string) => {
+  const code = c.charCodeAt(0);
+  return code < 0x100 ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`;
+};
+
+/**
+ * Text from the relay as a terminal shows it without obeying it: an escape sequence in a task
+ * (OSC 52 writes the clipboard), a lone CR or a bidi override is printed as `\x1b`, `\x0d`, `\u202e`.
+ * Every piece of human output that carries relay-supplied text goes through here; --json does not.
+ */
+export function printable(text: string, oneLine = false): string {
+  return text.replace(oneLine ? CONTROLS_ONE_LINE : CONTROLS, visible);
+}
+
+/** Left-aligned columns, two spaces apart, with a header row; each cell on one line. */
 export function renderTable(header: string[], rows: string[][]): string {
+  rows = rows.map((r) => r.map((cell) => printable(cell, true)));
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   const line = (cells: string[]) =>
     cells
@@ -107,6 +125,10 @@ export async function agentNames(client: Client): Promise<Map<string, string>> {
 
 /** One message as a short block a person (or a model) can read; `names` turns sender ids into names; `commands` adds the CLI command that answers it. */
 export function renderMessage(m: Message, names?: ReadonlyMap<string, string>, commands = true): string {
+  return printable(messageText(m, names, commands));
+}
+
+function messageText(m: Message, names: ReadonlyMap<string, string> | undefined, commands: boolean): string {
   const name = names?.get(m.from);
   const head = `[${m.type}] ${m.id} from ${name ? `${name} (${m.from})` : m.from} at ${m.created_at}`;
   switch (m.type) {

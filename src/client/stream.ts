@@ -5,6 +5,7 @@ import { ClawlinkError, exitCodeFor } from "../errors";
 import { logger } from "../logger";
 import { Message } from "../protocol/schemas";
 import type { Client } from "./client";
+import { printable } from "./render";
 import { ensureRegistered, type Session } from "./session";
 import { backoffMs } from "./backoff";
 
@@ -95,11 +96,11 @@ export async function followInbox(opts: FollowOptions): Promise<number> {
       const f = parsed.output;
       if (f.op === "hello") {
         attempt = 0;
-        logger.info(`${opts.doing} as ${f.agent.name} (${f.agent.id}) on ${client.relay}`);
+        logger.info(printable(`${opts.doing} as ${f.agent.name} (${f.agent.id}) on ${client.relay}`));
       } else if (f.op === "message") {
         const m = f.message;
         if (opts.hold) {
-          chain = chain.then(() => opts.handle(m)).catch((e) => logger.warn((e as Error).message));
+          chain = chain.then(() => opts.handle(m)).catch((e) => logger.warn(printable((e as Error).message)));
           return;
         }
         if (!seen.add(m.id)) {
@@ -110,9 +111,9 @@ export async function followInbox(opts: FollowOptions): Promise<number> {
         inProgress.add(m.id);
         chain = chain
           .then(() => handle(m))
-          .catch((e) => logger.warn((e as Error).message))
+          .catch((e) => logger.warn(printable((e as Error).message)))
           .finally(() => inProgress.delete(m.id));
-      } else logger.warn(`${f.error.message}${f.error.hint ? ` (${f.error.hint})` : ""}`);
+      } else logger.warn(printable(`${f.error.message}${f.error.hint ? ` (${f.error.hint})` : ""}`));
     };
     ws.onclose = (ev) => {
       if (stopping) return;
@@ -143,7 +144,7 @@ export async function followInbox(opts: FollowOptions): Promise<number> {
       connect();
     } catch (err) {
       if (err instanceof ClawlinkError && (err.status === 401 || err.status === 403 || err.status === 409)) {
-        logger.error(`${err.message}${err.hint ? ` (${err.hint})` : ""}`);
+        logger.error(printable(`${err.message}${err.hint ? ` (${err.hint})` : ""}`));
         return stop(exitCodeFor(err));
       }
       reconnect();

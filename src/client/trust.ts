@@ -1,6 +1,7 @@
 /** Which certificates the client trusts for an https:// relay, and how TLS failures are explained. */
 import { existsSync, readFileSync } from "node:fs";
 import { ClawlinkError } from "../errors";
+import { printError } from "../output";
 
 /** Reads a private CA for `--ca` / CLAWLINK_CA. */
 export function readCa(path: string, flag: string): string {
@@ -29,6 +30,18 @@ export function trustedCAs(privateCa?: string): string[] {
   }
   if (privateCa) all.add(privateCa);
   return [...all];
+}
+
+let warned = false;
+
+/** NODE_TLS_REJECT_UNAUTHORIZED=0 turns off every certificate check, silently: say so, once. */
+export function warnIfUnverified(relay: string) {
+  if (warned || process.env.NODE_TLS_REJECT_UNAUTHORIZED !== "0") return;
+  warned = true;
+  printError(
+    `warning: NODE_TLS_REJECT_UNAUTHORIZED=0 turns off certificate checks: anyone between you and ${relay} can read and change what you send, token and secret included\n` +
+      "hint: unset it; for a relay with a private CA pass --ca CA.pem (or set CLAWLINK_CA)",
+  );
 }
 
 /** A connection failure explained in TLS terms, or undefined when it was not about TLS. */

@@ -4,6 +4,7 @@ import { defineCommand, type ArgsDef, type CommandDef, type ParsedArgs } from "c
 import { resolve } from "node:path";
 import * as v from "valibot";
 import { Client } from "../client/client";
+import { printable } from "../client/render";
 import { readCa } from "../client/trust";
 import { DEFAULT_RELAY, homeDir, loadIdentity, normalizeRelayUrl, type Identity } from "../config";
 import { ClawlinkError, EXIT, asClawlinkError, exitCodeFor } from "../errors";
@@ -81,7 +82,7 @@ export function resolveContext<A extends ArgsDef>(args: ParsedArgs<A & typeof gl
     out(data, human) {
       if (json) print(JSON.stringify(data));
       else if (typeof human === "function") human();
-      else if (human !== undefined) print(human);
+      else if (human !== undefined) print(printable(human));
     },
   };
 }
@@ -116,8 +117,8 @@ export function reportError(err: unknown, json: boolean): number {
   const e = asClawlinkError(err);
   if (json) print(JSON.stringify(e.toJSON()));
   else {
-    printError(`error: ${e.message}`);
-    if (e.hint) printError(`hint: ${e.hint}`);
+    printError(`error: ${printable(e.message)}`);
+    if (e.hint) printError(`hint: ${printable(e.hint)}`);
   }
   return exitCodeFor(e);
 }

@@ -4,6 +4,7 @@ import { forwardTask } from "../client/bridge";
 import { Client } from "../client/client";
 import { followInbox } from "../client/stream";
 import { listIdentities, saveIdentity, type Identity } from "../config";
+import { printable } from "../client/render";
 import { logger } from "../logger";
 import { AGENT_NAME_RE, AgentName, CAP_RE } from "../protocol/schemas";
 import type { AgentCard } from "../protocol/a2a";
@@ -50,7 +51,7 @@ export default defineClientCommand({
     });
     const identity: Identity = { id: registered.id, name: registered.name, secret, relay: ctx.client.relay, caps: registered.caps, description: registered.description, ca: ctx.ca, token: ctx.client.opts.token };
     saveIdentity(ctx.home, identity, { makeDefault: false });
-    logger.info(`registered ${registered.name} (${registered.id}) for ${card.name} at ${agent.iface.url} (${agent.iface.protocolBinding}); caps ${registered.caps.join(",") || "none"}`);
+    logger.info(printable(`registered ${registered.name} (${registered.id}) for ${card.name} at ${agent.iface.url} (${agent.iface.protocolBinding}); caps ${registered.caps.join(",") || "none"}`));
     ctx.out({ agent: registered, card: { name: card.name, url: agent.iface.url, binding: agent.iface.protocolBinding } });
 
     const client = new Client({ ...ctx.client.opts, secret });

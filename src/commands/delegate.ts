@@ -1,4 +1,5 @@
 import { print, printError } from "../output";
+import { printable } from "../client/render";
 import { waitForTask } from "../client/wait";
 import { ClawlinkError } from "../errors";
 import { Capability, JsonObject, Priority, PRIORITIES } from "../protocol/schemas";
@@ -60,19 +61,19 @@ export default defineClientCommand({
     if (!args.wait) {
       // stdout carries just the id, so `ID=$(clawlink delegate ...)` works; the rest is for the reader.
       ctx.out(sent, () => {
-        print(sent.id);
-        printError(`${sent.duplicate ? "already sent as" : "sent task"} ${sent.id}${sent.to ? ` to ${sent.to}` : " (waiting for a capable agent)"}; follow it: clawlink task --id ${sent.id}`);
+        print(printable(sent.id));
+        printError(printable(`${sent.duplicate ? "already sent as" : "sent task"} ${sent.id}${sent.to ? ` to ${sent.to}` : " (waiting for a capable agent)"}; follow it: clawlink task --id ${sent.id}`));
       });
       return;
     }
-    printError(`waiting up to ${timeout}s for task ${sent.id}${sent.to ? ` (sent to ${sent.to})` : ""}`);
+    printError(printable(`waiting up to ${timeout}s for task ${sent.id}${sent.to ? ` (sent to ${sent.to})` : ""}`));
     let outcome;
     try {
       outcome = await waitForTask(ctx.client, sent.id, timeout * 1000);
     } catch (err) {
       if (err instanceof ClawlinkError && err.code === "timeout") {
         if (ctx.json) print(JSON.stringify({ ...err.toJSON(), id: sent.id }));
-        else printError(`error: ${err.message}\nhint: ${err.hint}`);
+        else printError(printable(`error: ${err.message}\nhint: ${err.hint}`));
         return EXIT.timeout;
       }
       throw err;
@@ -81,7 +82,7 @@ export default defineClientCommand({
     const state = task.state as keyof typeof EXIT_FOR_STATE;
     if (response) ctx.out(response, response.result);
     else ctx.out(task, `task ${task.id} ${task.state}: ${task.history.at(-1)?.note ?? ""}`);
-    if (!ctx.json && task.state !== "completed") printError(`task ${task.id} ${task.state}${response ? " (its result is above)" : ""}`);
+    if (!ctx.json && task.state !== "completed") printError(printable(`task ${task.id} ${task.state}${response ? " (its result is above)" : ""}`));
     return EXIT_FOR_STATE[state] ?? EXIT.error;
   },
 });

@@ -1,5 +1,6 @@
 import { existsSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
+import { printable } from "../client/render";
 import { readVerified, saveVerified } from "../client/transfer";
 import { ClawlinkError } from "../errors";
 import { printError } from "../output";
@@ -33,7 +34,7 @@ export default defineClientCommand({
     if (ctx.args.output) {
       const meta = await saveVerified(res, ctx.args.output, what);
       // With --json, stdout carries a summary instead of the bytes.
-      ctx.out({ key, ...meta, output: ctx.args.output }, () => printError(`wrote ${key} version ${meta.version} (${meta.size} bytes, sha256 verified) to ${ctx.args.output}`));
+      ctx.out({ key, ...meta, output: ctx.args.output }, () => printError(printable(`wrote ${key} version ${meta.version} (${meta.size} bytes, sha256 verified) to ${ctx.args.output}`)));
       return;
     }
     const { meta, bytes } = await readVerified(res, what);

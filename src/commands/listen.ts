@@ -1,4 +1,4 @@
-import { agentNames, renderMessage } from "../client/render";
+import { agentNames, printable, renderMessage } from "../client/render";
 import { followInbox } from "../client/stream";
 import { logger } from "../logger";
 import { MessageTypes, type Message, type SendMessage } from "../protocol/schemas";
@@ -54,7 +54,7 @@ export default defineClientCommand({
       ]);
       child = undefined;
       if (stopping) return;
-      logger.info(`${m.type} ${m.id}: \`${cmd}\` exited ${code}`);
+      logger.info(printable(`${m.type} ${m.id}: \`${cmd}\` exited ${code}`));
       if (respond && m.type === "task") {
         await sendResponse(m.id, { type: "response", in_reply_to: m.id, status: code === 0 ? "completed" : "failed", result: code === 0 ? out.trimEnd() : (err || out).trimEnd() });
       }

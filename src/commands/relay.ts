@@ -1,11 +1,14 @@
 import { defineCommand } from "citty";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { networkInterfaces } from "node:os";
 import { ClawlinkError, EXIT } from "../errors";
 import { logger } from "../logger";
+import { FSYNC_MODES, type Fsync } from "../relay/datafile";
 import { loadKeyFile } from "../relay/keys";
 import { DEFAULT_LIMITS } from "../relay/limits";
 import { startRelay } from "../relay/server";
-import { loadTls } from "../relay/tls";
+import type { Store } from "../relay/store";
+import { certificateWarnings, loadTls } from "../relay/tls";
 import { VERSION } from "../version";
 
 const num = (s: string | undefined, flag: string, min = 0): number | undefined => {
@@ -24,7 +27,19 @@ const duration = (s: string, flag: string): number => {
   return ms;
 };
 
-const isLoopback = (host: string) => host === "localhost" || host === "::1" || host.startsWith("127.");
+/** Only literal loopback addresses: a name such as 127.example.com may resolve anywhere. */
+const isLoopback = (host: string) => host === "localhost" || host === "::1" || /^127(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/.test(host);
+
+const usage = (message: string, hint: string) => new ClawlinkError("usage", 400, message, hint);
+
+/** `--token-file`: the token without its trailing newline, so it stays out of the process list. */
+function readTokenFile(path: string): string {
+  if (!existsSync(path)) throw usage(`--token-file: no such file: ${path}`, "write the token to a file (mode 0600) and pass its path");
+  const token = readFileSync(path, "utf8").trim();
+  if (!token) throw usage(`--token-file: ${path} is empty`, "write the token into it, e.g. `openssl rand -hex 16 > relay.token`");
+  if (statSync(path).mode & 0o077) logger.warn(`--token-file ${path} is readable by other users; \`chmod 600 ${path}\` keeps the token yours`);
+  return token;
+}
 
 /** Every address agents on other machines can use when the relay binds all interfaces. */
 function lanUrls(scheme: string, port: number): string[] {
@@ -43,11 +58,13 @@ export default Object.assign(defineCommand({
   args: {
     host: { type: "string", description: "Address to bind; 0.0.0.0 for every interface (needs --token)", default: "127.0.0.1" },
     port: { type: "string", description: "Port to listen on (0 picks a free one)", default: "9077" },
-    token: { type: "string", description: "Token agents must present (env CLAWLINK_TOKEN)" },
+    token: { type: "string", description: "Token agents must present (env CLAWLINK_TOKEN; on the command line every local user can read it)" },
+    "token-file": { type: "string", description: "Read the token from this file instead", valueHint: "path" },
     insecure: { type: "boolean", description: "Allow a non-loopback bind without a token" },
     data: { type: "string", description: "Keep everything in this SQLite file so a restart loses nothing (default: memory only, nothing on disk)", valueHint: "path" },
     "key-file": { type: "string", description: "Derive agents' secrets from the key in this file (created 0600 if missing), so an in-memory relay recognises its agents after a restart", valueHint: "path" },
     "forget-after": { type: "string", description: "Forget an agent stale this long with nothing queued, in flight or held", default: "24h", valueHint: "duration" },
+    fsync: { type: "string", description: "With --data: normal (default) survives the relay's process dying, not the machine; always waits for the disk on each commit", valueHint: "normal|always" },
     "tls-cert": { type: "string", description: "Serve HTTPS and WSS with this PEM certificate chain (with --tls-key)", valueHint: "pem" },
     "tls-key": { type: "string", description: "The PEM private key of --tls-cert", valueHint: "pem" },
     "max-queue": { type: "string", description: "Messages waiting per agent before senders get 429", default: String(DEFAULT_LIMITS.maxQueue) },
@@ -66,6 +83,8 @@ export default Object.assign(defineCommand({
     let tls;
     let forgetAfterMs: number;
     let key;
+    let token: string | undefined;
+    let fsync: Fsync | undefined;
     try {
       port = num(args.port, "--port")!;
       limits = {
@@ -82,23 +101,44 @@ export default Object.assign(defineCommand({
       forgetAfterMs = duration(args["forget-after"], "--forget-after");
       tls = loadTls(args["tls-cert"], args["tls-key"]);
       key = args["key-file"] === undefined ? undefined : loadKeyFile(args["key-file"]);
+      if (args.token && args["token-file"]) throw usage("pass --token or --token-file, not both", "--token-file keeps the token out of the process list");
+      token = args.token || (args["token-file"] !== undefined ? readTokenFile(args["token-file"]) : process.env.CLAWLINK_TOKEN) || undefined;
+      if (args.data === "") throw usage("--data needs the path of a file", "pass --data PATH (it is created if missing), or leave --data out to keep everything in memory");
+      if (args.fsync !== undefined) {
+        if (args.data === undefined) throw usage("--fsync goes with --data", "pass --data PATH to keep state on disk");
+        if (!FSYNC_MODES.includes(args.fsync as Fsync)) throw usage(`--fsync must be normal or always, not "${args.fsync}"`, "always survives a power cut, at the cost of waiting for the disk on each commit");
+        fsync = args.fsync as Fsync;
+      }
     } catch (err) {
       logger.error((err as Error).message);
       if (err instanceof ClawlinkError && err.hint) logger.info(err.hint);
       process.exitCode = EXIT.usage;
       return;
     }
-    const token = args.token || process.env.CLAWLINK_TOKEN || undefined;
     const host = args.host;
     if (!isLoopback(host) && !token && !args.insecure) {
       logger.error(`refusing to bind ${host} without a token: anyone on the network could register, read every agent's messages and send as them`);
-      logger.info("start with --token SECRET (or CLAWLINK_TOKEN) and give agents the same token; add --tls-cert/--tls-key so it never crosses the network in clear; or pass --insecure to accept the risk");
+      logger.info("start with --token-file PATH (or CLAWLINK_TOKEN) and give agents the same token; add --tls-cert/--tls-key so it never crosses the network in clear; or pass --insecure to accept the risk");
       process.exitCode = EXIT.usage;
       return;
     }
+    if (args.token) logger.warn("--token is visible to every user of this machine in the process list; prefer CLAWLINK_TOKEN or --token-file");
+    if (tls) for (const warning of certificateWarnings(tls.cert)) logger.warn(warning);
+    let store: Store | undefined;
+    if (args.data !== undefined) {
+      try {
+        const sqlite = new (await import("../relay/sqlite-store")).SqliteStore(args.data, { fsync });
+        for (const note of sqlite.notes) logger.warn(note);
+        store = sqlite;
+      } catch (err) {
+        logger.error((err as Error).message);
+        if (err instanceof ClawlinkError && err.hint) logger.info(err.hint);
+        process.exitCode = EXIT.error;
+        return;
+      }
+    }
     let relay;
     try {
-      const store = args.data ? new (await import("../relay/sqlite-store")).SqliteStore(args.data) : undefined;
       relay = startRelay({
         store,
         host,
@@ -110,8 +150,13 @@ export default Object.assign(defineCommand({
         forgetAfterMs,
         ...limits,
         onError: (err) => logger.error("unexpected error:", err),
+        onStoreHealth: (err) => {
+          if (err) logger.error(`cannot write ${args.data} (${err.code}): requests that change anything are refused with ${err.status} and leave no trace until a write succeeds; ${err.status === 507 ? "free space on its disk" : "check the file and its disk"}`);
+          else logger.success(`writing ${args.data} works again`);
+        },
       });
     } catch (err) {
+      store?.close();
       const e = err as Error & { code?: string };
       logger.error(e.code === "EADDRINUSE" ? `port ${port} on ${host} is already in use` : `cannot start the relay: ${e.message}`);
       logger.info(e.code === "EADDRINUSE" ? "is a relay already running? pick another with --port" : "check --host and --port");
@@ -122,7 +167,7 @@ export default Object.assign(defineCommand({
     const stopped = new Promise<void>((resolve) => {
       const stop = async (signal: string) => {
         logger.info(`${signal}: stopping`);
-        await relay.stop();
+        await relay.stop().catch((err) => logger.error("while stopping:", err));
         process.exitCode = 0; // a requested stop is a clean one, whichever signal asked
         resolve();
       };
@@ -144,8 +189,8 @@ export default Object.assign(defineCommand({
 }), {
   examples: [
     "clawlink relay",
-    'clawlink relay --host 0.0.0.0 --token "$(openssl rand -hex 16)"',
-    'clawlink relay --host 0.0.0.0 --token "$(openssl rand -hex 16)" --tls-cert relay.pem --tls-key relay.key',
+    "(umask 077; openssl rand -hex 16 > relay.token) && clawlink relay --host 0.0.0.0 --token-file relay.token",
+    "clawlink relay --host 0.0.0.0 --token-file relay.token --tls-cert relay.pem --tls-key relay.key",
     "clawlink relay --data ~/.clawlink/relay.db",
   ],
 });

@@ -1,6 +1,7 @@
 /** The identity an MCP server acts as: its client, and the inbox stream that fills its mailbox while the server runs. */
 import type { ParsedArgs } from "citty";
 import { backoffMs } from "../client/backoff";
+import { printable } from "../client/render";
 import { followInbox } from "../client/stream";
 import { globalArgs, resolveContext, type Context } from "../commands/_shared";
 import { asClawlinkError } from "../errors";
@@ -74,7 +75,7 @@ export class AgentSession {
       } catch (err) {
         // Not reachable yet, or refused: keep trying, quietly; a tool called meanwhile reports the cause.
         const e = asClawlinkError(err);
-        if (attempt === 0) logger.warn(`cannot follow the inbox of ${me.name} yet: ${e.message}${e.hint ? ` (${e.hint})` : ""}; retrying`);
+        if (attempt === 0) logger.warn(printable(`cannot follow the inbox of ${me.name} yet: ${e.message}${e.hint ? ` (${e.hint})` : ""}; retrying`));
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, backoffMs(attempt, 500, 10_000));
           signal.addEventListener("abort", () => (clearTimeout(timer), resolve()), { once: true });

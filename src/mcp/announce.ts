@@ -1,6 +1,6 @@
 /** Telling the MCP client that a message arrived: a log notification for any client, and a channel event that wakes a Claude Code session. */
 import type { Client } from "../client/client";
-import { renderMessage } from "../client/render";
+import { printable, renderMessage } from "../client/render";
 import { logger } from "../logger";
 import type { Message } from "../protocol/schemas";
 import { Recent, taskOf } from "./mailbox";
@@ -59,7 +59,7 @@ export class Announcer {
       const meta: Record<string, string> = { message_id: m.id, type: m.type, from: name ?? m.from, ...(task && task !== m.id ? { task_id: task } : {}), ...(m.type === "task" ? { priority: m.priority } : {}) };
       sent.push(this.notifier.notification({ method: CHANNEL, params: { content: channelContent(m, text), meta } }));
     }
-    for (const r of await Promise.allSettled(sent)) if (r.status === "rejected") logger.warn(`could not announce ${m.id}: ${(r.reason as Error).message}`);
+    for (const r of await Promise.allSettled(sent)) if (r.status === "rejected") logger.warn(printable(`could not announce ${m.id}: ${(r.reason as Error).message}`));
   }
 }
 

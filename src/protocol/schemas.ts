@@ -287,15 +287,27 @@ export const TaskList = v.object({ tasks: v.array(Task) });
 // ---------------------------------------------------------------- files
 
 /** A shared file's key: a relative path such as `reports/q3.md`. */
+/** A file key has at most this many `/`-separated segments. */
+export const MAX_KEY_SEGMENTS = 32;
+/** Characters that print as nothing or reorder the text around them: two keys that differ only by them would look alike. */
+const INVISIBLE = /[\p{Cf}\p{Zl}\p{Zp}\u034f\u115f\u1160\u3164\uffa0]/u;
+
+/** Keys are compared in Unicode NFC, so `é` typed either way names one file. */
 export const FileKey = v.pipe(
   v.string(),
+  v.transform((k) => k.normalize("NFC")),
   v.minLength(1, "a file key must not be empty"),
   v.maxLength(512, "a file key is at most 512 characters"),
-  v.check((k) => !/[\x00-\x1f\x7f]/.test(k), "a file key must not contain control characters"),
+  v.check((k) => !/\p{Cc}/u.test(k), "a file key must not contain control characters"),
+  v.check((k) => !INVISIBLE.test(k), "a file key must not contain invisible or direction-changing characters (zero-width spaces and joiners, soft hyphens, bidi overrides)"),
   v.check((k) => !k.includes("\\"), "a file key uses / between folders, never a backslash"),
   v.check((k) => !k.startsWith("/"), "a file key is a relative path; drop the leading /"),
   v.check((k) => k.startsWith("/") || k.split("/").every((s) => s !== "" && s !== "." && s !== ".."), "a file key must not have empty, '.' or '..' segments"),
+  v.check((k) => k.split("/").length <= MAX_KEY_SEGMENTS, `a file key has at most ${MAX_KEY_SEGMENTS} segments`),
 );
+
+/** The start of file keys (`file-list --prefix`, `file-watch --key`), compared as keys are: in NFC. */
+export const KeyPrefix = v.pipe(v.string(), v.maxLength(512, "a prefix is at most 512 characters"), v.transform((k) => k.normalize("NFC")));
 
 /** One stored version of a shared file. Versions count up from 1 per key and never repeat. */
 export const FileVersion = v.object({

@@ -2,6 +2,7 @@
  * Moving messages: queue → connection or poll → in flight → acknowledged.
  * Every message handed out stays in flight until its recipient acknowledges it; an unacknowledged
  * one goes back to the queue when its lease runs out or when the connection it went out on drops.
+ * A new message is pushed, and long polls woken, only once the store has committed it.
  */
 import type { Message } from "../protocol/schemas";
 import type { Entry } from "./queue";
@@ -36,6 +37,8 @@ export const newSinkId = () => nextSinkId++;
 export class Delivery {
   private sinks = new Map<string, SinkState[]>();
   private waiters = new Map<string, Set<() => void>>();
+  /** Messages routed since the last commit, by recipient: delivered once it holds them. */
+  private due = new Map<string, Entry[]>();
 
   constructor(
     private store: Store,
@@ -43,20 +46,43 @@ export class Delivery {
     private hooks: DeliveryHooks,
   ) {}
 
-  /** Queue a message for its recipient and push it at once if the recipient is connected. */
+  /** Queue a message for its recipient; it is pushed (or a waiting poll woken) once the store has committed it. */
   route(entry: Entry) {
-    const picky = this.sinks.get(entry.to)?.find((s) => !s.paused && s.sink.accepts?.(entry.msg));
-    if (picky) {
-      this.send(picky, entry);
+    this.store.enqueue(entry);
+    const fresh = this.due.get(entry.to);
+    if (fresh) {
+      fresh.push(entry);
       return;
     }
-    this.store.enqueue(entry);
-    if (this.sinks.has(entry.to)) this.pump(entry.to);
-    const waiting = this.waiters.get(entry.to);
-    if (waiting) {
-      this.waiters.delete(entry.to);
-      for (const wake of waiting) wake();
+    const first = this.due.size === 0;
+    this.due.set(entry.to, [entry]);
+    if (first) this.store.afterCommit(() => this.deliverDue());
+  }
+
+  private deliverDue() {
+    const due = this.due;
+    this.due = new Map();
+    for (const [agentId, fresh] of due) this.deliver(agentId, fresh);
+  }
+
+  /** A picky connection that wants one of the new messages takes it first; the rest is pumped, and polls woken. */
+  private deliver(agentId: string, fresh: Entry[]) {
+    const states = this.sinks.get(agentId);
+    if (states?.some((s) => s.sink.accepts)) {
+      for (const entry of fresh) {
+        const picky = states.find((s) => !s.paused && s.sink.accepts?.(entry.msg));
+        if (picky && entry.seq <= this.store.committedSeq && this.store.removeQueued(agentId, entry.msg.id)) this.send(picky, entry);
+      }
     }
+    this.pump(agentId);
+    this.wake(agentId);
+  }
+
+  private wake(agentId: string) {
+    const waiting = this.waiters.get(agentId);
+    if (!waiting || this.store.queueLength(agentId) === 0) return;
+    this.waiters.delete(agentId);
+    for (const wake of waiting) wake();
   }
 
   /** Hand queued messages to the agent's connections until the queue is empty or every socket is backed up. */
@@ -73,9 +99,10 @@ export class Delivery {
       }
       if (!state) return;
       turn++;
-      const entry = this.store.dequeue(agentId);
-      if (!entry) return;
-      this.send(state, entry);
+      // Only what the store has committed goes out; a newer message follows once its commit is done.
+      const head = this.store.peek(agentId);
+      if (!head || head.seq > this.store.committedSeq) return;
+      this.send(state, this.store.dequeue(agentId)!);
     }
   }
 
@@ -87,10 +114,7 @@ export class Delivery {
     entry.msg = msg;
     this.store.putInflight(entry.to, { entry, until: now + this.hooks.leaseMs(entry), conn: state.sink.id });
     const sent = state.sink.push(msg);
-    if (sent === 0) {
-      this.store.takeInflight(entry.to, msg.id);
-      this.store.enqueue(entry);
-    }
+    if (sent === 0 && this.store.takeInflight(entry.to, msg.id)) this.store.enqueue(entry);
     if (sent <= 0) state.paused = true;
   }
 
@@ -98,7 +122,7 @@ export class Delivery {
   private feed(state: SinkState) {
     for (const entry of this.store.queued(state.sink.agentId)) {
       if (state.paused) return;
-      if (!state.sink.accepts!(entry.msg)) continue;
+      if (entry.seq > this.store.committedSeq || !state.sink.accepts!(entry.msg)) continue;
       this.store.removeQueued(entry.to, entry.msg.id);
       this.send(state, entry);
     }
@@ -184,6 +208,20 @@ export class Delivery {
       this.store.takeInflight(agentId, item.entry.msg.id);
       this.store.enqueue(item.entry);
     }
+  }
+
+  /**
+   * After a failed commit put the store back to what is on disk: what was out on connections that
+   * are gone goes back to the queue, and everything waiting is handed out again.
+   */
+  recover() {
+    this.due.clear();
+    for (const [agentId, states] of this.sinks) {
+      this.requeueStrays(agentId);
+      for (const state of states) if (state.sink.accepts && !state.paused) this.feed(state);
+      this.pump(agentId);
+    }
+    for (const agentId of [...this.waiters.keys()]) this.wake(agentId);
   }
 
   isConnected(agentId: string) {

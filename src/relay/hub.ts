@@ -88,6 +88,13 @@ export class Hub {
       checkRoom: (to) => this.checkRoom(to),
       isOnline: (rec, now) => this.isOnline(rec, now),
     });
+    // A failed commit put the records back to what is on disk: rebuild what is derived from them.
+    this.store.subscribe({
+      rolledBack: () => {
+        this.tasks.reload();
+        this.delivery.recover();
+      },
+    });
   }
 
   // ------------------------------------------------------------ agents
@@ -181,7 +188,7 @@ export class Hub {
   unregister(agentId: string, why = "its agent unregistered") {
     const agent = this.store.getAgent(agentId);
     if (!agent) return;
-    this.delivery.closeAll(agentId, 4001, "unregistered");
+    this.store.afterCommit(() => this.delivery.closeAll(agentId, 4001, "unregistered"));
     this.tasks.agentLeft(agentId, why);
     this.store.deleteAgent(agentId);
   }

@@ -69,6 +69,10 @@ export class PriorityQueue {
     this.lanes[LANE[e.priority]]!.push(e);
     this.size++;
   }
+  peek(): Entry | undefined {
+    for (const lane of this.lanes) if (lane.size > 0) return lane.peek();
+    return undefined;
+  }
   shift(): Entry | undefined {
     for (const lane of this.lanes) {
       if (lane.size > 0) {

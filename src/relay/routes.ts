@@ -3,7 +3,7 @@ import type { Server } from "bun";
 import * as v from "valibot";
 import { ClawlinkError, badRequest, forbidden } from "../errors";
 import { parseWith } from "../protocol/codec";
-import { AckRequest, Capability, FileKey, LockRequest, RegisterRequest, SendMessage, TaskState } from "../protocol/schemas";
+import { AckRequest, Capability, FileKey, KeyPrefix, LockRequest, MAX_KEY_SEGMENTS, RegisterRequest, SendMessage, TaskState } from "../protocol/schemas";
 import type { Auth } from "./auth";
 import { bytesResponse, collectSoon, discardBody, readFileBody } from "./body";
 import type { Files, PutOptions } from "./files";
@@ -36,7 +36,7 @@ const InboxQuery = v.object({
   ack: QueryFlag,
 });
 const AgentsQuery = v.object({ cap: v.optional(Capability), all: QueryFlag });
-const FilesQuery = v.object({ prefix: v.optional(v.pipe(v.string(), v.maxLength(512, "prefix is at most 512 characters"))) });
+const FilesQuery = v.object({ prefix: v.optional(KeyPrefix) });
 const TaskQuery = v.object({
   state: v.optional(TaskState),
   role: v.optional(v.picklist(["sent", "held"], "role must be sent or held")),
@@ -188,8 +188,18 @@ export function createRoutes(hub: Hub, files: Files, auth: Auth, limits: RouteLi
       },
     },
   };
+  for (const prefix of [FILES, HISTORY, LOCKS]) {
+    const handlers = routes[`${prefix}*`]!;
+    for (let depth = 1; depth <= MAX_KEY_SEGMENTS; depth++) routes[prefix + SEGMENTS.slice(0, depth).join("/")] = handlers;
+  }
   return routes;
 }
+
+/**
+ * Bun resolves dot segments in req.url (`a/%2e%2e/b` arrives as `b`) but matches routes on the path as
+ * sent: a route per depth, one param per segment, hands fileKey the raw segments (percent-decoded).
+ */
+const SEGMENTS = Array.from({ length: MAX_KEY_SEGMENTS }, (_, i) => `:k${i}`);
 
 const FILES = "/v1/files/";
 const HISTORY = "/v1/file-history/";
@@ -199,15 +209,20 @@ const FileQuery = v.object({
   version: v.optional(v.pipe(v.string(), v.toNumber("version must be a number"), v.integer("version must be a whole number"), v.minValue(1, "versions start at 1"))),
 });
 
-function fileKey(req: Request, prefix: string): string {
+function fileKey(req: Request & Params, prefix: string): string {
   const path = new URL(req.url).pathname;
-  let key: string;
+  let decoded: string;
   try {
-    key = decodeURIComponent(path.slice(prefix.length));
+    decoded = decodeURIComponent(path.slice(prefix.length));
   } catch {
     throw new ClawlinkError("bad_request", 400, "the file key is not valid percent-encoding", "encode the key with encodeURIComponent per segment");
   }
-  return parseWith(FileKey, key, "file key");
+  const segments: string[] = [];
+  for (let i = 0; req.params[`k${i}`] !== undefined; i++) segments.push(req.params[`k${i}`]!);
+  if (segments.length) return parseWith(FileKey, segments.join("/"), "file key");
+  // Only the catch-all route matched: the path as sent has an empty segment or too many.
+  parseWith(FileKey, decoded, "file key");
+  throw badRequest(`invalid file key: a file key must not have empty, '.' or '..' segments, and has at most ${MAX_KEY_SEGMENTS} segments`, "see docs/protocol.md for the fields");
 }
 
 /** `If-Match: "N"` (write only over version N), `If-None-Match: *` (only create), `X-Clawlink-Merge: true`. */

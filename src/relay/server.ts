@@ -2,7 +2,7 @@
 import type { Server } from "bun";
 import { ClawlinkError } from "../errors";
 import { parseWith } from "../protocol/codec";
-import { Id, MessageTypes } from "../protocol/schemas";
+import { Id, KeyPrefix, MessageTypes } from "../protocol/schemas";
 import { createGateway } from "./a2a/gateway";
 import { Auth } from "./auth";
 import { Files } from "./files";
@@ -23,6 +23,8 @@ export interface RelayOptions extends HubOptions, Partial<Limits> {
   tls?: TlsFiles;
   /** Called with unexpected errors (a bug, not bad input). */
   onError?: (err: unknown) => void;
+  /** Called when writing the store starts failing (with the error every write now answers) and when it works again (null). */
+  onStoreHealth?: (err: ClawlinkError | null) => void;
 }
 
 export interface Relay {
@@ -45,6 +47,18 @@ export function startRelay(opts: RelayOptions = {}): Relay {
   const routes = createRoutes(hub, files, auth, limits);
   const a2a = createGateway(hub, auth, limits);
   const onError = opts.onError ?? (() => {});
+  let storeFailing = false;
+  hub.store.subscribe({
+    rolledBack: (err) => {
+      if (!storeFailing) opts.onStoreHealth?.(err);
+      storeFailing = true;
+    },
+    recovered: () => {
+      storeFailing = false;
+      opts.onStoreHealth?.(null);
+    },
+    effectFailed: onError,
+  });
 
   /**
    * Runs a handler behind the auth throttle, counting the guesses it refuses, and turns its errors into JSON
@@ -62,10 +76,10 @@ export function startRelay(opts: RelayOptions = {}): Relay {
       else if (isAuthFailure(req, err)) throttle.fail(srv.requestIP(req)?.address ?? "unknown");
       return settle(render(req, err));
     };
-    // Answer only once what the request changed is durable (a no-op in memory).
+    // Answer only once what the request changed is durable (a no-op in memory); a failed commit undid it, and says so (507 or 503).
     const settle = (res: Response | undefined) => {
       const durable = hub.store.sync();
-      return durable ? durable.then(() => res) : res;
+      return durable ? durable.then(() => res, (err) => render(req, err)) : res;
     };
     try {
       if (!throttle.idle) throttle.check(srv.requestIP(req)?.address ?? "unknown");
@@ -111,8 +125,8 @@ export function startRelay(opts: RelayOptions = {}): Relay {
           const q = new URL(req.url).searchParams;
           const watch = q.get("task");
           if (watch !== null) parseWith(Id, watch, "task");
-          const files = q.get("files");
-          if (files !== null && files.length > 512) throw new ClawlinkError("bad_request", 400, "the files prefix is longer than 512 characters", "a prefix is the start of a file key");
+          const raw = q.get("files");
+          const files = raw === null ? null : parseWith(KeyPrefix, raw, "files");
           const types = q.get("types");
           const only = types === null ? null : new Set<string>(parseWith(MessageTypes, types, "types"));
           if (srv.upgrade(req, { data: { agent, watch, files, types: only, sink: null, unwatch: null } })) return undefined;
@@ -133,7 +147,7 @@ export function startRelay(opts: RelayOptions = {}): Relay {
   const ticker = setInterval(() => {
     hub.tick();
     files.tick();
-    hub.store.sync()?.catch(onError);
+    hub.store.sync()?.catch(() => {}); // a failed commit is reported once, by the store's listener
   }, 250);
   const url = `${opts.tls ? "https" : "http"}://${server.hostname?.includes(":") ? `[${server.hostname}]` : server.hostname}:${server.port}`;
   return {

@@ -100,7 +100,7 @@ export function createSocketHandler(hub: Hub): WebSocketHandler<SocketData> {
             const sent = frame({ op: "sent", ref: op.ref, ...hub.send(agent, m.output) });
             // Acknowledge only what is durable (immediate in memory).
             const durable = hub.store.sync();
-            if (durable) durable.then(() => ws.send(sent), () => ws.send(errorFrame(undefined, op.ref)));
+            if (durable) durable.then(() => ws.send(sent), (err) => ws.send(errorFrame(err, op.ref)));
             else ws.send(sent);
             break;
           }

@@ -3,14 +3,25 @@
  * killed with `kill -9` and restarted on the same file has everything it had acknowledged.
  * Reads are served from memory, as in MemoryStore; writes are journaled and committed in
  * groups, once per turn of the event loop, before the requests that made them are answered.
+ * What others can see (pushes, wake-ups) waits for the commit that holds it; a failed commit
+ * puts memory back to what is on disk, so a request that was refused left no trace.
  */
-import { Database, type Statement } from "bun:sqlite";
-import { closeSync, existsSync, mkdirSync, openSync } from "node:fs";
-import { dirname } from "node:path";
+import type { Database, Statement } from "bun:sqlite";
+import type { ClawlinkError } from "../errors";
 import type { Message, Priority } from "../protocol/schemas";
+import { openDataFile, storeError, type DataFile, type Fsync } from "./datafile";
 import type { Entry } from "./queue";
 import { randomKey } from "./keys";
-import { MemoryStore, type AgentRecord, type FileHeadRecord, type FileLockRecord, type FileVersionRecord, type Inflight, type TaskRecord } from "./store";
+import {
+  MemoryStore,
+  type AgentRecord,
+  type FileHeadRecord,
+  type FileLockRecord,
+  type FileVersionRecord,
+  type Inflight,
+  type StoreListener,
+  type TaskRecord,
+} from "./store";
 
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS agents (id TEXT PRIMARY KEY, record TEXT NOT NULL);
@@ -28,27 +39,42 @@ const SCHEMA = `
   CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
 `;
 
+export interface SqliteStoreOptions {
+  fsync?: Fsync;
+}
 
 export class SqliteStore extends MemoryStore {
+  private file: DataFile;
   private db: Database;
   /** Row writes waiting for the next commit, by row: a later write to the same row replaces an earlier one. */
   private pending = new Map<string, () => void>();
+  /** What runs once the pending writes are committed. */
+  private effects: (() => void)[] = [];
+  /** The highest message number journaled so far. */
+  private journaledSeq = -1;
   private flushing: Promise<void> | undefined;
   private loading = true;
   private closed = false;
+  /** Set while commits fail; cleared by the next one that succeeds. */
+  private failing = false;
+  /** Set when even reading the file back failed: nothing can be trusted until a restart. */
+  private broken: ClawlinkError | undefined;
+  private listeners: StoreListener[] = [];
   private q: Record<string, Statement>;
   /** Highest message sequence number on disk, so new messages sort after restored ones. */
   override readonly lastSeq: number;
+  /** What the operator should hear about the file (permissions tightened). */
+  readonly notes: string[];
 
-  constructor(path: string) {
+  constructor(
+    readonly path: string,
+    opts: SqliteStoreOptions = {},
+  ) {
     super();
-    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-    // Owner-only from the first byte: it holds secret hashes, tasks and files. SQLite gives its -wal and -shm files the same mode.
-    if (!existsSync(path)) closeSync(openSync(path, "w", 0o600));
-    this.db = new Database(path, { create: true, strict: true });
-    // WAL with synchronous=NORMAL: a commit survives the process being killed; a power cut may lose the last ones.
-    this.db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; PRAGMA cache_size = -65536;");
-    this.db.exec(SCHEMA);
+    // Messages that were out on a socket when the last relay stopped go back to their queue.
+    this.file = openDataFile(path, opts.fsync, `${SCHEMA}; UPDATE messages SET inflight = 0, until = NULL, via_socket = 0 WHERE via_socket != 0;`);
+    this.db = this.file.db;
+    this.notes = this.file.notes;
     this.q = {
       putAgent: this.db.prepare("INSERT OR REPLACE INTO agents (id, record) VALUES ($id, $record)"),
       deleteAgent: this.db.prepare("DELETE FROM agents WHERE id = $id"),
@@ -62,16 +88,23 @@ export class SqliteStore extends MemoryStore {
       putFileVersion: this.db.prepare(
         "INSERT OR REPLACE INTO file_versions (key, version, bytes, sha256, author, created_at) VALUES ($key, $version, $bytes, $sha256, $author, $createdAt)",
       ),
+      fileBytes: this.db.prepare("SELECT bytes FROM file_versions WHERE key = $key AND version = $version"),
       deleteFileVersions: this.db.prepare("DELETE FROM file_versions WHERE key = $key AND version <= $upTo"),
       putFileLock: this.db.prepare("INSERT OR REPLACE INTO file_locks (key, record) VALUES ($key, $record)"),
       deleteFileLock: this.db.prepare("DELETE FROM file_locks WHERE key = $key"),
     };
-    this.lastSeq = this.load();
+    this.lastSeq = this.load(new Map());
+    this.committedSeq = this.lastSeq;
+    this.journaledSeq = this.lastSeq;
     this.loading = false;
   }
 
-  /** Reads everything back into memory. Messages that were out on a socket go back to their queue. */
-  private load(): number {
+  /**
+   * Reads everything back into memory. A message in flight stays with its connection (`via_socket`
+   * holds the connection's number; 0 for a poll). File contents already in memory are reused:
+   * a version's bytes never change.
+   */
+  private load(known: Map<string, Uint8Array>): number {
     for (const row of this.db.query<{ record: string }, []>("SELECT record FROM agents").all()) super.putAgent(JSON.parse(row.record));
     for (const row of this.db.query<{ record: string }, []>("SELECT record FROM tasks").all()) super.putTask(JSON.parse(row.record));
     const rows = this.db
@@ -83,15 +116,16 @@ export class SqliteStore extends MemoryStore {
     for (const r of rows) {
       const entry: Entry = { msg: JSON.parse(r.body) as Message, to: r.agent, priority: r.priority, seq: r.seq };
       lastSeq = Math.max(lastSeq, r.seq);
-      if (r.inflight && !r.via_socket) super.putInflight(r.agent, { entry, until: r.until ?? 0, conn: null });
-      else this.enqueue(entry);
+      if (r.inflight) super.putInflight(r.agent, { entry, until: r.until ?? 0, conn: r.via_socket || null });
+      else super.enqueue(entry);
     }
     for (const row of this.db.query<{ record: string }, []>("SELECT record FROM file_heads").all()) super.putFileHead(JSON.parse(row.record));
-    const versions = this.db.query<{ key: string; version: number; bytes: Uint8Array; sha256: string; author: string; created_at: number }, []>(
-      "SELECT key, version, bytes, sha256, author, created_at FROM file_versions ORDER BY key, version",
+    const versions = this.db.query<{ key: string; version: number; sha256: string; author: string; created_at: number }, []>(
+      "SELECT key, version, sha256, author, created_at FROM file_versions ORDER BY key, version",
     );
     for (const f of versions.all()) {
-      super.putFileVersion({ key: f.key, version: f.version, bytes: f.bytes, sha256: f.sha256, author: f.author, createdAt: f.created_at });
+      const bytes = known.get(`${f.key}\0${f.version}\0${f.sha256}`) ?? (this.q.fileBytes!.get({ key: f.key, version: f.version }) as { bytes: Uint8Array }).bytes;
+      super.putFileVersion({ key: f.key, version: f.version, bytes, sha256: f.sha256, author: f.author, createdAt: f.created_at });
     }
     for (const row of this.db.query<{ record: string }, []>("SELECT record FROM file_locks").all()) super.putFileLock(JSON.parse(row.record));
     return lastSeq;
@@ -103,33 +137,69 @@ export class SqliteStore extends MemoryStore {
     this.pending.set(row, write);
   }
 
-  /** Commits what is pending; resolves once it is on disk. One commit serves every request of this turn. */
-  override sync(): Promise<void> | undefined {
-    if (this.pending.size === 0) return this.flushing;
-    return (this.flushing ??= new Promise<void>((resolve, reject) =>
-      setImmediate(() => {
-        this.flushing = undefined;
-        try {
-          this.commit();
-          resolve();
-        } catch (err) {
-          reject(err);
-        }
-      }),
-    ));
+  override subscribe(listener: StoreListener) {
+    this.listeners.push(listener);
   }
 
-  private commit() {
-    if (this.closed || this.pending.size === 0) return;
+  override afterCommit(effect: () => void) {
+    this.effects.push(effect);
+    this.sync();
+  }
+
+  /** Commits what is pending; resolves once it is on disk. One commit serves every request of this turn. */
+  override sync(): Promise<void> | undefined {
+    if (this.broken) return Promise.reject(this.broken);
+    if (this.closed || (this.pending.size === 0 && this.effects.length === 0)) return this.flushing;
+    if (this.flushing) return this.flushing;
+    const flushing = new Promise<void>((resolve, reject) =>
+      setImmediate(() => {
+        this.flushing = undefined;
+        let effects: (() => void)[];
+        try {
+          effects = this.commit();
+        } catch (err) {
+          reject(err);
+          return;
+        }
+        resolve();
+        this.run(effects);
+      }),
+    );
+    flushing.catch(() => {}); // whoever waits on it hears of a failure; nobody else must
+    return (this.flushing = flushing);
+  }
+
+  /** Writes the pending rows in one transaction and returns the effects they release. Throws 507 or 503 after rolling back. */
+  private commit(): (() => void)[] {
     const writes = this.pending;
+    const effects = this.effects;
+    const seq = this.journaledSeq;
     this.pending = new Map();
+    this.effects = [];
+    if (this.closed || writes.size === 0) return effects;
     try {
-      this.db.transaction(() => {
-        for (const write of writes.values()) write();
-      })();
+      this.write(writes);
     } catch (err) {
-      // The transaction rolled back: keep the whole batch for the next commit, or later rows would land without it.
-      this.pending = writes;
+      const e = storeError(err);
+      this.rollback(e);
+      throw e;
+    }
+    this.committedSeq = seq;
+    if (this.failing) {
+      this.failing = false;
+      for (const l of this.listeners) l.recovered?.();
+    }
+    return effects;
+  }
+
+  private write(writes: Map<string, () => void>) {
+    this.db.run("BEGIN");
+    try {
+      for (const write of writes.values()) write();
+      this.db.run("COMMIT");
+    } catch (err) {
+      // SQLite may have rolled back already (a full disk does); a COMMIT that failed leaves the transaction open.
+      if (this.db.inTransaction) this.db.run("ROLLBACK");
       throw err;
     }
   }
@@ -143,10 +213,48 @@ export class SqliteStore extends MemoryStore {
     return key;
   }
 
+  /** After a failed commit: memory goes back to what the file holds, and the relay rebuilds what it derives from it. */
+  private rollback(err: ClawlinkError) {
+    const known = new Map<string, Uint8Array>();
+    for (const head of this.listFileHeads()) {
+      for (const f of this.listFileVersions(head.key)) known.set(`${f.key}\0${f.version}\0${f.sha256}`, f.bytes);
+    }
+    this.reset();
+    this.loading = true;
+    try {
+      this.load(known);
+    } catch (loadErr) {
+      this.broken = storeError(loadErr);
+    } finally {
+      this.loading = false;
+    }
+    this.failing = true;
+    for (const l of this.listeners) l.rolledBack?.(this.broken ?? err);
+  }
+
+  private run(effects: (() => void)[]) {
+    for (const effect of effects) {
+      try {
+        effect();
+      } catch (err) {
+        for (const l of this.listeners) l.effectFailed?.(err);
+      }
+    }
+  }
+
   override close() {
-    this.commit();
+    if (this.closed) return;
     this.closed = true;
-    this.db.close();
+    try {
+      if (this.pending.size && !this.broken) this.write(this.pending);
+    } catch {
+      // Nobody was told these writes were kept: their requests were still waiting for this commit.
+    }
+    this.pending.clear();
+    this.effects = [];
+    // A statement left open would keep the connection, and so the lock, alive.
+    for (const statement of Object.values(this.q)) statement.finalize();
+    this.file.close();
   }
 
   // Records are serialized at commit, so several changes to one record in a turn cost one write.
@@ -166,6 +274,7 @@ export class SqliteStore extends MemoryStore {
     this.journal(`t:${task.id}`, () => this.q.putTask!.run({ id: task.id, record: JSON.stringify(task) }));
   }
   private writeMessage(entry: Entry, inflight: Inflight | null) {
+    if (entry.seq > this.journaledSeq) this.journaledSeq = entry.seq;
     this.journal(`m:${entry.seq}`, () =>
       this.q.putMessage!.run({
         agent: entry.to,
@@ -174,7 +283,7 @@ export class SqliteStore extends MemoryStore {
         body: JSON.stringify(entry.msg),
         inflight: inflight ? 1 : 0,
         until: inflight?.until ?? null,
-        via: inflight && inflight.conn !== null ? 1 : 0,
+        via: inflight?.conn ?? 0,
       }),
     );
   }

@@ -2,6 +2,7 @@
  * Where the hub keeps its state. The hub owns the rules; a Store only keeps records.
  * MemoryStore is the default and touches no disk.
  */
+import type { ClawlinkError } from "../errors";
 import type { Priority, TaskState } from "../protocol/schemas";
 import { randomKey } from "./keys";
 import { PriorityQueue, type Entry } from "./queue";
@@ -74,6 +75,16 @@ export interface FileLockRecord {
   until: number;
 }
 
+/** What a store reports about its commits. */
+export interface StoreListener {
+  /** A commit failed: every record is back at its last committed state, and nothing of it was shown to anyone. */
+  rolledBack?(err: ClawlinkError): void;
+  /** A commit succeeded after one failed. */
+  recovered?(): void;
+  /** Code run after a commit threw (a bug): reported, not lost. */
+  effectFailed?(err: unknown): void;
+}
+
 export interface Store {
   getAgent(id: string): AgentRecord | undefined;
   getAgentByName(name: string): AgentRecord | undefined;
@@ -88,6 +99,8 @@ export interface Store {
   putTask(task: TaskRecord): void;
 
   enqueue(entry: Entry): void;
+  /** The entry `dequeue` would return, left in place. */
+  peek(agentId: string): Entry | undefined;
   dequeue(agentId: string): Entry | undefined;
   removeQueued(agentId: string, msgId: string): Entry | undefined;
   queueLength(agentId: string): number;
@@ -114,8 +127,13 @@ export interface Store {
   secretKey(): Uint8Array;
   /** The highest message sequence number kept, -1 if none: new messages continue after it. */
   readonly lastSeq: number;
-  /** Resolves when every change so far is durable; undefined when there is nothing to wait for. */
+  /** Resolves when every change so far is durable; undefined when there is nothing to wait for. Rejects with 507 or 503 when the commit failed. */
   sync(): Promise<void> | undefined;
+  /** Runs `effect` once every change made so far is durable (at once in memory); a failed commit drops it. What others can see goes out this way. */
+  afterCommit(effect: () => void): void;
+  /** Messages numbered up to this are durable: only they may be pushed to a connection. */
+  readonly committedSeq: number;
+  subscribe(listener: StoreListener): void;
   close(): void;
   getFileLock(key: string): FileLockRecord | undefined;
   listFileLocks(): Iterable<FileLockRecord>;
@@ -135,6 +153,7 @@ export class MemoryStore implements Store {
   private fileVersions = new Map<string, FileVersionRecord[]>();
   readonly lastSeq: number = -1;
   private key: Uint8Array | undefined;
+  committedSeq = Infinity;
 
   secretKey() {
     return (this.key ??= randomKey());
@@ -142,7 +161,25 @@ export class MemoryStore implements Store {
   sync(): Promise<void> | undefined {
     return undefined;
   }
+  afterCommit(effect: () => void) {
+    effect();
+  }
+  subscribe(_listener: StoreListener) {}
   close() {}
+
+  /** Forgets every record (a durable store then reads them back from disk). */
+  protected reset() {
+    this.agents = new Map();
+    this.names = new Map();
+    this.tasks = new Map();
+    this.tasksByAgent = new Map();
+    this.idempotency = new Map();
+    this.queues = new Map();
+    this.inflight = new Map();
+    this.fileHeads = new Map();
+    this.fileVersions = new Map();
+    this.fileLocks = new Map();
+  }
   listAllTasks() {
     return this.tasks.values();
   }
@@ -207,6 +244,9 @@ export class MemoryStore implements Store {
     let q = this.queues.get(entry.to);
     if (!q) this.queues.set(entry.to, (q = new PriorityQueue()));
     q.push(entry);
+  }
+  peek(agentId: string) {
+    return this.queues.get(agentId)?.peek();
   }
   dequeue(agentId: string) {
     return this.queues.get(agentId)?.shift();

@@ -40,6 +40,8 @@ export class Tasks {
   /** Unfinished tasks with a ttl. */
   private ttlTasks = new Set<string>();
   private watchers = new Map<string, Set<TaskWatcher>>();
+  /** Watchers that have been shown their task at least once. */
+  private shown = new WeakSet<TaskWatcher>();
 
   constructor(private host: TaskHost) {
     this.restore();
@@ -51,6 +53,26 @@ export class Tasks {
 
   private get clock() {
     return this.host.clock;
+  }
+
+  /** After a failed commit put the records back: derive everything again; a new watcher whose first view was dropped gets it now. */
+  reload() {
+    this.router = new CapabilityRouter();
+    this.unassigned = [];
+    this.ttlTasks.clear();
+    this.restore();
+    for (const [taskId, watching] of this.watchers) {
+      const task = this.store.getTask(taskId);
+      for (const w of watching) {
+        if (!task) w.close(4004, "unknown task");
+        else if (!this.shown.has(w)) this.show(w, taskView(task), this.finalResponse(task));
+      }
+    }
+  }
+
+  private show(watcher: TaskWatcher, view: Task, response: ResponseMessage | null) {
+    this.shown.add(watcher);
+    watcher.push(view, response);
   }
 
   /** Rebuilds what is derived from the task records (a durable store comes back with them). */
@@ -199,7 +221,7 @@ export class Tasks {
 
   agentLeft(agentId: string, why: string) {
     const watching = [...this.watchers.values()].flatMap((set) => [...set].filter((w) => w.agentId === agentId));
-    for (const w of watching) w.close(4001, "unregistered");
+    if (watching.length) this.store.afterCommit(() => watching.forEach((w) => w.close(4001, "unregistered")));
     for (const task of [...this.store.listTasks(agentId)]) {
       if (task.to === agentId && !FINAL_STATES.has(task.state)) this.transition(task, "failed", `assignee left: ${why}`);
     }
@@ -252,7 +274,9 @@ export class Tasks {
     let set = this.watchers.get(taskId);
     if (!set) this.watchers.set(taskId, (set = new Set()));
     set.add(watcher);
-    watcher.push(taskView(task), this.finalResponse(task));
+    const view = taskView(task);
+    const response = this.finalResponse(task);
+    this.store.afterCommit(() => this.show(watcher, view, response));
     return () => {
       set!.delete(watcher);
       if (set!.size === 0 && this.watchers.get(taskId) === set) this.watchers.delete(taskId);
@@ -284,7 +308,9 @@ export class Tasks {
     if (watching) {
       const view = taskView(task);
       const response = this.finalResponse(task);
-      for (const w of watching) w.push(view, response);
+      // The watchers of this moment, told once it is committed.
+      const watchers = [...watching];
+      this.store.afterCommit(() => watchers.forEach((w) => this.show(w, view, response)));
     }
   }
 

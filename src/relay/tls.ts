@@ -1,4 +1,5 @@
 /** The relay's TLS material: a certificate chain and its private key, read from PEM files. */
+import { X509Certificate } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { ClawlinkError } from "../errors";
 
@@ -31,4 +32,23 @@ export function loadTls(certPath: string | undefined, keyPath: string | undefine
     cert: readPem(certPath, "--tls-cert", /-----BEGIN CERTIFICATE-----/, "certificate"),
     key: readPem(keyPath, "--tls-key", /-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----/, "private key"),
   };
+}
+
+/** What is wrong with the relay's own certificate (the first of the chain): clients will refuse it, or should. */
+export function certificateWarnings(chain: string, now = Date.now()): string[] {
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(chain);
+  } catch (err) {
+    return [`--tls-cert cannot be read as a certificate (${(err as Error).message}); clients will refuse the connection`];
+  }
+  const out: string[] = [];
+  if (cert.validToDate.getTime() < now) out.push(`the certificate in --tls-cert expired on ${cert.validToDate.toISOString()}: clients will refuse it; make a new one`);
+  if (cert.validFromDate.getTime() > now) out.push(`the certificate in --tls-cert is not valid before ${cert.validFromDate.toISOString()}: clients will refuse it until then`);
+  const key = cert.publicKey;
+  const bits = key.asymmetricKeyDetails?.modulusLength;
+  if ((key.asymmetricKeyType === "rsa" || key.asymmetricKeyType === "rsa-pss" || key.asymmetricKeyType === "dsa") && bits !== undefined && bits < 2048) {
+    out.push(`the certificate in --tls-cert has a ${bits}-bit ${key.asymmetricKeyType.toUpperCase()} key, too weak to trust; make one with at least 2048 bits (or an EC key)`);
+  }
+  return out;
 }

@@ -412,6 +412,13 @@ describe("co-editing shared files", async () => {
       ["trailing/", "a file key must not have empty, '.' or '..' segments"],
       ["x".repeat(513), "a file key is at most 512 characters"],
     ];
+    // Parsed by the same schema as above: one command shows it.
+    const refusedByPut: [string, string][] = [
+      ["zero\u200bwidth.md", "a file key must not contain invisible or direction-changing characters (zero-width spaces and joiners, soft hyphens, bidi overrides)"],
+      ["soft\u00adhyphen.md", "a file key must not contain invisible or direction-changing characters (zero-width spaces and joiners, soft hyphens, bidi overrides)"],
+      ["report\u202egnp.exe", "a file key must not contain invisible or direction-changing characters (zero-width spaces and joiners, soft hyphens, bidi overrides)"],
+      ["a/".repeat(32) + "b", "a file key has at most 32 segments"],
+    ];
 
     test("bad keys are refused by every file command with exit 2 and the rule they broke", async () => {
       for (const [key, message] of refused) {
@@ -421,6 +428,11 @@ describe("co-editing shared files", async () => {
           expect(r.code).toBe(2);
           expect(r.json.error.message).toBe(`--key: ${message}`);
         }
+      }
+      for (const [key, message] of refusedByPut) {
+        const r = await runCli(["file-put", "--key", key, "--json"], { ...as(alice), stdin: "x" });
+        expect(r.code).toBe(2);
+        expect(r.json.error.message).toBe(`--key: ${message}`);
       }
       expect((await put(alice, "x".repeat(512), "long\n")).code).toBe(0);
       expect((await put(alice, "ünïcode/file name.md", "fine\n")).json).toMatchObject({ key: "ünïcode/file name.md", version: 1 });
@@ -436,6 +448,47 @@ describe("co-editing shared files", async () => {
       }
       const list = await runCli(["file-list", "--json"], as(alice));
       expect(list.json.some((f: any) => f.key.includes("escape") || f.key.includes("abs"))).toBe(false);
+    });
+
+    test("dot segments in the path as sent are refused in any spelling, though URL parsing would resolve them", async () => {
+      const secret = JSON.parse(readFileSync(join(alice, "identities", "alice.json"), "utf8")).secret;
+      const port = new URL(url).port;
+      // fetch() resolves dot segments before sending: a raw socket sends the path as written.
+      const rawPut = (path: string) =>
+        new Promise<string>((resolve) => {
+          let answer = "";
+          Bun.connect({
+            hostname: "127.0.0.1",
+            port: Number(port),
+            socket: {
+              open: (s) => void s.write(`PUT ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${secret}\r\nContent-Length: 1\r\nConnection: close\r\n\r\nx`),
+              data: (_s, d) => void (answer += d.toString()),
+              close: () => resolve(answer),
+            },
+          });
+        });
+      for (const path of ["/v1/files/dots/%2e%2e/b1", "/v1/files/dots/../b2", "/v1/files/dots/.%2E/b3", "/v1/files/dots/%2e/b4", "/v1/file-locks/dots/%2E%2E/b5", "/v1/files/dots/%2e%2e/%2e%2e/files/b6"]) {
+        const answer = await rawPut(path);
+        expect(answer).toStartWith("HTTP/1.1 400");
+        expect(answer).toContain("a file key must not have empty, '.' or '..' segments");
+      }
+      const keys = (await runCli(["file-list", "--json"], as(alice))).json.map((f: any) => f.key);
+      for (const k of ["b1", "b2", "b3", "b4", "b5", "b6", "dots/b4"]) expect(keys).not.toContain(k);
+      expect(await rawPut("/v1/files/dots/fine")).toStartWith("HTTP/1.1 201");
+    });
+
+    test("keys are compared in Unicode NFC: é typed as one or two code points names one file", async () => {
+      const composed = "caf\u00e9/menu.md";
+      const decomposed = "cafe\u0301/menu.md";
+      expect((await put(alice, decomposed, "one\n")).json).toMatchObject({ key: composed, version: 1 });
+      expect((await put(alice, composed, "two\n")).json).toMatchObject({ key: composed, version: 2 });
+      expect((await get(alice, decomposed)).stdout).toBe("two\n");
+      const secret = JSON.parse(readFileSync(join(alice, "identities", "alice.json"), "utf8")).secret;
+      const r = await fetch(`${url}/v1/files/${encodeURIComponent("cafe\u0301")}/menu.md`, { headers: { authorization: `Bearer ${secret}` } });
+      expect(await r.text()).toBe("two\n");
+      const invisible = await fetch(`${url}/v1/files/${encodeURIComponent("zero\u200bwidth")}`, { method: "PUT", headers: { authorization: `Bearer ${secret}` }, body: "x" });
+      expect(invisible.status).toBe(400);
+      expect(((await invisible.json()) as any).error.message).toContain("invisible or direction-changing characters");
     });
   });
 });

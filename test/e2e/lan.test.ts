@@ -1,17 +1,20 @@
 /** LAN safety: a relay reachable from the network without a token is refused before it binds anything. */
 import { afterAll, describe, expect, test } from "bun:test";
-import { cleanup, runCli, spawnRelay } from "../_helpers";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { cleanup, runCli, spawnRelay, tempHome } from "../_helpers";
 
 afterAll(cleanup);
 
 describe("binding a non-loopback host", () => {
-  for (const host of ["0.0.0.0", "::", "192.0.2.10"]) {
+  // A name that starts like a loopback address may resolve anywhere: only literal loopback addresses count.
+  for (const host of ["0.0.0.0", "::", "192.0.2.10", "127.0.0.1.nip.io", "127.0.0.256"]) {
     test(`--host ${host} without --token is refused, with what to do instead (exit 2)`, async () => {
       const r = await runCli(["relay", "--host", host, "--port", "0"], { timeoutMs: 10_000 });
       expect(r.code).toBe(2);
       const out = r.stdout + r.stderr;
       expect(out).toContain(`refusing to bind ${host} without a token: anyone on the network could register, read every agent's messages and send as them`);
-      expect(out).toContain("start with --token SECRET (or CLAWLINK_TOKEN)");
+      expect(out).toContain("start with --token-file PATH (or CLAWLINK_TOKEN)");
       expect(out).toContain("--insecure to accept the risk");
       expect(out).not.toContain("listening");
     });
@@ -20,6 +23,31 @@ describe("binding a non-loopback host", () => {
   test("a loopback host needs no token", async () => {
     const { url } = await spawnRelay(["--host", "127.0.0.1"]);
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+  });
+
+  test("--token-file keeps the token out of the process list; --token works but warns that it shows there", async () => {
+    const dir = tempHome();
+    const file = join(dir, "relay.token");
+    writeFileSync(file, "s3cret-from-a-file\n", { mode: 0o600 });
+    const { relay, url } = await spawnRelay(["--token-file", file]);
+    expect(readFileSync(`/proc/${relay.proc.pid}/cmdline`, "utf8")).not.toContain("s3cret-from-a-file");
+    expect((await runCli(["register", "--name", "a"], { home: tempHome(), relay: url })).code).toBe(4);
+    expect((await runCli(["register", "--name", "a"], { home: tempHome(), relay: url, env: { CLAWLINK_TOKEN: "s3cret-from-a-file" } })).code).toBe(0);
+    expect(relay.stdout + relay.stderr).not.toContain("process list");
+
+    const shown = await spawnRelay(["--token", "on-the-command-line"]);
+    await shown.relay.waitFor(/--token is visible to every user of this machine in the process list; prefer CLAWLINK_TOKEN or --token-file/);
+
+    const both = await runCli(["relay", "--port", "0", "--token", "x", "--token-file", file]);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain("pass --token or --token-file, not both");
+    const missing = await runCli(["relay", "--port", "0", "--token-file", join(dir, "nope")]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain(`--token-file: no such file: ${join(dir, "nope")}`);
+    writeFileSync(join(dir, "empty"), "\n");
+    const empty = await runCli(["relay", "--port", "0", "--token-file", join(dir, "empty")]);
+    expect(empty.code).toBe(2);
+    expect(empty.stderr).toContain("is empty");
   });
 
   test("limit flags are checked before anything starts (exit 2)", async () => {

@@ -96,4 +96,74 @@ describe("TLS: two agents through an https relay with a private CA", () => {
     for (const cert of tls.getCACertificates("bundled")) expect(trusted.has(cert)).toBe(true);
     expect(trusted.has(readFileSync(pem.ca, "utf8"))).toBe(true);
   });
+
+  test("NODE_TLS_REJECT_UNAUTHORIZED=0 is warned about on stderr; --json output stays clean", async () => {
+    const r = await runCli(["discover", "--json"], { home: tempHome(), relay: url, env: { NODE_TLS_REJECT_UNAUTHORIZED: "0" } });
+    expect(r.stderr).toContain(`warning: NODE_TLS_REJECT_UNAUTHORIZED=0 turns off certificate checks: anyone between you and ${url} can read and change what you send`);
+    expect(r.stderr).toContain("hint: unset it; for a relay with a private CA pass --ca CA.pem");
+    expect(r.code).toBe(0);
+    expect(Array.isArray(r.json)).toBe(true);
+    const plain = await runCli(["discover", "--json"], { home: tempHome(), relay: url, env: { CLAWLINK_CA: pem.ca } });
+    expect(plain.stderr).not.toContain("NODE_TLS_REJECT_UNAUTHORIZED");
+  });
+
+  test("a redirect is never followed: one that leaves https is named as such, and nothing reaches its target (exit 3)", async () => {
+    const seen: string[] = [];
+    const target = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (req) => (seen.push(`${req.method} ${new URL(req.url).pathname} ${req.headers.get("authorization")}`), Response.json({})) });
+    const plainUrl = `http://127.0.0.1:${target.port}`;
+    const redirector = (tlsFiles?: { cert: string; key: string }) =>
+      Bun.serve({
+        hostname: "127.0.0.1",
+        port: 0,
+        ...(tlsFiles ? { tls: tlsFiles } : {}),
+        fetch: (req) => new Response(null, { status: 307, headers: { location: plainUrl + new URL(req.url).pathname } }),
+      });
+    const secure = redirector({ cert: readFileSync(pem.cert, "utf8"), key: readFileSync(pem.key, "utf8") });
+    const plain = redirector();
+    try {
+      const viaHttps = `https://127.0.0.1:${secure.port}`;
+      const r = await runCli(["register", "--name", "carol", "--ca", pem.ca, "--token", "tok"], { home: tempHome(), relay: viaHttps });
+      expect(r.code).toBe(3);
+      expect(r.stderr).toContain(`error: the relay at ${viaHttps} redirects to ${plainUrl}/v1/agents, which leaves https; clawlink does not follow it`);
+      expect(r.stderr).toContain("hint: following it would send the token, your secret and your tasks in clear text");
+      const viaHttp = `http://127.0.0.1:${plain.port}`;
+      const p = await runCli(["discover", "--token", "tok", "--json"], { home: tempHome(), relay: viaHttp });
+      expect(p.code).toBe(3);
+      expect(p.json.error).toMatchObject({ code: "redirect", message: `the relay at ${viaHttp} answered 307, redirecting to ${plainUrl}/v1/agents; clawlink does not follow redirects` });
+      expect(p.json.error.hint).toBe(`if ${plainUrl} is the relay, pass --relay ${plainUrl} (or set CLAWLINK_RELAY)`);
+      expect(seen).toEqual([]);
+    } finally {
+      for (const s of [target, secure, plain]) s.stop(true);
+    }
+  });
+});
+
+describe("a certificate clients will refuse", () => {
+  /** A certificate signed with `openssl ca`, which can backdate: `req -x509` cannot make one that has already expired. */
+  async function makeCertificate(dir: string, key: string[], dates: string[]) {
+    const openssl = async (...args: string[]) => {
+      const proc = Bun.spawn(["openssl", ...args], { cwd: dir, stdout: "ignore", stderr: "pipe" });
+      const [err, code] = await Promise.all([new Response(proc.stderr).text(), proc.exited]);
+      if (code !== 0) throw new Error(`openssl ${args[0]} failed: ${err}`);
+    };
+    writeFileSync(join(dir, "index.txt"), "");
+    writeFileSync(join(dir, "serial"), "01\n");
+    writeFileSync(join(dir, "ca.cnf"), "[ca]\ndefault_ca = d\n[d]\ndatabase = index.txt\nnew_certs_dir = .\nserial = serial\ndefault_md = sha256\npolicy = p\ndefault_days = 2\n[p]\ncommonName = supplied\n");
+    await openssl("req", "-new", "-newkey", ...key, "-nodes", "-keyout", "relay.key", "-out", "relay.csr", "-subj", "/CN=localhost");
+    await openssl("ca", "-batch", "-config", "ca.cnf", "-selfsign", "-keyfile", "relay.key", "-in", "relay.csr", "-out", "relay.pem", ...dates);
+    return { cert: join(dir, "relay.pem"), key: join(dir, "relay.key") };
+  }
+
+  test("an expired certificate is served with a warning at start", async () => {
+    const pem = await makeCertificate(tempHome(), ["rsa:2048"], ["-startdate", "20200101000000Z", "-enddate", "20200102000000Z"]);
+    const { relay } = await spawnRelay(["--tls-cert", pem.cert, "--tls-key", pem.key]);
+    await relay.waitFor(/the certificate in --tls-cert expired on 2020-01-02T00:00:00\.000Z: clients will refuse it; make a new one/);
+  });
+
+  test("a 1024-bit RSA key is served with a warning at start", async () => {
+    const pem = await makeCertificate(tempHome(), ["rsa:1024"], []);
+    const { relay } = await spawnRelay(["--tls-cert", pem.cert, "--tls-key", pem.key]);
+    await relay.waitFor(/the certificate in --tls-cert has a 1024-bit RSA key, too weak to trust; make one with at least 2048 bits/);
+    expect(relay.stdout + relay.stderr).not.toContain("expired");
+  });
 });

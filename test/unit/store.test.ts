@@ -150,22 +150,33 @@ for (const [kind, make] of stores) {
         again.store.close();
       });
 
-      test("a commit that fails is retried by the next one, never dropped", async () => {
+      test("a commit that fails (a full disk) is undone: memory goes back to what is on disk, and the next commit works", async () => {
         const path = join(tempHome(), "relay.db");
-        const { hub, store } = setup(new SqliteStore(path));
+        const store = new SqliteStore(path);
+        const { hub } = setup(store);
+        const events: string[] = [];
+        store.subscribe({ rolledBack: (err) => events.push(`${err.status} ${err.code}`), recovered: () => events.push("recovered") });
         reg(hub, "a");
         await store.sync();
-        const db = (store as unknown as { db: { exec(sql: string): void } }).db;
-        db.exec("PRAGMA query_only = ON"); // stands in for a full disk
+        const db = store["db"];
+        // SQLite answers a write past max_page_count exactly as it answers a full disk: SQLITE_FULL.
+        const cap = (pages: number) => db.exec(`PRAGMA max_page_count = ${pages}`);
+        cap((db.query("PRAGMA page_count").get() as { page_count: number }).page_count);
         reg(hub, "b");
-        await expect(store.sync()!).rejects.toThrow();
-        db.exec("PRAGMA query_only = OFF");
+        hub.store.putFileVersion({ key: "big", version: 1, bytes: new Uint8Array(64 * 1024), sha256: "h", author: "b", createdAt: 1 });
+        await expect(store.sync()!).rejects.toMatchObject({ status: 507, code: "insufficient_storage" });
+        expect(store.getAgentByName("b")).toBeUndefined();
+        expect(store.getFileVersion("big", 1)).toBeUndefined();
+        expect(store.getAgentByName("a")).toBeDefined();
+        expect(events).toEqual(["507 insufficient_storage"]);
+        cap(1_000_000);
         reg(hub, "c");
         await store.sync();
+        expect(events).toEqual(["507 insufficient_storage", "recovered"]);
         store.close();
 
         const again = setup(new SqliteStore(path));
-        expect([...again.store.listAgents()].map((x) => x.name).sort()).toEqual(["a", "b", "c"]);
+        expect([...again.store.listAgents()].map((x) => x.name).sort()).toEqual(["a", "c"]);
         again.store.close();
       });
 

@@ -1,0 +1,68 @@
+/**
+ * Text another agent wrote cannot drive the terminal it is printed on: escape sequences in tasks,
+ * broadcasts, descriptions and hostnames are shown, not obeyed; --json carries them exactly.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { CliProcess, cleanup, runCli, spawnRelay, tempHome } from "../_helpers";
+import { api } from "../_http";
+
+afterAll(cleanup);
+
+// OSC 52 asks the terminal to put "Hello" on the clipboard; CSI 2J clears the screen; U+202E flips the text after it.
+const OSC52 = "\x1b]52;c;SGVsbG8=\x07";
+const CLEAR = "\x1b[2J";
+const FLIP = "\u202e";
+const ESC = /[\x1b\x07\x9b\u202e]/;
+
+describe("relay-supplied text in human output", async () => {
+  const { url } = await spawnRelay();
+  const boss = { home: tempHome(), relay: url };
+  const worker = { home: tempHome(), relay: url };
+  await runCli(["register", "--name", "worker"], worker);
+  // An agent registered by hand can claim any hostname and description.
+  const call = api(url);
+  const mallory = (await call("POST", "/v1/agents", { json: { name: "mallory", machine: `box${CLEAR}`, description: `helper${OSC52}`, caps: ["x"] } })).body;
+  await runCli(["register", "--name", "boss"], boss);
+
+  test("poll, task, tasks and listen show escapes visibly, and --json keeps them exact", async () => {
+    const sent = await call("POST", "/v1/messages", { bearer: mallory.secret, json: { type: "task", to: "worker", task: `copy this ${OSC52} now${FLIP}gnp.exe\rover` } });
+    const listener = new CliProcess(["listen"], worker);
+    await listener.waitFor(/reply: clawlink respond/);
+    await listener.stop();
+    expect(listener.stdout).not.toMatch(ESC);
+    expect(listener.stdout).toContain("copy this \\x1b]52;c;SGVsbG8=\\x07 now\\u202egnp.exe\\x0dover");
+
+    await call("POST", "/v1/messages", { bearer: mallory.secret, json: { type: "broadcast", content: `hi${OSC52}\nsecond line` } });
+    const poll = await runCli(["poll"], worker);
+    expect(poll.code).toBe(0);
+    expect(poll.stdout).not.toMatch(ESC);
+    expect(poll.stdout).toContain("hi\\x1b]52;c;SGVsbG8=\\x07\nsecond line"); // a newline stays a newline
+
+    await call("POST", "/v1/messages", { bearer: mallory.secret, json: { type: "broadcast", content: `exact${OSC52}` } });
+    const json = await runCli(["poll", "--json"], worker);
+    expect(json.json.map((m: any) => m.content)).toContain(`exact${OSC52}`);
+
+    const task = await runCli(["task", "--id", sent.body.id], { ...worker });
+    expect(task.code).toBe(0);
+    expect(task.stdout).not.toMatch(ESC);
+    const tasks = await runCli(["tasks"], worker);
+    expect(tasks.stdout).not.toMatch(ESC);
+    expect(tasks.stdout).toContain("\\x1b]52");
+  });
+
+  test("discover shows a hostile hostname and description visibly, on one line", async () => {
+    const r = await runCli(["discover"], boss);
+    expect(r.code).toBe(0);
+    expect(r.stdout).not.toMatch(ESC);
+    expect(r.stdout).toContain("box\\x1b[2J");
+    const json = await runCli(["discover", "--json"], boss);
+    expect(json.json.find((a: any) => a.name === "mallory")).toMatchObject({ machine: `box${CLEAR}`, description: `helper${OSC52}` });
+  });
+
+  test("an error message that quotes another agent's text shows it visibly", async () => {
+    const r = await runCli(["register", "--name", "mallory"], { home: tempHome(), relay: url });
+    expect(r.code).toBe(6);
+    expect(r.stderr).not.toMatch(ESC);
+    expect(r.stderr).toContain("on box\\x1b[2J");
+  });
+});

@@ -76,6 +76,7 @@ export default Object.assign(defineCommand({
     "max-frame-bytes": { type: "string", description: "Largest WebSocket frame from an agent (default: --max-message-bytes + 16384)", valueHint: "bytes" },
     "max-auth-failures": { type: "string", description: "Failed authentications per client address per minute before 429", default: String(DEFAULT_LIMITS.maxAuthFailures) },
     "max-registrations": { type: "string", description: "New agents registered per client address per minute before 429", default: String(DEFAULT_LIMITS.maxRegistrations) },
+    "allow-host": { type: "string", description: "Host names a loopback relay answers to besides localhost, 127.x.y.z and [::1], comma-separated (behind a proxy that passes its own)", valueHint: "names" },
   },
   async run({ args }) {
     let port: number;
@@ -145,6 +146,7 @@ export default Object.assign(defineCommand({
         port,
         token,
         tls,
+        allowHosts: args["allow-host"]?.split(",").map((h) => h.trim()).filter(Boolean),
         version: VERSION,
         secretKey: key?.key,
         forgetAfterMs,

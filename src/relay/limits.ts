@@ -1,6 +1,7 @@
 /** The relay's limits: their defaults, and the checks that enforce them at the edge. */
 import { ClawlinkError } from "../errors";
 import { parseJson } from "../protocol/codec";
+import { requireJson } from "./edge";
 
 export interface Limits {
   /** Largest JSON request body (a message, a registration, an ack) in bytes. */
@@ -93,6 +94,7 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /** A JSON body of at most `limit` bytes, parsed; malformed text and invalid UTF-8 are 400s. */
 export function readJsonBody(req: Request, limit: number, what: string): Promise<unknown> {
+  requireJson(req, what);
   return readBody(req, limit, `the ${what}`, "--max-message-bytes").then((bytes) => parseJsonBytes(bytes, what));
 }
 

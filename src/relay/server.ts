@@ -5,6 +5,7 @@ import { parseWith } from "../protocol/codec";
 import { Id, KeyPrefix, MessageTypes } from "../protocol/schemas";
 import { createGateway } from "./a2a/gateway";
 import { Auth } from "./auth";
+import { checkHost, checkOrigin, isLoopbackName, type HostRule } from "./edge";
 import { Files } from "./files";
 import { Hub, type HubOptions } from "./hub";
 import { resolveLimits, type Limits } from "./limits";
@@ -21,6 +22,8 @@ export interface RelayOptions extends HubOptions, Partial<Limits> {
   token?: string;
   /** Serve HTTPS and WSS with this certificate chain and key (PEM text). */
   tls?: TlsFiles;
+  /** Host names a loopback relay answers to besides localhost, 127.x.y.z and [::1] (a proxy's). */
+  allowHosts?: string[];
   /** Called with unexpected errors (a bug, not bad input). */
   onError?: (err: unknown) => void;
   /** Called when writing the store starts failing (with the error every write now answers) and when it works again (null). */
@@ -60,8 +63,24 @@ export function startRelay(opts: RelayOptions = {}): Relay {
     effectFailed: onError,
   });
 
+  /** Host and Origin come first, on every request: a page the relay refuses learns nothing from it. */
+  const screen = (req: Request) => {
+    if (hostRule) checkHost(req, hostRule, url);
+    checkOrigin(req);
+  };
+
+  /** A request that needs no credential: screened, and a refusal turned into JSON. */
+  const screened = (req: Request, handler: () => Response | Promise<Response>): Response | Promise<Response> => {
+    try {
+      screen(req);
+      return handler();
+    } catch (err) {
+      return errorResponse(err);
+    }
+  };
+
   /**
-   * Runs a handler behind the auth throttle, counting the guesses it refuses, and turns its errors into JSON
+   * Runs a handler behind the screen and the auth throttle, counting the guesses it refuses, and turns its errors into JSON
    * (ClawLink's shape unless `render` gives another, as A2A's does).
    * Not async itself: a handler that answers at once costs no extra promise per request.
    */
@@ -82,6 +101,7 @@ export function startRelay(opts: RelayOptions = {}): Relay {
       return durable ? durable.then(() => res, (err) => render(req, err)) : res;
     };
     try {
+      screen(req);
       if (!throttle.idle) throttle.check(srv.requestIP(req)?.address ?? "unknown");
       const res = handler();
       return res instanceof Promise ? res.then(settle, failed) : settle(res);
@@ -100,14 +120,16 @@ export function startRelay(opts: RelayOptions = {}): Relay {
       const handler = handlers[method];
       table[path][method] = handler
         ? path === "/v1/health"
-          ? async (req, srv) => handler(req, srv)
+          ? (req, srv) => screened(req, () => handler(req, srv))
           : (req, srv) =>
               guarded(req, srv, () => {
                 if (req.params?.id !== undefined) parseWith(Id, req.params.id, "id in the path");
                 return handler(req, srv);
               })
-        : async () =>
-            json({ error: { code: "method_not_allowed", message: `${method} is not supported on ${path}`, hint: `use ${allowed}` } }, 405, { allow: allowed });
+        : (req) =>
+            screened(req, () =>
+              json({ error: { code: "method_not_allowed", message: `${method} is not supported on ${path}`, hint: `use ${allowed}` } }, 405, { allow: allowed }),
+            );
     }
   }
 
@@ -136,13 +158,15 @@ export function startRelay(opts: RelayOptions = {}): Relay {
       "/.well-known/agent-card.json": (req: Request, srv: Server<SocketData>) => guarded(req, srv, () => a2a.card(req), a2a.failure),
       "/a2a/*": (req: Request, srv: Server<SocketData>) => guarded(req, srv, () => a2a.handle(req, srv), a2a.failure),
     },
-    fetch: () => json({ error: { code: "not_found", message: "no such endpoint", hint: "see docs/protocol.md for the API" } }, 404),
+    fetch: (req) => screened(req, () => json({ error: { code: "not_found", message: "no such endpoint", hint: "see docs/protocol.md for the API" } }, 404)),
     error: (err) => {
       onError(err);
       return errorResponse(err);
     },
     websocket: { ...createSocketHandler(hub), maxPayloadLength: limits.maxFrameBytes },
   });
+
+  const hostRule: HostRule | undefined = isLoopbackName(opts.host ?? "127.0.0.1") ? { port: server.port!, extra: new Set(opts.allowHosts?.map((h) => h.toLowerCase())) } : undefined;
 
   const ticker = setInterval(() => {
     hub.tick();

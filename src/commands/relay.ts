@@ -74,7 +74,7 @@ export default Object.assign(defineCommand({
     "max-total-file-bytes": { type: "string", description: "All shared files together; past it uploads get 413", default: String(DEFAULT_LIMITS.maxTotalFileBytes) },
     "max-file-versions": { type: "string", description: "Versions kept per shared file; older ones are dropped", default: String(DEFAULT_LIMITS.maxFileVersions) },
     "max-frame-bytes": { type: "string", description: "Largest WebSocket frame from an agent (default: --max-message-bytes + 16384)", valueHint: "bytes" },
-    "max-auth-failures": { type: "string", description: "Failed authentications per client address per minute before 429", default: String(DEFAULT_LIMITS.maxAuthFailures) },
+    "max-auth-failures": { type: "string", description: "Failed authentications per client address and claimed identity per minute before 429", default: String(DEFAULT_LIMITS.maxAuthFailures) },
     "max-registrations": { type: "string", description: "New agents registered per client address per minute before 429", default: String(DEFAULT_LIMITS.maxRegistrations) },
     "allow-host": { type: "string", description: "Host names a loopback relay answers to besides localhost, 127.x.y.z and [::1], comma-separated (behind a proxy that passes its own)", valueHint: "names" },
   },

@@ -18,7 +18,7 @@ export interface Limits {
   maxQueue: number;
   /** Agents the relay holds at most. */
   maxAgents: number;
-  /** Failed authentications per client address per minute before it gets 429. */
+  /** Failed authentications per client address and claimed identity per minute before they get 429. */
   maxAuthFailures: number;
   /** New agents registered per client address per minute before it gets 429. */
   maxRegistrations: number;

@@ -9,7 +9,7 @@ import { checkHost, checkOrigin, isLoopbackName, type HostRule } from "./edge";
 import { Files } from "./files";
 import { Hub, type HubOptions } from "./hub";
 import { resolveLimits, type Limits } from "./limits";
-import { AuthThrottle, isAuthFailure } from "./ratelimit";
+import { AuthThrottle, claimOf, isAuthFailure } from "./ratelimit";
 import { createRoutes, errorResponse, json } from "./routes";
 import { createSocketHandler, type SocketData } from "./socket";
 import type { TlsFiles } from "./tls";
@@ -62,6 +62,7 @@ export function startRelay(opts: RelayOptions = {}): Relay {
     },
     effectFailed: onError,
   });
+  const address = (req: Request, srv: Server<SocketData>) => srv.requestIP(req)?.address ?? "unknown";
 
   /** Host and Origin come first, on every request: a page the relay refuses learns nothing from it. */
   const screen = (req: Request) => {
@@ -92,7 +93,7 @@ export function startRelay(opts: RelayOptions = {}): Relay {
   ): Response | undefined | Promise<Response | undefined> => {
     const failed = (err: unknown) => {
       if (!(err instanceof ClawlinkError)) onError(err);
-      else if (isAuthFailure(req, err)) throttle.fail(srv.requestIP(req)?.address ?? "unknown");
+      else if (isAuthFailure(req, err)) throttle.fail(address(req, srv), claimOf(req)!.who);
       return settle(render(req, err));
     };
     // Answer only once what the request changed is durable (a no-op in memory); a failed commit undid it, and says so (507 or 503).
@@ -102,7 +103,8 @@ export function startRelay(opts: RelayOptions = {}): Relay {
     };
     try {
       screen(req);
-      if (!throttle.idle) throttle.check(srv.requestIP(req)?.address ?? "unknown");
+      const claim = throttle.idle ? undefined : claimOf(req);
+      if (claim) throttle.check(address(req, srv), claim, (bearer) => hub.authenticate(bearer) !== undefined || hub.recognise(bearer) !== undefined);
       const res = handler();
       return res instanceof Promise ? res.then(settle, failed) : settle(res);
     } catch (err) {

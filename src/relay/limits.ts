@@ -22,6 +22,10 @@ export interface Limits {
   maxAuthFailures: number;
   /** New agents registered per client address per minute before it gets 429. */
   maxRegistrations: number;
+  /** Open WebSockets one agent may hold. */
+  maxConnectionsPerAgent: number;
+  /** Open WebSockets from one client address. */
+  maxConnectionsPerAddress: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = {
@@ -34,6 +38,8 @@ export const DEFAULT_LIMITS: Readonly<Limits> = {
   maxAgents: 10_000,
   maxAuthFailures: 30,
   maxRegistrations: 60,
+  maxConnectionsPerAgent: 32,
+  maxConnectionsPerAddress: 1024,
 };
 
 /** Fills in the defaults; a frame holds a whole message plus its envelope unless told otherwise. */

@@ -5,6 +5,7 @@ import { parseWith } from "../protocol/codec";
 import { Id, KeyPrefix, MessageTypes } from "../protocol/schemas";
 import { createGateway } from "./a2a/gateway";
 import { Auth } from "./auth";
+import { Connections, REFUSAL_DELAY_MS } from "./connections";
 import { checkHost, checkOrigin, isLoopbackName, type HostRule } from "./edge";
 import { Files } from "./files";
 import { Hub, type HubOptions } from "./hub";
@@ -47,6 +48,7 @@ export function startRelay(opts: RelayOptions = {}): Relay {
   });
   const auth = new Auth(hub, opts.token || undefined);
   const throttle = new AuthThrottle(limits.maxAuthFailures);
+  const connections = new Connections(limits);
   const routes = createRoutes(hub, files, auth, limits);
   const a2a = createGateway(hub, auth, limits);
   const onError = opts.onError ?? (() => {});
@@ -153,7 +155,21 @@ export function startRelay(opts: RelayOptions = {}): Relay {
           const files = raw === null ? null : parseWith(KeyPrefix, raw, "files");
           const types = q.get("types");
           const only = types === null ? null : new Set<string>(parseWith(MessageTypes, types, "types"));
-          if (srv.upgrade(req, { data: { agent, watch, files, types: only, sink: null, unwatch: null } })) return undefined;
+          // Counted from the upgrade, not from `open`, so a burst of upgrades cannot slip past the limit.
+          let release: () => void;
+          try {
+            release = connections.admit(agent.id, address(req, srv));
+          } catch (err) {
+            // Heard a moment later: a client that retries at once cannot keep the relay busy refusing it.
+            return Bun.sleep(REFUSAL_DELAY_MS).then(() => Promise.reject(err));
+          }
+          let upgraded = false;
+          try {
+            upgraded = srv.upgrade(req, { data: { agent, watch, files, types: only, sink: null, unwatch: null, release } });
+          } finally {
+            if (!upgraded) release();
+          }
+          if (upgraded) return undefined;
           throw new ClawlinkError("bad_request", 400, "this endpoint speaks WebSocket only", "connect with a WebSocket client (`clawlink listen`)");
         }),
       // A2A: Agent Cards and /a2a/{name}, answered in A2A's error shapes.

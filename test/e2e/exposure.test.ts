@@ -28,3 +28,32 @@ describe("the host name in the relay URL", () => {
     expect(r.code).toBe(0);
   });
 });
+
+describe("connection limits, as the CLI sees them", async () => {
+  const { url } = await spawnRelay(["--max-connections-per-agent", "1"]);
+  const worker = { home: tempHome(), relay: url };
+  const boss = { home: tempHome(), relay: url };
+  await runCli(["register", "--name", "worker"], worker);
+  await runCli(["register", "--name", "boss"], boss);
+
+  test("a second listen for the same agent says which limit refused it, and keeps trying", async () => {
+    const first = new CliProcess(["listen"], worker);
+    await first.waitFor(/listening as worker/);
+    const second = new CliProcess(["listen"], worker);
+    await second.waitFor(/the relay refused the connection: agent a_\w+ already has 1 open WebSockets, the relay's limit \(--max-connections-per-agent\)/);
+    expect(second.proc.exitCode).toBeNull();
+    expect(await first.stop()).toBe(0);
+    await second.waitFor(/listening as worker/, 15_000);
+    expect(await second.stop()).toBe(0);
+  });
+
+  test("delegate --wait over the limit exits 7 with the limit, and the task keeps running", async () => {
+    const listener = new CliProcess(["listen"], boss);
+    await listener.waitFor(/listening as boss/);
+    const r = await runCli(["delegate", "--to", "worker", "--task", "t", "--wait", "--timeout", "30"], boss);
+    expect(r.code).toBe(7);
+    expect(r.stderr).toMatch(/cannot follow task t_\w+: agent a_\w+ already has 1 open WebSockets, the relay's limit \(--max-connections-per-agent\)/);
+    expect(r.stderr).toContain("the task keeps running: check it with `clawlink task --id t_");
+    await listener.stop();
+  });
+});

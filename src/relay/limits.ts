@@ -42,6 +42,9 @@ export const DEFAULT_LIMITS: Readonly<Limits> = {
   maxConnectionsPerAddress: 1024,
 };
 
+/** Seconds a connection may sit idle before the relay closes it; a long poll lifts it while it waits. */
+export const IDLE_TIMEOUT_S = 10;
+
 /** Fills in the defaults; a frame holds a whole message plus its envelope unless told otherwise. */
 export function resolveLimits(given: Partial<Limits>): Limits {
   const defined = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) as Partial<Limits>;

@@ -9,7 +9,7 @@ import { Connections, REFUSAL_DELAY_MS } from "./connections";
 import { checkHost, checkOrigin, isLoopbackName, type HostRule } from "./edge";
 import { Files } from "./files";
 import { Hub, type HubOptions } from "./hub";
-import { resolveLimits, type Limits } from "./limits";
+import { IDLE_TIMEOUT_S, resolveLimits, type Limits } from "./limits";
 import { AuthThrottle, claimOf, isAuthFailure } from "./ratelimit";
 import { createRoutes, errorResponse, json } from "./routes";
 import { createSocketHandler, type SocketData } from "./socket";
@@ -94,8 +94,10 @@ export function startRelay(opts: RelayOptions = {}): Relay {
     render: (req: Request, err: unknown) => Response = (_, err) => errorResponse(err),
   ): Response | undefined | Promise<Response | undefined> => {
     const failed = (err: unknown) => {
-      if (!(err instanceof ClawlinkError)) onError(err);
-      else if (isAuthFailure(req, err)) throttle.fail(address(req, srv), claimOf(req)!.who);
+      // A client that hung up mid-request is not the relay's error: nobody reads this answer.
+      if (!(err instanceof ClawlinkError)) {
+        if (!req.signal.aborted) onError(err);
+      } else if (isAuthFailure(req, err)) throttle.fail(address(req, srv), claimOf(req)!.who);
       return settle(render(req, err));
     };
     // Answer only once what the request changed is durable (a no-op in memory); a failed commit undid it, and says so (507 or 503).
@@ -141,6 +143,7 @@ export function startRelay(opts: RelayOptions = {}): Relay {
     hostname: opts.host ?? "127.0.0.1",
     port: opts.port ?? 9077,
     ...(opts.tls ? { tls: opts.tls } : {}),
+    idleTimeout: IDLE_TIMEOUT_S,
     // Bodies are read by the routes, which stop at their own limits and answer 413 in JSON.
     maxRequestBodySize: Number.MAX_SAFE_INTEGER,
     routes: {

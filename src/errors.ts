@@ -52,7 +52,8 @@ export function asClawlinkError(err: unknown): ClawlinkError {
 
 /** Maps an error to the exit code an agent's script can branch on. */
 export function exitCodeFor(err: ClawlinkError): number {
-  if (err.code === "unreachable" || err.code === "tls" || err.code === "redirect") return EXIT.unreachable;
+  // 421: the relay is there but does not answer to the host name in the URL.
+  if (err.code === "unreachable" || err.code === "tls" || err.code === "redirect" || err.status === 421) return EXIT.unreachable;
   if (err.code === "usage" || err.code === "bad_request" || err.status === 413) return EXIT.usage;
   // The relay does not know this agent (a restart): register or heartbeat, not a token problem.
   if (err.code === "not_registered") return EXIT.notFound;

@@ -52,3 +52,45 @@ export class WsClient {
     this.ws.close();
   }
 }
+
+/**
+ * Sends one WebSocket upgrade request by hand and returns the relay's answer: the status, and the
+ * JSON error when it refuses (a browser's or a WebSocket client's API would hide both).
+ */
+export function rawUpgrade(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
+  const target = new URL(url);
+  const all: Record<string, string> = {
+    host: target.host,
+    upgrade: "websocket",
+    connection: "Upgrade",
+    "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+    "sec-websocket-version": "13",
+    ...Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v])),
+  };
+  const lines = [`GET ${target.pathname}${target.search} HTTP/1.1`, ...Object.entries(all).map(([k, v]) => `${k}: ${v}`)];
+  return new Promise((resolve, reject) => {
+    let text = "";
+    const settle = (socket: { end(): void }) => {
+      const [head = "", body = ""] = text.split("\r\n\r\n");
+      const status = Number(/^HTTP\/1\.1 (\d+)/.exec(head)?.[1]);
+      if (status === 101) return (socket.end(), resolve({ status, body: undefined }));
+      const length = Number(/\r\ncontent-length: (\d+)/i.exec(head)?.[1] ?? -1);
+      if (length >= 0 && Buffer.byteLength(body) >= length) {
+        socket.end();
+        resolve({ status, body: JSON.parse(body) });
+      }
+    };
+    Bun.connect({
+      hostname: target.hostname,
+      port: Number(target.port),
+      socket: {
+        open: (s) => void s.write(`${lines.join("\r\n")}\r\n\r\n`),
+        data: (s, chunk) => {
+          text += chunk.toString();
+          settle(s);
+        },
+        error: (_, err) => reject(err),
+      },
+    }).catch(reject);
+  });
+}

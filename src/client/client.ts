@@ -172,14 +172,34 @@ export class Client {
   }
 
   /** Opens the agent's WebSocket: its inbox stream; with `task` the updates of one task; with `files` only file messages under that prefix. */
-  socket(q: { task?: string; files?: string; types?: string[] } = {}): WebSocket {
-    const url = new URL(this.relay.replace(/^http/, "ws") + "/v1/ws");
-    if (q.task) url.searchParams.set("task", q.task);
-    if (q.files !== undefined) url.searchParams.set("files", q.files);
-    if (q.types) url.searchParams.set("types", q.types.join(","));
+  socket(q: SocketQuery = {}): WebSocket {
     // Bun's WebSocket takes headers, so the secret never sits in a URL.
-    return new WebSocket(url, { headers: this.headers("agent"), tls: this.tls } as unknown as string[]);
+    return new WebSocket(this.relay.replace(/^http/, "ws") + socketPath(q), { headers: this.headers("agent"), tls: this.tls } as unknown as string[]);
   }
+
+  /**
+   * Why the relay refuses this WebSocket (a limit, a credential), asked over plain HTTP, since a
+   * WebSocket that fails to open tells nothing; undefined when the relay would take it.
+   */
+  async socketRefusal(q: SocketQuery = {}): Promise<ClawlinkError | undefined> {
+    try {
+      await this.raw("GET", socketPath(q));
+    } catch (err) {
+      // 400 is "this endpoint speaks WebSocket only": everything else about the socket was fine.
+      if (err instanceof ClawlinkError && err.status > 400) return err;
+    }
+    return undefined;
+  }
+}
+
+type SocketQuery = { task?: string; files?: string; types?: string[] };
+
+function socketPath(q: SocketQuery): string {
+  const params = new URLSearchParams();
+  if (q.task) params.set("task", q.task);
+  if (q.files !== undefined) params.set("files", q.files);
+  if (q.types) params.set("types", q.types.join(","));
+  return `/v1/ws${params.size ? `?${params}` : ""}`;
 }
 
 const filePath = (key: string, base = "/v1/files/") => base + key.split("/").map(encodeURIComponent).join("/");

@@ -61,6 +61,7 @@ export async function followInbox(opts: FollowOptions): Promise<number> {
   let ws: WebSocket | undefined;
   let stopping = false;
   let attempt = 0;
+  let lastRefusal: string | undefined;
   let chain = Promise.resolve();
   let stop: (code?: number) => void = () => {};
   const stopped = new Promise<number>((resolve) => {
@@ -89,12 +90,14 @@ export async function followInbox(opts: FollowOptions): Promise<number> {
   };
 
   const connect = () => {
+    let greeted = false;
     ws = client.socket({ files: opts.files, types: opts.types });
     ws.onmessage = (ev) => {
       const parsed = v.safeParse(Frame, JSON.parse(String(ev.data)));
       if (!parsed.success) return;
       const f = parsed.output;
       if (f.op === "hello") {
+        greeted = true;
         attempt = 0;
         logger.info(printable(`${opts.doing} as ${f.agent.name} (${f.agent.id}) on ${client.relay}`));
       } else if (f.op === "message") {
@@ -122,7 +125,7 @@ export async function followInbox(opts: FollowOptions): Promise<number> {
         logger.info(`${me.name} (${me.id}) was unregistered; stopping`);
         return stop(0);
       }
-      reconnect();
+      reconnect(!greeted);
     };
   };
 
@@ -132,9 +135,13 @@ export async function followInbox(opts: FollowOptions): Promise<number> {
   };
 
   // Backoff with jitter; before each try, make sure the relay (perhaps restarted) knows us.
-  const reconnect = async () => {
+  const reconnect = async (refused: boolean) => {
     const delay = backoffMs(attempt++, 250, 10_000);
-    if (attempt === 1) logger.warn(`connection to ${client.relay} lost; reconnecting`);
+    // A socket refused at the upgrade says nothing; the relay says why over HTTP (a connection limit, say).
+    const why = refused ? await client.socketRefusal({ files: opts.files, types: opts.types }) : undefined;
+    if (why && (attempt === 1 || why.code !== lastRefusal)) logger.warn(`the relay refused the connection: ${why.message}${why.hint ? ` (${why.hint})` : ""}; retrying`);
+    else if (attempt === 1) logger.warn(`connection to ${client.relay} lost; reconnecting`);
+    lastRefusal = why?.code;
     await Bun.sleep(delay);
     if (stopping) return;
     try {
@@ -147,7 +154,7 @@ export async function followInbox(opts: FollowOptions): Promise<number> {
         logger.error(printable(`${err.message}${err.hint ? ` (${err.hint})` : ""}`));
         return stop(exitCodeFor(err));
       }
-      reconnect();
+      reconnect(false);
     }
   };
 

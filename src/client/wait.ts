@@ -46,8 +46,10 @@ export function waitForTask(client: Client, taskId: string, timeoutMs: number, o
       { once: true },
     );
     const open = () => {
+      let greeted = false;
       ws = client.socket({ task: taskId });
       ws.onmessage = (ev) => {
+        greeted = true;
         retries = 0;
         const data = JSON.parse(String(ev.data));
         const f = v.safeParse(TaskFrame, data);
@@ -76,6 +78,12 @@ export function waitForTask(client: Client, taskId: string, timeoutMs: number, o
         if (retries > 12) return finish(() => reject(unreachable(client.relay)));
         setTimeout(async () => {
           if (done) return;
+          // A socket refused at the upgrade says nothing: over a connection limit, say so rather than retry blindly until the timeout.
+          const why = greeted ? undefined : await client.socketRefusal({ task: taskId });
+          if (why?.status === 429) {
+            const hint = `${why.hint ? `${why.hint}; ` : ""}the task keeps running: check it with \`clawlink task --id ${taskId}\``;
+            return finish(() => reject(new ClawlinkError(why.code, why.status, `cannot follow task ${taskId}: ${why.message}`, hint)));
+          }
           const gone = await client.task(taskId).then(
             () => false,
             (err) => err instanceof ClawlinkError && (err.code === "not_registered" || err.code === "unknown_task"),

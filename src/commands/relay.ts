@@ -74,8 +74,11 @@ export default Object.assign(defineCommand({
     "max-total-file-bytes": { type: "string", description: "All shared files together; past it uploads get 413", default: String(DEFAULT_LIMITS.maxTotalFileBytes) },
     "max-file-versions": { type: "string", description: "Versions kept per shared file; older ones are dropped", default: String(DEFAULT_LIMITS.maxFileVersions) },
     "max-frame-bytes": { type: "string", description: "Largest WebSocket frame from an agent (default: --max-message-bytes + 16384)", valueHint: "bytes" },
-    "max-auth-failures": { type: "string", description: "Failed authentications per client address per minute before 429", default: String(DEFAULT_LIMITS.maxAuthFailures) },
+    "max-auth-failures": { type: "string", description: "Failed authentications per client address and claimed identity per minute before 429", default: String(DEFAULT_LIMITS.maxAuthFailures) },
     "max-registrations": { type: "string", description: "New agents registered per client address per minute before 429", default: String(DEFAULT_LIMITS.maxRegistrations) },
+    "max-connections-per-agent": { type: "string", description: "Open WebSockets one agent may hold; more get 429", default: String(DEFAULT_LIMITS.maxConnectionsPerAgent) },
+    "max-connections-per-address": { type: "string", description: "Open WebSockets from one client address; more get 429", default: String(DEFAULT_LIMITS.maxConnectionsPerAddress) },
+    "allow-host": { type: "string", description: "Host names a loopback relay answers to besides localhost, 127.x.y.z and [::1], comma-separated (behind a proxy that passes its own)", valueHint: "names" },
   },
   async run({ args }) {
     let port: number;
@@ -97,6 +100,8 @@ export default Object.assign(defineCommand({
         maxFrameBytes: num(args["max-frame-bytes"], "--max-frame-bytes", 1024),
         maxAuthFailures: num(args["max-auth-failures"], "--max-auth-failures", 1),
         maxRegistrations: num(args["max-registrations"], "--max-registrations", 1),
+        maxConnectionsPerAgent: num(args["max-connections-per-agent"], "--max-connections-per-agent", 1),
+        maxConnectionsPerAddress: num(args["max-connections-per-address"], "--max-connections-per-address", 1),
       };
       forgetAfterMs = duration(args["forget-after"], "--forget-after");
       tls = loadTls(args["tls-cert"], args["tls-key"]);
@@ -145,6 +150,7 @@ export default Object.assign(defineCommand({
         port,
         token,
         tls,
+        allowHosts: args["allow-host"]?.split(",").map((h) => h.trim()).filter(Boolean),
         version: VERSION,
         secretKey: key?.key,
         forgetAfterMs,

@@ -1,6 +1,7 @@
 /** The relay's limits: their defaults, and the checks that enforce them at the edge. */
 import { ClawlinkError } from "../errors";
 import { parseJson } from "../protocol/codec";
+import { requireJson } from "./edge";
 
 export interface Limits {
   /** Largest JSON request body (a message, a registration, an ack) in bytes. */
@@ -17,10 +18,14 @@ export interface Limits {
   maxQueue: number;
   /** Agents the relay holds at most. */
   maxAgents: number;
-  /** Failed authentications per client address per minute before it gets 429. */
+  /** Failed authentications per client address and claimed identity per minute before they get 429. */
   maxAuthFailures: number;
   /** New agents registered per client address per minute before it gets 429. */
   maxRegistrations: number;
+  /** Open WebSockets one agent may hold. */
+  maxConnectionsPerAgent: number;
+  /** Open WebSockets from one client address. */
+  maxConnectionsPerAddress: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = {
@@ -33,7 +38,12 @@ export const DEFAULT_LIMITS: Readonly<Limits> = {
   maxAgents: 10_000,
   maxAuthFailures: 30,
   maxRegistrations: 60,
+  maxConnectionsPerAgent: 32,
+  maxConnectionsPerAddress: 1024,
 };
+
+/** Seconds a connection may sit idle before the relay closes it; a long poll lifts it while it waits. */
+export const IDLE_TIMEOUT_S = 10;
 
 /** Fills in the defaults; a frame holds a whole message plus its envelope unless told otherwise. */
 export function resolveLimits(given: Partial<Limits>): Limits {
@@ -93,6 +103,7 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /** A JSON body of at most `limit` bytes, parsed; malformed text and invalid UTF-8 are 400s. */
 export function readJsonBody(req: Request, limit: number, what: string): Promise<unknown> {
+  requireJson(req, what);
   return readBody(req, limit, `the ${what}`, "--max-message-bytes").then((bytes) => parseJsonBytes(bytes, what));
 }
 

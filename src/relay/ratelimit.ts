@@ -1,9 +1,13 @@
-/** Slows down guessing: failed authentications are counted per client address, and an address over its allowance gets 429. */
+/**
+ * Slows down guessing: refused credentials are counted per client address and per identity they
+ * claimed (the agent a secret names, or the relay token), and a pair over its allowance gets 429.
+ */
 import { ClawlinkError } from "../errors";
+import { AGENT_ID_RE } from "../protocol/schemas";
 
 const WINDOW_MS = 60_000;
-/** Past this many tracked addresses, expired ones are swept (and the oldest dropped if still too many). */
-const MAX_TRACKED = 50_000;
+/** Pairs tracked at most; past it, pairs that are not refused make room, those with the fewest failures first. */
+const CAPACITY = 10_000;
 
 interface Window {
   failures: number;
@@ -11,13 +15,13 @@ interface Window {
 }
 
 /**
- * The key an address is counted under. IPv6 hosts usually own a whole /64, so one
- * attacker could rotate through addresses in it; they all count as one.
+ * The key an address is counted under. IPv6 hosts usually own a whole /64, and a local process
+ * can use any 127.x address, so one attacker could rotate through them; each range counts as one.
  */
 export function addressKey(ip: string): string {
   const bare = ip.replace(/%.*$/, "").toLowerCase();
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(bare);
-  if (mapped) return mapped[1]!;
+  const v4 = /^(?:::ffff:)?(\d+\.\d+\.\d+\.\d+)$/.exec(bare)?.[1];
+  if (v4) return v4.startsWith("127.") ? "127.0.0.0/8" : v4;
   if (!bare.includes(":")) return bare;
   const [head = "", tail = ""] = bare.split("::");
   const left = head ? head.split(":") : [];
@@ -26,44 +30,71 @@ export function addressKey(ip: string): string {
   return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, "")).join(":")}::/64`;
 }
 
+/** A credential and the identity it claims: an agent's secret names its agent (`a_….<random>`); anything else is a guess at the token. */
+export interface Claim {
+  bearer: string;
+  /** The agent id a secret names, or "token". */
+  who: string;
+}
+
+export function claimOf(req: Request): Claim | undefined {
+  const header = req.headers.get("authorization");
+  if (header === null) return undefined;
+  const bearer = header.replace(/^\s*bearer\s+/i, "").trim();
+  const id = bearer.slice(0, Math.max(0, bearer.indexOf(".")));
+  return { bearer, who: AGENT_ID_RE.test(id) ? id : "token" };
+}
+
 export class AuthThrottle {
   private windows = new Map<string, Window>();
+  /** Counts the failures of new pairs while every tracked pair is refused, so a full table is no way around the limit. */
+  private overflow: Window | undefined;
 
   constructor(
-    /** Failures allowed per address per minute. */
+    /** Failures allowed per address and claimed identity per minute. */
     private max: number,
     private clock: () => number = Date.now,
+    private capacity = CAPACITY,
   ) {}
 
-  /** No address has failed lately: nothing to check (the common case, kept cheap). */
+  /** Nothing has failed lately: nothing to check (the common case, kept cheap). */
   get idle() {
     return this.windows.size === 0;
   }
 
-  /** Throws 429 while `ip` is over its allowance, whatever credentials it presents now. */
-  check(ip: string) {
-    const key = addressKey(ip);
-    const w = this.windows.get(key);
-    if (!w) return;
+  /**
+   * Throws 429 while `ip` has used up its allowance for the identity `claim` names. An agent's secret
+   * that `proves` itself passes all the same: it is 256 unguessable bits, so letting it through
+   * teaches a guesser nothing, and nobody can lock an agent out by failing in its name. The token may be
+   * weak, so once its allowance is used up even the right one waits, and a right guess looks like a wrong one.
+   */
+  check(ip: string, claim: Claim, proves: (bearer: string) => boolean) {
     const now = this.clock();
-    if (now >= w.resetAt) {
+    const key = `${addressKey(ip)} ${claim.who}`;
+    let w = this.windows.get(key);
+    if (w && now >= w.resetAt) {
       this.windows.delete(key);
-      return;
+      w = undefined;
     }
-    if (w.failures < this.max) return;
+    if (!w && this.windows.size >= this.capacity && this.overflow && now < this.overflow.resetAt) w = this.overflow;
+    if (!w || w.failures < this.max) return;
+    if (claim.who !== "token" && proves(claim.bearer)) return;
     const retryAfter = Math.max(1, Math.ceil((w.resetAt - now) / 1000));
+    const whose = claim.who === "token" ? "the relay token" : `agent ${claim.who}`;
     throw new ClawlinkError(
       "too_many_auth_failures",
       429,
-      `too many failed authentications from ${ip} (${w.failures} within a minute); the relay refuses it for ${retryAfter}s`,
-      `check the token (--token or CLAWLINK_TOKEN) and the identity file, then retry after ${retryAfter}s`,
+      `too many failed authentications for ${whose} from ${ip} (${w.failures} within a minute); the relay refuses them for ${retryAfter}s`,
+      claim.who === "token"
+        ? `check the token (--token or CLAWLINK_TOKEN), then retry after ${retryAfter}s`
+        : `this is not agent ${claim.who}'s secret: use the identity file that registered it (\`clawlink whoami\`), or register again; retry after ${retryAfter}s`,
       { "Retry-After": String(retryAfter) },
     );
   }
 
-  /** Counts one failed authentication from `ip`. */
-  fail(ip: string) {
-    const key = addressKey(ip);
+  /** Counts one refused credential from `ip` claiming `who`. */
+  fail(ip: string, who: string) {
+    const key = `${addressKey(ip)} ${who}`;
     const now = this.clock();
     const w = this.windows.get(key);
     if (w && now < w.resetAt) {
@@ -71,26 +102,35 @@ export class AuthThrottle {
       return;
     }
     this.windows.delete(key);
-    this.windows.set(key, { failures: 1, resetAt: now + WINDOW_MS });
-    if (this.windows.size > MAX_TRACKED) this.sweep(now);
+    if (this.windows.size >= this.capacity) this.makeRoom(now);
+    if (this.windows.size < this.capacity) {
+      this.windows.set(key, { failures: 1, resetAt: now + WINDOW_MS });
+      return;
+    }
+    if (!this.overflow || now >= this.overflow.resetAt) this.overflow = { failures: 0, resetAt: now + WINDOW_MS };
+    this.overflow.failures++;
   }
 
-  private sweep(now: number) {
+  /**
+   * Drops expired windows, then windows that are not refused, fewest failures first, down to three
+   * quarters of the capacity. A refused pair is never dropped: no flood of one-shot failures frees it early.
+   */
+  private makeRoom(now: number) {
     for (const [key, w] of this.windows) if (now >= w.resetAt) this.windows.delete(key);
-    // Insertion order is age order: drop the oldest windows when many addresses fail at once.
-    for (const key of this.windows.keys()) {
-      if (this.windows.size <= MAX_TRACKED / 2) break;
+    const target = Math.floor((this.capacity * 3) / 4);
+    if (this.windows.size <= target) return;
+    const open = [...this.windows].filter(([, w]) => w.failures < this.max).sort((a, b) => a[1].failures - b[1].failures);
+    for (const [key] of open) {
+      if (this.windows.size <= target) break;
       this.windows.delete(key);
     }
   }
 }
 
 /**
- * Whether a failed request was a guess: a credential was presented and refused (401),
- * or an identity was claimed with a secret that does not match it (403 on register).
+ * Whether a failed request was a guess: a credential was presented and refused (401). A wrong secret
+ * in a re-registration's body is refused too (403) but not counted: like every secret, it is 256 unguessable bits.
  */
 export function isAuthFailure(req: Request, err: unknown): boolean {
-  if (!(err instanceof ClawlinkError)) return false;
-  if (err.status === 401) return req.headers.has("authorization");
-  return err.status === 403 && req.method === "POST" && new URL(req.url).pathname === "/v1/agents";
+  return err instanceof ClawlinkError && err.status === 401 && req.headers.has("authorization");
 }

@@ -8,7 +8,7 @@ import type { Auth } from "./auth";
 import { bytesResponse, collectSoon, discardBody, readFileBody } from "./body";
 import type { Files, PutOptions } from "./files";
 import type { Hub } from "./hub";
-import { declaredLength, readJsonBody, type Limits } from "./limits";
+import { IDLE_TIMEOUT_S, declaredLength, readJsonBody, type Limits } from "./limits";
 import { RegistrationLimit } from "./registrations";
 import type { AgentRecord, FileVersionRecord } from "./store";
 import { iso } from "./views";
@@ -96,11 +96,17 @@ export function createRoutes(hub: Hub, files: Files, auth: Auth, limits: RouteLi
       },
     },
     "/v1/agents/:id/inbox": {
-      GET: async (req) => {
+      GET: async (req, srv) => {
         const agent = self(req);
         const q = parseWith(InboxQuery, query(req), "query");
         const max = q.max ?? 100;
-        if (q.wait) await hub.delivery.wait(agent.id, q.wait * 1000, req.signal);
+        if (q.wait) {
+          // A poll may wait up to 300 s, far past the idle timeout (which Bun caps at 255 s): lift it while the poll waits,
+          // then put it back, or the kept-alive connection would stay without one.
+          srv.timeout(req, 0);
+          await hub.delivery.wait(agent.id, q.wait * 1000, req.signal);
+          if (!req.signal.aborted) srv.timeout(req, IDLE_TIMEOUT_S);
+        }
         // A poller that hung up takes nothing: what it would take would sit in flight until its lease ran out.
         if (req.signal.aborted) return json({ messages: [] });
         const messages = hub.take(agent, max);

@@ -5,10 +5,12 @@ import { parseWith } from "../protocol/codec";
 import { Id, KeyPrefix, MessageTypes } from "../protocol/schemas";
 import { createGateway } from "./a2a/gateway";
 import { Auth } from "./auth";
+import { Connections, REFUSAL_DELAY_MS } from "./connections";
+import { checkHost, checkOrigin, isLoopbackName, type HostRule } from "./edge";
 import { Files } from "./files";
 import { Hub, type HubOptions } from "./hub";
-import { resolveLimits, type Limits } from "./limits";
-import { AuthThrottle, isAuthFailure } from "./ratelimit";
+import { IDLE_TIMEOUT_S, resolveLimits, type Limits } from "./limits";
+import { AuthThrottle, claimOf, isAuthFailure } from "./ratelimit";
 import { createRoutes, errorResponse, json } from "./routes";
 import { createSocketHandler, type SocketData } from "./socket";
 import type { TlsFiles } from "./tls";
@@ -21,6 +23,8 @@ export interface RelayOptions extends HubOptions, Partial<Limits> {
   token?: string;
   /** Serve HTTPS and WSS with this certificate chain and key (PEM text). */
   tls?: TlsFiles;
+  /** Host names a loopback relay answers to besides localhost, 127.x.y.z and [::1] (a proxy's). */
+  allowHosts?: string[];
   /** Called with unexpected errors (a bug, not bad input). */
   onError?: (err: unknown) => void;
   /** Called when writing the store starts failing (with the error every write now answers) and when it works again (null). */
@@ -44,6 +48,7 @@ export function startRelay(opts: RelayOptions = {}): Relay {
   });
   const auth = new Auth(hub, opts.token || undefined);
   const throttle = new AuthThrottle(limits.maxAuthFailures);
+  const connections = new Connections(limits);
   const routes = createRoutes(hub, files, auth, limits);
   const a2a = createGateway(hub, auth, limits);
   const onError = opts.onError ?? (() => {});
@@ -59,9 +64,26 @@ export function startRelay(opts: RelayOptions = {}): Relay {
     },
     effectFailed: onError,
   });
+  const address = (req: Request, srv: Server<SocketData>) => srv.requestIP(req)?.address ?? "unknown";
+
+  /** Host and Origin come first, on every request: a page the relay refuses learns nothing from it. */
+  const screen = (req: Request) => {
+    if (hostRule) checkHost(req, hostRule, url);
+    checkOrigin(req);
+  };
+
+  /** A request that needs no credential: screened, and a refusal turned into JSON. */
+  const screened = (req: Request, handler: () => Response | Promise<Response>): Response | Promise<Response> => {
+    try {
+      screen(req);
+      return handler();
+    } catch (err) {
+      return errorResponse(err);
+    }
+  };
 
   /**
-   * Runs a handler behind the auth throttle, counting the guesses it refuses, and turns its errors into JSON
+   * Runs a handler behind the screen and the auth throttle, counting the guesses it refuses, and turns its errors into JSON
    * (ClawLink's shape unless `render` gives another, as A2A's does).
    * Not async itself: a handler that answers at once costs no extra promise per request.
    */
@@ -72,8 +94,10 @@ export function startRelay(opts: RelayOptions = {}): Relay {
     render: (req: Request, err: unknown) => Response = (_, err) => errorResponse(err),
   ): Response | undefined | Promise<Response | undefined> => {
     const failed = (err: unknown) => {
-      if (!(err instanceof ClawlinkError)) onError(err);
-      else if (isAuthFailure(req, err)) throttle.fail(srv.requestIP(req)?.address ?? "unknown");
+      // A client that hung up mid-request is not the relay's error: nobody reads this answer.
+      if (!(err instanceof ClawlinkError)) {
+        if (!req.signal.aborted) onError(err);
+      } else if (isAuthFailure(req, err)) throttle.fail(address(req, srv), claimOf(req)!.who);
       return settle(render(req, err));
     };
     // Answer only once what the request changed is durable (a no-op in memory); a failed commit undid it, and says so (507 or 503).
@@ -82,7 +106,9 @@ export function startRelay(opts: RelayOptions = {}): Relay {
       return durable ? durable.then(() => res, (err) => render(req, err)) : res;
     };
     try {
-      if (!throttle.idle) throttle.check(srv.requestIP(req)?.address ?? "unknown");
+      screen(req);
+      const claim = throttle.idle ? undefined : claimOf(req);
+      if (claim) throttle.check(address(req, srv), claim, (bearer) => hub.authenticate(bearer) !== undefined || hub.recognise(bearer) !== undefined);
       const res = handler();
       return res instanceof Promise ? res.then(settle, failed) : settle(res);
     } catch (err) {
@@ -100,14 +126,16 @@ export function startRelay(opts: RelayOptions = {}): Relay {
       const handler = handlers[method];
       table[path][method] = handler
         ? path === "/v1/health"
-          ? async (req, srv) => handler(req, srv)
+          ? (req, srv) => screened(req, () => handler(req, srv))
           : (req, srv) =>
               guarded(req, srv, () => {
                 if (req.params?.id !== undefined) parseWith(Id, req.params.id, "id in the path");
                 return handler(req, srv);
               })
-        : async () =>
-            json({ error: { code: "method_not_allowed", message: `${method} is not supported on ${path}`, hint: `use ${allowed}` } }, 405, { allow: allowed });
+        : (req) =>
+            screened(req, () =>
+              json({ error: { code: "method_not_allowed", message: `${method} is not supported on ${path}`, hint: `use ${allowed}` } }, 405, { allow: allowed }),
+            );
     }
   }
 
@@ -115,6 +143,7 @@ export function startRelay(opts: RelayOptions = {}): Relay {
     hostname: opts.host ?? "127.0.0.1",
     port: opts.port ?? 9077,
     ...(opts.tls ? { tls: opts.tls } : {}),
+    idleTimeout: IDLE_TIMEOUT_S,
     // Bodies are read by the routes, which stop at their own limits and answer 413 in JSON.
     maxRequestBodySize: Number.MAX_SAFE_INTEGER,
     routes: {
@@ -129,20 +158,36 @@ export function startRelay(opts: RelayOptions = {}): Relay {
           const files = raw === null ? null : parseWith(KeyPrefix, raw, "files");
           const types = q.get("types");
           const only = types === null ? null : new Set<string>(parseWith(MessageTypes, types, "types"));
-          if (srv.upgrade(req, { data: { agent, watch, files, types: only, sink: null, unwatch: null } })) return undefined;
+          // Counted from the upgrade, not from `open`, so a burst of upgrades cannot slip past the limit.
+          let release: () => void;
+          try {
+            release = connections.admit(agent.id, address(req, srv));
+          } catch (err) {
+            // Heard a moment later: a client that retries at once cannot keep the relay busy refusing it.
+            return Bun.sleep(REFUSAL_DELAY_MS).then(() => Promise.reject(err));
+          }
+          let upgraded = false;
+          try {
+            upgraded = srv.upgrade(req, { data: { agent, watch, files, types: only, sink: null, unwatch: null, release } });
+          } finally {
+            if (!upgraded) release();
+          }
+          if (upgraded) return undefined;
           throw new ClawlinkError("bad_request", 400, "this endpoint speaks WebSocket only", "connect with a WebSocket client (`clawlink listen`)");
         }),
       // A2A: Agent Cards and /a2a/{name}, answered in A2A's error shapes.
       "/.well-known/agent-card.json": (req: Request, srv: Server<SocketData>) => guarded(req, srv, () => a2a.card(req), a2a.failure),
       "/a2a/*": (req: Request, srv: Server<SocketData>) => guarded(req, srv, () => a2a.handle(req, srv), a2a.failure),
     },
-    fetch: () => json({ error: { code: "not_found", message: "no such endpoint", hint: "see docs/protocol.md for the API" } }, 404),
+    fetch: (req) => screened(req, () => json({ error: { code: "not_found", message: "no such endpoint", hint: "see docs/protocol.md for the API" } }, 404)),
     error: (err) => {
       onError(err);
       return errorResponse(err);
     },
     websocket: { ...createSocketHandler(hub), maxPayloadLength: limits.maxFrameBytes },
   });
+
+  const hostRule: HostRule | undefined = isLoopbackName(opts.host ?? "127.0.0.1") ? { port: server.port!, extra: new Set(opts.allowHosts?.map((h) => h.toLowerCase())) } : undefined;
 
   const ticker = setInterval(() => {
     hub.tick();

@@ -17,6 +17,8 @@ export interface SocketData {
   types: Set<string> | null;
   sink: Sink | null;
   unwatch: (() => void) | null;
+  /** Gives back the socket's place under the connection limits. */
+  release: () => void;
 }
 
 const frame = (f: ServerFrame) => JSON.stringify(f);
@@ -122,6 +124,7 @@ export function createSocketHandler(hub: Hub): WebSocketHandler<SocketData> {
     },
 
     close(ws) {
+      ws.data.release();
       ws.data.unwatch?.();
       if (ws.data.sink) hub.delivery.disconnect(ws.data.sink);
     },

@@ -22,7 +22,7 @@ describe("relay --data", () => {
       const d = join(home, "identities");
       return JSON.parse(readFileSync(join(d, readdirSync(d)[0]!), "utf8")).secret as string;
     };
-    const bossAuth = { authorization: `Bearer ${secret(boss.home)}` };
+    const bossAuth = { authorization: `Bearer ${secret(boss.home)}`, "content-type": "application/json" };
     await runCli(["file-put", "--key", "kept.txt"], { ...boss, stdin: "still here" });
 
     // Fire tasks concurrently; every 201 is a promise the relay must keep.

@@ -196,7 +196,7 @@ describe("co-editing shared files", async () => {
       const badVersion = await fetch(`${url}/v1/files/doc.md?version=0`);
       expect(badVersion.status).toBe(400);
       expect(((await badVersion.json()) as any).error.message).toBe("invalid query: version: versions start at 1");
-      const badTtl = await fetch(`${url}/v1/file-locks/doc.md`, { method: "PUT", headers: auth, body: JSON.stringify({ ttl_s: 0 }) });
+      const badTtl = await fetch(`${url}/v1/file-locks/doc.md`, { method: "PUT", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify({ ttl_s: 0 }) });
       expect(badTtl.status).toBe(400);
       expect(((await badTtl.json()) as any).error.message).toBe("invalid lock request: ttl_s: ttl_s must be at least 1 second");
       expect((await runCli(["file-history", "--key", "doc.md", "--json"], as(alice))).json[0].version).toBe(3);

@@ -237,7 +237,7 @@ describe("backpressure", async () => {
     const r = await runCli(["delegate", "--to", "slow", "--task", "one too many"], t.flood);
     expect(r.code).toBe(7);
     expect(r.stderr).toContain("slow's queue is full (2 messages waiting)");
-    const res = await fetch(`${t.url}/v1/messages`, { method: "POST", headers: await auth(t.flood.home), body: JSON.stringify({ type: "task", to: "slow", task: "x" }) });
+    const res = await fetch(`${t.url}/v1/messages`, { method: "POST", headers: { ...(await auth(t.flood.home)), "content-type": "application/json" }, body: JSON.stringify({ type: "task", to: "slow", task: "x" }) });
     expect(res.status).toBe(429);
     expect(res.headers.get("retry-after")).toBe("1");
   });

@@ -6,6 +6,8 @@ import { wsConnect } from "../ws";
 
 afterAll(cleanup);
 
+const JSON_TYPE = { "content-type": "application/json" };
+
 const untouched = () => {
   const probe = {} as Record<string, unknown>;
   return probe.polluted === undefined && probe.admin === undefined && Object.keys(Object.prototype).length === 0;
@@ -22,7 +24,7 @@ describe("hostile input", () => {
       '{"type":"task","to":"b","task":"t","__proto__":{"polluted":1},' +
       '"context":{"__proto__":{"polluted":1},"constructor":{"prototype":{"polluted":1}},"prototype":{"admin":1},' +
       '"nested":{"__proto__":{"polluted":1}},"keep":1}}';
-    const sent = await call("POST", "/v1/messages", { bearer: a.secret, body, headers: { "content-type": "application/json" } });
+    const sent = await call("POST", "/v1/messages", { bearer: a.secret, body, headers: JSON_TYPE });
     expect(sent.status).toBe(201);
     expect(untouched()).toBe(true);
 
@@ -49,6 +51,7 @@ describe("hostile input", () => {
 
   test("a registration cannot set its own secret hash, id or status", async () => {
     const r = await call("POST", "/v1/agents", {
+      headers: JSON_TYPE,
       body: '{"name":"e","secretHash":"0000","status":"online","registeredAt":0,"__proto__":{"secretHash":"1111"}}',
     });
     expect(r.status).toBe(201);
@@ -76,7 +79,7 @@ describe("hostile input", () => {
     const a = await registerAgent(relay.url, "g");
     const h = await registerAgent(relay.url, "h");
     const deep = '{"a":'.repeat(100_000) + "1" + "}".repeat(100_000);
-    const r = await call("POST", "/v1/messages", { bearer: a.secret, body: `{"type":"task","to":"h","task":"t","context":${deep}}` });
+    const r = await call("POST", "/v1/messages", { bearer: a.secret, headers: JSON_TYPE, body: `{"type":"task","to":"h","task":"t","context":${deep}}` });
     expect(r.status).toBe(400);
     expect(r.body.error.message).toBe("invalid message: context: must not nest deeper than 32 levels");
     const array = await call("POST", "/v1/messages", { bearer: a.secret, json: { type: "task", to: "h", task: "t", context: [1, 2] } });
@@ -87,10 +90,10 @@ describe("hostile input", () => {
 
   test("a body that is not UTF-8 or not JSON is a 400 that says so", async () => {
     const a = await registerAgent(relay.url, "i");
-    const bytes = await call("POST", "/v1/messages", { bearer: a.secret, body: new Uint8Array([0x7b, 0xff, 0xfe, 0x7d]) });
+    const bytes = await call("POST", "/v1/messages", { bearer: a.secret, headers: JSON_TYPE, body: new Uint8Array([0x7b, 0xff, 0xfe, 0x7d]) });
     expect(bytes.status).toBe(400);
     expect(bytes.body.error.message).toBe("message is not valid UTF-8");
-    const text = await call("POST", "/v1/messages", { bearer: a.secret, body: "{nope" });
+    const text = await call("POST", "/v1/messages", { bearer: a.secret, headers: JSON_TYPE, body: "{nope" });
     expect(text.status).toBe(400);
     expect(text.body.error.message).toStartWith("message is not valid JSON");
   });

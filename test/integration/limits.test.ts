@@ -28,6 +28,7 @@ describe("request body and message size", () => {
     const bytes = new TextEncoder().encode(JSON.stringify(big));
     const streamed = await call("POST", "/v1/messages", {
       bearer: a.secret,
+      headers: { "content-type": "application/json" },
       body: new ReadableStream({
         start(c) {
           for (let i = 0; i < bytes.length; i += 500) c.enqueue(bytes.slice(i, i + 500));

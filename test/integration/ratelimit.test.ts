@@ -1,12 +1,14 @@
-/** Guessing is slow: failed authentications are counted per client address, and past the allowance the address gets 429. */
-import { afterAll, describe, expect, test } from "bun:test";
-import { AuthThrottle, addressKey } from "../../src/relay/ratelimit";
+/** Guessing is slow: failed authentications are counted per client address and claimed identity, and past the allowance that pair gets 429. */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { AuthThrottle, addressKey, claimOf } from "../../src/relay/ratelimit";
 import { cleanup, runCli, startTestRelay, tempHome } from "../_helpers";
 import { api, registerAgent } from "../_http";
 
 afterAll(cleanup);
 
-describe("auth failures are rate limited per client address", () => {
+type Agent = { id: string; secret: string };
+
+describe("auth failures are rate limited per client address and claimed identity", () => {
   const relay = startTestRelay({ token: "right", maxAuthFailures: 3 });
   const call = api(relay.url);
 
@@ -15,7 +17,7 @@ describe("auth failures are rate limited per client address", () => {
     expect((await call("GET", "/v1/agents", { bearer: "right" })).status).toBe(200);
   });
 
-  test("past --max-auth-failures wrong guesses, every request from the address is 429 with Retry-After, even a right one", async () => {
+  test("past --max-auth-failures wrong tokens, the token is 429 with Retry-After from that address, even the right one", async () => {
     for (let i = 0; i < 3; i++) expect((await call("GET", "/v1/agents", { bearer: `guess-${i}` })).status).toBe(401);
     const blocked = await call("GET", "/v1/agents", { bearer: "right" });
     expect(blocked.status).toBe(429);
@@ -23,63 +25,137 @@ describe("auth failures are rate limited per client address", () => {
     expect(retry).toBeGreaterThan(50);
     expect(retry).toBeLessThanOrEqual(60);
     expect(blocked.body.error.code).toBe("too_many_auth_failures");
-    expect(blocked.body.error.message).toMatch(/^too many failed authentications from 127\.0\.0\.1 \(3 within a minute\); the relay refuses it for \d+s$/);
+    expect(blocked.body.error.message).toMatch(/^too many failed authentications for the relay token from 127\.0\.0\.1 \(3 within a minute\); the relay refuses them for \d+s$/);
     expect((await call("POST", "/v1/agents", { bearer: "right", json: { name: "late" } })).status).toBe(429);
     expect((await call("GET", "/v1/ws", { bearer: "right" })).status).toBe(429);
   });
 
-  test("health stays open, so a blocked agent can still tell the relay is up", async () => {
+  test("health stays open, so a blocked client can still tell the relay is up", async () => {
     expect((await call("GET", "/v1/health")).status).toBe(200);
   });
 
   test("the CLI exits 7 and says when to retry", async () => {
     const r = await runCli(["discover"], { home: tempHome(), relay: relay.url, env: { CLAWLINK_TOKEN: "right" } });
     expect(r.code).toBe(7);
-    expect(r.stderr).toContain("error: too many failed authentications from 127.0.0.1");
+    expect(r.stderr).toContain("error: too many failed authentications for the relay token from 127.0.0.1");
     expect(r.stderr).toMatch(/hint: check the token .* then retry after \d+s/);
   });
 });
 
-describe("what counts as a guess", () => {
-  const relay = startTestRelay({ token: "right", maxAuthFailures: 2 });
+describe("one local process cannot lock out the others", () => {
+  const relay = startTestRelay({ token: "right", maxAuthFailures: 3 });
   const call = api(relay.url);
+  let a: Agent, b: Agent, c: Agent, d: Agent;
+  beforeAll(async () => {
+    [a, b, c, d] = (await Promise.all(["a", "b", "c", "d"].map((name) => registerAgent(relay.url, name, "right")))) as [Agent, Agent, Agent, Agent];
+  });
 
-  test("wrong secrets on the WebSocket and on re-registering count too", async () => {
-    const a = await registerAgent(relay.url, "a", "right");
-    expect((await call("GET", "/v1/ws", { bearer: `${a.id}.wrong` })).status).toBe(401);
-    const takeover = await call("POST", "/v1/agents", { bearer: "right", json: { name: "a", id: a.id, secret: `${a.id}.wrong` } });
-    expect(takeover.status).toBe(403);
-    expect((await call("GET", `/v1/agents/${a.id}/inbox`, { bearer: a.secret })).status).toBe(429);
+  test("agents acting with their own secrets are not throttled by another's wrong tokens from the same address", async () => {
+    for (let i = 0; i < 10; i++) await call("GET", "/v1/agents", { bearer: `guess-${i}` });
+    expect((await call("GET", "/v1/agents", { bearer: "right" })).status).toBe(429);
+    const sent = await call("POST", "/v1/messages", { bearer: a.secret, json: { type: "task", to: "b", task: "still works" } });
+    expect(sent.status).toBe(201);
+    expect((await call("GET", `/v1/agents/${b.id}/inbox`, { bearer: b.secret })).body.messages[0].task).toBe("still works");
+  });
+
+  test("failing in an agent's name refuses the wrong secrets, never the agent's own", async () => {
+    for (let i = 0; i < 3; i++) expect((await call("GET", "/v1/ws", { bearer: `${c.id}.wrong-${i}` })).status).toBe(401);
+    const wrong = await call("GET", `/v1/agents/${c.id}/inbox`, { bearer: `${c.id}.wrong` });
+    expect(wrong.status).toBe(429);
+    expect(wrong.body.error.message).toStartWith(`too many failed authentications for agent ${c.id} from 127.0.0.1 (3 within a minute)`);
+    expect(wrong.body.error.hint).toContain(`this is not agent ${c.id}'s secret`);
+    expect((await call("GET", `/v1/agents/${c.id}/inbox`, { bearer: c.secret })).status).toBe(200);
+    const cli = await runCli(["discover", "--json"], { home: tempHome(), relay: relay.url, env: { CLAWLINK_TOKEN: c.secret } });
+    expect(cli.code).toBe(0);
+  });
+
+  test("a wrong secret in a re-registration is refused (403) without counting: secrets are 256 unguessable bits", async () => {
+    for (let i = 0; i < 5; i++) {
+      const takeover = await call("POST", "/v1/agents", { bearer: d.secret, json: { name: "d", id: d.id, secret: `${d.id}.wrong` } });
+      expect(takeover.status).toBe(403);
+    }
   });
 });
 
 describe("the throttle", () => {
-  test("forgets an address's failures after a minute", () => {
+  const token = (bearer = "guess") => ({ bearer, who: "token" });
+  const never = () => false;
+
+  test("forgets a pair's failures after a minute", () => {
     let now = 1_000_000;
     const t = new AuthThrottle(2, () => now);
-    t.fail("10.0.0.1");
-    t.fail("10.0.0.1");
-    expect(() => t.check("10.0.0.1")).toThrow("too many failed authentications from 10.0.0.1 (2 within a minute); the relay refuses it for 60s");
-    expect(() => t.check("10.0.0.2")).not.toThrow();
+    t.fail("10.0.0.1", "token");
+    t.fail("10.0.0.1", "token");
+    expect(() => t.check("10.0.0.1", token(), never)).toThrow("too many failed authentications for the relay token from 10.0.0.1 (2 within a minute); the relay refuses them for 60s");
+    expect(() => t.check("10.0.0.2", token(), never)).not.toThrow();
+    expect(() => t.check("10.0.0.1", { bearer: "a_x.y", who: "a_x" }, never)).not.toThrow();
     now += 59_000;
-    expect(() => t.check("10.0.0.1")).toThrow("refuses it for 1s");
+    expect(() => t.check("10.0.0.1", token(), never)).toThrow("refuses them for 1s");
     now += 1_000;
-    expect(() => t.check("10.0.0.1")).not.toThrow();
-    t.fail("10.0.0.1");
-    expect(() => t.check("10.0.0.1")).not.toThrow();
+    expect(() => t.check("10.0.0.1", token(), never)).not.toThrow();
+    t.fail("10.0.0.1", "token");
+    expect(() => t.check("10.0.0.1", token(), never)).not.toThrow();
   });
 
-  test("counts an IPv6 /64 as one address, and IPv4-mapped addresses as IPv4", () => {
+  test("an agent's right secret passes its own lock; the right token does not", () => {
+    const t = new AuthThrottle(1);
+    t.fail("10.0.0.1", "a_x");
+    t.fail("10.0.0.1", "token");
+    expect(() => t.check("10.0.0.1", { bearer: "a_x.right", who: "a_x" }, (b) => b === "a_x.right")).not.toThrow();
+    expect(() => t.check("10.0.0.1", { bearer: "a_x.wrong", who: "a_x" }, (b) => b === "a_x.right")).toThrow("for agent a_x");
+    expect(() => t.check("10.0.0.1", token("right"), () => true)).toThrow("for the relay token");
+  });
+
+  test("50,000 one-shot failures from other addresses do not free a refused pair", () => {
+    const t = new AuthThrottle(3, Date.now, 1000);
+    for (let i = 0; i < 3; i++) t.fail("10.0.0.1", "token");
+    for (let i = 0; i < 50_000; i++) t.fail(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, "token");
+    expect(() => t.check("10.0.0.1", token(), never)).toThrow("too many failed authentications");
+  });
+
+  test("a pair that is nearly refused outlives a flood of one-shot failures", () => {
+    const t = new AuthThrottle(3, Date.now, 1000);
+    for (let i = 0; i < 2; i++) t.fail("10.0.0.1", "token");
+    for (let i = 0; i < 50_000; i++) t.fail("10.0.0.2", `a_${i.toString(36)}`);
+    t.fail("10.0.0.1", "token");
+    expect(() => t.check("10.0.0.1", token(), never)).toThrow("(3 within a minute)");
+  });
+
+  test("once every tracked pair is refused, new pairs share one allowance", () => {
+    const t = new AuthThrottle(2, Date.now, 10);
+    for (let i = 0; i < 10; i++) for (let j = 0; j < 2; j++) t.fail(`10.0.0.${i}`, "token");
+    expect(() => t.check("10.0.1.1", token(), never)).not.toThrow();
+    t.fail("10.0.1.1", "token");
+    t.fail("10.0.1.2", "token");
+    expect(() => t.check("10.0.1.3", token(), never)).toThrow("too many failed authentications");
+    expect(() => t.check("10.0.0.0", token(), never)).toThrow("too many failed authentications");
+  });
+
+  test("counts an IPv6 /64, and all of 127.0.0.0/8, as one address; IPv4-mapped addresses as IPv4", () => {
     expect(addressKey("192.0.2.7")).toBe("192.0.2.7");
     expect(addressKey("::ffff:192.0.2.7")).toBe("192.0.2.7");
+    expect(addressKey("127.0.0.1")).toBe("127.0.0.0/8");
+    expect(addressKey("127.45.6.7")).toBe("127.0.0.0/8");
+    expect(addressKey("::ffff:127.0.0.2")).toBe("127.0.0.0/8");
     expect(addressKey("2001:db8:1:2:aaaa::1")).toBe("2001:db8:1:2::/64");
     expect(addressKey("2001:0db8:0001:0002:ffff:ffff:ffff:ffff")).toBe("2001:db8:1:2::/64");
     expect(addressKey("2001:db8::1")).toBe("2001:db8:0:0::/64");
     expect(addressKey("::1")).toBe("0:0:0:0::/64");
     expect(addressKey("fe80::1%eth0")).toBe("fe80:0:0:0::/64");
     const t = new AuthThrottle(1);
-    t.fail("2001:db8:1:2::a");
-    expect(() => t.check("2001:db8:1:2::b")).toThrow("too many failed authentications");
-    expect(() => t.check("2001:db8:1:3::a")).not.toThrow();
+    t.fail("2001:db8:1:2::a", "token");
+    expect(() => t.check("2001:db8:1:2::b", token(), never)).toThrow("too many failed authentications");
+    expect(() => t.check("2001:db8:1:3::a", token(), never)).not.toThrow();
+    t.fail("127.0.0.9", "token");
+    expect(() => t.check("127.0.0.1", token(), never)).toThrow("too many failed authentications");
+  });
+
+  test("a secret names the agent it claims; anything else claims the token", () => {
+    const claim = (authorization: string) => claimOf(new Request("http://x/", { headers: { authorization } }));
+    expect(claim("Bearer a_4k9m2x7qp3ja.abc")).toEqual({ bearer: "a_4k9m2x7qp3ja.abc", who: "a_4k9m2x7qp3ja" });
+    expect(claim("bearer   a_4k9m2x7qp3ja.abc")?.who).toBe("a_4k9m2x7qp3ja");
+    expect(claim("Bearer some.token")?.who).toBe("token");
+    expect(claim("Bearer a_" + "x".repeat(100) + ".y")?.who).toBe("token");
+    expect(claimOf(new Request("http://x/"))).toBeUndefined();
   });
 });

@@ -7,7 +7,7 @@ afterAll(cleanup);
 
 const relay = startTestRelay();
 const reg = async (name: string) =>
-  (await (await fetch(`${relay.url}/v1/agents`, { method: "POST", body: JSON.stringify({ name }) })).json()) as { id: string; secret: string };
+  (await (await fetch(`${relay.url}/v1/agents`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name }) })).json()) as { id: string; secret: string };
 
 describe("WebSocket", async () => {
   const a = await reg("ws-a");
@@ -15,12 +15,12 @@ describe("WebSocket", async () => {
   const ws = `${relay.url}/v1/ws`;
 
   test("hello, then messages pushed as they are routed; queued ones arrive on connect", async () => {
-    await fetch(`${relay.url}/v1/messages`, { method: "POST", headers: { authorization: `Bearer ${a.secret}` }, body: JSON.stringify({ type: "task", to: "ws-b", task: "queued first" }) });
+    await fetch(`${relay.url}/v1/messages`, { method: "POST", headers: { authorization: `Bearer ${a.secret}`, "content-type": "application/json" }, body: JSON.stringify({ type: "task", to: "ws-b", task: "queued first" }) });
     const sock = await wsConnect(ws, b.secret);
     expect((await sock.next()).op).toBe("hello");
     const first = await sock.nextOp("message");
     expect(first.message).toMatchObject({ type: "task", task: "queued first", attempt: 1 });
-    await fetch(`${relay.url}/v1/messages`, { method: "POST", headers: { authorization: `Bearer ${a.secret}` }, body: JSON.stringify({ type: "broadcast", content: "live" }) });
+    await fetch(`${relay.url}/v1/messages`, { method: "POST", headers: { authorization: `Bearer ${a.secret}`, "content-type": "application/json" }, body: JSON.stringify({ type: "broadcast", content: "live" }) });
     expect((await sock.nextOp("message")).message).toMatchObject({ type: "broadcast", content: "live" });
     sock.send({ op: "ack", ids: [first.message.id] });
     sock.close();
@@ -46,7 +46,7 @@ describe("WebSocket", async () => {
   });
 
   test("a watch socket follows one task to its end, with the response", async () => {
-    const sent = (await (await fetch(`${relay.url}/v1/messages`, { method: "POST", headers: { authorization: `Bearer ${a.secret}` }, body: JSON.stringify({ type: "task", to: "ws-b", task: "watch me" }) })).json()) as any;
+    const sent = (await (await fetch(`${relay.url}/v1/messages`, { method: "POST", headers: { authorization: `Bearer ${a.secret}`, "content-type": "application/json" }, body: JSON.stringify({ type: "task", to: "ws-b", task: "watch me" }) })).json()) as any;
     const watch = await wsConnect(`${ws}?task=${sent.id}`, a.secret);
     await watch.nextOp("hello");
     expect((await watch.nextOp("task")).task.state).toBe("queued");
@@ -65,7 +65,7 @@ describe("WebSocket", async () => {
 
   test("watching someone else's task is refused", async () => {
     const c = await reg("ws-c");
-    const sent = (await (await fetch(`${relay.url}/v1/messages`, { method: "POST", headers: { authorization: `Bearer ${a.secret}` }, body: JSON.stringify({ type: "task", to: "ws-b", task: "private" }) })).json()) as any;
+    const sent = (await (await fetch(`${relay.url}/v1/messages`, { method: "POST", headers: { authorization: `Bearer ${a.secret}`, "content-type": "application/json" }, body: JSON.stringify({ type: "task", to: "ws-b", task: "private" }) })).json()) as any;
     const watch = await wsConnect(`${ws}?task=${sent.id}`, c.secret);
     await watch.nextOp("hello");
     expect((await watch.nextOp("error")).error.message).toContain("neither sent nor held by you");
@@ -74,7 +74,7 @@ describe("WebSocket", async () => {
 
   test("an agent that unregisters loses every socket, its task watches too", async () => {
     const d = await reg("ws-d");
-    const sent = (await (await fetch(`${relay.url}/v1/messages`, { method: "POST", headers: { authorization: `Bearer ${d.secret}` }, body: JSON.stringify({ type: "task", to: "ws-b", task: "then leave" }) })).json()) as any;
+    const sent = (await (await fetch(`${relay.url}/v1/messages`, { method: "POST", headers: { authorization: `Bearer ${d.secret}`, "content-type": "application/json" }, body: JSON.stringify({ type: "task", to: "ws-b", task: "then leave" }) })).json()) as any;
     const inbox = await wsConnect(ws, d.secret);
     await inbox.nextOp("hello");
     const watch = await wsConnect(`${ws}?task=${sent.id}`, d.secret);

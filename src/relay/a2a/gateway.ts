@@ -8,7 +8,7 @@ import { ClawlinkError } from "../../errors";
 import { A2A_VERSION, A2A_VERSION_HEADER, CARD_PATH, type RpcId } from "../../protocol/a2a";
 import type { Auth } from "../auth";
 import type { Hub } from "../hub";
-import { readBody, type Limits } from "../limits";
+import { IDLE_TIMEOUT_S, readBody, type Limits } from "../limits";
 import { agentCard, RELAY_ENDPOINT, relayCard } from "./cards";
 import { restError, rpcError, unauthenticated, versionNotSupported } from "./errors";
 import { callRpc, parseEnvelope } from "./jsonrpc";
@@ -90,9 +90,10 @@ export function createGateway(hub: Hub, auth: Auth, limits: Pick<Limits, "maxMes
         }
       },
     };
-    if (!rpc) return await callRest(call, req.method, path, url.searchParams);
-    const envelope = parseEnvelope(await call.body(), (id) => rpcIds.set(req, id));
-    return await callRpc(call, envelope);
+    const res = rpc ? await callRpc(call, parseEnvelope(await call.body(), (id) => rpcIds.set(req, id))) : await callRest(call, req.method, path, url.searchParams);
+    // A blocking call that waited leaves its kept-alive connection under the idle timeout again.
+    if (!res.headers.get("content-type")?.startsWith("text/event-stream") && !req.signal.aborted) srv.timeout(req, IDLE_TIMEOUT_S);
+    return res;
   }
 
   return {

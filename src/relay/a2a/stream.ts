@@ -6,7 +6,8 @@ import { a2aTask, artifactOf, contextIdOf, statusOf } from "./views";
 /** A comment line every so often keeps proxies and idle timers from closing a quiet stream. */
 const KEEP_ALIVE_MS = 15_000;
 
-export const SSE_HEADERS = { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" };
+// The connection ends with the stream: it was exempted from the idle timeout while the task ran.
+export const SSE_HEADERS = { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "close" };
 
 /**
  * Streams the task first, then a status update each time its A2A state or status text changes; a

@@ -37,6 +37,7 @@ export const main = defineCommand({
     unregister: () => import("./commands/unregister").then((m) => m.default),
     "a2a-bridge": () => import("./commands/a2a-bridge").then((m) => m.default),
     mcp: () => import("./commands/mcp").then((m) => m.default),
+    doctor: () => import("./commands/doctor").then((m) => m.default),
   },
 });
 
@@ -52,7 +53,7 @@ async function run(argv: string[]) {
   if (argv.length === 0 || argv[0] === "--help" || argv[0] === "-h" || argv[0] === "help") {
     printHelp(
       (await renderUsage(main)) +
-        "\n\nStart here: `clawlink relay` on one machine, then `clawlink register --name NAME` in each agent session." +
+        "\n\nStart here: `clawlink relay` on one machine, then `clawlink register --name NAME` in each agent session; `clawlink doctor` checks the setup." +
         "\nExit codes: 0 ok, 1 error, 2 bad usage, 3 relay unreachable, 4 auth, 5 not found, 6 conflict (a file moved on, a merge conflict, or another agent's lease), 7 busy (429), 10-13 delegate --wait: failed, canceled, expired, timed out.",
     );
     return;

@@ -53,7 +53,7 @@ export function asClawlinkError(err: unknown): ClawlinkError {
 /** Maps an error to the exit code an agent's script can branch on. */
 export function exitCodeFor(err: ClawlinkError): number {
   if (err.code === "unreachable" || err.code === "tls" || err.code === "redirect") return EXIT.unreachable;
-  if (err.code === "usage" || err.code === "bad_request" || err.status === 413) return EXIT.usage;
+  if (err.code === "usage" || err.code === "bad_request" || err.code === "bad_config" || err.status === 413) return EXIT.usage;
   // The relay does not know this agent (a restart): register or heartbeat, not a token problem.
   if (err.code === "not_registered") return EXIT.notFound;
   if (err.status === 401 || err.status === 403) return EXIT.auth;

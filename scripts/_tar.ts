@@ -33,7 +33,7 @@ function header(e: Entry): Uint8Array {
   return h;
 }
 
-export function tarGz(entries: Entry[], level: 1 | 6 | 9): Uint8Array {
+export function tarGz(entries: Entry[], level: 1 | 6): Uint8Array {
   const parts: Uint8Array[] = [];
   for (const e of entries) {
     parts.push(header(e), e.data);

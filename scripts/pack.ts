@@ -19,7 +19,7 @@ const argv = process.argv.slice(2);
 const at = argv.indexOf("--out");
 const out = resolve(at >= 0 ? argv[at + 1]! : join(root, "dist", "release"));
 const targets = TARGETS.filter((t) => !argv.includes("--host") || isHost(t));
-const level = argv.includes("--fast") ? 1 : 9;
+const level = argv.includes("--fast") ? 1 : 6;
 const version = pkg.version;
 
 /** `https://github.com/OWNER/NAME/releases/download/vX.Y.Z`, from package.json's repository. */

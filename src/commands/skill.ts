@@ -1,7 +1,7 @@
 import { defineCommand } from "citty";
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 // The SKILL.md of this very version, bundled into the binary at build time.
 import skill from "../../SKILL.md" with { type: "text" };
 import { ClawlinkError } from "../errors";
@@ -52,9 +52,8 @@ const install = Object.assign(
 
 /** Written beside the target and renamed over it, so an agent never reads half a skill. */
 function write(path: string, text: string) {
-  const folder = join(path, "..");
   try {
-    mkdirSync(folder, { recursive: true });
+    mkdirSync(dirname(path), { recursive: true });
     const tmp = `${path}.${process.pid}.tmp`;
     writeFileSync(tmp, text);
     renameSync(tmp, path);

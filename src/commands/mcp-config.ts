@@ -45,11 +45,10 @@ export function snippets(client: McpClient, server: Server): Snippet[] {
       `command = ${tomlString(server.command)}`,
       `args = [${server.args.map(tomlString).join(", ")}]`,
       ...(env.length ? [`env = { ${env.map(([k, v]) => `${k} = ${tomlString(v)}`).join(", ")} }`] : []),
+      // Codex's own default would cut off a delegate that waits for its task.
+      "tool_timeout_sec = 600   # delegate with wait blocks until the task ends",
     ].join("\n");
-    return [
-      { kind: "command", what: "Codex", text: `codex mcp add clawlink${envFlags("--env")} -- ${argv}` },
-      { kind: "file", path: "~/.codex/config.toml", what: "or add to Codex's config file", text: toml },
-    ];
+    return [{ kind: "file", path: "~/.codex/config.toml", what: "Codex: add to its config file", text: toml }];
   }
   return [{ kind: "file", path: ".cursor/mcp.json", what: "Cursor, in the project (or ~/.cursor/mcp.json for every project)", text: json({ mcpServers: { clawlink: entry } }) }];
 }

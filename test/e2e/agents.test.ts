@@ -71,8 +71,7 @@ describe("mcp-config", () => {
     const r = await runCli(["mcp-config", "--for", "codex", "--token", "t0k", "--json"]);
     expect(r.code).toBe(0);
     const file = r.json.snippets.find((s: any) => s.path === "~/.codex/config.toml");
-    expect(Bun.TOML.parse(file.text)).toEqual({ mcp_servers: { clawlink: { command: "clawlink", args: ["mcp"], env: { CLAWLINK_TOKEN: "t0k" } } } });
-    expect(r.json.snippets[0].text).toBe("codex mcp add clawlink --env CLAWLINK_TOKEN=t0k -- clawlink mcp");
+    expect(Bun.TOML.parse(file.text)).toEqual({ mcp_servers: { clawlink: { command: "clawlink", args: ["mcp"], env: { CLAWLINK_TOKEN: "t0k" }, tool_timeout_sec: 600 } } });
     expect(r.stderr).toContain("note: the snippet holds the relay token");
   });
 

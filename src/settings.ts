@@ -9,6 +9,7 @@ import * as v from "valibot";
 import { DEFAULT_RELAY, loadIdentity, normalizeRelayUrl, type Identity } from "./config";
 import { ClawlinkError } from "./errors";
 import { describeIssues } from "./protocol/codec";
+import { readTokenFile } from "./token-file";
 
 /** `$CLAWLINK_HOME/config.json`: what an agent would otherwise pass in the environment on every call. */
 export const ConfigFile = v.strictObject({
@@ -75,19 +76,6 @@ export function readConfig(home: string): ConfigFile | undefined {
   return parsed.output;
 }
 
-/** Reads a token file named by the config; its first line is the token. */
-function readTokenFile(path: string, configFile: string): string {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (err) {
-    throw new ClawlinkError("bad_config", 400, `token_file ${path} (from ${configFile}) cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, "create it with the relay's token on one line, or fix token_file in the config");
-  }
-  const token = text.split(/\r?\n/)[0]!.trim();
-  if (!token) throw new ClawlinkError("bad_config", 400, `token_file ${path} (from ${configFile}) is empty`, "write the relay's token on its first line");
-  return token;
-}
-
 const pick = (...candidates: [string | undefined, Source, string][]): Setting => {
   for (const [value, source, from] of candidates) if (value) return { value, source, from };
   return { value: undefined, source: "default", from: "default" };
@@ -120,7 +108,7 @@ export function resolveSettings(flags: Flags, env: NodeJS.ProcessEnv = process.e
   const token = pick(
     [flags.token, "flag", "--token"],
     [env.CLAWLINK_TOKEN, "env", "CLAWLINK_TOKEN"],
-    [config?.token_file ? readTokenFile(relative(config.token_file), configFile) : undefined, "config", `token_file in ${configFile}`],
+    [config?.token_file ? readTokenFile(relative(config.token_file), `token_file in ${configFile}`, "bad_config").token : undefined, "config", `token_file in ${configFile}`],
     [me?.token, "identity", `identity ${me?.name}`],
   );
   const caSetting = pick(

@@ -158,6 +158,6 @@ describe("the config file", () => {
     const home = homeWith({ relay: url, token_file: "nowhere" });
     const r = await runCli(["discover", "--json"], { home });
     expect(r.code).toBe(2);
-    expect(r.json.error.message).toBe(`token_file ${join(home, "nowhere")} (from ${join(home, "config.json")}) cannot be read: ENOENT`);
+    expect(r.json.error).toMatchObject({ code: "bad_config", message: `token_file in ${join(home, "config.json")}: no such file: ${join(home, "nowhere")}` });
   });
 });

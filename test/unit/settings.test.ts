@@ -18,7 +18,7 @@ function home(config?: object) {
 test("each setting takes the first of flag, env, config, identity, default, and says which", () => {
   const dir = home({ relay: "http://config:1", token_file: "secrets/token", ca: "ca.pem" });
   mkdirSync(join(dir, "secrets"));
-  writeFileSync(join(dir, "secrets", "token"), "from-file\nignored second line\n");
+  writeFileSync(join(dir, "secrets", "token"), "from-file\n");
   saveIdentity(dir, { id: "a_1", name: "alice", secret: "a_1.s", relay: "http://identity:1", caps: [], description: "", token: "from-identity" });
   const env = { CLAWLINK_HOME: dir };
 

@@ -189,8 +189,8 @@ async function identityCheck(client: Client | undefined, settings: Settings): Pr
     return {
       name: "identity",
       status: "fail",
-      message: `the relay does not know ${me.name} (${me.id}): it restarted without --data, or the identity comes from another relay at this address`,
-      fix: "`clawlink heartbeat` registers it again under the same id (with the relay token); or register a new name",
+      message: `the relay does not know ${me.name} (${me.id}): it restarted without --data, forgot the agent after a day idle, or the identity comes from another relay at this address`,
+      fix: "`clawlink heartbeat` registers it again with the relay token (afresh, with a new id, if the relay cannot take this one back); or register a new name",
       exit: EXIT.notFound,
     };
   }

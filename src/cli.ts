@@ -4,7 +4,7 @@ import { defineCommand, renderUsage, runCommand, type ArgsDef, type CommandDef }
 import { VERSION } from "./version";
 
 
-export const main = defineCommand({
+export const main: CommandDef = defineCommand({
   meta: {
     name: "clawlink",
     version: VERSION,
@@ -37,22 +37,32 @@ export const main = defineCommand({
     unregister: () => import("./commands/unregister").then((m) => m.default),
     "a2a-bridge": () => import("./commands/a2a-bridge").then((m) => m.default),
     mcp: () => import("./commands/mcp").then((m) => m.default),
+    doctor: () => import("./commands/doctor").then((m) => m.default),
+    "mcp-config": () => import("./commands/mcp-config").then((m) => m.default),
+    skill: () => import("./commands/skill").then((m) => m.default),
+    // The completion scripts are generated from this very table, flags included.
+    completion: () => import("./commands/completion").then((m) => m.completionCommand(main)),
   },
 });
 
 const GLOBAL_VALUE_FLAGS = new Set(["--relay", "--token", "--as", "--ca"]);
 
+/** Where the command is: the first word that is neither a flag nor the value of a global flag (`--relay URL whoami`). */
+function commandAt(argv: string[]): number {
+  let at = 0;
+  while (at < argv.length && argv[at]!.startsWith("-")) at += GLOBAL_VALUE_FLAGS.has(argv[at]!) ? 2 : 1;
+  return at;
+}
+
 /** Like citty's runMain, with ClawLink's exit codes: usage errors exit 2, and commands set their own. */
 async function run(argv: string[]) {
   const subs = (await main.subCommands) as Record<string, () => Promise<CommandDef>>;
-  // The command is the first word that is neither a flag nor the value of a global flag (`--relay URL whoami`).
-  let at = 0;
-  while (at < argv.length && argv[at]!.startsWith("-")) at += GLOBAL_VALUE_FLAGS.has(argv[at]!) ? 2 : 1;
+  const at = commandAt(argv);
   const name = argv[at];
   if (argv.length === 0 || argv[0] === "--help" || argv[0] === "-h" || argv[0] === "help") {
     printHelp(
       (await renderUsage(main)) +
-        "\n\nStart here: `clawlink relay` on one machine, then `clawlink register --name NAME` in each agent session." +
+        "\n\nStart here: `clawlink relay` on one machine, then `clawlink register --name NAME` in each agent session; `clawlink doctor` checks the setup." +
         "\nExit codes: 0 ok, 1 error, 2 bad usage, 3 relay unreachable, 4 auth, 5 not found, 6 conflict (a file moved on, a merge conflict, or another agent's lease), 7 busy (429), 10-13 delegate --wait: failed, canceled, expired, timed out.",
     );
     return;
@@ -61,7 +71,7 @@ async function run(argv: string[]) {
     console.log(VERSION);
     return;
   }
-  if (!name || !(name in subs)) {
+  if (!name || !Object.hasOwn(subs, name)) {
     const { reportError, usage } = await import("./commands/_shared");
     const near = name ? Object.keys(subs).find((s) => s.startsWith(name.slice(0, 3))) : undefined;
     process.exitCode = reportError(
@@ -70,10 +80,25 @@ async function run(argv: string[]) {
     );
     return;
   }
-  const sub = await subs[name]!();
+  let sub = await subs[name]!();
   // Flags given before the command name belong to it too.
-  const rest = [...argv.slice(0, at), ...argv.slice(at + 1)];
-  if (rest.includes("--help") || rest.includes("-h")) {
+  let rest = [...argv.slice(0, at), ...argv.slice(at + 1)];
+  const help = rest.includes("--help") || rest.includes("-h");
+  // A command with subcommands (`skill install`) takes the next word as one of them.
+  for (let nested = await resolveValue(sub.subCommands); nested; nested = await resolveValue(sub.subCommands)) {
+    const wordAt = commandAt(rest);
+    const word = rest[wordAt];
+    if (word === undefined && help) break;
+    if (word === undefined || !Object.hasOwn(nested, word)) {
+      const { reportError, usage } = await import("./commands/_shared");
+      const names = Object.keys(nested).join(", ");
+      process.exitCode = reportError(usage(word === undefined ? `clawlink ${name} needs a subcommand: ${names}` : `unknown subcommand "${word}" of clawlink ${name}`, `run \`clawlink ${name} --help\`; subcommands: ${names}`), rest.includes("--json"));
+      return;
+    }
+    sub = await resolveValue(nested[word]!);
+    rest = rest.filter((_, i) => i !== wordAt);
+  }
+  if (help) {
     const examples = (sub as { examples?: string[] }).examples;
     printHelp((await renderUsage(sub, main)).trimEnd() + (examples?.length ? `\n\nEXAMPLES\n\n${examples.map((e) => `  ${e}`).join("\n")}` : ""));
     return;
@@ -89,6 +114,10 @@ async function run(argv: string[]) {
   }
   // A compiled binary that has served or trapped signals stays alive after its loop drains; end it here.
   if (name === "relay" || name === "listen" || name === "file-watch" || name === "a2a-bridge" || name === "mcp") process.exit(process.exitCode ?? 0);
+}
+
+async function resolveValue<T>(value: T | Promise<T> | (() => T | Promise<T>)): Promise<T> {
+  return typeof value === "function" ? await (value as () => T | Promise<T>)() : await value;
 }
 
 /** Help for a terminal keeps citty's colours; help read by a program gets plain text. */

@@ -1,6 +1,5 @@
-/** Where the client finds its relay, token and identity: flags, then environment, then files under CLAWLINK_HOME. */
+/** The agent identities saved under CLAWLINK_HOME, one file per registered name (settings.ts decides which home). */
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { homedir } from "node:os";
 import { join } from "node:path";
 import * as v from "valibot";
 import { ClawlinkError } from "./errors";
@@ -21,10 +20,6 @@ export const Identity = v.object({
   token: v.optional(v.string()),
 });
 export type Identity = v.InferOutput<typeof Identity>;
-
-export function homeDir(env = process.env): string {
-  return env.CLAWLINK_HOME || join(homedir(), ".clawlink");
-}
 
 const identitiesDir = (home: string) => join(home, "identities");
 const defaultFile = (home: string) => join(home, "default");
@@ -51,12 +46,15 @@ function readIdentity(path: string): Identity | undefined {
   }
 }
 
-/** The identity to act as: `--as NAME`, else CLAWLINK_AS, else the last one registered in this home. */
-export function loadIdentity(home: string, as?: string): Identity | undefined {
-  const name = as || process.env.CLAWLINK_AS || (existsSync(defaultFile(home)) ? readFileSync(defaultFile(home), "utf8").trim() : "");
+/**
+ * The identity to act as: the one named (by --as or CLAWLINK_AS), else the last one registered in this
+ * home. `strict`: a name given with --as must exist.
+ */
+export function loadIdentity(home: string, as?: string, strict = false): Identity | undefined {
+  const name = as || (existsSync(defaultFile(home)) ? readFileSync(defaultFile(home), "utf8").trim() : "");
   if (name) {
     const found = readIdentity(identityFile(home, name));
-    if (!found && as) {
+    if (!found && as && strict) {
       const names = listIdentities(home).map((i) => i.name);
       throw new ClawlinkError(
         "no_identity",

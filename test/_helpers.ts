@@ -50,8 +50,11 @@ export interface CliResult {
 }
 
 /** Runs the CLI to completion. The environment is cleaned of the caller's CLAWLINK_* variables. */
-export async function runCli(args: string[], opts: { home?: string; relay?: string; env?: Record<string, string>; stdin?: string | Uint8Array; timeoutMs?: number } = {}): Promise<CliResult> {
-  const proc = Bun.spawn([...cliCommand(), ...args], {
+export async function runCli(
+  args: string[],
+  opts: { home?: string; relay?: string; env?: Record<string, string>; stdin?: string | Uint8Array; timeoutMs?: number; command?: string[] } = {},
+): Promise<CliResult> {
+  const proc = Bun.spawn([...(opts.command ?? cliCommand()), ...args], {
     env: cliEnv(opts),
     stdin: opts.stdin === undefined ? "ignore" : new Blob([opts.stdin]),
     stdout: "pipe",
@@ -84,8 +87,9 @@ export class CliProcess {
   stderr = "";
   private waiters: (() => void)[] = [];
 
-  constructor(args: string[], opts: { home?: string; relay?: string; env?: Record<string, string>; cwd?: string } = {}) {
-    this.proc = Bun.spawn([...cliCommand(), ...args], { env: cliEnv(opts), cwd: opts.cwd, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  /** `command` runs another clawlink than the one under test (an installed one). */
+  constructor(args: string[], opts: { home?: string; relay?: string; env?: Record<string, string>; cwd?: string; command?: string[] } = {}) {
+    this.proc = Bun.spawn([...(opts.command ?? cliCommand()), ...args], { env: cliEnv(opts), cwd: opts.cwd, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
     children.add(this.proc);
     this.pipe(this.proc.stdout as ReadableStream<Uint8Array>, "stdout");
     this.pipe(this.proc.stderr as ReadableStream<Uint8Array>, "stderr");
@@ -130,8 +134,8 @@ export class CliProcess {
 }
 
 /** Starts `clawlink relay` as a subprocess on a free port and returns it with its URL. */
-export async function spawnRelay(extra: string[] = [], env?: Record<string, string>, port = 0): Promise<{ relay: CliProcess; url: string }> {
-  const relay = new CliProcess(["relay", "--port", String(port), ...extra], { env });
+export async function spawnRelay(extra: string[] = [], env?: Record<string, string>, port = 0, command?: string[]): Promise<{ relay: CliProcess; url: string }> {
+  const relay = new CliProcess(["relay", "--port", String(port), ...extra], { env, command });
   const m = await relay.waitFor(/https?:\/\/127\.0\.0\.1:(\d+)/);
   return { relay, url: m[0] };
 }

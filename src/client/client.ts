@@ -132,8 +132,10 @@ export class Client {
     return this.call(Task, "POST", `/v1/tasks/${encodeURIComponent(id)}/cancel`);
   }
   /** Uploads a new version; `ifVersion` makes it a compare-and-swap, `merge` lets the relay merge text edits. */
-  async putFile(key: string, body: Bun.BodyInit, opts: { ifVersion?: number; merge?: boolean } = {}) {
+  async putFile(key: string, body: Bun.BodyInit, opts: { ifVersion?: number; merge?: boolean; size?: number } = {}) {
     const headers: Record<string, string> = { "content-type": "application/octet-stream" };
+    // A streamed body (counted for a progress bar) still declares its length, so the relay sizes its buffer once.
+    if (opts.size !== undefined) headers["content-length"] = String(opts.size);
     if (opts.ifVersion === 0) headers["if-none-match"] = "*";
     else if (opts.ifVersion !== undefined) headers["if-match"] = `"${opts.ifVersion}"`;
     if (opts.merge) headers["x-clawlink-merge"] = "true";
@@ -141,7 +143,7 @@ export class Client {
       return await this.call(FileWritten, "PUT", filePath(key), { body, headers });
     } catch (err) {
       // A relay refuses a body far over its limit by closing the connection before reading it.
-      const size = body instanceof Blob ? body.size : undefined;
+      const size = opts.size ?? (body instanceof Blob ? body.size : undefined);
       if (err instanceof ClawlinkError && (err.code === "unreachable" || err.code === "http_error") && size !== undefined && size > 0) {
         const refused = err.status === 413 || /EPIPE|ECONNRESET/.test(err.message);
         if (refused) {

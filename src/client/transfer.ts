@@ -16,7 +16,7 @@ export function describeResponse(res: Response): Received {
   if (!sha256) throw new ClawlinkError("bad_response", 502, "the relay sent a file without its sha256", "check that the relay runs the same clawlink version as this client (`clawlink --version`)");
   return {
     version: Number(res.headers.get("x-clawlink-version") ?? 0),
-    size: Number(res.headers.get("content-length") ?? 0),
+    size: Number(res.headers.get("x-clawlink-size") ?? res.headers.get("content-length") ?? 0),
     sha256,
     author: res.headers.get("x-clawlink-author") ?? "",
     created_at: res.headers.get("x-clawlink-created-at") ?? "",
@@ -33,7 +33,7 @@ function mismatch(what: string, expected: string, actual: string, where: string)
 }
 
 /** Streams the body to `path` through a temporary file, renamed into place only once the sha256 matches. */
-export async function saveVerified(res: Response, path: string, what: string): Promise<Received> {
+export async function saveVerified(res: Response, path: string, what: string, onBytes?: (done: number) => void): Promise<Received> {
   const meta = describeResponse(res);
   const tmp = `${path}.clawlink-${process.pid}.part`;
   const hasher = new Bun.CryptoHasher("sha256");
@@ -50,6 +50,7 @@ export async function saveVerified(res: Response, path: string, what: string): P
       hasher.update(chunk);
       writeSync(fd, chunk);
       size += chunk.byteLength;
+      onBytes?.(size);
     }
   } catch (err) {
     closeSync(fd);
@@ -67,10 +68,26 @@ export async function saveVerified(res: Response, path: string, what: string): P
 }
 
 /** Reads the whole body and checks it before anyone sees a byte of it. */
-export async function readVerified(res: Response, what: string): Promise<{ meta: Received; bytes: Uint8Array }> {
+export async function readVerified(res: Response, what: string, onBytes?: (done: number) => void): Promise<{ meta: Received; bytes: Uint8Array }> {
   const meta = describeResponse(res);
-  const bytes = await res.bytes();
+  const bytes = onBytes ? await readCounting(res, meta.size, onBytes) : await res.bytes();
   const actual = new Bun.CryptoHasher("sha256").update(bytes).digest("hex");
   if (actual !== meta.sha256) throw mismatch(what, meta.sha256, actual, "nothing was printed");
   return { meta: { ...meta, size: bytes.byteLength }, bytes };
+}
+
+/** The body in one buffer, reporting each chunk as it arrives. */
+async function readCounting(res: Response, declared: number, onBytes: (done: number) => void): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of res.body ?? []) {
+      chunks.push(chunk);
+      size += chunk.byteLength;
+      onBytes(size);
+    }
+  } catch (err) {
+    throw new ClawlinkError("unreachable", 0, `the download broke off after ${size} of ${declared} bytes: ${(err as Error).message}`, "fetch it again");
+  }
+  return Buffer.concat(chunks, size);
 }

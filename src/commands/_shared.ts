@@ -1,20 +1,20 @@
 /** What every client command shares: global flags, the client and identity they resolve to, output, and errors. */
 import { print, printError } from "../output";
 import { defineCommand, type ArgsDef, type CommandDef, type ParsedArgs } from "citty";
-import { resolve } from "node:path";
 import * as v from "valibot";
 import { Client } from "../client/client";
 import { printable } from "../client/render";
 import { readCa } from "../client/trust";
-import { DEFAULT_RELAY, homeDir, loadIdentity, normalizeRelayUrl, type Identity } from "../config";
+import type { Identity } from "../config";
 import { ClawlinkError, EXIT, asClawlinkError, exitCodeFor } from "../errors";
 import { logger, logToStderr } from "../logger";
 import { describeIssues } from "../protocol/codec";
+import { resolveSettings, type Flags } from "../settings";
 
 export const globalArgs = {
-  relay: { type: "string", description: "Relay URL (env CLAWLINK_RELAY; default http://127.0.0.1:9077)", valueHint: "url" },
-  token: { type: "string", description: "Relay token (env CLAWLINK_TOKEN)", valueHint: "token" },
-  ca: { type: "string", description: "PEM file of the private CA that signed an https relay's certificate (env CLAWLINK_CA)", valueHint: "pem" },
+  relay: { type: "string", description: "Relay URL (env CLAWLINK_RELAY, or relay in $CLAWLINK_HOME/config.json; default http://127.0.0.1:9077)", valueHint: "url" },
+  token: { type: "string", description: "Relay token (env CLAWLINK_TOKEN, or token_file in the config)", valueHint: "token" },
+  ca: { type: "string", description: "PEM file of the private CA that signed an https relay's certificate (env CLAWLINK_CA, or ca in the config)", valueHint: "pem" },
   as: { type: "string", description: "Act as this saved identity (env CLAWLINK_AS)", valueHint: "name" },
   json: { type: "boolean", description: "Print one JSON document on stdout and nothing else" },
 } as const satisfies ArgsDef;
@@ -53,18 +53,22 @@ export function secondsArg(value: unknown, flag: string, max?: { value: number; 
 /** Splits `a,b , c` into ["a","b","c"]. */
 export const list = (s: string | undefined) => (s ? s.split(",").map((x) => x.trim()).filter(Boolean) : []);
 
+/** The global flags as the settings resolver takes them. */
+export const flagsOf = (args: ParsedArgs<typeof globalArgs>): Flags => ({
+  relay: (args.relay as string) || undefined,
+  token: (args.token as string) || undefined,
+  ca: (args.ca as string) || undefined,
+  as: (args.as as string) || undefined,
+});
+
 export function resolveContext<A extends ArgsDef>(args: ParsedArgs<A & typeof globalArgs>): Context<A> {
   const json = Boolean(args.json);
-  const home = homeDir();
-  const identity = loadIdentity(home, args.as as string | undefined);
-  const relay = normalizeRelayUrl((args.relay as string) || process.env.CLAWLINK_RELAY || identity?.relay || DEFAULT_RELAY);
-  // A saved identity belongs to one relay; pointed elsewhere, act without it.
-  const me = identity && identity.relay === relay ? identity : undefined;
-  const token = (args.token as string) || process.env.CLAWLINK_TOKEN || me?.token || undefined;
-  const flag = args.ca ? "--ca" : process.env.CLAWLINK_CA ? "CLAWLINK_CA" : "the identity's ca";
-  const caPath = (args.ca as string) || process.env.CLAWLINK_CA || me?.ca;
-  const ca = caPath ? resolve(caPath) : undefined;
-  const client = new Client({ relay, token, secret: me?.secret, ca: ca ? readCa(ca, flag) : undefined });
+  const settings = resolveSettings(flagsOf(args));
+  const { me, identity } = settings;
+  const home = settings.home.value;
+  const relay = settings.relay.value;
+  const ca = settings.ca.value;
+  const client = new Client({ relay, token: settings.token.value, secret: me?.secret, ca: ca ? readCa(ca, settings.ca.from) : undefined });
   return {
     args,
     home,

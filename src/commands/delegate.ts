@@ -1,8 +1,10 @@
 import { print, printError } from "../output";
+import type { Client } from "../client/client";
+import { progressWanted, Spinner } from "../client/progress";
 import { printable } from "../client/render";
 import { waitForTask } from "../client/wait";
 import { ClawlinkError } from "../errors";
-import { Capability, JsonObject, Priority, PRIORITIES } from "../protocol/schemas";
+import { Capability, JsonObject, Priority, PRIORITIES, type Task } from "../protocol/schemas";
 import { EXIT, defineClientCommand, parseArg, secondsArg, usage } from "./_shared";
 
 
@@ -68,8 +70,9 @@ export default defineClientCommand({
     }
     printError(printable(`waiting up to ${timeout}s for task ${sent.id}${sent.to ? ` (sent to ${sent.to})` : ""}`));
     let outcome;
+    const spinner = progressWanted(ctx.json) ? new Spinner(`task ${sent.id}: sent`) : undefined;
     try {
-      outcome = await waitForTask(ctx.client, sent.id, timeout * 1000);
+      outcome = await waitForTask(ctx.client, sent.id, timeout * 1000, { onUpdate: spinner && followState(ctx.client, spinner, args.to, sent.id) });
     } catch (err) {
       if (err instanceof ClawlinkError && err.code === "timeout") {
         if (ctx.json) print(JSON.stringify({ ...err.toJSON(), id: sent.id }));
@@ -77,6 +80,8 @@ export default defineClientCommand({
         return EXIT.timeout;
       }
       throw err;
+    } finally {
+      spinner?.stop();
     }
     const { task, response } = outcome;
     const state = task.state as keyof typeof EXIT_FOR_STATE;
@@ -86,3 +91,33 @@ export default defineClientCommand({
     return EXIT_FOR_STATE[state] ?? EXIT.error;
   },
 });
+
+/** The spinner's line for each state the task passes through: "queued", "delivered to bob", "working (bob): running tests". */
+function followState(client: Client, spinner: Spinner, to: string | undefined, taskId: string) {
+  const names = new Map<string, string>();
+  let last: Task | undefined;
+  const render = (task: Task) => {
+    const holder = task.to ? (names.get(task.to) ?? task.to) : undefined;
+    const note = task.history.at(-1)?.note;
+    const line =
+      task.state === "queued"
+        ? `queued${holder ? ` for ${holder}` : task.cap ? ` until an agent with ${task.cap} is online` : ""}`
+        : task.state === "delivered"
+          ? `delivered to ${holder}`
+          : `${task.state}${holder ? ` (${holder})` : ""}${note && task.state === "working" ? `: ${note}` : ""}`;
+    // The worker's name and note come from the relay: shown as text, never as terminal controls.
+    spinner.set(printable(`task ${taskId}: ${line}`, true));
+  };
+  return (task: Task) => {
+    last = task;
+    if (task.to && !names.has(task.to)) {
+      if (to && !to.startsWith("a_")) names.set(task.to, to);
+      else {
+        // The relay names the worker by id; its name follows when the relay answers.
+        names.set(task.to, task.to);
+        client.agent(task.to).then((a) => (names.set(a.id, a.name), last && render(last)), () => {});
+      }
+    }
+    render(task);
+  };
+}

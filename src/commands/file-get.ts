@@ -1,7 +1,8 @@
 import { existsSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
 import { printable } from "../client/render";
-import { readVerified, saveVerified } from "../client/transfer";
+import { progressWanted, ProgressBar, PROGRESS_MIN_BYTES } from "../client/progress";
+import { describeResponse, readVerified, saveVerified } from "../client/transfer";
 import { ClawlinkError } from "../errors";
 import { printError } from "../output";
 import { keyArg, parseKey, parseVersion } from "./_files";
@@ -31,13 +32,16 @@ export default defineClientCommand({
     }
     const res = await ctx.client.getFile(key, version);
     const what = `"${key}"${version === undefined ? "" : ` version ${version}`}`;
+    const size = describeResponse(res).size;
+    const bar = size > PROGRESS_MIN_BYTES && progressWanted(ctx.json) ? new ProgressBar(`get ${key}`, size) : undefined;
+    const onBytes = bar && ((n: number) => bar.update(n));
     if (ctx.args.output) {
-      const meta = await saveVerified(res, ctx.args.output, what);
+      const meta = await saveVerified(res, ctx.args.output, what, onBytes).finally(() => bar?.finish());
       // With --json, stdout carries a summary instead of the bytes.
       ctx.out({ key, ...meta, output: ctx.args.output }, () => printError(printable(`wrote ${key} version ${meta.version} (${meta.size} bytes, sha256 verified) to ${ctx.args.output}`)));
       return;
     }
-    const { meta, bytes } = await readVerified(res, what);
+    const { meta, bytes } = await readVerified(res, what, onBytes).finally(() => bar?.finish());
     if (ctx.json) {
       let content: string;
       try {

@@ -1,4 +1,5 @@
 import { existsSync, statSync } from "node:fs";
+import { countingStream, progressWanted, ProgressBar, PROGRESS_MIN_BYTES } from "../client/progress";
 import { missingFile } from "./_input";
 import { keyArg, parseKey, parseVersion } from "./_files";
 import { defineClientCommand, usage } from "./_shared";
@@ -35,7 +36,16 @@ export default defineClientCommand({
       if (!existsSync(path) || !statSync(path).isFile()) throw missingFile(path);
       body = Bun.file(path);
     }
-    const w = await ctx.client.putFile(key, body, { ifVersion, merge: Boolean(ctx.args.merge) });
+    const opts = { ifVersion, merge: Boolean(ctx.args.merge) };
+    let w;
+    if (body.size > PROGRESS_MIN_BYTES && progressWanted(ctx.json)) {
+      const bar = new ProgressBar(`put ${key}`, body.size);
+      try {
+        w = await ctx.client.putFile(key, countingStream(body, (n) => bar.update(n)), { ...opts, size: body.size });
+      } finally {
+        bar.finish();
+      }
+    } else w = await ctx.client.putFile(key, body, opts);
     const sums = `${w.size} bytes, sha256 ${w.sha256.slice(0, 12)}…`;
     ctx.out(
       w,

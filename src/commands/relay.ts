@@ -1,5 +1,4 @@
 import { defineCommand } from "citty";
-import { existsSync, readFileSync, statSync } from "node:fs";
 import { networkInterfaces } from "node:os";
 import { ClawlinkError, EXIT } from "../errors";
 import { logger } from "../logger";
@@ -7,6 +6,7 @@ import { FSYNC_MODES, type Fsync } from "../relay/datafile";
 import { loadKeyFile } from "../relay/keys";
 import { DEFAULT_LIMITS } from "../relay/limits";
 import { startRelay } from "../relay/server";
+import { readTokenFile } from "../token-file";
 import type { Store } from "../relay/store";
 import { certificateWarnings, loadTls } from "../relay/tls";
 import { VERSION } from "../version";
@@ -33,11 +33,9 @@ const isLoopback = (host: string) => host === "localhost" || host === "::1" || /
 const usage = (message: string, hint: string) => new ClawlinkError("usage", 400, message, hint);
 
 /** `--token-file`: the token without its trailing newline, so it stays out of the process list. */
-function readTokenFile(path: string): string {
-  if (!existsSync(path)) throw usage(`--token-file: no such file: ${path}`, "write the token to a file (mode 0600) and pass its path");
-  const token = readFileSync(path, "utf8").trim();
-  if (!token) throw usage(`--token-file: ${path} is empty`, "write the token into it, e.g. `openssl rand -hex 16 > relay.token`");
-  if (statSync(path).mode & 0o077) logger.warn(`--token-file ${path} is readable by other users; \`chmod 600 ${path}\` keeps the token yours`);
+function tokenFromFile(path: string): string {
+  const { token, shared } = readTokenFile(path, "--token-file");
+  if (shared) logger.warn(`--token-file ${path} is readable by other users; \`chmod 600 ${path}\` keeps the token yours`);
   return token;
 }
 
@@ -107,7 +105,7 @@ export default Object.assign(defineCommand({
       tls = loadTls(args["tls-cert"], args["tls-key"]);
       key = args["key-file"] === undefined ? undefined : loadKeyFile(args["key-file"]);
       if (args.token && args["token-file"]) throw usage("pass --token or --token-file, not both", "--token-file keeps the token out of the process list");
-      token = args.token || (args["token-file"] !== undefined ? readTokenFile(args["token-file"]) : process.env.CLAWLINK_TOKEN) || undefined;
+      token = args.token || (args["token-file"] !== undefined ? tokenFromFile(args["token-file"]) : process.env.CLAWLINK_TOKEN) || undefined;
       if (args.data === "") throw usage("--data needs the path of a file", "pass --data PATH (it is created if missing), or leave --data out to keep everything in memory");
       if (args.fsync !== undefined) {
         if (args.data === undefined) throw usage("--fsync goes with --data", "pass --data PATH to keep state on disk");

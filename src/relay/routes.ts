@@ -258,6 +258,8 @@ function versionHeaders(f: FileVersionRecord): Record<string, string> {
     etag: `"${f.version}"`,
     "x-clawlink-version": String(f.version),
     "x-clawlink-sha256": f.sha256,
+    // Bun streams a large body chunked, without Content-Length: this is how a client knows the size up front.
+    "x-clawlink-size": String(f.bytes.byteLength),
     "x-clawlink-author": f.author,
     "x-clawlink-created-at": iso(f.createdAt),
   };

@@ -66,6 +66,17 @@ describe("TLS: two agents through an https relay with a private CA", () => {
     expect(r.stderr).toContain("hint: if a private CA signed it, pass --ca CA.pem (or set CLAWLINK_CA)");
   });
 
+  test("doctor explains TLS trust: without the CA the fix names --ca (exit 3); with it the certificate is trusted", async () => {
+    const without = await runCli(["doctor", "--json"], { home: tempHome(), relay: url });
+    expect(without.code).toBe(3);
+    const tlsCheck = without.json.checks.find((c: any) => c.name === "tls");
+    expect(tlsCheck).toMatchObject({ status: "fail", exit: 3, fix: "if a private CA signed it, pass --ca CA.pem (or set CLAWLINK_CA)" });
+    const withCa = await runCli(["doctor", "--json"], { home: alice });
+    expect(withCa.code).toBe(0);
+    expect(withCa.json.checks.find((c: any) => c.name === "tls")).toMatchObject({ status: "ok", message: `the relay's certificate is trusted (system CAs and ${pem.ca})` });
+    expect(withCa.json.settings.find((s: any) => s.name === "CLAWLINK_CA")).toMatchObject({ value: pem.ca, source: "identity", from: "identity alice" });
+  });
+
   test("http:// to a TLS relay is explained, and exits 3", async () => {
     const r = await runCli(["discover"], { home: tempHome(), relay: url.replace("https:", "http:") });
     expect(r.code).toBe(3);

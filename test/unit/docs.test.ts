@@ -22,3 +22,12 @@ test("every command is in the README's command table and in SKILL.md", async () 
     expect({ c, inSkill: skill.includes(`clawlink ${c}`) }).toEqual({ c, inSkill: true });
   }
 });
+
+test("SKILL.md installs clawlink with npm, and install.sh downloads from the repository package.json names", async () => {
+  const front = Bun.YAML.parse((await read("SKILL.md")).split("---")[1]!) as any;
+  expect(front.metadata.openclaw.install).toContainEqual({ id: "node", kind: "node", package: "clawlink", bins: ["clawlink"], label: "Install clawlink (npm)" });
+  const repo = /github\.com\/([^/]+\/[^/.]+)/.exec(pkg.repository.url)![1];
+  const installer = await read("scripts/install.sh");
+  expect(installer).toContain(`releases="https://github.com/${repo}/releases"`);
+  expect(await read("README.md")).toContain(`curl -fsSL https://github.com/${repo}/releases/latest/download/install.sh | sh`);
+});

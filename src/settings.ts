@@ -1,0 +1,122 @@
+/**
+ * Where each client setting comes from, in one place: a flag, then CLAWLINK_* in the environment, then
+ * $CLAWLINK_HOME/config.json, then what the saved identity remembers, then the default.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import * as v from "valibot";
+import { DEFAULT_RELAY, loadIdentity, normalizeRelayUrl, type Identity } from "./config";
+import { ClawlinkError } from "./errors";
+import { describeIssues } from "./protocol/codec";
+import { readTokenFile } from "./token-file";
+
+/** `$CLAWLINK_HOME/config.json`: what an agent would otherwise pass in the environment on every call. */
+export const ConfigFile = v.strictObject({
+  relay: v.optional(v.pipe(v.string("must be a URL"), v.nonEmpty("must not be empty"))),
+  token_file: v.optional(v.pipe(v.string("must be a path"), v.nonEmpty("must not be empty"))),
+  ca: v.optional(v.pipe(v.string("must be a path"), v.nonEmpty("must not be empty"))),
+});
+export type ConfigFile = v.InferOutput<typeof ConfigFile>;
+
+export type Source = "flag" | "env" | "config" | "identity" | "default";
+
+export interface Setting {
+  value: string | undefined;
+  source: Source;
+  /** The flag, variable, file or identity it came from, as a person would look for it. */
+  from: string;
+}
+
+export interface Flags {
+  relay?: string;
+  token?: string;
+  ca?: string;
+  as?: string;
+}
+
+export interface Settings {
+  home: Setting & { value: string };
+  configFile: string;
+  config: ConfigFile | undefined;
+  as: Setting;
+  relay: Setting & { value: string };
+  token: Setting;
+  /** An absolute path, or undefined. */
+  ca: Setting;
+  /** The identity loaded from the home, whichever relay it belongs to. */
+  identity: Identity | undefined;
+  /** The identity, when it belongs to the relay in use. */
+  me: Identity | undefined;
+}
+
+const HOW = 'it holds one JSON object: {"relay": "https://HOST:9077", "token_file": "PATH", "ca": "PATH"}, each optional';
+
+export const configPath = (home: string) => join(home, "config.json");
+
+/** Reads and checks the home's config file; no file is no config. A file that does not parse is an error naming it. */
+export function readConfig(home: string): ConfigFile | undefined {
+  const path = configPath(home);
+  if (!existsSync(path)) return undefined;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, "utf8"));
+  } catch (err) {
+    throw new ClawlinkError("bad_config", 400, `the config file ${path} is not valid JSON: ${(err as Error).message}`, `fix or remove it; ${HOW}`);
+  }
+  const parsed = v.safeParse(ConfigFile, raw);
+  if (!parsed.success) throw new ClawlinkError("bad_config", 400, `the config file ${path} is not valid: ${describeIssues(parsed.issues)}`, `fix or remove it; ${HOW}`);
+  if (parsed.output.relay !== undefined) {
+    try {
+      normalizeRelayUrl(parsed.output.relay);
+    } catch {
+      throw new ClawlinkError("bad_config", 400, `the config file ${path} is not valid: relay: "${parsed.output.relay}" is not an http(s) URL`, `fix or remove it; ${HOW}`);
+    }
+  }
+  return parsed.output;
+}
+
+const pick = (...candidates: [string | undefined, Source, string][]): Setting => {
+  for (const [value, source, from] of candidates) if (value) return { value, source, from };
+  return { value: undefined, source: "default", from: "default" };
+};
+
+/** Resolves every client setting once; each knows its source, so `doctor` can say where it came from. */
+export function resolveSettings(flags: Flags, env: NodeJS.ProcessEnv = process.env, opts: { config?: ConfigFile | null; identity?: boolean } = {}): Settings {
+  const home: Setting & { value: string } = env.CLAWLINK_HOME
+    ? { value: env.CLAWLINK_HOME, source: "env", from: "CLAWLINK_HOME" }
+    : { value: join(homedir(), ".clawlink"), source: "default", from: "default" };
+  const configFile = configPath(home.value);
+  // `config: null` skips the file (doctor reports a broken one and carries on without it); `identity: false` the saved identity.
+  const config = opts.config === null ? undefined : (opts.config ?? readConfig(home.value));
+  const relative = (p: string) => resolve(dirname(configFile), p);
+
+  const as = pick([flags.as, "flag", "--as"], [env.CLAWLINK_AS, "env", "CLAWLINK_AS"]);
+  const identity = opts.identity === false ? undefined : loadIdentity(home.value, as.value, as.source === "flag");
+  if (!as.value && identity) Object.assign(as, { value: identity.name, source: "default", from: `the home's default identity` });
+
+  const relaySetting = pick(
+    [flags.relay, "flag", "--relay"],
+    [env.CLAWLINK_RELAY, "env", "CLAWLINK_RELAY"],
+    [config?.relay, "config", `relay in ${configFile}`],
+    [identity?.relay, "identity", `identity ${identity?.name}`],
+  );
+  const relay = { ...relaySetting, value: normalizeRelayUrl(relaySetting.value ?? DEFAULT_RELAY) };
+  // A saved identity belongs to one relay; pointed elsewhere, act without it.
+  const me = identity && identity.relay === relay.value ? identity : undefined;
+
+  const token = pick(
+    [flags.token, "flag", "--token"],
+    [env.CLAWLINK_TOKEN, "env", "CLAWLINK_TOKEN"],
+    [config?.token_file ? readTokenFile(relative(config.token_file), `token_file in ${configFile}`, "bad_config").token : undefined, "config", `token_file in ${configFile}`],
+    [me?.token, "identity", `identity ${me?.name}`],
+  );
+  const caSetting = pick(
+    [flags.ca, "flag", "--ca"],
+    [env.CLAWLINK_CA, "env", "CLAWLINK_CA"],
+    [config?.ca ? relative(config.ca) : undefined, "config", `ca in ${configFile}`],
+    [me?.ca, "identity", `identity ${me?.name}`],
+  );
+  const ca = { ...caSetting, value: caSetting.value ? resolve(caSetting.value) : undefined };
+  return { home, configFile, config, as, relay, token, ca, identity, me };
+}

@@ -1,0 +1,25 @@
+/** A token kept in a file rather than on a command line: how the relay (--token-file) and the client (token_file) read one. */
+import { readFileSync, statSync } from "node:fs";
+import { ClawlinkError } from "./errors";
+
+/**
+ * The file's content, trimmed. `label` says where the path came from (`--token-file`, `token_file in
+ * config.json`); `shared` is true when other users may read the file.
+ */
+export function readTokenFile(path: string, label: string, code = "usage"): { token: string; shared: boolean } {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    const errno = (err as NodeJS.ErrnoException).code;
+    throw new ClawlinkError(
+      code,
+      400,
+      errno === "ENOENT" ? `${label}: no such file: ${path}` : `${label}: cannot read ${path} (${errno ?? (err as Error).message})`,
+      "write the token to a file (mode 0600) and give its path",
+    );
+  }
+  const token = text.trim();
+  if (!token) throw new ClawlinkError(code, 400, `${label}: ${path} is empty`, "write the token into it, e.g. `openssl rand -hex 16 > relay.token`");
+  return { token, shared: (statSync(path).mode & 0o077) !== 0 };
+}

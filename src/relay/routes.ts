@@ -6,7 +6,7 @@ import { parseWith } from "../protocol/codec";
 import { AckRequest, Capability, FileKey, KeyPrefix, LockRequest, MAX_KEY_SEGMENTS, RegisterRequest, SendMessage, TaskState } from "../protocol/schemas";
 import type { Auth } from "./auth";
 import { bytesResponse, collectSoon, discardBody, readFileBody } from "./body";
-import type { Files, PutOptions } from "./files";
+import type { Files, PutOptions, Upload } from "./files";
 import type { Hub } from "./hub";
 import { IDLE_TIMEOUT_S, declaredLength, readJsonBody, type Limits } from "./limits";
 import { RegistrationLimit } from "./registrations";
@@ -151,21 +151,27 @@ export function createRoutes(hub: Hub, files: Files, auth: Auth, limits: RouteLi
     },
     "/v1/files/*": {
       PUT: async (req) => {
-        let agent: AgentRecord, key: string, conditions: PutOptions;
+        let agent: AgentRecord, key: string, conditions: PutOptions, hold: Upload;
         try {
           agent = auth.agent(req);
           key = fileKey(req, FILES);
           conditions = putConditions(req);
-          files.checkSpace(key, declaredLength(req));
+          // The room is held before the body is read, so uploads in progress cannot together pass the budget.
+          const declared = declaredLength(req);
+          hold = files.reserve(key, declared > limits.maxFileBytes ? 0 : declared);
         } catch (err) {
           // Read the upload anyway (up to twice the file limit), so the sender sees this answer rather than a broken pipe.
           await discardBody(req, 2 * limits.maxFileBytes);
           throw err;
         }
-        const bytes = await readFileBody(req, limits.maxFileBytes);
-        collectSoon(bytes.byteLength);
-        const written = files.put(agent, key, bytes, conditions);
-        return json(written, written.created ? 201 : 200, { etag: `"${written.version}"` });
+        try {
+          const bytes = await readFileBody(req, limits.maxFileBytes, hold);
+          collectSoon(bytes.byteLength);
+          const written = files.put(agent, key, bytes, { ...conditions, hold });
+          return json(written, written.created ? 201 : 200, { etag: `"${written.version}"` });
+        } finally {
+          hold.release();
+        }
       },
       GET: (req) => {
         auth.member(req);

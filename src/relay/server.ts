@@ -34,6 +34,7 @@ export interface RelayOptions extends HubOptions, Partial<Limits> {
 export interface Relay {
   server: Server<SocketData>;
   hub: Hub;
+  files: Files;
   url: string;
   stop(): Promise<void>;
 }
@@ -198,6 +199,7 @@ export function startRelay(opts: RelayOptions = {}): Relay {
   return {
     server,
     hub,
+    files,
     url,
     async stop() {
       clearInterval(ticker);

@@ -65,7 +65,9 @@ export default Object.assign(defineCommand({
     fsync: { type: "string", description: "With --data: normal (default) survives the relay's process dying, not the machine; always waits for the disk on each commit", valueHint: "normal|always" },
     "tls-cert": { type: "string", description: "Serve HTTPS and WSS with this PEM certificate chain (with --tls-key)", valueHint: "pem" },
     "tls-key": { type: "string", description: "The PEM private key of --tls-cert", valueHint: "pem" },
-    "max-queue": { type: "string", description: "Messages waiting per agent before senders get 429", default: String(DEFAULT_LIMITS.maxQueue) },
+    "max-queue": { type: "string", description: "Messages waiting per agent (queued or unacknowledged) before senders get 429", default: String(DEFAULT_LIMITS.maxQueue) },
+    "max-queued-bytes": { type: "string", description: "Bytes of all messages waiting or unacknowledged before senders get 429", default: String(DEFAULT_LIMITS.maxQueuedBytes) },
+    "max-sender-bytes": { type: "string", description: "Bytes of one agent's messages waiting or unacknowledged before it gets 429", default: String(DEFAULT_LIMITS.maxSenderBytes) },
     "max-agents": { type: "string", description: "Agents the relay holds at most (more get 429)", default: String(DEFAULT_LIMITS.maxAgents) },
     "max-message-bytes": { type: "string", description: "Largest JSON request body (a message); larger get 413", default: String(DEFAULT_LIMITS.maxMessageBytes) },
     "max-file-bytes": { type: "string", description: "Largest shared file; larger get 413", default: String(DEFAULT_LIMITS.maxFileBytes) },
@@ -90,6 +92,8 @@ export default Object.assign(defineCommand({
       port = num(args.port, "--port")!;
       limits = {
         maxQueue: num(args["max-queue"], "--max-queue", 1),
+        maxQueuedBytes: num(args["max-queued-bytes"], "--max-queued-bytes", 1024),
+        maxSenderBytes: num(args["max-sender-bytes"], "--max-sender-bytes", 1024),
         maxAgents: num(args["max-agents"], "--max-agents", 1),
         maxMessageBytes: num(args["max-message-bytes"], "--max-message-bytes", 1024),
         maxFileBytes: num(args["max-file-bytes"], "--max-file-bytes", 1),

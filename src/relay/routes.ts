@@ -118,7 +118,7 @@ export function createRoutes(hub: Hub, files: Files, auth: Auth, limits: RouteLi
       POST: async (req) => {
         const agent = self(req);
         const body = parseWith(AckRequest, await readJsonBody(req, limits.maxMessageBytes, "ack"), "ack");
-        return json({ acked: hub.ack(agent, body.ids) });
+        return json({ acked: hub.ack(agent, body.ids, body.tasks) });
       },
     },
     "/v1/messages": {

@@ -41,7 +41,7 @@ export interface Relay {
 
 export function startRelay(opts: RelayOptions = {}): Relay {
   const limits = resolveLimits(opts);
-  const hub = new Hub({ ...opts, maxQueue: limits.maxQueue, maxAgents: limits.maxAgents });
+  const hub = new Hub({ ...opts, ...limits });
   const files = new Files(hub.store, hub.clock, {
     maxVersions: limits.maxFileVersions,
     maxTotalBytes: limits.maxTotalFileBytes,

@@ -114,7 +114,7 @@ export class SqliteStore extends MemoryStore {
       .all();
     let lastSeq = -1;
     for (const r of rows) {
-      const entry: Entry = { msg: JSON.parse(r.body) as Message, to: r.agent, priority: r.priority, seq: r.seq };
+      const entry: Entry = { msg: JSON.parse(r.body) as Message, to: r.agent, priority: r.priority, seq: r.seq, size: Buffer.byteLength(r.body) };
       lastSeq = Math.max(lastSeq, r.seq);
       if (r.inflight) super.putInflight(r.agent, { entry, until: r.until ?? 0, conn: r.via_socket || null });
       else super.enqueue(entry);

@@ -126,11 +126,14 @@ export class Client {
     }
     return { acked };
   }
-  tasks(q: { state?: TaskState; role?: "sent" | "held" } = {}) {
+  /** One page of the agent's tasks, oldest first; `next_cursor` fetches the next. */
+  tasks(q: { state?: TaskState; role?: "sent" | "held"; limit?: number; cursor?: string } = {}) {
     const qs = new URLSearchParams();
     if (q.state) qs.set("state", q.state);
     if (q.role) qs.set("role", q.role);
-    return this.call(TaskList, "GET", `/v1/tasks${qs.size ? `?${qs}` : ""}`).then((r) => r.tasks);
+    if (q.limit !== undefined) qs.set("limit", String(q.limit));
+    if (q.cursor !== undefined) qs.set("cursor", q.cursor);
+    return this.call(TaskList, "GET", `/v1/tasks${qs.size ? `?${qs}` : ""}`);
   }
   task(id: string) {
     return this.call(Task, "GET", `/v1/tasks/${encodeURIComponent(id)}`);

@@ -295,7 +295,10 @@ export const Task = v.object({
   result: v.nullable(v.string()),
 });
 export type Task = v.InferOutput<typeof Task>;
-export const TaskList = v.object({ tasks: v.array(Task) });
+/** `GET /v1/tasks` pages: `limit` tasks at most (default 100), and the cursor of the next page, null on the last. */
+export const TASK_PAGE = { default: 100, max: 1000 } as const;
+export const TaskList = v.object({ tasks: v.array(Task), next_cursor: v.optional(v.nullable(v.string()), null) });
+export type TaskList = v.InferOutput<typeof TaskList>;
 
 // ---------------------------------------------------------------- files
 

@@ -43,6 +43,10 @@ export interface HubOptions {
   maxQueuedBytes?: number;
   /** Bytes of one agent's messages waiting or unacknowledged. */
   maxSenderBytes?: number;
+  /** How long a finished task is kept. */
+  taskRetentionMs?: number;
+  /** Finished tasks kept at most, relay-wide; the oldest finished are forgotten first. */
+  maxFinishedTasks?: number;
 }
 
 export interface RegisterOptions {
@@ -101,6 +105,8 @@ export class Hub {
       admit: (to, from, size, replacing) => this.admit(to, from, size, replacing),
       fits: (to, from, size, replacing) => this.fits(to, from, size, replacing),
       isOnline: (rec, now) => this.isOnline(rec, now),
+      retentionMs: opts.taskRetentionMs ?? DEFAULT_LIMITS.taskRetentionMs,
+      maxFinished: opts.maxFinishedTasks ?? DEFAULT_LIMITS.maxFinishedTasks,
     });
     // A failed commit put the records back to what is on disk: rebuild what is derived from them.
     this.store.subscribe({
@@ -325,9 +331,7 @@ export class Hub {
     const task = this.store.getTask(msg.in_reply_to);
     if (task) return this.tasks.respond(sender, task, msg);
     // A reply to a broadcast or any other message: a plain response to a named agent.
-    if (msg.to === undefined) {
-      throw notFound("unknown_task", `no task has the id ${msg.in_reply_to}`, "check the id in your inbox; to reply to a broadcast, also pass --to AGENT");
-    }
+    if (msg.to === undefined) throw this.tasks.missing(sender, msg.in_reply_to, "to reply to a broadcast, also pass --to AGENT");
     const to = this.resolveAgent(msg.to);
     const id = newSortableId("m");
     const reply: Message = { type: "response", id, from: sender.id, to: to.id, created_at: iso(this.clock()), in_reply_to: msg.in_reply_to, status: msg.status, result: msg.result };
@@ -364,6 +368,7 @@ export class Hub {
       this.nextForgetSweep = now + Math.min(FORGET_SWEEP_MS, this.forgetAfterMs / 4);
       this.forgetIdle(now);
     }
+    this.tasks.forgetFinished(now);
   }
 
   /** Forgets agents stale and idle for `forgetAfterMs`, so abandoned registrations do not fill the registry for good. */

@@ -20,6 +20,10 @@ export interface Limits {
   maxQueuedBytes: number;
   /** Bytes of one agent's messages waiting or unacknowledged before it gets 429. */
   maxSenderBytes: number;
+  /** How long a finished task is kept, in milliseconds. */
+  taskRetentionMs: number;
+  /** Finished tasks kept at most, relay-wide. */
+  maxFinishedTasks: number;
   /** Agents the relay holds at most. */
   maxAgents: number;
   /** Failed authentications per client address and claimed identity per minute before they get 429. */
@@ -41,6 +45,8 @@ export const DEFAULT_LIMITS: Readonly<Limits> = {
   maxQueue: 10_000,
   maxQueuedBytes: 256 * 1024 * 1024,
   maxSenderBytes: 64 * 1024 * 1024,
+  taskRetentionMs: 24 * 3600 * 1000,
+  maxFinishedTasks: 10_000,
   maxAgents: 10_000,
   maxAuthFailures: 30,
   maxRegistrations: 60,

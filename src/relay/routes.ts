@@ -3,11 +3,12 @@ import type { Server } from "bun";
 import * as v from "valibot";
 import { ClawlinkError, badRequest, forbidden } from "../errors";
 import { parseWith } from "../protocol/codec";
-import { AckRequest, Capability, FileKey, KeyPrefix, LockRequest, MAX_KEY_SEGMENTS, RegisterRequest, SendMessage, TaskState } from "../protocol/schemas";
+import { AckRequest, Capability, FileKey, KeyPrefix, LockRequest, MAX_KEY_SEGMENTS, RegisterRequest, SendMessage, TASK_PAGE, TaskState } from "../protocol/schemas";
 import type { Auth } from "./auth";
 import { bytesResponse, collectSoon, discardBody, readFileBody } from "./body";
 import type { Files, PutOptions, Upload } from "./files";
 import type { Hub } from "./hub";
+import { decodeCursor } from "./task-list";
 import { IDLE_TIMEOUT_S, declaredLength, readJsonBody, type Limits } from "./limits";
 import { RegistrationLimit } from "./registrations";
 import type { AgentRecord, FileVersionRecord } from "./store";
@@ -40,6 +41,16 @@ const FilesQuery = v.object({ prefix: v.optional(KeyPrefix) });
 const TaskQuery = v.object({
   state: v.optional(TaskState),
   role: v.optional(v.picklist(["sent", "held"], "role must be sent or held")),
+  limit: v.optional(
+    v.pipe(v.string(), v.toNumber("limit must be a number"), v.integer("limit must be a whole number"), v.minValue(1, "limit is at least 1"), v.maxValue(TASK_PAGE.max, `limit is at most ${TASK_PAGE.max}`)),
+  ),
+  cursor: v.optional(
+    v.pipe(
+      v.string(),
+      v.check((c) => decodeCursor(c) !== undefined, "cursor is not one this relay gave out: pass the next_cursor of the previous page unchanged, or leave it out to start from the first"),
+      v.transform((c) => decodeCursor(c)!),
+    ),
+  ),
 });
 
 function query(req: Request): Record<string, string> {
@@ -131,7 +142,8 @@ export function createRoutes(hub: Hub, files: Files, auth: Auth, limits: RouteLi
     "/v1/tasks": {
       GET: (req) => {
         const agent = auth.agent(req);
-        return json({ tasks: hub.tasks.list(agent, parseWith(TaskQuery, query(req), "query")) });
+        const q = parseWith(TaskQuery, query(req), "query");
+        return json(hub.tasks.page(agent, q, { limit: q.limit ?? TASK_PAGE.default, after: q.cursor }));
       },
     },
     "/v1/tasks/:id": {

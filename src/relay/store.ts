@@ -98,6 +98,8 @@ export interface Store {
   getTaskByIdempotencyKey(from: string, key: string): TaskRecord | undefined;
   listTasks(agentId: string): Iterable<TaskRecord>;
   putTask(task: TaskRecord): void;
+  /** Forgets a task record (a finished one past its retention). */
+  deleteTask(id: string): void;
 
   /** Bytes of every message queued or in flight, in all and per sender; kept up to date by the operations below. */
   readonly ledger: Ledger;
@@ -274,6 +276,17 @@ export class MemoryStore implements Store {
     let set = this.tasksByAgent.get(agentId);
     if (!set) this.tasksByAgent.set(agentId, (set = new Set()));
     set.add(taskId);
+  }
+  deleteTask(id: string) {
+    const task = this.tasks.get(id);
+    if (!task) return;
+    this.tasks.delete(id);
+    if (task.idempotencyKey) this.idempotency.delete(`${task.from}\0${task.idempotencyKey}`);
+    for (const agentId of [task.from, task.to]) {
+      const set = agentId === null ? undefined : this.tasksByAgent.get(agentId);
+      set?.delete(id);
+      if (set?.size === 0) this.tasksByAgent.delete(agentId!);
+    }
   }
 
   /** An entry arrives in the agent's queue or flight: count its bytes and index it by task. */

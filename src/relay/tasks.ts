@@ -3,13 +3,15 @@
  * routing by capability, ttls, leases running out, and watchers of one task. No I/O: the hub
  * hands it a store, a clock, and a way to queue messages.
  */
-import { badRequest, conflict, forbidden, notFound } from "../errors";
+import { badRequest, conflict, forbidden, notFound, type ClawlinkError } from "../errors";
 import { FINAL_STATES, type Message, type Priority, type ResponseMessage, type SendMessage, type Sent, type Task, type TaskState } from "../protocol/schemas";
 import { RELAY_SENDER, sizeOf, type Budgets } from "./budget";
 import type { Delivery } from "./delivery";
 import { newSortableId } from "./ids";
 import type { Entry } from "./queue";
+import { FinishedTasks } from "./retention";
 import { CapabilityRouter } from "./router";
+import { matching, pageOf, type PageRequest, type TaskFilter, type TaskPage } from "./task-list";
 import type { AgentRecord, Store, TaskRecord } from "./store";
 import { iso, responseMessage, taskMessage, taskView } from "./views";
 
@@ -33,6 +35,9 @@ export interface TaskHost {
   /** The same question, answered instead of thrown, for messages that are skipped when they do not fit. */
   fits(to: string, from: string, size: number, replacing?: Entry): boolean;
   isOnline(rec: AgentRecord, now: number): boolean;
+  /** How long finished tasks are kept, and how many at most. */
+  retentionMs: number;
+  maxFinished: number;
 }
 
 
@@ -40,6 +45,7 @@ export class Tasks {
   private router = new CapabilityRouter();
   /** Tasks routed by capability that wait for an agent with it (`--queue`), with the bytes their message holds. */
   private unassigned = new Map<string, number>();
+  private finished: FinishedTasks;
   /** Unfinished tasks with a ttl. */
   private ttlTasks = new Set<string>();
   private watchers = new Map<string, Set<TaskWatcher>>();
@@ -47,6 +53,7 @@ export class Tasks {
   private shown = new WeakSet<TaskWatcher>();
 
   constructor(private host: TaskHost) {
+    this.finished = new FinishedTasks(host.store, { retentionMs: host.retentionMs, maxFinished: host.maxFinished });
     this.restore();
   }
 
@@ -81,13 +88,18 @@ export class Tasks {
 
   /** Rebuilds what is derived from the task records (a durable store comes back with them). */
   private restore() {
+    const finished: TaskRecord[] = [];
     for (const task of this.store.listAllTasks()) {
-      if (FINAL_STATES.has(task.state)) continue;
+      if (FINAL_STATES.has(task.state)) {
+        finished.push(task);
+        continue;
+      }
       if (task.to) this.router.started(task.to);
       else if (task.state === "queued") this.hold(task, sizeOf(taskMessage(task)));
       // A delivered task may be queued again by its lease, and then its ttl applies.
       if (task.ttlS !== null) this.ttlTasks.add(task.id);
     }
+    this.finished.restore(finished);
   }
 
   /** A new task, to a named agent or to the least busy one with a capability. */
@@ -204,7 +216,7 @@ export class Tasks {
   /** The holder reports progress: the task is working, its lease is settled, and the sender hears of it. An unread note it sent before is replaced. */
   progress(sender: AgentRecord, taskId: string, note: string): Sent {
     const task = this.store.getTask(taskId);
-    if (!task) throw notFound("unknown_task", `no task has the id ${taskId}`, "run `clawlink tasks` to see the tasks you hold");
+    if (!task) throw this.missing(sender, taskId, "run `clawlink tasks --held` to see the tasks you hold");
     this.checkHolder(sender, task, "report progress on");
     const id = newSortableId("m");
     const msg: Message = { type: "progress", id, from: sender.id, to: task.from, created_at: iso(this.clock()), in_reply_to: task.id, note };
@@ -278,22 +290,26 @@ export class Tasks {
     return taskView(this.requireTask(agent, taskId));
   }
 
+  /** The 404 for a task id without a record, saying when it was forgotten after finishing. */
+  missing(agent: AgentRecord, taskId: string, hint?: string): ClawlinkError {
+    return this.finished.missing(agent.id, taskId, hint);
+  }
+
   private requireTask(agent: AgentRecord, taskId: string): TaskRecord {
     const task = this.store.getTask(taskId);
-    if (!task) throw notFound("unknown_task", `no task has the id ${taskId}`, "run `clawlink tasks` to list your tasks");
+    if (!task) throw this.missing(agent, taskId);
     if (task.from !== agent.id && task.to !== agent.id) throw forbidden(`task ${taskId} is neither sent nor held by you`, "an agent can see only its own tasks");
     return task;
   }
 
-  list(agent: AgentRecord, filter: { state?: TaskState; role?: "sent" | "held" } = {}): Task[] {
-    const out: Task[] = [];
-    for (const task of this.store.listTasks(agent.id)) {
-      if (filter.state && task.state !== filter.state) continue;
-      if (filter.role === "sent" && task.from !== agent.id) continue;
-      if (filter.role === "held" && task.to !== agent.id) continue;
-      out.push(taskView(task));
-    }
-    return out.sort((a, b) => (a.created_at < b.created_at ? -1 : 1));
+  /** Every task the agent sent or holds that passes the filter, oldest first. */
+  list(agent: AgentRecord, filter: TaskFilter = {}): Task[] {
+    return matching(this.store.listTasks(agent.id), agent.id, filter).map(taskView);
+  }
+
+  /** One page of them (`GET /v1/tasks`). */
+  page(agent: AgentRecord, filter: TaskFilter, page: PageRequest): TaskPage {
+    return pageOf(this.store.listTasks(agent.id), agent.id, filter, page);
   }
 
   /** Subscribes to a task's changes; the current state is pushed at once. */
@@ -325,6 +341,7 @@ export class Tasks {
     if (FINAL_STATES.has(state) && !wasFinal) {
       this.ttlTasks.delete(task.id);
       if (task.to) this.router.finished(task.to);
+      this.finished.finished(task, now);
     }
     const status: Message = { type: "status", id: newSortableId("m"), from: RELAY_SENDER, to: task.from, created_at: iso(now), task_id: task.id, state, note };
     this.tell(task.from, status, task.priority);
@@ -352,6 +369,11 @@ export class Tasks {
     if (!this.host.fits(to, RELAY_SENDER, size, unread)) return;
     if (unread) this.store.removeQueued(to, unread.msg.id);
     this.host.enqueue(status, to, priority, size);
+  }
+
+  /** Forgets finished tasks past their retention; the hub calls it with every tick. */
+  forgetFinished(now: number) {
+    this.finished.forgetDue(now);
   }
 
   /** A delivered task's lease ran out before an ack: it is queued again. False when the task no longer wants it. */

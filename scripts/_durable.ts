@@ -13,6 +13,8 @@ import { measure } from "./_throughput";
 const TARGET_RATIO = 0.5;
 const TARGET_RESTART_MS = 2000;
 const QUEUED = 100_000;
+/** Queue and byte limits raised, so that every task sent is held however fast they come. */
+const HOLD_ALL = ["--max-queue", "10000000", "--max-queued-bytes", String(8 * 2 ** 30), "--max-sender-bytes", String(8 * 2 ** 30)];
 
 const BROADCAST = { type: "broadcast", content: "build 4812 is green; main is open again", topic: "ci", tags: ["ci", "main"] };
 const TASK = { type: "task", to: "worker", task: "review the diff of PR 1234 and list style problems", context: { repo: "api", pr: 1234 }, priority: "normal" };
@@ -23,7 +25,7 @@ export async function durable(ctx: BenchContext): Promise<Figure[]> {
     const rates: number[] = [];
     for (const mode of ["memory", "durable"] as const) {
       const home = tempHome();
-      const relay = await spawnRelay({ flags: ["--max-queue", "10000000", ...(mode === "durable" ? ["--data", join(home.dir, "relay.db")] : [])] });
+      const relay = await spawnRelay({ flags: [...HOLD_ALL, ...(mode === "durable" ? ["--data", join(home.dir, "relay.db")] : [])] });
       try {
         const [sender] = await registerAgents(relay.url, ["sender", "worker"]);
         const m = await measure(relay, ctx, { headers: { authorization: `Bearer ${sender!.secret}`, "content-type": "application/json" }, body: JSON.stringify(body) });
@@ -41,7 +43,7 @@ export async function durable(ctx: BenchContext): Promise<Figure[]> {
 
   const home = tempHome();
   const data = join(home.dir, "relay.db");
-  let relay = await spawnRelay({ flags: ["--max-queue", "1000000", "--data", data] });
+  let relay = await spawnRelay({ flags: [...HOLD_ALL, "--data", data] });
   try {
     const [sender, worker] = await registerAgents(relay.url, ["sender", "worker"]);
     const headers = { authorization: `Bearer ${sender!.secret}`, "content-type": "application/json" };
@@ -59,7 +61,7 @@ export async function durable(ctx: BenchContext): Promise<Figure[]> {
     relay.proc.kill("SIGKILL");
     await relay.proc.exited;
     const t0 = performance.now();
-    relay = await spawnRelay({ flags: ["--max-queue", "1000000", "--data", data] });
+    relay = await spawnRelay({ flags: [...HOLD_ALL, "--data", data] });
     const ready = performance.now() - t0;
     const hb = (await (await fetch(`${relay.url}/v1/agents/${worker!.id}/heartbeat`, { method: "POST", headers: { authorization: `Bearer ${worker!.secret}` } })).json()) as { pending: number };
     const restart: Figure = { name: "durable restart with 100k queued (ms)", value: ready, unit: "ms", better: "lower", target: TARGET_RESTART_MS };

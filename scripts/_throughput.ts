@@ -2,7 +2,7 @@
  * Relay throughput: POST /v1/messages with an agent's secret, fixed concurrency, the relay in its own
  * process. Two mixes, so the queue bound (429 at --max-queue) never turns this into a rejection test:
  * a broadcast with no other agent registered (the HTTP, auth, validation and routing cost alone), and
- * a task to one registered agent that is not listening, with --max-queue raised to hold every task.
+ * a task to one registered agent that is not listening, with --max-queue and the byte budgets raised to hold every task.
  */
 import { cpuMeter, fmtCpu, fmtCpuPerOp, rssMiBOf, selfCpuMeter } from "./_machine";
 import { fmtStatuses, runLoad, type LoadResult } from "./_load";
@@ -41,7 +41,8 @@ const MIXES: Mix[] = [
   },
   {
     name: "task to an agent not listening, --max-queue 10000000",
-    flags: ["--max-queue", "10000000"],
+    // The byte budgets raised too, so that every task is held however fast they come.
+    flags: ["--max-queue", "10000000", "--max-queued-bytes", String(8 * 2 ** 30), "--max-sender-bytes", String(8 * 2 ** 30)],
     async prepare(url) {
       const [sender] = await registerAgents(url, ["sender", "worker"]);
       return { secret: sender!.secret, body: task("worker") };

@@ -16,6 +16,7 @@ import {
   Registration,
   Sent,
   Task,
+  MAX_ACK_IDS,
   TaskList,
   type RegisterRequest,
   type SendMessage,
@@ -116,14 +117,23 @@ export class Client {
     if (q.ack) qs.set("ack", "true");
     return this.call(Inbox, "GET", `/v1/agents/${id}/inbox${qs.size ? `?${qs}` : ""}`, { signal: q.signal }).then((r) => r.messages);
   }
-  ack(id: string, ids: string[]) {
-    return this.call(v.object({ acked: v.number() }), "POST", `/v1/agents/${id}/ack`, { json: { ids } });
+  /** Acknowledges any number of ids, in as many requests as the relay's cap per ack needs. */
+  async ack(id: string, ids: string[]) {
+    let acked = 0;
+    for (let i = 0; i < ids.length; i += MAX_ACK_IDS) {
+      const r = await this.call(v.object({ acked: v.number() }), "POST", `/v1/agents/${id}/ack`, { json: { ids: ids.slice(i, i + MAX_ACK_IDS) } });
+      acked += r.acked;
+    }
+    return { acked };
   }
-  tasks(q: { state?: TaskState; role?: "sent" | "held" } = {}) {
+  /** One page of the agent's tasks, oldest first; `next_cursor` fetches the next. */
+  tasks(q: { state?: TaskState; role?: "sent" | "held"; limit?: number; cursor?: string } = {}) {
     const qs = new URLSearchParams();
     if (q.state) qs.set("state", q.state);
     if (q.role) qs.set("role", q.role);
-    return this.call(TaskList, "GET", `/v1/tasks${qs.size ? `?${qs}` : ""}`).then((r) => r.tasks);
+    if (q.limit !== undefined) qs.set("limit", String(q.limit));
+    if (q.cursor !== undefined) qs.set("cursor", q.cursor);
+    return this.call(TaskList, "GET", `/v1/tasks${qs.size ? `?${qs}` : ""}`);
   }
   task(id: string) {
     return this.call(Task, "GET", `/v1/tasks/${encodeURIComponent(id)}`);

@@ -3,7 +3,7 @@ import * as v from "valibot";
 import type { Identity } from "../config";
 import { ClawlinkError, exitCodeFor } from "../errors";
 import { logger } from "../logger";
-import { Message } from "../protocol/schemas";
+import { MAX_ACK_IDS, Message } from "../protocol/schemas";
 import type { Client } from "./client";
 import { printable } from "./render";
 import { ensureRegistered, type Session } from "./session";
@@ -77,7 +77,7 @@ export async function followInbox(opts: FollowOptions): Promise<number> {
 
   const flushAcks = () => {
     if (pendingAcks.length && ws?.readyState === WebSocket.OPEN) {
-      ws.send(JSON.stringify({ op: "ack", ids: pendingAcks }));
+      for (let i = 0; i < pendingAcks.length; i += MAX_ACK_IDS) ws.send(JSON.stringify({ op: "ack", ids: pendingAcks.slice(i, i + MAX_ACK_IDS) }));
       pendingAcks = [];
     }
   };

@@ -1,5 +1,6 @@
 import { defineCommand } from "citty";
 import { networkInterfaces } from "node:os";
+import { formatDuration, parseDuration } from "../duration";
 import { ClawlinkError, EXIT } from "../errors";
 import { logger } from "../logger";
 import { FSYNC_MODES, type Fsync } from "../relay/datafile";
@@ -18,12 +19,10 @@ const num = (s: string | undefined, flag: string, min = 0): number | undefined =
   return n;
 };
 
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 /** `90s`, `30m`, `24h`, `7d` (a bare number is seconds), in milliseconds. */
 const duration = (s: string, flag: string): number => {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(s.trim());
-  const ms = m ? Number(m[1]) * UNITS[m[2] ?? "s"]! : NaN;
-  if (!(ms >= 1)) throw new Error(`${flag} must be a duration such as 90s, 30m, 24h or 7d, not "${s}"`);
+  const ms = parseDuration(s);
+  if (ms === undefined || !(ms >= 1)) throw new Error(`${flag} must be a duration such as 90s, 30m, 24h or 7d, not "${s}"`);
   return ms;
 };
 
@@ -65,7 +64,11 @@ export default Object.assign(defineCommand({
     fsync: { type: "string", description: "With --data: normal (default) survives the relay's process dying, not the machine; always waits for the disk on each commit", valueHint: "normal|always" },
     "tls-cert": { type: "string", description: "Serve HTTPS and WSS with this PEM certificate chain (with --tls-key)", valueHint: "pem" },
     "tls-key": { type: "string", description: "The PEM private key of --tls-cert", valueHint: "pem" },
-    "max-queue": { type: "string", description: "Messages waiting per agent before senders get 429", default: String(DEFAULT_LIMITS.maxQueue) },
+    "max-queue": { type: "string", description: "Messages waiting per agent (queued or unacknowledged) before senders get 429", default: String(DEFAULT_LIMITS.maxQueue) },
+    "max-queued-bytes": { type: "string", description: "Bytes of all messages waiting or unacknowledged before senders get 429", default: String(DEFAULT_LIMITS.maxQueuedBytes) },
+    "max-sender-bytes": { type: "string", description: "Bytes of one agent's messages waiting or unacknowledged before it gets 429", default: String(DEFAULT_LIMITS.maxSenderBytes) },
+    "task-retention": { type: "string", description: "How long finished tasks are kept (90s, 30m, 24h, 7d)", default: formatDuration(DEFAULT_LIMITS.taskRetentionMs) },
+    "max-finished-tasks": { type: "string", description: "Finished tasks kept at most; the oldest finished are forgotten first", default: String(DEFAULT_LIMITS.maxFinishedTasks) },
     "max-agents": { type: "string", description: "Agents the relay holds at most (more get 429)", default: String(DEFAULT_LIMITS.maxAgents) },
     "max-message-bytes": { type: "string", description: "Largest JSON request body (a message); larger get 413", default: String(DEFAULT_LIMITS.maxMessageBytes) },
     "max-file-bytes": { type: "string", description: "Largest shared file; larger get 413", default: String(DEFAULT_LIMITS.maxFileBytes) },
@@ -90,6 +93,10 @@ export default Object.assign(defineCommand({
       port = num(args.port, "--port")!;
       limits = {
         maxQueue: num(args["max-queue"], "--max-queue", 1),
+        maxQueuedBytes: num(args["max-queued-bytes"], "--max-queued-bytes", 1024),
+        maxSenderBytes: num(args["max-sender-bytes"], "--max-sender-bytes", 1024),
+        taskRetentionMs: duration(args["task-retention"], "--task-retention"),
+        maxFinishedTasks: num(args["max-finished-tasks"], "--max-finished-tasks", 1),
         maxAgents: num(args["max-agents"], "--max-agents", 1),
         maxMessageBytes: num(args["max-message-bytes"], "--max-message-bytes", 1024),
         maxFileBytes: num(args["max-file-bytes"], "--max-file-bytes", 1),

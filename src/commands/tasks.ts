@@ -1,23 +1,35 @@
+import * as v from "valibot";
 import { renderTasks } from "../client/render";
-import { TaskState } from "../protocol/schemas";
+import { shellArg } from "../errors";
+import { TASK_PAGE, TaskState } from "../protocol/schemas";
 import { defineClientCommand, parseArg, usage } from "./_shared";
 
 export default defineClientCommand({
-  meta: { name: "tasks", description: "List the tasks you sent and the tasks you hold" },
+  meta: { name: "tasks", description: `List the tasks you sent and the tasks you hold, oldest first, ${TASK_PAGE.default} at a time` },
   examples: [
     "clawlink tasks",
     "clawlink tasks --sent --state working --json",
+    "clawlink tasks --limit 500 --cursor CURSOR",
   ],
   args: {
     state: { type: "string", description: "Only tasks in this state (queued, delivered, working, completed, failed, canceled, expired)", valueHint: "state" },
     sent: { type: "boolean", description: "Only tasks you sent" },
     held: { type: "boolean", description: "Only tasks you hold" },
+    limit: { type: "string", description: `At most this many tasks (1-${TASK_PAGE.max}, default ${TASK_PAGE.default})`, valueHint: "n" },
+    cursor: { type: "string", description: "Start after the previous page: the next_cursor it gave (same filters)", valueHint: "cursor" },
   },
   async run(ctx) {
     const me = ctx.me();
-    if (ctx.args.sent && ctx.args.held) throw usage("pass --sent or --held, not both");
+    const { sent, held } = ctx.args;
+    if (sent && held) throw usage("pass --sent or --held, not both");
     const state = ctx.args.state === undefined ? undefined : parseArg(TaskState, ctx.args.state, "--state");
-    const tasks = await ctx.client.tasks({ state, role: ctx.args.sent ? "sent" : ctx.args.held ? "held" : undefined });
-    ctx.out(tasks, renderTasks(tasks, me.id));
+    const limit =
+      ctx.args.limit === undefined
+        ? undefined
+        : parseArg(v.pipe(v.string(), v.toNumber("must be a number"), v.integer("must be a whole number"), v.minValue(1, "must be at least 1"), v.maxValue(TASK_PAGE.max, `must be at most ${TASK_PAGE.max}`)), ctx.args.limit, "--limit");
+    const page = await ctx.client.tasks({ state, role: sent ? "sent" : held ? "held" : undefined, limit, cursor: ctx.args.cursor });
+    const again = [state && `--state ${state}`, sent && "--sent", held && "--held", limit && `--limit ${limit}`].filter(Boolean).join(" ");
+    const next = page.next_cursor === null ? "" : `more tasks: clawlink tasks ${again ? `${again} ` : ""}--cursor ${shellArg(page.next_cursor)}\n`;
+    ctx.out(page, renderTasks(page.tasks, me.id) + next);
   },
 });

@@ -256,9 +256,22 @@ export const Sent = v.object({
 });
 export type Sent = v.InferOutput<typeof Sent>;
 
-export const AckRequest = v.object({
-  ids: v.pipe(v.array(Id), v.maxLength(10_000)),
-});
+/** Ids one ack may name, in each of its lists: acking stays cheap however full an inbox is. */
+export const MAX_ACK_IDS = 1000;
+/** Counted before any id is looked at, and checked in one pass: an ack frame is cheap to refuse and to read. */
+const AckIds = (what: string) =>
+  v.pipe(
+    v.array(v.unknown()),
+    v.maxLength(MAX_ACK_IDS, `an ack names at most ${MAX_ACK_IDS} ${what}; send the rest in another ack`),
+    v.check((ids) => ids.every((id) => typeof id === "string" && id.length >= 1 && id.length <= 64), `${what} are strings of 1 to 64 characters`),
+    v.transform((ids) => ids as string[]),
+  );
+const ackFields = {
+  ids: v.optional(AckIds("message ids"), []),
+  /** Also settle every message about these tasks (what `delegate --wait` already showed). */
+  tasks: v.optional(AckIds("task ids"), []),
+};
+export const AckRequest = v.object(ackFields);
 
 // ---------------------------------------------------------------- tasks
 
@@ -282,7 +295,10 @@ export const Task = v.object({
   result: v.nullable(v.string()),
 });
 export type Task = v.InferOutput<typeof Task>;
-export const TaskList = v.object({ tasks: v.array(Task) });
+/** `GET /v1/tasks` pages: `limit` tasks at most (default 100), and the cursor of the next page, null on the last. */
+export const TASK_PAGE = { default: 100, max: 1000 } as const;
+export const TaskList = v.object({ tasks: v.array(Task), next_cursor: v.optional(v.nullable(v.string()), null) });
+export type TaskList = v.InferOutput<typeof TaskList>;
 
 // ---------------------------------------------------------------- files
 
@@ -365,12 +381,7 @@ export const ClientFrame = v.variant(
   "op",
   [
     v.object({ op: v.literal("send"), ref: v.optional(v.string()), message: v.unknown() }),
-    v.object({
-      op: v.literal("ack"),
-      ids: v.optional(v.pipe(v.array(Id), v.maxLength(10_000)), []),
-      /** Also settle every message about these tasks (what `delegate --wait` already showed). */
-      tasks: v.optional(v.pipe(v.array(Id), v.maxLength(1000)), []),
-    }),
+    v.object({ op: v.literal("ack"), ...ackFields }),
     v.object({ op: v.literal("ping") }),
   ],
   "op must be one of send, ack, ping",

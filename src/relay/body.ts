@@ -1,4 +1,4 @@
-/** Bodies of shared files: read into exactly one buffer, served in slices of it, never copied whole. */
+/** Bodies of shared files: read into one buffer as they arrive, served in slices of it, never copied whole. */
 import { ClawlinkError } from "../errors";
 import { tooLarge } from "./limits";
 
@@ -12,12 +12,44 @@ const COLLECT_EVERY = 32 * 1024 * 1024;
 /** Slices a stored file is served in. */
 const SLICE = 1024 * 1024;
 
+/** What an upload holds against the shared files' budget while it is read (files.ts): raised as a body without a length streams in. */
+export interface UploadHold {
+  readonly bytes: number;
+  /** Throws (413 or 429) when `size` bytes do not fit. */
+  grow(size: number): void;
+}
+
+/** A body without a length raises its hold ahead of it, so the budget is checked a few times per MiB, not once a chunk. */
+const HOLD_FIRST = 64 * 1024;
+const HOLD_STEP = 1024 * 1024;
+/** Raises a hold ahead of what arrived (doubling, a MiB at most at a time), or to just that when no more fits; the error when even that does not. */
+function raise(hold: UploadHold, received: number, limit: number): ClawlinkError | undefined {
+  const ahead = Math.min(limit, Math.max(received, HOLD_FIRST, Math.min(2 * hold.bytes, hold.bytes + HOLD_STEP)));
+  try {
+    hold.grow(ahead);
+    return undefined;
+  } catch (err) {
+    if (ahead === received) return err as ClawlinkError;
+  }
+  try {
+    hold.grow(received);
+    return undefined;
+  } catch (err) {
+    return err as ClawlinkError;
+  }
+}
+
+/** A body with a length gets its one buffer once this share of it has arrived; until then its chunks are kept as they came. */
+const ARRIVED_BEFORE_BUFFER = 1 / 4;
+
 /**
- * Reads a file body of at most `limit` bytes. With a Content-Length the buffer is sized up front and
- * the chunks are copied into it as they arrive. A body over the limit is read on and dropped, up to
- * twice the limit, so its sender gets the 413 rather than a broken pipe.
+ * Reads a file body of at most `limit` bytes. Memory follows what arrived: with a Content-Length, the
+ * chunks are kept until a quarter of it is in, then copied into one buffer of that length that the
+ * rest is written into; a declared size alone never allocates anything. A body over the limit (or
+ * over what `hold` can get) is read on and dropped, up to twice the limit, so its sender gets the
+ * error rather than a broken pipe.
  */
-export async function readFileBody(req: Request, limit: number): Promise<Uint8Array> {
+export async function readFileBody(req: Request, limit: number, hold?: UploadHold): Promise<Uint8Array> {
   const header = req.headers.get("content-length");
   const declared = header === null ? undefined : Number(header);
   if (declared !== undefined && !(declared >= 0 && declared <= limit)) {
@@ -25,7 +57,8 @@ export async function readFileBody(req: Request, limit: number): Promise<Uint8Ar
     throw fileTooLarge(limit);
   }
   let chunks: Uint8Array[] = [];
-  const out = declared === undefined ? undefined : new Uint8Array(declared);
+  let out: Uint8Array | undefined;
+  let refused: ClawlinkError | undefined;
   let received = 0;
   let sinceCollect = 0;
   const reader = req.body?.getReader();
@@ -34,14 +67,28 @@ export async function readFileBody(req: Request, limit: number): Promise<Uint8Ar
       const { done, value: chunk } = (await reader?.read()) ?? { done: true, value: undefined };
       if (done) break;
       received += chunk.byteLength;
-      // Past the limit (only a body without a length gets here): stop keeping, read on for a while.
-      if (received > (declared ?? limit)) {
+      if (!refused && received > (declared ?? limit)) refused = declared === undefined ? fileTooLarge(limit) : brokeOff(received);
+      if (!refused && declared === undefined && hold && received > hold.bytes) refused = raise(hold, received, limit);
+      // Refused: stop keeping, read on for a while.
+      if (refused) {
         chunks = [];
+        out = undefined;
         if (received > 2 * limit) break;
         continue;
       }
       if (out) out.set(chunk, received - chunk.byteLength);
-      else chunks.push(chunk);
+      else {
+        chunks.push(chunk);
+        if (declared !== undefined && received >= declared * ARRIVED_BEFORE_BUFFER) {
+          out = new Uint8Array(declared);
+          let at = 0;
+          for (const c of chunks) {
+            out.set(c, at);
+            at += c.byteLength;
+          }
+          chunks = [];
+        }
+      }
       sinceCollect += chunk.byteLength;
       if (sinceCollect >= COLLECT_EVERY) {
         Bun.gc(false);
@@ -54,10 +101,10 @@ export async function readFileBody(req: Request, limit: number): Promise<Uint8Ar
     if (received > 2 * limit) await reader?.cancel().catch(() => {});
     reader?.releaseLock();
   }
-  if (received > (declared ?? limit)) throw declared === undefined ? fileTooLarge(limit) : brokeOff(received);
-  if (!out) return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received);
-  if (received !== declared) throw brokeOff(received);
-  return out;
+  if (refused) throw refused;
+  if (declared !== undefined && received !== declared) throw brokeOff(received);
+  if (out) return out;
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received);
 }
 
 /**

@@ -6,6 +6,7 @@ import { iso } from "./views";
 import { ClawlinkError, notFound, shellArg } from "../errors";
 import type { FileDeleted, FileHistory, FileInfo, FileLock, FileMessage, FileVersion, FileWritten } from "../protocol/schemas";
 import { newSortableId, sha256Hex } from "./ids";
+import type { UploadHold } from "./body";
 import { Leases } from "./leases";
 import { merge3, renderConflicts } from "./merge";
 import type { FileHeadRecord, FileVersionRecord, Store } from "./store";
@@ -30,6 +31,28 @@ export interface PutOptions {
   ifVersion?: number;
   /** When the file moved on since `ifVersion`, merge the edits instead of refusing. */
   merge?: boolean;
+  /** The room this upload held while it was read: it does not count against itself. */
+  hold?: Upload;
+}
+
+/** Room an upload in progress holds against the shared files' budget, from before its body is read until it ends. */
+export class Upload implements UploadHold {
+  bytes = 0;
+  constructor(
+    private files: Files,
+    readonly key: string,
+  ) {}
+  grow(size: number) {
+    if (size <= this.bytes) return;
+    this.files.checkSpace(this.key, size, this);
+    this.files.reserved += size - this.bytes;
+    this.bytes = size;
+  }
+  /** The upload ended, stored or not: its room goes back. */
+  release() {
+    this.files.reserved -= this.bytes;
+    this.bytes = 0;
+  }
 }
 
 /** Texts larger than this are not merged: a line diff of them would take too long. */
@@ -51,6 +74,8 @@ function decodeText(bytes: Uint8Array): string | null {
 export class Files {
   readonly maxVersions: number;
   readonly maxTotalBytes: number;
+  /** Bytes held by uploads in progress. */
+  reserved = 0;
   private leases: Leases;
   private notify: (msg: FileMessage, except: string | null) => void;
 
@@ -82,7 +107,7 @@ export class Files {
       merged = true;
       if (sha256 === latest.sha256) return this.written(latest, false, true);
     }
-    this.checkSpace(key, bytes.byteLength);
+    this.checkSpace(key, bytes.byteLength, opts.hold);
     const version = (head?.version ?? 0) + 1;
     const record: FileVersionRecord = { key, version, bytes, sha256, author: actor.name, createdAt: this.clock() };
     this.store.putFileVersion(record);
@@ -139,18 +164,39 @@ export class Files {
     return { key, version: head.version, deleted: true };
   }
 
-  /** Throws unless a new version of `size` bytes under `key` fits beside the latest versions of the other keys. */
-  checkSpace(key: string, size: number) {
+  /** Holds room for an upload of `size` bytes under `key` (0 when its size is not known yet) until it is released. */
+  reserve(key: string, size: number): Upload {
+    const upload = new Upload(this, key);
+    upload.grow(size);
+    return upload;
+  }
+
+  /**
+   * Throws unless a new version of `size` bytes under `key` fits beside the latest versions of the
+   * other keys and the uploads in progress (but `own`): 413 when the stored files leave no room,
+   * 429 when uploads in progress hold it for now.
+   */
+  checkSpace(key: string, size: number, own?: Upload) {
     let pinned = 0;
     for (const head of this.store.listFileHeads()) {
       if (head.key !== key) pinned += this.latest(head.key)?.bytes.byteLength ?? 0;
     }
-    if (pinned + size <= this.maxTotalBytes) return;
+    if (pinned + size > this.maxTotalBytes) {
+      throw new ClawlinkError(
+        "storage_full",
+        413,
+        `storing ${size} bytes would take the shared files to ${pinned + size} bytes, over the relay's limit of ${this.maxTotalBytes} bytes`,
+        "delete files that are no longer needed (`clawlink file-rm --key KEY`), or start the relay with a higher --max-total-file-bytes",
+      );
+    }
+    const uploading = this.reserved - (own?.bytes ?? 0);
+    if (pinned + uploading + size <= this.maxTotalBytes) return;
     throw new ClawlinkError(
-      "storage_full",
-      413,
-      `storing ${size} bytes would take the shared files to ${pinned + size} bytes, over the relay's limit of ${this.maxTotalBytes} bytes`,
-      "delete files that are no longer needed (`clawlink file-rm --key KEY`), or start the relay with a higher --max-total-file-bytes",
+      "storage_busy",
+      429,
+      `uploads in progress hold ${uploading} bytes: storing ${size} more beside the ${pinned} bytes kept would pass the shared files' limit of ${this.maxTotalBytes} bytes (--max-total-file-bytes)`,
+      "retry when they have finished (Retry-After), or start the relay with a higher --max-total-file-bytes",
+      { "Retry-After": "1" },
     );
   }
 

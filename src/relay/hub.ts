@@ -14,11 +14,14 @@ import {
   type SendMessage,
   type Sent,
 } from "../protocol/schemas";
+import { Budgets, sizeOf } from "./budget";
 import { Delivery, type Sink } from "./delivery";
+import { DEFAULT_LIMITS } from "./limits";
 import { newId, newSortableId, safeEqual, sha256Hex } from "./ids";
 import { agentSecret } from "./keys";
 import { Tasks } from "./tasks";
 import { iso } from "./views";
+import type { Entry } from "./queue";
 import { MemoryStore, type AgentRecord, type Store } from "./store";
 
 export interface HubOptions {
@@ -29,13 +32,21 @@ export interface HubOptions {
   staleAfterMs?: number;
   /** How long a non-task message may stay unacknowledged before it is handed out again. */
   ackWindowMs?: number;
-  /** Messages waiting per agent before senders get 429. */
+  /** Messages waiting (queued or unacknowledged) per agent before senders get 429. */
   maxQueue?: number;
   maxAgents?: number;
   /** The key agent secrets are derived from; by default the store's (per process in memory, kept by a durable store). */
   secretKey?: Uint8Array;
   /** An agent unseen this long, stale, with nothing queued, in flight or held, is forgotten. */
   forgetAfterMs?: number;
+  /** Bytes of every message waiting or unacknowledged, relay-wide. */
+  maxQueuedBytes?: number;
+  /** Bytes of one agent's messages waiting or unacknowledged. */
+  maxSenderBytes?: number;
+  /** How long a finished task is kept. */
+  taskRetentionMs?: number;
+  /** Finished tasks kept at most, relay-wide; the oldest finished are forgotten first. */
+  maxFinishedTasks?: number;
 }
 
 export interface RegisterOptions {
@@ -62,6 +73,7 @@ export class Hub {
   private readonly startedAt: number;
   private seq = 0;
   readonly tasks: Tasks;
+  readonly budgets: Budgets;
 
   constructor(opts: HubOptions = {}) {
     this.version = opts.version ?? "0.0.0";
@@ -74,6 +86,10 @@ export class Hub {
     this.secretKey = opts.secretKey ?? this.store.secretKey();
     this.forgetAfterMs = opts.forgetAfterMs ?? 24 * 3600_000;
     this.startedAt = this.clock();
+    this.budgets = new Budgets(this.store.ledger, {
+      maxQueuedBytes: opts.maxQueuedBytes ?? DEFAULT_LIMITS.maxQueuedBytes,
+      maxSenderBytes: opts.maxSenderBytes ?? DEFAULT_LIMITS.maxSenderBytes,
+    });
     this.delivery = new Delivery(this.store, this.clock, {
       leaseMs: (e) => (e.msg.type === "task" ? e.msg.lease_s * 1000 : this.ackWindowMs),
       onHandOut: (e, now) => this.tasks.handOut(e, now),
@@ -83,10 +99,14 @@ export class Hub {
       store: this.store,
       clock: this.clock,
       delivery: this.delivery,
-      enqueue: (msg, to, priority) => this.enqueue(msg, to, priority),
+      budgets: this.budgets,
+      enqueue: (msg, to, priority, size) => this.enqueue(msg, to, priority, size),
       resolveAgent: (idOrName) => this.resolveAgent(idOrName),
-      checkRoom: (to) => this.checkRoom(to),
+      admit: (to, from, size, replacing) => this.admit(to, from, size, replacing),
+      fits: (to, from, size, replacing) => this.fits(to, from, size, replacing),
       isOnline: (rec, now) => this.isOnline(rec, now),
+      retentionMs: opts.taskRetentionMs ?? DEFAULT_LIMITS.taskRetentionMs,
+      maxFinished: opts.maxFinishedTasks ?? DEFAULT_LIMITS.maxFinishedTasks,
     });
     // A failed commit put the records back to what is on disk: rebuild what is derived from them.
     this.store.subscribe({
@@ -263,19 +283,32 @@ export class Hub {
     }
   }
 
-  /** Queues one message (a broadcast, a file change) for every agent but `except`; an agent whose queue is full misses it. */
+  /** Queues one message (a broadcast, a file change) for every agent but `except`; an agent it does not fit (a full queue, a spent budget) misses it. */
   notify(msg: Message, except: string | null = null): number {
+    const size = sizeOf(msg);
     let recipients = 0;
     for (const rec of this.store.listAgents()) {
-      if (rec.id === except || this.store.queueLength(rec.id) >= this.maxQueue) continue;
-      this.enqueue(msg, rec.id, "normal");
+      if (rec.id === except || !this.fits(rec.id, msg.from, size)) continue;
+      this.enqueue(msg, rec.id, "normal", size);
       recipients++;
     }
     return recipients;
   }
 
-  private checkRoom(to: AgentRecord) {
-    const waiting = this.store.queueLength(to.id);
+  /** Messages an agent has waiting: queued, or handed out and not yet acknowledged. */
+  private waiting(agentId: string) {
+    return this.store.queueLength(agentId) + this.store.inflightCount(agentId);
+  }
+
+  /** Whether a message of `size` bytes from `from` fits `to`'s queue and the byte budgets; one it replaces makes room. */
+  private fits(to: string, from: string, size: number, replacing?: Entry): boolean {
+    if (!replacing && this.waiting(to) >= this.maxQueue) return false;
+    return this.budgets.fits(from, size, freedBy(replacing, from));
+  }
+
+  /** Throws 429 unless a message of `size` bytes from `from` fits `to`'s queue and the byte budgets. */
+  private admit(to: AgentRecord, from: string, size: number, replacing?: Entry) {
+    const waiting = replacing ? 0 : this.waiting(to.id);
     if (waiting >= this.maxQueue) {
       throw new ClawlinkError(
         "queue_full",
@@ -285,29 +318,26 @@ export class Hub {
         { "Retry-After": "1" },
       );
     }
+    this.budgets.check(from, size, freedBy(replacing, from));
   }
 
-  private enqueue(msg: Message, to: string, priority: Priority) {
+  private enqueue(msg: Message, to: string, priority: Priority, size = sizeOf(msg)) {
     // An agent that unregistered has no queue: what is still addressed to it would wait there forever.
     if (!this.store.getAgent(to)) return;
-    this.delivery.route({ msg, to, priority, seq: this.seq++ });
+    this.delivery.route({ msg, to, priority, seq: this.seq++, size });
   }
 
   private respond(sender: AgentRecord, msg: Extract<SendMessage, { type: "response" }>): Sent {
     const task = this.store.getTask(msg.in_reply_to);
     if (task) return this.tasks.respond(sender, task, msg);
     // A reply to a broadcast or any other message: a plain response to a named agent.
-    if (msg.to === undefined) {
-      throw notFound("unknown_task", `no task has the id ${msg.in_reply_to}`, "check the id in your inbox; to reply to a broadcast, also pass --to AGENT");
-    }
+    if (msg.to === undefined) throw this.tasks.missing(sender, msg.in_reply_to, "to reply to a broadcast, also pass --to AGENT");
     const to = this.resolveAgent(msg.to);
-    this.checkRoom(to);
     const id = newSortableId("m");
-    this.enqueue(
-      { type: "response", id, from: sender.id, to: to.id, created_at: iso(this.clock()), in_reply_to: msg.in_reply_to, status: msg.status, result: msg.result },
-      to.id,
-      "normal",
-    );
+    const reply: Message = { type: "response", id, from: sender.id, to: to.id, created_at: iso(this.clock()), in_reply_to: msg.in_reply_to, status: msg.status, result: msg.result };
+    const size = sizeOf(reply);
+    this.admit(to, sender.id, size);
+    this.enqueue(reply, to.id, "normal", size);
     return { id, to: to.id };
   }
 
@@ -338,6 +368,7 @@ export class Hub {
       this.nextForgetSweep = now + Math.min(FORGET_SWEEP_MS, this.forgetAfterMs / 4);
       this.forgetIdle(now);
     }
+    this.tasks.forgetFinished(now);
   }
 
   /** Forgets agents stale and idle for `forgetAfterMs`, so abandoned registrations do not fill the registry for good. */
@@ -349,3 +380,6 @@ export class Hub {
     }
   }
 }
+
+/** Bytes a replaced message gives back to `from`'s budget (none when someone else sent it). */
+const freedBy = (replacing: Entry | undefined, from: string) => (replacing && replacing.msg.from === from ? replacing.size : 0);

@@ -44,6 +44,15 @@ export function newSortableId(prefix: string): string {
   return `${prefix}_${timePart}${tail}`;
 }
 
+/** When a sortable id was made (ms since the epoch, by the wall clock), or undefined for any other string. */
+export function idTime(id: string): number | undefined {
+  const m = /^[a-z]+_([0-9a-hjkmnp-tv-z]{9})[0-9a-hjkmnp-tv-z]{5}$/.exec(id);
+  if (!m) return undefined;
+  let t = 0;
+  for (const c of m[1]!) t = t * 32 + ALPHABET.indexOf(c);
+  return t;
+}
+
 export function sha256Hex(data: string | Uint8Array): string {
   return Bun.SHA256.hash(data, "hex") as string;
 }

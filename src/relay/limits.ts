@@ -14,8 +14,16 @@ export interface Limits {
   maxFileVersions: number;
   /** Largest WebSocket frame an agent may send, in bytes. */
   maxFrameBytes: number;
-  /** Messages waiting per agent before senders get 429. */
+  /** Messages waiting per agent (queued or unacknowledged) before senders get 429. */
   maxQueue: number;
+  /** Bytes of every message waiting or unacknowledged, relay-wide, before senders get 429. */
+  maxQueuedBytes: number;
+  /** Bytes of one agent's messages waiting or unacknowledged before it gets 429. */
+  maxSenderBytes: number;
+  /** How long a finished task is kept, in milliseconds. */
+  taskRetentionMs: number;
+  /** Finished tasks kept at most, relay-wide. */
+  maxFinishedTasks: number;
   /** Agents the relay holds at most. */
   maxAgents: number;
   /** Failed authentications per client address and claimed identity per minute before they get 429. */
@@ -35,6 +43,10 @@ export const DEFAULT_LIMITS: Readonly<Limits> = {
   maxFileVersions: 20,
   maxFrameBytes: 1024 * 1024 + 16 * 1024,
   maxQueue: 10_000,
+  maxQueuedBytes: 256 * 1024 * 1024,
+  maxSenderBytes: 64 * 1024 * 1024,
+  taskRetentionMs: 24 * 3600 * 1000,
+  maxFinishedTasks: 10_000,
   maxAgents: 10_000,
   maxAuthFailures: 30,
   maxRegistrations: 60,

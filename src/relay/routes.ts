@@ -3,11 +3,12 @@ import type { Server } from "bun";
 import * as v from "valibot";
 import { ClawlinkError, badRequest, forbidden } from "../errors";
 import { parseWith } from "../protocol/codec";
-import { AckRequest, Capability, FileKey, KeyPrefix, LockRequest, MAX_KEY_SEGMENTS, RegisterRequest, SendMessage, TaskState } from "../protocol/schemas";
+import { AckRequest, Capability, FileKey, KeyPrefix, LockRequest, MAX_KEY_SEGMENTS, RegisterRequest, SendMessage, TASK_PAGE, TaskState } from "../protocol/schemas";
 import type { Auth } from "./auth";
 import { bytesResponse, collectSoon, discardBody, readFileBody } from "./body";
-import type { Files, PutOptions } from "./files";
+import type { Files, PutOptions, Upload } from "./files";
 import type { Hub } from "./hub";
+import { decodeCursor } from "./task-list";
 import { IDLE_TIMEOUT_S, declaredLength, readJsonBody, type Limits } from "./limits";
 import { RegistrationLimit } from "./registrations";
 import type { AgentRecord, FileVersionRecord } from "./store";
@@ -40,6 +41,16 @@ const FilesQuery = v.object({ prefix: v.optional(KeyPrefix) });
 const TaskQuery = v.object({
   state: v.optional(TaskState),
   role: v.optional(v.picklist(["sent", "held"], "role must be sent or held")),
+  limit: v.optional(
+    v.pipe(v.string(), v.toNumber("limit must be a number"), v.integer("limit must be a whole number"), v.minValue(1, "limit is at least 1"), v.maxValue(TASK_PAGE.max, `limit is at most ${TASK_PAGE.max}`)),
+  ),
+  cursor: v.optional(
+    v.pipe(
+      v.string(),
+      v.check((c) => decodeCursor(c) !== undefined, "cursor is not one this relay gave out: pass the next_cursor of the previous page unchanged, or leave it out to start from the first"),
+      v.transform((c) => decodeCursor(c)!),
+    ),
+  ),
 });
 
 function query(req: Request): Record<string, string> {
@@ -118,7 +129,7 @@ export function createRoutes(hub: Hub, files: Files, auth: Auth, limits: RouteLi
       POST: async (req) => {
         const agent = self(req);
         const body = parseWith(AckRequest, await readJsonBody(req, limits.maxMessageBytes, "ack"), "ack");
-        return json({ acked: hub.ack(agent, body.ids) });
+        return json({ acked: hub.ack(agent, body.ids, body.tasks) });
       },
     },
     "/v1/messages": {
@@ -131,7 +142,8 @@ export function createRoutes(hub: Hub, files: Files, auth: Auth, limits: RouteLi
     "/v1/tasks": {
       GET: (req) => {
         const agent = auth.agent(req);
-        return json({ tasks: hub.tasks.list(agent, parseWith(TaskQuery, query(req), "query")) });
+        const q = parseWith(TaskQuery, query(req), "query");
+        return json(hub.tasks.page(agent, q, { limit: q.limit ?? TASK_PAGE.default, after: q.cursor }));
       },
     },
     "/v1/tasks/:id": {
@@ -151,21 +163,27 @@ export function createRoutes(hub: Hub, files: Files, auth: Auth, limits: RouteLi
     },
     "/v1/files/*": {
       PUT: async (req) => {
-        let agent: AgentRecord, key: string, conditions: PutOptions;
+        let agent: AgentRecord, key: string, conditions: PutOptions, hold: Upload;
         try {
           agent = auth.agent(req);
           key = fileKey(req, FILES);
           conditions = putConditions(req);
-          files.checkSpace(key, declaredLength(req));
+          // The room is held before the body is read, so uploads in progress cannot together pass the budget.
+          const declared = declaredLength(req);
+          hold = files.reserve(key, declared > limits.maxFileBytes ? 0 : declared);
         } catch (err) {
           // Read the upload anyway (up to twice the file limit), so the sender sees this answer rather than a broken pipe.
           await discardBody(req, 2 * limits.maxFileBytes);
           throw err;
         }
-        const bytes = await readFileBody(req, limits.maxFileBytes);
-        collectSoon(bytes.byteLength);
-        const written = files.put(agent, key, bytes, conditions);
-        return json(written, written.created ? 201 : 200, { etag: `"${written.version}"` });
+        try {
+          const bytes = await readFileBody(req, limits.maxFileBytes, hold);
+          collectSoon(bytes.byteLength);
+          const written = files.put(agent, key, bytes, { ...conditions, hold });
+          return json(written, written.created ? 201 : 200, { etag: `"${written.version}"` });
+        } finally {
+          hold.release();
+        }
       },
       GET: (req) => {
         auth.member(req);

@@ -34,13 +34,14 @@ export interface RelayOptions extends HubOptions, Partial<Limits> {
 export interface Relay {
   server: Server<SocketData>;
   hub: Hub;
+  files: Files;
   url: string;
   stop(): Promise<void>;
 }
 
 export function startRelay(opts: RelayOptions = {}): Relay {
   const limits = resolveLimits(opts);
-  const hub = new Hub({ ...opts, maxQueue: limits.maxQueue, maxAgents: limits.maxAgents });
+  const hub = new Hub({ ...opts, ...limits });
   const files = new Files(hub.store, hub.clock, {
     maxVersions: limits.maxFileVersions,
     maxTotalBytes: limits.maxTotalFileBytes,
@@ -198,6 +199,7 @@ export function startRelay(opts: RelayOptions = {}): Relay {
   return {
     server,
     hub,
+    files,
     url,
     async stop() {
       clearInterval(ticker);

@@ -79,6 +79,7 @@ export class SqliteStore extends MemoryStore {
       putAgent: this.db.prepare("INSERT OR REPLACE INTO agents (id, record) VALUES ($id, $record)"),
       deleteAgent: this.db.prepare("DELETE FROM agents WHERE id = $id"),
       putTask: this.db.prepare("INSERT OR REPLACE INTO tasks (id, record) VALUES ($id, $record)"),
+      deleteTask: this.db.prepare("DELETE FROM tasks WHERE id = $id"),
       // Each queued copy of a message has its own sequence number: rows are appended, never scattered.
       putMessage: this.db.prepare(
         "INSERT OR REPLACE INTO messages (seq, agent, priority, body, inflight, until, via_socket) VALUES ($seq, $agent, $priority, $body, $inflight, $until, $via)",
@@ -114,7 +115,7 @@ export class SqliteStore extends MemoryStore {
       .all();
     let lastSeq = -1;
     for (const r of rows) {
-      const entry: Entry = { msg: JSON.parse(r.body) as Message, to: r.agent, priority: r.priority, seq: r.seq };
+      const entry: Entry = { msg: JSON.parse(r.body) as Message, to: r.agent, priority: r.priority, seq: r.seq, size: Buffer.byteLength(r.body) };
       lastSeq = Math.max(lastSeq, r.seq);
       if (r.inflight) super.putInflight(r.agent, { entry, until: r.until ?? 0, conn: r.via_socket || null });
       else super.enqueue(entry);
@@ -272,6 +273,10 @@ export class SqliteStore extends MemoryStore {
   override putTask(task: TaskRecord) {
     super.putTask(task);
     this.journal(`t:${task.id}`, () => this.q.putTask!.run({ id: task.id, record: JSON.stringify(task) }));
+  }
+  override deleteTask(id: string) {
+    super.deleteTask(id);
+    this.journal(`t:${id}`, () => this.q.deleteTask!.run({ id }));
   }
   private writeMessage(entry: Entry, inflight: Inflight | null) {
     if (entry.seq > this.journaledSeq) this.journaledSeq = entry.seq;

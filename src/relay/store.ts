@@ -3,7 +3,8 @@
  * MemoryStore is the default and touches no disk.
  */
 import type { ClawlinkError } from "../errors";
-import type { Priority, TaskState } from "../protocol/schemas";
+import type { Message, Priority, TaskState } from "../protocol/schemas";
+import { Ledger } from "./budget";
 import { randomKey } from "./keys";
 import { PriorityQueue, type Entry } from "./queue";
 
@@ -97,19 +98,30 @@ export interface Store {
   getTaskByIdempotencyKey(from: string, key: string): TaskRecord | undefined;
   listTasks(agentId: string): Iterable<TaskRecord>;
   putTask(task: TaskRecord): void;
+  /** Forgets a task record (a finished one past its retention). */
+  deleteTask(id: string): void;
 
+  /** Bytes of every message queued or in flight, in all and per sender; kept up to date by the operations below. */
+  readonly ledger: Ledger;
   enqueue(entry: Entry): void;
   /** The entry `dequeue` would return, left in place. */
   peek(agentId: string): Entry | undefined;
   dequeue(agentId: string): Entry | undefined;
   removeQueued(agentId: string, msgId: string): Entry | undefined;
+  /** A queued (not handed out) message by id. */
+  getQueued(agentId: string, msgId: string): Entry | undefined;
   queueLength(agentId: string): number;
   dropQueue(agentId: string): Entry[];
   queued(agentId: string): Iterable<Entry>;
+  /** Ids of the agent's messages, queued or in flight, about one task (responses, progress and status). */
+  aboutTask(agentId: string, taskId: string): string[];
+  /** The latest queued (not yet handed out) progress or status message about a task, which a newer one replaces. */
+  unreadAbout(agentId: string, taskId: string, type: "progress" | "status"): Entry | undefined;
 
   putInflight(agentId: string, item: Inflight): void;
   takeInflight(agentId: string, msgId: string): Inflight | undefined;
   listInflight(agentId: string): Iterable<Inflight>;
+  inflightCount(agentId: string): number;
   inflightAgents(): Iterable<string>;
 
   getFileHead(key: string): FileHeadRecord | undefined;
@@ -141,6 +153,20 @@ export interface Store {
   deleteFileLock(key: string): void;
 }
 
+/** The task a message is about, for messages the task index keeps. */
+function taskOf(msg: Message): string | undefined {
+  if (msg.type === "progress" || msg.type === "response") return msg.in_reply_to;
+  if (msg.type === "status") return msg.task_id;
+  return undefined;
+}
+
+/** The key under which the latest unread progress or status about a task is found. */
+function unreadKey(msg: Message): string | undefined {
+  if (msg.type === "progress") return `progress\0${msg.in_reply_to}`;
+  if (msg.type === "status") return `status\0${msg.task_id}`;
+  return undefined;
+}
+
 export class MemoryStore implements Store {
   private agents = new Map<string, AgentRecord>();
   private names = new Map<string, string>();
@@ -149,6 +175,11 @@ export class MemoryStore implements Store {
   private idempotency = new Map<string, string>();
   private queues = new Map<string, PriorityQueue>();
   private inflight = new Map<string, Map<string, Inflight>>();
+  /** Per agent, per task: the ids of its queued and in-flight messages about that task. */
+  private about = new Map<string, Map<string, Set<string>>>();
+  /** Per agent, per task and type (progress, status): the latest such message queued. */
+  private unread = new Map<string, Map<string, string>>();
+  readonly ledger = new Ledger();
   private fileHeads = new Map<string, FileHeadRecord>();
   private fileVersions = new Map<string, FileVersionRecord[]>();
   readonly lastSeq: number = -1;
@@ -179,6 +210,9 @@ export class MemoryStore implements Store {
     this.fileHeads = new Map();
     this.fileVersions = new Map();
     this.fileLocks = new Map();
+    this.about = new Map();
+    this.unread = new Map();
+    this.ledger.clear();
   }
   listAllTasks() {
     return this.tasks.values();
@@ -209,8 +243,12 @@ export class MemoryStore implements Store {
     if (!agent) return;
     this.agents.delete(id);
     if (this.names.get(agent.name) === id) this.names.delete(agent.name);
+    for (const e of this.queues.get(id)?.entries() ?? []) this.ledger.sub(e.msg.from, e.size);
+    for (const item of this.inflight.get(id)?.values() ?? []) this.ledger.sub(item.entry.msg.from, item.entry.size);
     this.queues.delete(id);
     this.inflight.delete(id);
+    this.about.delete(id);
+    this.unread.delete(id);
   }
 
   getTask(id: string) {
@@ -239,20 +277,81 @@ export class MemoryStore implements Store {
     if (!set) this.tasksByAgent.set(agentId, (set = new Set()));
     set.add(taskId);
   }
+  deleteTask(id: string) {
+    const task = this.tasks.get(id);
+    if (!task) return;
+    this.tasks.delete(id);
+    if (task.idempotencyKey) this.idempotency.delete(`${task.from}\0${task.idempotencyKey}`);
+    for (const agentId of [task.from, task.to]) {
+      const set = agentId === null ? undefined : this.tasksByAgent.get(agentId);
+      set?.delete(id);
+      if (set?.size === 0) this.tasksByAgent.delete(agentId!);
+    }
+  }
+
+  /** An entry arrives in the agent's queue or flight: count its bytes and index it by task. */
+  private held(entry: Entry) {
+    this.ledger.add(entry.msg.from, entry.size);
+    const task = taskOf(entry.msg);
+    if (task === undefined) return;
+    let byTask = this.about.get(entry.to);
+    if (!byTask) this.about.set(entry.to, (byTask = new Map()));
+    let ids = byTask.get(task);
+    if (!ids) byTask.set(task, (ids = new Set()));
+    ids.add(entry.msg.id);
+  }
+  private released(entry: Entry) {
+    this.ledger.sub(entry.msg.from, entry.size);
+    const task = taskOf(entry.msg);
+    if (task === undefined) return;
+    const byTask = this.about.get(entry.to);
+    const ids = byTask?.get(task);
+    if (!ids) return;
+    ids.delete(entry.msg.id);
+    if (ids.size === 0) byTask!.delete(task);
+    if (byTask!.size === 0) this.about.delete(entry.to);
+  }
 
   enqueue(entry: Entry) {
     let q = this.queues.get(entry.to);
     if (!q) this.queues.set(entry.to, (q = new PriorityQueue()));
     q.push(entry);
+    this.held(entry);
+    const key = unreadKey(entry.msg);
+    if (key === undefined) return;
+    let latest = this.unread.get(entry.to);
+    if (!latest) this.unread.set(entry.to, (latest = new Map()));
+    latest.set(key, entry.msg.id);
+  }
+  /** A queued entry leaves the queue (handed out or removed). */
+  private unqueued(e: Entry) {
+    this.released(e);
+    const key = unreadKey(e.msg);
+    if (key === undefined) return;
+    const latest = this.unread.get(e.to);
+    if (latest?.get(key) !== e.msg.id) return;
+    latest.delete(key);
+    if (latest.size === 0) this.unread.delete(e.to);
   }
   peek(agentId: string) {
     return this.queues.get(agentId)?.peek();
   }
   dequeue(agentId: string) {
-    return this.queues.get(agentId)?.shift();
+    const e = this.queues.get(agentId)?.shift();
+    if (e) this.unqueued(e);
+    return e;
   }
   removeQueued(agentId: string, msgId: string) {
-    return this.queues.get(agentId)?.remove(msgId);
+    const e = this.queues.get(agentId)?.remove(msgId);
+    if (e) this.unqueued(e);
+    return e;
+  }
+  unreadAbout(agentId: string, taskId: string, type: "progress" | "status") {
+    const id = this.unread.get(agentId)?.get(`${type}\0${taskId}`);
+    return id === undefined ? undefined : this.getQueued(agentId, id);
+  }
+  getQueued(agentId: string, msgId: string) {
+    return this.queues.get(agentId)?.get(msgId);
   }
   queueLength(agentId: string) {
     return this.queues.get(agentId)?.size ?? 0;
@@ -263,13 +362,22 @@ export class MemoryStore implements Store {
   dropQueue(agentId: string) {
     const q = this.queues.get(agentId);
     this.queues.delete(agentId);
-    return q ? [...q.entries()] : [];
+    const dropped = q ? [...q.entries()] : [];
+    for (const e of dropped) this.unqueued(e);
+    return dropped;
+  }
+  aboutTask(agentId: string, taskId: string) {
+    const ids = this.about.get(agentId)?.get(taskId);
+    return ids ? [...ids] : [];
   }
 
   putInflight(agentId: string, item: Inflight) {
     let m = this.inflight.get(agentId);
     if (!m) this.inflight.set(agentId, (m = new Map()));
+    const old = m.get(item.entry.msg.id);
+    if (old) this.released(old.entry);
     m.set(item.entry.msg.id, item);
+    this.held(item.entry);
   }
   takeInflight(agentId: string, msgId: string) {
     const m = this.inflight.get(agentId);
@@ -278,11 +386,15 @@ export class MemoryStore implements Store {
       m!.delete(msgId);
       // Only agents with something in flight stay listed: the lease sweep visits them every tick.
       if (m!.size === 0) this.inflight.delete(agentId);
+      this.released(item.entry);
     }
     return item;
   }
   listInflight(agentId: string) {
     return [...(this.inflight.get(agentId)?.values() ?? [])];
+  }
+  inflightCount(agentId: string) {
+    return this.inflight.get(agentId)?.size ?? 0;
   }
   inflightAgents() {
     return [...this.inflight.keys()];

@@ -3,12 +3,15 @@
  * routing by capability, ttls, leases running out, and watchers of one task. No I/O: the hub
  * hands it a store, a clock, and a way to queue messages.
  */
-import { badRequest, conflict, forbidden, notFound } from "../errors";
+import { badRequest, conflict, forbidden, notFound, type ClawlinkError } from "../errors";
 import { FINAL_STATES, type Message, type Priority, type ResponseMessage, type SendMessage, type Sent, type Task, type TaskState } from "../protocol/schemas";
+import { RELAY_SENDER, sizeOf, type Budgets } from "./budget";
 import type { Delivery } from "./delivery";
 import { newSortableId } from "./ids";
 import type { Entry } from "./queue";
+import { FinishedTasks } from "./retention";
 import { CapabilityRouter } from "./router";
+import { matching, pageOf, type PageRequest, type TaskFilter, type TaskPage } from "./task-list";
 import type { AgentRecord, Store, TaskRecord } from "./store";
 import { iso, responseMessage, taskMessage, taskView } from "./views";
 
@@ -24,19 +27,25 @@ export interface TaskHost {
   readonly store: Store;
   readonly clock: () => number;
   readonly delivery: Delivery;
-  enqueue(msg: Message, to: string, priority: Priority): void;
+  readonly budgets: Budgets;
+  enqueue(msg: Message, to: string, priority: Priority, size?: number): void;
   resolveAgent(idOrName: string): AgentRecord;
-  /** Throws 429 when the agent's queue is full. */
-  checkRoom(to: AgentRecord): void;
+  /** Throws 429 unless a message of `size` bytes from `from` fits `to`'s queue and the byte budgets (`replacing` makes room). */
+  admit(to: AgentRecord, from: string, size: number, replacing?: Entry): void;
+  /** The same question, answered instead of thrown, for messages that are skipped when they do not fit. */
+  fits(to: string, from: string, size: number, replacing?: Entry): boolean;
   isOnline(rec: AgentRecord, now: number): boolean;
+  /** How long finished tasks are kept, and how many at most. */
+  retentionMs: number;
+  maxFinished: number;
 }
 
-const RELAY = "relay";
 
 export class Tasks {
   private router = new CapabilityRouter();
-  /** Tasks routed by capability that wait for an agent with it (`--queue`). */
-  private unassigned: string[] = [];
+  /** Tasks routed by capability that wait for an agent with it (`--queue`), with the bytes their message holds. */
+  private unassigned = new Map<string, number>();
+  private finished: FinishedTasks;
   /** Unfinished tasks with a ttl. */
   private ttlTasks = new Set<string>();
   private watchers = new Map<string, Set<TaskWatcher>>();
@@ -44,6 +53,7 @@ export class Tasks {
   private shown = new WeakSet<TaskWatcher>();
 
   constructor(private host: TaskHost) {
+    this.finished = new FinishedTasks(host.store, { retentionMs: host.retentionMs, maxFinished: host.maxFinished });
     this.restore();
   }
 
@@ -58,7 +68,8 @@ export class Tasks {
   /** After a failed commit put the records back: derive everything again; a new watcher whose first view was dropped gets it now. */
   reload() {
     this.router = new CapabilityRouter();
-    this.unassigned = [];
+    // The store counted its messages again as it reloaded them; the tasks held for a capability are counted by restore.
+    this.unassigned = new Map();
     this.ttlTasks.clear();
     this.restore();
     for (const [taskId, watching] of this.watchers) {
@@ -77,13 +88,18 @@ export class Tasks {
 
   /** Rebuilds what is derived from the task records (a durable store comes back with them). */
   private restore() {
+    const finished: TaskRecord[] = [];
     for (const task of this.store.listAllTasks()) {
-      if (FINAL_STATES.has(task.state)) continue;
+      if (FINAL_STATES.has(task.state)) {
+        finished.push(task);
+        continue;
+      }
       if (task.to) this.router.started(task.to);
-      else if (task.state === "queued") this.unassigned.push(task.id);
+      else if (task.state === "queued") this.hold(task, sizeOf(taskMessage(task)));
       // A delivered task may be queued again by its lease, and then its ttl applies.
       if (task.ttlS !== null) this.ttlTasks.add(task.id);
     }
+    this.finished.restore(finished);
   }
 
   /** A new task, to a named agent or to the least busy one with a capability. */
@@ -96,7 +112,6 @@ export class Tasks {
       throw badRequest("a task needs exactly one of `to` (an agent id or name) and `cap` (a capability)", "pass --to NAME or --cap CAPABILITY");
     }
     const to = msg.to !== undefined ? this.host.resolveAgent(msg.to) : this.pickByCap(msg.cap!, msg.queue);
-    if (to) this.host.checkRoom(to);
     const now = this.clock();
     const task: TaskRecord = {
       id: newSortableId("t"),
@@ -117,11 +132,27 @@ export class Tasks {
       responseId: null,
       idempotencyKey: msg.idempotency_key ?? null,
     };
+    const size = sizeOf(taskMessage(task));
+    if (to) this.host.admit(to, sender.id, size);
+    else this.host.budgets.check(sender.id, size);
     this.store.putTask(task);
     if (task.ttlS !== null) this.ttlTasks.add(task.id);
-    if (to) this.assign(task, to);
-    else this.unassigned.push(task.id);
+    if (to) this.assign(task, to, size);
+    else this.hold(task, size);
     return { id: task.id, to: task.to };
+  }
+
+  /** A task waits for an agent with its capability; its bytes count toward its sender's budget meanwhile. */
+  private hold(task: TaskRecord, size: number) {
+    this.unassigned.set(task.id, size);
+    this.store.ledger.add(task.from, size);
+  }
+
+  private unhold(taskId: string, from: string) {
+    const size = this.unassigned.get(taskId);
+    if (size === undefined) return;
+    this.unassigned.delete(taskId);
+    this.store.ledger.sub(from, size);
   }
 
   private pickByCap(cap: string, queue: boolean): AgentRecord | undefined {
@@ -131,23 +162,23 @@ export class Tasks {
     throw notFound("no_capable_agent", `no online agent has the capability "${cap}"`, "run `clawlink discover` to see capabilities, or pass --queue to hold the task until such an agent registers");
   }
 
-  private assign(task: TaskRecord, to: AgentRecord) {
+  private assign(task: TaskRecord, to: AgentRecord, size?: number) {
     task.to = to.id;
     this.store.putTask(task);
     this.router.started(to.id);
-    this.host.enqueue(taskMessage(task), to.id, task.priority);
+    this.host.enqueue(taskMessage(task), to.id, task.priority, size);
   }
 
   /** A new or returning agent picks up the tasks that waited for one of its capabilities. */
   agentRegistered(agent: AgentRecord) {
-    if (this.unassigned.length === 0) return;
-    this.unassigned = this.unassigned.filter((id) => {
+    for (const [id, size] of this.unassigned) {
       const task = this.store.getTask(id);
-      if (!task || task.state !== "queued") return false;
-      if (!task.cap || !agent.caps.includes(task.cap)) return true;
-      this.assign(task, agent);
-      return false;
-    });
+      if (task && task.state === "queued" && (!task.cap || !agent.caps.includes(task.cap))) continue;
+      this.unassigned.delete(id);
+      if (!task) continue;
+      this.store.ledger.sub(task.from, size);
+      if (task.state === "queued") this.assign(task, agent, size);
+    }
   }
 
   /** A task leaves the queue: it becomes delivered, with its attempt counted; a finished one is dropped. */
@@ -169,22 +200,33 @@ export class Tasks {
     }
     const id = newSortableId("m");
     const now = this.clock();
+    const response = responseMessage({ ...task, result: msg.result }, id, msg.status, now);
+    const size = sizeOf(response);
+    const requester = this.store.getAgent(task.from);
+    if (requester) this.host.admit(requester, sender.id, size);
     task.result = msg.result;
     task.responseId = id;
     this.withdraw(task);
-    this.host.enqueue(responseMessage(task, id, msg.status, now), task.from, task.priority);
+    this.host.enqueue(response, task.from, task.priority, size);
     this.transition(task, msg.status, msg.status === "failed" ? "the assignee reported failure" : "", now);
     return { id, to: task.from };
   }
 
   /** The holder reports progress: the task is working, its lease is settled, and the sender hears of it. */
+  /** The holder reports progress: the task is working, its lease is settled, and the sender hears of it. An unread note it sent before is replaced. */
   progress(sender: AgentRecord, taskId: string, note: string): Sent {
     const task = this.store.getTask(taskId);
-    if (!task) throw notFound("unknown_task", `no task has the id ${taskId}`, "run `clawlink tasks` to see the tasks you hold");
+    if (!task) throw this.missing(sender, taskId, "run `clawlink tasks --held` to see the tasks you hold");
     this.checkHolder(sender, task, "report progress on");
-    this.withdraw(task);
     const id = newSortableId("m");
-    this.host.enqueue({ type: "progress", id, from: sender.id, to: task.from, created_at: iso(this.clock()), in_reply_to: task.id, note }, task.from, task.priority);
+    const msg: Message = { type: "progress", id, from: sender.id, to: task.from, created_at: iso(this.clock()), in_reply_to: task.id, note };
+    const size = sizeOf(msg);
+    const unread = this.store.unreadAbout(task.from, task.id, "progress");
+    const requester = this.store.getAgent(task.from);
+    if (requester) this.host.admit(requester, sender.id, size, unread);
+    this.withdraw(task);
+    if (unread) this.store.removeQueued(task.from, unread.msg.id);
+    this.host.enqueue(msg, task.from, task.priority, size);
     if (task.state !== "working") this.transition(task, "working", note);
     return { id, to: task.from };
   }
@@ -201,14 +243,12 @@ export class Tasks {
     }
   }
 
-  /** Removes from the sender's inbox every message about a task it watched to the end (`delegate --wait`). */
+  /** Removes from the sender's inbox every message about a task it watched to the end (`delegate --wait`); costs what it removes, not the inbox. */
   clearInboxOf(agent: AgentRecord, taskId: string): number {
     const task = this.store.getTask(taskId);
     if (!task || task.from !== agent.id) return 0;
     let n = 0;
-    const about = (m: Message) => ("in_reply_to" in m && m.in_reply_to === taskId) || (m.type === "status" && m.task_id === taskId);
-    for (const e of this.store.queued(agent.id)) if (about(e.msg) && this.store.removeQueued(agent.id, e.msg.id)) n++;
-    for (const f of this.store.listInflight(agent.id)) if (about(f.entry.msg) && this.host.delivery.ack(agent.id, f.entry.msg.id)) n++;
+    for (const id of this.store.aboutTask(agent.id, taskId)) if (this.store.removeQueued(agent.id, id) ?? this.host.delivery.ack(agent.id, id)) n++;
     return n;
   }
 
@@ -240,7 +280,7 @@ export class Tasks {
   /** Takes an unfinished task out of its holder's queue or flight (a copy may be queued again after its socket dropped). */
   private withdraw(task: TaskRecord) {
     if (!task.to) {
-      this.unassigned = this.unassigned.filter((id) => id !== task.id);
+      this.unhold(task.id, task.from);
       return;
     }
     this.store.removeQueued(task.to, task.id) ?? this.host.delivery.ack(task.to, task.id);
@@ -250,22 +290,26 @@ export class Tasks {
     return taskView(this.requireTask(agent, taskId));
   }
 
+  /** The 404 for a task id without a record, saying when it was forgotten after finishing. */
+  missing(agent: AgentRecord, taskId: string, hint?: string): ClawlinkError {
+    return this.finished.missing(agent.id, taskId, hint);
+  }
+
   private requireTask(agent: AgentRecord, taskId: string): TaskRecord {
     const task = this.store.getTask(taskId);
-    if (!task) throw notFound("unknown_task", `no task has the id ${taskId}`, "run `clawlink tasks` to list your tasks");
+    if (!task) throw this.missing(agent, taskId);
     if (task.from !== agent.id && task.to !== agent.id) throw forbidden(`task ${taskId} is neither sent nor held by you`, "an agent can see only its own tasks");
     return task;
   }
 
-  list(agent: AgentRecord, filter: { state?: TaskState; role?: "sent" | "held" } = {}): Task[] {
-    const out: Task[] = [];
-    for (const task of this.store.listTasks(agent.id)) {
-      if (filter.state && task.state !== filter.state) continue;
-      if (filter.role === "sent" && task.from !== agent.id) continue;
-      if (filter.role === "held" && task.to !== agent.id) continue;
-      out.push(taskView(task));
-    }
-    return out.sort((a, b) => (a.created_at < b.created_at ? -1 : 1));
+  /** Every task the agent sent or holds that passes the filter, oldest first. */
+  list(agent: AgentRecord, filter: TaskFilter = {}): Task[] {
+    return matching(this.store.listTasks(agent.id), agent.id, filter).map(taskView);
+  }
+
+  /** One page of them (`GET /v1/tasks`). */
+  page(agent: AgentRecord, filter: TaskFilter, page: PageRequest): TaskPage {
+    return pageOf(this.store.listTasks(agent.id), agent.id, filter, page);
   }
 
   /** Subscribes to a task's changes; the current state is pushed at once. */
@@ -297,12 +341,13 @@ export class Tasks {
     if (FINAL_STATES.has(state) && !wasFinal) {
       this.ttlTasks.delete(task.id);
       if (task.to) this.router.finished(task.to);
+      this.finished.finished(task, now);
     }
-    const status: Message = { type: "status", id: newSortableId("m"), from: RELAY, to: task.from, created_at: iso(now), task_id: task.id, state, note };
-    this.host.enqueue(status, task.from, task.priority);
+    const status: Message = { type: "status", id: newSortableId("m"), from: RELAY_SENDER, to: task.from, created_at: iso(now), task_id: task.id, state, note };
+    this.tell(task.from, status, task.priority);
     // The holder learns that a task it may be working on was called off.
     if ((state === "canceled" || state === "expired") && task.to && task.attempts > 0) {
-      this.host.enqueue({ ...status, id: newSortableId("m"), to: task.to }, task.to, task.priority);
+      this.tell(task.to, { ...status, id: newSortableId("m"), to: task.to }, task.priority);
     }
     const watching = this.watchers.get(task.id);
     if (watching) {
@@ -312,6 +357,23 @@ export class Tasks {
       const watchers = [...watching];
       this.store.afterCommit(() => watchers.forEach((w) => this.show(w, view, response)));
     }
+  }
+
+  /**
+   * Queues a status message, replacing the unread one about the same task; with none to replace and
+   * no room, it is skipped: the task's record always has its state.
+   */
+  private tell(to: string, status: Extract<Message, { type: "status" }>, priority: Priority) {
+    const size = sizeOf(status);
+    const unread = this.store.unreadAbout(to, status.task_id, "status");
+    if (!this.host.fits(to, RELAY_SENDER, size, unread)) return;
+    if (unread) this.store.removeQueued(to, unread.msg.id);
+    this.host.enqueue(status, to, priority, size);
+  }
+
+  /** Forgets finished tasks past their retention; the hub calls it with every tick. */
+  forgetFinished(now: number) {
+    this.finished.forgetDue(now);
   }
 
   /** A delivered task's lease ran out before an ack: it is queued again. False when the task no longer wants it. */

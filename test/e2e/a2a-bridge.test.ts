@@ -32,7 +32,7 @@ describe("a2a-bridge", async () => {
     const sent = shouter.received.at(-1)!;
     expect(textOf(sent)).toBe("hello from clawlink");
     expect(sent.parts.find((p) => p.content?.$case === "data")?.content?.value).toEqual({ ticket: 42 });
-    const id = (await runCli(["tasks", "--json"], boss)).json.at(-1).id;
+    const id = (await runCli(["tasks", "--json"], boss)).json.tasks.at(-1).id;
     const task = (await runCli(["task", "--id", id, "--json"], boss)).json;
     expect(task.history.map((h: any) => h.state)).toContain("working");
   });

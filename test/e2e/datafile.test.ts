@@ -157,7 +157,7 @@ describe.skipIf(!probe)("a disk that fills up (tmpfs, as root)", () => {
 
     rmSync(join(disk, "filler"));
     const again = await spawnRelay(["--data", data], undefined, port);
-    const tasks = (await runCli(["tasks", "--json"], boss)).json;
+    const tasks = (await runCli(["tasks", "--json"], boss)).json.tasks;
     expect(tasks.map((t: any) => t.task)).toEqual(["after"]);
     expect(await again.relay.stop()).toBe(0);
   }, 60_000);

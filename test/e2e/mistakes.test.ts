@@ -32,7 +32,7 @@ describe("mistakes", async () => {
     const r = await runCli(["delegate", "--to", "worker", "--task", "never sent", "--wait", "--timeout", "abc"], boss);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("--timeout");
-    const sent = (await runCli(["tasks", "--sent", "--json"], boss)).json;
+    const sent = (await runCli(["tasks", "--sent", "--json"], boss)).json.tasks;
     expect(sent.map((t: any) => t.task)).not.toContain("never sent");
   });
 

@@ -38,8 +38,9 @@ describe("task states", async () => {
     expect(done).toMatchObject({ state: "completed", result: "42", attempts: 1 });
     expect(done.history.map((h: any) => h.state)).toEqual(["queued", "delivered", "working", "completed"]);
 
+    // Unread status messages about one task coalesce: the boss, polling only now, reads the latest.
     const inbox = (await runCli(["poll", "--json"], t.boss)).json;
-    expect(inbox.filter((m: any) => m.type === "status").map((m: any) => m.state)).toEqual(["delivered", "working", "completed"]);
+    expect(inbox.filter((m: any) => m.type === "status").map((m: any) => m.state)).toEqual(["completed"]);
     expect(inbox.find((m: any) => m.type === "progress")).toMatchObject({ in_reply_to: id, note: "halfway" });
     expect(inbox.find((m: any) => m.type === "response")).toMatchObject({ in_reply_to: id, result: "42", status: "completed" });
 
@@ -52,10 +53,10 @@ describe("task states", async () => {
     const id = (await runCli(["delegate", "--to", "worker", "--task", "impossible", "--json"], t.boss)).json.id;
     await runCli(["poll"], t.worker);
     await runCli(["respond", "--msg-id", id, "--status", "failed", "--result", "cannot"], t.worker);
-    const failed = (await runCli(["tasks", "--state", "failed", "--json"], t.boss)).json;
+    const failed = (await runCli(["tasks", "--state", "failed", "--json"], t.boss)).json.tasks;
     expect(failed.map((x: any) => x.id)).toEqual([id]);
-    expect((await runCli(["tasks", "--held", "--json"], t.boss)).json).toEqual([]);
-    expect((await runCli(["tasks", "--held", "--state", "failed", "--json"], t.worker)).json.map((x: any) => x.id)).toEqual([id]);
+    expect((await runCli(["tasks", "--held", "--json"], t.boss)).json).toEqual({ tasks: [], next_cursor: null });
+    expect((await runCli(["tasks", "--held", "--state", "failed", "--json"], t.worker)).json.tasks.map((x: any) => x.id)).toEqual([id]);
     const bad = await runCli(["tasks", "--state", "bogus"], t.boss);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("--state");
@@ -125,7 +126,7 @@ describe("delegate --wait", async () => {
 
   test("canceled: exit 11", async () => {
     const waiting = runCli(["delegate", "--to", "server", "--task", "slow again", "--wait", "--json", "--idempotency-key", "cancel-me"], t.asker);
-    const id = await eventually(async () => (await runCli(["tasks", "--sent", "--state", "delivered", "--json"], t.asker)).json.find((x: any) => x.task === "slow again")?.id);
+    const id = await eventually(async () => (await runCli(["tasks", "--sent", "--state", "delivered", "--json"], t.asker)).json.tasks.find((x: any) => x.task === "slow again")?.id);
     await runCli(["cancel", "--msg-id", id], t.asker);
     const r = await waiting;
     expect(r.code).toBe(11);
@@ -220,7 +221,7 @@ describe("delegate --wait, when the asker leaves", async () => {
   test("the wait ends at once with a clear error instead of retrying until its timeout", async () => {
     const started = Date.now();
     const waiting = runCli(["delegate", "--to", "idle", "--task", "never done", "--wait", "--timeout", "20"], t.leaver);
-    await eventually(async () => (await runCli(["tasks", "--sent", "--json"], t.leaver)).json.length === 1);
+    await eventually(async () => (await runCli(["tasks", "--sent", "--json"], t.leaver)).json.tasks.length === 1);
     expect((await runCli(["unregister"], t.leaver)).code).toBe(0);
     const r = await waiting;
     expect(r.code).toBe(5);
@@ -249,3 +250,49 @@ async function auth(home: string) {
   const id = JSON.parse(readFileSync(`${dir}/${readdirSync(dir)[0]}`, "utf8"));
   return { authorization: `Bearer ${id.secret}` };
 }
+
+describe("tasks in pages; finished tasks forgotten after --task-retention", async () => {
+  const t = await team([{ name: "lister" }, { name: "doer" }], ["--task-retention", "2s"]);
+
+  test("tasks --limit N pages oldest first; --cursor takes the next_cursor; human output says how to get the next page", async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push((await runCli(["delegate", "--to", "doer", "--task", `job ${i}`], t.lister)).stdout.trim());
+    const first = await runCli(["tasks", "--limit", "2", "--json"], t.lister);
+    expect(first.json.tasks.map((x: any) => x.id)).toEqual(ids.slice(0, 2));
+    const human = await runCli(["tasks", "--sent", "--limit", "2"], t.lister);
+    expect(human.stdout).toContain("job 1");
+    expect(human.stdout).not.toContain("job 2");
+    expect(human.stdout).toContain(`more tasks: clawlink tasks --sent --limit 2 --cursor ${first.json.next_cursor}`);
+    const second = await runCli(["tasks", "--limit", "2", "--cursor", first.json.next_cursor, "--json"], t.lister);
+    expect(second.json.tasks.map((x: any) => x.id)).toEqual(ids.slice(2, 4));
+    const last = await runCli(["tasks", "--limit", "2", "--cursor", second.json.next_cursor], t.lister);
+    expect(last.stdout).toContain("job 4");
+    expect(last.stdout).not.toContain("more tasks");
+    expect((await runCli(["tasks", "--limit", "2", "--cursor", second.json.next_cursor, "--json"], t.lister)).json.next_cursor).toBeNull();
+
+    const badLimit = await runCli(["tasks", "--limit", "0"], t.lister);
+    expect(badLimit.code).toBe(2);
+    expect(badLimit.stderr).toContain("--limit: must be at least 1");
+    const badCursor = await runCli(["tasks", "--cursor", "nonsense"], t.lister);
+    expect(badCursor.code).toBe(2);
+    expect(badCursor.stderr).toContain("cursor is not one this relay gave out");
+  });
+
+  test("a finished task is forgotten after the retention: `task` says so and exits 5", async () => {
+    const id = (await runCli(["delegate", "--to", "doer", "--task", "short-lived"], t.lister)).stdout.trim();
+    await runCli(["poll"], t.doer);
+    expect((await runCli(["respond", "--msg-id", id, "--result", "done"], t.doer)).code).toBe(0);
+    const r = (await eventually(async () => {
+      const r = await runCli(["task", "--id", id], t.lister);
+      return r.code === 5 ? r : undefined;
+    }, 10_000))!;
+    expect(r.stderr).toContain(`error: task ${id} completed at`);
+    expect(r.stderr).toContain("was forgotten since: the relay keeps finished tasks for 2s");
+  });
+
+  test("a --task-retention that is not a duration is refused", async () => {
+    const r = await runCli(["relay", "--port", "0", "--task-retention", "soon"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--task-retention must be a duration such as 90s, 30m, 24h or 7d, not "soon"');
+  });
+});

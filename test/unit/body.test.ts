@@ -33,6 +33,25 @@ describe("readFileBody", () => {
     await expect(readFileBody(put(streamOf([new Uint8Array(6), new Uint8Array(6)])), 10)).rejects.toMatchObject({ status: 413, code: "too_large" });
   });
 
+  test("a body without a length raises its hold as it streams in, and is refused once the hold cannot grow", async () => {
+    const asked: number[] = [];
+    const hold = {
+      bytes: 0,
+      grow(size: number) {
+        asked.push(size);
+        if (size > 200_000) throw new Error("no room");
+        this.bytes = size;
+      },
+    };
+    const chunks = () => Array.from({ length: 4 }, () => new Uint8Array(40_000));
+    expect((await readFileBody(put(streamOf(chunks())), 1_000_000, hold)).byteLength).toBe(160_000);
+    // Ahead of what arrived, doubling, and back to just what arrived when that does not fit.
+    expect(asked).toEqual([65_536, 131_072, 262_144, 160_000]);
+    expect(hold.bytes).toBe(160_000);
+    hold.bytes = 0;
+    await expect(readFileBody(put(streamOf([...chunks(), ...chunks()])), 1_000_000, hold)).rejects.toThrow("no room");
+  });
+
   test("an upload that breaks off is a 400 that says how far it got", async () => {
     await expect(readFileBody(put(streamOf([new Uint8Array(4)], true)), 10)).rejects.toMatchObject({ status: 400, message: "the upload broke off after 4 bytes" });
     await expect(readFileBody(put(streamOf([new Uint8Array(4)]), { "content-length": "9" }), 10)).rejects.toMatchObject({ status: 400, message: "the upload broke off after 4 bytes" });

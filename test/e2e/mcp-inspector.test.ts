@@ -35,7 +35,6 @@ test("the MCP Inspector lists the tools (schemas portable) and delegates with wa
   expect(JSON.parse(list.stdout).tools.map((t: any) => t.name)).toContain("delegate");
   // --strict reports schema portability problems on stderr ("Warning: tool ...", "N errors, M warnings across K tools"); there are none.
   expect(list.stderr).not.toMatch(/Warning:|Error:|across \d+ tool/);
-  expect(list.stderr).toContain("announcing messages as boss");
 
   const call = await inspector(env, "--format", "json", "--method", "tools/call", "--tool-name", "delegate",
     "--tool-arg", "to=worker", "--tool-arg", "task=check the build", "--tool-arg", "wait=true", "--tool-arg", "timeout_s=30");

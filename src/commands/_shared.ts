@@ -38,10 +38,10 @@ export function usage(message: string, hint?: string) {
 }
 
 /** Parses a CLI value with a schema, naming the flag in the error. */
-export function parseArg<S extends v.GenericSchema>(schema: S, value: unknown, flag: string): v.InferOutput<S> {
+export function parseArg<S extends v.GenericSchema>(schema: S, value: unknown, flag: string, hint = `fix ${flag}; the command's --help lists what each option takes`): v.InferOutput<S> {
   const r = v.safeParse(schema, value);
   if (r.success) return r.output;
-  throw usage(`${flag}: ${describeIssues(r.issues)}`, `fix ${flag}; the command's --help lists what each option takes`);
+  throw usage(`${flag}: ${describeIssues(r.issues)}`, hint);
 }
 
 /** A whole number of seconds from a flag: at least 1, and at most `max` (said as `maxSaid`) when given. */

@@ -33,6 +33,8 @@ export const NewAgentName = v.pipe(
   v.check((s) => !/^a_/i.test(s), "a name must not start with a_, which is how agent ids start"),
   v.check((s) => !RESERVED_NAMES.includes(s.toLowerCase()), `the names ${RESERVED_NAMES.join(" and ")} are reserved for the relay`),
 );
+/** What to do about a name the relay refuses. */
+export const NAME_HINT = "choose another --name: 1-64 letters, digits, '.', '_' or '-', not starting with a_, and not relay or a2a";
 export const Timestamp = v.string(); // ISO 8601, UTC
 const Text = (max: number, what: string) =>
   v.pipe(v.string(), v.maxLength(max, `${what} is longer than ${max} characters`));

@@ -61,9 +61,10 @@ export const flagsOf = (args: ParsedArgs<typeof globalArgs>): Flags => ({
   as: (args.as as string) || undefined,
 });
 
-export function resolveContext<A extends ArgsDef>(args: ParsedArgs<A & typeof globalArgs>): Context<A> {
+/** `identity: false` resolves the relay and token as if no identity were saved (`mcp --as` a name not registered yet). */
+export function resolveContext<A extends ArgsDef>(args: ParsedArgs<A & typeof globalArgs>, opts: { identity?: false } = {}): Context<A> {
   const json = Boolean(args.json);
-  const settings = resolveSettings(flagsOf(args));
+  const settings = resolveSettings(flagsOf(args), process.env, opts);
   const { me, identity } = settings;
   const home = settings.home.value;
   const relay = settings.relay.value;

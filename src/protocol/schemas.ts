@@ -105,8 +105,8 @@ export type Registration = v.InferOutput<typeof Registration>;
 
 export const AgentList = v.object({ agents: v.array(Agent) });
 
-/** The heartbeat response: the agent's record and how many messages wait for it. */
-export const Heartbeat = v.object({ ...Agent.entries, pending: v.number() });
+/** The heartbeat response: the agent's record, how many messages wait for it, and how many were handed out and not yet acknowledged. */
+export const Heartbeat = v.object({ ...Agent.entries, pending: v.number(), in_flight: v.optional(v.number()) });
 
 export const Health = v.object({ ok: v.boolean(), version: v.string(), agents: v.number() });
 export type Health = v.InferOutput<typeof Health>;

@@ -259,6 +259,13 @@ export class Hub {
     return this.store.queueLength(agentId);
   }
 
+  /** Messages handed out (to any of the agent's connections, or a poll) and not yet acknowledged. */
+  inFlightCount(agentId: string) {
+    let n = 0;
+    for (const _ of this.store.listInflight(agentId)) n++;
+    return n;
+  }
+
   // ------------------------------------------------------------ messages
 
   send(sender: AgentRecord, msg: SendMessage): Sent {

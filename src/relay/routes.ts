@@ -104,7 +104,7 @@ export function createRoutes(hub: Hub, files: Files, auth: Auth, limits: RouteLi
     "/v1/agents/:id/heartbeat": {
       POST: (req) => {
         const agent = self(req);
-        return json({ ...hub.heartbeat(agent), pending: hub.pendingCount(agent.id) });
+        return json({ ...hub.heartbeat(agent), pending: hub.pendingCount(agent.id), in_flight: hub.inFlightCount(agent.id) });
       },
     },
     "/v1/agents/:id/inbox": {

@@ -130,7 +130,14 @@ export const cancel = defineTool({
   args: args({ id: TaskId }),
   async run(s, a) {
     s.ctx.me();
-    const task = await s.ctx.client.cancel(a.id);
-    return { data: task, text: `task ${task.id} canceled` };
+    // The relay's word that the task was canceled is this call's answer, not news to announce to the one who canceled it.
+    const release = s.mailbox.await(a.id);
+    try {
+      const task = await s.ctx.client.cancel(a.id);
+      s.mailbox.dismiss(a.id);
+      return { data: task, text: `task ${task.id} canceled` };
+    } finally {
+      release();
+    }
   },
 });

@@ -294,6 +294,8 @@ export const Task = v.object({
   created_at: Timestamp,
   updated_at: Timestamp,
   history: v.array(TaskTransition),
+  /** The holder's latest progress note; null until it sends one. */
+  note: v.optional(v.nullable(v.string()), null),
   result: v.nullable(v.string()),
 });
 export type Task = v.InferOutput<typeof Task>;

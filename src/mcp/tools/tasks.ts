@@ -74,7 +74,7 @@ async function waitFor(s: AgentSession, id: string, timeoutS: number, call: Call
       signal: call.signal,
       onUpdate(t) {
         state = t.state;
-        const note = t.history.at(-1)?.note;
+        const note = t.state === "working" && t.note ? t.note : t.history.at(-1)?.note;
         call.progress(`task ${id} is ${t.state}${note ? `: ${note}` : ""}`);
       },
     });

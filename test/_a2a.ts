@@ -18,9 +18,9 @@ export function bearerFetch(token: string): typeof fetch {
   return ((url: string | URL | Request, init: RequestInit = {}) => fetch(url, { ...init, headers: { ...(init.headers as Record<string, string>), authorization: `Bearer ${token}` } })) as typeof fetch;
 }
 
-/** An SDK client for the agent at `endpoint` (its /a2a/NAME URL), over the given binding. */
-export async function sdkClient(endpoint: string, token: string, binding: "JSONRPC" | "HTTP+JSON" = "JSONRPC") {
-  const fetchImpl = bearerFetch(token);
+/** An SDK client for the agent at `endpoint` (its /a2a/NAME URL), over the given binding; without a token it sends no credential. */
+export async function sdkClient(endpoint: string, token: string | undefined, binding: "JSONRPC" | "HTTP+JSON" = "JSONRPC") {
+  const fetchImpl = token === undefined ? fetch : bearerFetch(token);
   const factory = new ClientFactory(
     ClientFactoryOptions.createFrom(ClientFactoryOptions.default, {
       transports: [new JsonRpcTransportFactory({ fetchImpl }), new RestTransportFactory({ fetchImpl })],

@@ -26,6 +26,14 @@ const badAnswer = (url: string, detail: string) =>
 /** An error the agent answered with, as the status it came with (502 when it came as a JSON-RPC error in a 200). */
 const refused = (message: string, status: number) => new ClawlinkError("a2a_error", status, message, "the A2A agent refused the call");
 
+/** 401 or 403: retrying cannot help, a token can. */
+function authRefused(res: Response, url: string, token: string | undefined): ClawlinkError | undefined {
+  if (res.status !== 401 && res.status !== 403) return undefined;
+  return token
+    ? new ClawlinkError("a2a_unauthorized", res.status, `the A2A agent at ${url} refused the token given with --agent-token (HTTP ${res.status})`, "check --agent-token (or CLAWLINK_A2A_TOKEN): it is the A2A agent's own token, not the relay's")
+    : new ClawlinkError("a2a_unauthorized", res.status, `the A2A agent at ${url} refused the call: it wants authentication (HTTP ${res.status})`, "pass its token with --agent-token (or CLAWLINK_A2A_TOKEN)");
+}
+
 /** Fetches and checks an Agent Card; a URL that does not name a .json file gets the well-known path added. */
 export async function fetchCard(url: string, token?: string): Promise<AgentCard> {
   const cardUrl = /\.json($|\?)/.test(url) ? url : url.replace(/\/+$/, "") + CARD_PATH;
@@ -35,6 +43,8 @@ export async function fetchCard(url: string, token?: string): Promise<AgentCard>
   } catch (err) {
     throw unreachable(cardUrl, err);
   }
+  const denied = authRefused(res, cardUrl, token);
+  if (denied) throw denied;
   if (!res.ok) throw new ClawlinkError("not_found", 404, `no Agent Card at ${cardUrl} (HTTP ${res.status})`, "pass the card's URL, or the agent's base URL, with --card");
   const parsed = v.safeParse(AgentCard, await res.json().catch(() => undefined));
   if (!parsed.success) throw badAnswer(cardUrl, describeIssues(parsed.issues));
@@ -83,13 +93,21 @@ export class A2AClient {
       const id = this.nextId++;
       const body = JSON.stringify({ jsonrpc: "2.0", id, method, params: tenant ? { ...params, tenant } : params });
       const res = await this.fetch(this.iface.url, { method: "POST", headers: headers(this.token, true), body, signal });
+      const denied = authRefused(res, this.iface.url, this.token);
+      if (denied) throw denied;
       const parsed = v.safeParse(JsonRpcResponse, await res.json().catch(() => undefined));
-      if (!parsed.success) throw badAnswer(this.iface.url, `HTTP ${res.status}, not a JSON-RPC response`);
+      if (!parsed.success) {
+        // A proxy's error page in front of a busy or failing agent passes; any other shape will not change by retrying.
+        if (res.status >= 500 || res.status === 429) throw refused(`${method} failed: HTTP ${res.status}`, res.status);
+        throw badAnswer(this.iface.url, `HTTP ${res.status}, not a JSON-RPC response`);
+      }
       if ("error" in parsed.output) throw refused(`${method} failed: ${parsed.output.error.message} (code ${parsed.output.error.code})`, res.status >= 400 ? res.status : 502);
       return parsed.output.result;
     }
     const url = this.base + (tenant ? `/${encodeURIComponent(tenant)}` : "") + rest.path;
     const res = await this.fetch(url, { method: rest.verb, headers: headers(this.token, rest.body !== undefined), body: rest.body === undefined ? undefined : JSON.stringify(rest.body), signal });
+    const denied = authRefused(res, url, this.token);
+    if (denied) throw denied;
     const json = (await res.json().catch(() => undefined)) as { error?: { message?: string } } | undefined;
     if (!res.ok) throw refused(`${method} failed: ${json?.error?.message ?? `HTTP ${res.status}`}`, res.status);
     return json;

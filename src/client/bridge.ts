@@ -24,7 +24,8 @@ export interface Bridge {
   signal: AbortSignal;
 }
 
-const passing = (err: unknown) => err instanceof ClawlinkError && (err.code === "unreachable" || err.status === 429 || err.status >= 500);
+/** Unreachable, 429 and 5xx may pass; an answer in a shape this client cannot read, or a refused credential, will not. */
+const passing = (err: unknown) => err instanceof ClawlinkError && err.code !== "bad_response" && (err.code === "unreachable" || err.status === 429 || err.status >= 500);
 
 async function retrying<T>(b: Bridge, what: string, fn: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
@@ -68,7 +69,9 @@ export async function forwardTask(b: Bridge, m: TaskMessage): Promise<void> {
     task = answer.task;
   } catch (err) {
     if (b.stopping()) return;
-    return await respond("failed", `${b.name} did not take the task: ${(err as Error).message}`);
+    // A refused credential fails every task alike: whoever runs the bridge must hear of it.
+    if (err instanceof ClawlinkError && err.code === "a2a_unauthorized") logger.error(printable(`${m.id}: ${err.message} (${err.hint})`));
+    return await respond("failed", `${b.name} did not take the task: ${(err as Error).message}${err instanceof ClawlinkError && err.code === "a2a_unauthorized" ? `; ${err.hint}` : ""}`);
   }
   logger.info(printable(`${m.id} → ${b.name} task ${task.id}`));
   let said = "";

@@ -105,6 +105,7 @@ export function renderTask(t: Task): string {
     `attempts  ${t.attempts}`,
     `lease     ${t.lease_s}s${t.ttl_s ? `   ttl ${t.ttl_s}s` : ""}`,
     `task      ${t.task}`,
+    ...(t.note ? [`note      ${t.note}`] : []),
     ...(t.result !== null ? [`result    ${t.result}`] : []),
     "history",
     ...t.history.map((h) => `  ${h.at}  ${h.state.padEnd(9)}  ${h.note}`),

@@ -42,6 +42,8 @@ export interface Status {
   registered: boolean;
   /** Messages waiting in the relay's queue; null when unknown. */
   pending: number | null;
+  /** Messages handed to this agent's connections or polls and not yet acknowledged; null when unknown. */
+  in_flight: number | null;
   problem?: { code: string; message: string; hint?: string };
 }
 
@@ -51,11 +53,14 @@ export async function checkSelf(self: Self): Promise<{ status: Status; error?: C
   let reachable = true;
   let registered = false;
   let pending: number | null = null;
+  let inFlight: number | null = null;
   let problem: ClawlinkError | undefined;
   try {
     await self.client.health();
     if (me) {
-      pending = (await self.client.heartbeat(me.id)).pending;
+      const beat = await self.client.heartbeat(me.id);
+      pending = beat.pending;
+      inFlight = beat.in_flight ?? null;
       registered = true;
     }
   } catch (err) {
@@ -78,6 +83,7 @@ export async function checkSelf(self: Self): Promise<{ status: Status; error?: C
     reachable,
     registered,
     pending,
+    in_flight: inFlight,
     ...(problem ? { problem: { code: problem.code, message: problem.message, ...(problem.hint ? { hint: problem.hint } : {}) } } : {}),
   };
   return { status, error: problem };

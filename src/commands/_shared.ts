@@ -38,10 +38,10 @@ export function usage(message: string, hint?: string) {
 }
 
 /** Parses a CLI value with a schema, naming the flag in the error. */
-export function parseArg<S extends v.GenericSchema>(schema: S, value: unknown, flag: string): v.InferOutput<S> {
+export function parseArg<S extends v.GenericSchema>(schema: S, value: unknown, flag: string, hint = `fix ${flag}; the command's --help lists what each option takes`): v.InferOutput<S> {
   const r = v.safeParse(schema, value);
   if (r.success) return r.output;
-  throw usage(`${flag}: ${describeIssues(r.issues)}`, `fix ${flag}; the command's --help lists what each option takes`);
+  throw usage(`${flag}: ${describeIssues(r.issues)}`, hint);
 }
 
 /** A whole number of seconds from a flag: at least 1, and at most `max` (said as `maxSaid`) when given. */
@@ -61,9 +61,10 @@ export const flagsOf = (args: ParsedArgs<typeof globalArgs>): Flags => ({
   as: (args.as as string) || undefined,
 });
 
-export function resolveContext<A extends ArgsDef>(args: ParsedArgs<A & typeof globalArgs>): Context<A> {
+/** `identity: false` resolves the relay and token as if no identity were saved (`mcp --as` a name not registered yet). */
+export function resolveContext<A extends ArgsDef>(args: ParsedArgs<A & typeof globalArgs>, opts: { identity?: false } = {}): Context<A> {
   const json = Boolean(args.json);
-  const settings = resolveSettings(flagsOf(args));
+  const settings = resolveSettings(flagsOf(args), process.env, opts);
   const { me, identity } = settings;
   const home = settings.home.value;
   const relay = settings.relay.value;

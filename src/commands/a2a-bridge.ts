@@ -6,7 +6,7 @@ import { followInbox } from "../client/stream";
 import { listIdentities, saveIdentity, type Identity } from "../config";
 import { printable } from "../client/render";
 import { logger } from "../logger";
-import { AGENT_NAME_RE, AgentName, CAP_RE } from "../protocol/schemas";
+import { AGENT_NAME_RE, CAP_RE, NAME_HINT, NewAgentName } from "../protocol/schemas";
 import type { AgentCard } from "../protocol/a2a";
 import { defineClientCommand, parseArg } from "./_shared";
 
@@ -35,7 +35,7 @@ export default defineClientCommand({
   },
   async run(ctx) {
     const agentToken = ctx.args["agent-token"] || process.env.CLAWLINK_A2A_TOKEN || undefined;
-    const name = ctx.args.name === undefined ? undefined : parseArg(AgentName, ctx.args.name, "--name");
+    const name = ctx.args.name === undefined ? undefined : parseArg(NewAgentName, ctx.args.name, "--name", NAME_HINT);
     const card = await fetchCard(ctx.args.card, agentToken);
     const agent = new A2AClient(pickInterface(card, ctx.args.card), agentToken);
     const me = name ?? nameFrom(card);

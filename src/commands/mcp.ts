@@ -26,7 +26,7 @@ export default Object.assign(
   }),
   {
     examples: [
-      "claude mcp add clawlink -- clawlink mcp --as reviewer",
+      "claude mcp add clawlink -e CLAWLINK_HOME=$HOME/.clawlink -e CLAWLINK_RELAY=http://10.0.0.5:9077 -- clawlink mcp --as reviewer",
       "clawlink mcp --as reviewer --relay http://10.0.0.5:9077",
     ],
   },

@@ -1,5 +1,5 @@
 import { registerAgent } from "../client/session";
-import { Capability, NewAgentName } from "../protocol/schemas";
+import { Capability, NAME_HINT, NewAgentName } from "../protocol/schemas";
 import * as v from "valibot";
 import { defineClientCommand, list, parseArg } from "./_shared";
 
@@ -15,7 +15,7 @@ export default defineClientCommand({
     description: { type: "string", description: "What this agent does, in a sentence", valueHint: "text" },
   },
   async run(ctx) {
-    const name = parseArg(NewAgentName, ctx.args.name, "--name");
+    const name = parseArg(NewAgentName, ctx.args.name, "--name", NAME_HINT);
     const caps = parseArg(v.array(Capability), list(ctx.args.caps).map((c) => c.toLowerCase()), "--caps");
     const agent = await registerAgent(ctx, { name, caps, description: ctx.args.description });
     ctx.out(agent, `registered ${agent.name} as ${agent.id} with ${ctx.client.relay}\n(identity saved in ${ctx.home})`);

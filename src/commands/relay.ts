@@ -127,7 +127,7 @@ export default Object.assign(defineCommand({
     }
     const host = args.host;
     if (!isLoopback(host) && !token && !args.insecure) {
-      logger.error(`refusing to bind ${host} without a token: anyone on the network could register, read every agent's messages and send as them`);
+      logger.error(`refusing to bind ${host} without a token: anyone on the network could register agents (and through them send tasks and write shared files), list the agents and read the shared files; each agent's own inbox and actions still need its secret`);
       logger.info("start with --token-file PATH (or CLAWLINK_TOKEN) and give agents the same token; add --tls-cert/--tls-key so it never crosses the network in clear; or pass --insecure to accept the risk");
       process.exitCode = EXIT.usage;
       return;

@@ -5,9 +5,11 @@ import { logger } from "../logger";
 import type { Message } from "../protocol/schemas";
 import { Recent, taskOf } from "./mailbox";
 
+type StatusMessage = Extract<Message, { type: "status" }>;
+
 /** The notifications the server can send; the SDK's Server has both. */
 export interface Notifier {
-  sendLoggingMessage(params: { level: "info" | "notice"; logger: string; data: unknown }): Promise<void>;
+  sendLoggingMessage(params: { level: "info" | "notice" | "warning"; logger: string; data: unknown }): Promise<void>;
   notification(n: { method: string; params: Record<string, unknown> }): Promise<void>;
 }
 
@@ -35,9 +37,22 @@ export class Announcer {
   private names: Names;
   /** Tasks whose response was announced: a status saying they failed would say it twice. */
   private answered = new Recent(10_000);
+  /** Tasks this agent received: a status about one is news for the one doing it, about any other for the one who sent it. */
+  private received = new Recent(10_000);
 
-  constructor(private notifier: Notifier, client: () => Client | undefined) {
+  constructor(
+    private notifier: Notifier,
+    private client: () => Client | undefined,
+  ) {
     this.names = new Names(client);
+  }
+
+  /** Whether this agent sent the task a status is about, rather than holds it; asked of the relay when the task came before this server started. */
+  private async sentBy(m: StatusMessage): Promise<boolean> {
+    if (this.received.has(m.task_id)) return false;
+    const task = await this.client()?.task(m.task_id).catch(() => undefined);
+    // Unknown: word it for the holder, whose "stop" is the part that must not be missed.
+    return task ? task.to !== m.to : false;
   }
 
   /** What calls for the model's attention: work, answers, findings, and tasks that ended without an answer. */
@@ -53,24 +68,29 @@ export class Announcer {
     const text = renderMessage(m, new Map(name ? [[m.from, name]] : []), false).trimEnd();
     const wakes = this.wakes(m);
     if (m.type === "response") this.answered.add(m.in_reply_to);
+    if (m.type === "task") this.received.add(m.id);
     const sent = [this.notifier.sendLoggingMessage({ level: wakes ? "notice" : "info", logger: "clawlink", data: { text, message: m } })];
     if (wakes) {
       const task = taskOf(m);
       const meta: Record<string, string> = { message_id: m.id, type: m.type, from: name ?? m.from, ...(task && task !== m.id ? { task_id: task } : {}), ...(m.type === "task" ? { priority: m.priority } : {}) };
-      sent.push(this.notifier.notification({ method: CHANNEL, params: { content: channelContent(m, text), meta } }));
+      const mine = m.type === "status" && (await this.sentBy(m));
+      sent.push(this.notifier.notification({ method: CHANNEL, params: { content: channelContent(m, text, mine), meta } }));
     }
     for (const r of await Promise.allSettled(sent)) if (r.status === "rejected") logger.warn(printable(`could not announce ${m.id}: ${(r.reason as Error).message}`));
   }
 }
 
-/** The message, cut to a size a context can take, and what to do about it. */
-function channelContent(m: Message, text: string): string {
+const TAKE = "The inbox tool takes this message and acknowledges it.";
+
+/** The message, cut to a size a context can take, and what to do about it; `sent`: a status about a task this agent sent. */
+function channelContent(m: Message, text: string, sent: boolean): string {
   const body = text.length > MAX_CONTENT ? `${text.slice(0, MAX_CONTENT)}\n… (cut; the inbox tool returns it whole)` : text;
-  const next =
-    m.type === "task"
-      ? `Do the task, then call respond with id ${m.id} and your result (progress tells the sender you are on it; respond also takes it from your inbox).`
-      : m.type === "status" && m.state !== "failed"
-        ? `If you were working on task ${m.task_id}, stop. The inbox tool takes this message and acknowledges it.`
-        : "It waits in your ClawLink inbox: the inbox tool takes it and acknowledges it.";
+  let next = "It waits in your ClawLink inbox: the inbox tool takes it and acknowledges it.";
+  if (m.type === "task") next = `Do the task, then call respond with id ${m.id} and your result (progress tells the sender you are on it; respond also takes it from your inbox).`;
+  else if (m.type === "status" && m.state !== "failed") {
+    if (!sent) next = `If you were working on task ${m.task_id}, stop. ${TAKE}`;
+    else if (m.state === "expired") next = `Task ${m.task_id}, which you sent, was never taken up: delegate it again if it still matters. ${TAKE}`;
+    else next = `Task ${m.task_id}, which you sent, will not be done. ${TAKE}`;
+  }
   return `${body}\n${next}`;
 }

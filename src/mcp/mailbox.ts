@@ -115,6 +115,14 @@ export class Mailbox {
     };
   }
 
+  /** The model called off a task it sent: what the relay says about it is no news; what is held about it is acknowledged. */
+  dismiss(taskId: string) {
+    this.settled.add(taskId);
+    const done = [...this.held.values()].filter((m) => m.type !== "task" && taskOf(m) === taskId).map((m) => m.id);
+    this.remove(done);
+    if (done.length) this.hooks.ack(done);
+  }
+
   /** A wait showed the task's end and acknowledged what concerned it: drop those messages here too. */
   settle(taskId: string) {
     this.settled.add(taskId);

@@ -1,11 +1,13 @@
 /** `clawlink mcp`: the agent's tools over MCP on stdio, and the messages that arrive for it announced as they come. */
 import { ProtocolError, ProtocolErrorCode, Server, type CallToolResult, type ServerContext } from "@modelcontextprotocol/server";
 import { StdioServerTransport } from "@modelcontextprotocol/server/stdio";
+import { printable } from "../client/render";
 import { asClawlinkError } from "../errors";
 import { logger } from "../logger";
 import { VERSION } from "../version";
-import { AgentSession, type Flags } from "./agent";
+import { AgentSession, type Flags, type Note } from "./agent";
 import { Announcer } from "./announce";
+import { toolHint } from "./hints";
 import { inputSchema, parseArgs } from "./schema";
 import { TOOLS, type Tool } from "./tools";
 
@@ -23,7 +25,11 @@ export async function serveMcp(flags: Flags): Promise<void> {
   );
   let session: AgentSession | undefined;
   const announcer = new Announcer(server, () => session?.ctx.client);
-  session = new AgentSession(flags, (m) => announcer.announce(m));
+  const note: Note = (level, text) => {
+    (level === "warning" ? logger.warn : logger.info)(printable(text));
+    server.sendLoggingMessage({ level, logger: "clawlink", data: { text } }).catch(() => {});
+  };
+  session = new AgentSession(flags, (m) => announcer.announce(m), note);
   const agent = session;
 
   const byName = new Map(TOOLS.map((t) => [t.name, t]));
@@ -51,16 +57,22 @@ export async function serveMcp(flags: Flags): Promise<void> {
   agent.stop();
 }
 
-/** Runs one tool: its arguments checked first, any failure a tool error carrying the CLI's message and hint. */
+/** The tools that work before the agent is registered: every other one asks for `register` first. */
+const UNREGISTERED = new Set(["whoami", "register"]);
+
+/** Runs one tool: its arguments checked first, any failure a tool error with the CLI's message and a hint in tool terms. */
 async function callTool(agent: AgentSession, tool: Tool, input: unknown, ctx: ServerContext): Promise<CallToolResult> {
   try {
     const args = parseArgs(tool.name, tool.args, input);
+    if (!UNREGISTERED.has(tool.name)) agent.ctx.me();
     const out = await tool.run(agent, args, { signal: ctx.mcpReq.signal, progress: reporter(ctx) });
     return { content: [{ type: "text", text: out.text }], structuredContent: out.data };
   } catch (err) {
     const e = asClawlinkError(err);
     if (e.code === "internal") logger.error(err);
-    return { isError: true, content: [{ type: "text", text: `error: ${e.message}${e.hint ? `\nhint: ${e.hint}` : ""}` }], structuredContent: e.toJSON() };
+    const given = typeof input === "object" && input !== null ? (input as Record<string, unknown>) : {};
+    const error = { code: e.code, message: e.message, hint: toolHint(e, { tool: tool.name, args: given, as: agent.wanted }) };
+    return { isError: true, content: [{ type: "text", text: `error: ${error.message}\nhint: ${error.hint}` }], structuredContent: { error } };
   }
 }
 

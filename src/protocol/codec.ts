@@ -33,11 +33,11 @@ export function safeParse<S extends v.GenericSchema>(schema: S, input: unknown):
   return v.safeParse(schema, input);
 }
 
-/** Parses `input` with `schema`, or throws a 400 naming every problem. */
-export function parseWith<S extends v.GenericSchema>(schema: S, input: unknown, what: string): v.InferOutput<S> {
+/** Parses `input` with `schema`, or throws a 400 naming every problem (with `hint`, when the caller knows the next step). */
+export function parseWith<S extends v.GenericSchema>(schema: S, input: unknown, what: string, hint = "see docs/protocol.md for the fields"): v.InferOutput<S> {
   const result = safeParse(schema, input);
   if (result.success) return result.output;
-  throw new ClawlinkError("bad_request", 400, `invalid ${what}: ${describeIssues(result.issues)}`, "see docs/protocol.md for the fields");
+  throw new ClawlinkError("bad_request", 400, `invalid ${what}: ${describeIssues(result.issues)}`, hint);
 }
 
 /** `field: problem; other.field: problem`, in one line. */

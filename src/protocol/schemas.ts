@@ -33,6 +33,8 @@ export const NewAgentName = v.pipe(
   v.check((s) => !/^a_/i.test(s), "a name must not start with a_, which is how agent ids start"),
   v.check((s) => !RESERVED_NAMES.includes(s.toLowerCase()), `the names ${RESERVED_NAMES.join(" and ")} are reserved for the relay`),
 );
+/** What to do about a name the relay refuses. */
+export const NAME_HINT = "choose another --name: 1-64 letters, digits, '.', '_' or '-', not starting with a_, and not relay or a2a";
 export const Timestamp = v.string(); // ISO 8601, UTC
 const Text = (max: number, what: string) =>
   v.pipe(v.string(), v.maxLength(max, `${what} is longer than ${max} characters`));
@@ -103,8 +105,8 @@ export type Registration = v.InferOutput<typeof Registration>;
 
 export const AgentList = v.object({ agents: v.array(Agent) });
 
-/** The heartbeat response: the agent's record and how many messages wait for it. */
-export const Heartbeat = v.object({ ...Agent.entries, pending: v.number() });
+/** The heartbeat response: the agent's record, how many messages wait for it, and how many were handed out and not yet acknowledged. */
+export const Heartbeat = v.object({ ...Agent.entries, pending: v.number(), in_flight: v.optional(v.number()) });
 
 export const Health = v.object({ ok: v.boolean(), version: v.string(), agents: v.number() });
 export type Health = v.InferOutput<typeof Health>;
@@ -292,6 +294,8 @@ export const Task = v.object({
   created_at: Timestamp,
   updated_at: Timestamp,
   history: v.array(TaskTransition),
+  /** The holder's latest progress note; null until it sends one. */
+  note: v.optional(v.nullable(v.string()), null),
   result: v.nullable(v.string()),
 });
 export type Task = v.InferOutput<typeof Task>;

@@ -30,6 +30,11 @@ export class Auth {
     return m?.[1];
   }
 
+  /** A relay without a token: anyone who reaches it may register, and call A2A endpoints as `a2a`. */
+  get open() {
+    return this.token === undefined;
+  }
+
   private isToken(value: string) {
     return this.token !== undefined && safeEqual(value, this.token);
   }
@@ -50,12 +55,12 @@ export class Auth {
   }
 
   /**
-   * A caller from outside ClawLink (A2A): an agent's secret, or the relay token when one is set.
-   * Undefined for anything else, including no credential on a relay without a token.
+   * A caller from outside ClawLink (A2A): an agent's secret, or the relay token when one is set; on a
+   * relay without a token, which lets anyone register, also no credential at all. Undefined for anything else.
    */
   credential(req: Request): Caller | undefined {
     const value = this.bearer(req);
-    if (value === undefined) return undefined;
+    if (value === undefined) return this.token === undefined ? { kind: "member" } : undefined;
     const agent = this.hub.authenticate(value);
     if (agent) return { kind: "agent", agent };
     return this.isToken(value) ? { kind: "member" } : undefined;

@@ -168,7 +168,7 @@ export class Hub {
       if (this.isOnline(holder, now)) {
         throw conflict(
           "name_taken",
-          `the name "${req.name}" belongs to agent ${holder.id} on ${holder.machine || "another machine"}, seen ${Math.round((now - holder.lastSeen) / 1000)}s ago`,
+          `the name "${req.name}" belongs to agent ${holder.id} on ${holder.machine || "another machine"}, ${this.delivery.isConnected(holder.id) ? "connected now" : `seen ${Math.round((now - holder.lastSeen) / 1000)}s ago`}`,
           "choose another --name, or unregister that agent first",
         );
       }
@@ -257,6 +257,13 @@ export class Hub {
 
   pendingCount(agentId: string) {
     return this.store.queueLength(agentId);
+  }
+
+  /** Messages handed out (to any of the agent's connections, or a poll) and not yet acknowledged. */
+  inFlightCount(agentId: string) {
+    let n = 0;
+    for (const _ of this.store.listInflight(agentId)) n++;
+    return n;
   }
 
   // ------------------------------------------------------------ messages

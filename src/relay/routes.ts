@@ -3,7 +3,7 @@ import type { Server } from "bun";
 import * as v from "valibot";
 import { ClawlinkError, badRequest, forbidden } from "../errors";
 import { parseWith } from "../protocol/codec";
-import { AckRequest, Capability, FileKey, KeyPrefix, LockRequest, MAX_KEY_SEGMENTS, RegisterRequest, SendMessage, TASK_PAGE, TaskState } from "../protocol/schemas";
+import { AckRequest, Capability, FileKey, KeyPrefix, LockRequest, MAX_KEY_SEGMENTS, NAME_HINT, NewAgentName, RegisterRequest, SendMessage, TASK_PAGE, TaskState } from "../protocol/schemas";
 import type { Auth } from "./auth";
 import { bytesResponse, collectSoon, discardBody, readFileBody } from "./body";
 import type { Files, PutOptions, Upload } from "./files";
@@ -75,7 +75,8 @@ export function createRoutes(hub: Hub, files: Files, auth: Auth, limits: RouteLi
     "/v1/agents": {
       POST: async (req, srv) => {
         const caller = auth.register(req);
-        const body = parseWith(RegisterRequest, await readJsonBody(req, limits.maxMessageBytes, "registration"), "registration");
+        const raw = await readJsonBody(req, limits.maxMessageBytes, "registration");
+        const body = parseWith(RegisterRequest, raw, "registration", v.is(NewAgentName, (raw as { name?: unknown } | null)?.name) ? undefined : NAME_HINT);
         auth.checkRegistration(caller, body);
         // An identity coming back with its own secret is not a new agent, and does not count.
         const ip = body.id === undefined ? (srv.requestIP(req)?.address ?? "unknown") : undefined;
@@ -103,7 +104,7 @@ export function createRoutes(hub: Hub, files: Files, auth: Auth, limits: RouteLi
     "/v1/agents/:id/heartbeat": {
       POST: (req) => {
         const agent = self(req);
-        return json({ ...hub.heartbeat(agent), pending: hub.pendingCount(agent.id) });
+        return json({ ...hub.heartbeat(agent), pending: hub.pendingCount(agent.id), in_flight: hub.inFlightCount(agent.id) });
       },
     },
     "/v1/agents/:id/inbox": {

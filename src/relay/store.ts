@@ -34,6 +34,8 @@ export interface TaskRecord {
   createdAt: number;
   updatedAt: number;
   history: { state: TaskState; at: number; note: string }[];
+  /** The holder's latest progress note (absent in records kept before notes were). */
+  note?: string;
   result: string | null;
   responseId: string | null;
   idempotencyKey: string | null;

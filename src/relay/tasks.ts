@@ -227,7 +227,14 @@ export class Tasks {
     this.withdraw(task);
     if (unread) this.store.removeQueued(task.from, unread.msg.id);
     this.host.enqueue(msg, task.from, task.priority, size);
+    task.note = note;
     if (task.state !== "working") this.transition(task, "working", note);
+    else {
+      // A later note is kept on the task and shown to its watchers; the history records state changes only.
+      task.updatedAt = this.clock();
+      this.store.putTask(task);
+      this.showChange(task);
+    }
     return { id, to: task.from };
   }
 
@@ -349,14 +356,17 @@ export class Tasks {
     if ((state === "canceled" || state === "expired") && task.to && task.attempts > 0) {
       this.tell(task.to, { ...status, id: newSortableId("m"), to: task.to }, task.priority);
     }
+    this.showChange(task);
+  }
+
+  private showChange(task: TaskRecord) {
     const watching = this.watchers.get(task.id);
-    if (watching) {
-      const view = taskView(task);
-      const response = this.finalResponse(task);
-      // The watchers of this moment, told once it is committed.
-      const watchers = [...watching];
-      this.store.afterCommit(() => watchers.forEach((w) => this.show(w, view, response)));
-    }
+    if (!watching) return;
+    const view = taskView(task);
+    const response = this.finalResponse(task);
+    // The watchers of this moment, told once it is committed.
+    const watchers = [...watching];
+    this.store.afterCommit(() => watchers.forEach((w) => this.show(w, view, response)));
   }
 
   /**

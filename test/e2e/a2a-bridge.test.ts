@@ -70,3 +70,34 @@ test("a card without an A2A 1.0 interface it can speak is refused with what it l
   expect(missing.code).toBe(3);
   expect(missing.stderr).toContain("the A2A agent is not reachable");
 });
+
+test("an agent that refuses the bridge's credentials fails the task at once, saying so and naming --agent-token", async () => {
+  let calls = 0;
+  const guarded = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch(req) {
+      const url = new URL(req.url);
+      if (url.pathname === "/.well-known/agent-card.json") {
+        return Response.json({ name: "Guarded", supportedInterfaces: [{ url: `${url.origin}/rpc`, protocolBinding: "JSONRPC", protocolVersion: "1.0" }], skills: [] });
+      }
+      calls++;
+      return new Response("Unauthorized", { status: 401, headers: { "www-authenticate": "Bearer" } });
+    },
+  });
+  afterAll(() => guarded.stop(true));
+  const { url } = await spawnRelay();
+  const boss = { home: tempHome(), relay: url };
+  await runCli(["register", "--name", "boss"], boss);
+  const bridge = new CliProcess(["a2a-bridge", "--card", `http://127.0.0.1:${guarded.port}`, "--name", "guarded"], { home: tempHome(), relay: url });
+  await bridge.waitFor(/bridging Guarded as guarded/);
+  const r = await runCli(["delegate", "--to", "guarded", "--task", "let me in", "--wait", "--json", "--timeout", "20"], boss);
+  expect(r.code).toBe(10);
+  expect(r.json.result).toBe(
+    `Guarded did not take the task: the A2A agent at http://127.0.0.1:${guarded.port}/rpc refused the call: it wants authentication (HTTP 401); pass its token with --agent-token (or CLAWLINK_A2A_TOKEN)`,
+  );
+  // Refused once, not retried as if it might pass.
+  expect(calls).toBe(1);
+  await bridge.waitFor(/refused the call: it wants authentication/);
+  expect(await bridge.stop("SIGTERM")).toBe(0);
+});

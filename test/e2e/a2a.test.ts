@@ -5,7 +5,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { TaskState } from "@a2a-js/sdk";
 import { DefaultAgentCardResolver } from "@a2a-js/sdk/client";
-import { CliProcess, cleanup, eventually, runCli, spawnRelay, tempHome } from "../_helpers";
+import { CliProcess, cleanup, cliCommand, eventually, runCli, spawnRelay, tempHome } from "../_helpers";
 import { sdkClient, textOf, userText } from "../_a2a";
 
 afterAll(cleanup);
@@ -109,5 +109,41 @@ describe("an A2A client reaches ClawLink agents", async () => {
     expect(viaCli.json).toMatchObject({ state: "completed", from: bossId, context: { a2a: { messageId: expect.any(String) } } });
     const asToken = await sdkClient(`${url}/a2a/shouter`, TOKEN);
     expect((await asToken.getTask({ id: task.id, tenant: "" } as any).catch((e) => e)).name).toBe("TaskNotFoundError");
+  });
+});
+
+describe("on a relay without a token", async () => {
+  const { url } = await spawnRelay();
+  const worker = { home: tempHome(), relay: url };
+  expect((await runCli(["register", "--name", "noter", "--caps", "notes"], worker)).code).toBe(0);
+  // Two progress notes, a second apart, then the answer.
+  const cli = cliCommand().map((w) => `'${w}'`).join(" ");
+  const NOTES = `${cli} progress --msg-id "$CLAWLINK_MSG_ID" --note "step 1 of 2"; sleep 1; ${cli} progress --msg-id "$CLAWLINK_MSG_ID" --note "step 2 of 2"; sleep 1; echo done`;
+  const listener = new CliProcess(["listen", "--exec", NOTES, "--respond", "--type", "task"], worker);
+  await listener.waitFor(/listening as noter/);
+
+  test("a client without credentials acts as the shared sender a2a (as anyone may register here), as the card says", async () => {
+    const card = await new DefaultAgentCardResolver().resolve(`${url}/a2a/noter/`);
+    expect(card.securityRequirements).toEqual([]);
+    const client = await sdkClient(`${url}/a2a/noter`, undefined);
+    const task = (await client.sendMessage({ message: userText("no token here"), configuration: { returnImmediately: true } } as any)) as any;
+    expect(task.metadata.clawlink.from).toBe("a2a");
+    // A credential that is wrong is still refused, token or not.
+    const wrong = await sdkClient(`${url}/a2a/noter`, "not-a-secret");
+    const refused = await wrong.sendMessage({ message: userText("hi") } as any).catch((e) => e);
+    expect(String(refused.message)).toContain("the bearer token is neither the relay token nor a registered agent's secret");
+  });
+
+  test("every progress note reaches the stream as the status message; the task keeps the latest as note and one working entry", async () => {
+    const client = await sdkClient(`${url}/a2a/noter`, undefined);
+    const events: any[] = [];
+    for await (const e of client.sendMessageStream({ message: userText("take notes") } as any)) events.push(e.payload);
+    const working = events.filter((e) => e.$case === "statusUpdate" && e.value.status.state === TaskState.TASK_STATE_WORKING).map((e) => textOf(e.value.status.message));
+    expect(working).toEqual(["step 1 of 2", "step 2 of 2"]);
+    expect(events.at(-1)).toMatchObject({ $case: "statusUpdate", value: { status: { state: TaskState.TASK_STATE_COMPLETED } } });
+    const id = events[0].value.id;
+    const seen = (await runCli(["task", "--id", id, "--json"], worker)).json;
+    expect(seen.note).toBe("step 2 of 2");
+    expect(seen.history.filter((h: any) => h.state === "working")).toEqual([expect.objectContaining({ note: "step 1 of 2" })]);
   });
 });

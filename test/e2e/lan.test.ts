@@ -13,7 +13,7 @@ describe("binding a non-loopback host", () => {
       const r = await runCli(["relay", "--host", host, "--port", "0"], { timeoutMs: 10_000 });
       expect(r.code).toBe(2);
       const out = r.stdout + r.stderr;
-      expect(out).toContain(`refusing to bind ${host} without a token: anyone on the network could register, read every agent's messages and send as them`);
+      expect(out).toContain(`refusing to bind ${host} without a token: anyone on the network could register agents (and through them send tasks and write shared files), list the agents and read the shared files; each agent's own inbox and actions still need its secret`);
       expect(out).toContain("start with --token-file PATH (or CLAWLINK_TOKEN)");
       expect(out).toContain("--insecure to accept the risk");
       expect(out).not.toContain("listening");

@@ -1,49 +1,14 @@
 /** `clawlink mcp` driven by the official MCP SDK's client over stdio, as Claude Code or Cursor would run it. */
-import { Client } from "@modelcontextprotocol/client";
-import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
 import { Client as ClientV1 } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport as StdioClientTransportV1 } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { afterAll, describe, expect, test } from "bun:test";
-import * as v from "valibot";
-import { CliProcess, cleanup, cliCommand, cliEnv, eventually, runCli, spawnRelay, tempHome } from "../_helpers";
+import { CliProcess, cleanup, cliCommand, cliEnv, eventually, runCli, tempHome } from "../_helpers";
+import { connectMcp, openClients, team, text } from "../_mcp";
 
-const open: { close(): Promise<void> }[] = [];
 afterAll(async () => {
-  await Promise.all(open.map((c) => c.close()));
+  await Promise.all(openClients.map((c) => c.close()));
   await cleanup();
 });
-
-/** Claude Code's channel event: text for the model, and string attributes. */
-const ChannelParams = v.object({ content: v.string(), meta: v.record(v.string(), v.string()) });
-
-/** Starts `clawlink mcp` for the identity saved in `home` and connects the SDK's client to it. */
-async function connectMcp(home: string, relay: string) {
-  const [command, ...pre] = cliCommand();
-  const transport = new StdioClientTransport({ command: command!, args: [...pre, "mcp"], env: cliEnv({ home, relay }), stderr: "pipe" });
-  let stderr = "";
-  transport.stderr?.on("data", (chunk) => (stderr += String(chunk)));
-  const client = new Client({ name: "clawlink-test", version: "1.0.0" });
-  const channel: v.InferOutput<typeof ChannelParams>[] = [];
-  const logs: { level: string; data: any }[] = [];
-  const errors: Error[] = [];
-  client.setNotificationHandler("notifications/claude/channel", { params: ChannelParams }, (params) => void channel.push(params));
-  client.setNotificationHandler("notifications/message", (n) => void logs.push(n.params));
-  client.onerror = (err) => void errors.push(err);
-  await client.connect(transport);
-  open.push(client);
-  return { client, channel, logs, errors, stderr: () => stderr };
-}
-
-const text = (r: any) => r.content.map((c: any) => c.text).join("\n");
-
-async function team() {
-  const { url } = await spawnRelay();
-  const boss = { home: tempHome(), relay: url };
-  const worker = { home: tempHome(), relay: url };
-  expect((await runCli(["register", "--name", "boss"], boss)).code).toBe(0);
-  expect((await runCli(["register", "--name", "worker", "--caps", "shouting"], worker)).code).toBe(0);
-  return { url, boss, worker };
-}
 
 describe("clawlink mcp", () => {
   test("lists every tool, each with a JSON Schema made from the valibot schemas, and declares the channel", async () => {
@@ -131,16 +96,17 @@ describe("clawlink mcp", () => {
     expect(polled).toMatchObject({ type: "broadcast", content: "main is red" });
   });
 
-  test("a tool error carries the CLI's message and hint", async () => {
+  test("a tool error carries the CLI's message, and a hint in tool terms", async () => {
     const { boss } = await team();
     const { client } = await connectMcp(boss.home, boss.relay);
     const cli = await runCli(["delegate", "--to", "ghost", "--task", "haunt", "--json"], boss);
     expect(cli.code).toBe(5);
+    expect(cli.json.error.hint).toContain("clawlink discover --all");
     const r: any = await client.callTool({ name: "delegate", arguments: { to: "ghost", task: "haunt" } });
     expect(r.isError).toBe(true);
-    expect(r.structuredContent).toEqual(cli.json);
-    expect(text(r)).toBe(`error: ${cli.json.error.message}\nhint: ${cli.json.error.hint}`);
-    expect(cli.json.error.hint).toContain("discover");
+    const hint = "call discover (all: true also lists agents not seen lately) for the names and ids";
+    expect(r.structuredContent).toEqual({ error: { ...cli.json.error, hint } });
+    expect(text(r)).toBe(`error: ${cli.json.error.message}\nhint: ${hint}`);
 
     const bad: any = await client.callTool({ name: "delegate", arguments: { to: "worker", wiat: true } });
     expect(bad.isError).toBe(true);
@@ -173,7 +139,7 @@ describe("clawlink mcp", () => {
     const events: any[] = [];
     client.fallbackNotificationHandler = async (n) => void events.push(n);
     await client.connect(new StdioClientTransportV1({ command: command!, args: [...pre, "mcp"], env: cliEnv(boss), stderr: "ignore" }));
-    open.push(client);
+    openClients.push(client);
     expect((await client.listTools()).tools).toHaveLength(17);
     await eventually(async () => (await runCli(["discover", "--json"], worker)).json.find((a: any) => a.name === "boss")?.connected);
     const { id } = (await runCli(["delegate", "--to", "boss", "--task", "ping", "--json"], worker)).json;
@@ -211,7 +177,11 @@ describe("clawlink mcp", () => {
     const cli = await runCli(["file-put", "--key", "plan.md", "--if-version", "1", "--json"], { ...boss, stdin: "one\ntwo\nTHREE\n" });
     expect(cli.code).toBe(6);
     expect(stale.isError).toBe(true);
-    expect(stale.structuredContent).toEqual(cli.json);
+    expect(stale.structuredContent.error).toEqual({
+      code: "version_conflict",
+      message: cli.json.error.message,
+      hint: "call file_get, redo your edit on version 2, then file_put with if_version: 2; or, for text, call file_put again with merge: true (if_version stays 1) to merge your edit with the changes since",
+    });
     const merged: any = await client.callTool({ name: "file_put", arguments: { key: "plan.md", content: "one\ntwo\nTHREE\n", if_version: 1, merge: true } });
     expect(merged.structuredContent).toMatchObject({ version: 3, merged: true });
     expect((await runCli(["file-get", "--key", "plan.md"], worker)).stdout).toBe("ONE\ntwo\nTHREE\n");
@@ -221,12 +191,40 @@ describe("clawlink mcp", () => {
     expect(text(badKey)).toBe("error: file_get: key: a file key must not have empty, '.' or '..' segments\nhint: fix the arguments; tools/list shows what file_get takes");
   });
 
-  test("a wrong identity or flag stops it before it serves, with the usual exit codes; a closed stdin ends it", async () => {
+  test("a binary file comes back as base64 (text as utf8), and goes back with encoding base64", async () => {
+    const { boss, worker } = await team();
+    const { call } = await connectMcp(boss.home, boss.relay);
+    // ASCII with NUL bytes is valid UTF-8, and still no text.
+    const bytes = new Uint8Array([0x50, 0x4b, 0x00, 0x01, 0xff, 0x00, 0x41]);
+    expect((await runCli(["file-put", "--key", "blob.bin"], { ...worker, stdin: bytes })).code).toBe(0);
+    const got = await call("file_get", { key: "blob.bin" });
+    expect(got.structuredContent).toMatchObject({ key: "blob.bin", version: 1, size: 7, encoding: "base64", content: Buffer.from(bytes).toString("base64") });
+    expect(text(got)).toContain('binary, so content is base64; to write a new version, file_put with encoding "base64" and if_version 1');
+    const text1 = await call("file_get", { key: "blob.bin", version: 1 });
+    expect(text1.structuredContent.encoding).toBe("base64");
+
+    const put = await call("file_put", { key: "blob.bin", content: Buffer.from([1, 2, 3]).toString("base64"), encoding: "base64", if_version: 1 });
+    expect(put.structuredContent).toMatchObject({ version: 2, size: 3 });
+    const back = await runCli(["file-get", "--key", "blob.bin", "--output", `${worker.home}/blob.out`], worker);
+    expect(back.code).toBe(0);
+    expect([...new Uint8Array(await Bun.file(`${worker.home}/blob.out`).arrayBuffer())]).toEqual([1, 2, 3]);
+    const bad = await call("file_put", { key: "blob.bin", content: "not base64!", encoding: "base64" });
+    expect(bad.structuredContent.error.message).toBe('file_put: content is not base64, though encoding is "base64"');
+
+    expect((await call("file_put", { key: "hello.txt", content: "héllo\n" })).isError).toBeFalsy();
+    expect((await call("file_get", { key: "hello.txt" })).structuredContent).toMatchObject({ encoding: "utf8", content: "héllo\n" });
+  });
+
+  test("a flag it cannot serve with stops it before it serves (exit 2); a closed stdin ends it", async () => {
     const { boss } = await team();
-    const ghost = await runCli(["mcp", "--as", "ghost"], boss);
-    expect(ghost).toMatchObject({ code: 5, stdout: "" });
-    expect(ghost.stderr).toContain('error: no saved identity named "ghost"');
-    expect(ghost.stderr).toContain("hint: saved identities: boss");
+    // A name that could never be registered is a mistake in the client's config.
+    for (const as of ["../boss", "relay"]) {
+      const bad = await runCli(["mcp", "--as", as], boss);
+      expect(bad).toMatchObject({ code: 2, stdout: "" });
+      expect(bad.stderr).toContain("error: --as: ");
+    }
+    // A name not registered yet is not: the server starts, and register creates it.
+    expect(await runCli(["mcp", "--as", "ghost"], boss)).toMatchObject({ code: 0, stdout: "" });
     const json = await runCli(["mcp", "--json"], boss);
     expect(json.code).toBe(2);
     expect(json.json.error).toMatchObject({ code: "usage", message: "unknown option --json" });

@@ -74,7 +74,8 @@ describe("A2A errors", async () => {
     const wrong = await rpc(send("sneaky"), { bearer: "not-the-token" });
     expect(wrong.status).toBe(401);
     expect(wrong.headers.get("www-authenticate")).toContain("Bearer");
-    expect(wrong.body).toMatchObject({ jsonrpc: "2.0", error: { code: -32000, data: [{ reason: "UNAUTHORIZED" }] } });
+    // The body was read: the answer carries the request's id.
+    expect(wrong.body).toMatchObject({ jsonrpc: "2.0", id: 7, error: { code: -32000, data: [{ reason: "UNAUTHORIZED" }] } });
     const none = await call("POST", "/a2a/bob/message:send", { json: send("x").params });
     expect(none.status).toBe(401);
     expect(none.body.error).toMatchObject({ code: 401, status: "UNAUTHENTICATED" });
@@ -85,7 +86,7 @@ describe("A2A errors", async () => {
   test("an unknown agent is 404 in either binding; its card too; the relay's card is public", async () => {
     const ghost = await rpc(send("hello?"), { path: "/a2a/ghost" });
     expect(ghost.status).toBe(404);
-    expect(ghost.body).toMatchObject({ id: null, error: { code: -32000, data: [{ reason: "UNKNOWN_AGENT" }] } });
+    expect(ghost.body).toMatchObject({ id: 7, error: { code: -32000, data: [{ reason: "UNKNOWN_AGENT" }] } });
     expect(ghost.body.error.message).toContain('"ghost"');
     expect((await call("GET", "/a2a/ghost/tasks", { bearer: TOKEN })).body.error.status).toBe("NOT_FOUND");
     expect((await call("GET", "/a2a/ghost/.well-known/agent-card.json")).status).toBe(404);
@@ -94,6 +95,34 @@ describe("A2A errors", async () => {
     expect(misresolved.body.error.details[0].metadata.hint).toContain("trailing slash");
     expect((await call("GET", "/.well-known/agent-card.json")).body.skills.map((s: any) => s.id)).toEqual(["review"]);
     expect((await call("POST", "/.well-known/agent-card.json")).status).toBe(405);
+  });
+
+  test("a notification (no id) is acted on and answered 204 with no body, errors included; refused credentials keep their 401", async () => {
+    const before = await tasksOfBob();
+    const { id: _, ...notification } = send("fire and forget");
+    const sent = await rpc(notification);
+    expect(sent.status).toBe(204);
+    expect(sent.text).toBe("");
+    expect(await tasksOfBob()).toBe(before + 1);
+    for (const body of [{ jsonrpc: "2.0", method: "Frobnicate" }, { jsonrpc: "2.0", method: "GetTask", params: { id: "t_nope" } }, { jsonrpc: "2.0", method: "SendMessage", params: {} }]) {
+      const r = await rpc(body);
+      expect([r.status, r.text]).toEqual([204, ""]);
+    }
+    const unauthenticated = await rpc(notification, { bearer: "not-the-token" });
+    expect([unauthenticated.status, unauthenticated.text]).toEqual([401, ""]);
+    expect(unauthenticated.headers.get("www-authenticate")).toContain("Bearer");
+    expect(await tasksOfBob()).toBe(before + 1);
+  });
+
+  test("hints speak A2A: an unknown skill points to the relay's card, a bad HTTP+JSON body to its binding", async () => {
+    const noSkill = await rpc({ ...send("juggle"), params: { ...send("juggle").params, metadata: { skill: "juggling" } } }, { path: "/a2a/relay" });
+    expect(noSkill.body.error.message).toBe('no online agent has the skill "juggling"');
+    expect(noSkill.body.error.data[0].metadata.hint).toBe("the relay's card (/.well-known/agent-card.json) lists the skills of the agents online now; send again with one of them, or later");
+    const badJson = await call("POST", "/a2a/bob/message:send", { bearer: TOKEN, body: "{nope", headers: { "content-type": "application/json" } });
+    expect(badJson.status).toBe(400);
+    expect(badJson.body.error.details[0].metadata.hint).toBe("send the SendMessageRequest as one JSON object (HTTP+JSON binding)");
+    const raw = await rpc({ ...send("x"), params: { message: { messageId: "m3", role: "ROLE_USER", parts: [{ raw: "AAAA" }] } } });
+    expect(raw.body.error.data[0].metadata.hint).toBe("send the file as a url part (a link the agent can fetch), or its content as a text or data part");
   });
 
   test("another protocol version is -32009; a body past --max-message-bytes is 413; an unknown HTTP+JSON path is 404", async () => {

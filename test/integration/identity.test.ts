@@ -4,7 +4,8 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { agentSecret } from "../../src/relay/keys";
 import { sha256Hex } from "../../src/relay/ids";
-import { cleanup, eventually, runCli, spawnRelay, startTestRelay, tempHome } from "../_helpers";
+import { NAME_HINT } from "../../src/protocol/schemas";
+import { CliProcess, cleanup, eventually, runCli, spawnRelay, startTestRelay, tempHome } from "../_helpers";
 import { api, registerAgent } from "../_http";
 
 afterAll(cleanup);
@@ -54,10 +55,22 @@ describe("squatting another agent's identity (the review's repro)", () => {
       const r = await call("POST", "/v1/agents", { json: { name } });
       expect(r.status).toBe(400);
       expect(r.body.error.message).toBe(`invalid registration: name: ${message}`);
+      // The next step is another name, not the protocol's field list.
+      expect(r.body.error.hint).toBe(NAME_HINT);
       const cli = await runCli(["register", "--name", name!], { home: tempHome(), relay: relay.url });
       expect(cli.code).toBe(2);
-      expect(cli.stderr).toContain(`error: --name: ${message}`);
+      expect(cli.stderr).toContain(`error: --name: ${message}\nhint: choose another --name`);
     }
+  });
+
+  test("a name held by an agent that is connected now says so, not when it was last seen", async () => {
+    const listener = new CliProcess(["listen"], bob);
+    await listener.waitFor(/listening as bob/);
+    const r = await runCli(["register", "--name", "bob"], { home: tempHome(), relay: relay.url });
+    expect(r.code).toBe(6);
+    expect(r.stderr).toMatch(/error: the name "bob" belongs to agent a_\w+ on .+, connected now\n/);
+    expect(r.stderr).toContain("hint: choose another --name");
+    await listener.stop();
   });
 
   test("a value shaped like an id resolves by id only, anything else by name only", async () => {

@@ -63,6 +63,24 @@ describe("WebSocket", async () => {
     worker.close();
   });
 
+  test("a watch (delegate --wait) sees every progress note, kept as the task's note; the history records the state change once", async () => {
+    const post = (secret: string, body: unknown) =>
+      fetch(`${relay.url}/v1/messages`, { method: "POST", headers: { authorization: `Bearer ${secret}`, "content-type": "application/json" }, body: JSON.stringify(body) }).then((r) => r.json() as any);
+    const sent = await post(a.secret, { type: "task", to: "ws-b", task: "report as you go" });
+    await fetch(`${relay.url}/v1/agents/${b.id}/inbox?max=1000`, { headers: { authorization: `Bearer ${b.secret}` } });
+    const watch = await wsConnect(`${ws}?task=${sent.id}`, a.secret);
+    await watch.nextOp("hello");
+    expect((await watch.nextOp("task")).task).toMatchObject({ state: "delivered", note: null });
+    for (const note of ["halfway", "almost there"]) {
+      await post(b.secret, { type: "progress", in_reply_to: sent.id, note });
+      expect((await watch.nextOp("task")).task).toMatchObject({ state: "working", note });
+    }
+    const task = (await (await fetch(`${relay.url}/v1/tasks/${sent.id}`, { headers: { authorization: `Bearer ${a.secret}` } })).json()) as any;
+    expect(task.note).toBe("almost there");
+    expect(task.history.map((h: any) => h.state)).toEqual(["queued", "delivered", "working"]);
+    watch.close();
+  });
+
   test("watching someone else's task is refused", async () => {
     const c = await reg("ws-c");
     const sent = (await (await fetch(`${relay.url}/v1/messages`, { method: "POST", headers: { authorization: `Bearer ${a.secret}`, "content-type": "application/json" }, body: JSON.stringify({ type: "task", to: "ws-b", task: "private" }) })).json()) as any;

@@ -2,8 +2,10 @@
 import * as v from "valibot";
 import { agentNames, renderMessage, renderStatus } from "../../client/render";
 import { checkSelf, registerAgent } from "../../client/session";
+import { usage } from "../../commands/_shared";
 import { ClawlinkError } from "../../errors";
 import { Capability, NewAgentName, MESSAGE_TYPES, RegisterRequest, SendBroadcast, type Agent, type Message } from "../../protocol/schemas";
+import { toolHint } from "../hints";
 import { args, describe } from "../schema";
 import { defineTool } from "./_tool";
 
@@ -14,25 +16,39 @@ export const whoami = defineTool({
   readOnly: true,
   args: args({}),
   async run(s) {
-    const { status } = await checkSelf(s.ctx);
+    const { status, error } = await checkSelf(s.ctx);
+    // The problem's next step, in tool terms (`register`, not `clawlink register`).
+    if (status.problem && error) status.problem.hint = toolHint(error, { tool: "whoami", args: {}, as: s.wanted });
     const held = s.mailbox.size;
-    return { data: { ...status, held }, text: `${renderStatus(status)}\nheld      ${held} (announced, waiting for the inbox tool)` };
+    const elsewhere = status.in_flight === null ? null : Math.max(0, status.in_flight - held);
+    const text = `${renderStatus(status)}\nheld      ${held} (announced, waiting for the inbox tool)${elsewhere ? `\n${heldElsewhere(elsewhere)}` : ""}`;
+    return { data: { ...status, held, held_elsewhere: elsewhere }, text };
   },
 });
+
+/** Messages the relay handed to another connection of this agent: this server never sees them while that one holds them. */
+const heldElsewhere = (n: number) =>
+  `${n} message(s) for this agent were handed to another connection of it (another clawlink mcp on the same identity, a listen, or a poll) and wait there until it acknowledges them or lets them go; give each session its own identity (--as NAME)`;
 
 export const register = defineTool({
   name: "register",
   description:
-    "Join the relay as an agent with a unique name, capabilities (what you can do, e.g. code-review, python) and a one-sentence description, so others can find you and delegate to you. The identity is saved; this server acts as it from then on and announces the messages that arrive for it. Registering the same name again updates its capabilities and description.",
+    "Join the relay as an agent with a unique name, capabilities (what you can do, e.g. code-review, python) and a one-sentence description, so others can find you and delegate to you. The identity is saved; this server acts as it from then on and announces the messages that arrive for it. Registering the same name again updates its capabilities and description; another name switches this server to that agent.",
   args: args({
-    name: describe(NewAgentName, "Your unique agent name, e.g. reviewer (not starting with a_, and not relay or a2a)"),
+    name: describe(v.optional(NewAgentName), "Your unique agent name, e.g. reviewer (not starting with a_, and not relay or a2a); defaults to the name the server was started with (--as)"),
     caps: describe(v.optional(RegisterRequest.entries.caps.wrapped, []), "Capabilities, lowercase, e.g. [\"code-review\", \"python\"]"),
     description: describe(v.optional(RegisterRequest.entries.description.wrapped), "What you do, in a sentence"),
   }),
-  async run(s, a) {
-    const agent = await registerAgent(s.ctx, a);
+  async run(s, { name = s.wanted, ...a }) {
+    if (name === undefined) throw usage("register: name is required (this server was started without --as)", "call register with name: a unique agent name, e.g. reviewer");
+    const before = s.ctx.identity;
+    const agent = await registerAgent(s.ctx, { ...a, name });
     s.become(agent.name);
-    return { data: agent, text: `registered ${agent.name} as ${agent.id} with ${s.ctx.client.relay} (identity saved in ${s.ctx.home}); messages for ${agent.name} are announced from now on` };
+    const switched = before && before.name !== agent.name ? `; this server acted as ${before.name} until now, and acts as ${agent.name} from now on` : "";
+    return {
+      data: agent,
+      text: `registered ${agent.name} as ${agent.id} with ${s.ctx.client.relay} (identity saved in ${s.ctx.home}); messages for ${agent.name} are announced from now on${switched}`,
+    };
   },
 });
 
@@ -90,6 +106,12 @@ export const inbox = defineTool({
     if (call.signal.aborted) throw new ClawlinkError("aborted", 400, "the inbox call was canceled; nothing was taken", "call inbox again");
     let acked = false;
     let note = "";
+    if (messages.length === 0) {
+      // Nothing here: say whether the relay handed this agent's messages to another of its connections.
+      const beat = await client.heartbeat(me.id).catch(() => undefined);
+      const elsewhere = beat?.in_flight === undefined ? 0 : Math.max(0, beat.in_flight - s.mailbox.size);
+      if (elsewhere) note = `\n(${heldElsewhere(elsewhere)})`;
+    }
     if (a.ack && messages.length) {
       try {
         await client.ack(me.id, messages.map((m) => m.id));

@@ -74,7 +74,7 @@ async function waitFor(s: AgentSession, id: string, timeoutS: number, call: Call
       signal: call.signal,
       onUpdate(t) {
         state = t.state;
-        const note = t.history.at(-1)?.note;
+        const note = t.state === "working" && t.note ? t.note : t.history.at(-1)?.note;
         call.progress(`task ${id} is ${t.state}${note ? `: ${note}` : ""}`);
       },
     });
@@ -130,7 +130,14 @@ export const cancel = defineTool({
   args: args({ id: TaskId }),
   async run(s, a) {
     s.ctx.me();
-    const task = await s.ctx.client.cancel(a.id);
-    return { data: task, text: `task ${task.id} canceled` };
+    // The relay's word that the task was canceled is this call's answer, not news to announce to the one who canceled it.
+    const release = s.mailbox.await(a.id);
+    try {
+      const task = await s.ctx.client.cancel(a.id);
+      s.mailbox.dismiss(a.id);
+      return { data: task, text: `task ${task.id} canceled` };
+    } finally {
+      release();
+    }
   },
 });

@@ -29,14 +29,14 @@ export const contentTypeNotSupported = (message: string, hint?: string) => new A
 export const versionNotSupported = (message: string, hint = "send A2A-Version: 1.0") => new A2AError(RPC.versionNotSupported, "VERSION_NOT_SUPPORTED", 400, message, hint);
 export const invalidParams = (message: string, hint?: string) => new A2AError(RPC.invalidParams, "INVALID_PARAMS", 400, message, hint);
 export const invalidRequest = (message: string, hint?: string) => new A2AError(RPC.invalidRequest, "INVALID_REQUEST", 400, message, hint);
-export const parseError = (message: string) => new A2AError(RPC.parseError, "PARSE_ERROR", 400, message, "send one JSON-RPC 2.0 request object");
+export const parseError = (message: string, hint: string) => new A2AError(RPC.parseError, "PARSE_ERROR", 400, message, hint);
 export const methodNotFound = (message: string, hint?: string) => new A2AError(RPC.methodNotFound, "METHOD_NOT_FOUND", 404, message, hint);
 
 export const unauthenticated = (presented: boolean) =>
   new ClawlinkError(
     "unauthorized",
     401,
-    presented ? "the bearer token is neither the relay token nor a registered agent's secret" : "this endpoint needs a bearer token",
+    presented ? "the bearer token is neither the relay token nor a registered agent's secret" : "this relay has a token, so this endpoint needs a bearer token",
     "send Authorization: Bearer <the relay token, or a ClawLink agent's secret>",
     { "WWW-Authenticate": 'Bearer realm="clawlink"' },
   );

@@ -21,6 +21,8 @@ export function createGateway(hub: Hub, auth: Auth, limits: Pick<Limits, "maxMes
   const ops = new Operations(hub);
   /** JSON-RPC ids of requests, once known: an error thrown later is answered with it. */
   const rpcIds = new WeakMap<Request, RpcId>();
+  /** JSON-RPC notifications (requests without an id): never answered with a body, errors included. */
+  const notifications = new WeakSet<Request>();
   /** A POST to /a2a/{name} itself is JSON-RPC; every other path is HTTP+JSON. */
   const isRpc = (req: Request) => req.method === "POST" && /^\/a2a\/[^/]+\/?$/.test(new URL(req.url).pathname);
 
@@ -52,9 +54,9 @@ export function createGateway(hub: Hub, auth: Auth, limits: Pick<Limits, "maxMes
   function card(req: Request, endpoint: string | undefined): Response {
     if (req.method !== "GET" && req.method !== "HEAD") throw new ClawlinkError("method_not_allowed", 405, `${req.method} is not supported on an Agent Card`, "use GET");
     const origin = new URL(req.url).origin;
-    if (endpoint === undefined || endpoint === RELAY_ENDPOINT) return cardReply(relayCard(hub.listAgents(), origin, hub.version));
+    if (endpoint === undefined || endpoint === RELAY_ENDPOINT) return cardReply(relayCard(hub.listAgents(), origin, hub.version, auth.open));
     const t = target(endpoint);
-    return cardReply(agentCard(hub.view((t as Extract<Target, { kind: "agent" }>).agent), origin, hub.version));
+    return cardReply(agentCard(hub.view((t as Extract<Target, { kind: "agent" }>).agent), origin, hub.version, auth.open));
   }
 
   async function handle(req: Request, srv: Server<unknown>): Promise<Response> {
@@ -73,24 +75,20 @@ export function createGateway(hub: Hub, auth: Auth, limits: Pick<Limits, "maxMes
     if (name === ".well-known") {
       throw new ClawlinkError("not_found", 404, "an agent's card is at /a2a/NAME/.well-known/agent-card.json", "resolve the card against /a2a/NAME/ (with the trailing slash), or fetch that URL whole");
     }
-    const rpc = isRpc(req);
-    checkVersion(req, url);
-    const call: Call = {
-      ops,
-      caller: caller(req),
-      target: target(name),
-      signal: req.signal,
-      holdOpen: () => srv.timeout(req, 0),
-      body: async () => {
-        const bytes = await readBody(req, limits.maxMessageBytes, "the A2A request", "--max-message-bytes");
-        try {
-          return utf8.decode(bytes);
-        } catch {
-          throw new ClawlinkError("bad_request", 400, "the body is not valid UTF-8", "send JSON encoded as UTF-8");
-        }
-      },
+    const body = async () => {
+      const bytes = await readBody(req, limits.maxMessageBytes, "the A2A request", "--max-message-bytes");
+      try {
+        return utf8.decode(bytes);
+      } catch {
+        throw new ClawlinkError("bad_request", 400, "the body is not valid UTF-8", "send JSON encoded as UTF-8");
+      }
     };
-    const res = rpc ? await callRpc(call, parseEnvelope(await call.body(), (id) => rpcIds.set(req, id))) : await callRest(call, req.method, path, url.searchParams);
+    // A JSON-RPC body is read first, so that every error after it (a refused credential, an unknown agent) answers with its id.
+    const envelope = isRpc(req) ? parseEnvelope(await body(), (id) => rpcIds.set(req, id)) : undefined;
+    if (envelope && envelope.id === undefined) notifications.add(req);
+    checkVersion(req, url);
+    const call: Call = { ops, caller: caller(req), target: target(name), signal: req.signal, holdOpen: () => srv.timeout(req, 0), body };
+    const res = envelope ? await callRpc(call, envelope) : await callRest(call, req.method, path, url.searchParams);
     // A blocking call that waited leaves its kept-alive connection under the idle timeout again.
     if (!res.headers.get("content-type")?.startsWith("text/event-stream") && !req.signal.aborted) srv.timeout(req, IDLE_TIMEOUT_S);
     return res;
@@ -103,6 +101,8 @@ export function createGateway(hub: Hub, auth: Auth, limits: Pick<Limits, "maxMes
     /** Any error of a gateway request, in the shape its binding uses. */
     failure(req: Request, err: unknown): Response {
       const { body, status, headers } = isRpc(req) ? rpcError(err, rpcIds.get(req) ?? null) : restError(err);
+      // A notification gets no error object; an error that is HTTP's own (401, 404, 413, 429, 5xx) keeps its status.
+      if (notifications.has(req)) return new Response(null, { status: status === 200 ? 204 : status, headers });
       return Response.json(body, { status, headers });
     },
   };

@@ -36,7 +36,7 @@ export function parseEnvelope(text: string, onId: (id: RpcId) => void): v.InferO
   try {
     raw = JSON.parse(text);
   } catch (err) {
-    throw parseError(`the body is not valid JSON: ${(err as Error).message}`);
+    throw parseError(`the body is not valid JSON: ${(err as Error).message}`, 'send one JSON-RPC 2.0 request object, e.g. {"jsonrpc":"2.0","id":1,"method":"SendMessage","params":{...}}');
   }
   if (Array.isArray(raw)) throw invalidRequest("batches are not supported", "send one request per call");
   const id = (raw as { id?: unknown } | null)?.id;
@@ -47,6 +47,7 @@ export function parseEnvelope(text: string, onId: (id: RpcId) => void): v.InferO
 }
 
 export async function callRpc(call: Call, rpc: v.InferOutput<typeof JsonRpcRequest>): Promise<Response> {
+  if (rpc.id === undefined) return notified(call, rpc);
   const { ops, caller, target } = call;
   const id = rpc.id ?? null;
   const reply = (result: unknown) => Response.json({ jsonrpc: "2.0", id, result });
@@ -89,4 +90,16 @@ export async function callRpc(call: Call, rpc: v.InferOutput<typeof JsonRpcReque
       if (V03[method]) throw versionNotSupported(`${method} is an A2A v0.3 method; this relay speaks A2A v1.0`, `call ${V03[method]} instead, with the header A2A-Version: 1.0`);
       throw methodNotFound(`no method ${method}`, "A2A v1.0 methods: SendMessage, SendStreamingMessage, GetTask, ListTasks, CancelTask, SubscribeToTask");
   }
+}
+
+/**
+ * A notification (a request without an id) is acted on but never answered (JSON-RPC 2.0, section 4.1):
+ * a message is sent without waiting for its task, no stream is opened, reads do nothing, and the HTTP
+ * answer is 204 with no body.
+ */
+function notified(call: Call, rpc: v.InferOutput<typeof JsonRpcRequest>): Response {
+  const { ops, caller, target } = call;
+  if (rpc.method === "SendMessage" || rpc.method === "SendStreamingMessage") ops.send(caller, target, params(SendMessageRequest, rpc.params, rpc.method));
+  else if (rpc.method === "CancelTask") ops.cancel(caller, target, params(CancelTaskRequest, rpc.params, rpc.method).id);
+  return new Response(null, { status: 204 });
 }

@@ -73,7 +73,16 @@ export class Operations {
     };
     const route = target.kind === "agent" ? { to: target.agent.id } : { cap: skillOf(req) };
     const task = parseWith(SendTask, { type: "task", ...route, task: text, context: { a2a: origin }, idempotency_key: `a2a:${m.messageId}` }, "message");
-    const sent = this.hub.send(caller.agent, task);
+    let sent;
+    try {
+      sent = this.hub.send(caller.agent, task);
+    } catch (err) {
+      // ClawLink's hint names `clawlink discover` and --queue, neither of which an A2A client has.
+      if (err instanceof ClawlinkError && err.code === "no_capable_agent") {
+        throw new ClawlinkError(err.code, err.status, `no online agent has the skill "${task.cap}"`, "the relay's card (/.well-known/agent-card.json) lists the skills of the agents online now; send again with one of them, or later");
+      }
+      throw err;
+    }
     return this.hub.tasks.get(caller.agent, sent.id);
   }
 
@@ -161,7 +170,7 @@ function contentOf(parts: Part[]) {
     if (p.text !== undefined) texts.push(p.text);
     else if (p.data !== undefined) data.push(p.data);
     else if (p.url !== undefined) files.push({ url: p.url, ...(p.filename ? { filename: p.filename } : {}), ...(p.mediaType ? { mediaType: p.mediaType } : {}) });
-    else throw contentTypeNotSupported("ClawLink tasks carry text, data and file links, not raw bytes", "share the file with `clawlink file-put` and send its key, or send a url part");
+    else throw contentTypeNotSupported("ClawLink tasks carry text, data and file links, not raw bytes", "send the file as a url part (a link the agent can fetch), or its content as a text or data part");
   }
   const text = texts.join("\n").trim() ? texts.join("\n") : data.length ? JSON.stringify(data.length === 1 ? data[0] : data) : files.map((f) => f.url).join("\n");
   return { text, data, files };

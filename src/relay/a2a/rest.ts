@@ -31,7 +31,7 @@ async function bodyOf<S extends v.GenericSchema>(call: Call, schema: S, what: st
     try {
       raw = JSON.parse(text);
     } catch (err) {
-      throw parseError(`the body is not valid JSON: ${(err as Error).message}`);
+      throw parseError(`the body is not valid JSON: ${(err as Error).message}`, `send the ${what} as one JSON object (HTTP+JSON binding)`);
     }
   }
   return check(schema, raw, what);

@@ -45,8 +45,9 @@ function statusText(t: Task): string | undefined {
       return t.result || note || "the agent reported failure";
     case "expired":
       return `expired: ${note || "not delivered in time"}`;
-    case "canceled":
     case "working":
+      return t.note || note || undefined;
+    case "canceled":
       return note || undefined;
     default:
       return undefined;

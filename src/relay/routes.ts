@@ -234,7 +234,7 @@ const FileQuery = v.object({
   version: v.optional(v.pipe(v.string(), v.toNumber("version must be a number"), v.integer("version must be a whole number"), v.minValue(1, "versions start at 1"))),
 });
 
-function fileKey(req: Request & Params, prefix: string): string {
+export function fileKey(req: Request & Params, prefix: string): string {
   const path = new URL(req.url).pathname;
   let decoded: string;
   try {

@@ -43,5 +43,11 @@ export function formatSpan(ms: number): string {
 const clock = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" });
 const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium", hourCycle: "h23" });
 
+/** "1 file", "3 files". */
+export const count = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
+/** Compares names as people sort them; one collator, as making one per comparison is slow. */
+export const byText = new Intl.Collator(undefined, { numeric: true }).compare;
+
 export const formatClock = (iso: string) => clock.format(Date.parse(iso));
 export const formatDateTime = (iso: string) => dateTime.format(Date.parse(iso));

@@ -25,6 +25,8 @@ export const state = {
   /** The relay's clock minus this browser's, in ms. */
   offset: 0,
   loaded: false,
+  /** Counts joins and departures, so a list of agents is rebuilt only when the roster changed. */
+  roster: 0,
 };
 
 const listeners = new Set<(changed: Set<Part>) => void>();
@@ -69,6 +71,7 @@ export function apply(frame: AdminServerFrame) {
       const s = frame.state;
       state.agents = new Map(s.agents.map((a) => [a.id, a]));
       for (const a of s.agents) state.names.set(a.id, a.name);
+      state.roster++;
       state.tasks = new Map(s.tasks.map((t) => [t.id, t]));
       state.counts = s.task_counts;
       state.files = new Map(s.files.map((f) => [f.key, f]));
@@ -81,8 +84,12 @@ export function apply(frame: AdminServerFrame) {
       break;
     }
     case "agents":
-      for (const a of frame.upsert) state.agents.set(a.id, a), state.names.set(a.id, a.name);
-      for (const id of frame.remove) state.agents.delete(id);
+      for (const a of frame.upsert) {
+        if (!state.agents.has(a.id)) state.roster++;
+        state.agents.set(a.id, a);
+        state.names.set(a.id, a.name);
+      }
+      for (const id of frame.remove) if (state.agents.delete(id)) state.roster++;
       mark("agents");
       break;
     case "tasks":

@@ -2,7 +2,7 @@
 import type { AdminAgent } from "../../protocol/admin";
 import { request } from "../api";
 import { confirmAction, field, showDetails, showing } from "../dialogs";
-import { formatDateTime, formatSpan, h, setText } from "../dom";
+import { byText, count, formatDateTime, formatSpan, h, setText } from "../dom";
 import { VirtualList } from "../list";
 import { relayNow, state } from "../state";
 import type { View } from "./view";
@@ -35,10 +35,10 @@ export function agentsView(go: (view: string, filter?: string) => void): View {
     const q = search.value.trim().toLowerCase();
     const all = [...state.agents.values()];
     const shown = q ? all.filter((a) => a.name.toLowerCase().includes(q) || a.machine.toLowerCase().includes(q) || a.caps.some((c) => c.includes(q))) : all;
-    shown.sort((a, b) => a.name.localeCompare(b.name));
+    shown.sort((a, b) => byText(a.name, b.name));
     list.set(shown);
     const by = (s: string) => all.filter((a) => a.status === s).length;
-    setText(summary, `${all.length} agents · ${by("listening")} listening · ${by("online")} online · ${by("stale")} stale`);
+    setText(summary, `${count(all.length, "agent")} · ${by("listening")} listening · ${by("online")} online · ${by("stale")} stale`);
   };
 
   /** The open agent's fields, redrawn in place as its row changes. */

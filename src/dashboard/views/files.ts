@@ -3,7 +3,7 @@ import type { FileDiff } from "../../protocol/admin";
 import type { FileHistory, FileInfo } from "../../protocol/schemas";
 import { ApiError, keyPath, request } from "../api";
 import { confirmAction, field, showDetails, showing } from "../dialogs";
-import { formatBytes, formatDateTime, formatSpan, h, setText } from "../dom";
+import { byText, count, formatBytes, formatDateTime, formatSpan, h, setText } from "../dom";
 import { VirtualList } from "../list";
 import { relayNow, state } from "../state";
 import type { View } from "./view";
@@ -31,9 +31,9 @@ export function filesView(): View {
   });
 
   const draw = () => {
-    const files = [...state.files.values()].sort((a, b) => a.key.localeCompare(b.key));
+    const files = [...state.files.values()].sort((a, b) => byText(a.key, b.key));
     list.set(files);
-    setText(summary, `${files.length} files · ${files.filter((f) => f.lock).length} leased`);
+    setText(summary, `${count(files.length, "file")} · ${files.filter((f) => f.lock).length} leased`);
   };
 
   let openKey: string | undefined;

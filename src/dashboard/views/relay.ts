@@ -1,5 +1,5 @@
 /** Relay health: version, uptime, store, agents, connections and memory. */
-import { formatBytes, formatDateTime, formatSpan, h, setText } from "../dom";
+import { count, formatBytes, formatDateTime, formatSpan, h, setText } from "../dom";
 import { state } from "../state";
 import type { View } from "./view";
 
@@ -39,8 +39,7 @@ export function relayView(): View {
       const where = hl.store.kind === "memory" ? "nothing on disk; a restart forgets everything" : hl.store.path ?? (hl.store.peers?.length ? `with ${hl.store.peers.length} peer relays: ${hl.store.peers.join(", ")}` : "");
       set("store", store, where);
       set("agents", String(hl.agents.total), `${hl.agents.listening} listening · ${hl.agents.online} online · ${hl.agents.stale} stale`);
-      const n = (count: number, one: string, many = `${one}s`) => `${count} ${count === 1 ? one : many}`;
-      set("connections", String(hl.connections.websockets), `agent sockets · ${n(hl.connections.dashboards, "dashboard")} · ${n(hl.connections.requests, "request")} in progress`);
+      set("connections", String(hl.connections.websockets), `agent sockets · ${count(hl.connections.dashboards, "dashboard")} · ${count(hl.connections.requests, "request")} in progress`);
       set("memory", formatBytes(hl.memory.rss), `resident · ${formatBytes(hl.memory.heap_used)} JavaScript heap`);
     },
   };

@@ -3,7 +3,7 @@ import type { AdminTask } from "../../protocol/admin";
 import type { Task } from "../../protocol/schemas";
 import { ApiError, request } from "../api";
 import { confirmAction, field, showDetails, showing } from "../dialogs";
-import { formatClock, formatDateTime, formatSpan, h, setText } from "../dom";
+import { byText, formatClock, formatDateTime, formatSpan, h, setText } from "../dom";
 import { VirtualList } from "../list";
 import { nameOf, relayNow, state } from "../state";
 import type { View } from "./view";
@@ -18,7 +18,7 @@ export function tasksView(): View & { filterAgent(id: string): void } {
   const list = new VirtualList<AdminTask>({
     id: "tasks",
     label: "Tasks",
-    empty: "No task matches. Agents delegate with `clawlink delegate --to NAME TEXT`.",
+    empty: "No task matches. Agents delegate with `clawlink delegate --to NAME --task TEXT`.",
     key: (t) => t.id,
     open: (t) => open(t.id),
     columns: [
@@ -42,9 +42,12 @@ export function tasksView(): View & { filterAgent(id: string): void } {
     options.forEach(([, label], i) => setText(stateSelect.options[i]!, label!));
   };
 
+  let roster = -1;
   const fillAgents = () => {
+    if (roster === state.roster) return;
+    roster = state.roster;
     const chosen = agentSelect.value;
-    const agents = [...state.agents.values()].sort((a, b) => a.name.localeCompare(b.name));
+    const agents = [...state.agents.values()].sort((a, b) => byText(a.name, b.name));
     const wanted = ["", ...agents.map((a) => a.id)];
     if (chosen && !wanted.includes(chosen)) wanted.push(chosen);
     const current = [...agentSelect.options].map((o) => o.value);
@@ -126,11 +129,11 @@ export function tasksView(): View & { filterAgent(id: string): void } {
       draw();
     },
     render(changed) {
-      if (changed.has("tasks") || changed.has("agents")) {
+      if (changed.has("agents")) fillAgents();
+      if (changed.has("tasks")) {
         fillStates();
-        fillAgents();
         draw();
-      } else if (changed.has("clock")) list.render();
+      } else if (changed.has("clock") || changed.has("agents")) list.render();
       // The open task changed: read it again (its timeline and result are not in the list's rows).
       if (openId && showing(`task:${openId}`) && changed.has("tasks")) {
         const row = state.tasks.get(openId);

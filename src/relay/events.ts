@@ -1,6 +1,7 @@
 /**
  * What the core tells whoever watches it (the dashboard): a message queued, a task or a file changed,
- * an agent came or went. Listeners only note what changed and return; nothing calls back into the core.
+ * an agent came or went. Like everything others see, an event goes out once its change is committed.
+ * Listeners only note what changed and return; nothing calls back into the core.
  */
 import type { Message, Priority } from "../protocol/schemas";
 
@@ -15,13 +16,19 @@ export type CoreEvent =
 export class CoreEvents {
   private listeners: ((event: CoreEvent) => void)[] = [];
 
+  /** `afterCommit` runs its function once what changed so far is durable, and drops it if the commit fails. */
+  constructor(private afterCommit: (effect: () => void) => void = (effect) => effect()) {}
+
   /** Whether anyone listens: emitters check it first, so an unwatched relay builds no events. */
   get watched() {
     return this.listeners.length > 0;
   }
 
   emit(event: CoreEvent) {
-    for (const listener of this.listeners) listener(event);
+    const listeners = this.listeners;
+    this.afterCommit(() => {
+      for (const listener of listeners) listener(event);
+    });
   }
 
   /** Returns the unsubscribe. */

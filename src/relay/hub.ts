@@ -76,7 +76,7 @@ export class Hub {
   readonly tasks: Tasks;
   readonly budgets: Budgets;
   /** What changed, for whoever watches (the dashboard). */
-  readonly events = new CoreEvents();
+  readonly events = new CoreEvents((effect) => this.store.afterCommit(effect));
 
   constructor(opts: HubOptions = {}) {
     this.version = opts.version ?? "0.0.0";

@@ -94,6 +94,7 @@ export function apply(frame: AdminServerFrame) {
       break;
     case "tasks":
       for (const t of frame.upsert) state.tasks.set(t.id, t);
+      for (const id of frame.remove) state.tasks.delete(id);
       if (state.tasks.size > TASKS_KEPT) {
         const newest = [...state.tasks.values()].sort((a, b) => (a.updated_at < b.updated_at ? 1 : -1)).slice(0, TASKS_KEPT);
         state.tasks = new Map(newest.map((t) => [t.id, t]));

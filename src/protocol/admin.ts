@@ -162,7 +162,8 @@ const Failure = v.object({ code: v.string(), message: v.string(), hint: v.option
 export const AdminServerFrame = v.variant("op", [
   v.object({ op: v.literal("snapshot"), state: AdminState }),
   v.object({ op: v.literal("agents"), upsert: v.array(AdminAgent), remove: v.array(Id) }),
-  v.object({ op: v.literal("tasks"), upsert: v.array(AdminTask), counts: TaskCounts }),
+  /** `remove`: finished tasks the relay forgot after their retention. */
+  v.object({ op: v.literal("tasks"), upsert: v.array(AdminTask), remove: v.array(Id), counts: TaskCounts }),
   v.object({ op: v.literal("files"), upsert: v.array(FileInfo), remove: v.array(v.string()) }),
   v.object({ op: v.literal("feed"), items: v.array(FeedItem) }),
   /** Every second: health and throughput. */

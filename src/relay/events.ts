@@ -7,6 +7,7 @@ import type { Message, Priority } from "../protocol/schemas";
 
 export type CoreEvent =
   | { readonly type: "queued"; readonly agent: string; readonly message: Message; readonly priority: Priority }
+  /** A task changed, or was forgotten after its retention. */
   | { readonly type: "task"; readonly id: string }
   /** Written, deleted, locked or unlocked, or its lease ran out. */
   | { readonly type: "file"; readonly key: string }

@@ -237,6 +237,34 @@ describe("a loopback relay without a token: the dashboard is open", () => {
   });
 });
 
+describe("a relay that forgets finished tasks", () => {
+  const relay = startTestRelay({ maxFinishedTasks: 1 });
+  const call = api(relay.url);
+
+  test("a task forgotten after its retention leaves the dashboard's list and counts", async () => {
+    const alice = await registerAgent(relay.url, "alice");
+    const bob = await registerAgent(relay.url, "bob");
+    const ws = await wsOpen(`${relay.url}/v1/admin/ws`);
+    ws.send({ op: "auth" });
+    await frameWhere(ws, (f) => f.op === "snapshot");
+    const finish = async (text: string) => {
+      const { id } = (await call("POST", "/v1/messages", { bearer: alice.secret, json: { type: "task", to: "bob", task: text } })).body;
+      await call("GET", `/v1/agents/${bob.id}/inbox?max=10&ack=true`, { bearer: bob.secret });
+      await call("POST", "/v1/messages", { bearer: bob.secret, json: { type: "response", in_reply_to: id, result: "done" } });
+      return id as string;
+    };
+    const first = await finish("first");
+    await frameWhere(ws, (f) => f.op === "tasks" && f.upsert.some((t) => t.id === first && t.state === "completed"));
+    // Only one finished task is kept: the second one to finish pushes the first out.
+    const second = await finish("second");
+    const gone = await frameWhere(ws, (f) => f.op === "tasks" && f.remove.includes(first));
+    expect(gone.op === "tasks" && gone.counts.completed).toBe(1);
+    const state = v.parse(AdminState, (await call("GET", "/v1/admin/state")).body);
+    expect(state.tasks.map((t) => t.id)).toEqual([second]);
+    ws.close();
+  });
+});
+
 describe("a relay with --token: the dashboard needs it", () => {
   const relay = startTestRelay({ token: "team-token", maxAuthFailures: 3 });
   const call = api(relay.url);

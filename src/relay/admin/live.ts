@@ -160,7 +160,8 @@ export class AdminLive {
     if (taskIds.length) {
       const tasks = await Promise.all(taskIds.map((id) => this.core.task(id)));
       const upsert = tasks.filter((t): t is Task => t !== undefined).map(taskRow);
-      this.broadcast({ op: "tasks", upsert, counts: await this.core.taskCounts() });
+      const remove = taskIds.filter((_, i) => tasks[i] === undefined);
+      this.broadcast({ op: "tasks", upsert, remove, counts: await this.core.taskCounts() });
     }
     if (keys.length) {
       const infos = await Promise.all(keys.map((k) => this.core.file(k)));

@@ -10,6 +10,7 @@ import type { FileHistory, FileInfo, FileLock, Message, Priority, Task } from ".
 export type AdminEvent =
   /** A message was queued for `agent` (a broadcast is queued once per agent, each with the same message). */
   | { readonly type: "queued"; readonly agent: string; readonly message: Message; readonly priority: Priority }
+  /** A task changed, or was forgotten after its retention. */
   | { readonly type: "task"; readonly id: string }
   | { readonly type: "file"; readonly key: string }
   | { readonly type: "agent"; readonly id: string }

@@ -238,7 +238,7 @@ export class Tasks {
     else {
       // A later note is kept on the task and shown to its watchers; the history records state changes only.
       task.updatedAt = this.clock();
-      this.store.putTask(task);
+      this.put(task);
       this.showChange(task);
     }
     return { id, to: task.from };

@@ -91,6 +91,13 @@ describe("a loopback relay without a token: the dashboard is open", () => {
     expect(feed.op === "feed" && feed.items.find((m) => m.id === id)).toMatchObject({ type: "task", from: alice.id, to: bob.id, priority: "high", task_id: id });
 
     await call("GET", `/v1/agents/${bob.id}/inbox?max=10`, { bearer: bob.secret });
+    await call("POST", "/v1/messages", { bearer: bob.secret, json: { type: "progress", in_reply_to: id, note: "reading" } });
+    const working = await frameWhere(ws, (f) => f.op === "tasks" && f.upsert.some((t) => t.id === id && t.state === "working"));
+    const since = working.op === "tasks" ? working.upsert.find((t) => t.id === id)!.updated_at : "";
+    // A later note changes no state, and is news all the same.
+    await Bun.sleep(5);
+    await call("POST", "/v1/messages", { bearer: bob.secret, json: { type: "progress", in_reply_to: id, note: "half way" } });
+    await frameWhere(ws, (f) => f.op === "tasks" && f.upsert.some((t) => t.id === id && t.updated_at > since));
     await call("POST", "/v1/messages", { bearer: bob.secret, json: { type: "response", in_reply_to: id, result: "done" } });
     const done = await frameWhere(ws, (f) => f.op === "tasks" && f.upsert.some((t) => t.id === id && t.state === "completed"));
     expect(done.op === "tasks" && done.counts.completed).toBe(1);

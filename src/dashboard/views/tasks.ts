@@ -84,6 +84,7 @@ export function tasksView(): View & { filterAgent(id: string): void } {
         ...field("Priority", t.priority),
         ...field("Attempts", String(t.attempts)),
         ...field("Lease", `${t.lease_s}s${t.ttl_s ? ` · ttl ${t.ttl_s}s` : ""}`),
+        ...(t.note ? field("Latest note", t.note) : []),
         ...field("Created", formatDateTime(t.created_at)),
       ),
       h("h3", {}, "Task"),

@@ -94,3 +94,13 @@ export function rawUpgrade(url: string, headers: Record<string, string> = {}): P
     }).catch(reject);
   });
 }
+
+/** A WebSocket with no credential, as a browser opens one (the dashboard sends its token in the first frame). */
+export function wsOpen(url: string, headers: Record<string, string> = {}): Promise<WsClient> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url.replace(/^http/, "ws"), { headers } as any);
+    const client = new WsClient(ws);
+    ws.onopen = () => resolve(client);
+    ws.onerror = () => reject(new Error(`cannot connect to ${url}`));
+  });
+}

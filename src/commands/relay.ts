@@ -31,10 +31,10 @@ const isLoopback = (host: string) => host === "localhost" || host === "::1" || /
 
 const usage = (message: string, hint: string) => new ClawlinkError("usage", 400, message, hint);
 
-/** `--token-file`: the token without its trailing newline, so it stays out of the process list. */
-function tokenFromFile(path: string): string {
-  const { token, shared } = readTokenFile(path, "--token-file");
-  if (shared) logger.warn(`--token-file ${path} is readable by other users; \`chmod 600 ${path}\` keeps the token yours`);
+/** `--token-file`, `--admin-token-file`: the token without its trailing newline, so it stays out of the process list. */
+function tokenFromFile(path: string, flag: string): string {
+  const { token, shared } = readTokenFile(path, flag);
+  if (shared) logger.warn(`${flag} ${path} is readable by other users; \`chmod 600 ${path}\` keeps the token yours`);
   return token;
 }
 
@@ -55,8 +55,10 @@ export default Object.assign(defineCommand({
   args: {
     host: { type: "string", description: "Address to bind; 0.0.0.0 for every interface (needs --token)", default: "127.0.0.1" },
     port: { type: "string", description: "Port to listen on (0 picks a free one)", default: "9077" },
-    token: { type: "string", description: "Token agents must present (env CLAWLINK_TOKEN; on the command line every local user can read it)" },
+    token: { type: "string", description: "Token agents must present (env CLAWLINK_TOKEN; on the command line every local user can read it); it also opens the dashboard unless --admin-token is set" },
     "token-file": { type: "string", description: "Read the token from this file instead", valueHint: "path" },
+    "admin-token": { type: "string", description: "Token that opens the dashboard and admin API instead of --token, and lets no agent join (env CLAWLINK_ADMIN_TOKEN)" },
+    "admin-token-file": { type: "string", description: "Read the admin token from this file instead", valueHint: "path" },
     insecure: { type: "boolean", description: "Allow a non-loopback bind without a token" },
     data: { type: "string", description: "Keep everything in this SQLite file so a restart loses nothing (default: memory only, nothing on disk)", valueHint: "path" },
     "key-file": { type: "string", description: "Derive agents' secrets from the key in this file (created 0600 if missing), so an in-memory relay recognises its agents after a restart", valueHint: "path" },
@@ -88,6 +90,7 @@ export default Object.assign(defineCommand({
     let forgetAfterMs: number;
     let key;
     let token: string | undefined;
+    let adminToken: string | undefined;
     let fsync: Fsync | undefined;
     try {
       port = num(args.port, "--port")!;
@@ -112,7 +115,10 @@ export default Object.assign(defineCommand({
       tls = loadTls(args["tls-cert"], args["tls-key"]);
       key = args["key-file"] === undefined ? undefined : loadKeyFile(args["key-file"]);
       if (args.token && args["token-file"]) throw usage("pass --token or --token-file, not both", "--token-file keeps the token out of the process list");
-      token = args.token || (args["token-file"] !== undefined ? tokenFromFile(args["token-file"]) : process.env.CLAWLINK_TOKEN) || undefined;
+      token = args.token || (args["token-file"] !== undefined ? tokenFromFile(args["token-file"], "--token-file") : process.env.CLAWLINK_TOKEN) || undefined;
+      if (args["admin-token"] && args["admin-token-file"]) throw usage("pass --admin-token or --admin-token-file, not both", "--admin-token-file keeps the token out of the process list");
+      adminToken =
+        args["admin-token"] || (args["admin-token-file"] !== undefined ? tokenFromFile(args["admin-token-file"], "--admin-token-file") : process.env.CLAWLINK_ADMIN_TOKEN) || undefined;
       if (args.data === "") throw usage("--data needs the path of a file", "pass --data PATH (it is created if missing), or leave --data out to keep everything in memory");
       if (args.fsync !== undefined) {
         if (args.data === undefined) throw usage("--fsync goes with --data", "pass --data PATH to keep state on disk");
@@ -133,6 +139,7 @@ export default Object.assign(defineCommand({
       return;
     }
     if (args.token) logger.warn("--token is visible to every user of this machine in the process list; prefer CLAWLINK_TOKEN or --token-file");
+    if (args["admin-token"]) logger.warn("--admin-token is visible to every user of this machine in the process list; prefer CLAWLINK_ADMIN_TOKEN or --admin-token-file");
     if (tls) for (const warning of certificateWarnings(tls.cert)) logger.warn(warning);
     let store: Store | undefined;
     if (args.data !== undefined) {
@@ -154,6 +161,7 @@ export default Object.assign(defineCommand({
         host,
         port,
         token,
+        adminToken,
         tls,
         allowHosts: args["allow-host"]?.split(",").map((h) => h.trim()).filter(Boolean),
         version: VERSION,
@@ -194,6 +202,8 @@ export default Object.assign(defineCommand({
     if (!isLoopback(host) && !tls) logger.warn("without --tls-cert/--tls-key, the token and agents' secrets cross the network in clear text");
     for (const u of urls) logger.log(`  ${u}`);
     logger.log(`agents connect with: CLAWLINK_RELAY=${urls[urls.length - 1]}${token ? " CLAWLINK_TOKEN=…" : ""} clawlink register --name NAME`);
+    if (adminToken || token || isLoopback(host)) logger.log(`dashboard: ${urls[0]}/${adminToken ? " (asks for the admin token)" : token ? " (asks for the token)" : ""}`);
+    else logger.log("dashboard: closed, since the relay has no token; start it with --admin-token to open it");
 
     await stopped;
   },

@@ -62,7 +62,7 @@ export const MAX_MERGE_BYTES = 16 * 1024 * 1024;
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /** The bytes as text, or null for binary content (a NUL byte, or not UTF-8). */
-function decodeText(bytes: Uint8Array): string | null {
+export function decodeText(bytes: Uint8Array): string | null {
   if (bytes.includes(0)) return null;
   try {
     return utf8.decode(bytes);
@@ -147,7 +147,7 @@ export class Files {
     for (const head of this.store.listFileHeads()) {
       if (!head.key.startsWith(prefix)) continue;
       const latest = this.latest(head.key);
-      if (latest) out.push(this.info(latest, now));
+      if (latest) out.push(this.describe(latest, now));
     }
     return out.sort((a, b) => a.key.localeCompare(b.key));
   }
@@ -231,6 +231,20 @@ export class Files {
     const lock = this.leases.view(this.leases.release(actor.id, key));
     this.emit(actor, { key, version: this.latest(key)?.version ?? 0, action: "unlock" });
     return lock;
+  }
+
+  /** The relay's operator ends a lease, whoever holds it (from the dashboard); every agent hears of it, the holder too. */
+  release(key: string): FileLock {
+    this.tick();
+    const lock = this.leases.view(this.leases.release(null, key));
+    this.emit(null, { key, version: this.latest(key)?.version ?? 0, action: "unlock" });
+    return lock;
+  }
+
+  /** The latest version of one key and its lease, or undefined when the key holds no file. */
+  info(key: string): FileInfo | undefined {
+    const latest = this.latest(key);
+    return latest && this.describe(latest, this.clock());
   }
 
   /** Ends leases whose time ran out and tells everyone, the holder too; the server calls it a few times a second. */
@@ -319,7 +333,7 @@ export class Files {
     return { ...this.version(f), created, merged };
   }
 
-  private info(f: FileVersionRecord, now: number): FileInfo {
+  private describe(f: FileVersionRecord, now: number): FileInfo {
     const lock = this.leases.live(f.key, now);
     return { key: f.key, version: f.version, size: f.bytes.byteLength, sha256: f.sha256, updated_by: f.author, updated_at: iso(f.createdAt), lock: lock ? this.leases.view(lock) : null };
   }

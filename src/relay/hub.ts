@@ -17,6 +17,7 @@ import {
 import { Budgets, sizeOf } from "./budget";
 import { Delivery, type Sink } from "./delivery";
 import { DEFAULT_LIMITS } from "./limits";
+import { CoreEvents } from "./events";
 import { newId, newSortableId, safeEqual, sha256Hex } from "./ids";
 import { agentSecret } from "./keys";
 import { Tasks } from "./tasks";
@@ -74,6 +75,8 @@ export class Hub {
   private seq = 0;
   readonly tasks: Tasks;
   readonly budgets: Budgets;
+  /** What changed, for whoever watches (the dashboard). */
+  readonly events = new CoreEvents((effect) => this.store.afterCommit(effect));
 
   constructor(opts: HubOptions = {}) {
     this.version = opts.version ?? "0.0.0";
@@ -104,6 +107,7 @@ export class Hub {
       resolveAgent: (idOrName) => this.resolveAgent(idOrName),
       admit: (to, from, size, replacing) => this.admit(to, from, size, replacing),
       fits: (to, from, size, replacing) => this.fits(to, from, size, replacing),
+      events: this.events,
       isOnline: (rec, now) => this.isOnline(rec, now),
       retentionMs: opts.taskRetentionMs ?? DEFAULT_LIMITS.taskRetentionMs,
       maxFinished: opts.maxFinishedTasks ?? DEFAULT_LIMITS.maxFinishedTasks,
@@ -195,6 +199,7 @@ export class Hub {
     };
     this.store.putAgent(record);
     this.tasks.agentRegistered(record);
+    if (this.events.watched) this.events.emit({ type: "registered", agent: id });
     return { ...this.view(record), secret };
   }
 
@@ -211,6 +216,7 @@ export class Hub {
     this.store.afterCommit(() => this.delivery.closeAll(agentId, 4001, "unregistered"));
     this.tasks.agentLeft(agentId, why);
     this.store.deleteAgent(agentId);
+    if (this.events.watched) this.events.emit({ type: "unregistered", agent: agentId });
   }
 
   listAgents(filter: { cap?: string; all?: boolean } = {}): Agent[] {
@@ -332,6 +338,7 @@ export class Hub {
     // An agent that unregistered has no queue: what is still addressed to it would wait there forever.
     if (!this.store.getAgent(to)) return;
     this.delivery.route({ msg, to, priority, seq: this.seq++, size });
+    if (this.events.watched) this.events.emit({ type: "queued", agent: to, message: msg, priority });
   }
 
   private respond(sender: AgentRecord, msg: Extract<SendMessage, { type: "response" }>): Sent {

@@ -35,13 +35,14 @@ export class Leases {
     return lock;
   }
 
-  release(actorId: string, key: string): FileLockRecord {
+  /** Ends the lease on `key`: only its holder may, unless `actorId` is null (the relay's operator). */
+  release(actorId: string | null, key: string): FileLockRecord {
     const now = this.clock();
     const lock = this.live(key, now);
     if (!lock) {
       throw notFound("not_locked", `"${key}" is not locked (a lease also ends by itself when its ttl runs out)`, "`clawlink file-list` shows who holds leases");
     }
-    if (lock.holderId !== actorId) {
+    if (actorId !== null && lock.holderId !== actorId) {
       throw new ClawlinkError("file_locked", 423, `"${key}" is locked by ${lock.holderName}, not by you; only the holder can unlock it (the lease ends at ${iso(lock.until)})`, `ask ${lock.holderName} to unlock it, or wait for the lease to end`);
     }
     this.store.deleteFileLock(key);

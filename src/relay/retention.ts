@@ -13,6 +13,8 @@ import { iso } from "./views";
 export interface RetentionOptions {
   retentionMs: number;
   maxFinished: number;
+  /** Told of each task forgotten. */
+  forgot?: (id: string) => void;
 }
 
 interface Forgotten {
@@ -68,6 +70,7 @@ export class FinishedTasks {
     const task = this.store.getTask(id);
     if (!task) return;
     this.store.deleteTask(id);
+    this.opts.forgot?.(id);
     this.forgotten.set(id, { parties: [task.from, task.to], state: task.state, finishedAt: at });
     if (this.forgotten.size > REMEMBERED) this.forgotten.delete(this.forgotten.keys().next().value!);
   }

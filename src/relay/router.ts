@@ -24,6 +24,10 @@ export class CapabilityRouter {
     this.load.set(agentId, Math.max(0, (this.load.get(agentId) ?? 1) - 1));
   }
 
+  held(agentId: string): number {
+    return this.load.get(agentId) ?? 0;
+  }
+
   forget(agentId: string) {
     this.load.delete(agentId);
   }

@@ -16,7 +16,7 @@ import { iso } from "./views";
 
 export type RouteLimits = Pick<Limits, "maxMessageBytes" | "maxFileBytes" | "maxTotalFileBytes" | "maxRegistrations">;
 
-type Params = { params: Record<string, string> & { id: string } };
+export type Params = { params: Record<string, string> & { id: string } };
 type Handler = (req: Request & Params, srv: Server<unknown>) => Response | Promise<Response>;
 
 const JSON_HEADERS = { "content-type": "application/json" };
@@ -213,11 +213,7 @@ export function createRoutes(hub: Hub, files: Files, auth: Auth, limits: RouteLi
       },
     },
   };
-  for (const prefix of [FILES, HISTORY, LOCKS]) {
-    const handlers = routes[`${prefix}*`]!;
-    for (let depth = 1; depth <= MAX_KEY_SEGMENTS; depth++) routes[prefix + SEGMENTS.slice(0, depth).join("/")] = handlers;
-  }
-  return routes;
+  return withKeyRoutes(routes, [FILES, HISTORY, LOCKS]);
 }
 
 /**
@@ -225,6 +221,15 @@ export function createRoutes(hub: Hub, files: Files, auth: Auth, limits: RouteLi
  * sent: a route per depth, one param per segment, hands fileKey the raw segments (percent-decoded).
  */
 const SEGMENTS = Array.from({ length: MAX_KEY_SEGMENTS }, (_, i) => `:k${i}`);
+
+/** Adds, for each `prefix` whose `prefix*` route exists, the per-depth routes that fileKey reads. */
+export function withKeyRoutes<R extends Record<string, unknown>>(routes: R, prefixes: string[]): R {
+  for (const prefix of prefixes) {
+    const handlers = routes[`${prefix}*`]!;
+    for (let depth = 1; depth <= MAX_KEY_SEGMENTS; depth++) (routes as Record<string, unknown>)[prefix + SEGMENTS.slice(0, depth).join("/")] = handlers;
+  }
+  return routes;
+}
 
 const FILES = "/v1/files/";
 const HISTORY = "/v1/file-history/";
@@ -234,7 +239,7 @@ const FileQuery = v.object({
   version: v.optional(v.pipe(v.string(), v.toNumber("version must be a number"), v.integer("version must be a whole number"), v.minValue(1, "versions start at 1"))),
 });
 
-function fileKey(req: Request & Params, prefix: string): string {
+export function fileKey(req: Request & Params, prefix: string): string {
   const path = new URL(req.url).pathname;
   let decoded: string;
   try {

@@ -205,6 +205,10 @@ export class SqliteStore extends MemoryStore {
     }
   }
 
+  override describe() {
+    return { kind: "sqlite" as const, path: this.path };
+  }
+
   /** The relay key kept in the file, made on first use: a restarted relay still recognises its agents' secrets. */
   override secretKey(): Uint8Array {
     const row = this.db.query<{ value: Uint8Array }, []>("SELECT value FROM meta WHERE key = 'secret_key'").get();

@@ -139,6 +139,8 @@ export interface Store {
   listAllTasks(): Iterable<TaskRecord>;
   /** The key agent secrets are derived from when none is given: one per process in memory, kept in the file by a durable store. */
   secretKey(): Uint8Array;
+  /** What kind of store this is and where it keeps its data, for the dashboard. */
+  describe(): { kind: "memory" | "sqlite" | "redis"; path?: string };
   /** The highest message sequence number kept, -1 if none: new messages continue after it. */
   readonly lastSeq: number;
   /** Resolves when every change so far is durable; undefined when there is nothing to wait for. Rejects with 507 or 503 when the commit failed. */
@@ -188,6 +190,9 @@ export class MemoryStore implements Store {
   private key: Uint8Array | undefined;
   committedSeq = Infinity;
 
+  describe(): { kind: "memory" | "sqlite" | "redis"; path?: string } {
+    return { kind: "memory" };
+  }
   secretKey() {
     return (this.key ??= randomKey());
   }

@@ -7,6 +7,7 @@ import { badRequest, conflict, forbidden, notFound, type ClawlinkError } from ".
 import { FINAL_STATES, type Message, type Priority, type ResponseMessage, type SendMessage, type Sent, type Task, type TaskState } from "../protocol/schemas";
 import { RELAY_SENDER, sizeOf, type Budgets } from "./budget";
 import type { Delivery } from "./delivery";
+import type { CoreEvents } from "./events";
 import { newSortableId } from "./ids";
 import type { Entry } from "./queue";
 import { FinishedTasks } from "./retention";
@@ -38,6 +39,7 @@ export interface TaskHost {
   /** How long finished tasks are kept, and how many at most. */
   retentionMs: number;
   maxFinished: number;
+  readonly events: CoreEvents;
 }
 
 
@@ -53,7 +55,11 @@ export class Tasks {
   private shown = new WeakSet<TaskWatcher>();
 
   constructor(private host: TaskHost) {
-    this.finished = new FinishedTasks(host.store, { retentionMs: host.retentionMs, maxFinished: host.maxFinished });
+    this.finished = new FinishedTasks(host.store, {
+      retentionMs: host.retentionMs,
+      maxFinished: host.maxFinished,
+      forgot: (id) => host.events.watched && host.events.emit({ type: "task", id }),
+    });
     this.restore();
   }
 
@@ -135,7 +141,7 @@ export class Tasks {
     const size = sizeOf(taskMessage(task));
     if (to) this.host.admit(to, sender.id, size);
     else this.host.budgets.check(sender.id, size);
-    this.store.putTask(task);
+    this.put(task);
     if (task.ttlS !== null) this.ttlTasks.add(task.id);
     if (to) this.assign(task, to, size);
     else this.hold(task, size);
@@ -164,7 +170,7 @@ export class Tasks {
 
   private assign(task: TaskRecord, to: AgentRecord, size?: number) {
     task.to = to.id;
-    this.store.putTask(task);
+    this.put(task);
     this.router.started(to.id);
     this.host.enqueue(taskMessage(task), to.id, task.priority, size);
   }
@@ -232,7 +238,7 @@ export class Tasks {
     else {
       // A later note is kept on the task and shown to its watchers; the history records state changes only.
       task.updatedAt = this.clock();
-      this.store.putTask(task);
+      this.put(task);
       this.showChange(task);
     }
     return { id, to: task.from };
@@ -278,10 +284,26 @@ export class Tasks {
   cancel(agent: AgentRecord, taskId: string, note = ""): Task {
     const task = this.requireTask(agent, taskId);
     if (task.from !== agent.id) throw forbidden(`only the agent that sent task ${task.id} can cancel it`, "ask its sender to cancel it, or respond with --status failed");
+    return this.callOff(task, note || "canceled by its sender");
+  }
+
+  /** The relay's operator cancels a task, whoever sent it (from the dashboard). */
+  cancelAny(taskId: string, note: string): Task {
+    const task = this.store.getTask(taskId);
+    if (!task) throw notFound("unknown_task", `no task has the id ${taskId}`, "it may have been removed; reload the task list");
+    return this.callOff(task, note);
+  }
+
+  private callOff(task: TaskRecord, note: string): Task {
     if (FINAL_STATES.has(task.state)) throw conflict("task_finished", `task ${task.id} is already ${task.state}`, "there is nothing to cancel");
     this.withdraw(task);
-    this.transition(task, "canceled", note || "canceled by its sender");
+    this.transition(task, "canceled", note);
     return taskView(task);
+  }
+
+  /** Unfinished tasks assigned to the agent. */
+  held(agentId: string): number {
+    return this.router.held(agentId);
   }
 
   /** Takes an unfinished task out of its holder's queue or flight (a copy may be queued again after its socket dropped). */
@@ -344,7 +366,7 @@ export class Tasks {
     task.state = state;
     task.updatedAt = now;
     task.history.push({ state, at: now, note });
-    this.store.putTask(task);
+    this.put(task);
     if (FINAL_STATES.has(state) && !wasFinal) {
       this.ttlTasks.delete(task.id);
       if (task.to) this.router.finished(task.to);
@@ -384,6 +406,11 @@ export class Tasks {
   /** Forgets finished tasks past their retention; the hub calls it with every tick. */
   forgetFinished(now: number) {
     this.finished.forgetDue(now);
+  }
+
+  private put(task: TaskRecord) {
+    this.store.putTask(task);
+    if (this.host.events.watched) this.host.events.emit({ type: "task", id: task.id });
   }
 
   /** A delivered task's lease ran out before an ack: it is queued again. False when the task no longer wants it. */

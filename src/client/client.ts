@@ -72,7 +72,7 @@ export class Client {
       res = await fetch(this.relay + path, { method, headers, body, signal: init.signal, duplex: "half", tls: this.tls, redirect: "manual" } as RequestInit);
     } catch (err) {
       if ((err as Error).name === "AbortError" || (err as Error).name === "TimeoutError") throw err;
-      throw unreachable(this.relay, err, this.opts.relayFrom);
+      throw unreachable(this.relay, err, this.opts.relayFrom, this.opts.ca !== undefined);
     }
     if (res.status >= 300 && res.status < 400) throw redirected(this.relay, this.relay + path, res);
     if (!res.ok) throw await relayError(res);
@@ -218,8 +218,8 @@ function socketPath(q: SocketQuery): string {
 
 const filePath = (key: string, base = "/v1/files/") => base + key.split("/").map(encodeURIComponent).join("/");
 
-export function unreachable(relay: string, cause?: unknown, from?: string): ClawlinkError {
-  const tls = tlsProblem(relay, cause);
+export function unreachable(relay: string, cause?: unknown, from?: string, privateCa = false): ClawlinkError {
+  const tls = tlsProblem(relay, cause, privateCa);
   if (tls) return tls;
   const code = (cause as { code?: string } | undefined)?.code;
   const detail = code ? ` (${code})` : "";

@@ -24,7 +24,7 @@ export default defineClientCommand({
     cap: { type: "string", description: "Instead of --to: the least busy online agent with this capability", valueHint: "cap" },
     task: { type: "string", description: "What to do, in words", required: true, valueHint: "text" },
     context: { type: "string", description: "A JSON object with whatever the task needs", valueHint: "json" },
-    priority: { type: "string", description: `One of ${PRIORITIES.join(", ")}`, default: "normal", valueHint: "level" },
+    priority: { type: "string", description: `One of ${PRIORITIES.join(", ")}`, default: "normal", valueHint: PRIORITIES.join("|") },
     wait: { type: "boolean", description: "Block until the task ends and print the response (exit 0 completed, 10 failed, 11 canceled, 12 expired, 13 timeout, 130 stopped with Ctrl-C; the task keeps running)" },
     timeout: { type: "string", description: "With --wait: give up after this many seconds", default: "300", valueHint: "s" },
     lease: { type: "string", description: "Seconds the recipient has to ack before the task is redelivered", default: "600", valueHint: "s" },

@@ -42,6 +42,7 @@ describe("skill install", () => {
     const wrong = await runCli(["skill", "install", "--for", "gemini"]);
     expect(wrong.code).toBe(2);
     expect(wrong.stderr).toContain("Expected one of: openclaw, claude, codex");
+    expect(wrong.stderr).toContain("hint: run `clawlink skill install --help` to see its options");
     const file = join(tempHome(), "a-file");
     writeFileSync(file, "");
     const blocked = await runCli(["skill", "install", "--dir", file, "--json"]);

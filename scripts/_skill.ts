@@ -3,7 +3,7 @@ import type { Target } from "./_targets";
 
 export interface Download {
   target: Target;
-  /** The platform's npm tarball on the release: OpenClaw unpacks `package/bin/clawlink` from it. */
+  /** The platform's npm tarball on the release: OpenClaw unpacks `package/bin/clawlink` (`clawlink.exe` on Windows) from it. */
   url: string;
   sha256: string;
 }
@@ -26,7 +26,8 @@ export function skillWithDownloads(skill: string, downloads: Download[]): string
     `        sha256: ${sha256}`,
     "        archive: tar.gz",
     "        stripComponents: 2",
-    "        bins: [clawlink]",
+    // The name of the file the archive holds: on Windows, clawlink.exe.
+    `        bins: [clawlink${t.os === "windows" ? ".exe" : ""}]`,
     `        label: Download clawlink for ${OS_LABEL[t.os]} ${t.arch}`,
   ]);
   return [...lines.slice(0, at), ...entries, ...lines.slice(at)].join("\n");

@@ -85,6 +85,7 @@ async function run(argv: string[]) {
   let rest = [...argv.slice(0, at), ...argv.slice(at + 1)];
   const help = rest.includes("--help") || rest.includes("-h");
   // A command with subcommands (`skill install`) takes the next word as one of them.
+  const words = [name];
   for (let nested = await resolveValue(sub.subCommands); nested; nested = await resolveValue(sub.subCommands)) {
     const wordAt = commandAt(rest);
     const word = rest[wordAt];
@@ -96,6 +97,7 @@ async function run(argv: string[]) {
       return;
     }
     sub = await resolveValue(nested[word]!);
+    words.push(word);
     rest = rest.filter((_, i) => i !== wordAt);
   }
   if (help) {
@@ -109,7 +111,7 @@ async function run(argv: string[]) {
     await runCommand(sub, { rawArgs: rest });
   } catch (err) {
     // Unknown flags, and citty's own argument errors (a missing required flag, a bad enum value).
-    const e = err instanceof Error && err.name === "CLIError" ? usage(err.message.replace(/\x1b\[[0-9;]*m/g, ""), `run \`clawlink ${name} --help\` to see its options`) : err;
+    const e = err instanceof Error && err.name === "CLIError" ? usage(err.message.replace(/\x1b\[[0-9;]*m/g, ""), `run \`clawlink ${words.join(" ")} --help\` to see its options`) : err;
     process.exitCode = reportError(e, rest.includes("--json"));
   }
   // A compiled binary that has served or trapped signals stays alive after its loop drains; end it here.

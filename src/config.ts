@@ -3,6 +3,7 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync
 import { join } from "node:path";
 import * as v from "valibot";
 import { ClawlinkError } from "./errors";
+import { describeIssues } from "./protocol/codec";
 import { AgentName } from "./protocol/schemas";
 
 export const DEFAULT_RELAY = "http://127.0.0.1:9077";
@@ -23,56 +24,88 @@ export type Identity = v.InferOutput<typeof Identity>;
 
 const identitiesDir = (home: string) => join(home, "identities");
 const defaultFile = (home: string) => join(home, "default");
-const identityFile = (home: string, name: string) => join(identitiesDir(home), `${name}.json`);
+export const identityPath = (home: string, name: string) => join(identitiesDir(home), `${name}.json`);
 
+/** Every readable identity in the home; `bad` lists the files that are not (named in errors, never skipped silently). */
 export function listIdentities(home: string): Identity[] {
+  return scanIdentities(home).found;
+}
+
+function scanIdentities(home: string): { found: Identity[]; bad: ClawlinkError[] } {
   const dir = identitiesDir(home);
-  if (!existsSync(dir)) return [];
-  const out: Identity[] = [];
+  const found: Identity[] = [];
+  const bad: ClawlinkError[] = [];
+  if (!existsSync(dir)) return { found, bad };
   for (const f of readdirSync(dir)) {
     if (!f.endsWith(".json")) continue;
-    const id = readIdentity(join(dir, f));
-    if (id) out.push(id);
+    try {
+      const id = readIdentity(join(dir, f));
+      if (id) found.push(id);
+    } catch (err) {
+      bad.push(err as ClawlinkError);
+    }
   }
-  return out;
+  return { found, bad };
 }
 
+/** The identity in `path`; undefined when there is no such file, an error naming the file when it cannot be used. */
 function readIdentity(path: string): Identity | undefined {
+  let text: string;
   try {
-    const parsed = v.safeParse(Identity, JSON.parse(readFileSync(path, "utf8")));
-    return parsed.success ? parsed.output : undefined;
-  } catch {
-    return undefined;
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    const errno = (err as NodeJS.ErrnoException).code;
+    if (errno === "ENOENT") return undefined;
+    throw badIdentity(path, `cannot be read (${errno ?? (err as Error).message})`);
   }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw badIdentity(path, `is not valid JSON: ${(err as Error).message}`);
+  }
+  const parsed = v.safeParse(Identity, raw);
+  if (!parsed.success) throw badIdentity(path, `is not a saved identity: ${describeIssues(parsed.issues)}`);
+  return parsed.output;
 }
+
+const badIdentity = (path: string, what: string) =>
+  new ClawlinkError(
+    "bad_identity",
+    400,
+    `the saved identity ${path} ${what}`,
+    "restore it from a backup, or remove it and register again: `clawlink register --name NAME` (the relay gives a new id)",
+  );
 
 /**
- * The identity to act as: the one named (by --as or CLAWLINK_AS), else the last one registered in this
- * home. `strict`: a name given with --as must exist.
+ * The identity to act as: the one named (by --as or CLAWLINK_AS), else the home's default, else the only
+ * one saved. `strict`: a name given with --as must exist. A file that exists but cannot be used is an
+ * error: acting as another identity instead would send work under the wrong name.
  */
 export function loadIdentity(home: string, as?: string, strict = false): Identity | undefined {
   const name = as || (existsSync(defaultFile(home)) ? readFileSync(defaultFile(home), "utf8").trim() : "");
   if (name) {
-    const found = readIdentity(identityFile(home, name));
-    if (!found && as && strict) {
+    const found = readIdentity(identityPath(home, name));
+    if (found) return found;
+    if (as && strict) {
       const names = listIdentities(home).map((i) => i.name);
       throw new ClawlinkError(
         "no_identity",
         404,
         `no saved identity named "${as}" in ${home}`,
-        names.length ? `saved identities: ${names.join(", ")}` : "register first: `clawlink register --name NAME`",
+        names.length ? `saved identities: ${names.join(", ")}; pass one with --as` : "register first: `clawlink register --name NAME`",
       );
     }
-    if (found) return found;
   }
-  const all = listIdentities(home);
-  return all.length === 1 ? all[0] : undefined;
+  const { found, bad } = scanIdentities(home);
+  if (bad.length && found.length + bad.length === 1) throw bad[0]!;
+  return found.length === 1 && !bad.length ? found[0] : undefined;
 }
 
 /** Saves an identity (mode 0600, written atomically) and, unless told otherwise, makes it this home's default. */
 export function saveIdentity(home: string, identity: Identity, opts: { makeDefault?: boolean } = {}) {
   mkdirSync(identitiesDir(home), { recursive: true, mode: 0o700 });
-  const path = identityFile(home, identity.name);
+  const path = identityPath(home, identity.name);
   const tmp = `${path}.${process.pid}.tmp`;
   writeFileSync(tmp, JSON.stringify(identity, null, 2) + "\n", { mode: 0o600 });
   chmodSync(tmp, 0o600);
@@ -81,7 +114,7 @@ export function saveIdentity(home: string, identity: Identity, opts: { makeDefau
 }
 
 export function forgetIdentity(home: string, name: string) {
-  rmSync(identityFile(home, name), { force: true });
+  rmSync(identityPath(home, name), { force: true });
   if (existsSync(defaultFile(home)) && readFileSync(defaultFile(home), "utf8").trim() === name) rmSync(defaultFile(home), { force: true });
 }
 

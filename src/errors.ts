@@ -54,7 +54,7 @@ export function asClawlinkError(err: unknown): ClawlinkError {
 export function exitCodeFor(err: ClawlinkError): number {
   // 421: the relay is there but does not answer to the host name in the URL.
   if (err.code === "unreachable" || err.code === "tls" || err.code === "redirect" || err.status === 421) return EXIT.unreachable;
-  if (err.code === "usage" || err.code === "bad_request" || err.code === "bad_config" || err.status === 413) return EXIT.usage;
+  if (err.code === "usage" || err.code === "bad_request" || err.code === "bad_config" || err.code === "bad_identity" || err.status === 413) return EXIT.usage;
   // The relay does not know this agent (a restart): register or heartbeat, not a token problem.
   if (err.code === "not_registered") return EXIT.notFound;
   if (err.status === 401 || err.status === 403) return EXIT.auth;

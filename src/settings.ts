@@ -39,6 +39,8 @@ export interface Settings {
   home: Setting & { value: string };
   configFile: string;
   config: ConfigFile | undefined;
+  /** A config.toml beside a missing config.json: never read, so worth a warning. */
+  ignoredToml: string | undefined;
   as: Setting;
   relay: Setting & { value: string };
   token: Setting;
@@ -64,13 +66,18 @@ export function readConfig(home: string): ConfigFile | undefined {
   } catch (err) {
     throw new ClawlinkError("bad_config", 400, `the config file ${path} is not valid JSON: ${(err as Error).message}`, `fix or remove it; ${HOW}`);
   }
+  const bad = (what: string) => new ClawlinkError("bad_config", 400, `the config file ${path} is not valid: ${what}`, `fix or remove it; ${HOW}`);
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw bad(`it holds ${Array.isArray(raw) ? "an array" : raw === null ? "null" : `a ${typeof raw}`}, not one JSON object`);
+  const allowed = Object.keys(ConfigFile.entries);
+  const unknown = Object.keys(raw).filter((k) => !allowed.includes(k));
+  if (unknown.length) throw bad(`unknown field${unknown.length > 1 ? "s" : ""} ${unknown.join(", ")}; allowed: ${allowed.join(", ")}`);
   const parsed = v.safeParse(ConfigFile, raw);
-  if (!parsed.success) throw new ClawlinkError("bad_config", 400, `the config file ${path} is not valid: ${describeIssues(parsed.issues)}`, `fix or remove it; ${HOW}`);
+  if (!parsed.success) throw bad(describeIssues(parsed.issues));
   if (parsed.output.relay !== undefined) {
     try {
       normalizeRelayUrl(parsed.output.relay);
     } catch {
-      throw new ClawlinkError("bad_config", 400, `the config file ${path} is not valid: relay: "${parsed.output.relay}" is not an http(s) URL`, `fix or remove it; ${HOW}`);
+      throw bad(`relay: "${parsed.output.relay}" is not an http(s) URL`);
     }
   }
   return parsed.output;
@@ -84,7 +91,7 @@ const pick = (...candidates: [string | undefined, Source, string][]): Setting =>
 /** Resolves every client setting once; each knows its source, so `doctor` can say where it came from. */
 export function resolveSettings(flags: Flags, env: NodeJS.ProcessEnv = process.env, opts: { config?: ConfigFile | null; identity?: boolean } = {}): Settings {
   const home: Setting & { value: string } = env.CLAWLINK_HOME
-    ? { value: env.CLAWLINK_HOME, source: "env", from: "CLAWLINK_HOME" }
+    ? { value: resolve(env.CLAWLINK_HOME), source: "env", from: "CLAWLINK_HOME" }
     : { value: join(homedir(), ".clawlink"), source: "default", from: "default" };
   const configFile = configPath(home.value);
   // `config: null` skips the file (doctor reports a broken one and carries on without it); `identity: false` the saved identity.
@@ -118,5 +125,21 @@ export function resolveSettings(flags: Flags, env: NodeJS.ProcessEnv = process.e
     [me?.ca, "identity", `identity ${me?.name}`],
   );
   const ca = { ...caSetting, value: caSetting.value ? resolve(caSetting.value) : undefined };
-  return { home, configFile, config, as, relay, token, ca, identity, me };
+  const toml = join(home.value, "config.toml");
+  const ignoredToml = !existsSync(configFile) && existsSync(toml) ? toml : undefined;
+  return { home, configFile, config, ignoredToml, as, relay, token, ca, identity, me };
+}
+
+export const ignoredTomlWarning = (toml: string) => ({
+  message: `${toml} is not read: clawlink reads only config.json`,
+  fix: `write the same settings as JSON to ${join(dirname(toml), "config.json")}, e.g. {"relay": "https://HOST:9077", "token_file": "PATH", "ca": "PATH"}`,
+});
+
+/** What to do when the saved identity belongs to another relay than the one in use, naming where that one came from. */
+export function relayMismatchHint(settings: Settings, identity: Identity): string {
+  const { relay } = settings;
+  const own = relay.source === "config"
+    ? `the relay comes from ${relay.from}: pass --relay ${identity.relay} to use the identity's own, or change the config file`
+    : `drop ${relay.from} so the identity's own relay (${identity.relay}) is used`;
+  return `${own}; or register a new name with ${relay.value}`;
 }

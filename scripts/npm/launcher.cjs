@@ -36,14 +36,36 @@ try {
   fail(`the package ${name}, which holds clawlink's binary for this platform, is not installed`, `reinstall without --omit=optional or --no-optional: npm install -g clawlink@${pkg.version}`);
 }
 
-// On POSIX the binary gets its own session, so a Ctrl-C reaches it once (from here) rather than twice.
+// The binary stays in the launcher's process group, so the terminal's Ctrl-C, Ctrl-Z and resize reach it as
+// they reach any command, and job control (Ctrl-Z, fg, bg) stops and resumes both together.
 const posix = process.platform !== "win32";
-const child = spawn(binary, process.argv.slice(2), { stdio: "inherit", detached: posix });
-const signals = posix ? ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR2", "SIGWINCH"] : ["SIGINT", "SIGBREAK"];
+const child = spawn(binary, process.argv.slice(2), { stdio: "inherit" });
+// Sent by the terminal to the whole foreground group, the binary included: passed on only when they came from elsewhere.
+const fromTerminal = posix ? ["SIGINT", "SIGQUIT", "SIGHUP"] : [];
+const signals = posix ? [...fromTerminal, "SIGTERM", "SIGUSR2"] : ["SIGINT", "SIGBREAK"];
+
+/** True when this process is in its terminal's foreground group: a SIGINT then came from the keyboard, to the binary too. */
+function inForeground() {
+  try {
+    // /proc/self/stat: "pid (comm) state ppid pgrp session tty_nr tpgid ..."
+    const fields = require("node:fs").readFileSync("/proc/self/stat", "utf8").split(") ")[1].split(" ");
+    return fields[2] === fields[5];
+  } catch {
+    try {
+      const [tpgid, pgid] = require("node:child_process").execFileSync("ps", ["-o", "tpgid=,pgid=", "-p", String(process.pid)], { encoding: "utf8" }).trim().split(/\s+/);
+      return tpgid === pgid;
+    } catch {
+      return Boolean(process.stdin.isTTY);
+    }
+  }
+}
+
 for (const signal of signals) {
   process.on(signal, () => {
     // On Windows the console sends Ctrl-C to the binary itself; the launcher only stays alive for its exit code.
-    if (posix && child.exitCode === null && child.signalCode === null) child.kill(signal);
+    if (!posix || child.exitCode !== null || child.signalCode !== null) return;
+    if (fromTerminal.includes(signal) && inForeground()) return;
+    child.kill(signal);
   });
 }
 child.on("error", (err) => fail(`cannot run ${binary}: ${err.message}`, `reinstall: npm install -g clawlink@${pkg.version}`));

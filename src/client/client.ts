@@ -31,6 +31,8 @@ export interface ClientOptions {
   secret?: string;
   /** A private CA (PEM) trusted for an https:// relay, besides the bundled and system ones. */
   ca?: string;
+  /** Where the relay URL came from ("--relay", "relay in /home/.clawlink/config.json", ...), named in hints. */
+  relayFrom?: string;
 }
 
 type Auth = "token" | "agent";
@@ -70,7 +72,7 @@ export class Client {
       res = await fetch(this.relay + path, { method, headers, body, signal: init.signal, duplex: "half", tls: this.tls, redirect: "manual" } as RequestInit);
     } catch (err) {
       if ((err as Error).name === "AbortError" || (err as Error).name === "TimeoutError") throw err;
-      throw unreachable(this.relay, err);
+      throw unreachable(this.relay, err, this.opts.relayFrom, this.opts.ca !== undefined);
     }
     if (res.status >= 300 && res.status < 400) throw redirected(this.relay, this.relay + path, res);
     if (!res.ok) throw await relayError(res);
@@ -216,8 +218,8 @@ function socketPath(q: SocketQuery): string {
 
 const filePath = (key: string, base = "/v1/files/") => base + key.split("/").map(encodeURIComponent).join("/");
 
-export function unreachable(relay: string, cause?: unknown): ClawlinkError {
-  const tls = tlsProblem(relay, cause);
+export function unreachable(relay: string, cause?: unknown, from?: string, privateCa = false): ClawlinkError {
+  const tls = tlsProblem(relay, cause, privateCa);
   if (tls) return tls;
   const code = (cause as { code?: string } | undefined)?.code;
   const detail = code ? ` (${code})` : "";
@@ -225,7 +227,9 @@ export function unreachable(relay: string, cause?: unknown): ClawlinkError {
     "unreachable",
     0,
     `the relay is not reachable at ${relay}${detail}`,
-    "start one with `clawlink relay`, or point at a running one with --relay URL or CLAWLINK_RELAY",
+    from && from !== "default"
+      ? `the URL comes from ${from}: start the relay there with \`clawlink relay\`, or change ${from} to a running one`
+      : "start one with `clawlink relay`, or point at a running one with --relay URL or CLAWLINK_RELAY",
   );
 }
 

@@ -2,7 +2,10 @@
 import * as v from "valibot";
 import { ClawlinkError, EXIT, exitCodeFor } from "../errors";
 import { Health } from "../protocol/schemas";
-import { resolveSettings, type Flags, type Setting, type Settings } from "../settings";
+import { statSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { identityPath } from "../config";
+import { ignoredTomlWarning, readConfig, relayMismatchHint, resolveSettings, type ConfigFile, type Flags, type Setting, type Settings } from "../settings";
 import { VERSION } from "../version";
 import { Client } from "./client";
 import { readCa } from "./trust";
@@ -10,7 +13,7 @@ import { readCa } from "./trust";
 export type Status = "ok" | "warn" | "fail" | "skip";
 
 export interface Check {
-  name: "config" | "ca" | "relay" | "tls" | "version" | "clock" | "token" | "identity" | "environment";
+  name: "config" | "ca" | "relay" | "tls" | "version" | "clock" | "token" | "identity" | "environment" | "permissions";
   status: Status;
   message: string;
   /** What to do about a warning or a failure. */
@@ -46,21 +49,57 @@ const failure = (name: Check["name"], err: ClawlinkError): Check => ({ name, sta
 
 export async function diagnose(flags: Flags, env: NodeJS.ProcessEnv = process.env): Promise<Report> {
   const checks: Check[] = [];
+  // A broken config file or saved identity is reported, and the checks go on without it where they still mean something.
+  const opts: { config?: ConfigFile | null; identity?: boolean } = {};
+  let identityFailure: Check | undefined;
+  let tokenFailure: Check | undefined;
+  let configBroken = false;
   let settings: Settings;
-  try {
-    settings = resolveSettings(flags, env);
+  for (;;) {
+    try {
+      settings = resolveSettings(flags, env, opts);
+      break;
+    } catch (err) {
+      if (!(err instanceof ClawlinkError)) throw err;
+      if (err.code === "bad_config" && opts.config === undefined) {
+        let config: ConfigFile | undefined;
+        try {
+          config = readConfig(resolveSettings({}, env, { config: null, identity: false }).home.value);
+        } catch {}
+        if (config?.token_file) {
+          // The file parses; the token file it names does not: every check but the token's still runs.
+          tokenFailure = failure("token", err);
+          opts.config = { ...config, token_file: undefined };
+        } else {
+          checks.push(failure("config", err));
+          configBroken = true;
+          opts.config = null;
+        }
+        continue;
+      }
+      if ((err.code === "no_identity" || err.code === "bad_identity") && opts.identity !== false) {
+        identityFailure = failure("identity", err);
+        opts.identity = false;
+        continue;
+      }
+      checks.push(failure("relay", err));
+      return report(checks, undefined, env);
+    }
+  }
+  if (!configBroken) {
     const config = settings.config;
     checks.push(
       config
         ? { name: "config", status: "ok", message: `${settings.configFile} sets ${Object.keys(config).join(", ") || "nothing"}` }
         : { name: "config", status: "skip", message: `no config file at ${settings.configFile} (optional)` },
     );
-  } catch (err) {
-    if (!(err instanceof ClawlinkError)) throw err;
-    checks.push(failure(err.code === "bad_config" ? "config" : err.code === "no_identity" ? "identity" : "relay", err));
-    if (err.code !== "bad_config") return report(checks, undefined, env);
-    // Carry on without the broken file, so the other checks still say what they can.
-    settings = resolveSettings(flags, env, { config: null });
+  }
+  if (settings.ignoredToml) checks.push({ name: "config", status: "warn", ...ignoredTomlWarning(settings.ignoredToml) });
+  checks.push(...fileModes(settings));
+  if (configBroken && settings.relay.source !== "flag" && settings.relay.source !== "env") {
+    // The relay may be the one the broken file names: checking the default one instead would mislead.
+    for (const name of ["relay", "version", "clock", "token", "identity"] as const) checks.push({ name, status: "skip", message: "not run: the config file is invalid, so the relay to check is not known" });
+    return report(checks, settings, env);
   }
   checks.push(...unknownVariables(env));
 
@@ -75,7 +114,7 @@ export async function diagnose(flags: Flags, env: NodeJS.ProcessEnv = process.en
   }
 
   const relay = settings.relay.value;
-  const anonymous = new Client({ relay, ca });
+  const anonymous = new Client({ relay, ca, relayFrom: settings.relay.from });
   let health: Health | undefined;
   let skew: number | undefined;
   try {
@@ -83,14 +122,16 @@ export async function diagnose(flags: Flags, env: NodeJS.ProcessEnv = process.en
     const res = await anonymous.raw("GET", "/v1/health", { auth: "token", signal: AbortSignal.timeout(10_000) });
     const ended = Date.now();
     const parsed = v.safeParse(Health, await res.json().catch(() => undefined));
-    if (!parsed.success) throw new ClawlinkError("bad_response", 502, `${relay} answered, but not as a clawlink relay does`, "check --relay / CLAWLINK_RELAY: it should point at `clawlink relay`");
+    if (!parsed.success) throw new ClawlinkError("bad_response", 502, `${relay} answered, but not as a clawlink relay does`, `check ${settings.relay.from}: it should point at \`clawlink relay\``);
     health = parsed.output;
     const date = Date.parse(res.headers.get("date") ?? "");
     // The Date header has whole seconds: the relay's clock read somewhere in [date, date + 1 s).
     if (!Number.isNaN(date)) skew = (date + 500 - (started + ended) / 2) / 1000;
     checks.push({ name: "relay", status: "ok", message: `${relay} answers (${ended - started} ms, from ${settings.relay.from}); ${health.agents} agent${health.agents === 1 ? "" : "s"} registered` });
   } catch (err) {
-    const e = err instanceof ClawlinkError ? err : new ClawlinkError("unreachable", 0, `the relay is not reachable at ${relay}: ${(err as Error).message}`, "check --relay / CLAWLINK_RELAY");
+    let e = err instanceof ClawlinkError ? err : new ClawlinkError("unreachable", 0, `the relay is not reachable at ${relay}: ${(err as Error).message}`, `check ${settings.relay.from}`);
+    // Any HTTP answer but a relay's health (a 404 from a web server) means the URL is not a ClawLink relay.
+    if (e.status >= 400) e = new ClawlinkError("bad_response", 502, `${relay} answered ${e.status} to GET /v1/health: it is not reachable as a ClawLink relay`, `check ${settings.relay.from}: it should point at \`clawlink relay\``);
     checks.push({ ...failure("relay", e), exit: e.code === "bad_response" ? EXIT.unreachable : exitCodeFor(e) });
     if (e.code === "tls") checks.push(failure("tls", e));
   }
@@ -119,11 +160,12 @@ export async function diagnose(flags: Flags, env: NodeJS.ProcessEnv = process.en
               fix: "turn on time sync on both machines (Linux: `timedatectl set-ntp true`; macOS: System Settings > General > Date & Time)",
             },
     );
-    checks.push(await tokenCheck(relay, ca, settings));
-    checks.push(await identityCheck(new Client({ relay, ca, token: settings.token.value, secret: settings.me?.secret }), settings));
+    checks.push(tokenFailure ?? (await tokenCheck(relay, ca, settings)));
+    checks.push(identityFailure ?? (await identityCheck(new Client({ relay, ca, token: settings.token.value, secret: settings.me?.secret }), settings)));
   } else {
-    for (const name of ["version", "clock", "token"] as const) checks.push({ name, status: "skip", message: "the relay did not answer" });
-    checks.push(settings.identity && !settings.me ? await identityCheck(undefined, settings) : { name: "identity", status: "skip", message: "the relay did not answer" });
+    for (const name of ["version", "clock"] as const) checks.push({ name, status: "skip", message: "the relay did not answer" });
+    checks.push(tokenFailure ?? { name: "token", status: "skip", message: "the relay did not answer" });
+    checks.push(identityFailure ?? (settings.identity && !settings.me ? await identityCheck(undefined, settings) : { name: "identity", status: "skip", message: "the relay did not answer" }));
   }
   return report(checks, settings, env);
 }
@@ -146,7 +188,7 @@ async function tokenCheck(relay: string, ca: string | undefined, settings: Setti
     await new Client({ relay, ca }).agents();
   } catch (err) {
     if (!(err instanceof ClawlinkError)) throw err;
-    if (err.status !== 401) return failure("token", err);
+    if (err.status !== 401) return unexpected(err);
     open = false;
   }
   const token = settings.token;
@@ -163,9 +205,18 @@ async function tokenCheck(relay: string, ca: string | undefined, settings: Setti
   } catch (err) {
     if (!(err instanceof ClawlinkError)) throw err;
     if (err.status === 401) return { name: "token", status: "fail", message: `the relay does not accept the token from ${token.from}`, fix, exit: EXIT.auth };
-    return failure("token", err);
+    return unexpected(err);
   }
 }
+
+/** Neither "open" nor "needs a token": the token cannot be judged, which is an auth problem until shown otherwise. */
+const unexpected = (err: ClawlinkError): Check => ({
+  name: "token",
+  status: "fail",
+  message: `the relay answered GET /v1/agents unexpectedly (${err.status || err.code}: ${err.message}), so the token could not be checked`,
+  fix: err.hint ?? "check that the relay URL points at `clawlink relay` and the relay is healthy, then run `clawlink doctor` again",
+  exit: EXIT.auth,
+});
 
 /** `client` may be left out when the relay did not answer: an identity saved for another relay is wrong either way. */
 async function identityCheck(client: Client | undefined, settings: Settings): Promise<Check> {
@@ -176,7 +227,7 @@ async function identityCheck(client: Client | undefined, settings: Settings): Pr
       name: "identity",
       status: "fail",
       message: `the saved identity "${identity.name}" was registered with ${identity.relay}, not ${relay.value} (from ${relay.from})`,
-      fix: `drop ${relay.from} so the identity's own relay is used, or register a new name with ${relay.value}`,
+      fix: relayMismatchHint(settings, identity),
       exit: EXIT.notFound,
     };
   }
@@ -194,6 +245,26 @@ async function identityCheck(client: Client | undefined, settings: Settings): Pr
       exit: EXIT.notFound,
     };
   }
+}
+
+/** Secrets in files other users of this machine can read. */
+function fileModes(settings: Settings): Check[] {
+  const files: [string, string][] = [];
+  if (settings.config?.token_file) files.push([resolve(dirname(settings.configFile), settings.config.token_file), `token_file in ${settings.configFile}`]);
+  if (settings.identity) files.push([identityPath(settings.home.value, settings.identity.name), `identity ${settings.identity.name}`]);
+  const out: Check[] = [];
+  for (const [path, what] of files) {
+    let mode: number;
+    try {
+      mode = statSync(path).mode;
+    } catch {
+      continue;
+    }
+    if (mode & 0o077) {
+      out.push({ name: "permissions", status: "warn", message: `${path} (${what}) holds a secret and other users of this machine can read it (mode ${(mode & 0o777).toString(8)})`, fix: `chmod 600 ${path}` });
+    }
+  }
+  return out;
 }
 
 /** CLAWLINK_* variables the client does not read: most often a typo of one it does. */

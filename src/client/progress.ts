@@ -41,18 +41,25 @@ function draw(line: string) {
 
 const clear = () => process.stderr.write("\r\x1b[K");
 
+/** The longest numbers a bar shows beside it (under a TiB, under 100 h). */
+const WIDEST_TAIL = "100%  1023 MiB / 1023 MiB  1023 MiB/s  ETA 99h59m";
+
 /** `label [#####-----]  42%  84.0 MiB / 200 MiB  96.3 MiB/s  ETA 1s` */
 export class ProgressBar {
   private started = performance.now();
   private drawn = 0;
 
   private label: string;
+  /** Chosen once: a bar that grew and shrank with the numbers beside it would jitter. */
+  private width: number;
 
   constructor(
     label: string,
     private total: number,
   ) {
     this.label = printable(label, true);
+    const room = (process.stderr.columns || 80) - this.label.length - WIDEST_TAIL.length - 6;
+    this.width = Math.max(10, Math.min(30, room));
   }
 
   update(done: number) {
@@ -63,8 +70,7 @@ export class ProgressBar {
     const rate = done / seconds;
     const share = this.total > 0 ? Math.min(done / this.total, 1) : 1;
     const tail = `${String(Math.floor(share * 100)).padStart(3)}%  ${formatBytes(done)} / ${formatBytes(this.total)}  ${formatBytes(Math.round(rate))}/s  ETA ${formatSeconds(rate > 0 ? (this.total - done) / rate : Infinity)}`;
-    const room = (process.stderr.columns || 80) - this.label.length - tail.length - 6;
-    const width = Math.max(10, Math.min(30, room));
+    const width = this.width;
     const filled = Math.round(share * width);
     draw(`${this.label} [${"#".repeat(filled)}${"-".repeat(width - filled)}] ${tail}`);
   }

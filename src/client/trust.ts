@@ -45,9 +45,24 @@ export function warnIfUnverified(relay: string) {
 }
 
 /** A connection failure explained in TLS terms, or undefined when it was not about TLS. */
-export function tlsProblem(relay: string, cause: unknown): ClawlinkError | undefined {
+export function tlsProblem(relay: string, cause: unknown, privateCa = false): ClawlinkError | undefined {
   const code = String((cause as { code?: unknown } | undefined)?.code ?? "");
   const https = relay.startsWith("https:");
+  // Trust is not the problem with these: passing --ca again would not help.
+  if (https && code === "CERT_HAS_EXPIRED") {
+    return new ClawlinkError("tls", 0, `the relay at ${relay} presented a certificate that has expired (${code})`, "check this machine's clock; if it is right, whoever runs the relay must make a new certificate");
+  }
+  if (https && code === "CERT_NOT_YET_VALID") {
+    return new ClawlinkError("tls", 0, `the relay at ${relay} presented a certificate that is not valid yet (${code})`, "check the clock on this machine and on the one that made the certificate (Linux: `timedatectl set-ntp true`)");
+  }
+  if (https && privateCa && /SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/.test(code)) {
+    return new ClawlinkError(
+      "tls",
+      0,
+      `the relay at ${relay} presented a certificate that the CA in use did not sign (${code})`,
+      "the certificate was signed by another CA: pass the CA that signed the relay's certificate as --ca (or CLAWLINK_CA, or ca in the config file)",
+    );
+  }
   if (https && code === "EPROTO") {
     return new ClawlinkError("tls", 0, `the relay at ${relay} does not speak TLS (${code})`, "use an http:// URL, or start the relay with --tls-cert and --tls-key");
   }

@@ -75,7 +75,7 @@ export function waitForTask(client: Client, taskId: string, timeoutMs: number, o
         // The relay went away or the connection dropped: try again with backoff until the timeout,
         // unless the relay answers but no longer knows the task (it restarted in memory).
         const delay = backoffMs(retries++, 200, 5000);
-        if (retries > 12) return finish(() => reject(unreachable(client.relay)));
+        if (retries > 12) return finish(() => reject(unreachable(client.relay, undefined, client.opts.relayFrom)));
         setTimeout(async () => {
           if (done) return;
           // A socket refused at the upgrade says nothing: over a connection limit, say so rather than retry blindly until the timeout.

@@ -9,7 +9,7 @@ import type { Identity } from "../config";
 import { ClawlinkError, EXIT, asClawlinkError, exitCodeFor } from "../errors";
 import { logger, logToStderr } from "../logger";
 import { describeIssues } from "../protocol/codec";
-import { resolveSettings, type Flags } from "../settings";
+import { ignoredTomlWarning, relayMismatchHint, resolveSettings, type Flags } from "../settings";
 
 export const globalArgs = {
   relay: { type: "string", description: "Relay URL (env CLAWLINK_RELAY, or relay in $CLAWLINK_HOME/config.json; default http://127.0.0.1:9077)", valueHint: "url" },
@@ -65,11 +65,15 @@ export const flagsOf = (args: ParsedArgs<typeof globalArgs>): Flags => ({
 export function resolveContext<A extends ArgsDef>(args: ParsedArgs<A & typeof globalArgs>, opts: { identity?: false } = {}): Context<A> {
   const json = Boolean(args.json);
   const settings = resolveSettings(flagsOf(args), process.env, opts);
+  if (settings.ignoredToml) {
+    const w = ignoredTomlWarning(settings.ignoredToml);
+    printError(`warning: ${w.message}\nhint: ${w.fix}`);
+  }
   const { me, identity } = settings;
   const home = settings.home.value;
   const relay = settings.relay.value;
   const ca = settings.ca.value;
-  const client = new Client({ relay, token: settings.token.value, secret: me?.secret, ca: ca ? readCa(ca, settings.ca.from) : undefined });
+  const client = new Client({ relay, token: settings.token.value, secret: me?.secret, ca: ca ? readCa(ca, settings.ca.from) : undefined, relayFrom: settings.relay.from });
   return {
     args,
     home,
@@ -80,7 +84,7 @@ export function resolveContext<A extends ArgsDef>(args: ParsedArgs<A & typeof gl
     me() {
       if (me) return me;
       if (identity) {
-        throw new ClawlinkError("no_identity", 404, `the saved identity "${identity.name}" was registered with ${identity.relay}, not ${relay}`, `drop --relay (and CLAWLINK_RELAY): the identity remembers its relay; or register a new name with ${relay}`);
+        throw new ClawlinkError("no_identity", 404, `the saved identity "${identity.name}" was registered with ${identity.relay}, not ${relay}`, relayMismatchHint(settings, identity));
       }
       throw new ClawlinkError("no_identity", 404, `no agent identity in ${home}`, "register first: `clawlink register --name NAME` (or set CLAWLINK_HOME / --as to pick a saved one)");
     },

@@ -8,6 +8,8 @@ import { Capability, JsonObject, Priority, PRIORITIES, type Task } from "../prot
 import { EXIT, defineClientCommand, parseArg, secondsArg, usage } from "./_shared";
 
 
+/** 128 + SIGINT, as a shell reports a command stopped with Ctrl-C. */
+const EXIT_INTERRUPTED = 130;
 const EXIT_FOR_STATE = { completed: EXIT.ok, failed: EXIT.taskFailed, canceled: EXIT.taskCanceled, expired: EXIT.taskExpired } as const;
 
 export default defineClientCommand({
@@ -22,8 +24,8 @@ export default defineClientCommand({
     cap: { type: "string", description: "Instead of --to: the least busy online agent with this capability", valueHint: "cap" },
     task: { type: "string", description: "What to do, in words", required: true, valueHint: "text" },
     context: { type: "string", description: "A JSON object with whatever the task needs", valueHint: "json" },
-    priority: { type: "string", description: `One of ${PRIORITIES.join(", ")}`, default: "normal", valueHint: "level" },
-    wait: { type: "boolean", description: "Block until the task ends and print the response (exit 0 completed, 10 failed, 11 canceled, 12 expired, 13 timeout)" },
+    priority: { type: "string", description: `One of ${PRIORITIES.join(", ")}`, default: "normal", valueHint: PRIORITIES.join("|") },
+    wait: { type: "boolean", description: "Block until the task ends and print the response (exit 0 completed, 10 failed, 11 canceled, 12 expired, 13 timeout, 130 stopped with Ctrl-C; the task keeps running)" },
     timeout: { type: "string", description: "With --wait: give up after this many seconds", default: "300", valueHint: "s" },
     lease: { type: "string", description: "Seconds the recipient has to ack before the task is redelivered", default: "600", valueHint: "s" },
     ttl: { type: "string", description: "Expire the task if not delivered within this many seconds", valueHint: "s" },
@@ -68,19 +70,31 @@ export default defineClientCommand({
       });
       return;
     }
-    printError(printable(`waiting up to ${timeout}s for task ${sent.id}${sent.to ? ` (sent to ${sent.to})` : ""}`));
-    let outcome;
+    // The worker by name, as the user knows it: --to NAME as given, else the relay's name for the id.
+    const worker = sent.to ? (args.to && !args.to.startsWith("a_") ? args.to : await ctx.client.agent(sent.to).then((a) => a.name, () => sent.to!)) : undefined;
+    // Written plainly, not through console.error, which a terminal shows in the error colour: nothing is wrong yet.
+    process.stderr.write(printable(`waiting up to ${timeout}s for task ${sent.id}${worker ? ` (sent to ${worker})` : ""}`) + "\n");
     const spinner = progressWanted(ctx.json) ? new Spinner(`task ${sent.id}: sent`) : undefined;
+    let outcome;
+    // Ctrl-C stops the wait, not the task: say so, with the command that follows it.
+    const interrupted = new AbortController();
+    const onSigint = () => interrupted.abort();
+    process.once("SIGINT", onSigint);
     try {
-      outcome = await waitForTask(ctx.client, sent.id, timeout * 1000, { onUpdate: spinner && followState(ctx.client, spinner, args.to, sent.id) });
+      outcome = await waitForTask(ctx.client, sent.id, timeout * 1000, { signal: interrupted.signal, onUpdate: spinner && followState(ctx.client, spinner, worker, sent.id) });
     } catch (err) {
-      if (err instanceof ClawlinkError && err.code === "timeout") {
-        if (ctx.json) print(JSON.stringify({ ...err.toJSON(), id: sent.id }));
-        else printError(printable(`error: ${err.message}\nhint: ${err.hint}`));
-        return EXIT.timeout;
+      // The spinner's line is wiped before any message, so the message starts at the left margin.
+      spinner?.stop();
+      if (err instanceof ClawlinkError && (err.code === "timeout" || err.code === "aborted")) {
+        const stillRunning = `it keeps running, check \`clawlink task --id ${sent.id}\``;
+        const message = err.code === "aborted" ? `stopped waiting for task ${sent.id}` : err.message;
+        if (ctx.json) print(JSON.stringify({ error: { code: err.code, message, hint: stillRunning }, id: sent.id }));
+        else printError(printable(`error: ${message}\nhint: ${stillRunning}`));
+        return err.code === "aborted" ? EXIT_INTERRUPTED : EXIT.timeout;
       }
       throw err;
     } finally {
+      process.off("SIGINT", onSigint);
       spinner?.stop();
     }
     const { task, response } = outcome;
@@ -93,12 +107,13 @@ export default defineClientCommand({
 });
 
 /** The spinner's line for each state the task passes through: "queued", "delivered to bob", "working (bob): running tests". */
-function followState(client: Client, spinner: Spinner, to: string | undefined, taskId: string) {
+function followState(client: Client, spinner: Spinner, worker: string | undefined, taskId: string) {
   const names = new Map<string, string>();
   let last: Task | undefined;
   const render = (task: Task) => {
     const holder = task.to ? (names.get(task.to) ?? task.to) : undefined;
-    const note = task.history.at(-1)?.note;
+    // The holder's latest progress note: a new note in the same state replaces the last one.
+    const note = task.note;
     const line =
       task.state === "queued"
         ? `queued${holder ? ` for ${holder}` : task.cap ? ` until an agent with ${task.cap} is online` : ""}`
@@ -111,7 +126,7 @@ function followState(client: Client, spinner: Spinner, to: string | undefined, t
   return (task: Task) => {
     last = task;
     if (task.to && !names.has(task.to)) {
-      if (to && !to.startsWith("a_")) names.set(task.to, to);
+      if (worker && !worker.startsWith("a_")) names.set(task.to, worker);
       else {
         // The relay names the worker by id; its name follows when the relay answers.
         names.set(task.to, task.to);

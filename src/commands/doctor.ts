@@ -25,7 +25,7 @@ export default Object.assign(
     meta: {
       name: "doctor",
       description:
-        "Check this client's setup against its relay and say how to fix each problem: settings and where each came from, relay reachable, TLS trust, versions, clock skew, token, saved identity. Exits with the code of the first failure (2 config, 3 relay, 4 token, 5 identity)",
+        "Check this client's setup against its relay and say how to fix each problem: settings and where each came from, relay reachable, TLS trust, versions, clock skew, token, saved identity. Exits with the code of the first failure (2 config file, token file or saved identity file, 3 relay, 4 token, 5 identity)",
     },
     args: { ...globalArgs },
     async run({ args }) {

@@ -1,7 +1,7 @@
 import { agentNames, printable, renderMessage } from "../client/render";
 import { followInbox } from "../client/stream";
 import { logger } from "../logger";
-import { MessageTypes, type Message, type SendMessage } from "../protocol/schemas";
+import { MESSAGE_TYPES, MessageTypes, type Message, type SendMessage } from "../protocol/schemas";
 import { defineClientCommand, parseArg, usage } from "./_shared";
 import { sendPersistently } from "../client/deliver";
 
@@ -24,8 +24,8 @@ export default defineClientCommand({
     respond: { type: "boolean", description: "With --exec: answer each task with the command's stdout (exit 0 completed, else failed)" },
     type: {
       type: "string",
-      description: "Only take these message types (comma-separated: task, response, progress, broadcast, status, file); the others stay in your inbox for poll",
-      valueHint: "types",
+      description: `Only take these message types (comma-separated: ${MESSAGE_TYPES.join(", ")}); the others stay in your inbox for poll`,
+      valueHint: MESSAGE_TYPES.join("|"),
     },
   },
   async run(ctx) {

@@ -1,7 +1,7 @@
 import * as v from "valibot";
 import { renderTasks } from "../client/render";
 import { shellArg } from "../errors";
-import { TASK_PAGE, TaskState } from "../protocol/schemas";
+import { TASK_PAGE, TASK_STATES, TaskState } from "../protocol/schemas";
 import { defineClientCommand, parseArg, usage } from "./_shared";
 
 export default defineClientCommand({
@@ -12,7 +12,7 @@ export default defineClientCommand({
     "clawlink tasks --limit 500 --cursor CURSOR",
   ],
   args: {
-    state: { type: "string", description: "Only tasks in this state (queued, delivered, working, completed, failed, canceled, expired)", valueHint: "state" },
+    state: { type: "string", description: `Only tasks in this state (${TASK_STATES.join(", ")})`, valueHint: TASK_STATES.join("|") },
     sent: { type: "boolean", description: "Only tasks you sent" },
     held: { type: "boolean", description: "Only tasks you hold" },
     limit: { type: "string", description: `At most this many tasks (1-${TASK_PAGE.max}, default ${TASK_PAGE.default})`, valueHint: "n" },

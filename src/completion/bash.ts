@@ -39,19 +39,27 @@ _clawlink() {
     word=\${COMP_WORDS[i]}
     case $word in
       -*=*) ;;
-      -*) [[ -n $(__clawlink_value "$cmdpath|$word") ]] && ((i++)) ;;
+      # bash splits --flag=value at the = (COMP_WORDBREAKS): skip the = and the value too.
+      -*) if [[ \${COMP_WORDS[i+1]} == "=" ]]; then ((i += 2)); elif [[ -n $(__clawlink_value "$cmdpath|$word") ]]; then ((i++)); fi ;;
       *) [[ " $(__clawlink_subcommands "$cmdpath") " == *" $word "* ]] && cmdpath=\${cmdpath:+$cmdpath }$word ;;
     esac
   done
   ((COMP_CWORD > 1)) && prev=\${COMP_WORDS[COMP_CWORD-1]}
-  if [[ $prev == -* ]]; then
-    value=$(__clawlink_value "$cmdpath|$prev")
+  # The flag whose value is being typed: --flag VALUE, --flag=VALUE split at the =, or --flag=VALUE in one word.
+  local flag="" prefix=""
+  if [[ $cur == "=" && $prev == -* ]]; then flag=$prev; cur=""
+  elif [[ $prev == "=" ]] && ((COMP_CWORD > 2)) && [[ \${COMP_WORDS[COMP_CWORD-2]} == -* ]]; then flag=\${COMP_WORDS[COMP_CWORD-2]}
+  elif [[ $cur == -*=* ]]; then flag=\${cur%%=*}; prefix=$flag=; cur=\${cur#*=}
+  elif [[ $prev == -* ]]; then flag=$prev
+  fi
+  if [[ -n $flag ]]; then
+    value=$(__clawlink_value "$cmdpath|$flag")
     case $value in
       "") ;;
-      @file) compopt -o filenames 2>/dev/null; __clawlink_reply < <(compgen -f -- "$cur"); return ;;
-      @dir) compopt -o filenames 2>/dev/null; __clawlink_reply < <(compgen -d -- "$cur"); return ;;
+      @file) compopt -o filenames 2>/dev/null; __clawlink_reply < <(compgen -f -P "$prefix" -- "$cur"); return ;;
+      @dir) compopt -o filenames 2>/dev/null; __clawlink_reply < <(compgen -d -P "$prefix" -- "$cur"); return ;;
       @text) return ;;
-      *) __clawlink_reply < <(compgen -W "$value" -- "$cur"); return ;;
+      *) __clawlink_reply < <(compgen -W "$value" -P "$prefix" -- "$cur"); return ;;
     esac
   fi
   if [[ $cur == -* ]]; then

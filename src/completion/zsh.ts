@@ -34,6 +34,18 @@ _clawlink() {
         (( \${names[(Ie)$word]} )) && cmdpath=\${cmdpath:+$cmdpath }$word ;;
     esac
   done
+  # --flag=VALUE in one word: the part before the = is kept, the value completed.
+  if [[ $cur == -*=* ]]; then
+    value=$(__clawlink_value "$cmdpath|\${cur%%=*}")
+    compset -P '*='
+    case $value in
+      ("") return 1 ;;
+      (@file) _files; return ;;
+      (@dir) _files -/; return ;;
+      (@text) _message 'a value'; return ;;
+      (*) compadd -- \${=value}; return ;;
+    esac
+  fi
   if (( CURRENT > 2 )) && [[ \${words[CURRENT-1]} == -* ]]; then
     value=$(__clawlink_value "$cmdpath|\${words[CURRENT-1]}")
     case $value in

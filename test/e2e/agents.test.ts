@@ -4,6 +4,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import pkg from "../../package.json" with { type: "json" };
 import { cleanup, runCli, tempHome } from "../_helpers";
+import { MESSAGE_TYPES, PRIORITIES } from "../../src/protocol/schemas";
 
 afterAll(cleanup);
 
@@ -41,6 +42,7 @@ describe("skill install", () => {
     const wrong = await runCli(["skill", "install", "--for", "gemini"]);
     expect(wrong.code).toBe(2);
     expect(wrong.stderr).toContain("Expected one of: openclaw, claude, codex");
+    expect(wrong.stderr).toContain("hint: run `clawlink skill install --help` to see its options");
     const file = join(tempHome(), "a-file");
     writeFileSync(file, "");
     const blocked = await runCli(["skill", "install", "--dir", file, "--json"]);
@@ -114,6 +116,32 @@ describe("completion", () => {
     expect(await complete(r.stdout, ["clawlink", "skill", "install", "--for", ""])).toEqual(["openclaw", "claude", "codex"]);
     expect(await complete(r.stdout, ["clawlink", "completion", "p"])).toEqual(["powershell"]);
     expect(await complete(r.stdout, ["clawlink", "file-put", "--file", "package.j"])).toEqual(["package.json"]);
+  });
+
+  test("bash completes the values of --priority, --state and --type from the schemas' lists, after a space or an =", async () => {
+    const r = await runCli(["completion", "bash"]);
+    expect(await complete(r.stdout, ["clawlink", "delegate", "--priority", ""])).toEqual([...PRIORITIES]);
+    expect(await complete(r.stdout, ["clawlink", "tasks", "--state", "c"])).toEqual(["completed", "canceled"]);
+    expect(await complete(r.stdout, ["clawlink", "listen", "--type", ""])).toEqual([...MESSAGE_TYPES]);
+    // With = in COMP_WORDBREAKS (bash's default) the word is split: --priority, =, the value.
+    expect(await complete(r.stdout, ["clawlink", "delegate", "--priority", "=", ""])).toEqual([...PRIORITIES]);
+    expect(await complete(r.stdout, ["clawlink", "delegate", "--priority", "=", "h"])).toEqual(["high"]);
+    expect(await complete(r.stdout, ["clawlink", "delegate", "--priority", "="])).toEqual([...PRIORITIES]);
+    // Without it, one word: the flag is kept in front of each value.
+    expect(await complete(r.stdout, ["clawlink", "tasks", "--state=w"])).toEqual(["--state=working"]);
+    // A value given with = is skipped when finding the command and the next flag.
+    expect(await complete(r.stdout, ["clawlink", "delegate", "--priority", "=", "high", "--ti"])).toEqual(["--timeout"]);
+  });
+
+  test.skipIf(!Bun.which("zsh"))("zsh completes --flag=value with the flag's values", async () => {
+    const file = join(tempHome(), "_clawlink");
+    writeFileSync(file, (await runCli(["completion", "zsh"])).stdout);
+    // Outside a completion widget, compadd and compset are stood in for: what matters is which words are offered.
+    const program = `source '${file}' 2>/dev/null; compdef() { :; }; compset() { :; }; compadd() { [[ $1 == -- ]] && shift; print -rl -- "$@"; }; words=(clawlink delegate --priority=h); CURRENT=3; _clawlink`;
+    const proc = Bun.spawn(["zsh", "-f", "-c", program], { stdout: "pipe", stderr: "pipe" });
+    const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+    expect({ code, err }).toEqual({ code: 0, err: "" });
+    expect(out.trim().split("\n")).toEqual([...PRIORITIES]);
   });
 
   test("every shell gets a script; an unknown shell is a usage error", async () => {

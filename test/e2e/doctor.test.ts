@@ -50,13 +50,13 @@ describe("doctor", () => {
     expect(r.code).toBe(3);
     expect(r.json).toMatchObject({ ok: false, exit: 3 });
     expect(check(r.json, "relay")).toMatchObject({ status: "fail", message: `the relay is not reachable at ${down} (ECONNREFUSED)`, exit: 3 });
-    expect(check(r.json, "relay").fix).toContain("start one with `clawlink relay`");
+    expect(check(r.json, "relay").fix).toBe("the URL comes from CLAWLINK_RELAY: start the relay there with `clawlink relay`, or change CLAWLINK_RELAY to a running one");
     expect(check(r.json, "token").status).toBe("skip");
 
     const human = await runCli(["doctor"], { home: tempHome(), relay: down });
     expect(human.code).toBe(3);
     expect(human.stdout).toContain(`FAIL  relay       the relay is not reachable at ${down}`);
-    expect(human.stdout).toContain("fix: start one with `clawlink relay`");
+    expect(human.stdout).toContain("fix: the URL comes from CLAWLINK_RELAY: start the relay there with `clawlink relay`");
     expect(human.stdout).toContain("1 problem (relay); exit 3");
   });
 
@@ -79,7 +79,7 @@ describe("doctor", () => {
     expect(check(r.json, "identity")).toMatchObject({
       status: "fail",
       message: `the saved identity "alice" was registered with ${url}, not ${other} (from CLAWLINK_RELAY)`,
-      fix: `drop CLAWLINK_RELAY so the identity's own relay is used, or register a new name with ${other}`,
+      fix: `drop CLAWLINK_RELAY so the identity's own relay (${url}) is used; or register a new name with ${other}`,
       exit: 5,
     });
     expect(check(r.json, "relay").status).toBe("ok");
@@ -137,7 +137,7 @@ describe("the config file", () => {
   test("a malformed file is an error that names it (exit 2), for doctor and for any other command", async () => {
     for (const [config, problem] of [
       ["{ relay: ", "is not valid JSON"],
-      [{ relay: url, tokn: "x" }, "is not valid: tokn:"],
+      [{ relay: url, tokn: "x" }, "is not valid: unknown field tokn; allowed: relay, token_file, ca"],
       [{ relay: "ftp://relay" }, 'relay: "ftp://relay" is not an http(s) URL'],
     ] as const) {
       const home = homeWith(config);

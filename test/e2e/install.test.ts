@@ -98,6 +98,52 @@ describe("npm", () => {
     await relay.waitFor(/SIGTERM: stopping/);
   });
 
+  test("the launcher passes the binary's exit code through", async () => {
+    const r = await runCli(["discover", "--json", "--relay", "http://127.0.0.1:1"], { home: tempHome(), command: bin });
+    expect(r.code).toBe(3);
+    expect(r.json.error.code).toBe("unreachable");
+  });
+
+  test.skipIf(process.platform !== "linux")("the binary stays in the launcher's process group, so the terminal's job control reaches both", async () => {
+    const { relay } = await spawnRelay([], undefined, 0, bin);
+    const launcher = relay.proc.pid;
+    const stat = (pid: number | string) => readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    const children = readFileSync(`/proc/${launcher}/task/${launcher}/children`, "utf8").trim().split(" ");
+    expect(children.length).toBe(1);
+    // Fields after the name: state ppid pgrp session: the same group and session as the launcher.
+    expect(stat(children[0]!).slice(2, 4)).toEqual(stat(launcher).slice(2, 4));
+    expect(await relay.stop("SIGTERM")).toBe(0);
+  });
+
+  test.skipIf(!Bun.which("setsid"))("a SIGINT sent to the launcher by another process reaches the binary", async () => {
+    // In a session of its own, as under a process supervisor: no terminal sent the binary anything.
+    const { relay } = await spawnRelay([], undefined, 0, ["setsid", ...bin]);
+    expect(await relay.stop("SIGINT")).toBe(0);
+    await relay.waitFor(/SIGINT: stopping/);
+  });
+
+  test.skipIf(!Bun.which("script"))("Ctrl-C on a terminal reaches the binary once", async () => {
+    // exec: the shell that script starts would otherwise take the Ctrl-C too, and exit 130 for it.
+    const proc = Bun.spawn(["script", "-qfec", `exec ${bin[0]} relay --port 0`, "/dev/null"], {
+      env: { PATH: process.env.PATH!, HOME: process.env.HOME ?? "/tmp", TERM: "xterm" },
+      stdin: "pipe",
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    let screen = "";
+    const read = (async () => {
+      for await (const chunk of proc.stdout) screen += new TextDecoder().decode(chunk);
+    })();
+    const started = Date.now();
+    while (!/127\.0\.0\.1:\d+/.test(screen) && Date.now() - started < 10_000) await Bun.sleep(50);
+    proc.stdin.write("\x03");
+    proc.stdin.flush();
+    // A second SIGINT would kill the relay mid-stop (exit 130); one stops it cleanly.
+    expect(await proc.exited).toBe(0);
+    await read;
+    expect(screen.match(/SIGINT: stopping/g)).toHaveLength(1);
+  });
+
   test("without its platform package, the launcher says which one is missing and how to get it", async () => {
     const bare = tempHome();
     const npm = Bun.spawn(["npm", "install", "-g", "--prefix", bare, "--offline", "--no-audit", "--no-fund", join(release, `clawlink-${version}.tgz`)], {

@@ -12,7 +12,7 @@ const quote = (s: string) => `'${s.replace(/'/g, "'\\''")}'`;
 function startOnTerminal(args: string[], env: Record<string, string>) {
   const proc = Bun.spawn(["script", "-qfec", [...cliCommand(), ...args].map(quote).join(" "), "/dev/null"], {
     env: { PATH: process.env.PATH!, HOME: process.env.HOME ?? "/tmp", TERM: "xterm", COLUMNS: "120", ...env },
-    stdin: "ignore",
+    stdin: "pipe",
     stdout: "pipe",
     stderr: "pipe",
   });
@@ -24,6 +24,11 @@ function startOnTerminal(args: string[], env: Record<string, string>) {
   return {
     /** Waits until the terminal shows `text`. */
     shows: (text: string) => eventually(() => screen.includes(text), 10_000),
+    /** Types on the terminal's keyboard: "\x03" is Ctrl-C, which the terminal turns into SIGINT. */
+    type: (keys: string) => {
+      proc.stdin.write(keys);
+      proc.stdin.flush();
+    },
     done: async () => {
       const code = await proc.exited;
       await read;
@@ -106,6 +111,48 @@ describe.skipIf(!Bun.which("script"))("on a terminal", () => {
     expect(code).toBe(0);
     expect(screen).toContain(`task ${id}: queued for bob`);
     expect(screen).toContain("all 42 pass");
+  });
+
+  test("delegate --wait: each new note shows, the waiting line is plain and names the agent, not its id", async () => {
+    const bobId = (await runCli(["whoami", "--json"], { home: bob })).json.id as string;
+    const terminal = startOnTerminal(["delegate", "--to", bobId, "--task", "lint and test", "--wait", "--timeout", "20"], { CLAWLINK_HOME: alice });
+    const id = (await takeTask())[0].id as string;
+    await terminal.shows(`waiting up to 20s for task ${id} (sent to bob)`);
+    expect((await runCli(["progress", "--msg-id", id, "--note", "linting"], { home: bob })).code).toBe(0);
+    await terminal.shows(`task ${id}: working (bob): linting`);
+    // A second note in the same state replaces the first.
+    expect((await runCli(["progress", "--msg-id", id, "--note", "running tests"], { home: bob })).code).toBe(0);
+    await terminal.shows(`task ${id}: working (bob): running tests`);
+    expect((await runCli(["respond", "--msg-id", id, "--result", "clean"], { home: bob })).code).toBe(0);
+    const { code, screen } = await terminal.done();
+    expect(code).toBe(0);
+    const waiting = screen.slice(0, screen.indexOf("waiting up to"));
+    // No colour is switched on for the line: an error colour would say something went wrong.
+    expect(waiting).not.toMatch(/\x1b\[3\dm$/);
+    expect(screen).not.toContain(`(sent to ${bobId})`);
+  });
+
+  test("delegate --wait on timeout wipes the spinner before the message", async () => {
+    const terminal = startOnTerminal(["delegate", "--to", "bob", "--task", "too slow", "--wait", "--timeout", "1"], { CLAWLINK_HOME: alice });
+    const { code, screen } = await terminal.done();
+    const id = (await takeTask())[0].id as string;
+    expect(code).toBe(13);
+    expect(screen).toMatch(new RegExp(`\\r\\x1b\\[K(\\x1b\\[[0-9;]*m)*error: task ${id} did not finish within 1s`));
+    expect(screen).toContain(`hint: it keeps running, check \`clawlink task --id ${id}\``);
+    await runCli(["respond", "--msg-id", id, "--result", "late"], { home: bob });
+  });
+
+  test("delegate --wait stopped with Ctrl-C: the spinner is wiped, and the task keeps running", async () => {
+    const terminal = startOnTerminal(["delegate", "--to", "bob", "--task", "interrupt me", "--wait", "--timeout", "20"], { CLAWLINK_HOME: alice });
+    await terminal.shows(": queued for bob");
+    terminal.type("\x03");
+    const { code, screen } = await terminal.done();
+    const id = (await takeTask())[0].id as string;
+    expect(code).toBe(130);
+    expect(screen).toMatch(new RegExp(`\\r\\x1b\\[K(\\x1b\\[[0-9;]*m)*error: stopped waiting for task ${id}`));
+    expect(screen).toContain(`hint: it keeps running, check \`clawlink task --id ${id}\``);
+    expect((await runCli(["task", "--id", id, "--json"], { home: alice })).json.state).toBe("delivered");
+    await runCli(["respond", "--msg-id", id, "--result", "done anyway"], { home: bob });
   });
 
   test("delegate --wait --json shows no spinner", async () => {

@@ -171,6 +171,37 @@ describe("a certificate clients will refuse", () => {
     await relay.waitFor(/the certificate in --tls-cert expired on 2020-01-02T00:00:00\.000Z: clients will refuse it; make a new one/);
   });
 
+  test("doctor says an expired or not-yet-valid certificate is that, not a missing --ca", async () => {
+    for (const [dates, code, message] of [
+      [["-startdate", "20200101000000Z", "-enddate", "20200102000000Z"], "CERT_HAS_EXPIRED", "has expired"],
+      [["-startdate", "20990101000000Z", "-enddate", "20990102000000Z"], "CERT_NOT_YET_VALID", "is not valid yet"],
+    ] as const) {
+      const pem = await makeCertificate(tempHome(), ["rsa:2048"], [...dates]);
+      const { relay, url } = await spawnRelay(["--tls-cert", pem.cert, "--tls-key", pem.key]);
+      await relay.waitFor(/listening with TLS/);
+      const r = await runCli(["doctor", "--json", "--ca", pem.cert], { home: tempHome(), relay: url });
+      expect(r.code).toBe(3);
+      const tlsCheck = r.json.checks.find((c: any) => c.name === "tls");
+      expect(tlsCheck).toMatchObject({ status: "fail", message: `the relay at ${url} presented a certificate that ${message} (${code})` });
+      expect(tlsCheck.fix).toContain("clock");
+      expect(tlsCheck.fix).not.toContain("--ca");
+      await relay.stop();
+    }
+  });
+
+  test("doctor says a certificate another CA signed is that, when --ca is already in use", async () => {
+    const pem = await makeCertificates(tempHome());
+    const stranger = await makeCertificates(tempHome());
+    const { relay, url } = await spawnRelay(["--tls-cert", pem.cert, "--tls-key", pem.key]);
+    await relay.waitFor(/listening with TLS/);
+    const r = await runCli(["doctor", "--json", "--ca", stranger.ca], { home: tempHome(), relay: url });
+    expect(r.code).toBe(3);
+    const tlsCheck = r.json.checks.find((c: any) => c.name === "tls");
+    expect(tlsCheck.message).toStartWith(`the relay at ${url} presented a certificate that the CA in use did not sign (`);
+    expect(tlsCheck.fix).toContain("signed by another CA");
+    await relay.stop();
+  });
+
   test("a 1024-bit RSA key is served with a warning at start", async () => {
     const pem = await makeCertificate(tempHome(), ["rsa:1024"], []);
     const { relay } = await spawnRelay(["--tls-cert", pem.cert, "--tls-key", pem.key]);

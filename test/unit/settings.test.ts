@@ -61,7 +61,9 @@ test("a broken config file is a bad_config error naming the file and the problem
   const cases: [string, string][] = [
     ["not json", `the config file ${file} is not valid JSON`],
     [JSON.stringify({ relay: 9077 }), `the config file ${file} is not valid: relay: must be a URL`],
-    [JSON.stringify({ token: "t" }), `the config file ${file} is not valid: `],
+    [JSON.stringify({ token: "t" }), `the config file ${file} is not valid: unknown field token; allowed: relay, token_file, ca`],
+    ["[]", `the config file ${file} is not valid: it holds an array, not one JSON object`],
+    ['"relay"', `the config file ${file} is not valid: it holds a string, not one JSON object`],
     [JSON.stringify({ relay: "" }), `the config file ${file} is not valid: relay: must not be empty`],
   ];
   for (const [text, message] of cases) {

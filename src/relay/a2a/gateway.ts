@@ -8,6 +8,7 @@ import { ClawlinkError } from "../../errors";
 import { A2A_VERSION, A2A_VERSION_HEADER, CARD_PATH, type RpcId } from "../../protocol/a2a";
 import type { Auth } from "../auth";
 import type { Hub } from "../hub";
+import { requireJson } from "../edge";
 import { IDLE_TIMEOUT_S, readBody, type Limits } from "../limits";
 import { agentCard, RELAY_ENDPOINT, relayCard } from "./cards";
 import { restError, rpcError, unauthenticated, versionNotSupported } from "./errors";
@@ -76,6 +77,7 @@ export function createGateway(hub: Hub, auth: Auth, limits: Pick<Limits, "maxMes
       throw new ClawlinkError("not_found", 404, "an agent's card is at /a2a/NAME/.well-known/agent-card.json", "resolve the card against /a2a/NAME/ (with the trailing slash), or fetch that URL whole");
     }
     const body = async () => {
+      requireJson(req, "A2A request");
       const bytes = await readBody(req, limits.maxMessageBytes, "the A2A request", "--max-message-bytes");
       try {
         return utf8.decode(bytes);

@@ -201,3 +201,18 @@ test("a data part nested 100,000 deep with no text is refused with -32602, never
   expect(res.body).toMatchObject({ id: 9, error: { code: -32602 } });
   expect(res.body.error.message).toContain("must not nest deeper than 32 levels");
 });
+
+test("the relay's card is built once per max-age: an agent registered meanwhile shows up only after it", async () => {
+  const relay = startTestRelay({ token: TOKEN });
+  const call = api(relay.url);
+  await registerAgent(relay.url, "bob", TOKEN, { caps: ["review"] });
+  const first = await call("GET", "/.well-known/agent-card.json");
+  expect(first.headers.get("cache-control")).toBe("max-age=30");
+  expect(first.headers.get("content-type")).toStartWith("application/json");
+  await registerAgent(relay.url, "carol", TOKEN, { caps: ["translate"] });
+  const again = await call("GET", "/a2a/relay/.well-known/agent-card.json");
+  expect(again.text).toBe(first.text);
+  expect(again.body.skills.map((s: any) => s.id)).toEqual(["review"]);
+  // An agent's own card is cheap and always current.
+  expect((await call("GET", "/a2a/carol/.well-known/agent-card.json")).body.skills.map((s: any) => s.id)).toEqual(["translate"]);
+});

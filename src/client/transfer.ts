@@ -1,5 +1,5 @@
 /** Receiving shared files: streamed to disk or memory, and checked against the sha256 the relay sent. */
-import { closeSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, fchmodSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { ClawlinkError } from "../errors";
 
 /** What the relay says about the version it sends, from the response headers. */
@@ -33,13 +33,15 @@ function mismatch(what: string, expected: string, actual: string, where: string)
 }
 
 /** Streams the body to `path` through a temporary file, renamed into place only once the sha256 matches. */
-export async function saveVerified(res: Response, path: string, what: string, onBytes?: (done: number) => void): Promise<Received> {
+export async function saveVerified(res: Response, path: string, what: string, onBytes?: (done: number) => void, mode?: number): Promise<Received> {
   const meta = describeResponse(res);
   const tmp = `${path}.clawlink-${process.pid}.part`;
   const hasher = new Bun.CryptoHasher("sha256");
   let fd: number;
   try {
-    fd = openSync(tmp, "w");
+    fd = openSync(tmp, "w", mode ?? 0o666);
+    // The umask may narrow the mode; a file that exists keeps exactly the mode it had.
+    if (mode !== undefined) fchmodSync(fd, mode);
   } catch (err) {
     await res.body?.cancel();
     throw new ClawlinkError("usage", 400, `cannot write ${path}: ${(err as Error).message}`, "check that the folder exists and is writable");

@@ -2,7 +2,7 @@
 import type { Client } from "../client/client";
 import { printable, renderMessage } from "../client/render";
 import { logger } from "../logger";
-import type { Message } from "../protocol/schemas";
+import { AGENT_NAME_RE, type Message } from "../protocol/schemas";
 import { Recent, taskOf } from "./mailbox";
 
 type StatusMessage = Extract<Message, { type: "status" }>;
@@ -72,13 +72,21 @@ export class Announcer {
     const sent = [this.notifier.sendLoggingMessage({ level: wakes ? "notice" : "info", logger: "clawlink", data: { text, message: m } })];
     if (wakes) {
       const task = taskOf(m);
-      const meta: Record<string, string> = { message_id: m.id, type: m.type, from: name ?? m.from, ...(task && task !== m.id ? { task_id: task } : {}), ...(m.type === "task" ? { priority: m.priority } : {}) };
+      const meta = metaOf({ message_id: m.id, type: m.type, from: name ?? m.from, ...(task && task !== m.id ? { task_id: task } : {}), ...(m.type === "task" ? { priority: m.priority } : {}) });
       const mine = m.type === "status" && (await this.sentBy(m));
       sent.push(this.notifier.notification({ method: CHANNEL, params: { content: channelContent(m, text, mine), meta } }));
     }
     for (const r of await Promise.allSettled(sent)) if (r.status === "rejected") logger.warn(printable(`could not announce ${m.id}: ${(r.reason as Error).message}`));
   }
 }
+
+/** Meta values become tag attributes: only names and ids of the names' charset go there; a value that could break out of its quotes is left out. */
+function metaOf(fields: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(fields).filter(([, value]) => AGENT_NAME_RE.test(value)));
+}
+
+/** Content sits inside the <channel> tag: a sender's text must not close it or open another that claims a different source. */
+const escapeMarkup = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 
 const TAKE = "The inbox tool takes this message and acknowledges it.";
 
@@ -92,5 +100,5 @@ function channelContent(m: Message, text: string, sent: boolean): string {
     else if (m.state === "expired") next = `Task ${m.task_id}, which you sent, was never taken up: delegate it again if it still matters. ${TAKE}`;
     else next = `Task ${m.task_id}, which you sent, will not be done. ${TAKE}`;
   }
-  return `${body}\n${next}`;
+  return escapeMarkup(`${body}\n${next}`);
 }

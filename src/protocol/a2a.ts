@@ -3,6 +3,7 @@
  * gateway reads and writes, and what `a2a-bridge` reads from an external agent. Types are inferred here.
  */
 import * as v from "valibot";
+import { MAX_JSON_DEPTH, nestsWithin } from "./schemas";
 
 export const A2A_VERSION = "1.0";
 export const A2A_VERSION_HEADER = "A2A-Version";
@@ -42,7 +43,9 @@ export const RPC = {
   versionNotSupported: -32009,
 } as const;
 
-const Struct = v.record(v.string(), v.unknown());
+/** Deep nesting is refused, as everywhere on the wire: serializing it again could exhaust the stack. */
+const shallow = <T>(what: string) => v.check<T, string>((x) => nestsWithin(x, MAX_JSON_DEPTH), `${what} must not nest deeper than ${MAX_JSON_DEPTH} levels`);
+const Struct = v.pipe(v.record(v.string(), v.unknown()), shallow("metadata"));
 const Ident = (what: string) => v.pipe(v.string(), v.minLength(1, `${what} must not be empty`), v.maxLength(256, `${what} is at most 256 characters`));
 
 /** One piece of content: exactly one of text, raw (base64), url or data. */
@@ -51,7 +54,7 @@ export const Part = v.pipe(
     text: v.optional(v.string()),
     raw: v.optional(v.string()),
     url: v.optional(v.string()),
-    data: v.optional(v.unknown()),
+    data: v.optional(v.pipe(v.unknown(), shallow("a data part"))),
     metadata: v.optional(Struct),
     filename: v.optional(v.string()),
     mediaType: v.optional(v.string()),

@@ -56,7 +56,7 @@ export type TaskState = v.InferOutput<typeof TaskState>;
 export const FINAL_STATES: ReadonlySet<TaskState> = new Set(["completed", "failed", "canceled", "expired"]);
 
 /** True when `value` nests at most `max` objects or arrays deep; never looks further than that. */
-function nestsWithin(value: unknown, max: number): boolean {
+export function nestsWithin(value: unknown, max: number): boolean {
   if (typeof value !== "object" || value === null) return true;
   if (max === 0) return false;
   for (const child of Object.values(value)) if (!nestsWithin(child, max - 1)) return false;

@@ -3,7 +3,9 @@
  * in tool terms (`file_get`, `queue: true`), never a command line or a --flag.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { cleanup, runCli } from "../_helpers";
+import { chmodSync, existsSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { cleanup, runCli, tempHome } from "../_helpers";
 import { connectMcp, openClients, team } from "../_mcp";
 
 afterAll(async () => {
@@ -21,6 +23,34 @@ describe("tool errors speak in tool terms", async () => {
     expect(r.structuredContent.error.hint).not.toMatch(/clawlink |--[a-z]|`/);
     return r.structuredContent.error as { code: string; message: string; hint: string };
   };
+
+  test("the file tools refuse paths inside CLAWLINK_HOME, symlinks followed; a downloaded file is 0600 unless it exists", async () => {
+    const secret = join(boss.home, "identities", "boss.json");
+    expect(existsSync(secret)).toBe(true);
+    const elsewhere = tempHome();
+    symlinkSync(secret, join(elsewhere, "innocent.json"));
+    symlinkSync(join(boss.home, "identities"), join(elsewhere, "ids"));
+    for (const file of [secret, join(elsewhere, "innocent.json"), join(elsewhere, "ids", "boss.json")]) {
+      const e = await failing("file_put", { key: "leak.json", file });
+      expect(e.code).toBe("usage");
+      expect(e.message).toContain("is inside CLAWLINK_HOME");
+    }
+    expect((await call("file_list")).structuredContent.files.map((f: any) => f.key)).not.toContain("leak.json");
+    expect((await call("file_put", { key: "team.md", content: "private\n" })).isError).toBeFalsy();
+    for (const output of [join(boss.home, "identities", "worker.json"), join(elsewhere, "ids", "new.json"), join(boss.home, "fresh.txt")]) {
+      expect((await failing("file_get", { key: "team.md", output })).message).toContain("is inside CLAWLINK_HOME");
+      expect(existsSync(output)).toBe(false);
+    }
+    const fresh = join(elsewhere, "team.md");
+    expect((await call("file_get", { key: "team.md", output: fresh })).isError).toBeFalsy();
+    expect(statSync(fresh).mode & 0o777).toBe(0o600);
+    const kept = join(elsewhere, "kept.md");
+    writeFileSync(kept, "old");
+    chmodSync(kept, 0o640);
+    expect((await call("file_get", { key: "team.md", output: kept })).isError).toBeFalsy();
+    expect(statSync(kept).mode & 0o777).toBe(0o640);
+    expect(readFileSync(kept, "utf8")).toBe("private\n");
+  });
 
   test("no agent with the capability: discover, or queue: true", async () => {
     const cli = await runCli(["delegate", "--cap", "juggling", "--task", "juggle", "--json"], boss);

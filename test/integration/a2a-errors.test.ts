@@ -136,6 +136,36 @@ describe("A2A errors", async () => {
     expect(badQuery.body.error.message).toContain("pageSize is at most 100");
   });
 
+  test("a body not sent as application/json is 415 in either binding (JSON-RPC error -32000, reason UNSUPPORTED_MEDIA_TYPE) and sends nothing", async () => {
+    const before = await tasksOfBob();
+    const body = JSON.stringify(send("from a form"));
+    for (const headers of [{ "content-type": "text/plain" }, {}] as Record<string, string>[]) {
+      const viaRpc = await call("POST", "/a2a/bob", { bearer: TOKEN, body, headers });
+      expect(viaRpc.status).toBe(415);
+      expect(viaRpc.body).toMatchObject({ jsonrpc: "2.0", id: null, error: { code: -32000, data: [{ reason: "UNSUPPORTED_MEDIA_TYPE" }] } });
+      expect(viaRpc.body.error.message).toContain("must be sent as application/json");
+      const viaRest = await call("POST", "/a2a/bob/message:send", { bearer: TOKEN, body: JSON.stringify(send("from a form").params), headers });
+      expect(viaRest.status).toBe(415);
+      expect(viaRest.body.error).toMatchObject({ code: 415, status: "INVALID_ARGUMENT" });
+      expect(viaRest.body.error.message).toContain("must be sent as application/json");
+    }
+    expect(await tasksOfBob()).toBe(before);
+  });
+
+  test("a data part or metadata nested past 32 levels is -32602 naming the limit, over either binding", async () => {
+    const deep = (n: number): unknown => (n === 0 ? 1 : { a: deep(n - 1) });
+    const msg = (parts: unknown[], metadata?: unknown) => ({ ...send("x"), params: { message: { messageId: crypto.randomUUID(), role: "ROLE_USER", parts, ...(metadata ? { metadata } : {}) }, configuration: { returnImmediately: true } } });
+    const data = await rpc(msg([{ data: deep(40) }]));
+    expect(data.body).toMatchObject({ id: 7, error: { code: -32602 } });
+    expect(data.body.error.message).toContain("a data part must not nest deeper than 32 levels");
+    const meta = await rpc(msg([{ text: "hi" }], deep(40)));
+    expect(meta.body.error.message).toContain("metadata must not nest deeper than 32 levels");
+    const rest = await call("POST", "/a2a/bob/message:send", { bearer: TOKEN, json: msg([{ data: deep(40) }]).params });
+    expect(rest.status).toBe(400);
+    expect(rest.body.error.message).toContain("must not nest deeper than 32 levels");
+    expect((await rpc(msg([{ data: deep(20) }]))).body.result.task).toBeDefined();
+  });
+
   test("ListTasks pages with a cursor, newest first", async () => {
     for (const n of [1, 2, 3]) await rpc(send(`page ${n}`));
     const first = (await rpc({ jsonrpc: "2.0", id: 9, method: "ListTasks", params: { pageSize: 2 } })).body.result;
@@ -159,4 +189,30 @@ test("guessing bearers at /a2a counts toward the auth throttle, whose 429 comes 
   expect(refused.status).toBe(429);
   expect(refused.headers.get("retry-after")).toBeTruthy();
   expect(refused.body).toMatchObject({ jsonrpc: "2.0", id: null, error: { code: -32000, data: [{ reason: "TOO_MANY_AUTH_FAILURES" }] } });
+});
+
+test("a data part nested 100,000 deep with no text is refused with -32602, never a 5xx", async () => {
+  const relay = startTestRelay({ token: TOKEN, maxMessageBytes: 2_000_000 });
+  await registerAgent(relay.url, "bob", TOKEN);
+  const data = '{"a":'.repeat(100_000) + "1" + "}".repeat(100_000);
+  const body = `{"jsonrpc":"2.0","id":9,"method":"SendMessage","params":{"message":{"messageId":"m","role":"ROLE_USER","parts":[{"data":${data}}]}}}`;
+  const res = await api(relay.url)("POST", "/a2a/bob", { bearer: TOKEN, body, headers: { "content-type": "application/json" } });
+  expect(res.status).toBe(200);
+  expect(res.body).toMatchObject({ id: 9, error: { code: -32602 } });
+  expect(res.body.error.message).toContain("must not nest deeper than 32 levels");
+});
+
+test("the relay's card is built once per max-age: an agent registered meanwhile shows up only after it", async () => {
+  const relay = startTestRelay({ token: TOKEN });
+  const call = api(relay.url);
+  await registerAgent(relay.url, "bob", TOKEN, { caps: ["review"] });
+  const first = await call("GET", "/.well-known/agent-card.json");
+  expect(first.headers.get("cache-control")).toBe("max-age=30");
+  expect(first.headers.get("content-type")).toStartWith("application/json");
+  await registerAgent(relay.url, "carol", TOKEN, { caps: ["translate"] });
+  const again = await call("GET", "/a2a/relay/.well-known/agent-card.json");
+  expect(again.text).toBe(first.text);
+  expect(again.body.skills.map((s: any) => s.id)).toEqual(["review"]);
+  // An agent's own card is cheap and always current.
+  expect((await call("GET", "/a2a/carol/.well-known/agent-card.json")).body.skills.map((s: any) => s.id)).toEqual(["translate"]);
 });

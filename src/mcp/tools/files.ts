@@ -7,6 +7,7 @@ import { missingFile } from "../../commands/_input";
 import { usage } from "../../commands/_shared";
 import { FileKey, LockRequest } from "../../protocol/schemas";
 import { args, describe } from "../schema";
+import { outputMode, outsideHome } from "./_paths";
 import { defineTool } from "./_tool";
 
 const Key = describe(FileKey, "The file's key: a relative path such as reports/q3.md");
@@ -48,9 +49,10 @@ export const fileGet = defineTool({
   async run(s, a) {
     const what = `"${a.key}"${a.version === undefined ? "" : ` version ${a.version}`}`;
     if (a.output && existsSync(a.output) && statSync(a.output).isDirectory()) throw usage(`output ${a.output} is a folder`, "name the file to write");
+    if (a.output) outsideHome(a.output, s.ctx.home, "output");
     const res = await s.ctx.client.getFile(a.key, a.version);
     if (a.output) {
-      const meta = await saveVerified(res, a.output, what);
+      const meta = await saveVerified(res, a.output, what, undefined, outputMode(a.output));
       return { data: { key: a.key, ...meta, output: a.output }, text: `wrote ${a.key} version ${meta.version} (${meta.size} bytes, sha256 verified) to ${a.output}` };
     }
     const { meta, bytes } = await readVerified(res, what);
@@ -84,6 +86,7 @@ export const filePut = defineTool({
     }
     if (a.merge && a.if_version === undefined) throw usage("file_put: merge needs if_version: the version your edit started from", "pass if_version N with merge, where N is the version file_get gave you");
     if (a.file !== undefined && (!existsSync(a.file) || !statSync(a.file).isFile())) throw missingFile(a.file);
+    if (a.file !== undefined) outsideHome(a.file, s.ctx.home, "file");
     const body = a.file !== undefined ? Bun.file(a.file) : new Blob([a.encoding === "base64" ? decodeBase64(a.content!) : a.content!]);
     const w = await s.ctx.client.putFile(a.key, body, { ifVersion: a.if_version, merge: a.merge });
     const text = !w.created

@@ -8,6 +8,7 @@ import { ClawlinkError } from "../../errors";
 import { A2A_VERSION, A2A_VERSION_HEADER, CARD_PATH, type RpcId } from "../../protocol/a2a";
 import type { Auth } from "../auth";
 import type { Hub } from "../hub";
+import { requireJson } from "../edge";
 import { IDLE_TIMEOUT_S, readBody, type Limits } from "../limits";
 import { agentCard, RELAY_ENDPOINT, relayCard } from "./cards";
 import { restError, rpcError, unauthenticated, versionNotSupported } from "./errors";
@@ -16,6 +17,8 @@ import { Operations, SHARED_SENDER, type Caller, type Target } from "./operation
 import { callRest, type Call } from "./rest";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
+/** How long a client may keep a card, and the relay its own. */
+const CARD_MAX_AGE_S = 30;
 
 export function createGateway(hub: Hub, auth: Auth, limits: Pick<Limits, "maxMessageBytes">) {
   const ops = new Operations(hub);
@@ -49,12 +52,24 @@ export function createGateway(hub: Hub, auth: Auth, limits: Pick<Limits, "maxMes
     }
   };
 
-  const cardReply = (card: unknown) => Response.json(card, { headers: { "cache-control": "max-age=30" } });
+  const cardReply = (card: unknown) => Response.json(card, { headers: { "cache-control": `max-age=${CARD_MAX_AGE_S}` } });
+  /** The relay's card lists every agent's skills, so it is built at most once per max-age for each origin it is asked under; anyone may ask for it. */
+  const relayCards = new Map<string, { body: string; until: number }>();
+  const relayCardReply = (origin: string): Response => {
+    let cached = relayCards.get(origin);
+    if (!cached || cached.until <= Date.now()) {
+      // Origins come from the Host header: a few are kept, not one per name a caller makes up.
+      if (relayCards.size >= 16) relayCards.clear();
+      cached = { body: JSON.stringify(relayCard(hub.listAgents(), origin, hub.version, auth.open)), until: Date.now() + CARD_MAX_AGE_S * 1000 };
+      relayCards.set(origin, cached);
+    }
+    return new Response(cached.body, { headers: { "content-type": "application/json;charset=utf-8", "cache-control": `max-age=${CARD_MAX_AGE_S}` } });
+  };
 
   function card(req: Request, endpoint: string | undefined): Response {
     if (req.method !== "GET" && req.method !== "HEAD") throw new ClawlinkError("method_not_allowed", 405, `${req.method} is not supported on an Agent Card`, "use GET");
     const origin = new URL(req.url).origin;
-    if (endpoint === undefined || endpoint === RELAY_ENDPOINT) return cardReply(relayCard(hub.listAgents(), origin, hub.version, auth.open));
+    if (endpoint === undefined || endpoint === RELAY_ENDPOINT) return relayCardReply(origin);
     const t = target(endpoint);
     return cardReply(agentCard(hub.view((t as Extract<Target, { kind: "agent" }>).agent), origin, hub.version, auth.open));
   }
@@ -76,6 +91,7 @@ export function createGateway(hub: Hub, auth: Auth, limits: Pick<Limits, "maxMes
       throw new ClawlinkError("not_found", 404, "an agent's card is at /a2a/NAME/.well-known/agent-card.json", "resolve the card against /a2a/NAME/ (with the trailing slash), or fetch that URL whole");
     }
     const body = async () => {
+      requireJson(req, "A2A request");
       const bytes = await readBody(req, limits.maxMessageBytes, "the A2A request", "--max-message-bytes");
       try {
         return utf8.decode(bytes);

@@ -1,0 +1,598 @@
+/**
+ * The memory store: the Store port over plain maps. Every operation runs to its end before it
+ * returns (nothing in it awaits), which is what makes it atomic; its promise is already settled.
+ * The durable store (sqlite.ts) is this store plus a journal of the rows each operation changed.
+ */
+import type { Message, TaskState } from "../../protocol/schemas";
+import { safeEqual } from "../ids";
+import { FileBook, metaOf, type FileJournal } from "./_files";
+import { Inbox, type Slot } from "./_inbox";
+import {
+  NO_EFFECTS,
+  type AgentRecord,
+  type ClaimedName,
+  type ClaimOptions,
+  type Created,
+  type Effects,
+  type Enqueued,
+  type FileRules,
+  type NameRules,
+  type NewAgent,
+  type NewEntry,
+  type NewFileVersion,
+  type Refusal,
+  type Room,
+  type Store,
+  type TaskChange,
+  type TaskChanged,
+  type TaskQuery,
+  type TaskRecord,
+} from "./port";
+import { aboutOf, applyChange, coalesceKey, frozenTask, isFinal, messageBytes, notes, notices, taskMessage } from "./rules";
+
+const EMPTY_CLAIM = Object.freeze({ messages: Object.freeze([]) as readonly Message[], effects: NO_EFFECTS });
+const DELIVERABLE: readonly TaskState[] = ["queued", "delivered", "working"];
+
+/** Collects what an operation changed, for its Effects. */
+class Changes {
+  queued: string[] = [];
+  tasks: string[] = [];
+  get effects(): Effects {
+    return this.queued.length || this.tasks.length ? { queued: this.queued, tasks: this.tasks } : NO_EFFECTS;
+  }
+}
+
+export class MemoryStore implements Store {
+  protected agents = new Map<string, AgentRecord>();
+  private names = new Map<string, string>();
+  protected inboxes = new Map<string, Inbox>();
+  /** Agents with something in flight: the lease sweep visits only them. */
+  private flyingAgents = new Set<string>();
+  protected tasks = new Map<string, TaskRecord>();
+  private tasksOf = new Map<string, Set<string>>();
+  private idempotency = new Map<string, string>();
+  /** Tasks waiting for an agent with their capability, oldest first. */
+  private unassigned = new Set<string>();
+  private ttlTasks = new Set<string>();
+  private held = new Map<string, number>();
+  /** Finished tasks in the order they finished, with when. */
+  private finished = new Map<string, number>();
+  /** The next message sequence number: queues serve equal priorities in this order. */
+  protected seq = 0;
+  private queuedBytes = 0;
+  private senderBytes = new Map<string, number>();
+  protected files: FileBook;
+
+  constructor() {
+    this.files = new FileBook(this.fileJournal(), (id) => this.agents.has(id));
+  }
+
+  // Where a durable store writes down what changed; nothing to do in memory.
+  protected agentChanged(_id: string, _keep: boolean) {}
+  protected taskChanged(_id: string) {}
+  protected slotChanged(_slot: Slot) {}
+  protected fileJournal(): FileJournal {
+    const none = () => {};
+    return { head: none, version: none, dropped: none, lock: none };
+  }
+
+  // ---------------------------------------------------------------- agents
+
+  async getAgent(id: string) {
+    return this.agents.get(id);
+  }
+  async getAgentByName(name: string) {
+    const id = this.names.get(name);
+    return id === undefined ? undefined : this.agents.get(id);
+  }
+  async listAgents() {
+    return [...this.agents.values()];
+  }
+  async countAgents() {
+    return this.agents.size;
+  }
+
+  async claimName(agent: NewAgent, now: number, rules: NameRules): Promise<ClaimedName> {
+    const known = this.agents.get(agent.id);
+    if (known && !safeEqual(known.secretHash, agent.secretHash)) return { ok: false, refused: "wrong_secret" };
+    const holderId = this.names.get(agent.name);
+    const holder = holderId !== undefined && holderId !== agent.id ? this.agents.get(holderId) : undefined;
+    if (holder) {
+      const stale = holder.conns.length === 0 && holder.lastSeen < rules.staleBefore;
+      if (!stale || !rules.takeOver) return { ok: false, refused: "name_taken", holder, stale };
+    }
+    const count = this.agents.size - (holder ? 1 : 0);
+    if (!known && count >= rules.maxAgents) return { ok: false, refused: "too_many_agents", count };
+    const fx = new Changes();
+    if (holder) this.drop(holder.id, now, rules.note, fx);
+    const record: AgentRecord = Object.freeze({
+      ...agent,
+      caps: Object.freeze([...agent.caps]),
+      registeredAt: known?.registeredAt ?? now,
+      lastSeen: now,
+      conns: known?.conns ?? Object.freeze([]),
+    });
+    if (known && known.name !== agent.name && this.names.get(known.name) === known.id) this.names.delete(known.name);
+    this.agents.set(agent.id, record);
+    this.names.set(agent.name, agent.id);
+    this.agentChanged(agent.id, true);
+    return { ok: true, agent: record, created: !known, replaced: holder ?? null, effects: fx.effects };
+  }
+
+  async touchAgent(id: string, now: number, keep = false) {
+    const rec = this.agents.get(id);
+    if (!rec) return undefined;
+    const next = Object.freeze({ ...rec, lastSeen: Math.max(rec.lastSeen, now) });
+    this.agents.set(id, next);
+    this.agentChanged(id, keep);
+    return next;
+  }
+
+  async unregisterAgent(id: string, now: number, note: string) {
+    const fx = new Changes();
+    const agent = this.drop(id, now, note, fx);
+    return agent ? { agent, effects: fx.effects } : undefined;
+  }
+
+  async forgetAgents(staleBefore: number, limit: number, now: number, note: string) {
+    const out: AgentRecord[] = [];
+    const fx = new Changes();
+    for (const rec of this.agents.values()) {
+      if (out.length >= limit) break;
+      if (rec.conns.length > 0 || rec.lastSeen >= staleBefore) continue;
+      const inbox = this.inboxes.get(rec.id);
+      if (inbox && !inbox.empty) continue;
+      this.drop(rec.id, now, note, fx);
+      out.push(rec);
+    }
+    return { agents: out, effects: fx.effects };
+  }
+
+  /** Removes an agent and what waits for it; the unfinished tasks it held fail. */
+  private drop(id: string, now: number, note: string, fx: Changes): AgentRecord | undefined {
+    const agent = this.agents.get(id);
+    if (!agent) return undefined;
+    this.agents.delete(id);
+    if (this.names.get(agent.name) === id) this.names.delete(agent.name);
+    const inbox = this.inboxes.get(id);
+    if (inbox) {
+      for (const s of [...inbox.queued()]) this.settle(inbox.remove(s.msg.id)!);
+      for (const msgId of [...inbox.flying.keys()]) this.settle(inbox.land(msgId)!);
+      this.inboxes.delete(id);
+      this.flyingAgents.delete(id);
+    }
+    this.agentChanged(id, true);
+    for (const taskId of this.tasksOf.get(id) ?? []) {
+      const task = this.tasks.get(taskId)!;
+      if (task.to === id && !isFinal(task.state)) this.change(task, { state: "failed", note: `assignee left: ${note}`, at: now }, fx);
+    }
+    this.held.delete(id);
+    return agent;
+  }
+
+  async attachConnection(agentId: string, conn: string) {
+    const rec = this.agents.get(agentId);
+    if (!rec) return undefined;
+    const agent = Object.freeze({ ...rec, conns: Object.freeze([...rec.conns, conn]) });
+    this.agents.set(agentId, agent);
+    this.agentChanged(agentId, false);
+    return agent;
+  }
+
+  async detachConnection(agentId: string, conn: string) {
+    const rec = this.agents.get(agentId);
+    if (!rec) return NO_EFFECTS;
+    this.agents.set(agentId, Object.freeze({ ...rec, conns: Object.freeze(rec.conns.filter((c) => c !== conn)) }));
+    this.agentChanged(agentId, false);
+    const fx = new Changes();
+    const inbox = this.inboxes.get(agentId);
+    if (inbox) {
+      const ids: string[] = [];
+      for (const s of inbox.flying.values()) if (s.conn === conn) ids.push(s.msg.id);
+      this.requeueSlots(agentId, inbox, ids, fx);
+    }
+    return fx.effects;
+  }
+
+  // ---------------------------------------------------------------- messages
+
+  /** Queues one message, within `room` when given; null when its recipient is not registered. */
+  private queue(entry: NewEntry, room: Room | null, fx: Changes): Slot | Refusal | null {
+    if (!this.agents.has(entry.to)) return null;
+    let inbox = this.inboxes.get(entry.to);
+    const bytes = messageBytes(entry.msg);
+    const from = entry.msg.from;
+    if (room) {
+      const waiting = inbox?.size ?? 0;
+      if (room.maxQueue !== undefined && waiting >= room.maxQueue) return { ok: false, refused: "queue_full", waiting };
+      if (room.maxQueuedBytes !== undefined && this.queuedBytes + bytes > room.maxQueuedBytes) return { ok: false, refused: "relay_full", bytes: this.queuedBytes };
+      const mine = this.senderBytes.get(from) ?? 0;
+      if (room.maxSenderBytes !== undefined && mine + bytes > room.maxSenderBytes) return { ok: false, refused: "sender_full", bytes: mine };
+    }
+    if (!inbox) this.inboxes.set(entry.to, (inbox = new Inbox()));
+    const slot: Slot = {
+      seq: this.seq++,
+      to: entry.to,
+      priority: entry.priority,
+      msg: entry.msg,
+      bytes,
+      key: coalesceKey(entry.msg),
+      about: aboutOf(entry.msg),
+      where: "queued",
+      until: 0,
+      conn: null,
+    };
+    const replaced = inbox.add(slot);
+    if (replaced) this.settle(replaced);
+    this.queuedBytes += bytes;
+    this.senderBytes.set(from, (this.senderBytes.get(from) ?? 0) + bytes);
+    this.slotChanged(slot);
+    fx.queued.push(entry.to);
+    return slot;
+  }
+
+  /** A slot leaves for good (settled, dropped or replaced): its bytes stop counting. */
+  private settle(slot: Slot) {
+    this.queuedBytes -= slot.bytes;
+    const from = slot.msg.from;
+    const left = (this.senderBytes.get(from) ?? 0) - slot.bytes;
+    if (left > 0) this.senderBytes.set(from, left);
+    else this.senderBytes.delete(from);
+    this.slotChanged(slot);
+  }
+
+  private requeueSlots(agentId: string, inbox: Inbox, ids: readonly string[], fx: Changes) {
+    let any = false;
+    for (const id of ids) {
+      const r = inbox.requeue(id);
+      if (!r) continue;
+      if (r.fresh) {
+        this.slotChanged(r.fresh);
+        any = true;
+      } else this.settle(r.old);
+    }
+    if (inbox.flying.size === 0) this.flyingAgents.delete(agentId);
+    if (any) fx.queued.push(agentId);
+  }
+
+  async enqueueIfRoom(entry: NewEntry, room: Room): Promise<Enqueued> {
+    const fx = new Changes();
+    const slot = this.queue(entry, room, fx);
+    if (slot === null) return { ok: false, refused: "unknown_agent" };
+    if ("ok" in slot) return slot;
+    return { ok: true, id: entry.msg.id, effects: fx.effects };
+  }
+
+  async broadcast(msg: Message, except: string | null, room: Room) {
+    const fx = new Changes();
+    let recipients = 0;
+    for (const id of this.agents.keys()) {
+      if (id === except) continue;
+      const slot = this.queue({ to: id, priority: "normal", msg }, room, fx);
+      if (slot && !("ok" in slot)) recipients++;
+    }
+    return { recipients, effects: fx.effects };
+  }
+
+  async claimNext(agentId: string, conn: string | null, now: number, opts: ClaimOptions) {
+    const inbox = this.inboxes.get(agentId);
+    if (!inbox || inbox.size === 0) return EMPTY_CLAIM;
+    // A connection that is gone takes nothing: what it took would sit in flight until its lease ran out.
+    if (conn !== null && !this.agents.get(agentId)?.conns.includes(conn)) return EMPTY_CLAIM;
+    const messages: Message[] = [];
+    const fx = new Changes();
+    while (messages.length < opts.max) {
+      const s = inbox.shift(opts.want);
+      if (!s) break;
+      let until = now + opts.ackWindowMs;
+      if (s.msg.type === "task") {
+        const task = this.tasks.get(s.msg.id);
+        if (!task || !DELIVERABLE.includes(task.state)) {
+          this.settle(s);
+          continue;
+        }
+        const attempts = task.attempts + 1;
+        this.change(task, { state: "delivered", note: notes.attempt(attempts), at: now }, fx, { attempts });
+        s.msg = { ...s.msg, attempt: attempts };
+        until = now + task.leaseS * 1000;
+      }
+      inbox.fly(s, until, conn);
+      this.slotChanged(s);
+      messages.push(s.msg);
+    }
+    if (inbox.flying.size > 0) this.flyingAgents.add(agentId);
+    return { messages, effects: fx.effects };
+  }
+
+  async ack(agentId: string, ids: readonly string[]) {
+    const inbox = this.inboxes.get(agentId);
+    if (!inbox) return 0;
+    let n = 0;
+    for (const id of ids) {
+      const s = inbox.land(id);
+      if (!s) continue;
+      this.settle(s);
+      n++;
+    }
+    if (inbox.flying.size === 0) this.flyingAgents.delete(agentId);
+    return n;
+  }
+
+  async clearTaskMessages(agentId: string, taskIds: readonly string[]) {
+    const inbox = this.inboxes.get(agentId);
+    if (!inbox) return 0;
+    let n = 0;
+    for (const taskId of taskIds) {
+      for (const s of inbox.about(taskId)) {
+        const gone = s.where === "queued" ? inbox.remove(s.msg.id) : inbox.land(s.msg.id);
+        if (!gone) continue;
+        this.settle(gone);
+        n++;
+      }
+    }
+    if (inbox.flying.size === 0) this.flyingAgents.delete(agentId);
+    return n;
+  }
+
+  async requeue(agentId: string, ids: readonly string[]) {
+    const inbox = this.inboxes.get(agentId);
+    if (!inbox) return NO_EFFECTS;
+    const fx = new Changes();
+    this.requeueSlots(agentId, inbox, ids, fx);
+    return fx.effects;
+  }
+
+  async requeueExpired(now: number, limit: number) {
+    const fx = new Changes();
+    let requeued = 0;
+    for (const agentId of [...this.flyingAgents]) {
+      const inbox = this.inboxes.get(agentId)!;
+      const due: string[] = [];
+      for (const s of inbox.flying.values()) {
+        if (requeued >= limit) break;
+        if (s.until > now) continue;
+        requeued++;
+        if (s.msg.type !== "task") {
+          due.push(s.msg.id);
+          continue;
+        }
+        // A task goes back only if still merely delivered; past that (working, finished) its copy is dropped.
+        const task = this.tasks.get(s.msg.id);
+        if (task?.state !== "delivered") {
+          this.settle(inbox.land(s.msg.id)!);
+          continue;
+        }
+        this.change(task, { state: "queued", note: notes.leaseRanOut(task.leaseS), at: now }, fx);
+        due.push(s.msg.id);
+      }
+      this.requeueSlots(agentId, inbox, due, fx);
+      if (requeued >= limit) break;
+    }
+    return { requeued, effects: fx.effects };
+  }
+
+  async countWaiting(agentId: string) {
+    return this.inboxes.get(agentId)?.size ?? 0;
+  }
+
+  // ---------------------------------------------------------------- tasks
+
+  async getTask(id: string) {
+    return this.tasks.get(id);
+  }
+
+  async getTaskByKey(from: string, idempotencyKey: string) {
+    const id = this.idempotency.get(`${from}\0${idempotencyKey}`);
+    return id === undefined ? undefined : this.tasks.get(id);
+  }
+
+  async listTasks(agentId: string, query: TaskQuery) {
+    const out: TaskRecord[] = [];
+    for (const id of this.tasksOf.get(agentId) ?? []) {
+      const t = this.tasks.get(id)!;
+      if (query.state && t.state !== query.state) continue;
+      if (query.role === "sent" && t.from !== agentId) continue;
+      if (query.role === "held" && t.to !== agentId) continue;
+      if (query.after !== undefined && t.id <= query.after) continue;
+      out.push(t);
+    }
+    out.sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
+    return query.limit !== undefined ? out.slice(0, query.limit) : out;
+  }
+
+  async countHeld(agentIds: readonly string[]) {
+    return agentIds.map((id) => this.held.get(id) ?? 0);
+  }
+
+  async createTask(task: TaskRecord, room: Room): Promise<Created> {
+    if (task.idempotencyKey !== null) {
+      const first = this.idempotency.get(`${task.from}\0${task.idempotencyKey}`);
+      if (first !== undefined) return { ok: true, task: this.tasks.get(first)!, duplicate: true, effects: NO_EFFECTS };
+    }
+    const record = frozenTask(task);
+    const fx = new Changes();
+    if (record.to !== null) {
+      const slot = this.queue({ to: record.to, priority: record.priority, msg: taskMessage(record) }, room, fx);
+      if (slot === null) return { ok: false, refused: "unknown_agent" };
+      if ("ok" in slot) return slot;
+    }
+    this.addTask(record);
+    fx.tasks.push(record.id);
+    return { ok: true, task: record, duplicate: false, effects: fx.effects };
+  }
+
+  async assignWaiting(agentId: string, _now: number) {
+    const agent = this.agents.get(agentId);
+    const tasks: TaskRecord[] = [];
+    const fx = new Changes();
+    if (!agent || this.unassigned.size === 0) return { tasks, effects: NO_EFFECTS };
+    for (const id of [...this.unassigned]) {
+      const task = this.tasks.get(id)!;
+      if (task.state !== "queued" || !task.cap || !agent.caps.includes(task.cap)) continue;
+      const next = frozenTask({ ...task, to: agentId });
+      this.unassigned.delete(id);
+      this.tasks.set(id, next);
+      this.index(agentId, id);
+      this.held.set(agentId, (this.held.get(agentId) ?? 0) + 1);
+      this.taskChanged(id);
+      this.queue({ to: agentId, priority: next.priority, msg: taskMessage(next) }, null, fx);
+      fx.tasks.push(id);
+      tasks.push(next);
+    }
+    return { tasks, effects: fx.effects };
+  }
+
+  async transitionTask(id: string, from: readonly TaskState[], change: TaskChange): Promise<TaskChanged> {
+    const task = this.tasks.get(id);
+    if (!task) return { ok: false, refused: "unknown_task" };
+    if (change.holder !== undefined && task.to !== change.holder) return { ok: false, refused: "not_holder", task };
+    if (!from.includes(task.state)) return { ok: false, refused: "state", task };
+    const fx = new Changes();
+    if (change.withdraw) this.withdraw(task);
+    for (const m of change.messages ?? []) this.queue(m, null, fx);
+    return { ok: true, task: this.change(task, change, fx), effects: fx.effects };
+  }
+
+  async expireTasks(now: number, limit: number) {
+    const tasks: TaskRecord[] = [];
+    const fx = new Changes();
+    for (const id of this.ttlTasks) {
+      if (tasks.length >= limit) break;
+      const task = this.tasks.get(id)!;
+      if (task.state !== "queued" || now - task.createdAt < task.ttlS! * 1000) continue;
+      this.withdraw(task);
+      tasks.push(this.change(task, { state: "expired", note: notes.ttl(task.ttlS!), at: now }, fx));
+    }
+    return { tasks, effects: fx.effects };
+  }
+
+  async pruneTasks(before: number, keep: number) {
+    let n = 0;
+    for (const [id, at] of this.finished) {
+      if (at >= before && this.finished.size <= keep) break;
+      this.finished.delete(id);
+      const task = this.tasks.get(id);
+      if (!task) continue;
+      this.tasks.delete(id);
+      this.unindex(task.from, id);
+      if (task.to) this.unindex(task.to, id);
+      if (task.idempotencyKey !== null) this.idempotency.delete(`${task.from}\0${task.idempotencyKey}`);
+      this.taskChanged(id);
+      n++;
+    }
+    return n;
+  }
+
+  /** Applies a change to a task with its bookkeeping, and queues the status messages it tells. */
+  private change(task: TaskRecord, change: Pick<TaskChange, "state" | "note" | "at" | "result" | "responseId">, fx: Changes, patch?: Partial<TaskRecord>): TaskRecord {
+    const next = applyChange(task, change, patch);
+    this.tasks.set(task.id, next);
+    this.taskChanged(task.id);
+    fx.tasks.push(task.id);
+    if (!isFinal(task.state) && isFinal(next.state)) {
+      this.ttlTasks.delete(task.id);
+      this.unassigned.delete(task.id);
+      if (task.to) this.held.set(task.to, Math.max(0, (this.held.get(task.to) ?? 1) - 1));
+      this.finished.set(task.id, next.updatedAt);
+    }
+    if (change.state !== undefined) for (const n of notices(next, change.state, change.note, change.at)) this.queue(n, null, fx);
+    return next;
+  }
+
+  /** Takes an unfinished task's own message out of its holder's queue or flight. */
+  private withdraw(task: TaskRecord) {
+    if (!task.to) {
+      this.unassigned.delete(task.id);
+      return;
+    }
+    const inbox = this.inboxes.get(task.to);
+    const s = inbox?.remove(task.id) ?? inbox?.land(task.id);
+    if (s) this.settle(s);
+  }
+
+  /** Puts back an agent a durable store kept; its connections were on a relay that is gone. */
+  protected restoreAgent(agent: AgentRecord) {
+    this.agents.set(agent.id, Object.freeze({ ...agent, caps: Object.freeze([...agent.caps]), conns: Object.freeze([]) }));
+    this.names.set(agent.name, agent.id);
+  }
+
+  /** Puts back a message a durable store kept: queued, or in flight from a poll until `until`. */
+  protected restoreMessage(seq: number, to: string, priority: Slot["priority"], msg: Message, until: number | null) {
+    if (!this.agents.has(to)) {
+      this.seq = Math.max(this.seq, seq + 1);
+      return;
+    }
+    // It keeps the sequence number it was given, and so its place among the others (they come in order).
+    this.seq = seq;
+    this.queue({ to, priority, msg }, null, new Changes());
+    if (until === null) return;
+    const inbox = this.inboxes.get(to)!;
+    inbox.fly(inbox.remove(msg.id)!, until, null);
+    this.flyingAgents.add(to);
+  }
+
+  /** Adds a task with its indexes (also when a durable store loads it). */
+  protected addTask(task: TaskRecord) {
+    this.tasks.set(task.id, task);
+    this.index(task.from, task.id);
+    if (task.idempotencyKey !== null) this.idempotency.set(`${task.from}\0${task.idempotencyKey}`, task.id);
+    if (task.to) this.index(task.to, task.id);
+    if (isFinal(task.state)) {
+      this.finished.set(task.id, task.updatedAt);
+    } else {
+      if (task.to) this.held.set(task.to, (this.held.get(task.to) ?? 0) + 1);
+      else if (task.state === "queued") this.unassigned.add(task.id);
+      if (task.ttlS !== null) this.ttlTasks.add(task.id);
+    }
+    this.taskChanged(task.id);
+  }
+
+  private index(agentId: string, taskId: string) {
+    let set = this.tasksOf.get(agentId);
+    if (!set) this.tasksOf.set(agentId, (set = new Set()));
+    set.add(taskId);
+  }
+
+  private unindex(agentId: string, taskId: string) {
+    const set = this.tasksOf.get(agentId);
+    if (set?.delete(taskId) && set.size === 0) this.tasksOf.delete(agentId);
+  }
+
+  // ---------------------------------------------------------------- files
+
+  async getFileHead(key: string) {
+    return this.files.heads.get(key);
+  }
+  async getFileVersion(key: string, version: number) {
+    return this.files.version(key, version);
+  }
+  async listFileVersions(key: string) {
+    return (this.files.versions.get(key) ?? []).map(metaOf);
+  }
+  async listFiles(prefix: string, now: number) {
+    return this.files.list(prefix, now);
+  }
+  async pinnedBytes(key: string) {
+    return this.files.pinnedExcept(key);
+  }
+  async putFileVersionIf(key: string, expected: number, file: NewFileVersion, rules: FileRules) {
+    return this.files.putIf(key, expected, file, rules);
+  }
+  async deleteFileIf(key: string, actorId: string, actorName: string, now: number) {
+    return this.files.deleteIf(key, actorId, actorName, now);
+  }
+  async getLease(key: string, now: number) {
+    return this.files.liveLock(key, now);
+  }
+  async takeLease(key: string, holderId: string, holderName: string, now: number, until: number) {
+    return this.files.take(key, holderId, holderName, now, until);
+  }
+  async releaseLease(key: string, holderId: string, now: number) {
+    return this.files.release(key, holderId, now);
+  }
+  async expireLeases(now: number) {
+    return this.files.expire(now);
+  }
+
+  async close() {}
+}

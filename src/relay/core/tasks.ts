@@ -1,0 +1,225 @@
+/**
+ * The task lifecycle: queued → delivered → working → completed | failed, or canceled / expired;
+ * routing by capability, replies, and the ttl and retention sweeps. Each change is one store
+ * operation (a compare-and-set on the task's state); the bus hears what it changed.
+ */
+import { ClawlinkError, badRequest, conflict, forbidden, notFound } from "../../errors";
+import type { Message, SendMessage, Sent, Task, TaskState } from "../../protocol/schemas";
+import type { Bus } from "../bus/port";
+import { iso, type Clock } from "../clock";
+import { newSortableId } from "../ids";
+import type { AgentRecord, Refusal, Room, Store, TaskChanged, TaskRecord } from "../store/port";
+import { announce } from "./announce";
+import { resolveAgent } from "./registry";
+import { isOnline, responseMessage, taskView } from "./views";
+
+type SendTask = Extract<SendMessage, { type: "task" }>;
+type SendResponse = Extract<SendMessage, { type: "response" }>;
+
+export interface TaskOptions {
+  staleAfterMs: number;
+  /** Bounds on queueing a task or a plain response. */
+  room: Room;
+  /** Finished tasks are kept this long, and at most this many. */
+  retentionMs?: number;
+  maxFinished?: number;
+}
+
+const UNFINISHED: readonly TaskState[] = ["queued", "delivered", "working"];
+const HELD: readonly TaskState[] = ["delivered", "working"];
+
+/** The 429 for a queue or budget that has no room, naming the limit. */
+export function noRoom(r: Refusal, to: AgentRecord): ClawlinkError {
+  const retry = { "Retry-After": "1" };
+  switch (r.refused) {
+    case "queue_full":
+      return new ClawlinkError("queue_full", 429, `${to.name}'s queue is full (${r.waiting} messages waiting)`, `retry later, or send to another agent; ${to.name} must poll or listen to drain it`, retry);
+    case "relay_full":
+      return new ClawlinkError("relay_full", 429, `the relay holds its maximum of queued messages (${r.bytes} bytes waiting)`, "retry later, once recipients have read their inboxes; the relay's --max-queued-bytes bounds it", retry);
+    case "sender_full":
+      return new ClawlinkError("sender_full", 429, `you have ${r.bytes} bytes of messages waiting to be read, the most one sender may have`, "retry once your recipients have read what you sent; the relay's --max-sender-bytes bounds it", retry);
+  }
+}
+
+/** Only the holder may answer or report on a task, and only while it holds it. */
+function checkHolder(task: TaskRecord, sender: AgentRecord, verb: string) {
+  if (task.to !== sender.id) throw forbidden(`only the agent holding task ${task.id} can ${verb} it`, "`clawlink tasks --held` lists the tasks you hold");
+  if (HELD.includes(task.state)) return;
+  if (task.state === "queued") throw conflict("task_not_delivered", `task ${task.id} has not been delivered to you yet`, "poll or listen to receive it first");
+  throw conflict("task_finished", `task ${task.id} is already ${task.state}`, "nothing more can be sent about it");
+}
+
+export class Tasks {
+  /** Whose turn it is among equally loaded agents with a capability. */
+  private turns = new Map<string, number>();
+
+  constructor(
+    private store: Store,
+    private bus: Bus,
+    private clock: Clock,
+    private opts: TaskOptions,
+  ) {}
+
+  /** A new task, to a named agent or to the least busy one with a capability. */
+  async send(sender: AgentRecord, msg: SendTask): Promise<Sent> {
+    if (msg.idempotency_key) {
+      const first = await this.store.getTaskByKey(sender.id, msg.idempotency_key);
+      if (first) return { id: first.id, to: first.to, duplicate: true };
+    }
+    if ((msg.to === undefined) === (msg.cap === undefined)) {
+      throw badRequest("a task needs exactly one of `to` (an agent id or name) and `cap` (a capability)", "pass --to NAME or --cap CAPABILITY");
+    }
+    const to = msg.to !== undefined ? await resolveAgent(this.store, msg.to) : await this.pickByCap(msg.cap!, msg.queue);
+    const now = this.clock();
+    const record: TaskRecord = {
+      id: newSortableId("t"),
+      from: sender.id,
+      to: to?.id ?? null,
+      cap: msg.cap ?? null,
+      task: msg.task,
+      context: msg.context,
+      priority: msg.priority,
+      state: "queued",
+      attempts: 0,
+      leaseS: msg.lease_s,
+      ttlS: msg.ttl_s ?? null,
+      createdAt: now,
+      updatedAt: now,
+      history: [{ state: "queued", at: now, note: to ? `for ${to.name}` : `waiting for an agent with ${msg.cap}` }],
+      result: null,
+      responseId: null,
+      idempotencyKey: msg.idempotency_key ?? null,
+    };
+    const r = await this.store.createTask(record, this.opts.room);
+    if (!r.ok) {
+      if (r.refused === "unknown_agent") throw notFound("unknown_agent", `agent ${to!.name} unregistered just now`, "run `clawlink discover` to see who is online");
+      throw noRoom(r, to!);
+    }
+    announce(this.bus, r.effects);
+    return r.duplicate ? { id: r.task.id, to: r.task.to, duplicate: true } : { id: r.task.id, to: r.task.to };
+  }
+
+  private async pickByCap(cap: string, queue: boolean): Promise<AgentRecord | undefined> {
+    const now = this.clock();
+    const candidates = (await this.store.listAgents())
+      .filter((a) => a.caps.includes(cap) && isOnline(a, now, this.opts.staleAfterMs))
+      .sort((a, b) => (a.id < b.id ? -1 : 1));
+    if (candidates.length === 0) {
+      if (queue) return undefined;
+      throw notFound("no_capable_agent", `no online agent has the capability "${cap}"`, "run `clawlink discover` to see capabilities, or pass --queue to hold the task until such an agent registers");
+    }
+    const held = await this.store.countHeld(candidates.map((a) => a.id));
+    const least = Math.min(...held);
+    const ties = candidates.filter((_, i) => held[i] === least);
+    const turn = this.turns.get(cap) ?? 0;
+    this.turns.set(cap, turn + 1);
+    return ties[turn % ties.length];
+  }
+
+  /** A new or returning agent picks up the tasks that waited for one of its capabilities. */
+  async assignWaiting(agentId: string) {
+    const { effects } = await this.store.assignWaiting(agentId, this.clock());
+    announce(this.bus, effects);
+  }
+
+  /** The holder answers: the task ends completed or failed, and the sender gets the response. A reply to any other message goes to `to`. */
+  async respond(sender: AgentRecord, msg: SendResponse): Promise<Sent> {
+    const task = await this.store.getTask(msg.in_reply_to);
+    if (!task) return this.reply(sender, msg);
+    checkHolder(task, sender, "respond to");
+    if (msg.to !== undefined && msg.to !== task.from && (await this.store.getAgentByName(msg.to))?.id !== task.from) {
+      throw badRequest(`task ${task.id} came from ${task.from}, not ${msg.to}`, "leave out --to; the response goes to whoever sent the task");
+    }
+    const id = newSortableId("m");
+    const now = this.clock();
+    const r = await this.store.transitionTask(task.id, HELD, {
+      state: msg.status,
+      note: msg.status === "failed" ? "the assignee reported failure" : "",
+      at: now,
+      holder: sender.id,
+      result: msg.result,
+      responseId: id,
+      withdraw: true,
+      messages: [{ to: task.from, priority: task.priority, msg: responseMessage(task, id, msg.status, msg.result, now) }],
+    });
+    this.settled(r, sender, "respond to");
+    return { id, to: task.from };
+  }
+
+  /** A reply to a broadcast or any other message: a plain response to a named agent. */
+  private async reply(sender: AgentRecord, msg: SendResponse): Promise<Sent> {
+    if (msg.to === undefined) {
+      throw notFound("unknown_task", `no task has the id ${msg.in_reply_to}`, "check the id in your inbox; to reply to a broadcast, also pass --to AGENT");
+    }
+    const to = await resolveAgent(this.store, msg.to);
+    const id = newSortableId("m");
+    const message: Message = { type: "response", id, from: sender.id, to: to.id, created_at: iso(this.clock()), in_reply_to: msg.in_reply_to, status: msg.status, result: msg.result };
+    const r = await this.store.enqueueIfRoom({ to: to.id, priority: "normal", msg: message }, this.opts.room);
+    if (!r.ok) {
+      if (r.refused === "unknown_agent") throw notFound("unknown_agent", `no agent is registered as "${msg.to}"`, "run `clawlink discover --all` to see the registered agents' ids and names");
+      throw noRoom(r, to);
+    }
+    announce(this.bus, r.effects);
+    return { id, to: to.id };
+  }
+
+  /** The holder reports progress: the task is working, its lease is settled, and the sender hears of it. */
+  async progress(sender: AgentRecord, taskId: string, note: string): Promise<Sent> {
+    const task = await this.store.getTask(taskId);
+    if (!task) throw notFound("unknown_task", `no task has the id ${taskId}`, "run `clawlink tasks` to see the tasks you hold");
+    checkHolder(task, sender, "report progress on");
+    const id = newSortableId("m");
+    const now = this.clock();
+    const r = await this.store.transitionTask(task.id, HELD, {
+      state: task.state === "working" ? undefined : "working",
+      note,
+      at: now,
+      holder: sender.id,
+      withdraw: true,
+      messages: [{ to: task.from, priority: task.priority, msg: { type: "progress", id, from: sender.id, to: task.from, created_at: iso(now), in_reply_to: task.id, note } }],
+    });
+    this.settled(r, sender, "report progress on");
+    return { id, to: task.from };
+  }
+
+  /** Tells the bus what a change by the holder did, or throws the error that explains its refusal. */
+  private settled(r: TaskChanged, sender: AgentRecord, verb: string) {
+    if (r.ok) return announce(this.bus, r.effects);
+    if (r.refused === "unknown_task") throw notFound("unknown_task", "the task is gone", "run `clawlink tasks` to see the tasks you hold");
+    checkHolder(r.task, sender, verb);
+  }
+
+  async cancel(agent: AgentRecord, taskId: string, note = ""): Promise<Task> {
+    const task = await this.require(agent, taskId);
+    if (task.from !== agent.id) throw forbidden(`only the agent that sent task ${task.id} can cancel it`, "ask its sender to cancel it, or respond with --status failed");
+    const r = await this.store.transitionTask(task.id, UNFINISHED, { state: "canceled", note: note || "canceled by its sender", at: this.clock(), withdraw: true });
+    if (!r.ok) throw conflict("task_finished", `task ${task.id} is already ${r.refused === "unknown_task" ? "gone" : r.task.state}`, "there is nothing to cancel");
+    announce(this.bus, r.effects);
+    return taskView(r.task);
+  }
+
+  async get(agent: AgentRecord, taskId: string): Promise<Task> {
+    return taskView(await this.require(agent, taskId));
+  }
+
+  /** The task, if `agent` sent or holds it. */
+  async require(agent: AgentRecord, taskId: string): Promise<TaskRecord> {
+    const task = await this.store.getTask(taskId);
+    if (!task) throw notFound("unknown_task", `no task has the id ${taskId}`, "run `clawlink tasks` to list your tasks");
+    if (task.from !== agent.id && task.to !== agent.id) throw forbidden(`task ${taskId} is neither sent nor held by you`, "an agent can see only its own tasks");
+    return task;
+  }
+
+  async list(agent: AgentRecord, filter: { state?: TaskState; role?: "sent" | "held" } = {}): Promise<Task[]> {
+    return (await this.store.listTasks(agent.id, filter)).map(taskView);
+  }
+
+  /** Tasks still queued past their ttl expire; finished ones past their retention are dropped. */
+  async sweep(now: number) {
+    const { effects } = await this.store.expireTasks(now, 10_000);
+    announce(this.bus, effects);
+    if (this.opts.retentionMs !== undefined || this.opts.maxFinished !== undefined) {
+      await this.store.pruneTasks(now - (this.opts.retentionMs ?? Infinity), this.opts.maxFinished ?? Infinity);
+    }
+  }
+}

@@ -172,7 +172,7 @@ export function storeContract(kind: StoreKind) {
       const s = await two(kind);
       await s.claimName(agent("c"), T0, rules(T0));
       expect(await s.enqueueIfRoom(note("a", "b"), { maxQueue: 1 })).toMatchObject({ ok: true });
-      expect(await s.enqueueIfRoom(note("a", "b"), { maxQueue: 1 })).toEqual({ ok: false, refused: "queue_full", waiting: 1 });
+      expect(await s.enqueueIfRoom(note("a", "b"), { maxQueue: 1 })).toEqual({ ok: false, refused: "queue_full", waiting: 1, name: "b" });
       const big = "x".repeat(1000);
       expect(await s.enqueueIfRoom(note("a", "c", big), { maxQueuedBytes: 1500 })).toMatchObject({ ok: true });
       expect(await s.enqueueIfRoom(note("b", "c", big), { maxQueuedBytes: 1500 })).toMatchObject({ ok: false, refused: "relay_full" });

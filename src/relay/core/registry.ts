@@ -19,13 +19,13 @@ export interface RegistryOptions {
 /** A request within this long of the last one does not mark its agent seen again: one write a second at most. */
 const SEEN_GRANULARITY_MS = 1000;
 
+export function unknownAgent(idOrName: string): never {
+  throw notFound("unknown_agent", `no agent is registered as "${idOrName}"`, "run `clawlink discover --all` to see the registered agents' ids and names");
+}
+
 /** Finds an agent by id, then by name. */
 export async function resolveAgent(store: Store, idOrName: string): Promise<AgentRecord> {
-  const agent = (await store.getAgent(idOrName)) ?? (await store.getAgentByName(idOrName));
-  if (!agent) {
-    throw notFound("unknown_agent", `no agent is registered as "${idOrName}"`, "run `clawlink discover --all` to see the registered agents' ids and names");
-  }
-  return agent;
+  return (await store.findAgent(idOrName)) ?? unknownAgent(idOrName);
 }
 
 export class Registry {
@@ -42,14 +42,15 @@ export class Registry {
     if (dot <= 0) return undefined;
     const agent = await this.store.getAgent(secret.slice(0, dot));
     if (!agent || !safeEqual(agent.secretHash, sha256Hex(secret))) return undefined;
-    return this.seen(agent);
+    const now = this.clock();
+    return now - agent.lastSeen < SEEN_GRANULARITY_MS ? agent : await this.store.touchAgent(agent.id, now);
   }
 
   /** Marks an agent seen now; its current record, or undefined when it is gone. */
   async seen(agent: AgentRecord): Promise<AgentRecord | undefined> {
     const now = this.clock();
-    if (now - agent.lastSeen < SEEN_GRANULARITY_MS) return agent;
-    return this.store.touchAgent(agent.id, now);
+    if (now - agent.lastSeen < SEEN_GRANULARITY_MS) return (await this.store.getAgent(agent.id));
+    return await this.store.touchAgent(agent.id, now);
   }
 
   async register(req: RegisterRequest): Promise<{ agent: AgentRecord; registration: Registration }> {

@@ -119,9 +119,9 @@ export class Relay {
 
   // ---------------------------------------------------------------- messages
 
-  async send(sender: AgentRecord, msg: SendMessage): Promise<Sent> {
+  send(sender: AgentRecord, msg: SendMessage): Promise<Sent> {
     if (msg.from !== undefined && msg.from !== sender.id && msg.from !== sender.name) {
-      throw forbidden(`an agent can send only as itself: you are ${sender.id}, the message says from ${msg.from}`, "leave out `from`; the relay fills it in");
+      return Promise.reject(forbidden(`an agent can send only as itself: you are ${sender.id}, the message says from ${msg.from}`, "leave out `from`; the relay fills it in"));
     }
     switch (msg.type) {
       case "task":

@@ -10,7 +10,7 @@ import { iso, type Clock } from "../clock";
 import { newSortableId } from "../ids";
 import type { AgentRecord, Refusal, Room, Store, TaskChanged, TaskRecord } from "../store/port";
 import { announce } from "./announce";
-import { resolveAgent } from "./registry";
+import { resolveAgent, unknownAgent } from "./registry";
 import { isOnline, responseMessage, taskView } from "./views";
 
 type SendTask = Extract<SendMessage, { type: "task" }>;
@@ -29,11 +29,11 @@ const UNFINISHED: readonly TaskState[] = ["queued", "delivered", "working"];
 const HELD: readonly TaskState[] = ["delivered", "working"];
 
 /** The 429 for a queue or budget that has no room, naming the limit. */
-export function noRoom(r: Refusal, to: AgentRecord): ClawlinkError {
+export function noRoom(r: Refusal): ClawlinkError {
   const retry = { "Retry-After": "1" };
   switch (r.refused) {
     case "queue_full":
-      return new ClawlinkError("queue_full", 429, `${to.name}'s queue is full (${r.waiting} messages waiting)`, `retry later, or send to another agent; ${to.name} must poll or listen to drain it`, retry);
+      return new ClawlinkError("queue_full", 429, `${r.name}'s queue is full (${r.waiting} messages waiting)`, `retry later, or send to another agent; ${r.name} must poll or listen to drain it`, retry);
     case "relay_full":
       return new ClawlinkError("relay_full", 429, `the relay holds its maximum of queued messages (${r.bytes} bytes waiting)`, "retry later, once recipients have read their inboxes; the relay's --max-queued-bytes bounds it", retry);
     case "sender_full":
@@ -69,32 +69,24 @@ export class Tasks {
     if ((msg.to === undefined) === (msg.cap === undefined)) {
       throw badRequest("a task needs exactly one of `to` (an agent id or name) and `cap` (a capability)", "pass --to NAME or --cap CAPABILITY");
     }
-    const to = msg.to !== undefined ? await resolveAgent(this.store, msg.to) : await this.pickByCap(msg.cap!, msg.queue);
-    const now = this.clock();
-    const record: TaskRecord = {
-      id: newSortableId("t"),
-      from: sender.id,
-      to: to?.id ?? null,
-      cap: msg.cap ?? null,
-      task: msg.task,
-      context: msg.context,
-      priority: msg.priority,
-      state: "queued",
-      attempts: 0,
-      leaseS: msg.lease_s,
-      ttlS: msg.ttl_s ?? null,
-      createdAt: now,
-      updatedAt: now,
-      history: [{ state: "queued", at: now, note: to ? `for ${to.name}` : `waiting for an agent with ${msg.cap}` }],
-      result: null,
-      responseId: null,
-      idempotencyKey: msg.idempotency_key ?? null,
-    };
-    const r = await this.store.createTask(record, this.opts.room);
-    if (!r.ok) {
-      if (r.refused === "unknown_agent") throw notFound("unknown_agent", `agent ${to!.name} unregistered just now`, "run `clawlink discover` to see who is online");
-      throw noRoom(r, to!);
-    }
+    const to = msg.to ?? (await this.pickByCap(msg.cap!, msg.queue))?.id ?? null;
+    const r = await this.store.createTask(
+      {
+        id: newSortableId("t"),
+        from: sender.id,
+        to,
+        cap: msg.cap ?? null,
+        task: msg.task,
+        context: msg.context,
+        priority: msg.priority,
+        leaseS: msg.lease_s,
+        ttlS: msg.ttl_s ?? null,
+        createdAt: this.clock(),
+        idempotencyKey: msg.idempotency_key ?? null,
+      },
+      this.opts.room,
+    );
+    if (!r.ok) throw r.refused === "unknown_agent" ? unknownAgent(to!) : noRoom(r);
     announce(this.bus, r.effects);
     return r.duplicate ? { id: r.task.id, to: r.task.to, duplicate: true } : { id: r.task.id, to: r.task.to };
   }
@@ -157,7 +149,7 @@ export class Tasks {
     const r = await this.store.enqueueIfRoom({ to: to.id, priority: "normal", msg: message }, this.opts.room);
     if (!r.ok) {
       if (r.refused === "unknown_agent") throw notFound("unknown_agent", `no agent is registered as "${msg.to}"`, "run `clawlink discover --all` to see the registered agents' ids and names");
-      throw noRoom(r, to);
+      throw noRoom(r);
     }
     announce(this.bus, r.effects);
     return { id, to: to.id };

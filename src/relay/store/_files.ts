@@ -2,6 +2,7 @@
  * Shared files in the memory store: heads, versions and leases, with running byte totals so a
  * write checks its room without adding up every file.
  */
+import { frozen } from "./rules";
 import type { FileDeleted, FileEntry, FileHeadRecord, FileLockRecord, FilePut, FileRules, FileVersionMeta, FileVersionRecord, LeaseReleased, LeaseTaken, NewFileVersion } from "./port";
 
 /** What changed, for a store that writes it down (no-ops in memory). */
@@ -14,7 +15,7 @@ export interface FileJournal {
 }
 
 export const metaOf = (f: FileVersionRecord): FileVersionMeta =>
-  Object.freeze({ key: f.key, version: f.version, size: f.size, sha256: f.sha256, author: f.author, createdAt: f.createdAt });
+  frozen({ key: f.key, version: f.version, size: f.size, sha256: f.sha256, author: f.author, createdAt: f.createdAt });
 
 export class FileBook {
   readonly heads = new Map<string, FileHeadRecord>();
@@ -64,7 +65,7 @@ export class FileBook {
     const others = this.pinned - (latest?.size ?? 0);
     if (others + size > rules.maxTotalBytes) return { ok: false, refused: "storage_full", pinned: others };
     const version = (head?.version ?? 0) + 1;
-    const record: FileVersionRecord = Object.freeze({ key, version, size, sha256: file.sha256, author: file.author, createdAt: file.createdAt, bytes: file.bytes });
+    const record: FileVersionRecord = frozen({ key, version, size, sha256: file.sha256, author: file.author, createdAt: file.createdAt, bytes: file.bytes });
     this.add(record);
     this.setHead({ key, version, deletedBy: null, deletedAt: null });
     if (version > rules.maxVersions) this.drop(key, version - rules.maxVersions);
@@ -85,7 +86,7 @@ export class FileBook {
   take(key: string, holderId: string, holderName: string, now: number, until: number): LeaseTaken {
     const held = this.liveLock(key, now);
     if (held && held.holderId !== holderId) return { ok: false, refused: "locked", lock: held };
-    const lock: FileLockRecord = Object.freeze({ key, holderId, holderName, since: held?.since ?? now, until });
+    const lock: FileLockRecord = frozen({ key, holderId, holderName, since: held?.since ?? now, until });
     this.locks.set(key, lock);
     this.journal.lock(key);
     return { ok: true, lock };
@@ -124,8 +125,8 @@ export class FileBook {
 
   /** Loads a record kept by a durable store (no journal). */
   restore(record: FileHeadRecord | FileVersionRecord | FileLockRecord) {
-    if ("holderId" in record) this.locks.set(record.key, Object.freeze(record));
-    else if ("bytes" in record) this.add(Object.freeze(record), false);
+    if ("holderId" in record) this.locks.set(record.key, frozen(record));
+    else if ("bytes" in record) this.add(frozen(record), false);
     else this.setHead(record, false);
   }
 
@@ -142,11 +143,11 @@ export class FileBook {
 
   private setHead(head: FileHeadRecord, journal = true): FileHeadRecord {
     const before = this.latest(head.key)?.size ?? 0;
-    const frozen = Object.freeze({ ...head });
-    this.heads.set(head.key, frozen);
+    const record = frozen({ ...head });
+    this.heads.set(head.key, record);
     this.pinned += (this.latest(head.key)?.size ?? 0) - before;
     if (journal) this.journal.head(head.key);
-    return frozen;
+    return record;
   }
 
   /** Drops the key's versions numbered `upTo` or lower. */

@@ -1,7 +1,7 @@
 /**
  * One agent's messages in the memory store: a queue served urgent, high, normal, low, then oldest
- * first, and what is in flight. Indexed by message id, by coalescing key and by the task a message
- * is about, so no operation scans a queue to find one message.
+ * first, and what is in flight (by id). Indexed by coalescing key and by the task a message is
+ * about, so neither coalescing nor settling a task's messages scans the queue.
  */
 import { PRIORITIES, type Message, type Priority } from "../../protocol/schemas";
 import type { Want } from "./port";
@@ -14,8 +14,9 @@ export interface Slot {
   /** A task's copy is replaced when claimed, to carry its attempt. */
   msg: Message;
   readonly bytes: number;
-  readonly key: string | null;
+  /** The task (or message) it is about: indexed, and with `coalesces`, what an unread one of its type is replaced by. */
   readonly about: string | null;
+  readonly coalesces: boolean;
   where: "queued" | "flying" | "gone";
   /** In flight: when it is queued again unless acknowledged, and the connection it went out on (null: a poll). */
   until: number;
@@ -95,35 +96,31 @@ export const wants = (want: Want | null | undefined, msg: Message) =>
 
 export class Inbox {
   private lanes = PRIORITIES.map(() => new Lane());
-  private queuedById = new Map<string, Slot>();
+  /** Queued slots; by id only in flight (a queue of tasks for an agent that is away can grow long, and is rarely searched). */
+  private count = 0;
   readonly flying = new Map<string, Slot>();
-  private latest = new Map<string, Slot>();
-  private aboutIndex = new Map<string, Set<Slot>>();
+  /** Usually one message is about a task at a time: the slot itself, an array only past one. */
+  private aboutIndex = new Map<string, Slot | Slot[]>();
 
   get size() {
-    return this.queuedById.size;
+    return this.count;
   }
 
   get empty() {
-    return this.queuedById.size === 0 && this.flying.size === 0;
+    return this.count === 0 && this.flying.size === 0;
   }
 
-  /** Queues a new slot; returns the unread slot with the same coalescing key it replaced. */
+  /** Queues a new slot; returns the unread slot it replaced. */
   add(slot: Slot): Slot | undefined {
     let replaced: Slot | undefined;
-    if (slot.key !== null) {
-      const prev = this.latest.get(slot.key);
-      if (prev && prev.where === "queued") replaced = this.remove(prev.msg.id);
-      this.latest.set(slot.key, slot);
+    if (slot.coalesces) {
+      const prev = this.unread(slot);
+      if (prev) replaced = this.take(prev);
     }
     slot.where = "queued";
-    this.queuedById.set(slot.msg.id, slot);
+    this.count++;
     this.lanes[LANE[slot.priority]]!.push(slot);
-    if (slot.about !== null) {
-      let set = this.aboutIndex.get(slot.about);
-      if (!set) this.aboutIndex.set(slot.about, (set = new Set()));
-      set.add(slot);
-    }
+    if (slot.about !== null) this.index(slot);
     return replaced;
   }
 
@@ -134,7 +131,7 @@ export class Inbox {
         if (lane.live === 0) continue;
         const s = lane.shift();
         if (s) {
-          this.queuedById.delete(s.msg.id);
+          this.count--;
           s.where = "gone";
           this.unindex(s);
           return s;
@@ -143,20 +140,24 @@ export class Inbox {
       return undefined;
     }
     for (const lane of this.lanes) {
-      for (const s of lane.queued()) if (wants(want, s.msg)) return this.remove(s.msg.id);
+      for (const s of lane.queued()) if (wants(want, s.msg)) return this.take(s);
     }
     return undefined;
   }
 
-  /** Takes a queued slot out; it is `gone` until flown or pushed again. */
-  remove(id: string): Slot | undefined {
-    const s = this.queuedById.get(id);
-    if (!s) return undefined;
-    this.queuedById.delete(id);
+  /** Takes a queued slot out; it is `gone` until flown or added again. */
+  take(s: Slot): Slot {
     s.where = "gone";
+    this.count--;
     this.lanes[LANE[s.priority]]!.removed();
     this.unindex(s);
     return s;
+  }
+
+  /** Takes the queued slot with this id out, looking through the queue (the rare path: a task withdrawn before it was handed out). */
+  remove(id: string): Slot | undefined {
+    for (const lane of this.lanes) for (const s of lane.queued()) if (s.msg.id === id) return this.take(s);
+    return undefined;
   }
 
   fly(s: Slot, until: number, conn: string | null) {
@@ -164,21 +165,17 @@ export class Inbox {
     s.until = until;
     s.conn = conn;
     this.flying.set(s.msg.id, s);
-    if (s.about !== null) {
-      let set = this.aboutIndex.get(s.about);
-      if (!set) this.aboutIndex.set(s.about, (set = new Set()));
-      set.add(s);
-    }
+    if (s.about !== null) this.index(s);
   }
 
   /**
    * Puts an in-flight slot back in the queue at its place, as a fresh slot (the old one may still sit
-   * in a lane); `fresh` is null when a newer unread message with its coalescing key made it moot.
+   * in a lane); `fresh` is null when a newer unread one it coalesces with made it moot.
    */
   requeue(id: string): { old: Slot; fresh: Slot | null } | undefined {
     const old = this.land(id);
     if (!old) return undefined;
-    if (old.key !== null && this.latest.get(old.key)?.where === "queued") return { old, fresh: null };
+    if (old.coalesces && this.unread(old)) return { old, fresh: null };
     const fresh: Slot = { ...old, until: 0, conn: null };
     this.add(fresh);
     return { old, fresh };
@@ -196,21 +193,37 @@ export class Inbox {
 
   /** Slots queued or in flight that are about `id`. */
   about(id: string): Slot[] {
-    return [...(this.aboutIndex.get(id) ?? [])];
+    const found = this.aboutIndex.get(id);
+    return found === undefined ? [] : Array.isArray(found) ? [...found] : [found];
   }
 
-  queued(): Iterable<Slot> {
-    return this.queuedById.values();
+  *queued(): Iterable<Slot> {
+    for (const lane of this.lanes) yield* lane.queued();
   }
 
-  has(id: string) {
-    return this.queuedById.has(id) || this.flying.has(id);
+  /** The queued slot of the same type about the same thing as `s`. */
+  private unread(s: Slot): Slot | undefined {
+    const found = this.aboutIndex.get(s.about!);
+    if (found === undefined) return undefined;
+    const same = (x: Slot) => x.where === "queued" && x.msg.type === s.msg.type;
+    return Array.isArray(found) ? found.find(same) : same(found) ? found : undefined;
+  }
+
+  private index(s: Slot) {
+    const found = this.aboutIndex.get(s.about!);
+    if (found === undefined) this.aboutIndex.set(s.about!, s);
+    else if (Array.isArray(found)) found.push(s);
+    else this.aboutIndex.set(s.about!, [found, s]);
   }
 
   private unindex(s: Slot) {
-    if (s.key !== null && this.latest.get(s.key) === s) this.latest.delete(s.key);
     if (s.about === null) return;
-    const set = this.aboutIndex.get(s.about);
-    if (set?.delete(s) && set.size === 0) this.aboutIndex.delete(s.about);
+    const found = this.aboutIndex.get(s.about);
+    if (found === s) this.aboutIndex.delete(s.about);
+    else if (Array.isArray(found)) {
+      const rest = found.filter((x) => x !== s);
+      if (rest.length === 1) this.aboutIndex.set(s.about, rest[0]!);
+      else this.aboutIndex.set(s.about, rest);
+    }
   }
 }

@@ -19,6 +19,7 @@ import {
   type NameRules,
   type NewAgent,
   type NewEntry,
+  type NewTask,
   type NewFileVersion,
   type Refusal,
   type Room,
@@ -28,17 +29,26 @@ import {
   type TaskQuery,
   type TaskRecord,
 } from "./port";
-import { aboutOf, applyChange, coalesceKey, frozenTask, isFinal, messageBytes, notes, notices, taskMessage } from "./rules";
+import { aboutOf, applyChange, coalesces, frozen, frozenTask, isFinal, messageBytes, notes, notices, taskMessage } from "./rules";
 
 const EMPTY_CLAIM = Object.freeze({ messages: Object.freeze([]) as readonly Message[], effects: NO_EFFECTS });
 const DELIVERABLE: readonly TaskState[] = ["queued", "delivered", "working"];
 
+const NONE: readonly string[] = Object.freeze([]);
+
 /** Collects what an operation changed, for its Effects. */
 class Changes {
-  queued: string[] = [];
-  tasks: string[] = [];
+  private q: string[] | undefined;
+  private t: string[] | undefined;
+  queued(agent: string) {
+    // Consecutive repeats (a sender told of each of its tasks) are one event.
+    if (this.q?.[this.q.length - 1] !== agent) (this.q ??= []).push(agent);
+  }
+  task(id: string) {
+    (this.t ??= []).push(id);
+  }
   get effects(): Effects {
-    return this.queued.length || this.tasks.length ? { queued: this.queued, tasks: this.tasks } : NO_EFFECTS;
+    return this.q || this.t ? { queued: this.q ?? NONE, tasks: this.t ?? NONE } : NO_EFFECTS;
   }
 }
 
@@ -69,6 +79,7 @@ export class MemoryStore implements Store {
 
   // Where a durable store writes down what changed; nothing to do in memory.
   protected agentChanged(_id: string, _keep: boolean) {}
+  protected taskCreated(_id: string) {}
   protected taskChanged(_id: string) {}
   protected slotChanged(_slot: Slot) {}
   protected fileJournal(): FileJournal {
@@ -84,6 +95,9 @@ export class MemoryStore implements Store {
   async getAgentByName(name: string) {
     const id = this.names.get(name);
     return id === undefined ? undefined : this.agents.get(id);
+  }
+  async findAgent(idOrName: string) {
+    return this.agents.get(idOrName) ?? this.agents.get(this.names.get(idOrName) ?? "");
   }
   async listAgents() {
     return [...this.agents.values()];
@@ -105,12 +119,12 @@ export class MemoryStore implements Store {
     if (!known && count >= rules.maxAgents) return { ok: false, refused: "too_many_agents", count };
     const fx = new Changes();
     if (holder) this.drop(holder.id, now, rules.note, fx);
-    const record: AgentRecord = Object.freeze({
+    const record: AgentRecord = frozen({
       ...agent,
-      caps: Object.freeze([...agent.caps]),
+      caps: frozen([...agent.caps]),
       registeredAt: known?.registeredAt ?? now,
       lastSeen: now,
-      conns: known?.conns ?? Object.freeze([]),
+      conns: known?.conns ?? frozen([]),
     });
     if (known && known.name !== agent.name && this.names.get(known.name) === known.id) this.names.delete(known.name);
     this.agents.set(agent.id, record);
@@ -122,7 +136,7 @@ export class MemoryStore implements Store {
   async touchAgent(id: string, now: number, keep = false) {
     const rec = this.agents.get(id);
     if (!rec) return undefined;
-    const next = Object.freeze({ ...rec, lastSeen: Math.max(rec.lastSeen, now) });
+    const next = frozen({ ...rec, lastSeen: Math.max(rec.lastSeen, now) });
     this.agents.set(id, next);
     this.agentChanged(id, keep);
     return next;
@@ -156,7 +170,7 @@ export class MemoryStore implements Store {
     if (this.names.get(agent.name) === id) this.names.delete(agent.name);
     const inbox = this.inboxes.get(id);
     if (inbox) {
-      for (const s of [...inbox.queued()]) this.settle(inbox.remove(s.msg.id)!);
+      for (const s of [...inbox.queued()]) this.settle(inbox.take(s));
       for (const msgId of [...inbox.flying.keys()]) this.settle(inbox.land(msgId)!);
       this.inboxes.delete(id);
       this.flyingAgents.delete(id);
@@ -173,7 +187,7 @@ export class MemoryStore implements Store {
   async attachConnection(agentId: string, conn: string) {
     const rec = this.agents.get(agentId);
     if (!rec) return undefined;
-    const agent = Object.freeze({ ...rec, conns: Object.freeze([...rec.conns, conn]) });
+    const agent = frozen({ ...rec, conns: frozen([...rec.conns, conn]) });
     this.agents.set(agentId, agent);
     this.agentChanged(agentId, false);
     return agent;
@@ -182,7 +196,7 @@ export class MemoryStore implements Store {
   async detachConnection(agentId: string, conn: string) {
     const rec = this.agents.get(agentId);
     if (!rec) return NO_EFFECTS;
-    this.agents.set(agentId, Object.freeze({ ...rec, conns: Object.freeze(rec.conns.filter((c) => c !== conn)) }));
+    this.agents.set(agentId, frozen({ ...rec, conns: frozen(rec.conns.filter((c) => c !== conn)) }));
     this.agentChanged(agentId, false);
     const fx = new Changes();
     const inbox = this.inboxes.get(agentId);
@@ -198,13 +212,14 @@ export class MemoryStore implements Store {
 
   /** Queues one message, within `room` when given; null when its recipient is not registered. */
   private queue(entry: NewEntry, room: Room | null, fx: Changes): Slot | Refusal | null {
-    if (!this.agents.has(entry.to)) return null;
+    const agent = this.agents.get(entry.to);
+    if (!agent) return null;
     let inbox = this.inboxes.get(entry.to);
     const bytes = messageBytes(entry.msg);
     const from = entry.msg.from;
     if (room) {
       const waiting = inbox?.size ?? 0;
-      if (room.maxQueue !== undefined && waiting >= room.maxQueue) return { ok: false, refused: "queue_full", waiting };
+      if (room.maxQueue !== undefined && waiting >= room.maxQueue) return { ok: false, refused: "queue_full", waiting, name: agent.name };
       if (room.maxQueuedBytes !== undefined && this.queuedBytes + bytes > room.maxQueuedBytes) return { ok: false, refused: "relay_full", bytes: this.queuedBytes };
       const mine = this.senderBytes.get(from) ?? 0;
       if (room.maxSenderBytes !== undefined && mine + bytes > room.maxSenderBytes) return { ok: false, refused: "sender_full", bytes: mine };
@@ -216,8 +231,8 @@ export class MemoryStore implements Store {
       priority: entry.priority,
       msg: entry.msg,
       bytes,
-      key: coalesceKey(entry.msg),
       about: aboutOf(entry.msg),
+      coalesces: coalesces(entry.msg),
       where: "queued",
       until: 0,
       conn: null,
@@ -227,7 +242,7 @@ export class MemoryStore implements Store {
     this.queuedBytes += bytes;
     this.senderBytes.set(from, (this.senderBytes.get(from) ?? 0) + bytes);
     this.slotChanged(slot);
-    fx.queued.push(entry.to);
+    fx.queued(entry.to);
     return slot;
   }
 
@@ -252,7 +267,7 @@ export class MemoryStore implements Store {
       } else this.settle(r.old);
     }
     if (inbox.flying.size === 0) this.flyingAgents.delete(agentId);
-    if (any) fx.queued.push(agentId);
+    if (any) fx.queued(agentId);
   }
 
   async enqueueIfRoom(entry: NewEntry, room: Room): Promise<Enqueued> {
@@ -324,7 +339,7 @@ export class MemoryStore implements Store {
     let n = 0;
     for (const taskId of taskIds) {
       for (const s of inbox.about(taskId)) {
-        const gone = s.where === "queued" ? inbox.remove(s.msg.id) : inbox.land(s.msg.id);
+        const gone = s.where === "queued" ? inbox.take(s) : inbox.land(s.msg.id);
         if (!gone) continue;
         this.settle(gone);
         n++;
@@ -404,20 +419,31 @@ export class MemoryStore implements Store {
     return agentIds.map((id) => this.held.get(id) ?? 0);
   }
 
-  async createTask(task: TaskRecord, room: Room): Promise<Created> {
+  async createTask(task: NewTask, room: Room): Promise<Created> {
     if (task.idempotencyKey !== null) {
       const first = this.idempotency.get(`${task.from}\0${task.idempotencyKey}`);
       if (first !== undefined) return { ok: true, task: this.tasks.get(first)!, duplicate: true, effects: NO_EFFECTS };
     }
-    const record = frozenTask(task);
+    const to = task.to === null ? undefined : (this.agents.get(task.to) ?? this.agents.get(this.names.get(task.to) ?? ""));
+    if (task.to !== null && !to) return { ok: false, refused: "unknown_agent" };
+    const at = task.createdAt;
+    const record = frozenTask({
+      ...task,
+      to: to?.id ?? null,
+      state: "queued",
+      attempts: 0,
+      updatedAt: at,
+      history: [{ state: "queued", at, note: to ? notes.queuedFor(to.name) : notes.waitingFor(task.cap ?? "") }],
+      result: null,
+      responseId: null,
+    });
     const fx = new Changes();
-    if (record.to !== null) {
-      const slot = this.queue({ to: record.to, priority: record.priority, msg: taskMessage(record) }, room, fx);
-      if (slot === null) return { ok: false, refused: "unknown_agent" };
-      if ("ok" in slot) return slot;
+    if (to) {
+      const slot = this.queue({ to: to.id, priority: record.priority, msg: taskMessage(record) }, room, fx);
+      if (slot && "ok" in slot) return slot;
     }
     this.addTask(record);
-    fx.tasks.push(record.id);
+    fx.task(record.id);
     return { ok: true, task: record, duplicate: false, effects: fx.effects };
   }
 
@@ -436,7 +462,7 @@ export class MemoryStore implements Store {
       this.held.set(agentId, (this.held.get(agentId) ?? 0) + 1);
       this.taskChanged(id);
       this.queue({ to: agentId, priority: next.priority, msg: taskMessage(next) }, null, fx);
-      fx.tasks.push(id);
+      fx.task(id);
       tasks.push(next);
     }
     return { tasks, effects: fx.effects };
@@ -488,7 +514,7 @@ export class MemoryStore implements Store {
     const next = applyChange(task, change, patch);
     this.tasks.set(task.id, next);
     this.taskChanged(task.id);
-    fx.tasks.push(task.id);
+    fx.task(task.id);
     if (!isFinal(task.state) && isFinal(next.state)) {
       this.ttlTasks.delete(task.id);
       this.unassigned.delete(task.id);
@@ -506,13 +532,13 @@ export class MemoryStore implements Store {
       return;
     }
     const inbox = this.inboxes.get(task.to);
-    const s = inbox?.remove(task.id) ?? inbox?.land(task.id);
+    const s = inbox?.land(task.id) ?? inbox?.remove(task.id);
     if (s) this.settle(s);
   }
 
   /** Puts back an agent a durable store kept; its connections were on a relay that is gone. */
   protected restoreAgent(agent: AgentRecord) {
-    this.agents.set(agent.id, Object.freeze({ ...agent, caps: Object.freeze([...agent.caps]), conns: Object.freeze([]) }));
+    this.agents.set(agent.id, frozen({ ...agent, caps: frozen([...agent.caps]), conns: frozen([]) }));
     this.names.set(agent.name, agent.id);
   }
 
@@ -524,10 +550,10 @@ export class MemoryStore implements Store {
     }
     // It keeps the sequence number it was given, and so its place among the others (they come in order).
     this.seq = seq;
-    this.queue({ to, priority, msg }, null, new Changes());
+    const slot = this.queue({ to, priority, msg }, null, new Changes()) as Slot;
     if (until === null) return;
     const inbox = this.inboxes.get(to)!;
-    inbox.fly(inbox.remove(msg.id)!, until, null);
+    inbox.fly(inbox.take(slot), until, null);
     this.flyingAgents.add(to);
   }
 
@@ -544,7 +570,7 @@ export class MemoryStore implements Store {
       else if (task.state === "queued") this.unassigned.add(task.id);
       if (task.ttlS !== null) this.ttlTasks.add(task.id);
     }
-    this.taskChanged(task.id);
+    this.taskCreated(task.id);
   }
 
   private index(agentId: string, taskId: string) {

@@ -59,6 +59,9 @@ export interface TaskRecord {
   readonly idempotencyKey: string | null;
 }
 
+/** A task as its sender makes it: `to` is an agent's id or name (the store resolves it), or null to wait for an agent with `cap`. */
+export type NewTask = Pick<TaskRecord, "id" | "from" | "to" | "cap" | "task" | "context" | "priority" | "leaseS" | "ttlS" | "createdAt" | "idempotencyKey">;
+
 /** A message for one agent, as the core hands it to the store. */
 export interface NewEntry {
   readonly to: string;
@@ -77,7 +80,7 @@ export interface Room {
 }
 
 export type Refusal =
-  | { readonly ok: false; readonly refused: "queue_full"; readonly waiting: number }
+  | { readonly ok: false; readonly refused: "queue_full"; readonly waiting: number; readonly name: string }
   | { readonly ok: false; readonly refused: "relay_full"; readonly bytes: number }
   | { readonly ok: false; readonly refused: "sender_full"; readonly bytes: number };
 
@@ -227,6 +230,8 @@ export interface Store {
   // ---------------------------------------------------------------- agents
   getAgent(id: string): Promise<AgentRecord | undefined>;
   getAgentByName(name: string): Promise<AgentRecord | undefined>;
+  /** By id, then by name. */
+  findAgent(idOrName: string): Promise<AgentRecord | undefined>;
   listAgents(): Promise<readonly AgentRecord[]>;
   countAgents(): Promise<number>;
   /**
@@ -255,7 +260,8 @@ export interface Store {
   /**
    * Takes up to `max` queued messages, highest priority first, and puts them in flight on `conn`
    * (null for a poll), which must be attached. A task taken is delivered: its attempt counts up.
-   * A copy of a task that has finished is dropped instead.
+   * A copy of a task that has finished is dropped instead. A claim for a connection may resolve
+   * before it is durable: after a restart, what went out on connections is queued again anyway.
    */
   claimNext(agentId: string, conn: string | null, now: number, opts: ClaimOptions): Promise<{ readonly messages: readonly Message[]; readonly effects: Effects }>;
   /** Settles in-flight messages; returns how many were. */
@@ -282,7 +288,7 @@ export interface Store {
    * keeps it until an agent with its capability registers. A repeated idempotency key of the same
    * sender returns the first task instead (`duplicate`).
    */
-  createTask(task: TaskRecord, room: Room): Promise<Created>;
+  createTask(task: NewTask, room: Room): Promise<Created>;
   /** Gives the tasks waiting for one of the agent's capabilities to it. */
   assignWaiting(agentId: string, now: number): Promise<{ readonly tasks: readonly TaskRecord[]; readonly effects: Effects }>;
   /** Compare-and-set: applies `change` if the task is in one of `from`, and queues what the change tells (rules.ts). */

@@ -20,6 +20,7 @@ import { frozenTask } from "./rules";
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS agents (id TEXT PRIMARY KEY, record TEXT NOT NULL);
   CREATE TABLE IF NOT EXISTS tasks (id TEXT PRIMARY KEY, record TEXT NOT NULL);
+  CREATE TABLE IF NOT EXISTS task_states (id TEXT PRIMARY KEY, state TEXT NOT NULL);
   CREATE TABLE IF NOT EXISTS messages (
     seq INTEGER PRIMARY KEY, agent TEXT NOT NULL, priority TEXT NOT NULL, body TEXT NOT NULL,
     inflight INTEGER NOT NULL DEFAULT 0, until INTEGER, via_socket INTEGER NOT NULL DEFAULT 0
@@ -36,8 +37,8 @@ type Args<K extends keyof MemoryStore> = MemoryStore[K] extends (...a: infer A) 
 
 export class SqliteStore extends MemoryStore {
   private db: Database;
-  /** Row writes waiting for the next commit, by row; each writes the row as memory has it then. */
-  private pending = new Map<string, () => void>();
+  /** Rows waiting for the next commit; each is written as memory has it then. */
+  private pending = new Pending();
   /** Counts journal entries, so an operation that wrote nothing does not wait for a commit. */
   private journaled = 0;
   private flushing: Promise<void> | undefined;
@@ -59,6 +60,8 @@ export class SqliteStore extends MemoryStore {
       deleteAgent: this.db.prepare("DELETE FROM agents WHERE id = $id"),
       putTask: this.db.prepare("INSERT OR REPLACE INTO tasks (id, record) VALUES ($id, $record)"),
       deleteTask: this.db.prepare("DELETE FROM tasks WHERE id = $id"),
+      putTaskState: this.db.prepare("INSERT OR REPLACE INTO task_states (id, state) VALUES ($id, $state)"),
+      deleteTaskState: this.db.prepare("DELETE FROM task_states WHERE id = $id"),
       putMessage: this.db.prepare(
         "INSERT OR REPLACE INTO messages (seq, agent, priority, body, inflight, until, via_socket) VALUES ($seq, $agent, $priority, $body, $inflight, $until, $via)",
       ),
@@ -79,7 +82,12 @@ export class SqliteStore extends MemoryStore {
   /** Reads everything back into memory. Messages that were out on a socket go back to their queue. */
   private load() {
     for (const row of this.db.query<{ record: string }, []>("SELECT record FROM agents").all()) this.restoreAgent(JSON.parse(row.record));
-    for (const row of this.db.query<{ record: string }, []>("SELECT record FROM tasks").all()) this.addTask(frozenTask(JSON.parse(row.record)));
+    const states = new Map<string, string>();
+    for (const row of this.db.query<{ id: string; state: string }, []>("SELECT id, state FROM task_states").all()) states.set(row.id, row.state);
+    for (const row of this.db.query<{ id: string; record: string }, []>("SELECT id, record FROM tasks").all()) {
+      const state = states.get(row.id);
+      this.addTask(frozenTask({ ...JSON.parse(row.record), ...(state === undefined ? {} : JSON.parse(state)) }));
+    }
     const rows = this.db
       .query<{ agent: string; seq: number; priority: Priority; body: string; inflight: number; until: number | null; via_socket: number }, []>(
         "SELECT agent, seq, priority, body, inflight, until, via_socket FROM messages ORDER BY seq",
@@ -96,66 +104,85 @@ export class SqliteStore extends MemoryStore {
     for (const row of this.db.query<{ record: string }, []>("SELECT record FROM file_locks").all()) this.files.restore(JSON.parse(row.record));
   }
 
-  private journal(row: string, write: () => void) {
-    if (this.loading) return;
+  private journal() {
+    if (this.loading) return false;
     this.journaled++;
-    this.pending.delete(row); // re-inserted last, so it runs after writes it depends on
-    this.pending.set(row, write);
+    return true;
   }
 
   // Live state (last seen on a request, connections) is not kept; a heartbeat's last seen is.
   protected override agentChanged(id: string, keep: boolean) {
-    if (!keep) return;
-    this.journal(`a:${id}`, () => {
-      const a = this.agents.get(id);
-      if (a) this.q.putAgent!.run({ id, record: JSON.stringify(persisted(a)) });
-      else this.q.deleteAgent!.run({ id });
-    });
+    if (keep && this.journal()) this.pending.agents.add(id);
+  }
+
+  protected override taskCreated(id: string) {
+    if (this.journal()) this.pending.tasks.set(id, "created");
   }
 
   protected override taskChanged(id: string) {
-    this.journal(`t:${id}`, () => {
-      const t = this.tasks.get(id);
-      if (t) this.q.putTask!.run({ id, record: JSON.stringify(t satisfies TaskRecord) });
-      else this.q.deleteTask!.run({ id });
-    });
+    if (this.journal() && !this.pending.tasks.has(id)) this.pending.tasks.set(id, "changed");
   }
 
   protected override slotChanged(slot: Slot) {
-    this.journal(`m:${slot.seq}`, () => {
-      if (slot.where === "gone") {
-        this.q.deleteMessage!.run({ seq: slot.seq });
-        return;
-      }
-      const flying = slot.where === "flying";
-      this.q.putMessage!.run({
-        seq: slot.seq,
-        agent: slot.to,
-        priority: slot.priority,
-        body: JSON.stringify(slot.msg),
-        inflight: flying ? 1 : 0,
-        until: flying ? slot.until : null,
-        via: flying && slot.conn !== null ? 1 : 0,
-      });
+    // Out on a socket is as good as queued on disk: a restart queues it again (its socket died with the relay).
+    if (slot.where === "flying" && slot.conn !== null) return;
+    // The latest slot of a sequence number is the one memory has (a message queued again is a fresh slot).
+    if (this.journal()) this.pending.slots.set(slot.seq, slot);
+  }
+
+  private writeAgent(id: string) {
+    const a = this.agents.get(id);
+    if (a) this.q.putAgent!.run({ id, record: JSON.stringify(persisted(a)) });
+    else this.q.deleteAgent!.run({ id });
+  }
+
+  /** A task's record is written whole once; what changes afterwards goes to task_states, so a big task is not written again. */
+  private writeTask(id: string, how: "created" | "changed") {
+    const t = this.tasks.get(id);
+    if (!t) {
+      this.q.deleteTask!.run({ id });
+      this.q.deleteTaskState!.run({ id });
+    } else if (how === "created") this.q.putTask!.run({ id, record: JSON.stringify(t satisfies TaskRecord) });
+    else this.q.putTaskState!.run({ id, state: JSON.stringify(taskState(t)) });
+  }
+
+  private writeSlot(slot: Slot) {
+    if (slot.where === "gone") {
+      this.q.deleteMessage!.run({ seq: slot.seq });
+      return;
+    }
+    const flying = slot.where === "flying";
+    this.q.putMessage!.run({
+      seq: slot.seq,
+      agent: slot.to,
+      priority: slot.priority,
+      body: JSON.stringify(slot.msg),
+      inflight: flying ? 1 : 0,
+      until: flying ? slot.until : null,
+      via: flying && slot.conn !== null ? 1 : 0,
     });
+  }
+
+  private fileRow(row: string, write: () => void) {
+    if (this.journal()) this.pending.files.set(row, write);
   }
 
   protected override fileJournal(): FileJournal {
     return {
       head: (key) =>
-        this.journal(`fh:${key}`, () => {
+        this.fileRow(`fh:${key}`, () => {
           const head = this.files.heads.get(key);
           if (head) this.q.putFileHead!.run({ key, record: JSON.stringify(head) });
         }),
       version: (key, version) =>
-        this.journal(`fv:${key}\0${version}`, () => {
+        this.fileRow(`fv:${key}\0${version}`, () => {
           const f = this.files.version(key, version);
           if (f) this.q.putFileVersion!.run({ key, version, bytes: f.bytes, sha256: f.sha256, author: f.author, createdAt: f.createdAt });
           else this.q.deleteFileVersion!.run({ key, version });
         }),
-      dropped: (key, upTo) => this.journal(`fd:${key}\0${upTo}`, () => this.q.deleteFileVersions!.run({ key, upTo })),
+      dropped: (key, upTo) => this.fileRow(`fd:${key}\0${upTo}`, () => this.q.deleteFileVersions!.run({ key, upTo })),
       lock: (key) =>
-        this.journal(`fl:${key}`, () => {
+        this.fileRow(`fl:${key}`, () => {
           const lock = this.files.locks.get(key);
           if (lock) this.q.putFileLock!.run({ key, record: JSON.stringify(lock) });
           else this.q.deleteFileLock!.run({ key });
@@ -181,16 +208,18 @@ export class SqliteStore extends MemoryStore {
 
   private commit() {
     if (this.closed || this.pending.size === 0) return;
-    const writes = this.pending;
-    this.pending = new Map();
+    const rows = this.pending;
+    this.pending = new Pending();
     try {
       this.db.transaction(() => {
-        for (const write of writes.values()) write();
+        for (const id of rows.agents) this.writeAgent(id);
+        for (const [id, how] of rows.tasks) this.writeTask(id, how);
+        for (const slot of rows.slots.values()) this.writeSlot(slot);
+        for (const write of rows.files.values()) write();
       })();
     } catch (err) {
       // The transaction rolled back: keep the whole batch for the next commit, or later rows would land without it.
-      for (const [row, write] of this.pending) writes.set(row, write);
-      this.pending = writes;
+      this.pending = rows;
       throw err;
     }
   }
@@ -213,7 +242,11 @@ export class SqliteStore extends MemoryStore {
   override detachConnection(...a: Args<"detachConnection">) { return this.durable(() => super.detachConnection(...a)); }
   override enqueueIfRoom(...a: Args<"enqueueIfRoom">) { return this.durable(() => super.enqueueIfRoom(...a)); }
   override broadcast(...a: Args<"broadcast">) { return this.durable(() => super.broadcast(...a)); }
-  override claimNext(...a: Args<"claimNext">) { return this.durable(() => super.claimNext(...a)); }
+  override claimNext(...a: Args<"claimNext">) {
+    // For a socket, nothing a claim wrote matters after a restart (its messages are queued again), so it does not wait for the disk.
+    if (a[1] !== null) return this.soon(() => super.claimNext(...a));
+    return this.durable(() => super.claimNext(...a));
+  }
   override ack(...a: Args<"ack">) { return this.durable(() => super.ack(...a)); }
   override clearTaskMessages(...a: Args<"clearTaskMessages">) { return this.durable(() => super.clearTaskMessages(...a)); }
   override requeue(...a: Args<"requeue">) { return this.durable(() => super.requeue(...a)); }
@@ -229,6 +262,13 @@ export class SqliteStore extends MemoryStore {
   override releaseLease(...a: Args<"releaseLease">) { return this.durable(() => super.releaseLease(...a)); }
   override expireLeases(...a: Args<"expireLeases">) { return this.durable(() => super.expireLeases(...a)); }
 
+  /** Runs a write operation whose loss in a crash is harmless; its rows go with the next commit. */
+  private soon<T>(run: () => Promise<T>): Promise<T> {
+    const result = run();
+    if (this.pending.size > 0) this.sync().catch(() => {}); // a failed commit keeps its rows for the next one
+    return result;
+  }
+
   override async close() {
     if (this.closed) return;
     this.commit();
@@ -236,6 +276,20 @@ export class SqliteStore extends MemoryStore {
     this.db.close();
   }
 }
+
+/** Rows changed since the last commit, by table; a row changed twice is written once. */
+class Pending {
+  agents = new Set<string>();
+  tasks = new Map<string, "created" | "changed">();
+  slots = new Map<number, Slot>();
+  files = new Map<string, () => void>();
+  get size() {
+    return this.agents.size + this.tasks.size + this.slots.size + this.files.size;
+  }
+}
+
+/** The part of a task record that changes after it is created. */
+const taskState = ({ to, state, attempts, updatedAt, history, result, responseId }: TaskRecord) => ({ to, state, attempts, updatedAt, history, result, responseId });
 
 /** What is kept of an agent: not its live connections. */
 const persisted = ({ conns: _, ...rest }: AgentRecord) => rest;

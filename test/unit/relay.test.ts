@@ -1,6 +1,7 @@
 /** The relay's core through its façade: a hand-driven clock, and sinks that stand in for sockets. No I/O, no sleeping on the clock. */
 import { describe, expect, test } from "bun:test";
 import type { Message, Task } from "../../src/protocol/schemas";
+import type { AgentRecord } from "../../src/relay/store/port";
 import { settle, setup, sink } from "./_core";
 
 const contents = (ms: Message[]) => ms.map((m) => (m.type === "broadcast" ? m.content : m.type));
@@ -232,5 +233,64 @@ describe("relay core: an agent that left", () => {
     await settle();
     expect(s.closed).toBe(4001);
     expect(s.opened).toBeNull();
+  });
+});
+
+describe("relay core: identities", () => {
+  test("an agent the relay forgot comes back under its id with the secret the relay issued, and only with it", async () => {
+    const { relay, register } = setup();
+    const a = await register("a");
+    const reg = await relay.register({ name: "b", caps: [], description: "", machine: "" });
+    await relay.unregister((await relay.authenticate(reg.secret))!);
+    expect(relay.recognise(reg.secret)).toBe(reg.id);
+    expect(relay.register({ name: "b", caps: [], description: "", machine: "", id: reg.id, secret: `${reg.id}.${"x".repeat(43)}` })).rejects.toThrow(
+      `the relay does not know agent ${reg.id} and did not issue this secret`,
+    );
+    expect(await relay.register({ name: "b", caps: [], description: "", machine: "", id: reg.id, secret: reg.secret })).toMatchObject({ id: reg.id, secret: reg.secret });
+    expect(relay.register({ name: "a2", caps: [], description: "", machine: "", id: a.id, secret: reg.secret })).rejects.toThrow(`the secret does not match agent ${a.id}`);
+  });
+
+  test("a stale agent's name is taken over only by a registration allowed to", async () => {
+    const { relay, register, advance } = setup();
+    await register("a");
+    await advance(121_000);
+    expect(relay.register({ name: "a", caps: [], description: "", machine: "" }, { takeOver: false })).rejects.toThrow(
+      "only a registration with the relay token can take over a stale agent's name",
+    );
+    expect(await relay.register({ name: "a", caps: [], description: "", machine: "" })).toMatchObject({ name: "a" });
+  });
+});
+
+describe("relay core: forgetting idle agents", () => {
+  const make = () => setup({ staleAfterMs: 1000, forgetAfterMs: 60_000, ackWindowMs: 3_600_000 });
+
+  test("an agent stale and idle for --forget-after is forgotten; one with something queued, in flight or held is not", async () => {
+    const { relay, register, send, advance } = make();
+    const [idle, queued, inflight, holder, boss] = await Promise.all(["idle", "queued", "inflight", "holder", "boss"].map((n) => register(n)));
+    const drain = async (agent: AgentRecord) => relay.ack(agent, (await relay.take(agent, { max: 100 })).map((m) => m.id));
+    await send(boss!, { type: "task", to: "queued", task: "waits in the queue" });
+    await send(boss!, { type: "task", to: "holder", task: "held unfinished" });
+    await drain(holder!);
+    await send(boss!, { type: "broadcast", content: "news" });
+    await drain(idle!);
+    await drain(holder!);
+    await relay.take(inflight!, { max: 100 }); // taken, never acknowledged
+    await drain(boss!);
+    await advance(59_000);
+    expect((await relay.health()).agents).toBe(5);
+    await advance(16_000);
+    expect((await relay.listAgents({ all: true })).map((a) => a.name)).toEqual(["holder", "inflight", "queued"]);
+  });
+
+  test("an agent seen or connected within --forget-after is kept", async () => {
+    const { relay, register, advance } = make();
+    const seen = await register("seen");
+    const connected = await register("connected");
+    relay.connect(connected, sink());
+    for (let i = 0; i < 10; i++) {
+      await advance(30_000);
+      await relay.heartbeat(seen);
+    }
+    expect((await relay.health()).agents).toBe(2);
   });
 });

@@ -17,7 +17,13 @@ export interface StoreKind {
 const T0 = 10_000_000;
 const NONE: Room = {};
 const agent = (id: string, name = id, caps: string[] = []): NewAgent => ({ id, name, caps, description: "", machine: "", secretHash: `hash-${id}` });
-const rules = (now: number, more: { maxAgents?: number; takeOver?: boolean } = {}) => ({ staleBefore: now - 120_000, maxAgents: more.maxAgents ?? 100, takeOver: more.takeOver ?? true, note: "its name was taken over" });
+const rules = (now: number, more: { maxAgents?: number; takeOver?: boolean; allowNew?: boolean } = {}) => ({
+  staleBefore: now - 120_000,
+  maxAgents: more.maxAgents ?? 100,
+  takeOver: more.takeOver ?? true,
+  allowNew: more.allowNew ?? true,
+  note: "its name was taken over",
+});
 const ACK = { max: 100, ackWindowMs: 60_000 };
 
 let n = 0;
@@ -82,6 +88,7 @@ export function storeContract(kind: StoreKind) {
       const again = await s.claimName({ ...agent("a", "a2"), caps: ["y"] }, T0 + 5, rules(T0 + 5));
       expect(again).toMatchObject({ ok: true, created: false, agent: { name: "a2", caps: ["y"], registeredAt: T0, lastSeen: T0 + 5 } });
       expect(await s.claimName({ ...agent("a"), secretHash: "other" }, T0, rules(T0))).toEqual({ ok: false, refused: "wrong_secret" });
+      expect(await s.claimName(agent("z"), T0, rules(T0, { allowNew: false }))).toEqual({ ok: false, refused: "unknown_id" });
       s = await kind.again(s);
       expect(await s.getAgentByName("a")).toBeUndefined();
       expect((await s.getAgentByName("a2"))!.id).toBe("a");
@@ -143,16 +150,20 @@ export function storeContract(kind: StoreKind) {
       await s.close();
     });
 
-    test("forgetting claims only stale agents with no connection and nothing waiting, up to a limit", async () => {
+    test("forgetting claims only stale agents with no connection, nothing waiting and no unfinished task, up to a limit", async () => {
       const s = await two(kind);
       await s.claimName(agent("c"), T0, rules(T0));
       await s.claimName(agent("d"), T0, rules(T0));
+      await s.claimName(agent("e"), T0, rules(T0));
       await s.enqueueIfRoom(note("a", "b"), NONE);
+      await s.createTask(task("t_1", "b", "e"), NONE);
+      await s.claimNext("e", null, T0, ACK);
+      await s.ack("e", ["t_1"]);
       await s.attachConnection("c", "r1.1");
       await s.touchAgent("d", T0 + 1000);
       const r = await s.forgetAgents(T0 + 500, 10, T0 + 2000, "forgotten");
       expect(r.agents.map((x) => x.id)).toEqual(["a"]);
-      expect((await s.listAgents()).map((x) => x.id).sort()).toEqual(["b", "c", "d"]);
+      expect((await s.listAgents()).map((x) => x.id).sort()).toEqual(["b", "c", "d", "e"]);
       await s.close();
     });
   });

@@ -245,6 +245,19 @@ export class Delivery {
     }
   }
 
+  /** After the store undid a failed commit: every socket and poll looks again, and every watch is shown its task as it now is. */
+  recover() {
+    for (const pump of this.pumps.values()) this.kick(pump);
+    for (const [agent, waiting] of this.waiters) {
+      this.waiters.delete(agent);
+      for (const wake of waiting) wake();
+    }
+    for (const [taskId, set] of this.watches) {
+      for (const w of set) w.shown = "";
+      void this.refresh(taskId).catch(this.fail);
+    }
+  }
+
   // ---------------------------------------------------------------- polls
 
   /** Takes up to `max` messages for a poll, waiting up to `waitMs` for the first; they stay in flight until acknowledged. */

@@ -4,7 +4,7 @@
  * Registry, Tasks, Files and Delivery call only the store and the bus, never back up. No I/O of its
  * own: it takes a clock, a store and a bus.
  */
-import { forbidden } from "../../errors";
+import { forbidden, type ClawlinkError } from "../../errors";
 import type { Agent, FileDeleted, FileHistory, FileInfo, FileLock, FileWritten, Health, Message, RegisterRequest, Registration, SendMessage, Sent, Task, TaskState } from "../../protocol/schemas";
 import { LocalBus } from "../bus/local";
 import type { Bus } from "../bus/port";
@@ -15,7 +15,7 @@ import type { AgentRecord, FileVersionRecord, Room, Store, Want } from "../store
 import { announce } from "./announce";
 import { Delivery, type Connection, type Sink, type TaskWatcher } from "./delivery";
 import { Files, type PutOptions } from "./files";
-import { Registry } from "./registry";
+import { Registry, type RegisterOptions } from "./registry";
 import { Tasks } from "./tasks";
 
 export interface CoreOptions {
@@ -36,13 +36,17 @@ export interface CoreOptions {
   maxSenderBytes?: number;
   maxFileVersions?: number;
   maxTotalFileBytes?: number;
-  /** An agent stale this long with nothing waiting for it is forgotten. */
+  /** An agent unseen this long, stale, with nothing queued, in flight or held, is forgotten. */
   forgetAfterMs?: number;
+  /** The key agent secrets are derived from; by default the store's (per process in memory, kept by a durable store). */
+  secretKey?: Uint8Array;
   /** Finished tasks are kept this long, and at most `maxFinishedTasks` of them. */
   taskRetentionMs?: number;
   maxFinishedTasks?: number;
   /** Called with unexpected errors of work no request waits for (pushes, sweeps). */
   onError?: (err: unknown) => void;
+  /** Called when writing the store starts failing (with the error every write now answers) and when it works again (null). */
+  onStoreHealth?: (failure: ClawlinkError | null) => void;
 }
 
 export type { Connection, Sink, TaskWatcher };
@@ -68,10 +72,20 @@ export class Relay {
     this.clock = opts.clock ?? Date.now;
     const staleAfterMs = opts.staleAfterMs ?? 120_000;
     const room = (this.room = { maxQueue: opts.maxQueue ?? 10_000, maxQueuedBytes: opts.maxQueuedBytes, maxSenderBytes: opts.maxSenderBytes });
-    this.registry = new Registry(this.store, this.bus, this.clock, { staleAfterMs, maxAgents: opts.maxAgents ?? 10_000, forgetAfterMs: opts.forgetAfterMs });
+    this.registry = new Registry(this.store, this.bus, this.clock, {
+      staleAfterMs,
+      maxAgents: opts.maxAgents ?? 10_000,
+      forgetAfterMs: opts.forgetAfterMs ?? 24 * 3600_000,
+      secretKey: opts.secretKey,
+    });
     this.tasks = new Tasks(this.store, this.bus, this.clock, { staleAfterMs, room, retentionMs: opts.taskRetentionMs, maxFinished: opts.maxFinishedTasks });
     this.files = new Files(this.store, this.bus, this.clock, { maxVersions: opts.maxFileVersions ?? 20, maxTotalBytes: opts.maxTotalFileBytes ?? Infinity, room });
     this.delivery = new Delivery(this.store, this.bus, this.clock, { instance: this.instance, ackWindowMs: opts.ackWindowMs ?? 60_000, onError: opts.onError });
+    this.store.onHealth?.((failure) => {
+      // A failed commit was undone: what this process shows (pushes, polls, watches) is brought back in line with the store.
+      if (failure) this.delivery.recover();
+      opts.onStoreHealth?.(failure);
+    });
   }
 
   // ---------------------------------------------------------------- agents
@@ -91,8 +105,13 @@ export class Relay {
     return (await this.store.getAgent(agentId)) !== undefined;
   }
 
-  async register(req: RegisterRequest): Promise<Registration> {
-    const { agent, registration } = await this.registry.register(req);
+  /** The id of an agent whose secret this relay issued, known to it or not (it restarted, or forgot the agent). */
+  recognise(secret: string): string | undefined {
+    return this.registry.recognise(secret);
+  }
+
+  async register(req: RegisterRequest, opts: RegisterOptions = {}): Promise<Registration> {
+    const { agent, registration } = await this.registry.register(req, opts);
     await this.tasks.assignWaiting(agent.id);
     return registration;
   }

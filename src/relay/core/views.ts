@@ -38,6 +38,7 @@ export function taskView(task: TaskRecord): Task {
     to: task.to,
     cap: task.cap,
     task: task.task,
+    context: task.context as Record<string, unknown>,
     priority: task.priority,
     state: task.state,
     attempts: task.attempts,

@@ -49,16 +49,18 @@ class Lane {
     this.items.splice(lo, 0, s);
   }
 
-  /** The oldest slot still queued here, taken out. */
-  shift(): Slot | undefined {
+  /** The oldest slot still queued here, taken out, unless it is numbered past `maxSeq`. */
+  shift(maxSeq: number): Slot | undefined {
     while (this.head < this.items.length) {
       const s = this.items[this.head]!;
-      this.items[this.head++] = undefined as unknown as Slot;
       if (s.where === "queued") {
+        if (s.seq > maxSeq) return undefined;
+        this.items[this.head++] = undefined as unknown as Slot;
         this.live--;
         this.compact();
         return s;
       }
+      this.items[this.head++] = undefined as unknown as Slot;
     }
     this.compact();
     return undefined;
@@ -124,12 +126,12 @@ export class Inbox {
     return replaced;
   }
 
-  /** Takes the next queued slot this connection wants. */
-  shift(want: Want | null | undefined): Slot | undefined {
+  /** Takes the next queued slot this connection wants, among those numbered up to `maxSeq` (the durable ones). */
+  shift(want: Want | null | undefined, maxSeq: number): Slot | undefined {
     if (!want) {
       for (const lane of this.lanes) {
         if (lane.live === 0) continue;
-        const s = lane.shift();
+        const s = lane.shift(maxSeq);
         if (s) {
           this.count--;
           s.where = "gone";
@@ -140,7 +142,7 @@ export class Inbox {
       return undefined;
     }
     for (const lane of this.lanes) {
-      for (const s of lane.queued()) if (wants(want, s.msg)) return this.take(s);
+      for (const s of lane.queued()) if (s.seq <= maxSeq && wants(want, s.msg)) return this.take(s);
     }
     return undefined;
   }

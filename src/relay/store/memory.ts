@@ -36,6 +36,12 @@ const DELIVERABLE: readonly TaskState[] = ["queued", "delivered", "working"];
 
 const NONE: readonly string[] = Object.freeze([]);
 
+/** What a durable store keeps of this process's live state while it reads its records again. */
+export interface Live {
+  agents: Map<string, Pick<AgentRecord, "conns" | "lastSeen">>;
+  flights: { to: string; id: string; conn: string; until: number }[];
+}
+
 /** Collects what an operation changed, for its Effects. */
 class Changes {
   private q: string[] | undefined;
@@ -53,27 +59,49 @@ class Changes {
 }
 
 export class MemoryStore implements Store {
-  protected agents = new Map<string, AgentRecord>();
-  private names = new Map<string, string>();
-  protected inboxes = new Map<string, Inbox>();
+  protected agents!: Map<string, AgentRecord>;
+  private names!: Map<string, string>;
+  protected inboxes!: Map<string, Inbox>;
   /** Agents with something in flight: the lease sweep visits only them. */
-  private flyingAgents = new Set<string>();
-  protected tasks = new Map<string, TaskRecord>();
-  private tasksOf = new Map<string, Set<string>>();
-  private idempotency = new Map<string, string>();
+  private flyingAgents!: Set<string>;
+  protected tasks!: Map<string, TaskRecord>;
+  private tasksOf!: Map<string, Set<string>>;
+  private idempotency!: Map<string, string>;
   /** Tasks waiting for an agent with their capability, oldest first. */
-  private unassigned = new Set<string>();
-  private ttlTasks = new Set<string>();
-  private held = new Map<string, number>();
+  private unassigned!: Set<string>;
+  private ttlTasks!: Set<string>;
+  private held!: Map<string, number>;
   /** Finished tasks in the order they finished, with when. */
-  private finished = new Map<string, number>();
+  private finished!: Map<string, number>;
   /** The next message sequence number: queues serve equal priorities in this order. */
-  protected seq = 0;
-  private queuedBytes = 0;
-  private senderBytes = new Map<string, number>();
-  protected files: FileBook;
+  protected seq!: number;
+  private queuedBytes!: number;
+  private senderBytes!: Map<string, number>;
+  protected files!: FileBook;
+  private relayKeyValue: Uint8Array | undefined;
+  /** Messages numbered up to this are durable, and only they are handed out (all of them in memory). */
+  protected committedSeq = Infinity;
 
   constructor() {
+    this.reset();
+  }
+
+  /** Forgets every record (a durable store then reads them back from disk). */
+  protected reset() {
+    this.agents = new Map();
+    this.names = new Map();
+    this.inboxes = new Map();
+    this.flyingAgents = new Set();
+    this.tasks = new Map();
+    this.tasksOf = new Map();
+    this.idempotency = new Map();
+    this.unassigned = new Set();
+    this.ttlTasks = new Set();
+    this.held = new Map();
+    this.finished = new Map();
+    this.seq = 0;
+    this.queuedBytes = 0;
+    this.senderBytes = new Map();
     this.files = new FileBook(this.fileJournal(), (id) => this.agents.has(id));
   }
 
@@ -109,6 +137,7 @@ export class MemoryStore implements Store {
   async claimName(agent: NewAgent, now: number, rules: NameRules): Promise<ClaimedName> {
     const known = this.agents.get(agent.id);
     if (known && !safeEqual(known.secretHash, agent.secretHash)) return { ok: false, refused: "wrong_secret" };
+    if (!known && !rules.allowNew) return { ok: false, refused: "unknown_id" };
     const holderId = this.names.get(agent.name);
     const holder = holderId !== undefined && holderId !== agent.id ? this.agents.get(holderId) : undefined;
     if (holder) {
@@ -155,7 +184,7 @@ export class MemoryStore implements Store {
       if (out.length >= limit) break;
       if (rec.conns.length > 0 || rec.lastSeen >= staleBefore) continue;
       const inbox = this.inboxes.get(rec.id);
-      if (inbox && !inbox.empty) continue;
+      if ((inbox && !inbox.empty) || (this.held.get(rec.id) ?? 0) > 0) continue;
       this.drop(rec.id, now, note, fx);
       out.push(rec);
     }
@@ -297,7 +326,7 @@ export class MemoryStore implements Store {
     const messages: Message[] = [];
     const fx = new Changes();
     while (messages.length < opts.max) {
-      const s = inbox.shift(opts.want);
+      const s = inbox.shift(opts.want, this.committedSeq);
       if (!s) break;
       let until = now + opts.ackWindowMs;
       if (s.msg.type === "task") {
@@ -534,6 +563,38 @@ export class MemoryStore implements Store {
     const inbox = this.inboxes.get(task.to);
     const s = inbox?.land(task.id) ?? inbox?.remove(task.id);
     if (s) this.settle(s);
+  }
+
+  /** What lives only in this process and is never written down: connections, last seen, messages out on sockets. */
+  protected liveState(): Live {
+    const agents = new Map<string, Pick<AgentRecord, "conns" | "lastSeen">>();
+    for (const a of this.agents.values()) agents.set(a.id, { conns: a.conns, lastSeen: a.lastSeen });
+    const flights: Live["flights"] = [];
+    for (const inbox of this.inboxes.values()) for (const s of inbox.flying.values()) if (s.conn !== null) flights.push({ to: s.to, id: s.msg.id, conn: s.conn, until: s.until });
+    return { agents, flights };
+  }
+
+  /** Puts live state back over records read again from disk: sockets keep what they were handed. */
+  protected revive(live: Live) {
+    for (const [id, l] of live.agents) {
+      const rec = this.agents.get(id);
+      if (rec) this.agents.set(id, frozen({ ...rec, conns: l.conns, lastSeen: Math.max(rec.lastSeen, l.lastSeen) }));
+    }
+    const byAgent = Map.groupBy(live.flights, (f) => f.to);
+    for (const [to, flights] of byAgent) {
+      const inbox = this.inboxes.get(to);
+      if (!inbox) continue;
+      const wanted = new Map(flights.map((f) => [f.id, f]));
+      for (const s of [...inbox.queued()]) {
+        const f = wanted.get(s.msg.id);
+        if (f) inbox.fly(inbox.take(s), f.until, f.conn);
+      }
+      if (inbox.flying.size > 0) this.flyingAgents.add(to);
+    }
+  }
+
+  async relayKey(fresh: Uint8Array) {
+    return (this.relayKeyValue ??= fresh);
   }
 
   /** Puts back an agent a durable store kept; its connections were on a relay that is gone. */

@@ -7,6 +7,7 @@
  * - Records handed out are values: frozen, never changed afterwards; a change makes a new record.
  * - Operations report what they changed that someone may wait for (`Effects`); the core tells the Bus.
  */
+import type { ClawlinkError } from "../../errors";
 import type { Message, MessageType, Priority, TaskState } from "../../protocol/schemas";
 
 export interface AgentRecord {
@@ -183,6 +184,8 @@ export interface NameRules {
   readonly maxAgents: number;
   /** Whether a stale holder of the name may be replaced. */
   readonly takeOver: boolean;
+  /** Whether an id the store does not hold may be registered (a new one, or one whose secret the relay issued). */
+  readonly allowNew: boolean;
   /** Why the tasks a replaced holder held failed. */
   readonly note: string;
 }
@@ -192,6 +195,7 @@ type No<R extends string, T = object> = { readonly ok: false; readonly refused: 
 export type ClaimedName =
   | { readonly ok: true; readonly agent: AgentRecord; readonly created: boolean; readonly replaced: AgentRecord | null; readonly effects: Effects }
   | No<"wrong_secret">
+  | No<"unknown_id">
   | No<"name_taken", { readonly holder: AgentRecord; readonly stale: boolean }>
   | No<"too_many_agents", { readonly count: number }>;
 
@@ -245,7 +249,7 @@ export interface Store {
   touchAgent(id: string, now: number, keep?: boolean): Promise<AgentRecord | undefined>;
   /** Removes the agent with its queue, messages in flight and connections; the unfinished tasks it held fail with `note`. */
   unregisterAgent(id: string, now: number, note: string): Promise<{ readonly agent: AgentRecord; readonly effects: Effects } | undefined>;
-  /** Claims and removes (as `unregisterAgent`) agents not seen since `staleBefore`, with no connection and nothing queued or in flight. */
+  /** Claims and removes (as `unregisterAgent`) agents not seen since `staleBefore`, with no connection, nothing queued or in flight, and no unfinished task held. */
   forgetAgents(staleBefore: number, limit: number, now: number, note: string): Promise<{ readonly agents: readonly AgentRecord[]; readonly effects: Effects }>;
   /** Adds a live connection, which may then claim messages; undefined when the agent is gone. */
   attachConnection(agentId: string, conn: string): Promise<AgentRecord | undefined>;
@@ -322,6 +326,11 @@ export interface Store {
   releaseLease(key: string, holderId: string, now: number): Promise<LeaseReleased>;
   /** Claims and removes leases that ran out. */
   expireLeases(now: number): Promise<readonly FileLockRecord[]>;
+
+  /** The key agent secrets are derived from: the one kept, or `fresh` if none was (then kept, if the store keeps anything). */
+  relayKey(fresh: Uint8Array): Promise<Uint8Array>;
+  /** Hears when writes start failing (each failed one refused, and undone) and when they work again (null). */
+  onHealth?(listener: (failure: ClawlinkError | null) => void): void;
 
   close(): Promise<void>;
 }

@@ -6,11 +6,13 @@
  * - Writes are committed in groups, once per turn of the event loop: every operation of a turn
  *   waits for the one commit that carries its rows.
  * - A row is written as it is at commit time, so several changes to it in a turn cost one write.
+ * - Only committed messages are handed out; a commit that fails puts memory back to what the file
+ *   holds (keeping this process's sockets and what they were handed), so a refused request left no trace.
  */
-import { Database, type Statement } from "bun:sqlite";
-import { closeSync, existsSync, mkdirSync, openSync } from "node:fs";
-import { dirname } from "node:path";
+import type { Database, Statement } from "bun:sqlite";
+import type { ClawlinkError } from "../../errors";
 import type { Message, Priority } from "../../protocol/schemas";
+import { openDataFile, storeError, type DataFile, type Fsync } from "../datafile";
 import type { FileJournal } from "./_files";
 import type { Slot } from "./_inbox";
 import { MemoryStore } from "./memory";
@@ -31,12 +33,20 @@ const SCHEMA = `
     PRIMARY KEY (key, version)
   );
   CREATE TABLE IF NOT EXISTS file_locks (key TEXT PRIMARY KEY, record TEXT NOT NULL);
+  CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
 `;
+
+export interface SqliteStoreOptions {
+  fsync?: Fsync;
+}
 
 type Args<K extends keyof MemoryStore> = MemoryStore[K] extends (...a: infer A) => unknown ? A : never;
 
 export class SqliteStore extends MemoryStore {
+  private file: DataFile;
   private db: Database;
+  /** What the operator should hear about the file (permissions tightened). */
+  readonly notes: string[];
   /** Rows waiting for the next commit; each is written as memory has it then. */
   private pending = new Pending();
   /** Counts journal entries, so an operation that wrote nothing does not wait for a commit. */
@@ -44,17 +54,21 @@ export class SqliteStore extends MemoryStore {
   private flushing: Promise<void> | undefined;
   private loading = true;
   private closed = false;
+  /** Set while commits fail; cleared by the next one that works. */
+  private failing = false;
+  /** Set when even reading the file back failed: nothing can be trusted until a restart. */
+  private broken: ClawlinkError | undefined;
+  private health: ((failure: ClawlinkError | null) => void)[] = [];
   private q: Record<string, Statement>;
 
-  constructor(path: string) {
+  constructor(
+    readonly path: string,
+    opts: SqliteStoreOptions = {},
+  ) {
     super();
-    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-    // Owner-only from the first byte: it holds secret hashes, tasks and files. SQLite gives its -wal and -shm files the same mode.
-    if (!existsSync(path)) closeSync(openSync(path, "w", 0o600));
-    this.db = new Database(path, { create: true, strict: true });
-    // WAL with synchronous=NORMAL: a commit survives the process being killed; a power cut may lose the last ones.
-    this.db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; PRAGMA cache_size = -65536;");
-    this.db.exec(SCHEMA);
+    this.file = openDataFile(path, opts.fsync, SCHEMA);
+    this.db = this.file.db;
+    this.notes = this.file.notes;
     this.q = {
       putAgent: this.db.prepare("INSERT OR REPLACE INTO agents (id, record) VALUES ($id, $record)"),
       deleteAgent: this.db.prepare("DELETE FROM agents WHERE id = $id"),
@@ -75,12 +89,15 @@ export class SqliteStore extends MemoryStore {
       putFileLock: this.db.prepare("INSERT OR REPLACE INTO file_locks (key, record) VALUES ($key, $record)"),
       deleteFileLock: this.db.prepare("DELETE FROM file_locks WHERE key = $key"),
     };
-    this.load();
+    this.load(new Map());
     this.loading = false;
   }
 
-  /** Reads everything back into memory. Messages that were out on a socket go back to their queue. */
-  private load() {
+  /**
+   * Reads everything back into memory. Messages that were out on a socket go back to their queue.
+   * File contents already in memory are reused: a version's bytes never change.
+   */
+  private load(known: Map<string, Uint8Array>) {
     for (const row of this.db.query<{ record: string }, []>("SELECT record FROM agents").all()) this.restoreAgent(JSON.parse(row.record));
     const states = new Map<string, string>();
     for (const row of this.db.query<{ id: string; state: string }, []>("SELECT id, state FROM task_states").all()) states.set(row.id, row.state);
@@ -95,13 +112,16 @@ export class SqliteStore extends MemoryStore {
       .all();
     for (const r of rows) this.restoreMessage(r.seq, r.agent, r.priority, JSON.parse(r.body) as Message, r.inflight && !r.via_socket ? (r.until ?? 0) : null);
     for (const row of this.db.query<{ record: string }, []>("SELECT record FROM file_heads").all()) this.files.restore(JSON.parse(row.record));
-    const versions = this.db.query<{ key: string; version: number; bytes: Uint8Array; sha256: string; author: string; created_at: number }, []>(
-      "SELECT key, version, bytes, sha256, author, created_at FROM file_versions ORDER BY key, version",
+    const versions = this.db.query<{ key: string; version: number; sha256: string; author: string; created_at: number }, []>(
+      "SELECT key, version, sha256, author, created_at FROM file_versions ORDER BY key, version",
     );
+    const bytesOf = this.db.query<{ bytes: Uint8Array }, { key: string; version: number }>("SELECT bytes FROM file_versions WHERE key = $key AND version = $version");
     for (const f of versions.all()) {
-      this.files.restore({ key: f.key, version: f.version, size: f.bytes.byteLength, bytes: f.bytes, sha256: f.sha256, author: f.author, createdAt: f.created_at });
+      const bytes = known.get(`${f.key}\0${f.version}\0${f.sha256}`) ?? bytesOf.get({ key: f.key, version: f.version })!.bytes;
+      this.files.restore({ key: f.key, version: f.version, size: bytes.byteLength, bytes, sha256: f.sha256, author: f.author, createdAt: f.created_at });
     }
     for (const row of this.db.query<{ record: string }, []>("SELECT record FROM file_locks").all()) this.files.restore(JSON.parse(row.record));
+    this.committedSeq = this.seq - 1;
   }
 
   private journal() {
@@ -190,10 +210,12 @@ export class SqliteStore extends MemoryStore {
     };
   }
 
-  /** Resolves once every change so far is on disk; one commit serves every operation of this turn. */
+  /** Resolves once every change so far is on disk; one commit serves every operation of this turn. Rejects with 507 or 503 when it failed. */
   private sync(): Promise<void> {
+    if (this.broken) return Promise.reject(this.broken);
     if (this.pending.size === 0) return this.flushing ?? Promise.resolve();
-    return (this.flushing ??= new Promise<void>((resolve, reject) =>
+    if (this.flushing) return this.flushing;
+    const flushing = new Promise<void>((resolve, reject) =>
       setImmediate(() => {
         this.flushing = undefined;
         try {
@@ -203,29 +225,80 @@ export class SqliteStore extends MemoryStore {
           reject(err);
         }
       }),
-    ));
+    );
+    flushing.catch(() => {}); // whoever waits on it hears of a failure; nobody else must
+    return (this.flushing = flushing);
   }
 
+  /** Writes the pending rows in one transaction; on failure rolls memory back to the file and throws 507 or 503. */
   private commit() {
     if (this.closed || this.pending.size === 0) return;
     const rows = this.pending;
+    const upTo = this.seq - 1;
     this.pending = new Pending();
     try {
-      this.db.transaction(() => {
-        for (const id of rows.agents) this.writeAgent(id);
-        for (const [id, how] of rows.tasks) this.writeTask(id, how);
-        for (const slot of rows.slots.values()) this.writeSlot(slot);
-        for (const write of rows.files.values()) write();
-      })();
+      this.write(rows);
     } catch (err) {
-      // The transaction rolled back: keep the whole batch for the next commit, or later rows would land without it.
-      this.pending = rows;
+      const e = storeError(err);
+      this.rollback(e);
+      throw e;
+    }
+    this.committedSeq = upTo;
+    if (this.failing) {
+      this.failing = false;
+      for (const listener of this.health) listener(null);
+    }
+  }
+
+  private write(rows: Pending) {
+    this.db.run("BEGIN");
+    try {
+      for (const id of rows.agents) this.writeAgent(id);
+      for (const [id, how] of rows.tasks) this.writeTask(id, how);
+      for (const slot of rows.slots.values()) this.writeSlot(slot);
+      for (const write of rows.files.values()) write();
+      this.db.run("COMMIT");
+    } catch (err) {
+      // SQLite may have rolled back already (a full disk does); a COMMIT that failed leaves the transaction open.
+      if (this.db.inTransaction) this.db.run("ROLLBACK");
       throw err;
     }
   }
 
+  /** After a failed commit: memory goes back to what the file holds, with this process's live state over it. */
+  private rollback(err: ClawlinkError) {
+    const known = new Map<string, Uint8Array>();
+    for (const list of this.files.versions.values()) for (const f of list) known.set(`${f.key}\0${f.version}\0${f.sha256}`, f.bytes);
+    const live = this.liveState();
+    this.reset();
+    this.loading = true;
+    try {
+      this.load(known);
+      this.revive(live);
+    } catch (loadErr) {
+      this.broken = storeError(loadErr);
+    } finally {
+      this.loading = false;
+    }
+    if (!this.failing) for (const listener of this.health) listener(this.broken ?? err);
+    this.failing = true;
+  }
+
+  onHealth(listener: (failure: ClawlinkError | null) => void) {
+    this.health.push(listener);
+  }
+
+  /** The relay key kept in the file, made on first use: a restarted relay still recognises its agents' secrets. */
+  override async relayKey(fresh: Uint8Array) {
+    const row = this.db.query<{ value: Uint8Array }, []>("SELECT value FROM meta WHERE key = 'secret_key'").get();
+    if (row) return new Uint8Array(row.value);
+    this.db.query("INSERT INTO meta (key, value) VALUES ('secret_key', $value)").run({ value: fresh });
+    return fresh;
+  }
+
   /** Runs a write operation and resolves with its result once what it changed is on disk. */
   private durable<T>(run: () => Promise<T>): Promise<T> {
+    if (this.broken) return Promise.reject(this.broken);
     const before = this.journaled;
     const result = run();
     if (this.journaled === before) return result;
@@ -264,16 +337,24 @@ export class SqliteStore extends MemoryStore {
 
   /** Runs a write operation whose loss in a crash is harmless; its rows go with the next commit. */
   private soon<T>(run: () => Promise<T>): Promise<T> {
+    if (this.broken) return Promise.reject(this.broken);
     const result = run();
-    if (this.pending.size > 0) this.sync().catch(() => {}); // a failed commit keeps its rows for the next one
+    if (this.pending.size > 0) this.sync().catch(() => {}); // whoever waits on that commit hears of a failure
     return result;
   }
 
   override async close() {
     if (this.closed) return;
-    this.commit();
     this.closed = true;
-    this.db.close();
+    try {
+      if (this.pending.size && !this.broken) this.write(this.pending);
+    } catch {
+      // Nobody was told these writes were kept: their requests were still waiting for this commit.
+    }
+    this.pending = new Pending();
+    // A statement left open would keep the connection, and so the lock, alive.
+    for (const statement of Object.values(this.q)) statement.finalize();
+    this.file.close();
   }
 }
 

@@ -9,7 +9,7 @@ import { cleanup, tempHome } from "../_helpers";
 afterAll(cleanup);
 
 const agent = (id: string) => ({ id, name: id, caps: [], description: "", machine: "", secretHash: `hash-${id}` });
-const RULES = { staleBefore: 0, maxAgents: 100, takeOver: true, allowNew: true, note: "" };
+const RULES = { staleBefore: 0, maxAgents: 100, takeOver: true, allowNew: true, note: "", room: {} };
 const note = (id: string, to: string) => ({ to, priority: "normal" as const, msg: { type: "broadcast" as const, id, from: "a", to: null, created_at: "t", content: id, topic: "", tags: [] } });
 /** Rows as the file has them: the store holds the file alone, and writes only in its commits. */
 const rows = (s: SqliteStore, sql: string) => dbOf(s).query(sql).all();
@@ -32,7 +32,7 @@ describe("sqlite store", () => {
     expect(rows(s, "SELECT id FROM agents")).toEqual([{ id: "a" }]);
     await s.enqueueIfRoom(note("m_1", "a"), {});
     expect(rows(s, "SELECT agent, inflight FROM messages")).toEqual([{ agent: "a", inflight: 0 }]);
-    await s.claimNext("a", null, 1, { max: 1, ackWindowMs: 1000 });
+    await s.claimNext("a", null, 1, { max: 1, ackWindowMs: 1000, room: {} });
     expect(rows(s, "SELECT inflight, until FROM messages")).toEqual([{ inflight: 1, until: 1001 }]);
     await s.ack("a", ["m_1"]);
     expect(rows(s, "SELECT * FROM messages")).toEqual([]);
@@ -79,11 +79,11 @@ describe("sqlite store", () => {
     await s.claimName(agent("a"), 1, RULES);
     await s.attachConnection("a", "r1.1");
     await s.enqueueIfRoom(note("m_1", "a"), {});
-    expect((await s.claimNext("a", "r1.1", 1, { max: 10, ackWindowMs: 1000 })).messages.map((m) => m.id)).toEqual(["m_1"]);
+    expect((await s.claimNext("a", "r1.1", 1, { max: 10, ackWindowMs: 1000, room: {} })).messages.map((m) => m.id)).toEqual(["m_1"]);
     const queued = s.enqueueIfRoom(note("m_2", "a"), {});
-    expect((await s.claimNext("a", "r1.1", 1, { max: 10, ackWindowMs: 1000 })).messages).toEqual([]);
+    expect((await s.claimNext("a", "r1.1", 1, { max: 10, ackWindowMs: 1000, room: {} })).messages).toEqual([]);
     await queued;
-    expect((await s.claimNext("a", "r1.1", 1, { max: 10, ackWindowMs: 1000 })).messages.map((m) => m.id)).toEqual(["m_2"]);
+    expect((await s.claimNext("a", "r1.1", 1, { max: 10, ackWindowMs: 1000, room: {} })).messages.map((m) => m.id)).toEqual(["m_2"]);
     fillDisk(s);
     // One commit carries both, and fails: neither happened.
     const refused = await Promise.allSettled([
@@ -95,7 +95,7 @@ describe("sqlite store", () => {
     expect((await s.getAgent("a"))!.conns).toEqual(["r1.1"]);
     // m_1 and m_2 are still out on r1.1: closing it queues them again.
     await s.detachConnection("a", "r1.1");
-    expect((await s.claimNext("a", null, 2, { max: 10, ackWindowMs: 1000 })).messages.map((m) => m.id)).toEqual(["m_1", "m_2"]);
+    expect((await s.claimNext("a", null, 2, { max: 10, ackWindowMs: 1000, room: {} })).messages.map((m) => m.id)).toEqual(["m_1", "m_2"]);
     await s.close();
   });
 
@@ -117,13 +117,13 @@ describe("sqlite store", () => {
     await s.attachConnection("a", "r1.1");
     await s.enqueueIfRoom(note("m_1", "a"), {});
     await s.enqueueIfRoom(note("m_2", "a"), {});
-    await s.claimNext("a", "r1.1", 1, { max: 1, ackWindowMs: 1000 });
-    await s.claimNext("a", null, 1, { max: 1, ackWindowMs: 1000 });
+    await s.claimNext("a", "r1.1", 1, { max: 1, ackWindowMs: 1000, room: {} });
+    await s.claimNext("a", null, 1, { max: 1, ackWindowMs: 1000, room: {} });
     await s.close();
     const again = new SqliteStore(path);
     expect((await again.getAgent("a"))!.conns).toEqual([]);
-    expect((await again.claimNext("a", null, 2, { max: 10, ackWindowMs: 1000 })).messages.map((m) => m.id)).toEqual(["m_1"]);
-    expect((await again.requeueExpired(1001, 10)).requeued).toBe(1);
+    expect((await again.claimNext("a", null, 2, { max: 10, ackWindowMs: 1000, room: {} })).messages.map((m) => m.id)).toEqual(["m_1"]);
+    expect((await again.requeueExpired(1001, 10, {})).requeued).toBe(1);
     await again.close();
   });
 
@@ -135,7 +135,7 @@ describe("sqlite store", () => {
     await s.close();
     const again = new SqliteStore(path);
     await again.enqueueIfRoom(note("m_3", "a"), {});
-    expect((await again.claimNext("a", null, 1, { max: 10, ackWindowMs: 1000 })).messages.map((m) => m.id)).toEqual(["m_1", "m_2", "m_3"]);
+    expect((await again.claimNext("a", null, 1, { max: 10, ackWindowMs: 1000, room: {} })).messages.map((m) => m.id)).toEqual(["m_1", "m_2", "m_3"]);
     await again.close();
   });
 });

@@ -23,8 +23,9 @@ const rules = (now: number, more: { maxAgents?: number; takeOver?: boolean; allo
   takeOver: more.takeOver ?? true,
   allowNew: more.allowNew ?? true,
   note: "its name was taken over",
+  room: {},
 });
-const ACK = { max: 100, ackWindowMs: 60_000 };
+const ACK = { max: 100, ackWindowMs: 60_000, room: {} };
 
 let n = 0;
 const note = (from: string, to: string, content = "x", priority: Priority = "normal"): NewEntry => ({
@@ -138,9 +139,9 @@ export function storeContract(kind: StoreKind) {
       await s.createTask(task("t_1", "a", "b"), NONE);
       await s.enqueueIfRoom(note("a", "b"), NONE);
       await s.claimNext("b", null, T0, { ...ACK, max: 1 });
-      const gone = await s.unregisterAgent("b", T0 + 1, "its agent unregistered");
+      const gone = await s.unregisterAgent("b", T0 + 1, "its agent unregistered", NONE);
       expect(gone).toMatchObject({ agent: { id: "b" } });
-      expect(await s.unregisterAgent("b", T0 + 1, "again")).toBeUndefined();
+      expect(await s.unregisterAgent("b", T0 + 1, "again", NONE)).toBeUndefined();
       s = await kind.again(s);
       expect(await s.countWaiting("b")).toBe(0);
       expect((await s.getTask("t_1"))!.state).toBe("failed");
@@ -161,7 +162,7 @@ export function storeContract(kind: StoreKind) {
       await s.ack("e", ["t_1"]);
       await s.attachConnection("c", "r1.1");
       await s.touchAgent("d", T0 + 1000);
-      const r = await s.forgetAgents(T0 + 500, 10, T0 + 2000, "forgotten");
+      const r = await s.forgetAgents(T0 + 500, 10, T0 + 2000, "forgotten", NONE);
       expect(r.agents.map((x) => x.id)).toEqual(["a"]);
       expect((await s.listAgents()).map((x) => x.id).sort()).toEqual(["b", "c", "d", "e"]);
       await s.close();
@@ -179,20 +180,41 @@ export function storeContract(kind: StoreKind) {
       await s.close();
     });
 
-    test("the queue bound, the relay's byte budget and a sender's byte budget each refuse what does not fit", async () => {
+    test("the queue bound (counting what is in flight), the relay's byte budget and a sender's byte budget each refuse what does not fit", async () => {
       const s = await two(kind);
       await s.claimName(agent("c"), T0, rules(T0));
       expect(await s.enqueueIfRoom(note("a", "b"), { maxQueue: 1 })).toMatchObject({ ok: true });
+      await s.claimNext("b", null, T0, { ...ACK, max: 1 });
       expect(await s.enqueueIfRoom(note("a", "b"), { maxQueue: 1 })).toEqual({ ok: false, refused: "queue_full", waiting: 1, name: "b" });
       const big = "x".repeat(1000);
-      expect(await s.enqueueIfRoom(note("a", "c", big), { maxQueuedBytes: 1500 })).toMatchObject({ ok: true });
-      expect(await s.enqueueIfRoom(note("b", "c", big), { maxQueuedBytes: 1500 })).toMatchObject({ ok: false, refused: "relay_full" });
-      expect(await s.enqueueIfRoom(note("a", "c", big), { maxSenderBytes: 1500 })).toMatchObject({ ok: false, refused: "sender_full" });
-      expect(await s.enqueueIfRoom(note("b", "c", big), { maxSenderBytes: 1500 })).toMatchObject({ ok: true });
+      const size = (await s.enqueueIfRoom(note("a", "c", big), { maxQueuedBytes: 2000 })).ok;
+      expect(size).toBe(true);
+      expect(await s.enqueueIfRoom(note("b", "c", big), { maxQueuedBytes: 2000 })).toMatchObject({ ok: false, refused: "relay_full" });
+      expect(await s.enqueueIfRoom(note("a", "c", big), { maxSenderBytes: 2000 })).toMatchObject({ ok: false, refused: "sender_full" });
+      expect(await s.enqueueIfRoom(note("b", "c", big), { maxSenderBytes: 2000 })).toMatchObject({ ok: true });
+      // A task waiting for a capability holds its bytes too.
+      expect(await s.createTask(task("t_w", "b", null, { cap: "later", task: big }), { maxSenderBytes: 2000 })).toMatchObject({ ok: false, refused: "sender_full" });
       // Read and acknowledged, a message stops counting.
       const { messages } = await s.claimNext("c", null, T0, ACK);
       await s.ack("c", ids(messages));
-      expect(await s.enqueueIfRoom(note("a", "c", big), { maxSenderBytes: 1500, maxQueuedBytes: 1500 })).toMatchObject({ ok: true });
+      expect(await s.enqueueIfRoom(note("a", "c", big), { maxSenderBytes: 2000, maxQueuedBytes: 2000 })).toMatchObject({ ok: true });
+      await s.close();
+    });
+
+    test("a reply that does not fit changes nothing; a status that does not fit is skipped, the record keeps the state", async () => {
+      const s = await two(kind);
+      await s.createTask(task("t_1", "a", "b"), NONE);
+      await s.claimNext("b", null, T0, { ...ACK, room: { maxQueue: 0 } });
+      expect(await s.countWaiting("a")).toBe(0);
+      await s.enqueueIfRoom(note("b", "a"), NONE);
+      const full = { maxQueue: 1 };
+      const answer = await s.transitionTask("t_1", ["delivered"], { state: "completed", note: "", at: T0, holder: "b", withdraw: true, room: full, messages: [progress("b", "a", "t_1", "done")] });
+      expect(answer).toMatchObject({ ok: false, refused: "no_room", room: { refused: "queue_full" } });
+      expect((await s.getTask("t_1"))!.state).toBe("delivered");
+      // A progress note replacing an unread one always fits.
+      await s.ack("a", ids((await s.claimNext("a", null, T0, ACK)).messages));
+      await s.transitionTask("t_1", ["delivered", "working"], { state: "working", note: "1", at: T0, holder: "b", room: NONE, messages: [progress("b", "a", "t_1", "1")] });
+      expect(await s.transitionTask("t_1", ["working"], { note: "2", at: T0, holder: "b", room: { maxQueue: 2 }, messages: [progress("b", "a", "t_1", "2")] })).toMatchObject({ ok: true });
       await s.close();
     });
 
@@ -220,7 +242,7 @@ export function storeContract(kind: StoreKind) {
       expect(await s.ack("b", [sent[0]!.msg.id])).toBe(0);
       s = await kind.again(s);
       // The unacknowledged one comes back after the ack window.
-      expect((await s.requeueExpired(T0 + 60_000, 100)).requeued).toBe(1);
+      expect((await s.requeueExpired(T0 + 60_000, 100, NONE)).requeued).toBe(1);
       expect(ids((await s.claimNext("b", null, T0 + 60_000, ACK)).messages)).toEqual([sent[1]!.msg.id, sent[2]!.msg.id]);
       await s.close();
     });
@@ -274,8 +296,8 @@ export function storeContract(kind: StoreKind) {
       await s.createTask(task("t_1", "a", "b"), NONE);
       await s.createTask(task("t_2", "a", "b"), NONE);
       await s.claimNext("b", null, T0, ACK);
-      await s.transitionTask("t_1", ["delivered"], { note: "half", at: T0, holder: "b", messages: [progress("b", "a", "t_1", "half")] });
-      await s.transitionTask("t_2", ["delivered"], { note: "x", at: T0, holder: "b", messages: [progress("b", "a", "t_2", "x")] });
+      await s.transitionTask("t_1", ["delivered"], { room: NONE, note: "half", at: T0, holder: "b", messages: [progress("b", "a", "t_1", "half")] });
+      await s.transitionTask("t_2", ["delivered"], { room: NONE, note: "x", at: T0, holder: "b", messages: [progress("b", "a", "t_2", "x")] });
       await s.claimNext("a", null, T0, { ...ACK, max: 1 });
       // a holds one message about each task in flight or queued: delivered statuses and progress notes.
       expect(await s.clearTaskMessages("a", ["t_1"])).toBeGreaterThanOrEqual(2);
@@ -291,16 +313,16 @@ export function storeContract(kind: StoreKind) {
       await s.claimNext("b", null, T0, ACK);
       for (const text of ["one", "two", "three"]) {
         const state = text === "one" ? ("working" as const) : undefined;
-        await s.transitionTask("t_1", ["delivered", "working"], { state, note: text, at: T0, holder: "b", messages: [progress("b", "a", "t_1", text)] });
+        await s.transitionTask("t_1", ["delivered", "working"], { room: NONE, state, note: text, at: T0, holder: "b", messages: [progress("b", "a", "t_1", text)] });
       }
       s = await kind.again(s);
       // The status said delivered, then working; the notes said one, two, three.
       const first = (await s.claimNext("a", null, T0, ACK)).messages;
       expect(first.map((m) => (m.type === "progress" ? m.note : m.type === "status" ? m.state : ""))).toEqual(["working", "three"]);
-      await s.transitionTask("t_1", ["delivered", "working"], { note: "four", at: T0, holder: "b", messages: [progress("b", "a", "t_1", "four")] });
+      await s.transitionTask("t_1", ["delivered", "working"], { room: NONE, note: "four", at: T0, holder: "b", messages: [progress("b", "a", "t_1", "four")] });
       expect(await s.countWaiting("a")).toBe(1);
       // The read one comes back after its window, and the newer unread one makes it moot.
-      await s.requeueExpired(T0 + 60_000, 100);
+      await s.requeueExpired(T0 + 60_000, 100, NONE);
       expect(await s.countWaiting("a")).toBe(2);
       expect((await s.claimNext("a", null, T0 + 60_000, ACK)).messages.map((m) => (m.type === "progress" ? m.note : m.type))).toEqual(["status", "four"]);
       await s.close();
@@ -332,8 +354,8 @@ export function storeContract(kind: StoreKind) {
       expect(t).toMatchObject({ state: "delivered", attempts: 1 });
       expect(Object.isFrozen(t) && Object.isFrozen(t.history)).toBe(true);
       // Its lease runs out: queued again with a note, then delivered as attempt 2.
-      expect((await s.requeueExpired(T0 + 30_000, 100)).requeued).toBe(0);
-      expect((await s.requeueExpired(T0 + 30_001, 100)).requeued).toBe(1);
+      expect((await s.requeueExpired(T0 + 30_000, 100, NONE)).requeued).toBe(0);
+      expect((await s.requeueExpired(T0 + 30_001, 100, NONE)).requeued).toBe(1);
       s = await kind.again(s);
       expect((await s.getTask("t_1"))!.history.at(-1)).toMatchObject({ state: "queued", note: "lease of 30s ran out before an ack; queued again" });
       expect((await s.claimNext("b", null, T0 + 40_000, ACK)).messages).toEqual([expect.objectContaining({ id: "t_1", attempt: 2 })]);
@@ -369,16 +391,16 @@ export function storeContract(kind: StoreKind) {
     test("a transition is a compare-and-set on the state, and only the holder's pass", async () => {
       let s = await two(kind);
       await s.createTask(task("t_1", "a", "b"), NONE);
-      expect(await s.transitionTask("t_1", ["delivered"], { state: "completed", note: "", at: T0 })).toMatchObject({ ok: false, refused: "state" });
+      expect(await s.transitionTask("t_1", ["delivered"], { room: NONE, state: "completed", note: "", at: T0 })).toMatchObject({ ok: false, refused: "state" });
       await s.claimNext("b", null, T0, ACK);
-      expect(await s.transitionTask("t_1", ["delivered"], { state: "completed", note: "", at: T0, holder: "a" })).toMatchObject({ ok: false, refused: "not_holder" });
-      expect(await s.transitionTask("t_9", ["delivered"], { state: "completed", note: "", at: T0 })).toEqual({ ok: false, refused: "unknown_task" });
-      const done = await s.transitionTask("t_1", ["delivered", "working"], { state: "completed", note: "", at: T0 + 5, holder: "b", result: "r", responseId: "m_r", withdraw: true });
+      expect(await s.transitionTask("t_1", ["delivered"], { room: NONE, state: "completed", note: "", at: T0, holder: "a" })).toMatchObject({ ok: false, refused: "not_holder" });
+      expect(await s.transitionTask("t_9", ["delivered"], { room: NONE, state: "completed", note: "", at: T0 })).toEqual({ ok: false, refused: "unknown_task" });
+      const done = await s.transitionTask("t_1", ["delivered", "working"], { room: NONE, state: "completed", note: "", at: T0 + 5, holder: "b", result: "r", responseId: "m_r", withdraw: true });
       expect(done).toMatchObject({ ok: true, task: { state: "completed", result: "r", responseId: "m_r", updatedAt: T0 + 5 } });
       s = await kind.again(s);
       expect(await s.countHeld(["b"])).toEqual([0]);
       // Withdrawn: the copy in flight is settled, and its lease never brings it back.
-      await s.requeueExpired(T0 + 31_000, 100);
+      await s.requeueExpired(T0 + 31_000, 100, NONE);
       expect((await s.claimNext("b", null, T0 + 31_000, ACK)).messages).toEqual([]);
       await s.close();
     });
@@ -387,7 +409,7 @@ export function storeContract(kind: StoreKind) {
       const s = await two(kind);
       await s.createTask(task("t_1", "a", "b"), NONE);
       await s.claimNext("b", null, T0, ACK);
-      const answer = (result: string) => s.transitionTask("t_1", ["delivered", "working"], { state: "completed", note: "", at: T0, holder: "b", result, withdraw: true });
+      const answer = (result: string) => s.transitionTask("t_1", ["delivered", "working"], { room: NONE, state: "completed", note: "", at: T0, holder: "b", result, withdraw: true });
       const [x, y] = await Promise.all([answer("x"), answer("y")]);
       expect([x.ok, y.ok].filter(Boolean)).toHaveLength(1);
       await s.close();
@@ -398,8 +420,8 @@ export function storeContract(kind: StoreKind) {
       await s.createTask(task("t_1", "a", "b"), NONE);
       await s.claimNext("b", null, T0, ACK);
       await s.createTask(task("t_2", "a", "b"), NONE);
-      await s.transitionTask("t_1", ["queued", "delivered", "working"], { state: "canceled", note: "no", at: T0, withdraw: true });
-      await s.transitionTask("t_2", ["queued", "delivered", "working"], { state: "canceled", note: "no", at: T0, withdraw: true });
+      await s.transitionTask("t_1", ["queued", "delivered", "working"], { room: NONE, state: "canceled", note: "no", at: T0, withdraw: true });
+      await s.transitionTask("t_2", ["queued", "delivered", "working"], { room: NONE, state: "canceled", note: "no", at: T0, withdraw: true });
       const holder = (await s.claimNext("b", null, T0, ACK)).messages;
       expect(holder.map((m) => (m.type === "status" ? `${m.task_id}:${m.state}` : m.id))).toEqual(["t_1:canceled"]);
       await s.close();
@@ -410,13 +432,13 @@ export function storeContract(kind: StoreKind) {
       await s.createTask(task("t_1", "a", "b", { ttlS: 10 }), NONE);
       await s.createTask(task("t_2", "a", "b", { ttlS: 10, priority: "urgent" }), NONE);
       await s.claimNext("b", null, T0, { ...ACK, max: 1 });
-      expect((await s.expireTasks(T0 + 9_999, 100)).tasks).toEqual([]);
-      const r = await s.expireTasks(T0 + 10_000, 100);
+      expect((await s.expireTasks(T0 + 9_999, 100, NONE)).tasks).toEqual([]);
+      const r = await s.expireTasks(T0 + 10_000, 100, NONE);
       expect(r.tasks.map((t) => [t.id, t.state])).toEqual([["t_1", "expired"]]);
       s = await kind.again(s);
       expect((await s.getTask("t_1"))!.history.at(-1)!.note).toBe("not delivered within its ttl of 10s");
-      await s.requeueExpired(T0 + 30_001, 100);
-      expect((await s.expireTasks(T0 + 30_001, 100)).tasks.map((t) => t.id)).toEqual(["t_2"]);
+      await s.requeueExpired(T0 + 30_001, 100, NONE);
+      expect((await s.expireTasks(T0 + 30_001, 100, NONE)).tasks.map((t) => t.id)).toEqual(["t_2"]);
       expect((await s.claimNext("b", null, T0 + 30_001, ACK)).messages.filter((m) => m.type === "task")).toEqual([]);
       await s.close();
     });
@@ -425,11 +447,11 @@ export function storeContract(kind: StoreKind) {
       let s = await two(kind);
       for (const [i, at] of [[1, 100], [2, 200], [3, 300]] as const) {
         await s.createTask(task(`t_${i}`, "a", "b", { idempotencyKey: `k${i}` }), NONE);
-        await s.transitionTask(`t_${i}`, ["queued"], { state: "canceled", note: "", at: T0 + at, withdraw: true });
+        await s.transitionTask(`t_${i}`, ["queued"], { room: NONE, state: "canceled", note: "", at: T0 + at, withdraw: true });
       }
       await s.createTask(task("t_4", "a", "b"), NONE);
-      expect(await s.pruneTasks(T0 + 150, 10)).toBe(1);
-      expect(await s.pruneTasks(0, 1)).toBe(1);
+      expect((await s.pruneTasks(T0 + 150, 10)).map((t) => t.id)).toEqual(["t_1"]);
+      expect((await s.pruneTasks(0, 1)).map((t) => [t.id, t.state])).toEqual([["t_2", "canceled"]]);
       s = await kind.again(s);
       expect((await s.listTasks("a", {})).map((t) => t.id)).toEqual(["t_3", "t_4"]);
       expect(await s.getTaskByKey("a", "k1")).toBeUndefined();
@@ -527,7 +549,7 @@ export function storeContract(kind: StoreKind) {
     test("a lease whose holder unregistered binds no one and is claimed by the sweep", async () => {
       const s = await two(kind);
       await s.takeLease("k", "b", "b", T0, T0 + 100_000);
-      await s.unregisterAgent("b", T0, "gone");
+      await s.unregisterAgent("b", T0, "gone", NONE);
       expect(await s.getLease("k", T0)).toBeUndefined();
       expect((await s.expireLeases(T0)).map((l) => l.holderId)).toEqual(["b"]);
       await s.close();

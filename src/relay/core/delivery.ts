@@ -6,7 +6,7 @@
 import type { Message, ResponseMessage, Task } from "../../protocol/schemas";
 import type { Bus, BusEvent } from "../bus/port";
 import type { Clock } from "../clock";
-import type { AgentRecord, Effects, Store, Want } from "../store/port";
+import type { AgentRecord, Effects, Room, Store, Want } from "../store/port";
 import { announce } from "./announce";
 import { finalResponse, taskView } from "./views";
 
@@ -65,6 +65,8 @@ export interface DeliveryOptions {
   /** This relay process; connection ids carry it. */
   instance: string;
   ackWindowMs: number;
+  /** Where the status messages a delivery tells fit. */
+  room: Room;
   /** Messages claimed at once for one socket. */
   batch?: number;
   onError?: (err: unknown) => void;
@@ -204,7 +206,7 @@ export class Delivery {
   private async feed(l: Local, rounds: number): Promise<number> {
     let claimed = 0;
     for (let round = 0; round < rounds && this.open(l); round++) {
-      const { messages, effects } = await this.store.claimNext(l.agent, l.conn, this.clock(), { max: this.batch, want: l.want, ackWindowMs: this.opts.ackWindowMs });
+      const { messages, effects } = await this.store.claimNext(l.agent, l.conn, this.clock(), { max: this.batch, want: l.want, ackWindowMs: this.opts.ackWindowMs, room: this.opts.room });
       this.tell(effects);
       if (messages.length === 0) break;
       claimed += messages.length;
@@ -245,23 +247,21 @@ export class Delivery {
     }
   }
 
-  /** After the store undid a failed commit: every socket and poll looks again, and every watch is shown its task as it now is. */
+  /** After the store undid a failed commit: every socket and poll looks again, and a watch shown what was undone is shown its task as it now is. */
   recover() {
     for (const pump of this.pumps.values()) this.kick(pump);
     for (const [agent, waiting] of this.waiters) {
       this.waiters.delete(agent);
       for (const wake of waiting) wake();
     }
-    for (const [taskId, set] of this.watches) {
-      for (const w of set) w.shown = "";
-      void this.refresh(taskId).catch(this.fail);
-    }
+    for (const taskId of this.watches.keys()) void this.refresh(taskId).catch(this.fail);
   }
 
   // ---------------------------------------------------------------- polls
 
   /** Takes up to `max` messages for a poll, waiting up to `waitMs` for the first; they stay in flight until acknowledged. */
   async take(agent: string, max: number, waitMs: number, signal?: AbortSignal): Promise<readonly Message[]> {
+    if (signal?.aborted) return [];
     // Listening before looking: a message queued while the first claim runs still wakes the wait.
     const wait = waitMs > 0 && !signal?.aborted ? this.waiter(agent, signal) : null;
     const first = await this.claim(agent, max);
@@ -283,7 +283,7 @@ export class Delivery {
   }
 
   private async claim(agent: string, max: number) {
-    const { messages, effects } = await this.store.claimNext(agent, null, this.clock(), { max, ackWindowMs: this.opts.ackWindowMs });
+    const { messages, effects } = await this.store.claimNext(agent, null, this.clock(), { max, ackWindowMs: this.opts.ackWindowMs, room: this.opts.room });
     this.tell(effects);
     return messages;
   }
@@ -351,7 +351,7 @@ export class Delivery {
 
   /** Messages whose lease ran out go back to their queues (tasks with a history note). */
   async sweep(now: number) {
-    const { effects } = await this.store.requeueExpired(now, 10_000);
+    const { effects } = await this.store.requeueExpired(now, 10_000, this.opts.room);
     this.tell(effects);
   }
 

@@ -8,7 +8,7 @@ import type { FileDeleted, FileHistory, FileInfo, FileLock, FileMessage, FileVer
 import type { Bus } from "../bus/port";
 import { iso, type Clock } from "../clock";
 import { newSortableId, sha256Hex } from "../ids";
-import { merge3, renderConflicts } from "../merge";
+import { merge3, renderConflicts } from "./merge";
 import type { FileHeadRecord, FileLockRecord, FileVersionMeta, FileVersionRecord, Room, Store } from "../store/port";
 import { RELAY } from "../store/rules";
 import { announce } from "./announce";
@@ -33,6 +33,34 @@ export interface PutOptions {
   ifVersion?: number;
   /** When the file moved on since `ifVersion`, merge the edits instead of refusing. */
   merge?: boolean;
+  /** The room this upload held while it was read: it does not count against itself. */
+  hold?: Upload;
+}
+
+/**
+ * Room an upload in progress holds against the shared files' budget, from before its body is read
+ * until it ends. Held by this relay process only: it bounds the memory uploads take here.
+ */
+export class Upload {
+  bytes = 0;
+  constructor(
+    private files: Files,
+    readonly key: string,
+    /** What the other keys' latest versions took when the upload began. */
+    private pinned: number,
+  ) {}
+  /** Throws (413 or 429) when `size` bytes do not fit. */
+  grow(size: number) {
+    if (size <= this.bytes) return;
+    this.files.checkRoom(size, this.pinned, this);
+    this.files.reserved += size - this.bytes;
+    this.bytes = size;
+  }
+  /** The upload ended, stored or not: its room goes back. */
+  release() {
+    this.files.reserved -= this.bytes;
+    this.bytes = 0;
+  }
 }
 
 /** Texts larger than this are not merged: a line diff of them would take too long. */
@@ -44,7 +72,7 @@ const RETRIES = 8;
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /** The bytes as text, or null for binary content (a NUL byte, or not UTF-8). */
-function decodeText(bytes: Uint8Array): string | null {
+export function decodeText(bytes: Uint8Array): string | null {
   if (bytes.includes(0)) return null;
   try {
     return utf8.decode(bytes);
@@ -58,6 +86,9 @@ const written = (f: FileVersionMeta, created: boolean, merged: boolean): FileWri
 const lockView = (lock: FileLockRecord): FileLock => ({ key: lock.key, holder: lock.holderName, holder_id: lock.holderId, since: iso(lock.since), until: iso(lock.until) });
 
 export class Files {
+  /** Bytes held by uploads in progress. */
+  reserved = 0;
+
   constructor(
     private store: Store,
     private bus: Bus,
@@ -86,6 +117,7 @@ export class Files {
         merged = true;
         if (hash === latest.sha256) return written(latest, false, true);
       }
+      this.checkRoom(body.byteLength, await this.store.pinnedBytes(key), opts.hold);
       const r = await this.store.putFileVersionIf(key, latest?.version ?? 0, { bytes: body, sha256: hash, author: actor.name, authorId: actor.id, createdAt: now }, this.opts);
       if (r.ok) {
         await this.emit(actor, { key, version: r.version.version, action: "put", size: r.version.size, sha256: hash, merged });
@@ -104,10 +136,29 @@ export class Files {
     }
   }
 
-  /** Throws unless a new version of `size` bytes under `key` fits beside the latest versions of the other keys. */
-  async checkSpace(key: string, size: number) {
-    const pinned = await this.store.pinnedBytes(key);
-    if (pinned + size > this.opts.maxTotalBytes) throw storageFull(size, pinned, this.opts.maxTotalBytes);
+  /** Holds room for an upload of `size` bytes under `key` (0 when its size is not known yet) until it is released. */
+  async reserve(key: string, size: number): Promise<Upload> {
+    const upload = new Upload(this, key, await this.store.pinnedBytes(key));
+    upload.grow(size);
+    return upload;
+  }
+
+  /**
+   * Throws unless a new version of `size` bytes fits beside `pinned` bytes of the other keys and the
+   * uploads in progress (but `own`): 413 when the stored files leave no room, 429 when uploads in progress hold it for now.
+   */
+  checkRoom(size: number, pinned: number, own?: Upload) {
+    const max = this.opts.maxTotalBytes;
+    if (pinned + size > max) throw storageFull(size, pinned, max);
+    const uploading = this.reserved - (own?.bytes ?? 0);
+    if (pinned + uploading + size <= max) return;
+    throw new ClawlinkError(
+      "storage_busy",
+      429,
+      `uploads in progress hold ${uploading} bytes: storing ${size} more beside the ${pinned} bytes kept would pass the shared files' limit of ${max} bytes (--max-total-file-bytes)`,
+      "retry when they have finished (Retry-After), or start the relay with a higher --max-total-file-bytes",
+      { "Retry-After": "1" },
+    );
   }
 
   /** The latest version, or version `version`. */

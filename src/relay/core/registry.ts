@@ -5,7 +5,7 @@ import type { Bus } from "../bus/port";
 import type { Clock } from "../clock";
 import { newId, safeEqual, sha256Hex } from "../ids";
 import { agentSecret, randomKey } from "../keys";
-import type { AgentRecord, Store } from "../store/port";
+import type { AgentRecord, Room, Store } from "../store/port";
 import { announce } from "./announce";
 import { agentView, isOnline } from "./views";
 
@@ -17,6 +17,8 @@ export interface RegistryOptions {
   forgetAfterMs: number;
   /** The key agent secrets are derived from; by default the store's (per process in memory, kept by a durable store). */
   secretKey?: Uint8Array;
+  /** Where the status messages about the tasks of an agent that left fit. */
+  room: Room;
 }
 
 export interface RegisterOptions {
@@ -34,7 +36,7 @@ export function unknownAgent(idOrName: string): never {
   throw notFound("unknown_agent", `no agent is registered as "${idOrName}"`, "run `clawlink discover --all` to see the registered agents' ids and names");
 }
 
-/** Finds an agent by id, then by name. */
+/** Finds an agent by id when the value is shaped like one, otherwise by name. */
 export async function resolveAgent(store: Store, idOrName: string): Promise<AgentRecord> {
   return (await store.findAgent(idOrName)) ?? unknownAgent(idOrName);
 }
@@ -100,7 +102,7 @@ export class Registry {
     const r = await this.store.claimName(
       { id, name: req.name, caps: [...new Set(req.caps)], description: req.description, machine: req.machine, secretHash: sha256Hex(secret) },
       now,
-      { staleBefore: now - this.opts.staleAfterMs, maxAgents: this.opts.maxAgents, takeOver, allowNew: this.recognise(secret) === id, note: "its name was taken over after it went stale" },
+      { staleBefore: now - this.opts.staleAfterMs, maxAgents: this.opts.maxAgents, takeOver, allowNew: this.recognise(secret) === id, note: "its name was taken over after it went stale", room: this.opts.room },
     );
     if (!r.ok) {
       switch (r.refused) {
@@ -140,7 +142,7 @@ export class Registry {
   }
 
   async unregister(agentId: string, why: string) {
-    const gone = await this.store.unregisterAgent(agentId, this.clock(), why);
+    const gone = await this.store.unregisterAgent(agentId, this.clock(), why, this.opts.room);
     if (!gone) return;
     this.bus.publish({ type: "unregistered", agent: agentId });
     announce(this.bus, gone.effects);
@@ -175,7 +177,7 @@ export class Registry {
     this.nextForgetSweep = now + Math.min(FORGET_SWEEP_MS, this.opts.forgetAfterMs / 4);
     const cutoff = now - this.opts.forgetAfterMs;
     if (this.startedAt > cutoff) return;
-    const { agents, effects } = await this.store.forgetAgents(cutoff + 1, 1000, now, "it was forgotten after being stale");
+    const { agents, effects } = await this.store.forgetAgents(cutoff + 1, 1000, now, "it was forgotten after being stale", this.opts.room);
     for (const a of agents) this.bus.publish({ type: "unregistered", agent: a.id });
     announce(this.bus, effects);
   }

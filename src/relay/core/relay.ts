@@ -7,6 +7,7 @@
 import { forbidden, type ClawlinkError } from "../../errors";
 import type { Agent, FileDeleted, FileHistory, FileInfo, FileLock, FileWritten, Health, Message, RegisterRequest, Registration, SendMessage, Sent, Task, TaskState } from "../../protocol/schemas";
 import { LocalBus } from "../bus/local";
+import { DEFAULT_LIMITS } from "../limits";
 import type { Bus } from "../bus/port";
 import { iso, type Clock } from "../clock";
 import { newId, newSortableId } from "../ids";
@@ -14,9 +15,9 @@ import { MemoryStore } from "../store/memory";
 import type { AgentRecord, FileVersionRecord, Room, Store, Want } from "../store/port";
 import { announce } from "./announce";
 import { Delivery, type Connection, type Sink, type TaskWatcher } from "./delivery";
-import { Files, type PutOptions } from "./files";
-import { Registry, type RegisterOptions } from "./registry";
-import { Tasks } from "./tasks";
+import { Files, type PutOptions, type Upload } from "./files";
+import { Registry, resolveAgent, type RegisterOptions } from "./registry";
+import { Tasks, type TaskFilter, type TaskPage } from "./tasks";
 
 export interface CoreOptions {
   version?: string;
@@ -71,16 +72,26 @@ export class Relay {
     this.bus = opts.bus ?? new LocalBus();
     this.clock = opts.clock ?? Date.now;
     const staleAfterMs = opts.staleAfterMs ?? 120_000;
-    const room = (this.room = { maxQueue: opts.maxQueue ?? 10_000, maxQueuedBytes: opts.maxQueuedBytes, maxSenderBytes: opts.maxSenderBytes });
+    const d = DEFAULT_LIMITS;
+    const room = (this.room = {
+      maxQueue: opts.maxQueue ?? d.maxQueue,
+      maxQueuedBytes: opts.maxQueuedBytes ?? d.maxQueuedBytes,
+      maxSenderBytes: opts.maxSenderBytes ?? d.maxSenderBytes,
+    });
     this.registry = new Registry(this.store, this.bus, this.clock, {
       staleAfterMs,
-      maxAgents: opts.maxAgents ?? 10_000,
+      maxAgents: opts.maxAgents ?? d.maxAgents,
       forgetAfterMs: opts.forgetAfterMs ?? 24 * 3600_000,
       secretKey: opts.secretKey,
+      room,
     });
-    this.tasks = new Tasks(this.store, this.bus, this.clock, { staleAfterMs, room, retentionMs: opts.taskRetentionMs, maxFinished: opts.maxFinishedTasks });
-    this.files = new Files(this.store, this.bus, this.clock, { maxVersions: opts.maxFileVersions ?? 20, maxTotalBytes: opts.maxTotalFileBytes ?? Infinity, room });
-    this.delivery = new Delivery(this.store, this.bus, this.clock, { instance: this.instance, ackWindowMs: opts.ackWindowMs ?? 60_000, onError: opts.onError });
+    this.tasks = new Tasks(this.store, this.bus, this.clock, {
+      staleAfterMs,
+      room,
+      retention: { retentionMs: opts.taskRetentionMs ?? d.taskRetentionMs, maxFinished: opts.maxFinishedTasks ?? d.maxFinishedTasks },
+    });
+    this.files = new Files(this.store, this.bus, this.clock, { maxVersions: opts.maxFileVersions ?? d.maxFileVersions, maxTotalBytes: opts.maxTotalFileBytes ?? d.maxTotalFileBytes, room });
+    this.delivery = new Delivery(this.store, this.bus, this.clock, { instance: this.instance, ackWindowMs: opts.ackWindowMs ?? 60_000, room, onError: opts.onError });
     this.store.onHealth?.((failure) => {
       // A failed commit was undone: what this process shows (pushes, polls, watches) is brought back in line with the store.
       if (failure) this.delivery.recover();
@@ -132,6 +143,16 @@ export class Relay {
     return this.registry.get(idOrName);
   }
 
+  /** The agent an id or name stands for (404 when none). */
+  resolveAgent(idOrName: string): Promise<AgentRecord> {
+    return resolveAgent(this.store, idOrName);
+  }
+
+  /** An agent's record as the wire shows it. */
+  view(agent: AgentRecord): Agent {
+    return this.registry.view(agent);
+  }
+
   async health(): Promise<Health> {
     return { ok: true, version: this.version, agents: await this.registry.count() };
   }
@@ -177,16 +198,21 @@ export class Relay {
 
   // ---------------------------------------------------------------- tasks
 
-  cancel(agent: AgentRecord, taskId: string): Promise<Task> {
-    return this.tasks.cancel(agent, taskId);
+  cancel(agent: AgentRecord, taskId: string, note?: string): Promise<Task> {
+    return this.tasks.cancel(agent, taskId, note);
   }
 
   getTask(agent: AgentRecord, taskId: string): Promise<Task> {
     return this.tasks.get(agent, taskId);
   }
 
-  listTasks(agent: AgentRecord, filter: { state?: TaskState; role?: "sent" | "held" } = {}): Promise<Task[]> {
+  listTasks(agent: AgentRecord, filter: TaskFilter = {}): Promise<Task[]> {
     return this.tasks.list(agent, filter);
+  }
+
+  /** A page of the agent's tasks: at most `limit`, after the task `after` (a decoded cursor), with the next page's cursor. */
+  taskPage(agent: AgentRecord, filter: TaskFilter, page: { limit: number; after?: string }): Promise<TaskPage> {
+    return this.tasks.page(agent, filter, page);
   }
 
   /** Follows a task the agent sent or holds: its snapshot now and on every change. Resolves with the unwatch. */
@@ -201,9 +227,14 @@ export class Relay {
     return this.files.put(agent, key, bytes, opts);
   }
 
-  /** Throws unless a file of `size` bytes would fit under `key` (checked before an upload is read). */
-  checkFileSpace(key: string, size: number): Promise<void> {
-    return this.files.checkSpace(key, size);
+  /** Bytes held by uploads in progress on this relay. */
+  get uploading(): number {
+    return this.files.reserved;
+  }
+
+  /** Holds room for an upload of `size` bytes under `key` (0 if not known yet) while it is read; throws 413 or 429 when there is none. */
+  reserveUpload(key: string, size: number): Promise<Upload> {
+    return this.files.reserve(key, size);
   }
 
   getFile(key: string, version?: number): Promise<FileVersionRecord> {

@@ -9,6 +9,7 @@ import type { Bus } from "../bus/port";
 import { iso, type Clock } from "../clock";
 import { newSortableId } from "../ids";
 import type { AgentRecord, Refusal, Room, Store, TaskChanged, TaskRecord } from "../store/port";
+import { encodeCursor, Forgetting, type RetentionOptions } from "./retention";
 import { announce } from "./announce";
 import { resolveAgent, unknownAgent } from "./registry";
 import { isOnline, responseMessage, taskView } from "./views";
@@ -18,26 +19,46 @@ type SendResponse = Extract<SendMessage, { type: "response" }>;
 
 export interface TaskOptions {
   staleAfterMs: number;
-  /** Bounds on queueing a task or a plain response. */
+  /** Bounds on queueing a task, a reply, and the status messages a change tells. */
   room: Room;
-  /** Finished tasks are kept this long, and at most this many. */
-  retentionMs?: number;
-  maxFinished?: number;
+  retention: RetentionOptions;
+}
+
+export interface TaskFilter {
+  state?: TaskState;
+  role?: "sent" | "held";
+}
+
+export interface TaskPage {
+  tasks: Task[];
+  next_cursor: string | null;
 }
 
 const UNFINISHED: readonly TaskState[] = ["queued", "delivered", "working"];
 const HELD: readonly TaskState[] = ["delivered", "working"];
 
 /** The 429 for a queue or budget that has no room, naming the limit. */
-export function noRoom(r: Refusal): ClawlinkError {
+export function noRoom(r: Refusal, room: Room): ClawlinkError {
   const retry = { "Retry-After": "1" };
   switch (r.refused) {
     case "queue_full":
       return new ClawlinkError("queue_full", 429, `${r.name}'s queue is full (${r.waiting} messages waiting)`, `retry later, or send to another agent; ${r.name} must poll or listen to drain it`, retry);
     case "relay_full":
-      return new ClawlinkError("relay_full", 429, `the relay holds its maximum of queued messages (${r.bytes} bytes waiting)`, "retry later, once recipients have read their inboxes; the relay's --max-queued-bytes bounds it", retry);
+      return new ClawlinkError(
+        "relay_full",
+        429,
+        `the relay is full: messages waiting or unacknowledged hold ${r.bytes} bytes, and ${r.size} more would pass its limit of ${room.maxQueuedBytes} bytes (--max-queued-bytes)`,
+        "retry later, once recipients have taken and acknowledged their messages; or start the relay with a higher --max-queued-bytes",
+        retry,
+      );
     case "sender_full":
-      return new ClawlinkError("sender_full", 429, `you have ${r.bytes} bytes of messages waiting to be read, the most one sender may have`, "retry once your recipients have read what you sent; the relay's --max-sender-bytes bounds it", retry);
+      return new ClawlinkError(
+        "sender_full",
+        429,
+        `your messages waiting or unacknowledged hold ${r.bytes} bytes, and ${r.size} more would pass the relay's limit of ${room.maxSenderBytes} bytes per sender (--max-sender-bytes)`,
+        "retry once your recipients have taken and acknowledged what you sent; or start the relay with a higher --max-sender-bytes",
+        retry,
+      );
   }
 }
 
@@ -52,13 +73,16 @@ function checkHolder(task: TaskRecord, sender: AgentRecord, verb: string) {
 export class Tasks {
   /** Whose turn it is among equally loaded agents with a capability. */
   private turns = new Map<string, number>();
+  private forgetting: Forgetting;
 
   constructor(
     private store: Store,
     private bus: Bus,
     private clock: Clock,
     private opts: TaskOptions,
-  ) {}
+  ) {
+    this.forgetting = new Forgetting(opts.retention);
+  }
 
   /** A new task, to a named agent or to the least busy one with a capability. */
   async send(sender: AgentRecord, msg: SendTask): Promise<Sent> {
@@ -86,7 +110,7 @@ export class Tasks {
       },
       this.opts.room,
     );
-    if (!r.ok) throw r.refused === "unknown_agent" ? unknownAgent(to!) : noRoom(r);
+    if (!r.ok) throw r.refused === "unknown_agent" ? unknownAgent(to!) : noRoom(r, this.opts.room);
     announce(this.bus, r.effects);
     return r.duplicate ? { id: r.task.id, to: r.task.to, duplicate: true } : { id: r.task.id, to: r.task.to };
   }
@@ -133,23 +157,23 @@ export class Tasks {
       responseId: id,
       withdraw: true,
       messages: [{ to: task.from, priority: task.priority, msg: responseMessage(task, id, msg.status, msg.result, now) }],
+      room: this.opts.room,
     });
     this.settled(r, sender, "respond to");
+    await this.forgetPastCount();
     return { id, to: task.from };
   }
 
   /** A reply to a broadcast or any other message: a plain response to a named agent. */
   private async reply(sender: AgentRecord, msg: SendResponse): Promise<Sent> {
-    if (msg.to === undefined) {
-      throw notFound("unknown_task", `no task has the id ${msg.in_reply_to}`, "check the id in your inbox; to reply to a broadcast, also pass --to AGENT");
-    }
+    if (msg.to === undefined) throw this.forgetting.missing(sender.id, msg.in_reply_to, "to reply to a broadcast, also pass --to AGENT");
     const to = await resolveAgent(this.store, msg.to);
     const id = newSortableId("m");
     const message: Message = { type: "response", id, from: sender.id, to: to.id, created_at: iso(this.clock()), in_reply_to: msg.in_reply_to, status: msg.status, result: msg.result };
     const r = await this.store.enqueueIfRoom({ to: to.id, priority: "normal", msg: message }, this.opts.room);
     if (!r.ok) {
       if (r.refused === "unknown_agent") throw notFound("unknown_agent", `no agent is registered as "${msg.to}"`, "run `clawlink discover --all` to see the registered agents' ids and names");
-      throw noRoom(r);
+      throw noRoom(r, this.opts.room);
     }
     announce(this.bus, r.effects);
     return { id, to: to.id };
@@ -158,7 +182,7 @@ export class Tasks {
   /** The holder reports progress: the task is working, its lease is settled, and the sender hears of it. */
   async progress(sender: AgentRecord, taskId: string, note: string): Promise<Sent> {
     const task = await this.store.getTask(taskId);
-    if (!task) throw notFound("unknown_task", `no task has the id ${taskId}`, "run `clawlink tasks` to see the tasks you hold");
+    if (!task) throw this.forgetting.missing(sender.id, taskId, "run `clawlink tasks --held` to see the tasks you hold");
     checkHolder(task, sender, "report progress on");
     const id = newSortableId("m");
     const now = this.clock();
@@ -169,6 +193,7 @@ export class Tasks {
       holder: sender.id,
       withdraw: true,
       messages: [{ to: task.from, priority: task.priority, msg: { type: "progress", id, from: sender.id, to: task.from, created_at: iso(now), in_reply_to: task.id, note } }],
+      room: this.opts.room,
     });
     this.settled(r, sender, "report progress on");
     return { id, to: task.from };
@@ -178,15 +203,17 @@ export class Tasks {
   private settled(r: TaskChanged, sender: AgentRecord, verb: string) {
     if (r.ok) return announce(this.bus, r.effects);
     if (r.refused === "unknown_task") throw notFound("unknown_task", "the task is gone", "run `clawlink tasks` to see the tasks you hold");
+    if (r.refused === "no_room") throw noRoom(r.room, this.opts.room);
     checkHolder(r.task, sender, verb);
   }
 
   async cancel(agent: AgentRecord, taskId: string, note = ""): Promise<Task> {
     const task = await this.require(agent, taskId);
     if (task.from !== agent.id) throw forbidden(`only the agent that sent task ${task.id} can cancel it`, "ask its sender to cancel it, or respond with --status failed");
-    const r = await this.store.transitionTask(task.id, UNFINISHED, { state: "canceled", note: note || "canceled by its sender", at: this.clock(), withdraw: true });
-    if (!r.ok) throw conflict("task_finished", `task ${task.id} is already ${r.refused === "unknown_task" ? "gone" : r.task.state}`, "there is nothing to cancel");
+    const r = await this.store.transitionTask(task.id, UNFINISHED, { state: "canceled", note: note || "canceled by its sender", at: this.clock(), withdraw: true, room: this.opts.room });
+    if (!r.ok) throw conflict("task_finished", `task ${task.id} is already ${"task" in r ? r.task.state : "gone"}`, "there is nothing to cancel");
     announce(this.bus, r.effects);
+    await this.forgetPastCount();
     return taskView(r.task);
   }
 
@@ -197,21 +224,32 @@ export class Tasks {
   /** The task, if `agent` sent or holds it. */
   async require(agent: AgentRecord, taskId: string): Promise<TaskRecord> {
     const task = await this.store.getTask(taskId);
-    if (!task) throw notFound("unknown_task", `no task has the id ${taskId}`, "run `clawlink tasks` to list your tasks");
+    if (!task) throw this.forgetting.missing(agent.id, taskId);
     if (task.from !== agent.id && task.to !== agent.id) throw forbidden(`task ${taskId} is neither sent nor held by you`, "an agent can see only its own tasks");
     return task;
   }
 
-  async list(agent: AgentRecord, filter: { state?: TaskState; role?: "sent" | "held" } = {}): Promise<Task[]> {
+  /** Every task the agent sent or holds that passes the filter, oldest first. */
+  async list(agent: AgentRecord, filter: TaskFilter = {}): Promise<Task[]> {
     return (await this.store.listTasks(agent.id, filter)).map(taskView);
   }
 
-  /** Tasks still queued past their ttl expire; finished ones past their retention are dropped. */
+  /** One page of them: at most `limit`, after the task `after` (a decoded cursor). */
+  async page(agent: AgentRecord, filter: TaskFilter, page: { limit: number; after?: string }): Promise<TaskPage> {
+    const picked = await this.store.listTasks(agent.id, { ...filter, after: page.after, limit: page.limit + 1 });
+    const tasks = picked.slice(0, page.limit).map(taskView);
+    return { tasks, next_cursor: picked.length > page.limit ? encodeCursor(tasks[tasks.length - 1]!.id) : null };
+  }
+
+  /** Tasks still queued past their ttl expire; finished ones past their retention are forgotten. */
   async sweep(now: number) {
-    const { effects } = await this.store.expireTasks(now, 10_000);
+    const { effects } = await this.store.expireTasks(now, 10_000, this.opts.room);
     announce(this.bus, effects);
-    if (this.opts.retentionMs !== undefined || this.opts.maxFinished !== undefined) {
-      await this.store.pruneTasks(now - (this.opts.retentionMs ?? Infinity), this.opts.maxFinished ?? Infinity);
-    }
+    this.forgetting.forgot(await this.store.pruneTasks(now - this.opts.retention.retentionMs, this.opts.retention.maxFinished));
+  }
+
+  /** Past the count, the oldest finished task gives way as soon as another finishes. */
+  private async forgetPastCount() {
+    this.forgetting.forgot(await this.store.pruneTasks(-Infinity, this.opts.retention.maxFinished));
   }
 }

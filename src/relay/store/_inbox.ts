@@ -116,7 +116,7 @@ export class Inbox {
   add(slot: Slot): Slot | undefined {
     let replaced: Slot | undefined;
     if (slot.coalesces) {
-      const prev = this.unread(slot);
+      const prev = this.unread(slot.about!, slot.msg.type);
       if (prev) replaced = this.take(prev);
     }
     slot.where = "queued";
@@ -177,7 +177,7 @@ export class Inbox {
   requeue(id: string): { old: Slot; fresh: Slot | null } | undefined {
     const old = this.land(id);
     if (!old) return undefined;
-    if (old.coalesces && this.unread(old)) return { old, fresh: null };
+    if (old.coalesces && this.unread(old.about!, old.msg.type)) return { old, fresh: null };
     const fresh: Slot = { ...old, until: 0, conn: null };
     this.add(fresh);
     return { old, fresh };
@@ -203,11 +203,11 @@ export class Inbox {
     for (const lane of this.lanes) yield* lane.queued();
   }
 
-  /** The queued slot of the same type about the same thing as `s`. */
-  private unread(s: Slot): Slot | undefined {
-    const found = this.aboutIndex.get(s.about!);
+  /** The queued slot of this type about `about`, which a newer one replaces. */
+  unread(about: string, type: Message["type"]): Slot | undefined {
+    const found = this.aboutIndex.get(about);
     if (found === undefined) return undefined;
-    const same = (x: Slot) => x.where === "queued" && x.msg.type === s.msg.type;
+    const same = (x: Slot) => x.where === "queued" && x.msg.type === type;
     return Array.isArray(found) ? found.find(same) : same(found) ? found : undefined;
   }
 

@@ -3,7 +3,7 @@
  * returns (nothing in it awaits), which is what makes it atomic; its promise is already settled.
  * The durable store (sqlite.ts) is this store plus a journal of the rows each operation changed.
  */
-import type { Message, TaskState } from "../../protocol/schemas";
+import { AGENT_ID_RE, type Message, type TaskState } from "../../protocol/schemas";
 import { safeEqual } from "../ids";
 import { FileBook, metaOf, type FileJournal } from "./_files";
 import { Inbox, type Slot } from "./_inbox";
@@ -29,7 +29,7 @@ import {
   type TaskQuery,
   type TaskRecord,
 } from "./port";
-import { aboutOf, applyChange, coalesces, frozen, frozenTask, isFinal, messageBytes, notes, notices, taskMessage } from "./rules";
+import { aboutOf, applyChange, coalesces, frozen, frozenTask, isFinal, messageBytes, notes, notices, RELAY, taskMessage } from "./rules";
 
 const EMPTY_CLAIM = Object.freeze({ messages: Object.freeze([]) as readonly Message[], effects: NO_EFFECTS });
 const DELIVERABLE: readonly TaskState[] = ["queued", "delivered", "working"];
@@ -71,6 +71,8 @@ export class MemoryStore implements Store {
   private unassigned!: Set<string>;
   private ttlTasks!: Set<string>;
   private held!: Map<string, number>;
+  /** Bytes held by tasks waiting for an agent with their capability (they count toward the budgets). */
+  private holds!: Map<string, number>;
   /** Finished tasks in the order they finished, with when. */
   private finished!: Map<string, number>;
   /** The next message sequence number: queues serve equal priorities in this order. */
@@ -98,6 +100,7 @@ export class MemoryStore implements Store {
     this.unassigned = new Set();
     this.ttlTasks = new Set();
     this.held = new Map();
+    this.holds = new Map();
     this.finished = new Map();
     this.seq = 0;
     this.queuedBytes = 0;
@@ -125,7 +128,12 @@ export class MemoryStore implements Store {
     return id === undefined ? undefined : this.agents.get(id);
   }
   async findAgent(idOrName: string) {
-    return this.agents.get(idOrName) ?? this.agents.get(this.names.get(idOrName) ?? "");
+    return this.resolve(idOrName);
+  }
+
+  /** A value shaped like an id resolves by id only, anything else by name only: a name never stands for another agent's id. */
+  private resolve(idOrName: string): AgentRecord | undefined {
+    return AGENT_ID_RE.test(idOrName) ? this.agents.get(idOrName) : this.agents.get(this.names.get(idOrName) ?? "");
   }
   async listAgents() {
     return [...this.agents.values()];
@@ -147,7 +155,7 @@ export class MemoryStore implements Store {
     const count = this.agents.size - (holder ? 1 : 0);
     if (!known && count >= rules.maxAgents) return { ok: false, refused: "too_many_agents", count };
     const fx = new Changes();
-    if (holder) this.drop(holder.id, now, rules.note, fx);
+    if (holder) this.drop(holder.id, now, rules.note, rules.room, fx);
     const record: AgentRecord = frozen({
       ...agent,
       caps: frozen([...agent.caps]),
@@ -171,13 +179,13 @@ export class MemoryStore implements Store {
     return next;
   }
 
-  async unregisterAgent(id: string, now: number, note: string) {
+  async unregisterAgent(id: string, now: number, note: string, room: Room) {
     const fx = new Changes();
-    const agent = this.drop(id, now, note, fx);
+    const agent = this.drop(id, now, note, room, fx);
     return agent ? { agent, effects: fx.effects } : undefined;
   }
 
-  async forgetAgents(staleBefore: number, limit: number, now: number, note: string) {
+  async forgetAgents(staleBefore: number, limit: number, now: number, note: string, room: Room) {
     const out: AgentRecord[] = [];
     const fx = new Changes();
     for (const rec of this.agents.values()) {
@@ -185,14 +193,14 @@ export class MemoryStore implements Store {
       if (rec.conns.length > 0 || rec.lastSeen >= staleBefore) continue;
       const inbox = this.inboxes.get(rec.id);
       if ((inbox && !inbox.empty) || (this.held.get(rec.id) ?? 0) > 0) continue;
-      this.drop(rec.id, now, note, fx);
+      this.drop(rec.id, now, note, room, fx);
       out.push(rec);
     }
     return { agents: out, effects: fx.effects };
   }
 
   /** Removes an agent and what waits for it; the unfinished tasks it held fail. */
-  private drop(id: string, now: number, note: string, fx: Changes): AgentRecord | undefined {
+  private drop(id: string, now: number, note: string, room: Room, fx: Changes): AgentRecord | undefined {
     const agent = this.agents.get(id);
     if (!agent) return undefined;
     this.agents.delete(id);
@@ -207,7 +215,7 @@ export class MemoryStore implements Store {
     this.agentChanged(id, true);
     for (const taskId of this.tasksOf.get(id) ?? []) {
       const task = this.tasks.get(taskId)!;
-      if (task.to === id && !isFinal(task.state)) this.change(task, { state: "failed", note: `assignee left: ${note}`, at: now }, fx);
+      if (task.to === id && !isFinal(task.state)) this.change(task, { state: "failed", note: `assignee left: ${note}`, at: now }, room, fx);
     }
     this.held.delete(id);
     return agent;
@@ -239,49 +247,58 @@ export class MemoryStore implements Store {
 
   // ---------------------------------------------------------------- messages
 
-  /** Queues one message, within `room` when given; null when its recipient is not registered. */
+  /**
+   * Queues one message, within `room` when given; null when its recipient is not registered. An unread
+   * message it coalesces with is replaced, and gives back its place and (if from the same sender) its bytes.
+   */
   private queue(entry: NewEntry, room: Room | null, fx: Changes): Slot | Refusal | null {
     const agent = this.agents.get(entry.to);
     if (!agent) return null;
     let inbox = this.inboxes.get(entry.to);
-    const bytes = messageBytes(entry.msg);
-    const from = entry.msg.from;
+    const msg = entry.msg;
+    const bytes = messageBytes(msg);
+    const about = aboutOf(msg);
+    const merges = coalesces(msg);
     if (room) {
-      const waiting = inbox?.size ?? 0;
-      if (room.maxQueue !== undefined && waiting >= room.maxQueue) return { ok: false, refused: "queue_full", waiting, name: agent.name };
-      if (room.maxQueuedBytes !== undefined && this.queuedBytes + bytes > room.maxQueuedBytes) return { ok: false, refused: "relay_full", bytes: this.queuedBytes };
-      const mine = this.senderBytes.get(from) ?? 0;
-      if (room.maxSenderBytes !== undefined && mine + bytes > room.maxSenderBytes) return { ok: false, refused: "sender_full", bytes: mine };
+      const replaced = merges && inbox ? inbox.unread(about!, msg.type) : undefined;
+      const refusal = this.roomFor(agent.name, inbox, msg.from, bytes, replaced, room);
+      if (refusal) return refusal;
     }
     if (!inbox) this.inboxes.set(entry.to, (inbox = new Inbox()));
-    const slot: Slot = {
-      seq: this.seq++,
-      to: entry.to,
-      priority: entry.priority,
-      msg: entry.msg,
-      bytes,
-      about: aboutOf(entry.msg),
-      coalesces: coalesces(entry.msg),
-      where: "queued",
-      until: 0,
-      conn: null,
-    };
+    const slot: Slot = { seq: this.seq++, to: entry.to, priority: entry.priority, msg, bytes, about, coalesces: merges, where: "queued", until: 0, conn: null };
     const replaced = inbox.add(slot);
     if (replaced) this.settle(replaced);
-    this.queuedBytes += bytes;
-    this.senderBytes.set(from, (this.senderBytes.get(from) ?? 0) + bytes);
+    this.count(msg.from, bytes);
     this.slotChanged(slot);
     fx.queued(entry.to);
     return slot;
   }
 
-  /** A slot leaves for good (settled, dropped or replaced): its bytes stop counting. */
-  private settle(slot: Slot) {
-    this.queuedBytes -= slot.bytes;
-    const from = slot.msg.from;
-    const left = (this.senderBytes.get(from) ?? 0) - slot.bytes;
+  /** Why `bytes` more from `from` do not fit `agent`'s queue or the byte budgets, or null when they do. */
+  private roomFor(name: string, inbox: Inbox | undefined, from: string, bytes: number, replaced: Slot | undefined, room: Room): Refusal | null {
+    if (!replaced && room.maxQueue !== undefined) {
+      const waiting = (inbox?.size ?? 0) + (inbox?.flying.size ?? 0);
+      if (waiting >= room.maxQueue) return { ok: false, refused: "queue_full", waiting, name };
+    }
+    const grow = bytes - (replaced && replaced.msg.from === from ? replaced.bytes : 0);
+    if (grow <= 0) return null;
+    if (room.maxQueuedBytes !== undefined && this.queuedBytes + grow > room.maxQueuedBytes) return { ok: false, refused: "relay_full", bytes: this.queuedBytes, size: bytes };
+    const mine = this.senderBytes.get(from) ?? 0;
+    // What the relay itself says counts toward the relay-wide budget only.
+    if (from !== RELAY && room.maxSenderBytes !== undefined && mine + grow > room.maxSenderBytes) return { ok: false, refused: "sender_full", bytes: mine, size: bytes };
+    return null;
+  }
+
+  private count(from: string, bytes: number) {
+    this.queuedBytes += bytes;
+    const left = (this.senderBytes.get(from) ?? 0) + bytes;
     if (left > 0) this.senderBytes.set(from, left);
     else this.senderBytes.delete(from);
+  }
+
+  /** A slot leaves for good (settled, dropped or replaced): its bytes stop counting. */
+  private settle(slot: Slot) {
+    this.count(slot.msg.from, -slot.bytes);
     this.slotChanged(slot);
   }
 
@@ -336,7 +353,7 @@ export class MemoryStore implements Store {
           continue;
         }
         const attempts = task.attempts + 1;
-        this.change(task, { state: "delivered", note: notes.attempt(attempts), at: now }, fx, { attempts });
+        this.change(task, { state: "delivered", note: notes.attempt(attempts), at: now }, opts.room, fx, { attempts });
         s.msg = { ...s.msg, attempt: attempts };
         until = now + task.leaseS * 1000;
       }
@@ -386,7 +403,7 @@ export class MemoryStore implements Store {
     return fx.effects;
   }
 
-  async requeueExpired(now: number, limit: number) {
+  async requeueExpired(now: number, limit: number, room: Room) {
     const fx = new Changes();
     let requeued = 0;
     for (const agentId of [...this.flyingAgents]) {
@@ -406,7 +423,7 @@ export class MemoryStore implements Store {
           this.settle(inbox.land(s.msg.id)!);
           continue;
         }
-        this.change(task, { state: "queued", note: notes.leaseRanOut(task.leaseS), at: now }, fx);
+        this.change(task, { state: "queued", note: notes.leaseRanOut(task.leaseS), at: now }, room, fx);
         due.push(s.msg.id);
       }
       this.requeueSlots(agentId, inbox, due, fx);
@@ -453,7 +470,7 @@ export class MemoryStore implements Store {
       const first = this.idempotency.get(`${task.from}\0${task.idempotencyKey}`);
       if (first !== undefined) return { ok: true, task: this.tasks.get(first)!, duplicate: true, effects: NO_EFFECTS };
     }
-    const to = task.to === null ? undefined : (this.agents.get(task.to) ?? this.agents.get(this.names.get(task.to) ?? ""));
+    const to = task.to === null ? undefined : this.resolve(task.to);
     if (task.to !== null && !to) return { ok: false, refused: "unknown_agent" };
     const at = task.createdAt;
     const record = frozenTask({
@@ -467,13 +484,32 @@ export class MemoryStore implements Store {
       responseId: null,
     });
     const fx = new Changes();
+    const msg = taskMessage(record);
     if (to) {
-      const slot = this.queue({ to: to.id, priority: record.priority, msg: taskMessage(record) }, room, fx);
+      const slot = this.queue({ to: to.id, priority: record.priority, msg }, room, fx);
       if (slot && "ok" in slot) return slot;
+    } else {
+      // Waiting for an agent with its capability, it holds its bytes all the same.
+      const bytes = messageBytes(msg);
+      const refusal = this.roomFor("", undefined, record.from, bytes, undefined, { ...room, maxQueue: undefined });
+      if (refusal) return refusal;
+      this.hold(record, bytes);
     }
     this.addTask(record);
     fx.task(record.id);
     return { ok: true, task: record, duplicate: false, effects: fx.effects };
+  }
+
+  private hold(task: TaskRecord, bytes: number) {
+    this.holds.set(task.id, bytes);
+    this.count(task.from, bytes);
+  }
+
+  private unhold(task: TaskRecord) {
+    const bytes = this.holds.get(task.id);
+    if (bytes === undefined) return;
+    this.holds.delete(task.id);
+    this.count(task.from, -bytes);
   }
 
   async assignWaiting(agentId: string, _now: number) {
@@ -486,6 +522,7 @@ export class MemoryStore implements Store {
       if (task.state !== "queued" || !task.cap || !agent.caps.includes(task.cap)) continue;
       const next = frozenTask({ ...task, to: agentId });
       this.unassigned.delete(id);
+      this.unhold(task);
       this.tasks.set(id, next);
       this.index(agentId, id);
       this.held.set(agentId, (this.held.get(agentId) ?? 0) + 1);
@@ -502,13 +539,22 @@ export class MemoryStore implements Store {
     if (!task) return { ok: false, refused: "unknown_task" };
     if (change.holder !== undefined && task.to !== change.holder) return { ok: false, refused: "not_holder", task };
     if (!from.includes(task.state)) return { ok: false, refused: "state", task };
+    // What goes with the change must fit, or nothing changes.
+    for (const m of change.messages ?? []) {
+      const agent = this.agents.get(m.to);
+      if (!agent) continue;
+      const inbox = this.inboxes.get(m.to);
+      const replaced = coalesces(m.msg) && inbox ? inbox.unread(aboutOf(m.msg)!, m.msg.type) : undefined;
+      const refusal = this.roomFor(agent.name, inbox, m.msg.from, messageBytes(m.msg), replaced, change.room);
+      if (refusal) return { ok: false, refused: "no_room", room: refusal };
+    }
     const fx = new Changes();
     if (change.withdraw) this.withdraw(task);
     for (const m of change.messages ?? []) this.queue(m, null, fx);
-    return { ok: true, task: this.change(task, change, fx), effects: fx.effects };
+    return { ok: true, task: this.change(task, change, change.room, fx), effects: fx.effects };
   }
 
-  async expireTasks(now: number, limit: number) {
+  async expireTasks(now: number, limit: number, room: Room) {
     const tasks: TaskRecord[] = [];
     const fx = new Changes();
     for (const id of this.ttlTasks) {
@@ -516,13 +562,13 @@ export class MemoryStore implements Store {
       const task = this.tasks.get(id)!;
       if (task.state !== "queued" || now - task.createdAt < task.ttlS! * 1000) continue;
       this.withdraw(task);
-      tasks.push(this.change(task, { state: "expired", note: notes.ttl(task.ttlS!), at: now }, fx));
+      tasks.push(this.change(task, { state: "expired", note: notes.ttl(task.ttlS!), at: now }, room, fx));
     }
     return { tasks, effects: fx.effects };
   }
 
   async pruneTasks(before: number, keep: number) {
-    let n = 0;
+    const pruned: TaskRecord[] = [];
     for (const [id, at] of this.finished) {
       if (at >= before && this.finished.size <= keep) break;
       this.finished.delete(id);
@@ -533,13 +579,13 @@ export class MemoryStore implements Store {
       if (task.to) this.unindex(task.to, id);
       if (task.idempotencyKey !== null) this.idempotency.delete(`${task.from}\0${task.idempotencyKey}`);
       this.taskChanged(id);
-      n++;
+      pruned.push(task);
     }
-    return n;
+    return pruned;
   }
 
-  /** Applies a change to a task with its bookkeeping, and queues the status messages it tells. */
-  private change(task: TaskRecord, change: Pick<TaskChange, "state" | "note" | "at" | "result" | "responseId">, fx: Changes, patch?: Partial<TaskRecord>): TaskRecord {
+  /** Applies a change to a task with its bookkeeping, and queues the status messages it tells where they fit `room` (skipped where not: the record keeps the state). */
+  private change(task: TaskRecord, change: Pick<TaskChange, "state" | "note" | "at" | "result" | "responseId">, room: Room, fx: Changes, patch?: Partial<TaskRecord>): TaskRecord {
     const next = applyChange(task, change, patch);
     this.tasks.set(task.id, next);
     this.taskChanged(task.id);
@@ -547,10 +593,11 @@ export class MemoryStore implements Store {
     if (!isFinal(task.state) && isFinal(next.state)) {
       this.ttlTasks.delete(task.id);
       this.unassigned.delete(task.id);
+      this.unhold(task);
       if (task.to) this.held.set(task.to, Math.max(0, (this.held.get(task.to) ?? 1) - 1));
       this.finished.set(task.id, next.updatedAt);
     }
-    if (change.state !== undefined) for (const n of notices(next, change.state, change.note, change.at)) this.queue(n, null, fx);
+    if (change.state !== undefined) for (const n of notices(next, change.state, change.note, change.at)) this.queue(n, room, fx);
     return next;
   }
 
@@ -558,6 +605,7 @@ export class MemoryStore implements Store {
   private withdraw(task: TaskRecord) {
     if (!task.to) {
       this.unassigned.delete(task.id);
+      this.unhold(task);
       return;
     }
     const inbox = this.inboxes.get(task.to);
@@ -628,7 +676,11 @@ export class MemoryStore implements Store {
       this.finished.set(task.id, task.updatedAt);
     } else {
       if (task.to) this.held.set(task.to, (this.held.get(task.to) ?? 0) + 1);
-      else if (task.state === "queued") this.unassigned.add(task.id);
+      else if (task.state === "queued") {
+        this.unassigned.add(task.id);
+        // A durable store's task, read back: its bytes count again (a new one's were counted as it came).
+        if (!this.holds.has(task.id)) this.hold(task, messageBytes(taskMessage(task)));
+      }
       if (task.ttlS !== null) this.ttlTasks.add(task.id);
     }
     this.taskCreated(task.id);

@@ -60,7 +60,7 @@ export interface TaskRecord {
   readonly idempotencyKey: string | null;
 }
 
-/** A task as its sender makes it: `to` is an agent's id or name (the store resolves it), or null to wait for an agent with `cap`. */
+/** A task as its sender makes it: `to` is an agent's id or name (the store resolves it, as `findAgent`), or null to wait for an agent with `cap`. */
 export type NewTask = Pick<TaskRecord, "id" | "from" | "to" | "cap" | "task" | "context" | "priority" | "leaseS" | "ttlS" | "createdAt" | "idempotencyKey">;
 
 /** A message for one agent, as the core hands it to the store. */
@@ -70,9 +70,9 @@ export interface NewEntry {
   readonly msg: Message;
 }
 
-/** The queue bounds one enqueue must keep; a bound left out does not apply to it. */
+/** The bounds one message must keep as it is queued; a bound left out does not apply to it. */
 export interface Room {
-  /** Messages queued for the recipient (not counting those in flight). */
+  /** Messages waiting for the recipient, queued or handed out and not acknowledged. */
   readonly maxQueue?: number;
   /** Bytes of every message waiting, relay-wide. */
   readonly maxQueuedBytes?: number;
@@ -82,8 +82,9 @@ export interface Room {
 
 export type Refusal =
   | { readonly ok: false; readonly refused: "queue_full"; readonly waiting: number; readonly name: string }
-  | { readonly ok: false; readonly refused: "relay_full"; readonly bytes: number }
-  | { readonly ok: false; readonly refused: "sender_full"; readonly bytes: number };
+  /** `bytes` held now, `size` the message that did not fit. */
+  | { readonly ok: false; readonly refused: "relay_full"; readonly bytes: number; readonly size: number }
+  | { readonly ok: false; readonly refused: "sender_full"; readonly bytes: number; readonly size: number };
 
 /** What an operation changed that a relay process may be waiting for. */
 export interface Effects {
@@ -105,6 +106,8 @@ export interface ClaimOptions {
   readonly want?: Want | null;
   /** How long a non-task message stays in flight before it is queued again (a task keeps its own lease). */
   readonly ackWindowMs: number;
+  /** Where the status messages a delivery tells fit (skipped where not). */
+  readonly room: Room;
 }
 
 export type TaskChange = {
@@ -118,8 +121,10 @@ export type TaskChange = {
   readonly responseId?: string;
   /** Takes the task's own message out of its holder's queue or flight (it was answered or called off). */
   readonly withdraw?: boolean;
-  /** Messages that go with the change (a response, a progress note); queued without bounds, coalesced by rules.ts. */
+  /** Messages that go with the change (a response, a progress note): all must fit `room`, or nothing changes. */
   readonly messages?: readonly NewEntry[];
+  /** Bounds for `messages`, and for the status messages the change tells (skipped where they do not fit). */
+  readonly room: Room;
 };
 
 export interface FileVersionMeta {
@@ -188,6 +193,8 @@ export interface NameRules {
   readonly allowNew: boolean;
   /** Why the tasks a replaced holder held failed. */
   readonly note: string;
+  /** Where the status messages about those tasks fit (skipped where not). */
+  readonly room: Room;
 }
 
 type No<R extends string, T = object> = { readonly ok: false; readonly refused: R } & T;
@@ -210,7 +217,8 @@ export type TaskChanged =
   | { readonly ok: true; readonly task: TaskRecord; readonly effects: Effects }
   | No<"unknown_task">
   | No<"not_holder", { readonly task: TaskRecord }>
-  | No<"state", { readonly task: TaskRecord }>;
+  | No<"state", { readonly task: TaskRecord }>
+  | No<"no_room", { readonly room: Refusal }>;
 
 export type FilePut =
   | { readonly ok: true; readonly version: FileVersionMeta }
@@ -234,7 +242,7 @@ export interface Store {
   // ---------------------------------------------------------------- agents
   getAgent(id: string): Promise<AgentRecord | undefined>;
   getAgentByName(name: string): Promise<AgentRecord | undefined>;
-  /** By id, then by name. */
+  /** By id when the value is shaped like one, otherwise by name: a name never stands for another agent's id. */
   findAgent(idOrName: string): Promise<AgentRecord | undefined>;
   listAgents(): Promise<readonly AgentRecord[]>;
   countAgents(): Promise<number>;
@@ -248,9 +256,9 @@ export interface Store {
   /** Marks the agent seen at `now`; kept across a restart only when `keep` (a heartbeat). */
   touchAgent(id: string, now: number, keep?: boolean): Promise<AgentRecord | undefined>;
   /** Removes the agent with its queue, messages in flight and connections; the unfinished tasks it held fail with `note`. */
-  unregisterAgent(id: string, now: number, note: string): Promise<{ readonly agent: AgentRecord; readonly effects: Effects } | undefined>;
+  unregisterAgent(id: string, now: number, note: string, room: Room): Promise<{ readonly agent: AgentRecord; readonly effects: Effects } | undefined>;
   /** Claims and removes (as `unregisterAgent`) agents not seen since `staleBefore`, with no connection, nothing queued or in flight, and no unfinished task held. */
-  forgetAgents(staleBefore: number, limit: number, now: number, note: string): Promise<{ readonly agents: readonly AgentRecord[]; readonly effects: Effects }>;
+  forgetAgents(staleBefore: number, limit: number, now: number, note: string, room: Room): Promise<{ readonly agents: readonly AgentRecord[]; readonly effects: Effects }>;
   /** Adds a live connection, which may then claim messages; undefined when the agent is gone. */
   attachConnection(agentId: string, conn: string): Promise<AgentRecord | undefined>;
   /** Removes a connection; what went out on it and was not acknowledged is queued again. */
@@ -275,7 +283,7 @@ export interface Store {
   /** Puts in-flight messages back in the queue at their place (a socket refused them). */
   requeue(agentId: string, ids: readonly string[]): Promise<Effects>;
   /** Claims in-flight messages whose lease ran out: tasks go back to queued (or are dropped if they moved on), others are queued again. */
-  requeueExpired(now: number, limit: number): Promise<{ readonly requeued: number; readonly effects: Effects }>;
+  requeueExpired(now: number, limit: number, room: Room): Promise<{ readonly requeued: number; readonly effects: Effects }>;
   /** Messages queued for the agent (not counting those in flight). */
   countWaiting(agentId: string): Promise<number>;
 
@@ -298,9 +306,9 @@ export interface Store {
   /** Compare-and-set: applies `change` if the task is in one of `from`, and queues what the change tells (rules.ts). */
   transitionTask(id: string, from: readonly TaskState[], change: TaskChange): Promise<TaskChanged>;
   /** Claims tasks still queued past their ttl and expires them. */
-  expireTasks(now: number, limit: number): Promise<{ readonly tasks: readonly TaskRecord[]; readonly effects: Effects }>;
-  /** Drops finished tasks that finished before `before`, and the oldest finished past `keep`. */
-  pruneTasks(before: number, keep: number): Promise<number>;
+  expireTasks(now: number, limit: number, room: Room): Promise<{ readonly tasks: readonly TaskRecord[]; readonly effects: Effects }>;
+  /** Drops finished tasks that finished before `before`, and the oldest finished past `keep`; returns them. */
+  pruneTasks(before: number, keep: number): Promise<readonly TaskRecord[]>;
 
   // ---------------------------------------------------------------- files
   getFileHead(key: string): Promise<FileHeadRecord | undefined>;

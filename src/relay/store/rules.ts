@@ -21,32 +21,8 @@ export function aboutOf(msg: Message): string | null {
   return null;
 }
 
-/** Room an envelope takes beyond its text fields. */
-const ENVELOPE = 160;
-const utf8Length = (s: string) => (s.length < 64 ? s.length : Buffer.byteLength(s));
-
-/** What a message weighs against the byte budgets: its text fields in UTF-8 plus an envelope. */
-export function messageBytes(msg: Message): number {
-  switch (msg.type) {
-    case "task": {
-      let ctx = 2;
-      for (const _ in msg.context) {
-        ctx = utf8Length(JSON.stringify(msg.context));
-        break;
-      }
-      return ENVELOPE + utf8Length(msg.task) + ctx;
-    }
-    case "response":
-      return ENVELOPE + utf8Length(msg.result);
-    case "progress":
-    case "status":
-      return ENVELOPE + utf8Length(msg.note);
-    case "broadcast":
-      return ENVELOPE + utf8Length(msg.content) + utf8Length(msg.topic) + msg.tags.reduce((n, t) => n + 3 + utf8Length(t), 0);
-    case "file":
-      return ENVELOPE + utf8Length(msg.key);
-  }
-}
+/** What a message weighs against the byte budgets: its size as sent on the wire, measured once, when it is first queued. */
+export const messageBytes = (msg: Message): number => Buffer.byteLength(JSON.stringify(msg));
 
 const FINAL: ReadonlySet<TaskState> = new Set(["completed", "failed", "canceled", "expired"]);
 export const isFinal = (state: TaskState) => FINAL.has(state);

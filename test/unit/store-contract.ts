@@ -201,6 +201,36 @@ export function storeContract(kind: StoreKind) {
       await s.close();
     });
 
+    test("every way a message leaves gives its bytes back: read, withdrawn, replaced, expired, its recipient gone", async () => {
+      let s = await two(kind);
+      await s.claimName(agent("c", "c", ["y"]), T0, rules(T0));
+      /** Bytes held now, as a budget of nothing reports them. */
+      const held = async (from = "z") => {
+        const r = await s.enqueueIfRoom(note(from, "a"), { maxQueuedBytes: 0 });
+        return r.ok ? -1 : "bytes" in r ? r.bytes : -1;
+      };
+      await s.createTask(task("t_1", "a", "b", { leaseS: 10 }), NONE);
+      await s.createTask(task("t_2", "a", "b", { ttlS: 5, priority: "low" }), NONE);
+      await s.enqueueIfRoom(note("c", "b"), NONE);
+      expect(await held()).toBeGreaterThan(0);
+      await s.claimNext("b", null, T0, { ...ACK, max: 1 });
+      await s.requeueExpired(T0 + 11_000, 100, NONE);
+      await s.expireTasks(T0 + 11_000, 100, NONE);
+      await s.ack("b", ids((await s.claimNext("b", null, T0 + 11_000, ACK)).messages));
+      for (const text of ["1", "2"]) {
+        await s.transitionTask("t_1", ["delivered", "working"], { note: text, at: T0, holder: "b", room: NONE, withdraw: true, messages: [progress("b", "a", "t_1", text)] });
+      }
+      await s.createTask(task("t_3", "a", null, { cap: "y" }), NONE);
+      await s.assignWaiting("c", T0);
+      s = await kind.again(s);
+      await s.transitionTask("t_1", ["delivered", "working"], { state: "completed", note: "", at: T0, holder: "b", room: NONE, withdraw: true, messages: [{ to: "a", priority: "normal", msg: { type: "response", id: "m_r", from: "b", to: "a", created_at: "t", in_reply_to: "t_1", status: "completed", result: "done" } }] });
+      await s.unregisterAgent("c", T0, "gone", NONE);
+      for (const id of ["b", "a"]) await s.ack(id, ids((await s.claimNext(id, null, T0 + 11_000, ACK)).messages));
+      expect(await held()).toBe(0);
+      expect(await s.enqueueIfRoom(note("a", "b", "x".repeat(100)), { maxSenderBytes: 400 })).toMatchObject({ ok: true });
+      await s.close();
+    });
+
     test("a reply that does not fit changes nothing; a status that does not fit is skipped, the record keeps the state", async () => {
       const s = await two(kind);
       await s.createTask(task("t_1", "a", "b"), NONE);

@@ -34,6 +34,8 @@ interface Local {
   ready: boolean;
   paused: boolean;
   closed: boolean;
+  /** Messages claimed at once for it. */
+  batch: number;
 }
 
 /** An agent's connections here, and whether a pump is running for it (events during it ask for another round). */
@@ -67,7 +69,7 @@ export interface DeliveryOptions {
   ackWindowMs: number;
   /** Where the status messages a delivery tells fit. */
   room: Room;
-  /** Messages claimed at once for one socket. */
+  /** Messages claimed at once for one socket, at most. */
   batch?: number;
   onError?: (err: unknown) => void;
 }
@@ -122,7 +124,7 @@ export class Delivery {
    */
   connect(agent: string, sink: Sink, want: Want | null): Connection {
     const conn = `${this.instance}.${++this.conns}`;
-    const local: Local = { agent, conn, sink, want, ready: false, paused: false, closed: false };
+    const local: Local = { agent, conn, sink, want, ready: false, paused: false, closed: false, batch: 16 };
     let pump = this.pumps.get(agent);
     if (!pump) this.pumps.set(agent, (pump = { agent, locals: [], running: false, again: false, turn: 0 }));
     pump.locals.push(local);
@@ -202,11 +204,15 @@ export class Delivery {
     return l.ready && !l.paused && !l.closed;
   }
 
-  /** Claims batches for one socket and pushes them; returns how many it claimed. */
+  /**
+   * Claims batches for one socket and pushes them; returns how many it claimed. A batch grows while
+   * the socket takes it all, and shrinks to what it took when it backs up, so a slow socket does not
+   * make the relay claim and put back messages it cannot send.
+   */
   private async feed(l: Local, rounds: number): Promise<number> {
     let claimed = 0;
     for (let round = 0; round < rounds && this.open(l); round++) {
-      const { messages, effects } = await this.store.claimNext(l.agent, l.conn, this.clock(), { max: this.batch, want: l.want, ackWindowMs: this.opts.ackWindowMs, room: this.opts.room });
+      const { messages, effects } = await this.store.claimNext(l.agent, l.conn, this.clock(), { max: l.batch, want: l.want, ackWindowMs: this.opts.ackWindowMs, room: this.opts.room });
       this.tell(effects);
       if (messages.length === 0) break;
       claimed += messages.length;
@@ -221,6 +227,7 @@ export class Delivery {
           }
         }
       }
+      l.batch = l.paused ? Math.max(1, pushed) : Math.min(this.batch, l.batch * 2);
       // What this socket could not take goes back to the queue, at its place.
       if (pushed < messages.length) this.tell(await this.store.requeue(l.agent, messages.slice(pushed).map((m) => m.id)));
     }

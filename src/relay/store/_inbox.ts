@@ -38,7 +38,11 @@ class Lane {
       this.items.push(s);
       return;
     }
-    // A message queued again goes back to where its age puts it.
+    // A message queued again goes back to where its age puts it: usually just before the head, where it was taken from.
+    if (this.head > 0 && s.seq < this.items[this.head]!.seq) {
+      this.items[--this.head] = s;
+      return;
+    }
     let lo = this.head;
     let hi = this.items.length;
     while (lo < hi) {
@@ -101,8 +105,8 @@ export class Inbox {
   /** Queued slots; by id only in flight (a queue of tasks for an agent that is away can grow long, and is rarely searched). */
   private count = 0;
   readonly flying = new Map<string, Slot>();
-  /** Usually one message is about a task at a time: the slot itself, an array only past one. */
-  private aboutIndex = new Map<string, Slot | Slot[]>();
+  /** Usually one message is about a task at a time: the slot itself, a set only past one (many replies may name one broadcast). */
+  private aboutIndex = new Map<string, Slot | Set<Slot>>();
 
   get size() {
     return this.count;
@@ -196,7 +200,7 @@ export class Inbox {
   /** Slots queued or in flight that are about `id`. */
   about(id: string): Slot[] {
     const found = this.aboutIndex.get(id);
-    return found === undefined ? [] : Array.isArray(found) ? [...found] : [found];
+    return found === undefined ? [] : found instanceof Set ? [...found] : [found];
   }
 
   *queued(): Iterable<Slot> {
@@ -208,24 +212,22 @@ export class Inbox {
     const found = this.aboutIndex.get(about);
     if (found === undefined) return undefined;
     const same = (x: Slot) => x.where === "queued" && x.msg.type === type;
-    return Array.isArray(found) ? found.find(same) : same(found) ? found : undefined;
+    if (!(found instanceof Set)) return same(found) ? found : undefined;
+    for (const x of found) if (same(x)) return x;
+    return undefined;
   }
 
   private index(s: Slot) {
     const found = this.aboutIndex.get(s.about!);
     if (found === undefined) this.aboutIndex.set(s.about!, s);
-    else if (Array.isArray(found)) found.push(s);
-    else this.aboutIndex.set(s.about!, [found, s]);
+    else if (found instanceof Set) found.add(s);
+    else this.aboutIndex.set(s.about!, new Set([found, s]));
   }
 
   private unindex(s: Slot) {
     if (s.about === null) return;
     const found = this.aboutIndex.get(s.about);
     if (found === s) this.aboutIndex.delete(s.about);
-    else if (Array.isArray(found)) {
-      const rest = found.filter((x) => x !== s);
-      if (rest.length === 1) this.aboutIndex.set(s.about, rest[0]!);
-      else this.aboutIndex.set(s.about, rest);
-    }
+    else if (found instanceof Set && found.delete(s) && found.size === 0) this.aboutIndex.delete(s.about);
   }
 }

@@ -257,7 +257,9 @@ export class MemoryStore implements Store {
     let inbox = this.inboxes.get(entry.to);
     const msg = entry.msg;
     const bytes = messageBytes(msg);
-    const about = aboutOf(msg);
+    // Indexed only when it names a task: a reply to a broadcast needs no index (and many may name one).
+    const named = aboutOf(msg);
+    const about = named !== null && (msg.type !== "response" || this.tasks.has(named)) ? named : null;
     const merges = coalesces(msg);
     if (room) {
       const replaced = merges && inbox ? inbox.unread(about!, msg.type) : undefined;
@@ -304,7 +306,9 @@ export class MemoryStore implements Store {
 
   private requeueSlots(agentId: string, inbox: Inbox, ids: readonly string[], fx: Changes) {
     let any = false;
-    for (const id of ids) {
+    // Newest first, so each goes back just before the ones after it (the cheap end of a lane).
+    const order = ids.length > 1 ? [...ids].sort((x, y) => (inbox.flying.get(y)?.seq ?? 0) - (inbox.flying.get(x)?.seq ?? 0)) : ids;
+    for (const id of order) {
       const r = inbox.requeue(id);
       if (!r) continue;
       if (r.fresh) {

@@ -14,7 +14,7 @@ export const RELAY = "relay";
 /** An unread progress note or status replaces the recipient's unread one of the same type about the same task. */
 export const coalesces = (msg: Message) => msg.type === "progress" || msg.type === "status";
 
-/** The task (or message) a message answers or reports on; indexed, so settling a task's messages never scans a queue. */
+/** The task (or message) a message answers or reports on; indexed when it is a task, so settling a task's messages never scans a queue. */
 export function aboutOf(msg: Message): string | null {
   if (msg.type === "progress" || msg.type === "response") return msg.in_reply_to;
   if (msg.type === "status") return msg.task_id;

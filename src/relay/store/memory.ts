@@ -7,6 +7,7 @@ import { AGENT_ID_RE, type Message, type TaskState } from "../../protocol/schema
 import { safeEqual } from "../ids";
 import { FileBook, metaOf, type FileJournal } from "./_files";
 import { Inbox, type Slot } from "./_inbox";
+import { TaskBook } from "./_tasks";
 import {
   NO_EFFECTS,
   type AgentRecord,
@@ -64,17 +65,9 @@ export class MemoryStore implements Store {
   protected inboxes!: Map<string, Inbox>;
   /** Agents with something in flight: the lease sweep visits only them. */
   private flyingAgents!: Set<string>;
-  protected tasks!: Map<string, TaskRecord>;
-  private tasksOf!: Map<string, Set<string>>;
-  private idempotency!: Map<string, string>;
-  /** Tasks waiting for an agent with their capability, oldest first. */
-  private unassigned!: Set<string>;
-  private ttlTasks!: Set<string>;
-  private held!: Map<string, number>;
+  protected tasks!: TaskBook;
   /** Bytes held by tasks waiting for an agent with their capability (they count toward the budgets). */
   private holds!: Map<string, number>;
-  /** Finished tasks in the order they finished, with when. */
-  private finished!: Map<string, number>;
   /** The next message sequence number: queues serve equal priorities in this order. */
   protected seq!: number;
   private queuedBytes!: number;
@@ -94,14 +87,8 @@ export class MemoryStore implements Store {
     this.names = new Map();
     this.inboxes = new Map();
     this.flyingAgents = new Set();
-    this.tasks = new Map();
-    this.tasksOf = new Map();
-    this.idempotency = new Map();
-    this.unassigned = new Set();
-    this.ttlTasks = new Set();
-    this.held = new Map();
+    this.tasks = new TaskBook();
     this.holds = new Map();
-    this.finished = new Map();
     this.seq = 0;
     this.queuedBytes = 0;
     this.senderBytes = new Map();
@@ -192,7 +179,7 @@ export class MemoryStore implements Store {
       if (out.length >= limit) break;
       if (rec.conns.length > 0 || rec.lastSeen >= staleBefore) continue;
       const inbox = this.inboxes.get(rec.id);
-      if ((inbox && !inbox.empty) || (this.held.get(rec.id) ?? 0) > 0) continue;
+      if ((inbox && !inbox.empty) || this.tasks.heldBy(rec.id) > 0) continue;
       this.drop(rec.id, now, note, room, fx);
       out.push(rec);
     }
@@ -213,11 +200,11 @@ export class MemoryStore implements Store {
       this.flyingAgents.delete(id);
     }
     this.agentChanged(id, true);
-    for (const taskId of this.tasksOf.get(id) ?? []) {
+    for (const taskId of [...this.tasks.of(id)]) {
       const task = this.tasks.get(taskId)!;
       if (task.to === id && !isFinal(task.state)) this.change(task, { state: "failed", note: `assignee left: ${note}`, at: now }, room, fx);
     }
-    this.held.delete(id);
+    this.tasks.forgetHolder(id);
     return agent;
   }
 
@@ -259,7 +246,7 @@ export class MemoryStore implements Store {
     const bytes = messageBytes(msg);
     // Indexed only when it names a task: a reply to a broadcast needs no index (and many may name one).
     const named = aboutOf(msg);
-    const about = named !== null && (msg.type !== "response" || this.tasks.has(named)) ? named : null;
+    const about = named !== null && (msg.type !== "response" || this.tasks.get(named) !== undefined) ? named : null;
     const merges = coalesces(msg);
     if (room) {
       const replaced = merges && inbox ? inbox.unread(about!, msg.type) : undefined;
@@ -447,32 +434,21 @@ export class MemoryStore implements Store {
   }
 
   async getTaskByKey(from: string, idempotencyKey: string) {
-    const id = this.idempotency.get(`${from}\0${idempotencyKey}`);
-    return id === undefined ? undefined : this.tasks.get(id);
+    return this.tasks.byKey(from, idempotencyKey);
   }
 
   async listTasks(agentId: string, query: TaskQuery) {
-    const out: TaskRecord[] = [];
-    for (const id of this.tasksOf.get(agentId) ?? []) {
-      const t = this.tasks.get(id)!;
-      if (query.state && t.state !== query.state) continue;
-      if (query.role === "sent" && t.from !== agentId) continue;
-      if (query.role === "held" && t.to !== agentId) continue;
-      if (query.after !== undefined && t.id <= query.after) continue;
-      out.push(t);
-    }
-    out.sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
-    return query.limit !== undefined ? out.slice(0, query.limit) : out;
+    return this.tasks.list(agentId, query);
   }
 
   async countHeld(agentIds: readonly string[]) {
-    return agentIds.map((id) => this.held.get(id) ?? 0);
+    return agentIds.map((id) => this.tasks.heldBy(id));
   }
 
   async createTask(task: NewTask, room: Room): Promise<Created> {
     if (task.idempotencyKey !== null) {
-      const first = this.idempotency.get(`${task.from}\0${task.idempotencyKey}`);
-      if (first !== undefined) return { ok: true, task: this.tasks.get(first)!, duplicate: true, effects: NO_EFFECTS };
+      const first = this.tasks.byKey(task.from, task.idempotencyKey);
+      if (first) return { ok: true, task: first, duplicate: true, effects: NO_EFFECTS };
     }
     const to = task.to === null ? undefined : this.resolve(task.to);
     if (task.to !== null && !to) return { ok: false, refused: "unknown_agent" };
@@ -520,16 +496,13 @@ export class MemoryStore implements Store {
     const agent = this.agents.get(agentId);
     const tasks: TaskRecord[] = [];
     const fx = new Changes();
-    if (!agent || this.unassigned.size === 0) return { tasks, effects: NO_EFFECTS };
-    for (const id of [...this.unassigned]) {
+    if (!agent || this.tasks.unassigned.size === 0) return { tasks, effects: NO_EFFECTS };
+    for (const id of [...this.tasks.unassigned]) {
       const task = this.tasks.get(id)!;
       if (task.state !== "queued" || !task.cap || !agent.caps.includes(task.cap)) continue;
       const next = frozenTask({ ...task, to: agentId });
-      this.unassigned.delete(id);
       this.unhold(task);
-      this.tasks.set(id, next);
-      this.index(agentId, id);
-      this.held.set(agentId, (this.held.get(agentId) ?? 0) + 1);
+      this.tasks.update(task, next);
       this.taskChanged(id);
       this.queue({ to: agentId, priority: next.priority, msg: taskMessage(next) }, null, fx);
       fx.task(id);
@@ -561,7 +534,7 @@ export class MemoryStore implements Store {
   async expireTasks(now: number, limit: number, room: Room) {
     const tasks: TaskRecord[] = [];
     const fx = new Changes();
-    for (const id of this.ttlTasks) {
+    for (const id of this.tasks.ttl) {
       if (tasks.length >= limit) break;
       const task = this.tasks.get(id)!;
       if (task.state !== "queued" || now - task.createdAt < task.ttlS! * 1000) continue;
@@ -572,35 +545,18 @@ export class MemoryStore implements Store {
   }
 
   async pruneTasks(before: number, keep: number) {
-    const pruned: TaskRecord[] = [];
-    for (const [id, at] of this.finished) {
-      if (at >= before && this.finished.size <= keep) break;
-      this.finished.delete(id);
-      const task = this.tasks.get(id);
-      if (!task) continue;
-      this.tasks.delete(id);
-      this.unindex(task.from, id);
-      if (task.to) this.unindex(task.to, id);
-      if (task.idempotencyKey !== null) this.idempotency.delete(`${task.from}\0${task.idempotencyKey}`);
-      this.taskChanged(id);
-      pruned.push(task);
-    }
+    const pruned = this.tasks.prune(before, keep);
+    for (const t of pruned) this.taskChanged(t.id);
     return pruned;
   }
 
   /** Applies a change to a task with its bookkeeping, and queues the status messages it tells where they fit `room` (skipped where not: the record keeps the state). */
   private change(task: TaskRecord, change: Pick<TaskChange, "state" | "note" | "at" | "result" | "responseId">, room: Room, fx: Changes, patch?: Partial<TaskRecord>): TaskRecord {
     const next = applyChange(task, change, patch);
-    this.tasks.set(task.id, next);
+    this.tasks.update(task, next);
     this.taskChanged(task.id);
     fx.task(task.id);
-    if (!isFinal(task.state) && isFinal(next.state)) {
-      this.ttlTasks.delete(task.id);
-      this.unassigned.delete(task.id);
-      this.unhold(task);
-      if (task.to) this.held.set(task.to, Math.max(0, (this.held.get(task.to) ?? 1) - 1));
-      this.finished.set(task.id, next.updatedAt);
-    }
+    if (!isFinal(task.state) && isFinal(next.state)) this.unhold(task);
     if (change.state !== undefined) for (const n of notices(next, change.state, change.note, change.at)) this.queue(n, room, fx);
     return next;
   }
@@ -608,7 +564,7 @@ export class MemoryStore implements Store {
   /** Takes an unfinished task's own message out of its holder's queue or flight. */
   private withdraw(task: TaskRecord) {
     if (!task.to) {
-      this.unassigned.delete(task.id);
+      this.tasks.unassigned.delete(task.id);
       this.unhold(task);
       return;
     }
@@ -672,33 +628,10 @@ export class MemoryStore implements Store {
 
   /** Adds a task with its indexes (also when a durable store loads it). */
   protected addTask(task: TaskRecord) {
-    this.tasks.set(task.id, task);
-    this.index(task.from, task.id);
-    if (task.idempotencyKey !== null) this.idempotency.set(`${task.from}\0${task.idempotencyKey}`, task.id);
-    if (task.to) this.index(task.to, task.id);
-    if (isFinal(task.state)) {
-      this.finished.set(task.id, task.updatedAt);
-    } else {
-      if (task.to) this.held.set(task.to, (this.held.get(task.to) ?? 0) + 1);
-      else if (task.state === "queued") {
-        this.unassigned.add(task.id);
-        // A durable store's task, read back: its bytes count again (a new one's were counted as it came).
-        if (!this.holds.has(task.id)) this.hold(task, messageBytes(taskMessage(task)));
-      }
-      if (task.ttlS !== null) this.ttlTasks.add(task.id);
-    }
+    this.tasks.add(task);
+    // Waiting for a capability, it holds its bytes; one a durable store read back counts them again.
+    if (task.to === null && task.state === "queued" && !this.holds.has(task.id)) this.hold(task, messageBytes(taskMessage(task)));
     this.taskCreated(task.id);
-  }
-
-  private index(agentId: string, taskId: string) {
-    let set = this.tasksOf.get(agentId);
-    if (!set) this.tasksOf.set(agentId, (set = new Set()));
-    set.add(taskId);
-  }
-
-  private unindex(agentId: string, taskId: string) {
-    const set = this.tasksOf.get(agentId);
-    if (set?.delete(taskId) && set.size === 0) this.tasksOf.delete(agentId);
   }
 
   // ---------------------------------------------------------------- files

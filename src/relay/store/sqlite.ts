@@ -101,10 +101,13 @@ export class SqliteStore extends MemoryStore {
     for (const row of this.db.query<{ record: string }, []>("SELECT record FROM agents").all()) this.restoreAgent(JSON.parse(row.record));
     const states = new Map<string, string>();
     for (const row of this.db.query<{ id: string; state: string }, []>("SELECT id, state FROM task_states").all()) states.set(row.id, row.state);
+    const tasks: TaskRecord[] = [];
     for (const row of this.db.query<{ id: string; record: string }, []>("SELECT id, record FROM tasks").all()) {
       const state = states.get(row.id);
-      this.addTask(frozenTask({ ...JSON.parse(row.record), ...(state === undefined ? {} : JSON.parse(state)) }));
+      tasks.push(frozenTask({ ...JSON.parse(row.record), ...(state === undefined ? {} : JSON.parse(state)) }));
     }
+    // In the order they last changed, so finished tasks are forgotten in the order they finished.
+    for (const task of tasks.sort((a, b) => a.updatedAt - b.updatedAt)) this.addTask(task);
     const rows = this.db
       .query<{ agent: string; seq: number; priority: Priority; body: string; inflight: number; until: number | null; via_socket: number }, []>(
         "SELECT agent, seq, priority, body, inflight, until, via_socket FROM messages ORDER BY seq",

@@ -475,8 +475,8 @@ export class MemoryStore implements Store {
       if (refusal) return refusal;
       this.hold(record, bytes);
     }
+    // No one can be watching a task that did not exist: only its recipient hears of it.
     this.addTask(record);
-    fx.task(record.id);
     return { ok: true, task: record, duplicate: false, effects: fx.effects };
   }
 

@@ -1,9 +1,10 @@
 /** The relay: Bun.serve with HTTP routes and WebSockets on one port. Options in, server out; no argv. */
-import type { Server } from "bun";
+import type { Server, ServerWebSocket, WebSocketHandler } from "bun";
 import { ClawlinkError } from "../errors";
 import { parseWith } from "../protocol/codec";
 import { Id, KeyPrefix, MessageTypes } from "../protocol/schemas";
 import { createGateway } from "./a2a/gateway";
+import { createAdmin, type AdminSocketData } from "./admin";
 import { Auth } from "./auth";
 import { Connections, REFUSAL_DELAY_MS } from "./connections";
 import { Relay, type CoreOptions } from "./core/relay";
@@ -15,6 +16,9 @@ import { createSocketHandler, type SocketData } from "./socket";
 import type { TlsFiles } from "./tls";
 
 const METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"];
+
+/** The dashboard's token comes in its socket's first frame, not in a header: its guesses count as the token's. */
+const ADMIN_CLAIM = { bearer: "", who: "token" };
 
 export interface RelayOptions extends Omit<CoreOptions, keyof Limits>, Partial<Limits> {
   host?: string;
@@ -30,8 +34,10 @@ export interface RelayOptions extends Omit<CoreOptions, keyof Limits>, Partial<L
   onError?: (err: unknown) => void;
 }
 
+type AnySocket = SocketData | AdminSocketData;
+
 export interface RelayServer {
-  server: Server<SocketData>;
+  server: Server<AnySocket>;
   /** The relay's core: what the transports here call. */
   core: Relay;
   url: string;
@@ -47,7 +53,7 @@ export function startRelay(opts: RelayOptions = {}): RelayServer {
   const connections = new Connections(limits);
   const routes = createRoutes(relay, auth, limits);
   const a2a = createGateway(relay, auth, limits);
-  const address = (req: Request, srv: Server<SocketData>) => srv.requestIP(req)?.address ?? "unknown";
+  const address = (req: Request, srv: Server<AnySocket>) => srv.requestIP(req)?.address ?? "unknown";
 
   /** Host and Origin come first, on every request: a page the relay refuses learns nothing from it. */
   const screen = (req: Request) => {
@@ -71,7 +77,7 @@ export function startRelay(opts: RelayOptions = {}): RelayServer {
    */
   const guarded = (
     req: Request,
-    srv: Server<SocketData>,
+    srv: Server<AnySocket>,
     handler: () => Response | undefined | Promise<Response | undefined>,
     render: (req: Request, err: unknown) => Response = (_, err) => errorResponse(err),
   ): Response | undefined | Promise<Response | undefined> => {
@@ -95,10 +101,24 @@ export function startRelay(opts: RelayOptions = {}): RelayServer {
     }
   };
 
+  const notAllowed = (method: string, path: string, allowed: string) => (req: Request) =>
+    screened(req, () => json({ error: { code: "method_not_allowed", message: `${method} is not supported on ${path}`, hint: `use ${allowed}` } }, 405, { allow: allowed }));
+
+  const admin = createAdmin({
+    core: relay.operator(),
+    clock: relay.clock,
+    token: opts.token || undefined,
+    adminToken: opts.adminToken || undefined,
+    loopback: isLoopbackName(opts.host ?? "127.0.0.1"),
+    stats: () => ({ websockets: server.pendingWebSockets, requests: server.pendingRequests }),
+    maxBodyBytes: limits.maxMessageBytes,
+    onError,
+  });
+
   // Every handler goes through one place that turns errors into JSON; other methods answer 405.
   // Health stays outside the throttle, so a refused client can still tell that the relay is up.
-  const table: Record<string, Record<string, (req: any, srv: Server<SocketData>) => Response | undefined | Promise<Response | undefined>>> = {};
-  for (const [path, handlers] of Object.entries(routes)) {
+  const table: Record<string, Record<string, (req: any, srv: Server<AnySocket>) => Response | undefined | Promise<Response | undefined>>> = {};
+  for (const [path, handlers] of Object.entries({ ...routes, ...admin.routes })) {
     const allowed = Object.keys(handlers).join(", ");
     table[path] = {};
     for (const method of METHODS) {
@@ -111,14 +131,13 @@ export function startRelay(opts: RelayOptions = {}): RelayServer {
                 if (req.params?.id !== undefined) parseWith(Id, req.params.id, "id in the path");
                 return handler(req, srv);
               })
-        : (req) =>
-            screened(req, () =>
-              json({ error: { code: "method_not_allowed", message: `${method} is not supported on ${path}`, hint: `use ${allowed}` } }, 405, { allow: allowed }),
-            );
+        : notAllowed(method, path, allowed);
     }
   }
 
-  const server = Bun.serve<SocketData>({
+  const server = Bun.serve<AnySocket>({
+    // Serves the bundled page as built; no hot reloading or development scripts.
+    development: false,
     // Bun's production mode would share the port with a second relay; that one must fail with EADDRINUSE instead.
     reusePort: false,
     hostname: opts.host ?? "127.0.0.1",
@@ -129,7 +148,15 @@ export function startRelay(opts: RelayOptions = {}): RelayServer {
     maxRequestBodySize: Number.MAX_SAFE_INTEGER,
     routes: {
       ...table,
-      "/v1/ws": (req: Request, srv: Server<SocketData>) =>
+      // The dashboard: a page without data, which it fetches with the admin token.
+      "/": Object.fromEntries(METHODS.map((m) => [m, m === "GET" || m === "HEAD" ? admin.page : notAllowed(m, "/", "GET")])),
+      "/v1/admin/ws": (req: Request, srv: Server<AnySocket>) =>
+        guarded(req, srv, () => {
+          const from = address(req, srv);
+          if (!throttle.idle) throttle.check(from, ADMIN_CLAIM, () => false);
+          return admin.upgrade(req, srv as Server<AdminSocketData>, () => throttle.fail(from, ADMIN_CLAIM.who));
+        }),
+      "/v1/ws": (req: Request, srv: Server<AnySocket>) =>
         guarded(req, srv, async () => {
           const agent = await auth.agent(req);
           const q = new URL(req.url).searchParams;
@@ -157,15 +184,15 @@ export function startRelay(opts: RelayOptions = {}): RelayServer {
           throw new ClawlinkError("bad_request", 400, "this endpoint speaks WebSocket only", "connect with a WebSocket client (`clawlink listen`)");
         }),
       // A2A: Agent Cards and /a2a/{name}, answered in A2A's error shapes.
-      "/.well-known/agent-card.json": (req: Request, srv: Server<SocketData>) => guarded(req, srv, () => a2a.card(req), a2a.failure),
-      "/a2a/*": (req: Request, srv: Server<SocketData>) => guarded(req, srv, () => a2a.handle(req, srv), a2a.failure),
+      "/.well-known/agent-card.json": (req: Request, srv: Server<AnySocket>) => guarded(req, srv, () => a2a.card(req), a2a.failure),
+      "/a2a/*": (req: Request, srv: Server<AnySocket>) => guarded(req, srv, () => a2a.handle(req, srv), a2a.failure),
     },
     fetch: (req) => screened(req, () => json({ error: { code: "not_found", message: "no such endpoint", hint: "see docs/protocol.md for the API" } }, 404)),
     error: (err) => {
       onError(err);
       return errorResponse(err);
     },
-    websocket: { ...createSocketHandler(relay), maxPayloadLength: limits.maxFrameBytes },
+    websocket: { ...bothSockets(createSocketHandler(relay), admin.socket), maxPayloadLength: limits.maxFrameBytes },
   });
 
   const hostRule: HostRule | undefined = isLoopbackName(opts.host ?? "127.0.0.1") ? { port: server.port!, extra: new Set(opts.allowHosts?.map((h) => h.toLowerCase())) } : undefined;
@@ -178,8 +205,22 @@ export function startRelay(opts: RelayOptions = {}): RelayServer {
     url,
     async stop() {
       clearInterval(ticker);
+      admin.close();
       await server.stop(true);
       await relay.close();
     },
+  };
+}
+
+/** One Bun WebSocket handler for both kinds of socket: agents' inboxes and dashboards. */
+function bothSockets(agents: WebSocketHandler<SocketData>, admin: ReturnType<typeof createAdmin>["socket"]): WebSocketHandler<AnySocket> {
+  const isAdmin = (ws: ServerWebSocket<AnySocket>): ws is ServerWebSocket<AdminSocketData> => "admin" in ws.data;
+  const asAgent = (ws: ServerWebSocket<AnySocket>) => ws as ServerWebSocket<SocketData>;
+  return {
+    ...agents,
+    open: (ws) => (isAdmin(ws) ? admin.open(ws) : agents.open?.(asAgent(ws))),
+    message: (ws, raw) => (isAdmin(ws) ? admin.message(ws, raw) : agents.message?.(asAgent(ws), raw)),
+    drain: (ws) => (isAdmin(ws) ? undefined : agents.drain?.(asAgent(ws))),
+    close: (ws, code, reason) => (isAdmin(ws) ? admin.close(ws) : agents.close?.(asAgent(ws), code, reason)),
   };
 }

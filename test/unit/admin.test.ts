@@ -1,10 +1,12 @@
-/** The dashboard's pieces on their own: who gets in, the feed and its throughput, diffs, and live frames over a real hub. */
+/** The dashboard's pieces on their own: who gets in, the feed and its throughput, diffs, and live frames over a real core. */
 import { describe, expect, test } from "bun:test";
-import { THROUGHPUT_SECONDS } from "../../src/protocol/admin";
+import { THROUGHPUT_SECONDS, type AdminServerFrame } from "../../src/protocol/admin";
 import type { Message } from "../../src/protocol/schemas";
 import { AdminAccess } from "../../src/relay/admin/access";
 import { diffLines, fileDiff } from "../../src/relay/admin/diff";
 import { BODIES_KEPT, Feed } from "../../src/relay/admin/feed";
+import { AdminLive } from "../../src/relay/admin/live";
+import { Relay } from "../../src/relay/core/relay";
 
 const broadcast = (id: string, content = "hello"): Message => ({ type: "broadcast", id, from: "a_1", to: null, created_at: "2026-01-01T00:00:00.000Z", content, topic: "", tags: [] });
 
@@ -87,5 +89,40 @@ describe("diffs", () => {
     const enc = (s: string) => new TextEncoder().encode(s);
     expect(fileDiff("k", 1, 2, new Uint8Array([0, 1]), enc("x"))).toMatchObject({ binary: true, hunks: [] });
     expect(fileDiff("k", 1, 2, new Uint8Array(2 * 1024 * 1024), enc("x"))).toMatchObject({ too_large: true, hunks: [] });
+  });
+});
+
+describe("live frames over the core", () => {
+  test("a dashboard gets a snapshot, then the changes the core announces", async () => {
+    const relay = new Relay();
+    const live = new AdminLive(relay.operator(), () => ({ websockets: 0, requests: 0 }));
+    const frames: AdminServerFrame[] = [];
+    const arrived = (pick: (f: AdminServerFrame) => boolean) =>
+      new Promise<AdminServerFrame>((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`no such frame; got ${frames.map((f) => f.op).join(", ")}`)), 3000);
+        const check = () => {
+          const f = frames.find(pick);
+          if (f) (clearTimeout(t), resolve(f));
+          else setTimeout(check, 10);
+        };
+        check();
+      });
+    const alice = await relay.register({ name: "alice", caps: [], description: "", machine: "" });
+    live.attach({ send: (text) => frames.push(JSON.parse(text)), buffered: () => 0, close: () => {} });
+    const snap = await arrived((f) => f.op === "snapshot");
+    expect(snap.op === "snapshot" && snap.state.agents.map((a) => a.name)).toEqual(["alice"]);
+
+    const bob = await relay.register({ name: "bob", caps: [], description: "", machine: "" });
+    const sender = await relay.resolveAgent(alice.id);
+    const sent = await relay.send(sender, { type: "task", to: "bob", task: "t", context: {}, priority: "urgent", lease_s: 60, queue: false });
+    const row = await arrived((f) => f.op === "agents" && f.upsert.some((a) => a.id === bob.id && a.queued === 1 && a.tasks_held === 1));
+    expect(row.op).toBe("agents");
+    await arrived((f) => f.op === "feed" && f.items.some((m) => m.id === sent.id && m.priority === "urgent"));
+    await relay.operator().cancelTask(sent.id, "not needed");
+    await arrived((f) => f.op === "tasks" && f.upsert.some((t) => t.id === sent.id && t.state === "canceled"));
+    await relay.operator().unregisterAgent(bob.id);
+    await arrived((f) => f.op === "agents" && f.remove.includes(bob.id));
+    live.close();
+    await relay.close();
   });
 });

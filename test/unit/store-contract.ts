@@ -254,7 +254,7 @@ export function storeContract(kind: StoreKind) {
       await s.enqueueIfRoom(note("a", "c"), NONE);
       const r = await s.broadcast(note("a", "").msg, "a", { maxQueue: 1 });
       expect(r.recipients).toBe(1);
-      expect([...r.effects.queued]).toEqual(["b"]);
+      expect(r.effects.messages.map((m) => m.to)).toEqual(["b"]);
       s = await kind.again(s);
       expect(await s.countWaiting("a")).toBe(0);
       expect(await s.countWaiting("b")).toBe(1);
@@ -379,7 +379,7 @@ export function storeContract(kind: StoreKind) {
       const first = await s.claimNext("b", null, T0 + 1, ACK);
       expect(first.messages).toEqual([expect.objectContaining({ type: "task", id: "t_1", attempt: 1, lease_s: 30 })]);
       expect(first.effects.tasks).toEqual(["t_1"]);
-      expect(first.effects.queued).toEqual(["a"]);
+      expect(first.effects.messages.map((m) => [m.to, m.msg.type])).toEqual([["a", "status"]]);
       const t = (await s.getTask("t_1"))!;
       expect(t).toMatchObject({ state: "delivered", attempts: 1 });
       expect(Object.isFrozen(t) && Object.isFrozen(t.history)).toBe(true);
@@ -488,6 +488,25 @@ export function storeContract(kind: StoreKind) {
       await s.close();
     });
 
+    test("the operator's view: the latest changed tasks first, counts by state, the holder's latest note, messages in flight", async () => {
+      let s = await two(kind);
+      await s.createTask(task("t_1", "a", "b", { createdAt: T0 + 1, updatedAt: T0 + 1 }), NONE);
+      await s.createTask(task("t_2", "a", "b", { createdAt: T0 + 2, updatedAt: T0 + 2 }), NONE);
+      await s.claimNext("b", null, T0 + 3, ACK);
+      expect(await s.countInFlight("b")).toBe(2);
+      expect(await s.countInFlight("a")).toBe(0);
+      await s.transitionTask("t_1", ["delivered"], { room: NONE, state: "working", note: "", at: T0 + 4, holder: "b", progress: "reading" });
+      await s.transitionTask("t_1", ["working"], { room: NONE, note: "", at: T0 + 5, holder: "b", progress: "half way" });
+      s = await kind.again(s);
+      expect(await s.getTask("t_1")).toMatchObject({ state: "working", note: "half way", updatedAt: T0 + 5 });
+      // A note changes no state: the history has it once, as working.
+      expect((await s.getTask("t_1"))!.history.map((h) => h.state)).toEqual(["queued", "delivered", "working"]);
+      expect((await s.recentTasks(10)).map((t) => t.id)).toEqual(["t_1", "t_2"]);
+      expect((await s.recentTasks(1)).map((t) => t.id)).toEqual(["t_1"]);
+      expect(await s.countTasks()).toMatchObject({ queued: 0, delivered: 1, working: 1, completed: 0 });
+      await s.close();
+    });
+
     test("an agent's tasks are listed oldest first, by state and role, a page at a time", async () => {
       const s = await two(kind);
       await s.createTask(task("t_1", "a", "b", { createdAt: T0 + 1 }), NONE);
@@ -571,6 +590,11 @@ export function storeContract(kind: StoreKind) {
       expect(await s.expireLeases(T0 + 20)).toEqual([]);
       await s.takeLease("j", "a", "a", T0, T0 + 10);
       expect(await s.releaseLease("j", "a", T0 + 1)).toMatchObject({ ok: true });
+      s = await kind.again(s);
+      expect(await s.getLease("j", T0 + 2)).toBeUndefined();
+      // The relay's operator ends a lease whoever holds it.
+      await s.takeLease("j", "b", "b", T0, T0 + 10);
+      expect(await s.releaseLease("j", null, T0 + 1)).toMatchObject({ ok: true });
       s = await kind.again(s);
       expect(await s.getLease("j", T0 + 2)).toBeUndefined();
       await s.close();

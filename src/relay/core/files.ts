@@ -228,6 +228,20 @@ export class Files {
     return lockView(r.lock);
   }
 
+  /** The relay's operator ends a lease, whoever holds it (from the dashboard); every agent hears of it, the holder too. */
+  async releaseAny(key: string): Promise<FileLock> {
+    const r = await this.store.releaseLease(key, null, this.clock());
+    if (!r.ok) throw notFound("not_locked", `"${key}" is not locked (a lease also ends by itself when its ttl runs out)`, "the file list shows who holds leases");
+    this.bus.publish({ type: "lease", key });
+    await this.emit(null, { key, version: await this.versionOf(key), action: "unlock" });
+    return lockView(r.lock);
+  }
+
+  /** The latest version of one key and its lease, or undefined when the key holds no file. */
+  async info(key: string): Promise<FileInfo | undefined> {
+    return (await this.list(key)).find((f) => f.key === key);
+  }
+
   /** Ends leases whose time ran out (or whose holder is gone) and tells everyone, the holder too. */
   async sweep(now: number) {
     for (const lock of await this.store.expireLeases(now)) {

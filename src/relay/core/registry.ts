@@ -123,22 +123,25 @@ export class Registry {
               "pass the relay token with --token (or CLAWLINK_TOKEN), or choose another --name",
             );
           }
-          throw conflict("name_taken", `the name "${req.name}" belongs to agent ${r.holder.id} on ${r.holder.machine || "another machine"}, seen ${ago}s ago`, "choose another --name, or unregister that agent first");
+          const when = r.holder.conns.length > 0 ? "connected now" : `seen ${ago}s ago`;
+          throw conflict("name_taken", `the name "${req.name}" belongs to agent ${r.holder.id} on ${r.holder.machine || "another machine"}, ${when}`, "choose another --name, or unregister that agent first");
         }
         case "too_many_agents":
           throw new ClawlinkError("too_many_agents", 429, `the relay holds its maximum of ${this.opts.maxAgents} agents`, "unregister agents that are gone, or start the relay with a higher --max-agents");
       }
     }
     if (r.replaced) this.bus.publish({ type: "unregistered", agent: r.replaced.id });
+    this.bus.publish({ type: "registered", agent: r.agent.id });
     announce(this.bus, r.effects);
     return { agent: r.agent, registration: { ...this.view(r.agent, now), secret } };
   }
 
-  /** Marks the agent seen, and keeps that across a restart. */
-  async heartbeat(agent: AgentRecord): Promise<Agent & { pending: number }> {
+  /** Marks the agent seen, and keeps that across a restart; says how many messages wait for it and how many it has not acknowledged. */
+  async heartbeat(agent: AgentRecord): Promise<Agent & { pending: number; in_flight: number }> {
     const now = this.clock();
     const rec = (await this.store.touchAgent(agent.id, now, true)) ?? agent;
-    return { ...this.view(rec, now), pending: await this.store.countWaiting(agent.id) };
+    const [pending, inFlight] = await Promise.all([this.store.countWaiting(agent.id), this.store.countInFlight(agent.id)]);
+    return { ...this.view(rec, now), pending, in_flight: inFlight };
   }
 
   async unregister(agentId: string, why: string) {

@@ -16,6 +16,8 @@ import type { AgentRecord, FileVersionRecord, Room, Store, Want } from "../store
 import { announce } from "./announce";
 import { Delivery, type Connection, type Sink, type TaskWatcher } from "./delivery";
 import { Files, type PutOptions, type Upload } from "./files";
+import type { AdminCore } from "../admin/port";
+import { operator } from "./operator";
 import { Registry, resolveAgent, type RegisterOptions } from "./registry";
 import { Tasks, type TaskFilter, type TaskPage } from "./tasks";
 
@@ -65,6 +67,7 @@ export class Relay {
   private delivery: Delivery;
   private room: Room;
   private sweeping: Promise<void> | undefined;
+  private op: AdminCore | undefined;
 
   constructor(opts: CoreOptions = {}) {
     this.version = opts.version ?? "0.0.0";
@@ -127,7 +130,7 @@ export class Relay {
     return registration;
   }
 
-  heartbeat(agent: AgentRecord): Promise<Agent & { pending: number }> {
+  heartbeat(agent: AgentRecord): Promise<Agent & { pending: number; in_flight: number }> {
     return this.registry.heartbeat(agent);
   }
 
@@ -266,6 +269,13 @@ export class Relay {
   /** Attaches a socket of `agent` that messages are pushed to; `want` narrows what it takes. */
   connect(agent: AgentRecord, sink: Sink, want: Want | null = null): Connection {
     return this.delivery.connect(agent.id, sink, want);
+  }
+
+  // ---------------------------------------------------------------- the operator
+
+  /** What the relay's operator reads and may do, for the dashboard. */
+  operator(): AdminCore {
+    return (this.op ??= operator({ version: this.version, store: this.store, bus: this.bus, clock: this.clock, registry: this.registry, tasks: this.tasks, files: this.files }));
   }
 
   // ---------------------------------------------------------------- time

@@ -189,6 +189,7 @@ export class Tasks {
     const r = await this.store.transitionTask(task.id, HELD, {
       state: task.state === "working" ? undefined : "working",
       note,
+      progress: note,
       at: now,
       holder: sender.id,
       withdraw: true,
@@ -210,7 +211,18 @@ export class Tasks {
   async cancel(agent: AgentRecord, taskId: string, note = ""): Promise<Task> {
     const task = await this.require(agent, taskId);
     if (task.from !== agent.id) throw forbidden(`only the agent that sent task ${task.id} can cancel it`, "ask its sender to cancel it, or respond with --status failed");
-    const r = await this.store.transitionTask(task.id, UNFINISHED, { state: "canceled", note: note || "canceled by its sender", at: this.clock(), withdraw: true, room: this.opts.room });
+    return this.callOff(task, note || "canceled by its sender");
+  }
+
+  /** The relay's operator cancels a task, whoever sent it (from the dashboard). */
+  async cancelAny(taskId: string, note: string): Promise<Task> {
+    const task = await this.store.getTask(taskId);
+    if (!task) throw notFound("unknown_task", `no task has the id ${taskId}`, "it may have been removed; reload the task list");
+    return this.callOff(task, note);
+  }
+
+  private async callOff(task: TaskRecord, note: string): Promise<Task> {
+    const r = await this.store.transitionTask(task.id, UNFINISHED, { state: "canceled", note, at: this.clock(), withdraw: true, room: this.opts.room });
     if (!r.ok) throw conflict("task_finished", `task ${task.id} is already ${"task" in r ? r.task.state : "gone"}`, "there is nothing to cancel");
     announce(this.bus, r.effects);
     await this.forgetPastCount();
@@ -245,11 +257,16 @@ export class Tasks {
   async sweep(now: number) {
     const { effects } = await this.store.expireTasks(now, 10_000, this.opts.room);
     announce(this.bus, effects);
-    this.forgetting.forgot(await this.store.pruneTasks(now - this.opts.retention.retentionMs, this.opts.retention.maxFinished));
+    this.forgot(await this.store.pruneTasks(now - this.opts.retention.retentionMs, this.opts.retention.maxFinished));
   }
 
   /** Past the count, the oldest finished task gives way as soon as another finishes. */
   private async forgetPastCount() {
-    this.forgetting.forgot(await this.store.pruneTasks(-Infinity, this.opts.retention.maxFinished));
+    this.forgot(await this.store.pruneTasks(-Infinity, this.opts.retention.maxFinished));
+  }
+
+  private forgot(tasks: readonly TaskRecord[]) {
+    this.forgetting.forgot(tasks);
+    for (const t of tasks) this.bus.publish({ type: "task", id: t.id });
   }
 }

@@ -47,7 +47,7 @@ export function taskView(task: TaskRecord): Task {
     created_at: iso(task.createdAt),
     updated_at: iso(task.updatedAt),
     history: task.history.map((h) => ({ state: h.state, at: iso(h.at), note: h.note })),
-    note: null,
+    note: task.note ?? null,
     result: task.result,
   };
 }

@@ -92,10 +92,10 @@ export class FileBook {
     return { ok: true, lock };
   }
 
-  release(key: string, holderId: string, now: number): LeaseReleased {
+  release(key: string, holderId: string | null, now: number): LeaseReleased {
     const lock = this.liveLock(key, now);
     if (!lock) return { ok: false, refused: "not_locked" };
-    if (lock.holderId !== holderId) return { ok: false, refused: "not_holder", lock };
+    if (holderId !== null && lock.holderId !== holderId) return { ok: false, refused: "not_holder", lock };
     this.locks.delete(key);
     this.journal.lock(key);
     return { ok: true, lock };

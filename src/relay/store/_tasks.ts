@@ -3,6 +3,7 @@
  * keys, the unfinished tasks each agent holds, those waiting for a capability or under a ttl, and
  * the finished ones in the order they finished. Bookkeeping only; the store's operations decide.
  */
+import { TASK_STATES, type TaskState } from "../../protocol/schemas";
 import type { TaskQuery, TaskRecord } from "./port";
 import { isFinal } from "./rules";
 
@@ -47,6 +48,17 @@ export class TaskBook {
     }
     out.sort((a, b) => (a.id < b.id ? -1 : 1));
     return query.limit !== undefined ? out.slice(0, query.limit) : out;
+  }
+
+  /** The `limit` most recently changed tasks, newest first. */
+  recent(limit: number): TaskRecord[] {
+    return [...this.records.values()].sort((a, b) => b.updatedAt - a.updatedAt).slice(0, limit);
+  }
+
+  countByState(): Record<TaskState, number> {
+    const counts = Object.fromEntries(TASK_STATES.map((s) => [s, 0])) as Record<TaskState, number>;
+    for (const t of this.records.values()) counts[t.state]++;
+    return counts;
   }
 
   /** The agent's task ids, sent or held. */

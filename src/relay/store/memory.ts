@@ -21,6 +21,7 @@ import {
   type NewAgent,
   type NewEntry,
   type NewTask,
+  type QueuedMessage,
   type NewFileVersion,
   type Refusal,
   type Room,
@@ -36,6 +37,7 @@ const EMPTY_CLAIM = Object.freeze({ messages: Object.freeze([]) as readonly Mess
 const DELIVERABLE: readonly TaskState[] = ["queued", "delivered", "working"];
 
 const NONE: readonly string[] = Object.freeze([]);
+const NO_MESSAGES: readonly QueuedMessage[] = Object.freeze([]);
 
 /** What a durable store keeps of this process's live state while it reads its records again. */
 export interface Live {
@@ -46,16 +48,20 @@ export interface Live {
 /** Collects what an operation changed, for its Effects. */
 class Changes {
   private q: string[] | undefined;
+  private m: QueuedMessage[] | undefined;
   private t: string[] | undefined;
+  /** Messages that were out went back to the agent's queue. */
   queued(agent: string) {
-    // Consecutive repeats (a sender told of each of its tasks) are one event.
     if (this.q?.[this.q.length - 1] !== agent) (this.q ??= []).push(agent);
+  }
+  message(to: string, msg: Message, priority: QueuedMessage["priority"]) {
+    (this.m ??= []).push({ to, msg, priority });
   }
   task(id: string) {
     (this.t ??= []).push(id);
   }
   get effects(): Effects {
-    return this.q || this.t ? { queued: this.q ?? NONE, tasks: this.t ?? NONE } : NO_EFFECTS;
+    return this.q || this.m || this.t ? { queued: this.q ?? NONE, messages: this.m ?? NO_MESSAGES, tasks: this.t ?? NONE } : NO_EFFECTS;
   }
 }
 
@@ -259,7 +265,7 @@ export class MemoryStore implements Store {
     if (replaced) this.settle(replaced);
     this.count(msg.from, bytes);
     this.slotChanged(slot);
-    fx.queued(entry.to);
+    fx.message(entry.to, msg, entry.priority);
     return slot;
   }
 
@@ -427,6 +433,10 @@ export class MemoryStore implements Store {
     return this.inboxes.get(agentId)?.size ?? 0;
   }
 
+  async countInFlight(agentId: string) {
+    return this.inboxes.get(agentId)?.flying.size ?? 0;
+  }
+
   // ---------------------------------------------------------------- tasks
 
   async getTask(id: string) {
@@ -445,6 +455,14 @@ export class MemoryStore implements Store {
     return agentIds.map((id) => this.tasks.heldBy(id));
   }
 
+  async recentTasks(limit: number) {
+    return this.tasks.recent(limit);
+  }
+
+  async countTasks() {
+    return this.tasks.countByState();
+  }
+
   async createTask(task: NewTask, room: Room): Promise<Created> {
     if (task.idempotencyKey !== null) {
       const first = this.tasks.byKey(task.from, task.idempotencyKey);
@@ -460,6 +478,7 @@ export class MemoryStore implements Store {
       attempts: 0,
       updatedAt: at,
       history: [{ state: "queued", at, note: to ? notes.queuedFor(to.name) : notes.waitingFor(task.cap ?? "") }],
+      note: null,
       result: null,
       responseId: null,
     });
@@ -551,7 +570,7 @@ export class MemoryStore implements Store {
   }
 
   /** Applies a change to a task with its bookkeeping, and queues the status messages it tells where they fit `room` (skipped where not: the record keeps the state). */
-  private change(task: TaskRecord, change: Pick<TaskChange, "state" | "note" | "at" | "result" | "responseId">, room: Room, fx: Changes, patch?: Partial<TaskRecord>): TaskRecord {
+  private change(task: TaskRecord, change: Pick<TaskChange, "state" | "note" | "at" | "result" | "responseId" | "progress">, room: Room, fx: Changes, patch?: Partial<TaskRecord>): TaskRecord {
     const next = applyChange(task, change, patch);
     this.tasks.update(task, next);
     this.taskChanged(task.id);
@@ -599,6 +618,10 @@ export class MemoryStore implements Store {
       }
       if (inbox.flying.size > 0) this.flyingAgents.add(to);
     }
+  }
+
+  describe(): { kind: "memory" | "sqlite" | "redis"; path?: string } {
+    return { kind: "memory" };
   }
 
   async relayKey(fresh: Uint8Array) {
@@ -663,7 +686,7 @@ export class MemoryStore implements Store {
   async takeLease(key: string, holderId: string, holderName: string, now: number, until: number) {
     return this.files.take(key, holderId, holderName, now, until);
   }
-  async releaseLease(key: string, holderId: string, now: number) {
+  async releaseLease(key: string, holderId: string | null, now: number) {
     return this.files.release(key, holderId, now);
   }
   async expireLeases(now: number) {

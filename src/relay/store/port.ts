@@ -55,6 +55,8 @@ export interface TaskRecord {
   readonly createdAt: number;
   readonly updatedAt: number;
   readonly history: readonly Transition[];
+  /** The holder's latest progress note; null until it sends one (absent in records kept before notes were). */
+  readonly note?: string | null;
   readonly result: string | null;
   readonly responseId: string | null;
   readonly idempotencyKey: string | null;
@@ -86,9 +88,18 @@ export type Refusal =
   | { readonly ok: false; readonly refused: "relay_full"; readonly bytes: number; readonly size: number }
   | { readonly ok: false; readonly refused: "sender_full"; readonly bytes: number; readonly size: number };
 
+/** A message an operation queued. */
+export interface QueuedMessage {
+  readonly to: string;
+  readonly msg: Message;
+  readonly priority: Priority;
+}
+
 /** What an operation changed that a relay process may be waiting for. */
 export interface Effects {
-  /** Agents with new messages waiting. */
+  /** Messages it queued. */
+  readonly messages: readonly QueuedMessage[];
+  /** Agents whose messages out went back to their queue. */
   readonly queued: readonly string[];
   /** Tasks whose record changed. */
   readonly tasks: readonly string[];
@@ -119,6 +130,8 @@ export type TaskChange = {
   readonly holder?: string;
   readonly result?: string;
   readonly responseId?: string;
+  /** The holder's latest progress note, kept on the task (the history records state changes only). */
+  readonly progress?: string;
   /** Takes the task's own message out of its holder's queue or flight (it was answered or called off). */
   readonly withdraw?: boolean;
   /** Messages that go with the change (a response, a progress note): all must fit `room`, or nothing changes. */
@@ -286,6 +299,8 @@ export interface Store {
   requeueExpired(now: number, limit: number, room: Room): Promise<{ readonly requeued: number; readonly effects: Effects }>;
   /** Messages queued for the agent (not counting those in flight). */
   countWaiting(agentId: string): Promise<number>;
+  /** Messages handed to the agent (any connection, or a poll) and not yet acknowledged. */
+  countInFlight(agentId: string): Promise<number>;
 
   // ---------------------------------------------------------------- tasks
   getTask(id: string): Promise<TaskRecord | undefined>;
@@ -295,6 +310,10 @@ export interface Store {
   listTasks(agentId: string, query: TaskQuery): Promise<readonly TaskRecord[]>;
   /** Unfinished tasks each agent holds (for routing by capability). */
   countHeld(agentIds: readonly string[]): Promise<readonly number[]>;
+  /** The `limit` most recently changed tasks, newest first (for the relay's operator). */
+  recentTasks(limit: number): Promise<readonly TaskRecord[]>;
+  /** How many tasks are in each state. */
+  countTasks(): Promise<Readonly<Record<TaskState, number>>>;
   /**
    * Creates a queued task and queues its message for its holder within `room`, or, with no holder,
    * keeps it until an agent with its capability registers. A repeated idempotency key of the same
@@ -331,10 +350,13 @@ export interface Store {
   getLease(key: string, now: number): Promise<FileLockRecord | undefined>;
   /** Takes the lease until `until`, or renews it for its holder (`since` stays). */
   takeLease(key: string, holderId: string, holderName: string, now: number, until: number): Promise<LeaseTaken>;
-  releaseLease(key: string, holderId: string, now: number): Promise<LeaseReleased>;
+  /** Ends the running lease on `key`, if `holderId` holds it (null: whoever does, as the relay's operator may). */
+  releaseLease(key: string, holderId: string | null, now: number): Promise<LeaseReleased>;
   /** Claims and removes leases that ran out. */
   expireLeases(now: number): Promise<readonly FileLockRecord[]>;
 
+  /** What kind of store this is and where it keeps its data (for the relay's operator). */
+  describe(): { readonly kind: "memory" | "sqlite" | "redis"; readonly path?: string };
   /** The key agent secrets are derived from: the one kept, or `fresh` if none was (then kept, if the store keeps anything). */
   relayKey(fresh: Uint8Array): Promise<Uint8Array>;
   /** Hears when writes start failing (each failed one refused, and undone) and when they work again (null). */
@@ -343,4 +365,4 @@ export interface Store {
   close(): Promise<void>;
 }
 
-export const NO_EFFECTS: Effects = Object.freeze({ queued: Object.freeze([]), tasks: Object.freeze([]) });
+export const NO_EFFECTS: Effects = Object.freeze({ messages: Object.freeze([]), queued: Object.freeze([]), tasks: Object.freeze([]) });

@@ -48,15 +48,16 @@ export function frozenTask(task: TaskRecord): TaskRecord {
 }
 
 /** The record after `change`: a state given (even the same one, as a redelivery) gets a history entry; none, only the patch. */
-export function applyChange(task: TaskRecord, change: Pick<TaskChange, "state" | "note" | "at" | "result" | "responseId">, patch?: Partial<TaskRecord>): TaskRecord {
+export function applyChange(task: TaskRecord, change: Pick<TaskChange, "state" | "note" | "at" | "result" | "responseId" | "progress">, patch?: Partial<TaskRecord>): TaskRecord {
   const next = { ...task, ...patch };
   if (change.result !== undefined) next.result = change.result;
   if (change.responseId !== undefined) next.responseId = change.responseId;
+  if (change.progress !== undefined) next.note = change.progress;
   if (change.state !== undefined) {
     next.state = change.state;
     next.history = [...task.history, { state: change.state, at: change.at, note: change.note }];
   }
-  if (change.state !== undefined || change.result !== undefined) next.updatedAt = change.at;
+  if (change.state !== undefined || change.result !== undefined || change.progress !== undefined) next.updatedAt = change.at;
   return frozenTask(next);
 }
 

@@ -373,7 +373,7 @@ class Pending {
 }
 
 /** The part of a task record that changes after it is created. */
-const taskState = ({ to, state, attempts, updatedAt, history, result, responseId }: TaskRecord) => ({ to, state, attempts, updatedAt, history, result, responseId });
+const taskState = ({ to, state, attempts, updatedAt, history, note, result, responseId }: TaskRecord) => ({ to, state, attempts, updatedAt, history, note, result, responseId });
 
 /** What is kept of an agent: not its live connections. */
 const persisted = ({ conns: _, ...rest }: AgentRecord) => rest;

@@ -1,9 +1,8 @@
 /** Who is calling: the relay token, an agent's secret, or nobody. */
 import { ClawlinkError, forbidden } from "../errors";
 import type { RegisterRequest } from "../protocol/schemas";
-import type { Relay } from "./core/relay";
+import type { AgentRecord, Relay } from "./core/relay";
 import { safeEqual } from "./ids";
-import type { AgentRecord } from "./store/port";
 
 export type Caller = { kind: "agent"; agent: AgentRecord } | { kind: "member" };
 

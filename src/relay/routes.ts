@@ -7,12 +7,9 @@ import { AckRequest, Capability, FileKey, KeyPrefix, LockRequest, MAX_KEY_SEGMEN
 import type { Auth } from "./auth";
 import { bytesResponse, collectSoon, discardBody, readFileBody } from "./body";
 import { iso } from "./clock";
-import type { PutOptions, Upload } from "./core/files";
-import type { Relay } from "./core/relay";
-import { decodeCursor } from "./core/retention";
+import { decodeCursor, type AgentRecord, type FileVersionRecord, type PutOptions, type Relay, type Upload } from "./core/relay";
 import { IDLE_TIMEOUT_S, declaredLength, readJsonBody, type Limits } from "./limits";
 import { RegistrationLimit } from "./registrations";
-import type { AgentRecord, FileVersionRecord } from "./store/port";
 
 export type RouteLimits = Pick<Limits, "maxMessageBytes" | "maxFileBytes" | "maxTotalFileBytes" | "maxRegistrations">;
 

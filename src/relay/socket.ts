@@ -3,8 +3,7 @@ import type { WebSocketHandler } from "bun";
 import { ClawlinkError } from "../errors";
 import { describeIssues, safeParse } from "../protocol/codec";
 import { ClientFrame, SendMessage, type Message, type MessageType, type ServerFrame } from "../protocol/schemas";
-import type { Connection, Relay } from "./core/relay";
-import type { AgentRecord, Want } from "./store/port";
+import type { AgentRecord, Connection, Relay, Want } from "./core/relay";
 
 export interface SocketData {
   agent: AgentRecord;

@@ -7,8 +7,7 @@ import { ClawlinkError } from "../../errors";
 import type { ListTasksRequest, Part, SendMessageRequest } from "../../protocol/a2a";
 import { parseWith } from "../../protocol/codec";
 import { Capability, FINAL_STATES, SendTask, type Task } from "../../protocol/schemas";
-import type { Relay } from "../core/relay";
-import type { AgentRecord } from "../store/port";
+import type { AgentRecord, Relay } from "../core/relay";
 import { contentTypeNotSupported, invalidParams, taskNotCancelable, taskNotFound, unsupported } from "./errors";
 import { a2aTask, clawlinkStates, contextIdOf } from "./views";
 

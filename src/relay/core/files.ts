@@ -8,7 +8,7 @@ import type { FileDeleted, FileHistory, FileInfo, FileLock, FileMessage, FileVer
 import type { Bus } from "../bus/port";
 import { iso, type Clock } from "../clock";
 import { newSortableId, sha256Hex } from "../ids";
-import { merge3, renderConflicts } from "./merge";
+import { decodeText, merge3, renderConflicts } from "./merge";
 import type { FileHeadRecord, FileLockRecord, FileVersionMeta, FileVersionRecord, Room, Store } from "../store/port";
 import { RELAY } from "../store/rules";
 import { announce } from "./announce";
@@ -68,18 +68,6 @@ export const MAX_MERGE_BYTES = 16 * 1024 * 1024;
 
 /** Times a write starts over because another write to the same key came first. */
 const RETRIES = 8;
-
-const utf8 = new TextDecoder("utf-8", { fatal: true });
-
-/** The bytes as text, or null for binary content (a NUL byte, or not UTF-8). */
-export function decodeText(bytes: Uint8Array): string | null {
-  if (bytes.includes(0)) return null;
-  try {
-    return utf8.decode(bytes);
-  } catch {
-    return null;
-  }
-}
 
 export const versionView = (f: FileVersionMeta): FileVersion => ({ key: f.key, version: f.version, size: f.size, sha256: f.sha256, author: f.author, created_at: iso(f.createdAt) });
 const written = (f: FileVersionMeta, created: boolean, merged: boolean): FileWritten => ({ ...versionView(f), created, merged });

@@ -52,7 +52,10 @@ export interface CoreOptions {
   onStoreHealth?: (failure: ClawlinkError | null) => void;
 }
 
-export type { Connection, Sink, TaskWatcher };
+/** What the transports see of the core's records and options: types only, through the façade. */
+export type { AgentRecord, Connection, FileVersionRecord, PutOptions, Sink, TaskWatcher, Upload, Want };
+/** Reads a page cursor this relay gave out (`next_cursor`); undefined for any other text. */
+export { decodeCursor } from "./retention";
 
 export class Relay {
   readonly version: string;

@@ -4,7 +4,7 @@
  * 100,000 queued tasks killed with SIGKILL and started again on its file (target: ready in under 2 s).
  */
 import { join } from "node:path";
-import { rssMiBOf } from "./_machine";
+import { fmtCpuPerOp, rssMiBOf } from "./_machine";
 import { registerAgents, spawnRelay, tempHome } from "./_relay";
 import { verdict, type BenchContext, type Figure } from "./_report";
 import { fmtInt, fmtMs } from "./_stats";
@@ -30,7 +30,11 @@ export async function durable(ctx: BenchContext): Promise<Figure[]> {
         const [sender] = await registerAgents(relay.url, ["sender", "worker"]);
         const m = await measure(relay, ctx, { headers: { authorization: `Bearer ${sender!.secret}`, "content-type": "application/json" }, body: JSON.stringify(body) });
         rates.push(m.rps);
-        ctx.log(`durable (${name}; ${mode}): ${fmtInt(m.rps)} req/s, p50 ${fmtMs(m.latency.p50)}, p99 ${fmtMs(m.latency.p99)}`);
+        figures.push(
+          { name: `durable section: ${name}, ${mode} (req/s)`, value: m.rps, unit: "req/s", better: "higher" },
+          { name: `durable section: ${name}, ${mode} (relay µs CPU/req)`, value: (m.relayCpu * 1e6) / m.rps, unit: "µs", better: "lower" },
+        );
+        ctx.log(`durable (${name}; ${mode}): ${fmtInt(m.rps)} req/s, p50 ${fmtMs(m.latency.p50)}, p99 ${fmtMs(m.latency.p99)}; relay ${fmtCpuPerOp(m.relayCpu, m.rps, "req")}`);
       } finally {
         await relay.stop();
         home.remove();

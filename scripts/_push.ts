@@ -7,7 +7,7 @@
 import { join } from "node:path";
 import { cpuMeter, fmtCpu, fmtCpuPerOp, selfCpuMeter } from "./_machine";
 import { idOf, openRaw } from "./_rawws";
-import { registerAgents, spawnBaseline, spawnRelay, type ServerProcess } from "./_relay";
+import { registerAgents, spawnBaseline, spawnRelay, tempHome, type ServerProcess } from "./_relay";
 import { verdict, type BenchContext, type Figure } from "./_report";
 import { fmtInt } from "./_stats";
 import { Acker, bearer, openStd, wsUrl, type Peer, type TextHandler } from "./_ws";
@@ -142,12 +142,15 @@ interface Run {
   client: "raw" | "std";
   what: string;
   headline: boolean;
+  /** Run the relay with --data (durable mode). */
+  durable?: boolean;
 }
 
 const RUNS: Run[] = [
   { kind: "response", client: "raw", what: "plain messages: a response to a named agent, no task kept", headline: true },
   { kind: "task", client: "raw", what: "tasks: each also sends a delivered status back to its sender", headline: true },
   { kind: "response", client: "std", what: "plain messages, clients on Bun's WebSocket class", headline: false },
+  { kind: "task", client: "raw", what: "tasks to a durable relay (--data): each confirmed once on disk", headline: false, durable: true },
 ];
 
 export async function push(ctx: BenchContext): Promise<Figure[]> {
@@ -164,22 +167,28 @@ export async function push(ctx: BenchContext): Promise<Figure[]> {
 
   const figures: Figure[] = [];
   for (const run of RUNS) {
-    const relay = await spawnRelay({ profileDir: ctx.profileDir && join(ctx.profileDir, `push-${run.kind}-${run.client}`) });
+    const home = run.durable ? tempHome() : undefined;
+    const relay = await spawnRelay({
+      flags: home ? ["--data", join(home.dir, "relay.db")] : [],
+      profileDir: ctx.profileDir && join(ctx.profileDir, `push-${run.kind}-${run.client}${run.durable ? "-durable" : ""}`),
+    });
+    const label = `${run.kind} ${run.client}${run.durable ? " durable" : ""}`;
     try {
       const names = ["receiver", ...Array.from({ length: SENDERS }, (_, i) => `sender-${i}`)];
       const creds = new Map((await registerAgents(relay.url, names)).map((c) => [c.name, c]));
       const connect = run.client === "raw" ? openRaw : openStd;
       const open: Opener = (name, onText) => connect(wsUrl(relay.url), bearer(creds.get(name)!.secret), onText);
       const r = await runPush(relay, open, creds.get("receiver")!.id, run.kind, ctx);
-      const rate: Figure = { name: `push ${run.kind} ${run.client} (msg/s)`, value: r.rate, unit: "msg/s", better: "higher", target: run.headline ? TARGET_MPS : undefined };
-      const clean: Figure = { name: `push ${run.kind} ${run.client} lost+duplicated`, value: r.lost + r.duplicated + r.unexpected, unit: "", better: "lower", target: 0 };
-      figures.push(rate, clean, { name: `push ${run.kind} ${run.client} (relay µs CPU/msg)`, value: (r.serverCpu * 1e6) / r.rate, unit: "µs", better: "lower" });
+      const rate: Figure = { name: `push ${label} (msg/s)`, value: r.rate, unit: "msg/s", better: "higher", target: run.headline ? TARGET_MPS : undefined };
+      const clean: Figure = { name: `push ${label} lost+duplicated`, value: r.lost + r.duplicated + r.unexpected, unit: "", better: "lower", target: 0 };
+      figures.push(rate, clean, { name: `push ${label} (relay µs CPU/msg)`, value: (r.serverCpu * 1e6) / r.rate, unit: "µs", better: "lower" });
       ctx.log(
         `push (${run.what}; ${SENDERS} senders -> 1 listener, window ${WINDOW}, ${run.client} clients, ${ctx.durationMs / 1000}s): ${describe(r)}; ` +
           `${Math.round((r.rate / baseRate) * 100)}% of baseline${run.headline ? ` (target >= ${fmtInt(TARGET_MPS)} msg/s, none lost or duplicated)` : " (none lost or duplicated)"} ${verdict(rate, clean)}`,
       );
     } finally {
       await relay.stop();
+      home?.remove();
     }
   }
   return figures;

@@ -9,6 +9,8 @@
  *   --no-wrk          skip the wrk cross-check even when wrk is installed
  *   --profile DIR     run relays from source under `bun --cpu-prof-md`; profiles land in DIR
  *   --binary PATH     benchmark this build instead of dist/ (A/B against an older one)
+ *   --baseline PATH   also run every section against this build (the previous release's binary), taking
+ *                     turns with the current one, and report current/baseline for every figure
  * Sections: discover, throughput, push, roundtrip, crowd, durable.
  */
 import { mkdirSync } from "node:fs";
@@ -20,6 +22,7 @@ import { durable } from "./_durable";
 import { describeMachine, machineLine } from "./_machine";
 import { push } from "./_push";
 import { BINARY, ensureBinary, useBinary } from "./_relay";
+import { compareBuilds } from "./_compare";
 import { meets, type BenchContext, type Figure, type Section } from "./_report";
 import { roundtrip } from "./_roundtrip";
 import { fmtInt, spread } from "./_stats";
@@ -38,12 +41,13 @@ const { values, positionals } = parseArgs({
     "no-wrk": { type: "boolean", default: false },
     profile: { type: "string" },
     binary: { type: "string" },
+    baseline: { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   },
 });
 
 if (values.help) {
-  process.stdout.write(`usage: bun scripts/bench.ts [${Object.keys(SECTIONS).join("|")}...] [--repeat N] [--duration S] [--warmup S] [--connections N] [--no-wrk] [--profile DIR] [--binary PATH]\n`);
+  process.stdout.write(`usage: bun scripts/bench.ts [${Object.keys(SECTIONS).join("|")}...] [--repeat N] [--duration S] [--warmup S] [--connections N] [--no-wrk] [--profile DIR] [--binary PATH] [--baseline PATH]\n`);
   process.exit(0);
 }
 const unknown = positionals.filter((p) => !(p in SECTIONS));
@@ -69,18 +73,28 @@ if (values.binary) useBinary(resolve(values.binary));
 await ensureBinary();
 ctx.log(machineLine(describeMachine()));
 ctx.log(`binary: ${BINARY}`);
+if (values.baseline) ctx.log(`baseline binary: ${resolve(values.baseline)} (each section runs on both, taking turns)`);
 if (profileDir) ctx.log(`profiling: relays run from source under bun --cpu-prof-md (slower than the binary); profiles in ${profileDir}`);
 
+const builds: [string, string][] = values.baseline ? [["baseline", resolve(values.baseline)], ["current", BINARY]] : [["current", BINARY]];
 const runs = new Map<string, Figure[]>();
 let failed = false;
 for (const name of chosen) {
   for (let i = 0; i < repeat; i++) {
     if (repeat > 1) ctx.log(`-- ${name} run ${i + 1}/${repeat} (load avg ${describeMachine().load})`);
-    try {
-      for (const f of await SECTIONS[name]!(ctx)) runs.set(f.name, [...(runs.get(f.name) ?? []), f]);
-    } catch (err) {
-      failed = true;
-      ctx.log(`${name}: failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    // Turns alternate, so neither build always runs on the machine the other has just warmed or loaded.
+    for (const [label, binary] of i % 2 ? [...builds].reverse() : builds) {
+      useBinary(binary);
+      if (builds.length > 1) ctx.log(`-- ${name} on the ${label} build`);
+      try {
+        for (const f of await SECTIONS[name]!(ctx)) {
+          const key = builds.length > 1 ? `${label}: ${f.name}` : f.name;
+          runs.set(key, [...(runs.get(key) ?? []), f]);
+        }
+      } catch (err) {
+        failed = true;
+        ctx.log(`${name} (${label}): failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      }
     }
   }
 }
@@ -95,4 +109,5 @@ if (repeat > 1) {
     ctx.log(`${name}: ${fmt(s.min)} / ${fmt(s.median)} / ${fmt(s.max)} ${figures[0]!.unit} (spread ${Number.isFinite(s.rel) ? Math.round(s.rel * 100) : 0}%)${target}`);
   }
 }
+if (builds.length > 1) compareBuilds(runs, ctx.log);
 process.exit(failed ? 1 : 0);

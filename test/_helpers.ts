@@ -2,7 +2,7 @@
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startRelay, type Relay, type RelayOptions } from "../src/relay/server";
+import { startRelay, type RelayOptions, type RelayServer } from "../src/relay/server";
 
 const root = join(import.meta.dir, "..");
 const hostOs = process.platform === "win32" ? "windows" : process.platform;
@@ -28,7 +28,7 @@ process.on("exit", () => {
 });
 
 /** An in-process relay on a free port, stopped after the file's tests. */
-export function startTestRelay(opts: RelayOptions = {}): Relay {
+export function startTestRelay(opts: RelayOptions = {}): RelayServer {
   const relay = startRelay({ host: "127.0.0.1", port: 0, version: "test", ...opts });
   cleanups.push(() => relay.stop());
   return relay;
@@ -157,4 +157,21 @@ export function freePort(): number {
   const port = server.port!;
   server.stop(true);
   return port;
+}
+
+/** The record the relay's core holds for an agent, found by its secret as any request would be. */
+export async function agentOf(relay: RelayServer, secret: string) {
+  const agent = await relay.core.authenticate(secret);
+  if (!agent) throw new Error("the relay does not recognise this secret");
+  return agent;
+}
+
+/** Messages waiting for an agent, as its heartbeat reports them. */
+export async function pendingOf(relay: RelayServer, agent: { secret: string }): Promise<number> {
+  return (await relay.core.heartbeat(await agentOf(relay, agent.secret))).pending;
+}
+
+/** A task as one of its parties sees it. */
+export async function taskOf(relay: RelayServer, party: { secret: string }, taskId: string) {
+  return relay.core.getTask(await agentOf(relay, party.secret), taskId);
 }

@@ -8,7 +8,7 @@ import { loadKeyFile } from "../relay/keys";
 import { DEFAULT_LIMITS } from "../relay/limits";
 import { startRelay } from "../relay/server";
 import { readTokenFile } from "../token-file";
-import type { Store } from "../relay/store";
+import type { Store } from "../relay/store/port";
 import { certificateWarnings, loadTls } from "../relay/tls";
 import { VERSION } from "../version";
 
@@ -144,7 +144,7 @@ export default Object.assign(defineCommand({
     let store: Store | undefined;
     if (args.data !== undefined) {
       try {
-        const sqlite = new (await import("../relay/sqlite-store")).SqliteStore(args.data, { fsync });
+        const sqlite = new (await import("../relay/store/sqlite")).SqliteStore(args.data, { fsync });
         for (const note of sqlite.notes) logger.warn(note);
         store = sqlite;
       } catch (err) {
@@ -175,7 +175,7 @@ export default Object.assign(defineCommand({
         },
       });
     } catch (err) {
-      store?.close();
+      await store?.close();
       const e = err as Error & { code?: string };
       logger.error(e.code === "EADDRINUSE" ? `port ${port} on ${host} is already in use` : `cannot start the relay: ${e.message}`);
       logger.info(e.code === "EADDRINUSE" ? "is a relay already running? pick another with --port" : "check --host and --port");

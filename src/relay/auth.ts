@@ -1,9 +1,8 @@
 /** Who is calling: the relay token, an agent's secret, or nobody. */
 import { ClawlinkError, forbidden } from "../errors";
 import type { RegisterRequest } from "../protocol/schemas";
-import type { Hub } from "./hub";
+import type { AgentRecord, Relay } from "./core/relay";
 import { safeEqual } from "./ids";
-import type { AgentRecord } from "./store";
 
 export type Caller = { kind: "agent"; agent: AgentRecord } | { kind: "member" };
 
@@ -16,9 +15,12 @@ const unauthorized = (message: string, hint = "pass the same --token (or CLAWLIN
 const notRegistered = (message: string) =>
   new ClawlinkError("not_registered", 401, message, "run `clawlink register --name NAME` (or `clawlink heartbeat` to re-register a saved identity)");
 
+/** The agent id a secret names (`<id>.<random>`), or "". */
+const idOf = (value: string) => value.slice(0, Math.max(0, value.indexOf(".")));
+
 export class Auth {
   constructor(
-    private hub: Hub,
+    private relay: Relay,
     private token: string | undefined,
   ) {}
 
@@ -40,17 +42,17 @@ export class Auth {
   }
 
   /** Anyone the relay lets in: with a token set, the token or an agent's secret; without one, everyone. */
-  member(req: Request): Caller {
+  async member(req: Request): Promise<Caller> {
     const value = this.bearer(req);
     if (value !== undefined) {
-      const agent = this.hub.authenticate(value);
+      const agent = await this.relay.authenticate(value);
       if (agent) return { kind: "agent", agent };
       if (this.isToken(value)) return { kind: "member" };
     }
     if (this.token === undefined) return { kind: "member" };
     // A secret of an agent the relay no longer has (it restarted) is not a wrong token: say which it is.
-    const id = value?.slice(0, Math.max(0, value.indexOf("."))) ?? "";
-    if (id.startsWith("a_") && !this.hub.store.getAgent(id)) throw notRegistered(`the relay does not know agent ${id} (it may have restarted)`);
+    const id = value === undefined ? "" : idOf(value);
+    if (id.startsWith("a_") && !(await this.relay.knows(id))) throw notRegistered(`the relay does not know agent ${id} (it may have restarted)`);
     throw unauthorized(value === undefined ? "this relay needs a token" : "the token is not valid for this relay");
   }
 
@@ -58,27 +60,27 @@ export class Auth {
    * A caller from outside ClawLink (A2A): an agent's secret, or the relay token when one is set; on a
    * relay without a token, which lets anyone register, also no credential at all. Undefined for anything else.
    */
-  credential(req: Request): Caller | undefined {
+  async credential(req: Request): Promise<Caller | undefined> {
     const value = this.bearer(req);
     if (value === undefined) return this.token === undefined ? { kind: "member" } : undefined;
-    const agent = this.hub.authenticate(value);
+    const agent = await this.relay.authenticate(value);
     if (agent) return { kind: "agent", agent };
     return this.isToken(value) ? { kind: "member" } : undefined;
   }
 
   /** An agent acting as itself: its secret is required, whatever the relay token. */
-  agent(req: Request): AgentRecord {
+  async agent(req: Request): Promise<AgentRecord> {
     const value = this.bearer(req);
     if (value === undefined) {
       if (this.token !== undefined) throw unauthorized("this relay needs a token");
       throw notRegistered("this request must come from a registered agent");
     }
-    const agent = this.hub.authenticate(value);
+    const agent = await this.relay.authenticate(value);
     if (agent) return agent;
     if (this.isToken(value)) throw notRegistered("the relay token lets an agent register; acting as an agent needs that agent's own secret");
     // A secret names its agent (`<id>.<random>`): a stale one after a restart reads differently from a wrong one.
-    const id = value.slice(0, Math.max(0, value.indexOf(".")));
-    if (id && this.hub.store.getAgent(id)) {
+    const id = idOf(value);
+    if (id && (await this.relay.knows(id))) {
       throw unauthorized(`the secret does not match agent ${id}`, "use the identity file that registered this agent, or register under a new name");
     }
     if (id || this.token === undefined) throw notRegistered(`the relay does not know agent ${id || "with this secret"} (it may have restarted)`);
@@ -89,17 +91,17 @@ export class Auth {
    * Registering needs the relay token when one is set. An agent's own secret re-registers that agent
    * only, also after a restart when the relay recognises the secret as one it issued.
    */
-  register(req: Request): Registrar {
+  async register(req: Request): Promise<Registrar> {
     if (this.token === undefined) return { kind: "open" };
     const value = this.bearer(req);
     if (value === undefined) throw unauthorized("this relay needs a token to register");
     if (this.isToken(value)) return { kind: "token" };
-    const agent = this.hub.authenticate(value);
+    const agent = await this.relay.authenticate(value);
     if (agent) return { kind: "agent", id: agent.id };
-    const recognised = this.hub.recognise(value);
+    const recognised = this.relay.recognise(value);
     if (recognised) return { kind: "agent", id: recognised };
-    const id = value.slice(0, Math.max(0, value.indexOf(".")));
-    if (id && this.hub.store.getAgent(id)) {
+    const id = idOf(value);
+    if (id && (await this.relay.knows(id))) {
       throw unauthorized(`the secret does not match agent ${id}`, "use the identity file that registered this agent, or register with the relay token");
     }
     if (id) {

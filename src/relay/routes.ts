@@ -1,4 +1,4 @@
-/** HTTP routes: parse and authorize at the edge, then one hub call each. */
+/** HTTP routes: parse and authorize at the edge, then one call on the relay's core each. */
 import type { Server } from "bun";
 import * as v from "valibot";
 import { ClawlinkError, badRequest, forbidden } from "../errors";
@@ -6,18 +6,15 @@ import { parseWith } from "../protocol/codec";
 import { AckRequest, Capability, FileKey, KeyPrefix, LockRequest, MAX_KEY_SEGMENTS, NAME_HINT, NewAgentName, RegisterRequest, SendMessage, TASK_PAGE, TaskState } from "../protocol/schemas";
 import type { Auth } from "./auth";
 import { bytesResponse, collectSoon, discardBody, readFileBody } from "./body";
-import type { Files, PutOptions, Upload } from "./files";
-import type { Hub } from "./hub";
-import { decodeCursor } from "./task-list";
+import { iso } from "./clock";
+import { decodeCursor, type AgentRecord, type FileVersionRecord, type PutOptions, type Relay, type Upload } from "./core/relay";
 import { IDLE_TIMEOUT_S, declaredLength, readJsonBody, type Limits } from "./limits";
 import { RegistrationLimit } from "./registrations";
-import type { AgentRecord, FileVersionRecord } from "./store";
-import { iso } from "./views";
 
 export type RouteLimits = Pick<Limits, "maxMessageBytes" | "maxFileBytes" | "maxTotalFileBytes" | "maxRegistrations">;
 
 export type Params = { params: Record<string, string> & { id: string } };
-type Handler = (req: Request & Params, srv: Server<unknown>) => Response | Promise<Response>;
+type Handler = (req: Request & Params, srv: Server<unknown>) => Promise<Response>;
 
 const JSON_HEADERS = { "content-type": "application/json" };
 export const json = (body: unknown, status = 200, headers?: Record<string, string>) =>
@@ -58,10 +55,10 @@ function query(req: Request): Record<string, string> {
   return Object.fromEntries(url.searchParams);
 }
 
-export function createRoutes(hub: Hub, files: Files, auth: Auth, limits: RouteLimits) {
+export function createRoutes(relay: Relay, auth: Auth, limits: RouteLimits) {
   const registrations = new RegistrationLimit(limits.maxRegistrations);
-  const self = (req: Request & Params): AgentRecord => {
-    const agent = auth.agent(req);
+  const self = async (req: Request & Params): Promise<AgentRecord> => {
+    const agent = await auth.agent(req);
     if (req.params.id !== agent.id) {
       throw forbidden(`you are agent ${agent.id}; an agent can act only on itself, not on ${req.params.id}`, "use your own id (`clawlink whoami`)");
     }
@@ -70,108 +67,95 @@ export function createRoutes(hub: Hub, files: Files, auth: Auth, limits: RouteLi
 
   const routes: Record<string, Partial<Record<string, Handler>>> = {
     "/v1/health": {
-      GET: () => json({ ok: true, version: hub.version, agents: hub.agentCount() }),
+      GET: async () => json(await relay.health()),
     },
     "/v1/agents": {
       POST: async (req, srv) => {
-        const caller = auth.register(req);
+        const caller = await auth.register(req);
         const raw = await readJsonBody(req, limits.maxMessageBytes, "registration");
         const body = parseWith(RegisterRequest, raw, "registration", v.is(NewAgentName, (raw as { name?: unknown } | null)?.name) ? undefined : NAME_HINT);
         auth.checkRegistration(caller, body);
         // An identity coming back with its own secret is not a new agent, and does not count.
         const ip = body.id === undefined ? (srv.requestIP(req)?.address ?? "unknown") : undefined;
         if (ip !== undefined) registrations.check(ip);
-        const registered = hub.register(body, { takeOver: caller.kind !== "agent" });
+        const registered = await relay.register(body, { takeOver: caller.kind !== "agent" });
         if (ip !== undefined) registrations.count(ip);
         return json(registered, 201);
       },
-      GET: (req) => {
-        auth.member(req);
+      GET: async (req) => {
+        await auth.member(req);
         const q = parseWith(AgentsQuery, query(req), "query");
-        return json({ agents: hub.listAgents({ cap: q.cap, all: truthy(q.all) }) });
+        return json({ agents: await relay.listAgents({ cap: q.cap, all: truthy(q.all) }) });
       },
     },
     "/v1/agents/:id": {
-      GET: (req) => {
-        auth.member(req);
-        return json(hub.view(hub.resolveAgent(req.params.id)));
+      GET: async (req) => {
+        await auth.member(req);
+        return json(await relay.getAgent(req.params.id));
       },
-      DELETE: (req) => {
-        hub.unregister(self(req).id);
+      DELETE: async (req) => {
+        await relay.unregister(await self(req));
         return json({ ok: true });
       },
     },
     "/v1/agents/:id/heartbeat": {
-      POST: (req) => {
-        const agent = self(req);
-        return json({ ...hub.heartbeat(agent), pending: hub.pendingCount(agent.id), in_flight: hub.inFlightCount(agent.id) });
-      },
+      POST: async (req) => json(await relay.heartbeat(await self(req))),
     },
     "/v1/agents/:id/inbox": {
       GET: async (req, srv) => {
-        const agent = self(req);
+        const agent = await self(req);
         const q = parseWith(InboxQuery, query(req), "query");
-        const max = q.max ?? 100;
-        if (q.wait) {
-          // A poll may wait up to 300 s, far past the idle timeout (which Bun caps at 255 s): lift it while the poll waits,
-          // then put it back, or the kept-alive connection would stay without one.
-          srv.timeout(req, 0);
-          await hub.delivery.wait(agent.id, q.wait * 1000, req.signal);
-          if (!req.signal.aborted) srv.timeout(req, IDLE_TIMEOUT_S);
-        }
-        // A poller that hung up takes nothing: what it would take would sit in flight until its lease ran out.
-        if (req.signal.aborted) return json({ messages: [] });
-        const messages = hub.take(agent, max);
-        if (q.ack !== undefined && truthy(q.ack)) hub.ack(agent, messages.map((m) => m.id));
+        // A poll may wait up to 300 s, far past the idle timeout (which Bun caps at 255 s): lift it while the poll waits,
+        // then put it back, or the kept-alive connection would stay without one.
+        if (q.wait) srv.timeout(req, 0);
+        const messages = await relay.take(agent, { max: q.max ?? 100, waitMs: (q.wait ?? 0) * 1000, signal: req.signal, ack: q.ack !== undefined && truthy(q.ack) });
+        if (q.wait && !req.signal.aborted) srv.timeout(req, IDLE_TIMEOUT_S);
         return json({ messages });
       },
     },
     "/v1/agents/:id/ack": {
       POST: async (req) => {
-        const agent = self(req);
+        const agent = await self(req);
         const body = parseWith(AckRequest, await readJsonBody(req, limits.maxMessageBytes, "ack"), "ack");
-        return json({ acked: hub.ack(agent, body.ids, body.tasks) });
+        return json({ acked: await relay.ack(agent, body.ids, body.tasks) });
       },
     },
     "/v1/messages": {
       POST: async (req) => {
-        const agent = auth.agent(req);
+        const agent = await auth.agent(req);
         const body = parseWith(SendMessage, await readJsonBody(req, limits.maxMessageBytes, "message"), "message");
-        return json(hub.send(agent, body), 201);
+        return json(await relay.send(agent, body), 201);
       },
     },
     "/v1/tasks": {
-      GET: (req) => {
-        const agent = auth.agent(req);
+      GET: async (req) => {
+        const agent = await auth.agent(req);
         const q = parseWith(TaskQuery, query(req), "query");
-        return json(hub.tasks.page(agent, q, { limit: q.limit ?? TASK_PAGE.default, after: q.cursor }));
+        return json(await relay.taskPage(agent, { state: q.state, role: q.role }, { limit: q.limit ?? TASK_PAGE.default, after: q.cursor }));
       },
     },
     "/v1/tasks/:id": {
-      GET: (req) => json(hub.tasks.get(auth.agent(req), req.params.id)),
+      GET: async (req) => json(await relay.getTask(await auth.agent(req), req.params.id)),
     },
     "/v1/tasks/:id/cancel": {
-      POST: async (req) => {
-        const agent = auth.agent(req);
-        return json(hub.tasks.cancel(agent, req.params.id));
-      },
+      POST: async (req) => json(await relay.cancel(await auth.agent(req), req.params.id)),
     },
     "/v1/files": {
-      GET: (req) => {
-        auth.member(req);
-        return json({ files: files.list(parseWith(FilesQuery, query(req), "query").prefix ?? "") });
+      GET: async (req) => {
+        await auth.member(req);
+        return json({ files: await relay.listFiles(parseWith(FilesQuery, query(req), "query").prefix ?? "") });
       },
     },
     "/v1/files/*": {
       PUT: async (req) => {
         let agent: AgentRecord, key: string, conditions: PutOptions, hold: Upload;
         try {
-          agent = auth.agent(req);
+          agent = await auth.agent(req);
           key = fileKey(req, FILES);
           conditions = putConditions(req);
           // The room is held before the body is read, so uploads in progress cannot together pass the budget.
           const declared = declaredLength(req);
-          hold = files.reserve(key, declared > limits.maxFileBytes ? 0 : declared);
+          hold = await relay.reserveUpload(key, declared > limits.maxFileBytes ? 0 : declared);
         } catch (err) {
           // Read the upload anyway (up to twice the file limit), so the sender sees this answer rather than a broken pipe.
           await discardBody(req, 2 * limits.maxFileBytes);
@@ -180,36 +164,33 @@ export function createRoutes(hub: Hub, files: Files, auth: Auth, limits: RouteLi
         try {
           const bytes = await readFileBody(req, limits.maxFileBytes, hold);
           collectSoon(bytes.byteLength);
-          const written = files.put(agent, key, bytes, { ...conditions, hold });
+          const written = await relay.putFile(agent, key, bytes, { ...conditions, hold });
           return json(written, written.created ? 201 : 200, { etag: `"${written.version}"` });
         } finally {
           hold.release();
         }
       },
-      GET: (req) => {
-        auth.member(req);
+      GET: async (req) => {
+        await auth.member(req);
         const q = parseWith(FileQuery, query(req), "query");
-        const file = files.get(fileKey(req, FILES), q.version);
+        const file = await relay.getFile(fileKey(req, FILES), q.version);
         return bytesResponse(file.bytes, versionHeaders(file));
       },
-      DELETE: (req) => {
-        const agent = auth.agent(req);
-        return json(files.delete(agent, fileKey(req, FILES)));
-      },
+      DELETE: async (req) => json(await relay.deleteFile(await auth.agent(req), fileKey(req, FILES))),
     },
     "/v1/file-locks/*": {
       PUT: async (req) => {
-        const agent = auth.agent(req);
+        const agent = await auth.agent(req);
         const key = fileKey(req, LOCKS);
         const body = parseWith(LockRequest, await readJsonBody(req, limits.maxMessageBytes, "lock request"), "lock request");
-        return json(files.lock(agent, key, body.ttl_s));
+        return json(await relay.lockFile(agent, key, body.ttl_s));
       },
-      DELETE: (req) => json(files.unlock(auth.agent(req), fileKey(req, LOCKS))),
+      DELETE: async (req) => json(await relay.unlockFile(await auth.agent(req), fileKey(req, LOCKS))),
     },
     "/v1/file-history/*": {
-      GET: (req) => {
-        auth.member(req);
-        return json(files.history(fileKey(req, HISTORY)));
+      GET: async (req) => {
+        await auth.member(req);
+        return json(await relay.fileHistory(fileKey(req, HISTORY)));
       },
     },
   };
@@ -283,7 +264,7 @@ function versionHeaders(f: FileVersionRecord): Record<string, string> {
     "x-clawlink-version": String(f.version),
     "x-clawlink-sha256": f.sha256,
     // Bun streams a large body chunked, without Content-Length: this is how a client knows the size up front.
-    "x-clawlink-size": String(f.bytes.byteLength),
+    "x-clawlink-size": String(f.size),
     "x-clawlink-author": f.author,
     "x-clawlink-created-at": iso(f.createdAt),
   };

@@ -5,12 +5,10 @@ import { parseWith } from "../protocol/codec";
 import { Id, KeyPrefix, MessageTypes } from "../protocol/schemas";
 import { createGateway } from "./a2a/gateway";
 import { createAdmin, type AdminSocketData } from "./admin";
-import { hubAdmin } from "./admin/hub-adapter";
 import { Auth } from "./auth";
 import { Connections, REFUSAL_DELAY_MS } from "./connections";
+import { Relay, type CoreOptions } from "./core/relay";
 import { checkHost, checkOrigin, isLoopbackName, type HostRule } from "./edge";
-import { Files } from "./files";
-import { Hub, type HubOptions } from "./hub";
 import { IDLE_TIMEOUT_S, resolveLimits, type Limits } from "./limits";
 import { AuthThrottle, claimOf, isAuthFailure } from "./ratelimit";
 import { createRoutes, errorResponse, json } from "./routes";
@@ -18,10 +16,11 @@ import { createSocketHandler, type SocketData } from "./socket";
 import type { TlsFiles } from "./tls";
 
 const METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"];
+
 /** The dashboard's token comes in its socket's first frame, not in a header: its guesses count as the token's. */
 const ADMIN_CLAIM = { bearer: "", who: "token" };
 
-export interface RelayOptions extends HubOptions, Partial<Limits> {
+export interface RelayOptions extends Omit<CoreOptions, keyof Limits>, Partial<Limits> {
   host?: string;
   port?: number;
   token?: string;
@@ -33,49 +32,27 @@ export interface RelayOptions extends HubOptions, Partial<Limits> {
   allowHosts?: string[];
   /** Called with unexpected errors (a bug, not bad input). */
   onError?: (err: unknown) => void;
-  /** Called when writing the store starts failing (with the error every write now answers) and when it works again (null). */
-  onStoreHealth?: (err: ClawlinkError | null) => void;
 }
 
 type AnySocket = SocketData | AdminSocketData;
 
-export interface Relay {
+export interface RelayServer {
   server: Server<AnySocket>;
-  hub: Hub;
-  files: Files;
+  /** The relay's core: what the transports here call. */
+  core: Relay;
   url: string;
   stop(): Promise<void>;
 }
 
-export function startRelay(opts: RelayOptions = {}): Relay {
+export function startRelay(opts: RelayOptions = {}): RelayServer {
   const limits = resolveLimits(opts);
-  const hub = new Hub({ ...opts, ...limits });
-  const files = new Files(hub.store, hub.clock, {
-    maxVersions: limits.maxFileVersions,
-    maxTotalBytes: limits.maxTotalFileBytes,
-    notify: (msg, except) => {
-      hub.notify(msg, except);
-      if (hub.events.watched) hub.events.emit({ type: "file", key: msg.key });
-    },
-  });
-  const auth = new Auth(hub, opts.token || undefined);
+  const onError = opts.onError ?? (() => {});
+  const relay = new Relay({ ...opts, ...limits, onError });
+  const auth = new Auth(relay, opts.token || undefined);
   const throttle = new AuthThrottle(limits.maxAuthFailures);
   const connections = new Connections(limits);
-  const routes = createRoutes(hub, files, auth, limits);
-  const a2a = createGateway(hub, auth, limits);
-  const onError = opts.onError ?? (() => {});
-  let storeFailing = false;
-  hub.store.subscribe({
-    rolledBack: (err) => {
-      if (!storeFailing) opts.onStoreHealth?.(err);
-      storeFailing = true;
-    },
-    recovered: () => {
-      storeFailing = false;
-      opts.onStoreHealth?.(null);
-    },
-    effectFailed: onError,
-  });
+  const routes = createRoutes(relay, auth, limits);
+  const a2a = createGateway(relay, auth, limits);
   const address = (req: Request, srv: Server<AnySocket>) => srv.requestIP(req)?.address ?? "unknown";
 
   /** Host and Origin come first, on every request: a page the relay refuses learns nothing from it. */
@@ -93,24 +70,10 @@ export function startRelay(opts: RelayOptions = {}): Relay {
       return errorResponse(err);
     }
   };
-  const notAllowed = (method: string, path: string, allowed: string) => (req: Request) =>
-    screened(req, () => json({ error: { code: "method_not_allowed", message: `${method} is not supported on ${path}`, hint: `use ${allowed}` } }, 405, { allow: allowed }));
-
-  const admin = createAdmin({
-    core: hubAdmin(hub, files),
-    clock: hub.clock,
-    token: opts.token || undefined,
-    adminToken: opts.adminToken || undefined,
-    loopback: isLoopbackName(opts.host ?? "127.0.0.1"),
-    stats: () => ({ websockets: server.pendingWebSockets, requests: server.pendingRequests }),
-    maxBodyBytes: limits.maxMessageBytes,
-    onError,
-  });
 
   /**
    * Runs a handler behind the screen and the auth throttle, counting the guesses it refuses, and turns its errors into JSON
    * (ClawLink's shape unless `render` gives another, as A2A's does).
-   * Not async itself: a handler that answers at once costs no extra promise per request.
    */
   const guarded = (
     req: Request,
@@ -123,23 +86,34 @@ export function startRelay(opts: RelayOptions = {}): Relay {
       if (!(err instanceof ClawlinkError)) {
         if (!req.signal.aborted) onError(err);
       } else if (isAuthFailure(req, err)) throttle.fail(address(req, srv), claimOf(req)!.who);
-      return settle(render(req, err));
-    };
-    // Answer only once what the request changed is durable (a no-op in memory); a failed commit undid it, and says so (507 or 503).
-    const settle = (res: Response | undefined) => {
-      const durable = hub.store.sync();
-      return durable ? durable.then(() => res, (err) => render(req, err)) : res;
+      return render(req, err);
     };
     try {
       screen(req);
       const claim = throttle.idle ? undefined : claimOf(req);
-      if (claim) throttle.check(address(req, srv), claim, (bearer) => hub.authenticate(bearer) !== undefined || hub.recognise(bearer) !== undefined);
+      // Every secret the relay issued is derived from its key: one it recognises proves itself.
+      if (claim) throttle.check(address(req, srv), claim, (bearer) => relay.recognise(bearer) !== undefined);
+      // The core resolves a call only once what it changed is committed; a failed commit is a 507 or 503.
       const res = handler();
-      return res instanceof Promise ? res.then(settle, failed) : settle(res);
+      return res instanceof Promise ? res.catch(failed) : res;
     } catch (err) {
       return failed(err);
     }
   };
+
+  const notAllowed = (method: string, path: string, allowed: string) => (req: Request) =>
+    screened(req, () => json({ error: { code: "method_not_allowed", message: `${method} is not supported on ${path}`, hint: `use ${allowed}` } }, 405, { allow: allowed }));
+
+  const admin = createAdmin({
+    core: relay.operator(),
+    clock: relay.clock,
+    token: opts.token || undefined,
+    adminToken: opts.adminToken || undefined,
+    loopback: isLoopbackName(opts.host ?? "127.0.0.1"),
+    stats: () => ({ websockets: server.pendingWebSockets, requests: server.pendingRequests }),
+    maxBodyBytes: limits.maxMessageBytes,
+    onError,
+  });
 
   // Every handler goes through one place that turns errors into JSON; other methods answer 405.
   // Health stays outside the throttle, so a refused client can still tell that the relay is up.
@@ -183,8 +157,8 @@ export function startRelay(opts: RelayOptions = {}): Relay {
           return admin.upgrade(req, srv as Server<AdminSocketData>, () => throttle.fail(from, ADMIN_CLAIM.who));
         }),
       "/v1/ws": (req: Request, srv: Server<AnySocket>) =>
-        guarded(req, srv, () => {
-          const agent = auth.agent(req);
+        guarded(req, srv, async () => {
+          const agent = await auth.agent(req);
           const q = new URL(req.url).searchParams;
           const watch = q.get("task");
           if (watch !== null) parseWith(Id, watch, "task");
@@ -202,7 +176,7 @@ export function startRelay(opts: RelayOptions = {}): Relay {
           }
           let upgraded = false;
           try {
-            upgraded = srv.upgrade(req, { data: { agent, watch, files, types: only, sink: null, unwatch: null, release } });
+            upgraded = srv.upgrade(req, { data: { agent, watch, files, types: only, connection: null, unwatch: null, release } });
           } finally {
             if (!upgraded) release();
           }
@@ -218,27 +192,22 @@ export function startRelay(opts: RelayOptions = {}): Relay {
       onError(err);
       return errorResponse(err);
     },
-    websocket: { ...bothSockets(createSocketHandler(hub), admin.socket), maxPayloadLength: limits.maxFrameBytes },
+    websocket: { ...bothSockets(createSocketHandler(relay), admin.socket), maxPayloadLength: limits.maxFrameBytes },
   });
 
   const hostRule: HostRule | undefined = isLoopbackName(opts.host ?? "127.0.0.1") ? { port: server.port!, extra: new Set(opts.allowHosts?.map((h) => h.toLowerCase())) } : undefined;
 
-  const ticker = setInterval(() => {
-    hub.tick();
-    files.tick();
-    hub.store.sync()?.catch(() => {}); // a failed commit is reported once, by the store's listener
-  }, 250);
+  const ticker = setInterval(() => void relay.tick().catch(onError), 250);
   const url = `${opts.tls ? "https" : "http"}://${server.hostname?.includes(":") ? `[${server.hostname}]` : server.hostname}:${server.port}`;
   return {
     server,
-    hub,
-    files,
+    core: relay,
     url,
     async stop() {
       clearInterval(ticker);
       admin.close();
       await server.stop(true);
-      hub.store.close();
+      await relay.close();
     },
   };
 }

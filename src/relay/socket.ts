@@ -1,11 +1,9 @@
-/** WebSocket adapter: translates Bun's socket events into hub calls and hub pushes into frames. */
-import type { ServerWebSocket, WebSocketHandler } from "bun";
+/** WebSocket adapter: translates Bun's socket events into calls on the relay's core, and its pushes into frames. */
+import type { WebSocketHandler } from "bun";
 import { ClawlinkError } from "../errors";
 import { describeIssues, safeParse } from "../protocol/codec";
-import { ClientFrame, SendMessage, type Message, type ServerFrame } from "../protocol/schemas";
-import { newSinkId, type Sink } from "./delivery";
-import type { Hub } from "./hub";
-import type { AgentRecord } from "./store";
+import { ClientFrame, SendMessage, type Message, type MessageType, type ServerFrame } from "../protocol/schemas";
+import type { AgentRecord, Connection, Relay, Want } from "./core/relay";
 
 export interface SocketData {
   agent: AgentRecord;
@@ -15,11 +13,14 @@ export interface SocketData {
   files: string | null;
   /** Set for `listen --type`: the socket takes only these message types; the rest stays queued for poll. */
   types: Set<string> | null;
-  sink: Sink | null;
-  unwatch: (() => void) | null;
+  connection: Connection | null;
+  unwatch: Promise<(() => void) | undefined> | null;
   /** Gives back the socket's place under the connection limits. */
   release: () => void;
 }
+
+/** A frame touches its agent's last seen at most this often. */
+const SEEN_MS = 1000;
 
 const frame = (f: ServerFrame) => JSON.stringify(f);
 
@@ -31,7 +32,14 @@ function errorFrame(err: unknown, ref?: string): string {
   return frame({ op: "error", ref, error: body });
 }
 
-export function createSocketHandler(hub: Hub): WebSocketHandler<SocketData> {
+/** What a socket takes: file changes under a prefix (`file-watch`), some types (`listen --type`), or everything. */
+function wantOf(data: SocketData): Want | null {
+  if (data.files !== null) return { types: ["file"], filePrefix: data.files };
+  if (data.types !== null) return { types: [...data.types] as MessageType[], filePrefix: null };
+  return null;
+}
+
+export function createSocketHandler(relay: Relay): WebSocketHandler<SocketData> {
   return {
     // Relay-side bound on what one connection may buffer before `send` reports backpressure.
     backpressureLimit: 4 * 1024 * 1024,
@@ -41,45 +49,41 @@ export function createSocketHandler(hub: Hub): WebSocketHandler<SocketData> {
 
     open(ws) {
       const { agent, watch } = ws.data;
-      ws.send(frame({ op: "hello", agent: hub.view(agent) }));
       if (watch) {
-        try {
-          ws.data.unwatch = hub.tasks.watch(agent, watch, {
-            agentId: agent.id,
-            push: (task, response) => ws.send(JSON.stringify({ op: "task", task, response })),
+        ws.send(frame({ op: "hello", agent: relay.view(agent) }));
+        ws.data.unwatch = relay
+          .watchTask(agent, watch, {
+            push: (task, response) => ws.send(frame({ op: "task", task, response })),
             close: (code, reason) => ws.close(code, reason),
+          })
+          .catch((err) => {
+            ws.send(errorFrame(err));
+            ws.close(4004, "cannot watch that task");
+            return undefined;
           });
-        } catch (err) {
-          ws.send(errorFrame(err));
-          ws.close(4004, "cannot watch that task");
-        }
         return;
       }
-      const { files: prefix, types } = ws.data;
-      const sink: Sink = {
-        id: newSinkId(),
-        agentId: agent.id,
-        push: (message: Message) => ws.send(frame({ op: "message", message })),
-        close: (code, reason) => ws.close(code, reason),
-        ...(prefix !== null
-          ? { accepts: (m: Message) => m.type === "file" && m.key.startsWith(prefix) }
-          : types !== null
-            ? { accepts: (m: Message) => types.has(m.type) }
-            : {}),
-      };
-      ws.data.sink = sink;
-      hub.delivery.connect(sink);
+      // The hello goes out once the socket is attached, with the record that says so; messages follow it.
+      ws.data.connection = relay.connect(
+        agent,
+        {
+          open: (rec) => ws.send(frame({ op: "hello", agent: relay.view(rec) })),
+          push: (message: Message) => ws.send(frame({ op: "message", message })),
+          close: (code, reason) => ws.close(code, reason),
+        },
+        wantOf(ws.data),
+      );
     },
 
     message(ws, raw) {
-      // The socket was authorized at upgrade; the agent may have unregistered or re-registered since.
-      const agent = hub.store.getAgent(ws.data.agent.id);
-      if (!agent) {
-        ws.close(4001, "unregistered");
-        return;
+      const agent = ws.data.agent;
+      // The socket was authorized at upgrade; an agent that unregisters since has its sockets closed.
+      if (relay.clock() - agent.lastSeen >= SEEN_MS) {
+        void relay.touch(agent).then((rec) => {
+          if (rec) ws.data.agent = rec;
+          else ws.close(4001, "unregistered");
+        });
       }
-      ws.data.agent = agent;
-      agent.lastSeen = hub.clock();
       let parsed: unknown;
       try {
         parsed = JSON.parse(typeof raw === "string" ? raw : raw.toString());
@@ -94,41 +98,38 @@ export function createSocketHandler(hub: Hub): WebSocketHandler<SocketData> {
         return;
       }
       const op = f.output;
-      try {
-        switch (op.op) {
-          case "send": {
-            const m = safeParse(SendMessage, op.message);
-            if (!m.success) throw new ClawlinkError("bad_request", 400, `invalid message: ${describeIssues(m.issues)}`, "see docs/protocol.md for the fields");
-            const sent = frame({ op: "sent", ref: op.ref, ...hub.send(agent, m.output) });
-            // Acknowledge only what is durable (immediate in memory).
-            const durable = hub.store.sync();
-            if (durable) durable.then(() => ws.send(sent), (err) => ws.send(errorFrame(err, op.ref)));
-            else ws.send(sent);
-            break;
+      switch (op.op) {
+        case "send": {
+          const m = safeParse(SendMessage, op.message);
+          if (!m.success) {
+            ws.send(errorFrame(new ClawlinkError("bad_request", 400, `invalid message: ${describeIssues(m.issues)}`, "see docs/protocol.md for the fields"), op.ref));
+            return;
           }
-          case "ack":
-            hub.ack(agent, op.ids, op.tasks);
-            hub.store.sync()?.catch(() => {}); // an ack that is lost means a redelivery, not a loss
-            break;
-          case "ping":
-            ws.send(frame({ op: "pong" }));
-            break;
+          // Confirmed once the core has committed it (507 or 503 when it could not).
+          relay.send(agent, m.output).then(
+            (sent) => ws.send(frame({ op: "sent", ref: op.ref, ...sent })),
+            (err) => ws.send(errorFrame(err, op.ref)),
+          );
+          return;
         }
-      } catch (err) {
-        ws.send(errorFrame(err, op.op === "send" ? op.ref : undefined));
+        case "ack":
+          // An ack that is lost means a redelivery, not a loss.
+          relay.ack(agent, op.ids, op.tasks).catch(() => {});
+          return;
+        case "ping":
+          ws.send(frame({ op: "pong" }));
+          return;
       }
     },
 
     drain(ws) {
-      if (ws.data.sink) hub.delivery.resume(ws.data.sink);
+      ws.data.connection?.drained();
     },
 
     close(ws) {
       ws.data.release();
-      ws.data.unwatch?.();
-      if (ws.data.sink) hub.delivery.disconnect(ws.data.sink);
+      void ws.data.unwatch?.then((unwatch) => unwatch?.());
+      void ws.data.connection?.close();
     },
   };
 }
-
-export type RelaySocket = ServerWebSocket<SocketData>;

@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { sha256Hex } from "../../src/relay/ids";
-import { cleanup, runCli, startTestRelay, tempHome } from "../_helpers";
+import { MemoryStore } from "../../src/relay/store/memory";
+import { agentOf, cleanup, runCli, startTestRelay, taskOf, tempHome } from "../_helpers";
 import { api, registerAgent } from "../_http";
 import { wsConnect } from "../ws";
 
@@ -12,7 +13,8 @@ afterAll(cleanup);
 const TOKEN = "team-token";
 
 describe("per-agent credentials", () => {
-  const relay = startTestRelay({ token: TOKEN, maxAuthFailures: 1000 });
+  const store = new MemoryStore();
+  const relay = startTestRelay({ token: TOKEN, maxAuthFailures: 1000, store });
   const call = api(relay.url);
   let alice: { id: string; secret: string };
   let bob: { id: string; secret: string };
@@ -38,7 +40,7 @@ describe("per-agent credentials", () => {
     expect(wrong.body.error.message).toBe("the token is not valid for this relay");
 
     expect(alice.secret.startsWith(`${alice.id}.`)).toBe(true);
-    const record = relay.hub.store.getAgent(alice.id)!;
+    const record = (await store.getAgent(alice.id))!;
     expect(record.secretHash).toBe(sha256Hex(alice.secret));
     expect(JSON.stringify(record)).not.toContain(alice.secret.split(".")[1]);
     const view = await call("GET", `/v1/agents/${alice.id}`, { bearer: TOKEN });
@@ -57,7 +59,7 @@ describe("per-agent credentials", () => {
       expect(r.status).toBe(403);
       expect(r.body.error).toMatchObject({ code: "forbidden", message: `you are agent ${alice.id}; an agent can act only on itself, not on ${bob.id}` });
     }
-    expect(relay.hub.store.getAgent(bob.id)).toBeDefined();
+    expect(await relay.core.knows(bob.id)).toBe(true);
   });
 
   test("an agent sends only as itself, over HTTP and over its WebSocket", async () => {
@@ -80,7 +82,7 @@ describe("per-agent credentials", () => {
     const progress = await call("POST", "/v1/messages", { bearer: carol.secret, json: { type: "progress", in_reply_to: taskId, note: "half" } });
     expect(progress.status).toBe(403);
     expect(progress.body.error.message).toBe(`only the agent holding task ${taskId} can report progress on it`);
-    expect(relay.hub.store.getTask(taskId)!.state).toBe("delivered");
+    expect((await taskOf(relay, alice, taskId)).state).toBe("delivered");
   });
 
   test("an agent cancels only tasks it sent, and sees only tasks it sent or holds", async () => {
@@ -90,7 +92,7 @@ describe("per-agent credentials", () => {
     const look = await call("GET", `/v1/tasks/${taskId}`, { bearer: carol.secret });
     expect(look.status).toBe(403);
     expect(look.body.error.message).toBe(`task ${taskId} is neither sent nor held by you`);
-    expect(relay.hub.store.getTask(taskId)!.state).toBe("delivered");
+    expect((await taskOf(relay, alice, taskId)).state).toBe("delivered");
   });
 
   test("an agent's stream is its own: it cannot follow another agent's task", async () => {
@@ -130,7 +132,8 @@ describe("per-agent credentials", () => {
 });
 
 describe("the CLI reports each refused rule with exit code 4", () => {
-  const relay = startTestRelay({ token: TOKEN, maxAuthFailures: 1000 });
+  const store = new MemoryStore();
+  const relay = startTestRelay({ token: TOKEN, maxAuthFailures: 1000, store });
   const homes = { alice: tempHome(), bob: tempHome(), carol: tempHome() };
   const as = (home: string) => ({ home, relay: relay.url, env: { CLAWLINK_TOKEN: TOKEN } });
   let taskId = "";
@@ -162,7 +165,7 @@ describe("the CLI reports each refused rule with exit code 4", () => {
 
   test("a relay that forgot an agent (a restart) takes it back: heartbeat re-registers it with the token", async () => {
     const alice = JSON.parse(readFileSync(join(homes.alice, "identities", "alice.json"), "utf8"));
-    relay.hub.unregister(alice.id);
+    await relay.core.unregister(await agentOf(relay, alice.secret));
     const poll = await runCli(["poll"], as(homes.alice));
     expect(poll.code).toBe(5);
     expect(poll.stderr).toContain(`error: the relay does not know agent ${alice.id} (it may have restarted)`);

@@ -30,7 +30,7 @@ describe("JSON bodies must be sent as application/json", () => {
     }
     const untyped = await call("POST", "/v1/agents", { body: '{"name":"mallory"}' });
     expect(untyped.body.error.message).toBe("the registration must be sent as application/json; it came without a content-type");
-    expect(relay.hub.agentCount()).toBe(0);
+    expect((await relay.core.health()).agents).toBe(0);
   });
 
   test("every JSON endpoint checks it; parameters such as charset are fine", async () => {
@@ -70,7 +70,7 @@ describe("requests from other origins are refused", () => {
       message: "the relay does not answer requests from web pages of other origins (origin: http://evil.example)",
       hint: "talk to the relay with the clawlink CLI or an HTTP client that sends no Origin header; a web page can use it only when the relay serves that page itself",
     });
-    expect(relay.hub.agentCount()).toBe(0);
+    expect((await relay.core.health()).agents).toBe(0);
     for (const [method, path] of [["GET", "/v1/health"], ["GET", "/v1/agents"], ["OPTIONS", "/v1/agents"], ["GET", "/nowhere"]] as const) {
       const r = await call(method, path, { headers: evil });
       expect(r.status).toBe(403);
@@ -125,7 +125,7 @@ describe("a loopback relay answers only to loopback names", () => {
       message: `this relay listens on loopback and answers only to localhost, 127.0.0.1 or [::1], not to "attacker.example:${port}"`,
       hint: `connect to ${relay.url}; behind a proxy that passes its own host name, start the relay with --allow-host NAME`,
     });
-    expect(relay.hub.agentCount()).toBe(0);
+    expect((await relay.core.health()).agents).toBe(0);
     expect((await call("GET", "/v1/health", { headers: { host: `attacker.example:${port}` } })).status).toBe(421);
     const a = await registerAgent(relay.url, "a");
     const ws = await rawUpgrade(`${relay.url}/v1/ws`, { host: `attacker.example:${port}`, authorization: `Bearer ${a.secret}` });

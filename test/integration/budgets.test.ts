@@ -1,6 +1,6 @@
 /** The relay's memory budgets under attack: queued bytes, bytes per sender, uploads in progress, progress floods, ack floods. */
 import { afterAll, describe, expect, test } from "bun:test";
-import { cleanup, startTestRelay } from "../_helpers";
+import { cleanup, pendingOf, startTestRelay, taskOf } from "../_helpers";
 import { api, registerAgent } from "../_http";
 import { wsConnect, type WsClient } from "../ws";
 
@@ -47,7 +47,7 @@ describe("bytes held relay-wide (--max-queued-bytes)", () => {
     expect(refused!.body.error.code).toBe("relay_full");
     expect(refused!.body.error.message).toMatch(/^the relay is full: messages waiting or unacknowledged hold \d+ bytes, and \d+ more would pass its limit of 65536 bytes \(--max-queued-bytes\)$/);
     expect(refused!.body.error.hint).toContain("--max-queued-bytes");
-    expect(relay.hub.pendingCount(b.id)).toBe(6);
+    expect(await pendingOf(relay, b)).toBe(6);
     expect((await call("GET", "/v1/tasks", { bearer: a.secret })).body.tasks.length).toBe(6);
 
     // A broadcast that does not fit is skipped, as for a full queue.
@@ -89,7 +89,7 @@ describe("bytes held per sender (--max-sender-bytes)", () => {
     const inbox = await call("GET", `/v1/agents/${r1.id}/inbox?ack=true`, { bearer: r1.secret });
     expect(inbox.body.messages.length).toBe(4);
     expect((await call("POST", "/v1/messages", { bearer: flood.secret, json: note("r2") })).status).toBe(201);
-    expect(relay.hub.pendingCount(r2.id)).toBe(4);
+    expect(await pendingOf(relay, r2)).toBe(4);
   });
 });
 
@@ -129,7 +129,7 @@ describe("what a task's holder can push to its requester (--max-queue)", () => {
       expect(r.status).toBe(429);
       expect(r.body.error).toMatchObject({ code: "queue_full", message: "boss2's queue is full (5 messages waiting)" });
     }
-    expect(relay.hub.store.getTask(task.body.id)!.state).toBe("delivered");
+    expect((await taskOf(relay, boss, task.body.id)).state).toBe("delivered");
 
     // Messages handed out and not acknowledged still take room.
     const taken = (await call("GET", `/v1/agents/${boss.id}/inbox?max=5`, { bearer: boss.secret })).body.messages;

@@ -4,7 +4,7 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { SqliteStore } from "../../src/relay/sqlite-store";
+import { SqliteStore } from "../../src/relay/store/sqlite";
 import { cleanup, startTestRelay, tempHome } from "../_helpers";
 import { api, registerAgent } from "../_http";
 import { wsConnect } from "../ws";

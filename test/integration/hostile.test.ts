@@ -1,6 +1,7 @@
 /** Hostile input: unknown fields are dropped, prototype keys do nothing, and a refused request changes nothing. */
 import { afterAll, describe, expect, test } from "bun:test";
-import { cleanup, startTestRelay } from "../_helpers";
+import { MemoryStore } from "../../src/relay/store/memory";
+import { cleanup, pendingOf, startTestRelay } from "../_helpers";
 import { api, registerAgent } from "../_http";
 import { wsConnect } from "../ws";
 
@@ -14,7 +15,8 @@ const untouched = () => {
 };
 
 describe("hostile input", () => {
-  const relay = startTestRelay();
+  const store = new MemoryStore();
+  const relay = startTestRelay({ store });
   const call = api(relay.url);
 
   test("__proto__, constructor and prototype keys in a task's context pollute nothing and are not stored at the top level", async () => {
@@ -32,7 +34,7 @@ describe("hostile input", () => {
     const context = inbox.body.messages[0].context;
     expect(Object.keys(context).sort()).toEqual(["keep", "nested"]);
     // Nested, the key is plain data: an own property that sets no prototype.
-    expect(Object.getPrototypeOf(relay.hub.store.getTask(sent.body.id)!.context.nested)).toBe(Object.prototype);
+    expect(Object.getPrototypeOf((await store.getTask(sent.body.id))!.context.nested)).toBe(Object.prototype);
     expect(inbox.text).toContain('"nested":{"__proto__":{"polluted":1}}');
     expect(untouched()).toBe(true);
   });
@@ -46,7 +48,7 @@ describe("hostile input", () => {
     });
     expect(sent.status).toBe(201);
     expect(sent.body.id).not.toBe("t_chosen");
-    expect(relay.hub.store.getTask(sent.body.id)).toMatchObject({ state: "queued", result: null, attempts: 0, from: a.id });
+    expect(await store.getTask(sent.body.id)).toMatchObject({ state: "queued", result: null, attempts: 0, from: a.id });
   });
 
   test("a registration cannot set its own secret hash, id or status", async () => {
@@ -55,7 +57,7 @@ describe("hostile input", () => {
       body: '{"name":"e","secretHash":"0000","status":"online","registeredAt":0,"__proto__":{"secretHash":"1111"}}',
     });
     expect(r.status).toBe(201);
-    const record = relay.hub.store.getAgent(r.body.id)!;
+    const record = (await store.getAgent(r.body.id))!;
     expect(record.secretHash).not.toBe("0000");
     expect(record.secretHash).not.toBe("1111");
     expect(untouched()).toBe(true);
@@ -85,7 +87,7 @@ describe("hostile input", () => {
     const array = await call("POST", "/v1/messages", { bearer: a.secret, json: { type: "task", to: "h", task: "t", context: [1, 2] } });
     expect(array.status).toBe(400);
     expect(array.body.error.message).toBe("invalid message: context: must be a JSON object, not an array or a value");
-    expect(relay.hub.pendingCount(h.id)).toBe(0);
+    expect(await pendingOf(relay, h)).toBe(0);
   });
 
   test("a body that is not UTF-8 or not JSON is a 400 that says so", async () => {

@@ -107,6 +107,6 @@ describe("HTTP API", async () => {
     const r = await fetch(`${small.url}/v1/agents`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "big", description: "x".repeat(3000) }) });
     expect(r.status).toBe(413);
     expect(((await r.json()) as any).error.message).toContain("larger than the relay's limit of 2048 bytes");
-    expect(small.hub.agentCount()).toBe(0);
+    expect((await small.core.health()).agents).toBe(0);
   });
 });

@@ -5,7 +5,8 @@ import { join } from "node:path";
 import { agentSecret } from "../../src/relay/keys";
 import { sha256Hex } from "../../src/relay/ids";
 import { NAME_HINT } from "../../src/protocol/schemas";
-import { CliProcess, cleanup, eventually, runCli, spawnRelay, startTestRelay, tempHome } from "../_helpers";
+import { MemoryStore } from "../../src/relay/store/memory";
+import { agentOf, CliProcess, cleanup, eventually, runCli, spawnRelay, startTestRelay, tempHome } from "../_helpers";
 import { api, registerAgent } from "../_http";
 
 afterAll(cleanup);
@@ -14,7 +15,8 @@ const KEY = new Uint8Array(32).fill(7);
 const forged = (id: string) => `${id}.${"A".repeat(43)}`;
 
 describe("squatting another agent's identity (the review's repro)", () => {
-  const relay = startTestRelay({ secretKey: KEY });
+  const store = new MemoryStore();
+  const relay = startTestRelay({ secretKey: KEY, store });
   const call = api(relay.url);
   const bob = { home: tempHome(), relay: relay.url };
   const alice = { home: tempHome(), relay: relay.url };
@@ -31,7 +33,7 @@ describe("squatting another agent's identity (the review's repro)", () => {
         hint: "see docs/protocol.md for the fields",
       });
     }
-    expect(relay.hub.listAgents({ all: true }).map((a) => a.name)).toEqual(["alice", "bob"]);
+    expect((await relay.core.listAgents({ all: true })).map((a) => a.name)).toEqual(["alice", "bob"]);
   });
 
   test("so `delegate --to bob` reaches bob, from alice", async () => {
@@ -77,9 +79,10 @@ describe("squatting another agent's identity (the review's repro)", () => {
     const bobId = (await runCli(["whoami", "--json"], bob)).json.id;
     const aliceId = (await runCli(["whoami", "--json"], alice)).json.id;
     // Records a relay of an earlier version may have kept: an agent whose id is "bob", one whose name is bob's id.
-    const legacy = { caps: [], description: "", machine: "", secretHash: sha256Hex("x"), registeredAt: Date.now(), lastSeen: Date.now() };
-    relay.hub.store.putAgent({ ...legacy, id: "bob", name: "mallory" });
-    relay.hub.store.putAgent({ ...legacy, id: "a_mallory00000", name: bobId });
+    const legacy = { caps: [], description: "", machine: "", secretHash: sha256Hex("x") };
+    const keep = { staleBefore: 0, maxAgents: 100, takeOver: false, allowNew: true, note: "", room: {} };
+    await store.claimName({ ...legacy, id: "bob", name: "mallory" }, Date.now(), keep);
+    await store.claimName({ ...legacy, id: "a_mallory00000", name: bobId }, Date.now(), keep);
     expect((await call("GET", `/v1/agents/${bobId}`)).body.name).toBe("bob");
     expect((await call("GET", "/v1/agents/bob")).body.id).toBe(bobId);
     const sent = await runCli(["delegate", "--to", "bob", "--task", "still bob's", "--json"], alice);
@@ -90,21 +93,22 @@ describe("squatting another agent's identity (the review's repro)", () => {
       ["still bob's", aliceId],
       ["by id", aliceId],
     ]);
-    relay.hub.store.deleteAgent("bob");
-    relay.hub.store.deleteAgent("a_mallory00000");
+    await store.unregisterAgent("bob", Date.now(), "", {});
+    await store.unregisterAgent("a_mallory00000", Date.now(), "", {});
   });
 });
 
 describe("re-registering an existing id", () => {
   const TOKEN = "team-token";
-  const relay = startTestRelay({ token: TOKEN, secretKey: KEY, maxAuthFailures: 1000 });
+  const store = new MemoryStore();
+  const relay = startTestRelay({ token: TOKEN, secretKey: KEY, maxAuthFailures: 1000, store });
   const call = api(relay.url);
 
   test("the relay issues `<id>.` + base64url(HMAC-SHA256(key, id)) and keeps only its SHA-256", async () => {
     const a = await registerAgent(relay.url, "derived", TOKEN);
     expect(a.id).toMatch(/^a_[0-9a-z]{12}$/);
     expect(a.secret).toBe(agentSecret(KEY, a.id));
-    expect(relay.hub.store.getAgent(a.id)!.secretHash).toBe(sha256Hex(a.secret));
+    expect((await store.getAgent(a.id))!.secretHash).toBe(sha256Hex(a.secret));
   });
 
   test("a wrong secret in the body is 403; a wrong secret in the header is 401", async () => {
@@ -122,7 +126,7 @@ describe("re-registering an existing id", () => {
 
   test("an id the relay forgot comes back only with the secret it issued: the token alone cannot claim it", async () => {
     const a = await registerAgent(relay.url, "forgotten", TOKEN);
-    relay.hub.unregister(a.id);
+    await relay.core.unregister(await agentOf(relay, a.secret));
     const claim = await call("POST", "/v1/agents", { bearer: TOKEN, json: { name: "forgotten", id: a.id, secret: forged(a.id) } });
     expect(claim.status).toBe(403);
     expect(claim.body.error).toMatchObject({
@@ -130,7 +134,7 @@ describe("re-registering an existing id", () => {
       message: `the relay does not know agent ${a.id} and did not issue this secret: its key changed (a relay without --key-file or --data makes a new one at each start)`,
     });
     expect(claim.body.error.hint).toContain("register afresh under the same name");
-    expect(relay.hub.store.getAgent(a.id)).toBeUndefined();
+    expect(await relay.core.knows(a.id)).toBe(false);
     // Its own secret is proof enough, in the header as well as in the body: no token needed.
     const back = await call("POST", "/v1/agents", { bearer: a.secret, json: { name: "forgotten", id: a.id, secret: a.secret } });
     expect(back.status).toBe(201);
@@ -140,8 +144,8 @@ describe("re-registering an existing id", () => {
   test("a forgotten agent's secret re-registers that agent only", async () => {
     const a = await registerAgent(relay.url, "returner", TOKEN);
     const b = await registerAgent(relay.url, "other", TOKEN);
-    relay.hub.unregister(a.id);
-    relay.hub.unregister(b.id);
+    await relay.core.unregister(await agentOf(relay, a.secret));
+    await relay.core.unregister(await agentOf(relay, b.secret));
     const r = await call("POST", "/v1/agents", { bearer: a.secret, json: { name: "other", id: b.id, secret: b.secret } });
     expect(r.status).toBe(403);
     expect(r.body.error.message).toBe(`agent ${a.id} can re-register only itself; a new agent joins with the relay token`);
@@ -161,12 +165,12 @@ describe("taking over a stale agent's name", () => {
     expect(taken.status).toBe(403);
     expect(taken.body.error.message).toMatch(new RegExp(`^the name "bob" belongs to agent ${bob.id}, not seen for \\d+s; only a registration with the relay token can take over a stale agent's name$`));
     expect(taken.body.error.hint).toBe("pass the relay token with --token (or CLAWLINK_TOKEN), or choose another --name");
-    expect(relay.hub.store.getAgent(bob.id)!.name).toBe("bob");
-    expect(relay.hub.store.getAgent(mallory.id)!.name).toBe("mallory");
+    expect((await relay.core.getAgent(bob.id)).name).toBe("bob");
+    expect((await relay.core.getAgent(mallory.id)).name).toBe("mallory");
 
     const withToken = await call("POST", "/v1/agents", { bearer: TOKEN, json: { name: "bob" } });
     expect(withToken.status).toBe(201);
-    expect(relay.hub.store.getAgent(bob.id)).toBeUndefined();
+    expect(await relay.core.knows(bob.id)).toBe(false);
   });
 });
 

@@ -3,7 +3,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DEFAULT_LIMITS, resolveLimits } from "../../src/relay/limits";
-import { cleanup, runCli, startTestRelay, tempHome } from "../_helpers";
+import { cleanup, pendingOf, runCli, startTestRelay, tempHome } from "../_helpers";
 import { api, registerAgent } from "../_http";
 import { wsConnect } from "../ws";
 
@@ -37,7 +37,7 @@ describe("request body and message size", () => {
       }),
     });
     expect(streamed.status).toBe(413);
-    expect(relay.hub.pendingCount(a.id)).toBe(0);
+    expect(await pendingOf(relay, a)).toBe(0);
   });
 
   test("the CLI exits 2 with the limit in the message", async () => {
@@ -60,7 +60,7 @@ describe("agents per relay", () => {
     expect(r.code).toBe(7);
     expect(r.stderr).toContain("error: the relay holds its maximum of 2 agents");
     expect(r.stderr).toContain("--max-agents");
-    expect(relay.hub.agentCount()).toBe(2);
+    expect((await relay.core.health()).agents).toBe(2);
   });
 });
 
@@ -82,7 +82,7 @@ describe("queue length per agent", () => {
     expect(raw.status).toBe(429);
     expect(raw.headers.get("retry-after")).toBe("1");
     expect(raw.body.error.code).toBe("queue_full");
-    expect(relay.hub.pendingCount(busy.id)).toBe(2);
+    expect(await pendingOf(relay, busy)).toBe(2);
   });
 });
 

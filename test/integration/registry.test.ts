@@ -31,13 +31,13 @@ describe("--forget-after", () => {
     expect(gone.status).toBe(404);
     expect(gone.body.error.code).toBe("unknown_agent");
     // The boss was forgotten too; the task it sent is not failed by that.
-    expect(relay.hub.store.getAgent(boss.id)).toBeUndefined();
+    expect(await relay.core.knows(boss.id)).toBe(false);
   });
 
   test("a forgotten agent comes back under its id with `heartbeat`", async () => {
     const home = tempHome();
     const registered = await runCli(["register", "--name", "sleeper", "--json"], { home, relay: relay.url });
-    await eventually(() => relay.hub.store.getAgent(registered.json.id) === undefined, 5000);
+    await eventually(async () => !(await relay.core.knows(registered.json.id)), 5000);
     const poll = await runCli(["poll"], { home, relay: relay.url });
     expect(poll.code).toBe(5);
     expect(poll.stderr).toContain(`error: the relay does not know agent ${registered.json.id}`);
@@ -73,7 +73,7 @@ describe("--max-registrations", () => {
       hint: expect.stringMatching(/^retry after \d+s; an agent that is already registered comes back with its own identity/),
     });
     expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(0);
-    expect(relay.hub.agentCount()).toBe(3);
+    expect((await relay.core.health()).agents).toBe(3);
     // Still refused for new agents, still open for existing ones.
     expect((await call("POST", "/v1/agents", { json: { name: "r1", id: a.id, secret: a.secret } })).status).toBe(201);
   });

@@ -2,8 +2,8 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { startRelay } from "../../src/relay/server";
-import { SqliteStore } from "../../src/relay/sqlite-store";
-import { cleanup, startTestRelay, tempHome } from "../_helpers";
+import { SqliteStore } from "../../src/relay/store/sqlite";
+import { cleanup, startTestRelay, taskOf, tempHome } from "../_helpers";
 import { api, registerAgent } from "../_http";
 
 afterAll(cleanup);
@@ -24,7 +24,7 @@ async function setup(opts: { taskRetentionMs?: number; maxFinishedTasks?: number
     await call("POST", "/v1/messages", { bearer: worker.secret, json: { type: "response", in_reply_to: id, result: "ok" } });
     return id;
   };
-  const advance = (ms: number) => relay.hub.tick((now += ms));
+  const advance = (ms: number) => relay.core.tick((now += ms));
   return { relay, call, boss, worker, finish, advance };
 }
 
@@ -33,9 +33,9 @@ describe("finished tasks are kept for --task-retention", () => {
     const { relay, call, boss, worker, finish, advance } = await setup({ taskRetentionMs: 24 * HOUR });
     const done = await finish("old job");
     const open = (await call("POST", "/v1/messages", { bearer: boss.secret, json: { type: "task", to: "worker", task: "still open" } })).body.id;
-    advance(23 * HOUR);
+    await advance(23 * HOUR);
     expect((await call("GET", `/v1/tasks/${done}`, { bearer: boss.secret })).status).toBe(200);
-    advance(2 * HOUR);
+    await advance(2 * HOUR);
     const gone = await call("GET", `/v1/tasks/${done}`, { bearer: boss.secret });
     expect(gone.status).toBe(404);
     expect(gone.body.error.code).toBe("unknown_task");
@@ -81,10 +81,10 @@ describe("finished tasks kept at most (--max-finished-tasks)", () => {
     await relay.stop();
     const reopened = new SqliteStore(path);
     try {
-      expect(reopened.getTask(first)).toBeUndefined();
-      expect(reopened.getTask(second)?.state).toBe("completed");
+      expect(await reopened.getTask(first)).toBeUndefined();
+      expect((await reopened.getTask(second))?.state).toBe("completed");
     } finally {
-      reopened.close();
+      await reopened.close();
     }
   });
 });
@@ -115,6 +115,6 @@ describe("GET /v1/tasks in pages", () => {
       expect(bad.status).toBe(400);
       expect(bad.body.error.message).toContain(message);
     }
-    expect(relay.hub.store.getTask(ids[0]!)).toBeDefined();
+    expect((await taskOf(relay, boss, ids[0]!)).id).toBe(ids[0]!);
   });
 });

@@ -60,7 +60,7 @@ describe("uploads in progress hold room in --max-total-file-bytes", () => {
   const call = api(relay.url);
   const put = (secret: string, key: string, size: number) =>
     call("PUT", `/v1/files/${key}`, { bearer: secret, body: new Uint8Array(size), headers: { "content-type": "application/octet-stream" } });
-  const holding = (bytes: number) => eventually(() => relay.files.reserved === bytes);
+  const holding = (bytes: number) => eventually(() => relay.core.uploading === bytes);
 
   test("a concurrent upload that does not fit beside one in progress is 429 storage_busy; the room comes back when it ends", async () => {
     const a = await registerAgent(relay.url, "uploader");

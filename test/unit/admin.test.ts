@@ -1,14 +1,12 @@
-/** The dashboard's pieces on their own: who gets in, the feed and its throughput, diffs, and live frames over a real hub. */
+/** The dashboard's pieces on their own: who gets in, the feed and its throughput, diffs, and live frames over a real core. */
 import { describe, expect, test } from "bun:test";
 import { THROUGHPUT_SECONDS, type AdminServerFrame } from "../../src/protocol/admin";
 import type { Message } from "../../src/protocol/schemas";
 import { AdminAccess } from "../../src/relay/admin/access";
 import { diffLines, fileDiff } from "../../src/relay/admin/diff";
 import { BODIES_KEPT, Feed } from "../../src/relay/admin/feed";
-import { hubAdmin } from "../../src/relay/admin/hub-adapter";
 import { AdminLive } from "../../src/relay/admin/live";
-import { Files } from "../../src/relay/files";
-import { Hub } from "../../src/relay/hub";
+import { Relay } from "../../src/relay/core/relay";
 
 const broadcast = (id: string, content = "hello"): Message => ({ type: "broadcast", id, from: "a_1", to: null, created_at: "2026-01-01T00:00:00.000Z", content, topic: "", tags: [] });
 
@@ -94,11 +92,10 @@ describe("diffs", () => {
   });
 });
 
-describe("live frames over a hub", () => {
+describe("live frames over the core", () => {
   test("a dashboard gets a snapshot, then the changes the core announces", async () => {
-    const hub = new Hub();
-    const files = new Files(hub.store, hub.clock);
-    const live = new AdminLive(hubAdmin(hub, files), () => ({ websockets: 0, requests: 0 }));
+    const relay = new Relay();
+    const live = new AdminLive(relay.operator(), () => ({ websockets: 0, requests: 0 }));
     const frames: AdminServerFrame[] = [];
     const arrived = (pick: (f: AdminServerFrame) => boolean) =>
       new Promise<AdminServerFrame>((resolve, reject) => {
@@ -110,20 +107,22 @@ describe("live frames over a hub", () => {
         };
         check();
       });
-    const alice = hub.register({ name: "alice", caps: [], description: "", machine: "" });
+    const alice = await relay.register({ name: "alice", caps: [], description: "", machine: "" });
     live.attach({ send: (text) => frames.push(JSON.parse(text)), buffered: () => 0, close: () => {} });
     const snap = await arrived((f) => f.op === "snapshot");
     expect(snap.op === "snapshot" && snap.state.agents.map((a) => a.name)).toEqual(["alice"]);
 
-    const bob = hub.register({ name: "bob", caps: [], description: "", machine: "" });
-    const sent = hub.send(hub.resolveAgent(alice.id), { type: "task", to: "bob", task: "t", context: {}, priority: "urgent", lease_s: 60, queue: false });
+    const bob = await relay.register({ name: "bob", caps: [], description: "", machine: "" });
+    const sender = await relay.resolveAgent(alice.id);
+    const sent = await relay.send(sender, { type: "task", to: "bob", task: "t", context: {}, priority: "urgent", lease_s: 60, queue: false });
     const row = await arrived((f) => f.op === "agents" && f.upsert.some((a) => a.id === bob.id && a.queued === 1 && a.tasks_held === 1));
     expect(row.op).toBe("agents");
     await arrived((f) => f.op === "feed" && f.items.some((m) => m.id === sent.id && m.priority === "urgent"));
-    hub.tasks.cancelAny(sent.id, "not needed");
+    await relay.operator().cancelTask(sent.id, "not needed");
     await arrived((f) => f.op === "tasks" && f.upsert.some((t) => t.id === sent.id && t.state === "canceled"));
-    hub.unregister(bob.id);
+    await relay.operator().unregisterAgent(bob.id);
     await arrived((f) => f.op === "agents" && f.remove.includes(bob.id));
     live.close();
+    await relay.close();
   });
 });

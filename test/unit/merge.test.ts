@@ -1,6 +1,6 @@
 /** The three-way merge the relay runs for `file-put --if-version N --merge`. */
 import { describe, expect, test } from "bun:test";
-import { matchLines, merge3, renderConflicts, splitLines } from "../../src/relay/merge";
+import { matchLines, merge3, renderConflicts, splitLines } from "../../src/relay/core/merge";
 
 /** A small seeded generator, so a failing case can be replayed. */
 function rng(seed: number) {

@@ -7,7 +7,7 @@ import type { Server } from "bun";
 import { ClawlinkError } from "../../errors";
 import { A2A_VERSION, A2A_VERSION_HEADER, CARD_PATH, type RpcId } from "../../protocol/a2a";
 import type { Auth } from "../auth";
-import type { Hub } from "../hub";
+import type { Relay } from "../core/relay";
 import { requireJson } from "../edge";
 import { IDLE_TIMEOUT_S, readBody, type Limits } from "../limits";
 import { agentCard, RELAY_ENDPOINT, relayCard } from "./cards";
@@ -20,8 +20,8 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
 /** How long a client may keep a card, and the relay its own. */
 const CARD_MAX_AGE_S = 30;
 
-export function createGateway(hub: Hub, auth: Auth, limits: Pick<Limits, "maxMessageBytes">) {
-  const ops = new Operations(hub);
+export function createGateway(relay: Relay, auth: Auth, limits: Pick<Limits, "maxMessageBytes">) {
+  const ops = new Operations(relay);
   /** JSON-RPC ids of requests, once known: an error thrown later is answered with it. */
   const rpcIds = new WeakMap<Request, RpcId>();
   /** JSON-RPC notifications (requests without an id): never answered with a body, errors included. */
@@ -29,16 +29,16 @@ export function createGateway(hub: Hub, auth: Auth, limits: Pick<Limits, "maxMes
   /** A POST to /a2a/{name} itself is JSON-RPC; every other path is HTTP+JSON. */
   const isRpc = (req: Request) => req.method === "POST" && /^\/a2a\/[^/]+\/?$/.test(new URL(req.url).pathname);
 
-  const caller = (req: Request): Caller => {
-    const c = auth.credential(req);
+  const caller = async (req: Request): Promise<Caller> => {
+    const c = await auth.credential(req);
     if (!c) throw unauthenticated(req.headers.has("authorization"));
     return c.kind === "agent" ? { agent: c.agent, shared: false } : { agent: SHARED_SENDER, shared: true };
   };
 
-  const target = (name: string): Target => {
+  const target = async (name: string): Promise<Target> => {
     if (name === RELAY_ENDPOINT) return { kind: "relay" };
     try {
-      return { kind: "agent", agent: hub.resolveAgent(name) };
+      return { kind: "agent", agent: await relay.resolveAgent(name) };
     } catch {
       throw new ClawlinkError("unknown_agent", 404, `no agent is registered as "${name}" on this relay`, "the relay's card at /.well-known/agent-card.json lists its skills; /a2a/relay routes a message by skill");
     }
@@ -55,23 +55,23 @@ export function createGateway(hub: Hub, auth: Auth, limits: Pick<Limits, "maxMes
   const cardReply = (card: unknown) => Response.json(card, { headers: { "cache-control": `max-age=${CARD_MAX_AGE_S}` } });
   /** The relay's card lists every agent's skills, so it is built at most once per max-age for each origin it is asked under; anyone may ask for it. */
   const relayCards = new Map<string, { body: string; until: number }>();
-  const relayCardReply = (origin: string): Response => {
+  const relayCardReply = async (origin: string): Promise<Response> => {
     let cached = relayCards.get(origin);
     if (!cached || cached.until <= Date.now()) {
       // Origins come from the Host header: a few are kept, not one per name a caller makes up.
       if (relayCards.size >= 16) relayCards.clear();
-      cached = { body: JSON.stringify(relayCard(hub.listAgents(), origin, hub.version, auth.open)), until: Date.now() + CARD_MAX_AGE_S * 1000 };
+      cached = { body: JSON.stringify(relayCard(await relay.listAgents(), origin, relay.version, auth.open)), until: Date.now() + CARD_MAX_AGE_S * 1000 };
       relayCards.set(origin, cached);
     }
     return new Response(cached.body, { headers: { "content-type": "application/json;charset=utf-8", "cache-control": `max-age=${CARD_MAX_AGE_S}` } });
   };
 
-  function card(req: Request, endpoint: string | undefined): Response {
+  async function card(req: Request, endpoint: string | undefined): Promise<Response> {
     if (req.method !== "GET" && req.method !== "HEAD") throw new ClawlinkError("method_not_allowed", 405, `${req.method} is not supported on an Agent Card`, "use GET");
     const origin = new URL(req.url).origin;
     if (endpoint === undefined || endpoint === RELAY_ENDPOINT) return relayCardReply(origin);
-    const t = target(endpoint);
-    return cardReply(agentCard(hub.view((t as Extract<Target, { kind: "agent" }>).agent), origin, hub.version, auth.open));
+    const t = await target(endpoint);
+    return cardReply(agentCard(relay.view((t as Extract<Target, { kind: "agent" }>).agent), origin, relay.version, auth.open));
   }
 
   async function handle(req: Request, srv: Server<unknown>): Promise<Response> {
@@ -103,7 +103,7 @@ export function createGateway(hub: Hub, auth: Auth, limits: Pick<Limits, "maxMes
     const envelope = isRpc(req) ? parseEnvelope(await body(), (id) => rpcIds.set(req, id)) : undefined;
     if (envelope && envelope.id === undefined) notifications.add(req);
     checkVersion(req, url);
-    const call: Call = { ops, caller: caller(req), target: target(name), signal: req.signal, holdOpen: () => srv.timeout(req, 0), body };
+    const call: Call = { ops, caller: await caller(req), target: await target(name), signal: req.signal, holdOpen: () => srv.timeout(req, 0), body };
     const res = envelope ? await callRpc(call, envelope) : await callRest(call, req.method, path, url.searchParams);
     // A blocking call that waited leaves its kept-alive connection under the idle timeout again.
     if (!res.headers.get("content-type")?.startsWith("text/event-stream") && !req.signal.aborted) srv.timeout(req, IDLE_TIMEOUT_S);

@@ -56,7 +56,7 @@ export async function callRpc(call: Call, rpc: v.InferOutput<typeof JsonRpcReque
   switch (method) {
     case "SendMessage": {
       const req = params(SendMessageRequest, rpc.params, method);
-      let task = ops.send(caller, target, req);
+      let task = await ops.send(caller, target, req);
       if (!req.configuration?.returnImmediately && !FINAL_STATES.has(task.state)) {
         call.holdOpen();
         task = await ops.settled(caller, task.id, call.signal);
@@ -65,20 +65,20 @@ export async function callRpc(call: Call, rpc: v.InferOutput<typeof JsonRpcReque
       return reply({ task: a2aTask(task, { historyLength: req.configuration?.historyLength }) });
     }
     case "SendStreamingMessage": {
-      const task = ops.send(caller, target, params(SendMessageRequest, rpc.params, method));
+      const task = await ops.send(caller, target, params(SendMessageRequest, rpc.params, method));
       call.holdOpen();
       return taskStream(ops, caller, task.id, frame, call.signal);
     }
     case "GetTask": {
       const req = params(GetTaskRequest, rpc.params, method);
-      return reply(a2aTask(ops.task(caller, target, req.id), { historyLength: req.historyLength }));
+      return reply(a2aTask(await ops.task(caller, target, req.id), { historyLength: req.historyLength }));
     }
     case "ListTasks":
-      return reply(ops.list(caller, target, params(ListTasksRequest, rpc.params, method)));
+      return reply(await ops.list(caller, target, params(ListTasksRequest, rpc.params, method)));
     case "CancelTask":
-      return reply(a2aTask(ops.cancel(caller, target, params(CancelTaskRequest, rpc.params, method).id)));
+      return reply(a2aTask(await ops.cancel(caller, target, params(CancelTaskRequest, rpc.params, method).id)));
     case "SubscribeToTask": {
-      const task = ops.task(caller, target, params(SubscribeToTaskRequest, rpc.params, method).id);
+      const task = await ops.task(caller, target, params(SubscribeToTaskRequest, rpc.params, method).id);
       if (FINAL_STATES.has(task.state)) throw unsupported(`task ${task.id} has ended (${task.state}); there is nothing to subscribe to`, "GetTask shows how it ended");
       call.holdOpen();
       return taskStream(ops, caller, task.id, frame, call.signal);
@@ -99,7 +99,8 @@ export async function callRpc(call: Call, rpc: v.InferOutput<typeof JsonRpcReque
  */
 function notified(call: Call, rpc: v.InferOutput<typeof JsonRpcRequest>): Response {
   const { ops, caller, target } = call;
-  if (rpc.method === "SendMessage" || rpc.method === "SendStreamingMessage") ops.send(caller, target, params(SendMessageRequest, rpc.params, rpc.method));
-  else if (rpc.method === "CancelTask") ops.cancel(caller, target, params(CancelTaskRequest, rpc.params, rpc.method).id);
+  // Nobody hears how they went: a notification's errors are dropped, as its answer is.
+  if (rpc.method === "SendMessage" || rpc.method === "SendStreamingMessage") ops.send(caller, target, params(SendMessageRequest, rpc.params, rpc.method)).catch(() => {});
+  else if (rpc.method === "CancelTask") ops.cancel(caller, target, params(CancelTaskRequest, rpc.params, rpc.method).id).catch(() => {});
   return new Response(null, { status: 204 });
 }

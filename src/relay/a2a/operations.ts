@@ -1,14 +1,13 @@
 /**
- * The A2A operations in ClawLink's terms: each one a call or two on the hub (send a task, read, list,
- * cancel, follow one), whatever binding carried it. Nothing here touches the store.
+ * The A2A operations in ClawLink's terms: each one a call or two on the relay's core (send a task,
+ * read, list, cancel, follow one), whatever binding carried it.
  */
 import * as v from "valibot";
 import { ClawlinkError } from "../../errors";
 import type { ListTasksRequest, Part, SendMessageRequest } from "../../protocol/a2a";
 import { parseWith } from "../../protocol/codec";
 import { Capability, FINAL_STATES, SendTask, type Task } from "../../protocol/schemas";
-import type { Hub } from "../hub";
-import type { AgentRecord } from "../store";
+import type { AgentRecord, Relay } from "../core/relay";
 import { contentTypeNotSupported, invalidParams, taskNotCancelable, taskNotFound, unsupported } from "./errors";
 import { a2aTask, clawlinkStates, contextIdOf } from "./views";
 
@@ -32,19 +31,20 @@ export const SHARED_SENDER: AgentRecord = Object.freeze({
   secretHash: "",
   registeredAt: 0,
   lastSeen: 0,
+  conns: [],
 }) as AgentRecord;
 
 const MAX_PAGE = 100;
 const DEFAULT_PAGE = 50;
 
 export class Operations {
-  constructor(private hub: Hub) {}
+  constructor(private relay: Relay) {}
 
   /** A task this caller sent through this endpoint; any other is "not found", whether it exists or not. */
-  task(caller: Caller, target: Target, id: string): Task {
+  async task(caller: Caller, target: Target, id: string): Promise<Task> {
     let t: Task;
     try {
-      t = this.hub.tasks.get(caller.agent, id);
+      t = await this.relay.getTask(caller.agent, id);
     } catch (err) {
       if (err instanceof ClawlinkError && (err.status === 404 || err.status === 403)) throw taskNotFound(id);
       throw err;
@@ -54,10 +54,10 @@ export class Operations {
   }
 
   /** SendMessage: a new ClawLink task from the message's content. A retry with the same messageId returns the first task. */
-  send(caller: Caller, target: Target, req: SendMessageRequest): Task {
+  async send(caller: Caller, target: Target, req: SendMessageRequest): Promise<Task> {
     const m = req.message;
     if (m.taskId) {
-      const t = this.task(caller, target, m.taskId);
+      const t = await this.task(caller, target, m.taskId);
       throw unsupported(
         FINAL_STATES.has(t.state) ? `task ${t.id} has ended (${t.state}) and takes no more messages` : `task ${t.id} takes no more messages: a ClawLink task is one request`,
         "send a new message without taskId",
@@ -75,7 +75,7 @@ export class Operations {
     const task = parseWith(SendTask, { type: "task", ...route, task: text, context: { a2a: origin }, idempotency_key: `a2a:${m.messageId}` }, "message");
     let sent;
     try {
-      sent = this.hub.send(caller.agent, task);
+      sent = await this.relay.send(caller.agent, task);
     } catch (err) {
       // ClawLink's hint names `clawlink discover` and --queue, neither of which an A2A client has.
       if (err instanceof ClawlinkError && err.code === "no_capable_agent") {
@@ -83,12 +83,12 @@ export class Operations {
       }
       throw err;
     }
-    return this.hub.tasks.get(caller.agent, sent.id);
+    return this.relay.getTask(caller.agent, sent.id);
   }
 
   /** Resolves with the task once it has ended, or with how it stands when the client hangs up. */
   settled(caller: Caller, id: string, signal: AbortSignal): Promise<Task> {
-    return new Promise((resolve) => {
+    return new Promise((resolve, reject) => {
       let latest: Task | undefined;
       let done = false;
       let stop: (() => void) | undefined;
@@ -97,44 +97,46 @@ export class Operations {
         done = true;
         stop?.();
         signal.removeEventListener("abort", finish);
-        resolve(latest ?? this.hub.tasks.get(caller.agent, id));
+        if (latest) resolve(latest);
+        else this.relay.getTask(caller.agent, id).then(resolve, reject);
       };
-      stop = this.follow(caller, id, (t) => {
+      signal.addEventListener("abort", finish);
+      this.follow(caller, id, (t) => {
         latest = t;
         if (FINAL_STATES.has(t.state)) finish();
-      });
-      if (done) stop();
-      else signal.addEventListener("abort", finish);
+      }).then((unwatch) => {
+        stop = unwatch;
+        if (done) unwatch();
+      }, reject);
     });
   }
 
-  /** Calls `onChange` with the task now and after every change; returns the way to stop. */
-  follow(caller: Caller, id: string, onChange: (t: Task) => void): () => void {
-    return this.hub.tasks.watch(caller.agent, id, { agentId: caller.agent.id, push: (t) => onChange(t), close: () => {} });
+  /** Calls `onChange` with the task now and after every change; resolves with the way to stop. */
+  follow(caller: Caller, id: string, onChange: (t: Task) => void): Promise<() => void> {
+    return this.relay.watchTask(caller.agent, id, { push: (t) => onChange(t), close: () => {} });
   }
 
   /** The caller watched the task to its end: its inbox needs no messages about it (as after `delegate --wait`). */
   seen(caller: Caller, t: Task) {
-    if (!caller.shared && FINAL_STATES.has(t.state)) this.hub.ack(caller.agent, [], [t.id]);
+    if (!caller.shared && FINAL_STATES.has(t.state)) void this.relay.ack(caller.agent, [], [t.id]).catch(() => {});
   }
 
-  cancel(caller: Caller, target: Target, id: string): Task {
-    const t = this.task(caller, target, id);
+  async cancel(caller: Caller, target: Target, id: string): Promise<Task> {
+    const t = await this.task(caller, target, id);
     if (FINAL_STATES.has(t.state)) throw taskNotCancelable(id, t.state);
     try {
-      return this.hub.tasks.cancel(caller.agent, id, "canceled by its A2A client");
+      return await this.relay.cancel(caller.agent, id, "canceled by its A2A client");
     } catch (err) {
-      if (err instanceof ClawlinkError && err.code === "task_finished") throw taskNotCancelable(id, this.hub.tasks.get(caller.agent, id).state);
+      if (err instanceof ClawlinkError && err.code === "task_finished") throw taskNotCancelable(id, (await this.relay.getTask(caller.agent, id)).state);
       throw err;
     }
   }
 
   /** ListTasks: the caller's tasks through this endpoint, most recently updated first, a page at a time. */
-  list(caller: Caller, target: Target, q: ListTasksRequest) {
+  async list(caller: Caller, target: Target, q: ListTasksRequest) {
     const states = q.status && q.status !== "TASK_STATE_UNSPECIFIED" ? new Set(clawlinkStates(q.status)) : undefined;
     const after = q.statusTimestampAfter ? Date.parse(q.statusTimestampAfter) : undefined;
-    const all = this.hub.tasks
-      .list(caller.agent, { role: "sent" })
+    const all = (await this.relay.listTasks(caller.agent, { role: "sent" }))
       .filter(
         (t) =>
           (target.kind === "relay" || t.to === target.agent.id) &&

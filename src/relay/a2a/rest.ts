@@ -64,7 +64,7 @@ export async function callRest(call: Call, method: string, path: string, query: 
   const frame = (response: object) => sseData(response);
   if (method === "POST" && (path === "/message:send" || path === "/message:stream")) {
     const req = await bodyOf(call, SendMessageRequest, "SendMessageRequest");
-    let task = ops.send(caller, target, req);
+    let task = await ops.send(caller, target, req);
     call.holdOpen();
     if (path === "/message:stream") return taskStream(ops, caller, task.id, frame, call.signal);
     if (!req.configuration?.returnImmediately && !FINAL_STATES.has(task.state)) {
@@ -73,7 +73,7 @@ export async function callRest(call: Call, method: string, path: string, query: 
     }
     return reply({ task: a2aTask(task, { historyLength: req.configuration?.historyLength }) });
   }
-  if (method === "GET" && path === "/tasks") return reply(ops.list(caller, target, check(ListTasksRequest, queryObject(query), "ListTasks query")));
+  if (method === "GET" && path === "/tasks") return reply(await ops.list(caller, target, check(ListTasksRequest, queryObject(query), "ListTasks query")));
   if (path === "/extendedAgentCard") throw unsupported("this agent has no extended card", "its public card at .well-known/agent-card.json is all there is");
   const m = /^\/tasks\/([^/:]+)(:cancel|:subscribe|\/pushNotificationConfigs(?:\/.*)?)?$/.exec(path);
   if (!m) throw noRoute(method, path);
@@ -87,15 +87,15 @@ export async function callRest(call: Call, method: string, path: string, query: 
   if (action.startsWith("/pushNotificationConfigs")) throw pushNotSupported();
   if (action === "" && method === "GET") {
     const q = check(GetTaskRequest, { ...queryObject(query), id }, "GetTask query");
-    return reply(a2aTask(ops.task(caller, target, id), { historyLength: q.historyLength }));
+    return reply(a2aTask(await ops.task(caller, target, id), { historyLength: q.historyLength }));
   }
   if (action === ":cancel" && method === "POST") {
     check(CancelTaskRequest, { id }, "task id");
-    return reply(a2aTask(ops.cancel(caller, target, id)));
+    return reply(a2aTask(await ops.cancel(caller, target, id)));
   }
   // The specification's text says POST, its proto says GET: both are served.
   if (action === ":subscribe" && (method === "POST" || method === "GET")) {
-    const task = ops.task(caller, target, id);
+    const task = await ops.task(caller, target, id);
     if (FINAL_STATES.has(task.state)) throw unsupported(`task ${task.id} has ended (${task.state}); there is nothing to subscribe to`, "GET /tasks/{id} shows how it ended");
     call.holdOpen();
     return taskStream(ops, caller, task.id, frame, call.signal);

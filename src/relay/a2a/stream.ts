@@ -46,10 +46,18 @@ export function taskStream(ops: Operations, caller: Caller, taskId: string, fram
         last = key;
         if (FINAL_STATES.has(t.state)) end(t);
       };
-      stop = ops.follow(caller, taskId, push);
-      if (closed) return stop();
       timer = setInterval(() => controller.enqueue(encoder.encode(": keep-alive\n\n")), KEEP_ALIVE_MS);
       signal.addEventListener("abort", cleanup);
+      ops.follow(caller, taskId, push).then(
+        (unwatch) => {
+          if (closed) unwatch();
+          else stop = unwatch;
+        },
+        () => {
+          cleanup();
+          controller.close();
+        },
+      );
     },
     cancel: cleanup,
   });

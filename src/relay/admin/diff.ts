@@ -1,7 +1,6 @@
 /** A line diff of two versions of a shared file, in hunks with context, from the same line matcher the merge uses. */
 import { MAX_DIFF_BYTES, type DiffHunk, type FileDiff } from "../../protocol/admin";
-import { decodeText } from "../files";
-import { matchLines, splitLines } from "../merge";
+import { decodeText, matchLines, splitLines } from "../core/merge";
 
 type Line = DiffHunk["lines"][number];
 

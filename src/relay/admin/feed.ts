@@ -4,7 +4,7 @@
  */
 import { FEED_SHOWN, THROUGHPUT_SECONDS, type FeedItem, type Throughput } from "../../protocol/admin";
 import type { Message, Priority } from "../../protocol/schemas";
-import { iso } from "../views";
+import { iso } from "../clock";
 
 /** Bodies kept for `GET /v1/admin/messages/{id}`: this many messages, and this many characters of text in all. */
 export const BODIES_KEPT = 500;

@@ -5,7 +5,7 @@
  */
 import { ADMIN_CLOSE, TASKS_SHOWN, type AdminAgent, type AdminHealth, type AdminServerFrame, type AdminState, type AdminTask } from "../../protocol/admin";
 import type { Task } from "../../protocol/schemas";
-import { iso } from "../views";
+import { iso } from "../clock";
 import { Feed } from "./feed";
 import type { AdminCore, AdminEvent } from "./port";
 

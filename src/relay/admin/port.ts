@@ -1,6 +1,6 @@
 /**
  * The one seam between the dashboard and the relay's core: what the dashboard reads, the changes it
- * is told of, and the three things it may do. `hub-adapter.ts` implements it over today's Hub; nothing
+ * is told of, and the three things it may do. `core/operator.ts` implements it over the relay's core; nothing
  * else in admin/ knows the core. Every method is async so that a core over an async store fits as well.
  */
 import type { AdminAgent, StoreInfo, TaskCounts } from "../../protocol/admin";

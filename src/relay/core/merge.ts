@@ -198,3 +198,15 @@ export function renderConflicts(conflicts: Conflict[], labels: { ours: string; b
   }
   return out.join("\n");
 }
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** The bytes as text, or null for binary content (a NUL byte, or not UTF-8). */
+export function decodeText(bytes: Uint8Array): string | null {
+  if (bytes.includes(0)) return null;
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,30 @@
+/**
+ * The Bus port: what one relay process tells the others, and itself, after a store operation
+ * changed something they may be waiting for. Events carry ids (and a message queued, for whoever
+ * watches the traffic); whoever cares reads the rest from the store.
+ * Delivery is at most once and in order per publisher; a missed event is caught up by the sweeps.
+ */
+import type { Message, Priority } from "../../protocol/schemas";
+
+export type BusEvent =
+  /** Messages wait for this agent: one just queued (`message`), or ones out that came back. */
+  | { readonly type: "queued"; readonly agent: string; readonly message?: Message; readonly priority?: Priority }
+  /** A task's record changed. */
+  | { readonly type: "task"; readonly id: string }
+  /** A shared file changed (written, deleted, locked or unlocked). */
+  | { readonly type: "file"; readonly key: string }
+  /** A lease on a file ended: released, run out, or its holder gone. */
+  | { readonly type: "lease"; readonly key: string }
+  /** Registered, or registered again (its record changed). */
+  | { readonly type: "registered"; readonly agent: string }
+  | { readonly type: "connected"; readonly agent: string; readonly conn: string }
+  | { readonly type: "disconnected"; readonly agent: string; readonly conn: string }
+  /** The agent is gone: unregistered, forgotten, or its stale name taken over. */
+  | { readonly type: "unregistered"; readonly agent: string };
+
+export interface Bus {
+  publish(event: BusEvent): void;
+  /** Calls `listener` with every event, this process's own included; returns the unsubscribe. */
+  subscribe(listener: (event: BusEvent) => void): () => void;
+  close(): Promise<void>;
+}

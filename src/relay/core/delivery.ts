@@ -1,0 +1,368 @@
+/**
+ * This process's connections and long polls. Delivery reacts to bus events: messages waiting for an
+ * agent are claimed from the store (which puts them in flight) and pushed to its sockets here; a
+ * changed task is read again and pushed to its watchers. It calls only the store and the bus.
+ */
+import type { Message, ResponseMessage, Task } from "../../protocol/schemas";
+import type { Bus, BusEvent } from "../bus/port";
+import type { Clock } from "../clock";
+import type { AgentRecord, Effects, Room, Store, Want } from "../store/port";
+import { announce } from "./announce";
+import { finalResponse, taskView } from "./views";
+
+/** A live connection that messages are pushed to (an adapter over a WebSocket). */
+export interface Sink {
+  /** The connection is attached: called once, with the agent's record, before any message. */
+  open(agent: AgentRecord): void;
+  /** Like Bun's `ws.send`: >0 sent, -1 accepted but the socket is backed up, 0 dropped. */
+  push(msg: Message): number;
+  close(code: number, reason: string): void;
+}
+
+/** Pushes task snapshots to a `delegate --wait`. */
+export interface TaskWatcher {
+  push(task: Task, response: ResponseMessage | null): void;
+  close(code: number, reason: string): void;
+}
+
+interface Local {
+  readonly agent: string;
+  readonly conn: string;
+  readonly sink: Sink;
+  readonly want: Want | null;
+  /** Attached in the store: only then may it claim. */
+  ready: boolean;
+  paused: boolean;
+  closed: boolean;
+  /** Messages claimed at once for it. */
+  batch: number;
+}
+
+/** An agent's connections here, and whether a pump is running for it (events during it ask for another round). */
+interface Pump {
+  readonly agent: string;
+  locals: Local[];
+  running: boolean;
+  again: boolean;
+  turn: number;
+}
+
+interface Watch {
+  readonly agent: string;
+  readonly watcher: TaskWatcher;
+  /** The last snapshot pushed, so an event that changed nothing it shows pushes nothing. */
+  shown: string;
+}
+
+/** A connection attached through `Delivery.connect`. */
+export interface Connection {
+  readonly id: string;
+  /** The socket drained: pushing resumes. */
+  drained(): void;
+  /** The socket closed: what went out on it unacknowledged is queued again. */
+  close(): Promise<void>;
+}
+
+export interface DeliveryOptions {
+  /** This relay process; connection ids carry it. */
+  instance: string;
+  ackWindowMs: number;
+  /** Where the status messages a delivery tells fit. */
+  room: Room;
+  /** Messages claimed at once for one socket, at most. */
+  batch?: number;
+  onError?: (err: unknown) => void;
+}
+
+export class Delivery {
+  private pumps = new Map<string, Pump>();
+  private waiters = new Map<string, Set<() => void>>();
+  private watches = new Map<string, Set<Watch>>();
+  private batch: number;
+  private instance: string;
+  private conns = 0;
+
+  constructor(
+    private store: Store,
+    private bus: Bus,
+    private clock: Clock,
+    private opts: DeliveryOptions,
+  ) {
+    this.batch = opts.batch ?? 128;
+    this.instance = opts.instance;
+    bus.subscribe((e) => this.on(e));
+  }
+
+  private on(e: BusEvent) {
+    switch (e.type) {
+      case "queued": {
+        const pump = this.pumps.get(e.agent);
+        if (pump) this.kick(pump);
+        const waiting = this.waiters.get(e.agent);
+        if (waiting) {
+          this.waiters.delete(e.agent);
+          for (const wake of waiting) wake();
+        }
+        return;
+      }
+      case "task":
+        if (this.watches.has(e.id)) void this.refresh(e.id).catch(this.fail);
+        return;
+      case "unregistered":
+        this.closeAgent(e.agent);
+        return;
+    }
+  }
+
+  private fail = (err: unknown) => this.opts.onError?.(err);
+
+  // ---------------------------------------------------------------- sockets
+
+  /**
+   * Attaches a connection of `agent`: once the store has it, the sink is opened and pushed to.
+   * Its id names this relay instance, so no other relay mistakes it for a dead one.
+   */
+  connect(agent: string, sink: Sink, want: Want | null): Connection {
+    const conn = `${this.instance}.${++this.conns}`;
+    const local: Local = { agent, conn, sink, want, ready: false, paused: false, closed: false, batch: 16 };
+    let pump = this.pumps.get(agent);
+    if (!pump) this.pumps.set(agent, (pump = { agent, locals: [], running: false, again: false, turn: 0 }));
+    pump.locals.push(local);
+    const attached = this.store.attachConnection(agent, conn).then((rec) => {
+      if (!rec) {
+        // Unregistered while the socket opened.
+        local.closed = true;
+        sink.close(4001, "unregistered");
+        return;
+      }
+      this.bus.publish({ type: "connected", agent, conn });
+      if (local.closed) return;
+      sink.open(rec);
+      local.ready = true;
+      const p = this.pumps.get(agent);
+      if (p) this.kick(p);
+    });
+    attached.catch(this.fail);
+    return {
+      id: conn,
+      drained: () => this.resume(local),
+      close: async () => {
+        this.remove(local);
+        await attached.catch(() => {});
+        this.tell(await this.store.detachConnection(agent, conn));
+        this.bus.publish({ type: "disconnected", agent, conn });
+      },
+    };
+  }
+
+  private remove(local: Local) {
+    local.closed = true;
+    const pump = this.pumps.get(local.agent);
+    if (!pump) return;
+    pump.locals = pump.locals.filter((l) => l !== local);
+    if (pump.locals.length === 0 && !pump.running) this.pumps.delete(local.agent);
+  }
+
+  private resume(local: Local) {
+    local.paused = false;
+    const pump = this.pumps.get(local.agent);
+    if (pump) this.kick(pump);
+  }
+
+  private kick(pump: Pump) {
+    if (pump.running) {
+      pump.again = true;
+      return;
+    }
+    void this.pump(pump);
+  }
+
+  /** Hands queued messages to the agent's sockets until the queue is empty or every socket is backed up. */
+  private async pump(pump: Pump) {
+    pump.running = true;
+    try {
+      do {
+        pump.again = false;
+        // A socket that takes only some messages (`file-watch`, `listen --type`) gets those before any other.
+        for (const l of pump.locals) if (l.want && this.open(l)) await this.feed(l, Infinity);
+        // The others take turns, a batch each (usually there is only one).
+        for (;;) {
+          const open = pump.locals.filter((l) => !l.want && this.open(l));
+          if (open.length === 0) break;
+          if ((await this.feed(open[pump.turn++ % open.length]!, 1)) === 0) break;
+        }
+      } while (pump.again);
+    } catch (err) {
+      this.fail(err);
+    } finally {
+      pump.running = false;
+      if (pump.locals.length === 0 && this.pumps.get(pump.agent) === pump) this.pumps.delete(pump.agent);
+    }
+  }
+
+  private open(l: Local) {
+    return l.ready && !l.paused && !l.closed;
+  }
+
+  /**
+   * Claims batches for one socket and pushes them; returns how many it claimed. A batch grows while
+   * the socket takes it all, and shrinks to what it took when it backs up, so a slow socket does not
+   * make the relay claim and put back messages it cannot send.
+   */
+  private async feed(l: Local, rounds: number): Promise<number> {
+    let claimed = 0;
+    for (let round = 0; round < rounds && this.open(l); round++) {
+      const { messages, effects } = await this.store.claimNext(l.agent, l.conn, this.clock(), { max: l.batch, want: l.want, ackWindowMs: this.opts.ackWindowMs, room: this.opts.room });
+      this.tell(effects);
+      if (messages.length === 0) break;
+      claimed += messages.length;
+      let pushed = 0;
+      if (!l.closed) {
+        for (const m of messages) {
+          const sent = l.sink.push(m);
+          if (sent !== 0) pushed++;
+          if (sent <= 0) {
+            l.paused = true;
+            break;
+          }
+        }
+      }
+      l.batch = l.paused ? Math.max(1, pushed) : Math.min(this.batch, l.batch * 2);
+      // What this socket could not take goes back to the queue, at its place.
+      if (pushed < messages.length) this.tell(await this.store.requeue(l.agent, messages.slice(pushed).map((m) => m.id)));
+    }
+    return claimed;
+  }
+
+  /** Closes every connection and watch of an agent that is gone. */
+  private closeAgent(agent: string) {
+    const pump = this.pumps.get(agent);
+    if (pump) {
+      this.pumps.delete(agent);
+      for (const l of pump.locals) {
+        l.closed = true;
+        l.sink.close(4001, "unregistered");
+      }
+    }
+    for (const [taskId, set] of this.watches) {
+      for (const w of set) {
+        if (w.agent !== agent) continue;
+        set.delete(w);
+        w.watcher.close(4001, "unregistered");
+      }
+      if (set.size === 0) this.watches.delete(taskId);
+    }
+  }
+
+  /** After the store undid a failed commit: every socket and poll looks again, and a watch shown what was undone is shown its task as it now is. */
+  recover() {
+    for (const pump of this.pumps.values()) this.kick(pump);
+    for (const [agent, waiting] of this.waiters) {
+      this.waiters.delete(agent);
+      for (const wake of waiting) wake();
+    }
+    for (const taskId of this.watches.keys()) void this.refresh(taskId).catch(this.fail);
+  }
+
+  // ---------------------------------------------------------------- polls
+
+  /** Takes up to `max` messages for a poll, waiting up to `waitMs` for the first; they stay in flight until acknowledged. */
+  async take(agent: string, max: number, waitMs: number, signal?: AbortSignal): Promise<readonly Message[]> {
+    if (signal?.aborted) return [];
+    // Listening before looking: a message queued while the first claim runs still wakes the wait.
+    const wait = waitMs > 0 && !signal?.aborted ? this.waiter(agent, signal) : null;
+    const first = await this.claim(agent, max);
+    if (first.length > 0 || !wait) {
+      wait?.cancel();
+      return first;
+    }
+    await wait.until(waitMs);
+    // A poller that hung up takes nothing: what it would take would sit in flight until its lease ran out.
+    if (signal?.aborted) return [];
+    return this.claim(agent, max);
+  }
+
+  /** Settles messages handed out, and every message about the given tasks (what `delegate --wait` showed). */
+  async ack(agent: string, ids: readonly string[], taskIds: readonly string[]): Promise<number> {
+    let n = ids.length ? await this.store.ack(agent, ids) : 0;
+    if (taskIds.length) n += await this.store.clearTaskMessages(agent, taskIds);
+    return n;
+  }
+
+  private async claim(agent: string, max: number) {
+    const { messages, effects } = await this.store.claimNext(agent, null, this.clock(), { max, ackWindowMs: this.opts.ackWindowMs, room: this.opts.room });
+    this.tell(effects);
+    return messages;
+  }
+
+  private waiter(agent: string, signal?: AbortSignal) {
+    let woken = false;
+    let resolve: () => void = () => {};
+    const wake = () => {
+      woken = true;
+      resolve();
+    };
+    let set = this.waiters.get(agent);
+    if (!set) this.waiters.set(agent, (set = new Set()));
+    set.add(wake);
+    signal?.addEventListener("abort", wake);
+    const cancel = () => {
+      const s = this.waiters.get(agent);
+      if (s?.delete(wake) && s.size === 0) this.waiters.delete(agent);
+      signal?.removeEventListener("abort", wake);
+    };
+    return {
+      cancel,
+      until: (ms: number) =>
+        new Promise<void>((done) => {
+          if (woken) return (cancel(), done());
+          const timer = setTimeout(wake, ms);
+          resolve = () => {
+            clearTimeout(timer);
+            cancel();
+            done();
+          };
+        }),
+    };
+  }
+
+  // ---------------------------------------------------------------- task watches
+
+  /** Follows a task: its snapshot now and on every change; returns the unwatch. */
+  async watch(agent: string, taskId: string, watcher: TaskWatcher): Promise<() => void> {
+    const w: Watch = { agent, watcher, shown: "" };
+    let set = this.watches.get(taskId);
+    if (!set) this.watches.set(taskId, (set = new Set()));
+    set.add(w);
+    await this.refresh(taskId);
+    return () => {
+      const s = this.watches.get(taskId);
+      if (s?.delete(w) && s.size === 0) this.watches.delete(taskId);
+    };
+  }
+
+  private async refresh(taskId: string) {
+    const task = await this.store.getTask(taskId);
+    const set = this.watches.get(taskId);
+    if (!task || !set) return;
+    const shown = `${task.history.length}:${task.updatedAt}:${task.state}`;
+    let view: Task | undefined;
+    for (const w of set) {
+      if (w.shown === shown) continue;
+      w.shown = shown;
+      w.watcher.push((view ??= taskView(task)), finalResponse(task));
+    }
+  }
+
+  // ---------------------------------------------------------------- sweeps
+
+  /** Messages whose lease ran out go back to their queues (tasks with a history note). */
+  async sweep(now: number) {
+    const { effects } = await this.store.requeueExpired(now, 10_000, this.opts.room);
+    this.tell(effects);
+  }
+
+  private tell(effects: Effects) {
+    announce(this.bus, effects);
+  }
+}

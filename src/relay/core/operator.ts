@@ -1,0 +1,103 @@
+/**
+ * What the relay's operator sees and may do (the dashboard, through admin/port.ts): every agent with
+ * its counts, the latest tasks, the files, the changes as the bus tells them, and three actions
+ * no agent may take: cancel any task, unregister any agent, end any lease.
+ */
+import { notFound } from "../../errors";
+import type { AdminAgent } from "../../protocol/admin";
+import type { AdminCore, AdminEvent } from "../admin/port";
+import type { Bus, BusEvent } from "../bus/port";
+import type { Clock } from "../clock";
+import type { AgentRecord, Store } from "../store/port";
+import type { Files } from "./files";
+import type { Registry } from "./registry";
+import type { Tasks } from "./tasks";
+import { taskView } from "./views";
+
+export interface OperatorParts {
+  version: string;
+  store: Store;
+  bus: Bus;
+  clock: Clock;
+  registry: Registry;
+  tasks: Tasks;
+  files: Files;
+}
+
+/** The dashboard's view of a bus event; null for the ones it does not show. */
+function adminEvent(e: BusEvent): AdminEvent | null {
+  switch (e.type) {
+    case "queued":
+      return e.message ? { type: "queued", agent: e.agent, message: e.message, priority: e.priority ?? "normal" } : { type: "agent", id: e.agent };
+    case "task":
+      return e;
+    case "file":
+    case "lease":
+      return { type: "file", key: e.key };
+    case "registered":
+    case "connected":
+    case "disconnected":
+      return { type: "agent", id: e.agent };
+    case "unregistered":
+      return { type: "unregistered", id: e.agent };
+  }
+}
+
+export function operator(p: OperatorParts): AdminCore {
+  const row = async (rec: AgentRecord, now: number): Promise<AdminAgent> => {
+    const view = p.registry.view(rec, now);
+    const [queued, inFlight, [held]] = await Promise.all([p.store.countWaiting(rec.id), p.store.countInFlight(rec.id), p.store.countHeld([rec.id])]);
+    return {
+      id: view.id,
+      name: view.name,
+      caps: view.caps,
+      description: view.description,
+      machine: view.machine,
+      status: view.connected ? "listening" : view.status,
+      registered_at: view.registered_at,
+      last_seen: view.last_seen,
+      queued,
+      in_flight: inFlight,
+      tasks_held: held ?? 0,
+    };
+  };
+
+  return {
+    version: p.version,
+    store: () => ({ ...p.store.describe() }),
+    agents: async () => {
+      const now = p.clock();
+      return Promise.all((await p.store.listAgents()).map((rec) => row(rec, now)));
+    },
+    agent: async (id) => {
+      const rec = await p.store.getAgent(id);
+      return rec && row(rec, p.clock());
+    },
+    tasks: async (limit) => {
+      const [tasks, counts] = await Promise.all([p.store.recentTasks(limit), p.store.countTasks()]);
+      return { tasks: tasks.map(taskView), counts: { ...counts } };
+    },
+    task: async (id) => {
+      const t = await p.store.getTask(id);
+      return t && taskView(t);
+    },
+    taskCounts: async () => ({ ...(await p.store.countTasks()) }),
+    files: () => p.files.list(),
+    file: (key) => p.files.info(key),
+    fileHistory: (key) => p.files.history(key),
+    fileBytes: async (key, version) => (await p.files.get(key, version)).bytes,
+    subscribe: (listener) =>
+      p.bus.subscribe((e) => {
+        const event = adminEvent(e);
+        if (event) listener(event);
+        // A task is news to the dashboard from the moment it is queued; no task event says it was created.
+        if (e.type === "queued" && e.message?.type === "task") listener({ type: "task", id: e.message.id });
+      }),
+    cancelTask: (id, note) => p.tasks.cancelAny(id, note),
+    unregisterAgent: async (id) => {
+      if (!(await p.store.getAgent(id))) throw notFound("unknown_agent", `no agent is registered with the id ${id}`, "it may have unregistered already; the agent list is up to date");
+      await p.registry.unregister(id, "it was unregistered from the dashboard");
+    },
+    releaseLease: (key) => p.files.releaseAny(key),
+  };
+}

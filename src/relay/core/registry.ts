@@ -1,0 +1,187 @@
+/** The agents: registering, names, who is online, and recognising an agent by its secret. */
+import { ClawlinkError, conflict, forbidden, notFound } from "../../errors";
+import { AGENT_ID_RE, type Agent, type RegisterRequest, type Registration } from "../../protocol/schemas";
+import type { Bus } from "../bus/port";
+import type { Clock } from "../clock";
+import { newId, safeEqual, sha256Hex } from "../ids";
+import { agentSecret, randomKey } from "../keys";
+import type { AgentRecord, Room, Store } from "../store/port";
+import { announce } from "./announce";
+import { agentView, isOnline } from "./views";
+
+export interface RegistryOptions {
+  /** An agent not seen for this long is listed as stale, and its name may be taken over. */
+  staleAfterMs: number;
+  maxAgents: number;
+  /** An agent unseen this long, stale, with nothing queued, in flight or held, is forgotten. */
+  forgetAfterMs: number;
+  /** The key agent secrets are derived from; by default the store's (per process in memory, kept by a durable store). */
+  secretKey?: Uint8Array;
+  /** Where the status messages about the tasks of an agent that left fit. */
+  room: Room;
+}
+
+export interface RegisterOptions {
+  /** Whether this registration may take a stale agent's name (with a token set, only the token may). */
+  takeOver?: boolean;
+}
+
+/** How often forgotten agents are looked for, at most. */
+const FORGET_SWEEP_MS = 15_000;
+
+/** A request within this long of the last one does not mark its agent seen again: one write a second at most. */
+const SEEN_GRANULARITY_MS = 1000;
+
+export function unknownAgent(idOrName: string): never {
+  throw notFound("unknown_agent", `no agent is registered as "${idOrName}"`, "run `clawlink discover --all` to see the registered agents' ids and names");
+}
+
+/** Finds an agent by id when the value is shaped like one, otherwise by name. */
+export async function resolveAgent(store: Store, idOrName: string): Promise<AgentRecord> {
+  return (await store.findAgent(idOrName)) ?? unknownAgent(idOrName);
+}
+
+export class Registry {
+  private key: Uint8Array | undefined;
+  /** Resolves once the relay key is loaded (from the store, which may keep it). */
+  readonly ready: Promise<void>;
+  /** Agents restored by a durable store were not watched while it was down: their idle time counts from the start. */
+  private readonly startedAt: number;
+  private nextForgetSweep = 0;
+
+  constructor(
+    private store: Store,
+    private bus: Bus,
+    private clock: Clock,
+    readonly opts: RegistryOptions,
+  ) {
+    this.startedAt = clock();
+    this.ready = (opts.secretKey ? Promise.resolve(opts.secretKey) : store.relayKey(randomKey())).then((key) => {
+      this.key = key;
+    });
+  }
+
+  /** The id of an agent whose secret this relay issued (known to it or not), or undefined. */
+  recognise(secret: string): string | undefined {
+    const id = secret.slice(0, Math.max(0, secret.indexOf(".")));
+    return this.key && AGENT_ID_RE.test(id) && safeEqual(secret, agentSecret(this.key, id)) ? id : undefined;
+  }
+
+  /** The agent a bearer secret belongs to, marked seen; undefined for any other value. */
+  async authenticate(secret: string): Promise<AgentRecord | undefined> {
+    const dot = secret.indexOf(".");
+    if (dot <= 0) return undefined;
+    const agent = await this.store.getAgent(secret.slice(0, dot));
+    if (!agent || !safeEqual(agent.secretHash, sha256Hex(secret))) return undefined;
+    const now = this.clock();
+    return now - agent.lastSeen < SEEN_GRANULARITY_MS ? agent : await this.store.touchAgent(agent.id, now);
+  }
+
+  /** Marks an agent seen now; its current record, or undefined when it is gone. */
+  async seen(agent: AgentRecord): Promise<AgentRecord | undefined> {
+    const now = this.clock();
+    if (now - agent.lastSeen < SEEN_GRANULARITY_MS) return (await this.store.getAgent(agent.id));
+    return await this.store.touchAgent(agent.id, now);
+  }
+
+  async register(req: RegisterRequest, opts: RegisterOptions = {}): Promise<{ agent: AgentRecord; registration: Registration }> {
+    await this.ready;
+    const now = this.clock();
+    let id = req.id;
+    let secret: string;
+    if (id !== undefined) {
+      // Registering an identity again: the caller proves it with the agent's secret, which a relay that forgot
+      // the agent checks against the key it derives secrets from.
+      if (!req.secret) throw forbidden(`re-registering agent ${id} needs its secret`, "register without an id to get a new identity");
+      secret = req.secret;
+    } else {
+      id = newId("a");
+      secret = agentSecret(this.key!, id);
+    }
+    const takeOver = opts.takeOver !== false;
+    const r = await this.store.claimName(
+      { id, name: req.name, caps: [...new Set(req.caps)], description: req.description, machine: req.machine, secretHash: sha256Hex(secret) },
+      now,
+      { staleBefore: now - this.opts.staleAfterMs, maxAgents: this.opts.maxAgents, takeOver, allowNew: this.recognise(secret) === id, note: "its name was taken over after it went stale", room: this.opts.room },
+    );
+    if (!r.ok) {
+      switch (r.refused) {
+        case "wrong_secret":
+          throw forbidden(`the secret does not match agent ${id}`, "register under a new name, or use the identity file that registered it");
+        case "unknown_id":
+          throw new ClawlinkError(
+            "unrecognized_identity",
+            403,
+            `the relay does not know agent ${id} and did not issue this secret: its key changed (a relay without --key-file or --data makes a new one at each start)`,
+            "register afresh under the same name (`clawlink heartbeat` and `listen` do it by themselves); peers that used the old id need the new one",
+          );
+        case "name_taken": {
+          const ago = Math.round((now - r.holder.lastSeen) / 1000);
+          if (r.stale && !takeOver) {
+            throw forbidden(
+              `the name "${req.name}" belongs to agent ${r.holder.id}, not seen for ${ago}s; only a registration with the relay token can take over a stale agent's name`,
+              "pass the relay token with --token (or CLAWLINK_TOKEN), or choose another --name",
+            );
+          }
+          const when = r.holder.conns.length > 0 ? "connected now" : `seen ${ago}s ago`;
+          throw conflict("name_taken", `the name "${req.name}" belongs to agent ${r.holder.id} on ${r.holder.machine || "another machine"}, ${when}`, "choose another --name, or unregister that agent first");
+        }
+        case "too_many_agents":
+          throw new ClawlinkError("too_many_agents", 429, `the relay holds its maximum of ${this.opts.maxAgents} agents`, "unregister agents that are gone, or start the relay with a higher --max-agents");
+      }
+    }
+    if (r.replaced) this.bus.publish({ type: "unregistered", agent: r.replaced.id });
+    this.bus.publish({ type: "registered", agent: r.agent.id });
+    announce(this.bus, r.effects);
+    return { agent: r.agent, registration: { ...this.view(r.agent, now), secret } };
+  }
+
+  /** Marks the agent seen, and keeps that across a restart; says how many messages wait for it and how many it has not acknowledged. */
+  async heartbeat(agent: AgentRecord): Promise<Agent & { pending: number; in_flight: number }> {
+    const now = this.clock();
+    const rec = (await this.store.touchAgent(agent.id, now, true)) ?? agent;
+    const [pending, inFlight] = await Promise.all([this.store.countWaiting(agent.id), this.store.countInFlight(agent.id)]);
+    return { ...this.view(rec, now), pending, in_flight: inFlight };
+  }
+
+  async unregister(agentId: string, why: string) {
+    const gone = await this.store.unregisterAgent(agentId, this.clock(), why, this.opts.room);
+    if (!gone) return;
+    this.bus.publish({ type: "unregistered", agent: agentId });
+    announce(this.bus, gone.effects);
+  }
+
+  async list(filter: { cap?: string; all?: boolean }): Promise<Agent[]> {
+    const now = this.clock();
+    const out: Agent[] = [];
+    for (const rec of await this.store.listAgents()) {
+      if (filter.cap && !rec.caps.includes(filter.cap)) continue;
+      if (!filter.all && !isOnline(rec, now, this.opts.staleAfterMs)) continue;
+      out.push(this.view(rec, now));
+    }
+    return out.sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  async get(idOrName: string): Promise<Agent> {
+    return this.view(await resolveAgent(this.store, idOrName));
+  }
+
+  count() {
+    return this.store.countAgents();
+  }
+
+  view(rec: AgentRecord, now = this.clock()): Agent {
+    return agentView(rec, now, this.opts.staleAfterMs);
+  }
+
+  /** Forgets agents stale and idle for `forgetAfterMs`, so abandoned registrations do not fill the registry for good. */
+  async sweep(now: number) {
+    if (now < this.nextForgetSweep) return;
+    this.nextForgetSweep = now + Math.min(FORGET_SWEEP_MS, this.opts.forgetAfterMs / 4);
+    const cutoff = now - this.opts.forgetAfterMs;
+    if (this.startedAt > cutoff) return;
+    const { agents, effects } = await this.store.forgetAgents(cutoff + 1, 1000, now, "it was forgotten after being stale", this.opts.room);
+    for (const a of agents) this.bus.publish({ type: "unregistered", agent: a.id });
+    announce(this.bus, effects);
+  }
+}

@@ -1,0 +1,272 @@
+/**
+ * The task lifecycle: queued → delivered → working → completed | failed, or canceled / expired;
+ * routing by capability, replies, and the ttl and retention sweeps. Each change is one store
+ * operation (a compare-and-set on the task's state); the bus hears what it changed.
+ */
+import { ClawlinkError, badRequest, conflict, forbidden, notFound } from "../../errors";
+import type { Message, SendMessage, Sent, Task, TaskState } from "../../protocol/schemas";
+import type { Bus } from "../bus/port";
+import { iso, type Clock } from "../clock";
+import { newSortableId } from "../ids";
+import type { AgentRecord, Refusal, Room, Store, TaskChanged, TaskRecord } from "../store/port";
+import { encodeCursor, Forgetting, type RetentionOptions } from "./retention";
+import { announce } from "./announce";
+import { resolveAgent, unknownAgent } from "./registry";
+import { isOnline, responseMessage, taskView } from "./views";
+
+type SendTask = Extract<SendMessage, { type: "task" }>;
+type SendResponse = Extract<SendMessage, { type: "response" }>;
+
+export interface TaskOptions {
+  staleAfterMs: number;
+  /** Bounds on queueing a task, a reply, and the status messages a change tells. */
+  room: Room;
+  retention: RetentionOptions;
+}
+
+export interface TaskFilter {
+  state?: TaskState;
+  role?: "sent" | "held";
+}
+
+export interface TaskPage {
+  tasks: Task[];
+  next_cursor: string | null;
+}
+
+const UNFINISHED: readonly TaskState[] = ["queued", "delivered", "working"];
+const HELD: readonly TaskState[] = ["delivered", "working"];
+
+/** The 429 for a queue or budget that has no room, naming the limit. */
+export function noRoom(r: Refusal, room: Room): ClawlinkError {
+  const retry = { "Retry-After": "1" };
+  switch (r.refused) {
+    case "queue_full":
+      return new ClawlinkError("queue_full", 429, `${r.name}'s queue is full (${r.waiting} messages waiting)`, `retry later, or send to another agent; ${r.name} must poll or listen to drain it`, retry);
+    case "relay_full":
+      return new ClawlinkError(
+        "relay_full",
+        429,
+        `the relay is full: messages waiting or unacknowledged hold ${r.bytes} bytes, and ${r.size} more would pass its limit of ${room.maxQueuedBytes} bytes (--max-queued-bytes)`,
+        "retry later, once recipients have taken and acknowledged their messages; or start the relay with a higher --max-queued-bytes",
+        retry,
+      );
+    case "sender_full":
+      return new ClawlinkError(
+        "sender_full",
+        429,
+        `your messages waiting or unacknowledged hold ${r.bytes} bytes, and ${r.size} more would pass the relay's limit of ${room.maxSenderBytes} bytes per sender (--max-sender-bytes)`,
+        "retry once your recipients have taken and acknowledged what you sent; or start the relay with a higher --max-sender-bytes",
+        retry,
+      );
+  }
+}
+
+/** Only the holder may answer or report on a task, and only while it holds it. */
+function checkHolder(task: TaskRecord, sender: AgentRecord, verb: string) {
+  if (task.to !== sender.id) throw forbidden(`only the agent holding task ${task.id} can ${verb} it`, "`clawlink tasks --held` lists the tasks you hold");
+  if (HELD.includes(task.state)) return;
+  if (task.state === "queued") throw conflict("task_not_delivered", `task ${task.id} has not been delivered to you yet`, "poll or listen to receive it first");
+  throw conflict("task_finished", `task ${task.id} is already ${task.state}`, "nothing more can be sent about it");
+}
+
+export class Tasks {
+  /** Whose turn it is among equally loaded agents with a capability. */
+  private turns = new Map<string, number>();
+  private forgetting: Forgetting;
+
+  constructor(
+    private store: Store,
+    private bus: Bus,
+    private clock: Clock,
+    private opts: TaskOptions,
+  ) {
+    this.forgetting = new Forgetting(opts.retention);
+  }
+
+  /** A new task, to a named agent or to the least busy one with a capability. */
+  async send(sender: AgentRecord, msg: SendTask): Promise<Sent> {
+    if (msg.idempotency_key) {
+      const first = await this.store.getTaskByKey(sender.id, msg.idempotency_key);
+      if (first) return { id: first.id, to: first.to, duplicate: true };
+    }
+    if ((msg.to === undefined) === (msg.cap === undefined)) {
+      throw badRequest("a task needs exactly one of `to` (an agent id or name) and `cap` (a capability)", "pass --to NAME or --cap CAPABILITY");
+    }
+    const to = msg.to ?? (await this.pickByCap(msg.cap!, msg.queue))?.id ?? null;
+    const r = await this.store.createTask(
+      {
+        id: newSortableId("t"),
+        from: sender.id,
+        to,
+        cap: msg.cap ?? null,
+        task: msg.task,
+        context: msg.context,
+        priority: msg.priority,
+        leaseS: msg.lease_s,
+        ttlS: msg.ttl_s ?? null,
+        createdAt: this.clock(),
+        idempotencyKey: msg.idempotency_key ?? null,
+      },
+      this.opts.room,
+    );
+    if (!r.ok) throw r.refused === "unknown_agent" ? unknownAgent(to!) : noRoom(r, this.opts.room);
+    announce(this.bus, r.effects);
+    return r.duplicate ? { id: r.task.id, to: r.task.to, duplicate: true } : { id: r.task.id, to: r.task.to };
+  }
+
+  private async pickByCap(cap: string, queue: boolean): Promise<AgentRecord | undefined> {
+    const now = this.clock();
+    const candidates = (await this.store.listAgents())
+      .filter((a) => a.caps.includes(cap) && isOnline(a, now, this.opts.staleAfterMs))
+      .sort((a, b) => (a.id < b.id ? -1 : 1));
+    if (candidates.length === 0) {
+      if (queue) return undefined;
+      throw notFound("no_capable_agent", `no online agent has the capability "${cap}"`, "run `clawlink discover` to see capabilities, or pass --queue to hold the task until such an agent registers");
+    }
+    const held = await this.store.countHeld(candidates.map((a) => a.id));
+    const least = Math.min(...held);
+    const ties = candidates.filter((_, i) => held[i] === least);
+    const turn = this.turns.get(cap) ?? 0;
+    this.turns.set(cap, turn + 1);
+    return ties[turn % ties.length];
+  }
+
+  /** A new or returning agent picks up the tasks that waited for one of its capabilities. */
+  async assignWaiting(agentId: string) {
+    const { effects } = await this.store.assignWaiting(agentId, this.clock());
+    announce(this.bus, effects);
+  }
+
+  /** The holder answers: the task ends completed or failed, and the sender gets the response. A reply to any other message goes to `to`. */
+  async respond(sender: AgentRecord, msg: SendResponse): Promise<Sent> {
+    const task = await this.store.getTask(msg.in_reply_to);
+    if (!task) return this.reply(sender, msg);
+    checkHolder(task, sender, "respond to");
+    if (msg.to !== undefined && msg.to !== task.from && (await this.store.getAgentByName(msg.to))?.id !== task.from) {
+      throw badRequest(`task ${task.id} came from ${task.from}, not ${msg.to}`, "leave out --to; the response goes to whoever sent the task");
+    }
+    const id = newSortableId("m");
+    const now = this.clock();
+    const r = await this.store.transitionTask(task.id, HELD, {
+      state: msg.status,
+      note: msg.status === "failed" ? "the assignee reported failure" : "",
+      at: now,
+      holder: sender.id,
+      result: msg.result,
+      responseId: id,
+      withdraw: true,
+      messages: [{ to: task.from, priority: task.priority, msg: responseMessage(task, id, msg.status, msg.result, now) }],
+      room: this.opts.room,
+    });
+    this.settled(r, sender, "respond to");
+    await this.forgetPastCount();
+    return { id, to: task.from };
+  }
+
+  /** A reply to a broadcast or any other message: a plain response to a named agent. */
+  private async reply(sender: AgentRecord, msg: SendResponse): Promise<Sent> {
+    if (msg.to === undefined) throw this.forgetting.missing(sender.id, msg.in_reply_to, "to reply to a broadcast, also pass --to AGENT");
+    const to = await resolveAgent(this.store, msg.to);
+    const id = newSortableId("m");
+    const message: Message = { type: "response", id, from: sender.id, to: to.id, created_at: iso(this.clock()), in_reply_to: msg.in_reply_to, status: msg.status, result: msg.result };
+    const r = await this.store.enqueueIfRoom({ to: to.id, priority: "normal", msg: message }, this.opts.room);
+    if (!r.ok) {
+      if (r.refused === "unknown_agent") throw notFound("unknown_agent", `no agent is registered as "${msg.to}"`, "run `clawlink discover --all` to see the registered agents' ids and names");
+      throw noRoom(r, this.opts.room);
+    }
+    announce(this.bus, r.effects);
+    return { id, to: to.id };
+  }
+
+  /** The holder reports progress: the task is working, its lease is settled, and the sender hears of it. */
+  async progress(sender: AgentRecord, taskId: string, note: string): Promise<Sent> {
+    const task = await this.store.getTask(taskId);
+    if (!task) throw this.forgetting.missing(sender.id, taskId, "run `clawlink tasks --held` to see the tasks you hold");
+    checkHolder(task, sender, "report progress on");
+    const id = newSortableId("m");
+    const now = this.clock();
+    const r = await this.store.transitionTask(task.id, HELD, {
+      state: task.state === "working" ? undefined : "working",
+      note,
+      progress: note,
+      at: now,
+      holder: sender.id,
+      withdraw: true,
+      messages: [{ to: task.from, priority: task.priority, msg: { type: "progress", id, from: sender.id, to: task.from, created_at: iso(now), in_reply_to: task.id, note } }],
+      room: this.opts.room,
+    });
+    this.settled(r, sender, "report progress on");
+    return { id, to: task.from };
+  }
+
+  /** Tells the bus what a change by the holder did, or throws the error that explains its refusal. */
+  private settled(r: TaskChanged, sender: AgentRecord, verb: string) {
+    if (r.ok) return announce(this.bus, r.effects);
+    if (r.refused === "unknown_task") throw notFound("unknown_task", "the task is gone", "run `clawlink tasks` to see the tasks you hold");
+    if (r.refused === "no_room") throw noRoom(r.room, this.opts.room);
+    checkHolder(r.task, sender, verb);
+  }
+
+  async cancel(agent: AgentRecord, taskId: string, note = ""): Promise<Task> {
+    const task = await this.require(agent, taskId);
+    if (task.from !== agent.id) throw forbidden(`only the agent that sent task ${task.id} can cancel it`, "ask its sender to cancel it, or respond with --status failed");
+    return this.callOff(task, note || "canceled by its sender");
+  }
+
+  /** The relay's operator cancels a task, whoever sent it (from the dashboard). */
+  async cancelAny(taskId: string, note: string): Promise<Task> {
+    const task = await this.store.getTask(taskId);
+    if (!task) throw notFound("unknown_task", `no task has the id ${taskId}`, "it may have been removed; reload the task list");
+    return this.callOff(task, note);
+  }
+
+  private async callOff(task: TaskRecord, note: string): Promise<Task> {
+    const r = await this.store.transitionTask(task.id, UNFINISHED, { state: "canceled", note, at: this.clock(), withdraw: true, room: this.opts.room });
+    if (!r.ok) throw conflict("task_finished", `task ${task.id} is already ${"task" in r ? r.task.state : "gone"}`, "there is nothing to cancel");
+    announce(this.bus, r.effects);
+    await this.forgetPastCount();
+    return taskView(r.task);
+  }
+
+  async get(agent: AgentRecord, taskId: string): Promise<Task> {
+    return taskView(await this.require(agent, taskId));
+  }
+
+  /** The task, if `agent` sent or holds it. */
+  async require(agent: AgentRecord, taskId: string): Promise<TaskRecord> {
+    const task = await this.store.getTask(taskId);
+    if (!task) throw this.forgetting.missing(agent.id, taskId);
+    if (task.from !== agent.id && task.to !== agent.id) throw forbidden(`task ${taskId} is neither sent nor held by you`, "an agent can see only its own tasks");
+    return task;
+  }
+
+  /** Every task the agent sent or holds that passes the filter, oldest first. */
+  async list(agent: AgentRecord, filter: TaskFilter = {}): Promise<Task[]> {
+    return (await this.store.listTasks(agent.id, filter)).map(taskView);
+  }
+
+  /** One page of them: at most `limit`, after the task `after` (a decoded cursor). */
+  async page(agent: AgentRecord, filter: TaskFilter, page: { limit: number; after?: string }): Promise<TaskPage> {
+    const picked = await this.store.listTasks(agent.id, { ...filter, after: page.after, limit: page.limit + 1 });
+    const tasks = picked.slice(0, page.limit).map(taskView);
+    return { tasks, next_cursor: picked.length > page.limit ? encodeCursor(tasks[tasks.length - 1]!.id) : null };
+  }
+
+  /** Tasks still queued past their ttl expire; finished ones past their retention are forgotten. */
+  async sweep(now: number) {
+    const { effects } = await this.store.expireTasks(now, 10_000, this.opts.room);
+    announce(this.bus, effects);
+    this.forgot(await this.store.pruneTasks(now - this.opts.retention.retentionMs, this.opts.retention.maxFinished));
+  }
+
+  /** Past the count, the oldest finished task gives way as soon as another finishes. */
+  private async forgetPastCount() {
+    this.forgot(await this.store.pruneTasks(-Infinity, this.opts.retention.maxFinished));
+  }
+
+  private forgot(tasks: readonly TaskRecord[]) {
+    this.forgetting.forgot(tasks);
+    for (const t of tasks) this.bus.publish({ type: "task", id: t.id });
+  }
+}

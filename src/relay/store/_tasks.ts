@@ -1,0 +1,132 @@
+/**
+ * Task records in the memory store, with what is derived from them: each agent's tasks, idempotency
+ * keys, the unfinished tasks each agent holds, those waiting for a capability or under a ttl, and
+ * the finished ones in the order they finished. Bookkeeping only; the store's operations decide.
+ */
+import { TASK_STATES, type TaskState } from "../../protocol/schemas";
+import type { TaskQuery, TaskRecord } from "./port";
+import { isFinal } from "./rules";
+
+const keyOf = (from: string, key: string) => `${from}\0${key}`;
+
+export class TaskBook {
+  private records = new Map<string, TaskRecord>();
+  private byAgent = new Map<string, Set<string>>();
+  private keys = new Map<string, string>();
+  private held = new Map<string, number>();
+  /** Queued tasks waiting for an agent with their capability, oldest first. */
+  readonly unassigned = new Set<string>();
+  /** Unfinished tasks with a ttl. */
+  readonly ttl = new Set<string>();
+  /** Finished tasks in the order they finished, with when. */
+  private finished = new Map<string, number>();
+
+  get(id: string) {
+    return this.records.get(id);
+  }
+
+  byKey(from: string, key: string) {
+    const id = this.keys.get(keyOf(from, key));
+    return id === undefined ? undefined : this.records.get(id);
+  }
+
+  /** Unfinished tasks the agent holds. */
+  heldBy(agentId: string) {
+    return this.held.get(agentId) ?? 0;
+  }
+
+  /** The agent's tasks, sent or held, that pass the query; oldest first (ids sort by creation). */
+  list(agentId: string, query: TaskQuery): TaskRecord[] {
+    const out: TaskRecord[] = [];
+    for (const id of this.byAgent.get(agentId) ?? []) {
+      const t = this.records.get(id)!;
+      if (query.state && t.state !== query.state) continue;
+      if (query.role === "sent" && t.from !== agentId) continue;
+      if (query.role === "held" && t.to !== agentId) continue;
+      if (query.after !== undefined && t.id <= query.after) continue;
+      out.push(t);
+    }
+    out.sort((a, b) => (a.id < b.id ? -1 : 1));
+    return query.limit !== undefined ? out.slice(0, query.limit) : out;
+  }
+
+  /** The `limit` most recently changed tasks, newest first. */
+  recent(limit: number): TaskRecord[] {
+    return [...this.records.values()].sort((a, b) => b.updatedAt - a.updatedAt).slice(0, limit);
+  }
+
+  countByState(): Record<TaskState, number> {
+    const counts = Object.fromEntries(TASK_STATES.map((s) => [s, 0])) as Record<TaskState, number>;
+    for (const t of this.records.values()) counts[t.state]++;
+    return counts;
+  }
+
+  /** The agent's task ids, sent or held. */
+  of(agentId: string): Iterable<string> {
+    return this.byAgent.get(agentId) ?? [];
+  }
+
+  /** A new task, or one a durable store kept, with its indexes. */
+  add(task: TaskRecord) {
+    this.records.set(task.id, task);
+    this.index(task.from, task.id);
+    if (task.idempotencyKey !== null) this.keys.set(keyOf(task.from, task.idempotencyKey), task.id);
+    if (task.to) this.index(task.to, task.id);
+    if (isFinal(task.state)) {
+      this.finished.set(task.id, task.updatedAt);
+      return;
+    }
+    if (task.to) this.held.set(task.to, this.heldBy(task.to) + 1);
+    else if (task.state === "queued") this.unassigned.add(task.id);
+    if (task.ttlS !== null) this.ttl.add(task.id);
+  }
+
+  /** A task's record replaced by its next: a holder assigned, or the task finished. */
+  update(prev: TaskRecord, next: TaskRecord) {
+    this.records.set(next.id, next);
+    if (prev.to === null && next.to !== null) {
+      this.unassigned.delete(next.id);
+      this.index(next.to, next.id);
+      if (!isFinal(next.state)) this.held.set(next.to, this.heldBy(next.to) + 1);
+    }
+    if (!isFinal(prev.state) && isFinal(next.state)) {
+      this.ttl.delete(next.id);
+      this.unassigned.delete(next.id);
+      if (next.to) this.held.set(next.to, Math.max(0, this.heldBy(next.to) - 1));
+      this.finished.set(next.id, next.updatedAt);
+    }
+  }
+
+  /** An agent left: the tasks it held have all been failed. */
+  forgetHolder(agentId: string) {
+    this.held.delete(agentId);
+  }
+
+  /** Drops the finished tasks that finished before `before`, and the oldest finished past `keep`; returns them. */
+  prune(before: number, keep: number): TaskRecord[] {
+    const pruned: TaskRecord[] = [];
+    for (const [id, at] of this.finished) {
+      if (at >= before && this.finished.size <= keep) break;
+      this.finished.delete(id);
+      const task = this.records.get(id);
+      if (!task) continue;
+      this.records.delete(id);
+      this.unindex(task.from, id);
+      if (task.to) this.unindex(task.to, id);
+      if (task.idempotencyKey !== null) this.keys.delete(keyOf(task.from, task.idempotencyKey));
+      pruned.push(task);
+    }
+    return pruned;
+  }
+
+  private index(agentId: string, taskId: string) {
+    let set = this.byAgent.get(agentId);
+    if (!set) this.byAgent.set(agentId, (set = new Set()));
+    set.add(taskId);
+  }
+
+  private unindex(agentId: string, taskId: string) {
+    const set = this.byAgent.get(agentId);
+    if (set?.delete(taskId) && set.size === 0) this.byAgent.delete(agentId);
+  }
+}

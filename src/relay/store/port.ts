@@ -1,0 +1,368 @@
+/**
+ * The Store port: everything the relay keeps, changed only through these operations.
+ * - Each operation is atomic on its own: a check and the act it guards are one call, never two,
+ *   so several relay processes on one store cannot interleave inside it (in Redis, one Lua script each,
+ *   named after the operation).
+ * - Every method returns a Promise; a write resolves only once it is durable in that store.
+ * - Records handed out are values: frozen, never changed afterwards; a change makes a new record.
+ * - Operations report what they changed that someone may wait for (`Effects`); the core tells the Bus.
+ */
+import type { ClawlinkError } from "../../errors";
+import type { Message, MessageType, Priority, TaskState } from "../../protocol/schemas";
+
+export interface AgentRecord {
+  readonly id: string;
+  readonly name: string;
+  readonly caps: readonly string[];
+  readonly description: string;
+  readonly machine: string;
+  readonly secretHash: string;
+  readonly registeredAt: number;
+  readonly lastSeen: number;
+  /** Its live connections on any relay, each `<relay instance>.<n>`. */
+  readonly conns: readonly string[];
+}
+
+/** A new registration, or an agent registering again under its id. */
+export interface NewAgent {
+  readonly id: string;
+  readonly name: string;
+  readonly caps: readonly string[];
+  readonly description: string;
+  readonly machine: string;
+  readonly secretHash: string;
+}
+
+export interface Transition {
+  readonly state: TaskState;
+  readonly at: number;
+  readonly note: string;
+}
+
+export interface TaskRecord {
+  readonly id: string;
+  readonly from: string;
+  /** Its holder; null while it waits for an agent with its capability. */
+  readonly to: string | null;
+  readonly cap: string | null;
+  readonly task: string;
+  readonly context: Readonly<Record<string, unknown>>;
+  readonly priority: Priority;
+  readonly state: TaskState;
+  readonly attempts: number;
+  readonly leaseS: number;
+  readonly ttlS: number | null;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  readonly history: readonly Transition[];
+  /** The holder's latest progress note; null until it sends one (absent in records kept before notes were). */
+  readonly note?: string | null;
+  readonly result: string | null;
+  readonly responseId: string | null;
+  readonly idempotencyKey: string | null;
+}
+
+/** A task as its sender makes it: `to` is an agent's id or name (the store resolves it, as `findAgent`), or null to wait for an agent with `cap`. */
+export type NewTask = Pick<TaskRecord, "id" | "from" | "to" | "cap" | "task" | "context" | "priority" | "leaseS" | "ttlS" | "createdAt" | "idempotencyKey">;
+
+/** A message for one agent, as the core hands it to the store. */
+export interface NewEntry {
+  readonly to: string;
+  readonly priority: Priority;
+  readonly msg: Message;
+}
+
+/** The bounds one message must keep as it is queued; a bound left out does not apply to it. */
+export interface Room {
+  /** Messages waiting for the recipient, queued or handed out and not acknowledged. */
+  readonly maxQueue?: number;
+  /** Bytes of every message waiting, relay-wide. */
+  readonly maxQueuedBytes?: number;
+  /** Bytes of the messages one sender has waiting, across recipients. */
+  readonly maxSenderBytes?: number;
+}
+
+export type Refusal =
+  | { readonly ok: false; readonly refused: "queue_full"; readonly waiting: number; readonly name: string }
+  /** `bytes` held now, `size` the message that did not fit. */
+  | { readonly ok: false; readonly refused: "relay_full"; readonly bytes: number; readonly size: number }
+  | { readonly ok: false; readonly refused: "sender_full"; readonly bytes: number; readonly size: number };
+
+/** A message an operation queued. */
+export interface QueuedMessage {
+  readonly to: string;
+  readonly msg: Message;
+  readonly priority: Priority;
+}
+
+/** What an operation changed that a relay process may be waiting for. */
+export interface Effects {
+  /** Messages it queued. */
+  readonly messages: readonly QueuedMessage[];
+  /** Agents whose messages out went back to their queue. */
+  readonly queued: readonly string[];
+  /** Tasks whose record changed. */
+  readonly tasks: readonly string[];
+}
+
+/** Which messages a connection takes; null fields take every message. */
+export interface Want {
+  readonly types: readonly MessageType[] | null;
+  readonly filePrefix: string | null;
+}
+
+export interface ClaimOptions {
+  readonly max: number;
+  /** Only messages this connection takes; the rest stays queued. */
+  readonly want?: Want | null;
+  /** How long a non-task message stays in flight before it is queued again (a task keeps its own lease). */
+  readonly ackWindowMs: number;
+  /** Where the status messages a delivery tells fit (skipped where not). */
+  readonly room: Room;
+}
+
+export type TaskChange = {
+  /** The state it moves to; left out, the state stays (progress on a working task). */
+  readonly state?: TaskState;
+  readonly note: string;
+  readonly at: number;
+  /** Refused unless this agent holds the task. */
+  readonly holder?: string;
+  readonly result?: string;
+  readonly responseId?: string;
+  /** The holder's latest progress note, kept on the task (the history records state changes only). */
+  readonly progress?: string;
+  /** Takes the task's own message out of its holder's queue or flight (it was answered or called off). */
+  readonly withdraw?: boolean;
+  /** Messages that go with the change (a response, a progress note): all must fit `room`, or nothing changes. */
+  readonly messages?: readonly NewEntry[];
+  /** Bounds for `messages`, and for the status messages the change tells (skipped where they do not fit). */
+  readonly room: Room;
+};
+
+export interface FileVersionMeta {
+  readonly key: string;
+  readonly version: number;
+  readonly size: number;
+  readonly sha256: string;
+  /** The writing agent's name. */
+  readonly author: string;
+  readonly createdAt: number;
+}
+
+export interface FileVersionRecord extends FileVersionMeta {
+  readonly bytes: Uint8Array;
+}
+
+/** A key's latest version number; kept after a delete so that numbers never repeat. */
+export interface FileHeadRecord {
+  readonly key: string;
+  readonly version: number;
+  readonly deletedBy: string | null;
+  readonly deletedAt: number | null;
+}
+
+/** A lease: one agent's exclusive right to write a key until `until`. */
+export interface FileLockRecord {
+  readonly key: string;
+  readonly holderId: string;
+  readonly holderName: string;
+  readonly since: number;
+  readonly until: number;
+}
+
+export interface FileEntry {
+  readonly latest: FileVersionMeta;
+  readonly lock: FileLockRecord | null;
+}
+
+export interface NewFileVersion {
+  readonly bytes: Uint8Array;
+  readonly sha256: string;
+  readonly author: string;
+  readonly authorId: string;
+  readonly createdAt: number;
+}
+
+export interface FileRules {
+  readonly maxVersions: number;
+  readonly maxTotalBytes: number;
+}
+
+export interface TaskQuery {
+  readonly state?: TaskState;
+  readonly role?: "sent" | "held";
+  /** Tasks created after this task id (ids sort by creation). */
+  readonly after?: string;
+  readonly limit?: number;
+}
+
+export interface NameRules {
+  readonly staleBefore: number;
+  readonly maxAgents: number;
+  /** Whether a stale holder of the name may be replaced. */
+  readonly takeOver: boolean;
+  /** Whether an id the store does not hold may be registered (a new one, or one whose secret the relay issued). */
+  readonly allowNew: boolean;
+  /** Why the tasks a replaced holder held failed. */
+  readonly note: string;
+  /** Where the status messages about those tasks fit (skipped where not). */
+  readonly room: Room;
+}
+
+type No<R extends string, T = object> = { readonly ok: false; readonly refused: R } & T;
+
+export type ClaimedName =
+  | { readonly ok: true; readonly agent: AgentRecord; readonly created: boolean; readonly replaced: AgentRecord | null; readonly effects: Effects }
+  | No<"wrong_secret">
+  | No<"unknown_id">
+  | No<"name_taken", { readonly holder: AgentRecord; readonly stale: boolean }>
+  | No<"too_many_agents", { readonly count: number }>;
+
+export type Created =
+  | { readonly ok: true; readonly task: TaskRecord; readonly duplicate: boolean; readonly effects: Effects }
+  | Refusal
+  | No<"unknown_agent">;
+
+export type Enqueued = { readonly ok: true; readonly id: string; readonly effects: Effects } | Refusal | No<"unknown_agent">;
+
+export type TaskChanged =
+  | { readonly ok: true; readonly task: TaskRecord; readonly effects: Effects }
+  | No<"unknown_task">
+  | No<"not_holder", { readonly task: TaskRecord }>
+  | No<"state", { readonly task: TaskRecord }>
+  | No<"no_room", { readonly room: Refusal }>;
+
+export type FilePut =
+  | { readonly ok: true; readonly version: FileVersionMeta }
+  | No<"version", { readonly head: FileHeadRecord | null; readonly latest: FileVersionMeta | null }>
+  | No<"locked", { readonly lock: FileLockRecord }>
+  | No<"storage_full", { readonly pinned: number }>;
+
+export type FileDeleted =
+  | { readonly ok: true; readonly head: FileHeadRecord }
+  | No<"unknown_file", { readonly head: FileHeadRecord | null }>
+  | No<"locked", { readonly lock: FileLockRecord }>;
+
+export type LeaseTaken = { readonly ok: true; readonly lock: FileLockRecord } | No<"locked", { readonly lock: FileLockRecord }>;
+
+export type LeaseReleased =
+  | { readonly ok: true; readonly lock: FileLockRecord }
+  | No<"not_locked">
+  | No<"not_holder", { readonly lock: FileLockRecord }>;
+
+export interface Store {
+  // ---------------------------------------------------------------- agents
+  getAgent(id: string): Promise<AgentRecord | undefined>;
+  getAgentByName(name: string): Promise<AgentRecord | undefined>;
+  /** By id when the value is shaped like one, otherwise by name: a name never stands for another agent's id. */
+  findAgent(idOrName: string): Promise<AgentRecord | undefined>;
+  listAgents(): Promise<readonly AgentRecord[]>;
+  countAgents(): Promise<number>;
+  /**
+   * Registers `agent` under its name, or registers it again under its id (its secret hash must match).
+   * A name held by another agent that is connected or seen since `staleBefore` is refused; a stale
+   * holder is replaced (as if it unregistered, with `note`) when `takeOver` allows it. A new id past
+   * `maxAgents` is refused.
+   */
+  claimName(agent: NewAgent, now: number, rules: NameRules): Promise<ClaimedName>;
+  /** Marks the agent seen at `now`; kept across a restart only when `keep` (a heartbeat). */
+  touchAgent(id: string, now: number, keep?: boolean): Promise<AgentRecord | undefined>;
+  /** Removes the agent with its queue, messages in flight and connections; the unfinished tasks it held fail with `note`. */
+  unregisterAgent(id: string, now: number, note: string, room: Room): Promise<{ readonly agent: AgentRecord; readonly effects: Effects } | undefined>;
+  /** Claims and removes (as `unregisterAgent`) agents not seen since `staleBefore`, with no connection, nothing queued or in flight, and no unfinished task held. */
+  forgetAgents(staleBefore: number, limit: number, now: number, note: string, room: Room): Promise<{ readonly agents: readonly AgentRecord[]; readonly effects: Effects }>;
+  /** Adds a live connection, which may then claim messages; undefined when the agent is gone. */
+  attachConnection(agentId: string, conn: string): Promise<AgentRecord | undefined>;
+  /** Removes a connection; what went out on it and was not acknowledged is queued again. */
+  detachConnection(agentId: string, conn: string): Promise<Effects>;
+
+  // ---------------------------------------------------------------- messages
+  /** Queues one message within `room`. */
+  enqueueIfRoom(entry: NewEntry, room: Room): Promise<Enqueued>;
+  /** Queues `msg` for every agent but `except` that has room; returns who got it. */
+  broadcast(msg: Message, except: string | null, room: Room): Promise<{ readonly recipients: number; readonly effects: Effects }>;
+  /**
+   * Takes up to `max` queued messages, highest priority first, and puts them in flight on `conn`
+   * (null for a poll), which must be attached. A task taken is delivered: its attempt counts up.
+   * A copy of a task that has finished is dropped instead. A claim for a connection may resolve
+   * before it is durable: after a restart, what went out on connections is queued again anyway.
+   */
+  claimNext(agentId: string, conn: string | null, now: number, opts: ClaimOptions): Promise<{ readonly messages: readonly Message[]; readonly effects: Effects }>;
+  /** Settles in-flight messages; returns how many were. */
+  ack(agentId: string, ids: readonly string[]): Promise<number>;
+  /** Settles every queued or in-flight message about these tasks (what `delegate --wait` showed). */
+  clearTaskMessages(agentId: string, taskIds: readonly string[]): Promise<number>;
+  /** Puts in-flight messages back in the queue at their place (a socket refused them). */
+  requeue(agentId: string, ids: readonly string[]): Promise<Effects>;
+  /** Claims in-flight messages whose lease ran out: tasks go back to queued (or are dropped if they moved on), others are queued again. */
+  requeueExpired(now: number, limit: number, room: Room): Promise<{ readonly requeued: number; readonly effects: Effects }>;
+  /** Messages queued for the agent (not counting those in flight). */
+  countWaiting(agentId: string): Promise<number>;
+  /** Messages handed to the agent (any connection, or a poll) and not yet acknowledged. */
+  countInFlight(agentId: string): Promise<number>;
+
+  // ---------------------------------------------------------------- tasks
+  getTask(id: string): Promise<TaskRecord | undefined>;
+  /** The task a sender created with this idempotency key. */
+  getTaskByKey(from: string, idempotencyKey: string): Promise<TaskRecord | undefined>;
+  /** The agent's tasks, sent or held, oldest first. */
+  listTasks(agentId: string, query: TaskQuery): Promise<readonly TaskRecord[]>;
+  /** Unfinished tasks each agent holds (for routing by capability). */
+  countHeld(agentIds: readonly string[]): Promise<readonly number[]>;
+  /** The `limit` most recently changed tasks, newest first (for the relay's operator). */
+  recentTasks(limit: number): Promise<readonly TaskRecord[]>;
+  /** How many tasks are in each state. */
+  countTasks(): Promise<Readonly<Record<TaskState, number>>>;
+  /**
+   * Creates a queued task and queues its message for its holder within `room`, or, with no holder,
+   * keeps it until an agent with its capability registers. A repeated idempotency key of the same
+   * sender returns the first task instead (`duplicate`).
+   */
+  createTask(task: NewTask, room: Room): Promise<Created>;
+  /** Gives the tasks waiting for one of the agent's capabilities to it. */
+  assignWaiting(agentId: string, now: number): Promise<{ readonly tasks: readonly TaskRecord[]; readonly effects: Effects }>;
+  /** Compare-and-set: applies `change` if the task is in one of `from`, and queues what the change tells (rules.ts). */
+  transitionTask(id: string, from: readonly TaskState[], change: TaskChange): Promise<TaskChanged>;
+  /** Claims tasks still queued past their ttl and expires them. */
+  expireTasks(now: number, limit: number, room: Room): Promise<{ readonly tasks: readonly TaskRecord[]; readonly effects: Effects }>;
+  /** Drops finished tasks that finished before `before`, and the oldest finished past `keep`; returns them. */
+  pruneTasks(before: number, keep: number): Promise<readonly TaskRecord[]>;
+
+  // ---------------------------------------------------------------- files
+  getFileHead(key: string): Promise<FileHeadRecord | undefined>;
+  getFileVersion(key: string, version: number): Promise<FileVersionRecord | undefined>;
+  /** The versions kept, oldest first. */
+  listFileVersions(key: string): Promise<readonly FileVersionMeta[]>;
+  /** Every live key starting with `prefix`, with its latest version and running lease, by key. */
+  listFiles(prefix: string, now: number): Promise<readonly FileEntry[]>;
+  /** Bytes of the latest versions of every key but `key`: what a new version of `key` must fit beside. */
+  pinnedBytes(key: string): Promise<number>;
+  /**
+   * Stores the key's next version if its latest is `expected` (0: no live file), nobody else holds a
+   * running lease on it, and it fits; then drops versions past `maxVersions`, and the oldest non-latest
+   * versions while every kept version together is over `maxTotalBytes`.
+   */
+  putFileVersionIf(key: string, expected: number, file: NewFileVersion, rules: FileRules): Promise<FilePut>;
+  /** Deletes every version of a live key unless another agent holds a running lease on it. */
+  deleteFileIf(key: string, actorId: string, actorName: string, now: number): Promise<FileDeleted>;
+  /** The running lease on `key`, if any. */
+  getLease(key: string, now: number): Promise<FileLockRecord | undefined>;
+  /** Takes the lease until `until`, or renews it for its holder (`since` stays). */
+  takeLease(key: string, holderId: string, holderName: string, now: number, until: number): Promise<LeaseTaken>;
+  /** Ends the running lease on `key`, if `holderId` holds it (null: whoever does, as the relay's operator may). */
+  releaseLease(key: string, holderId: string | null, now: number): Promise<LeaseReleased>;
+  /** Claims and removes leases that ran out. */
+  expireLeases(now: number): Promise<readonly FileLockRecord[]>;
+
+  /** What kind of store this is and where it keeps its data (for the relay's operator). */
+  describe(): { readonly kind: "memory" | "sqlite" | "redis"; readonly path?: string };
+  /** The key agent secrets are derived from: the one kept, or `fresh` if none was (then kept, if the store keeps anything). */
+  relayKey(fresh: Uint8Array): Promise<Uint8Array>;
+  /** Hears when writes start failing (each failed one refused, and undone) and when they work again (null). */
+  onHealth?(listener: (failure: ClawlinkError | null) => void): void;
+
+  close(): Promise<void>;
+}
+
+export const NO_EFFECTS: Effects = Object.freeze({ messages: Object.freeze([]), queued: Object.freeze([]), tasks: Object.freeze([]) });

@@ -1,0 +1,91 @@
+/**
+ * Rules every store implementation applies the same way inside its operations (a Redis store mirrors
+ * them in the Lua fragments its scripts include): which messages replace each other, what a message
+ * weighs against the byte budgets, what a task's change tells whom.
+ */
+import type { Message, TaskState } from "../../protocol/schemas";
+import { iso } from "../clock";
+import { newSortableId } from "../ids";
+import type { NewEntry, TaskChange, TaskRecord } from "./port";
+
+/** The sender of what the relay itself says (status messages, leases that ran out). */
+export const RELAY = "relay";
+
+/** An unread progress note or status replaces the recipient's unread one of the same type about the same task. */
+export const coalesces = (msg: Message) => msg.type === "progress" || msg.type === "status";
+
+/** The task (or message) a message answers or reports on; indexed when it is a task, so settling a task's messages never scans a queue. */
+export function aboutOf(msg: Message): string | null {
+  if (msg.type === "progress" || msg.type === "response") return msg.in_reply_to;
+  if (msg.type === "status") return msg.task_id;
+  return null;
+}
+
+/** What a message weighs against the byte budgets: its size as sent on the wire, measured once, when it is first queued. */
+export const messageBytes = (msg: Message): number => Buffer.byteLength(JSON.stringify(msg));
+
+const FINAL: ReadonlySet<TaskState> = new Set(["completed", "failed", "canceled", "expired"]);
+export const isFinal = (state: TaskState) => FINAL.has(state);
+
+export const notes = {
+  queuedFor: (name: string) => `for ${name}`,
+  waitingFor: (cap: string) => `waiting for an agent with ${cap}`,
+  attempt: (n: number) => `attempt ${n}`,
+  leaseRanOut: (leaseS: number) => `lease of ${leaseS}s ran out before an ack; queued again`,
+  ttl: (ttlS: number) => `not delivered within its ttl of ${ttlS}s`,
+};
+
+/**
+ * A record as the store hands it out: a value. The types make records read-only; under tests they
+ * are frozen as well, so a change anywhere but in a store operation throws. (Freezing costs about a
+ * microsecond a record in JavaScriptCore, too much for the hot path of a running relay.)
+ */
+export const frozen: <T>(value: T) => T = process.env.NODE_ENV === "test" ? (value) => Object.freeze(value) : (value) => value;
+
+export function frozenTask(task: TaskRecord): TaskRecord {
+  frozen(task.history);
+  return frozen(task);
+}
+
+/** The record after `change`: a state given (even the same one, as a redelivery) gets a history entry; none, only the patch. */
+export function applyChange(task: TaskRecord, change: Pick<TaskChange, "state" | "note" | "at" | "result" | "responseId" | "progress">, patch?: Partial<TaskRecord>): TaskRecord {
+  const next = { ...task, ...patch };
+  if (change.result !== undefined) next.result = change.result;
+  if (change.responseId !== undefined) next.responseId = change.responseId;
+  if (change.progress !== undefined) next.note = change.progress;
+  if (change.state !== undefined) {
+    next.state = change.state;
+    next.history = [...task.history, { state: change.state, at: change.at, note: change.note }];
+  }
+  if (change.state !== undefined || change.result !== undefined || change.progress !== undefined) next.updatedAt = change.at;
+  return frozenTask(next);
+}
+
+/**
+ * What a task's move to `state` tells: its sender always, and its holder too when a task it may be
+ * working on was called off (canceled or expired after delivery).
+ */
+export function notices(task: TaskRecord, state: TaskState, note: string, at: number): NewEntry[] {
+  const status: Message = { type: "status", id: newSortableId("m"), from: RELAY, to: task.from, created_at: iso(at), task_id: task.id, state, note };
+  const out: NewEntry[] = [{ to: task.from, priority: task.priority, msg: status }];
+  if ((state === "canceled" || state === "expired") && task.to && task.attempts > 0) {
+    out.push({ to: task.to, priority: task.priority, msg: { ...status, id: newSortableId("m"), to: task.to } });
+  }
+  return out;
+}
+
+/** The message that carries a task to its holder, with its current attempt. */
+export function taskMessage(task: TaskRecord): Message {
+  return {
+    type: "task",
+    id: task.id,
+    from: task.from,
+    to: task.to,
+    created_at: iso(task.createdAt),
+    task: task.task,
+    context: task.context as Record<string, unknown>,
+    priority: task.priority,
+    attempt: task.attempts,
+    lease_s: task.leaseS,
+  };
+}

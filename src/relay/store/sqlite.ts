@@ -1,0 +1,379 @@
+/**
+ * The durable store (`relay --data PATH`): the memory store, with every row an operation changed
+ * written to SQLite (WAL) before the operation resolves, so a relay killed with `kill -9` and
+ * started again on the same file has everything it acknowledged.
+ * - Reads are served from memory.
+ * - Writes are committed in groups, once per turn of the event loop: every operation of a turn
+ *   waits for the one commit that carries its rows.
+ * - A row is written as it is at commit time, so several changes to it in a turn cost one write.
+ * - Only committed messages are handed out; a commit that fails puts memory back to what the file
+ *   holds (keeping this process's sockets and what they were handed), so a refused request left no trace.
+ */
+import type { Database, Statement } from "bun:sqlite";
+import type { ClawlinkError } from "../../errors";
+import type { Message, Priority } from "../../protocol/schemas";
+import { openDataFile, storeError, type DataFile, type Fsync } from "../datafile";
+import type { FileJournal } from "./_files";
+import type { Slot } from "./_inbox";
+import { MemoryStore } from "./memory";
+import type { AgentRecord, TaskRecord } from "./port";
+import { frozenTask } from "./rules";
+
+const SCHEMA = `
+  CREATE TABLE IF NOT EXISTS agents (id TEXT PRIMARY KEY, record TEXT NOT NULL);
+  CREATE TABLE IF NOT EXISTS tasks (id TEXT PRIMARY KEY, record TEXT NOT NULL);
+  CREATE TABLE IF NOT EXISTS task_states (id TEXT PRIMARY KEY, state TEXT NOT NULL);
+  CREATE TABLE IF NOT EXISTS messages (
+    seq INTEGER PRIMARY KEY, agent TEXT NOT NULL, priority TEXT NOT NULL, body TEXT NOT NULL,
+    inflight INTEGER NOT NULL DEFAULT 0, until INTEGER, via_socket INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE TABLE IF NOT EXISTS file_heads (key TEXT PRIMARY KEY, record TEXT NOT NULL);
+  CREATE TABLE IF NOT EXISTS file_versions (
+    key TEXT NOT NULL, version INTEGER NOT NULL, bytes BLOB NOT NULL, sha256 TEXT NOT NULL, author TEXT NOT NULL, created_at INTEGER NOT NULL,
+    PRIMARY KEY (key, version)
+  );
+  CREATE TABLE IF NOT EXISTS file_locks (key TEXT PRIMARY KEY, record TEXT NOT NULL);
+  CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+`;
+
+export interface SqliteStoreOptions {
+  fsync?: Fsync;
+}
+
+type Args<K extends keyof MemoryStore> = MemoryStore[K] extends (...a: infer A) => unknown ? A : never;
+
+export class SqliteStore extends MemoryStore {
+  private file: DataFile;
+  private db: Database;
+  /** What the operator should hear about the file (permissions tightened). */
+  readonly notes: string[];
+  /** Rows waiting for the next commit; each is written as memory has it then. */
+  private pending = new Pending();
+  /** Counts journal entries, so an operation that wrote nothing does not wait for a commit. */
+  private journaled = 0;
+  private flushing: Promise<void> | undefined;
+  private loading = true;
+  private closed = false;
+  /** Set while commits fail; cleared by the next one that works. */
+  private failing = false;
+  /** Set when even reading the file back failed: nothing can be trusted until a restart. */
+  private broken: ClawlinkError | undefined;
+  private health: ((failure: ClawlinkError | null) => void)[] = [];
+  private q: Record<string, Statement>;
+
+  constructor(
+    readonly path: string,
+    opts: SqliteStoreOptions = {},
+  ) {
+    super();
+    this.file = openDataFile(path, opts.fsync, SCHEMA);
+    this.db = this.file.db;
+    this.notes = this.file.notes;
+    this.q = {
+      putAgent: this.db.prepare("INSERT OR REPLACE INTO agents (id, record) VALUES ($id, $record)"),
+      deleteAgent: this.db.prepare("DELETE FROM agents WHERE id = $id"),
+      putTask: this.db.prepare("INSERT OR REPLACE INTO tasks (id, record) VALUES ($id, $record)"),
+      deleteTask: this.db.prepare("DELETE FROM tasks WHERE id = $id"),
+      putTaskState: this.db.prepare("INSERT OR REPLACE INTO task_states (id, state) VALUES ($id, $state)"),
+      deleteTaskState: this.db.prepare("DELETE FROM task_states WHERE id = $id"),
+      putMessage: this.db.prepare(
+        "INSERT OR REPLACE INTO messages (seq, agent, priority, body, inflight, until, via_socket) VALUES ($seq, $agent, $priority, $body, $inflight, $until, $via)",
+      ),
+      deleteMessage: this.db.prepare("DELETE FROM messages WHERE seq = $seq"),
+      putFileHead: this.db.prepare("INSERT OR REPLACE INTO file_heads (key, record) VALUES ($key, $record)"),
+      putFileVersion: this.db.prepare(
+        "INSERT OR REPLACE INTO file_versions (key, version, bytes, sha256, author, created_at) VALUES ($key, $version, $bytes, $sha256, $author, $createdAt)",
+      ),
+      deleteFileVersion: this.db.prepare("DELETE FROM file_versions WHERE key = $key AND version = $version"),
+      deleteFileVersions: this.db.prepare("DELETE FROM file_versions WHERE key = $key AND version <= $upTo"),
+      putFileLock: this.db.prepare("INSERT OR REPLACE INTO file_locks (key, record) VALUES ($key, $record)"),
+      deleteFileLock: this.db.prepare("DELETE FROM file_locks WHERE key = $key"),
+    };
+    this.load(new Map());
+    this.loading = false;
+  }
+
+  /**
+   * Reads everything back into memory. Messages that were out on a socket go back to their queue.
+   * File contents already in memory are reused: a version's bytes never change.
+   */
+  private load(known: Map<string, Uint8Array>) {
+    for (const row of this.db.query<{ record: string }, []>("SELECT record FROM agents").all()) this.restoreAgent(JSON.parse(row.record));
+    const states = new Map<string, string>();
+    for (const row of this.db.query<{ id: string; state: string }, []>("SELECT id, state FROM task_states").all()) states.set(row.id, row.state);
+    const tasks: TaskRecord[] = [];
+    for (const row of this.db.query<{ id: string; record: string }, []>("SELECT id, record FROM tasks").all()) {
+      const state = states.get(row.id);
+      tasks.push(frozenTask({ ...JSON.parse(row.record), ...(state === undefined ? {} : JSON.parse(state)) }));
+    }
+    // In the order they last changed, so finished tasks are forgotten in the order they finished.
+    for (const task of tasks.sort((a, b) => a.updatedAt - b.updatedAt)) this.addTask(task);
+    const rows = this.db
+      .query<{ agent: string; seq: number; priority: Priority; body: string; inflight: number; until: number | null; via_socket: number }, []>(
+        "SELECT agent, seq, priority, body, inflight, until, via_socket FROM messages ORDER BY seq",
+      )
+      .all();
+    for (const r of rows) this.restoreMessage(r.seq, r.agent, r.priority, JSON.parse(r.body) as Message, r.inflight && !r.via_socket ? (r.until ?? 0) : null);
+    for (const row of this.db.query<{ record: string }, []>("SELECT record FROM file_heads").all()) this.files.restore(JSON.parse(row.record));
+    const versions = this.db.query<{ key: string; version: number; sha256: string; author: string; created_at: number }, []>(
+      "SELECT key, version, sha256, author, created_at FROM file_versions ORDER BY key, version",
+    );
+    const bytesOf = this.db.query<{ bytes: Uint8Array }, { key: string; version: number }>("SELECT bytes FROM file_versions WHERE key = $key AND version = $version");
+    for (const f of versions.all()) {
+      const bytes = known.get(`${f.key}\0${f.version}\0${f.sha256}`) ?? bytesOf.get({ key: f.key, version: f.version })!.bytes;
+      this.files.restore({ key: f.key, version: f.version, size: bytes.byteLength, bytes, sha256: f.sha256, author: f.author, createdAt: f.created_at });
+    }
+    for (const row of this.db.query<{ record: string }, []>("SELECT record FROM file_locks").all()) this.files.restore(JSON.parse(row.record));
+    this.committedSeq = this.seq - 1;
+  }
+
+  private journal() {
+    if (this.loading) return false;
+    this.journaled++;
+    return true;
+  }
+
+  // Live state (last seen on a request, connections) is not kept; a heartbeat's last seen is.
+  protected override agentChanged(id: string, keep: boolean) {
+    if (keep && this.journal()) this.pending.agents.add(id);
+  }
+
+  protected override taskCreated(id: string) {
+    if (this.journal()) this.pending.tasks.set(id, "created");
+  }
+
+  protected override taskChanged(id: string) {
+    if (this.journal() && !this.pending.tasks.has(id)) this.pending.tasks.set(id, "changed");
+  }
+
+  protected override slotChanged(slot: Slot) {
+    // Out on a socket is as good as queued on disk: a restart queues it again (its socket died with the relay).
+    if (slot.where === "flying" && slot.conn !== null) return;
+    // The latest slot of a sequence number is the one memory has (a message queued again is a fresh slot).
+    if (this.journal()) this.pending.slots.set(slot.seq, slot);
+  }
+
+  private writeAgent(id: string) {
+    const a = this.agents.get(id);
+    if (a) this.q.putAgent!.run({ id, record: JSON.stringify(persisted(a)) });
+    else this.q.deleteAgent!.run({ id });
+  }
+
+  /** A task's record is written whole once; what changes afterwards goes to task_states, so a big task is not written again. */
+  private writeTask(id: string, how: "created" | "changed") {
+    const t = this.tasks.get(id);
+    if (!t) {
+      this.q.deleteTask!.run({ id });
+      this.q.deleteTaskState!.run({ id });
+    } else if (how === "created") this.q.putTask!.run({ id, record: JSON.stringify(t satisfies TaskRecord) });
+    else this.q.putTaskState!.run({ id, state: JSON.stringify(taskState(t)) });
+  }
+
+  private writeSlot(slot: Slot) {
+    if (slot.where === "gone") {
+      this.q.deleteMessage!.run({ seq: slot.seq });
+      return;
+    }
+    const flying = slot.where === "flying";
+    this.q.putMessage!.run({
+      seq: slot.seq,
+      agent: slot.to,
+      priority: slot.priority,
+      body: JSON.stringify(slot.msg),
+      inflight: flying ? 1 : 0,
+      until: flying ? slot.until : null,
+      via: flying && slot.conn !== null ? 1 : 0,
+    });
+  }
+
+  private fileRow(row: string, write: () => void) {
+    if (this.journal()) this.pending.files.set(row, write);
+  }
+
+  protected override fileJournal(): FileJournal {
+    return {
+      head: (key) =>
+        this.fileRow(`fh:${key}`, () => {
+          const head = this.files.heads.get(key);
+          if (head) this.q.putFileHead!.run({ key, record: JSON.stringify(head) });
+        }),
+      version: (key, version) =>
+        this.fileRow(`fv:${key}\0${version}`, () => {
+          const f = this.files.version(key, version);
+          if (f) this.q.putFileVersion!.run({ key, version, bytes: f.bytes, sha256: f.sha256, author: f.author, createdAt: f.createdAt });
+          else this.q.deleteFileVersion!.run({ key, version });
+        }),
+      dropped: (key, upTo) => this.fileRow(`fd:${key}\0${upTo}`, () => this.q.deleteFileVersions!.run({ key, upTo })),
+      lock: (key) =>
+        this.fileRow(`fl:${key}`, () => {
+          const lock = this.files.locks.get(key);
+          if (lock) this.q.putFileLock!.run({ key, record: JSON.stringify(lock) });
+          else this.q.deleteFileLock!.run({ key });
+        }),
+    };
+  }
+
+  /** Resolves once every change so far is on disk; one commit serves every operation of this turn. Rejects with 507 or 503 when it failed. */
+  private sync(): Promise<void> {
+    if (this.broken) return Promise.reject(this.broken);
+    if (this.pending.size === 0) return this.flushing ?? Promise.resolve();
+    if (this.flushing) return this.flushing;
+    const flushing = new Promise<void>((resolve, reject) =>
+      setImmediate(() => {
+        this.flushing = undefined;
+        try {
+          this.commit();
+          resolve();
+        } catch (err) {
+          reject(err);
+        }
+      }),
+    );
+    flushing.catch(() => {}); // whoever waits on it hears of a failure; nobody else must
+    return (this.flushing = flushing);
+  }
+
+  /** Writes the pending rows in one transaction; on failure rolls memory back to the file and throws 507 or 503. */
+  private commit() {
+    if (this.closed || this.pending.size === 0) return;
+    const rows = this.pending;
+    const upTo = this.seq - 1;
+    this.pending = new Pending();
+    try {
+      this.write(rows);
+    } catch (err) {
+      const e = storeError(err);
+      this.rollback(e);
+      throw e;
+    }
+    this.committedSeq = upTo;
+    if (this.failing) {
+      this.failing = false;
+      for (const listener of this.health) listener(null);
+    }
+  }
+
+  private write(rows: Pending) {
+    this.db.run("BEGIN");
+    try {
+      for (const id of rows.agents) this.writeAgent(id);
+      for (const [id, how] of rows.tasks) this.writeTask(id, how);
+      for (const slot of rows.slots.values()) this.writeSlot(slot);
+      for (const write of rows.files.values()) write();
+      this.db.run("COMMIT");
+    } catch (err) {
+      // SQLite may have rolled back already (a full disk does); a COMMIT that failed leaves the transaction open.
+      if (this.db.inTransaction) this.db.run("ROLLBACK");
+      throw err;
+    }
+  }
+
+  /** After a failed commit: memory goes back to what the file holds, with this process's live state over it. */
+  private rollback(err: ClawlinkError) {
+    const known = new Map<string, Uint8Array>();
+    for (const list of this.files.versions.values()) for (const f of list) known.set(`${f.key}\0${f.version}\0${f.sha256}`, f.bytes);
+    const live = this.liveState();
+    this.reset();
+    this.loading = true;
+    try {
+      this.load(known);
+      this.revive(live);
+    } catch (loadErr) {
+      this.broken = storeError(loadErr);
+    } finally {
+      this.loading = false;
+    }
+    if (!this.failing) for (const listener of this.health) listener(this.broken ?? err);
+    this.failing = true;
+  }
+
+  onHealth(listener: (failure: ClawlinkError | null) => void) {
+    this.health.push(listener);
+  }
+
+  /** The relay key kept in the file, made on first use: a restarted relay still recognises its agents' secrets. */
+  override async relayKey(fresh: Uint8Array) {
+    const row = this.db.query<{ value: Uint8Array }, []>("SELECT value FROM meta WHERE key = 'secret_key'").get();
+    if (row) return new Uint8Array(row.value);
+    this.db.query("INSERT INTO meta (key, value) VALUES ('secret_key', $value)").run({ value: fresh });
+    return fresh;
+  }
+
+  /** Runs a write operation and resolves with its result once what it changed is on disk. */
+  private durable<T>(run: () => Promise<T>): Promise<T> {
+    if (this.broken) return Promise.reject(this.broken);
+    const before = this.journaled;
+    const result = run();
+    if (this.journaled === before) return result;
+    const committed = this.sync();
+    return result.then((r) => committed.then(() => r));
+  }
+
+  // Every operation that writes resolves only once what it changed is on disk; reads are memory's.
+  override claimName(...a: Args<"claimName">) { return this.durable(() => super.claimName(...a)); }
+  override touchAgent(...a: Args<"touchAgent">) { return this.durable(() => super.touchAgent(...a)); }
+  override unregisterAgent(...a: Args<"unregisterAgent">) { return this.durable(() => super.unregisterAgent(...a)); }
+  override forgetAgents(...a: Args<"forgetAgents">) { return this.durable(() => super.forgetAgents(...a)); }
+  override attachConnection(...a: Args<"attachConnection">) { return this.durable(() => super.attachConnection(...a)); }
+  override detachConnection(...a: Args<"detachConnection">) { return this.durable(() => super.detachConnection(...a)); }
+  override enqueueIfRoom(...a: Args<"enqueueIfRoom">) { return this.durable(() => super.enqueueIfRoom(...a)); }
+  override broadcast(...a: Args<"broadcast">) { return this.durable(() => super.broadcast(...a)); }
+  override claimNext(...a: Args<"claimNext">) {
+    // For a socket, nothing a claim wrote matters after a restart (its messages are queued again), so it does not wait for the disk.
+    if (a[1] !== null) return this.soon(() => super.claimNext(...a));
+    return this.durable(() => super.claimNext(...a));
+  }
+  override ack(...a: Args<"ack">) { return this.durable(() => super.ack(...a)); }
+  override clearTaskMessages(...a: Args<"clearTaskMessages">) { return this.durable(() => super.clearTaskMessages(...a)); }
+  override requeue(...a: Args<"requeue">) { return this.durable(() => super.requeue(...a)); }
+  override requeueExpired(...a: Args<"requeueExpired">) { return this.durable(() => super.requeueExpired(...a)); }
+  override createTask(...a: Args<"createTask">) { return this.durable(() => super.createTask(...a)); }
+  override assignWaiting(...a: Args<"assignWaiting">) { return this.durable(() => super.assignWaiting(...a)); }
+  override transitionTask(...a: Args<"transitionTask">) { return this.durable(() => super.transitionTask(...a)); }
+  override expireTasks(...a: Args<"expireTasks">) { return this.durable(() => super.expireTasks(...a)); }
+  override pruneTasks(...a: Args<"pruneTasks">) { return this.durable(() => super.pruneTasks(...a)); }
+  override putFileVersionIf(...a: Args<"putFileVersionIf">) { return this.durable(() => super.putFileVersionIf(...a)); }
+  override deleteFileIf(...a: Args<"deleteFileIf">) { return this.durable(() => super.deleteFileIf(...a)); }
+  override takeLease(...a: Args<"takeLease">) { return this.durable(() => super.takeLease(...a)); }
+  override releaseLease(...a: Args<"releaseLease">) { return this.durable(() => super.releaseLease(...a)); }
+  override expireLeases(...a: Args<"expireLeases">) { return this.durable(() => super.expireLeases(...a)); }
+
+  /** Runs a write operation whose loss in a crash is harmless; its rows go with the next commit. */
+  private soon<T>(run: () => Promise<T>): Promise<T> {
+    if (this.broken) return Promise.reject(this.broken);
+    const result = run();
+    if (this.pending.size > 0) this.sync().catch(() => {}); // whoever waits on that commit hears of a failure
+    return result;
+  }
+
+  override async close() {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      if (this.pending.size && !this.broken) this.write(this.pending);
+    } catch {
+      // Nobody was told these writes were kept: their requests were still waiting for this commit.
+    }
+    this.pending = new Pending();
+    // A statement left open would keep the connection, and so the lock, alive.
+    for (const statement of Object.values(this.q)) statement.finalize();
+    this.file.close();
+  }
+}
+
+/** Rows changed since the last commit, by table; a row changed twice is written once. */
+class Pending {
+  agents = new Set<string>();
+  tasks = new Map<string, "created" | "changed">();
+  slots = new Map<number, Slot>();
+  files = new Map<string, () => void>();
+  get size() {
+    return this.agents.size + this.tasks.size + this.slots.size + this.files.size;
+  }
+}
+
+/** The part of a task record that changes after it is created. */
+const taskState = ({ to, state, attempts, updatedAt, history, note, result, responseId }: TaskRecord) => ({ to, state, attempts, updatedAt, history, note, result, responseId });
+
+/** What is kept of an agent: not its live connections. */
+const persisted = ({ conns: _, ...rest }: AgentRecord) => rest;

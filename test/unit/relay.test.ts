@@ -1,0 +1,296 @@
+/** The relay's core through its façade: a hand-driven clock, and sinks that stand in for sockets. No I/O, no sleeping on the clock. */
+import { describe, expect, test } from "bun:test";
+import type { Message, Task } from "../../src/protocol/schemas";
+import type { AgentRecord } from "../../src/relay/store/port";
+import { settle, setup, sink } from "./_core";
+
+const contents = (ms: Message[]) => ms.map((m) => (m.type === "broadcast" ? m.content : m.type));
+
+describe("relay core", () => {
+  test("a task's lease runs out on the clock, not on a timer: queued again, then redelivered as attempt 2", async () => {
+    const { relay, register, send, advance } = setup();
+    const a = await register("a");
+    const b = await register("b");
+    const { id } = await send(a, { type: "task", to: "b", task: "t", lease_s: 30 });
+    expect((await relay.take(b, { max: 10 })).map((m) => m.id)).toEqual([id]);
+    await advance(29_000);
+    expect((await relay.getTask(a, id)).state).toBe("delivered");
+    await advance(2_000);
+    expect((await relay.getTask(a, id)).state).toBe("queued");
+    expect(await relay.take(b, { max: 10 })).toEqual([expect.objectContaining({ id, attempt: 2 })]);
+  });
+
+  test("a broadcast not acknowledged within the ack window comes back", async () => {
+    const { relay, register, send, advance } = setup();
+    const a = await register("a");
+    const b = await register("b");
+    await send(a, { type: "broadcast", content: "c" });
+    expect(await relay.take(b, { max: 10 })).toHaveLength(1);
+    expect(await relay.take(b, { max: 10 })).toHaveLength(0);
+    await advance(6000);
+    expect(await relay.take(b, { max: 10 })).toHaveLength(1);
+  });
+
+  test("ttl: a task still queued after its ttl expires, leaves the queue, and the sender is told", async () => {
+    const { relay, register, send, advance } = setup();
+    const a = await register("a");
+    const b = await register("b");
+    const { id } = await send(a, { type: "task", to: "b", task: "t", ttl_s: 10 });
+    await advance(11_000);
+    expect((await relay.getTask(a, id)).state).toBe("expired");
+    expect(await relay.take(b, { max: 10 })).toEqual([]);
+    expect(await relay.take(a, { max: 10 })).toContainEqual(expect.objectContaining({ type: "status", task_id: id, state: "expired" }));
+  });
+
+  test("a socket opens with the agent's record once attached, its id naming this relay", async () => {
+    const { relay, register } = setup();
+    const b = await register("b");
+    const s = sink();
+    const conn = relay.connect(b, s);
+    expect(conn.id.startsWith(`${relay.instance}.`)).toBe(true);
+    await settle();
+    expect(s.opened?.conns).toEqual([conn.id]);
+    expect((await relay.getAgent("b")).connected).toBe(true);
+    await conn.close();
+    expect((await relay.getAgent("b")).connected).toBe(false);
+  });
+
+  test("a backed-up socket gets nothing more until it drains; the rest waits in the queue, in order", async () => {
+    const { relay, register, send } = setup();
+    const a = await register("a");
+    const b = await register("b");
+    const s = sink(2);
+    const conn = relay.connect(b, s);
+    for (let i = 0; i < 5; i++) await send(a, { type: "broadcast", content: `m${i}` });
+    await settle();
+    expect(contents(s.got)).toEqual(["m0", "m1"]);
+    expect((await relay.heartbeat(b)).pending).toBe(3);
+    s.capacity = Infinity;
+    conn.drained();
+    await settle();
+    expect(contents(s.got)).toEqual(["m0", "m1", "m2", "m3", "m4"]);
+  });
+
+  test("a dropped socket's unacknowledged messages go to the next connection, acknowledged ones do not", async () => {
+    const { relay, register, send } = setup();
+    const a = await register("a");
+    const b = await register("b");
+    const first = sink();
+    const conn = relay.connect(b, first);
+    await send(a, { type: "broadcast", content: "one" });
+    await send(a, { type: "broadcast", content: "two" });
+    await settle();
+    await relay.ack(b, [first.got[0]!.id]);
+    await conn.close();
+    const second = sink();
+    relay.connect(b, second);
+    await settle();
+    expect(contents(second.got)).toEqual(["two"]);
+  });
+
+  test("capability routing prefers the least loaded, and breaks ties in turn", async () => {
+    const { register, send } = setup();
+    const a = await register("a");
+    await register("b", ["x"]);
+    const c = await register("c", ["x"]);
+    const picks: (string | null | undefined)[] = [];
+    for (let i = 0; i < 4; i++) picks.push((await send(a, { type: "task", cap: "x", task: "t" })).to);
+    expect(new Set(picks).size).toBe(2);
+    expect(picks.filter((p) => p === c.id)).toHaveLength(2);
+  });
+
+  test("a long poll wakes when a message arrives, and one whose client hung up takes nothing", async () => {
+    const { relay, register, send } = setup();
+    const a = await register("a");
+    const b = await register("b");
+    const waiting = relay.take(b, { max: 10, waitMs: 5000 });
+    await settle();
+    await send(a, { type: "broadcast", content: "hi" });
+    expect(contents([...(await waiting)])).toEqual(["hi"]);
+    const gone = await Promise.race([relay.take(b, { max: 10, waitMs: 5000, signal: AbortSignal.abort() }).then(() => "returned"), Bun.sleep(1000).then(() => "still waiting")]);
+    expect(gone).toBe("returned");
+  });
+
+  test("a stale agent's name can be taken over, which closes its sockets; an online one's cannot", async () => {
+    const { relay, register, advance } = setup();
+    const a = await register("a");
+    expect(register("a")).rejects.toThrow(/belongs to agent/);
+    await advance(121_000);
+    const taken = await register("a");
+    expect(taken.id).not.toBe(a.id);
+    expect(await relay.knows(a.id)).toBe(false);
+  });
+
+  test("a task watch gets the task now and on each change; unregistering closes it with 4001", async () => {
+    const { relay, register, send } = setup();
+    const a = await register("a");
+    const b = await register("b");
+    const { id } = await send(a, { type: "task", to: "b", task: "t" });
+    const seen: string[] = [];
+    let closed = 0;
+    await relay.watchTask(a, id, { push: (t: Task, r) => seen.push(`${t.state}${r ? `:${r.result}` : ""}`), close: (code) => (closed = code) });
+    await relay.take(b, { max: 1 });
+    await send(b, { type: "progress", in_reply_to: id, note: "n" });
+    await send(b, { type: "progress", in_reply_to: id, note: "n2" });
+    await send(b, { type: "response", in_reply_to: id, result: "done" });
+    await settle();
+    expect(seen).toEqual(["queued", "delivered", "working", "completed:done"]);
+    await relay.unregister(a);
+    expect(closed).toBe(4001);
+    expect(relay.watchTask(b, "t_nothing", { push() {}, close() {} })).rejects.toThrow("no task has the id t_nothing");
+  });
+});
+
+describe("relay core: a task answered while a copy of it waits in the queue", () => {
+  test("a response while the task is queued again (its socket dropped) settles it for good", async () => {
+    const { relay, register, send } = setup();
+    const a = await register("a");
+    const b = await register("b");
+    const first = sink();
+    const conn = relay.connect(b, first);
+    const { id } = await send(a, { type: "task", to: "b", task: "t" });
+    await settle();
+    expect(first.got.map((m) => m.id)).toEqual([id]);
+    // The socket drops before the ack, so the task is queued again; the holder answers over HTTP meanwhile.
+    await conn.close();
+    await send(b, { type: "response", in_reply_to: id, result: "done" });
+    const second = sink();
+    relay.connect(b, second);
+    await settle();
+    expect(second.got.filter((m) => m.id === id)).toEqual([]);
+    const task = await relay.getTask(a, id);
+    expect(task.state).toBe("completed");
+    expect(task.history.map((h) => h.state)).toEqual(["queued", "delivered", "completed"]);
+    expect(send(b, { type: "response", in_reply_to: id, result: "again" })).rejects.toThrow(/already completed/);
+  });
+
+  test("progress while a copy is queued: the task stays working and is not handed out again", async () => {
+    const { relay, register, send } = setup();
+    const a = await register("a");
+    const b = await register("b");
+    const conn = relay.connect(b, sink());
+    const { id } = await send(a, { type: "task", to: "b", task: "t" });
+    await settle();
+    await conn.close();
+    await send(b, { type: "progress", in_reply_to: id, note: "on it" });
+    expect((await relay.take(b, { max: 10 })).filter((m) => m.id === id)).toEqual([]);
+    expect((await relay.getTask(a, id)).state).toBe("working");
+  });
+
+  test("only its holder answers a task, and only once it has it", async () => {
+    const { relay, register, send } = setup();
+    const a = await register("a");
+    const b = await register("b");
+    const { id } = await send(a, { type: "task", to: "b", task: "t" });
+    expect(send(a, { type: "response", in_reply_to: id, result: "x" })).rejects.toThrow(`only the agent holding task ${id} can respond to it`);
+    expect(send(b, { type: "progress", in_reply_to: id, note: "x" })).rejects.toThrow(`task ${id} has not been delivered to you yet`);
+    await relay.take(b, { max: 1 });
+    await relay.cancel(a, id);
+    expect(send(b, { type: "response", in_reply_to: id, result: "x" })).rejects.toThrow(`task ${id} is already canceled`);
+    expect((await relay.take(b, { max: 10 })).map((m) => (m.type === "status" ? m.state : m.type))).toEqual(["canceled"]);
+  });
+});
+
+describe("relay core: an agent that left", () => {
+  test("unregistering an agent with two sockets closes both and fails its tasks, handing none to the other socket", async () => {
+    const { relay, register, send } = setup();
+    const a = await register("a");
+    const b = await register("b");
+    const sockets = [sink(), sink()];
+    // Bun runs a socket's close handler inside ws.close(); these sinks do the same.
+    for (const s of sockets) {
+      const conn = relay.connect(b, s);
+      s.onClose = () => void conn.close();
+    }
+    const t1 = await send(a, { type: "task", to: "b", task: "one" });
+    const t2 = await send(a, { type: "task", to: "b", task: "two" });
+    await settle();
+    await relay.unregister(b);
+    await settle();
+    expect(sockets.map((s) => s.closed)).toEqual([4001, 4001]);
+    expect(sockets.flatMap((s) => s.got).map((m) => m.id).sort()).toEqual([t1.id, t2.id].sort());
+    for (const { id } of [t1, t2]) expect((await relay.getTask(a, id)).history.map((h) => h.state)).toEqual(["queued", "delivered", "failed"]);
+  });
+
+  test("replies to a task whose sender unregistered are not queued for nobody", async () => {
+    const { relay, register, send } = setup();
+    const a = await register("a");
+    const b = await register("b");
+    const { id } = await send(a, { type: "task", to: "b", task: "t" });
+    await relay.take(b, { max: 10 });
+    await relay.unregister(a);
+    await send(b, { type: "progress", in_reply_to: id, note: "on it" });
+    await send(b, { type: "response", in_reply_to: id, result: "done" });
+    expect((await relay.listTasks(b))[0]!.state).toBe("completed");
+  });
+
+  test("a socket that opens for an agent already gone is closed with 4001", async () => {
+    const { relay, register } = setup();
+    const b = await register("b");
+    await relay.unregister(b);
+    const s = sink();
+    relay.connect(b, s);
+    await settle();
+    expect(s.closed).toBe(4001);
+    expect(s.opened).toBeNull();
+  });
+});
+
+describe("relay core: identities", () => {
+  test("an agent the relay forgot comes back under its id with the secret the relay issued, and only with it", async () => {
+    const { relay, register } = setup();
+    const a = await register("a");
+    const reg = await relay.register({ name: "b", caps: [], description: "", machine: "" });
+    await relay.unregister((await relay.authenticate(reg.secret))!);
+    expect(relay.recognise(reg.secret)).toBe(reg.id);
+    expect(relay.register({ name: "b", caps: [], description: "", machine: "", id: reg.id, secret: `${reg.id}.${"x".repeat(43)}` })).rejects.toThrow(
+      `the relay does not know agent ${reg.id} and did not issue this secret`,
+    );
+    expect(await relay.register({ name: "b", caps: [], description: "", machine: "", id: reg.id, secret: reg.secret })).toMatchObject({ id: reg.id, secret: reg.secret });
+    expect(relay.register({ name: "a2", caps: [], description: "", machine: "", id: a.id, secret: reg.secret })).rejects.toThrow(`the secret does not match agent ${a.id}`);
+  });
+
+  test("a stale agent's name is taken over only by a registration allowed to", async () => {
+    const { relay, register, advance } = setup();
+    await register("a");
+    await advance(121_000);
+    expect(relay.register({ name: "a", caps: [], description: "", machine: "" }, { takeOver: false })).rejects.toThrow(
+      "only a registration with the relay token can take over a stale agent's name",
+    );
+    expect(await relay.register({ name: "a", caps: [], description: "", machine: "" })).toMatchObject({ name: "a" });
+  });
+});
+
+describe("relay core: forgetting idle agents", () => {
+  const make = () => setup({ staleAfterMs: 1000, forgetAfterMs: 60_000, ackWindowMs: 3_600_000 });
+
+  test("an agent stale and idle for --forget-after is forgotten; one with something queued, in flight or held is not", async () => {
+    const { relay, register, send, advance } = make();
+    const [idle, queued, inflight, holder, boss] = await Promise.all(["idle", "queued", "inflight", "holder", "boss"].map((n) => register(n)));
+    const drain = async (agent: AgentRecord) => relay.ack(agent, (await relay.take(agent, { max: 100 })).map((m) => m.id));
+    await send(boss!, { type: "task", to: "queued", task: "waits in the queue" });
+    await send(boss!, { type: "task", to: "holder", task: "held unfinished" });
+    await drain(holder!);
+    await send(boss!, { type: "broadcast", content: "news" });
+    await drain(idle!);
+    await drain(holder!);
+    await relay.take(inflight!, { max: 100 }); // taken, never acknowledged
+    await drain(boss!);
+    await advance(59_000);
+    expect((await relay.health()).agents).toBe(5);
+    await advance(16_000);
+    expect((await relay.listAgents({ all: true })).map((a) => a.name)).toEqual(["holder", "inflight", "queued"]);
+  });
+
+  test("an agent seen or connected within --forget-after is kept", async () => {
+    const { relay, register, advance } = make();
+    const seen = await register("seen");
+    const connected = await register("connected");
+    relay.connect(connected, sink());
+    for (let i = 0; i < 10; i++) {
+      await advance(30_000);
+      await relay.heartbeat(seen);
+    }
+    expect((await relay.health()).agents).toBe(2);
+  });
+});

@@ -1,0 +1,623 @@
+/**
+ * The Store port's contract: what every store implementation does, run by stores.test.ts against
+ * each of them. `again` reopens a store on what it kept (the memory store returns itself), so every
+ * check after it also shows the durable stores kept each acknowledged write.
+ */
+import { describe, expect, test } from "bun:test";
+import type { Message, Priority } from "../../src/protocol/schemas";
+import type { NewAgent, NewEntry, Room, Store, TaskRecord } from "../../src/relay/store/port";
+
+export interface StoreKind {
+  name: string;
+  open(): Store;
+  /** The same state, as a store started again would see it. */
+  again(store: Store): Promise<Store>;
+}
+
+const T0 = 10_000_000;
+const NONE: Room = {};
+const agent = (id: string, name = id, caps: string[] = []): NewAgent => ({ id, name, caps, description: "", machine: "", secretHash: `hash-${id}` });
+const rules = (now: number, more: { maxAgents?: number; takeOver?: boolean; allowNew?: boolean } = {}) => ({
+  staleBefore: now - 120_000,
+  maxAgents: more.maxAgents ?? 100,
+  takeOver: more.takeOver ?? true,
+  allowNew: more.allowNew ?? true,
+  note: "its name was taken over",
+  room: {},
+});
+const ACK = { max: 100, ackWindowMs: 60_000, room: {} };
+
+let n = 0;
+const note = (from: string, to: string, content = "x", priority: Priority = "normal"): NewEntry => ({
+  to,
+  priority,
+  msg: { type: "broadcast", id: `m_${String(++n).padStart(6, "0")}`, from, to: null, created_at: "t", content, topic: "", tags: [] },
+});
+const progress = (from: string, to: string, taskId: string, text: string): NewEntry => ({
+  to,
+  priority: "normal",
+  msg: { type: "progress", id: `m_p${++n}`, from, to, created_at: "t", in_reply_to: taskId, note: text },
+});
+const task = (id: string, from: string, to: string | null, more: Partial<TaskRecord> = {}): TaskRecord => ({
+  id,
+  from,
+  to,
+  cap: null,
+  task: "do it",
+  context: {},
+  priority: "normal",
+  state: "queued",
+  attempts: 0,
+  leaseS: 30,
+  ttlS: null,
+  createdAt: T0,
+  updatedAt: T0,
+  history: [{ state: "queued", at: T0, note: "" }],
+  result: null,
+  responseId: null,
+  idempotencyKey: null,
+  ...more,
+});
+const ids = (ms: readonly Message[]) => ms.map((m) => m.id);
+const types = (ms: readonly Message[]) => ms.map((m) => (m.type === "status" ? `status:${m.state}` : m.type));
+
+/** A store with agents a and b registered at T0. */
+async function two(kind: StoreKind) {
+  const s = kind.open();
+  await s.claimName(agent("a"), T0, rules(T0));
+  await s.claimName(agent("b", "b", ["x"]), T0, rules(T0));
+  return s;
+}
+
+export function storeContract(kind: StoreKind) {
+  describe(`${kind.name} store: agents`, () => {
+    test("registered agents are found by id and name, listed and counted, as frozen values", async () => {
+      let s = await two(kind);
+      s = await kind.again(s);
+      const a = (await s.getAgent("a"))!;
+      expect(a).toMatchObject({ id: "a", name: "a", registeredAt: T0, lastSeen: T0, conns: [] });
+      expect(Object.isFrozen(a)).toBe(true);
+      expect(() => ((a as { name: string }).name = "z")).toThrow();
+      expect((await s.getAgentByName("b"))!.caps).toEqual(["x"]);
+      expect((await s.listAgents()).map((x) => x.id).sort()).toEqual(["a", "b"]);
+      expect(await s.countAgents()).toBe(2);
+      await s.close();
+    });
+
+    test("registering again keeps the id and registration time; a new name frees the old one; a wrong secret is refused", async () => {
+      let s = await two(kind);
+      const again = await s.claimName({ ...agent("a", "a2"), caps: ["y"] }, T0 + 5, rules(T0 + 5));
+      expect(again).toMatchObject({ ok: true, created: false, agent: { name: "a2", caps: ["y"], registeredAt: T0, lastSeen: T0 + 5 } });
+      expect(await s.claimName({ ...agent("a"), secretHash: "other" }, T0, rules(T0))).toEqual({ ok: false, refused: "wrong_secret" });
+      expect(await s.claimName(agent("z"), T0, rules(T0, { allowNew: false }))).toEqual({ ok: false, refused: "unknown_id" });
+      s = await kind.again(s);
+      expect(await s.getAgentByName("a")).toBeUndefined();
+      expect((await s.getAgentByName("a2"))!.id).toBe("a");
+      await s.close();
+    });
+
+    test("a name held by an online agent is refused; a stale holder is replaced only when allowed, and its tasks fail", async () => {
+      let s = await two(kind);
+      expect(await s.claimName(agent("c", "b"), T0 + 1000, rules(T0 + 1000))).toMatchObject({ ok: false, refused: "name_taken", stale: false, holder: { id: "b" } });
+      const later = T0 + 121_000;
+      await s.createTask(task("t_1", "a", "b"), NONE);
+      await s.claimNext("b", null, later - 10, ACK);
+      expect(await s.claimName(agent("c", "b"), later, rules(later, { takeOver: false }))).toMatchObject({ ok: false, refused: "name_taken", stale: true });
+      const taken = await s.claimName(agent("c", "b"), later, rules(later));
+      expect(taken).toMatchObject({ ok: true, created: true, replaced: { id: "b" } });
+      if (!taken.ok) throw new Error();
+      expect(taken.effects.tasks).toContain("t_1");
+      s = await kind.again(s);
+      expect(await s.getAgent("b")).toBeUndefined();
+      expect((await s.getAgentByName("b"))!.id).toBe("c");
+      expect((await s.getTask("t_1"))!.history.at(-1)).toMatchObject({ state: "failed", note: "assignee left: its name was taken over" });
+      expect(types((await s.claimNext("a", null, later, ACK)).messages)).toEqual(["status:failed"]);
+      await s.close();
+    });
+
+    test("past maxAgents a new id is refused, but replacing a stale holder at the limit is not", async () => {
+      const s = await two(kind);
+      expect(await s.claimName(agent("c"), T0, rules(T0, { maxAgents: 2 }))).toEqual({ ok: false, refused: "too_many_agents", count: 2 });
+      const later = T0 + 200_000;
+      expect(await s.claimName(agent("c", "a"), later, rules(later, { maxAgents: 2 }))).toMatchObject({ ok: true, replaced: { id: "a" } });
+      expect(await s.claimName(agent("d"), later, rules(later, { maxAgents: 2 }))).toMatchObject({ ok: false, refused: "too_many_agents" });
+      await s.close();
+    });
+
+    test("touching marks an agent seen, never backwards; a kept touch survives a restart", async () => {
+      let s = await two(kind);
+      expect((await s.touchAgent("a", T0 + 50, true))!.lastSeen).toBe(T0 + 50);
+      expect((await s.touchAgent("a", T0 + 10))!.lastSeen).toBe(T0 + 50);
+      expect(await s.touchAgent("nobody", T0)).toBeUndefined();
+      s = await kind.again(s);
+      expect((await s.getAgent("a"))!.lastSeen).toBe(T0 + 50);
+      await s.close();
+    });
+
+    test("unregistering drops the queue and flight, fails the tasks held, and tells their senders", async () => {
+      let s = await two(kind);
+      await s.createTask(task("t_1", "a", "b"), NONE);
+      await s.enqueueIfRoom(note("a", "b"), NONE);
+      await s.claimNext("b", null, T0, { ...ACK, max: 1 });
+      const gone = await s.unregisterAgent("b", T0 + 1, "its agent unregistered", NONE);
+      expect(gone).toMatchObject({ agent: { id: "b" } });
+      expect(await s.unregisterAgent("b", T0 + 1, "again", NONE)).toBeUndefined();
+      s = await kind.again(s);
+      expect(await s.countWaiting("b")).toBe(0);
+      expect((await s.getTask("t_1"))!.state).toBe("failed");
+      expect(await s.countHeld(["b"])).toEqual([0]);
+      // Messages for an agent that is gone are not kept for nobody.
+      expect(await s.enqueueIfRoom(note("a", "b"), NONE)).toEqual({ ok: false, refused: "unknown_agent" });
+      await s.close();
+    });
+
+    test("forgetting claims only stale agents with no connection, nothing waiting and no unfinished task, up to a limit", async () => {
+      const s = await two(kind);
+      await s.claimName(agent("c"), T0, rules(T0));
+      await s.claimName(agent("d"), T0, rules(T0));
+      await s.claimName(agent("e"), T0, rules(T0));
+      await s.enqueueIfRoom(note("a", "b"), NONE);
+      await s.createTask(task("t_1", "b", "e"), NONE);
+      await s.claimNext("e", null, T0, ACK);
+      await s.ack("e", ["t_1"]);
+      await s.attachConnection("c", "r1.1");
+      await s.touchAgent("d", T0 + 1000);
+      const r = await s.forgetAgents(T0 + 500, 10, T0 + 2000, "forgotten", NONE);
+      expect(r.agents.map((x) => x.id)).toEqual(["a"]);
+      expect((await s.listAgents()).map((x) => x.id).sort()).toEqual(["b", "c", "d", "e"]);
+      await s.close();
+    });
+  });
+
+  describe(`${kind.name} store: queues`, () => {
+    test("a queue serves urgent, high, normal, low, then oldest first", async () => {
+      let s = await two(kind);
+      for (const p of ["normal", "low", "urgent", "high", "normal"] as const) await s.enqueueIfRoom(note("a", "b", p, p), NONE);
+      s = await kind.again(s);
+      expect(await s.countWaiting("b")).toBe(5);
+      const { messages } = await s.claimNext("b", null, T0, ACK);
+      expect(messages.map((m) => (m.type === "broadcast" ? m.content : ""))).toEqual(["urgent", "high", "normal", "normal", "low"]);
+      await s.close();
+    });
+
+    test("the queue bound (counting what is in flight), the relay's byte budget and a sender's byte budget each refuse what does not fit", async () => {
+      const s = await two(kind);
+      await s.claimName(agent("c"), T0, rules(T0));
+      expect(await s.enqueueIfRoom(note("a", "b"), { maxQueue: 1 })).toMatchObject({ ok: true });
+      await s.claimNext("b", null, T0, { ...ACK, max: 1 });
+      expect(await s.enqueueIfRoom(note("a", "b"), { maxQueue: 1 })).toEqual({ ok: false, refused: "queue_full", waiting: 1, name: "b" });
+      const big = "x".repeat(1000);
+      const size = (await s.enqueueIfRoom(note("a", "c", big), { maxQueuedBytes: 2000 })).ok;
+      expect(size).toBe(true);
+      expect(await s.enqueueIfRoom(note("b", "c", big), { maxQueuedBytes: 2000 })).toMatchObject({ ok: false, refused: "relay_full" });
+      expect(await s.enqueueIfRoom(note("a", "c", big), { maxSenderBytes: 2000 })).toMatchObject({ ok: false, refused: "sender_full" });
+      expect(await s.enqueueIfRoom(note("b", "c", big), { maxSenderBytes: 2000 })).toMatchObject({ ok: true });
+      // A task waiting for a capability holds its bytes too.
+      expect(await s.createTask(task("t_w", "b", null, { cap: "later", task: big }), { maxSenderBytes: 2000 })).toMatchObject({ ok: false, refused: "sender_full" });
+      // Read and acknowledged, a message stops counting.
+      const { messages } = await s.claimNext("c", null, T0, ACK);
+      await s.ack("c", ids(messages));
+      expect(await s.enqueueIfRoom(note("a", "c", big), { maxSenderBytes: 2000, maxQueuedBytes: 2000 })).toMatchObject({ ok: true });
+      await s.close();
+    });
+
+    test("every way a message leaves gives its bytes back: read, withdrawn, replaced, expired, its recipient gone", async () => {
+      let s = await two(kind);
+      await s.claimName(agent("c", "c", ["y"]), T0, rules(T0));
+      /** Bytes held now, as a budget of nothing reports them. */
+      const held = async (from = "z") => {
+        const r = await s.enqueueIfRoom(note(from, "a"), { maxQueuedBytes: 0 });
+        return r.ok ? -1 : "bytes" in r ? r.bytes : -1;
+      };
+      await s.createTask(task("t_1", "a", "b", { leaseS: 10 }), NONE);
+      await s.createTask(task("t_2", "a", "b", { ttlS: 5, priority: "low" }), NONE);
+      await s.enqueueIfRoom(note("c", "b"), NONE);
+      expect(await held()).toBeGreaterThan(0);
+      await s.claimNext("b", null, T0, { ...ACK, max: 1 });
+      await s.requeueExpired(T0 + 11_000, 100, NONE);
+      await s.expireTasks(T0 + 11_000, 100, NONE);
+      await s.ack("b", ids((await s.claimNext("b", null, T0 + 11_000, ACK)).messages));
+      for (const text of ["1", "2"]) {
+        await s.transitionTask("t_1", ["delivered", "working"], { note: text, at: T0, holder: "b", room: NONE, withdraw: true, messages: [progress("b", "a", "t_1", text)] });
+      }
+      await s.createTask(task("t_3", "a", null, { cap: "y" }), NONE);
+      await s.assignWaiting("c", T0);
+      s = await kind.again(s);
+      await s.transitionTask("t_1", ["delivered", "working"], { state: "completed", note: "", at: T0, holder: "b", room: NONE, withdraw: true, messages: [{ to: "a", priority: "normal", msg: { type: "response", id: "m_r", from: "b", to: "a", created_at: "t", in_reply_to: "t_1", status: "completed", result: "done" } }] });
+      await s.unregisterAgent("c", T0, "gone", NONE);
+      for (const id of ["b", "a"]) await s.ack(id, ids((await s.claimNext(id, null, T0 + 11_000, ACK)).messages));
+      expect(await held()).toBe(0);
+      expect(await s.enqueueIfRoom(note("a", "b", "x".repeat(100)), { maxSenderBytes: 400 })).toMatchObject({ ok: true });
+      await s.close();
+    });
+
+    test("a reply that does not fit changes nothing; a status that does not fit is skipped, the record keeps the state", async () => {
+      const s = await two(kind);
+      await s.createTask(task("t_1", "a", "b"), NONE);
+      await s.claimNext("b", null, T0, { ...ACK, room: { maxQueue: 0 } });
+      expect(await s.countWaiting("a")).toBe(0);
+      await s.enqueueIfRoom(note("b", "a"), NONE);
+      const full = { maxQueue: 1 };
+      const answer = await s.transitionTask("t_1", ["delivered"], { state: "completed", note: "", at: T0, holder: "b", withdraw: true, room: full, messages: [progress("b", "a", "t_1", "done")] });
+      expect(answer).toMatchObject({ ok: false, refused: "no_room", room: { refused: "queue_full" } });
+      expect((await s.getTask("t_1"))!.state).toBe("delivered");
+      // A progress note replacing an unread one always fits.
+      await s.ack("a", ids((await s.claimNext("a", null, T0, ACK)).messages));
+      await s.transitionTask("t_1", ["delivered", "working"], { state: "working", note: "1", at: T0, holder: "b", room: NONE, messages: [progress("b", "a", "t_1", "1")] });
+      expect(await s.transitionTask("t_1", ["working"], { note: "2", at: T0, holder: "b", room: { maxQueue: 2 }, messages: [progress("b", "a", "t_1", "2")] })).toMatchObject({ ok: true });
+      await s.close();
+    });
+
+    test("a broadcast reaches every agent but its sender that has room", async () => {
+      let s = await two(kind);
+      await s.claimName(agent("c"), T0, rules(T0));
+      await s.enqueueIfRoom(note("a", "c"), NONE);
+      const r = await s.broadcast(note("a", "").msg, "a", { maxQueue: 1 });
+      expect(r.recipients).toBe(1);
+      expect(r.effects.messages.map((m) => m.to)).toEqual(["b"]);
+      s = await kind.again(s);
+      expect(await s.countWaiting("a")).toBe(0);
+      expect(await s.countWaiting("b")).toBe(1);
+      await s.close();
+    });
+
+    test("claiming puts messages in flight until acknowledged; unknown ids are ignored", async () => {
+      let s = await two(kind);
+      const sent = [note("a", "b"), note("a", "b"), note("a", "b")];
+      for (const e of sent) await s.enqueueIfRoom(e, NONE);
+      const first = await s.claimNext("b", null, T0, { ...ACK, max: 2 });
+      expect(ids(first.messages)).toEqual([sent[0]!.msg.id, sent[1]!.msg.id]);
+      expect(await s.countWaiting("b")).toBe(1);
+      expect(await s.ack("b", [sent[0]!.msg.id, "m_unknown"])).toBe(1);
+      expect(await s.ack("b", [sent[0]!.msg.id])).toBe(0);
+      s = await kind.again(s);
+      // The unacknowledged one comes back after the ack window.
+      expect((await s.requeueExpired(T0 + 60_000, 100, NONE)).requeued).toBe(1);
+      expect(ids((await s.claimNext("b", null, T0 + 60_000, ACK)).messages)).toEqual([sent[1]!.msg.id, sent[2]!.msg.id]);
+      await s.close();
+    });
+
+    test("two concurrent claims for one agent hand a message out once", async () => {
+      const s = await two(kind);
+      await s.enqueueIfRoom(note("a", "b"), NONE);
+      const [x, y] = await Promise.all([s.claimNext("b", null, T0, { ...ACK, max: 1 }), s.claimNext("b", null, T0, { ...ACK, max: 1 })]);
+      expect(x.messages.length + y.messages.length).toBe(1);
+      for (let i = 0; i < 50; i++) await s.enqueueIfRoom(note("a", "b"), NONE);
+      const claims = await Promise.all(Array.from({ length: 20 }, () => s.claimNext("b", null, T0, { ...ACK, max: 3 })));
+      const all = claims.flatMap((c) => ids(c.messages));
+      expect(all.length).toBe(50);
+      expect(new Set(all).size).toBe(50);
+      await s.close();
+    });
+
+    test("a connection takes only what it wants; others' messages stay queued in order", async () => {
+      const s = await two(kind);
+      await s.attachConnection("b", "r1.1");
+      const file = (key: string): NewEntry => ({ to: "b", priority: "normal", msg: { type: "file", id: `m_f${++n}`, from: "a", to: null, created_at: "t", key, version: 1, by: "a", action: "put" } });
+      await s.enqueueIfRoom(note("a", "b"), NONE);
+      await s.enqueueIfRoom(file("docs/a.md"), NONE);
+      await s.enqueueIfRoom(file("src/b.ts"), NONE);
+      const watch = await s.claimNext("b", "r1.1", T0, { ...ACK, want: { types: ["file"], filePrefix: "docs/" } });
+      expect(watch.messages.map((m) => (m.type === "file" ? m.key : m.type))).toEqual(["docs/a.md"]);
+      const typed = await s.claimNext("b", "r1.1", T0, { ...ACK, want: { types: ["file"], filePrefix: null } });
+      expect(typed.messages.map((m) => (m.type === "file" ? m.key : m.type))).toEqual(["src/b.ts"]);
+      expect(types((await s.claimNext("b", null, T0, ACK)).messages)).toEqual(["broadcast"]);
+      await s.close();
+    });
+
+    test("a connection must be attached to claim; closing it queues again what went out on it", async () => {
+      let s = await two(kind);
+      for (let i = 0; i < 3; i++) await s.enqueueIfRoom(note("a", "b"), NONE);
+      expect((await s.claimNext("b", "r1.9", T0, ACK)).messages).toEqual([]);
+      expect((await s.attachConnection("b", "r1.1"))!.conns).toEqual(["r1.1"]);
+      await s.attachConnection("b", "r1.2");
+      const one = await s.claimNext("b", "r1.1", T0, { ...ACK, max: 1 });
+      const two_ = await s.claimNext("b", "r1.2", T0, { ...ACK, max: 1 });
+      await s.ack("b", ids(one.messages));
+      expect([...(await s.detachConnection("b", "r1.2")).queued]).toEqual(["b"]);
+      expect((await s.getAgent("b"))!.conns).toEqual(["r1.1"]);
+      s = await kind.again(s);
+      expect(ids((await s.claimNext("b", null, T0, ACK)).messages)[0]).toBe(two_.messages[0]!.id);
+      await s.close();
+    });
+
+    test("acknowledging by task settles every queued or in-flight message about it", async () => {
+      const s = await two(kind);
+      await s.createTask(task("t_1", "a", "b"), NONE);
+      await s.createTask(task("t_2", "a", "b"), NONE);
+      await s.claimNext("b", null, T0, ACK);
+      await s.transitionTask("t_1", ["delivered"], { room: NONE, note: "half", at: T0, holder: "b", messages: [progress("b", "a", "t_1", "half")] });
+      await s.transitionTask("t_2", ["delivered"], { room: NONE, note: "x", at: T0, holder: "b", messages: [progress("b", "a", "t_2", "x")] });
+      await s.claimNext("a", null, T0, { ...ACK, max: 1 });
+      // a holds one message about each task in flight or queued: delivered statuses and progress notes.
+      expect(await s.clearTaskMessages("a", ["t_1"])).toBeGreaterThanOrEqual(2);
+      const rest = (await s.claimNext("a", null, T0, ACK)).messages;
+      expect(rest.every((m) => (m.type === "status" ? m.task_id : m.type === "progress" ? m.in_reply_to : "") === "t_2")).toBe(true);
+      expect(rest.length).toBeGreaterThan(0);
+      await s.close();
+    });
+
+    test("an unread progress note or status replaces the previous unread one about the same task, never a read one", async () => {
+      let s = await two(kind);
+      await s.createTask(task("t_1", "a", "b"), NONE);
+      await s.claimNext("b", null, T0, ACK);
+      for (const text of ["one", "two", "three"]) {
+        const state = text === "one" ? ("working" as const) : undefined;
+        await s.transitionTask("t_1", ["delivered", "working"], { room: NONE, state, note: text, at: T0, holder: "b", messages: [progress("b", "a", "t_1", text)] });
+      }
+      s = await kind.again(s);
+      // The status said delivered, then working; the notes said one, two, three.
+      const first = (await s.claimNext("a", null, T0, ACK)).messages;
+      expect(first.map((m) => (m.type === "progress" ? m.note : m.type === "status" ? m.state : ""))).toEqual(["working", "three"]);
+      await s.transitionTask("t_1", ["delivered", "working"], { room: NONE, note: "four", at: T0, holder: "b", messages: [progress("b", "a", "t_1", "four")] });
+      expect(await s.countWaiting("a")).toBe(1);
+      // The read one comes back after its window, and the newer unread one makes it moot.
+      await s.requeueExpired(T0 + 60_000, 100, NONE);
+      expect(await s.countWaiting("a")).toBe(2);
+      expect((await s.claimNext("a", null, T0 + 60_000, ACK)).messages.map((m) => (m.type === "progress" ? m.note : m.type))).toEqual(["status", "four"]);
+      await s.close();
+    });
+
+    test("a message put back goes to its place in the queue", async () => {
+      const s = await two(kind);
+      const sent = [note("a", "b"), note("a", "b"), note("a", "b")];
+      for (const e of sent) await s.enqueueIfRoom(e, NONE);
+      const { messages } = await s.claimNext("b", null, T0, { ...ACK, max: 2 });
+      await s.requeue("b", [messages[1]!.id, messages[0]!.id]);
+      expect(ids((await s.claimNext("b", null, T0, ACK)).messages)).toEqual(sent.map((e) => e.msg.id));
+      await s.close();
+    });
+  });
+
+  describe(`${kind.name} store: tasks`, () => {
+    test("a task is created queued with its message queued; claiming delivers it, attempt by attempt", async () => {
+      let s = await two(kind);
+      const r = await s.createTask(task("t_1", "a", "b", { priority: "high" }), NONE);
+      expect(r).toMatchObject({ ok: true, duplicate: false, task: { state: "queued" } });
+      expect(await s.countHeld(["a", "b"])).toEqual([0, 1]);
+      s = await kind.again(s);
+      const first = await s.claimNext("b", null, T0 + 1, ACK);
+      expect(first.messages).toEqual([expect.objectContaining({ type: "task", id: "t_1", attempt: 1, lease_s: 30 })]);
+      expect(first.effects.tasks).toEqual(["t_1"]);
+      expect(first.effects.messages.map((m) => [m.to, m.msg.type])).toEqual([["a", "status"]]);
+      const t = (await s.getTask("t_1"))!;
+      expect(t).toMatchObject({ state: "delivered", attempts: 1 });
+      expect(Object.isFrozen(t) && Object.isFrozen(t.history)).toBe(true);
+      // Its lease runs out: queued again with a note, then delivered as attempt 2.
+      expect((await s.requeueExpired(T0 + 30_000, 100, NONE)).requeued).toBe(0);
+      expect((await s.requeueExpired(T0 + 30_001, 100, NONE)).requeued).toBe(1);
+      s = await kind.again(s);
+      expect((await s.getTask("t_1"))!.history.at(-1)).toMatchObject({ state: "queued", note: "lease of 30s ran out before an ack; queued again" });
+      expect((await s.claimNext("b", null, T0 + 40_000, ACK)).messages).toEqual([expect.objectContaining({ id: "t_1", attempt: 2 })]);
+      await s.close();
+    });
+
+    test("a repeated idempotency key returns the first task; a task that did not fit claims no key", async () => {
+      let s = await two(kind);
+      expect(await s.createTask(task("t_1", "a", "b", { idempotencyKey: "k" }), { maxQueue: 0 })).toMatchObject({ ok: false, refused: "queue_full" });
+      expect(await s.getTask("t_1")).toBeUndefined();
+      expect(await s.createTask(task("t_2", "a", "b", { idempotencyKey: "k" }), NONE)).toMatchObject({ ok: true, duplicate: false });
+      expect(await s.createTask(task("t_3", "a", "b", { idempotencyKey: "k" }), NONE)).toMatchObject({ ok: true, duplicate: true, task: { id: "t_2" } });
+      expect(await s.createTask(task("t_4", "b", "a", { idempotencyKey: "k" }), NONE)).toMatchObject({ ok: true, duplicate: false });
+      s = await kind.again(s);
+      expect((await s.getTaskByKey("a", "k"))!.id).toBe("t_2");
+      expect(await s.countWaiting("b")).toBe(1);
+      await s.close();
+    });
+
+    test("a task waiting for a capability goes to the first agent that registers with it", async () => {
+      let s = await two(kind);
+      await s.createTask(task("t_1", "a", null, { cap: "gpu" }), NONE);
+      s = await kind.again(s);
+      expect((await s.assignWaiting("b", T0)).tasks).toEqual([]);
+      await s.claimName(agent("c", "c", ["gpu"]), T0, rules(T0));
+      const r = await s.assignWaiting("c", T0);
+      expect(r.tasks.map((t) => t.to)).toEqual(["c"]);
+      expect(ids((await s.claimNext("c", null, T0, ACK)).messages)).toEqual(["t_1"]);
+      expect((await s.assignWaiting("c", T0)).tasks).toEqual([]);
+      await s.close();
+    });
+
+    test("a transition is a compare-and-set on the state, and only the holder's pass", async () => {
+      let s = await two(kind);
+      await s.createTask(task("t_1", "a", "b"), NONE);
+      expect(await s.transitionTask("t_1", ["delivered"], { room: NONE, state: "completed", note: "", at: T0 })).toMatchObject({ ok: false, refused: "state" });
+      await s.claimNext("b", null, T0, ACK);
+      expect(await s.transitionTask("t_1", ["delivered"], { room: NONE, state: "completed", note: "", at: T0, holder: "a" })).toMatchObject({ ok: false, refused: "not_holder" });
+      expect(await s.transitionTask("t_9", ["delivered"], { room: NONE, state: "completed", note: "", at: T0 })).toEqual({ ok: false, refused: "unknown_task" });
+      const done = await s.transitionTask("t_1", ["delivered", "working"], { room: NONE, state: "completed", note: "", at: T0 + 5, holder: "b", result: "r", responseId: "m_r", withdraw: true });
+      expect(done).toMatchObject({ ok: true, task: { state: "completed", result: "r", responseId: "m_r", updatedAt: T0 + 5 } });
+      s = await kind.again(s);
+      expect(await s.countHeld(["b"])).toEqual([0]);
+      // Withdrawn: the copy in flight is settled, and its lease never brings it back.
+      await s.requeueExpired(T0 + 31_000, 100, NONE);
+      expect((await s.claimNext("b", null, T0 + 31_000, ACK)).messages).toEqual([]);
+      await s.close();
+    });
+
+    test("of two concurrent answers to one task, one wins", async () => {
+      const s = await two(kind);
+      await s.createTask(task("t_1", "a", "b"), NONE);
+      await s.claimNext("b", null, T0, ACK);
+      const answer = (result: string) => s.transitionTask("t_1", ["delivered", "working"], { room: NONE, state: "completed", note: "", at: T0, holder: "b", result, withdraw: true });
+      const [x, y] = await Promise.all([answer("x"), answer("y")]);
+      expect([x.ok, y.ok].filter(Boolean)).toHaveLength(1);
+      await s.close();
+    });
+
+    test("canceling after delivery tells the holder too; a withdrawn queued copy is never handed out", async () => {
+      const s = await two(kind);
+      await s.createTask(task("t_1", "a", "b"), NONE);
+      await s.claimNext("b", null, T0, ACK);
+      await s.createTask(task("t_2", "a", "b"), NONE);
+      await s.transitionTask("t_1", ["queued", "delivered", "working"], { room: NONE, state: "canceled", note: "no", at: T0, withdraw: true });
+      await s.transitionTask("t_2", ["queued", "delivered", "working"], { room: NONE, state: "canceled", note: "no", at: T0, withdraw: true });
+      const holder = (await s.claimNext("b", null, T0, ACK)).messages;
+      expect(holder.map((m) => (m.type === "status" ? `${m.task_id}:${m.state}` : m.id))).toEqual(["t_1:canceled"]);
+      await s.close();
+    });
+
+    test("a task queued past its ttl expires; one delivered does not, until its lease brings it back", async () => {
+      let s = await two(kind);
+      await s.createTask(task("t_1", "a", "b", { ttlS: 10 }), NONE);
+      await s.createTask(task("t_2", "a", "b", { ttlS: 10, priority: "urgent" }), NONE);
+      await s.claimNext("b", null, T0, { ...ACK, max: 1 });
+      expect((await s.expireTasks(T0 + 9_999, 100, NONE)).tasks).toEqual([]);
+      const r = await s.expireTasks(T0 + 10_000, 100, NONE);
+      expect(r.tasks.map((t) => [t.id, t.state])).toEqual([["t_1", "expired"]]);
+      s = await kind.again(s);
+      expect((await s.getTask("t_1"))!.history.at(-1)!.note).toBe("not delivered within its ttl of 10s");
+      await s.requeueExpired(T0 + 30_001, 100, NONE);
+      expect((await s.expireTasks(T0 + 30_001, 100, NONE)).tasks.map((t) => t.id)).toEqual(["t_2"]);
+      expect((await s.claimNext("b", null, T0 + 30_001, ACK)).messages.filter((m) => m.type === "task")).toEqual([]);
+      await s.close();
+    });
+
+    test("finished tasks are dropped past their retention, and past a count, oldest first", async () => {
+      let s = await two(kind);
+      for (const [i, at] of [[1, 100], [2, 200], [3, 300]] as const) {
+        await s.createTask(task(`t_${i}`, "a", "b", { idempotencyKey: `k${i}` }), NONE);
+        await s.transitionTask(`t_${i}`, ["queued"], { room: NONE, state: "canceled", note: "", at: T0 + at, withdraw: true });
+      }
+      await s.createTask(task("t_4", "a", "b"), NONE);
+      expect((await s.pruneTasks(T0 + 150, 10)).map((t) => t.id)).toEqual(["t_1"]);
+      expect((await s.pruneTasks(0, 1)).map((t) => [t.id, t.state])).toEqual([["t_2", "canceled"]]);
+      s = await kind.again(s);
+      expect((await s.listTasks("a", {})).map((t) => t.id)).toEqual(["t_3", "t_4"]);
+      expect(await s.getTaskByKey("a", "k1")).toBeUndefined();
+      await s.close();
+    });
+
+    test("the operator's view: the latest changed tasks first, counts by state, the holder's latest note, messages in flight", async () => {
+      let s = await two(kind);
+      await s.createTask(task("t_1", "a", "b", { createdAt: T0 + 1, updatedAt: T0 + 1 }), NONE);
+      await s.createTask(task("t_2", "a", "b", { createdAt: T0 + 2, updatedAt: T0 + 2 }), NONE);
+      await s.claimNext("b", null, T0 + 3, ACK);
+      expect(await s.countInFlight("b")).toBe(2);
+      expect(await s.countInFlight("a")).toBe(0);
+      await s.transitionTask("t_1", ["delivered"], { room: NONE, state: "working", note: "", at: T0 + 4, holder: "b", progress: "reading" });
+      await s.transitionTask("t_1", ["working"], { room: NONE, note: "", at: T0 + 5, holder: "b", progress: "half way" });
+      s = await kind.again(s);
+      expect(await s.getTask("t_1")).toMatchObject({ state: "working", note: "half way", updatedAt: T0 + 5 });
+      // A note changes no state: the history has it once, as working.
+      expect((await s.getTask("t_1"))!.history.map((h) => h.state)).toEqual(["queued", "delivered", "working"]);
+      expect((await s.recentTasks(10)).map((t) => t.id)).toEqual(["t_1", "t_2"]);
+      expect((await s.recentTasks(1)).map((t) => t.id)).toEqual(["t_1"]);
+      expect(await s.countTasks()).toMatchObject({ queued: 0, delivered: 1, working: 1, completed: 0 });
+      await s.close();
+    });
+
+    test("an agent's tasks are listed oldest first, by state and role, a page at a time", async () => {
+      const s = await two(kind);
+      await s.createTask(task("t_1", "a", "b", { createdAt: T0 + 1 }), NONE);
+      await s.createTask(task("t_2", "b", "a", { createdAt: T0 + 2 }), NONE);
+      await s.createTask(task("t_3", "a", "b", { createdAt: T0 + 3 }), NONE);
+      expect((await s.listTasks("a", {})).map((t) => t.id)).toEqual(["t_1", "t_2", "t_3"]);
+      expect((await s.listTasks("a", { role: "sent" })).map((t) => t.id)).toEqual(["t_1", "t_3"]);
+      expect((await s.listTasks("a", { role: "held" })).map((t) => t.id)).toEqual(["t_2"]);
+      expect((await s.listTasks("a", { after: "t_1", limit: 1 })).map((t) => t.id)).toEqual(["t_2"]);
+      expect(await s.listTasks("a", { state: "completed" })).toEqual([]);
+      await s.close();
+    });
+  });
+
+  describe(`${kind.name} store: files`, () => {
+    const FILES = { maxVersions: 3, maxTotalBytes: 1000 };
+    const put = (s: Store, key: string, text: string, expected: number, at = T0, author = "a") =>
+      s.putFileVersionIf(key, expected, { bytes: new TextEncoder().encode(text), sha256: `sha-${text}`, author, authorId: author, createdAt: at }, FILES);
+
+    test("versions count up on their expected head; a stale head is refused with the latest", async () => {
+      let s = await two(kind);
+      expect(await put(s, "k", "one", 0)).toMatchObject({ ok: true, version: { version: 1, size: 3 } });
+      expect(await put(s, "k", "two", 0)).toMatchObject({ ok: false, refused: "version", latest: { version: 1 } });
+      expect(await put(s, "k", "two", 1)).toMatchObject({ ok: true, version: { version: 2 } });
+      s = await kind.again(s);
+      expect(await s.getFileHead("k")).toEqual({ key: "k", version: 2, deletedBy: null, deletedAt: null });
+      expect(new TextDecoder().decode((await s.getFileVersion("k", 1))!.bytes)).toBe("one");
+      expect((await s.listFileVersions("k")).map((f) => f.version)).toEqual([1, 2]);
+      await s.close();
+    });
+
+    test("of two writes on the same head, one wins", async () => {
+      const s = await two(kind);
+      await put(s, "k", "base", 0);
+      const [x, y] = await Promise.all([put(s, "k", "mine", 1), put(s, "k", "yours", 1)]);
+      expect([x.ok, y.ok].sort()).toEqual([false, true]);
+      expect((await s.getFileHead("k"))!.version).toBe(2);
+      await s.close();
+    });
+
+    test("only the last versions are kept, older ones give way to the byte limit, and the latest never does", async () => {
+      let s = await two(kind);
+      for (let v = 1; v <= 4; v++) await put(s, "k", `v${v}`, v - 1);
+      expect((await s.listFileVersions("k")).map((f) => f.version)).toEqual([2, 3, 4]);
+      await put(s, "big", "x".repeat(600), 0, T0 + 1);
+      expect(await s.pinnedBytes("k")).toBe(600);
+      expect(await put(s, "other", "y".repeat(500), 0)).toMatchObject({ ok: false, refused: "storage_full", pinned: 602 });
+      // 600 + 398 pinned: with v3 and v4 of k (2 bytes each) that is 1002, so the older, v3, gives way.
+      await put(s, "k", "z".repeat(398), 4, T0 + 2);
+      s = await kind.again(s);
+      expect((await s.listFileVersions("k")).map((f) => f.version)).toEqual([4, 5]);
+      await s.close();
+    });
+
+    test("a delete drops every version, numbering goes on after it, and a lease of another agent blocks it", async () => {
+      let s = await two(kind);
+      await put(s, "k", "one", 0);
+      await s.takeLease("k", "b", "b", T0, T0 + 1000);
+      expect(await s.deleteFileIf("k", "a", "a", T0)).toMatchObject({ ok: false, refused: "locked", lock: { holderId: "b" } });
+      expect(await put(s, "k", "two", 1)).toMatchObject({ ok: false, refused: "locked" });
+      expect(await s.deleteFileIf("k", "a", "a", T0 + 1000)).toMatchObject({ ok: true, head: { version: 1, deletedBy: "a", deletedAt: T0 + 1000 } });
+      expect(await s.deleteFileIf("k", "a", "a", T0 + 1000)).toMatchObject({ ok: false, refused: "unknown_file", head: { version: 1 } });
+      s = await kind.again(s);
+      expect(await s.listFileVersions("k")).toEqual([]);
+      expect(await put(s, "k", "again", 0, T0 + 1000)).toMatchObject({ ok: true, version: { version: 2 } });
+      await s.close();
+    });
+
+    test("a lease is taken, renewed by its holder, refused to others, released by its holder only, and claimed when it runs out", async () => {
+      let s = await two(kind);
+      expect(await s.takeLease("k", "a", "a", T0, T0 + 10)).toMatchObject({ ok: true, lock: { since: T0, until: T0 + 10 } });
+      expect(await s.takeLease("k", "a", "a", T0 + 5, T0 + 20)).toMatchObject({ ok: true, lock: { since: T0, until: T0 + 20 } });
+      expect(await s.takeLease("k", "b", "b", T0 + 5, T0 + 20)).toMatchObject({ ok: false, refused: "locked" });
+      expect(await s.releaseLease("k", "b", T0 + 5)).toMatchObject({ ok: false, refused: "not_holder" });
+      expect(await s.releaseLease("nothing", "a", T0)).toEqual({ ok: false, refused: "not_locked" });
+      s = await kind.again(s);
+      expect((await s.getLease("k", T0 + 19))!.holderId).toBe("a");
+      expect(await s.getLease("k", T0 + 20)).toBeUndefined();
+      expect((await s.expireLeases(T0 + 19)).length).toBe(0);
+      expect((await s.expireLeases(T0 + 20)).map((l) => l.key)).toEqual(["k"]);
+      expect(await s.expireLeases(T0 + 20)).toEqual([]);
+      await s.takeLease("j", "a", "a", T0, T0 + 10);
+      expect(await s.releaseLease("j", "a", T0 + 1)).toMatchObject({ ok: true });
+      s = await kind.again(s);
+      expect(await s.getLease("j", T0 + 2)).toBeUndefined();
+      // The relay's operator ends a lease whoever holds it.
+      await s.takeLease("j", "b", "b", T0, T0 + 10);
+      expect(await s.releaseLease("j", null, T0 + 1)).toMatchObject({ ok: true });
+      s = await kind.again(s);
+      expect(await s.getLease("j", T0 + 2)).toBeUndefined();
+      await s.close();
+    });
+
+    test("a lease whose holder unregistered binds no one and is claimed by the sweep", async () => {
+      const s = await two(kind);
+      await s.takeLease("k", "b", "b", T0, T0 + 100_000);
+      await s.unregisterAgent("b", T0, "gone", NONE);
+      expect(await s.getLease("k", T0)).toBeUndefined();
+      expect((await s.expireLeases(T0)).map((l) => l.holderId)).toEqual(["b"]);
+      await s.close();
+    });
+
+    test("files are listed by key under a prefix, with their running lease", async () => {
+      const s = await two(kind);
+      await put(s, "docs/b.md", "b", 0);
+      await put(s, "docs/a.md", "a", 0);
+      await put(s, "src/c.ts", "c", 0);
+      await s.takeLease("docs/b.md", "a", "a", T0, T0 + 10);
+      const list = await s.listFiles("docs/", T0);
+      expect(list.map((f) => [f.latest.key, f.lock?.holderId ?? null])).toEqual([["docs/a.md", null], ["docs/b.md", "a"]]);
+      await s.close();
+    });
+  });
+}

@@ -60,6 +60,8 @@ function setupViews() {
     ev.preventDefault();
     const view = views[(next + views.length) % views.length]!;
     location.hash = view.id;
+    // Selected now, not on `hashchange`: a Tab pressed right after must leave from the new tab.
+    select();
     tabs.get(view.id)!.tab.focus();
   });
 
@@ -75,7 +77,9 @@ function setupViews() {
     }
     active.render(ALL);
   };
-  window.addEventListener("hashchange", select);
+  window.addEventListener("hashchange", () => {
+    if (location.hash.slice(1) !== active.id) select();
+  });
   select();
 
   const badges = () => {

@@ -121,20 +121,20 @@ describe("relay core", () => {
     expect(await relay.knows(a.id)).toBe(false);
   });
 
-  test("a task watch gets the task now and on each change; unregistering closes it with 4001", async () => {
+  test("a task watch gets the task now and on each change, each note too, in the same millisecond; unregistering closes it with 4001", async () => {
     const { relay, register, send } = setup();
     const a = await register("a");
     const b = await register("b");
     const { id } = await send(a, { type: "task", to: "b", task: "t" });
     const seen: string[] = [];
     let closed = 0;
-    await relay.watchTask(a, id, { push: (t: Task, r) => seen.push(`${t.state}${r ? `:${r.result}` : ""}`), close: (code) => (closed = code) });
+    await relay.watchTask(a, id, { push: (t: Task, r) => seen.push(`${t.state}${t.note && !r ? `(${t.note})` : ""}${r ? `:${r.result}` : ""}`), close: (code) => (closed = code) });
     await relay.take(b, { max: 1 });
     await send(b, { type: "progress", in_reply_to: id, note: "n" });
     await send(b, { type: "progress", in_reply_to: id, note: "n2" });
     await send(b, { type: "response", in_reply_to: id, result: "done" });
     await settle();
-    expect(seen).toEqual(["queued", "delivered", "working", "completed:done"]);
+    expect(seen).toEqual(["queued", "delivered", "working(n)", "working(n2)", "completed:done"]);
     await relay.unregister(a);
     expect(closed).toBe(4001);
     expect(relay.watchTask(b, "t_nothing", { push() {}, close() {} })).rejects.toThrow("no task has the id t_nothing");

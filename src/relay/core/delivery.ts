@@ -10,6 +10,8 @@ import type { AgentRecord, Effects, Room, Store, Want } from "../store/port";
 import { announce } from "./announce";
 import { finalResponse, taskView } from "./views";
 
+type Claimed = Awaited<ReturnType<Store["claimNext"]>>;
+
 /** A live connection that messages are pushed to (an adapter over a WebSocket). */
 export interface Sink {
   /** The connection is attached: called once, with the agent's record, before any message. */
@@ -177,19 +179,35 @@ export class Delivery {
     void this.pump(pump);
   }
 
-  /** Hands queued messages to the agent's sockets until the queue is empty or every socket is backed up. */
+  /**
+   * Hands queued messages to the agent's sockets until the queue is empty or every socket is backed
+   * up. A socket that takes only some messages (`file-watch`, `listen --type`) gets those before any
+   * other; the others take turns, a batch each (usually there is only one). A claim short of a full
+   * batch means the queue is empty: a message queued meanwhile kicks the pump again, so stopping
+   * there loses nothing.
+   */
   private async pump(pump: Pump) {
     pump.running = true;
     try {
       do {
         pump.again = false;
-        // A socket that takes only some messages (`file-watch`, `listen --type`) gets those before any other.
-        for (const l of pump.locals) if (l.want && this.open(l)) await this.feed(l, Infinity);
-        // The others take turns, a batch each (usually there is only one).
+        for (const l of pump.locals) {
+          while (l.want && this.open(l)) {
+            const max = l.batch;
+            const claimed = await this.store.claimNext(l.agent, l.conn, this.clock(), { max, want: l.want, ackWindowMs: this.opts.ackWindowMs, room: this.opts.room });
+            const left = this.hand(l, claimed);
+            if (left) this.tell(await this.store.requeue(l.agent, left));
+            if (claimed.messages.length < max) break;
+          }
+        }
         for (;;) {
-          const open = pump.locals.filter((l) => !l.want && this.open(l));
-          if (open.length === 0) break;
-          if ((await this.feed(open[pump.turn++ % open.length]!, 1)) === 0) break;
+          const l = this.next(pump);
+          if (!l) break;
+          const max = l.batch;
+          const claimed = await this.store.claimNext(l.agent, l.conn, this.clock(), { max, ackWindowMs: this.opts.ackWindowMs, room: this.opts.room });
+          const left = this.hand(l, claimed);
+          if (left) this.tell(await this.store.requeue(l.agent, left));
+          if (claimed.messages.length < max) break;
         }
       } while (pump.again);
     } catch (err) {
@@ -204,34 +222,37 @@ export class Delivery {
     return l.ready && !l.paused && !l.closed;
   }
 
+  /** The next socket that takes anything and can take more, in turn; undefined when none can. */
+  private next(pump: Pump): Local | undefined {
+    const n = pump.locals.length;
+    for (let i = 0; i < n; i++) {
+      const l = pump.locals[pump.turn++ % n]!;
+      if (!l.want && this.open(l)) return l;
+    }
+    return undefined;
+  }
+
   /**
-   * Claims batches for one socket and pushes them; returns how many it claimed. A batch grows while
-   * the socket takes it all, and shrinks to what it took when it backs up, so a slow socket does not
-   * make the relay claim and put back messages it cannot send.
+   * Pushes what was claimed for one socket; returns the ids it could not take, which go back to the
+   * queue at their place. A batch grows while the socket takes it all, and shrinks to what it took
+   * when it backs up, so a slow socket does not make the relay claim and put back what it cannot send.
    */
-  private async feed(l: Local, rounds: number): Promise<number> {
-    let claimed = 0;
-    for (let round = 0; round < rounds && this.open(l); round++) {
-      const { messages, effects } = await this.store.claimNext(l.agent, l.conn, this.clock(), { max: l.batch, want: l.want, ackWindowMs: this.opts.ackWindowMs, room: this.opts.room });
-      this.tell(effects);
-      if (messages.length === 0) break;
-      claimed += messages.length;
-      let pushed = 0;
-      if (!l.closed) {
-        for (const m of messages) {
-          const sent = l.sink.push(m);
-          if (sent !== 0) pushed++;
-          if (sent <= 0) {
-            l.paused = true;
-            break;
-          }
+  private hand(l: Local, { messages, effects }: Claimed): string[] | undefined {
+    this.tell(effects);
+    if (messages.length === 0) return undefined;
+    let pushed = 0;
+    if (!l.closed) {
+      for (const m of messages) {
+        const sent = l.sink.push(m);
+        if (sent !== 0) pushed++;
+        if (sent <= 0) {
+          l.paused = true;
+          break;
         }
       }
-      l.batch = l.paused ? Math.max(1, pushed) : Math.min(this.batch, l.batch * 2);
-      // What this socket could not take goes back to the queue, at its place.
-      if (pushed < messages.length) this.tell(await this.store.requeue(l.agent, messages.slice(pushed).map((m) => m.id)));
     }
-    return claimed;
+    l.batch = l.paused ? Math.max(1, pushed) : Math.min(this.batch, l.batch * 2);
+    return pushed < messages.length ? messages.slice(pushed).map((m) => m.id) : undefined;
   }
 
   /** Closes every connection and watch of an agent that is gone. */
@@ -345,7 +366,8 @@ export class Delivery {
     const task = await this.store.getTask(taskId);
     const set = this.watches.get(taskId);
     if (!task || !set) return;
-    const shown = `${task.history.length}:${task.updatedAt}:${task.state}`;
+    // A new note changes neither the state nor the history, and may land in the same millisecond.
+    const shown = `${task.history.length}:${task.updatedAt}:${task.state}:${task.note ?? ""}`;
     let view: Task | undefined;
     for (const w of set) {
       if (w.shown === shown) continue;

@@ -11,7 +11,7 @@ import { newSortableId } from "../ids";
 import type { AgentRecord, Refusal, Room, Store, TaskChanged, TaskRecord } from "../store/port";
 import { encodeCursor, Forgetting, type RetentionOptions } from "./retention";
 import { announce } from "./announce";
-import { resolveAgent, unknownAgent } from "./registry";
+import { unknownAgent } from "./registry";
 import { isOnline, responseMessage, taskView } from "./views";
 
 type SendTask = Extract<SendMessage, { type: "task" }>;
@@ -139,7 +139,12 @@ export class Tasks {
   }
 
   /** The holder answers: the task ends completed or failed, and the sender gets the response. A reply to any other message goes to `to`. */
-  async respond(sender: AgentRecord, msg: SendResponse): Promise<Sent> {
+  respond(sender: AgentRecord, msg: SendResponse): Promise<Sent> {
+    // Ids name their kind: only a `t_` id can be a task's, so a plain reply need not look for one.
+    return msg.in_reply_to.startsWith("t_") ? this.answer(sender, msg) : this.reply(sender, msg);
+  }
+
+  private async answer(sender: AgentRecord, msg: SendResponse): Promise<Sent> {
     const task = await this.store.getTask(msg.in_reply_to);
     if (!task) return this.reply(sender, msg);
     checkHolder(task, sender, "respond to");
@@ -167,7 +172,7 @@ export class Tasks {
   /** A reply to a broadcast or any other message: a plain response to a named agent. */
   private async reply(sender: AgentRecord, msg: SendResponse): Promise<Sent> {
     if (msg.to === undefined) throw this.forgetting.missing(sender.id, msg.in_reply_to, "to reply to a broadcast, also pass --to AGENT");
-    const to = await resolveAgent(this.store, msg.to);
+    const to = (await this.store.findAgent(msg.to)) ?? unknownAgent(msg.to);
     const id = newSortableId("m");
     const message: Message = { type: "response", id, from: sender.id, to: to.id, created_at: iso(this.clock()), in_reply_to: msg.in_reply_to, status: msg.status, result: msg.result };
     const r = await this.store.enqueueIfRoom({ to: to.id, priority: "normal", msg: message }, this.opts.room);

@@ -1,7 +1,7 @@
 /** Following the agent's inbox over the WebSocket: reconnects with backoff, drops redeliveries, batches acks. */
 import * as v from "valibot";
 import type { Identity } from "../config";
-import { ClawlinkError, exitCodeFor } from "../errors";
+import { ClawlinkError, EXIT, exitCodeFor } from "../errors";
 import { logger } from "../logger";
 import { MAX_ACK_IDS, Message } from "../protocol/schemas";
 import type { Client } from "./client";
@@ -124,6 +124,11 @@ export async function followInbox(opts: FollowOptions): Promise<number> {
       if (ev.code === 4001) {
         logger.info(`${me.name} (${me.id}) was unregistered; stopping`);
         return stop(0);
+      }
+      // 4009: another identity, which held this name before the relay restarted, took it back.
+      if (ev.code === 4009) {
+        logger.error(printable(`${me.name} (${me.id}) was removed: its name was reclaimed by the agent that held it before the relay restarted (${ev.reason}); register under another name with \`clawlink register --name NEW\``));
+        return stop(EXIT.conflict);
       }
       reconnect(!greeted);
     };

@@ -81,6 +81,8 @@ export const RegisterRequest = v.object({
   /** Re-register an existing identity (keeping its id); needs that agent's secret in `secret`. */
   id: v.optional(AgentId),
   secret: v.optional(v.pipe(v.string(), v.maxLength(256))),
+  /** The name claim the relay issued with this name (`Registration.claim`): after an in-memory restart it takes the name back from whoever registered it since. */
+  claim: v.optional(v.pipe(v.string(), v.maxLength(128))),
 });
 export type RegisterRequest = v.InferOutput<typeof RegisterRequest>;
 
@@ -100,7 +102,7 @@ export const Agent = v.object({
 export type Agent = v.InferOutput<typeof Agent>;
 
 /** The register response: the record plus the agent's secret, shown once. */
-export const Registration = v.object({ ...Agent.entries, secret: v.string() });
+export const Registration = v.object({ ...Agent.entries, secret: v.string(), claim: v.optional(v.string()) });
 export type Registration = v.InferOutput<typeof Registration>;
 
 export const AgentList = v.object({ agents: v.array(Agent) });

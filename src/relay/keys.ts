@@ -7,11 +7,29 @@ import { createHmac } from "node:crypto";
 import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, statSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import { ClawlinkError } from "../errors";
+import { safeEqual } from "./ids";
 
 export const KEY_BYTES = 32;
 
 export function agentSecret(key: Uint8Array, agentId: string): string {
   return `${agentId}.${createHmac("sha256", key).update(agentId).digest("base64url")}`;
+}
+
+/**
+ * A name claim, `<ms>.<base64url(HMAC-SHA256(key, "name" NUL id NUL name NUL ms))>`: proof that the relay
+ * gave `name` to agent `id` at `ms`. A relay that restarted in memory has no record of who held which
+ * name; the claim lets an identity that held one before the restart take it back from whoever got it since.
+ */
+export function nameClaim(key: Uint8Array, agentId: string, name: string, at: number): string {
+  return `${at}.${createHmac("sha256", key).update(`name\0${agentId}\0${name}\0${at}`).digest("base64url")}`;
+}
+
+/** When the relay gave `name` to `agentId`, if `claim` is a claim this key made for exactly them; else undefined. */
+export function claimedAt(key: Uint8Array, agentId: string, name: string, claim: string): number | undefined {
+  const m = /^(\d{1,15})\.[A-Za-z0-9_-]{43}$/.exec(claim);
+  if (!m) return undefined;
+  const at = Number(m[1]);
+  return safeEqual(claim, nameClaim(key, agentId, name, at)) ? at : undefined;
 }
 
 export function randomKey(): Uint8Array {

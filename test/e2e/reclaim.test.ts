@@ -43,3 +43,28 @@ test("after a restart with --key-file, the owner takes its name back from a squa
   expect(inbox.json).toEqual([expect.objectContaining({ type: "task", task: "ship it" })]);
   await relay.stop();
 });
+
+test("the owner coming back with `listen` takes its name back too, and receives bob's tasks live", async () => {
+  const env = { CLAWLINK_TOKEN: "team-token" };
+  const key = join(tempHome(), "relay.key");
+  const port = freePort();
+  let { relay, url } = await spawnRelay(["--key-file", key], env, port);
+  const owner = { home: tempHome(), relay: url, env };
+  const squatter = { home: tempHome(), relay: url, env };
+  const ownerId = (await runCli(["register", "--name", "bob", "--json"], owner)).json.id;
+  await relay.stop();
+  ({ relay, url } = await spawnRelay(["--key-file", key], env, port));
+  expect((await runCli(["register", "--name", "bob"], squatter)).code).toBe(0);
+
+  const listening = new CliProcess(["listen", "--json"], owner);
+  await listening.waitFor(new RegExp(`listening as bob \\(${ownerId}\\)`));
+  const sent = await runCli(["delegate", "--to", "bob", "--task", "from the squatter's peer", "--json"], squatter);
+  // The squatter was removed: it cannot even send any more.
+  expect(sent.code).toBe(6);
+  const alice = { home: tempHome(), relay: url, env };
+  await runCli(["register", "--name", "alice"], alice);
+  await runCli(["delegate", "--to", "bob", "--task", "welcome back"], alice);
+  await listening.waitFor(/welcome back/);
+  await listening.stop();
+  await relay.stop();
+});

@@ -5,6 +5,7 @@ import { ClawlinkError } from "../errors";
 import { logger } from "../logger";
 import type { Agent } from "../protocol/schemas";
 import type { Client } from "./client";
+import { printable } from "./render";
 
 /** The parts of a client command's context these functions need. */
 export interface Self {
@@ -25,7 +26,7 @@ export async function registerAgent(self: Self, req: { name: string; caps: strin
   const registration = await self.client.register({ ...profile, ...(saved ? { id: saved.id, secret: saved.secret, ...(saved.claim ? { claim: saved.claim } : {}) } : {}) }).catch((err) => {
     // The relay restarted with a new key and cannot take the saved id back: this name starts afresh.
     if (!(saved && err instanceof ClawlinkError && err.code === "unrecognized_identity")) throw err;
-    logger.warn(`the relay could not take back ${saved.id} (it restarted with a new key); registering ${req.name} afresh`);
+    logger.warn(printable(`the relay could not take back ${saved.id} (it restarted with a new key); registering ${req.name} afresh`));
     return self.client.register(profile);
   });
   const { secret, claim, ...agent } = registration;
@@ -124,8 +125,10 @@ export async function ensureRegistered(client: Client, identity: Identity, home:
   saveIdentity(home, renewed, { makeDefault: false });
   client.opts.secret = secret;
   logger.warn(
-    `the relay restarted without the key that issued ${identity.name}'s secret, so it could not take back ${identity.id}; ` +
-      `registered ${identity.name} afresh as ${agent.id} and saved the new identity (what was addressed to ${identity.id} is gone; peers reach you by name)`,
+    printable(
+      `the relay restarted without the key that issued ${identity.name}'s secret, so it could not take back ${identity.id}; ` +
+        `registered ${identity.name} afresh as ${agent.id} and saved the new identity (what was addressed to ${identity.id} is gone; peers reach you by name)`,
+    ),
   );
   return { agent, identity: renewed, reregistered: true, previousId: identity.id };
 }

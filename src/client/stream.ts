@@ -122,7 +122,7 @@ export async function followInbox(opts: FollowOptions): Promise<number> {
       if (stopping) return;
       // 4001: the agent was unregistered; registering it again here would undo that.
       if (ev.code === 4001) {
-        logger.info(`${me.name} (${me.id}) was unregistered; stopping`);
+        logger.info(printable(`${me.name} (${me.id}) was unregistered; stopping`));
         return stop(0);
       }
       // 4009: another identity, which held this name before the relay restarted, took it back.
@@ -144,7 +144,7 @@ export async function followInbox(opts: FollowOptions): Promise<number> {
     const delay = backoffMs(attempt++, 250, 10_000);
     // A socket refused at the upgrade says nothing; the relay says why over HTTP (a connection limit, say).
     const why = refused ? await client.socketRefusal({ files: opts.files, types: opts.types }) : undefined;
-    if (why && (attempt === 1 || why.code !== lastRefusal)) logger.warn(`the relay refused the connection: ${why.message}${why.hint ? ` (${why.hint})` : ""}; retrying`);
+    if (why && (attempt === 1 || why.code !== lastRefusal)) logger.warn(printable(`the relay refused the connection: ${why.message}${why.hint ? ` (${why.hint})` : ""}; retrying`, true));
     else if (attempt === 1) logger.warn(`connection to ${client.relay} lost; reconnecting`);
     lastRefusal = why?.code;
     await Bun.sleep(delay);
@@ -152,7 +152,7 @@ export async function followInbox(opts: FollowOptions): Promise<number> {
     try {
       const session = await ensureRegistered(client, me, opts.home);
       me = renewed(session);
-      if (session.reregistered) logger.info(`the relay had forgotten ${me.name}; registered it again as ${me.id}`);
+      if (session.reregistered) logger.info(printable(`the relay had forgotten ${me.name}; registered it again as ${me.id}`));
       connect();
     } catch (err) {
       if (err instanceof ClawlinkError && (err.status === 401 || err.status === 403 || err.status === 409)) {

@@ -3,6 +3,8 @@
  * broadcasts, descriptions and hostnames are shown, not obeyed; --json carries them exactly.
  */
 import { afterAll, describe, expect, test } from "bun:test";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { CliProcess, cleanup, runCli, spawnRelay, tempHome } from "../_helpers";
 import { api } from "../_http";
 
@@ -86,6 +88,32 @@ describe("relay-supplied text in human output", async () => {
       expect(r.stdout).not.toMatch(/^ok    token/m);
       const json = await runCli(["doctor", "--json"], { home: tempHome(), relay: `http://127.0.0.1:${fake.port}` });
       expect(json.json.checks.find((c: any) => c.name === "version").message).toContain(hostile);
+    } finally {
+      fake.stop(true);
+    }
+  });
+
+  test("listen shows why a relay refused its socket visibly, on one line", async () => {
+    const agent = { id: "a_0000000000bb", name: "bob", caps: [], description: "", machine: "", status: "online", connected: false, registered_at: "2026-12-01T00:00:00.000Z", last_seen: "2026-12-01T00:00:00.000Z" };
+    const fake = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch: (req) =>
+        req.method === "POST" && new URL(req.url).pathname.endsWith("/heartbeat")
+          ? Response.json({ ...agent, pending: 0 })
+          : Response.json({ error: { code: "too_many_connections", message: `full${OSC52}\u2028ok    forged`, hint: `wait${CLEAR}` } }, { status: 429 }),
+    });
+    try {
+      const home = tempHome();
+      const relay = `http://127.0.0.1:${fake.port}`;
+      mkdirSync(join(home, "identities"), { recursive: true });
+      writeFileSync(join(home, "identities", "bob.json"), JSON.stringify({ id: agent.id, name: "bob", secret: `${agent.id}.x`, relay }));
+      writeFileSync(join(home, "default"), "bob\n");
+      const listener = new CliProcess(["listen"], { home, relay });
+      await listener.waitFor(/the relay refused the connection/);
+      await listener.stop();
+      expect(listener.stdout + listener.stderr).not.toMatch(/[\x1b\x07\u2028]/);
+      expect(listener.stdout + listener.stderr).toContain("full\\x1b]52;c;SGVsbG8=\\x07\\u2028ok    forged (wait\\x1b[2J); retrying");
     } finally {
       fake.stop(true);
     }

@@ -12,6 +12,8 @@ export const Identity = v.object({
   id: v.string(),
   name: AgentName,
   secret: v.string(),
+  /** The relay's proof that it gave this agent its name: after an in-memory restart, it takes the name back from whoever registered it since. */
+  claim: v.optional(v.string()),
   relay: v.string(),
   caps: v.optional(v.array(v.string()), []),
   description: v.optional(v.string(), ""),

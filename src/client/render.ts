@@ -4,9 +4,12 @@ import type { Client } from "./client";
 import type { Status } from "./session";
 import type { Agent, FileInfo, FileVersion, Message, Task } from "../protocol/schemas";
 
-/** C0 and C1 controls (but tab, newline, and CR before a newline) and the bidi embeddings, overrides and isolates. */
-const CONTROLS = /\r(?!\n)|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/g;
-const CONTROLS_ONE_LINE = /[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/g;
+/**
+ * C0 and C1 controls (but tab, newline, and CR before a newline), every bidi control (marks U+061C, U+200E,
+ * U+200F; embeddings, overrides and isolates), and the line and paragraph separators U+2028 and U+2029.
+ */
+const CONTROLS = /\r(?!\n)|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const CONTROLS_ONE_LINE = /[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 const visible = (c: string) => {
   const code = c.charCodeAt(0);
   return code < 0x100 ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`;

@@ -5,6 +5,7 @@ import { ClawlinkError } from "../errors";
 import { logger } from "../logger";
 import type { Agent } from "../protocol/schemas";
 import type { Client } from "./client";
+import { printable } from "./render";
 
 /** The parts of a client command's context these functions need. */
 export interface Self {
@@ -22,14 +23,14 @@ export interface Self {
 export async function registerAgent(self: Self, req: { name: string; caps: string[]; description?: string }): Promise<Agent> {
   const saved = self.identity?.name === req.name ? self.identity : undefined;
   const profile = { name: req.name, caps: req.caps, description: req.description ?? saved?.description ?? "", machine: hostname() };
-  const registration = await self.client.register({ ...profile, ...(saved ? { id: saved.id, secret: saved.secret } : {}) }).catch((err) => {
+  const registration = await self.client.register({ ...profile, ...(saved ? { id: saved.id, secret: saved.secret, ...(saved.claim ? { claim: saved.claim } : {}) } : {}) }).catch((err) => {
     // The relay restarted with a new key and cannot take the saved id back: this name starts afresh.
     if (!(saved && err instanceof ClawlinkError && err.code === "unrecognized_identity")) throw err;
-    logger.warn(`the relay could not take back ${saved.id} (it restarted with a new key); registering ${req.name} afresh`);
+    logger.warn(printable(`the relay could not take back ${saved.id} (it restarted with a new key); registering ${req.name} afresh`));
     return self.client.register(profile);
   });
-  const { secret, ...agent } = registration;
-  saveIdentity(self.home, { id: agent.id, name: agent.name, secret, relay: self.client.relay, caps: agent.caps, description: agent.description, ca: self.ca, token: self.client.opts.token });
+  const { secret, claim, ...agent } = registration;
+  saveIdentity(self.home, { id: agent.id, name: agent.name, secret, ...(claim ? { claim } : {}), relay: self.client.relay, caps: agent.caps, description: agent.description, ca: self.ca, token: self.client.opts.token });
   return agent;
 }
 
@@ -111,20 +112,23 @@ export async function ensureRegistered(client: Client, identity: Identity, home:
   }
   const profile = { name: identity.name, caps: identity.caps, description: identity.description, machine: hostname() };
   try {
-    const { secret, ...agent } = await client.register({ ...profile, id: identity.id, secret: identity.secret });
+    const { secret, claim, ...agent } = await client.register({ ...profile, id: identity.id, secret: identity.secret, ...(identity.claim ? { claim: identity.claim } : {}) });
+    const kept = { ...identity, secret, ...(claim ? { claim } : {}) };
     // Re-saving a known identity leaves the home's default as it was.
-    saveIdentity(home, { ...identity, secret }, { makeDefault: false });
-    return { agent, identity, reregistered: true };
+    saveIdentity(home, kept, { makeDefault: false });
+    return { agent, identity: kept, reregistered: true };
   } catch (err) {
     if (!(err instanceof ClawlinkError) || err.code !== "unrecognized_identity") throw err;
   }
-  const { secret, ...agent } = await client.register(profile);
-  const renewed = { ...identity, id: agent.id, secret };
+  const { secret, claim, ...agent } = await client.register(profile);
+  const renewed = { ...identity, id: agent.id, secret, ...(claim ? { claim } : { claim: undefined }) };
   saveIdentity(home, renewed, { makeDefault: false });
   client.opts.secret = secret;
   logger.warn(
-    `the relay restarted without the key that issued ${identity.name}'s secret, so it could not take back ${identity.id}; ` +
-      `registered ${identity.name} afresh as ${agent.id} and saved the new identity (what was addressed to ${identity.id} is gone; peers reach you by name)`,
+    printable(
+      `the relay restarted without the key that issued ${identity.name}'s secret, so it could not take back ${identity.id}; ` +
+        `registered ${identity.name} afresh as ${agent.id} and saved the new identity (what was addressed to ${identity.id} is gone; peers reach you by name)`,
+    ),
   );
   return { agent, identity: renewed, reregistered: true, previousId: identity.id };
 }

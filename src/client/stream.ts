@@ -1,7 +1,7 @@
 /** Following the agent's inbox over the WebSocket: reconnects with backoff, drops redeliveries, batches acks. */
 import * as v from "valibot";
 import type { Identity } from "../config";
-import { ClawlinkError, exitCodeFor } from "../errors";
+import { ClawlinkError, EXIT, exitCodeFor } from "../errors";
 import { logger } from "../logger";
 import { MAX_ACK_IDS, Message } from "../protocol/schemas";
 import type { Client } from "./client";
@@ -122,8 +122,13 @@ export async function followInbox(opts: FollowOptions): Promise<number> {
       if (stopping) return;
       // 4001: the agent was unregistered; registering it again here would undo that.
       if (ev.code === 4001) {
-        logger.info(`${me.name} (${me.id}) was unregistered; stopping`);
+        logger.info(printable(`${me.name} (${me.id}) was unregistered; stopping`));
         return stop(0);
+      }
+      // 4009: another identity, which held this name before the relay restarted, took it back.
+      if (ev.code === 4009) {
+        logger.error(printable(`${me.name} (${me.id}) was removed: its name was reclaimed by the agent that held it before the relay restarted (${ev.reason}); register under another name with \`clawlink register --name NEW\``));
+        return stop(EXIT.conflict);
       }
       reconnect(!greeted);
     };
@@ -139,7 +144,7 @@ export async function followInbox(opts: FollowOptions): Promise<number> {
     const delay = backoffMs(attempt++, 250, 10_000);
     // A socket refused at the upgrade says nothing; the relay says why over HTTP (a connection limit, say).
     const why = refused ? await client.socketRefusal({ files: opts.files, types: opts.types }) : undefined;
-    if (why && (attempt === 1 || why.code !== lastRefusal)) logger.warn(`the relay refused the connection: ${why.message}${why.hint ? ` (${why.hint})` : ""}; retrying`);
+    if (why && (attempt === 1 || why.code !== lastRefusal)) logger.warn(printable(`the relay refused the connection: ${why.message}${why.hint ? ` (${why.hint})` : ""}; retrying`, true));
     else if (attempt === 1) logger.warn(`connection to ${client.relay} lost; reconnecting`);
     lastRefusal = why?.code;
     await Bun.sleep(delay);
@@ -147,7 +152,7 @@ export async function followInbox(opts: FollowOptions): Promise<number> {
     try {
       const session = await ensureRegistered(client, me, opts.home);
       me = renewed(session);
-      if (session.reregistered) logger.info(`the relay had forgotten ${me.name}; registered it again as ${me.id}`);
+      if (session.reregistered) logger.info(printable(`the relay had forgotten ${me.name}; registered it again as ${me.id}`));
       connect();
     } catch (err) {
       if (err instanceof ClawlinkError && (err.status === 401 || err.status === 403 || err.status === 409)) {

@@ -39,7 +39,8 @@ export async function saveVerified(res: Response, path: string, what: string, on
   const hasher = new Bun.CryptoHasher("sha256");
   let fd: number;
   try {
-    fd = openSync(tmp, "w", mode ?? 0o666);
+    // "wx": the temporary file is new, never one planted there (or a link) by someone else.
+    fd = openSync(tmp, "wx", mode ?? 0o666);
     // The umask may narrow the mode; a file that exists keeps exactly the mode it had.
     if (mode !== undefined) fchmodSync(fd, mode);
   } catch (err) {

@@ -42,14 +42,14 @@ export default defineClientCommand({
 
     // The bridge keeps its identity in this home (so a restart keeps its id and queued tasks) without becoming the default.
     const saved = listIdentities(ctx.home).find((i) => i.name === me && i.relay === ctx.client.relay);
-    const { secret, ...registered } = await ctx.client.register({
+    const { secret, claim, ...registered } = await ctx.client.register({
       name: me,
       caps: capsFrom(card),
       description: (card.description || `A2A agent ${card.name}`).slice(0, 2000),
       machine: hostname(),
-      ...(saved ? { id: saved.id, secret: saved.secret } : {}),
+      ...(saved ? { id: saved.id, secret: saved.secret, ...(saved.claim ? { claim: saved.claim } : {}) } : {}),
     });
-    const identity: Identity = { id: registered.id, name: registered.name, secret, relay: ctx.client.relay, caps: registered.caps, description: registered.description, ca: ctx.ca, token: ctx.client.opts.token };
+    const identity: Identity = { id: registered.id, name: registered.name, secret, ...(claim ? { claim } : {}), relay: ctx.client.relay, caps: registered.caps, description: registered.description, ca: ctx.ca, token: ctx.client.opts.token };
     saveIdentity(ctx.home, identity, { makeDefault: false });
     logger.info(printable(`registered ${registered.name} (${registered.id}) for ${card.name} at ${agent.iface.url} (${agent.iface.protocolBinding}); caps ${registered.caps.join(",") || "none"}`));
     ctx.out({ agent: registered, card: { name: card.name, url: agent.iface.url, binding: agent.iface.protocolBinding } });

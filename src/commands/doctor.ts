@@ -1,6 +1,6 @@
 import { defineCommand } from "citty";
 import { diagnose, type Report } from "../client/doctor";
-import { renderTable } from "../client/render";
+import { printable, renderTable } from "../client/render";
 import { print } from "../output";
 import { flagsOf, globalArgs, reportError } from "./_shared";
 
@@ -11,7 +11,8 @@ function render(r: Report): string {
     ["SETTING", "VALUE", "FROM"],
     r.settings.map((s) => [s.name, s.value ?? "-", s.from]),
   );
-  const checks = r.checks.map((c) => `${MARK[c.status].padEnd(4)}  ${c.name.padEnd(11)} ${c.message}${c.fix && c.status !== "ok" ? `\n${" ".repeat(18)}fix: ${c.fix}` : ""}`);
+  // A check's message and fix may quote the relay (its version, its errors): each stays on its line, its controls shown, not obeyed.
+  const checks = r.checks.map((c) => `${MARK[c.status].padEnd(4)}  ${c.name.padEnd(11)} ${printable(c.message, true)}${c.fix && c.status !== "ok" ? `\n${" ".repeat(18)}fix: ${printable(c.fix, true)}` : ""}`);
   const problems = r.checks.filter((c) => c.status === "fail");
   const warnings = r.checks.filter((c) => c.status === "warn");
   const verdict = problems.length

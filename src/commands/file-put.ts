@@ -1,7 +1,5 @@
-import { existsSync, statSync } from "node:fs";
 import { countingStream, progressWanted, ProgressBar, PROGRESS_MIN_BYTES } from "../client/progress";
-import { missingFile } from "./_input";
-import { keyArg, parseKey, parseVersion } from "./_files";
+import { checkUpload, keyArg, parseKey, parseVersion } from "./_files";
 import { defineClientCommand, usage } from "./_shared";
 
 export default defineClientCommand({
@@ -18,7 +16,7 @@ export default defineClientCommand({
   ],
   args: {
     key: keyArg,
-    file: { type: "string", description: "File to upload; omit (or '-') to read stdin", valueHint: "path" },
+    file: { type: "string", description: "File to upload (a regular file; symlinks are followed); omit (or '-') to read stdin", valueHint: "path" },
     "if-version": { type: "string", description: "Write only if the latest version is still N (0: only if the key is new); else exit 6, nothing written", valueHint: "n" },
     merge: { type: "boolean", description: "With --if-version: if others wrote since N, merge your text edit with theirs line by line; overlapping edits exit 6 and show the conflicting lines" },
   },
@@ -33,7 +31,7 @@ export default defineClientCommand({
       if (process.stdin.isTTY) throw usage("nothing to upload: pass --file PATH or pipe the content in");
       body = new Blob([await Bun.stdin.bytes()]);
     } else {
-      if (!existsSync(path) || !statSync(path).isFile()) throw missingFile(path);
+      checkUpload(path);
       body = Bun.file(path);
     }
     const opts = { ifVersion, merge: Boolean(ctx.args.merge) };

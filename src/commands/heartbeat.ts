@@ -2,7 +2,7 @@ import { ensureRegistered } from "../client/session";
 import { defineClientCommand } from "./_shared";
 
 export default defineClientCommand({
-  meta: { name: "heartbeat", description: "Mark this agent online; re-registers it with the same id if the relay forgot it" },
+  meta: { name: "heartbeat", description: "Mark this agent online; re-registers it with the same id if the relay forgot it, taking back its name from anyone who registered it since an in-memory relay restarted. Exit 6 if this agent lost its name that way" },
   examples: [
     "clawlink heartbeat",
   ],

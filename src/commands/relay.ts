@@ -61,7 +61,7 @@ export default Object.assign(defineCommand({
     "admin-token-file": { type: "string", description: "Read the admin token from this file instead", valueHint: "path" },
     insecure: { type: "boolean", description: "Allow a non-loopback bind without a token" },
     data: { type: "string", description: "Keep everything in this SQLite file so a restart loses nothing (default: memory only, nothing on disk)", valueHint: "path" },
-    "key-file": { type: "string", description: "Derive agents' secrets from the key in this file (created 0600 if missing), so an in-memory relay recognises its agents after a restart", valueHint: "path" },
+    "key-file": { type: "string", description: "Derive agents' secrets and name claims from the key in this file (created 0600 if missing; an existing one must be random, 32+ bytes, mode 0600: `openssl rand -hex 32 > key && chmod 600 key`), so an in-memory relay recognises its agents, and their names, after a restart", valueHint: "path" },
     "forget-after": { type: "string", description: "Forget an agent stale this long with nothing queued, in flight or held", default: "24h", valueHint: "duration" },
     fsync: { type: "string", description: "With --data: normal (default) survives the relay's process dying, not the machine; always waits for the disk on each commit", valueHint: "normal|always" },
     "tls-cert": { type: "string", description: "Serve HTTPS and WSS with this PEM certificate chain (with --tls-key)", valueHint: "pem" },
@@ -198,7 +198,6 @@ export default Object.assign(defineCommand({
     const urls = host === "0.0.0.0" || host === "::" ? [`${scheme}://127.0.0.1:${actualPort}`, ...lanUrls(scheme, actualPort)] : [relay.url];
     logger.success(`clawlink relay ${VERSION} listening${tls ? " with TLS" : ""}${token ? " (token required)" : ""}${args.data ? `, keeping state in ${args.data}` : ", in memory"}`);
     if (key?.created) logger.info(`created the relay key ${args["key-file"]}: agents' secrets derive from it, so keep it private and keep it`);
-    if (key?.warning) logger.warn(key.warning);
     if (!isLoopback(host) && !tls) logger.warn("without --tls-cert/--tls-key, the token and agents' secrets cross the network in clear text");
     for (const u of urls) logger.log(`  ${u}`);
     logger.log(`agents connect with: CLAWLINK_RELAY=${urls[urls.length - 1]}${token ? " CLAWLINK_TOKEN=…" : ""} clawlink register --name NAME`);

@@ -39,6 +39,7 @@ const RULES: Record<string, Rule> = {
   too_many_registrations: () => "wait the seconds the message says, then call register again",
   too_many_agents: () => "the relay is full: ask whoever runs it to unregister agents that are gone, or to raise its limit",
   name_taken: () => "call register with another name, or ask the user to unregister that agent first",
+  name_reclaimed: () => "call register with another name: the agent that held this name before the relay restarted took it back",
   unreachable: () => RELAY,
   tls: () => `ask the user to set CLAWLINK_CA (the relay's private CA) or fix CLAWLINK_RELAY in ${CONFIG}, then restart the server`,
   redirect: () => `ask the user for the relay's own URL and to set it as CLAWLINK_RELAY in ${CONFIG}`,

@@ -81,6 +81,8 @@ export const RegisterRequest = v.object({
   /** Re-register an existing identity (keeping its id); needs that agent's secret in `secret`. */
   id: v.optional(AgentId),
   secret: v.optional(v.pipe(v.string(), v.maxLength(256))),
+  /** The name claim the relay issued with this name (`Registration.claim`): after an in-memory restart it takes the name back from whoever registered it since. */
+  claim: v.optional(v.pipe(v.string(), v.maxLength(128))),
 });
 export type RegisterRequest = v.InferOutput<typeof RegisterRequest>;
 
@@ -100,7 +102,7 @@ export const Agent = v.object({
 export type Agent = v.InferOutput<typeof Agent>;
 
 /** The register response: the record plus the agent's secret, shown once. */
-export const Registration = v.object({ ...Agent.entries, secret: v.string() });
+export const Registration = v.object({ ...Agent.entries, secret: v.string(), claim: v.optional(v.string()) });
 export type Registration = v.InferOutput<typeof Registration>;
 
 export const AgentList = v.object({ agents: v.array(Agent) });
@@ -309,8 +311,15 @@ export type TaskList = v.InferOutput<typeof TaskList>;
 /** A shared file's key: a relative path such as `reports/q3.md`. */
 /** A file key has at most this many `/`-separated segments. */
 export const MAX_KEY_SEGMENTS = 32;
-/** Characters that print as nothing or reorder the text around them: two keys that differ only by them would look alike. */
-const INVISIBLE = /[\p{Cf}\p{Zl}\p{Zp}\u034f\u115f\u1160\u3164\uffa0]/u;
+/**
+ * Characters that print as nothing, as a blank, or reorder the text around them: two keys that differ only by
+ * them would look alike. Unicode's default-ignorable set holds variation selectors and Hangul fillers too.
+ */
+const INVISIBLE = /[\p{Default_Ignorable_Code_Point}\p{Cf}\p{Zl}\p{Zp}\u2800\ufffc]/u;
+/** Spaces other than U+0020 (no-break, ideographic, thin ...): they look like the plain one. */
+const ODD_SPACE = /[^\P{Zs} ]/u;
+/** The first character of `k` that `re` matches, as U+XXXX. */
+const codePoint = (k: string, re: RegExp) => `U+${(re.exec(k)?.[0].codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, "0")}`;
 
 /** Keys are compared in Unicode NFC, so `é` typed either way names one file. */
 export const FileKey = v.pipe(
@@ -319,7 +328,12 @@ export const FileKey = v.pipe(
   v.minLength(1, "a file key must not be empty"),
   v.maxLength(512, "a file key is at most 512 characters"),
   v.check((k) => !/\p{Cc}/u.test(k), "a file key must not contain control characters"),
-  v.check((k) => !INVISIBLE.test(k), "a file key must not contain invisible or direction-changing characters (zero-width spaces and joiners, soft hyphens, bidi overrides)"),
+  v.check(
+    (k) => !INVISIBLE.test(k),
+    (i) => `a file key must not contain invisible or direction-changing characters (zero-width spaces and joiners, soft hyphens, variation selectors, bidi overrides, blank symbols); it has ${codePoint(String(i.input), INVISIBLE)}`,
+  ),
+  v.check((k) => !ODD_SPACE.test(k), (i) => `a file key must not contain spaces other than the plain one (U+0020), which look alike; it has ${codePoint(String(i.input), ODD_SPACE)}`),
+  v.check((k) => k.split("/").every((s) => s.trim() === s), "a file key's folder and file names must not start or end with a space"),
   v.check((k) => !k.includes("\\"), "a file key uses / between folders, never a backslash"),
   v.check((k) => !k.startsWith("/"), "a file key is a relative path; drop the leading /"),
   v.check((k) => k.startsWith("/") || k.split("/").every((s) => s !== "" && s !== "." && s !== ".."), "a file key must not have empty, '.' or '..' segments"),

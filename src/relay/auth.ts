@@ -52,6 +52,8 @@ export class Auth {
     if (this.token === undefined) return { kind: "member" };
     // A secret of an agent the relay no longer has (it restarted) is not a wrong token: say which it is.
     const id = value === undefined ? "" : idOf(value);
+    const lost = value === undefined ? undefined : this.relay.lostName(value);
+    if (lost) throw lost;
     if (id.startsWith("a_") && !(await this.relay.knows(id))) throw notRegistered(`the relay does not know agent ${id} (it may have restarted)`);
     throw unauthorized(value === undefined ? "this relay needs a token" : "the token is not valid for this relay");
   }
@@ -83,6 +85,8 @@ export class Auth {
     if (id && (await this.relay.knows(id))) {
       throw unauthorized(`the secret does not match agent ${id}`, "use the identity file that registered this agent, or register under a new name");
     }
+    const lost = this.relay.lostName(value);
+    if (lost) throw lost;
     if (id || this.token === undefined) throw notRegistered(`the relay does not know agent ${id || "with this secret"} (it may have restarted)`);
     throw unauthorized("the token is not valid for this relay");
   }

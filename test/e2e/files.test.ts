@@ -402,6 +402,7 @@ describe("co-editing shared files", async () => {
   });
 
   describe("keys", () => {
+    const INVISIBLE_RULE = "a file key must not contain invisible or direction-changing characters (zero-width spaces and joiners, soft hyphens, variation selectors, bidi overrides, blank symbols)";
     const refused: [string, string][] = [
       ["../etc/passwd", "a file key must not have empty, '.' or '..' segments"],
       ["a/../../b", "a file key must not have empty, '.' or '..' segments"],
@@ -414,11 +415,45 @@ describe("co-editing shared files", async () => {
     ];
     // Parsed by the same schema as above: one command shows it.
     const refusedByPut: [string, string][] = [
-      ["zero\u200bwidth.md", "a file key must not contain invisible or direction-changing characters (zero-width spaces and joiners, soft hyphens, bidi overrides)"],
-      ["soft\u00adhyphen.md", "a file key must not contain invisible or direction-changing characters (zero-width spaces and joiners, soft hyphens, bidi overrides)"],
-      ["report\u202egnp.exe", "a file key must not contain invisible or direction-changing characters (zero-width spaces and joiners, soft hyphens, bidi overrides)"],
+      ["zero\u200bwidth.md", `${INVISIBLE_RULE}; it has U+200B`],
       ["a/".repeat(32) + "b", "a file key has at most 32 segments"],
     ];
+
+    const lookAlike: [string, string][] = [
+      ...[
+        ["zero\u200bwidth.md", "U+200B"],
+        ["soft\u00adhyphen.md", "U+00AD"],
+        ["report\u202egnp.exe", "U+202E"],
+        // Look-alikes: variation selectors, a Hangul filler, blank symbols (Braille blank, object replacement), a word joiner.
+        ["heart\ufe0f.md", "U+FE0F"],
+        ["ideo\u{e0100}graph.md", "U+E0100"],
+        ["han\u3164gul.md", "U+3164"],
+        ["blank\u2800.md", "U+2800"],
+        ["object\ufffc.md", "U+FFFC"],
+        ["word\u2060joiner.md", "U+2060"],
+      ].map(([key, cp]): [string, string] => [key!, `${INVISIBLE_RULE}; it has ${cp}`]),
+      ["no\u00a0break.md", "a file key must not contain spaces other than the plain one (U+0020), which look alike; it has U+00A0"],
+      ["ideographic\u3000space.md", "a file key must not contain spaces other than the plain one (U+0020), which look alike; it has U+3000"],
+      ["thin\u2009space.md", "a file key must not contain spaces other than the plain one (U+0020), which look alike; it has U+2009"],
+      ["trailing.md ", "a file key's folder and file names must not start or end with a space"],
+      [" leading.md", "a file key's folder and file names must not start or end with a space"],
+      ["folder /file.md", "a file key's folder and file names must not start or end with a space"],
+    ];
+
+    test("look-alike keys are refused with exit 2, naming the character", async () => {
+      await Promise.all(
+        lookAlike.map(async ([key, message]) => {
+          const r = await runCli(["file-put", "--key", key, "--json"], { ...as(alice), stdin: "x" });
+          expect(r.code).toBe(2);
+          expect(r.json.error.message).toBe(`--key: ${message}`);
+        }),
+      );
+      const secret = JSON.parse(readFileSync(join(alice, "identities", "alice.json"), "utf8")).secret;
+      const r = await fetch(`${url}/v1/files/${encodeURIComponent("no\u00a0break.md")}`, { method: "PUT", headers: { authorization: `Bearer ${secret}` }, body: "x" });
+      expect(r.status).toBe(400);
+      expect(((await r.json()) as any).error.message).toContain("it has U+00A0");
+      expect((await put(alice, "plain name/with spaces.md", "fine\n")).code).toBe(0);
+    });
 
     test("bad keys are refused by every file command with exit 2 and the rule they broke", async () => {
       for (const [key, message] of refused) {

@@ -1,8 +1,8 @@
 /** Identities: only the relay issues ids, names never stand for ids, and taking an identity back needs its secret. */
 import { afterAll, describe, expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { chmodSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { agentSecret } from "../../src/relay/keys";
+import { agentSecret, weakness } from "../../src/relay/keys";
 import { sha256Hex } from "../../src/relay/ids";
 import { NAME_HINT } from "../../src/protocol/schemas";
 import { MemoryStore } from "../../src/relay/store/memory";
@@ -181,6 +181,45 @@ describe("--key-file", () => {
     const r = await runCli(["relay", "--port", "0", "--key-file", path]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`the key file ${path} holds 9 bytes; a relay key needs at least 32 random bytes`);
+  });
+
+  test("a key file with a pattern or little entropy is a usage error that says how to make one", async () => {
+    const dir = tempHome();
+    const cases: [string, string | Uint8Array, string][] = [
+      ["same.key", "a".repeat(64), "it repeats a short pattern"],
+      ["abab.key", "ab".repeat(32) + "\n", "it repeats a short pattern"],
+      ["run.key", new Uint8Array(64).map((_, i) => i), "it repeats a short pattern"],
+      ["typed.key", "my relay key is password password!", "its bytes hold about 125 bits of entropy, under 128"],
+    ];
+    for (const [name, content, why] of cases) {
+      const path = join(dir, name);
+      writeFileSync(path, content, { mode: 0o600 });
+      const r = await runCli(["relay", "--port", "0", "--key-file", path]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`the key file ${path} is not random enough for a relay key: ${why}; whoever guesses it can make any agent's secret`);
+      // The relay logs its hint on stdout, after the error on stderr (consola drops the backticks).
+      expect(r.stdout).toContain(`write a random one with openssl rand -hex 32 > ${path} && chmod 600 ${path}`);
+    }
+  });
+
+  test("keys made as the docs say are never taken for weak ones: 32 random bytes, or `openssl rand -hex 32`", () => {
+    for (let i = 0; i < 500; i++) {
+      const raw = crypto.getRandomValues(new Uint8Array(32));
+      expect(weakness(raw)).toBeUndefined();
+      expect(weakness(new TextEncoder().encode(Buffer.from(raw).toString("hex") + "\n"))).toBeUndefined();
+    }
+  });
+
+  test("a key file other users can read is a usage error: chmod 600", async () => {
+    const path = join(tempHome(), "shared.key");
+    writeFileSync(path, Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("hex"), { mode: 0o644 });
+    const r = await runCli(["relay", "--port", "0", "--key-file", path]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`the key file ${path} can be read or changed by other users (mode 644); whoever reads it can make any agent's secret`);
+    expect(r.stdout).toContain(`run chmod 600 ${path} and start the relay again`);
+    chmodSync(path, 0o600);
+    const { relay } = await spawnRelay(["--key-file", path]);
+    await relay.stop();
   });
 
   test("a missing key file is created with mode 0600", async () => {

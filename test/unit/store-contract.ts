@@ -17,13 +17,14 @@ export interface StoreKind {
 const T0 = 10_000_000;
 const NONE: Room = {};
 const agent = (id: string, name = id, caps: string[] = []): NewAgent => ({ id, name, caps, description: "", machine: "", secretHash: `hash-${id}` });
-const rules = (now: number, more: { maxAgents?: number; takeOver?: boolean; allowNew?: boolean } = {}) => ({
+const rules = (now: number, more: { maxAgents?: number; takeOver?: boolean; allowNew?: boolean; reclaim?: number } = {}) => ({
   staleBefore: now - 120_000,
   maxAgents: more.maxAgents ?? 100,
   takeOver: more.takeOver ?? true,
   allowNew: more.allowNew ?? true,
   note: "its name was taken over",
   room: {},
+  ...(more.reclaim === undefined ? {} : { reclaim: { since: more.reclaim, note: "its name was reclaimed" } }),
 });
 const ACK = { max: 100, ackWindowMs: 60_000, room: {} };
 
@@ -112,6 +113,28 @@ export function storeContract(kind: StoreKind) {
       expect((await s.getAgentByName("b"))!.id).toBe("c");
       expect((await s.getTask("t_1"))!.history.at(-1)).toMatchObject({ state: "failed", note: "assignee left: its name was taken over" });
       expect(types((await s.claimNext("a", null, later, ACK)).messages)).toEqual(["status:failed"]);
+      await s.close();
+    });
+
+    test("a name claim outranks a holder with none or an older one, online or not, and the holder's tasks fail", async () => {
+      let s = await two(kind);
+      await s.createTask(task("t_1", "a", "b"), NONE);
+      // b got its name without a claim; o proves it held "b" since T0 - 5000 (before this relay started).
+      const back = await s.claimName(agent("o", "b"), T0 + 1000, rules(T0 + 1000, { reclaim: T0 - 5000 }));
+      expect(back).toMatchObject({ ok: true, created: true, reclaimed: true, replaced: { id: "b" }, agent: { claimSince: T0 - 5000 } });
+      if (!back.ok) throw new Error();
+      expect(back.effects.tasks).toContain("t_1");
+      // An older claim, or an equal one, does not take the name back; a newer one does.
+      expect(await s.claimName(agent("p", "b"), T0 + 2000, rules(T0 + 2000, { reclaim: T0 - 9000 }))).toMatchObject({ ok: false, refused: "name_taken", holder: { id: "o" } });
+      expect(await s.claimName(agent("p", "b"), T0 + 2000, rules(T0 + 2000, { reclaim: T0 - 5000 }))).toMatchObject({ ok: false, refused: "name_taken" });
+      s = await kind.again(s);
+      expect((await s.getAgentByName("b"))!.id).toBe("o");
+      expect((await s.getTask("t_1"))!.history.at(-1)).toMatchObject({ state: "failed", note: "assignee left: its name was reclaimed" });
+      expect(await s.claimName(agent("q", "b"), T0 + 3000, rules(T0 + 3000, { reclaim: T0 - 100 }))).toMatchObject({ ok: true, reclaimed: true, replaced: { id: "o" } });
+      // A stale takeover keeps the standing of the holder it replaced, so the claim it beat does not win the name back.
+      const later = T0 + 200_000;
+      expect(await s.claimName(agent("r", "b"), later, rules(later))).toMatchObject({ ok: true, reclaimed: false, replaced: { id: "q" }, agent: { claimSince: T0 - 100 } });
+      expect(await s.claimName(agent("q", "b"), later, rules(later, { reclaim: T0 - 100 }))).toMatchObject({ ok: false, refused: "name_taken", holder: { id: "r" } });
       await s.close();
     });
 

@@ -19,8 +19,8 @@ export type BusEvent =
   | { readonly type: "registered"; readonly agent: string }
   | { readonly type: "connected"; readonly agent: string; readonly conn: string }
   | { readonly type: "disconnected"; readonly agent: string; readonly conn: string }
-  /** The agent is gone: unregistered, forgotten, or its stale name taken over. */
-  | { readonly type: "unregistered"; readonly agent: string };
+  /** The agent is gone: unregistered, forgotten, or its name taken over (stale) or reclaimed (by `reclaimedBy`, after a restart). */
+  | { readonly type: "unregistered"; readonly agent: string; readonly reclaimedBy?: string };
 
 export interface Bus {
   publish(event: BusEvent): void;

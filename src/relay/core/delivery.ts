@@ -111,7 +111,9 @@ export class Delivery {
         if (this.watches.has(e.id)) void this.refresh(e.id).catch(this.fail);
         return;
       case "unregistered":
-        this.closeAgent(e.agent);
+        // 4009: the agent lost its name to the identity that held it before a restart; its client must not register it again.
+        if (e.reclaimedBy) this.closeAgent(e.agent, 4009, `name reclaimed by ${e.reclaimedBy}`);
+        else this.closeAgent(e.agent);
         return;
     }
   }
@@ -256,20 +258,20 @@ export class Delivery {
   }
 
   /** Closes every connection and watch of an agent that is gone. */
-  private closeAgent(agent: string) {
+  private closeAgent(agent: string, code = 4001, reason = "unregistered") {
     const pump = this.pumps.get(agent);
     if (pump) {
       this.pumps.delete(agent);
       for (const l of pump.locals) {
         l.closed = true;
-        l.sink.close(4001, "unregistered");
+        l.sink.close(code, reason);
       }
     }
     for (const [taskId, set] of this.watches) {
       for (const w of set) {
         if (w.agent !== agent) continue;
         set.delete(w);
-        w.watcher.close(4001, "unregistered");
+        w.watcher.close(code, reason);
       }
       if (set.size === 0) this.watches.delete(taskId);
     }

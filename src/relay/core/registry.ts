@@ -4,7 +4,7 @@ import { AGENT_ID_RE, type Agent, type RegisterRequest, type Registration } from
 import type { Bus } from "../bus/port";
 import type { Clock } from "../clock";
 import { newId, safeEqual, sha256Hex } from "../ids";
-import { agentSecret, randomKey } from "../keys";
+import { agentSecret, claimedAt, nameClaim, randomKey } from "../keys";
 import type { AgentRecord, Room, Store } from "../store/port";
 import { announce } from "./announce";
 import { agentView, isOnline } from "./views";
@@ -25,6 +25,9 @@ export interface RegisterOptions {
   /** Whether this registration may take a stale agent's name (with a token set, only the token may). */
   takeOver?: boolean;
 }
+
+/** Agents whose name was reclaimed, remembered so their next request says why they are gone. */
+const MAX_RECLAIMED = 1000;
 
 /** How often forgotten agents are looked for, at most. */
 const FORGET_SWEEP_MS = 15_000;
@@ -48,6 +51,9 @@ export class Registry {
   /** Agents restored by a durable store were not watched while it was down: their idle time counts from the start. */
   private readonly startedAt: number;
   private nextForgetSweep = 0;
+  /** Only a store that forgets everything at a restart (memory) lets a name claim from before it take a name back. */
+  private readonly reclaims: boolean;
+  private readonly reclaimed = new Map<string, { name: string; by: string }>();
 
   constructor(
     private store: Store,
@@ -56,6 +62,7 @@ export class Registry {
     readonly opts: RegistryOptions,
   ) {
     this.startedAt = clock();
+    this.reclaims = store.describe().kind === "memory";
     this.ready = (opts.secretKey ? Promise.resolve(opts.secretKey) : store.relayKey(randomKey())).then((key) => {
       this.key = key;
     });
@@ -99,10 +106,14 @@ export class Registry {
       secret = agentSecret(this.key!, id);
     }
     const takeOver = opts.takeOver !== false;
+    const recognised = this.recognise(secret) === id;
+    // A claim made before this process started proves a name this in-memory relay forgot; one made since proves nothing new.
+    const since = recognised && this.reclaims && req.claim ? claimedAt(this.key!, id, req.name, req.claim) : undefined;
+    const reclaim = since !== undefined && since < this.startedAt ? { since, note: `its name was reclaimed by agent ${id}, which held it before the relay restarted` } : undefined;
     const r = await this.store.claimName(
       { id, name: req.name, caps: [...new Set(req.caps)], description: req.description, machine: req.machine, secretHash: sha256Hex(secret) },
       now,
-      { staleBefore: now - this.opts.staleAfterMs, maxAgents: this.opts.maxAgents, takeOver, allowNew: this.recognise(secret) === id, note: "its name was taken over after it went stale", room: this.opts.room },
+      { staleBefore: now - this.opts.staleAfterMs, maxAgents: this.opts.maxAgents, takeOver, allowNew: recognised, note: "its name was taken over after it went stale", room: this.opts.room, ...(reclaim ? { reclaim } : {}) },
     );
     if (!r.ok) {
       switch (r.refused) {
@@ -130,10 +141,29 @@ export class Registry {
           throw new ClawlinkError("too_many_agents", 429, `the relay holds its maximum of ${this.opts.maxAgents} agents`, "unregister agents that are gone, or start the relay with a higher --max-agents");
       }
     }
-    if (r.replaced) this.bus.publish({ type: "unregistered", agent: r.replaced.id });
+    this.reclaimed.delete(id);
+    if (r.replaced && r.reclaimed) this.remember(r.replaced.id, { name: req.name, by: id });
+    if (r.replaced) this.bus.publish({ type: "unregistered", agent: r.replaced.id, ...(r.reclaimed ? { reclaimedBy: id } : {}) });
     this.bus.publish({ type: "registered", agent: r.agent.id });
     announce(this.bus, r.effects);
-    return { agent: r.agent, registration: { ...this.view(r.agent, now), secret } };
+    return { agent: r.agent, registration: { ...this.view(r.agent, now), secret, claim: nameClaim(this.key!, id, r.agent.name, now) } };
+  }
+
+  /** Why an agent the relay does not hold is gone, when it lost its name to the identity that held it before a restart. */
+  lostName(agentId: string): ClawlinkError | undefined {
+    const r = this.reclaimed.get(agentId);
+    if (!r) return undefined;
+    return conflict(
+      "name_reclaimed",
+      `agent ${agentId} was removed: the name "${r.name}" was reclaimed by agent ${r.by}, which held it before the relay restarted`,
+      "register under another name (`clawlink register --name NEW`)",
+    );
+  }
+
+  private remember(agentId: string, why: { name: string; by: string }) {
+    this.reclaimed.set(agentId, why);
+    // Insertion order is age order.
+    if (this.reclaimed.size > MAX_RECLAIMED) this.reclaimed.delete(this.reclaimed.keys().next().value!);
   }
 
   /** Marks the agent seen, and keeps that across a restart; says how many messages wait for it and how many it has not acknowledged. */

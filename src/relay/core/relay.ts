@@ -122,6 +122,12 @@ export class Relay {
     return (await this.store.getAgent(agentId)) !== undefined;
   }
 
+  /** Why the agent of a secret this relay issued is gone, when it lost its name to the identity that held it before a restart. */
+  lostName(secret: string): ClawlinkError | undefined {
+    const id = this.registry.recognise(secret);
+    return id === undefined ? undefined : this.registry.lostName(id);
+  }
+
   /** The id of an agent whose secret this relay issued, known to it or not (it restarted, or forgot the agent). */
   recognise(secret: string): string | undefined {
     return this.registry.recognise(secret);

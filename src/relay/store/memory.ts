@@ -141,16 +141,20 @@ export class MemoryStore implements Store {
     if (!known && !rules.allowNew) return { ok: false, refused: "unknown_id" };
     const holderId = this.names.get(agent.name);
     const holder = holderId !== undefined && holderId !== agent.id ? this.agents.get(holderId) : undefined;
-    if (holder) {
+    const reclaimed = holder !== undefined && rules.reclaim !== undefined && (holder.claimSince ?? -Infinity) < rules.reclaim.since;
+    if (holder && !reclaimed) {
       const stale = holder.conns.length === 0 && holder.lastSeen < rules.staleBefore;
       if (!stale || !rules.takeOver) return { ok: false, refused: "name_taken", holder, stale };
     }
     const count = this.agents.size - (holder ? 1 : 0);
     if (!known && count >= rules.maxAgents) return { ok: false, refused: "too_many_agents", count };
     const fx = new Changes();
-    if (holder) this.drop(holder.id, now, rules.note, rules.room, fx);
+    if (holder) this.drop(holder.id, now, reclaimed ? rules.reclaim!.note : rules.note, rules.room, fx);
+    // A taken-over name keeps the standing its stale holder had; a renamed agent starts without one.
+    const claimSince = rules.reclaim?.since ?? (holder ? holder.claimSince : known?.name === agent.name ? known.claimSince : null) ?? null;
     const record: AgentRecord = frozen({
       ...agent,
+      claimSince,
       caps: frozen([...agent.caps]),
       registeredAt: known?.registeredAt ?? now,
       lastSeen: now,
@@ -160,7 +164,7 @@ export class MemoryStore implements Store {
     this.agents.set(agent.id, record);
     this.names.set(agent.name, agent.id);
     this.agentChanged(agent.id, true);
-    return { ok: true, agent: record, created: !known, replaced: holder ?? null, effects: fx.effects };
+    return { ok: true, agent: record, created: !known, replaced: holder ?? null, reclaimed, effects: fx.effects };
   }
 
   async touchAgent(id: string, now: number, keep = false) {

@@ -19,6 +19,8 @@ export interface AgentRecord {
   readonly secretHash: string;
   readonly registeredAt: number;
   readonly lastSeen: number;
+  /** When the relay gave it its name, as proven by a name claim from before this relay started; none for a name given since. */
+  readonly claimSince?: number | null;
   /** Its live connections on any relay, each `<relay instance>.<n>`. */
   readonly conns: readonly string[];
 }
@@ -206,6 +208,11 @@ export interface NameRules {
   readonly allowNew: boolean;
   /** Why the tasks a replaced holder held failed. */
   readonly note: string;
+  /**
+   * The registrant proved the relay gave it this name at `since`, before this relay started (an in-memory
+   * relay forgot who held it): it takes the name from a holder, stale or not, with no such proof or an older one.
+   */
+  readonly reclaim?: { readonly since: number; readonly note: string };
   /** Where the status messages about those tasks fit (skipped where not). */
   readonly room: Room;
 }
@@ -213,7 +220,7 @@ export interface NameRules {
 type No<R extends string, T = object> = { readonly ok: false; readonly refused: R } & T;
 
 export type ClaimedName =
-  | { readonly ok: true; readonly agent: AgentRecord; readonly created: boolean; readonly replaced: AgentRecord | null; readonly effects: Effects }
+  | { readonly ok: true; readonly agent: AgentRecord; readonly created: boolean; readonly replaced: AgentRecord | null; readonly reclaimed: boolean; readonly effects: Effects }
   | No<"wrong_secret">
   | No<"unknown_id">
   | No<"name_taken", { readonly holder: AgentRecord; readonly stale: boolean }>
@@ -262,8 +269,8 @@ export interface Store {
   /**
    * Registers `agent` under its name, or registers it again under its id (its secret hash must match).
    * A name held by another agent that is connected or seen since `staleBefore` is refused; a stale
-   * holder is replaced (as if it unregistered, with `note`) when `takeOver` allows it. A new id past
-   * `maxAgents` is refused.
+   * holder is replaced (as if it unregistered, with `note`) when `takeOver` allows it, and any holder
+   * when `reclaim` outranks its claim. A new id past `maxAgents` is refused.
    */
   claimName(agent: NewAgent, now: number, rules: NameRules): Promise<ClaimedName>;
   /** Marks the agent seen at `now`; kept across a restart only when `keep` (a heartbeat). */

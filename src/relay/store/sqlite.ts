@@ -291,6 +291,10 @@ export class SqliteStore extends MemoryStore {
     this.health.push(listener);
   }
 
+  override describe(): { kind: "sqlite"; path: string } {
+    return { kind: "sqlite", path: this.path };
+  }
+
   /** The relay key kept in the file, made on first use: a restarted relay still recognises its agents' secrets. */
   override async relayKey(fresh: Uint8Array) {
     const row = this.db.query<{ value: Uint8Array }, []>("SELECT value FROM meta WHERE key = 'secret_key'").get();

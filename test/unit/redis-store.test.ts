@@ -1,0 +1,75 @@
+/** What only the Redis store does: chunked file bytes, scripts called by SHA and given again, teams apart by prefix. */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { RedisStore, redactUrl, CHUNK } from "../../src/relay/store/redis/store";
+import { redisMissing, startRedis, type TestRedis } from "../_redis";
+
+const T0 = 10_000_000;
+const rules = { staleBefore: 0, maxAgents: 10, takeOver: true, allowNew: true, note: "", room: {} };
+const agent = (id: string) => ({ id, name: id, caps: [], description: "", machine: "", secretHash: `h-${id}` });
+
+describe.skipIf(redisMissing("test/unit/redis-store.test.ts") !== null)("redis store", () => {
+  let redis: TestRedis;
+  let n = 0;
+  const open = (prefix = `r${++n}:`) => new RedisStore(redis.url, { prefix }).open();
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+  afterAll(() => redis?.stop());
+
+  test("a file larger than a chunk is kept in chunks, none larger than the limit, and read back whole", async () => {
+    const s = await open();
+    const bytes = new Uint8Array(CHUNK * 2 + 123).map((_, i) => (i * 7) & 255);
+    expect(await s.putFileVersionIf("big.bin", 0, { bytes, sha256: "x", author: "a", authorId: "a", createdAt: T0 }, { maxVersions: 5, maxTotalBytes: 1e9 })).toMatchObject({ ok: true });
+    const keys = (await s.client.send("KEYS", [`${s.prefix}blob:*`])) as string[];
+    expect(keys.length).toBe(3);
+    for (const k of keys) expect(Number(await s.client.send("STRLEN", [k]))).toBeLessThanOrEqual(CHUNK);
+    // Kept for good, unlike chunks staged for a write that never happened.
+    for (const k of keys) expect(Number(await s.client.send("PTTL", [k]))).toBe(-1);
+    const back = (await s.getFileVersion("big.bin", 1))!;
+    expect(back.bytes.byteLength).toBe(bytes.byteLength);
+    expect(Buffer.from(back.bytes).equals(Buffer.from(bytes))).toBe(true);
+    // A refused write leaves no chunks behind; dropped versions take theirs with them.
+    expect(await s.putFileVersionIf("big.bin", 0, { bytes, sha256: "y", author: "a", authorId: "a", createdAt: T0 }, { maxVersions: 5, maxTotalBytes: 1e9 })).toMatchObject({ ok: false, refused: "version" });
+    expect(((await s.client.send("KEYS", [`${s.prefix}blob:*`])) as string[]).length).toBe(3);
+    await s.deleteFileIf("big.bin", "a", "a", T0);
+    expect(((await s.client.send("KEYS", [`${s.prefix}blob:*`])) as string[]).length).toBe(0);
+    await s.close();
+  });
+
+  test("a server that lost its scripts (SCRIPT FLUSH, a restart) is given them again", async () => {
+    const s = await open();
+    await s.claimName(agent("a"), T0, rules);
+    await s.client.send("SCRIPT", ["FLUSH"]);
+    expect(await s.touchAgent("a", T0 + 5)).toMatchObject({ id: "a", lastSeen: T0 + 5 });
+    await s.close();
+  });
+
+  test("two prefixes on one server are two teams that never see each other", async () => {
+    const [x, y] = await Promise.all([open("team-x:"), open("team-y:")]);
+    await x.claimName(agent("a"), T0, rules);
+    expect(await y.countAgents()).toBe(0);
+    expect(await x.countAgents()).toBe(1);
+    await Promise.all([x.close(), y.close()]);
+  });
+
+  test("the relay's key is made once and shared by every relay on the server", async () => {
+    const [x, y] = await Promise.all([open("k:"), open("k:")]);
+    const kx = await x.relayKey(new Uint8Array(32).fill(1));
+    const ky = await y.relayKey(new Uint8Array(32).fill(2));
+    expect([...ky]).toEqual([...kx]);
+    expect(kx[0]).toBe(1);
+    await Promise.all([x.close(), y.close()]);
+  });
+
+  test("the operator sees the server's address without its password", () => {
+    expect(redactUrl("redis://user:secret@host:6379/2")).toBe("redis://user:***@host:6379/2");
+    expect(redactUrl("rediss://:secret@host:6380")).toBe("rediss://:***@host:6380");
+    expect(redactUrl("redis://127.0.0.1:6379")).toBe("redis://127.0.0.1:6379");
+  });
+
+  test("a server that cannot be reached fails the store's start with the error, not a hang", async () => {
+    const s = new RedisStore("redis://127.0.0.1:1", { prefix: "none:" });
+    expect(s.open()).rejects.toThrow();
+    await s.close();
+  });
+});

@@ -48,8 +48,18 @@ export interface CoreOptions {
   maxFinishedTasks?: number;
   /** Called with unexpected errors of work no request waits for (pushes, sweeps). */
   onError?: (err: unknown) => void;
+  /** The relays sharing the store (Redis), which health reports; none for a relay on its own. */
+  peers?: PeerList;
   /** Called when writing the store starts failing (with the error every write now answers) and when it works again (null). */
   onStoreHealth?: (failure: ClawlinkError | null) => void;
+}
+
+export interface PeerList {
+  /** Relays up now, this one included. */
+  count(): Promise<number>;
+  /** Each as `instance url`. */
+  list(): Promise<string[]>;
+  stop(): Promise<void>;
 }
 
 /** What the transports see of the core's records and options: types only, through the façade. */
@@ -71,12 +81,14 @@ export class Relay {
   private room: Room;
   private sweeping: Promise<void> | undefined;
   private op: AdminCore | undefined;
+  private peers: PeerList | undefined;
 
   constructor(opts: CoreOptions = {}) {
     this.version = opts.version ?? "0.0.0";
     this.store = opts.store ?? new MemoryStore();
     this.bus = opts.bus ?? new LocalBus();
     this.clock = opts.clock ?? Date.now;
+    this.peers = opts.peers;
     const staleAfterMs = opts.staleAfterMs ?? 120_000;
     const d = DEFAULT_LIMITS;
     const room = (this.room = {
@@ -166,7 +178,8 @@ export class Relay {
   }
 
   async health(): Promise<Health> {
-    return { ok: true, version: this.version, agents: await this.registry.count() };
+    const [agents, relays] = await Promise.all([this.registry.count(), this.peers?.count()]);
+    return { ok: true, version: this.version, agents, store: this.store.describe().kind, ...(relays !== undefined ? { relays } : {}) };
   }
 
   // ---------------------------------------------------------------- messages
@@ -303,6 +316,7 @@ export class Relay {
 
   async close() {
     await this.sweeping;
+    await this.peers?.stop();
     await this.bus.close();
     await this.store.close();
   }

@@ -2,39 +2,81 @@
  * The bus of relays sharing a Redis store: each event goes to this process's subscribers at once
  * (as the local bus does) and, over Redis pub/sub, to every other relay on the same key prefix.
  * An event that comes back from Redis is this process's own and is dropped. Delivery across relays
- * is at most once; what a relay misses while disconnected, its sweeps and the store catch up.
+ * is at most once: while the connection is down events are lost, so once it is back the bus says so
+ * (`onResume`) and whoever waits looks at the store again.
  */
 import { RedisClient } from "bun";
 import { newId } from "../ids";
 import type { Bus, BusEvent } from "./port";
 
+const OPTIONS = { autoReconnect: false, connectionTimeout: 5000 } as const;
+
 export class RedisBus implements Bus {
   private listeners: ((event: BusEvent) => void)[] = [];
-  private pub: RedisClient;
-  private sub: RedisClient;
+  private resumed: (() => void)[] = [];
+  private pub: RedisClient | undefined;
+  private sub: RedisClient | undefined;
   private readonly channel: string;
   /** Tells this process's events from others' when they come back. */
   private readonly origin = newId("b", 8);
   private closed = false;
 
-  constructor(url: string, prefix = "clawlink:") {
+  constructor(
+    private url: string,
+    prefix = "clawlink:",
+  ) {
     this.channel = `${prefix}bus`;
-    this.pub = new RedisClient(url, { enableOfflineQueue: false });
-    this.sub = new RedisClient(url);
   }
 
   /** Connects and subscribes; rejects when the server cannot be reached. */
   async open(): Promise<this> {
-    await Promise.all([this.pub.connect(), this.sub.connect()]);
-    await this.sub.subscribe(this.channel, (raw) => this.receive(raw));
+    await this.connect();
     return this;
+  }
+
+  private async connect() {
+    // Reconnecting is ours: a fresh pair of clients, subscribed again, so nothing waits in a queue meanwhile.
+    const pub = new RedisClient(this.url, { ...OPTIONS, enableOfflineQueue: false });
+    const sub = new RedisClient(this.url, OPTIONS);
+    try {
+      await Promise.all([pub.connect(), sub.connect()]);
+      await sub.subscribe(this.channel, (raw) => this.receive(raw));
+    } catch (err) {
+      pub.close();
+      sub.close();
+      throw err;
+    }
+    this.pub = pub;
+    this.sub = sub;
+    pub.onclose = sub.onclose = () => this.lost(pub);
+  }
+
+  private lost(pub: RedisClient) {
+    if (this.closed || this.pub !== pub) return;
+    this.pub = undefined;
+    pub.close();
+    this.sub?.close();
+    void this.reconnect();
+  }
+
+  private async reconnect() {
+    for (let delay = 100; !this.closed; delay = Math.min(delay * 2, 5000)) {
+      await Bun.sleep(delay);
+      if (this.closed) return;
+      try {
+        await this.connect();
+        for (const l of this.resumed) l();
+        return;
+      } catch {
+        // Still away; the next attempt waits longer.
+      }
+    }
   }
 
   publish(event: BusEvent) {
     this.dispatch(event);
-    if (this.closed) return;
-    // Lost while Redis is away: the other relays' sweeps and their next claims catch up.
-    this.pub.send("PUBLISH", [this.channel, JSON.stringify({ o: this.origin, e: event })]).catch(() => {});
+    // Lost while Redis is away: the other relays look at the store again once their bus is back.
+    this.pub?.send("PUBLISH", [this.channel, JSON.stringify({ o: this.origin, e: event })]).catch(() => {});
   }
 
   subscribe(listener: (event: BusEvent) => void) {
@@ -42,6 +84,10 @@ export class RedisBus implements Bus {
     return () => {
       this.listeners = this.listeners.filter((l) => l !== listener);
     };
+  }
+
+  onResume(listener: () => void) {
+    this.resumed.push(listener);
   }
 
   private receive(raw: string) {
@@ -61,7 +107,7 @@ export class RedisBus implements Bus {
   async close() {
     this.closed = true;
     this.listeners = [];
-    this.pub.close();
-    this.sub.close();
+    this.pub?.close();
+    this.sub?.close();
   }
 }

@@ -111,10 +111,13 @@ export class Relay {
     this.files = new Files(this.store, this.bus, this.clock, { maxVersions: opts.maxFileVersions ?? d.maxFileVersions, maxTotalBytes: opts.maxTotalFileBytes ?? d.maxTotalFileBytes, room });
     this.delivery = new Delivery(this.store, this.bus, this.clock, { instance: this.instance, ackWindowMs: opts.ackWindowMs ?? 60_000, room, onError: opts.onError });
     this.store.onHealth?.((failure) => {
-      // A failed commit was undone: what this process shows (pushes, polls, watches) is brought back in line with the store.
-      if (failure) this.delivery.recover();
+      // A failed commit was undone, or the store is back after an outage: what this process shows
+      // (pushes, polls, watches) is brought back in line with the store.
+      this.delivery.recover();
       opts.onStoreHealth?.(failure);
     });
+    // Events from other relays may have been missed while the bus was away.
+    this.bus.onResume?.(() => this.delivery.recover());
   }
 
   // ---------------------------------------------------------------- agents

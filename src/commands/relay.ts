@@ -29,7 +29,7 @@ async function openShared(url: string, prefix: string): Promise<Shared> {
   try {
     await store.open();
     const bus = await new RedisBus(url, prefix).open();
-    return { store, bus, peers: new Peers(store.client, prefix) };
+    return { store, bus, peers: new Peers(store, prefix) };
   } catch (err) {
     await store.close();
     throw err;
@@ -251,17 +251,18 @@ export default Object.assign(defineCommand({
     const urls = host === "0.0.0.0" || host === "::" ? [`${scheme}://127.0.0.1:${actualPort}`, ...lanUrls(scheme, actualPort)] : [relay.url];
     const where = shared ? `, sharing state in Redis at ${redactUrl(redisUrl!)} (prefix ${args["redis-prefix"]})` : args.data ? `, keeping state in ${args.data}` : ", in memory";
     logger.success(`clawlink relay ${VERSION} listening${tls ? " with TLS" : ""}${token ? " (token required)" : ""}${where}`);
-    if (shared) {
-      await shared.peers.start(relay.core.instance, relay.url).catch((err) => logger.warn(`cannot announce this relay in Redis: ${(err as Error).message}`));
-      const others = (await shared.peers.list().catch(() => [])).filter((p) => !p.startsWith(`${relay.core.instance} `));
-      logger.info(others.length ? `relays on the same Redis: ${others.join(", ")}` : "the first relay on this Redis and prefix");
-    }
     if (key?.created) logger.info(`created the relay key ${args["key-file"]}: agents' secrets derive from it, so keep it private and keep it`);
     if (!isLoopback(host) && !tls) logger.warn("without --tls-cert/--tls-key, the token and agents' secrets cross the network in clear text");
     for (const u of urls) logger.log(`  ${u}`);
     logger.log(`agents connect with: CLAWLINK_RELAY=${urls[urls.length - 1]}${token ? " CLAWLINK_TOKEN=…" : ""} clawlink register --name NAME`);
     if (adminToken || token || isLoopback(host)) logger.log(`dashboard: ${urls[0]}/${adminToken ? " (asks for the admin token)" : token ? " (asks for the token)" : ""}`);
     else logger.log("dashboard: closed, since the relay has no token; start it with --admin-token to open it");
+    // After this relay's own URLs: whoever reads the first URL printed reads this relay's.
+    if (shared) {
+      await shared.peers.start(relay.core.instance, relay.url).catch((err) => logger.warn(`cannot announce this relay in Redis: ${(err as Error).message}`));
+      const others = (await shared.peers.list().catch(() => [])).filter((p) => !p.startsWith(`${relay.core.instance} `));
+      logger.info(others.length ? `relays on the same Redis: ${others.join(", ")}` : "the first relay on this Redis and prefix");
+    }
 
     await stopped;
   },

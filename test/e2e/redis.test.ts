@@ -20,6 +20,7 @@ if (!redisMissing("test/e2e/redis.test.ts")) {
     const on = (home: string, relay: { url: string }) => ({ home, relay: relay.url });
 
     test("each relay reports the Redis store and the three relays; the last one started names the two others", async () => {
+      expect(new Set([r1.url, r2.url, r3.url]).size).toBe(3);
       for (const r of [r1, r2, r3]) {
         const health = await (await fetch(`${r.url}/v1/health`)).json();
         expect(health).toMatchObject({ ok: true, store: "redis", relays: 3 });

@@ -12,7 +12,7 @@ import type { Bus } from "../bus/port";
 import { iso, type Clock } from "../clock";
 import { newId, newSortableId } from "../ids";
 import { MemoryStore } from "../store/memory";
-import type { AgentRecord, FileVersionRecord, Room, Store, Want } from "../store/port";
+import type { AgentRecord, Effects, FileVersionRecord, Room, Store, Want } from "../store/port";
 import { announce } from "./announce";
 import { Delivery, type Connection, type Sink, type TaskWatcher } from "./delivery";
 import { Files, type PutOptions, type Upload } from "./files";
@@ -59,6 +59,10 @@ export interface PeerList {
   count(): Promise<number>;
   /** Each as `instance url`. */
   list(): Promise<string[]>;
+  /** Claims relays that are gone and queues again what went out on their connections; returns what it changed. */
+  sweep(now: number): Promise<readonly Effects[]>;
+  /** Hears when the other relays took this one for gone (and dropped its connections). */
+  onForgotten(listener: () => void): void;
   stop(): Promise<void>;
 }
 
@@ -118,6 +122,7 @@ export class Relay {
     });
     // Events from other relays may have been missed while the bus was away.
     this.bus.onResume?.(() => this.delivery.recover());
+    this.peers?.onForgotten(() => this.delivery.reattach());
   }
 
   // ---------------------------------------------------------------- agents
@@ -315,6 +320,7 @@ export class Relay {
     await this.tasks.sweep(now);
     await this.files.sweep(now);
     await this.registry.sweep(now);
+    for (const effects of (await this.peers?.sweep(now)) ?? []) announce(this.bus, effects);
   }
 
   async close() {

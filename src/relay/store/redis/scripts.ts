@@ -22,6 +22,7 @@ import enqueueIfRoom from "./lua/enqueue_if_room.lua" with { type: "text" };
 import expireLeases from "./lua/expire_leases.lua" with { type: "text" };
 import expireTasks from "./lua/expire_tasks.lua" with { type: "text" };
 import forgetAgents from "./lua/forget_agents.lua" with { type: "text" };
+import forgetRelay from "./lua/forget_relay.lua" with { type: "text" };
 import listFiles from "./lua/list_files.lua" with { type: "text" };
 import pinnedBytes from "./lua/pinned_bytes.lua" with { type: "text" };
 import pruneTasks from "./lua/prune_tasks.lua" with { type: "text" };
@@ -49,6 +50,7 @@ const OPERATIONS = {
   expire_leases: expireLeases,
   expire_tasks: expireTasks,
   forget_agents: forgetAgents,
+  forget_relay: forgetRelay,
   list_files: listFiles,
   pinned_bytes: pinnedBytes,
   prune_tasks: pruneTasks,

@@ -404,6 +404,19 @@ export class RedisStore implements Store {
     return list<FileLockRecord>((await this.run<{ locks: unknown }>("expire_leases", { now })).locks);
   }
 
+  // ---------------------------------------------------------------- relays sharing the store
+
+  /** Relays whose heartbeat ran out by `now`. */
+  async deadRelays(now: number): Promise<string[]> {
+    return list<string>(await this.cmd("ZRANGEBYSCORE", [this.k("relays"), "-inf", now]));
+  }
+
+  /** Claims a relay whose heartbeat ran out (once, whichever relay asks) and queues again what went out on its connections. */
+  async forgetRelay(instance: string, now: number): Promise<{ forgot: boolean; effects: Effects }> {
+    const r = await this.run<{ forgot: boolean; fx: RawFx }>("forget_relay", { instance, now });
+    return { forgot: r.forgot, effects: effectsOf(r.fx) };
+  }
+
   // ---------------------------------------------------------------- the store itself
 
   describe() {

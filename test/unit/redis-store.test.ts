@@ -61,6 +61,42 @@ describe.skipIf(redisMissing("test/unit/redis-store.test.ts") !== null)("redis s
     await Promise.all([x.close(), y.close()]);
   });
 
+  test("a relay whose heartbeat ran out is claimed once: its connections go, and what went out on them is queued again", async () => {
+    const [x, y] = await Promise.all([open("gone:"), open("gone:")]);
+    await x.claimName(agent("a"), T0, rules);
+    await x.claimName(agent("b"), T0, rules);
+    await x.attachConnection("b", "r_dead.1");
+    await x.attachConnection("b", "r_live.1");
+    await x.enqueueIfRoom({ to: "b", priority: "normal", msg: { type: "broadcast", id: "m_1", from: "a", to: null, created_at: "t", content: "hi", topic: "", tags: [] } }, {});
+    expect((await x.claimNext("b", "r_dead.1", T0, { max: 10, ackWindowMs: 60_000, room: {} })).messages).toHaveLength(1);
+    await x.client.send("ZADD", ["gone:relays", String(T0 - 1), "r_dead", String(T0 + 60_000), "r_live"]);
+    expect(await x.deadRelays(T0)).toEqual(["r_dead"]);
+    const [one, two] = await Promise.all([x.forgetRelay("r_dead", T0), y.forgetRelay("r_dead", T0)]);
+    expect([one.forgot, two.forgot].sort()).toEqual([false, true]);
+    expect([...one.effects.queued, ...two.effects.queued]).toEqual(["b"]);
+    expect((await x.getAgent("b"))!.conns).toEqual(["r_live.1"]);
+    expect(await x.countWaiting("b")).toBe(1);
+    // A relay still heartbeating is never claimed.
+    expect((await x.forgetRelay("r_live", T0)).forgot).toBe(false);
+    await Promise.all([x.close(), y.close()]);
+  });
+
+  test("two relays sweeping at once expire each task and lease once", async () => {
+    const [x, y] = await Promise.all([open("sweep:"), open("sweep:")]);
+    await x.claimName(agent("a"), T0, rules);
+    await x.claimName(agent("b"), T0, rules);
+    const task = (id: string) => ({ id, from: "a", to: "b", cap: null, task: "t", context: {}, priority: "normal" as const, leaseS: 30, ttlS: 5, createdAt: T0, idempotencyKey: null });
+    for (let i = 0; i < 20; i++) await x.createTask(task(`t_${i}`), {});
+    for (let i = 0; i < 5; i++) await x.takeLease(`k${i}`, "a", "a", T0, T0 + 10);
+    const later = T0 + 10_000;
+    const [ex, ey] = await Promise.all([x.expireTasks(later, 100, {}), y.expireTasks(later, 100, {})]);
+    expect(ex.tasks.length + ey.tasks.length).toBe(20);
+    expect(new Set([...ex.tasks, ...ey.tasks].map((t) => t.id)).size).toBe(20);
+    const [lx, ly] = await Promise.all([x.expireLeases(later), y.expireLeases(later)]);
+    expect(lx.length + ly.length).toBe(5);
+    await Promise.all([x.close(), y.close()]);
+  });
+
   test("the operator sees the server's address without its password", () => {
     expect(redactUrl("redis://user:secret@host:6379/2")).toBe("redis://user:***@host:6379/2");
     expect(redactUrl("rediss://:secret@host:6380")).toBe("rediss://:***@host:6380");

@@ -4,8 +4,8 @@
  * (`lua/<operation>.lua`), so it is atomic across relays; reads are plain commands. Keys live under
  * a prefix so several teams can share a server. File bytes are chunks of at most `CHUNK` bytes.
  */
-import { RedisClient } from "bun";
-import { ClawlinkError } from "../../../errors";
+import type { RedisClient } from "bun";
+import type { ClawlinkError } from "../../../errors";
 import { AGENT_ID_RE, type TaskState } from "../../../protocol/schemas";
 import { iso } from "../../clock";
 import { newId, newSortableId } from "../../ids";
@@ -40,7 +40,10 @@ import {
 } from "../port";
 import { frozen } from "../rules";
 import { agentOf, agentOrNone, countsOf, effectsOf, entryOf, list, metaOf, taskOf, type RawAgent, type RawFx, type RawTask, type RawVersion } from "./_decode";
-import { loadScripts, runScript, type Operation } from "./scripts";
+import { RedisConnection, redactUrl } from "./connection";
+import { runScript, type Operation } from "./scripts";
+
+export { redactUrl } from "./connection";
 
 /** The largest value the store writes: file bytes go in chunks of this size. */
 export const CHUNK = 1 << 20;
@@ -52,96 +55,38 @@ export interface RedisStoreOptions {
   prefix?: string;
 }
 
-/** The server's address without its password, as the operator sees it. */
-export const redactUrl = (url: string) => url.replace(/\/\/([^@/]*:)?[^@/]*@/, (_m, user: string | undefined) => `//${user ?? ""}***@`);
-
-/** A connection that broke, as opposed to an error the server answered with. */
-const isConnectionError = (e: unknown) => {
-  const code = (e as { code?: string }).code ?? "";
-  return code.startsWith("ERR_REDIS_CONNECTION") || code === "ERR_REDIS_AUTHENTICATION_FAILED" || /^Connection (closed|has failed)/.test((e as Error).message ?? "");
-};
-
 export class RedisStore implements Store {
-  readonly client: RedisClient;
+  private conn: RedisConnection;
   readonly prefix: string;
-  private ready: Promise<void>;
-  /** Set while the server cannot be reached: every operation is refused with it, and changes nothing. */
-  private failure: ClawlinkError | null = null;
-  private health: ((failure: ClawlinkError | null) => void)[] = [];
-  private closed = false;
 
   constructor(
     readonly url: string,
     opts: RedisStoreOptions = {},
   ) {
     this.prefix = opts.prefix ?? "clawlink:";
-    // Reconnecting is ours (lost/reconnect): a start fails at once, and a command never waits in a queue for a server that is away.
-    this.client = new RedisClient(url, { autoReconnect: false, enableOfflineQueue: false, connectionTimeout: 5000 });
-    this.ready = this.client
-      .connect()
-      .then(() => loadScripts(this.client))
-      .then(() => {
-        this.client.onclose = () => this.lost();
-      });
-    // A failed start is reported by `open()` or the first operation; it must not go unhandled meanwhile.
-    this.ready.catch(() => {});
+    this.conn = new RedisConnection(url);
+  }
+
+  get client(): RedisClient {
+    return this.conn.client;
   }
 
   onHealth(listener: (failure: ClawlinkError | null) => void) {
-    this.health.push(listener);
-  }
-
-  /** The connection broke: refuse every operation, tell the relay once, and reconnect with backoff. */
-  private lost() {
-    if (this.closed || this.failure) return;
-    this.failure = new ClawlinkError(
-      "store_unavailable",
-      503,
-      "the relay cannot reach its Redis store, so nothing was changed",
-      "retry in a few seconds: the relay reconnects by itself (its operator sees why in its log)",
-    );
-    for (const l of this.health) l(this.failure);
-    void this.reconnect();
-  }
-
-  private async reconnect() {
-    for (let delay = 100; !this.closed; delay = Math.min(delay * 2, 5000)) {
-      await Bun.sleep(delay);
-      if (this.closed) return;
-      try {
-        await this.client.connect();
-        await loadScripts(this.client);
-        break;
-      } catch {
-        // Still away; the next attempt waits longer.
-      }
-    }
-    if (this.closed) return;
-    this.failure = null;
-    for (const l of this.health) l(null);
-  }
-
-  /** Runs a command or script, refusing it with 503 while the server is away. */
-  private async guard<T>(call: () => Promise<T>): Promise<T> {
-    await this.ready;
-    if (this.failure) throw this.failure;
-    try {
-      return await call();
-    } catch (e) {
-      if (!isConnectionError(e)) throw e;
-      this.lost();
-      throw this.failure ?? e;
-    }
+    this.conn.onHealth(listener);
   }
 
   /** Resolves once the server answers and has the scripts. */
   async open(): Promise<this> {
-    await this.ready;
+    await this.conn.ready;
     return this;
   }
 
   private k(...parts: string[]) {
     return this.prefix + parts.join(":");
+  }
+
+  private guard<T>(call: () => Promise<T>): Promise<T> {
+    return this.conn.guard(call);
   }
 
   private run<T>(op: Operation, args: object): Promise<T> {
@@ -430,10 +375,8 @@ export class RedisStore implements Store {
     return kept ? new Uint8Array(kept) : fresh;
   }
 
-  async close() {
-    this.closed = true;
-    await this.ready.catch(() => {});
-    this.client.close();
+  close() {
+    return this.conn.close();
   }
 }
 

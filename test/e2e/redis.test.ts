@@ -25,6 +25,9 @@ if (!redisMissing("test/e2e/redis.test.ts")) {
         const health = await (await fetch(`${r.url}/v1/health`)).json();
         expect(health).toMatchObject({ ok: true, store: "redis", relays: 3 });
       }
+      const state = (await (await fetch(`${r3.url}/v1/admin/state`)).json()) as { health: { store: { kind: string; peers: string[] } } };
+      expect(state.health.store.kind).toBe("redis");
+      expect(state.health.store.peers.map((p) => p.split(" ")[1]).sort()).toEqual([r1.url, r2.url].sort());
       const line = await r3.relay.waitFor(/relays on the same Redis: .*/);
       expect(line[0]).toContain(r1.url);
       expect(line[0]).toContain(r2.url);

@@ -59,6 +59,8 @@ export interface PeerList {
   count(): Promise<number>;
   /** Each as `instance url`. */
   list(): Promise<string[]>;
+  /** The other relays as of the last heartbeat, each as `instance url`. */
+  others(): readonly string[];
   /** Claims relays that are gone and queues again what went out on their connections; returns what it changed. */
   sweep(now: number): Promise<readonly Effects[]>;
   /** Hears when the other relays took this one for gone (and dropped its connections). */
@@ -305,7 +307,7 @@ export class Relay {
 
   /** What the relay's operator reads and may do, for the dashboard. */
   operator(): AdminCore {
-    return (this.op ??= operator({ version: this.version, store: this.store, bus: this.bus, clock: this.clock, registry: this.registry, tasks: this.tasks, files: this.files }));
+    return (this.op ??= operator({ version: this.version, store: this.store, peers: this.peers && (() => this.peers!.others()), bus: this.bus, clock: this.clock, registry: this.registry, tasks: this.tasks, files: this.files }));
   }
 
   // ---------------------------------------------------------------- time

@@ -17,6 +17,7 @@ export class Peers {
   private url = "";
   private nextSweep = 0;
   private forgotten: (() => void)[] = [];
+  private seen: readonly string[] = [];
 
   constructor(
     private store: RedisStore,
@@ -39,6 +40,12 @@ export class Peers {
     ]);
     // Back after the others took it for gone (Redis was away too long): its sockets must be attached again.
     if (!first && Number(added) === 1) for (const l of this.forgotten) l();
+    this.seen = (await this.list()).filter((p) => !p.startsWith(`${this.instance} `));
+  }
+
+  /** The other relays as of the last heartbeat, each as `instance url` (for the dashboard, which reads it every second). */
+  others(): readonly string[] {
+    return this.seen;
   }
 
   /** Hears when the other relays took this one for gone and dropped its connections. */

@@ -79,11 +79,13 @@ export class Peers {
     return Number(await this.store.client.send("ZCOUNT", [`${this.prefix}relays`, String(Date.now()), "+inf"]));
   }
 
-  /** Stops heartbeating and leaves the list at once (a clean stop). */
+  /**
+   * Stops heartbeating and leaves the list at once (a clean stop): its heartbeat is marked run out, so
+   * another relay claims it and clears any connection whose close did not reach the store.
+   */
   async stop(): Promise<void> {
     clearInterval(this.timer);
     if (!this.instance) return;
-    const c = this.store.client;
-    await Promise.all([c.send("ZREM", [`${this.prefix}relays`, this.instance]), c.send("HDEL", [`${this.prefix}relay-urls`, this.instance])]).catch(() => {});
+    await this.store.client.send("ZADD", [`${this.prefix}relays`, "0", this.instance]).catch(() => {});
   }
 }

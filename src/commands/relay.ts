@@ -249,6 +249,8 @@ export default Object.assign(defineCommand({
     const actualPort = relay.server.port!;
     const scheme = tls ? "https" : "http";
     const urls = host === "0.0.0.0" || host === "::" ? [`${scheme}://127.0.0.1:${actualPort}`, ...lanUrls(scheme, actualPort)] : [relay.url];
+    // Heartbeating before the URL is printed: whoever reads the URL finds this relay counted.
+    if (shared) await shared.peers.start(relay.core.instance, relay.url).catch((err) => logger.warn(`cannot announce this relay in Redis: ${(err as Error).message}`));
     const where = shared ? `, sharing state in Redis at ${redactUrl(redisUrl!)} (prefix ${args["redis-prefix"]})` : args.data ? `, keeping state in ${args.data}` : ", in memory";
     logger.success(`clawlink relay ${VERSION} listening${tls ? " with TLS" : ""}${token ? " (token required)" : ""}${where}`);
     if (key?.created) logger.info(`created the relay key ${args["key-file"]}: agents' secrets derive from it, so keep it private and keep it`);
@@ -259,7 +261,6 @@ export default Object.assign(defineCommand({
     else logger.log("dashboard: closed, since the relay has no token; start it with --admin-token to open it");
     // After this relay's own URLs: whoever reads the first URL printed reads this relay's.
     if (shared) {
-      await shared.peers.start(relay.core.instance, relay.url).catch((err) => logger.warn(`cannot announce this relay in Redis: ${(err as Error).message}`));
       const others = (await shared.peers.list().catch(() => [])).filter((p) => !p.startsWith(`${relay.core.instance} `));
       logger.info(others.length ? `relays on the same Redis: ${others.join(", ")}` : "the first relay on this Redis and prefix");
     }

@@ -111,6 +111,15 @@ if (!redisMissing("test/e2e/redis.test.ts")) {
       expect(r.stderr).toContain("--redis must be a URL such as redis://host:6379");
     });
 
+    test("--redis-prefix goes with --redis, and cannot be empty", async () => {
+      const alone = await runCli(["relay", "--port", "0", "--redis-prefix", "team-a:"]);
+      expect(alone.code).toBe(2);
+      expect(alone.stderr).toContain("--redis-prefix goes with --redis");
+      const empty = await runCli(["relay", "--port", "0", "--redis", "redis://127.0.0.1:6379", "--redis-prefix", ""]);
+      expect(empty.code).toBe(2);
+      expect(empty.stderr).toContain("--redis-prefix cannot be empty");
+    });
+
     test("a Redis that cannot be reached stops the relay at once with a clear error", async () => {
       const r = await runCli(["relay", "--port", "0", "--redis", "redis://user:hunter2@127.0.0.1:1"], { timeoutMs: 20_000 });
       expect(r.code).toBe(1);

@@ -122,10 +122,10 @@ export class RedisStore implements Store {
   }
 
   async claimName(agent: NewAgent, now: number, rules: NameRules): Promise<ClaimedName> {
-    type Reply = { ok: boolean; refused?: string; agent?: RawAgent; holder?: RawAgent; replaced?: RawAgent | null; created?: boolean; fx?: RawFx };
+    type Reply = { ok: boolean; refused?: string; agent?: RawAgent; holder?: RawAgent; replaced?: RawAgent | null; created?: boolean; reclaimed?: boolean; fx?: RawFx };
     const r = await this.run<Reply>("claim_name", { agent, now, rules, ...this.stamp(now) });
     if (!r.ok) return (r.holder ? { ...r, holder: agentOf(r.holder) } : r) as ClaimedName;
-    return { ok: true, agent: agentOf(r.agent!), created: r.created!, replaced: agentOrNone(r.replaced) ?? null, effects: effectsOf(r.fx) };
+    return { ok: true, agent: agentOf(r.agent!), created: r.created!, replaced: agentOrNone(r.replaced) ?? null, reclaimed: r.reclaimed!, effects: effectsOf(r.fx) };
   }
 
   async touchAgent(id: string, now: number, _keep?: boolean) {

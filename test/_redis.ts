@@ -31,6 +31,8 @@ export interface TestRedis {
 export async function startRedis(extra: string[] = [], port = freePort(), dir = mkdtempSync(join(tmpdir(), "clawlink-redis-"))): Promise<TestRedis> {
   const args = [REDIS_SERVER!, "--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "no", ...extra];
   const proc = Bun.spawn(args, { stdout: "pipe", stderr: "pipe" });
+  // Should the test run die half-way, its redis-server does not outlive it.
+  process.on("exit", () => proc.exitCode === null && proc.kill("SIGKILL"));
   const deadline = Date.now() + 10_000;
   for (;;) {
     try {

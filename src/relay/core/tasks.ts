@@ -12,13 +12,16 @@ import type { AgentRecord, Refusal, Room, Store, TaskChanged, TaskRecord } from 
 import { encodeCursor, Forgetting, type RetentionOptions } from "./retention";
 import { announce } from "./announce";
 import { unknownAgent } from "./registry";
-import { isOnline, responseMessage, taskView } from "./views";
+import { canReceive } from "../store/rules";
+import { holderView, REACHABLE_MS, responseMessage, taskView } from "./views";
 
 type SendTask = Extract<SendMessage, { type: "task" }>;
 type SendResponse = Extract<SendMessage, { type: "response" }>;
 
 export interface TaskOptions {
   staleAfterMs: number;
+  /** A holder whose socket closed this long ago, with no sign of life since, loses its unfinished tasks. */
+  holderGraceMs: number;
   /** Bounds on queueing a task, a reply, and the status messages a change tells. */
   room: Room;
   retention: RetentionOptions;
@@ -93,7 +96,7 @@ export class Tasks {
     if ((msg.to === undefined) === (msg.cap === undefined)) {
       throw badRequest("a task needs exactly one of `to` (an agent id or name) and `cap` (a capability)", "pass --to NAME or --cap CAPABILITY");
     }
-    const to = msg.to ?? (await this.pickByCap(msg.cap!, msg.queue))?.id ?? null;
+    const to = msg.to ?? (await this.pickByCap(sender, msg.cap!, msg.queue))?.id ?? null;
     const r = await this.store.createTask(
       {
         id: newSortableId("t"),
@@ -115,14 +118,19 @@ export class Tasks {
     return r.duplicate ? { id: r.task.id, to: r.task.to, duplicate: true } : { id: r.task.id, to: r.task.to };
   }
 
-  private async pickByCap(cap: string, queue: boolean): Promise<AgentRecord | undefined> {
+  /** The least busy agent with `cap` that can receive now (listening, or seen in the last 30 s); its sender only when no other can. */
+  private async pickByCap(sender: AgentRecord, cap: string, queue: boolean): Promise<AgentRecord | undefined> {
     const now = this.clock();
-    const candidates = (await this.store.listAgents())
-      .filter((a) => a.caps.includes(cap) && isOnline(a, now, this.opts.staleAfterMs))
-      .sort((a, b) => (a.id < b.id ? -1 : 1));
+    const able = (await this.store.listAgents()).filter((a) => a.caps.includes(cap) && canReceive(a, now, REACHABLE_MS)).sort((a, b) => (a.id < b.id ? -1 : 1));
+    const others = able.filter((a) => a.id !== sender.id);
+    const candidates = others.length > 0 ? others : able;
     if (candidates.length === 0) {
       if (queue) return undefined;
-      throw notFound("no_capable_agent", `no online agent has the capability "${cap}"`, "run `clawlink discover` to see capabilities, or pass --queue to hold the task until such an agent registers");
+      throw notFound(
+        "no_capable_agent",
+        `no agent with the capability "${cap}" can receive a task now (one must be listening, or seen in the last ${REACHABLE_MS / 1000}s)`,
+        "run `clawlink discover --all` to see capabilities and statuses, or pass --queue to hold the task until such an agent registers",
+      );
     }
     const held = await this.store.countHeld(candidates.map((a) => a.id));
     const least = Math.min(...held);
@@ -235,7 +243,14 @@ export class Tasks {
   }
 
   async get(agent: AgentRecord, taskId: string): Promise<Task> {
-    return taskView(await this.require(agent, taskId));
+    const task = await this.require(agent, taskId);
+    return taskView(task, await this.holder(task));
+  }
+
+  /** Who holds the task, reachable or not, and since when; null while it waits for a capable agent. */
+  async holder(task: TaskRecord) {
+    const rec = task.to === null ? undefined : await this.store.getAgent(task.to);
+    return rec ? holderView(rec, this.clock(), this.opts.staleAfterMs) : null;
   }
 
   /** The task, if `agent` sent or holds it. */
@@ -248,18 +263,20 @@ export class Tasks {
 
   /** Every task the agent sent or holds that passes the filter, oldest first. */
   async list(agent: AgentRecord, filter: TaskFilter = {}): Promise<Task[]> {
-    return (await this.store.listTasks(agent.id, filter)).map(taskView);
+    return (await this.store.listTasks(agent.id, filter)).map((t) => taskView(t));
   }
 
   /** One page of them: at most `limit`, after the task `after` (a decoded cursor). */
   async page(agent: AgentRecord, filter: TaskFilter, page: { limit: number; after?: string }): Promise<TaskPage> {
     const picked = await this.store.listTasks(agent.id, { ...filter, after: page.after, limit: page.limit + 1 });
-    const tasks = picked.slice(0, page.limit).map(taskView);
+    const tasks = picked.slice(0, page.limit).map((t) => taskView(t));
     return { tasks, next_cursor: picked.length > page.limit ? encodeCursor(tasks[tasks.length - 1]!.id) : null };
   }
 
-  /** Tasks still queued past their ttl expire; finished ones past their retention are forgotten. */
+  /** Tasks still queued past their ttl expire; finished ones past their retention are forgotten; those of holders gone offline are taken back. */
   async sweep(now: number) {
+    const reclaimed = await this.store.reclaimTasks(now, 10_000, { graceMs: this.opts.holderGraceMs, reachableMs: REACHABLE_MS, room: this.opts.room });
+    announce(this.bus, reclaimed.effects);
     const { effects } = await this.store.expireTasks(now, 10_000, this.opts.room);
     announce(this.bus, effects);
     this.forgot(await this.store.pruneTasks(now - this.opts.retention.retentionMs, this.opts.retention.maxFinished));

@@ -87,8 +87,9 @@ export const RegisterRequest = v.object({
 export type RegisterRequest = v.InferOutput<typeof RegisterRequest>;
 
 /**
- * listening: an inbox socket is open (tasks arrive at once); online: seen in the last 30 s over HTTP
- * (`--cap` routes to both); idle: seen within 2 minutes, not routed to; stale: not seen for longer.
+ * listening: an inbox socket is open (tasks arrive at once); online: seen over HTTP in the last 30 s
+ * (`--cap` routes to both); idle: its socket closed, or quiet for 30 s, but seen within 2 minutes
+ * (not routed to); stale: not seen for longer.
  */
 export const AgentStatus = v.picklist(["listening", "online", "idle", "stale"]);
 export type AgentStatus = v.InferOutput<typeof AgentStatus>;

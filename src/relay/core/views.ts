@@ -1,7 +1,7 @@
 /** Records as the wire shows them: pure functions from what the store keeps to what schemas.ts describes. */
 import type { Agent, AgentStatus, Holder, ResponseMessage, Task } from "../../protocol/schemas";
 import { iso } from "../clock";
-import { canReceive } from "../store/rules";
+import { canReceive, socketGone } from "../store/rules";
 import type { AgentRecord, TaskRecord } from "../store/port";
 
 /** Connected to some relay, or seen lately. */
@@ -19,7 +19,7 @@ export function agentStatus(rec: AgentRecord, now: number, staleAfterMs: number)
 /** A task's holder as its sender sees it: reachable or not, and since when. */
 export function holderView(rec: AgentRecord, now: number, staleAfterMs: number): Holder {
   const status = agentStatus(rec, now, staleAfterMs);
-  const since = status === "listening" ? (rec.connectedAt ?? rec.lastSeen) : rec.disconnectedAt != null && rec.lastSeen <= rec.disconnectedAt ? rec.disconnectedAt : rec.lastSeen;
+  const since = status === "listening" ? (rec.connectedAt ?? rec.lastSeen) : socketGone(rec) ? rec.disconnectedAt! : rec.lastSeen;
   return { id: rec.id, name: rec.name, status, online: status === "listening" || status === "online", since: iso(since) };
 }
 

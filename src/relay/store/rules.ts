@@ -38,8 +38,11 @@ export const notes = {
     `holder ${name} went offline; ${next ? `reassigned to ${next}` : cap ? `waiting for an agent with ${cap}` : `delivered again when ${name} returns`}`,
 };
 
-/** Connected, or seen within `reachableMs`: a task routed to it now would be taken soon. */
-export const canReceive = (a: AgentRecord, now: number, reachableMs: number) => a.conns.length > 0 || now - a.lastSeen < reachableMs;
+/** Its last socket closed and nothing came from it since. */
+export const socketGone = (a: AgentRecord) => a.conns.length === 0 && a.disconnectedAt != null && a.lastSeen <= a.disconnectedAt;
+
+/** Connected, or seen over HTTP within `reachableMs` (not just a socket that closed): a task routed to it now would be taken soon. */
+export const canReceive = (a: AgentRecord, now: number, reachableMs: number) => a.conns.length > 0 || (!socketGone(a) && now - a.lastSeen < reachableMs);
 
 /**
  * Whether the holder of an unfinished task is gone (it has no connection): its last socket closed
@@ -49,10 +52,10 @@ export const canReceive = (a: AgentRecord, now: number, reachableMs: number) => 
  */
 export function lost(task: TaskRecord, holder: AgentRecord, now: number, rules: LivenessRules): boolean {
   if (holder.conns.length > 0) return false;
-  const off = holder.disconnectedAt ?? null;
-  const socketGone = off !== null && holder.lastSeen <= off;
-  if (task.state === "queued") return task.cap !== null && (socketGone ? now - off >= rules.graceMs : now - holder.lastSeen >= rules.reachableMs);
-  if (socketGone) return now - off >= rules.graceMs;
+  const off = holder.disconnectedAt ?? 0;
+  const gone = socketGone(holder);
+  if (task.state === "queued") return task.cap !== null && (gone ? now - off >= rules.graceMs : now - holder.lastSeen >= rules.reachableMs);
+  if (gone) return now - off >= rules.graceMs;
   return now - Math.max(task.updatedAt, holder.lastSeen) >= task.leaseS * 1000;
 }
 

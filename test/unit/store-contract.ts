@@ -580,6 +580,19 @@ export function storeContract(kind: StoreKind) {
       await s.close();
     });
 
+    test("a task out on a connection still attached keeps its lease; once the connection is gone, its lease runs out as before", async () => {
+      const s = await two(kind);
+      await s.attachConnection("b", "r1.1", T0);
+      await s.createTask(task("t_1", "a", "b", { leaseS: 30 }), NONE);
+      await s.claimNext("b", "r1.1", T0, ACK);
+      expect((await s.requeueExpired(T0 + 31_000, 100, NONE)).requeued).toBe(0);
+      expect((await s.getTask("t_1"))!.state).toBe("delivered");
+      expect(await s.countInFlight("b")).toBe(1);
+      await s.detachConnection("b", "r1.1", T0 + 32_000);
+      expect(await s.countWaiting("b")).toBe(1);
+      await s.close();
+    });
+
     test("an HTTP holder keeps its task while it shows life within the task's lease, and loses it past it; with no one able to take it, it waits for a capable agent", async () => {
       const s = await two(kind);
       await s.createTask(task("t_1", "a", "b", { cap: "x", leaseS: 30 }), NONE);

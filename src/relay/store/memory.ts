@@ -425,6 +425,15 @@ export class MemoryStore implements Store {
           due.push(s.msg.id);
           continue;
         }
+        // A task out on a socket that is still attached is being worked on: its lease renews by itself.
+        if (s.conn !== null && this.agents.get(agentId)?.conns.includes(s.conn)) {
+          const held = this.tasks.get(s.msg.id);
+          if (held && !isFinal(held.state)) {
+            requeued--;
+            s.until = now + held.leaseS * 1000;
+            continue;
+          }
+        }
         // A task goes back only if still merely delivered; past that (working, finished) its copy is dropped.
         const task = this.tasks.get(s.msg.id);
         if (task?.state !== "delivered") {

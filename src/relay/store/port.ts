@@ -324,7 +324,11 @@ export interface Store {
   clearTaskMessages(agentId: string, taskIds: readonly string[]): Promise<number>;
   /** Puts in-flight messages back in the queue at their place (a socket refused them). */
   requeue(agentId: string, ids: readonly string[]): Promise<Effects>;
-  /** Claims in-flight messages whose lease ran out: tasks go back to queued (or are dropped if they moved on), others are queued again. */
+  /**
+   * Claims in-flight messages whose lease ran out: tasks go back to queued (or are dropped if they
+   * moved on), others are queued again. A task out on a connection still attached keeps its lease
+   * (renewed from `now`): a connected listener is working on it.
+   */
   requeueExpired(now: number, limit: number, room: Room): Promise<{ readonly requeued: number; readonly effects: Effects }>;
   /** Messages queued for the agent (not counting those in flight). */
   countWaiting(agentId: string): Promise<number>;

@@ -418,11 +418,15 @@ export type FileDeleted = v.InferOutput<typeof FileDeleted>;
 
 // ---------------------------------------------------------------- WebSocket frames
 
+/** A `send` frame's own label, a string (up to 200 characters) or a number, echoed as given on its `sent` or `error` frame. */
+export const FrameRef = v.union([v.pipe(v.string(), v.maxLength(200)), v.pipe(v.number(), v.finite())], "ref must be a string (at most 200 characters) or a number");
+export type FrameRef = v.InferOutput<typeof FrameRef>;
+
 /** Client → relay. `ref` is echoed on the acknowledgement so a sender can match replies. */
 export const ClientFrame = v.variant(
   "op",
   [
-    v.object({ op: v.literal("send"), ref: v.optional(v.string()), message: v.unknown() }),
+    v.object({ op: v.literal("send"), ref: v.optional(FrameRef), message: v.unknown() }),
     v.object({ op: v.literal("ack"), ...ackFields }),
     v.object({ op: v.literal("ping") }),
   ],
@@ -434,9 +438,9 @@ export type ClientFrame = v.InferOutput<typeof ClientFrame>;
 export type ServerFrame =
   | { op: "hello"; agent: Agent }
   | { op: "message"; message: Message }
-  | ({ op: "sent"; ref?: string } & Sent)
+  | ({ op: "sent"; ref?: FrameRef } & Sent)
   | { op: "task"; task: Task; response: ResponseMessage | null }
-  | { op: "error"; ref?: string; error: ErrorBody["error"] }
+  | { op: "error"; ref?: FrameRef; error: ErrorBody["error"] }
   | { op: "pong" };
 
 // ---------------------------------------------------------------- errors

@@ -45,15 +45,18 @@ export function ago(iso: string, now = Date.now()): string {
   return `${Math.floor(s / 86400)}d ago`;
 }
 
-/** What `whoami` prints. */
+/** What `whoami` prints: the identity in this home, and separately whether the relay answers and knows it. */
 export function renderStatus(s: Status): string {
+  const name = s.name ?? (s.other_relay ? `(none for this relay; ${s.other_relay.name} is registered with ${s.other_relay.relay})` : "(not registered in this home)");
+  const known = s.registered === true ? "yes" : s.registered === null ? "unknown (the relay did not answer)" : s.name ? "no (the relay does not know this id)" : "no";
   return [
-    `name      ${s.name ?? "(not registered in this home)"}`,
-    `id        ${s.id ?? "-"}`,
-    `relay     ${s.relay} (${s.reachable ? "reachable" : "NOT reachable"})`,
-    `home      ${s.home}`,
-    `pending   ${s.pending ?? "unknown"}`,
-    ...(s.problem ? [`problem   ${s.problem.message}`, ...(s.problem.hint ? [`next      ${s.problem.hint}`] : [])] : []),
+    `name        ${name}`,
+    `id          ${s.id ?? "-"}`,
+    `relay       ${s.relay} (${s.reachable ? "reachable" : "NOT reachable"})`,
+    `registered  ${known}`,
+    `home        ${s.home}`,
+    `pending     ${s.pending ?? "unknown"}`,
+    ...(s.problem ? [`problem     ${s.problem.message}`, ...(s.problem.hint ? [`next        ${s.problem.hint}`] : [])] : []),
   ].join("\n");
 }
 

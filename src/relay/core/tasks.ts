@@ -74,6 +74,10 @@ function checkHolder(task: TaskRecord, sender: AgentRecord, verb: string) {
 }
 
 export class Tasks {
+  /** An agent seen over HTTP this recently can receive a task now (never one already stale). */
+  private get reachableMs() {
+    return Math.min(REACHABLE_MS, this.opts.staleAfterMs);
+  }
   /** Whose turn it is among equally loaded agents with a capability. */
   private turns = new Map<string, number>();
   private forgetting: Forgetting;
@@ -121,14 +125,14 @@ export class Tasks {
   /** The least busy agent with `cap` that can receive now (listening, or seen in the last 30 s); its sender only when no other can. */
   private async pickByCap(sender: AgentRecord, cap: string, queue: boolean): Promise<AgentRecord | undefined> {
     const now = this.clock();
-    const able = (await this.store.listAgents()).filter((a) => a.caps.includes(cap) && canReceive(a, now, REACHABLE_MS)).sort((a, b) => (a.id < b.id ? -1 : 1));
+    const able = (await this.store.listAgents()).filter((a) => a.caps.includes(cap) && canReceive(a, now, this.reachableMs)).sort((a, b) => (a.id < b.id ? -1 : 1));
     const others = able.filter((a) => a.id !== sender.id);
     const candidates = others.length > 0 ? others : able;
     if (candidates.length === 0) {
       if (queue) return undefined;
       throw notFound(
         "no_capable_agent",
-        `no agent with the capability "${cap}" can receive a task now (one must be listening, or seen in the last ${REACHABLE_MS / 1000}s)`,
+        `no agent with the capability "${cap}" can receive a task now (one must be listening, or seen in the last ${Math.round(this.reachableMs / 1000)}s)`,
         "run `clawlink discover --all` to see capabilities and statuses, or pass --queue to hold the task until such an agent registers",
       );
     }
@@ -275,7 +279,7 @@ export class Tasks {
 
   /** Tasks still queued past their ttl expire; finished ones past their retention are forgotten; those of holders gone offline are taken back. */
   async sweep(now: number) {
-    const reclaimed = await this.store.reclaimTasks(now, 10_000, { graceMs: this.opts.holderGraceMs, reachableMs: REACHABLE_MS, room: this.opts.room });
+    const reclaimed = await this.store.reclaimTasks(now, 10_000, { graceMs: this.opts.holderGraceMs, reachableMs: this.reachableMs, room: this.opts.room });
     announce(this.bus, reclaimed.effects);
     const { effects } = await this.store.expireTasks(now, 10_000, this.opts.room);
     announce(this.bus, effects);

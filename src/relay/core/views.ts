@@ -12,8 +12,8 @@ export const REACHABLE_MS = 30_000;
 
 export function agentStatus(rec: AgentRecord, now: number, staleAfterMs: number): AgentStatus {
   if (rec.conns.length > 0) return "listening";
-  if (canReceive(rec, now, REACHABLE_MS)) return "online";
-  return isOnline(rec, now, staleAfterMs) ? "idle" : "stale";
+  if (!isOnline(rec, now, staleAfterMs)) return "stale";
+  return canReceive(rec, now, REACHABLE_MS) ? "online" : "idle";
 }
 
 /** A task's holder as its sender sees it: reachable or not, and since when. */

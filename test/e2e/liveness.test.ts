@@ -127,6 +127,23 @@ describe("a task taken by poll and abandoned", async () => {
   });
 });
 
+describe("a --to task queued again for a holder that went quiet", async () => {
+  const { url } = await spawnRelay(["--holder-grace", "1s"]);
+  const boss = await member(url, "boss");
+
+  test("can still be answered by that holder: its work counts", async () => {
+    const slow = await member(url, "slowpoke");
+    const id = (await runCli(["delegate", "--to", "slowpoke", "--task", "think", "--lease", "1", "--json"], boss)).json.id;
+    expect((await runCli(["poll", "--json"], slow)).json.map((m: any) => m.id)).toEqual([id]);
+    await eventually(async () => (await taskOf(boss, id)).state === "queued", HEARD_MS);
+    expect((await taskOf(boss, id)).history.at(-1).note).toBe("holder slowpoke went offline; delivered again when slowpoke returns");
+    expect((await runCli(["respond", "--msg-id", id, "--result", "thought"], slow)).code).toBe(0);
+    expect(await taskOf(boss, id)).toMatchObject({ state: "completed", result: "thought", attempts: 1 });
+    // The copy queued for its return was withdrawn with the answer.
+    expect((await runCli(["poll", "--json"], slow)).json).toEqual([]);
+  });
+});
+
 describe("routing by capability", async () => {
   const { url } = await spawnRelay(["--holder-grace", "1s"]);
 

@@ -39,6 +39,8 @@ export interface TaskPage {
 
 const UNFINISHED: readonly TaskState[] = ["queued", "delivered", "working"];
 const HELD: readonly TaskState[] = ["delivered", "working"];
+/** What its holder may answer: a task queued again for it (it went offline meanwhile) was handed to it before, and its work counts. */
+const ANSWERABLE: readonly TaskState[] = ["queued", "delivered", "working"];
 
 /** The 429 for a queue or budget that has no room, naming the limit. */
 export function noRoom(r: Refusal, room: Room): ClawlinkError {
@@ -68,7 +70,7 @@ export function noRoom(r: Refusal, room: Room): ClawlinkError {
 /** Only the holder may answer or report on a task, and only while it holds it. */
 function checkHolder(task: TaskRecord, sender: AgentRecord, verb: string) {
   if (task.to !== sender.id) throw forbidden(`only the agent holding task ${task.id} can ${verb} it`, "`clawlink tasks --held` lists the tasks you hold");
-  if (HELD.includes(task.state)) return;
+  if (HELD.includes(task.state) || (task.state === "queued" && task.attempts > 0)) return;
   if (task.state === "queued") throw conflict("task_not_delivered", `task ${task.id} has not been delivered to you yet`, "poll or listen to receive it first");
   throw conflict("task_finished", `task ${task.id} is already ${task.state}`, "nothing more can be sent about it");
 }
@@ -165,7 +167,7 @@ export class Tasks {
     }
     const id = newSortableId("m");
     const now = this.clock();
-    const r = await this.store.transitionTask(task.id, HELD, {
+    const r = await this.store.transitionTask(task.id, ANSWERABLE, {
       state: msg.status,
       note: msg.status === "failed" ? "the assignee reported failure" : "",
       at: now,
@@ -203,7 +205,7 @@ export class Tasks {
     checkHolder(task, sender, "report progress on");
     const id = newSortableId("m");
     const now = this.clock();
-    const r = await this.store.transitionTask(task.id, HELD, {
+    const r = await this.store.transitionTask(task.id, ANSWERABLE, {
       state: task.state === "working" ? undefined : "working",
       note,
       progress: note,

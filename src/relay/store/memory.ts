@@ -702,7 +702,8 @@ export class MemoryStore implements Store {
 
   /** Puts back an agent a durable store kept; its connections were on a relay that is gone. */
   protected restoreAgent(agent: AgentRecord) {
-    this.agents.set(agent.id, frozen({ ...agent, caps: frozen([...agent.caps]), conns: frozen([]) }));
+    // When its sockets opened and closed was about a relay that is gone: until it connects again, its leases alone speak for it.
+    this.agents.set(agent.id, frozen({ ...agent, caps: frozen([...agent.caps]), conns: frozen([]), connectedAt: null, disconnectedAt: null }));
     this.names.set(agent.name, agent.id);
   }
 

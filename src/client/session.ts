@@ -58,7 +58,7 @@ export interface Status {
  * the exit code) is set only when it could not answer: the relay unreachable or refusing it, or a
  * broken setup. Not being registered, here or with this relay, is an answer.
  */
-export async function checkSelf(self: Self): Promise<{ status: Status; error?: ClawlinkError }> {
+export async function checkSelf(self: Self): Promise<{ status: Status; error?: ClawlinkError; problem?: ClawlinkError }> {
   const me = self.identity;
   let reachable = true;
   // Without an identity for this relay, it is not registered; with one, only the relay can say.
@@ -103,7 +103,7 @@ export async function checkSelf(self: Self): Promise<{ status: Status; error?: C
     in_flight: inFlight,
     ...(problem ? { problem: { code: problem.code, message: problem.message, ...(problem.hint ? { hint: problem.hint } : {}) } } : {}),
   };
-  return { status, error: answered ? undefined : problem };
+  return { status, error: answered ? undefined : problem, problem };
 }
 
 export interface Session {

@@ -39,6 +39,8 @@ export interface TaskPage {
 
 const UNFINISHED: readonly TaskState[] = ["queued", "delivered", "working"];
 const HELD: readonly TaskState[] = ["delivered", "working"];
+/** How often the holders of unfinished tasks are checked for having gone offline. */
+const RECLAIM_SWEEP_MS = 1000;
 /** What its holder may answer: a task queued again for it (it went offline meanwhile) was handed to it before, and its work counts. */
 const ANSWERABLE: readonly TaskState[] = ["queued", "delivered", "working"];
 
@@ -80,6 +82,7 @@ export class Tasks {
   private get reachableMs() {
     return Math.min(REACHABLE_MS, this.opts.staleAfterMs);
   }
+  private nextReclaim = 0;
   /** Whose turn it is among equally loaded agents with a capability. */
   private turns = new Map<string, number>();
   private forgetting: Forgetting;
@@ -281,8 +284,12 @@ export class Tasks {
 
   /** Tasks still queued past their ttl expire; finished ones past their retention are forgotten; those of holders gone offline are taken back. */
   async sweep(now: number) {
-    const reclaimed = await this.store.reclaimTasks(now, 10_000, { graceMs: this.opts.holderGraceMs, reachableMs: this.reachableMs, room: this.opts.room });
-    announce(this.bus, reclaimed.effects);
+    // Holders are looked at once a second: a grace counts in seconds, and the sweep visits every agent holding a task.
+    if (now >= this.nextReclaim) {
+      this.nextReclaim = now + RECLAIM_SWEEP_MS;
+      const reclaimed = await this.store.reclaimTasks(now, 10_000, { graceMs: this.opts.holderGraceMs, reachableMs: this.reachableMs, room: this.opts.room });
+      announce(this.bus, reclaimed.effects);
+    }
     const { effects } = await this.store.expireTasks(now, 10_000, this.opts.room);
     announce(this.bus, effects);
     this.forgot(await this.store.pruneTasks(now - this.opts.retention.retentionMs, this.opts.retention.maxFinished));

@@ -58,8 +58,9 @@ describe("mistakes", async () => {
     const none = await runCli(["whoami", "--json"], { home: tempHome(), relay: `http://127.0.0.1:${freePort()}` });
     expect(none.code).toBe(3);
     expect(none.json).toMatchObject({ registered: false, reachable: false, problem: { code: "unreachable" } });
+    // Not registered is an answer, not an error: exit 0, with the next step.
     const up = await runCli(["whoami", "--json"], { home: tempHome(), relay: url });
-    expect(up.code).toBe(5);
+    expect(up.code).toBe(0);
     expect(up.json).toMatchObject({ registered: false, reachable: true, problem: { code: "no_identity" } });
   });
 

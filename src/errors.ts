@@ -42,6 +42,8 @@ export const EXIT = {
   taskCanceled: 11,
   taskExpired: 12,
   timeout: 13,
+  /** `delegate --wait --on-holder-lost fail`: the task's holder went offline (the task itself goes on). */
+  holderLost: 14,
 } as const;
 
 /** Any thrown value as a ClawlinkError; one that is not already one is a bug, and says so. */

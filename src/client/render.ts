@@ -45,25 +45,27 @@ export function ago(iso: string, now = Date.now()): string {
   return `${Math.floor(s / 86400)}d ago`;
 }
 
-/** What `whoami` prints. */
+/** What `whoami` prints: the identity in this home, and separately whether the relay answers and knows it. */
 export function renderStatus(s: Status): string {
+  const name = s.name ?? (s.other_relay ? `(none for this relay; ${s.other_relay.name} is registered with ${s.other_relay.relay})` : "(not registered in this home)");
+  const known = s.registered === true ? "yes" : s.registered === null ? "unknown (the relay did not answer)" : s.name ? "no (the relay does not know this id)" : "no";
   return [
-    `name      ${s.name ?? "(not registered in this home)"}`,
-    `id        ${s.id ?? "-"}`,
-    `relay     ${s.relay} (${s.reachable ? "reachable" : "NOT reachable"})`,
-    `home      ${s.home}`,
-    `pending   ${s.pending ?? "unknown"}`,
-    ...(s.problem ? [`problem   ${s.problem.message}`, ...(s.problem.hint ? [`next      ${s.problem.hint}`] : [])] : []),
+    `name        ${name}`,
+    `id          ${s.id ?? "-"}`,
+    `relay       ${s.relay} (${s.reachable ? "reachable" : "NOT reachable"})`,
+    `registered  ${known}`,
+    `home        ${s.home}`,
+    `pending     ${s.pending ?? "unknown"}`,
+    ...(s.problem ? [`problem     ${s.problem.message}`, ...(s.problem.hint ? [`next        ${s.problem.hint}`] : [])] : []),
   ].join("\n");
 }
 
 export function renderAgents(agents: Agent[]): string {
   if (agents.length === 0) return "no agents registered (run `clawlink register --name NAME`)\n";
-  const table = renderTable(
+  return renderTable(
     ["ID", "NAME", "CAPS", "MACHINE", "STATUS", "LAST SEEN"],
-    agents.map((a) => [a.id, a.name, a.caps.join(",") || "-", a.machine || "-", a.connected ? "online*" : a.status, ago(a.last_seen)]),
+    agents.map((a) => [a.id, a.name, a.caps.join(",") || "-", a.machine || "-", a.status, ago(a.last_seen)]),
   );
-  return agents.some((a) => a.connected) ? `${table}* connected now (listening)\n` : table;
 }
 
 export function renderFiles(files: FileInfo[]): string {
@@ -81,7 +83,10 @@ export function renderHistory(versions: FileVersion[]): string {
   );
 }
 
-export function renderTasks(tasks: Task[], me: string): string {
+/** An agent as a person reads it: `name (id)` when its name is known. */
+const named = (id: string, names?: ReadonlyMap<string, string>) => (names?.get(id) ? `${names.get(id)} (${id})` : id);
+
+export function renderTasks(tasks: Task[], me: string, names?: ReadonlyMap<string, string>): string {
   if (tasks.length === 0) return "no tasks\n";
   return renderTable(
     ["ID", "ROLE", "STATE", "PEER", "PRIORITY", "ATTEMPTS", "UPDATED", "TASK"],
@@ -89,7 +94,7 @@ export function renderTasks(tasks: Task[], me: string): string {
       t.id,
       t.from === me ? "sent" : "held",
       t.state,
-      (t.from === me ? t.to : t.from) ?? `(${t.cap})`,
+      t.from === me ? (t.to === null ? `(${t.cap})` : named(t.to, names)) : named(t.from, names),
       t.priority,
       String(t.attempts),
       ago(t.updated_at),
@@ -98,12 +103,13 @@ export function renderTasks(tasks: Task[], me: string): string {
   );
 }
 
-export function renderTask(t: Task): string {
+export function renderTask(t: Task, names?: ReadonlyMap<string, string>): string {
+  const h = t.holder;
   const lines = [
     `id        ${t.id}`,
     `state     ${t.state}`,
-    `from      ${t.from}`,
-    `to        ${t.to ?? `(waiting for an agent with ${t.cap})`}`,
+    `from      ${named(t.from, names)}`,
+    `to        ${t.to === null ? `(waiting for an agent with ${t.cap})` : h ? `${h.name} (${h.id}), ${holderLine(h)}` : named(t.to, names)}`,
     `priority  ${t.priority}`,
     `attempts  ${t.attempts}`,
     `lease     ${t.lease_s}s${t.ttl_s ? `   ttl ${t.ttl_s}s` : ""}`,
@@ -115,6 +121,10 @@ export function renderTask(t: Task): string {
   ];
   return lines.join("\n") + "\n";
 }
+
+/** `listening since …`, `online, last seen …`, `OFFLINE since …`. */
+const holderLine = (h: NonNullable<Task["holder"]>) =>
+  h.status === "listening" ? `listening since ${h.since}` : h.online ? `online, last seen ${h.since} (${ago(h.since)})` : `OFFLINE since ${h.since} (${ago(h.since)})`;
 
 const oneLine = (s: string, max: number) => {
   const flat = s.replace(/\s+/g, " ").trim();
@@ -137,7 +147,7 @@ function messageText(m: Message, names: ReadonlyMap<string, string> | undefined,
   const head = `[${m.type}] ${m.id} from ${name ? `${name} (${m.from})` : m.from} at ${m.created_at}`;
   switch (m.type) {
     case "task":
-      return `${head}\n  priority ${m.priority}, attempt ${m.attempt}${Object.keys(m.context).length ? `\n  context ${JSON.stringify(m.context)}` : ""}\n  ${m.task}\n${commands ? `  reply: clawlink respond --msg-id ${m.id} --result "..."\n` : ""}`;
+      return `${head}\n  priority ${m.priority}, attempt ${m.attempt}${m.redelivered ? " (delivered before: skip work already done)" : ""}${Object.keys(m.context).length ? `\n  context ${JSON.stringify(m.context)}` : ""}\n  ${m.task}\n${commands ? `  reply: clawlink respond --msg-id ${m.id} --result "..."\n` : ""}`;
     case "response":
       return `${head}\n  ${m.status} (reply to ${m.in_reply_to})\n  ${m.result}\n`;
     case "progress":

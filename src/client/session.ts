@@ -13,6 +13,8 @@ export interface Self {
   home: string;
   /** The saved identity for this relay, if any. */
   identity: Identity | undefined;
+  /** The identity saved in the home, whichever relay it belongs to. */
+  saved?: Identity;
   /** The identity, or an error telling the agent to register. */
   me(): Identity;
   /** The private CA file in use, saved with a new identity. */
@@ -40,7 +42,10 @@ export interface Status {
   relay: string;
   home: string;
   reachable: boolean;
-  registered: boolean;
+  /** Whether the relay knows this identity (false without one for this relay); null when the relay could not be asked. */
+  registered: boolean | null;
+  /** An identity saved in this home for another relay than the one in use. */
+  other_relay?: { name: string; id: string; relay: string };
   /** Messages waiting in the relay's queue; null when unknown. */
   pending: number | null;
   /** Messages handed to this agent's connections or polls and not yet acknowledged; null when unknown. */
@@ -48,14 +53,20 @@ export interface Status {
   problem?: { code: string; message: string; hint?: string };
 }
 
-/** What `whoami` reports: never throws a relay's error, names it as `problem` (with `error` for the exit code) instead. */
-export async function checkSelf(self: Self): Promise<{ status: Status; error?: ClawlinkError }> {
+/**
+ * What `whoami` reports: never throws a relay's error, names it as `problem` instead. `error` (for
+ * the exit code) is set only when it could not answer: the relay unreachable or refusing it, or a
+ * broken setup. Not being registered, here or with this relay, is an answer.
+ */
+export async function checkSelf(self: Self): Promise<{ status: Status; error?: ClawlinkError; problem?: ClawlinkError }> {
   const me = self.identity;
   let reachable = true;
-  let registered = false;
+  // Without an identity for this relay, it is not registered; with one, only the relay can say.
+  let registered: boolean | null = me ? null : false;
   let pending: number | null = null;
   let inFlight: number | null = null;
   let problem: ClawlinkError | undefined;
+  let answered = false;
   try {
     await self.client.health();
     if (me) {
@@ -67,15 +78,19 @@ export async function checkSelf(self: Self): Promise<{ status: Status; error?: C
   } catch (err) {
     if (!(err instanceof ClawlinkError)) throw err;
     if (err.code === "unreachable" || err.code === "tls") reachable = false;
+    // The relay forgot this agent (it restarted in memory): that is an answer, with its next step.
+    if (err.code === "not_registered") [registered, answered] = [false, true];
     problem = err;
   }
-  if (!me && reachable && !problem) {
+  if (!me && !problem) {
     try {
       self.me();
     } catch (err) {
       problem = err as ClawlinkError;
+      answered = true;
     }
   }
+  const other = !me && self.saved ? { name: self.saved.name, id: self.saved.id, relay: self.saved.relay } : undefined;
   const status: Status = {
     id: me?.id ?? null,
     name: me?.name ?? null,
@@ -83,11 +98,12 @@ export async function checkSelf(self: Self): Promise<{ status: Status; error?: C
     home: self.home,
     reachable,
     registered,
+    ...(other ? { other_relay: other } : {}),
     pending,
     in_flight: inFlight,
     ...(problem ? { problem: { code: problem.code, message: problem.message, ...(problem.hint ? { hint: problem.hint } : {}) } } : {}),
   };
-  return { status, error: problem };
+  return { status, error: answered ? undefined : problem, problem };
 }
 
 export interface Session {

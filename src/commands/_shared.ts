@@ -24,6 +24,8 @@ export interface Context<A extends ArgsDef> {
   home: string;
   client: Client;
   identity: Identity | undefined;
+  /** The identity saved in the home, whichever relay it belongs to. */
+  saved?: Identity;
   /** The private CA file in use (absolute), saved with a new identity. */
   ca: string | undefined;
   json: boolean;
@@ -79,6 +81,7 @@ export function resolveContext<A extends ArgsDef>(args: ParsedArgs<A & typeof gl
     home,
     client,
     identity: me,
+    saved: identity,
     ca,
     json,
     me() {

@@ -3,6 +3,7 @@ import type { Client } from "../client/client";
 import { progressWanted, Spinner } from "../client/progress";
 import { printable } from "../client/render";
 import { waitForTask } from "../client/wait";
+import { followHolder, whereIs, type HolderLost } from "../client/holder";
 import { ClawlinkError } from "../errors";
 import { Capability, JsonObject, Priority, PRIORITIES, type Task } from "../protocol/schemas";
 import { EXIT, defineClientCommand, parseArg, secondsArg, usage } from "./_shared";
@@ -25,9 +26,10 @@ export default defineClientCommand({
     task: { type: "string", description: "What to do, in words", required: true, valueHint: "text" },
     context: { type: "string", description: "A JSON object with whatever the task needs", valueHint: "json" },
     priority: { type: "string", description: `One of ${PRIORITIES.join(", ")}`, default: "normal", valueHint: PRIORITIES.join("|") },
-    wait: { type: "boolean", description: "Block until the task ends and print the response (exit 0 completed, 10 failed, 11 canceled, 12 expired, 13 timeout, 130 stopped with Ctrl-C; the task keeps running)" },
+    wait: { type: "boolean", description: "Block until the task ends and print the response (exit 0 completed, 10 failed, 11 canceled, 12 expired, 13 timeout, 14 holder lost with --on-holder-lost fail, 130 stopped with Ctrl-C; the task keeps running)" },
+    "on-holder-lost": { type: "string", description: "With --wait, when the task's holder goes offline: wait (default; the task goes to another capable agent, or waits for its agent) or fail (exit 14 at once)", default: "wait", valueHint: "wait|fail" },
     timeout: { type: "string", description: "With --wait: give up after this many seconds", default: "300", valueHint: "s" },
-    lease: { type: "string", description: "Seconds the recipient has to ack before the task is redelivered", default: "600", valueHint: "s" },
+    lease: { type: "string", description: "Seconds the holder may go without a sign of life (ack, progress, heartbeat; a connected listen counts) before the task goes back", default: "600", valueHint: "s" },
     ttl: { type: "string", description: "Expire the task if not delivered within this many seconds", valueHint: "s" },
     "idempotency-key": { type: "string", description: "Retrying with the same key returns the first task instead of sending again", valueHint: "key" },
     queue: { type: "boolean", description: "With --cap: hold the task until an agent with the capability registers" },
@@ -36,13 +38,18 @@ export default defineClientCommand({
     const { args } = ctx;
     if ((args.to === undefined) === (args.cap === undefined)) throw usage("pass exactly one of --to AGENT and --cap CAPABILITY");
     if (args.queue && args.cap === undefined) throw usage("--queue goes with --cap");
+    const onLost = args["on-holder-lost"];
+    if (onLost !== "wait" && onLost !== "fail") throw usage(`--on-holder-lost must be wait or fail, not "${onLost}"`, "fail exits 14 as soon as the task's holder goes offline; wait keeps waiting while the relay hands the task on");
     let context: Record<string, unknown> = {};
     if (args.context !== undefined) {
       let parsed: unknown;
       try {
         parsed = JSON.parse(args.context);
       } catch (err) {
-        throw usage(`--context is not valid JSON: ${(err as Error).message}`, `pass a JSON object, e.g. --context '{"repo":"api","branch":"main"}'`);
+        throw usage(
+          `--context is not valid JSON (${(err as Error).message}): keys and strings need double quotes`,
+          `pass a JSON object in single quotes, e.g. --context '{"repo":"api","branch":"main"}'`,
+        );
       }
       context = parseArg(JsonObject, parsed, "--context (a JSON object)");
     }
@@ -76,21 +83,46 @@ export default defineClientCommand({
     process.stderr.write(printable(`waiting up to ${timeout}s for task ${sent.id}${worker ? ` (sent to ${worker})` : ""}`) + "\n");
     const spinner = progressWanted(ctx.json) ? new Spinner(`task ${sent.id}: sent`) : undefined;
     let outcome;
+    let lost: HolderLost | undefined;
     // Ctrl-C stops the wait, not the task: say so, with the command that follows it.
     const interrupted = new AbortController();
     const onSigint = () => interrupted.abort();
     process.once("SIGINT", onSigint);
+    const follow = spinner && followState(ctx.client, spinner, worker, sent.id);
+    // The holder going offline and the task moving on are one line each on stderr, whatever the terminal.
+    // A spinner's line is wiped first; it draws itself again below.
+    const line = (text: string) => process.stderr.write(`${spinner ? "\r\x1b[K" : ""}${printable(text)}\n`);
+    const onHolder = followHolder((l) => {
+      line(`task ${sent.id}: holder ${l.holder} went offline`);
+      if (onLost === "fail") {
+        lost = l;
+        return interrupted.abort();
+      }
+      line(`task ${sent.id}: ${l.then}`);
+    });
     try {
-      outcome = await waitForTask(ctx.client, sent.id, timeout * 1000, { signal: interrupted.signal, onUpdate: spinner && followState(ctx.client, spinner, worker, sent.id) });
+      outcome = await waitForTask(ctx.client, sent.id, timeout * 1000, {
+        signal: interrupted.signal,
+        onUpdate: (task) => {
+          onHolder(task);
+          if (!lost) follow?.(task);
+        },
+      });
     } catch (err) {
       // The spinner's line is wiped before any message, so the message starts at the left margin.
       spinner?.stop();
       if (err instanceof ClawlinkError && (err.code === "timeout" || err.code === "aborted")) {
-        const stillRunning = `it keeps running, check \`clawlink task --id ${sent.id}\``;
-        const message = err.code === "aborted" ? `stopped waiting for task ${sent.id}` : err.message;
-        if (ctx.json) print(JSON.stringify({ error: { code: err.code, message, hint: stillRunning }, id: sent.id }));
+        // Where the task is now, told truthfully: its state, its holder, and whether that holder can be reached.
+        const now = await ctx.client.task(sent.id).then((t) => whereIs(t), () => undefined);
+        const stillRunning = `it keeps running, check \`clawlink task --id ${sent.id}\`${now ? `; it is ${now}` : ""}`;
+        const [code, message, exit] = lost
+          ? ["holder_lost", `task ${sent.id}: holder ${lost.holder} went offline (--on-holder-lost fail)`, EXIT.holderLost]
+          : err.code === "aborted"
+            ? ["aborted", `stopped waiting for task ${sent.id}`, EXIT_INTERRUPTED]
+            : ["timeout", err.message, EXIT.timeout];
+        if (ctx.json) print(JSON.stringify({ error: { code, message, hint: stillRunning }, id: sent.id }));
         else printError(printable(`error: ${message}\nhint: ${stillRunning}`));
-        return err.code === "aborted" ? EXIT_INTERRUPTED : EXIT.timeout;
+        return exit;
       }
       throw err;
     } finally {

@@ -45,7 +45,14 @@ export default defineClientCommand({
         stderr: respond && m.type === "task" ? "pipe" : "inherit",
         // Its own process group, so stopping the listener stops the whole handler.
         detached: process.platform !== "win32",
-        env: { ...process.env, CLAWLINK_MSG_ID: m.id, CLAWLINK_MSG_TYPE: m.type, CLAWLINK_FROM: m.from },
+        // A task names itself and its attempt, so a handler can skip work a first attempt already did.
+        env: {
+          ...process.env,
+          CLAWLINK_MSG_ID: m.id,
+          CLAWLINK_MSG_TYPE: m.type,
+          CLAWLINK_FROM: m.from,
+          ...(m.type === "task" ? { CLAWLINK_TASK_ID: m.id, CLAWLINK_ATTEMPT: String(m.attempt) } : {}),
+        },
       }));
       const [out, err, code] = await Promise.all([
         proc.stdout instanceof ReadableStream ? new Response(proc.stdout).text() : "",

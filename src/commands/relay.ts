@@ -88,6 +88,7 @@ export default Object.assign(defineCommand({
     redis: { type: "string", description: "Keep everything in this Redis (or Valkey) server, shared with every relay started on it: agents may use any of them (env CLAWLINK_REDIS; rediss:// for TLS)", valueHint: "redis://[user:password@]host:6379[/db]" },
     "redis-prefix": { type: "string", description: "With --redis: the prefix of every key, so several teams can share one server", default: "clawlink:" },
     "key-file": { type: "string", description: "Derive agents' secrets and name claims from the key in this file (created 0600 if missing; an existing one must be random, 32+ bytes, mode 0600: `openssl rand -hex 32 > key && chmod 600 key`), so an in-memory relay recognises its agents, and their names, after a restart", valueHint: "path" },
+    "holder-grace": { type: "string", description: "How long a task's holder may be gone (its socket closed, no sign of life) before its unfinished tasks go to another capable agent or wait for it", default: "15s", valueHint: "duration" },
     "forget-after": { type: "string", description: "Forget an agent stale this long with nothing queued, in flight or held", default: "24h", valueHint: "duration" },
     fsync: { type: "string", description: "With --data: normal (default) survives the relay's process dying, not the machine; always waits for the disk on each commit", valueHint: "normal|always" },
     "tls-cert": { type: "string", description: "Serve HTTPS and WSS with this PEM certificate chain (with --tls-key)", valueHint: "pem" },
@@ -114,6 +115,7 @@ export default Object.assign(defineCommand({
     let limits;
     let tls;
     let forgetAfterMs: number;
+    let holderGraceMs: number;
     let key;
     let token: string | undefined;
     let adminToken: string | undefined;
@@ -139,6 +141,7 @@ export default Object.assign(defineCommand({
         maxConnectionsPerAddress: num(args["max-connections-per-address"], "--max-connections-per-address", 1),
       };
       forgetAfterMs = duration(args["forget-after"], "--forget-after");
+      holderGraceMs = duration(args["holder-grace"], "--holder-grace");
       tls = loadTls(args["tls-cert"], args["tls-key"]);
       key = args["key-file"] === undefined ? undefined : loadKeyFile(args["key-file"]);
       if (args.token && args["token-file"]) throw usage("pass --token or --token-file, not both", "--token-file keeps the token out of the process list");
@@ -214,6 +217,7 @@ export default Object.assign(defineCommand({
         version: VERSION,
         secretKey: key?.key,
         forgetAfterMs,
+        holderGraceMs,
         ...limits,
         onError: (err) => logger.error("unexpected error:", err),
         onStoreHealth: (err) => {

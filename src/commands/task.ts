@@ -1,4 +1,4 @@
-import { renderTask } from "../client/render";
+import { agentNames, renderTask } from "../client/render";
 import { defineClientCommand } from "./_shared";
 
 export default defineClientCommand({
@@ -12,6 +12,6 @@ export default defineClientCommand({
   async run(ctx) {
     ctx.me();
     const task = await ctx.client.task(ctx.args.id);
-    ctx.out(task, renderTask(task));
+    ctx.out(task, ctx.json ? "" : renderTask(task, await agentNames(ctx.client)));
   },
 });

@@ -1,5 +1,5 @@
 import * as v from "valibot";
-import { renderTasks } from "../client/render";
+import { agentNames, renderTasks } from "../client/render";
 import { shellArg } from "../errors";
 import { TASK_PAGE, TASK_STATES, TaskState } from "../protocol/schemas";
 import { defineClientCommand, parseArg, usage } from "./_shared";
@@ -30,6 +30,7 @@ export default defineClientCommand({
     const page = await ctx.client.tasks({ state, role: sent ? "sent" : held ? "held" : undefined, limit, cursor: ctx.args.cursor });
     const again = [state && `--state ${state}`, sent && "--sent", held && "--held", limit && `--limit ${limit}`].filter(Boolean).join(" ");
     const next = page.next_cursor === null ? "" : `more tasks: clawlink tasks ${again ? `${again} ` : ""}--cursor ${shellArg(page.next_cursor)}\n`;
-    ctx.out(page, renderTasks(page.tasks, me.id) + next);
+    // Names are looked up for a person only; --json keeps the ids.
+    ctx.out(page, ctx.json ? "" : renderTasks(page.tasks, me.id, await agentNames(ctx.client)) + next);
   },
 });

@@ -86,7 +86,13 @@ export const RegisterRequest = v.object({
 });
 export type RegisterRequest = v.InferOutput<typeof RegisterRequest>;
 
-export const AgentStatus = v.picklist(["online", "stale"]);
+/**
+ * listening: an inbox socket is open (tasks arrive at once); online: seen over HTTP in the last 30 s
+ * (`--cap` routes to both); idle: its socket closed, or quiet for 30 s, but seen within 2 minutes
+ * (not routed to); stale: not seen for longer.
+ */
+export const AgentStatus = v.picklist(["listening", "online", "idle", "stale"]);
+export type AgentStatus = v.InferOutput<typeof AgentStatus>;
 
 export const Agent = v.object({
   id: Id,
@@ -136,7 +142,10 @@ export const TaskMessage = v.object({
   task: v.string(),
   context: JsonObject,
   priority: Priority,
+  /** 1 on the first delivery; more when the task was handed out again (the holder did not acknowledge it, or went offline). */
   attempt: v.number(),
+  /** Set on every delivery after the first: the work may have been started already. */
+  redelivered: v.optional(v.boolean()),
   lease_s: v.number(),
 });
 export const ResponseMessage = v.object({
@@ -287,6 +296,19 @@ export const AckRequest = v.object(ackFields);
 
 // ---------------------------------------------------------------- tasks
 
+/**
+ * A task's holder as its sender sees it. `online` is true while it listens or was seen in the last
+ * 30 s; `since`: listening since, last seen at, or offline since (its socket closed).
+ */
+export const Holder = v.object({
+  id: Id,
+  name: v.string(),
+  status: AgentStatus,
+  online: v.boolean(),
+  since: Timestamp,
+});
+export type Holder = v.InferOutput<typeof Holder>;
+
 export const TaskTransition = v.object({ state: TaskState, at: Timestamp, note: v.string() });
 export const Task = v.object({
   id: Id,
@@ -307,6 +329,8 @@ export const Task = v.object({
   /** The holder's latest progress note; null until it sends one. */
   note: v.optional(v.nullable(v.string()), null),
   result: v.nullable(v.string()),
+  /** Who holds it now, whether it can be reached, and since when (on `GET /v1/tasks/{id}` and task watches). */
+  holder: v.optional(v.nullable(Holder)),
 });
 export type Task = v.InferOutput<typeof Task>;
 /** `GET /v1/tasks` pages: `limit` tasks at most (default 100), and the cursor of the next page, null on the last. */
@@ -402,11 +426,15 @@ export type FileDeleted = v.InferOutput<typeof FileDeleted>;
 
 // ---------------------------------------------------------------- WebSocket frames
 
+/** A `send` frame's own label, a string (up to 200 characters) or a number, echoed as given on its `sent` or `error` frame. */
+export const FrameRef = v.union([v.pipe(v.string(), v.maxLength(200)), v.pipe(v.number(), v.finite())], "ref must be a string (at most 200 characters) or a number");
+export type FrameRef = v.InferOutput<typeof FrameRef>;
+
 /** Client → relay. `ref` is echoed on the acknowledgement so a sender can match replies. */
 export const ClientFrame = v.variant(
   "op",
   [
-    v.object({ op: v.literal("send"), ref: v.optional(v.string()), message: v.unknown() }),
+    v.object({ op: v.literal("send"), ref: v.optional(FrameRef), message: v.unknown() }),
     v.object({ op: v.literal("ack"), ...ackFields }),
     v.object({ op: v.literal("ping") }),
   ],
@@ -418,9 +446,9 @@ export type ClientFrame = v.InferOutput<typeof ClientFrame>;
 export type ServerFrame =
   | { op: "hello"; agent: Agent }
   | { op: "message"; message: Message }
-  | ({ op: "sent"; ref?: string } & Sent)
+  | ({ op: "sent"; ref?: FrameRef } & Sent)
   | { op: "task"; task: Task; response: ResponseMessage | null }
-  | { op: "error"; ref?: string; error: ErrorBody["error"] }
+  | { op: "error"; ref?: FrameRef; error: ErrorBody["error"] }
   | { op: "pong" };
 
 // ---------------------------------------------------------------- errors

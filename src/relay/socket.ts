@@ -2,7 +2,7 @@
 import type { WebSocketHandler } from "bun";
 import { ClawlinkError } from "../errors";
 import { describeIssues, safeParse } from "../protocol/codec";
-import { ClientFrame, SendMessage, type Message, type MessageType, type ServerFrame } from "../protocol/schemas";
+import { ClientFrame, FrameRef, SendMessage, type Message, type MessageType, type ServerFrame } from "../protocol/schemas";
 import type { AgentRecord, Connection, Relay, Want } from "./core/relay";
 
 export interface SocketData {
@@ -24,7 +24,7 @@ const SEEN_MS = 1000;
 
 const frame = (f: ServerFrame) => JSON.stringify(f);
 
-function errorFrame(err: unknown, ref?: string): string {
+function errorFrame(err: unknown, ref?: FrameRef): string {
   const body =
     err instanceof ClawlinkError
       ? err.toJSON().error
@@ -93,7 +93,9 @@ export function createSocketHandler(relay: Relay): WebSocketHandler<SocketData> 
       }
       const f = safeParse(ClientFrame, parsed);
       if (!f.success) {
-        const ref = typeof (parsed as { ref?: unknown })?.ref === "string" ? (parsed as { ref: string }).ref : undefined;
+        // Any ref that can be read is echoed, so the client can match the refusal to its frame.
+        const r = safeParse(FrameRef, (parsed as { ref?: unknown } | null)?.ref);
+        const ref = r.success ? r.output : undefined;
         ws.send(errorFrame(new ClawlinkError("bad_request", 400, `invalid frame: ${describeIssues(f.issues)}`, "see docs/protocol.md, WebSocket frames"), ref));
         return;
       }

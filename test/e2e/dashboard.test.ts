@@ -165,7 +165,8 @@ suite("the dashboard of a relay at work", () => {
     await page.waitForSelector("#confirm", { state: "hidden" });
     await page.keyboard.press("Escape");
     await rowWith(page, "agents", "carol").waitFor({ state: "detached" });
-    expect((await runCli(["whoami", "--json"], carol)).code).not.toBe(0);
+    // The relay no longer knows carol: whoami answers so (exit 0), with heartbeat as the next step.
+    expect((await runCli(["whoami", "--json"], carol)).json).toMatchObject({ registered: false, problem: { code: "not_registered" } });
   }, 30_000);
 
   test("the keyboard reaches every view and opens a row", async () => {

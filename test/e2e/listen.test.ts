@@ -21,21 +21,27 @@ describe("listen", () => {
   });
 
   test("a task redelivered while its handler still runs is not acknowledged: stopped mid-task, it comes back", async () => {
-    const { url } = await spawnRelay();
+    const data = join(tempHome(), "relay.db");
+    const port = freePort();
+    let { relay, url } = await spawnRelay(["--data", data], undefined, port);
     const boss = { home: tempHome(), relay: url };
     const worker = { home: tempHome(), relay: url };
     await runCli(["register", "--name", "boss"], boss);
     await runCli(["register", "--name", "worker"], worker);
-    const listener = new CliProcess(["listen", "--exec", "sleep 5; echo done", "--respond"], worker);
+    const listener = new CliProcess(["listen", "--exec", "sleep 8; echo done", "--respond"], worker);
     await listener.waitFor(/listening as worker/);
-    // A 1 s lease runs out while the handler sleeps, so the relay pushes the task again on the same socket.
-    const { id } = (await runCli(["delegate", "--to", "worker", "--task", "slow", "--lease", "1", "--json"], boss)).json;
-    await eventually(async () => (await runCli(["task", "--id", id, "--json"], boss)).json.attempts >= 2, 5000);
+    const { id } = (await runCli(["delegate", "--to", "worker", "--task", "slow", "--json"], boss)).json;
+    await eventually(async () => (await runCli(["task", "--id", id, "--json"], boss)).json.state === "delivered", 5000);
+    // A connected listener keeps its task; a relay restart queues again what was out on sockets, so the
+    // listener, back on a new socket, is handed the task again while its handler still runs.
+    relay.proc.kill("SIGKILL");
+    ({ relay } = await spawnRelay(["--data", data], undefined, port));
+    await eventually(async () => (await runCli(["task", "--id", id, "--json"], boss)).json?.attempts >= 2, 8000);
     await Bun.sleep(200);
     await listener.stop();
     const polled = (await runCli(["poll", "--json"], worker)).json;
     expect(polled.map((m: any) => m.id)).toContain(id);
-  });
+  }, 30_000);
 
   test("a response the relay could not take is sent again once it is back, and only then acknowledged", async () => {
     const data = join(tempHome(), "relay.db");

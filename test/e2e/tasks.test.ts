@@ -153,15 +153,20 @@ describe("at-least-once delivery", async () => {
     const task = (await runCli(["task", "--id", id, "--json"], t.sender)).json;
     expect(task.attempts).toBe(2);
     expect(task.history.map((h: any) => h.state)).toEqual(["queued", "delivered", "queued", "delivered"]);
+    // Answered, it is done: a task held and left unanswered would go back again after its lease.
+    expect((await runCli(["respond", "--msg-id", id, "--result", "ok"], t.crashy)).code).toBe(0);
   });
 
-  test("an acknowledged task is not redelivered", async () => {
-    const id = (await runCli(["delegate", "--to", "crashy", "--task", "ack me", "--lease", "1", "--json"], t.sender)).json.id;
+  test("an acknowledged task is not redelivered while its holder shows life within the lease (a heartbeat)", async () => {
+    const id = (await runCli(["delegate", "--to", "crashy", "--task", "ack me", "--lease", "4", "--json"], t.sender)).json.id;
     await runCli(["poll"], t.crashy); // poll acknowledges what it printed
-    await Bun.sleep(1600);
+    await Bun.sleep(2500);
+    await runCli(["heartbeat"], t.crashy);
+    await Bun.sleep(2500);
     expect((await runCli(["poll", "--json"], t.crashy)).json).toEqual([]);
-    expect((await runCli(["task", "--id", id, "--json"], t.sender)).json.attempts).toBe(1);
-  });
+    expect((await runCli(["respond", "--msg-id", id, "--result", "done"], t.crashy)).code).toBe(0);
+    expect((await runCli(["task", "--id", id, "--json"], t.sender)).json).toMatchObject({ state: "completed", attempts: 1 });
+  }, 20_000);
 
   test("--idempotency-key makes a retried delegate return the first id", async () => {
     const a = await runCli(["delegate", "--to", "crashy", "--task", "once", "--idempotency-key", "k-1", "--json"], t.sender);
@@ -184,6 +189,8 @@ describe("routing by capability", async () => {
   const t = await team([{ name: "lead" }, { name: "rev1", caps: "review" }, { name: "rev2", caps: "review" }]);
 
   test("tasks spread across the capable agents, fewest unfinished first", async () => {
+    // Routing takes agents listening or seen in the last 30 s: these two say they are here.
+    for (const rev of [t.rev1, t.rev2]) await runCli(["heartbeat"], rev);
     const to: string[] = [];
     for (let i = 0; i < 4; i++) to.push((await runCli(["delegate", "--cap", "review", "--task", `r${i}`, "--json"], t.lead)).json.to);
     expect(to.filter((x) => x === t.rev1.id)).toHaveLength(2);
@@ -196,7 +203,7 @@ describe("routing by capability", async () => {
   test("no capable agent: a clear error, unless --queue waits for one", async () => {
     const r = await runCli(["delegate", "--cap", "translate", "--task", "hola"], t.lead);
     expect(r.code).toBe(5);
-    expect(r.stderr).toContain('no online agent has the capability "translate"');
+    expect(r.stderr).toContain('no agent with the capability "translate" can receive a task now (one must be listening, or seen in the last 30s)');
     expect(r.stderr).toContain("--queue");
 
     const q = await runCli(["delegate", "--cap", "translate", "--task", "hola", "--queue", "--json"], t.lead);

@@ -17,7 +17,9 @@ describe("WebSocket", async () => {
   test("hello, then messages pushed as they are routed; queued ones arrive on connect", async () => {
     await fetch(`${relay.url}/v1/messages`, { method: "POST", headers: { authorization: `Bearer ${a.secret}`, "content-type": "application/json" }, body: JSON.stringify({ type: "task", to: "ws-b", task: "queued first" }) });
     const sock = await wsConnect(ws, b.secret);
-    expect((await sock.next()).op).toBe("hello");
+    const hello = await sock.next();
+    // The record in the hello is the one with this socket attached.
+    expect(hello).toMatchObject({ op: "hello", agent: { name: "ws-b", connected: true, status: "listening" } });
     const first = await sock.nextOp("message");
     expect(first.message).toMatchObject({ type: "task", task: "queued first", attempt: 1 });
     await fetch(`${relay.url}/v1/messages`, { method: "POST", headers: { authorization: `Bearer ${a.secret}`, "content-type": "application/json" }, body: JSON.stringify({ type: "broadcast", content: "live" }) });
@@ -36,6 +38,15 @@ describe("WebSocket", async () => {
     expect(await sender.nextOp("error")).toMatchObject({ ref: "r2", error: { code: "unknown_agent" } });
     sender.send({ op: "send", ref: "r3", message: { type: "task" } });
     expect(await sender.nextOp("error")).toMatchObject({ ref: "r3", error: { code: "bad_request" } });
+    // A numeric ref is a ref too, echoed as given, on success and on refusal alike.
+    sender.send({ op: "send", ref: 7, message: { type: "broadcast", content: "numbered" } });
+    expect(await sender.nextOp("sent")).toMatchObject({ ref: 7 });
+    sender.send({ op: "send", ref: 8, message: { type: "task" } });
+    expect(await sender.nextOp("error")).toMatchObject({ ref: 8, error: { code: "bad_request" } });
+    sender.send({ op: "send", ref: { x: 1 }, message: { type: "broadcast", content: "x" } });
+    const odd = await sender.nextOp("error");
+    expect(odd.ref).toBeUndefined();
+    expect(odd.error.message).toContain("ref must be a string (at most 200 characters) or a number");
     sender.send({ op: "bogus" });
     expect((await sender.nextOp("error")).error.message).toContain("op must be one of");
     sender.ws.send("not json");

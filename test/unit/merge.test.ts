@@ -101,10 +101,26 @@ describe("merge3", () => {
     );
   });
 
-  test("edits of adjacent lines conflict, as in git", () => {
+  test("edits of adjacent lines merge: one side changes a line, the other the next", () => {
     const ours = lines("title", "intro", "ONE", "two", "three", "outro");
     const theirs = lines("title", "intro", "one", "TWO", "three", "outro");
-    expect(merge3(base, ours, theirs).clean).toBe(false);
+    expect(merge3(base, ours, theirs)).toEqual({ clean: true, text: lines("title", "intro", "ONE", "TWO", "three", "outro") });
+  });
+
+  test("adjacent edits merge whatever their shape: a line removed beside one changed, lines added after a changed one", () => {
+    expect(merge3(base, lines("title", "intro", "two", "three", "outro"), lines("title", "intro", "one", "TWO", "three", "outro"))).toEqual({
+      clean: true,
+      text: lines("title", "intro", "TWO", "three", "outro"),
+    });
+    expect(merge3(base, lines("title", "intro", "ONE", "two", "three", "outro"), lines("title", "intro", "one", "two", "2.5", "three", "outro"))).toEqual({
+      clean: true,
+      text: lines("title", "intro", "ONE", "two", "2.5", "three", "outro"),
+    });
+  });
+
+  test("edits that overlap still conflict: the same line changed two ways, or a line inserted inside lines the other side replaced", () => {
+    expect(merge3(base, lines("title", "intro", "ONE", "TWO", "three", "outro"), lines("title", "intro", "one", "Two", "three", "outro")).clean).toBe(false);
+    expect(merge3(base, lines("title", "intro", "one", "1.5", "two", "three", "outro"), lines("title", "intro", "ONE AND TWO", "three", "outro")).clean).toBe(false);
   });
 
   test("both sides appending different lines at the end conflict", () => {
@@ -119,7 +135,8 @@ describe("merge3", () => {
   });
 
   test("a missing final newline is a change of that line", () => {
-    expect(merge3("a\nb", "a\nb\n", "A\nb")).toEqual({ clean: false, conflicts: expect.any(Array) });
+    expect(merge3("a\nb", "a\nb\n", "a\nB")).toEqual({ clean: false, conflicts: expect.any(Array) });
+    expect(merge3("a\nb", "a\nb\n", "A\nb")).toEqual({ clean: true, text: "A\nb\n" });
     expect(merge3("a\nb\nc", "A\nb\nc", "a\nb\nc\n")).toEqual({ clean: true, text: "A\nb\nc\n" });
   });
 

@@ -294,3 +294,36 @@ describe("relay core: forgetting idle agents", () => {
     expect((await relay.health()).agents).toBe(2);
   });
 });
+
+describe("relay core: holders that go offline", () => {
+  test("a closed socket's --cap task waits after the grace when no capable agent can receive; a registered agent that connects picks it up", async () => {
+    const { relay, register, send, advance } = setup({ holderGraceMs: 15_000 });
+    const boss = await register("boss");
+    const second = await register("second", ["x"]);
+    const first = await register("first", ["x"]);
+    const s1 = sink();
+    const c1 = relay.connect(first, s1);
+    await settle();
+    // second registered but has not been seen for 31 s: it is idle, and routing passes it over.
+    await advance(31_000);
+    expect((await relay.getAgent("second")).status).toBe("idle");
+    const { id } = await send(boss, { type: "task", cap: "x", task: "t" });
+    await settle();
+    expect(s1.got.map((m) => m.id)).toEqual([id]);
+    const seen: Task[] = [];
+    await relay.watchTask(boss, id, { push: (t) => void seen.push(t), close: () => {} });
+    expect(seen.at(-1)!.holder).toMatchObject({ name: "first", status: "listening", online: true });
+    await c1.close();
+    await advance(14_000);
+    expect((await relay.getTask(boss, id)).holder).toMatchObject({ name: "first", status: "idle", online: false });
+    await advance(1_000);
+    expect(await relay.getTask(boss, id)).toMatchObject({ state: "queued", to: null, holder: null });
+    expect(seen.at(-1)!.history.at(-1)!.note).toBe("holder first went offline; waiting for an agent with x");
+    const s2 = sink();
+    relay.connect(second, s2);
+    await settle();
+    await settle();
+    expect(s2.got).toEqual([expect.objectContaining({ id, attempt: 2, redelivered: true })]);
+    expect(await relay.take(boss, { max: 10 })).toContainEqual(expect.objectContaining({ type: "status", task_id: id }));
+  });
+});

@@ -544,6 +544,91 @@ export function storeContract(kind: StoreKind) {
     });
   });
 
+  describe(`${kind.name} store: holders that go offline`, () => {
+    const LIVE = { graceMs: 15_000, reachableMs: 30_000, room: NONE };
+    const moved = (r: { tasks: readonly { task: TaskRecord; holder: string }[] }) => r.tasks.map((x) => [x.task.id, x.holder, x.task.to, x.task.state]);
+
+    test("a socket holder gone past the grace loses its tasks: one sent by capability goes to another capable agent, one sent to it waits for it; senders are told", async () => {
+      let s = await two(kind);
+      await s.claimName(agent("c", "c", ["x"]), T0, rules(T0));
+      await s.attachConnection("b", "r1.1", T0);
+      await s.createTask(task("t_1", "a", "b", { cap: "x" }), NONE);
+      await s.createTask(task("t_2", "a", "b"), NONE);
+      const got = await s.claimNext("b", "r1.1", T0, ACK);
+      await s.ack("b", ["t_1"]);
+      expect((await s.reclaimTasks(T0 + 100_000, 100, LIVE)).tasks).toEqual([]); // connected: alive however long
+      await s.detachConnection("b", "r1.1", T0 + 1000);
+      expect(await s.getAgent("b")).toMatchObject({ conns: [], disconnectedAt: T0 + 1000, connectedAt: null });
+      expect((await s.reclaimTasks(T0 + 15_999, 100, LIVE)).tasks).toEqual([]);
+      const r = await s.reclaimTasks(T0 + 16_000, 100, LIVE);
+      expect(moved(r)).toEqual([["t_1", "b", "c", "queued"], ["t_2", "b", "b", "queued"]]);
+      expect(got.messages.map((m) => m.id)).toEqual(["t_1", "t_2"]);
+      // Queued again for its returning agent, or for one that can receive, a task is not taken back a second time.
+      expect((await s.reclaimTasks(T0 + 17_000, 100, LIVE)).tasks).toEqual([]);
+      s = await kind.again(s);
+      expect((await s.getTask("t_1"))!.history.at(-1)!.note).toBe("holder b went offline; reassigned to c");
+      expect((await s.getTask("t_2"))!.history.at(-1)!.note).toBe("holder b went offline; delivered again when b returns");
+      expect(await s.countHeld(["b", "c"])).toEqual([1, 1]);
+      const told = (await s.claimNext("a", null, T0 + 16_000, ACK)).messages;
+      expect(told.map((m) => (m.type === "status" ? `${m.task_id}:${m.state}:${m.note}` : m.type)).slice(-2).sort()).toEqual([
+        "t_1:queued:holder b went offline; reassigned to c",
+        "t_2:queued:holder b went offline; delivered again when b returns",
+      ]);
+      const [again] = (await s.claimNext("c", null, T0 + 16_000, ACK)).messages;
+      expect(again).toMatchObject({ id: "t_1", attempt: 2, redelivered: true });
+      expect(ids((await s.claimNext("b", null, T0 + 16_000, ACK)).messages)).toEqual(["t_2"]);
+      await s.close();
+    });
+
+    test("a task out on a connection still attached keeps its lease; once the connection is gone, its lease runs out as before", async () => {
+      const s = await two(kind);
+      await s.attachConnection("b", "r1.1", T0);
+      await s.createTask(task("t_1", "a", "b", { leaseS: 30 }), NONE);
+      await s.claimNext("b", "r1.1", T0, ACK);
+      expect((await s.requeueExpired(T0 + 31_000, 100, NONE)).requeued).toBe(0);
+      expect((await s.getTask("t_1"))!.state).toBe("delivered");
+      expect(await s.countInFlight("b")).toBe(1);
+      await s.detachConnection("b", "r1.1", T0 + 32_000);
+      expect(await s.countWaiting("b")).toBe(1);
+      await s.close();
+    });
+
+    test("an HTTP holder keeps its task while it shows life within the task's lease, and loses it past it; with no one able to take it, it waits for a capable agent", async () => {
+      const s = await two(kind);
+      await s.createTask(task("t_1", "a", "b", { cap: "x", leaseS: 30 }), NONE);
+      await s.claimNext("b", null, T0, ACK);
+      await s.ack("b", ["t_1"]);
+      await s.touchAgent("b", T0 + 20_000);
+      expect((await s.reclaimTasks(T0 + 49_999, 100, LIVE)).tasks).toEqual([]);
+      const r = await s.reclaimTasks(T0 + 50_000, 100, LIVE);
+      expect(moved(r)).toEqual([["t_1", "b", null, "queued"]]);
+      expect(r.tasks[0]!.task.history.at(-1)!.note).toBe("holder b went offline; waiting for an agent with x");
+      expect(await s.countHeld(["b"])).toEqual([0]);
+      await s.claimName(agent("c", "c", ["x"]), T0 + 50_000, rules(T0 + 50_000));
+      expect((await s.assignWaiting("c", T0 + 50_000)).tasks.map((t) => t.to)).toEqual(["c"]);
+      await s.close();
+    });
+
+    test("a queued capability task moves off a holder that cannot receive only when another agent can, its sender last", async () => {
+      const s = await two(kind);
+      await s.claimName(agent("c", "c", ["x"]), T0, rules(T0));
+      await s.attachConnection("b", "r1.1", T0);
+      await s.detachConnection("b", "r1.1", T0);
+      await s.createTask(task("t_1", "c", "b", { cap: "x" }), NONE);
+      await s.createTask(task("t_2", "a", "b", { cap: "x" }), NONE);
+      // c sent t_1: it takes its own task back only because no one else can; t_2 goes to c too.
+      const r = await s.reclaimTasks(T0 + 15_000, 100, LIVE);
+      expect(moved(r)).toEqual([["t_1", "b", "c", "queued"], ["t_2", "b", "c", "queued"]]);
+      expect(r.tasks[0]!.task.attempts).toBe(0);
+      // Nobody else with x can receive at T0 + 31 s (c was seen at T0): the next one stays where it is.
+      await s.createTask(task("t_3", "a", "c", { cap: "x" }), NONE);
+      expect((await s.reclaimTasks(T0 + 31_000, 100, LIVE)).tasks).toEqual([]);
+      await s.claimName(agent("d", "d", ["x"]), T0 + 31_000, rules(T0 + 31_000));
+      expect(moved(await s.reclaimTasks(T0 + 31_000, 1, LIVE))).toEqual([["t_1", "c", "d", "queued"]]);
+      await s.close();
+    });
+  });
+
   describe(`${kind.name} store: files`, () => {
     const FILES = { maxVersions: 3, maxTotalBytes: 1000 };
     const put = (s: Store, key: string, text: string, expected: number, at = T0, author = "a") =>

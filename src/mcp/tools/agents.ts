@@ -16,9 +16,9 @@ export const whoami = defineTool({
   readOnly: true,
   args: args({}),
   async run(s) {
-    const { status, error } = await checkSelf(s.ctx);
+    const { status, problem } = await checkSelf(s.ctx);
     // The problem's next step, in tool terms (`register`, not `clawlink register`).
-    if (status.problem && error) status.problem.hint = toolHint(error, { tool: "whoami", args: {}, as: s.wanted });
+    if (status.problem && problem) status.problem.hint = toolHint(problem, { tool: "whoami", args: {}, as: s.wanted });
     const held = s.mailbox.size;
     const elsewhere = status.in_flight === null ? null : Math.max(0, status.in_flight - held);
     const text = `${renderStatus(status)}\nheld      ${held} (announced, waiting for the inbox tool)${elsewhere ? `\n${heldElsewhere(elsewhere)}` : ""}`;

@@ -43,7 +43,7 @@ export const delegate = defineTool({
 
 export const taskStatus = defineTool({
   name: "task_status",
-  description: "Show one task you sent or hold: its state (queued, delivered, working, completed, failed, canceled, expired), its history, attempts and result.",
+  description: "Show one task you sent or hold: its state (queued, delivered, working, completed, failed, canceled, expired), its holder and whether that agent is online, its history, attempts and result.",
   readOnly: true,
   args: args({ id: TaskId }),
   async run(s, a) {

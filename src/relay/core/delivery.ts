@@ -6,9 +6,9 @@
 import type { Message, ResponseMessage, Task } from "../../protocol/schemas";
 import type { Bus, BusEvent } from "../bus/port";
 import type { Clock } from "../clock";
-import type { AgentRecord, Effects, Room, Store, Want } from "../store/port";
+import type { AgentRecord, Effects, Room, Store, TaskRecord, Want } from "../store/port";
 import { announce } from "./announce";
-import { finalResponse, taskView } from "./views";
+import { finalResponse, holderView, taskView } from "./views";
 
 type Claimed = Awaited<ReturnType<Store["claimNext"]>>;
 
@@ -69,6 +69,8 @@ export interface DeliveryOptions {
   /** This relay process; connection ids carry it. */
   instance: string;
   ackWindowMs: number;
+  /** An agent not seen for this long is stale (as a task's holder shows it). */
+  staleAfterMs: number;
   /** Where the status messages a delivery tells fit. */
   room: Room;
   /** Messages claimed at once for one socket, at most. */
@@ -132,7 +134,7 @@ export class Delivery {
     let pump = this.pumps.get(agent);
     if (!pump) this.pumps.set(agent, (pump = { agent, locals: [], running: false, again: false, turn: 0 }));
     pump.locals.push(local);
-    const attached = this.store.attachConnection(agent, conn).then((rec) => {
+    const attached = this.store.attachConnection(agent, conn, this.clock()).then((rec) => {
       if (!rec) {
         // Unregistered while the socket opened.
         local.closed = true;
@@ -153,7 +155,7 @@ export class Delivery {
       close: async () => {
         this.remove(local);
         await attached.catch(() => {});
-        this.tell(await this.store.detachConnection(agent, conn));
+        this.tell(await this.store.detachConnection(agent, conn, this.clock()));
         this.bus.publish({ type: "disconnected", agent, conn });
       },
     };
@@ -387,8 +389,14 @@ export class Delivery {
     for (const w of set) {
       if (w.shown === shown) continue;
       w.shown = shown;
-      w.watcher.push((view ??= taskView(task)), finalResponse(task));
+      view ??= taskView(task, await this.holder(task));
+      w.watcher.push(view, finalResponse(task));
     }
+  }
+
+  private async holder(task: TaskRecord) {
+    const rec = task.to === null ? undefined : await this.store.getAgent(task.to);
+    return rec ? holderView(rec, this.clock(), this.opts.staleAfterMs) : null;
   }
 
   // ---------------------------------------------------------------- sweeps

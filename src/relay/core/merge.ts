@@ -131,9 +131,62 @@ function bisect(A: Int32Array, aLo: number, aHi: number, B: Int32Array, bLo: num
 
 const same = (x: readonly string[], y: readonly string[]) => x.length === y.length && x.every((line, i) => line === y[i]);
 
+/** One side's change inside a chunk: base lines [from, to) replaced by `lines` (from === to: lines inserted before `from`). */
+interface Edit {
+  from: number;
+  to: number;
+  lines: string[];
+}
+
+/** The edits one side made to base lines [o, oEnd), which it turned into its lines [x, xEnd); `m` pairs base lines with its lines. */
+function editsOf(m: Int32Array, O: readonly string[], o: number, oEnd: number, X: readonly string[], x: number, xEnd: number): Edit[] {
+  const edits: Edit[] = [];
+  let j = o;
+  while (j < oEnd || x < xEnd) {
+    if (j < oEnd && m[j] === x) {
+      j++;
+      x++;
+      continue;
+    }
+    let j2 = j;
+    while (j2 < oEnd && m[j2]! < 0) j2++;
+    const x2 = j2 < oEnd ? m[j2]! : xEnd;
+    edits.push({ from: j, to: j2, lines: X.slice(x, x2) as string[] });
+    j = j2;
+    x = x2;
+  }
+  return edits;
+}
+
+/**
+ * Both sides' edits of one chunk applied together, when no base line is changed by both and no two
+ * edits start at the same place (whose order would be a guess): edits of adjacent lines merge.
+ * Null when they overlap.
+ */
+function mergeApart(O: readonly string[], o: number, oEnd: number, ours: Edit[], theirs: Edit[]): string[] | null {
+  for (const x of ours) {
+    for (const y of theirs) {
+      if (x.from === y.from || Math.max(x.from, y.from) < Math.min(x.to, y.to)) return null;
+      // A line inserted inside the other side's replaced lines has no place of its own.
+      if ((x.from === x.to && y.from < x.from && x.from < y.to) || (y.from === y.to && x.from < y.from && y.from < x.to)) return null;
+    }
+  }
+  const edits = [...ours, ...theirs].sort((p, q) => p.from - q.from);
+  const out: string[] = [];
+  let j = o;
+  for (const e of edits) {
+    while (j < e.from) out.push(O[j++]!);
+    out.push(...e.lines);
+    j = Math.max(j, e.to);
+  }
+  while (j < oEnd) out.push(O[j++]!);
+  return out;
+}
+
 /**
  * Merges two edits of `base`. Where only one side changed a region, that side wins; where both made
- * the same change, it is kept once; where both changed the same region differently, it is a conflict.
+ * the same change, it is kept once; edits of different lines merge, adjacent ones too; where both
+ * changed the same lines differently, or inserted different lines at the same place, it is a conflict.
  */
 export function merge3(base: string, ours: string, theirs: string): MergeResult {
   const O = splitLines(base);
@@ -146,6 +199,7 @@ export function merge3(base: string, ours: string, theirs: string): MergeResult 
   let o = 0;
   let a = 0;
   let b = 0;
+  let merged: string[] | null;
   for (;;) {
     // A stable run: base lines that both sides kept, at the positions we stand on.
     let i = 0;
@@ -167,6 +221,7 @@ export function merge3(base: string, ours: string, theirs: string): MergeResult 
     const theirLines = B.slice(b, bEnd);
     if (same(ourLines, baseLines)) out.push(...theirLines);
     else if (same(theirLines, baseLines) || same(ourLines, theirLines)) out.push(...ourLines);
+    else if ((merged = mergeApart(O, o, oEnd, editsOf(ma, O, o, oEnd, A, a, aEnd), editsOf(mb, O, o, oEnd, B, b, bEnd)))) out.push(...merged);
     else conflicts.push({ base: { start: o + 1, lines: baseLines }, ours: { start: a + 1, lines: ourLines }, theirs: { start: b + 1, lines: theirLines } });
     o = oEnd;
     a = aEnd;

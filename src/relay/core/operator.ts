@@ -55,7 +55,8 @@ export function operator(p: OperatorParts): AdminCore {
       caps: view.caps,
       description: view.description,
       machine: view.machine,
-      status: view.connected ? "listening" : view.status,
+      // The dashboard keeps three statuses: seen within the stale window is online there.
+      status: view.status === "idle" ? "online" : view.status,
       registered_at: view.registered_at,
       last_seen: view.last_seen,
       queued,
@@ -77,7 +78,7 @@ export function operator(p: OperatorParts): AdminCore {
     },
     tasks: async (limit) => {
       const [tasks, counts] = await Promise.all([p.store.recentTasks(limit), p.store.countTasks()]);
-      return { tasks: tasks.map(taskView), counts: { ...counts } };
+      return { tasks: tasks.map((t) => taskView(t)), counts: { ...counts } };
     },
     task: async (id) => {
       const t = await p.store.getTask(id);

@@ -28,6 +28,8 @@ export interface CoreOptions {
   clock?: Clock;
   /** An agent not seen for this long is listed as stale. */
   staleAfterMs?: number;
+  /** A task's holder whose socket closed this long ago, with no sign of life since, loses its unfinished tasks (default 15 s). */
+  holderGraceMs?: number;
   /** How long a non-task message may stay unacknowledged before it is handed out again. */
   ackWindowMs?: number;
   /** Messages waiting per agent before senders get 429. */
@@ -88,6 +90,7 @@ export class Relay {
   private sweeping: Promise<void> | undefined;
   private op: AdminCore | undefined;
   private peers: PeerList | undefined;
+  private onError: (err: unknown) => void;
 
   constructor(opts: CoreOptions = {}) {
     this.version = opts.version ?? "0.0.0";
@@ -95,6 +98,7 @@ export class Relay {
     this.bus = opts.bus ?? new LocalBus();
     this.clock = opts.clock ?? Date.now;
     this.peers = opts.peers;
+    this.onError = opts.onError ?? (() => {});
     const staleAfterMs = opts.staleAfterMs ?? 120_000;
     const d = DEFAULT_LIMITS;
     const room = (this.room = {
@@ -111,11 +115,12 @@ export class Relay {
     });
     this.tasks = new Tasks(this.store, this.bus, this.clock, {
       staleAfterMs,
+      holderGraceMs: opts.holderGraceMs ?? 15_000,
       room,
       retention: { retentionMs: opts.taskRetentionMs ?? d.taskRetentionMs, maxFinished: opts.maxFinishedTasks ?? d.maxFinishedTasks },
     });
     this.files = new Files(this.store, this.bus, this.clock, { maxVersions: opts.maxFileVersions ?? d.maxFileVersions, maxTotalBytes: opts.maxTotalFileBytes ?? d.maxTotalFileBytes, room });
-    this.delivery = new Delivery(this.store, this.bus, this.clock, { instance: this.instance, ackWindowMs: opts.ackWindowMs ?? 60_000, room, onError: opts.onError });
+    this.delivery = new Delivery(this.store, this.bus, this.clock, { instance: this.instance, ackWindowMs: opts.ackWindowMs ?? 60_000, staleAfterMs, room, onError: opts.onError });
     this.store.onHealth?.((failure) => {
       // A failed commit was undone, or the store is back after an outage: what this process shows
       // (pushes, polls, watches) is brought back in line with the store.
@@ -300,7 +305,10 @@ export class Relay {
 
   /** Attaches a socket of `agent` that messages are pushed to; `want` narrows what it takes. */
   connect(agent: AgentRecord, sink: Sink, want: Want | null = null): Connection {
-    return this.delivery.connect(agent.id, sink, want);
+    const conn = this.delivery.connect(agent.id, sink, want);
+    // A listener coming back picks up the tasks that wait for one of its capabilities (one lost by an offline holder).
+    if (agent.caps.length > 0) this.tasks.assignWaiting(agent.id).catch(this.onError);
+    return conn;
   }
 
   // ---------------------------------------------------------------- the operator

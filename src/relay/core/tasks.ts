@@ -12,13 +12,16 @@ import type { AgentRecord, Refusal, Room, Store, TaskChanged, TaskRecord } from 
 import { encodeCursor, Forgetting, type RetentionOptions } from "./retention";
 import { announce } from "./announce";
 import { unknownAgent } from "./registry";
-import { isOnline, responseMessage, taskView } from "./views";
+import { canReceive } from "../store/rules";
+import { holderView, REACHABLE_MS, responseMessage, taskView } from "./views";
 
 type SendTask = Extract<SendMessage, { type: "task" }>;
 type SendResponse = Extract<SendMessage, { type: "response" }>;
 
 export interface TaskOptions {
   staleAfterMs: number;
+  /** A holder whose socket closed this long ago, with no sign of life since, loses its unfinished tasks. */
+  holderGraceMs: number;
   /** Bounds on queueing a task, a reply, and the status messages a change tells. */
   room: Room;
   retention: RetentionOptions;
@@ -36,6 +39,10 @@ export interface TaskPage {
 
 const UNFINISHED: readonly TaskState[] = ["queued", "delivered", "working"];
 const HELD: readonly TaskState[] = ["delivered", "working"];
+/** How often the holders of unfinished tasks are checked for having gone offline. */
+const RECLAIM_SWEEP_MS = 1000;
+/** What its holder may answer: a task queued again for it (it went offline meanwhile) was handed to it before, and its work counts. */
+const ANSWERABLE: readonly TaskState[] = ["queued", "delivered", "working"];
 
 /** The 429 for a queue or budget that has no room, naming the limit. */
 export function noRoom(r: Refusal, room: Room): ClawlinkError {
@@ -65,12 +72,17 @@ export function noRoom(r: Refusal, room: Room): ClawlinkError {
 /** Only the holder may answer or report on a task, and only while it holds it. */
 function checkHolder(task: TaskRecord, sender: AgentRecord, verb: string) {
   if (task.to !== sender.id) throw forbidden(`only the agent holding task ${task.id} can ${verb} it`, "`clawlink tasks --held` lists the tasks you hold");
-  if (HELD.includes(task.state)) return;
+  if (HELD.includes(task.state) || (task.state === "queued" && task.attempts > 0)) return;
   if (task.state === "queued") throw conflict("task_not_delivered", `task ${task.id} has not been delivered to you yet`, "poll or listen to receive it first");
   throw conflict("task_finished", `task ${task.id} is already ${task.state}`, "nothing more can be sent about it");
 }
 
 export class Tasks {
+  /** An agent seen over HTTP this recently can receive a task now (never one already stale). */
+  private get reachableMs() {
+    return Math.min(REACHABLE_MS, this.opts.staleAfterMs);
+  }
+  private nextReclaim = 0;
   /** Whose turn it is among equally loaded agents with a capability. */
   private turns = new Map<string, number>();
   private forgetting: Forgetting;
@@ -93,7 +105,7 @@ export class Tasks {
     if ((msg.to === undefined) === (msg.cap === undefined)) {
       throw badRequest("a task needs exactly one of `to` (an agent id or name) and `cap` (a capability)", "pass --to NAME or --cap CAPABILITY");
     }
-    const to = msg.to ?? (await this.pickByCap(msg.cap!, msg.queue))?.id ?? null;
+    const to = msg.to ?? (await this.pickByCap(sender, msg.cap!, msg.queue))?.id ?? null;
     const r = await this.store.createTask(
       {
         id: newSortableId("t"),
@@ -115,14 +127,19 @@ export class Tasks {
     return r.duplicate ? { id: r.task.id, to: r.task.to, duplicate: true } : { id: r.task.id, to: r.task.to };
   }
 
-  private async pickByCap(cap: string, queue: boolean): Promise<AgentRecord | undefined> {
+  /** The least busy agent with `cap` that can receive now (listening, or seen in the last 30 s); its sender only when no other can. */
+  private async pickByCap(sender: AgentRecord, cap: string, queue: boolean): Promise<AgentRecord | undefined> {
     const now = this.clock();
-    const candidates = (await this.store.listAgents())
-      .filter((a) => a.caps.includes(cap) && isOnline(a, now, this.opts.staleAfterMs))
-      .sort((a, b) => (a.id < b.id ? -1 : 1));
+    const able = (await this.store.listAgents()).filter((a) => a.caps.includes(cap) && canReceive(a, now, this.reachableMs)).sort((a, b) => (a.id < b.id ? -1 : 1));
+    const others = able.filter((a) => a.id !== sender.id);
+    const candidates = others.length > 0 ? others : able;
     if (candidates.length === 0) {
       if (queue) return undefined;
-      throw notFound("no_capable_agent", `no online agent has the capability "${cap}"`, "run `clawlink discover` to see capabilities, or pass --queue to hold the task until such an agent registers");
+      throw notFound(
+        "no_capable_agent",
+        `no agent with the capability "${cap}" can receive a task now (one must be listening, or seen in the last ${Math.round(this.reachableMs / 1000)}s)`,
+        "run `clawlink discover --all` to see capabilities and statuses, or pass --queue to hold the task until such an agent registers",
+      );
     }
     const held = await this.store.countHeld(candidates.map((a) => a.id));
     const least = Math.min(...held);
@@ -153,7 +170,7 @@ export class Tasks {
     }
     const id = newSortableId("m");
     const now = this.clock();
-    const r = await this.store.transitionTask(task.id, HELD, {
+    const r = await this.store.transitionTask(task.id, ANSWERABLE, {
       state: msg.status,
       note: msg.status === "failed" ? "the assignee reported failure" : "",
       at: now,
@@ -191,7 +208,7 @@ export class Tasks {
     checkHolder(task, sender, "report progress on");
     const id = newSortableId("m");
     const now = this.clock();
-    const r = await this.store.transitionTask(task.id, HELD, {
+    const r = await this.store.transitionTask(task.id, ANSWERABLE, {
       state: task.state === "working" ? undefined : "working",
       note,
       progress: note,
@@ -235,7 +252,14 @@ export class Tasks {
   }
 
   async get(agent: AgentRecord, taskId: string): Promise<Task> {
-    return taskView(await this.require(agent, taskId));
+    const task = await this.require(agent, taskId);
+    return taskView(task, await this.holder(task));
+  }
+
+  /** Who holds the task, reachable or not, and since when; null while it waits for a capable agent. */
+  async holder(task: TaskRecord) {
+    const rec = task.to === null ? undefined : await this.store.getAgent(task.to);
+    return rec ? holderView(rec, this.clock(), this.opts.staleAfterMs) : null;
   }
 
   /** The task, if `agent` sent or holds it. */
@@ -248,18 +272,24 @@ export class Tasks {
 
   /** Every task the agent sent or holds that passes the filter, oldest first. */
   async list(agent: AgentRecord, filter: TaskFilter = {}): Promise<Task[]> {
-    return (await this.store.listTasks(agent.id, filter)).map(taskView);
+    return (await this.store.listTasks(agent.id, filter)).map((t) => taskView(t));
   }
 
   /** One page of them: at most `limit`, after the task `after` (a decoded cursor). */
   async page(agent: AgentRecord, filter: TaskFilter, page: { limit: number; after?: string }): Promise<TaskPage> {
     const picked = await this.store.listTasks(agent.id, { ...filter, after: page.after, limit: page.limit + 1 });
-    const tasks = picked.slice(0, page.limit).map(taskView);
+    const tasks = picked.slice(0, page.limit).map((t) => taskView(t));
     return { tasks, next_cursor: picked.length > page.limit ? encodeCursor(tasks[tasks.length - 1]!.id) : null };
   }
 
-  /** Tasks still queued past their ttl expire; finished ones past their retention are forgotten. */
+  /** Tasks still queued past their ttl expire; finished ones past their retention are forgotten; those of holders gone offline are taken back. */
   async sweep(now: number) {
+    // Holders are looked at once a second: a grace counts in seconds, and the sweep visits every agent holding a task.
+    if (now >= this.nextReclaim) {
+      this.nextReclaim = now + RECLAIM_SWEEP_MS;
+      const reclaimed = await this.store.reclaimTasks(now, 10_000, { graceMs: this.opts.holderGraceMs, reachableMs: this.reachableMs, room: this.opts.room });
+      announce(this.bus, reclaimed.effects);
+    }
     const { effects } = await this.store.expireTasks(now, 10_000, this.opts.room);
     announce(this.bus, effects);
     this.forgot(await this.store.pruneTasks(now - this.opts.retention.retentionMs, this.opts.retention.maxFinished));

@@ -1,10 +1,27 @@
 /** Records as the wire shows them: pure functions from what the store keeps to what schemas.ts describes. */
-import type { Agent, ResponseMessage, Task } from "../../protocol/schemas";
+import type { Agent, AgentStatus, Holder, ResponseMessage, Task } from "../../protocol/schemas";
 import { iso } from "../clock";
+import { canReceive, socketGone } from "../store/rules";
 import type { AgentRecord, TaskRecord } from "../store/port";
 
 /** Connected to some relay, or seen lately. */
 export const isOnline = (rec: AgentRecord, now: number, staleAfterMs: number) => rec.conns.length > 0 || now - rec.lastSeen < staleAfterMs;
+
+/** How long an agent seen over HTTP counts as able to receive a task now (`--cap` routes only to those). */
+export const REACHABLE_MS = 30_000;
+
+export function agentStatus(rec: AgentRecord, now: number, staleAfterMs: number): AgentStatus {
+  if (rec.conns.length > 0) return "listening";
+  if (!isOnline(rec, now, staleAfterMs)) return "stale";
+  return canReceive(rec, now, REACHABLE_MS) ? "online" : "idle";
+}
+
+/** A task's holder as its sender sees it: reachable or not, and since when. */
+export function holderView(rec: AgentRecord, now: number, staleAfterMs: number): Holder {
+  const status = agentStatus(rec, now, staleAfterMs);
+  const since = status === "listening" ? (rec.connectedAt ?? rec.lastSeen) : socketGone(rec) ? rec.disconnectedAt! : rec.lastSeen;
+  return { id: rec.id, name: rec.name, status, online: status === "listening" || status === "online", since: iso(since) };
+}
 
 export function agentView(rec: AgentRecord, now: number, staleAfterMs: number): Agent {
   const connected = rec.conns.length > 0;
@@ -14,7 +31,7 @@ export function agentView(rec: AgentRecord, now: number, staleAfterMs: number): 
     caps: rec.caps as string[],
     description: rec.description,
     machine: rec.machine,
-    status: isOnline(rec, now, staleAfterMs) ? "online" : "stale",
+    status: agentStatus(rec, now, staleAfterMs),
     connected,
     registered_at: iso(rec.registeredAt),
     last_seen: iso(connected ? now : rec.lastSeen),
@@ -31,7 +48,8 @@ export function finalResponse(task: TaskRecord): ResponseMessage | null {
   return responseMessage(task, task.responseId, task.state, task.result ?? "", task.updatedAt);
 }
 
-export function taskView(task: TaskRecord): Task {
+/** A task as the wire shows it; with `holder`, who holds it and whether it can be reached. */
+export function taskView(task: TaskRecord, holder?: Holder | null): Task {
   return {
     id: task.id,
     from: task.from,
@@ -49,5 +67,6 @@ export function taskView(task: TaskRecord): Task {
     history: task.history.map((h) => ({ state: h.state, at: iso(h.at), note: h.note })),
     note: task.note ?? null,
     result: task.result,
+    ...(holder !== undefined ? { holder } : {}),
   };
 }

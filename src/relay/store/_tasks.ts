@@ -13,7 +13,8 @@ export class TaskBook {
   private records = new Map<string, TaskRecord>();
   private byAgent = new Map<string, Set<string>>();
   private keys = new Map<string, string>();
-  private held = new Map<string, number>();
+  /** Unfinished tasks each agent holds, by agent. */
+  private held = new Map<string, Set<string>>();
   /** Queued tasks waiting for an agent with their capability, oldest first. */
   readonly unassigned = new Set<string>();
   /** Unfinished tasks with a ttl. */
@@ -32,7 +33,12 @@ export class TaskBook {
 
   /** Unfinished tasks the agent holds. */
   heldBy(agentId: string) {
-    return this.held.get(agentId) ?? 0;
+    return this.held.get(agentId)?.size ?? 0;
+  }
+
+  /** Every agent holding unfinished tasks, with their ids. */
+  holders(): Iterable<[string, ReadonlySet<string>]> {
+    return this.held;
   }
 
   /** The agent's tasks, sent or held, that pass the query; oldest first (ids sort by creation). */
@@ -76,25 +82,39 @@ export class TaskBook {
       this.finished.set(task.id, task.updatedAt);
       return;
     }
-    if (task.to) this.held.set(task.to, this.heldBy(task.to) + 1);
+    if (task.to) this.hold(task.to, task.id);
     else if (task.state === "queued") this.unassigned.add(task.id);
     if (task.ttlS !== null) this.ttl.add(task.id);
   }
 
-  /** A task's record replaced by its next: a holder assigned, or the task finished. */
+  /** A task's record replaced by its next: a holder assigned or taken away, or the task finished. */
   update(prev: TaskRecord, next: TaskRecord) {
     this.records.set(next.id, next);
-    if (prev.to === null && next.to !== null) {
-      this.unassigned.delete(next.id);
-      this.index(next.to, next.id);
-      if (!isFinal(next.state)) this.held.set(next.to, this.heldBy(next.to) + 1);
+    if (prev.to !== next.to && !isFinal(prev.state)) {
+      if (prev.to !== null) this.unhold(prev.to, next.id);
+      if (next.to !== null) {
+        this.unassigned.delete(next.id);
+        this.index(next.to, next.id);
+        this.hold(next.to, next.id);
+      } else if (next.state === "queued") this.unassigned.add(next.id);
     }
     if (!isFinal(prev.state) && isFinal(next.state)) {
       this.ttl.delete(next.id);
       this.unassigned.delete(next.id);
-      if (next.to) this.held.set(next.to, Math.max(0, this.heldBy(next.to) - 1));
+      if (next.to) this.unhold(next.to, next.id);
       this.finished.set(next.id, next.updatedAt);
     }
+  }
+
+  private hold(agentId: string, taskId: string) {
+    let set = this.held.get(agentId);
+    if (!set) this.held.set(agentId, (set = new Set()));
+    set.add(taskId);
+  }
+
+  private unhold(agentId: string, taskId: string) {
+    const set = this.held.get(agentId);
+    if (set?.delete(taskId) && set.size === 0) this.held.delete(agentId);
   }
 
   /** An agent left: the tasks it held have all been failed. */

@@ -17,12 +17,14 @@ import {
   type Effects,
   type Enqueued,
   type FileRules,
+  type LivenessRules,
   type NameRules,
   type NewAgent,
   type NewEntry,
   type NewTask,
   type QueuedMessage,
   type NewFileVersion,
+  type Reclaimed,
   type Refusal,
   type Room,
   type Store,
@@ -31,7 +33,7 @@ import {
   type TaskQuery,
   type TaskRecord,
 } from "./port";
-import { aboutOf, applyChange, coalesces, frozen, frozenTask, isFinal, messageBytes, notes, notices, RELAY, taskMessage } from "./rules";
+import { aboutOf, applyChange, canReceive, coalesces, frozen, frozenTask, isFinal, lost, messageBytes, notes, notices, RELAY, taskMessage } from "./rules";
 
 const EMPTY_CLAIM = Object.freeze({ messages: Object.freeze([]) as readonly Message[], effects: NO_EFFECTS });
 const DELIVERABLE: readonly TaskState[] = ["queued", "delivered", "working"];
@@ -218,19 +220,23 @@ export class MemoryStore implements Store {
     return agent;
   }
 
-  async attachConnection(agentId: string, conn: string) {
+  async attachConnection(agentId: string, conn: string, now?: number) {
     const rec = this.agents.get(agentId);
     if (!rec) return undefined;
-    const agent = frozen({ ...rec, conns: frozen([...rec.conns, conn]) });
+    const since = rec.conns.length === 0 && now !== undefined ? { connectedAt: now, disconnectedAt: null, lastSeen: Math.max(rec.lastSeen, now) } : {};
+    const agent = frozen({ ...rec, ...since, conns: frozen([...rec.conns, conn]) });
     this.agents.set(agentId, agent);
     this.agentChanged(agentId, false);
     return agent;
   }
 
-  async detachConnection(agentId: string, conn: string) {
+  async detachConnection(agentId: string, conn: string, now?: number) {
     const rec = this.agents.get(agentId);
     if (!rec) return NO_EFFECTS;
-    this.agents.set(agentId, frozen({ ...rec, conns: frozen(rec.conns.filter((c) => c !== conn)) }));
+    const conns = frozen(rec.conns.filter((c) => c !== conn));
+    // Seen until its last socket closed; from then on the holder's grace runs.
+    const since = conns.length === 0 && rec.conns.length > 0 && now !== undefined ? { connectedAt: null, disconnectedAt: now, lastSeen: Math.max(rec.lastSeen, now) } : {};
+    this.agents.set(agentId, frozen({ ...rec, ...since, conns }));
     this.agentChanged(agentId, false);
     const fx = new Changes();
     const inbox = this.inboxes.get(agentId);
@@ -355,7 +361,8 @@ export class MemoryStore implements Store {
         }
         const attempts = task.attempts + 1;
         this.change(task, { state: "delivered", note: notes.attempt(attempts), at: now }, opts.room, fx, { attempts });
-        s.msg = { ...s.msg, attempt: attempts };
+        // A copy after the first says so, so a handler can skip work it already did.
+        s.msg = attempts > 1 ? { ...s.msg, attempt: attempts, redelivered: true } : { ...s.msg, attempt: attempts };
         until = now + task.leaseS * 1000;
       }
       inbox.fly(s, until, conn);
@@ -417,6 +424,15 @@ export class MemoryStore implements Store {
         if (s.msg.type !== "task") {
           due.push(s.msg.id);
           continue;
+        }
+        // A task out on a socket that is still attached is being worked on: its lease renews by itself.
+        if (s.conn !== null && this.agents.get(agentId)?.conns.includes(s.conn)) {
+          const held = this.tasks.get(s.msg.id);
+          if (held && !isFinal(held.state)) {
+            requeued--;
+            s.until = now + held.leaseS * 1000;
+            continue;
+          }
         }
         // A task goes back only if still merely delivered; past that (working, finished) its copy is dropped.
         const task = this.tasks.get(s.msg.id);
@@ -567,6 +583,58 @@ export class MemoryStore implements Store {
     return { tasks, effects: fx.effects };
   }
 
+  async reclaimTasks(now: number, limit: number, rules: LivenessRules) {
+    const out: Reclaimed[] = [];
+    const fx = new Changes();
+    for (const [agentId, held] of [...this.tasks.holders()]) {
+      if (out.length >= limit) break;
+      const holder = this.agents.get(agentId);
+      if (!holder || holder.conns.length > 0) continue;
+      for (const id of [...held]) {
+        if (out.length >= limit) break;
+        const task = this.tasks.get(id)!;
+        if (!lost(task, holder, now, rules)) continue;
+        const moved = this.reclaim(task, holder, now, rules, fx);
+        if (moved) out.push({ task: moved, holder: agentId });
+      }
+    }
+    return { tasks: out, effects: fx.effects };
+  }
+
+  /** Takes a task from a holder that is gone: to another capable agent, back to the pool, or queued again for its own agent. */
+  private reclaim(task: TaskRecord, holder: AgentRecord, now: number, rules: LivenessRules, fx: Changes): TaskRecord | undefined {
+    if (task.cap === null) {
+      if (task.state === "queued") return undefined; // already waiting for its agent to come back
+      this.withdraw(task);
+      const next = this.change(task, { state: "queued", note: notes.holderLost(holder.name, null, null), at: now }, rules.room, fx);
+      this.queue({ to: holder.id, priority: next.priority, msg: taskMessage(next) }, null, fx);
+      return next;
+    }
+    const other = this.pickReachable(task.cap, holder.id, task.from, now, rules.reachableMs);
+    if (!other && task.state === "queued") return undefined; // nowhere better to wait
+    this.withdraw(task);
+    const next = this.change(task, { state: "queued", note: notes.holderLost(holder.name, other?.name ?? null, task.cap), at: now }, rules.room, fx, { to: other?.id ?? null });
+    if (other) this.queue({ to: other.id, priority: next.priority, msg: taskMessage(next) }, null, fx);
+    else this.hold(next, messageBytes(taskMessage(next)));
+    return next;
+  }
+
+  /** The least busy agent with `cap` that can receive now, other than `except`; the sender only if no other can. */
+  private pickReachable(cap: string, except: string, sender: string, now: number, reachableMs: number): AgentRecord | undefined {
+    let best: AgentRecord | undefined;
+    let bestKey = Infinity;
+    for (const a of this.agents.values()) {
+      if (a.id === except || !a.caps.includes(cap) || !canReceive(a, now, reachableMs)) continue;
+      // Held tasks decide; the sender comes after everyone else.
+      const key = this.tasks.heldBy(a.id) + (a.id === sender ? 1e9 : 0);
+      if (key < bestKey || (key === bestKey && best !== undefined && a.id < best.id)) {
+        best = a;
+        bestKey = key;
+      }
+    }
+    return best;
+  }
+
   async pruneTasks(before: number, keep: number) {
     const pruned = this.tasks.prune(before, keep);
     for (const t of pruned) this.taskChanged(t.id);
@@ -634,7 +702,8 @@ export class MemoryStore implements Store {
 
   /** Puts back an agent a durable store kept; its connections were on a relay that is gone. */
   protected restoreAgent(agent: AgentRecord) {
-    this.agents.set(agent.id, frozen({ ...agent, caps: frozen([...agent.caps]), conns: frozen([]) }));
+    // When its sockets opened and closed was about a relay that is gone: until it connects again, its leases alone speak for it.
+    this.agents.set(agent.id, frozen({ ...agent, caps: frozen([...agent.caps]), conns: frozen([]), connectedAt: null, disconnectedAt: null }));
     this.names.set(agent.name, agent.id);
   }
 

@@ -23,6 +23,10 @@ export interface AgentRecord {
   readonly claimSince?: number | null;
   /** Its live connections on any relay, each `<relay instance>.<n>`. */
   readonly conns: readonly string[];
+  /** When its first open connection opened (absent while it has none). */
+  readonly connectedAt?: number | null;
+  /** When its last connection closed (absent if it never had one, or while it has one). */
+  readonly disconnectedAt?: number | null;
 }
 
 /** A new registration, or an agent registering again under its id. */
@@ -191,6 +195,24 @@ export interface FileRules {
   readonly maxTotalBytes: number;
 }
 
+/** When the relay decides that a task's holder is gone, and where its task may go instead. */
+export interface LivenessRules {
+  /** A holder whose last socket closed this long ago, with no sign of life since, has gone offline. */
+  readonly graceMs: number;
+  /** An agent connected, or seen this recently, can receive a task now. */
+  readonly reachableMs: number;
+  /** Where the status messages to the tasks' senders fit (skipped where not). */
+  readonly room: Room;
+}
+
+/** A task taken back from a holder that went offline. */
+export interface Reclaimed {
+  /** The task as it now is: queued, for `to` (its new holder, the same one, or null while it waits for a capable agent). */
+  readonly task: TaskRecord;
+  /** The agent that lost it. */
+  readonly holder: string;
+}
+
 export interface TaskQuery {
   readonly state?: TaskState;
   readonly role?: "sent" | "held";
@@ -279,10 +301,10 @@ export interface Store {
   unregisterAgent(id: string, now: number, note: string, room: Room): Promise<{ readonly agent: AgentRecord; readonly effects: Effects } | undefined>;
   /** Claims and removes (as `unregisterAgent`) agents not seen since `staleBefore`, with no connection, nothing queued or in flight, and no unfinished task held. */
   forgetAgents(staleBefore: number, limit: number, now: number, note: string, room: Room): Promise<{ readonly agents: readonly AgentRecord[]; readonly effects: Effects }>;
-  /** Adds a live connection, which may then claim messages; undefined when the agent is gone. */
-  attachConnection(agentId: string, conn: string): Promise<AgentRecord | undefined>;
-  /** Removes a connection; what went out on it and was not acknowledged is queued again. */
-  detachConnection(agentId: string, conn: string): Promise<Effects>;
+  /** Adds a live connection, which may then claim messages; undefined when the agent is gone. `now` marks when it came online. */
+  attachConnection(agentId: string, conn: string, now?: number): Promise<AgentRecord | undefined>;
+  /** Removes a connection; what went out on it and was not acknowledged is queued again. `now` marks when its last one closed. */
+  detachConnection(agentId: string, conn: string, now?: number): Promise<Effects>;
 
   // ---------------------------------------------------------------- messages
   /** Queues one message within `room`. */
@@ -302,7 +324,11 @@ export interface Store {
   clearTaskMessages(agentId: string, taskIds: readonly string[]): Promise<number>;
   /** Puts in-flight messages back in the queue at their place (a socket refused them). */
   requeue(agentId: string, ids: readonly string[]): Promise<Effects>;
-  /** Claims in-flight messages whose lease ran out: tasks go back to queued (or are dropped if they moved on), others are queued again. */
+  /**
+   * Claims in-flight messages whose lease ran out: tasks go back to queued (or are dropped if they
+   * moved on), others are queued again. A task out on a connection still attached keeps its lease
+   * (renewed from `now`): a connected listener is working on it.
+   */
   requeueExpired(now: number, limit: number, room: Room): Promise<{ readonly requeued: number; readonly effects: Effects }>;
   /** Messages queued for the agent (not counting those in flight). */
   countWaiting(agentId: string): Promise<number>;
@@ -333,6 +359,15 @@ export interface Store {
   transitionTask(id: string, from: readonly TaskState[], change: TaskChange): Promise<TaskChanged>;
   /** Claims tasks still queued past their ttl and expires them. */
   expireTasks(now: number, limit: number, room: Room): Promise<{ readonly tasks: readonly TaskRecord[]; readonly effects: Effects }>;
+  /**
+   * Claims the unfinished tasks whose holder is gone: no connection, and its last socket closed
+   * `graceMs` ago with no sign of life since, or (an HTTP holder) nothing from it or the task for
+   * the task's lease. A task sent by capability goes to another agent with it that can receive now
+   * (not its sender, unless no other can), or waits for one; a task sent to the agent is queued
+   * for it again. A queued task routed by capability to a holder that cannot receive moves only
+   * when another can. The senders are told by a status message.
+   */
+  reclaimTasks(now: number, limit: number, rules: LivenessRules): Promise<{ readonly tasks: readonly Reclaimed[]; readonly effects: Effects }>;
   /** Drops finished tasks that finished before `before`, and the oldest finished past `keep`; returns them. */
   pruneTasks(before: number, keep: number): Promise<readonly TaskRecord[]>;
 

@@ -6,7 +6,7 @@
 import type { Message, TaskState } from "../../protocol/schemas";
 import { iso } from "../clock";
 import { newSortableId } from "../ids";
-import type { NewEntry, TaskChange, TaskRecord } from "./port";
+import type { AgentRecord, LivenessRules, NewEntry, TaskChange, TaskRecord } from "./port";
 
 /** The sender of what the relay itself says (status messages, leases that ran out). */
 export const RELAY = "relay";
@@ -33,7 +33,31 @@ export const notes = {
   attempt: (n: number) => `attempt ${n}`,
   leaseRanOut: (leaseS: number) => `lease of ${leaseS}s ran out before an ack; queued again`,
   ttl: (ttlS: number) => `not delivered within its ttl of ${ttlS}s`,
+  /** `holder bob went offline; reassigned to carol` (or what happens instead): what `delegate --wait` prints. */
+  holderLost: (name: string, next: string | null, cap: string | null) =>
+    `holder ${name} went offline; ${next ? `reassigned to ${next}` : cap ? `waiting for an agent with ${cap}` : `delivered again when ${name} returns`}`,
 };
+
+/** Its last socket closed and nothing came from it since. */
+export const socketGone = (a: AgentRecord) => a.conns.length === 0 && a.disconnectedAt != null && a.lastSeen <= a.disconnectedAt;
+
+/** Connected, or seen over HTTP within `reachableMs` (not just a socket that closed): a task routed to it now would be taken soon. */
+export const canReceive = (a: AgentRecord, now: number, reachableMs: number) => a.conns.length > 0 || (!socketGone(a) && now - a.lastSeen < reachableMs);
+
+/**
+ * Whether the holder of an unfinished task is gone (it has no connection): its last socket closed
+ * past the grace with no sign of life since; or, an HTTP holder, nothing from it or about the task
+ * (delivery, progress) for the task's lease. A task still queued for it moves only if it was routed
+ * by capability and its holder cannot receive now.
+ */
+export function lost(task: TaskRecord, holder: AgentRecord, now: number, rules: LivenessRules): boolean {
+  if (holder.conns.length > 0) return false;
+  const off = holder.disconnectedAt ?? 0;
+  const gone = socketGone(holder);
+  if (task.state === "queued") return task.cap !== null && (gone ? now - off >= rules.graceMs : now - holder.lastSeen >= rules.reachableMs);
+  if (gone) return now - off >= rules.graceMs;
+  return now - Math.max(task.updatedAt, holder.lastSeen) >= task.leaseS * 1000;
+}
 
 /**
  * A record as the store hands it out: a value. The types make records read-only; under tests they

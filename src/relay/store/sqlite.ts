@@ -336,6 +336,7 @@ export class SqliteStore extends MemoryStore {
   override transitionTask(...a: Args<"transitionTask">) { return this.durable(() => super.transitionTask(...a)); }
   override expireTasks(...a: Args<"expireTasks">) { return this.durable(() => super.expireTasks(...a)); }
   override pruneTasks(...a: Args<"pruneTasks">) { return this.durable(() => super.pruneTasks(...a)); }
+  override reclaimTasks(...a: Args<"reclaimTasks">) { return this.durable(() => super.reclaimTasks(...a)); }
   override putFileVersionIf(...a: Args<"putFileVersionIf">) { return this.durable(() => super.putFileVersionIf(...a)); }
   override deleteFileIf(...a: Args<"deleteFileIf">) { return this.durable(() => super.deleteFileIf(...a)); }
   override takeLease(...a: Args<"takeLease">) { return this.durable(() => super.takeLease(...a)); }

@@ -27,6 +27,7 @@ import listFiles from "./lua/list_files.lua" with { type: "text" };
 import pinnedBytes from "./lua/pinned_bytes.lua" with { type: "text" };
 import pruneTasks from "./lua/prune_tasks.lua" with { type: "text" };
 import putFileVersionIf from "./lua/put_file_version_if.lua" with { type: "text" };
+import reclaimTasks from "./lua/reclaim_tasks.lua" with { type: "text" };
 import releaseLease from "./lua/release_lease.lua" with { type: "text" };
 import requeue from "./lua/requeue.lua" with { type: "text" };
 import requeueExpired from "./lua/requeue_expired.lua" with { type: "text" };
@@ -55,6 +56,7 @@ const OPERATIONS = {
   pinned_bytes: pinnedBytes,
   prune_tasks: pruneTasks,
   put_file_version_if: putFileVersionIf,
+  reclaim_tasks: reclaimTasks,
   release_lease: releaseLease,
   requeue,
   requeue_expired: requeueExpired,

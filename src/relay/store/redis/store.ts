@@ -26,11 +26,13 @@ import {
   type FileVersionRecord,
   type LeaseReleased,
   type LeaseTaken,
+  type LivenessRules,
   type NameRules,
   type NewAgent,
   type NewEntry,
   type NewFileVersion,
   type NewTask,
+  type Reclaimed,
   type Room,
   type Store,
   type TaskChange,
@@ -142,12 +144,12 @@ export class RedisStore implements Store {
     return { agents: list<RawAgent>(r.agents).map(agentOf), effects: effectsOf(r.fx) };
   }
 
-  async attachConnection(agentId: string, conn: string) {
-    return agentOrNone((await this.run<{ agent: RawAgent | null }>("attach_connection", { agent: agentId, conn })).agent);
+  async attachConnection(agentId: string, conn: string, now?: number) {
+    return agentOrNone((await this.run<{ agent: RawAgent | null }>("attach_connection", { agent: agentId, conn, now: now ?? null })).agent);
   }
 
-  async detachConnection(agentId: string, conn: string) {
-    return effectsOf((await this.run<{ fx: RawFx }>("detach_connection", { agent: agentId, conn })).fx);
+  async detachConnection(agentId: string, conn: string, now?: number) {
+    return effectsOf((await this.run<{ fx: RawFx }>("detach_connection", { agent: agentId, conn, now: now ?? null })).fx);
   }
 
   // ---------------------------------------------------------------- messages
@@ -272,6 +274,12 @@ export class RedisStore implements Store {
   async expireTasks(now: number, limit: number, room: Room) {
     const r = await this.run<{ tasks: unknown; fx: RawFx }>("expire_tasks", { now, limit, room, ...this.stamp(now) });
     return { tasks: list<RawTask>(r.tasks).map((t) => taskOf(t)), effects: effectsOf(r.fx) };
+  }
+
+  async reclaimTasks(now: number, limit: number, rules: LivenessRules) {
+    const r = await this.run<{ tasks: unknown; fx: RawFx }>("reclaim_tasks", { now, limit, rules, ...this.stamp(now) });
+    const tasks: Reclaimed[] = list<{ task: RawTask; holder: string }>(r.tasks).map((x) => ({ task: taskOf(x.task), holder: x.holder }));
+    return { tasks, effects: effectsOf(r.fx) };
   }
 
   async pruneTasks(before: number, keep: number) {

@@ -1,13 +1,27 @@
 -- Task records: `t` (id -> record; its context apart, in `ctx`, as sent), `tof:<agent>` (its tasks, sent
--- or held), `held` (unfinished tasks each agent holds), `unassigned` and `ttl` (by deadline), `fin`
--- (finished, by when), `recent` (by last change), `idem` (sender + key -> id), `states` (counts), `holds`.
+-- or held), `hd:<agent>` (the unfinished tasks it holds) with `held` (their count, by agent), `unassigned`
+-- and `ttl` (by deadline), `fin` (finished, by when), `recent` (by last change), `idem` (sender + key -> id),
+-- `states` (counts), `holds`.
+local function held_add(agent, id)
+  if redis.call("SADD", key("hd", agent), id) == 1 then redis.call("HINCRBY", key("held"), agent, 1) end
+end
+
+local function held_del(agent, id)
+  if redis.call("SREM", key("hd", agent), id) == 1 and redis.call("HINCRBY", key("held"), agent, -1) <= 0 then
+    redis.call("HDEL", key("held"), agent)
+  end
+end
+
 local function put_task(t)
   redis.call("HSET", key("t"), t.id, cjson.encode(t))
 end
 
--- The message that carries a task to its holder; its context is spliced in as it was sent.
-local function task_body(t)
-  local j = cjson.encode({ type = "task", id = t.id, from = t.from, to = t.to, created_at = t._iso, task = t.task, priority = t.priority, attempt = t.attempts, lease_s = t.leaseS })
+-- The message that carries a task to its holder; its context is spliced in as it was sent. A copy
+-- handed out after the first says so (`redelivered`), so a handler can skip work it already did.
+local function task_body(t, redelivered)
+  local m = { type = "task", id = t.id, from = t.from, to = t.to, created_at = t._iso, task = t.task, priority = t.priority, attempt = t.attempts, lease_s = t.leaseS }
+  if redelivered then m.redelivered = true end
+  local j = cjson.encode(m)
   return string.sub(j, 1, -2) .. ',"context":' .. (redis.call("HGET", key("ctx"), t.id) or "{}") .. "}"
 end
 
@@ -41,29 +55,34 @@ local function add_task(t)
     return
   end
   if has(t.to) then
-    redis.call("HINCRBY", key("held"), t.to, 1)
+    held_add(t.to, t.id)
   elseif t.state == "queued" then
     redis.call("ZADD", key("unassigned"), t.createdAt, t.id)
   end
   if has(t.ttlS) then redis.call("ZADD", key("ttl"), t.createdAt + t.ttlS * 1000, t.id) end
 end
 
--- The indexes after a record changed from (`state`, `to`) to `t`.
+-- The indexes after a record changed from (`state`, `to`) to `t`: a holder assigned or taken away, or the task finished.
 local function book(state, to, t)
   if state ~= t.state then
     redis.call("HINCRBY", key("states"), state, -1)
     redis.call("HINCRBY", key("states"), t.state, 1)
   end
   redis.call("ZADD", key("recent"), t.updatedAt, t.id)
-  if not has(to) and has(t.to) then
-    redis.call("ZREM", key("unassigned"), t.id)
-    redis.call("SADD", key("tof", t.to), t.id)
-    if not FINAL[t.state] then redis.call("HINCRBY", key("held"), t.to, 1) end
+  if to ~= t.to and not FINAL[state] then
+    if has(to) then held_del(to, t.id) end
+    if has(t.to) then
+      redis.call("ZREM", key("unassigned"), t.id)
+      redis.call("SADD", key("tof", t.to), t.id)
+      held_add(t.to, t.id)
+    elseif t.state == "queued" then
+      redis.call("ZADD", key("unassigned"), t.createdAt, t.id)
+    end
   end
   if not FINAL[state] and FINAL[t.state] then
     redis.call("ZREM", key("ttl"), t.id)
     redis.call("ZREM", key("unassigned"), t.id)
-    if has(t.to) and tonumber(redis.call("HGET", key("held"), t.to) or "0") > 0 then redis.call("HINCRBY", key("held"), t.to, -1) end
+    if has(t.to) then held_del(t.to, t.id) end
     redis.call("ZADD", key("fin"), t.updatedAt, t.id)
   end
 end
@@ -125,6 +144,7 @@ local function drop(id, now, note, room)
     if t and t.to == id and not FINAL[t.state] then change(t, { state = "failed", note = "assignee left: " .. note, at = now }, room) end
   end
   redis.call("HDEL", key("held"), id)
+  redis.call("DEL", key("hd", id))
   return agent
 end
 

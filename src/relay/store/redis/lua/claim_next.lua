@@ -31,7 +31,7 @@ while #out < A.max do
       else
         local n = t.attempts + 1
         change(t, { state = "delivered", note = "attempt " .. n, at = A.now }, A.room, { attempts = n })
-        local body = task_body(t)
+        local body = task_body(t, n > 1)
         redis.call("HSET", key("body", to), id, body)
         fly(to, id, s, A.now + t.leaseS * 1000, conn)
         table.insert(out, body)

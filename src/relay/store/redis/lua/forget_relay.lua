@@ -12,6 +12,11 @@ for _, j in ipairs(redis.call("HVALS", key("agents"))) do
     if starts(c, mark) then gone = true else table.insert(keep, c) end
   end
   if gone then
+    -- Its last socket was on the relay that died: the holder's grace runs from now.
+    if #keep == 0 then
+      a.connectedAt, a.disconnectedAt = NULL, A.now
+      if A.now > a.lastSeen then a.lastSeen = A.now end
+    end
     a.conns = keep
     put_agent(a)
     local ids = {}

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { BINARY, cliEnv, registerAgents, runBinary, spawnRelay, tempHome } from "./_relay";
 import { verdict, type BenchContext, type Figure } from "./_report";
 import { fmtMs, summarize } from "./_stats";
+import { COMPILE_FLAGS } from "./_targets";
 
 const TARGET_RATIO = 1.5;
 const AGENTS = 20;
@@ -29,7 +30,7 @@ async function startupFloor(dir: string) {
   const exe = join(dir, "hello");
   await Bun.write(src, 'console.log("hello");\n');
   // The same flags as scripts/build.ts, so the difference is clawlink's code.
-  const build = Bun.spawn([process.execPath, "build", src, "--compile", "--minify", "--bytecode", "--format=esm", "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig", "--outfile", exe], { stdout: "ignore", stderr: "pipe" });
+  const build = Bun.spawn([process.execPath, "build", src, "--compile", ...COMPILE_FLAGS, "--outfile", exe], { stdout: "ignore", stderr: "pipe" });
   if ((await build.exited) !== 0) throw new Error(`building the hello binary failed: ${await new Response(build.stderr).text()}`);
   const version: number[] = [];
   const hello: number[] = [];

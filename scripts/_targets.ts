@@ -20,12 +20,13 @@ export const binaryName = (t: Target) => `clawlink-${t.os}-${t.arch}${t.os === "
 
 export const sha256 = (path: string) => new Bun.CryptoHasher("sha256").update(readFileSync(path)).digest("hex");
 
+/** How every release binary is compiled; benches build their comparison programs with the same flags. */
+export const COMPILE_FLAGS = ["--minify", "--bytecode", "--format=esm", "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig"];
+
 /**
  * Compiles src/cli.ts for one target. --splitting keeps each command's code in its own chunk inside the
  * binary, loaded only when that command runs: a one-shot client command does not pay for the relay's start-up.
  */
 export async function compile(t: Target, outfile: string) {
-  await $`${process.execPath} build src/cli.ts --compile --target=bun-${t.os}-${t.arch} --outfile ${outfile} --splitting --minify --bytecode --format=esm --no-compile-autoload-dotenv --no-compile-autoload-bunfig`
-    .cwd(root)
-    .quiet();
+  await $`${process.execPath} build src/cli.ts --compile --target=bun-${t.os}-${t.arch} --outfile ${outfile} --splitting ${COMPILE_FLAGS}`.cwd(root).quiet();
 }

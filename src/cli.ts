@@ -1,10 +1,12 @@
 #!/usr/bin/env bun
 /** The one entrypoint: `clawlink relay` runs the relay; every other subcommand is a client. */
-import { defineCommand, renderUsage, runCommand, type ArgsDef, type CommandDef } from "citty";
+import type { ArgsDef, CommandDef } from "citty";
+import { commandAt, parseFlags } from "./commands/_args";
+import type { Command } from "./commands/_shared";
 import { VERSION } from "./version";
 
-
-export const main: CommandDef = defineCommand({
+// citty's command format and lazy table; its runtime (parser, usage) is loaded only for --help and completion.
+export const main: CommandDef = {
   meta: {
     name: "clawlink",
     version: VERSION,
@@ -43,25 +45,16 @@ export const main: CommandDef = defineCommand({
     // The completion scripts are generated from this very table, flags included.
     completion: () => import("./commands/completion").then((m) => m.completionCommand(main)),
   },
-});
-
-const GLOBAL_VALUE_FLAGS = new Set(["--relay", "--token", "--as", "--ca"]);
-
-/** Where the command is: the first word that is neither a flag nor the value of a global flag (`--relay URL whoami`). */
-function commandAt(argv: string[]): number {
-  let at = 0;
-  while (at < argv.length && argv[at]!.startsWith("-")) at += GLOBAL_VALUE_FLAGS.has(argv[at]!) ? 2 : 1;
-  return at;
-}
+};
 
 /** Like citty's runMain, with ClawLink's exit codes: usage errors exit 2, and commands set their own. */
 async function run(argv: string[]) {
-  const subs = (await main.subCommands) as Record<string, () => Promise<CommandDef>>;
+  const subs = main.subCommands as Record<string, () => Promise<Command>>;
   const at = commandAt(argv);
   const name = argv[at];
   if (argv.length === 0 || argv[0] === "--help" || argv[0] === "-h" || argv[0] === "help") {
     printHelp(
-      (await renderUsage(main)) +
+      (await usageOf(main)) +
         "\n\nStart here: `clawlink relay` on one machine, then `clawlink register --name NAME` in each agent session; `clawlink doctor` checks the setup." +
         "\nExit codes: 0 ok, 1 error, 2 bad usage, 3 relay unreachable, 4 auth, 5 not found, 6 conflict (a file moved on, a merge conflict, or another agent's lease), 7 busy (429), 10-14 delegate --wait: failed, canceled, expired, timed out, holder lost (--on-holder-lost fail).",
     );
@@ -96,26 +89,31 @@ async function run(argv: string[]) {
       process.exitCode = reportError(usage(word === undefined ? `clawlink ${name} needs a subcommand: ${names}` : `unknown subcommand "${word}" of clawlink ${name}`, `run \`clawlink ${name} --help\`; subcommands: ${names}`), rest.includes("--json"));
       return;
     }
-    sub = await resolveValue(nested[word]!);
+    sub = (await resolveValue(nested[word]!)) as Command;
     words.push(word);
     rest = rest.filter((_, i) => i !== wordAt);
   }
   if (help) {
-    const examples = (sub as { examples?: string[] }).examples;
-    printHelp((await renderUsage(sub, main)).trimEnd() + (examples?.length ? `\n\nEXAMPLES\n\n${examples.map((e) => `  ${e}`).join("\n")}` : ""));
+    const examples = sub.examples;
+    printHelp((await usageOf(sub, main)).trimEnd() + (examples?.length ? `\n\nEXAMPLES\n\n${examples.map((e) => `  ${e}`).join("\n")}` : ""));
     return;
   }
-  const { rejectUnknownFlags, reportError, usage } = await import("./commands/_shared");
   try {
-    rejectUnknownFlags(rest, (await sub.args) as ArgsDef);
-    await runCommand(sub, { rawArgs: rest });
+    const args = parseFlags(rest, (await resolveValue(sub.args)) as ArgsDef);
+    await sub.run?.({ rawArgs: rest, args: args as never, cmd: sub, data: undefined });
   } catch (err) {
-    // Unknown flags, and citty's own argument errors (a missing required flag, a bad enum value).
-    const e = err instanceof Error && err.name === "CLIError" ? usage(err.message.replace(/\x1b\[[0-9;]*m/g, ""), `run \`clawlink ${words.join(" ")} --help\` to see its options`) : err;
+    const { reportError, usage } = await import("./commands/_shared");
+    // Unknown flags, and argument errors in citty's words (a missing required flag, a bad enum value).
+    const e = err instanceof Error && err.name === "CLIError" ? usage(err.message, `run \`clawlink ${words.join(" ")} --help\` to see its options`) : err;
     process.exitCode = reportError(e, rest.includes("--json"));
   }
   // A compiled binary that has served or trapped signals stays alive after its loop drains; end it here.
-  if (name === "relay" || name === "listen" || name === "file-watch" || name === "a2a-bridge" || name === "mcp") process.exit(process.exitCode ?? 0);
+  if (sub.longRunning) process.exit(process.exitCode ?? 0);
+}
+
+async function usageOf(cmd: CommandDef, parent?: CommandDef) {
+  const { renderUsage } = await import("citty");
+  return renderUsage(cmd, parent);
 }
 
 async function resolveValue<T>(value: T | Promise<T> | (() => T | Promise<T>)): Promise<T> {

@@ -5,7 +5,7 @@ import { printable } from "./render";
 import { A2A_INTERRUPTED, A2A_TERMINAL, type Task } from "../protocol/a2a";
 import { FINAL_STATES, type TaskMessage } from "../protocol/schemas";
 import { A2AClient, artifactsText, partsText } from "./a2a";
-import { backoffMs } from "./backoff";
+import { backoffMs, isTransient } from "./backoff";
 import type { Client } from "./client";
 import { sendPersistently } from "./deliver";
 
@@ -24,17 +24,14 @@ export interface Bridge {
   signal: AbortSignal;
 }
 
-/** Unreachable, 429 and 5xx may pass; an answer in a shape this client cannot read, or a refused credential, will not. */
-const passing = (err: unknown) => err instanceof ClawlinkError && err.code !== "bad_response" && (err.code === "unreachable" || err.status === 429 || err.status >= 500);
-
 async function retrying<T>(b: Bridge, what: string, fn: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await fn();
     } catch (err) {
-      if (!passing(err) || attempt >= TRIES || b.stopping()) throw err;
+      if (!isTransient(err) || attempt >= TRIES || b.stopping()) throw err;
       if (attempt === 1) logger.warn(printable(`${what}: ${(err as Error).message}; retrying`));
-      await Bun.sleep(backoffMs(attempt, 500, 10_000));
+      await Bun.sleep(backoffMs(attempt));
     }
   }
 }

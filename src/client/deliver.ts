@@ -1,9 +1,8 @@
 /** Sending what must reach the relay (a task's response): a relay that is away for a while is waited for, not given up on. */
-import { ClawlinkError } from "../errors";
 import { logger } from "../logger";
 import { printable } from "./render";
 import type { SendMessage } from "../protocol/schemas";
-import { backoffMs } from "./backoff";
+import { backoffMs, isTransient } from "./backoff";
 import type { Client } from "./client";
 
 /** Retries `msg` while the failure is passing (unreachable, 429, a 5xx) and `stopping()` is false; logs and gives up on any other. */
@@ -13,10 +12,9 @@ export async function sendPersistently(client: Client, msg: SendMessage, about: 
       await client.send(msg);
       return;
     } catch (e) {
-      const transient = e instanceof ClawlinkError && (e.code === "unreachable" || e.status === 429 || (e.status >= 500 && e.code !== "bad_response"));
-      if (!transient || stopping()) return logger.warn(printable(`could not respond to ${about}: ${(e as Error).message}`));
-      if (attempt === 0) logger.warn(printable(`could not respond to ${about} yet (${e.message}); retrying`));
-      await Bun.sleep(backoffMs(attempt, 250, 10_000));
+      if (!isTransient(e) || stopping()) return logger.warn(printable(`could not respond to ${about}: ${(e as Error).message}`));
+      if (attempt === 0) logger.warn(printable(`could not respond to ${about} yet (${(e as Error).message}); retrying`));
+      await Bun.sleep(backoffMs(attempt));
     }
   }
 }

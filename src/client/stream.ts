@@ -1,13 +1,13 @@
 /** Following the agent's inbox over the WebSocket: reconnects with backoff, drops redeliveries, batches acks. */
 import * as v from "valibot";
 import type { Identity } from "../config";
-import { ClawlinkError, EXIT, exitCodeFor } from "../errors";
+import { EXIT, asClawlinkError, exitCodeFor } from "../errors";
 import { logger } from "../logger";
 import { MAX_ACK_IDS, Message } from "../protocol/schemas";
 import type { Client } from "./client";
 import { printable } from "./render";
 import { ensureRegistered, type Session } from "./session";
-import { backoffMs } from "./backoff";
+import { backoffMs, isTransient } from "./backoff";
 
 const Frame = v.variant("op", [
   v.object({ op: v.literal("hello"), agent: v.object({ id: v.string(), name: v.string() }) }),
@@ -141,7 +141,7 @@ export async function followInbox(opts: FollowOptions): Promise<number> {
 
   // Backoff with jitter; before each try, make sure the relay (perhaps restarted) knows us.
   const reconnect = async (refused: boolean) => {
-    const delay = backoffMs(attempt++, 250, 10_000);
+    const delay = backoffMs(attempt++);
     // A socket refused at the upgrade says nothing; the relay says why over HTTP (a connection limit, say).
     const why = refused ? await client.socketRefusal({ files: opts.files, types: opts.types }) : undefined;
     if (why && (attempt === 1 || why.code !== lastRefusal)) logger.warn(printable(`the relay refused the connection: ${why.message}${why.hint ? ` (${why.hint})` : ""}; retrying`, true));
@@ -155,9 +155,11 @@ export async function followInbox(opts: FollowOptions): Promise<number> {
       if (session.reregistered) logger.info(printable(`the relay had forgotten ${me.name}; registered it again as ${me.id}`));
       connect();
     } catch (err) {
-      if (err instanceof ClawlinkError && (err.status === 401 || err.status === 403 || err.status === 409)) {
-        logger.error(printable(`${err.message}${err.hint ? ` (${err.hint})` : ""}`));
-        return stop(exitCodeFor(err));
+      // A refused credential, a taken name or a bad answer will not pass by trying again.
+      if (!isTransient(err)) {
+        const e = asClawlinkError(err);
+        logger.error(printable(`${e.message}${e.hint ? ` (${e.hint})` : ""}`));
+        return stop(exitCodeFor(e));
       }
       reconnect(false);
     }

@@ -1,9 +1,9 @@
 /** Following one task over the WebSocket until it ends: what `delegate --wait` blocks on. */
 import * as v from "valibot";
-import { ClawlinkError } from "../errors";
+import { ClawlinkError, asClawlinkError } from "../errors";
 import { ErrorBody, FINAL_STATES, ResponseMessage, Task } from "../protocol/schemas";
 import { unreachable, type Client } from "./client";
-import { backoffMs } from "./backoff";
+import { backoffMs, isTransient } from "./backoff";
 
 const TaskFrame = v.object({ op: v.literal("task"), task: Task, response: v.nullable(ResponseMessage) });
 const ErrorFrame = v.object({ op: v.literal("error"), ...ErrorBody.entries });
@@ -74,7 +74,7 @@ export function waitForTask(client: Client, taskId: string, timeoutMs: number, o
         }
         // The relay went away or the connection dropped: try again with backoff until the timeout,
         // unless the relay answers but no longer knows the task (it restarted in memory).
-        const delay = backoffMs(retries++, 200, 5000);
+        const delay = backoffMs(retries++);
         if (retries > 12) return finish(() => reject(unreachable(client.relay, undefined, client.opts.relayFrom)));
         setTimeout(async () => {
           if (done) return;
@@ -84,11 +84,9 @@ export function waitForTask(client: Client, taskId: string, timeoutMs: number, o
             const hint = `${why.hint ? `${why.hint}; ` : ""}the task keeps running: check it with \`clawlink task --id ${taskId}\``;
             return finish(() => reject(new ClawlinkError(why.code, why.status, `cannot follow task ${taskId}: ${why.message}`, hint)));
           }
-          const gone = await client.task(taskId).then(
-            () => false,
-            (err) => err instanceof ClawlinkError && (err.code === "not_registered" || err.code === "unknown_task"),
-          );
-          if (!gone) return !done && open();
+          const failed = await client.task(taskId).then(() => undefined, (err: unknown) => asClawlinkError(err));
+          if (failed === undefined || isTransient(failed)) return !done && open();
+          if (failed.code !== "not_registered" && failed.code !== "unknown_task") return finish(() => reject(failed));
           finish(() =>
             reject(
               new ClawlinkError("task_lost", 404, `the relay at ${client.relay} restarted and no longer knows task ${taskId}`, "run `clawlink heartbeat` to re-register, then send the task again (a relay started with --data keeps tasks across restarts)"),

@@ -1,10 +1,9 @@
 /** Flags and parsing that the file-* commands share. */
 import { lstatSync, readlinkSync, statSync, type Stats } from "node:fs";
 import { basename, join } from "node:path";
-import * as v from "valibot";
 import { FileKey } from "../protocol/schemas";
 import { missingFile } from "./_input";
-import { parseArg, usage } from "./_shared";
+import { numberArg, parseArg, usage } from "./_shared";
 
 export const keyArg = {
   type: "string",
@@ -16,8 +15,7 @@ export const keyArg = {
 export const parseKey = (value: unknown, flag = "--key") => parseArg(FileKey, value, flag);
 
 /** A version number from a flag: whole, and at least `min`. */
-export const parseVersion = (value: unknown, flag: string, min: number) =>
-  parseArg(v.pipe(v.string(), v.toNumber("must be a number"), v.integer("must be a whole number"), v.minValue(min, `must be at least ${min}`)), value, flag);
+export const parseVersion = (value: string, flag: string, min: number) => numberArg(value, flag, { min });
 
 /** What a path that is not a regular file is, in words. */
 function kind(st: Stats): string {

@@ -1,6 +1,6 @@
 /** What every client command shares: global flags, the client and identity they resolve to, output, and errors. */
 import { print, printError } from "../output";
-import { defineCommand, type ArgsDef, type CommandDef, type ParsedArgs } from "citty";
+import type { ArgsDef, ParsedArgs } from "citty";
 import * as v from "valibot";
 import { Client } from "../client/client";
 import { printable } from "../client/render";
@@ -10,14 +10,9 @@ import { ClawlinkError, EXIT, asClawlinkError, exitCodeFor } from "../errors";
 import { logger, logToStderr } from "../logger";
 import { describeIssues } from "../protocol/codec";
 import { ignoredTomlWarning, relayMismatchHint, resolveSettings, type Flags } from "../settings";
+import { globalArgs, usage, type Command } from "./_args";
 
-export const globalArgs = {
-  relay: { type: "string", description: "Relay URL, or several relays sharing one Redis comma-separated, tried in turn (env CLAWLINK_RELAY, or relay in $CLAWLINK_HOME/config.json; default http://127.0.0.1:9077)", valueHint: "url[,url]" },
-  token: { type: "string", description: "Relay token (env CLAWLINK_TOKEN, or token_file in the config)", valueHint: "token" },
-  ca: { type: "string", description: "PEM file of the private CA that signed an https relay's certificate (env CLAWLINK_CA, or ca in the config)", valueHint: "pem" },
-  as: { type: "string", description: "Act as this saved identity (env CLAWLINK_AS)", valueHint: "name" },
-  json: { type: "boolean", description: "Print one JSON document on stdout and nothing else" },
-} as const satisfies ArgsDef;
+export { durationArg, globalArgs, numberArg, secondsArg, usage, type Command } from "./_args";
 
 export interface Context<A extends ArgsDef> {
   args: ParsedArgs<A & typeof globalArgs>;
@@ -35,21 +30,11 @@ export interface Context<A extends ArgsDef> {
   out(data: unknown, human?: string | (() => void)): void;
 }
 
-export function usage(message: string, hint?: string) {
-  return new ClawlinkError("usage", 400, message, hint);
-}
-
 /** Parses a CLI value with a schema, naming the flag in the error. */
 export function parseArg<S extends v.GenericSchema>(schema: S, value: unknown, flag: string, hint = `fix ${flag}; the command's --help lists what each option takes`): v.InferOutput<S> {
   const r = v.safeParse(schema, value);
   if (r.success) return r.output;
   throw usage(`${flag}: ${describeIssues(r.issues)}`, hint);
-}
-
-/** A whole number of seconds from a flag: at least 1, and at most `max` (said as `maxSaid`) when given. */
-export function secondsArg(value: unknown, flag: string, max?: { value: number; said: string }): number {
-  const base = v.pipe(v.string(), v.toNumber("must be a number of seconds"), v.integer("must be whole seconds"), v.minValue(1, "must be at least 1"));
-  return parseArg(max ? v.pipe(base, v.maxValue(max.value, `must be at most ${max.said}`)) : base, value, flag);
 }
 
 /** Splits `a,b , c` into ["a","b","c"]. */
@@ -103,14 +88,16 @@ export function resolveContext<A extends ArgsDef>(args: ParsedArgs<A & typeof gl
 export function defineClientCommand<const A extends ArgsDef>(def: {
   meta: { name: string; description: string };
   args: A;
-  /** Shown under EXAMPLES in --help: what an agent would type. */
   examples?: string[];
+  longRunning?: boolean;
   run: (ctx: Context<A>) => Promise<void | number>;
-}): CommandDef<A & typeof globalArgs> & { examples?: string[] } {
+}): Command<A & typeof globalArgs> {
   const args = { ...def.args, ...globalArgs } as A & typeof globalArgs;
-  return Object.assign(defineCommand({
+  return {
     meta: def.meta,
     args,
+    examples: def.examples,
+    longRunning: def.longRunning,
     async run({ args: parsed }) {
       const json = Boolean(parsed.json);
       if (json) logToStderr();
@@ -121,7 +108,7 @@ export function defineClientCommand<const A extends ArgsDef>(def: {
         process.exitCode = reportError(err, json);
       }
     },
-  }), { examples: def.examples });
+  };
 }
 
 /** Prints an error for a person (stderr) or, with --json, as `{error}` on stdout; returns the exit code. */
@@ -133,40 +120,6 @@ export function reportError(err: unknown, json: boolean): number {
     if (e.hint) printError(`hint: ${printable(e.hint)}`);
   }
   return exitCodeFor(e);
-}
-
-/** citty ignores what it does not know; an agent's typo should fail loudly instead. */
-export function rejectUnknownFlags(rawArgs: string[], args: ArgsDef) {
-  const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-  const byName = new Map<string, ArgsDef[string]>();
-  for (const [name, def] of Object.entries(args)) {
-    byName.set(name, def);
-    byName.set(kebab(name), def);
-    if ("alias" in def) for (const a of [def.alias ?? []].flat()) byName.set(a, def);
-  }
-  let positionals = Object.values(args).filter((d) => d.type === "positional").length;
-  for (let i = 0; i < rawArgs.length; i++) {
-    const raw = rawArgs[i]!;
-    if (raw === "--") break;
-    if (raw === "--help" || raw === "-h") continue;
-    if (!raw.startsWith("-") || raw === "-") {
-      if (positionals-- > 0) continue;
-      throw usage(`unexpected argument "${raw}"`, "values go after their flag, e.g. --to NAME; run the command with --help to see its options");
-    }
-    const [flag, inline] = raw.replace(/^--?/, "").split(/=(.*)/s);
-    const def = byName.get(flag!) ?? (flag!.startsWith("no-") ? byName.get(flag!.slice(3)) : undefined);
-    if (!def) throw usage(`unknown option ${raw.split("=")[0]}`, "run the command with --help to see its options");
-    // A string flag takes the next word as its value, even one that starts with '-', unless that word
-    // is one of this command's own flags: `--task --json` is a forgotten value, not a task called "--json".
-    if ((def.type === "string" || def.type === "enum") && inline === undefined) {
-      const next = rawArgs[i + 1];
-      const nextFlag = next?.startsWith("--") ? next.slice(2).split("=")[0]! : undefined;
-      if (next === undefined || (nextFlag !== undefined && byName.has(nextFlag))) {
-        throw usage(`${raw} needs a value`, `write ${raw} VALUE (or ${raw}=VALUE for a value that starts with --)`);
-      }
-      i++;
-    }
-  }
 }
 
 export { EXIT, logger };

@@ -24,6 +24,7 @@ function capsFrom(card: AgentCard): string[] {
 
 export default defineClientCommand({
   meta: { name: "a2a-bridge", description: "Register an external A2A agent (by its Agent Card) as a ClawLink agent and forward the tasks it gets; runs until stopped" },
+  longRunning: true,
   examples: [
     "clawlink a2a-bridge --card http://localhost:10000/.well-known/agent-card.json",
     "clawlink a2a-bridge --card https://agents.example.com/planner --name planner --agent-token \"$PLANNER_TOKEN\"",

@@ -1,4 +1,5 @@
-import { defineCommand, type CommandDef } from "citty";
+import type { CommandDef } from "citty";
+import { defineCommand } from "./_args";
 import { bashScript } from "../completion/bash";
 import { fishScript } from "../completion/fish";
 import { powershellScript } from "../completion/powershell";

@@ -1,4 +1,4 @@
-import { defineCommand } from "citty";
+import { defineCommand } from "./_args";
 import { diagnose, type Report } from "../client/doctor";
 import { printable, renderTable } from "../client/render";
 import { print } from "../output";

@@ -8,6 +8,7 @@ export default defineClientCommand({
     description:
       "Print co-editors' changes to shared files as they happen (put, delete, lock, unlock), only for keys under --key PREFIX; runs until stopped. Other messages stay in your inbox for poll or listen",
   },
+  longRunning: true,
   examples: ["clawlink file-watch --key reports/", "clawlink file-watch --json"],
   args: {
     key: { type: "string", description: "Only keys that start with this, e.g. reports/ (default: every key)", valueHint: "prefix" },

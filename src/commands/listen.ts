@@ -14,6 +14,7 @@ function killTree(proc: ReturnType<typeof Bun.spawn>) {
 
 export default defineClientCommand({
   meta: { name: "listen", description: "Receive messages the moment they arrive (tasks, responses, broadcasts, file changes); reconnects by itself. With --exec, run a command per message" },
+  longRunning: true,
   examples: [
     "clawlink listen",
     "clawlink listen --json",

@@ -1,4 +1,4 @@
-import { defineCommand } from "citty";
+import { defineCommand } from "./_args";
 import { ClawlinkError } from "../errors";
 import { print, printError } from "../output";
 import { resolveSettings } from "../settings";

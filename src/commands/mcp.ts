@@ -1,4 +1,4 @@
-import { defineCommand } from "citty";
+import { defineCommand } from "./_args";
 import { logToStderr } from "../logger";
 import { globalArgs, reportError } from "./_shared";
 
@@ -25,6 +25,7 @@ export default Object.assign(
     },
   }),
   {
+    longRunning: true,
     examples: [
       "claude mcp add clawlink -e CLAWLINK_HOME=$HOME/.clawlink -e CLAWLINK_RELAY=http://10.0.0.5:9077 -- clawlink mcp --as reviewer",
       "clawlink mcp --as reviewer --relay http://10.0.0.5:9077",

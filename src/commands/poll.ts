@@ -1,7 +1,6 @@
 import { print } from "../output";
-import * as v from "valibot";
 import { agentNames, renderMessage } from "../client/render";
-import { defineClientCommand, parseArg } from "./_shared";
+import { defineClientCommand, numberArg } from "./_shared";
 
 export default defineClientCommand({
   meta: { name: "poll", description: "Fetch pending messages (highest priority first), print them, then acknowledge them" },
@@ -15,8 +14,8 @@ export default defineClientCommand({
   },
   async run(ctx) {
     const me = ctx.me();
-    const wait = ctx.args.wait === undefined ? 0 : parseArg(v.pipe(v.string(), v.toNumber("must be a number"), v.minValue(0), v.maxValue(300, "must be at most 300")), ctx.args.wait, "--wait");
-    const max = parseArg(v.pipe(v.string(), v.toNumber("must be a number"), v.integer(), v.minValue(1), v.maxValue(10_000)), ctx.args.max, "--max");
+    const wait = ctx.args.wait === undefined ? 0 : numberArg(ctx.args.wait, "--wait", { min: 0, max: 300, seconds: true, fraction: true });
+    const max = numberArg(ctx.args.max, "--max", { max: 10_000 });
     const messages = await ctx.client.inbox(me.id, { wait, max, signal: AbortSignal.timeout((wait + 30) * 1000) });
     // People read names; one lookup serves the whole batch (JSON keeps the ids alone).
     const names = ctx.json || messages.length === 0 ? undefined : await agentNames(ctx.client);

@@ -1,6 +1,6 @@
-import { defineCommand } from "citty";
+import { defineCommand, durationArg, numberArg, usage } from "./_args";
 import { networkInterfaces } from "node:os";
-import { formatDuration, parseDuration } from "../duration";
+import { formatDuration } from "../duration";
 import { ClawlinkError, EXIT } from "../errors";
 import { logger } from "../logger";
 import { FSYNC_MODES, type Fsync } from "../relay/datafile";
@@ -36,24 +36,11 @@ async function openShared(url: string, prefix: string): Promise<Shared> {
   }
 }
 
-const num = (s: string | undefined, flag: string, min = 0): number | undefined => {
-  if (s === undefined || s === "") return undefined;
-  const n = Number(s);
-  if (!Number.isInteger(n) || n < min) throw new Error(`${flag} must be a whole number of at least ${min}, not "${s}"`);
-  return n;
-};
-
-/** `90s`, `30m`, `24h`, `7d` (a bare number is seconds), in milliseconds. */
-const duration = (s: string, flag: string): number => {
-  const ms = parseDuration(s);
-  if (ms === undefined || !(ms >= 1)) throw new Error(`${flag} must be a duration such as 90s, 30m, 24h or 7d, not "${s}"`);
-  return ms;
-};
+/** A whole-number flag; an empty value leaves the relay's default. */
+const num = (s: string | undefined, flag: string, min: number) => (s === undefined || s === "" ? undefined : numberArg(s, flag, { min }));
 
 /** Only literal loopback addresses: a name such as 127.example.com may resolve anywhere. */
 const isLoopback = (host: string) => host === "localhost" || host === "::1" || /^127(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/.test(host);
-
-const usage = (message: string, hint: string) => new ClawlinkError("usage", 400, message, hint);
 
 /** `--token-file`, `--admin-token-file`: the token without its trailing newline, so it stays out of the process list. */
 function tokenFromFile(path: string, flag: string): string {
@@ -122,12 +109,12 @@ export default Object.assign(defineCommand({
     let fsync: Fsync | undefined;
     let redisUrl: string | undefined;
     try {
-      port = num(args.port, "--port")!;
+      port = numberArg(args.port, "--port", { min: 0, max: 65_535 });
       limits = {
         maxQueue: num(args["max-queue"], "--max-queue", 1),
         maxQueuedBytes: num(args["max-queued-bytes"], "--max-queued-bytes", 1024),
         maxSenderBytes: num(args["max-sender-bytes"], "--max-sender-bytes", 1024),
-        taskRetentionMs: duration(args["task-retention"], "--task-retention"),
+        taskRetentionMs: durationArg(args["task-retention"], "--task-retention"),
         maxFinishedTasks: num(args["max-finished-tasks"], "--max-finished-tasks", 1),
         maxAgents: num(args["max-agents"], "--max-agents", 1),
         maxMessageBytes: num(args["max-message-bytes"], "--max-message-bytes", 1024),
@@ -140,8 +127,8 @@ export default Object.assign(defineCommand({
         maxConnectionsPerAgent: num(args["max-connections-per-agent"], "--max-connections-per-agent", 1),
         maxConnectionsPerAddress: num(args["max-connections-per-address"], "--max-connections-per-address", 1),
       };
-      forgetAfterMs = duration(args["forget-after"], "--forget-after");
-      holderGraceMs = duration(args["holder-grace"], "--holder-grace");
+      forgetAfterMs = durationArg(args["forget-after"], "--forget-after");
+      holderGraceMs = durationArg(args["holder-grace"], "--holder-grace");
       tls = loadTls(args["tls-cert"], args["tls-key"]);
       key = args["key-file"] === undefined ? undefined : loadKeyFile(args["key-file"]);
       if (args.token && args["token-file"]) throw usage("pass --token or --token-file, not both", "--token-file keeps the token out of the process list");
@@ -272,6 +259,7 @@ export default Object.assign(defineCommand({
     await stopped;
   },
 }), {
+  longRunning: true,
   examples: [
     "clawlink relay",
     "(umask 077; openssl rand -hex 16 > relay.token) && clawlink relay --host 0.0.0.0 --token-file relay.token",

@@ -1,8 +1,7 @@
-import * as v from "valibot";
 import { agentNames, renderTasks } from "../client/render";
 import { shellArg } from "../errors";
 import { TASK_PAGE, TASK_STATES, TaskState } from "../protocol/schemas";
-import { defineClientCommand, parseArg, usage } from "./_shared";
+import { defineClientCommand, numberArg, parseArg, usage } from "./_shared";
 
 export default defineClientCommand({
   meta: { name: "tasks", description: `List the tasks you sent and the tasks you hold, oldest first, ${TASK_PAGE.default} at a time` },
@@ -23,10 +22,7 @@ export default defineClientCommand({
     const { sent, held } = ctx.args;
     if (sent && held) throw usage("pass --sent or --held, not both");
     const state = ctx.args.state === undefined ? undefined : parseArg(TaskState, ctx.args.state, "--state");
-    const limit =
-      ctx.args.limit === undefined
-        ? undefined
-        : parseArg(v.pipe(v.string(), v.toNumber("must be a number"), v.integer("must be a whole number"), v.minValue(1, "must be at least 1"), v.maxValue(TASK_PAGE.max, `must be at most ${TASK_PAGE.max}`)), ctx.args.limit, "--limit");
+    const limit = ctx.args.limit === undefined ? undefined : numberArg(ctx.args.limit, "--limit", { max: TASK_PAGE.max });
     const page = await ctx.client.tasks({ state, role: sent ? "sent" : held ? "held" : undefined, limit, cursor: ctx.args.cursor });
     const again = [state && `--state ${state}`, sent && "--sent", held && "--held", limit && `--limit ${limit}`].filter(Boolean).join(" ");
     const next = page.next_cursor === null ? "" : `more tasks: clawlink tasks ${again ? `${again} ` : ""}--cursor ${shellArg(page.next_cursor)}\n`;

@@ -109,7 +109,7 @@ export class AgentSession {
         const e = asClawlinkError(err);
         if (attempt === 0) this.note("warning", `cannot follow the inbox of ${me.name} yet: ${e.message}; retrying`);
         await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, backoffMs(attempt, 500, 10_000));
+          const timer = setTimeout(resolve, backoffMs(attempt));
           signal.addEventListener("abort", () => (clearTimeout(timer), resolve()), { once: true });
         });
       }

@@ -3,6 +3,7 @@ import { ClawlinkError, forbidden } from "../errors";
 import type { RegisterRequest } from "../protocol/schemas";
 import type { AgentRecord, Relay } from "./core/relay";
 import { safeEqual } from "./ids";
+import { secretId } from "./keys";
 
 export type Caller = { kind: "agent"; agent: AgentRecord } | { kind: "member" };
 
@@ -14,9 +15,6 @@ const unauthorized = (message: string, hint = "pass the same --token (or CLAWLIN
 
 const notRegistered = (message: string) =>
   new ClawlinkError("not_registered", 401, message, "run `clawlink register --name NAME` (or `clawlink heartbeat` to re-register a saved identity)");
-
-/** The agent id a secret names (`<id>.<random>`), or "". */
-const idOf = (value: string) => value.slice(0, Math.max(0, value.indexOf(".")));
 
 export class Auth {
   constructor(
@@ -51,7 +49,7 @@ export class Auth {
     }
     if (this.token === undefined) return { kind: "member" };
     // A secret of an agent the relay no longer has (it restarted) is not a wrong token: say which it is.
-    const id = value === undefined ? "" : idOf(value);
+    const id = value === undefined ? "" : secretId(value);
     const lost = value === undefined ? undefined : this.relay.lostName(value);
     if (lost) throw lost;
     if (id.startsWith("a_") && !(await this.relay.knows(id))) throw notRegistered(`the relay does not know agent ${id} (it may have restarted)`);
@@ -81,7 +79,7 @@ export class Auth {
     if (agent) return agent;
     if (this.isToken(value)) throw notRegistered("the relay token lets an agent register; acting as an agent needs that agent's own secret");
     // A secret names its agent (`<id>.<random>`): a stale one after a restart reads differently from a wrong one.
-    const id = idOf(value);
+    const id = secretId(value);
     if (id && (await this.relay.knows(id))) {
       throw unauthorized(`the secret does not match agent ${id}`, "use the identity file that registered this agent, or register under a new name");
     }
@@ -104,7 +102,7 @@ export class Auth {
     if (agent) return { kind: "agent", id: agent.id };
     const recognised = this.relay.recognise(value);
     if (recognised) return { kind: "agent", id: recognised };
-    const id = idOf(value);
+    const id = secretId(value);
     if (id && (await this.relay.knows(id))) {
       throw unauthorized(`the secret does not match agent ${id}`, "use the identity file that registered this agent, or register with the relay token");
     }

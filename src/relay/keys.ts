@@ -11,6 +11,9 @@ import { safeEqual } from "./ids";
 
 export const KEY_BYTES = 32;
 
+/** The agent id a secret names: what comes before its first dot, or "" (a token, or nothing shaped like a secret). */
+export const secretId = (secret: string) => secret.slice(0, Math.max(0, secret.indexOf(".")));
+
 export function agentSecret(key: Uint8Array, agentId: string): string {
   return `${agentId}.${createHmac("sha256", key).update(agentId).digest("base64url")}`;
 }

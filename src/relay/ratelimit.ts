@@ -4,6 +4,7 @@
  */
 import { ClawlinkError } from "../errors";
 import { AGENT_ID_RE } from "../protocol/schemas";
+import { secretId } from "./keys";
 
 const WINDOW_MS = 60_000;
 /** Pairs tracked at most; past it, pairs that are not refused make room, those with the fewest failures first. */
@@ -41,7 +42,7 @@ export function claimOf(req: Request): Claim | undefined {
   const header = req.headers.get("authorization");
   if (header === null) return undefined;
   const bearer = header.replace(/^\s*bearer\s+/i, "").trim();
-  const id = bearer.slice(0, Math.max(0, bearer.indexOf(".")));
+  const id = secretId(bearer);
   return { bearer, who: AGENT_ID_RE.test(id) ? id : "token" };
 }
 

@@ -53,9 +53,12 @@ describe("binding a non-loopback host", () => {
   test("limit flags are checked before anything starts (exit 2)", async () => {
     const r = await runCli(["relay", "--port", "0", "--max-queue", "0"]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('--max-queue must be a whole number of at least 1, not "0"');
+    expect(r.stderr).toContain("--max-queue: must be at least 1");
     const frame = await runCli(["relay", "--port", "0", "--max-frame-bytes", "lots"]);
     expect(frame.code).toBe(2);
-    expect(frame.stderr).toContain('--max-frame-bytes must be a whole number of at least 1024, not "lots"');
+    expect(frame.stderr).toContain("--max-frame-bytes: must be a number");
+    const half = await runCli(["relay", "--port", "0", "--max-agents", "2.5"]);
+    expect(half.code).toBe(2);
+    expect(half.stderr).toContain("--max-agents: must be a whole number");
   });
 });

@@ -45,6 +45,34 @@ describe("mistakes", async () => {
     expect(p.json.error.message).toBe("--wait needs a value");
   });
 
+  test("number flags say what they take (exit 2), in the same words for every command", async () => {
+    for (const [args, message] of [
+      [["poll", "--max", "0"], "--max: must be at least 1"],
+      [["poll", "--max", "1.5"], "--max: must be a whole number"],
+      [["poll", "--max", "20000"], "--max: must be at most 10000"],
+      [["poll", "--wait", "soon"], "--wait: must be a number of seconds"],
+      [["poll", "--wait", "301"], "--wait: must be at most 300"],
+      [["tasks", "--limit", "x"], "--limit: must be a number"],
+      [["file-get", "--key", "a.txt", "--version", "0"], "--version: must be at least 1"],
+    ] as const) {
+      const r = await runCli([...args, "--json"], worker);
+      expect(r.code).toBe(2);
+      expect(r.json.error).toMatchObject({ code: "usage", message });
+    }
+  });
+
+  test("flags: --no-FLAG, --flag=value and an extra word", async () => {
+    const quiet = await runCli(["discover", "--json", "--no-all"], boss);
+    expect(quiet.code).toBe(0);
+    expect(quiet.json.map((a: any) => a.name)).toContain("worker");
+    const inline = await runCli(["discover", "--cap=nothing-has-this", "--json"], boss);
+    expect(inline.code).toBe(0);
+    expect(inline.json).toEqual([]);
+    const extra = await runCli(["discover", "everyone", "--json"], boss);
+    expect(extra.code).toBe(2);
+    expect(extra.json.error.message).toBe('unexpected argument "everyone"');
+  });
+
   test("global flags before the command count; unknown commands get a suggestion, in JSON with --json", async () => {
     const w = await runCli(["--json", "whoami"], boss);
     expect(w.code).toBe(0);

@@ -119,7 +119,10 @@ describe("the relay process", () => {
     expect(typo.stderr).toContain("unknown option --prot");
     const port = await runCli(["relay", "--port", "abc"]);
     expect(port.code).toBe(2);
-    expect(port.stdout + port.stderr).toContain('--port must be a whole number of at least 0, not "abc"');
+    expect(port.stdout + port.stderr).toContain("--port: must be a number");
+    const high = await runCli(["relay", "--port", "70000"]);
+    expect(high.code).toBe(2);
+    expect(high.stdout + high.stderr).toContain("--port: must be at most 65535");
   });
 
   test("a port in use is reported plainly", async () => {

@@ -300,6 +300,6 @@ describe("tasks in pages; finished tasks forgotten after --task-retention", asyn
   test("a --task-retention that is not a duration is refused", async () => {
     const r = await runCli(["relay", "--port", "0", "--task-retention", "soon"]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('--task-retention must be a duration such as 90s, 30m, 24h or 7d, not "soon"');
+    expect(r.stderr).toContain('--task-retention: must be a duration such as 90s, 30m, 24h or 7d, not "soon"');
   });
 });

@@ -49,7 +49,7 @@ describe("--forget-after", () => {
   test("the relay refuses a --forget-after that is not a duration", async () => {
     const r = await runCli(["relay", "--port", "0", "--forget-after", "soon"]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('--forget-after must be a duration such as 90s, 30m, 24h or 7d, not "soon"');
+    expect(r.stderr).toContain('--forget-after: must be a duration such as 90s, 30m, 24h or 7d, not "soon"');
   });
 });
 

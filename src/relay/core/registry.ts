@@ -4,7 +4,7 @@ import { AGENT_ID_RE, type Agent, type RegisterRequest, type Registration } from
 import type { Bus } from "../bus/port";
 import type { Clock } from "../clock";
 import { newId, safeEqual, sha256Hex } from "../ids";
-import { agentSecret, claimedAt, nameClaim, randomKey } from "../keys";
+import { agentSecret, claimedAt, nameClaim, randomKey, secretId } from "../keys";
 import type { AgentRecord, Room, Store } from "../store/port";
 import { announce } from "./announce";
 import { agentView, isOnline } from "./views";
@@ -70,15 +70,15 @@ export class Registry {
 
   /** The id of an agent whose secret this relay issued (known to it or not), or undefined. */
   recognise(secret: string): string | undefined {
-    const id = secret.slice(0, Math.max(0, secret.indexOf(".")));
+    const id = secretId(secret);
     return this.key && AGENT_ID_RE.test(id) && safeEqual(secret, agentSecret(this.key, id)) ? id : undefined;
   }
 
   /** The agent a bearer secret belongs to, marked seen; undefined for any other value. */
   async authenticate(secret: string): Promise<AgentRecord | undefined> {
-    const dot = secret.indexOf(".");
-    if (dot <= 0) return undefined;
-    const agent = await this.store.getAgent(secret.slice(0, dot));
+    const id = secretId(secret);
+    if (!id) return undefined;
+    const agent = await this.store.getAgent(id);
     if (!agent || !safeEqual(agent.secretHash, sha256Hex(secret))) return undefined;
     const now = this.clock();
     return now - agent.lastSeen < SEEN_GRANULARITY_MS ? agent : await this.store.touchAgent(agent.id, now);

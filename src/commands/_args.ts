@@ -1,0 +1,157 @@
+/**
+ * Reading the command line: the global flags (declared once), a command's flags parsed against its
+ * citty definition, and the one parser for numbers and durations that every command and relay flag uses.
+ * Kept free of citty's runtime (its parser loads node:util) and of valibot: every command starts here.
+ */
+import type { ArgsDef, CommandDef } from "citty";
+import { parseDuration } from "../duration";
+import { ClawlinkError } from "../errors";
+
+/** A command as the CLI runs it: citty's definition, plus what `--help` shows and whether it runs until stopped. */
+export type Command<A extends ArgsDef = ArgsDef> = CommandDef<A> & {
+  /** Shown under EXAMPLES in --help: what an agent would type. */
+  examples?: string[];
+  /** Serves or follows until stopped; the CLI ends the process when it returns (signal traps keep a compiled binary alive). */
+  longRunning?: boolean;
+};
+
+/** citty's `defineCommand` (a typed identity) without loading citty. */
+export const defineCommand = <const A extends ArgsDef = ArgsDef>(def: CommandDef<A>): CommandDef<A> => def;
+
+export const globalArgs = {
+  relay: { type: "string", description: "Relay URL, or several relays sharing one Redis comma-separated, tried in turn (env CLAWLINK_RELAY, or relay in $CLAWLINK_HOME/config.json; default http://127.0.0.1:9077)", valueHint: "url[,url]" },
+  token: { type: "string", description: "Relay token (env CLAWLINK_TOKEN, or token_file in the config)", valueHint: "token" },
+  ca: { type: "string", description: "PEM file of the private CA that signed an https relay's certificate (env CLAWLINK_CA, or ca in the config)", valueHint: "pem" },
+  as: { type: "string", description: "Act as this saved identity (env CLAWLINK_AS)", valueHint: "name" },
+  json: { type: "boolean", description: "Print one JSON document on stdout and nothing else" },
+} as const satisfies ArgsDef;
+
+/** The global flags that take a value, as typed: a word after one of them is its value, not the command. */
+export const GLOBAL_VALUE_FLAGS: ReadonlySet<string> = new Set(
+  Object.entries(globalArgs)
+    .filter(([, def]) => def.type === "string")
+    .map(([name]) => `--${name}`),
+);
+
+export function usage(message: string, hint?: string) {
+  return new ClawlinkError("usage", 400, message, hint);
+}
+
+/** Where the command is: the first word that is neither a flag nor the value of a global flag (`--relay URL whoami`). */
+export function commandAt(argv: string[]): number {
+  let at = 0;
+  while (at < argv.length && argv[at]!.startsWith("-")) at += GLOBAL_VALUE_FLAGS.has(argv[at]!) ? 2 : 1;
+  return at;
+}
+
+const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
+/**
+ * Parses `rawArgs` against a command's flags, citty's way (`--flag value`, `--flag=value`, `--no-flag`,
+ * aliases, positionals, defaults), but refusing what citty lets pass: an unknown flag, a flag without its
+ * value, an extra word. Values are strings and booleans, keyed by each flag's declared name and its aliases.
+ */
+export function parseFlags(rawArgs: string[], args: ArgsDef): Record<string, unknown> & { _: string[] } {
+  const byName = new Map<string, string>();
+  for (const [name, def] of Object.entries(args)) {
+    byName.set(name, name);
+    byName.set(kebab(name), name);
+    if ("alias" in def) for (const a of [def.alias ?? []].flat()) byName.set(a, name);
+  }
+  const out: Record<string, unknown> & { _: string[] } = { _: [] };
+  const positionals: string[] = [];
+  for (let i = 0; i < rawArgs.length; i++) {
+    const raw = rawArgs[i]!;
+    if (raw === "--") {
+      positionals.push(...rawArgs.slice(i + 1));
+      break;
+    }
+    if (raw === "--help" || raw === "-h") continue;
+    if (!raw.startsWith("-") || raw === "-") {
+      positionals.push(raw);
+      continue;
+    }
+    const [flag, inline] = raw.replace(/^--?/, "").split(/=(.*)/s) as [string, string | undefined];
+    const negated = !byName.has(flag) && flag.startsWith("no-") ? byName.get(flag.slice(3)) : undefined;
+    const name = byName.get(flag) ?? negated;
+    if (name === undefined) throw usage(`unknown option ${raw.split("=")[0]}`, "run the command with --help to see its options");
+    const def = args[name]!;
+    if (negated !== undefined || def.type === "boolean") {
+      out[name] = negated === undefined && inline !== "false";
+      continue;
+    }
+    if (inline !== undefined) {
+      out[name] = inline;
+      continue;
+    }
+    // A value may start with '-' (`--priority -1` is not a flag), unless it is one of this command's own
+    // flags: `--task --json` is a forgotten value, not a task called "--json".
+    const next = rawArgs[i + 1];
+    const nextFlag = next?.startsWith("--") ? next.slice(2).split("=")[0]! : undefined;
+    if (next === undefined || (nextFlag !== undefined && byName.has(nextFlag))) {
+      throw usage(`${raw} needs a value`, `write ${raw} VALUE (or ${raw}=VALUE for a value that starts with --)`);
+    }
+    out[name] = next;
+    i++;
+  }
+  const declared = Object.values(args).filter((d) => d.type === "positional").length;
+  if (positionals.length > declared) {
+    throw usage(`unexpected argument "${positionals[declared]}"`, "values go after their flag, e.g. --to NAME; run the command with --help to see its options");
+  }
+  for (const [name, def] of Object.entries(args)) {
+    if (def.type === "positional") {
+      const value = positionals.shift();
+      if (value !== undefined) out[name] = value;
+      else if (def.default !== undefined) out[name] = def.default;
+      else if (def.required !== false) throw cittyError(`Missing required positional argument: ${name.toUpperCase()}`);
+      continue;
+    }
+    if (out[name] === undefined && def.default !== undefined) out[name] = def.default;
+    if (def.type === "enum" && out[name] !== undefined && def.options?.length && !def.options.includes(out[name] as string)) {
+      throw cittyError(`Invalid value for argument: --${name} (${out[name]}). Expected one of: ${def.options.join(", ")}.`);
+    }
+    if (def.required && out[name] === undefined) throw cittyError(`Missing required argument: --${name}`);
+    if ("alias" in def) for (const a of [def.alias ?? []].flat()) out[a] = out[name];
+  }
+  return out;
+}
+
+/** The errors citty itself would raise, with its wording; the CLI adds the command's --help as the hint. */
+function cittyError(message: string) {
+  return Object.assign(new Error(message), { name: "CLIError" });
+}
+
+export interface NumberBounds {
+  /** Smallest accepted value (default 1). */
+  min?: number;
+  max?: number;
+  /** How the maximum reads in the message, e.g. "86400 (a day)". */
+  maxSaid?: string;
+  /** A number of seconds: the messages say so. */
+  seconds?: boolean;
+  /** Accept fractions (`--wait 0.5`). */
+  fraction?: boolean;
+}
+
+/** A number from a flag's text, or a usage error naming the flag: `--limit: must be at least 1`. */
+export function numberArg(text: string, flag: string, bounds: NumberBounds = {}): number {
+  const { min = 1, max, seconds = false } = bounds;
+  const fail = (what: string) => usage(`${flag}: must be ${what}`, `fix ${flag}; the command's --help lists what each option takes`);
+  const n = text.trim() === "" ? NaN : Number(text);
+  if (!Number.isFinite(n)) throw fail(seconds ? "a number of seconds" : "a number");
+  if (!bounds.fraction && !Number.isInteger(n)) throw fail(seconds ? "whole seconds" : "a whole number");
+  if (n < min) throw fail(`at least ${min}`);
+  if (max !== undefined && n > max) throw fail(`at most ${bounds.maxSaid ?? max}`);
+  return n;
+}
+
+/** A whole number of seconds, at least 1: `--lease`, `--ttl`, `--timeout`. */
+export const secondsArg = (text: string, flag: string, max?: { value: number; said: string }) =>
+  numberArg(text, flag, { seconds: true, ...(max ? { max: max.value, maxSaid: max.said } : {}) });
+
+/** Milliseconds from `90s`, `30m`, `24h`, `7d` or a bare number of seconds. */
+export function durationArg(text: string, flag: string): number {
+  const ms = parseDuration(text);
+  if (ms === undefined || !(ms >= 1)) throw usage(`${flag}: must be a duration such as 90s, 30m, 24h or 7d, not "${text}"`, `fix ${flag}; the command's --help lists what each option takes`);
+  return ms;
+}

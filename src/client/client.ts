@@ -83,7 +83,7 @@ export class Client {
     const res = await this.raw(method, path, init);
     const parsed = v.safeParse(schema, await res.json().catch(() => undefined));
     if (!parsed.success) {
-      throw new ClawlinkError("bad_response", 502, `the relay at ${this.relay} answered in an unexpected shape`, "check that the relay runs the same clawlink version as this client (`clawlink --version`)");
+      throw new ClawlinkError("bad_response", `the relay at ${this.relay} answered in an unexpected shape`, "check that the relay runs the same clawlink version as this client (`clawlink --version`)");
     }
     return parsed.output;
   }
@@ -159,7 +159,7 @@ export class Client {
       if (err instanceof ClawlinkError && (err.code === "unreachable" || err.code === "http_error") && size !== undefined && size > 0) {
         const refused = err.status === 413 || /EPIPE|ECONNRESET/.test(err.message);
         if (refused) {
-          throw new ClawlinkError("too_large", 413, `the relay at ${this.relay} closed the connection while receiving ${key} (${size} bytes)`, "a relay refuses files over its --max-file-bytes (256 MiB unless set): send a smaller file, or start the relay with a higher limit");
+          throw new ClawlinkError("too_large", `the relay at ${this.relay} closed the connection while receiving ${key} (${size} bytes)`, "a relay refuses files over its --max-file-bytes (256 MiB unless set): send a smaller file, or start the relay with a higher limit");
         }
       }
       throw err;
@@ -225,7 +225,6 @@ export function unreachable(relay: string, cause?: unknown, from?: string, priva
   const detail = code ? ` (${code})` : "";
   return new ClawlinkError(
     "unreachable",
-    0,
     `the relay is not reachable at ${relay}${detail}`,
     from && from !== "default"
       ? `the URL comes from ${from}: start the relay there with \`clawlink relay\`, or change ${from} to a running one`
@@ -244,14 +243,12 @@ function redirected(relay: string, url: string, res: Response): ClawlinkError {
   if (relay.startsWith("https:") && target && target.protocol !== "https:") {
     return new ClawlinkError(
       "redirect",
-      0,
       `the relay at ${relay} redirects ${where}, which leaves https; clawlink does not follow it`,
       "following it would send the token, your secret and your tasks in clear text: check --relay (or CLAWLINK_RELAY) with whoever runs the relay",
     );
   }
   return new ClawlinkError(
     "redirect",
-    0,
     `the relay at ${relay} answered ${res.status}, redirecting ${where}; clawlink does not follow redirects`,
     target ? `if ${target.origin} is the relay, pass --relay ${target.origin} (or set CLAWLINK_RELAY)` : "check --relay (or CLAWLINK_RELAY): it should be the relay's own URL",
   );
@@ -265,6 +262,6 @@ async function relayError(res: Response): Promise<ClawlinkError> {
     if (parsed.success) body = parsed.output;
   } catch {}
   const retry = res.headers.get("retry-after");
-  if (body) return new ClawlinkError(body.error.code, res.status, body.error.message, body.error.hint, retry ? { "Retry-After": retry } : undefined);
-  return new ClawlinkError("http_error", res.status, `the relay answered ${res.status} ${res.statusText}`, "is --relay pointing at a clawlink relay?");
+  if (body) return ClawlinkError.received(body.error.code, res.status, body.error.message, body.error.hint, retry ? { "Retry-After": retry } : undefined);
+  return new ClawlinkError("http_error", `the relay answered ${res.status} ${res.statusText}`, "is --relay pointing at a clawlink relay?", { status: res.status });
 }

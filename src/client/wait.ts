@@ -36,13 +36,13 @@ export function waitForTask(client: Client, taskId: string, timeoutMs: number, o
     const timer = setTimeout(
       () =>
         finish(() =>
-          reject(new ClawlinkError("timeout", 408, `task ${taskId} did not finish within ${timeoutMs / 1000}s`, `it keeps running; check it with \`clawlink task --id ${taskId}\``)),
+          reject(new ClawlinkError("timeout", `task ${taskId} did not finish within ${timeoutMs / 1000}s`, `it keeps running; check it with \`clawlink task --id ${taskId}\``)),
         ),
       timeoutMs,
     );
     opts.signal?.addEventListener(
       "abort",
-      () => finish(() => reject(new ClawlinkError("aborted", 400, `stopped waiting for task ${taskId}`, `it keeps running; check it with \`clawlink task --id ${taskId}\``))),
+      () => finish(() => reject(new ClawlinkError("aborted", `stopped waiting for task ${taskId}`, `it keeps running; check it with \`clawlink task --id ${taskId}\``))),
       { once: true },
     );
     const open = () => {
@@ -62,14 +62,14 @@ export function waitForTask(client: Client, taskId: string, timeoutMs: number, o
           return;
         }
         const e = v.safeParse(ErrorFrame, data);
-        if (e.success) finish(() => reject(new ClawlinkError(e.output.error.code, 404, e.output.error.message, e.output.error.hint)));
+        if (e.success) finish(() => reject(ClawlinkError.received(e.output.error.code, 404, e.output.error.message, e.output.error.hint)));
       };
       ws.onclose = (ev) => {
         if (done) return;
         if (ev.code === 4004) return; // the error frame already explained it
         if (ev.code === 4001) {
           return finish(() =>
-            reject(new ClawlinkError("not_registered", 401, `this agent was unregistered while waiting for task ${taskId}`, "register again with `clawlink register --name NAME`; the task itself may still run")),
+            reject(new ClawlinkError("not_registered", `this agent was unregistered while waiting for task ${taskId}`, "register again with `clawlink register --name NAME`; the task itself may still run")),
           );
         }
         // The relay went away or the connection dropped: try again with backoff until the timeout,
@@ -82,7 +82,7 @@ export function waitForTask(client: Client, taskId: string, timeoutMs: number, o
           const why = greeted ? undefined : await client.socketRefusal({ task: taskId });
           if (why?.status === 429) {
             const hint = `${why.hint ? `${why.hint}; ` : ""}the task keeps running: check it with \`clawlink task --id ${taskId}\``;
-            return finish(() => reject(new ClawlinkError(why.code, why.status, `cannot follow task ${taskId}: ${why.message}`, hint)));
+            return finish(() => reject(new ClawlinkError(why.code, `cannot follow task ${taskId}: ${why.message}`, hint, { status: why.status })));
           }
           const gone = await client.task(taskId).then(
             () => false,
@@ -91,7 +91,7 @@ export function waitForTask(client: Client, taskId: string, timeoutMs: number, o
           if (!gone) return !done && open();
           finish(() =>
             reject(
-              new ClawlinkError("task_lost", 404, `the relay at ${client.relay} restarted and no longer knows task ${taskId}`, "run `clawlink heartbeat` to re-register, then send the task again (a relay started with --data keeps tasks across restarts)"),
+              new ClawlinkError("task_lost", `the relay at ${client.relay} restarted and no longer knows task ${taskId}`, "run `clawlink heartbeat` to re-register, then send the task again (a relay started with --data keeps tasks across restarts)"),
             ),
           );
         }, delay);

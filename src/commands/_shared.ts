@@ -35,8 +35,8 @@ export interface Context<A extends ArgsDef> {
   out(data: unknown, human?: string | (() => void)): void;
 }
 
-export function usage(message: string, hint?: string) {
-  return new ClawlinkError("usage", 400, message, hint);
+export function usage(message: string, hint = "run the command with --help to see its flags") {
+  return new ClawlinkError("usage", message, hint);
 }
 
 /** Parses a CLI value with a schema, naming the flag in the error. */
@@ -87,9 +87,9 @@ export function resolveContext<A extends ArgsDef>(args: ParsedArgs<A & typeof gl
     me() {
       if (me) return me;
       if (identity) {
-        throw new ClawlinkError("no_identity", 404, `the saved identity "${identity.name}" was registered with ${identity.relay}, not ${relay}`, relayMismatchHint(settings, identity));
+        throw new ClawlinkError("no_identity", `the saved identity "${identity.name}" was registered with ${identity.relay}, not ${relay}`, relayMismatchHint(settings, identity));
       }
-      throw new ClawlinkError("no_identity", 404, `no agent identity in ${home}`, "register first: `clawlink register --name NAME` (or set CLAWLINK_HOME / --as to pick a saved one)");
+      throw new ClawlinkError("no_identity", `no agent identity in ${home}`, "register first: `clawlink register --name NAME` (or set CLAWLINK_HOME / --as to pick a saved one)");
     },
     out(data, human) {
       if (json) print(JSON.stringify(data));

@@ -29,7 +29,7 @@ const duration = (s: string, flag: string): number => {
 /** Only literal loopback addresses: a name such as 127.example.com may resolve anywhere. */
 const isLoopback = (host: string) => host === "localhost" || host === "::1" || /^127(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/.test(host);
 
-const usage = (message: string, hint: string) => new ClawlinkError("usage", 400, message, hint);
+const usage = (message: string, hint: string) => new ClawlinkError("usage", message, hint);
 
 /** `--token-file`, `--admin-token-file`: the token without its trailing newline, so it stays out of the process list. */
 function tokenFromFile(path: string, flag: string): string {

@@ -446,6 +446,6 @@ export type ServerFrame =
 // ---------------------------------------------------------------- errors
 
 export const ErrorBody = v.object({
-  error: v.object({ code: v.string(), message: v.string(), hint: v.optional(v.string()) }),
+  error: v.object({ code: v.string(), message: v.string(), hint: v.string() }),
 });
 export type ErrorBody = v.InferOutput<typeof ErrorBody>;

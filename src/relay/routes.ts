@@ -226,7 +226,7 @@ export function fileKey(req: Request & Params, prefix: string): string {
   try {
     decoded = decodeURIComponent(path.slice(prefix.length));
   } catch {
-    throw new ClawlinkError("bad_request", 400, "the file key is not valid percent-encoding", "encode the key with encodeURIComponent per segment");
+    throw new ClawlinkError("bad_request", "the file key is not valid percent-encoding", "encode the key with encodeURIComponent per segment");
   }
   const segments: string[] = [];
   for (let i = 0; req.params[`k${i}`] !== undefined; i++) segments.push(req.params[`k${i}`]!);
@@ -241,10 +241,10 @@ function putConditions(req: Request): PutOptions {
   const ifMatch = req.headers.get("if-match");
   const ifNoneMatch = req.headers.get("if-none-match");
   const merge = req.headers.get("x-clawlink-merge");
-  if (ifMatch !== null && ifNoneMatch !== null) throw badRequest("send If-Match or If-None-Match, not both");
+  if (ifMatch !== null && ifNoneMatch !== null) throw badRequest("send If-Match or If-None-Match, not both", "If-Match: \"N\" writes over version N; If-None-Match: * writes only a new key");
   let ifVersion: number | undefined;
   if (ifNoneMatch !== null) {
-    if (ifNoneMatch.trim() !== "*") throw badRequest(`If-None-Match takes only *, meaning "only if the key holds no file"`);
+    if (ifNoneMatch.trim() !== "*") throw badRequest(`If-None-Match takes only *, meaning "only if the key holds no file"`, "send If-None-Match: *, or If-Match: \"N\" to write over version N");
     ifVersion = 0;
   }
   if (ifMatch !== null) {
@@ -252,8 +252,8 @@ function putConditions(req: Request): PutOptions {
     if (!m) throw badRequest(`If-Match must be the ETag of one version, such as "3", not ${ifMatch}`, "take it from the ETag header of a GET or PUT");
     ifVersion = Number(m[1]);
   }
-  if (merge !== null && merge !== "true" && merge !== "false") throw badRequest("X-Clawlink-Merge must be true or false");
-  if (merge === "true" && ifVersion === undefined) throw badRequest("X-Clawlink-Merge needs If-Match: the version the edit started from");
+  if (merge !== null && merge !== "true" && merge !== "false") throw badRequest("X-Clawlink-Merge must be true or false", "send X-Clawlink-Merge: true with If-Match, or leave the header out");
+  if (merge === "true" && ifVersion === undefined) throw badRequest("X-Clawlink-Merge needs If-Match: the version the edit started from", "send If-Match: \"N\" with N the version you read (its ETag), or `clawlink file-put --if-version N --merge`");
   return { ifVersion, merge: merge === "true" };
 }
 

@@ -181,7 +181,7 @@ export function startRelay(opts: RelayOptions = {}): RelayServer {
             if (!upgraded) release();
           }
           if (upgraded) return undefined;
-          throw new ClawlinkError("bad_request", 400, "this endpoint speaks WebSocket only", "connect with a WebSocket client (`clawlink listen`)");
+          throw new ClawlinkError("bad_request", "this endpoint speaks WebSocket only", "connect with a WebSocket client (`clawlink listen`)");
         }),
       // A2A: Agent Cards and /a2a/{name}, answered in A2A's error shapes.
       "/.well-known/agent-card.json": (req: Request, srv: Server<AnySocket>) => guarded(req, srv, () => a2a.card(req), a2a.failure),

@@ -103,7 +103,7 @@ export const inbox = defineTool({
     for (const m of await client.inbox(me.id, { max: a.max })) s.mailbox.keep(m);
     const messages = s.mailbox.peek(a.max, types);
     // A call the client gave up on reaches no one: what it would return stays held.
-    if (call.signal.aborted) throw new ClawlinkError("aborted", 400, "the inbox call was canceled; nothing was taken", "call inbox again");
+    if (call.signal.aborted) throw new ClawlinkError("aborted", "the inbox call was canceled; nothing was taken", "call inbox again");
     let acked = false;
     let note = "";
     if (messages.length === 0) {

@@ -218,12 +218,12 @@ describe("co-editing shared files", async () => {
       expect(human.stdout).toMatch(/^merged your edit \(made on version 1\) with the changes since: stored plan\.md as version 4/);
     });
 
-    test("overlapping edits are refused with exit 6, the conflicting hunks shown, and nothing written", async () => {
+    test("overlapping edits are refused with exit 6, the conflicting hunks shown with who wrote them, and nothing written", async () => {
       const before = (await runCli(["file-history", "--key", "plan.md", "--json"], as(alice))).json;
       const r = await runCli(["file-put", "--key", "plan.md", "--if-version", "2", "--merge"], { ...as(alice), stdin: base.replace("due: friday", "due: sunday").replace("goal: ship files", "goal: ship versioned files") });
       expect(r.code).toBe(6);
-      expect(r.stderr).toContain('error: your edit of "plan.md" (made on version 2) overlaps changes in version 4 by alice: 1 conflicting hunk; nothing was written');
-      expect(r.stderr).toContain(["<<<<<<< version 4 (alice)", "due: monday", "||||||| version 2", "due: friday", "=======", "due: sunday", ">>>>>>> yours"].join("\n"));
+      expect(r.stderr).toContain('error: your edit of "plan.md" (made on version 2) overlaps changes in version 4 by bob in version 3: 1 conflicting hunk; nothing was written');
+      expect(r.stderr).toContain(["<<<<<<< version 4 (bob in version 3)", "due: monday", "||||||| version 2", "due: friday", "=======", "due: sunday", ">>>>>>> yours"].join("\n"));
       expect(r.stderr).toContain("hint: fetch version 4");
       const j = await put(alice, "plan.md", base.replace("due: friday", "due: tuesday"), "--if-version", "2", "--merge");
       expect(j.code).toBe(6);

@@ -8,7 +8,7 @@ import type { FileDeleted, FileHistory, FileInfo, FileLock, FileMessage, FileVer
 import type { Bus } from "../bus/port";
 import { iso, type Clock } from "../clock";
 import { newSortableId, sha256Hex } from "../ids";
-import { decodeText, merge3, renderConflicts } from "./merge";
+import { blameConflicts, decodeText, merge3, renderConflicts, type Conflict, type Revision } from "./merge";
 import type { FileHeadRecord, FileLockRecord, FileVersionMeta, FileVersionRecord, Room, Store } from "../store/port";
 import { RELAY } from "../store/rules";
 import { announce } from "./announce";
@@ -278,14 +278,28 @@ export class Files {
     const result = merge3(o, a, b);
     if (!result.clean) {
       const n = result.conflicts.length;
-      const labels = { ours: `version ${latest.version} (${latest.author})`, base: `version ${base}`, theirs: "yours" };
+      const authors = await this.blame(key, o, base, latest, result.conflicts);
+      const everyone = [...new Set(authors.flat())];
+      const labels = { ours: authors.map((by) => `version ${latest.version} (${by.join(", ")})`), base: `version ${base}`, theirs: "yours" };
       throw new ClawlinkError(
         "merge_conflict",
-        `your edit of "${key}" (made on version ${base}) overlaps changes in version ${latest.version} by ${latest.author}: ${n} conflicting hunk${n === 1 ? "" : "s"}; nothing was written\n${renderConflicts(result.conflicts, labels)}`,
+        `your edit of "${key}" (made on version ${base}) overlaps changes in version ${latest.version} by ${everyone.join(", ")}: ${n} conflicting hunk${n === 1 ? "" : "s"}; nothing was written\n${renderConflicts(result.conflicts, labels)}`,
         `fetch version ${latest.version} (\`clawlink file-get --key ${shellArg(key)}\`), settle the lines above on it, and put again with --if-version ${latest.version}`,
       );
     }
     return new TextEncoder().encode(result.text);
+  }
+
+  /** Who wrote each conflict's lines since `base`, as `name in version N`: the versions in between are read only on this failing path. */
+  private async blame(key: string, baseText: string, base: number, latest: FileVersionRecord, conflicts: Conflict[]): Promise<string[][]> {
+    const edits: Revision[] = [];
+    for (let version = base + 1; version <= latest.version; version++) {
+      const rec = version === latest.version ? latest : await this.store.getFileVersion(key, version);
+      const text = rec && decodeText(rec.bytes);
+      // A version no longer kept, or binary: its lines count as the next one's.
+      if (rec && text !== null && text !== undefined) edits.push({ text, label: `${rec.author} in version ${version}` });
+    }
+    return blameConflicts(baseText, edits, conflicts);
   }
 }
 

@@ -59,8 +59,9 @@ export function createRoutes(relay: Relay, auth: Auth, limits: RouteLimits) {
   const registrations = new RegistrationLimit(limits.maxRegistrations);
   const self = async (req: Request & Params): Promise<AgentRecord> => {
     const agent = await auth.agent(req);
-    if (req.params.id !== agent.id) {
-      throw forbidden(`you are agent ${agent.id}; an agent can act only on itself, not on ${req.params.id}`, "use your own id (`clawlink whoami`)");
+    // Its own name stands for its id: a value shaped like an id is an id, anything else a name, as everywhere.
+    if (req.params.id !== agent.id && req.params.id !== agent.name) {
+      throw forbidden(`you are agent ${agent.id}; an agent can act only on itself, not on ${req.params.id}`, "use your own id or name (`clawlink whoami`)");
     }
     return agent;
   };

@@ -182,17 +182,24 @@ describe("co-editing shared files", async () => {
       expect(again.status).toBe(412);
       const same = await fetch(`${url}/v1/files/http-new.md`, { method: "PUT", headers: auth, body: "x" });
       expect(same.status).toBe(200);
-      for (const [headers, message] of [
-        [{ "if-match": "3" }, 'If-Match must be the ETag of one version, such as "3", not 3'],
-        [{ "if-none-match": '"3"' }, "If-None-Match takes only *"],
-        [{ "if-match": '"3"', "if-none-match": "*" }, "send If-Match or If-None-Match, not both"],
-        [{ "x-clawlink-merge": "true" }, "X-Clawlink-Merge needs If-Match"],
-        [{ "if-match": '"3"', "x-clawlink-merge": "yes" }, "X-Clawlink-Merge must be true or false"],
+      // Each refusal says what to send instead.
+      for (const [headers, message, hint] of [
+        [{ "if-match": "3" }, 'If-Match must be the ETag of one version, such as "3", not 3', "ETag header"],
+        [{ "if-none-match": '"3"' }, "If-None-Match takes only *", 'If-Match: "N"'],
+        [{ "if-match": '"3"', "if-none-match": "*" }, "send If-Match or If-None-Match, not both", "If-None-Match: * writes only a new key"],
+        [{ "x-clawlink-merge": "true" }, "X-Clawlink-Merge needs If-Match", "--if-version N --merge"],
+        [{ "if-match": '"3"', "x-clawlink-merge": "yes" }, "X-Clawlink-Merge must be true or false", "X-Clawlink-Merge: true"],
       ] as const) {
         const bad = await fetch(`${url}/v1/files/doc.md`, { method: "PUT", headers: { ...auth, ...headers }, body: "z" });
         expect(bad.status).toBe(400);
-        expect(((await bad.json()) as any).error.message).toContain(message);
+        const { error } = (await bad.json()) as any;
+        expect(error.message).toContain(message);
+        expect(error.hint).toContain(hint);
       }
+      // A put with If-Match on a key that holds no file: 412, and no ETag, as there is no version to name.
+      const missing = await fetch(`${url}/v1/files/never-written.md`, { method: "PUT", headers: { ...auth, "if-match": '"1"' }, body: "z" });
+      expect(missing.status).toBe(412);
+      expect(missing.headers.get("etag")).toBeNull();
       const badVersion = await fetch(`${url}/v1/files/doc.md?version=0`);
       expect(badVersion.status).toBe(400);
       expect(((await badVersion.json()) as any).error.message).toBe("invalid query: version: versions start at 1");

@@ -3,7 +3,8 @@ import * as v from "valibot";
 import type { Identity } from "../config";
 import { ClawlinkError, EXIT, exitCodeFor } from "../errors";
 import { logger } from "../logger";
-import { MAX_ACK_IDS, Message } from "../protocol/schemas";
+import { LIMIT } from "../protocol/constants";
+import { Message } from "../protocol/schemas";
 import type { Client } from "./client";
 import { printable } from "./render";
 import { ensureRegistered, type Session } from "./session";
@@ -77,7 +78,7 @@ export async function followInbox(opts: FollowOptions): Promise<number> {
 
   const flushAcks = () => {
     if (pendingAcks.length && ws?.readyState === WebSocket.OPEN) {
-      for (let i = 0; i < pendingAcks.length; i += MAX_ACK_IDS) ws.send(JSON.stringify({ op: "ack", ids: pendingAcks.slice(i, i + MAX_ACK_IDS) }));
+      for (let i = 0; i < pendingAcks.length; i += LIMIT.ackIds) ws.send(JSON.stringify({ op: "ack", ids: pendingAcks.slice(i, i + LIMIT.ackIds) }));
       pendingAcks = [];
     }
   };

@@ -1,6 +1,7 @@
 /** Receiving shared files: streamed to disk or memory, and checked against the sha256 the relay sent. */
 import { closeSync, fchmodSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { ClawlinkError } from "../errors";
+import { HEADER } from "../protocol/constants";
 
 /** What the relay says about the version it sends, from the response headers. */
 export interface Received {
@@ -12,14 +13,14 @@ export interface Received {
 }
 
 export function describeResponse(res: Response): Received {
-  const sha256 = res.headers.get("x-clawlink-sha256");
+  const sha256 = res.headers.get(HEADER.sha256);
   if (!sha256) throw new ClawlinkError("bad_response", "the relay sent a file without its sha256", "check that the relay runs the same clawlink version as this client (`clawlink --version`)");
   return {
-    version: Number(res.headers.get("x-clawlink-version") ?? 0),
-    size: Number(res.headers.get("x-clawlink-size") ?? res.headers.get("content-length") ?? 0),
+    version: Number(res.headers.get(HEADER.version) ?? 0),
+    size: Number(res.headers.get(HEADER.size) ?? res.headers.get("content-length") ?? 0),
     sha256,
-    author: res.headers.get("x-clawlink-author") ?? "",
-    created_at: res.headers.get("x-clawlink-created-at") ?? "",
+    author: res.headers.get(HEADER.author) ?? "",
+    created_at: res.headers.get(HEADER.createdAt) ?? "",
   };
 }
 

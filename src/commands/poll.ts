@@ -1,6 +1,7 @@
 import { print } from "../output";
 import * as v from "valibot";
 import { agentNames, renderMessage } from "../client/render";
+import { LIMIT } from "../protocol/constants";
 import { defineClientCommand, parseArg } from "./_shared";
 
 export default defineClientCommand({
@@ -10,13 +11,13 @@ export default defineClientCommand({
     "clawlink poll --wait 30 --json",
   ],
   args: {
-    wait: { type: "string", description: "Wait up to this many seconds for a message to arrive (long poll, max 300)", valueHint: "s" },
-    max: { type: "string", description: "At most this many messages", default: "100", valueHint: "n" },
+    wait: { type: "string", description: `Wait up to this many seconds for a message to arrive (long poll, max ${LIMIT.pollWaitS})`, valueHint: "s" },
+    max: { type: "string", description: "At most this many messages", default: String(LIMIT.pollDefault), valueHint: "n" },
   },
   async run(ctx) {
     const me = ctx.me();
-    const wait = ctx.args.wait === undefined ? 0 : parseArg(v.pipe(v.string(), v.toNumber("must be a number"), v.minValue(0), v.maxValue(300, "must be at most 300")), ctx.args.wait, "--wait");
-    const max = parseArg(v.pipe(v.string(), v.toNumber("must be a number"), v.integer(), v.minValue(1), v.maxValue(10_000)), ctx.args.max, "--max");
+    const wait = ctx.args.wait === undefined ? 0 : parseArg(v.pipe(v.string(), v.toNumber("must be a number"), v.minValue(0), v.maxValue(LIMIT.pollWaitS, `must be at most ${LIMIT.pollWaitS}`)), ctx.args.wait, "--wait");
+    const max = parseArg(v.pipe(v.string(), v.toNumber("must be a number"), v.integer(), v.minValue(1), v.maxValue(LIMIT.pollMax)), ctx.args.max, "--max");
     const messages = await ctx.client.inbox(me.id, { wait, max, signal: AbortSignal.timeout((wait + 30) * 1000) });
     // People read names; one lookup serves the whole batch (JSON keeps the ids alone).
     const names = ctx.json || messages.length === 0 ? undefined : await agentNames(ctx.client);

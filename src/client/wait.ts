@@ -1,16 +1,13 @@
 /** Following one task over the WebSocket until it ends: what `delegate --wait` blocks on. */
-import * as v from "valibot";
 import { ClawlinkError } from "../errors";
-import { ErrorBody, FINAL_STATES, ResponseMessage, Task } from "../protocol/schemas";
+import { safeParse } from "../protocol/codec";
+import { FINAL_STATES, ServerFrame, type ResponseMessage, type Task } from "../protocol/schemas";
 import { unreachable, type Client } from "./client";
 import { backoffMs } from "./backoff";
 
-const TaskFrame = v.object({ op: v.literal("task"), task: Task, response: v.nullable(ResponseMessage) });
-const ErrorFrame = v.object({ op: v.literal("error"), ...ErrorBody.entries });
-
 export interface TaskOutcome {
-  task: v.InferOutput<typeof Task>;
-  response: v.InferOutput<typeof ResponseMessage> | null;
+  task: Task;
+  response: ResponseMessage | null;
 }
 
 export interface WaitOptions {
@@ -51,18 +48,16 @@ export function waitForTask(client: Client, taskId: string, timeoutMs: number, o
       ws.onmessage = (ev) => {
         greeted = true;
         retries = 0;
-        const data = JSON.parse(String(ev.data));
-        const f = v.safeParse(TaskFrame, data);
-        if (f.success) {
-          if (FINAL_STATES.has(f.output.task.state)) {
+        const parsed = safeParse(ServerFrame, JSON.parse(String(ev.data)));
+        if (!parsed.success) return;
+        const f = parsed.output;
+        if (f.op === "task") {
+          if (FINAL_STATES.has(f.task.state)) {
             // What the watch showed need not be read again from the inbox.
             ws.send(JSON.stringify({ op: "ack", tasks: [taskId] }));
-            finish(() => resolve({ task: f.output.task, response: f.output.response }));
-          } else opts.onUpdate?.(f.output.task);
-          return;
-        }
-        const e = v.safeParse(ErrorFrame, data);
-        if (e.success) finish(() => reject(ClawlinkError.received(e.output.error.code, 404, e.output.error.message, e.output.error.hint)));
+            finish(() => resolve({ task: f.task, response: f.response }));
+          } else opts.onUpdate?.(f.task);
+        } else if (f.op === "error") finish(() => reject(ClawlinkError.received(f.error.code, 404, f.error.message, f.error.hint)));
       };
       ws.onclose = (ev) => {
         if (done) return;

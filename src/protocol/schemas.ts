@@ -429,18 +429,26 @@ export const ClientFrame = v.variant(
 );
 export type ClientFrame = v.InferOutput<typeof ClientFrame>;
 
-/** Relay → client. */
-export type ServerFrame =
-  | { op: "hello"; agent: Agent }
-  | { op: "message"; message: Message }
-  | ({ op: "sent"; ref?: FrameRef } & Sent)
-  | { op: "task"; task: Task; response: ResponseMessage | null }
-  | { op: "error"; ref?: FrameRef; error: ErrorBody["error"] }
-  | { op: "pong" };
-
 // ---------------------------------------------------------------- errors
 
 export const ErrorBody = v.object({
   error: v.object({ code: v.string(), message: v.string(), hint: v.string() }),
 });
 export type ErrorBody = v.InferOutput<typeof ErrorBody>;
+
+// ---------------------------------------------------------------- WebSocket frames, relay → client
+
+/** First on every socket: the agent as the relay holds it (on an inbox stream, once attached: `connected: true`). */
+export const HelloFrame = v.object({ op: v.literal("hello"), agent: Agent });
+export const MessageFrame = v.object({ op: v.literal("message"), message: Message });
+/** A `send` frame's message was committed; `ref` is the client's. */
+export const SentFrame = v.object({ op: v.literal("sent"), ref: v.optional(FrameRef), ...Sent.entries });
+/** On a task watch: the task now and after every change; `response` once it is completed or failed. */
+export const TaskFrame = v.object({ op: v.literal("task"), task: Task, response: v.nullable(ResponseMessage) });
+/** A frame the relay refused (with the `ref` of a `send`), or a task that cannot be watched. */
+export const ErrorFrame = v.object({ op: v.literal("error"), ref: v.optional(FrameRef), ...ErrorBody.entries });
+export const PongFrame = v.object({ op: v.literal("pong") });
+
+export const ServerFrame = v.variant("op", [HelloFrame, MessageFrame, SentFrame, TaskFrame, ErrorFrame, PongFrame]);
+/** What the relay sends: the schema's input, so defaults the client fills in need not be sent. */
+export type ServerFrame = v.InferInput<typeof ServerFrame>;

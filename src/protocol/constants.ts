@@ -38,4 +38,6 @@ export const LIMIT = {
   taskTtlS: 30 * 24 * 3600,
   /** A lease on a file (`ttl_s`) at most. */
   lockTtlS: 86_400,
+  /** Characters of a progress note. */
+  noteLength: 10_000,
 } as const;

@@ -243,7 +243,7 @@ export const SendProgress = v.object({
   type: v.literal("progress"),
   ...sendBase,
   in_reply_to: Id,
-  note: v.optional(Text(10_000, "note"), ""),
+  note: v.optional(Text(LIMIT.noteLength, "note"), ""),
 });
 export const SendBroadcast = v.object({
   type: v.literal("broadcast"),

@@ -74,7 +74,6 @@ function readIdentity(path: string): Identity | undefined {
 const badIdentity = (path: string, what: string) =>
   new ClawlinkError(
     "bad_identity",
-    400,
     `the saved identity ${path} ${what}`,
     "restore it from a backup, or remove it and register again: `clawlink register --name NAME` (the relay gives a new id)",
   );
@@ -93,7 +92,6 @@ export function loadIdentity(home: string, as?: string, strict = false): Identit
       const names = listIdentities(home).map((i) => i.name);
       throw new ClawlinkError(
         "no_identity",
-        404,
         `no saved identity named "${as}" in ${home}`,
         names.length ? `saved identities: ${names.join(", ")}; pass one with --as` : "register first: `clawlink register --name NAME`",
       );
@@ -127,10 +125,10 @@ export function normalizeRelayUrl(raw: string): string {
   try {
     url = new URL(withScheme);
   } catch {
-    throw new ClawlinkError("usage", 400, `"${raw}" is not a relay URL`, "pass --relay http://HOST:PORT");
+    throw new ClawlinkError("usage", `"${raw}" is not a relay URL`, "pass --relay http://HOST:PORT");
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new ClawlinkError("usage", 400, `"${raw}" is not an http(s) URL`, "pass --relay http://HOST:PORT");
+    throw new ClawlinkError("usage", `"${raw}" is not an http(s) URL`, "pass --relay http://HOST:PORT");
   }
   return url.origin;
 }

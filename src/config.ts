@@ -74,7 +74,6 @@ function readIdentity(path: string): Identity | undefined {
 const badIdentity = (path: string, what: string) =>
   new ClawlinkError(
     "bad_identity",
-    400,
     `the saved identity ${path} ${what}`,
     "restore it from a backup, or remove it and register again: `clawlink register --name NAME` (the relay gives a new id)",
   );
@@ -93,7 +92,6 @@ export function loadIdentity(home: string, as?: string, strict = false): Identit
       const names = listIdentities(home).map((i) => i.name);
       throw new ClawlinkError(
         "no_identity",
-        404,
         `no saved identity named "${as}" in ${home}`,
         names.length ? `saved identities: ${names.join(", ")}; pass one with --as` : "register first: `clawlink register --name NAME`",
       );
@@ -120,11 +118,10 @@ export function forgetIdentity(home: string, name: string) {
   if (existsSync(defaultFile(home)) && readFileSync(defaultFile(home), "utf8").trim() === name) rmSync(defaultFile(home), { force: true });
 }
 
-/** Normalizes a relay URL: adds http:// when no scheme is given, drops trailing slashes. */
 /** `--relay` and CLAWLINK_RELAY may list several relays of one team (on one Redis), comma-separated: each normalized, in order. */
 export function normalizeRelayList(raw: string): string {
   const urls = raw.split(",").map((u) => u.trim()).filter(Boolean);
-  if (urls.length === 0) throw new ClawlinkError("usage", 400, `"${raw}" is not a relay URL`, "pass --relay http://HOST:PORT, or several of one team: --relay http://A:9077,http://B:9077");
+  if (urls.length === 0) throw new ClawlinkError("usage", `"${raw}" is not a relay URL`, "pass --relay http://HOST:PORT, or several of one team: --relay http://A:9077,http://B:9077");
   return [...new Set(urls.map(normalizeRelayUrl))].join(",");
 }
 
@@ -134,16 +131,17 @@ export const sameTeam = (a: string, b: string) => {
   return b.split(",").some((u) => mine.has(u));
 };
 
+/** Normalizes a relay URL: adds http:// when no scheme is given, drops trailing slashes. */
 export function normalizeRelayUrl(raw: string): string {
   const withScheme = /^[a-z]+:\/\//i.test(raw) ? raw : `http://${raw}`;
   let url: URL;
   try {
     url = new URL(withScheme);
   } catch {
-    throw new ClawlinkError("usage", 400, `"${raw}" is not a relay URL`, "pass --relay http://HOST:PORT");
+    throw new ClawlinkError("usage", `"${raw}" is not a relay URL`, "pass --relay http://HOST:PORT");
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new ClawlinkError("usage", 400, `"${raw}" is not an http(s) URL`, "pass --relay http://HOST:PORT");
+    throw new ClawlinkError("usage", `"${raw}" is not an http(s) URL`, "pass --relay http://HOST:PORT");
   }
   return url.origin;
 }

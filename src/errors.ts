@@ -1,67 +1,65 @@
 /**
- * One error type for relay and client: a code, an HTTP status, a message and a next step.
- * The relay turns it into `{error: {code, message, hint}}`; the CLI into a message and an exit code.
+ * One error type for relay and client: a code, a message and a next step; the HTTP status and the exit
+ * code come from the code's row in `protocol/errors.ts`. The relay turns it into `{error: {code, message, hint}}`;
+ * the CLI into a message and an exit code.
  */
+import { ERRORS, EXIT, exitForStatus, isErrorCode, type ErrorCode } from "./protocol/errors";
+
+export { EXIT, type ErrorCode } from "./protocol/errors";
+
+export interface ErrorOptions {
+  /** Extra response headers (Retry-After). */
+  headers?: Record<string, string>;
+  /** The status of an answer received (`http_error`, `a2a_error`), where the code alone does not tell it. */
+  status?: number;
+}
+
 export class ClawlinkError extends Error {
+  readonly status: number;
+  readonly headers?: Record<string, string>;
+
   constructor(
-    readonly code: string,
-    readonly status: number,
+    readonly code: ErrorCode,
     message: string,
-    readonly hint?: string,
-    /** Extra response headers (Retry-After). */
-    readonly headers?: Record<string, string>,
+    /** What the reader can do next: every error carries one. */
+    readonly hint: string,
+    opts: ErrorOptions = {},
   ) {
     super(message);
     this.name = "ClawlinkError";
+    this.status = opts.status ?? ERRORS[code].status;
+    this.headers = opts.headers;
+  }
+
+  /**
+   * An error as the relay sent it, keeping its status: a newer relay may send a code this client's
+   * table lacks, and then the status decides the exit code.
+   */
+  static received(code: string, status: number, message: string, hint: string, headers?: Record<string, string>) {
+    return new ClawlinkError(code as ErrorCode, message, hint, { status, headers });
   }
 
   toJSON() {
-    return { error: { code: this.code, message: this.message, ...(this.hint ? { hint: this.hint } : {}) } };
+    return { error: { code: this.code, message: this.message, hint: this.hint } };
   }
 }
 
-export const badRequest = (message: string, hint?: string) => new ClawlinkError("bad_request", 400, message, hint);
-export const notFound = (code: string, message: string, hint?: string) => new ClawlinkError(code, 404, message, hint);
-export const forbidden = (message: string, hint?: string) => new ClawlinkError("forbidden", 403, message, hint);
-export const conflict = (code: string, message: string, hint?: string) => new ClawlinkError(code, 409, message, hint);
+export const badRequest = (message: string, hint: string) => new ClawlinkError("bad_request", message, hint);
+export const notFound = (code: ErrorCode, message: string, hint: string) => new ClawlinkError(code, message, hint);
+export const forbidden = (message: string, hint: string) => new ClawlinkError("forbidden", message, hint);
+export const conflict = (code: ErrorCode, message: string, hint: string) => new ClawlinkError(code, message, hint);
 
 /** A value as it can be pasted into a shell command inside a hint. */
 export const shellArg = (s: string) => (/^[\w./-]+$/.test(s) ? s : `'${s.replace(/'/g, "'\\''")}'`);
 
-/** Process exit codes of the CLI; documented in README.md and SKILL.md. */
-export const EXIT = {
-  ok: 0,
-  error: 1,
-  usage: 2,
-  unreachable: 3,
-  auth: 4,
-  notFound: 5,
-  conflict: 6,
-  busy: 7,
-  taskFailed: 10,
-  taskCanceled: 11,
-  taskExpired: 12,
-  timeout: 13,
-  /** `delegate --wait --on-holder-lost fail`: the task's holder went offline (the task itself goes on). */
-  holderLost: 14,
-} as const;
-
 /** Any thrown value as a ClawlinkError; one that is not already one is a bug, and says so. */
 export function asClawlinkError(err: unknown): ClawlinkError {
   if (err instanceof ClawlinkError) return err;
-  return new ClawlinkError("internal", 500, err instanceof Error ? err.message : String(err), "this is a bug in clawlink; please report it with the command you ran");
+  return new ClawlinkError("internal", err instanceof Error ? err.message : String(err), "this is a bug in clawlink; please report it with the command you ran");
 }
 
-/** Maps an error to the exit code an agent's script can branch on. */
+/** The exit code an agent's script can branch on: the code's row, or for a code the table lacks, the status's. */
 export function exitCodeFor(err: ClawlinkError): number {
-  // 421: the relay is there but does not answer to the host name in the URL.
-  if (err.code === "unreachable" || err.code === "tls" || err.code === "redirect" || err.status === 421) return EXIT.unreachable;
-  if (err.code === "usage" || err.code === "bad_request" || err.code === "bad_config" || err.code === "bad_identity" || err.status === 413) return EXIT.usage;
-  // The relay does not know this agent (a restart): register or heartbeat, not a token problem.
-  if (err.code === "not_registered") return EXIT.notFound;
-  if (err.status === 401 || err.status === 403) return EXIT.auth;
-  if (err.status === 404) return EXIT.notFound;
-  if (err.status === 409 || err.status === 412 || err.status === 423) return EXIT.conflict;
-  if (err.status === 429) return EXIT.busy;
-  return EXIT.error;
+  if (err.code !== "http_error" && isErrorCode(err.code)) return ERRORS[err.code].exit;
+  return exitForStatus(err.status);
 }

@@ -64,9 +64,9 @@ export function readConfig(home: string): ConfigFile | undefined {
   try {
     raw = JSON.parse(readFileSync(path, "utf8"));
   } catch (err) {
-    throw new ClawlinkError("bad_config", 400, `the config file ${path} is not valid JSON: ${(err as Error).message}`, `fix or remove it; ${HOW}`);
+    throw new ClawlinkError("bad_config", `the config file ${path} is not valid JSON: ${(err as Error).message}`, `fix or remove it; ${HOW}`);
   }
-  const bad = (what: string) => new ClawlinkError("bad_config", 400, `the config file ${path} is not valid: ${what}`, `fix or remove it; ${HOW}`);
+  const bad = (what: string) => new ClawlinkError("bad_config", `the config file ${path} is not valid: ${what}`, `fix or remove it; ${HOW}`);
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw bad(`it holds ${Array.isArray(raw) ? "an array" : raw === null ? "null" : `a ${typeof raw}`}, not one JSON object`);
   const allowed = Object.keys(ConfigFile.entries);
   const unknown = Object.keys(raw).filter((k) => !allowed.includes(k));

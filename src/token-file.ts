@@ -6,7 +6,7 @@ import { ClawlinkError } from "./errors";
  * The file's content, trimmed. `label` says where the path came from (`--token-file`, `token_file in
  * config.json`); `shared` is true when other users may read the file.
  */
-export function readTokenFile(path: string, label: string, code = "usage"): { token: string; shared: boolean } {
+export function readTokenFile(path: string, label: string, code: "usage" | "bad_config" = "usage"): { token: string; shared: boolean } {
   let text: string;
   try {
     text = readFileSync(path, "utf8");
@@ -14,12 +14,11 @@ export function readTokenFile(path: string, label: string, code = "usage"): { to
     const errno = (err as NodeJS.ErrnoException).code;
     throw new ClawlinkError(
       code,
-      400,
       errno === "ENOENT" ? `${label}: no such file: ${path}` : `${label}: cannot read ${path} (${errno ?? (err as Error).message})`,
       "write the token to a file (mode 0600) and give its path",
     );
   }
   const token = text.trim();
-  if (!token) throw new ClawlinkError(code, 400, `${label}: ${path} is empty`, "write the token into it, e.g. `openssl rand -hex 16 > relay.token`");
+  if (!token) throw new ClawlinkError(code, `${label}: ${path} is empty`, "write the token into it, e.g. `openssl rand -hex 16 > relay.token`");
   return { token, shared: (statSync(path).mode & 0o077) !== 0 };
 }

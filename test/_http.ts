@@ -1,4 +1,7 @@
 /** A bare HTTP caller for tests that speak to the relay without the typed client: any method, any body, any credential. */
+import * as v from "valibot";
+import { ErrorBody } from "../src/protocol/schemas";
+
 export interface Reply {
   status: number;
   headers: Headers;
@@ -21,6 +24,10 @@ export function api(base: string) {
     try {
       parsed = JSON.parse(text);
     } catch {}
+    // Every ClawLink error carries a code, a message and a hint (A2A's paths answer in A2A's shapes).
+    if (res.status >= 400 && parsed !== undefined && !/^\/(a2a|\.well-known)\//.test(path) && !(v.is(ErrorBody, parsed) && parsed.error.hint !== "")) {
+      throw new Error(`${method} ${path}: an error off the wire contract (${res.status}): ${text.slice(0, 500)}`);
+    }
     return { status: res.status, headers: res.headers, body: parsed, text };
   };
 }

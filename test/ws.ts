@@ -1,8 +1,13 @@
 /** WebSocket events as promises, so tests read top to bottom. */
+import * as v from "valibot";
+import { describeIssues } from "../src/protocol/codec";
+import { ServerFrame } from "../src/protocol/schemas";
+
+/** An agent's socket: every frame the relay sends it must be a ServerFrame of the wire contract. */
 export function wsConnect(url: string, secret: string): Promise<WsClient> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url.replace(/^http/, "ws"), { headers: { authorization: `Bearer ${secret}` } } as any);
-    const client = new WsClient(ws);
+    const client = new WsClient(ws, ServerFrame);
     ws.onopen = () => resolve(client);
     ws.onerror = () => reject(new Error(`cannot connect to ${url}`));
   });
@@ -13,9 +18,15 @@ export class WsClient {
   private waiters: ((f: any) => void)[] = [];
   closed: Promise<{ code: number; reason: string }>;
 
-  constructor(readonly ws: WebSocket) {
+  constructor(
+    readonly ws: WebSocket,
+    schema?: v.GenericSchema,
+  ) {
     ws.onmessage = (ev) => {
-      const f = JSON.parse(String(ev.data));
+      let f = JSON.parse(String(ev.data));
+      const checked = schema && v.safeParse(schema, f);
+      // Handed to the test as an error, so a frame off the contract fails whoever reads it.
+      if (checked && !checked.success) f = new Error(`a frame off the wire contract: ${describeIssues(checked.issues)}: ${String(ev.data).slice(0, 500)}`);
       const w = this.waiters.shift();
       if (w) w(f);
       else this.frames.push(f);
@@ -26,12 +37,13 @@ export class WsClient {
   /** The next frame, or an error after `timeoutMs`. */
   next(timeoutMs = 3000): Promise<any> {
     const f = this.frames.shift();
-    if (f) return Promise.resolve(f);
+    if (f) return f instanceof Error ? Promise.reject(f) : Promise.resolve(f);
     return new Promise((resolve, reject) => {
       const t = setTimeout(() => reject(new Error("no frame in time")), timeoutMs);
       this.waiters.push((x) => {
         clearTimeout(t);
-        resolve(x);
+        if (x instanceof Error) reject(x);
+        else resolve(x);
       });
     });
   }

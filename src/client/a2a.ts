@@ -18,20 +18,20 @@ import { describeIssues } from "../protocol/codec";
 const BINDINGS = ["JSONRPC", "HTTP+JSON"];
 
 const unreachable = (url: string, err: unknown) =>
-  new ClawlinkError("unreachable", 0, `the A2A agent is not reachable at ${url} (${(err as { code?: string }).code ?? (err as Error).message})`, "check --card, and that the agent is running");
+  new ClawlinkError("unreachable", `the A2A agent is not reachable at ${url} (${(err as { code?: string }).code ?? (err as Error).message})`, "check --card, and that the agent is running");
 
 const badAnswer = (url: string, detail: string) =>
-  new ClawlinkError("bad_response", 502, `the A2A agent at ${url} answered in an unexpected shape: ${detail}`, "check that it speaks A2A v1.0");
+  new ClawlinkError("bad_response", `the A2A agent at ${url} answered in an unexpected shape: ${detail}`, "check that it speaks A2A v1.0");
 
 /** An error the agent answered with, as the status it came with (502 when it came as a JSON-RPC error in a 200). */
-const refused = (message: string, status: number) => new ClawlinkError("a2a_error", status, message, "the A2A agent refused the call");
+const refused = (message: string, status: number) => new ClawlinkError("a2a_error", message, "the A2A agent refused the call", { status });
 
 /** 401 or 403: retrying cannot help, a token can. */
 function authRefused(res: Response, url: string, token: string | undefined): ClawlinkError | undefined {
   if (res.status !== 401 && res.status !== 403) return undefined;
   return token
-    ? new ClawlinkError("a2a_unauthorized", res.status, `the A2A agent at ${url} refused the token given with --agent-token (HTTP ${res.status})`, "check --agent-token (or CLAWLINK_A2A_TOKEN): it is the A2A agent's own token, not the relay's")
-    : new ClawlinkError("a2a_unauthorized", res.status, `the A2A agent at ${url} refused the call: it wants authentication (HTTP ${res.status})`, "pass its token with --agent-token (or CLAWLINK_A2A_TOKEN)");
+    ? new ClawlinkError("a2a_unauthorized", `the A2A agent at ${url} refused the token given with --agent-token (HTTP ${res.status})`, "check --agent-token (or CLAWLINK_A2A_TOKEN): it is the A2A agent's own token, not the relay's", { status: res.status })
+    : new ClawlinkError("a2a_unauthorized", `the A2A agent at ${url} refused the call: it wants authentication (HTTP ${res.status})`, "pass its token with --agent-token (or CLAWLINK_A2A_TOKEN)", { status: res.status });
 }
 
 /** Fetches and checks an Agent Card; a URL that does not name a .json file gets the well-known path added. */
@@ -45,7 +45,7 @@ export async function fetchCard(url: string, token?: string): Promise<AgentCard>
   }
   const denied = authRefused(res, cardUrl, token);
   if (denied) throw denied;
-  if (!res.ok) throw new ClawlinkError("not_found", 404, `no Agent Card at ${cardUrl} (HTTP ${res.status})`, "pass the card's URL, or the agent's base URL, with --card");
+  if (!res.ok) throw new ClawlinkError("not_found", `no Agent Card at ${cardUrl} (HTTP ${res.status})`, "pass the card's URL, or the agent's base URL, with --card");
   const parsed = v.safeParse(AgentCard, await res.json().catch(() => undefined));
   if (!parsed.success) throw badAnswer(cardUrl, describeIssues(parsed.issues));
   return parsed.output;
@@ -56,7 +56,7 @@ export function pickInterface(card: AgentCard, cardUrl: string): AgentInterface 
   const found = card.supportedInterfaces.find((i) => BINDINGS.includes(i.protocolBinding.toUpperCase()) && (!i.protocolVersion || i.protocolVersion.startsWith("1.")));
   if (found) return found;
   const listed = card.supportedInterfaces.map((i) => `${i.protocolBinding} ${i.protocolVersion ?? ""}`.trim()).join(", ") || "none";
-  throw new ClawlinkError("usage", 400, `the card at ${cardUrl} offers no A2A 1.0 JSON-RPC or HTTP+JSON interface (it lists: ${listed})`, "a2a-bridge speaks A2A v1.0 over JSON-RPC or HTTP+JSON");
+  throw new ClawlinkError("usage", `the card at ${cardUrl} offers no A2A 1.0 JSON-RPC or HTTP+JSON interface (it lists: ${listed})`, "a2a-bridge speaks A2A v1.0 over JSON-RPC or HTTP+JSON");
 }
 
 function headers(token?: string, json = false): Record<string, string> {

@@ -3,6 +3,7 @@ import { ClawlinkError } from "../errors";
 import { logger } from "../logger";
 import { printable } from "./render";
 import { A2A_INTERRUPTED, A2A_TERMINAL, type Task } from "../protocol/a2a";
+import { LIMIT } from "../protocol/constants";
 import { FINAL_STATES, type TaskMessage } from "../protocol/schemas";
 import { A2AClient, artifactsText, partsText } from "./a2a";
 import { backoffMs, isTransient } from "./backoff";
@@ -50,7 +51,7 @@ function outcome(b: Bridge, t: Task): { status: "completed" | "failed"; result: 
 export async function forwardTask(b: Bridge, m: TaskMessage): Promise<void> {
   const respond = (status: "completed" | "failed", result: string) =>
     sendPersistently(b.relay, { type: "response", in_reply_to: m.id, status, result: result.length > MAX_RESULT ? result.slice(0, MAX_RESULT - 1) + "…" : result }, m.id, b.stopping);
-  const progress = (note: string) => b.relay.send({ type: "progress", in_reply_to: m.id, note: note.slice(0, 10_000) }).catch((e) => logger.warn(printable(`progress on ${m.id}: ${(e as Error).message}`)));
+  const progress = (note: string) => b.relay.send({ type: "progress", in_reply_to: m.id, note: note.slice(0, LIMIT.noteLength) }).catch((e) => logger.warn(printable(`progress on ${m.id}: ${(e as Error).message}`)));
 
   // The ClawLink task id is the messageId: a task delivered again is the same message to an agent that dedupes.
   const message = {

@@ -16,12 +16,12 @@ import {
   Registration,
   Sent,
   Task,
-  MAX_ACK_IDS,
   TaskList,
   type RegisterRequest,
   type SendMessage,
-  type TaskState,
 } from "../protocol/schemas";
+import { HEADER, LIMIT } from "../protocol/constants";
+import { toQuery, type AgentsQuery, type InboxQuery, type SocketQuery, type TasksQuery } from "../protocol/queries";
 import { tlsProblem, trustedCAs, warnIfUnverified } from "./trust";
 
 export interface ClientOptions {
@@ -107,7 +107,7 @@ export class Client {
     const res = await this.raw(method, path, init);
     const parsed = v.safeParse(schema, await res.json().catch(() => undefined));
     if (!parsed.success) {
-      throw new ClawlinkError("bad_response", 502, `the relay at ${this.relay} answered in an unexpected shape`, "check that the relay runs the same clawlink version as this client (`clawlink --version`)");
+      throw new ClawlinkError("bad_response", `the relay at ${this.relay} answered in an unexpected shape`, "check that the relay runs the same clawlink version as this client (`clawlink --version`)");
     }
     return parsed.output;
   }
@@ -118,11 +118,8 @@ export class Client {
   register(req: Partial<RegisterRequest> & { name: string }) {
     return this.call(Registration, "POST", "/v1/agents", { auth: "token", json: req });
   }
-  agents(q: { cap?: string; all?: boolean } = {}) {
-    const qs = new URLSearchParams();
-    if (q.cap) qs.set("cap", q.cap);
-    if (q.all) qs.set("all", "true");
-    return this.call(AgentList, "GET", `/v1/agents${qs.size ? `?${qs}` : ""}`).then((r) => r.agents);
+  agents(q: AgentsQuery = {}) {
+    return this.call(AgentList, "GET", `/v1/agents${toQuery({ cap: q.cap || undefined, all: q.all })}`).then((r) => r.agents);
   }
   agent(idOrName: string) {
     return this.call(Agent, "GET", `/v1/agents/${encodeURIComponent(idOrName)}`);
@@ -136,30 +133,22 @@ export class Client {
   send(msg: SendMessage | (Partial<SendMessage> & { type: string })) {
     return this.call(Sent, "POST", "/v1/messages", { json: msg });
   }
-  inbox(id: string, q: { wait?: number; max?: number; ack?: boolean; signal?: AbortSignal } = {}) {
-    const qs = new URLSearchParams();
-    if (q.wait) qs.set("wait", String(q.wait));
-    if (q.max) qs.set("max", String(q.max));
-    if (q.ack) qs.set("ack", "true");
-    return this.call(Inbox, "GET", `/v1/agents/${id}/inbox${qs.size ? `?${qs}` : ""}`, { signal: q.signal }).then((r) => r.messages);
+  inbox(id: string, q: InboxQuery & { signal?: AbortSignal } = {}) {
+    const qs = toQuery({ wait: q.wait || undefined, max: q.max || undefined, ack: q.ack });
+    return this.call(Inbox, "GET", `/v1/agents/${id}/inbox${qs}`, { signal: q.signal }).then((r) => r.messages);
   }
   /** Acknowledges any number of ids, in as many requests as the relay's cap per ack needs. */
   async ack(id: string, ids: string[]) {
     let acked = 0;
-    for (let i = 0; i < ids.length; i += MAX_ACK_IDS) {
-      const r = await this.call(v.object({ acked: v.number() }), "POST", `/v1/agents/${id}/ack`, { json: { ids: ids.slice(i, i + MAX_ACK_IDS) } });
+    for (let i = 0; i < ids.length; i += LIMIT.ackIds) {
+      const r = await this.call(v.object({ acked: v.number() }), "POST", `/v1/agents/${id}/ack`, { json: { ids: ids.slice(i, i + LIMIT.ackIds) } });
       acked += r.acked;
     }
     return { acked };
   }
   /** One page of the agent's tasks, oldest first; `next_cursor` fetches the next. */
-  tasks(q: { state?: TaskState; role?: "sent" | "held"; limit?: number; cursor?: string } = {}) {
-    const qs = new URLSearchParams();
-    if (q.state) qs.set("state", q.state);
-    if (q.role) qs.set("role", q.role);
-    if (q.limit !== undefined) qs.set("limit", String(q.limit));
-    if (q.cursor !== undefined) qs.set("cursor", q.cursor);
-    return this.call(TaskList, "GET", `/v1/tasks${qs.size ? `?${qs}` : ""}`);
+  tasks(q: TasksQuery = {}) {
+    return this.call(TaskList, "GET", `/v1/tasks${toQuery({ state: q.state || undefined, role: q.role || undefined, limit: q.limit, cursor: q.cursor })}`);
   }
   task(id: string) {
     return this.call(Task, "GET", `/v1/tasks/${encodeURIComponent(id)}`);
@@ -174,7 +163,7 @@ export class Client {
     if (opts.size !== undefined) headers["content-length"] = String(opts.size);
     if (opts.ifVersion === 0) headers["if-none-match"] = "*";
     else if (opts.ifVersion !== undefined) headers["if-match"] = `"${opts.ifVersion}"`;
-    if (opts.merge) headers["x-clawlink-merge"] = "true";
+    if (opts.merge) headers[HEADER.merge] = "true";
     try {
       return await this.call(FileWritten, "PUT", filePath(key), { body, headers });
     } catch (err) {
@@ -183,7 +172,7 @@ export class Client {
       if (err instanceof ClawlinkError && (err.code === "unreachable" || err.code === "http_error") && size !== undefined && size > 0) {
         const refused = err.status === 413 || /EPIPE|ECONNRESET/.test(err.message);
         if (refused) {
-          throw new ClawlinkError("too_large", 413, `the relay at ${this.relay} closed the connection while receiving ${key} (${size} bytes)`, "a relay refuses files over its --max-file-bytes (256 MiB unless set): send a smaller file, or start the relay with a higher limit");
+          throw new ClawlinkError("too_large", `the relay at ${this.relay} closed the connection while receiving ${key} (${size} bytes)`, "a relay refuses files over its --max-file-bytes (256 MiB unless set): send a smaller file, or start the relay with a higher limit");
         }
       }
       throw err;
@@ -191,7 +180,7 @@ export class Client {
   }
   /** The raw response of the latest version, or of `version`; headers carry version, sha256 and author. */
   getFile(key: string, version?: number) {
-    return this.raw("GET", filePath(key) + (version === undefined ? "" : `?version=${version}`));
+    return this.raw("GET", filePath(key) + toQuery({ version }));
   }
   fileHistory(key: string) {
     return this.call(FileHistory, "GET", filePath(key, "/v1/file-history/"));
@@ -203,7 +192,7 @@ export class Client {
     return this.call(FileLock, "DELETE", filePath(key, "/v1/file-locks/"));
   }
   files(prefix?: string) {
-    return this.call(FileList, "GET", `/v1/files${prefix ? `?prefix=${encodeURIComponent(prefix)}` : ""}`).then((r) => r.files);
+    return this.call(FileList, "GET", `/v1/files${toQuery({ prefix: prefix || undefined })}`).then((r) => r.files);
   }
   deleteFile(key: string) {
     return this.call(FileDeleted, "DELETE", filePath(key));
@@ -230,15 +219,7 @@ export class Client {
   }
 }
 
-type SocketQuery = { task?: string; files?: string; types?: string[] };
-
-function socketPath(q: SocketQuery): string {
-  const params = new URLSearchParams();
-  if (q.task) params.set("task", q.task);
-  if (q.files !== undefined) params.set("files", q.files);
-  if (q.types) params.set("types", q.types.join(","));
-  return `/v1/ws${params.size ? `?${params}` : ""}`;
-}
+const socketPath = (q: SocketQuery) => `/v1/ws${toQuery({ task: q.task || undefined, files: q.files, types: q.types })}`;
 
 const filePath = (key: string, base = "/v1/files/") => base + key.split("/").map(encodeURIComponent).join("/");
 
@@ -249,7 +230,6 @@ export function unreachable(relay: string, cause?: unknown, from?: string, priva
   const detail = code ? ` (${code})` : "";
   return new ClawlinkError(
     "unreachable",
-    0,
     `the relay is not reachable at ${relay}${detail}`,
     from && from !== "default"
       ? `the URL comes from ${from}: start the relay there with \`clawlink relay\`, or change ${from} to a running one`
@@ -268,14 +248,12 @@ function redirected(relay: string, url: string, res: Response): ClawlinkError {
   if (relay.startsWith("https:") && target && target.protocol !== "https:") {
     return new ClawlinkError(
       "redirect",
-      0,
       `the relay at ${relay} redirects ${where}, which leaves https; clawlink does not follow it`,
       "following it would send the token, your secret and your tasks in clear text: check --relay (or CLAWLINK_RELAY) with whoever runs the relay",
     );
   }
   return new ClawlinkError(
     "redirect",
-    0,
     `the relay at ${relay} answered ${res.status}, redirecting ${where}; clawlink does not follow redirects`,
     target ? `if ${target.origin} is the relay, pass --relay ${target.origin} (or set CLAWLINK_RELAY)` : "check --relay (or CLAWLINK_RELAY): it should be the relay's own URL",
   );
@@ -289,6 +267,6 @@ async function relayError(res: Response): Promise<ClawlinkError> {
     if (parsed.success) body = parsed.output;
   } catch {}
   const retry = res.headers.get("retry-after");
-  if (body) return new ClawlinkError(body.error.code, res.status, body.error.message, body.error.hint, retry ? { "Retry-After": retry } : undefined);
-  return new ClawlinkError("http_error", res.status, `the relay answered ${res.status} ${res.statusText}`, "is --relay pointing at a clawlink relay?");
+  if (body) return ClawlinkError.received(body.error.code, res.status, body.error.message, body.error.hint, retry ? { "Retry-After": retry } : undefined);
+  return new ClawlinkError("http_error", `the relay answered ${res.status} ${res.statusText}`, "is --relay pointing at a clawlink relay?", { status: res.status });
 }

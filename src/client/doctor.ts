@@ -122,16 +122,16 @@ export async function diagnose(flags: Flags, env: NodeJS.ProcessEnv = process.en
     const res = await anonymous.raw("GET", "/v1/health", { auth: "token", signal: AbortSignal.timeout(10_000) });
     const ended = Date.now();
     const parsed = v.safeParse(Health, await res.json().catch(() => undefined));
-    if (!parsed.success) throw new ClawlinkError("bad_response", 502, `${relay} answered, but not as a clawlink relay does`, `check ${settings.relay.from}: it should point at \`clawlink relay\``);
+    if (!parsed.success) throw new ClawlinkError("bad_response", `${relay} answered, but not as a clawlink relay does`, `check ${settings.relay.from}: it should point at \`clawlink relay\``);
     health = parsed.output;
     const date = Date.parse(res.headers.get("date") ?? "");
     // The Date header has whole seconds: the relay's clock read somewhere in [date, date + 1 s).
     if (!Number.isNaN(date)) skew = (date + 500 - (started + ended) / 2) / 1000;
     checks.push({ name: "relay", status: "ok", message: `${relay} answers (${ended - started} ms, from ${settings.relay.from}); ${health.agents} agent${health.agents === 1 ? "" : "s"} registered` });
   } catch (err) {
-    let e = err instanceof ClawlinkError ? err : new ClawlinkError("unreachable", 0, `the relay is not reachable at ${relay}: ${(err as Error).message}`, `check ${settings.relay.from}`);
+    let e = err instanceof ClawlinkError ? err : new ClawlinkError("unreachable", `the relay is not reachable at ${relay}: ${(err as Error).message}`, `check ${settings.relay.from}`);
     // Any HTTP answer but a relay's health (a 404 from a web server) means the URL is not a ClawLink relay.
-    if (e.status >= 400) e = new ClawlinkError("bad_response", 502, `${relay} answered ${e.status} to GET /v1/health: it is not reachable as a ClawLink relay`, `check ${settings.relay.from}: it should point at \`clawlink relay\``);
+    if (e.status >= 400) e = new ClawlinkError("bad_response", `${relay} answered ${e.status} to GET /v1/health: it is not reachable as a ClawLink relay`, `check ${settings.relay.from}: it should point at \`clawlink relay\``);
     checks.push({ ...failure("relay", e), exit: e.code === "bad_response" ? EXIT.unreachable : exitCodeFor(e) });
     if (e.code === "tls") checks.push(failure("tls", e));
   }

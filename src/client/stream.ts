@@ -1,19 +1,14 @@
 /** Following the agent's inbox over the WebSocket: reconnects with backoff, drops redeliveries, batches acks. */
-import * as v from "valibot";
 import type { Identity } from "../config";
 import { EXIT, asClawlinkError, exitCodeFor } from "../errors";
 import { logger } from "../logger";
-import { MAX_ACK_IDS, Message } from "../protocol/schemas";
+import { safeParse } from "../protocol/codec";
+import { LIMIT } from "../protocol/constants";
+import { ServerFrame, type Message } from "../protocol/schemas";
 import type { Client } from "./client";
 import { printable } from "./render";
 import { ensureRegistered, type Session } from "./session";
 import { backoffMs, isTransient } from "./backoff";
-
-const Frame = v.variant("op", [
-  v.object({ op: v.literal("hello"), agent: v.object({ id: v.string(), name: v.string() }) }),
-  v.object({ op: v.literal("message"), message: Message }),
-  v.object({ op: v.literal("error"), error: v.object({ message: v.string(), hint: v.optional(v.string()) }) }),
-]);
 
 /** Remembers the last `size` ids so a redelivered message is handled once. */
 class SeenIds {
@@ -77,7 +72,7 @@ export async function followInbox(opts: FollowOptions): Promise<number> {
 
   const flushAcks = () => {
     if (pendingAcks.length && ws?.readyState === WebSocket.OPEN) {
-      for (let i = 0; i < pendingAcks.length; i += MAX_ACK_IDS) ws.send(JSON.stringify({ op: "ack", ids: pendingAcks.slice(i, i + MAX_ACK_IDS) }));
+      for (let i = 0; i < pendingAcks.length; i += LIMIT.ackIds) ws.send(JSON.stringify({ op: "ack", ids: pendingAcks.slice(i, i + LIMIT.ackIds) }));
       pendingAcks = [];
     }
   };
@@ -93,7 +88,7 @@ export async function followInbox(opts: FollowOptions): Promise<number> {
     let greeted = false;
     ws = client.socket({ files: opts.files, types: opts.types });
     ws.onmessage = (ev) => {
-      const parsed = v.safeParse(Frame, JSON.parse(String(ev.data)));
+      const parsed = safeParse(ServerFrame, JSON.parse(String(ev.data)));
       if (!parsed.success) return;
       const f = parsed.output;
       if (f.op === "hello") {
@@ -116,7 +111,7 @@ export async function followInbox(opts: FollowOptions): Promise<number> {
           .then(() => handle(m))
           .catch((e) => logger.warn(printable((e as Error).message)))
           .finally(() => inProgress.delete(m.id));
-      } else logger.warn(printable(`${f.error.message}${f.error.hint ? ` (${f.error.hint})` : ""}`));
+      } else if (f.op === "error") logger.warn(printable(`${f.error.message} (${f.error.hint})`));
     };
     ws.onclose = (ev) => {
       if (stopping) return;

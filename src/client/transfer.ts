@@ -1,6 +1,7 @@
 /** Receiving shared files: streamed to disk or memory, and checked against the sha256 the relay sent. */
 import { closeSync, fchmodSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { ClawlinkError } from "../errors";
+import { HEADER } from "../protocol/constants";
 
 /** What the relay says about the version it sends, from the response headers. */
 export interface Received {
@@ -12,21 +13,20 @@ export interface Received {
 }
 
 export function describeResponse(res: Response): Received {
-  const sha256 = res.headers.get("x-clawlink-sha256");
-  if (!sha256) throw new ClawlinkError("bad_response", 502, "the relay sent a file without its sha256", "check that the relay runs the same clawlink version as this client (`clawlink --version`)");
+  const sha256 = res.headers.get(HEADER.sha256);
+  if (!sha256) throw new ClawlinkError("bad_response", "the relay sent a file without its sha256", "check that the relay runs the same clawlink version as this client (`clawlink --version`)");
   return {
-    version: Number(res.headers.get("x-clawlink-version") ?? 0),
-    size: Number(res.headers.get("x-clawlink-size") ?? res.headers.get("content-length") ?? 0),
+    version: Number(res.headers.get(HEADER.version) ?? 0),
+    size: Number(res.headers.get(HEADER.size) ?? res.headers.get("content-length") ?? 0),
     sha256,
-    author: res.headers.get("x-clawlink-author") ?? "",
-    created_at: res.headers.get("x-clawlink-created-at") ?? "",
+    author: res.headers.get(HEADER.author) ?? "",
+    created_at: res.headers.get(HEADER.createdAt) ?? "",
   };
 }
 
 function mismatch(what: string, expected: string, actual: string, where: string) {
   return new ClawlinkError(
     "sha256_mismatch",
-    502,
     `the bytes received for ${what} do not match its sha256: the relay said ${expected}, the bytes hash to ${actual}`,
     `${where}; fetch it again, and if it keeps failing check the network path to the relay`,
   );
@@ -45,7 +45,7 @@ export async function saveVerified(res: Response, path: string, what: string, on
     if (mode !== undefined) fchmodSync(fd, mode);
   } catch (err) {
     await res.body?.cancel();
-    throw new ClawlinkError("usage", 400, `cannot write ${path}: ${(err as Error).message}`, "check that the folder exists and is writable");
+    throw new ClawlinkError("usage", `cannot write ${path}: ${(err as Error).message}`, "check that the folder exists and is writable");
   }
   let size = 0;
   try {
@@ -58,7 +58,7 @@ export async function saveVerified(res: Response, path: string, what: string, on
   } catch (err) {
     closeSync(fd);
     rmSync(tmp, { force: true });
-    throw new ClawlinkError("unreachable", 0, `the download of ${what} broke off after ${size} bytes: ${(err as Error).message}`, "fetch it again");
+    throw new ClawlinkError("unreachable", `the download of ${what} broke off after ${size} bytes: ${(err as Error).message}`, "fetch it again");
   }
   closeSync(fd);
   const actual = hasher.digest("hex");
@@ -90,7 +90,7 @@ async function readCounting(res: Response, declared: number, onBytes: (done: num
       onBytes(size);
     }
   } catch (err) {
-    throw new ClawlinkError("unreachable", 0, `the download broke off after ${size} of ${declared} bytes: ${(err as Error).message}`, "fetch it again");
+    throw new ClawlinkError("unreachable", `the download broke off after ${size} of ${declared} bytes: ${(err as Error).message}`, "fetch it again");
   }
   return Buffer.concat(chunks, size);
 }

@@ -5,10 +5,10 @@ import { printError } from "../output";
 
 /** Reads a private CA for `--ca` / CLAWLINK_CA. */
 export function readCa(path: string, flag: string): string {
-  if (!existsSync(path)) throw new ClawlinkError("usage", 400, `${flag}: no such file: ${path}`, "pass the PEM file of the CA that signed the relay's certificate");
+  if (!existsSync(path)) throw new ClawlinkError("usage", `${flag}: no such file: ${path}`, "pass the PEM file of the CA that signed the relay's certificate");
   const text = readFileSync(path, "utf8");
   if (!text.includes("-----BEGIN CERTIFICATE-----")) {
-    throw new ClawlinkError("usage", 400, `${flag}: ${path} holds no PEM certificate`, 'expected a "-----BEGIN CERTIFICATE-----" block');
+    throw new ClawlinkError("usage", `${flag}: ${path} holds no PEM certificate`, 'expected a "-----BEGIN CERTIFICATE-----" block');
   }
   return text;
 }
@@ -50,35 +50,33 @@ export function tlsProblem(relay: string, cause: unknown, privateCa = false): Cl
   const https = relay.startsWith("https:");
   // Trust is not the problem with these: passing --ca again would not help.
   if (https && code === "CERT_HAS_EXPIRED") {
-    return new ClawlinkError("tls", 0, `the relay at ${relay} presented a certificate that has expired (${code})`, "check this machine's clock; if it is right, whoever runs the relay must make a new certificate");
+    return new ClawlinkError("tls", `the relay at ${relay} presented a certificate that has expired (${code})`, "check this machine's clock; if it is right, whoever runs the relay must make a new certificate");
   }
   if (https && code === "CERT_NOT_YET_VALID") {
-    return new ClawlinkError("tls", 0, `the relay at ${relay} presented a certificate that is not valid yet (${code})`, "check the clock on this machine and on the one that made the certificate (Linux: `timedatectl set-ntp true`)");
+    return new ClawlinkError("tls", `the relay at ${relay} presented a certificate that is not valid yet (${code})`, "check the clock on this machine and on the one that made the certificate (Linux: `timedatectl set-ntp true`)");
   }
   if (https && privateCa && /SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/.test(code)) {
     return new ClawlinkError(
       "tls",
-      0,
       `the relay at ${relay} presented a certificate that the CA in use did not sign (${code})`,
       "the certificate was signed by another CA: pass the CA that signed the relay's certificate as --ca (or CLAWLINK_CA, or ca in the config file)",
     );
   }
   if (https && code === "EPROTO") {
-    return new ClawlinkError("tls", 0, `the relay at ${relay} does not speak TLS (${code})`, "use an http:// URL, or start the relay with --tls-cert and --tls-key");
+    return new ClawlinkError("tls", `the relay at ${relay} does not speak TLS (${code})`, "use an http:// URL, or start the relay with --tls-cert and --tls-key");
   }
   if (https && /ALTNAME/.test(code)) {
-    return new ClawlinkError("tls", 0, `the relay's certificate does not name the host in ${relay} (${code})`, "connect with a host name or address the certificate lists (check --relay)");
+    return new ClawlinkError("tls", `the relay's certificate does not name the host in ${relay} (${code})`, "connect with a host name or address the certificate lists (check --relay)");
   }
   if (https && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/.test(code)) {
     return new ClawlinkError(
       "tls",
-      0,
       `the relay at ${relay} presented a certificate this client does not trust (${code})`,
       "if a private CA signed it, pass --ca CA.pem (or set CLAWLINK_CA)",
     );
   }
   if (!https && code === "ECONNRESET") {
-    return new ClawlinkError("unreachable", 0, `the relay at ${relay} closed the connection (${code})`, "if the relay was started with --tls-cert, use an https:// URL");
+    return new ClawlinkError("unreachable", `the relay at ${relay} closed the connection (${code})`, "if the relay was started with --tls-cert, use an https:// URL");
   }
   return undefined;
 }

@@ -1,16 +1,13 @@
 /** Following one task over the WebSocket until it ends: what `delegate --wait` blocks on. */
-import * as v from "valibot";
 import { ClawlinkError, asClawlinkError } from "../errors";
-import { ErrorBody, FINAL_STATES, ResponseMessage, Task } from "../protocol/schemas";
+import { safeParse } from "../protocol/codec";
+import { FINAL_STATES, ServerFrame, type ResponseMessage, type Task } from "../protocol/schemas";
 import { unreachable, type Client } from "./client";
 import { backoffMs, isTransient } from "./backoff";
 
-const TaskFrame = v.object({ op: v.literal("task"), task: Task, response: v.nullable(ResponseMessage) });
-const ErrorFrame = v.object({ op: v.literal("error"), ...ErrorBody.entries });
-
 export interface TaskOutcome {
-  task: v.InferOutput<typeof Task>;
-  response: v.InferOutput<typeof ResponseMessage> | null;
+  task: Task;
+  response: ResponseMessage | null;
 }
 
 export interface WaitOptions {
@@ -36,13 +33,13 @@ export function waitForTask(client: Client, taskId: string, timeoutMs: number, o
     const timer = setTimeout(
       () =>
         finish(() =>
-          reject(new ClawlinkError("timeout", 408, `task ${taskId} did not finish within ${timeoutMs / 1000}s`, `it keeps running; check it with \`clawlink task --id ${taskId}\``)),
+          reject(new ClawlinkError("timeout", `task ${taskId} did not finish within ${timeoutMs / 1000}s`, `it keeps running; check it with \`clawlink task --id ${taskId}\``)),
         ),
       timeoutMs,
     );
     opts.signal?.addEventListener(
       "abort",
-      () => finish(() => reject(new ClawlinkError("aborted", 400, `stopped waiting for task ${taskId}`, `it keeps running; check it with \`clawlink task --id ${taskId}\``))),
+      () => finish(() => reject(new ClawlinkError("aborted", `stopped waiting for task ${taskId}`, `it keeps running; check it with \`clawlink task --id ${taskId}\``))),
       { once: true },
     );
     const open = () => {
@@ -51,25 +48,23 @@ export function waitForTask(client: Client, taskId: string, timeoutMs: number, o
       ws.onmessage = (ev) => {
         greeted = true;
         retries = 0;
-        const data = JSON.parse(String(ev.data));
-        const f = v.safeParse(TaskFrame, data);
-        if (f.success) {
-          if (FINAL_STATES.has(f.output.task.state)) {
+        const parsed = safeParse(ServerFrame, JSON.parse(String(ev.data)));
+        if (!parsed.success) return;
+        const f = parsed.output;
+        if (f.op === "task") {
+          if (FINAL_STATES.has(f.task.state)) {
             // What the watch showed need not be read again from the inbox.
             ws.send(JSON.stringify({ op: "ack", tasks: [taskId] }));
-            finish(() => resolve({ task: f.output.task, response: f.output.response }));
-          } else opts.onUpdate?.(f.output.task);
-          return;
-        }
-        const e = v.safeParse(ErrorFrame, data);
-        if (e.success) finish(() => reject(new ClawlinkError(e.output.error.code, 404, e.output.error.message, e.output.error.hint)));
+            finish(() => resolve({ task: f.task, response: f.response }));
+          } else opts.onUpdate?.(f.task);
+        } else if (f.op === "error") finish(() => reject(ClawlinkError.received(f.error.code, 404, f.error.message, f.error.hint)));
       };
       ws.onclose = (ev) => {
         if (done) return;
         if (ev.code === 4004) return; // the error frame already explained it
         if (ev.code === 4001) {
           return finish(() =>
-            reject(new ClawlinkError("not_registered", 401, `this agent was unregistered while waiting for task ${taskId}`, "register again with `clawlink register --name NAME`; the task itself may still run")),
+            reject(new ClawlinkError("not_registered", `this agent was unregistered while waiting for task ${taskId}`, "register again with `clawlink register --name NAME`; the task itself may still run")),
           );
         }
         // The relay went away or the connection dropped: try again with backoff until the timeout,
@@ -82,14 +77,14 @@ export function waitForTask(client: Client, taskId: string, timeoutMs: number, o
           const why = greeted ? undefined : await client.socketRefusal({ task: taskId });
           if (why?.status === 429) {
             const hint = `${why.hint ? `${why.hint}; ` : ""}the task keeps running: check it with \`clawlink task --id ${taskId}\``;
-            return finish(() => reject(new ClawlinkError(why.code, why.status, `cannot follow task ${taskId}: ${why.message}`, hint)));
+            return finish(() => reject(new ClawlinkError(why.code, `cannot follow task ${taskId}: ${why.message}`, hint, { status: why.status })));
           }
           const failed = await client.task(taskId).then(() => undefined, (err: unknown) => asClawlinkError(err));
           if (failed === undefined || isTransient(failed)) return !done && open();
           if (failed.code !== "not_registered" && failed.code !== "unknown_task") return finish(() => reject(failed));
           finish(() =>
             reject(
-              new ClawlinkError("task_lost", 404, `the relay at ${client.relay} restarted and no longer knows task ${taskId}`, "run `clawlink heartbeat` to re-register, then send the task again (a relay started with --data keeps tasks across restarts)"),
+              new ClawlinkError("task_lost", `the relay at ${client.relay} restarted and no longer knows task ${taskId}`, "run `clawlink heartbeat` to re-register, then send the task again (a relay started with --data keeps tasks across restarts)"),
             ),
           );
         }, delay);

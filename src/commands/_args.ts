@@ -34,7 +34,7 @@ export const GLOBAL_VALUE_FLAGS: ReadonlySet<string> = new Set(
 );
 
 export function usage(message: string, hint?: string) {
-  return new ClawlinkError("usage", 400, message, hint);
+  return new ClawlinkError("usage", message, hint ?? "run the command with --help to see its options");
 }
 
 /** Where the command is: the first word that is neither a flag nor the value of a global flag (`--relay URL whoami`). */

@@ -13,4 +13,4 @@ export async function readResultArg(text: string | undefined, file: string | und
 }
 
 export const missingFile = (path: string) =>
-  new ClawlinkError("usage", 400, `no such file: ${path}`, "check the path (relative paths are from the current directory)");
+  new ClawlinkError("usage", `no such file: ${path}`, "check the path (relative paths are from the current directory)");

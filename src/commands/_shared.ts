@@ -72,9 +72,9 @@ export function resolveContext<A extends ArgsDef>(args: ParsedArgs<A & typeof gl
     me() {
       if (me) return me;
       if (identity) {
-        throw new ClawlinkError("no_identity", 404, `the saved identity "${identity.name}" was registered with ${identity.relay}, not ${relay}`, relayMismatchHint(settings, identity));
+        throw new ClawlinkError("no_identity", `the saved identity "${identity.name}" was registered with ${identity.relay}, not ${relay}`, relayMismatchHint(settings, identity));
       }
-      throw new ClawlinkError("no_identity", 404, `no agent identity in ${home}`, "register first: `clawlink register --name NAME` (or set CLAWLINK_HOME / --as to pick a saved one)");
+      throw new ClawlinkError("no_identity", `no agent identity in ${home}`, "register first: `clawlink register --name NAME` (or set CLAWLINK_HOME / --as to pick a saved one)");
     },
     out(data, human) {
       if (json) print(JSON.stringify(data));

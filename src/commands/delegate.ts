@@ -10,7 +10,6 @@ import { EXIT, defineClientCommand, parseArg, secondsArg, usage } from "./_share
 
 
 /** 128 + SIGINT, as a shell reports a command stopped with Ctrl-C. */
-const EXIT_INTERRUPTED = 130;
 const EXIT_FOR_STATE = { completed: EXIT.ok, failed: EXIT.taskFailed, canceled: EXIT.taskCanceled, expired: EXIT.taskExpired } as const;
 
 export default defineClientCommand({
@@ -118,7 +117,7 @@ export default defineClientCommand({
         const [code, message, exit] = lost
           ? ["holder_lost", `task ${sent.id}: holder ${lost.holder} went offline (--on-holder-lost fail)`, EXIT.holderLost]
           : err.code === "aborted"
-            ? ["aborted", `stopped waiting for task ${sent.id}`, EXIT_INTERRUPTED]
+            ? ["aborted", `stopped waiting for task ${sent.id}`, EXIT.interrupted]
             : ["timeout", err.message, EXIT.timeout];
         if (ctx.json) print(JSON.stringify({ error: { code, message, hint: stillRunning }, id: sent.id }));
         else printError(printable(`error: ${message}\nhint: ${stillRunning}`));

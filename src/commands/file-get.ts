@@ -46,7 +46,7 @@ export default defineClientCommand({
       try {
         content = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
       } catch {
-        throw new ClawlinkError("usage", 400, `${what} is binary, so --json cannot carry its content`, "pass --output PATH to save it (the summary is still printed as JSON)");
+        throw new ClawlinkError("usage", `${what} is binary, so --json cannot carry its content`, "pass --output PATH to save it (the summary is still printed as JSON)");
       }
       ctx.out({ key, ...meta, content });
       return;

@@ -76,7 +76,7 @@ export default Object.assign(
         if (given(settings.ca)) env.CLAWLINK_CA = settings.ca.value!;
         const server: Server = { command: "clawlink", args: ["mcp", ...(settings.as.value ? ["--as", settings.as.value] : [])], env };
         const client = args.for as McpClient;
-        if (!CLIENTS.includes(client)) throw new ClawlinkError("usage", 400, `--for must be one of ${CLIENTS.join(", ")}`);
+        if (!CLIENTS.includes(client)) throw new ClawlinkError("usage", `--for must be one of ${CLIENTS.join(", ")}`, `e.g. --for ${CLIENTS[0]}`);
         const out = snippets(client, server);
         if (asJson) print(JSON.stringify({ for: client, name: "clawlink", ...server, snippets: out }));
         else print(out.map((s) => `# ${s.what}${s.path ? `: ${s.path}` : ""}\n${s.text}\n`).join("\n"));

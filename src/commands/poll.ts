@@ -1,5 +1,6 @@
 import { print } from "../output";
 import { agentNames, renderMessage } from "../client/render";
+import { LIMIT } from "../protocol/constants";
 import { defineClientCommand, numberArg } from "./_shared";
 
 export default defineClientCommand({
@@ -9,13 +10,13 @@ export default defineClientCommand({
     "clawlink poll --wait 30 --json",
   ],
   args: {
-    wait: { type: "string", description: "Wait up to this many seconds for a message to arrive (long poll, max 300)", valueHint: "s" },
-    max: { type: "string", description: "At most this many messages", default: "100", valueHint: "n" },
+    wait: { type: "string", description: `Wait up to this many seconds for a message to arrive (long poll, max ${LIMIT.pollWaitS})`, valueHint: "s" },
+    max: { type: "string", description: "At most this many messages", default: String(LIMIT.pollDefault), valueHint: "n" },
   },
   async run(ctx) {
     const me = ctx.me();
-    const wait = ctx.args.wait === undefined ? 0 : numberArg(ctx.args.wait, "--wait", { min: 0, max: 300, seconds: true, fraction: true });
-    const max = numberArg(ctx.args.max, "--max", { max: 10_000 });
+    const wait = ctx.args.wait === undefined ? 0 : numberArg(ctx.args.wait, "--wait", { min: 0, max: LIMIT.pollWaitS, seconds: true, fraction: true });
+    const max = numberArg(ctx.args.max, "--max", { max: LIMIT.pollMax });
     const messages = await ctx.client.inbox(me.id, { wait, max, signal: AbortSignal.timeout((wait + 30) * 1000) });
     // People read names; one lookup serves the whole batch (JSON keeps the ids alone).
     const names = ctx.json || messages.length === 0 ? undefined : await agentNames(ctx.client);

@@ -58,7 +58,7 @@ function write(path: string, text: string) {
     writeFileSync(tmp, text);
     renameSync(tmp, path);
   } catch (err) {
-    throw new ClawlinkError("usage", 400, `cannot write ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, "check that the folder is writable, or pick another with --dir");
+    throw new ClawlinkError("usage", `cannot write ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, "check that the folder is writable, or pick another with --dir");
   }
 }
 

@@ -22,7 +22,7 @@ function contextOf(flags: Flags, as: string | undefined): Context<{}> {
     if (!(as && err instanceof ClawlinkError && err.code === "no_identity")) throw err;
     // The server still starts: `register` (whose name defaults to `as`) creates the identity.
     const ctx = resolveContext<{}>(args, { identity: false });
-    const missing = new ClawlinkError("no_identity", 404, `${as} is not registered yet: ${ctx.home} has no saved identity of that name`, err.hint);
+    const missing = new ClawlinkError("no_identity", `${as} is not registered yet: ${ctx.home} has no saved identity of that name`, err.hint);
     return {
       ...ctx,
       me() {

@@ -3,7 +3,8 @@
  * gateway reads and writes, and what `a2a-bridge` reads from an external agent. Types are inferred here.
  */
 import * as v from "valibot";
-import { MAX_JSON_DEPTH, nestsWithin } from "./schemas";
+import { LIMIT } from "./constants";
+import { nestsWithin } from "./schemas";
 
 export const A2A_VERSION = "1.0";
 export const A2A_VERSION_HEADER = "A2A-Version";
@@ -44,7 +45,7 @@ export const RPC = {
 } as const;
 
 /** Deep nesting is refused, as everywhere on the wire: serializing it again could exhaust the stack. */
-const shallow = <T>(what: string) => v.check<T, string>((x) => nestsWithin(x, MAX_JSON_DEPTH), `${what} must not nest deeper than ${MAX_JSON_DEPTH} levels`);
+const shallow = <T>(what: string) => v.check<T, string>((x) => nestsWithin(x, LIMIT.jsonDepth), `${what} must not nest deeper than ${LIMIT.jsonDepth} levels`);
 const Struct = v.pipe(v.record(v.string(), v.unknown()), shallow("metadata"));
 const Ident = (what: string) => v.pipe(v.string(), v.minLength(1, `${what} must not be empty`), v.maxLength(256, `${what} is at most 256 characters`));
 

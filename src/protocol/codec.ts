@@ -37,7 +37,7 @@ export function safeParse<S extends v.GenericSchema>(schema: S, input: unknown):
 export function parseWith<S extends v.GenericSchema>(schema: S, input: unknown, what: string, hint = "see docs/protocol.md for the fields"): v.InferOutput<S> {
   const result = safeParse(schema, input);
   if (result.success) return result.output;
-  throw new ClawlinkError("bad_request", 400, `invalid ${what}: ${describeIssues(result.issues)}`, hint);
+  throw new ClawlinkError("bad_request", `invalid ${what}: ${describeIssues(result.issues)}`, hint);
 }
 
 /** `field: problem; other.field: problem`, in one line. */
@@ -56,6 +56,6 @@ export function parseJson(text: string, what: string): unknown {
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw new ClawlinkError("bad_request", 400, `${what} is not valid JSON: ${(err as Error).message}`, "send a JSON object");
+    throw new ClawlinkError("bad_request", `${what} is not valid JSON: ${(err as Error).message}`, "send a JSON object");
   }
 }

@@ -3,6 +3,7 @@
  * Relay and client both import these; every type is inferred from them.
  */
 import * as v from "valibot";
+import { LIMIT } from "./constants";
 
 // ---------------------------------------------------------------- primitives
 
@@ -63,11 +64,10 @@ export function nestsWithin(value: unknown, max: number): boolean {
   return true;
 }
 
-export const MAX_JSON_DEPTH = 32;
 /** A JSON object (never an array); deep nesting is refused because serializing it again could exhaust the stack. */
 export const JsonObject = v.pipe(
   v.custom<Record<string, unknown>>((x) => typeof x === "object" && x !== null && !Array.isArray(x), "must be a JSON object, not an array or a value"),
-  v.check((x) => nestsWithin(x, MAX_JSON_DEPTH), `must not nest deeper than ${MAX_JSON_DEPTH} levels`),
+  v.check((x) => nestsWithin(x, LIMIT.jsonDepth), `must not nest deeper than ${LIMIT.jsonDepth} levels`),
   v.record(v.string(), v.unknown()),
 );
 
@@ -233,8 +233,8 @@ export const SendTask = v.object({
   task: v.pipe(v.string(), v.minLength(1, "task must not be empty"), v.maxLength(1_000_000)),
   context: v.optional(JsonObject, {}),
   priority: v.optional(Priority, "normal"),
-  lease_s: v.optional(Seconds("lease_s", 7 * 24 * 3600), 600),
-  ttl_s: v.optional(Seconds("ttl_s", 30 * 24 * 3600)),
+  lease_s: v.optional(Seconds("lease_s", LIMIT.leaseS), LIMIT.leaseDefaultS),
+  ttl_s: v.optional(Seconds("ttl_s", LIMIT.taskTtlS)),
   idempotency_key: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(200))),
   /** With `cap`: when no agent has it yet, keep the task until one registers. */
   queue: v.optional(v.boolean(), false),
@@ -251,7 +251,7 @@ export const SendProgress = v.object({
   type: v.literal("progress"),
   ...sendBase,
   in_reply_to: Id,
-  note: v.optional(Text(10_000, "note"), ""),
+  note: v.optional(Text(LIMIT.noteLength, "note"), ""),
 });
 export const SendBroadcast = v.object({
   type: v.literal("broadcast"),
@@ -277,13 +277,11 @@ export const Sent = v.object({
 });
 export type Sent = v.InferOutput<typeof Sent>;
 
-/** Ids one ack may name, in each of its lists: acking stays cheap however full an inbox is. */
-export const MAX_ACK_IDS = 1000;
 /** Counted before any id is looked at, and checked in one pass: an ack frame is cheap to refuse and to read. */
 const AckIds = (what: string) =>
   v.pipe(
     v.array(v.unknown()),
-    v.maxLength(MAX_ACK_IDS, `an ack names at most ${MAX_ACK_IDS} ${what}; send the rest in another ack`),
+    v.maxLength(LIMIT.ackIds, `an ack names at most ${LIMIT.ackIds} ${what}; send the rest in another ack`),
     v.check((ids) => ids.every((id) => typeof id === "string" && id.length >= 1 && id.length <= 64), `${what} are strings of 1 to 64 characters`),
     v.transform((ids) => ids as string[]),
   );
@@ -333,16 +331,13 @@ export const Task = v.object({
   holder: v.optional(v.nullable(Holder)),
 });
 export type Task = v.InferOutput<typeof Task>;
-/** `GET /v1/tasks` pages: `limit` tasks at most (default 100), and the cursor of the next page, null on the last. */
-export const TASK_PAGE = { default: 100, max: 1000 } as const;
+/** A page of `GET /v1/tasks`, and the cursor of the next page, null on the last. */
 export const TaskList = v.object({ tasks: v.array(Task), next_cursor: v.optional(v.nullable(v.string()), null) });
 export type TaskList = v.InferOutput<typeof TaskList>;
 
 // ---------------------------------------------------------------- files
 
 /** A shared file's key: a relative path such as `reports/q3.md`. */
-/** A file key has at most this many `/`-separated segments. */
-export const MAX_KEY_SEGMENTS = 32;
 /**
  * Characters that print as nothing, as a blank, or reorder the text around them: two keys that differ only by
  * them would look alike. Unicode's default-ignorable set holds variation selectors and Hangul fillers too.
@@ -358,7 +353,7 @@ export const FileKey = v.pipe(
   v.string(),
   v.transform((k) => k.normalize("NFC")),
   v.minLength(1, "a file key must not be empty"),
-  v.maxLength(512, "a file key is at most 512 characters"),
+  v.maxLength(LIMIT.keyLength, `a file key is at most ${LIMIT.keyLength} characters`),
   v.check((k) => !/\p{Cc}/u.test(k), "a file key must not contain control characters"),
   v.check(
     (k) => !INVISIBLE.test(k),
@@ -369,11 +364,11 @@ export const FileKey = v.pipe(
   v.check((k) => !k.includes("\\"), "a file key uses / between folders, never a backslash"),
   v.check((k) => !k.startsWith("/"), "a file key is a relative path; drop the leading /"),
   v.check((k) => k.startsWith("/") || k.split("/").every((s) => s !== "" && s !== "." && s !== ".."), "a file key must not have empty, '.' or '..' segments"),
-  v.check((k) => k.split("/").length <= MAX_KEY_SEGMENTS, `a file key has at most ${MAX_KEY_SEGMENTS} segments`),
+  v.check((k) => k.split("/").length <= LIMIT.keySegments, `a file key has at most ${LIMIT.keySegments} segments`),
 );
 
 /** The start of file keys (`file-list --prefix`, `file-watch --key`), compared as keys are: in NFC. */
-export const KeyPrefix = v.pipe(v.string(), v.maxLength(512, "a prefix is at most 512 characters"), v.transform((k) => k.normalize("NFC")));
+export const KeyPrefix = v.pipe(v.string(), v.maxLength(LIMIT.keyLength, `a prefix is at most ${LIMIT.keyLength} characters`), v.transform((k) => k.normalize("NFC")));
 
 /** One stored version of a shared file. Versions count up from 1 per key and never repeat. */
 export const FileVersion = v.object({
@@ -407,7 +402,7 @@ export const FileLock = v.object({
   until: Timestamp,
 });
 export type FileLock = v.InferOutput<typeof FileLock>;
-export const LockRequest = v.object({ ttl_s: Seconds("ttl_s", 86_400) });
+export const LockRequest = v.object({ ttl_s: Seconds("ttl_s", LIMIT.lockTtlS) });
 
 /** The latest version of a file, and the lease on it if there is one. */
 export const FileInfo = v.object({
@@ -442,18 +437,26 @@ export const ClientFrame = v.variant(
 );
 export type ClientFrame = v.InferOutput<typeof ClientFrame>;
 
-/** Relay → client. */
-export type ServerFrame =
-  | { op: "hello"; agent: Agent }
-  | { op: "message"; message: Message }
-  | ({ op: "sent"; ref?: FrameRef } & Sent)
-  | { op: "task"; task: Task; response: ResponseMessage | null }
-  | { op: "error"; ref?: FrameRef; error: ErrorBody["error"] }
-  | { op: "pong" };
-
 // ---------------------------------------------------------------- errors
 
 export const ErrorBody = v.object({
-  error: v.object({ code: v.string(), message: v.string(), hint: v.optional(v.string()) }),
+  error: v.object({ code: v.string(), message: v.string(), hint: v.string() }),
 });
 export type ErrorBody = v.InferOutput<typeof ErrorBody>;
+
+// ---------------------------------------------------------------- WebSocket frames, relay → client
+
+/** First on every socket: the agent as the relay holds it (on an inbox stream, once attached: `connected: true`). */
+export const HelloFrame = v.object({ op: v.literal("hello"), agent: Agent });
+export const MessageFrame = v.object({ op: v.literal("message"), message: Message });
+/** A `send` frame's message was committed; `ref` is the client's. */
+export const SentFrame = v.object({ op: v.literal("sent"), ref: v.optional(FrameRef), ...Sent.entries });
+/** On a task watch: the task now and after every change; `response` once it is completed or failed. */
+export const TaskFrame = v.object({ op: v.literal("task"), task: Task, response: v.nullable(ResponseMessage) });
+/** A frame the relay refused (with the `ref` of a `send`), or a task that cannot be watched. */
+export const ErrorFrame = v.object({ op: v.literal("error"), ref: v.optional(FrameRef), ...ErrorBody.entries });
+export const PongFrame = v.object({ op: v.literal("pong") });
+
+export const ServerFrame = v.variant("op", [HelloFrame, MessageFrame, SentFrame, TaskFrame, ErrorFrame, PongFrame]);
+/** What the relay sends: the schema's input, so defaults the client fills in need not be sent. */
+export type ServerFrame = v.InferInput<typeof ServerFrame>;

@@ -11,10 +11,10 @@ export type Caller = { kind: "agent"; agent: AgentRecord } | { kind: "member" };
 export type Registrar = { kind: "token" } | { kind: "open" } | { kind: "agent"; id: string };
 
 const unauthorized = (message: string, hint = "pass the same --token (or CLAWLINK_TOKEN) that the relay was started with, and register again if the relay was restarted") =>
-  new ClawlinkError("unauthorized", 401, message, hint);
+  new ClawlinkError("unauthorized", message, hint);
 
 const notRegistered = (message: string) =>
-  new ClawlinkError("not_registered", 401, message, "run `clawlink register --name NAME` (or `clawlink heartbeat` to re-register a saved identity)");
+  new ClawlinkError("not_registered", message, "run `clawlink register --name NAME` (or `clawlink heartbeat` to re-register a saved identity)");
 
 export class Auth {
   constructor(

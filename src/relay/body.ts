@@ -5,7 +5,7 @@ import { tooLarge } from "./limits";
 const fileTooLarge = (limit: number) => tooLarge("the file", limit, "--max-file-bytes");
 
 const brokeOff = (received: number) =>
-  new ClawlinkError("bad_request", 400, `the upload broke off after ${received} bytes`, "send the file again");
+  new ClawlinkError("bad_request", `the upload broke off after ${received} bytes`, "send the file again");
 
 /** Request chunks are garbage once copied; nudging the collector this often keeps them from piling up. */
 const COLLECT_EVERY = 32 * 1024 * 1024;

@@ -48,4 +48,4 @@ function decrement(map: Map<string, number>, key: string) {
 }
 
 const tooMany = (what: string, flag: string, step: string) =>
-  new ClawlinkError("too_many_connections", 429, `${what}, the relay's limit (${flag})`, `${step}, or start the relay with a higher ${flag}`, { "Retry-After": "1" });
+  new ClawlinkError("too_many_connections", `${what}, the relay's limit (${flag})`, `${step}, or start the relay with a higher ${flag}`, { headers: { "Retry-After": "1" } });

@@ -20,7 +20,7 @@ export interface DataFile {
   close(): void;
 }
 
-const startError = (message: string, hint: string) => new ClawlinkError("data_file", 503, message, hint);
+const startError = (message: string, hint: string) => new ClawlinkError("data_file", message, hint);
 const octal = (mode: number) => (mode & 0o777).toString(8).padStart(4, "0");
 
 /** The error a failed write of the data file answers with: 507 when the disk is full, 503 otherwise. */
@@ -30,14 +30,12 @@ export function storeError(err: unknown): ClawlinkError {
   if (code === "SQLITE_FULL") {
     return new ClawlinkError(
       "insufficient_storage",
-      507,
       "the relay's disk is full: nothing of this request was kept",
       "retry later; whoever runs the relay must free space on the disk that holds its --data file (the relay carries on by itself once there is room)",
     );
   }
   return new ClawlinkError(
     "store_unavailable",
-    503,
     `the relay cannot write its data file (${code || (err as Error).message}): nothing of this request was kept`,
     "retry later; whoever runs the relay must check its log, and the disk and permissions of its --data file",
   );

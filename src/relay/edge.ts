@@ -37,7 +37,6 @@ export function checkHost(req: Request, rule: HostRule, relayUrl: string) {
   if (rule.extra.has(name) || (isLoopbackName(name) && (port === undefined || port === String(rule.port)))) return;
   throw new ClawlinkError(
     "wrong_host",
-    421,
     `this relay listens on loopback and answers only to localhost, 127.0.0.1 or [::1], not to ${JSON.stringify(header)}`,
     `connect to ${relayUrl}; behind a proxy that passes its own host name, start the relay with --allow-host NAME`,
   );
@@ -54,7 +53,6 @@ export function checkOrigin(req: Request) {
   if (sameOrigin && (site === null || site === "same-origin" || site === "none")) return;
   throw new ClawlinkError(
     "cross_origin",
-    403,
     origin === null
       ? `the relay does not answer requests a browser sends from another site (sec-fetch-site: ${site})`
       : `the relay does not answer requests from web pages of other origins (origin: ${origin})`,
@@ -77,7 +75,6 @@ export function requireJson(req: Request, what: string) {
   if (media === "application/json") return;
   throw new ClawlinkError(
     "unsupported_media_type",
-    415,
     `the ${what} must be sent as application/json${type === null ? "; it came without a content-type" : `, not ${type}`}`,
     "send the header `content-type: application/json` (parameters such as `; charset=utf-8` are fine)",
   );

@@ -39,7 +39,7 @@ export function randomKey(): Uint8Array {
   return crypto.getRandomValues(new Uint8Array(KEY_BYTES));
 }
 
-const keyFileError = (message: string, hint: string) => new ClawlinkError("usage", 400, message, hint);
+const keyFileError = (message: string, hint: string) => new ClawlinkError("usage", message, hint);
 
 /**
  * Reads the relay key from `path`, creating it (32 random bytes, mode 0600) when it does not exist.

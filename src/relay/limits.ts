@@ -65,7 +65,7 @@ export function resolveLimits(given: Partial<Limits>): Limits {
 }
 
 export const tooLarge = (what: string, limit: number, flag: string) =>
-  new ClawlinkError("too_large", 413, `${what} is larger than the relay's limit of ${limit} bytes`, `send less, or start the relay with a higher ${flag}`);
+  new ClawlinkError("too_large", `${what} is larger than the relay's limit of ${limit} bytes`, `send less, or start the relay with a higher ${flag}`);
 
 /** The Content-Length a request declares, or 0 when it declares none (or nonsense). */
 export function declaredLength(req: Request): number {
@@ -124,7 +124,7 @@ function parseJsonBytes(bytes: Uint8Array, what: string): unknown {
   try {
     text = utf8.decode(bytes);
   } catch {
-    throw new ClawlinkError("bad_request", 400, `${what} is not valid UTF-8`, "send a JSON object encoded as UTF-8");
+    throw new ClawlinkError("bad_request", `${what} is not valid UTF-8`, "send a JSON object encoded as UTF-8");
   }
   return parseJson(text, what);
 }

@@ -84,12 +84,11 @@ export class AuthThrottle {
     const whose = claim.who === "token" ? "the relay token" : `agent ${claim.who}`;
     throw new ClawlinkError(
       "too_many_auth_failures",
-      429,
       `too many failed authentications for ${whose} from ${ip} (${w.failures} within a minute); the relay refuses them for ${retryAfter}s`,
       claim.who === "token"
         ? `check the token (--token or CLAWLINK_TOKEN), then retry after ${retryAfter}s`
         : `this is not agent ${claim.who}'s secret: use the identity file that registered it (\`clawlink whoami\`), or register again; retry after ${retryAfter}s`,
-      { "Retry-After": String(retryAfter) },
+      { headers: { "Retry-After": String(retryAfter) } },
     );
   }
 

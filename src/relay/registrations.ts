@@ -23,10 +23,9 @@ export class RegistrationLimit {
     const retryAfter = Math.max(1, Math.ceil((w.resetAt - now) / 1000));
     throw new ClawlinkError(
       "too_many_registrations",
-      429,
       `${ip} registered ${w.count} new agents within a minute, the relay's limit (--max-registrations ${this.max})`,
       `retry after ${retryAfter}s; an agent that is already registered comes back with its own identity (\`clawlink heartbeat\`) without counting`,
-      { "Retry-After": String(retryAfter) },
+      { headers: { "Retry-After": String(retryAfter) } },
     );
   }
 

@@ -3,7 +3,9 @@ import type { Server } from "bun";
 import * as v from "valibot";
 import { ClawlinkError, badRequest, forbidden } from "../errors";
 import { parseWith } from "../protocol/codec";
-import { AckRequest, Capability, FileKey, KeyPrefix, LockRequest, MAX_KEY_SEGMENTS, NAME_HINT, NewAgentName, RegisterRequest, SendMessage, TASK_PAGE, TaskState } from "../protocol/schemas";
+import { HEADER, LIMIT } from "../protocol/constants";
+import { AgentsQuery, FileQuery, FilesQuery, InboxQuery, TasksQuery } from "../protocol/queries";
+import { AckRequest, FileKey, LockRequest, NAME_HINT, NewAgentName, RegisterRequest, SendMessage } from "../protocol/schemas";
 import type { Auth } from "./auth";
 import { bytesResponse, collectSoon, discardBody, readFileBody } from "./body";
 import { iso } from "./clock";
@@ -26,21 +28,9 @@ export function errorResponse(err: unknown): Response {
   return json({ error: { code: "internal", message: "the relay could not handle this request", hint: "retry; if it persists, check the relay's log" } }, 500);
 }
 
-const QueryFlag = v.optional(v.picklist(["true", "false", "1", "0", ""], "must be true or false"));
-const truthy = (s: string | undefined) => s === "true" || s === "1" || s === "";
-const InboxQuery = v.object({
-  wait: v.optional(v.pipe(v.string(), v.toNumber("wait must be a number of seconds"), v.minValue(0), v.maxValue(300, "wait is at most 300 seconds"))),
-  max: v.optional(v.pipe(v.string(), v.toNumber("max must be a number"), v.integer(), v.minValue(1), v.maxValue(10_000))),
-  ack: QueryFlag,
-});
-const AgentsQuery = v.object({ cap: v.optional(Capability), all: QueryFlag });
-const FilesQuery = v.object({ prefix: v.optional(KeyPrefix) });
-const TaskQuery = v.object({
-  state: v.optional(TaskState),
-  role: v.optional(v.picklist(["sent", "held"], "role must be sent or held")),
-  limit: v.optional(
-    v.pipe(v.string(), v.toNumber("limit must be a number"), v.integer("limit must be a whole number"), v.minValue(1, "limit is at least 1"), v.maxValue(TASK_PAGE.max, `limit is at most ${TASK_PAGE.max}`)),
-  ),
+/** The shared query, with the cursor read back into the position it stands for. */
+const TaskPageQuery = v.object({
+  ...TasksQuery.entries,
   cursor: v.optional(
     v.pipe(
       v.string(),
@@ -50,7 +40,7 @@ const TaskQuery = v.object({
   ),
 });
 
-function query(req: Request): Record<string, string> {
+export function query(req: Request): Record<string, string> {
   const url = new URL(req.url);
   return Object.fromEntries(url.searchParams);
 }
@@ -59,8 +49,9 @@ export function createRoutes(relay: Relay, auth: Auth, limits: RouteLimits) {
   const registrations = new RegistrationLimit(limits.maxRegistrations);
   const self = async (req: Request & Params): Promise<AgentRecord> => {
     const agent = await auth.agent(req);
-    if (req.params.id !== agent.id) {
-      throw forbidden(`you are agent ${agent.id}; an agent can act only on itself, not on ${req.params.id}`, "use your own id (`clawlink whoami`)");
+    // Its own name stands for its id: a value shaped like an id is an id, anything else a name, as everywhere.
+    if (req.params.id !== agent.id && req.params.id !== agent.name) {
+      throw forbidden(`you are agent ${agent.id}; an agent can act only on itself, not on ${req.params.id}`, "use your own id or name (`clawlink whoami`)");
     }
     return agent;
   };
@@ -85,7 +76,7 @@ export function createRoutes(relay: Relay, auth: Auth, limits: RouteLimits) {
       GET: async (req) => {
         await auth.member(req);
         const q = parseWith(AgentsQuery, query(req), "query");
-        return json({ agents: await relay.listAgents({ cap: q.cap, all: truthy(q.all) }) });
+        return json({ agents: await relay.listAgents({ cap: q.cap, all: q.all ?? false }) });
       },
     },
     "/v1/agents/:id": {
@@ -105,10 +96,10 @@ export function createRoutes(relay: Relay, auth: Auth, limits: RouteLimits) {
       GET: async (req, srv) => {
         const agent = await self(req);
         const q = parseWith(InboxQuery, query(req), "query");
-        // A poll may wait up to 300 s, far past the idle timeout (which Bun caps at 255 s): lift it while the poll waits,
+        // A poll may wait up to LIMIT.pollWaitS (300 s), far past the idle timeout (which Bun caps at 255 s): lift it while the poll waits,
         // then put it back, or the kept-alive connection would stay without one.
         if (q.wait) srv.timeout(req, 0);
-        const messages = await relay.take(agent, { max: q.max ?? 100, waitMs: (q.wait ?? 0) * 1000, signal: req.signal, ack: q.ack !== undefined && truthy(q.ack) });
+        const messages = await relay.take(agent, { max: q.max ?? LIMIT.pollDefault, waitMs: (q.wait ?? 0) * 1000, signal: req.signal, ack: q.ack ?? false });
         if (q.wait && !req.signal.aborted) srv.timeout(req, IDLE_TIMEOUT_S);
         return json({ messages });
       },
@@ -130,8 +121,8 @@ export function createRoutes(relay: Relay, auth: Auth, limits: RouteLimits) {
     "/v1/tasks": {
       GET: async (req) => {
         const agent = await auth.agent(req);
-        const q = parseWith(TaskQuery, query(req), "query");
-        return json(await relay.taskPage(agent, { state: q.state, role: q.role }, { limit: q.limit ?? TASK_PAGE.default, after: q.cursor }));
+        const q = parseWith(TaskPageQuery, query(req), "query");
+        return json(await relay.taskPage(agent, { state: q.state, role: q.role }, { limit: q.limit ?? LIMIT.taskPageDefault, after: q.cursor }));
       },
     },
     "/v1/tasks/:id": {
@@ -201,13 +192,13 @@ export function createRoutes(relay: Relay, auth: Auth, limits: RouteLimits) {
  * Bun resolves dot segments in req.url (`a/%2e%2e/b` arrives as `b`) but matches routes on the path as
  * sent: a route per depth, one param per segment, hands fileKey the raw segments (percent-decoded).
  */
-const SEGMENTS = Array.from({ length: MAX_KEY_SEGMENTS }, (_, i) => `:k${i}`);
+const SEGMENTS = Array.from({ length: LIMIT.keySegments }, (_, i) => `:k${i}`);
 
 /** Adds, for each `prefix` whose `prefix*` route exists, the per-depth routes that fileKey reads. */
 export function withKeyRoutes<R extends Record<string, unknown>>(routes: R, prefixes: string[]): R {
   for (const prefix of prefixes) {
     const handlers = routes[`${prefix}*`]!;
-    for (let depth = 1; depth <= MAX_KEY_SEGMENTS; depth++) (routes as Record<string, unknown>)[prefix + SEGMENTS.slice(0, depth).join("/")] = handlers;
+    for (let depth = 1; depth <= LIMIT.keySegments; depth++) (routes as Record<string, unknown>)[prefix + SEGMENTS.slice(0, depth).join("/")] = handlers;
   }
   return routes;
 }
@@ -216,35 +207,31 @@ const FILES = "/v1/files/";
 const HISTORY = "/v1/file-history/";
 const LOCKS = "/v1/file-locks/";
 
-const FileQuery = v.object({
-  version: v.optional(v.pipe(v.string(), v.toNumber("version must be a number"), v.integer("version must be a whole number"), v.minValue(1, "versions start at 1"))),
-});
-
 export function fileKey(req: Request & Params, prefix: string): string {
   const path = new URL(req.url).pathname;
   let decoded: string;
   try {
     decoded = decodeURIComponent(path.slice(prefix.length));
   } catch {
-    throw new ClawlinkError("bad_request", 400, "the file key is not valid percent-encoding", "encode the key with encodeURIComponent per segment");
+    throw new ClawlinkError("bad_request", "the file key is not valid percent-encoding", "encode the key with encodeURIComponent per segment");
   }
   const segments: string[] = [];
   for (let i = 0; req.params[`k${i}`] !== undefined; i++) segments.push(req.params[`k${i}`]!);
   if (segments.length) return parseWith(FileKey, segments.join("/"), "file key");
   // Only the catch-all route matched: the path as sent has an empty segment or too many.
   parseWith(FileKey, decoded, "file key");
-  throw badRequest(`invalid file key: a file key must not have empty, '.' or '..' segments, and has at most ${MAX_KEY_SEGMENTS} segments`, "see docs/protocol.md for the fields");
+  throw badRequest(`invalid file key: a file key must not have empty, '.' or '..' segments, and has at most ${LIMIT.keySegments} segments`, "see docs/protocol.md for the fields");
 }
 
 /** `If-Match: "N"` (write only over version N), `If-None-Match: *` (only create), `X-Clawlink-Merge: true`. */
 function putConditions(req: Request): PutOptions {
   const ifMatch = req.headers.get("if-match");
   const ifNoneMatch = req.headers.get("if-none-match");
-  const merge = req.headers.get("x-clawlink-merge");
-  if (ifMatch !== null && ifNoneMatch !== null) throw badRequest("send If-Match or If-None-Match, not both");
+  const merge = req.headers.get(HEADER.merge);
+  if (ifMatch !== null && ifNoneMatch !== null) throw badRequest("send If-Match or If-None-Match, not both", "If-Match: \"N\" writes over version N; If-None-Match: * writes only a new key");
   let ifVersion: number | undefined;
   if (ifNoneMatch !== null) {
-    if (ifNoneMatch.trim() !== "*") throw badRequest(`If-None-Match takes only *, meaning "only if the key holds no file"`);
+    if (ifNoneMatch.trim() !== "*") throw badRequest(`If-None-Match takes only *, meaning "only if the key holds no file"`, "send If-None-Match: *, or If-Match: \"N\" to write over version N");
     ifVersion = 0;
   }
   if (ifMatch !== null) {
@@ -252,8 +239,8 @@ function putConditions(req: Request): PutOptions {
     if (!m) throw badRequest(`If-Match must be the ETag of one version, such as "3", not ${ifMatch}`, "take it from the ETag header of a GET or PUT");
     ifVersion = Number(m[1]);
   }
-  if (merge !== null && merge !== "true" && merge !== "false") throw badRequest("X-Clawlink-Merge must be true or false");
-  if (merge === "true" && ifVersion === undefined) throw badRequest("X-Clawlink-Merge needs If-Match: the version the edit started from");
+  if (merge !== null && merge !== "true" && merge !== "false") throw badRequest("X-Clawlink-Merge must be true or false", "send X-Clawlink-Merge: true with If-Match, or leave the header out");
+  if (merge === "true" && ifVersion === undefined) throw badRequest("X-Clawlink-Merge needs If-Match: the version the edit started from", "send If-Match: \"N\" with N the version you read (its ETag), or `clawlink file-put --if-version N --merge`");
   return { ifVersion, merge: merge === "true" };
 }
 
@@ -261,11 +248,11 @@ function versionHeaders(f: FileVersionRecord): Record<string, string> {
   return {
     "content-type": "application/octet-stream",
     etag: `"${f.version}"`,
-    "x-clawlink-version": String(f.version),
-    "x-clawlink-sha256": f.sha256,
+    [HEADER.version]: String(f.version),
+    [HEADER.sha256]: f.sha256,
     // Bun streams a large body chunked, without Content-Length: this is how a client knows the size up front.
-    "x-clawlink-size": String(f.size),
-    "x-clawlink-author": f.author,
-    "x-clawlink-created-at": iso(f.createdAt),
+    [HEADER.size]: String(f.size),
+    [HEADER.author]: f.author,
+    [HEADER.createdAt]: iso(f.createdAt),
   };
 }

@@ -2,7 +2,8 @@
 import type { Server, ServerWebSocket, WebSocketHandler } from "bun";
 import { ClawlinkError } from "../errors";
 import { parseWith } from "../protocol/codec";
-import { Id, KeyPrefix, MessageTypes } from "../protocol/schemas";
+import { SocketQuery } from "../protocol/queries";
+import { Id } from "../protocol/schemas";
 import { createGateway } from "./a2a/gateway";
 import { createAdmin, type AdminSocketData } from "./admin";
 import { Auth } from "./auth";
@@ -11,7 +12,7 @@ import { Relay, type CoreOptions } from "./core/relay";
 import { checkHost, checkOrigin, isLoopbackName, type HostRule } from "./edge";
 import { IDLE_TIMEOUT_S, resolveLimits, type Limits } from "./limits";
 import { AuthThrottle, claimOf, isAuthFailure } from "./ratelimit";
-import { createRoutes, errorResponse, json } from "./routes";
+import { createRoutes, errorResponse, json, query } from "./routes";
 import { createSocketHandler, type SocketData } from "./socket";
 import type { TlsFiles } from "./tls";
 
@@ -159,13 +160,10 @@ export function startRelay(opts: RelayOptions = {}): RelayServer {
       "/v1/ws": (req: Request, srv: Server<AnySocket>) =>
         guarded(req, srv, async () => {
           const agent = await auth.agent(req);
-          const q = new URL(req.url).searchParams;
-          const watch = q.get("task");
-          if (watch !== null) parseWith(Id, watch, "task");
-          const raw = q.get("files");
-          const files = raw === null ? null : parseWith(KeyPrefix, raw, "files");
-          const types = q.get("types");
-          const only = types === null ? null : new Set<string>(parseWith(MessageTypes, types, "types"));
+          const q = parseWith(SocketQuery, query(req), "query");
+          const watch = q.task ?? null;
+          const files = q.files ?? null;
+          const only = q.types === undefined ? null : new Set<string>(q.types);
           // Counted from the upgrade, not from `open`, so a burst of upgrades cannot slip past the limit.
           let release: () => void;
           try {
@@ -181,7 +179,7 @@ export function startRelay(opts: RelayOptions = {}): RelayServer {
             if (!upgraded) release();
           }
           if (upgraded) return undefined;
-          throw new ClawlinkError("bad_request", 400, "this endpoint speaks WebSocket only", "connect with a WebSocket client (`clawlink listen`)");
+          throw new ClawlinkError("bad_request", "this endpoint speaks WebSocket only", "connect with a WebSocket client (`clawlink listen`)");
         }),
       // A2A: Agent Cards and /a2a/{name}, answered in A2A's error shapes.
       "/.well-known/agent-card.json": (req: Request, srv: Server<AnySocket>) => guarded(req, srv, () => a2a.card(req), a2a.failure),

@@ -88,7 +88,7 @@ export function createSocketHandler(relay: Relay): WebSocketHandler<SocketData> 
       try {
         parsed = JSON.parse(typeof raw === "string" ? raw : raw.toString());
       } catch {
-        ws.send(errorFrame(new ClawlinkError("bad_request", 400, "a frame must be a JSON object", "see docs/protocol.md, WebSocket frames")));
+        ws.send(errorFrame(new ClawlinkError("bad_request", "a frame must be a JSON object", "see docs/protocol.md, WebSocket frames")));
         return;
       }
       const f = safeParse(ClientFrame, parsed);
@@ -96,7 +96,7 @@ export function createSocketHandler(relay: Relay): WebSocketHandler<SocketData> 
         // Any ref that can be read is echoed, so the client can match the refusal to its frame.
         const r = safeParse(FrameRef, (parsed as { ref?: unknown } | null)?.ref);
         const ref = r.success ? r.output : undefined;
-        ws.send(errorFrame(new ClawlinkError("bad_request", 400, `invalid frame: ${describeIssues(f.issues)}`, "see docs/protocol.md, WebSocket frames"), ref));
+        ws.send(errorFrame(new ClawlinkError("bad_request", `invalid frame: ${describeIssues(f.issues)}`, "see docs/protocol.md, WebSocket frames"), ref));
         return;
       }
       const op = f.output;
@@ -104,7 +104,7 @@ export function createSocketHandler(relay: Relay): WebSocketHandler<SocketData> 
         case "send": {
           const m = safeParse(SendMessage, op.message);
           if (!m.success) {
-            ws.send(errorFrame(new ClawlinkError("bad_request", 400, `invalid message: ${describeIssues(m.issues)}`, "see docs/protocol.md for the fields"), op.ref));
+            ws.send(errorFrame(new ClawlinkError("bad_request", `invalid message: ${describeIssues(m.issues)}`, "see docs/protocol.md for the fields"), op.ref));
             return;
           }
           // Confirmed once the core has committed it (507 or 503 when it could not).

@@ -8,7 +8,7 @@ export interface TlsFiles {
   key: string;
 }
 
-const usage = (message: string, hint: string) => new ClawlinkError("usage", 400, message, hint);
+const usage = (message: string, hint: string) => new ClawlinkError("usage", message, hint);
 
 function readPem(path: string, flag: string, kind: RegExp, what: string): string {
   if (!existsSync(path)) throw usage(`${flag}: no such file: ${path}`, "pass the path of a PEM file");

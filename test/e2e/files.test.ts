@@ -182,17 +182,24 @@ describe("co-editing shared files", async () => {
       expect(again.status).toBe(412);
       const same = await fetch(`${url}/v1/files/http-new.md`, { method: "PUT", headers: auth, body: "x" });
       expect(same.status).toBe(200);
-      for (const [headers, message] of [
-        [{ "if-match": "3" }, 'If-Match must be the ETag of one version, such as "3", not 3'],
-        [{ "if-none-match": '"3"' }, "If-None-Match takes only *"],
-        [{ "if-match": '"3"', "if-none-match": "*" }, "send If-Match or If-None-Match, not both"],
-        [{ "x-clawlink-merge": "true" }, "X-Clawlink-Merge needs If-Match"],
-        [{ "if-match": '"3"', "x-clawlink-merge": "yes" }, "X-Clawlink-Merge must be true or false"],
+      // Each refusal says what to send instead.
+      for (const [headers, message, hint] of [
+        [{ "if-match": "3" }, 'If-Match must be the ETag of one version, such as "3", not 3', "ETag header"],
+        [{ "if-none-match": '"3"' }, "If-None-Match takes only *", 'If-Match: "N"'],
+        [{ "if-match": '"3"', "if-none-match": "*" }, "send If-Match or If-None-Match, not both", "If-None-Match: * writes only a new key"],
+        [{ "x-clawlink-merge": "true" }, "X-Clawlink-Merge needs If-Match", "--if-version N --merge"],
+        [{ "if-match": '"3"', "x-clawlink-merge": "yes" }, "X-Clawlink-Merge must be true or false", "X-Clawlink-Merge: true"],
       ] as const) {
         const bad = await fetch(`${url}/v1/files/doc.md`, { method: "PUT", headers: { ...auth, ...headers }, body: "z" });
         expect(bad.status).toBe(400);
-        expect(((await bad.json()) as any).error.message).toContain(message);
+        const { error } = (await bad.json()) as any;
+        expect(error.message).toContain(message);
+        expect(error.hint).toContain(hint);
       }
+      // A put with If-Match on a key that holds no file: 412, and no ETag, as there is no version to name.
+      const missing = await fetch(`${url}/v1/files/never-written.md`, { method: "PUT", headers: { ...auth, "if-match": '"1"' }, body: "z" });
+      expect(missing.status).toBe(412);
+      expect(missing.headers.get("etag")).toBeNull();
       const badVersion = await fetch(`${url}/v1/files/doc.md?version=0`);
       expect(badVersion.status).toBe(400);
       expect(((await badVersion.json()) as any).error.message).toBe("invalid query: version: versions start at 1");
@@ -218,12 +225,12 @@ describe("co-editing shared files", async () => {
       expect(human.stdout).toMatch(/^merged your edit \(made on version 1\) with the changes since: stored plan\.md as version 4/);
     });
 
-    test("overlapping edits are refused with exit 6, the conflicting hunks shown, and nothing written", async () => {
+    test("overlapping edits are refused with exit 6, the conflicting hunks shown with who wrote them, and nothing written", async () => {
       const before = (await runCli(["file-history", "--key", "plan.md", "--json"], as(alice))).json;
       const r = await runCli(["file-put", "--key", "plan.md", "--if-version", "2", "--merge"], { ...as(alice), stdin: base.replace("due: friday", "due: sunday").replace("goal: ship files", "goal: ship versioned files") });
       expect(r.code).toBe(6);
-      expect(r.stderr).toContain('error: your edit of "plan.md" (made on version 2) overlaps changes in version 4 by alice: 1 conflicting hunk; nothing was written');
-      expect(r.stderr).toContain(["<<<<<<< version 4 (alice)", "due: monday", "||||||| version 2", "due: friday", "=======", "due: sunday", ">>>>>>> yours"].join("\n"));
+      expect(r.stderr).toContain('error: your edit of "plan.md" (made on version 2) overlaps changes in version 4 by bob in version 3: 1 conflicting hunk; nothing was written');
+      expect(r.stderr).toContain(["<<<<<<< version 4 (bob in version 3)", "due: monday", "||||||| version 2", "due: friday", "=======", "due: sunday", ">>>>>>> yours"].join("\n"));
       expect(r.stderr).toContain("hint: fetch version 4");
       const j = await put(alice, "plan.md", base.replace("due: friday", "due: tuesday"), "--if-version", "2", "--merge");
       expect(j.code).toBe(6);

@@ -62,6 +62,23 @@ describe("per-agent credentials", () => {
     expect(await relay.core.knows(bob.id)).toBe(true);
   });
 
+  test("an agent's own name stands for its id in its paths; another agent's name is refused like its id", async () => {
+    const inbox = await call("GET", "/v1/agents/carol/inbox", { bearer: carol.secret });
+    expect(inbox.status).toBe(200);
+    expect(inbox.body).toEqual({ messages: [] });
+    const beat = await call("POST", "/v1/agents/carol/heartbeat", { bearer: carol.secret });
+    expect(beat.status).toBe(200);
+    expect(beat.body.id).toBe(carol.id);
+    expect((await call("POST", "/v1/agents/carol/ack", { bearer: carol.secret, json: { ids: [] } })).body).toEqual({ acked: 0 });
+    const other = await call("GET", "/v1/agents/bob/inbox", { bearer: carol.secret });
+    expect(other.status).toBe(403);
+    expect(other.body.error).toEqual({
+      code: "forbidden",
+      message: `you are agent ${carol.id}; an agent can act only on itself, not on bob`,
+      hint: "use your own id or name (`clawlink whoami`)",
+    });
+  });
+
   test("an agent sends only as itself, over HTTP and over its WebSocket", async () => {
     const r = await call("POST", "/v1/messages", { bearer: alice.secret, json: { type: "broadcast", from: bob.id, content: "forged" } });
     expect(r.status).toBe(403);

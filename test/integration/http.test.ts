@@ -73,7 +73,7 @@ describe("HTTP API", async () => {
     expect((await call("GET", `/v1/agents/${c.id}`)).status).toBe(404);
   });
 
-  test("every error is JSON {error: {code, message}} with a 4xx and a next step", async () => {
+  test("every error is JSON {error: {code, message, hint}} with a 4xx and a next step", async () => {
     const cases: [string, string, { secret?: string; body?: unknown; raw?: string }, number, string][] = [
       ["POST", "/v1/messages", { secret: a.secret, raw: "{" }, 400, "not valid JSON"],
       ["POST", "/v1/messages", { secret: a.secret, body: { type: "nope" } }, 400, "type must be one of"],
@@ -93,12 +93,17 @@ describe("HTTP API", async () => {
       ["PUT", "/v1/files/a%2F..%2Fx", { secret: a.secret, raw: "x" }, 400, "'..' segments"],
       ["GET", "/v1/tasks/t_nope", { secret: a.secret }, 404, "no task has the id"],
       ["GET", "/v1/agents?cap=BAD CAP", {}, 400, "capability"],
+      // The relay refuses uppercase capabilities rather than lowercasing them (the CLI lowercases before it sends).
+      ["POST", "/v1/agents", { body: { name: "http-c", caps: ["Python"] } }, 400, "caps.0: a capability is 1-64 lowercase"],
+      ["GET", `/v1/agents/${a.id}/inbox?ack=yes`, { secret: a.secret }, 400, "ack: must be true or false"],
+      ["GET", `/v1/agents/${a.id}/inbox?max=0`, { secret: a.secret }, 400, "max is at least 1"],
     ];
     for (const [method, path, opts, status, message] of cases) {
       const r = await call(method, path, opts);
       expect({ method, path, status: r.status }).toEqual({ method, path, status });
       expect(r.json.error.code).toBeString();
       expect(r.json.error.message).toContain(message);
+      expect(r.json.error.hint).not.toBe("");
     }
   });
 

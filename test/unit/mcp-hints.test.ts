@@ -7,24 +7,24 @@ const call = { tool: "file_put", args: {} };
 
 describe("toolHint", () => {
   test("an error without a rule keeps a hint a model can follow", () => {
-    expect(toolHint(new ClawlinkError("task_finished", 409, "task t_1 is already completed", "nothing more can be sent about it"), call)).toBe("nothing more can be sent about it");
+    expect(toolHint(new ClawlinkError("task_finished", "task t_1 is already completed", "nothing more can be sent about it"), call)).toBe("nothing more can be sent about it");
   });
 
   test("a hint that names a command or a flag is replaced: by the tool's arguments for bad input, else by whoami", () => {
-    expect(toolHint(new ClawlinkError("bad_request", 400, "invalid message: x", "see `clawlink send --help`"), call)).toBe("fix the arguments; tools/list shows what file_put takes");
-    expect(toolHint(new ClawlinkError("something_new", 400, "odd", "pass --frobnicate"), call)).toBe("whoami shows your identity and whether the relay answers");
+    expect(toolHint(new ClawlinkError("bad_request", "invalid message: x", "see `clawlink send --help`"), call)).toBe("fix the arguments; tools/list shows what file_put takes");
+    expect(toolHint(ClawlinkError.received("something_new", 400, "odd", "pass --frobnicate"), call)).toBe("whoami shows your identity and whether the relay answers");
   });
 
   test("every error carries a hint, one without any included", () => {
-    expect(toolHint(new ClawlinkError("usage", 400, "file_put: no"), call)).toBe("fix the arguments; tools/list shows what file_put takes");
-    expect(toolHint(new ClawlinkError("weird", 500, "no"), call)).toBe("whoami shows your identity and whether the relay answers");
+    expect(toolHint(new ClawlinkError("usage", "file_put: no", ""), call)).toBe("fix the arguments; tools/list shows what file_put takes");
+    expect(toolHint(ClawlinkError.received("weird", 500, "no", ""), call)).toBe("whoami shows your identity and whether the relay answers");
   });
 
   test("the relay's disk, its token and its reachability are the user's to fix, in the server's env", () => {
-    expect(toolHint(new ClawlinkError("insufficient_storage", 507, "the relay's disk is full: nothing of this request was kept", "free space on its --data disk"), call)).toBe(
+    expect(toolHint(new ClawlinkError("insufficient_storage", "the relay's disk is full: nothing of this request was kept", "free space on its --data disk"), call)).toBe(
       "nothing was kept: retry later, and tell the user the relay's disk is full",
     );
-    expect(toolHint(new ClawlinkError("unauthorized", 401, "this relay needs a token"), call)).toContain("CLAWLINK_TOKEN in this MCP server's env");
-    expect(toolHint(new ClawlinkError("unreachable", 0, "the relay is not reachable at http://x"), call)).toContain("CLAWLINK_RELAY in this MCP server's env");
+    expect(toolHint(new ClawlinkError("unauthorized", "this relay needs a token", ""), call)).toContain("CLAWLINK_TOKEN in this MCP server's env");
+    expect(toolHint(new ClawlinkError("unreachable", "the relay is not reachable at http://x", ""), call)).toContain("CLAWLINK_RELAY in this MCP server's env");
   });
 });

@@ -1,6 +1,6 @@
 /** The three-way merge the relay runs for `file-put --if-version N --merge`. */
 import { describe, expect, test } from "bun:test";
-import { matchLines, merge3, renderConflicts, splitLines } from "../../src/relay/core/merge";
+import { blameConflicts, matchLines, merge3, renderConflicts, splitLines } from "../../src/relay/core/merge";
 
 /** A small seeded generator, so a failing case can be replayed. */
 function rng(seed: number) {
@@ -167,5 +167,34 @@ describe("merge3", () => {
       expect(r).toEqual({ clean: true, text: apply(O, e1, e2) });
     }
     expect(merged).toBeGreaterThan(200);
+  });
+});
+
+describe("blameConflicts", () => {
+  const base = lines("title", "owner: alice", "", "due: friday", "outro");
+  const v2 = { label: "carol in version 2", text: lines("title", "owner: carol", "", "due: friday", "outro") };
+  const v3 = { label: "bob in version 3", text: lines("title", "owner: carol", "", "due: monday", "outro") };
+  const v4 = { label: "alice in version 4", text: lines("title", "owner: carol", "", "due: monday", "outro", "notes") };
+  const conflicts = (latest: string, theirs: string) => {
+    const r = merge3(base, latest, theirs);
+    if (r.clean) throw new Error("expected a conflict");
+    return r.conflicts;
+  };
+
+  test("a conflict names who wrote its lines, not who wrote the latest version", () => {
+    const c = conflicts(v4.text, lines("title", "owner: alice", "", "due: sunday", "outro"));
+    expect(blameConflicts(base, [v2, v3, v4], c)).toEqual([["bob in version 3"]]);
+  });
+
+  test("each conflict has its own authors", () => {
+    const c = conflicts(v4.text, lines("title", "owner: dave", "", "due: sunday", "outro"));
+    expect(blameConflicts(base, [v2, v3, v4], c)).toEqual([["carol in version 2"], ["bob in version 3"]]);
+  });
+
+  test("a line that was removed is the remover's", () => {
+    const without = { label: "erin in version 2", text: lines("title", "", "due: friday", "outro") };
+    const latest = { label: "alice in version 3", text: lines("title", "", "due: friday", "outro", "notes") };
+    const c = conflicts(latest.text, lines("title", "owner: dave", "", "due: friday", "outro"));
+    expect(blameConflicts(base, [without, latest], c)).toEqual([["erin in version 2"]]);
   });
 });

@@ -42,6 +42,33 @@ describe("relay core", () => {
     expect(await relay.take(a, { max: 10 })).toContainEqual(expect.objectContaining({ type: "status", task_id: id, state: "expired" }));
   });
 
+  test("ttl: a delivered task stays past its ttl; queued again after its lease, it expires at the next sweep", async () => {
+    const { relay, register, send, advance } = setup();
+    const a = await register("a");
+    const b = await register("b");
+    const { id } = await send(a, { type: "task", to: "b", task: "t", ttl_s: 10, lease_s: 30 });
+    expect(await relay.take(b, { max: 10 })).toHaveLength(1);
+    await advance(20_000);
+    expect((await relay.getTask(a, id)).state).toBe("delivered");
+    await advance(11_000);
+    expect((await relay.getTask(a, id)).state).toBe("expired");
+  });
+
+  test("an answer to a task routed to its holder but never handed over is 409 task_not_delivered; once handed over, it may answer", async () => {
+    const { relay, register, send, advance } = setup();
+    const a = await register("a");
+    const b = await register("b");
+    const { id } = await send(a, { type: "task", to: "b", task: "t", lease_s: 5 });
+    const early = send(b, { type: "response", in_reply_to: id, result: "done" });
+    await expect(early).rejects.toMatchObject({ code: "task_not_delivered", status: 409 });
+    expect(await relay.take(b, { max: 10 })).toHaveLength(1);
+    // Queued again for it when its lease ran out: the work it started may still be reported.
+    await advance(6_000);
+    expect((await relay.getTask(a, id)).state).toBe("queued");
+    await send(b, { type: "progress", in_reply_to: id, note: "late" });
+    expect((await relay.getTask(a, id)).state).toBe("working");
+  });
+
   test("a socket opens with the agent's record once attached, its id naming this relay", async () => {
     const { relay, register } = setup();
     const b = await register("b");

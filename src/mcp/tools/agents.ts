@@ -4,6 +4,7 @@ import { agentNames, renderMessage, renderStatus } from "../../client/render";
 import { checkSelf, registerAgent } from "../../client/session";
 import { usage } from "../../commands/_shared";
 import { ClawlinkError } from "../../errors";
+import { LIMIT } from "../../protocol/constants";
 import { Capability, NewAgentName, MESSAGE_TYPES, RegisterRequest, SendBroadcast, type Agent, type Message } from "../../protocol/schemas";
 import { toolHint } from "../hints";
 import { args, describe } from "../schema";
@@ -77,7 +78,7 @@ export const inbox = defineTool({
     "Take the messages waiting for you, oldest first: tasks to do, responses to tasks you sent, progress, broadcasts, task status changes and shared-file changes. They are acknowledged (not delivered again) unless ack is false, which only looks. With wait_s, wait up to that long for the first one. Answer a task with respond.",
   args: args({
     max: describe(v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(1000)), 50), "At most this many messages"),
-    wait_s: describe(v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(300, "wait_s must be at most 300")), 0), "Wait up to this many seconds for a message when none waits"),
+    wait_s: describe(v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(LIMIT.pollWaitS, `wait_s must be at most ${LIMIT.pollWaitS}`)), 0), "Wait up to this many seconds for a message when none waits"),
     types: describe(v.optional(v.array(v.picklist(MESSAGE_TYPES, `message types are ${MESSAGE_TYPES.join(", ")}`))), "Only these message types; the others stay for a later call"),
     ack: describe(v.optional(v.boolean(), true), "false: only look; the messages stay and come back on the next call"),
   }),
@@ -103,7 +104,7 @@ export const inbox = defineTool({
     for (const m of await client.inbox(me.id, { max: a.max })) s.mailbox.keep(m);
     const messages = s.mailbox.peek(a.max, types);
     // A call the client gave up on reaches no one: what it would return stays held.
-    if (call.signal.aborted) throw new ClawlinkError("aborted", 400, "the inbox call was canceled; nothing was taken", "call inbox again");
+    if (call.signal.aborted) throw new ClawlinkError("aborted", "the inbox call was canceled; nothing was taken", "call inbox again");
     let acked = false;
     let note = "";
     if (messages.length === 0) {

@@ -5,6 +5,7 @@ import { renderFiles, renderHistory } from "../../client/render";
 import { readVerified, saveVerified } from "../../client/transfer";
 import { missingFile } from "../../commands/_input";
 import { usage } from "../../commands/_shared";
+import { LIMIT } from "../../protocol/constants";
 import { FileKey, LockRequest } from "../../protocol/schemas";
 import { args, describe } from "../schema";
 import { outputMode, outsideHome } from "./_paths";
@@ -121,7 +122,7 @@ export const fileHistory = defineTool({
 export const fileLock = defineTool({
   name: "file_lock",
   description: "Take a lease on a key: for ttl_s seconds only you can write or delete it (others get an error). Call again to renew; file_unlock ends it early.",
-  args: args({ key: Key, ttl_s: describe(v.optional(LockRequest.entries.ttl_s, 300), "Seconds the lease lasts (1-86400)") }),
+  args: args({ key: Key, ttl_s: describe(v.optional(LockRequest.entries.ttl_s, 300), `Seconds the lease lasts (1-${LIMIT.lockTtlS})`) }),
   async run(s, a) {
     s.ctx.me();
     const lock = await s.ctx.client.lockFile(a.key, a.ttl_s);

@@ -1,5 +1,5 @@
 /** A2A errors, and every error as each binding shows it: a JSON-RPC error object or a google.rpc.Status body. */
-import { ClawlinkError } from "../../errors";
+import { ClawlinkError, type ErrorCode } from "../../errors";
 import { RPC, type RpcId } from "../../protocol/a2a";
 
 const ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo";
@@ -14,7 +14,8 @@ export class A2AError extends ClawlinkError {
     message: string,
     hint?: string,
   ) {
-    super(reason.toLowerCase(), status, message, hint);
+    // A2A's reasons are its own codes, answered in its shapes; they never reach the CLI's exit codes.
+    super(reason.toLowerCase() as ErrorCode, message, hint ?? "see the relay's card (/.well-known/agent-card.json)", { status });
   }
 }
 
@@ -35,10 +36,9 @@ export const methodNotFound = (message: string, hint?: string) => new A2AError(R
 export const unauthenticated = (presented: boolean) =>
   new ClawlinkError(
     "unauthorized",
-    401,
     presented ? "the bearer token is neither the relay token nor a registered agent's secret" : "this relay has a token, so this endpoint needs a bearer token",
     "send Authorization: Bearer <the relay token, or a ClawLink agent's secret>",
-    { "WWW-Authenticate": 'Bearer realm="clawlink"' },
+    { headers: { "WWW-Authenticate": 'Bearer realm="clawlink"' } },
   );
 
 interface Described {

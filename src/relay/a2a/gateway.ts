@@ -40,7 +40,7 @@ export function createGateway(relay: Relay, auth: Auth, limits: Pick<Limits, "ma
     try {
       return { kind: "agent", agent: await relay.resolveAgent(name) };
     } catch {
-      throw new ClawlinkError("unknown_agent", 404, `no agent is registered as "${name}" on this relay`, "the relay's card at /.well-known/agent-card.json lists its skills; /a2a/relay routes a message by skill");
+      throw new ClawlinkError("unknown_agent", `no agent is registered as "${name}" on this relay`, "the relay's card at /.well-known/agent-card.json lists its skills; /a2a/relay routes a message by skill");
     }
   };
 
@@ -67,7 +67,7 @@ export function createGateway(relay: Relay, auth: Auth, limits: Pick<Limits, "ma
   };
 
   async function card(req: Request, endpoint: string | undefined): Promise<Response> {
-    if (req.method !== "GET" && req.method !== "HEAD") throw new ClawlinkError("method_not_allowed", 405, `${req.method} is not supported on an Agent Card`, "use GET");
+    if (req.method !== "GET" && req.method !== "HEAD") throw new ClawlinkError("method_not_allowed", `${req.method} is not supported on an Agent Card`, "use GET");
     const origin = new URL(req.url).origin;
     if (endpoint === undefined || endpoint === RELAY_ENDPOINT) return relayCardReply(origin);
     const t = await target(endpoint);
@@ -82,13 +82,13 @@ export function createGateway(relay: Relay, auth: Auth, limits: Pick<Limits, "ma
     try {
       name = decodeURIComponent(slash < 0 ? rest : rest.slice(0, slash));
     } catch {
-      throw new ClawlinkError("bad_request", 400, "the agent name in the path is not valid percent-encoding", "use /a2a/NAME");
+      throw new ClawlinkError("bad_request", "the agent name in the path is not valid percent-encoding", "use /a2a/NAME");
     }
     const path = slash < 0 ? "" : rest.slice(slash);
     if (path === CARD_PATH) return card(req, name);
     // A card URL resolved against /a2a/NAME without its trailing slash lands here.
     if (name === ".well-known") {
-      throw new ClawlinkError("not_found", 404, "an agent's card is at /a2a/NAME/.well-known/agent-card.json", "resolve the card against /a2a/NAME/ (with the trailing slash), or fetch that URL whole");
+      throw new ClawlinkError("not_found", "an agent's card is at /a2a/NAME/.well-known/agent-card.json", "resolve the card against /a2a/NAME/ (with the trailing slash), or fetch that URL whole");
     }
     const body = async () => {
       requireJson(req, "A2A request");
@@ -96,7 +96,7 @@ export function createGateway(relay: Relay, auth: Auth, limits: Pick<Limits, "ma
       try {
         return utf8.decode(bytes);
       } catch {
-        throw new ClawlinkError("bad_request", 400, "the body is not valid UTF-8", "send JSON encoded as UTF-8");
+        throw new ClawlinkError("bad_request", "the body is not valid UTF-8", "send JSON encoded as UTF-8");
       }
     };
     // A JSON-RPC body is read first, so that every error after it (a refused credential, an unknown agent) answers with its id.

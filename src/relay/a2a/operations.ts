@@ -79,7 +79,7 @@ export class Operations {
     } catch (err) {
       // ClawLink's hint names `clawlink discover` and --queue, neither of which an A2A client has.
       if (err instanceof ClawlinkError && err.code === "no_capable_agent") {
-        throw new ClawlinkError(err.code, err.status, `no online agent has the skill "${task.cap}"`, "the relay's card (/.well-known/agent-card.json) lists the skills of the agents online now; send again with one of them, or later");
+        throw new ClawlinkError(err.code, `no online agent has the skill "${task.cap}"`, "the relay's card (/.well-known/agent-card.json) lists the skills of the agents online now; send again with one of them, or later");
       }
       throw err;
     }

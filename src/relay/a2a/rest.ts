@@ -56,7 +56,7 @@ function queryObject(q: URLSearchParams): Record<string, unknown> {
 }
 
 const noRoute = (method: string, path: string) =>
-  new ClawlinkError("not_found", 404, `no A2A operation is ${method} ${path}`, "HTTP+JSON paths: POST /message:send, POST /message:stream, GET /tasks, GET /tasks/{id}, POST /tasks/{id}:cancel, POST /tasks/{id}:subscribe");
+  new ClawlinkError("not_found", `no A2A operation is ${method} ${path}`, "HTTP+JSON paths: POST /message:send, POST /message:stream, GET /tasks, GET /tasks/{id}, POST /tasks/{id}:cancel, POST /tasks/{id}:subscribe");
 
 /** Serves `path` (the part after /a2a/{name}). */
 export async function callRest(call: Call, method: string, path: string, query: URLSearchParams): Promise<Response> {

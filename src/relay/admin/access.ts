@@ -23,20 +23,19 @@ export class AdminAccess {
     if (this.mode === "closed") {
       throw new ClawlinkError(
         "admin_closed",
-        403,
         "this relay is open to the network without a token, so its dashboard is closed",
         "start the relay with --admin-token (or --token) to open the dashboard",
       );
     }
-    if (value === undefined || value === "") throw new ClawlinkError("unauthorized", 401, "the dashboard needs the admin token", HINT);
-    if (!safeEqual(value, this.secret!)) throw new ClawlinkError("unauthorized", 401, "the admin token is not valid for this relay", HINT);
+    if (value === undefined || value === "") throw new ClawlinkError("unauthorized", "the dashboard needs the admin token", HINT);
+    if (!safeEqual(value, this.secret!)) throw new ClawlinkError("unauthorized", "the admin token is not valid for this relay", HINT);
   }
 
   /** An admin request: the token in `Authorization: Bearer` (the server has already refused other origins and hosts). */
   request(req: Request) {
     const header = req.headers.get("authorization");
     const m = header === null ? null : /^Bearer\s+(\S+)\s*$/i.exec(header);
-    if (header !== null && !m) throw new ClawlinkError("unauthorized", 401, "the Authorization header must be `Bearer TOKEN`", HINT);
+    if (header !== null && !m) throw new ClawlinkError("unauthorized", "the Authorization header must be `Bearer TOKEN`", HINT);
     this.check(m?.[1]);
   }
 }

@@ -34,7 +34,7 @@ export function createAdmin(opts: AdminOptions) {
     upgrade(req: Request, srv: Server<AdminSocketData>, failed: () => void): undefined {
       if (access.mode === "closed") access.check(undefined);
       if (srv.upgrade(req, { data: { admin: true, failed, sink: null, timer: null } })) return undefined;
-      throw new ClawlinkError("bad_request", 400, "this endpoint speaks WebSocket only", "the dashboard at / connects to it");
+      throw new ClawlinkError("bad_request", "this endpoint speaks WebSocket only", "the dashboard at / connects to it");
     },
     close: () => live.close(),
   };

@@ -7,7 +7,8 @@ import { ADMIN_CLOSE, TASKS_SHOWN, type AdminAgent, type AdminHealth, type Admin
 import type { Task } from "../../protocol/schemas";
 import { iso } from "../clock";
 import { Feed } from "./feed";
-import type { AdminCore, AdminEvent } from "./port";
+import type { BusEvent } from "../bus/port";
+import type { AdminCore } from "./port";
 
 /** An open dashboard: frames go out as JSON text. */
 export interface AdminSink {
@@ -120,14 +121,26 @@ export class AdminLive {
     };
   }
 
-  private note(e: AdminEvent) {
-    if (e.type === "queued") {
-      this.feed.add(e.message, e.priority, this.clock());
-      if (this.sinks.size) this.dirtyAgents.add(e.agent);
-    } else if (this.sinks.size) {
-      if (e.type === "task") this.dirtyTasks.add(e.id);
-      else if (e.type === "file") this.dirtyFiles.add(e.key);
-      else this.dirtyAgents.add(e.id);
+  /** What a bus event changes on the dashboard: the feed, and the rows to read again at the next flush. */
+  private note(e: BusEvent) {
+    if (e.type === "queued" && e.message) this.feed.add(e.message, e.priority ?? "normal", this.clock());
+    if (this.sinks.size === 0) return;
+    switch (e.type) {
+      case "queued":
+        this.dirtyAgents.add(e.agent);
+        // A task is news from the moment it is queued: no task event says it was made.
+        if (e.message?.type === "task") this.dirtyTasks.add(e.message.id);
+        break;
+      case "task":
+        this.dirtyTasks.add(e.id);
+        break;
+      case "file":
+      case "lease":
+        this.dirtyFiles.add(e.key);
+        break;
+      default:
+        // registered, connected, disconnected, unregistered
+        this.dirtyAgents.add(e.agent);
     }
     if (this.sinks.size && this.flushTimer === undefined) {
       this.flushTimer = setTimeout(() => {

@@ -4,17 +4,8 @@
  * else in admin/ knows the core. Every method is async so that a core over an async store fits as well.
  */
 import type { AdminAgent, StoreInfo, TaskCounts } from "../../protocol/admin";
-import type { FileHistory, FileInfo, FileLock, Message, Priority, Task } from "../../protocol/schemas";
-
-/** What changed; events carry ids (and a sent message), and the dashboard reads the rest through the port. */
-export type AdminEvent =
-  /** A message was queued for `agent` (a broadcast is queued once per agent, each with the same message). */
-  | { readonly type: "queued"; readonly agent: string; readonly message: Message; readonly priority: Priority }
-  /** A task changed, or was forgotten after its retention. */
-  | { readonly type: "task"; readonly id: string }
-  | { readonly type: "file"; readonly key: string }
-  | { readonly type: "agent"; readonly id: string }
-  | { readonly type: "unregistered"; readonly id: string };
+import type { FileHistory, FileInfo, FileLock, Task } from "../../protocol/schemas";
+import type { BusEvent } from "../bus/port";
 
 export interface AdminCore {
   readonly version: string;
@@ -30,8 +21,8 @@ export interface AdminCore {
   file(key: string): Promise<FileInfo | undefined>;
   fileHistory(key: string): Promise<FileHistory>;
   fileBytes(key: string, version: number): Promise<Uint8Array>;
-  /** Calls `listener` with every change until the returned function is called. */
-  subscribe(listener: (event: AdminEvent) => void): () => void;
+  /** Calls `listener` with every event on the relay's bus (its one vocabulary of changes) until the returned function is called. */
+  subscribe(listener: (event: BusEvent) => void): () => void;
 
   cancelTask(id: string, note: string): Promise<Task>;
   unregisterAgent(id: string): Promise<void>;

@@ -43,7 +43,7 @@ export function createAdminSocket(live: AdminLive, access: AdminAccess) {
       }
       const f = safeParse(AdminClientFrame, parsed);
       if (!f.success) {
-        const err = new ClawlinkError("bad_request", 400, `invalid frame: ${describeIssues(f.issues)}`, "see docs/protocol.md, Dashboard and admin API");
+        const err = new ClawlinkError("bad_request", `invalid frame: ${describeIssues(f.issues)}`, "see docs/protocol.md, Dashboard and admin API");
         if (ws.data.sink) send(ws, { op: "error", error: err.toJSON().error });
         else refuse(ws, err, ADMIN_CLOSE.badFrame);
         return;
@@ -51,7 +51,7 @@ export function createAdminSocket(live: AdminLive, access: AdminAccess) {
       const frame = f.output;
       if (frame.op === "ping") {
         if (ws.data.sink) send(ws, { op: "pong" });
-        else refuse(ws, new ClawlinkError("bad_request", 400, "the first frame must be auth", "send {\"op\":\"auth\",\"token\":\"…\"} first"), ADMIN_CLOSE.badFrame);
+        else refuse(ws, new ClawlinkError("bad_request", "the first frame must be auth", "send {\"op\":\"auth\",\"token\":\"…\"} first"), ADMIN_CLOSE.badFrame);
         return;
       }
       if (ws.data.sink) return; // authenticated already

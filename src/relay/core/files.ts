@@ -8,7 +8,7 @@ import type { FileDeleted, FileHistory, FileInfo, FileLock, FileMessage, FileVer
 import type { Bus } from "../bus/port";
 import { iso, type Clock } from "../clock";
 import { newSortableId, sha256Hex } from "../ids";
-import { decodeText, merge3, renderConflicts } from "./merge";
+import { blameConflicts, decodeText, merge3, renderConflicts, type Conflict, type Revision } from "./merge";
 import type { FileHeadRecord, FileLockRecord, FileVersionMeta, FileVersionRecord, Room, Store } from "../store/port";
 import { RELAY } from "../store/rules";
 import { announce } from "./announce";
@@ -142,10 +142,9 @@ export class Files {
     if (pinned + uploading + size <= max) return;
     throw new ClawlinkError(
       "storage_busy",
-      429,
       `uploads in progress hold ${uploading} bytes: storing ${size} more beside the ${pinned} bytes kept would pass the shared files' limit of ${max} bytes (--max-total-file-bytes)`,
       "retry when they have finished (Retry-After), or start the relay with a higher --max-total-file-bytes",
-      { "Retry-After": "1" },
+      { headers: { "Retry-After": "1" } },
     );
   }
 
@@ -209,7 +208,7 @@ export class Files {
         throw notFound("not_locked", `"${key}" is not locked (a lease also ends by itself when its ttl runs out)`, "`clawlink file-list` shows who holds leases");
       }
       const lock = r.lock;
-      throw new ClawlinkError("file_locked", 423, `"${key}" is locked by ${lock.holderName}, not by you; only the holder can unlock it (the lease ends at ${iso(lock.until)})`, `ask ${lock.holderName} to unlock it, or wait for the lease to end`);
+      throw new ClawlinkError("file_locked", `"${key}" is locked by ${lock.holderName}, not by you; only the holder can unlock it (the lease ends at ${iso(lock.until)})`, `ask ${lock.holderName} to unlock it, or wait for the lease to end`);
     }
     this.bus.publish({ type: "lease", key });
     await this.emit(actor, { key, version: await this.versionOf(key), action: "unlock" });
@@ -261,33 +260,46 @@ export class Files {
   private async merge(key: string, base: number, latest: FileVersionRecord, incoming: Uint8Array): Promise<Uint8Array> {
     const reread = `nothing was written; fetch version ${latest.version} (\`clawlink file-get --key ${shellArg(key)}\`), redo your edit on it and put again with --if-version ${latest.version}`;
     if (base > latest.version) {
-      throw new ClawlinkError("version_conflict", 412, `"${key}" has no version ${base}; its latest is version ${latest.version}`, reread, { etag: `"${latest.version}"` });
+      throw new ClawlinkError("version_conflict", `"${key}" has no version ${base}; its latest is version ${latest.version}`, reread, { headers: { etag: `"${latest.version}"` } });
     }
     const baseBytes = base === 0 ? new Uint8Array() : (await this.store.getFileVersion(key, base))?.bytes;
     if (!baseBytes) {
-      throw new ClawlinkError("not_mergeable", 409, `version ${base} of "${key}" is no longer kept (the relay keeps the last ${this.opts.maxVersions}), so it cannot be the base of a merge`, reread);
+      throw new ClawlinkError("not_mergeable", `version ${base} of "${key}" is no longer kept (the relay keeps the last ${this.opts.maxVersions}), so it cannot be the base of a merge`, reread);
     }
     if (Math.max(baseBytes.byteLength, latest.bytes.byteLength, incoming.byteLength) > MAX_MERGE_BYTES) {
-      throw new ClawlinkError("not_mergeable", 409, `"${key}" is too large to merge (over ${MAX_MERGE_BYTES} bytes)`, reread);
+      throw new ClawlinkError("not_mergeable", `"${key}" is too large to merge (over ${MAX_MERGE_BYTES} bytes)`, reread);
     }
     const o = decodeText(baseBytes);
     const a = decodeText(latest.bytes);
     const b = decodeText(incoming);
     if (o === null || a === null || b === null) {
-      throw new ClawlinkError("not_mergeable", 409, `"${key}" is binary, and binary files are never merged`, reread);
+      throw new ClawlinkError("not_mergeable", `"${key}" is binary, and binary files are never merged`, reread);
     }
     const result = merge3(o, a, b);
     if (!result.clean) {
       const n = result.conflicts.length;
-      const labels = { ours: `version ${latest.version} (${latest.author})`, base: `version ${base}`, theirs: "yours" };
+      const authors = await this.blame(key, o, base, latest, result.conflicts);
+      const everyone = [...new Set(authors.flat())];
+      const labels = { ours: authors.map((by) => `version ${latest.version} (${by.join(", ")})`), base: `version ${base}`, theirs: "yours" };
       throw new ClawlinkError(
         "merge_conflict",
-        409,
-        `your edit of "${key}" (made on version ${base}) overlaps changes in version ${latest.version} by ${latest.author}: ${n} conflicting hunk${n === 1 ? "" : "s"}; nothing was written\n${renderConflicts(result.conflicts, labels)}`,
+        `your edit of "${key}" (made on version ${base}) overlaps changes in version ${latest.version} by ${everyone.join(", ")}: ${n} conflicting hunk${n === 1 ? "" : "s"}; nothing was written\n${renderConflicts(result.conflicts, labels)}`,
         `fetch version ${latest.version} (\`clawlink file-get --key ${shellArg(key)}\`), settle the lines above on it, and put again with --if-version ${latest.version}`,
       );
     }
     return new TextEncoder().encode(result.text);
+  }
+
+  /** Who wrote each conflict's lines since `base`, as `name in version N`: the versions in between are read only on this failing path. */
+  private async blame(key: string, baseText: string, base: number, latest: FileVersionRecord, conflicts: Conflict[]): Promise<string[][]> {
+    const edits: Revision[] = [];
+    for (let version = base + 1; version <= latest.version; version++) {
+      const rec = version === latest.version ? latest : await this.store.getFileVersion(key, version);
+      const text = rec && decodeText(rec.bytes);
+      // A version no longer kept, or binary: its lines count as the next one's.
+      if (rec && text !== null && text !== undefined) edits.push({ text, label: `${rec.author} in version ${version}` });
+    }
+    return blameConflicts(baseText, edits, conflicts);
   }
 }
 
@@ -295,7 +307,6 @@ function locked(lock: FileLockRecord, now: number, outcome: string) {
   const left = Math.max(1, Math.ceil((lock.until - now) / 1000));
   return new ClawlinkError(
     "file_locked",
-    423,
     `"${lock.key}" is locked by ${lock.holderName} until ${iso(lock.until)} (${left}s from now); ${outcome}`,
     `wait for the lease to end, or ask ${lock.holderName} to run \`clawlink file-unlock --key ${shellArg(lock.key)}\``,
   );
@@ -304,7 +315,6 @@ function locked(lock: FileLockRecord, now: number, outcome: string) {
 function storageFull(size: number, pinned: number, max: number) {
   return new ClawlinkError(
     "storage_full",
-    413,
     `storing ${size} bytes would take the shared files to ${pinned + size} bytes, over the relay's limit of ${max} bytes`,
     "delete files that are no longer needed (`clawlink file-rm --key KEY`), or start the relay with a higher --max-total-file-bytes",
   );
@@ -314,18 +324,17 @@ function versionConflict(key: string, expected: number, head: FileHeadRecord | u
   const k = shellArg(key);
   if (!latest) {
     const gone = head?.deletedAt != null ? `; it was deleted by ${head.deletedBy} at ${iso(head.deletedAt)}` : "";
-    return new ClawlinkError("version_conflict", 412, `"${key}" does not exist${gone}, so it is not at version ${expected}`, "to create it, put with --if-version 0 (or without --if-version)");
+    return new ClawlinkError("version_conflict", `"${key}" does not exist${gone}, so it is not at version ${expected}`, "to create it, put with --if-version 0 (or without --if-version)");
   }
   const by = `written by ${latest.author} at ${iso(latest.createdAt)}`;
   if (expected === 0) {
-    return new ClawlinkError("version_conflict", 412, `"${key}" already exists: version ${latest.version}, ${by}`, `to replace it, put with --if-version ${latest.version}; to keep both, use another key`, { etag: `"${latest.version}"` });
+    return new ClawlinkError("version_conflict", `"${key}" already exists: version ${latest.version}, ${by}`, `to replace it, put with --if-version ${latest.version}; to keep both, use another key`, { headers: { etag: `"${latest.version}"` } });
   }
   return new ClawlinkError(
     "version_conflict",
-    412,
     `"${key}" is at version ${latest.version} (${by}), not version ${expected}; nothing was written`,
     `re-read it (\`clawlink file-get --key ${k}\`), redo your edit on version ${latest.version} and put with --if-version ${latest.version}; for text, add --merge to merge your edit with the changes since version ${expected}`,
-    { etag: `"${latest.version}"` },
+    { headers: { etag: `"${latest.version}"` } },
   );
 }
 

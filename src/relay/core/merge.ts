@@ -230,17 +230,56 @@ export function merge3(base: string, ours: string, theirs: string): MergeResult 
   return conflicts.length ? { clean: false, conflicts } : { clean: true, text: out.join("") };
 }
 
+/** One version between a merge's base and the latest, with who wrote it. */
+export interface Revision {
+  text: string;
+  /** How a conflict names its author, e.g. `bob in version 3`. */
+  label: string;
+}
+
+/**
+ * Who wrote each conflict's lines on the relay's side: `edits` run from the version after the base
+ * to the latest (whose lines the conflicts' `ours` hunks count). A line is credited to the edit that
+ * added it, and a base line the latest lacks to the edit that removed it.
+ */
+export function blameConflicts(base: string, edits: readonly Revision[], conflicts: readonly Conflict[]): string[][] {
+  // What each line of the current text came from: a base line (its index, as -1 - index) or an edit (its index).
+  let prev = splitLines(base);
+  let origin = Array.from(prev, (_, i) => -1 - i);
+  const removedBy = new Int32Array(prev.length).fill(-1);
+  edits.forEach((edit, e) => {
+    const cur = splitLines(edit.text);
+    const match = matchLines(prev, cur);
+    const next = new Array<number>(cur.length).fill(e);
+    match.forEach((j, i) => {
+      if (j >= 0) next[j] = origin[i]!;
+      else if (origin[i]! < 0 && removedBy[-1 - origin[i]!] === -1) removedBy[-1 - origin[i]!] = e;
+    });
+    prev = cur;
+    origin = next;
+  });
+  return conflicts.map((c) => {
+    const by = new Set<number>();
+    for (let i = c.ours.start - 1; i < c.ours.start - 1 + c.ours.lines.length; i++) if (origin[i]! >= 0) by.add(origin[i]!);
+    for (let i = c.base.start - 1; i < c.base.start - 1 + c.base.lines.length; i++) if (removedBy[i]! >= 0) by.add(removedBy[i]!);
+    // A change that moved lines without adding or removing any: the latest edit made it.
+    if (by.size === 0 && edits.length) by.add(edits.length - 1);
+    return [...by].sort((x, y) => x - y).map((e) => edits[e]!.label);
+  });
+}
+
 const range = (h: Hunk) => (h.lines.length === 0 ? `after line ${h.start - 1}` : h.lines.length === 1 ? `line ${h.start}` : `lines ${h.start}-${h.start + h.lines.length - 1}`);
 
-/** Conflicts in diff3 style (<<<<<<< ||||||| ======= >>>>>>>), at most `maxLines` lines of text. */
-export function renderConflicts(conflicts: Conflict[], labels: { ours: string; base: string; theirs: string }, maxLines = 200): string {
+/** Conflicts in diff3 style (<<<<<<< ||||||| ======= >>>>>>>), at most `maxLines` lines of text; `ours` may be labelled per conflict. */
+export function renderConflicts(conflicts: Conflict[], labels: { ours: string | readonly string[]; base: string; theirs: string }, maxLines = 200): string {
   const out: string[] = [];
   const push = (lines: string[]) => {
     for (const line of lines) out.push(line.endsWith("\n") ? line.slice(0, -1).replace(/\r$/, "") : line);
   };
-  for (const c of conflicts) {
-    out.push(`@@ ${range(c.base)} of ${labels.base}; ${range(c.ours)} of ${labels.ours}; ${range(c.theirs)} of ${labels.theirs} @@`);
-    out.push(`<<<<<<< ${labels.ours}`);
+  for (const [i, c] of conflicts.entries()) {
+    const ours = typeof labels.ours === "string" ? labels.ours : labels.ours[i]!;
+    out.push(`@@ ${range(c.base)} of ${labels.base}; ${range(c.ours)} of ${ours}; ${range(c.theirs)} of ${labels.theirs} @@`);
+    out.push(`<<<<<<< ${ours}`);
     push(c.ours.lines);
     out.push(`||||||| ${labels.base}`);
     push(c.base.lines);

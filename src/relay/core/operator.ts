@@ -5,8 +5,8 @@
  */
 import { notFound } from "../../errors";
 import type { AdminAgent } from "../../protocol/admin";
-import type { AdminCore, AdminEvent } from "../admin/port";
-import type { Bus, BusEvent } from "../bus/port";
+import type { AdminCore } from "../admin/port";
+import type { Bus } from "../bus/port";
 import type { Clock } from "../clock";
 import type { AgentRecord, Store } from "../store/port";
 import type { Files } from "./files";
@@ -24,25 +24,6 @@ export interface OperatorParts {
   registry: Registry;
   tasks: Tasks;
   files: Files;
-}
-
-/** The dashboard's view of a bus event; null for the ones it does not show. */
-function adminEvent(e: BusEvent): AdminEvent | null {
-  switch (e.type) {
-    case "queued":
-      return e.message ? { type: "queued", agent: e.agent, message: e.message, priority: e.priority ?? "normal" } : { type: "agent", id: e.agent };
-    case "task":
-      return e;
-    case "file":
-    case "lease":
-      return { type: "file", key: e.key };
-    case "registered":
-    case "connected":
-    case "disconnected":
-      return { type: "agent", id: e.agent };
-    case "unregistered":
-      return { type: "unregistered", id: e.agent };
-  }
 }
 
 export function operator(p: OperatorParts): AdminCore {
@@ -89,13 +70,7 @@ export function operator(p: OperatorParts): AdminCore {
     file: (key) => p.files.info(key),
     fileHistory: (key) => p.files.history(key),
     fileBytes: async (key, version) => (await p.files.get(key, version)).bytes,
-    subscribe: (listener) =>
-      p.bus.subscribe((e) => {
-        const event = adminEvent(e);
-        if (event) listener(event);
-        // A task is news to the dashboard from the moment it is queued; no task event says it was created.
-        if (e.type === "queued" && e.message?.type === "task") listener({ type: "task", id: e.message.id });
-      }),
+    subscribe: (listener) => p.bus.subscribe(listener),
     cancelTask: (id, note) => p.tasks.cancelAny(id, note),
     unregisterAgent: async (id) => {
       if (!(await p.store.getAgent(id))) throw notFound("unknown_agent", `no agent is registered with the id ${id}`, "it may have unregistered already; the agent list is up to date");

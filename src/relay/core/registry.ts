@@ -122,7 +122,6 @@ export class Registry {
         case "unknown_id":
           throw new ClawlinkError(
             "unrecognized_identity",
-            403,
             `the relay does not know agent ${id} and did not issue this secret: its key changed (a relay without --key-file or --data makes a new one at each start)`,
             "register afresh under the same name (`clawlink heartbeat` and `listen` do it by themselves); peers that used the old id need the new one",
           );
@@ -138,7 +137,7 @@ export class Registry {
           throw conflict("name_taken", `the name "${req.name}" belongs to agent ${r.holder.id} on ${r.holder.machine || "another machine"}, ${when}`, "choose another --name, or unregister that agent first");
         }
         case "too_many_agents":
-          throw new ClawlinkError("too_many_agents", 429, `the relay holds its maximum of ${this.opts.maxAgents} agents`, "unregister agents that are gone, or start the relay with a higher --max-agents");
+          throw new ClawlinkError("too_many_agents", `the relay holds its maximum of ${this.opts.maxAgents} agents`, "unregister agents that are gone, or start the relay with a higher --max-agents");
       }
     }
     this.reclaimed.delete(id);

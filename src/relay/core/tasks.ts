@@ -49,22 +49,20 @@ export function noRoom(r: Refusal, room: Room): ClawlinkError {
   const retry = { "Retry-After": "1" };
   switch (r.refused) {
     case "queue_full":
-      return new ClawlinkError("queue_full", 429, `${r.name}'s queue is full (${r.waiting} messages waiting)`, `retry later, or send to another agent; ${r.name} must poll or listen to drain it`, retry);
+      return new ClawlinkError("queue_full", `${r.name}'s queue is full (${r.waiting} messages waiting)`, `retry later, or send to another agent; ${r.name} must poll or listen to drain it`, { headers: retry });
     case "relay_full":
       return new ClawlinkError(
         "relay_full",
-        429,
         `the relay is full: messages waiting or unacknowledged hold ${r.bytes} bytes, and ${r.size} more would pass its limit of ${room.maxQueuedBytes} bytes (--max-queued-bytes)`,
         "retry later, once recipients have taken and acknowledged their messages; or start the relay with a higher --max-queued-bytes",
-        retry,
+        { headers: retry },
       );
     case "sender_full":
       return new ClawlinkError(
         "sender_full",
-        429,
         `your messages waiting or unacknowledged hold ${r.bytes} bytes, and ${r.size} more would pass the relay's limit of ${room.maxSenderBytes} bytes per sender (--max-sender-bytes)`,
         "retry once your recipients have taken and acknowledged what you sent; or start the relay with a higher --max-sender-bytes",
-        retry,
+        { headers: retry },
       );
   }
 }

@@ -46,7 +46,6 @@ export class RedisConnection {
     if (this.closed || this.failure) return;
     this.failure = new ClawlinkError(
       "store_unavailable",
-      503,
       "the relay cannot reach its Redis store, so nothing was changed",
       "retry in a few seconds: the relay reconnects by itself (its operator sees why in its log)",
     );

@@ -11,7 +11,7 @@ afterAll(cleanup);
 const HOUR = 3600_000;
 
 /** A relay on a clock the test moves, with a sender and a worker. */
-async function setup(opts: { taskRetentionMs?: number; maxFinishedTasks?: number; store?: SqliteStore } = {}, start = startTestRelay) {
+async function setup(opts: { taskRetentionMs?: number; maxFinishedTasks?: number; messageTtlMs?: number; store?: SqliteStore } = {}, start = startTestRelay) {
   let now = Date.now();
   const relay = start({ clock: () => now, ...opts });
   const call = api(relay.url);
@@ -30,7 +30,8 @@ async function setup(opts: { taskRetentionMs?: number; maxFinishedTasks?: number
 
 describe("finished tasks are kept for --task-retention", () => {
   test("past the retention a finished task is forgotten, and asking for it says so; unfinished ones stay", async () => {
-    const { relay, call, boss, worker, finish, advance } = await setup({ taskRetentionMs: 24 * HOUR });
+    // The open task stays queued (and its worker kept) past the retention: it may wait unread for 48 hours.
+    const { relay, call, boss, worker, finish, advance } = await setup({ taskRetentionMs: 24 * HOUR, messageTtlMs: 48 * HOUR });
     const done = await finish("old job");
     const open = (await call("POST", "/v1/messages", { bearer: boss.secret, json: { type: "task", to: "worker", task: "still open" } })).body.id;
     await advance(23 * HOUR);
@@ -40,7 +41,7 @@ describe("finished tasks are kept for --task-retention", () => {
     expect(gone.status).toBe(404);
     expect(gone.body.error.code).toBe("unknown_task");
     expect(gone.body.error.message).toMatch(
-      new RegExp(`^task ${done} completed at \\S+ and was forgotten since: the relay keeps finished tasks for 24h, at most 10000 of them \\(relay --task-retention, --max-finished-tasks\\)$`),
+      new RegExp(`^task ${done} completed at \\S+ and was forgotten since: the relay keeps finished tasks for 24h, at most 10000 of them and 134217728 bytes \\(relay --task-retention, --max-finished-tasks, --max-finished-bytes\\)$`),
     );
     // The holder is told the same; a stranger learns nothing.
     expect((await call("GET", `/v1/tasks/${done}`, { bearer: worker.secret })).body.error.message).toContain("was forgotten since");

@@ -317,7 +317,9 @@ export const Task = v.object({
   ttl_s: v.nullable(v.number()),
   created_at: Timestamp,
   updated_at: Timestamp,
+  /** Its first entries and its latest; `history_dropped` counts those left out between them. */
   history: v.array(TaskTransition),
+  history_dropped: v.optional(v.number(), 0),
   /** The holder's latest progress note; null until it sends one. */
   note: v.optional(v.nullable(v.string()), null),
   result: v.nullable(v.string()),
@@ -325,8 +327,11 @@ export const Task = v.object({
   holder: v.optional(v.nullable(Holder)),
 });
 export type Task = v.InferOutput<typeof Task>;
-/** `GET /v1/tasks` pages: `limit` tasks at most (default 100), and the cursor of the next page, null on the last. */
-export const TASK_PAGE = { default: 100, max: 1000 } as const;
+/**
+ * `GET /v1/tasks` pages: `limit` tasks at most (default 100), cut short once the page passes
+ * `maxBytes` (it always holds one task), and the cursor of the next page, null on the last.
+ */
+export const TASK_PAGE = { default: 100, max: 1000, maxBytes: 4 * 1024 * 1024 } as const;
 export const TaskList = v.object({ tasks: v.array(Task), next_cursor: v.optional(v.nullable(v.string()), null) });
 export type TaskList = v.InferOutput<typeof TaskList>;
 

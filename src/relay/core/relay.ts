@@ -62,8 +62,6 @@ export interface CoreOptions {
 
 /** What the transports see of the core's records and options: types only, through the façade. */
 export type { AgentRecord, Connection, FileVersionRecord, PutOptions, Sink, TaskWatcher, Upload, Want };
-/** Reads a page cursor this relay gave out (`next_cursor`); undefined for any other text. */
-export { decodeCursor } from "./retention";
 
 export class Relay {
   readonly version: string;
@@ -235,8 +233,8 @@ export class Relay {
     return this.tasks.list(agent, filter);
   }
 
-  /** A page of the agent's tasks: at most `limit`, after the task `after` (a decoded cursor), with the next page's cursor. */
-  taskPage(agent: AgentRecord, filter: TaskFilter, page: { limit: number; after?: string }): Promise<TaskPage> {
+  /** A page of the agent's tasks: at most `limit` and about TASK_PAGE.maxBytes, after `cursor` (a next_cursor this relay gave out; 400 for any other), with the next page's cursor. */
+  taskPage(agent: AgentRecord, filter: TaskFilter, page: { limit: number; cursor?: string }): Promise<TaskPage> {
     return this.tasks.page(agent, filter, page);
   }
 

@@ -54,12 +54,3 @@ export class Forgetting {
     return notFound("unknown_task", `no task has the id ${taskId}`, hint);
   }
 }
-
-/** A page cursor: opaque to clients, the id of the last task on the page to the relay. */
-export const encodeCursor = (taskId: string) => Buffer.from(`after:${taskId}`).toString("base64url");
-
-/** The task id a cursor names, or undefined for a cursor this relay did not give out. */
-export function decodeCursor(cursor: string): string | undefined {
-  const text = Buffer.from(cursor, "base64url").toString();
-  return /^after:t_[0-9a-z]{1,62}$/.test(text) ? text.slice("after:".length) : undefined;
-}

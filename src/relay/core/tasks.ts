@@ -4,14 +4,15 @@
  * operation (a compare-and-set on the task's state); the bus hears what it changed.
  */
 import { ClawlinkError, badRequest, conflict, forbidden, notFound } from "../../errors";
-import type { Message, SendMessage, Sent, Task, TaskState } from "../../protocol/schemas";
+import { TASK_PAGE, type Message, type SendMessage, type Sent, type Task, type TaskState } from "../../protocol/schemas";
 import type { Bus } from "../bus/port";
 import { iso, type Clock } from "../clock";
 import { newSortableId } from "../ids";
 import { formatDuration } from "../../duration";
 import type { AgentRecord, Refusal, Room, Store, TaskChanged, TaskRecord } from "../store/port";
 import { REPLY_RESERVE } from "../store/rules";
-import { encodeCursor, Forgetting, type RetentionOptions } from "./retention";
+import { Forgetting, type RetentionOptions } from "./retention";
+import { Cursors } from "./cursor";
 import { announce } from "./announce";
 import { unknownAgent } from "./registry";
 import { canReceive } from "../store/rules";
@@ -104,6 +105,7 @@ export class Tasks {
   private turns = new Map<string, number>();
   private forgetting: Forgetting;
   private nextUnreadSweep = 0;
+  private cursors = new Cursors();
 
   constructor(
     private store: Store,
@@ -293,11 +295,21 @@ export class Tasks {
     return (await this.store.listTasks(agent.id, filter)).map((t) => taskView(t));
   }
 
-  /** One page of them: at most `limit`, after the task `after` (a decoded cursor). */
-  async page(agent: AgentRecord, filter: TaskFilter, page: { limit: number; after?: string }): Promise<TaskPage> {
-    const picked = await this.store.listTasks(agent.id, { ...filter, after: page.after, limit: page.limit + 1 });
-    const tasks = picked.slice(0, page.limit).map((t) => taskView(t));
-    return { tasks, next_cursor: picked.length > page.limit ? encodeCursor(tasks[tasks.length - 1]!.id) : null };
+  /** One page of them: at most `limit`, cut short past TASK_PAGE.maxBytes (never empty while any are left), after a cursor this relay signed. */
+  async page(agent: AgentRecord, filter: TaskFilter, page: { limit: number; cursor?: string }): Promise<TaskPage> {
+    const after = page.cursor === undefined ? undefined : this.cursors.read(agent.id, filter, page.cursor);
+    const picked = await this.store.listTasks(agent.id, { ...filter, after, limit: page.limit + 1 });
+    const tasks: Task[] = [];
+    let bytes = 0;
+    for (const t of picked) {
+      if (tasks.length === page.limit) break;
+      const view = taskView(t);
+      bytes += Buffer.byteLength(JSON.stringify(view));
+      if (tasks.length > 0 && bytes > TASK_PAGE.maxBytes) break;
+      tasks.push(view);
+    }
+    const more = picked.length > tasks.length;
+    return { tasks, next_cursor: more ? this.cursors.sign(agent.id, filter, tasks[tasks.length - 1]!.id) : null };
   }
 
   /** Tasks still queued past their ttl expire; so does what waited unread past --message-ttl; finished ones past their retention are forgotten; those of holders gone offline are taken back. */

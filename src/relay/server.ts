@@ -32,6 +32,8 @@ export interface RelayOptions extends Omit<CoreOptions, keyof Limits>, Partial<L
   allowHosts?: string[];
   /** Called with unexpected errors (a bug, not bad input). */
   onError?: (err: unknown) => void;
+  /** How long a task watch may stay backed up before it is closed (default WATCH_STALL_MS). */
+  watchStallMs?: number;
 }
 
 type AnySocket = SocketData | AdminSocketData;
@@ -192,7 +194,7 @@ export function startRelay(opts: RelayOptions = {}): RelayServer {
       onError(err);
       return errorResponse(err);
     },
-    websocket: { ...bothSockets(createSocketHandler(relay), admin.socket), maxPayloadLength: limits.maxFrameBytes },
+    websocket: { ...bothSockets(createSocketHandler(relay, { stallMs: opts.watchStallMs }), admin.socket), maxPayloadLength: limits.maxFrameBytes },
   });
 
   const hostRule: HostRule | undefined = isLoopbackName(opts.host ?? "127.0.0.1") ? { port: server.port!, extra: new Set(opts.allowHosts?.map((h) => h.toLowerCase())) } : undefined;

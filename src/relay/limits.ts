@@ -10,6 +10,8 @@ export interface Limits {
   maxFileBytes: number;
   /** All shared files together, in bytes. */
   maxTotalFileBytes: number;
+  /** Bytes a second a file upload must arrive at, on average, after its first 10 seconds. */
+  minUploadRate: number;
   /** Versions kept per shared file. */
   maxFileVersions: number;
   /** Largest WebSocket frame an agent may send, in bytes. */
@@ -47,6 +49,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = {
   maxFileBytes: 256 * 1024 * 1024,
   maxTotalFileBytes: 1024 * 1024 * 1024,
   maxFileVersions: 20,
+  minUploadRate: 16 * 1024,
   maxFrameBytes: 1024 * 1024 + 16 * 1024,
   maxQueue: 10_000,
   maxQueuedBytes: 256 * 1024 * 1024,

@@ -11,10 +11,16 @@ import { type AgentRecord, type FileVersionRecord, type PutOptions, type Relay, 
 import { IDLE_TIMEOUT_S, declaredLength, readJsonBody, type Limits } from "./limits";
 import { RegistrationLimit } from "./registrations";
 
-export type RouteLimits = Pick<Limits, "maxMessageBytes" | "maxFileBytes" | "maxTotalFileBytes" | "maxRegistrations">;
+export type RouteLimits = Pick<Limits, "maxMessageBytes" | "maxFileBytes" | "maxTotalFileBytes" | "maxRegistrations" | "minUploadRate"> & {
+  /** How long an upload may arrive at any pace before --min-upload-rate applies (default 10 s). */
+  uploadGraceMs?: number;
+};
 
 export type Params = { params: Record<string, string> & { id: string } };
 type Handler = (req: Request & Params, srv: Server<unknown>) => Promise<Response>;
+
+/** An upload arrives at any pace for this long; then at --min-upload-rate on average. */
+export const UPLOAD_GRACE_MS = 10_000;
 
 const JSON_HEADERS = { "content-type": "application/json" };
 export const json = (body: unknown, status = 200, headers?: Record<string, string>) =>
@@ -52,6 +58,7 @@ function query(req: Request): Record<string, string> {
 
 export function createRoutes(relay: Relay, auth: Auth, limits: RouteLimits) {
   const registrations = new RegistrationLimit(limits.maxRegistrations);
+  const pace = { rate: limits.minUploadRate, graceMs: limits.uploadGraceMs ?? UPLOAD_GRACE_MS };
   const self = async (req: Request & Params): Promise<AgentRecord> => {
     const agent = await auth.agent(req);
     if (req.params.id !== agent.id) {
@@ -157,7 +164,7 @@ export function createRoutes(relay: Relay, auth: Auth, limits: RouteLimits) {
           throw err;
         }
         try {
-          const bytes = await readFileBody(req, limits.maxFileBytes, hold);
+          const bytes = await readFileBody(req, limits.maxFileBytes, hold, pace);
           collectSoon(bytes.byteLength);
           const written = await relay.putFile(agent, key, bytes, { ...conditions, hold });
           return json(written, written.created ? 201 : 200, { etag: `"${written.version}"` });

@@ -34,6 +34,8 @@ export interface RelayOptions extends Omit<CoreOptions, keyof Limits>, Partial<L
   onError?: (err: unknown) => void;
   /** How long a task watch may stay backed up before it is closed (default WATCH_STALL_MS). */
   watchStallMs?: number;
+  /** How long an upload may arrive at any pace before --min-upload-rate applies (default UPLOAD_GRACE_MS). */
+  uploadGraceMs?: number;
 }
 
 type AnySocket = SocketData | AdminSocketData;
@@ -53,7 +55,7 @@ export function startRelay(opts: RelayOptions = {}): RelayServer {
   const auth = new Auth(relay, opts.token || undefined);
   const throttle = new AuthThrottle(limits.maxAuthFailures);
   const connections = new Connections(limits);
-  const routes = createRoutes(relay, auth, limits);
+  const routes = createRoutes(relay, auth, { ...limits, uploadGraceMs: opts.uploadGraceMs });
   const a2a = createGateway(relay, auth, limits);
   const address = (req: Request, srv: Server<AnySocket>) => srv.requestIP(req)?.address ?? "unknown";
 

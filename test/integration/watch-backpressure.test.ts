@@ -41,7 +41,7 @@ describe("task watches and slow readers", () => {
     const raw = net.connect({ port, host: "127.0.0.1" });
     const chunks: Buffer[] = [];
     let ended = false;
-    raw.on("data", (d) => chunks.push(d));
+    raw.on("data", (d: Buffer) => chunks.push(d));
     raw.on("close", () => (ended = true));
     raw.on("error", () => {});
     await new Promise<void>((r) => raw.once("connect", () => r()));

@@ -10,6 +10,11 @@
  *   acks      one agent with 10,000 messages in its inbox floods ack frames naming 1000 of its tasks
  *   progress  one agent holding a task floods its requester with 10 KB progress notes
  *   uploads   8 concurrent uploads of 200 MiB against the default budget: the relay's peak memory
+ *   sink      agents that never read, flooded with 1 MB tasks: the recipient cap, and answers that still flow
+ *   held      tasks acknowledged and never answered; finished tasks with big results; their pages
+ *   watch     32 task watches that never read, while the task changes 200 times
+ *   trickle   uploads declaring 256 MiB sent a byte a second: how long they hold the file budget
+ * (the last four are in _bench-held.ts, and print the relay's memory against what the budgets bound)
  * A bystander agent, in a process of its own, sends a heartbeat every 5 ms; its p99 with no attack
  * (the baseline, same run) and under attack are printed, and the verdict is whether the latter stays
  * under 50 ms. The relay's CPU share during the attack says how much of a core the attack took.
@@ -20,6 +25,7 @@ import { cpuMeter, describeMachine, fmtCpu, machineLine, rssMiBOf } from "./_mac
 import { BINARY, ensureBinary, registerAgents, spawnRelay, track, useBinary, type AgentCred, type ServerProcess } from "./_relay";
 import { fmtInt, fmtMs, type Summary } from "./_stats";
 import { bearer, openSocket, wsUrl } from "./_ws";
+import { held, sink, trickle, watch } from "./_bench-held";
 
 const P99_TARGET_MS = 50;
 
@@ -33,7 +39,8 @@ const { values, positionals } = parseArgs({
     help: { type: "boolean", short: "h", default: false },
   },
 });
-const SECTIONS: Record<string, () => Promise<boolean>> = { acks, progress, uploads };
+const bench = { withRelay, log: (line: string) => log(line) };
+const SECTIONS: Record<string, () => Promise<boolean>> = { acks, progress, uploads, sink: () => sink(bench), held: () => held(bench), watch: () => watch(bench), trickle: () => trickle(bench) };
 if (values.help) {
   process.stdout.write(`usage: bun scripts/bench-budgets.ts [${Object.keys(SECTIONS).join("|")}...] [--duration S] [--binary PATH]\n`);
   process.exit(0);

@@ -26,6 +26,8 @@ export const LIMIT = {
   /** Tasks one page of `GET /v1/tasks` holds at most (`limit`), and when it does not say. */
   taskPageMax: 1000,
   taskPageDefault: 100,
+  /** A task page stops once its tasks pass this many bytes of JSON (it always holds one). */
+  taskPageBytes: 4 * 1024 * 1024,
   /** Objects or arrays a JSON value (a task's context) may nest. */
   jsonDepth: 32,
   /** A file key's characters and `/`-separated segments. */

@@ -56,6 +56,8 @@ export const ERRORS = {
   version_conflict: e(412, EXIT.conflict),
   too_large: e(413, EXIT.usage),
   storage_full: e(413, EXIT.usage),
+  // An upload that arrives slower than --min-upload-rate: retrying over the same link would fail again.
+  upload_too_slow: e(408, EXIT.error),
   unsupported_media_type: e(415, EXIT.error),
   // The relay is there but does not answer to the host name in the URL.
   wrong_host: e(421, EXIT.unreachable),
@@ -63,6 +65,7 @@ export const ERRORS = {
   queue_full: e(429, EXIT.busy),
   relay_full: e(429, EXIT.busy),
   sender_full: e(429, EXIT.busy),
+  recipient_full: e(429, EXIT.busy),
   storage_busy: e(429, EXIT.busy),
   too_many_agents: e(429, EXIT.busy),
   too_many_auth_failures: e(429, EXIT.busy),

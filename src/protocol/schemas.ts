@@ -323,7 +323,9 @@ export const Task = v.object({
   ttl_s: v.nullable(v.number()),
   created_at: Timestamp,
   updated_at: Timestamp,
+  /** Its first entries and its latest; `history_dropped` counts those left out between them. */
   history: v.array(TaskTransition),
+  history_dropped: v.optional(v.number(), 0),
   /** The holder's latest progress note; null until it sends one. */
   note: v.optional(v.nullable(v.string()), null),
   result: v.nullable(v.string()),
@@ -331,7 +333,10 @@ export const Task = v.object({
   holder: v.optional(v.nullable(Holder)),
 });
 export type Task = v.InferOutput<typeof Task>;
-/** A page of `GET /v1/tasks`, and the cursor of the next page, null on the last. */
+/**
+ * A page of `GET /v1/tasks`: `limit` tasks at most (`LIMIT.taskPageDefault` unless asked), cut short once
+ * the page passes `LIMIT.taskPageBytes` (it always holds one task), and the cursor of the next page, null on the last.
+ */
 export const TaskList = v.object({ tasks: v.array(Task), next_cursor: v.optional(v.nullable(v.string()), null) });
 export type TaskList = v.InferOutput<typeof TaskList>;
 

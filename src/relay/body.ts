@@ -7,6 +7,19 @@ const fileTooLarge = (limit: number) => tooLarge("the file", limit, "--max-file-
 const brokeOff = (received: number) =>
   new ClawlinkError("bad_request", `the upload broke off after ${received} bytes`, "send the file again");
 
+/** How fast an upload must arrive: after `graceMs`, at least `rate` bytes a second on average since then. */
+export interface Pace {
+  readonly rate: number;
+  readonly graceMs: number;
+}
+
+const tooSlow = (received: number, ms: number, pace: Pace) =>
+  new ClawlinkError(
+    "upload_too_slow",
+    `the upload sent ${received} bytes in ${(ms / 1000).toFixed(1)}s, slower than the relay's --min-upload-rate of ${pace.rate} bytes a second (after ${pace.graceMs / 1000}s)`,
+    "send the file again over a faster link, or start the relay with a lower --min-upload-rate",
+  );
+
 /** Request chunks are garbage once copied; nudging the collector this often keeps them from piling up. */
 const COLLECT_EVERY = 32 * 1024 * 1024;
 /** Slices a stored file is served in. */
@@ -49,7 +62,8 @@ const ARRIVED_BEFORE_BUFFER = 1 / 4;
  * over what `hold` can get) is read on and dropped, up to twice the limit, so its sender gets the
  * error rather than a broken pipe.
  */
-export async function readFileBody(req: Request, limit: number, hold?: UploadHold): Promise<Uint8Array> {
+export async function readFileBody(req: Request, limit: number, hold?: UploadHold, pace?: Pace): Promise<Uint8Array> {
+  const start = performance.now();
   const header = req.headers.get("content-length");
   const declared = header === null ? undefined : Number(header);
   if (declared !== undefined && !(declared >= 0 && declared <= limit)) {
@@ -67,6 +81,12 @@ export async function readFileBody(req: Request, limit: number, hold?: UploadHol
       const { done, value: chunk } = (await reader?.read()) ?? { done: true, value: undefined };
       if (done) break;
       received += chunk.byteLength;
+      // A body trickled in would hold its room in the budget for as long as it lasts: past the pace, stop reading.
+      const ms = performance.now() - start;
+      if (pace && ms > pace.graceMs && received < (pace.rate * (ms - pace.graceMs)) / 1000) {
+        await reader?.cancel().catch(() => {});
+        throw tooSlow(received, ms, pace);
+      }
       if (!refused && received > (declared ?? limit)) refused = declared === undefined ? fileTooLarge(limit) : brokeOff(received);
       if (!refused && declared === undefined && hold && received > hold.bytes) refused = raise(hold, received, limit);
       // Refused: stop keeping, read on for a while.
@@ -95,7 +115,8 @@ export async function readFileBody(req: Request, limit: number, hold?: UploadHol
         sinceCollect = 0;
       }
     }
-  } catch {
+  } catch (err) {
+    if (err instanceof ClawlinkError) throw err;
     throw brokeOff(received);
   } finally {
     if (received > 2 * limit) await reader?.cancel().catch(() => {});

@@ -10,6 +10,8 @@ export interface Limits {
   maxFileBytes: number;
   /** All shared files together, in bytes. */
   maxTotalFileBytes: number;
+  /** Bytes a second a file upload must arrive at, on average, after its first 10 seconds. */
+  minUploadRate: number;
   /** Versions kept per shared file. */
   maxFileVersions: number;
   /** Largest WebSocket frame an agent may send, in bytes. */
@@ -18,12 +20,18 @@ export interface Limits {
   maxQueue: number;
   /** Bytes of every message waiting or unacknowledged, relay-wide, before senders get 429. */
   maxQueuedBytes: number;
-  /** Bytes of one agent's messages waiting or unacknowledged before it gets 429. */
+  /** Bytes of one agent's messages waiting or unacknowledged, and of its unfinished tasks, before it gets 429. */
   maxSenderBytes: number;
+  /** Bytes of the messages waiting or unacknowledged for one agent before its senders get 429. */
+  maxRecipientBytes: number;
+  /** How long a message may wait unread before it is dropped (a task expires), in milliseconds. */
+  messageTtlMs: number;
   /** How long a finished task is kept, in milliseconds. */
   taskRetentionMs: number;
   /** Finished tasks kept at most, relay-wide. */
   maxFinishedTasks: number;
+  /** Bytes of finished tasks kept at most (their text, context and result), relay-wide. */
+  maxFinishedBytes: number;
   /** Agents the relay holds at most. */
   maxAgents: number;
   /** Failed authentications per client address and claimed identity per minute before they get 429. */
@@ -41,12 +49,16 @@ export const DEFAULT_LIMITS: Readonly<Limits> = {
   maxFileBytes: 256 * 1024 * 1024,
   maxTotalFileBytes: 1024 * 1024 * 1024,
   maxFileVersions: 20,
+  minUploadRate: 16 * 1024,
   maxFrameBytes: 1024 * 1024 + 16 * 1024,
   maxQueue: 10_000,
   maxQueuedBytes: 256 * 1024 * 1024,
   maxSenderBytes: 64 * 1024 * 1024,
+  maxRecipientBytes: 32 * 1024 * 1024,
+  messageTtlMs: 24 * 3600 * 1000,
   taskRetentionMs: 24 * 3600 * 1000,
   maxFinishedTasks: 10_000,
+  maxFinishedBytes: 128 * 1024 * 1024,
   maxAgents: 10_000,
   maxAuthFailures: 30,
   maxRegistrations: 60,

@@ -33,6 +33,10 @@ export interface RelayOptions extends Omit<CoreOptions, keyof Limits>, Partial<L
   allowHosts?: string[];
   /** Called with unexpected errors (a bug, not bad input). */
   onError?: (err: unknown) => void;
+  /** How long a task watch may stay backed up before it is closed (default WATCH_STALL_MS). */
+  watchStallMs?: number;
+  /** How long an upload may arrive at any pace before --min-upload-rate applies (default UPLOAD_GRACE_MS). */
+  uploadGraceMs?: number;
 }
 
 type AnySocket = SocketData | AdminSocketData;
@@ -52,7 +56,7 @@ export function startRelay(opts: RelayOptions = {}): RelayServer {
   const auth = new Auth(relay, opts.token || undefined);
   const throttle = new AuthThrottle(limits.maxAuthFailures);
   const connections = new Connections(limits);
-  const routes = createRoutes(relay, auth, limits);
+  const routes = createRoutes(relay, auth, { ...limits, uploadGraceMs: opts.uploadGraceMs });
   const a2a = createGateway(relay, auth, limits);
   const address = (req: Request, srv: Server<AnySocket>) => srv.requestIP(req)?.address ?? "unknown";
 
@@ -190,7 +194,7 @@ export function startRelay(opts: RelayOptions = {}): RelayServer {
       onError(err);
       return errorResponse(err);
     },
-    websocket: { ...bothSockets(createSocketHandler(relay), admin.socket), maxPayloadLength: limits.maxFrameBytes },
+    websocket: { ...bothSockets(createSocketHandler(relay, { stallMs: opts.watchStallMs }), admin.socket), maxPayloadLength: limits.maxFrameBytes },
   });
 
   const hostRule: HostRule | undefined = isLoopbackName(opts.host ?? "127.0.0.1") ? { port: server.port!, extra: new Set(opts.allowHosts?.map((h) => h.toLowerCase())) } : undefined;

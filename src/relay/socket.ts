@@ -1,8 +1,8 @@
 /** WebSocket adapter: translates Bun's socket events into calls on the relay's core, and its pushes into frames. */
-import type { WebSocketHandler } from "bun";
+import type { ServerWebSocket, WebSocketHandler } from "bun";
 import { ClawlinkError } from "../errors";
 import { describeIssues, safeParse } from "../protocol/codec";
-import { ClientFrame, FrameRef, SendMessage, type Message, type MessageType, type ServerFrame } from "../protocol/schemas";
+import { ClientFrame, FrameRef, SendMessage, type Message, type MessageType, type ResponseMessage, type ServerFrame, type Task } from "../protocol/schemas";
 import type { AgentRecord, Connection, Relay, Want } from "./core/relay";
 
 export interface SocketData {
@@ -15,12 +15,55 @@ export interface SocketData {
   types: Set<string> | null;
   connection: Connection | null;
   unwatch: Promise<(() => void) | undefined> | null;
+  /** A task watch's snapshot held back while its socket is backed up (the latest wins, serialized only when sent), and since when it has been. */
+  held?: { frame: (() => string) | null; since: number };
   /** Gives back the socket's place under the connection limits. */
   release: () => void;
 }
 
 /** A frame touches its agent's last seen at most this often. */
 const SEEN_MS = 1000;
+
+/**
+ * A task watch never queues snapshots behind a socket that is backed up: the latest replaces the one
+ * held back, and goes out when the socket drains. A watcher that stays backed up this long, or has
+ * more than this many bytes unsent, is closed (1008); `delegate --wait` connects again and gets the task as it is.
+ */
+export const WATCH_STALL_MS = 30_000;
+export const WATCH_BUFFER_BYTES = 4 * 1024 * 1024;
+
+/** One snapshot is pushed to every watcher of a task: it is serialized once. */
+let lastSnapshot: { task: Task; frame: string } | undefined;
+function snapshotFrame(task: Task, response: ResponseMessage | null): string {
+  if (lastSnapshot?.task !== task) lastSnapshot = { task, frame: frame({ op: "task", task, response }) };
+  return lastSnapshot.frame;
+}
+
+/** Pushes a watch's snapshot now, or holds it back (replacing the one held) while the socket is backed up. */
+function pushSnapshot(ws: ServerWebSocket<SocketData>, task: Task, response: ResponseMessage | null, now: number, stallMs: number) {
+  const held = (ws.data.held ??= { frame: null, since: 0 });
+  const buffered = ws.getBufferedAmount();
+  if (buffered === 0 && held.frame === null) {
+    if (ws.send(snapshotFrame(task, response)) === -1) held.since = now;
+    return;
+  }
+  if (held.since === 0) held.since = now;
+  held.frame = () => snapshotFrame(task, response);
+  if (buffered > WATCH_BUFFER_BYTES || now - held.since > stallMs) {
+    held.frame = null;
+    ws.close(1008, "task watch not read: the relay keeps only the latest snapshot for a slow reader; reconnect to get it");
+  }
+}
+
+/** The socket drained: the snapshot held back goes out. */
+function drainSnapshot(ws: ServerWebSocket<SocketData>) {
+  const held = ws.data.held;
+  if (!held) return;
+  const f = held.frame;
+  held.frame = null;
+  held.since = 0;
+  if (f !== null && ws.send(f()) === -1) held.since = Date.now();
+}
 
 const frame = (f: ServerFrame) => JSON.stringify(f);
 
@@ -39,7 +82,8 @@ function wantOf(data: SocketData): Want | null {
   return null;
 }
 
-export function createSocketHandler(relay: Relay): WebSocketHandler<SocketData> {
+export function createSocketHandler(relay: Relay, opts: { stallMs?: number } = {}): WebSocketHandler<SocketData> {
+  const stallMs = opts.stallMs ?? WATCH_STALL_MS;
   return {
     // Relay-side bound on what one connection may buffer before `send` reports backpressure.
     backpressureLimit: 4 * 1024 * 1024,
@@ -53,7 +97,7 @@ export function createSocketHandler(relay: Relay): WebSocketHandler<SocketData> 
         ws.send(frame({ op: "hello", agent: relay.view(agent) }));
         ws.data.unwatch = relay
           .watchTask(agent, watch, {
-            push: (task, response) => ws.send(frame({ op: "task", task, response })),
+            push: (task, response) => pushSnapshot(ws, task, response, Date.now(), stallMs),
             close: (code, reason) => ws.close(code, reason),
           })
           .catch((err) => {
@@ -126,6 +170,7 @@ export function createSocketHandler(relay: Relay): WebSocketHandler<SocketData> 
 
     drain(ws) {
       ws.data.connection?.drained();
+      if (ws.data.watch) drainSnapshot(ws);
     },
 
     close(ws) {

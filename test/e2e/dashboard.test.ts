@@ -33,6 +33,8 @@ const rowTexts = (page: Page, list: string) => page.$$eval(`#${list} [role=optio
 const rowWith = (page: Page, list: string, text: string) => page.locator(`#${list} [role=option]:not([hidden])`, { hasText: text });
 
 async function expectAccessible(page: Page, where: string) {
+  // Checked at rest: a toast caught halfway through fading has a contrast it never shows for long.
+  await page.waitForFunction(() => !document.querySelector("#toast.shown") && document.querySelector("#toast")!.getAnimations().length === 0, undefined, { timeout: 10_000 });
   const found = await seriousViolations(page);
   if (found.length) console.error(`axe on ${where}:`, JSON.stringify(found, null, 2));
   expect(found).toEqual([]);

@@ -269,7 +269,12 @@ describe("tasks in pages; finished tasks forgotten after --task-retention", asyn
     const human = await runCli(["tasks", "--sent", "--limit", "2"], t.lister);
     expect(human.stdout).toContain("job 1");
     expect(human.stdout).not.toContain("job 2");
-    expect(human.stdout).toContain(`more tasks: clawlink tasks --sent --limit 2 --cursor ${first.json.next_cursor}`);
+    // A cursor is given for one list: the --sent list has its own.
+    const sent = await runCli(["tasks", "--sent", "--limit", "2", "--json"], t.lister);
+    expect(human.stdout).toContain(`more tasks: clawlink tasks --sent --limit 2 --cursor ${sent.json.next_cursor}`);
+    const borrowed = await runCli(["tasks", "--limit", "2", "--cursor", sent.json.next_cursor], t.lister);
+    expect(borrowed.code).toBe(2);
+    expect(borrowed.stderr).toContain("cursor is not one this relay gave out for this list");
     const second = await runCli(["tasks", "--limit", "2", "--cursor", first.json.next_cursor, "--json"], t.lister);
     expect(second.json.tasks.map((x: any) => x.id)).toEqual(ids.slice(2, 4));
     const last = await runCli(["tasks", "--limit", "2", "--cursor", second.json.next_cursor], t.lister);
@@ -283,7 +288,7 @@ describe("tasks in pages; finished tasks forgotten after --task-retention", asyn
     const badCursor = await runCli(["tasks", "--cursor", "nonsense"], t.lister);
     expect(badCursor.code).toBe(2);
     expect(badCursor.stderr).toContain("cursor is not one this relay gave out");
-  });
+  }, 20_000);
 
   test("a finished task is forgotten after the retention: `task` says so and exits 5", async () => {
     const id = (await runCli(["delegate", "--to", "doer", "--task", "short-lived"], t.lister)).stdout.trim();

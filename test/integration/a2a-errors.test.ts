@@ -216,3 +216,21 @@ test("the relay's card is built once per max-age: an agent registered meanwhile 
   // An agent's own card is cheap and always current.
   expect((await call("GET", "/a2a/carol/.well-known/agent-card.json")).body.skills.map((s: any) => s.id)).toEqual(["translate"]);
 });
+
+test("ListTasks stops a page past 4 MiB of tasks, as GET /v1/tasks does, and its token goes on from there", async () => {
+  const relay = startTestRelay({ token: TOKEN, maxMessageBytes: 1_100_000 });
+  const call = api(relay.url);
+  await registerAgent(relay.url, "bob", TOKEN);
+  const rpc = (body: unknown) => call("POST", "/a2a/bob", { bearer: TOKEN, json: body });
+  for (let i = 0; i < 6; i++) {
+    const r = await rpc({ jsonrpc: "2.0", id: i, method: "SendMessage", params: { message: { messageId: `m${i}`, role: "ROLE_USER", parts: [{ text: `${i}`.padEnd(1_000_000, "x") }] }, configuration: { returnImmediately: true } } });
+    expect(r.body.result.task).toBeDefined();
+  }
+  const first = (await rpc({ jsonrpc: "2.0", id: 9, method: "ListTasks", params: { pageSize: 100 } })).body.result;
+  expect(first.tasks.length).toBe(4);
+  expect(first.totalSize).toBe(6);
+  const second = (await rpc({ jsonrpc: "2.0", id: 9, method: "ListTasks", params: { pageSize: 100, pageToken: first.nextPageToken } })).body.result;
+  expect(second.tasks.length).toBe(2);
+  expect(second.nextPageToken).toBe("");
+  expect(new Set([...first.tasks, ...second.tasks].map((t: any) => t.id)).size).toBe(6);
+});

@@ -41,25 +41,29 @@ describe("bytes held relay-wide (--max-queued-bytes)", () => {
       if (r.status === 201) sent++;
       else refused = r;
     }
-    expect(sent).toBe(6);
+    // New tasks stop at 7/8 of the budget: the rest is kept for replies.
+    expect(sent).toBe(5);
     expect(refused!.status).toBe(429);
     expect(refused!.headers.get("retry-after")).toBe("1");
     expect(refused!.body.error.code).toBe("relay_full");
-    expect(refused!.body.error.message).toMatch(/^the relay is full: messages waiting or unacknowledged hold \d+ bytes, and \d+ more would pass its limit of 65536 bytes \(--max-queued-bytes\)$/);
+    expect(refused!.body.error.message).toMatch(/^the relay is full: messages waiting or unacknowledged and unfinished tasks hold \d+ bytes, and \d+ more would pass its limit of 65536 bytes \(--max-queued-bytes; new tasks and broadcasts stop at 88%, keeping the rest for responses, progress and status\)$/);
     expect(refused!.body.error.hint).toContain("--max-queued-bytes");
-    expect(await pendingOf(relay, b)).toBe(6);
-    expect((await call("GET", "/v1/tasks", { bearer: a.secret })).body.tasks.length).toBe(6);
+    expect(await pendingOf(relay, b)).toBe(5);
+    expect((await call("GET", "/v1/tasks", { bearer: a.secret })).body.tasks.length).toBe(5);
 
     // A broadcast that does not fit is skipped, as for a full queue.
     const c = await registerAgent(relay.url, "listener");
     const big = await call("POST", "/v1/messages", { bearer: c.secret, json: { type: "broadcast", content: "y".repeat(10_000) } });
     expect(big.body.recipients).toBe(0);
 
-    // Messages handed out but not acknowledged still count; acknowledged ones make room.
-    const taken = await call("GET", `/v1/agents/${b.id}/inbox?max=6`, { bearer: b.secret });
-    expect(taken.body.messages.length).toBe(6);
-    expect((await call("POST", "/v1/messages", { bearer: a.secret, json: task })).status).toBe(429);
+    // Tasks handed out, and acknowledged, still count until they finish; finished ones make room.
+    const taken = await call("GET", `/v1/agents/${b.id}/inbox?max=5`, { bearer: b.secret });
+    expect(taken.body.messages.length).toBe(5);
     await call("POST", `/v1/agents/${b.id}/ack`, { bearer: b.secret, json: { ids: taken.body.messages.map((m: any) => m.id) } });
+    expect((await call("POST", "/v1/messages", { bearer: a.secret, json: task })).status).toBe(429);
+    // The holder's answer fits even now: replies may use the room kept for them.
+    const answered = await call("POST", "/v1/messages", { bearer: b.secret, json: { type: "response", in_reply_to: taken.body.messages[0].id, result: "done" } });
+    expect(answered.status).toBe(201);
     expect((await call("POST", "/v1/messages", { bearer: a.secret, json: task })).status).toBe(201);
   });
 });
@@ -80,7 +84,7 @@ describe("bytes held per sender (--max-sender-bytes)", () => {
     const refused = await call("POST", "/v1/messages", { bearer: flood.secret, json: note("r1") });
     expect(refused.status).toBe(429);
     expect(refused.body.error.code).toBe("sender_full");
-    expect(refused.body.error.message).toMatch(/^your messages waiting or unacknowledged hold \d+ bytes, and \d+ more would pass the relay's limit of 32768 bytes per sender \(--max-sender-bytes\)$/);
+    expect(refused.body.error.message).toMatch(/^your messages waiting or unacknowledged and your unfinished tasks hold \d+ bytes, and \d+ more would pass the relay's limit of 32768 bytes per sender \(--max-sender-bytes\)$/);
     expect(refused.headers.get("retry-after")).toBe("1");
     // Tasks waiting for a capability nobody has yet count too.
     expect((await call("POST", "/v1/messages", { bearer: flood.secret, json: { type: "task", cap: "later", queue: true, task: "w".repeat(5_000) } })).status).toBe(429);
@@ -88,6 +92,11 @@ describe("bytes held per sender (--max-sender-bytes)", () => {
     expect((await call("POST", "/v1/messages", { bearer: other.secret, json: note("r1") })).status).toBe(201);
     const inbox = await call("GET", `/v1/agents/${r1.id}/inbox?ack=true`, { bearer: r1.secret });
     expect(inbox.body.messages.length).toBe(4);
+    // Taken and acknowledged, its tasks still count against their sender until they finish.
+    expect((await call("POST", "/v1/messages", { bearer: flood.secret, json: note("r2") })).status).toBe(429);
+    for (const m of inbox.body.messages.filter((m: any) => m.from === flood.id)) {
+      expect((await call("POST", "/v1/messages", { bearer: r1.secret, json: { type: "response", in_reply_to: m.id, result: "ok" } })).status).toBe(201);
+    }
     expect((await call("POST", "/v1/messages", { bearer: flood.secret, json: note("r2") })).status).toBe(201);
     expect(await pendingOf(relay, r2)).toBe(4);
   });

@@ -11,7 +11,7 @@ afterAll(cleanup);
 const HOUR = 3600_000;
 
 /** A relay on a clock the test moves, with a sender and a worker. */
-async function setup(opts: { taskRetentionMs?: number; maxFinishedTasks?: number; store?: SqliteStore } = {}, start = startTestRelay) {
+async function setup(opts: { taskRetentionMs?: number; maxFinishedTasks?: number; messageTtlMs?: number; store?: SqliteStore } = {}, start = startTestRelay) {
   let now = Date.now();
   const relay = start({ clock: () => now, ...opts });
   const call = api(relay.url);
@@ -30,7 +30,8 @@ async function setup(opts: { taskRetentionMs?: number; maxFinishedTasks?: number
 
 describe("finished tasks are kept for --task-retention", () => {
   test("past the retention a finished task is forgotten, and asking for it says so; unfinished ones stay", async () => {
-    const { relay, call, boss, worker, finish, advance } = await setup({ taskRetentionMs: 24 * HOUR });
+    // The open task stays queued (and its worker kept) past the retention: it may wait unread for 48 hours.
+    const { relay, call, boss, worker, finish, advance } = await setup({ taskRetentionMs: 24 * HOUR, messageTtlMs: 48 * HOUR });
     const done = await finish("old job");
     const open = (await call("POST", "/v1/messages", { bearer: boss.secret, json: { type: "task", to: "worker", task: "still open" } })).body.id;
     await advance(23 * HOUR);
@@ -40,7 +41,7 @@ describe("finished tasks are kept for --task-retention", () => {
     expect(gone.status).toBe(404);
     expect(gone.body.error.code).toBe("unknown_task");
     expect(gone.body.error.message).toMatch(
-      new RegExp(`^task ${done} completed at \\S+ and was forgotten since: the relay keeps finished tasks for 24h, at most 10000 of them \\(relay --task-retention, --max-finished-tasks\\)$`),
+      new RegExp(`^task ${done} completed at \\S+ and was forgotten since: the relay keeps finished tasks for 24h, at most 10000 of them and 134217728 bytes \\(relay --task-retention, --max-finished-tasks, --max-finished-bytes\\)$`),
     );
     // The holder is told the same; a stranger learns nothing.
     expect((await call("GET", `/v1/tasks/${done}`, { bearer: worker.secret })).body.error.message).toContain("was forgotten since");
@@ -109,12 +110,79 @@ describe("GET /v1/tasks in pages", () => {
     for (const [q, message] of [
       ["limit=1001", "limit is at most 1000"],
       ["limit=0", "limit is at least 1"],
-      ["cursor=bogus", "cursor is not one this relay gave out"],
+      ["cursor=bogus", "cursor is not one this relay gave out for this list"],
     ]) {
       const bad = await call("GET", `/v1/tasks?${q}`, { bearer: boss.secret });
       expect(bad.status).toBe(400);
       expect(bad.body.error.message).toContain(message);
     }
     expect((await taskOf(relay, boss, ids[0]!)).id).toBe(ids[0]!);
+  });
+});
+
+describe("task pages are bounded in bytes, and their cursors cannot be forged", () => {
+  test("a page stops past 4 MiB of tasks (never empty), and next_cursor goes on from there", async () => {
+    const { call, boss } = await setup();
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) ids.push((await call("POST", "/v1/messages", { bearer: boss.secret, json: { type: "task", to: "worker", task: `${i}`.padEnd(1_000_000, "x") } })).body.id);
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const page = await call("GET", `/v1/tasks?limit=1000${cursor ? `&cursor=${cursor}` : ""}`, { bearer: boss.secret });
+      expect(page.status).toBe(200);
+      expect(JSON.stringify(page.body).length).toBeLessThanOrEqual(4 * 1024 * 1024 + 1_100_000);
+      seen.push(...page.body.tasks.map((t: any) => t.id));
+      cursor = page.body.next_cursor;
+      pages++;
+    } while (cursor && pages < 10);
+    expect(seen).toEqual(ids);
+    expect(pages).toBe(2);
+  });
+
+  test("a made-up, edited, or borrowed cursor is a 400 with a hint; nothing is listed", async () => {
+    const { call, boss, worker } = await setup();
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push((await call("POST", "/v1/messages", { bearer: boss.secret, json: { type: "task", to: "worker", task: `t${i}` } })).body.id);
+    const first = await call("GET", "/v1/tasks?limit=1", { bearer: boss.secret });
+    const good = first.body.next_cursor as string;
+    expect((await call("GET", `/v1/tasks?limit=1&cursor=${good}`, { bearer: boss.secret })).body.tasks[0].id).toBe(ids[1]);
+    const [last, mac] = good.split(".") as [string, string];
+    const forged = [
+      Buffer.from(`after:${ids[1]}`).toString("base64url"), // the old, unsigned shape
+      `${ids[1]}.${mac}`, // another task, the same signature
+      `${last}.${mac.slice(0, -1)}${mac.endsWith("A") ? "B" : "A"}`, // an edited signature
+      `${last}.`,
+      "x".repeat(300),
+    ];
+    for (const c of forged) {
+      const bad = await call("GET", `/v1/tasks?limit=1&cursor=${encodeURIComponent(c)}`, { bearer: boss.secret });
+      expect(bad.status).toBe(400);
+      expect(bad.body.error.code).toBe("bad_request");
+      expect(bad.body.error.message).toContain("cursor is not one this relay gave out for this list");
+    }
+    // Given to one agent for one list, a cursor serves that agent and that list only.
+    const borrowed = await call("GET", `/v1/tasks?limit=1&cursor=${good}`, { bearer: worker.secret });
+    expect(borrowed.status).toBe(400);
+    expect(borrowed.body.error.hint).toContain("pass the next_cursor of the previous page unchanged");
+    expect((await call("GET", `/v1/tasks?limit=1&role=sent&cursor=${good}`, { bearer: boss.secret })).status).toBe(400);
+  });
+});
+
+describe("a task's history is capped", () => {
+  test("a task cycled through its lease again and again keeps its first 8 entries and its latest 24, and counts the rest", async () => {
+    const { call, boss, worker, advance } = await setup();
+    const id = (await call("POST", "/v1/messages", { bearer: boss.secret, json: { type: "task", to: "worker", task: "never acked", lease_s: 1 } })).body.id;
+    for (let i = 0; i < 40; i++) {
+      expect((await call("GET", `/v1/agents/${worker.id}/inbox`, { bearer: worker.secret })).body.messages.length).toBe(1);
+      await advance(1500);
+    }
+    const task = (await call("GET", `/v1/tasks/${id}`, { bearer: boss.secret })).body;
+    expect(task.attempts).toBe(40);
+    // queued, then 40 × (delivered, queued again): 81 entries.
+    expect(task.history.length).toBe(32);
+    expect(task.history_dropped).toBe(81 - 32);
+    expect(task.history.slice(0, 3).map((h: any) => h.note)).toEqual(["for worker", "attempt 1", "lease of 1s ran out before an ack; queued again"]);
+    expect(task.history.at(-2).note).toBe("attempt 40");
   });
 });

@@ -44,6 +44,12 @@ function slowUpload(port: number, path: string, secret: string, total: number, f
     });
   });
   return {
+    /** Sends `n` more bytes and goes on waiting. */
+    more(n: number) {
+      write(new Uint8Array(n).fill(3));
+    },
+    status: () => eventually(() => /^HTTP\/1\.1 (\d{3})/.exec(reply)?.[1], 10_000).then(Number),
+    reply: () => reply,
     finish(rest: number) {
       write(new Uint8Array(rest).fill(2));
       return eventually(() => /^HTTP\/1\.1 (\d{3})/.exec(reply)?.[1], 10_000).then(Number);
@@ -108,5 +114,30 @@ describe("uploads in progress hold room in --max-total-file-bytes", () => {
     await slow.abort();
     await holding(0);
     expect((await put(a.secret, "after", 390_000)).status).toBe(201);
+  });
+});
+
+describe("a trickled upload cannot hold its room (--min-upload-rate)", () => {
+  // The grace is short here; a relay gives an upload 10 s at any pace.
+  const relay = startTestRelay({ maxFileBytes: 600_000, maxTotalFileBytes: 1_000_000, uploadGraceMs: 300 });
+  const call = api(relay.url);
+
+  test("an upload sent a byte at a time is refused with 408 upload_too_slow once past the grace, and its room comes back", async () => {
+    const a = await registerAgent(relay.url, "trickler");
+    const slow = slowUpload(relay.server.port!, "/v1/files/hog", a.secret, 600_000, 1);
+    await eventually(() => relay.core.uploading === 600_000);
+    for (let i = 0; i < 20 && !/^HTTP/.test(slow.reply()); i++) {
+      await Bun.sleep(100);
+      slow.more(1);
+    }
+    expect(await slow.status()).toBe(408);
+    const body = JSON.parse(slow.reply().slice(slow.reply().indexOf("\r\n\r\n") + 4));
+    expect(body.error.code).toBe("upload_too_slow");
+    expect(body.error.message).toMatch(/^the upload sent \d+ bytes in \d+\.\ds, slower than the relay's --min-upload-rate of 16384 bytes a second \(after 0\.3s\)$/);
+    expect(body.error.hint).toContain("--min-upload-rate");
+    await eventually(() => relay.core.uploading === 0);
+    const ok = await call("PUT", "/v1/files/real", { bearer: a.secret, body: new Uint8Array(600_000), headers: { "content-type": "application/octet-stream" } });
+    expect(ok.status).toBe(201);
+    expect((await call("GET", "/v1/files", { bearer: a.secret })).body.files.map((f: any) => f.key)).toEqual(["real"]);
   });
 });

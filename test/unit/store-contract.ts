@@ -728,4 +728,111 @@ export function storeContract(kind: StoreKind) {
       await s.close();
     });
   });
+
+  describe(`${kind.name} store: budgets`, () => {
+    const at = (ms: number) => new Date(ms).toISOString();
+    const dated = (from: string, to: string, ms: number, content = "x"): NewEntry => ({
+      to,
+      priority: "normal",
+      msg: { type: "broadcast", id: `m_${String(++n).padStart(6, "0")}`, from, to: null, created_at: at(ms), content, topic: "", tags: [] },
+    });
+
+    test("one recipient's bytes are bounded; new tasks and broadcasts stop at 7/8 of a budget, replies may use the rest", async () => {
+      const s = await two(kind);
+      await s.claimName(agent("c"), T0, rules(T0));
+      const big = "x".repeat(1000);
+      const room = { maxRecipientBytes: 4000 };
+      let fit = 0;
+      while ((await s.enqueueIfRoom(note(fit % 2 ? "a" : "c", "b", big), room)).ok) fit++;
+      expect(fit).toBe(3);
+      expect(await s.enqueueIfRoom(note("a", "b", big), room)).toMatchObject({ ok: false, refused: "recipient_full", name: "b" });
+      // Another recipient is not held back; a progress note to b fits in the share kept for replies.
+      expect(await s.enqueueIfRoom(note("a", "c", big), room)).toMatchObject({ ok: true });
+      expect(await s.enqueueIfRoom(progress("a", "b", "t_x", "y".repeat(200)), room)).toMatchObject({ ok: true });
+      // The same holds relay-wide.
+      expect(await s.enqueueIfRoom(note("a", "c", "z".repeat(500)), { maxQueuedBytes: 5800 })).toMatchObject({ ok: false, refused: "relay_full" });
+      expect(await s.enqueueIfRoom(progress("c", "a", "t_y", "z".repeat(500)), { maxQueuedBytes: 5800 })).toMatchObject({ ok: true });
+      await s.close();
+    });
+
+    test("a task's bytes count toward its sender until it finishes, taken and acknowledged or not; finished ones count toward what is kept", async () => {
+      let s = await two(kind);
+      const big = "x".repeat(1000);
+      const room = { maxSenderBytes: 2500 };
+      expect(await s.createTask(task("t_1", "a", "b", { task: big }), room)).toMatchObject({ ok: true });
+      expect(await s.createTask(task("t_2", "a", "b", { task: big }), room)).toMatchObject({ ok: true });
+      await s.ack("b", ids((await s.claimNext("b", null, T0, ACK)).messages));
+      s = await kind.again(s);
+      expect(await s.createTask(task("t_3", "a", "b", { task: big }), room)).toMatchObject({ ok: false, refused: "sender_full" });
+      expect((await s.heldBytes()).finished).toBe(0);
+      await s.transitionTask("t_1", ["delivered", "working"], { state: "completed", note: "", at: T0 + 1, holder: "b", result: "r".repeat(500), room: NONE });
+      expect(await s.createTask(task("t_3", "a", "b", { task: big }), room)).toMatchObject({ ok: true });
+      s = await kind.again(s);
+      expect((await s.heldBytes()).finished).toBeGreaterThan(1500);
+      // Kept finished tasks give way, oldest finished first, past a byte bound.
+      await s.transitionTask("t_2", ["delivered", "working"], { state: "completed", note: "", at: T0 + 2, holder: "b", result: "ok", room: NONE });
+      expect((await s.pruneTasks(-Infinity, 100, 2000)).map((t) => t.id)).toEqual(["t_1"]);
+      expect((await s.pruneTasks(-Infinity, 100, 0)).map((t) => t.id)).toEqual(["t_2"]);
+      expect((await s.heldBytes()).finished).toBe(0);
+      await s.close();
+    });
+
+    test("what waits unread past a time is claimed: messages dropped, tasks expired with their sender told, waiting tasks too", async () => {
+      let s = await two(kind);
+      // Queued in the order they were sent, as they are.
+      await s.enqueueIfRoom(dated("a", "b", T0), NONE);
+      await s.createTask(task("t_1", "a", "b"), NONE);
+      await s.enqueueIfRoom(dated("a", "b", T0 + 5000), NONE);
+      await s.createTask(task("t_w", "a", null, { cap: "none" }), NONE);
+      await s.createTask(task("t_new", "a", "b", { createdAt: T0 + 5000 }), NONE);
+      s = await kind.again(s);
+      const r = await s.expireUnread(T0 + 1000, 100, T0 + 9000, "unread too long", NONE);
+      expect(r.dropped).toBe(3);
+      expect(r.tasks.map((t) => [t.id, t.state])).toEqual([["t_1", "expired"], ["t_w", "expired"]]);
+      expect(r.effects.messages.map((m) => [m.to, m.msg.type])).toEqual([["a", "status"], ["a", "status"]]);
+      s = await kind.again(s);
+      expect((await s.getTask("t_1"))!.history.at(-1)).toMatchObject({ state: "expired", note: "unread too long", at: T0 + 9000 });
+      expect(types((await s.claimNext("b", null, T0 + 9000, ACK)).messages)).toEqual(["broadcast", "task"]);
+      await s.close();
+    });
+
+    test("a stale agent with only broadcasts waiting is forgotten with them", async () => {
+      const s = await two(kind);
+      await s.enqueueIfRoom(note("a", "b"), NONE);
+      await s.enqueueIfRoom(progress("b", "a", "t_x", "p"), NONE);
+      const { agents } = await s.forgetAgents(T0 + 1, 10, T0 + 2, "forgotten", NONE);
+      expect(agents.map((x) => x.id)).toEqual(["b"]);
+      await s.close();
+    });
+
+    test("a task's history keeps its first entries and its latest, and counts those it dropped", async () => {
+      let s = await two(kind);
+      await s.createTask(task("t_1", "a", "b", { leaseS: 1 }), NONE);
+      for (let i = 1; i <= 20; i++) {
+        await s.claimNext("b", null, T0 + i * 2000, ACK);
+        await s.requeueExpired(T0 + i * 2000 + 1500, 100, NONE);
+      }
+      s = await kind.again(s);
+      const t = (await s.getTask("t_1"))!;
+      expect(t.history.length).toBe(32);
+      expect(t.historyDropped).toBe(41 - 32);
+      expect(t.history[1]!.note).toBe("attempt 1");
+      expect(t.history.at(-2)!.note).toBe("attempt 20");
+      await s.close();
+    });
+
+    test("tasks are listed in id order from a cursor, a task assigned later in its place", async () => {
+      const s = await two(kind);
+      await s.claimName(agent("c", "c", ["y"]), T0, rules(T0));
+      await s.createTask(task("t_1", "a", null, { cap: "y" }), NONE);
+      await s.createTask(task("t_2", "c", "a"), NONE);
+      await s.createTask(task("t_3", "c", "a"), NONE);
+      await s.assignWaiting("c", T0);
+      expect((await s.listTasks("c", {})).map((t) => t.id)).toEqual(["t_1", "t_2", "t_3"]);
+      expect((await s.listTasks("c", { after: "t_1", limit: 1 })).map((t) => t.id)).toEqual(["t_2"]);
+      expect((await s.listTasks("c", { after: "t_15" })).map((t) => t.id)).toEqual(["t_2", "t_3"]);
+      expect((await s.listTasks("c", { after: "t_3" })).map((t) => t.id)).toEqual([]);
+      await s.close();
+    });
+  });
 }

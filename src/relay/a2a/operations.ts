@@ -7,6 +7,7 @@ import { ClawlinkError } from "../../errors";
 import type { ListTasksRequest, Part, SendMessageRequest } from "../../protocol/a2a";
 import { parseWith } from "../../protocol/codec";
 import { Capability, FINAL_STATES, SendTask, type Task } from "../../protocol/schemas";
+import { LIMIT } from "../../protocol/constants";
 import type { AgentRecord, Relay } from "../core/relay";
 import { contentTypeNotSupported, invalidParams, taskNotCancelable, taskNotFound, unsupported } from "./errors";
 import { a2aTask, clawlinkStates, contextIdOf } from "./views";
@@ -152,11 +153,21 @@ export class Operations {
       if (start < 0) start = all.length;
     }
     const size = Math.min(q.pageSize ?? DEFAULT_PAGE, MAX_PAGE);
-    const page = all.slice(start, start + size);
+    // A page stops past LIMIT.taskPageBytes, as GET /v1/tasks does (it always holds one task).
+    const page: Task[] = [];
+    const tasks: ReturnType<typeof a2aTask>[] = [];
+    let bytes = 0;
+    for (const t of all.slice(start, start + size)) {
+      const shown = a2aTask(t, { historyLength: q.historyLength, artifacts: q.includeArtifacts === true });
+      bytes += Buffer.byteLength(JSON.stringify(shown));
+      if (page.length > 0 && bytes > LIMIT.taskPageBytes) break;
+      page.push(t);
+      tasks.push(shown);
+    }
     const last = page.at(-1);
     return {
-      tasks: page.map((t) => a2aTask(t, { historyLength: q.historyLength, artifacts: q.includeArtifacts === true })),
-      nextPageToken: last && start + size < all.length ? encodeCursor(last) : "",
+      tasks,
+      nextPageToken: last && start + page.length < all.length ? encodeCursor(last) : "",
       pageSize: size,
       totalSize: all.length,
     };

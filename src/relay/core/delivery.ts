@@ -384,7 +384,7 @@ export class Delivery {
     const set = this.watches.get(taskId);
     if (!task || !set) return;
     // A new note changes neither the state nor the history, and may land in the same millisecond.
-    const shown = `${task.history.length}:${task.updatedAt}:${task.state}:${task.note ?? ""}`;
+    const shown = `${task.history.length}:${task.historyDropped ?? 0}:${task.updatedAt}:${task.state}:${task.note ?? ""}`;
     let view: Task | undefined;
     for (const w of set) {
       if (w.shown === shown) continue;

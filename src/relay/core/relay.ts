@@ -37,8 +37,12 @@ export interface CoreOptions {
   maxAgents?: number;
   /** Bytes of every message waiting, relay-wide, before senders get 429. */
   maxQueuedBytes?: number;
-  /** Bytes one sender may have waiting across its recipients before it gets 429. */
+  /** Bytes one sender may have waiting across its recipients, with its unfinished tasks, before it gets 429. */
   maxSenderBytes?: number;
+  /** Bytes waiting for one recipient before its senders get 429. */
+  maxRecipientBytes?: number;
+  /** A message left unread this long is dropped; a task expires. */
+  messageTtlMs?: number;
   maxFileVersions?: number;
   maxTotalFileBytes?: number;
   /** An agent unseen this long, stale, with nothing queued, in flight or held, is forgotten. */
@@ -48,6 +52,8 @@ export interface CoreOptions {
   /** Finished tasks are kept this long, and at most `maxFinishedTasks` of them. */
   taskRetentionMs?: number;
   maxFinishedTasks?: number;
+  /** Bytes of finished tasks kept at most; the oldest finished are forgotten first. */
+  maxFinishedBytes?: number;
   /** Called with unexpected errors of work no request waits for (pushes, sweeps). */
   onError?: (err: unknown) => void;
   /** The relays sharing the store (Redis), which health reports; none for a relay on its own. */
@@ -72,8 +78,6 @@ export interface PeerList {
 
 /** What the transports see of the core's records and options: types only, through the façade. */
 export type { AgentRecord, Connection, FileVersionRecord, PutOptions, Sink, TaskWatcher, Upload, Want };
-/** Reads a page cursor this relay gave out (`next_cursor`); undefined for any other text. */
-export { decodeCursor } from "./retention";
 
 export class Relay {
   readonly version: string;
@@ -105,6 +109,7 @@ export class Relay {
       maxQueue: opts.maxQueue ?? d.maxQueue,
       maxQueuedBytes: opts.maxQueuedBytes ?? d.maxQueuedBytes,
       maxSenderBytes: opts.maxSenderBytes ?? d.maxSenderBytes,
+      maxRecipientBytes: opts.maxRecipientBytes ?? d.maxRecipientBytes,
     });
     this.registry = new Registry(this.store, this.bus, this.clock, {
       staleAfterMs,
@@ -117,7 +122,8 @@ export class Relay {
       staleAfterMs,
       holderGraceMs: opts.holderGraceMs ?? 15_000,
       room,
-      retention: { retentionMs: opts.taskRetentionMs ?? d.taskRetentionMs, maxFinished: opts.maxFinishedTasks ?? d.maxFinishedTasks },
+      retention: { retentionMs: opts.taskRetentionMs ?? d.taskRetentionMs, maxFinished: opts.maxFinishedTasks ?? d.maxFinishedTasks, maxFinishedBytes: opts.maxFinishedBytes ?? d.maxFinishedBytes },
+      messageTtlMs: opts.messageTtlMs ?? d.messageTtlMs,
     });
     this.files = new Files(this.store, this.bus, this.clock, { maxVersions: opts.maxFileVersions ?? d.maxFileVersions, maxTotalBytes: opts.maxTotalFileBytes ?? d.maxTotalFileBytes, room });
     this.delivery = new Delivery(this.store, this.bus, this.clock, { instance: this.instance, ackWindowMs: opts.ackWindowMs ?? 60_000, staleAfterMs, room, onError: opts.onError });
@@ -250,8 +256,8 @@ export class Relay {
     return this.tasks.list(agent, filter);
   }
 
-  /** A page of the agent's tasks: at most `limit`, after the task `after` (a decoded cursor), with the next page's cursor. */
-  taskPage(agent: AgentRecord, filter: TaskFilter, page: { limit: number; after?: string }): Promise<TaskPage> {
+  /** A page of the agent's tasks: at most `limit` and about LIMIT.taskPageBytes, after `cursor` (a next_cursor this relay gave out; 400 for any other), with the next page's cursor. */
+  taskPage(agent: AgentRecord, filter: TaskFilter, page: { limit: number; cursor?: string }): Promise<TaskPage> {
     return this.tasks.page(agent, filter, page);
   }
 

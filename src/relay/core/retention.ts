@@ -13,6 +13,7 @@ import type { TaskRecord } from "../store/port";
 export interface RetentionOptions {
   retentionMs: number;
   maxFinished: number;
+  maxFinishedBytes: number;
 }
 
 interface Forgotten {
@@ -40,7 +41,7 @@ export class Forgetting {
   /** The 404 for a task id with no record: forgotten after the retention when that can be told, unknown otherwise. */
   missing(agentId: string, taskId: string, hint = "run `clawlink tasks` to list your tasks"): ClawlinkError {
     const { retentionMs, maxFinished } = this.opts;
-    const keeps = `the relay keeps finished tasks for ${formatDuration(retentionMs)}, at most ${maxFinished} of them (relay --task-retention, --max-finished-tasks)`;
+    const keeps = `the relay keeps finished tasks for ${formatDuration(retentionMs)}, at most ${maxFinished} of them and ${this.opts.maxFinishedBytes} bytes (relay --task-retention, --max-finished-tasks, --max-finished-bytes)`;
     const gone = this.forgotten.get(taskId);
     if (gone && gone.parties.includes(agentId)) {
       return notFound("unknown_task", `task ${taskId} ${gone.state} at ${iso(gone.finishedAt)} and was forgotten since: ${keeps}`, "its response, if it had one, went to its sender's inbox; `clawlink tasks` lists the tasks still kept");
@@ -52,13 +53,4 @@ export class Forgetting {
     }
     return notFound("unknown_task", `no task has the id ${taskId}`, hint);
   }
-}
-
-/** A page cursor: opaque to clients, the id of the last task on the page to the relay. */
-export const encodeCursor = (taskId: string) => Buffer.from(`after:${taskId}`).toString("base64url");
-
-/** The task id a cursor names, or undefined for a cursor this relay did not give out. */
-export function decodeCursor(cursor: string): string | undefined {
-  const text = Buffer.from(cursor, "base64url").toString();
-  return /^after:t_[0-9a-z]{1,62}$/.test(text) ? text.slice("after:".length) : undefined;
 }

@@ -4,12 +4,16 @@
  * operation (a compare-and-set on the task's state); the bus hears what it changed.
  */
 import { ClawlinkError, badRequest, conflict, forbidden, notFound } from "../../errors";
-import type { Message, SendMessage, Sent, Task, TaskState } from "../../protocol/schemas";
+import { LIMIT } from "../../protocol/constants";
+import { type Message, type SendMessage, type Sent, type Task, type TaskState } from "../../protocol/schemas";
 import type { Bus } from "../bus/port";
 import { iso, type Clock } from "../clock";
 import { newSortableId } from "../ids";
+import { formatDuration } from "../../duration";
 import type { AgentRecord, Refusal, Room, Store, TaskChanged, TaskRecord } from "../store/port";
-import { encodeCursor, Forgetting, type RetentionOptions } from "./retention";
+import { REPLY_RESERVE } from "../store/rules";
+import { Forgetting, type RetentionOptions } from "./retention";
+import { Cursors } from "./cursor";
 import { announce } from "./announce";
 import { unknownAgent } from "./registry";
 import { canReceive } from "../store/rules";
@@ -25,6 +29,8 @@ export interface TaskOptions {
   /** Bounds on queueing a task, a reply, and the status messages a change tells. */
   room: Room;
   retention: RetentionOptions;
+  /** A message left unread this long is dropped; a task expires. */
+  messageTtlMs: number;
 }
 
 export interface TaskFilter {
@@ -37,12 +43,17 @@ export interface TaskPage {
   next_cursor: string | null;
 }
 
+/** How often, at most, queues are looked through for what waited unread past --message-ttl. */
+const UNREAD_SWEEP_MS = 5_000;
+
 const UNFINISHED: readonly TaskState[] = ["queued", "delivered", "working"];
 const HELD: readonly TaskState[] = ["delivered", "working"];
 /** How often the holders of unfinished tasks are checked for having gone offline. */
 const RECLAIM_SWEEP_MS = 1000;
 /** What its holder may answer: a task queued again for it (it went offline meanwhile) was handed to it before, and its work counts. */
 const ANSWERABLE: readonly TaskState[] = ["queued", "delivered", "working"];
+
+const reserveNote = `${Math.round((1 - REPLY_RESERVE) * 100)}%, keeping the rest for responses, progress and status`;
 
 /** The 429 for a queue or budget that has no room, naming the limit. */
 export function noRoom(r: Refusal, room: Room): ClawlinkError {
@@ -53,15 +64,22 @@ export function noRoom(r: Refusal, room: Room): ClawlinkError {
     case "relay_full":
       return new ClawlinkError(
         "relay_full",
-        `the relay is full: messages waiting or unacknowledged hold ${r.bytes} bytes, and ${r.size} more would pass its limit of ${room.maxQueuedBytes} bytes (--max-queued-bytes)`,
+        `the relay is full: messages waiting or unacknowledged and unfinished tasks hold ${r.bytes} bytes, and ${r.size} more would pass its limit of ${room.maxQueuedBytes} bytes (--max-queued-bytes; new tasks and broadcasts stop at ${reserveNote})`,
         "retry later, once recipients have taken and acknowledged their messages; or start the relay with a higher --max-queued-bytes",
         { headers: retry },
       );
     case "sender_full":
       return new ClawlinkError(
         "sender_full",
-        `your messages waiting or unacknowledged hold ${r.bytes} bytes, and ${r.size} more would pass the relay's limit of ${room.maxSenderBytes} bytes per sender (--max-sender-bytes)`,
-        "retry once your recipients have taken and acknowledged what you sent; or start the relay with a higher --max-sender-bytes",
+        `your messages waiting or unacknowledged and your unfinished tasks hold ${r.bytes} bytes, and ${r.size} more would pass the relay's limit of ${room.maxSenderBytes} bytes per sender (--max-sender-bytes)`,
+        "retry once your recipients have taken and acknowledged what you sent, and your tasks have finished; or start the relay with a higher --max-sender-bytes",
+        { headers: retry },
+      );
+    case "recipient_full":
+      return new ClawlinkError(
+        "recipient_full",
+        `${r.name}'s messages waiting or unacknowledged hold ${r.bytes} bytes, and ${r.size} more would pass the relay's limit of ${room.maxRecipientBytes} bytes per recipient (--max-recipient-bytes; new tasks and broadcasts stop at ${reserveNote})`,
+        `retry later, or send to another agent; ${r.name} must poll or listen to drain it, and what it leaves unread expires after --message-ttl`,
         { headers: retry },
       );
   }
@@ -84,6 +102,8 @@ export class Tasks {
   /** Whose turn it is among equally loaded agents with a capability. */
   private turns = new Map<string, number>();
   private forgetting: Forgetting;
+  private nextUnreadSweep = 0;
+  private cursors = new Cursors();
 
   constructor(
     private store: Store,
@@ -273,14 +293,24 @@ export class Tasks {
     return (await this.store.listTasks(agent.id, filter)).map((t) => taskView(t));
   }
 
-  /** One page of them: at most `limit`, after the task `after` (a decoded cursor). */
-  async page(agent: AgentRecord, filter: TaskFilter, page: { limit: number; after?: string }): Promise<TaskPage> {
-    const picked = await this.store.listTasks(agent.id, { ...filter, after: page.after, limit: page.limit + 1 });
-    const tasks = picked.slice(0, page.limit).map((t) => taskView(t));
-    return { tasks, next_cursor: picked.length > page.limit ? encodeCursor(tasks[tasks.length - 1]!.id) : null };
+  /** One page of them: at most `limit`, cut short past LIMIT.taskPageBytes (never empty while any are left), after a cursor this relay signed. */
+  async page(agent: AgentRecord, filter: TaskFilter, page: { limit: number; cursor?: string }): Promise<TaskPage> {
+    const after = page.cursor === undefined ? undefined : this.cursors.read(agent.id, filter, page.cursor);
+    const picked = await this.store.listTasks(agent.id, { ...filter, after, limit: page.limit + 1 });
+    const tasks: Task[] = [];
+    let bytes = 0;
+    for (const t of picked) {
+      if (tasks.length === page.limit) break;
+      const view = taskView(t);
+      bytes += Buffer.byteLength(JSON.stringify(view));
+      if (tasks.length > 0 && bytes > LIMIT.taskPageBytes) break;
+      tasks.push(view);
+    }
+    const more = picked.length > tasks.length;
+    return { tasks, next_cursor: more ? this.cursors.sign(agent.id, filter, tasks[tasks.length - 1]!.id) : null };
   }
 
-  /** Tasks still queued past their ttl expire; finished ones past their retention are forgotten; those of holders gone offline are taken back. */
+  /** Tasks still queued past their ttl expire; so does what waited unread past --message-ttl; finished ones past their retention are forgotten; those of holders gone offline are taken back. */
   async sweep(now: number) {
     // Holders are looked at once a second: a grace counts in seconds, and the sweep visits every agent holding a task.
     if (now >= this.nextReclaim) {
@@ -290,12 +320,19 @@ export class Tasks {
     }
     const { effects } = await this.store.expireTasks(now, 10_000, this.opts.room);
     announce(this.bus, effects);
-    this.forgot(await this.store.pruneTasks(now - this.opts.retention.retentionMs, this.opts.retention.maxFinished));
+    if (now >= this.nextUnreadSweep) {
+      this.nextUnreadSweep = now + Math.min(UNREAD_SWEEP_MS, this.opts.messageTtlMs / 4);
+      const ttl = this.opts.messageTtlMs;
+      const r = await this.store.expireUnread(now - ttl, 10_000, now, `not taken within the relay's --message-ttl of ${formatDuration(ttl)}`, this.opts.room);
+      announce(this.bus, r.effects);
+    }
+    const { retentionMs, maxFinished, maxFinishedBytes } = this.opts.retention;
+    this.forgot(await this.store.pruneTasks(now - retentionMs, maxFinished, maxFinishedBytes));
   }
 
-  /** Past the count, the oldest finished task gives way as soon as another finishes. */
+  /** Past the count or the bytes, the oldest finished task gives way as soon as another finishes. */
   private async forgetPastCount() {
-    this.forgot(await this.store.pruneTasks(-Infinity, this.opts.retention.maxFinished));
+    this.forgot(await this.store.pruneTasks(-Infinity, this.opts.retention.maxFinished, this.opts.retention.maxFinishedBytes));
   }
 
   private forgot(tasks: readonly TaskRecord[]) {

@@ -65,6 +65,7 @@ export function taskView(task: TaskRecord, holder?: Holder | null): Task {
     created_at: iso(task.createdAt),
     updated_at: iso(task.updatedAt),
     history: task.history.map((h) => ({ state: h.state, at: iso(h.at), note: h.note })),
+    history_dropped: task.historyDropped ?? 0,
     note: task.note ?? null,
     result: task.result,
     ...(holder !== undefined ? { holder } : {}),

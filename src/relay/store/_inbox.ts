@@ -104,6 +104,10 @@ export class Inbox {
   private lanes = PRIORITIES.map(() => new Lane());
   /** Queued slots; by id only in flight (a queue of tasks for an agent that is away can grow long, and is rarely searched). */
   private count = 0;
+  /** Queued slots that are not broadcasts: what keeps a stale agent from being forgotten. */
+  private pins = 0;
+  /** Bytes of every slot queued or in flight (the store keeps it as slots come and go). */
+  bytes = 0;
   readonly flying = new Map<string, Slot>();
   /** Usually one message is about a task at a time: the slot itself, a set only past one (many replies may name one broadcast). */
   private aboutIndex = new Map<string, Slot | Set<Slot>>();
@@ -116,6 +120,11 @@ export class Inbox {
     return this.count === 0 && this.flying.size === 0;
   }
 
+  /** Nothing but broadcasts waits, and nothing is in flight. */
+  get idle() {
+    return this.pins === 0 && this.flying.size === 0;
+  }
+
   /** Queues a new slot; returns the unread slot it replaced. */
   add(slot: Slot): Slot | undefined {
     let replaced: Slot | undefined;
@@ -125,6 +134,7 @@ export class Inbox {
     }
     slot.where = "queued";
     this.count++;
+    if (slot.msg.type !== "broadcast") this.pins++;
     this.lanes[LANE[slot.priority]]!.push(slot);
     if (slot.about !== null) this.index(slot);
     return replaced;
@@ -138,6 +148,7 @@ export class Inbox {
         const s = lane.shift(maxSeq);
         if (s) {
           this.count--;
+          if (s.msg.type !== "broadcast") this.pins--;
           s.where = "gone";
           this.unindex(s);
           return s;
@@ -155,6 +166,7 @@ export class Inbox {
   take(s: Slot): Slot {
     s.where = "gone";
     this.count--;
+    if (s.msg.type !== "broadcast") this.pins--;
     this.lanes[LANE[s.priority]]!.removed();
     this.unindex(s);
     return s;
@@ -205,6 +217,18 @@ export class Inbox {
 
   *queued(): Iterable<Slot> {
     for (const lane of this.lanes) yield* lane.queued();
+  }
+
+  /** The queued slots from the head of each lane for as long as `due` holds (lanes are in the order they were queued). */
+  oldest(due: (s: Slot) => boolean): Slot[] {
+    const out: Slot[] = [];
+    for (const lane of this.lanes) {
+      for (const s of lane.queued()) {
+        if (!due(s)) break;
+        out.push(s);
+      }
+    }
+    return out;
   }
 
   /** The queued slot of this type about `about`, which a newer one replaces. */

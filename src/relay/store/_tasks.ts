@@ -9,9 +9,67 @@ import { isFinal } from "./rules";
 
 const keyOf = (from: string, key: string) => `${from}\0${key}`;
 
+/**
+ * One agent's task ids in id order (ids sort by creation), so a page starts where the last ended
+ * without sorting: appended at the end as tasks are made (a task assigned later goes to its place),
+ * removed lazily and compacted once half are gone.
+ */
+export class OrderedIds {
+  private ids: string[] = [];
+  private live = new Set<string>();
+
+  get size() {
+    return this.live.size;
+  }
+
+  add(id: string) {
+    if (this.live.has(id)) return;
+    this.live.add(id);
+    const ids = this.ids;
+    if (ids.length === 0 || ids[ids.length - 1]! < id) {
+      ids.push(id);
+      return;
+    }
+    const at = this.seek(id);
+    if (ids[at] !== id) ids.splice(at, 0, id);
+  }
+
+  delete(id: string) {
+    if (!this.live.delete(id)) return false;
+    if (this.ids.length > 64 && this.live.size * 2 < this.ids.length) this.ids = this.ids.filter((x) => this.live.has(x));
+    return true;
+  }
+
+  /** The ids after `after` (all of them without it), in order. */
+  *after(after?: string): Iterable<string> {
+    const ids = this.ids;
+    for (let i = after === undefined ? 0 : this.seek(after); i < ids.length; i++) {
+      const id = ids[i]!;
+      if (id === after || !this.live.has(id)) continue;
+      yield id;
+    }
+  }
+
+  [Symbol.iterator]() {
+    return this.live[Symbol.iterator]();
+  }
+
+  /** The first index whose id is not before `id`. */
+  private seek(id: string) {
+    let lo = 0;
+    let hi = this.ids.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.ids[mid]! < id) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+}
+
 export class TaskBook {
   private records = new Map<string, TaskRecord>();
-  private byAgent = new Map<string, Set<string>>();
+  private byAgent = new Map<string, OrderedIds>();
   private keys = new Map<string, string>();
   /** Unfinished tasks each agent holds, by agent. */
   private held = new Map<string, Set<string>>();
@@ -41,19 +99,21 @@ export class TaskBook {
     return this.held;
   }
 
-  /** The agent's tasks, sent or held, that pass the query; oldest first (ids sort by creation). */
+  /** The agent's tasks, sent or held, that pass the query; oldest first (ids sort by creation), read in order from where the page starts. */
   list(agentId: string, query: TaskQuery): TaskRecord[] {
     const out: TaskRecord[] = [];
-    for (const id of this.byAgent.get(agentId) ?? []) {
+    const ids = this.byAgent.get(agentId);
+    if (!ids) return out;
+    const limit = query.limit ?? Infinity;
+    for (const id of ids.after(query.after)) {
+      if (out.length >= limit) break;
       const t = this.records.get(id)!;
       if (query.state && t.state !== query.state) continue;
       if (query.role === "sent" && t.from !== agentId) continue;
       if (query.role === "held" && t.to !== agentId) continue;
-      if (query.after !== undefined && t.id <= query.after) continue;
       out.push(t);
     }
-    out.sort((a, b) => (a.id < b.id ? -1 : 1));
-    return query.limit !== undefined ? out.slice(0, query.limit) : out;
+    return out;
   }
 
   /** The `limit` most recently changed tasks, newest first. */
@@ -122,11 +182,11 @@ export class TaskBook {
     this.held.delete(agentId);
   }
 
-  /** Drops the finished tasks that finished before `before`, and the oldest finished past `keep`; returns them. */
-  prune(before: number, keep: number): TaskRecord[] {
+  /** Drops the finished tasks that finished before `before`, and the oldest finished while past `keep` or `over()`; `gone` hears of each; returns them. */
+  prune(before: number, keep: number, over: () => boolean = () => false, gone: (t: TaskRecord) => void = () => {}): TaskRecord[] {
     const pruned: TaskRecord[] = [];
     for (const [id, at] of this.finished) {
-      if (at >= before && this.finished.size <= keep) break;
+      if (at >= before && this.finished.size <= keep && !over()) break;
       this.finished.delete(id);
       const task = this.records.get(id);
       if (!task) continue;
@@ -134,6 +194,7 @@ export class TaskBook {
       this.unindex(task.from, id);
       if (task.to) this.unindex(task.to, id);
       if (task.idempotencyKey !== null) this.keys.delete(keyOf(task.from, task.idempotencyKey));
+      gone(task);
       pruned.push(task);
     }
     return pruned;
@@ -141,7 +202,7 @@ export class TaskBook {
 
   private index(agentId: string, taskId: string) {
     let set = this.byAgent.get(agentId);
-    if (!set) this.byAgent.set(agentId, (set = new Set()));
+    if (!set) this.byAgent.set(agentId, (set = new OrderedIds()));
     set.add(taskId);
   }
 

@@ -33,7 +33,7 @@ import {
   type TaskQuery,
   type TaskRecord,
 } from "./port";
-import { aboutOf, applyChange, canReceive, coalesces, frozen, frozenTask, isFinal, lost, messageBytes, notes, notices, RELAY, taskMessage } from "./rules";
+import { aboutOf, applyChange, canReceive, coalesces, finishedBytes, frozen, frozenTask, isFinal, lost, messageBytes, notes, notices, RELAY, shareOf, taskMessage } from "./rules";
 
 const EMPTY_CLAIM = Object.freeze({ messages: Object.freeze([]) as readonly Message[], effects: NO_EFFECTS });
 const DELIVERABLE: readonly TaskState[] = ["queued", "delivered", "working"];
@@ -74,8 +74,13 @@ export class MemoryStore implements Store {
   /** Agents with something in flight: the lease sweep visits only them. */
   private flyingAgents!: Set<string>;
   protected tasks!: TaskBook;
-  /** Bytes held by tasks waiting for an agent with their capability (they count toward the budgets). */
-  private holds!: Map<string, number>;
+  /**
+   * What each kept task weighs: an unfinished one its message (counted toward the relay-wide budget and
+   * its sender's from creation until it finishes; its copy in a queue counts only toward its recipient's),
+   * a finished one also its result (counted toward `finishedBytes` until it is forgotten).
+   */
+  private weights!: Map<string, number>;
+  private finishedTotal!: number;
   /** The next message sequence number: queues serve equal priorities in this order. */
   protected seq!: number;
   private queuedBytes!: number;
@@ -96,7 +101,8 @@ export class MemoryStore implements Store {
     this.inboxes = new Map();
     this.flyingAgents = new Set();
     this.tasks = new TaskBook();
-    this.holds = new Map();
+    this.weights = new Map();
+    this.finishedTotal = 0;
     this.seq = 0;
     this.queuedBytes = 0;
     this.senderBytes = new Map();
@@ -190,8 +196,9 @@ export class MemoryStore implements Store {
     for (const rec of this.agents.values()) {
       if (out.length >= limit) break;
       if (rec.conns.length > 0 || rec.lastSeen >= staleBefore) continue;
+      // Unread broadcasts go with it: they were for whoever listened then.
       const inbox = this.inboxes.get(rec.id);
-      if ((inbox && !inbox.empty) || this.tasks.heldBy(rec.id) > 0) continue;
+      if ((inbox && !inbox.idle) || this.tasks.heldBy(rec.id) > 0) continue;
       this.drop(rec.id, now, note, room, fx);
       out.push(rec);
     }
@@ -254,40 +261,50 @@ export class MemoryStore implements Store {
    * Queues one message, within `room` when given; null when its recipient is not registered. An unread
    * message it coalesces with is replaced, and gives back its place and (if from the same sender) its bytes.
    */
-  private queue(entry: NewEntry, room: Room | null, fx: Changes): Slot | Refusal | null {
+  private queue(entry: NewEntry, room: Room | null, fx: Changes, size?: number): Slot | Refusal | null {
     const agent = this.agents.get(entry.to);
     if (!agent) return null;
     let inbox = this.inboxes.get(entry.to);
     const msg = entry.msg;
-    const bytes = messageBytes(msg);
+    const bytes = size ?? messageBytes(msg);
     // Indexed only when it names a task: a reply to a broadcast needs no index (and many may name one).
     const named = aboutOf(msg);
     const about = named !== null && (msg.type !== "response" || this.tasks.get(named) !== undefined) ? named : null;
     const merges = coalesces(msg);
     if (room) {
       const replaced = merges && inbox ? inbox.unread(about!, msg.type) : undefined;
-      const refusal = this.roomFor(agent.name, inbox, msg.from, bytes, replaced, room);
+      const refusal = this.roomFor(agent.name, inbox, msg, bytes, replaced, room);
       if (refusal) return refusal;
     }
     if (!inbox) this.inboxes.set(entry.to, (inbox = new Inbox()));
+    inbox.bytes += bytes;
     const slot: Slot = { seq: this.seq++, to: entry.to, priority: entry.priority, msg, bytes, about, coalesces: merges, where: "queued", until: 0, conn: null };
     const replaced = inbox.add(slot);
     if (replaced) this.settle(replaced);
-    this.count(msg.from, bytes);
+    // A task's own message is weighed by its record (createTask), for as long as the task is unfinished.
+    if (msg.type !== "task") this.count(msg.from, bytes);
     this.slotChanged(slot);
     fx.message(entry.to, msg, entry.priority);
     return slot;
   }
 
-  /** Why `bytes` more from `from` do not fit `agent`'s queue or the byte budgets, or null when they do. */
-  private roomFor(name: string, inbox: Inbox | undefined, from: string, bytes: number, replaced: Slot | undefined, room: Room): Refusal | null {
+  /**
+   * Why `msg` (`bytes`) does not fit `agent`'s queue or the byte budgets, or null when it does. A new
+   * task or broadcast fits only short of the share kept for replies (rules.ts, REPLY_RESERVE).
+   */
+  private roomFor(name: string, inbox: Inbox | undefined, msg: Message, bytes: number, replaced: Slot | undefined, room: Room): Refusal | null {
     if (!replaced && room.maxQueue !== undefined) {
       const waiting = (inbox?.size ?? 0) + (inbox?.flying.size ?? 0);
       if (waiting >= room.maxQueue) return { ok: false, refused: "queue_full", waiting, name };
     }
+    const from = msg.from;
+    const held = inbox?.bytes ?? 0;
+    if (room.maxRecipientBytes !== undefined && bytes > (replaced?.bytes ?? 0) && held - (replaced?.bytes ?? 0) + bytes > shareOf(msg, room.maxRecipientBytes)) {
+      return { ok: false, refused: "recipient_full", bytes: held, size: bytes, name };
+    }
     const grow = bytes - (replaced && replaced.msg.from === from ? replaced.bytes : 0);
     if (grow <= 0) return null;
-    if (room.maxQueuedBytes !== undefined && this.queuedBytes + grow > room.maxQueuedBytes) return { ok: false, refused: "relay_full", bytes: this.queuedBytes, size: bytes };
+    if (room.maxQueuedBytes !== undefined && this.queuedBytes + grow > shareOf(msg, room.maxQueuedBytes)) return { ok: false, refused: "relay_full", bytes: this.queuedBytes, size: bytes };
     const mine = this.senderBytes.get(from) ?? 0;
     // What the relay itself says counts toward the relay-wide budget only.
     if (from !== RELAY && room.maxSenderBytes !== undefined && mine + grow > room.maxSenderBytes) return { ok: false, refused: "sender_full", bytes: mine, size: bytes };
@@ -303,7 +320,9 @@ export class MemoryStore implements Store {
 
   /** A slot leaves for good (settled, dropped or replaced): its bytes stop counting. */
   private settle(slot: Slot) {
-    this.count(slot.msg.from, -slot.bytes);
+    const inbox = this.inboxes.get(slot.to);
+    if (inbox) inbox.bytes -= slot.bytes;
+    if (slot.msg.type !== "task") this.count(slot.msg.from, -slot.bytes);
     this.slotChanged(slot);
   }
 
@@ -504,31 +523,42 @@ export class MemoryStore implements Store {
     });
     const fx = new Changes();
     const msg = taskMessage(record);
+    const bytes = messageBytes(msg);
     if (to) {
-      const slot = this.queue({ to: to.id, priority: record.priority, msg }, room, fx);
+      const slot = this.queue({ to: to.id, priority: record.priority, msg }, room, fx, bytes);
       if (slot && "ok" in slot) return slot;
     } else {
       // Waiting for an agent with its capability, it holds its bytes all the same.
-      const bytes = messageBytes(msg);
-      const refusal = this.roomFor("", undefined, record.from, bytes, undefined, { ...room, maxQueue: undefined });
+      const refusal = this.roomFor("", undefined, msg, bytes, undefined, { ...room, maxQueue: undefined, maxRecipientBytes: undefined });
       if (refusal) return refusal;
-      this.hold(record, bytes);
     }
+    this.weigh(record, bytes);
     // No one can be watching a task that did not exist: only its recipient hears of it.
     this.addTask(record);
     return { ok: true, task: record, duplicate: false, effects: fx.effects };
   }
 
-  private hold(task: TaskRecord, bytes: number) {
-    this.holds.set(task.id, bytes);
+  /** A task's text and context count toward the budgets, and its sender's, until it finishes. */
+  private weigh(task: TaskRecord, bytes: number) {
+    if (this.weights.has(task.id)) return;
+    if (isFinal(task.state)) {
+      const kept = finishedBytes(bytes, task);
+      this.weights.set(task.id, kept);
+      this.finishedTotal += kept;
+      return;
+    }
+    this.weights.set(task.id, bytes);
     this.count(task.from, bytes);
   }
 
-  private unhold(task: TaskRecord) {
-    const bytes = this.holds.get(task.id);
+  /** A task finished: its bytes stop counting toward its sender, and count toward the finished tasks kept. */
+  private finish(task: TaskRecord) {
+    const bytes = this.weights.get(task.id);
     if (bytes === undefined) return;
-    this.holds.delete(task.id);
     this.count(task.from, -bytes);
+    const kept = finishedBytes(bytes, task);
+    this.weights.set(task.id, kept);
+    this.finishedTotal += kept;
   }
 
   async assignWaiting(agentId: string, _now: number) {
@@ -540,7 +570,6 @@ export class MemoryStore implements Store {
       const task = this.tasks.get(id)!;
       if (task.state !== "queued" || !task.cap || !agent.caps.includes(task.cap)) continue;
       const next = frozenTask({ ...task, to: agentId });
-      this.unhold(task);
       this.tasks.update(task, next);
       this.taskChanged(id);
       this.queue({ to: agentId, priority: next.priority, msg: taskMessage(next) }, null, fx);
@@ -561,7 +590,7 @@ export class MemoryStore implements Store {
       if (!agent) continue;
       const inbox = this.inboxes.get(m.to);
       const replaced = coalesces(m.msg) && inbox ? inbox.unread(aboutOf(m.msg)!, m.msg.type) : undefined;
-      const refusal = this.roomFor(agent.name, inbox, m.msg.from, messageBytes(m.msg), replaced, change.room);
+      const refusal = this.roomFor(agent.name, inbox, m.msg, messageBytes(m.msg), replaced, change.room);
       if (refusal) return { ok: false, refused: "no_room", room: refusal };
     }
     const fx = new Changes();
@@ -615,7 +644,6 @@ export class MemoryStore implements Store {
     this.withdraw(task);
     const next = this.change(task, { state: "queued", note: notes.holderLost(holder.name, other?.name ?? null, task.cap), at: now }, rules.room, fx, { to: other?.id ?? null });
     if (other) this.queue({ to: other.id, priority: next.priority, msg: taskMessage(next) }, null, fx);
-    else this.hold(next, messageBytes(taskMessage(next)));
     return next;
   }
 
@@ -635,10 +663,50 @@ export class MemoryStore implements Store {
     return best;
   }
 
-  async pruneTasks(before: number, keep: number) {
-    const pruned = this.tasks.prune(before, keep);
+  async expireUnread(before: number, limit: number, now: number, note: string, room: Room) {
+    const fx = new Changes();
+    const tasks: TaskRecord[] = [];
+    let dropped = 0;
+    const due = (s: Slot) => Date.parse(s.msg.created_at) < before;
+    for (const [agentId, inbox] of this.inboxes) {
+      if (dropped >= limit) break;
+      if (inbox.size === 0) continue;
+      for (const s of inbox.oldest(due)) {
+        if (dropped >= limit) break;
+        dropped++;
+        this.settle(inbox.take(s));
+        const task = s.msg.type === "task" ? this.tasks.get(s.msg.id) : undefined;
+        if (task?.state === "queued") tasks.push(this.change(task, { state: "expired", note, at: now }, room, fx));
+      }
+      if (inbox.empty) this.inboxes.delete(agentId);
+    }
+    for (const id of this.tasks.unassigned) {
+      if (dropped >= limit) break;
+      const task = this.tasks.get(id)!;
+      if (task.createdAt >= before) break;
+      dropped++;
+      this.withdraw(task);
+      tasks.push(this.change(task, { state: "expired", note, at: now }, room, fx));
+    }
+    return { dropped, tasks, effects: fx.effects };
+  }
+
+  async pruneTasks(before: number, keep: number, keepBytes = Infinity) {
+    const pruned = this.tasks.prune(
+      before,
+      keep,
+      () => this.finishedTotal > keepBytes,
+      (t) => {
+        this.finishedTotal -= this.weights.get(t.id) ?? 0;
+        this.weights.delete(t.id);
+      },
+    );
     for (const t of pruned) this.taskChanged(t.id);
     return pruned;
+  }
+
+  async heldBytes() {
+    return { queued: this.queuedBytes, finished: this.finishedTotal };
   }
 
   /** Applies a change to a task with its bookkeeping, and queues the status messages it tells where they fit `room` (skipped where not: the record keeps the state). */
@@ -647,7 +715,7 @@ export class MemoryStore implements Store {
     this.tasks.update(task, next);
     this.taskChanged(task.id);
     fx.task(task.id);
-    if (!isFinal(task.state) && isFinal(next.state)) this.unhold(task);
+    if (!isFinal(task.state) && isFinal(next.state)) this.finish(next);
     if (change.state !== undefined) for (const n of notices(next, change.state, change.note, change.at)) this.queue(n, room, fx);
     return next;
   }
@@ -656,7 +724,6 @@ export class MemoryStore implements Store {
   private withdraw(task: TaskRecord) {
     if (!task.to) {
       this.tasks.unassigned.delete(task.id);
-      this.unhold(task);
       return;
     }
     const inbox = this.inboxes.get(task.to);
@@ -725,8 +792,8 @@ export class MemoryStore implements Store {
   /** Adds a task with its indexes (also when a durable store loads it). */
   protected addTask(task: TaskRecord) {
     this.tasks.add(task);
-    // Waiting for a capability, it holds its bytes; one a durable store read back counts them again.
-    if (task.to === null && task.state === "queued" && !this.holds.has(task.id)) this.hold(task, messageBytes(taskMessage(task)));
+    // A task a durable store read back counts its bytes again.
+    if (!this.weights.has(task.id)) this.weigh(task, messageBytes(taskMessage(task)));
     this.taskCreated(task.id);
   }
 

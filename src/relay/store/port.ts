@@ -60,7 +60,9 @@ export interface TaskRecord {
   readonly ttlS: number | null;
   readonly createdAt: number;
   readonly updatedAt: number;
+  /** The first entries and the latest (rules.ts, HISTORY); `historyDropped` counts those left out between them. */
   readonly history: readonly Transition[];
+  readonly historyDropped?: number;
   /** The holder's latest progress note; null until it sends one (absent in records kept before notes were). */
   readonly note?: string | null;
   readonly result: string | null;
@@ -84,15 +86,18 @@ export interface Room {
   readonly maxQueue?: number;
   /** Bytes of every message waiting, relay-wide. */
   readonly maxQueuedBytes?: number;
-  /** Bytes of the messages one sender has waiting, across recipients. */
+  /** Bytes of the messages one sender has waiting, across recipients, and of the unfinished tasks it sent. */
   readonly maxSenderBytes?: number;
+  /** Bytes of the messages waiting for one recipient. */
+  readonly maxRecipientBytes?: number;
 }
 
 export type Refusal =
   | { readonly ok: false; readonly refused: "queue_full"; readonly waiting: number; readonly name: string }
   /** `bytes` held now, `size` the message that did not fit. */
   | { readonly ok: false; readonly refused: "relay_full"; readonly bytes: number; readonly size: number }
-  | { readonly ok: false; readonly refused: "sender_full"; readonly bytes: number; readonly size: number };
+  | { readonly ok: false; readonly refused: "sender_full"; readonly bytes: number; readonly size: number }
+  | { readonly ok: false; readonly refused: "recipient_full"; readonly bytes: number; readonly size: number; readonly name: string };
 
 /** A message an operation queued. */
 export interface QueuedMessage {
@@ -299,7 +304,7 @@ export interface Store {
   touchAgent(id: string, now: number, keep?: boolean): Promise<AgentRecord | undefined>;
   /** Removes the agent with its queue, messages in flight and connections; the unfinished tasks it held fail with `note`. */
   unregisterAgent(id: string, now: number, note: string, room: Room): Promise<{ readonly agent: AgentRecord; readonly effects: Effects } | undefined>;
-  /** Claims and removes (as `unregisterAgent`) agents not seen since `staleBefore`, with no connection, nothing queued or in flight, and no unfinished task held. */
+  /** Claims and removes (as `unregisterAgent`) agents not seen since `staleBefore`, with no connection, nothing but broadcasts queued, nothing in flight, and no unfinished task held. */
   forgetAgents(staleBefore: number, limit: number, now: number, note: string, room: Room): Promise<{ readonly agents: readonly AgentRecord[]; readonly effects: Effects }>;
   /** Adds a live connection, which may then claim messages; undefined when the agent is gone. `now` marks when it came online. */
   attachConnection(agentId: string, conn: string, now?: number): Promise<AgentRecord | undefined>;
@@ -324,6 +329,12 @@ export interface Store {
   clearTaskMessages(agentId: string, taskIds: readonly string[]): Promise<number>;
   /** Puts in-flight messages back in the queue at their place (a socket refused them). */
   requeue(agentId: string, ids: readonly string[]): Promise<Effects>;
+  /**
+   * Claims messages still queued that were sent before `before` (`created_at`; a message handed out
+   * and put back counts from when it was sent): a task among them, and a task still waiting for an
+   * agent with its capability, expires with `note`; any other message is dropped. Returns how many.
+   */
+  expireUnread(before: number, limit: number, now: number, note: string, room: Room): Promise<{ readonly dropped: number; readonly tasks: readonly TaskRecord[]; readonly effects: Effects }>;
   /**
    * Claims in-flight messages whose lease ran out: tasks go back to queued (or are dropped if they
    * moved on), others are queued again. A task out on a connection still attached keeps its lease
@@ -368,8 +379,10 @@ export interface Store {
    * when another can. The senders are told by a status message.
    */
   reclaimTasks(now: number, limit: number, rules: LivenessRules): Promise<{ readonly tasks: readonly Reclaimed[]; readonly effects: Effects }>;
-  /** Drops finished tasks that finished before `before`, and the oldest finished past `keep`; returns them. */
-  pruneTasks(before: number, keep: number): Promise<readonly TaskRecord[]>;
+  /** Drops finished tasks that finished before `before`, and the oldest finished while more than `keep` or `keepBytes` of them are kept; returns them. */
+  pruneTasks(before: number, keep: number, keepBytes?: number): Promise<readonly TaskRecord[]>;
+  /** Bytes held: messages waiting, unfinished tasks, finished tasks kept (for the relay's operator and benchmarks). */
+  heldBytes(): Promise<{ readonly queued: number; readonly finished: number }>;
 
   // ---------------------------------------------------------------- files
   getFileHead(key: string): Promise<FileHeadRecord | undefined>;

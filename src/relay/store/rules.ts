@@ -24,6 +24,22 @@ export function aboutOf(msg: Message): string | null {
 /** What a message weighs against the byte budgets: its size as sent on the wire, measured once, when it is first queued. */
 export const messageBytes = (msg: Message): number => Buffer.byteLength(JSON.stringify(msg));
 
+/**
+ * The share of the relay-wide and per-recipient byte budgets kept for what answers a sender (responses,
+ * progress, status, and whatever the relay itself says): new tasks and broadcasts stop short of it, so
+ * a budget filled by one recipient that never reads still lets every task in flight be answered.
+ */
+export const REPLY_RESERVE = 1 / 8;
+export const usesReserve = (msg: Message) => msg.type === "response" || msg.type === "progress" || msg.type === "status" || msg.from === RELAY;
+/** The part of `limit` that `msg` may fill. */
+export const shareOf = (msg: Message, limit: number) => (usesReserve(msg) ? limit : Math.floor(limit * (1 - REPLY_RESERVE)));
+
+/** What a finished task weighs while it is kept: its message and its result. */
+export const finishedBytes = (queuedWeight: number, task: TaskRecord) => queuedWeight + (task.result === null ? 0 : Buffer.byteLength(task.result));
+
+/** A task's history keeps its first entries and its latest; those in between are counted (`historyDropped`), not kept. */
+export const HISTORY = { first: 8, last: 24 } as const;
+
 const FINAL: ReadonlySet<TaskState> = new Set(["completed", "failed", "canceled", "expired"]);
 export const isFinal = (state: TaskState) => FINAL.has(state);
 
@@ -79,7 +95,12 @@ export function applyChange(task: TaskRecord, change: Pick<TaskChange, "state" |
   if (change.progress !== undefined) next.note = change.progress;
   if (change.state !== undefined) {
     next.state = change.state;
-    next.history = [...task.history, { state: change.state, at: change.at, note: change.note }];
+    const history = [...task.history, { state: change.state, at: change.at, note: change.note }];
+    if (history.length > HISTORY.first + HISTORY.last) {
+      history.splice(HISTORY.first, 1);
+      next.historyDropped = (task.historyDropped ?? 0) + 1;
+    }
+    next.history = history;
   }
   if (change.state !== undefined || change.result !== undefined || change.progress !== undefined) next.updatedAt = change.at;
   return frozenTask(next);

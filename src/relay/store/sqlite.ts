@@ -337,6 +337,7 @@ export class SqliteStore extends MemoryStore {
   override expireTasks(...a: Args<"expireTasks">) { return this.durable(() => super.expireTasks(...a)); }
   override pruneTasks(...a: Args<"pruneTasks">) { return this.durable(() => super.pruneTasks(...a)); }
   override reclaimTasks(...a: Args<"reclaimTasks">) { return this.durable(() => super.reclaimTasks(...a)); }
+  override expireUnread(...a: Args<"expireUnread">) { return this.durable(() => super.expireUnread(...a)); }
   override putFileVersionIf(...a: Args<"putFileVersionIf">) { return this.durable(() => super.putFileVersionIf(...a)); }
   override deleteFileIf(...a: Args<"deleteFileIf">) { return this.durable(() => super.deleteFileIf(...a)); }
   override takeLease(...a: Args<"takeLease">) { return this.durable(() => super.takeLease(...a)); }
@@ -378,7 +379,7 @@ class Pending {
 }
 
 /** The part of a task record that changes after it is created. */
-const taskState = ({ to, state, attempts, updatedAt, history, note, result, responseId }: TaskRecord) => ({ to, state, attempts, updatedAt, history, note, result, responseId });
+const taskState = ({ to, state, attempts, updatedAt, history, historyDropped, note, result, responseId }: TaskRecord) => ({ to, state, attempts, updatedAt, history, historyDropped, note, result, responseId });
 
 /** What is kept of an agent: not its live connections. */
 const persisted = ({ conns: _, ...rest }: AgentRecord) => rest;

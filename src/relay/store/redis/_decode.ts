@@ -23,6 +23,8 @@ export function entryOf(e: NewEntry) {
     ab: aboutOf(e.msg) ?? "",
     co: coalesces(e.msg),
     key: e.msg.type === "file" ? e.msg.key : "",
+    /** When it was sent: what expireUnread compares. */
+    ca: Date.parse(e.msg.created_at),
   };
 }
 

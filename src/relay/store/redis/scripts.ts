@@ -20,6 +20,7 @@ import deleteFileIf from "./lua/delete_file_if.lua" with { type: "text" };
 import detachConnection from "./lua/detach_connection.lua" with { type: "text" };
 import enqueueIfRoom from "./lua/enqueue_if_room.lua" with { type: "text" };
 import expireLeases from "./lua/expire_leases.lua" with { type: "text" };
+import expireUnread from "./lua/expire_unread.lua" with { type: "text" };
 import expireTasks from "./lua/expire_tasks.lua" with { type: "text" };
 import forgetAgents from "./lua/forget_agents.lua" with { type: "text" };
 import forgetRelay from "./lua/forget_relay.lua" with { type: "text" };
@@ -50,6 +51,7 @@ const OPERATIONS = {
   enqueue_if_room: enqueueIfRoom,
   expire_leases: expireLeases,
   expire_tasks: expireTasks,
+  expire_unread: expireUnread,
   forget_agents: forgetAgents,
   forget_relay: forgetRelay,
   list_files: listFiles,

@@ -101,7 +101,7 @@ export class RedisStore implements Store {
 
   /** Arguments every script that may queue a status message needs: a time part for ids, and the time it tells. */
   private stamp(at: number) {
-    return { mid: newSortableId("m").slice(0, 11), iso: iso(at) };
+    return { mid: newSortableId("m").slice(0, 11), iso: iso(at), ms: at };
   }
 
   // ---------------------------------------------------------------- agents
@@ -188,6 +188,11 @@ export class RedisStore implements Store {
   async requeueExpired(now: number, limit: number, room: Room) {
     const r = await this.run<{ requeued: number; fx: RawFx }>("requeue_expired", { now, limit, room, ...this.stamp(now) });
     return { requeued: r.requeued, effects: effectsOf(r.fx) };
+  }
+
+  async expireUnread(before: number, limit: number, now: number, note: string, room: Room) {
+    const r = await this.run<{ dropped: number; tasks: unknown; fx: RawFx }>("expire_unread", { before, limit, now, note, room, ...this.stamp(now) });
+    return { dropped: r.dropped, tasks: list<RawTask>(r.tasks).map((t) => taskOf(t)), effects: effectsOf(r.fx) };
   }
 
   async countWaiting(agentId: string) {
@@ -282,8 +287,13 @@ export class RedisStore implements Store {
     return { tasks, effects: effectsOf(r.fx) };
   }
 
-  async pruneTasks(before: number, keep: number) {
-    return list<RawTask>((await this.run<{ tasks: unknown }>("prune_tasks", { before, keep })).tasks).map((t) => taskOf(t));
+  async pruneTasks(before: number, keep: number, keepBytes?: number) {
+    return list<RawTask>((await this.run<{ tasks: unknown }>("prune_tasks", { before, keep, keepBytes: keepBytes ?? null })).tasks).map((t) => taskOf(t));
+  }
+
+  async heldBytes() {
+    const [queued, finished] = await this.cmd<(string | null)[]>("MGET", [this.k("bytes"), this.k("finbytes")]);
+    return { queued: Number(queued ?? 0), finished: Number(finished ?? 0) };
   }
 
   // ---------------------------------------------------------------- files

@@ -1,6 +1,7 @@
 -- One agent's messages: `q:<agent>` (queued ids, scored by lane then sequence), `m:<agent>` (each slot's
 -- bookkeeping), `body:<agent>` (the message as sent), `fl:<agent>` (ids in flight), `flying` (every
--- flight by deadline, for the lease sweep) and `ab:<agent>:<task>` (ids about a task).
+-- flight by deadline, for the lease sweep), `ab:<agent>:<task>` (ids about a task) and `rb` (bytes
+-- queued or in flight, by recipient).
 local function slot_get(to, id)
   return getjson(key("m", to), id)
 end
@@ -24,12 +25,19 @@ local function unlink(to, id, s)
   if s.ab ~= "" then redis.call("SREM", key("ab", to, s.ab), id) end
 end
 
+-- A slot's bytes count toward its recipient; a task's own message is weighed by its record instead
+-- (_tasks.lua: weigh) toward the relay-wide budget and its sender's.
+local function weigh_slot(to, s, sign)
+  if redis.call("HINCRBY", key("rb"), to, sign * s.b) <= 0 then redis.call("HDEL", key("rb"), to) end
+  if s.t ~= "task" then count(s.f, sign * s.b) end
+end
+
 -- A slot leaves for good (settled, dropped or replaced): its bytes stop counting.
 local function settle(to, id, s)
   unlink(to, id, s)
   redis.call("HDEL", key("m", to), id)
   redis.call("HDEL", key("body", to), id)
-  count(s.f, -s.b)
+  weigh_slot(to, s, -1)
 end
 
 -- The queued slot of this type about `about`, which a newer one replaces.
@@ -42,17 +50,25 @@ local function unread(to, about, typ)
   return nil
 end
 
--- Why `bytes` more from `from` do not fit `to`'s queue or the byte budgets, or nil when they do.
-local function room_for(name, to, from, bytes, rep, room)
+-- Why `bytes` more of type `typ` from `from` do not fit `to`'s queue or the byte budgets, or nil when
+-- they do. A new task or broadcast fits only short of the share kept for replies.
+local function room_for(name, to, from, bytes, rep, room, typ)
   if not rep and has(room.maxQueue) and to then
     local waiting = redis.call("ZCARD", key("q", to)) + redis.call("SCARD", key("fl", to))
     if waiting >= room.maxQueue then return { ok = false, refused = "queue_full", waiting = waiting, name = name } end
+  end
+  local rb = rep and rep.b or 0
+  if has(room.maxRecipientBytes) and to and bytes > rb then
+    local held = tonumber(redis.call("HGET", key("rb"), to) or "0")
+    if held - rb + bytes > share_of(typ, from, room.maxRecipientBytes) then
+      return { ok = false, refused = "recipient_full", bytes = held, size = bytes, name = name }
+    end
   end
   local grow = bytes
   if rep and rep.f == from then grow = bytes - rep.b end
   if grow <= 0 then return nil end
   local total = tonumber(redis.call("GET", key("bytes")) or "0")
-  if has(room.maxQueuedBytes) and total + grow > room.maxQueuedBytes then
+  if has(room.maxQueuedBytes) and total + grow > share_of(typ, from, room.maxQueuedBytes) then
     return { ok = false, refused = "relay_full", bytes = total, size = bytes }
   end
   if from ~= RELAY and has(room.maxSenderBytes) then
@@ -73,16 +89,16 @@ local function queue(e, room)
   local rid, rep
   if e.co then rid, rep = unread(e.to, about, e.t) end
   if room then
-    local refusal = room_for(agent.name, e.to, e.f, e.b, rep, room)
+    local refusal = room_for(agent.name, e.to, e.f, e.b, rep, room, e.t)
     if refusal then return refusal end
   end
   if rep then settle(e.to, rid, rep) end
-  local s = { seq = redis.call("INCR", key("seq")), p = e.p, b = e.b, f = e.f, ab = about, co = e.co, t = e.t, key = e.key or "", w = "q", u = 0, c = "" }
+  local s = { seq = redis.call("INCR", key("seq")), p = e.p, b = e.b, f = e.f, ab = about, co = e.co, t = e.t, key = e.key or "", w = "q", u = 0, c = "", ca = e.ca }
   redis.call("ZADD", key("q", e.to), score(s), e.id)
   slot_put(e.to, e.id, s)
   redis.call("HSET", key("body", e.to), e.id, e.body)
   if about ~= "" then redis.call("SADD", key("ab", e.to, about), e.id) end
-  count(e.f, e.b)
+  weigh_slot(e.to, s, 1)
   table.insert(FX.m, { e.to, e.p, e.body })
   return s
 end
@@ -97,7 +113,7 @@ local function requeue_slots(to, ids)
       if s.co and unread(to, s.ab, s.t) then
         redis.call("HDEL", key("m", to), id)
         redis.call("HDEL", key("body", to), id)
-        count(s.f, -s.b)
+        weigh_slot(to, s, -1)
       else
         s.w, s.u, s.c = "q", 0, ""
         redis.call("ZADD", key("q", to), score(s), id)

@@ -60,6 +60,15 @@ local function count(from, bytes)
   if left <= 0 then redis.call("HDEL", key("sbytes"), from) end
 end
 
+-- The share of a byte budget kept for what answers a sender (rules.ts, REPLY_RESERVE): new tasks and
+-- broadcasts stop short of it.
+local REPLY_RESERVE = 1 / 8
+local REPLIES = { response = true, progress = true, status = true }
+local function share_of(typ, from, limit)
+  if REPLIES[typ] or from == RELAY then return limit end
+  return math.floor(limit * (1 - REPLY_RESERVE))
+end
+
 local function get_agent(id)
   return getjson(key("agents"), id)
 end

@@ -1,7 +1,7 @@
 -- Task records: `t` (id -> record; its context apart, in `ctx`, as sent), `tof:<agent>` (its tasks, sent
 -- or held), `hd:<agent>` (the unfinished tasks it holds) with `held` (their count, by agent), `unassigned`
 -- and `ttl` (by deadline), `fin` (finished, by when), `recent` (by last change), `idem` (sender + key -> id),
--- `states` (counts), `holds`.
+-- `states` (counts), `w` (what each kept task weighs) with `finbytes` (the finished ones' total).
 local function held_add(agent, id)
   if redis.call("SADD", key("hd", agent), id) == 1 then redis.call("HINCRBY", key("held"), agent, 1) end
 end
@@ -27,20 +27,31 @@ end
 
 local function task_entry(t)
   local body = task_body(t)
-  return { to = t.to, p = t.priority, id = t.id, body = body, f = t.from, t = "task", b = #body, ab = "", co = false, key = "" }
+  return { to = t.to, p = t.priority, id = t.id, body = body, f = t.from, t = "task", b = #body, ab = "", co = false, key = "", ca = t.createdAt }
 end
 
--- Waiting for an agent with its capability, a task holds its bytes all the same.
-local function hold(t, bytes)
-  redis.call("HSET", key("holds"), t.id, bytes)
+-- A task's text and context count toward the relay-wide budget and its sender's until it finishes;
+-- a finished one, with its result, toward the finished tasks kept (rules.ts: finishedBytes).
+local function weigh(t, bytes)
+  if redis.call("HEXISTS", key("w"), t.id) == 1 then return end
+  if FINAL[t.state] then
+    local kept = bytes + (has(t.result) and #t.result or 0)
+    redis.call("HSET", key("w"), t.id, kept)
+    redis.call("INCRBY", key("finbytes"), kept)
+    return
+  end
+  redis.call("HSET", key("w"), t.id, bytes)
   count(t.from, bytes)
 end
 
-local function unhold(t)
-  local bytes = redis.call("HGET", key("holds"), t.id)
+local function finish(t)
+  local bytes = redis.call("HGET", key("w"), t.id)
   if not bytes then return end
-  redis.call("HDEL", key("holds"), t.id)
-  count(t.from, -tonumber(bytes))
+  bytes = tonumber(bytes)
+  count(t.from, -bytes)
+  local kept = bytes + (has(t.result) and #t.result or 0)
+  redis.call("HSET", key("w"), t.id, kept)
+  redis.call("INCRBY", key("finbytes"), kept)
 end
 
 local function add_task(t)
@@ -90,8 +101,10 @@ end
 local function status_entry(t, to, state, note)
   local id = new_mid()
   local body = cjson.encode({ type = "status", id = id, from = RELAY, to = to, created_at = A.iso, task_id = t.id, state = state, note = note })
-  return { to = to, p = t.priority, id = id, body = body, f = RELAY, t = "status", b = #body, ab = t.id, co = true, key = "" }
+  return { to = to, p = t.priority, id = id, body = body, f = RELAY, t = "status", b = #body, ab = t.id, co = true, key = "", ca = A.ms }
 end
+
+local HISTORY_FIRST, HISTORY_LAST = 8, 24
 
 -- Applies a change ({state?, note, at, result?, responseId?, progress?}) and `patch` to a task with its
 -- bookkeeping, and queues the statuses it tells where they fit `room` (rules.ts: notices).
@@ -104,12 +117,17 @@ local function change(t, ch, room, patch)
   if has(ch.state) then
     t.state = ch.state
     table.insert(t.history, { state = ch.state, at = ch.at, note = ch.note })
+    -- The first entries and the latest are kept; those between are counted (rules.ts: HISTORY).
+    if #t.history > HISTORY_FIRST + HISTORY_LAST then
+      table.remove(t.history, HISTORY_FIRST + 1)
+      t.historyDropped = (has(t.historyDropped) and t.historyDropped or 0) + 1
+    end
   end
   if has(ch.state) or has(ch.result) or has(ch.progress) then t.updatedAt = ch.at end
   put_task(t)
   book(state, to, t)
   table.insert(FX.t, t.id)
-  if not FINAL[state] and FINAL[t.state] then unhold(t) end
+  if not FINAL[state] and FINAL[t.state] then finish(t) end
   if has(ch.state) then
     queue(status_entry(t, t.from, ch.state, ch.note), room)
     if (ch.state == "canceled" or ch.state == "expired") and has(t.to) and t.attempts > 0 then
@@ -123,7 +141,6 @@ end
 local function withdraw(t)
   if not has(t.to) then
     redis.call("ZREM", key("unassigned"), t.id)
-    unhold(t)
     return
   end
   local s = slot_get(t.to, t.id)

@@ -5,7 +5,6 @@ if a then
   for _, id in ipairs(redis.call("ZRANGE", key("unassigned"), 0, -1)) do
     local t = get_task(id)
     if t and t.state == "queued" and has(t.cap) and contains(a.caps, t.cap) then
-      unhold(t)
       t.to = A.agent
       put_task(t)
       book(t.state, NULL, t)

@@ -24,12 +24,12 @@ if to then
   end
 else
   local room = { maxQueuedBytes = A.room.maxQueuedBytes, maxSenderBytes = A.room.maxSenderBytes }
-  local refusal = room_for("", nil, t.from, e.b, nil, room)
+  local refusal = room_for("", nil, t.from, e.b, nil, room, "task")
   if refusal then
     redis.call("HDEL", key("ctx"), t.id)
     return cjson.encode(refusal)
   end
-  hold(t, e.b)
 end
+weigh(t, e.b)
 add_task(t)
 return cjson.encode({ ok = true, task = out_task(t), duplicate = false, fx = FX })

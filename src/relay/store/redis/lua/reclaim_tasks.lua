@@ -69,8 +69,7 @@ local function reclaim(t, h)
   if not other and t.state == "queued" then return nil end -- nowhere better to wait
   withdraw(t)
   change(t, { state = "queued", note = holder_lost(h.name, other and other.name, t.cap), at = now }, R.room, { to = other and other.id or NULL })
-  local e = task_entry(t)
-  if other then queue(e, nil) else hold(t, e.b) end
+  if other then queue(task_entry(t), nil) end
   return t
 end
 

@@ -10,7 +10,7 @@ for _, m in ipairs(ch.messages or {}) do
   if agent then
     local rid, rep
     if m.co then rid, rep = unread(m.to, m.ab, m.t) end
-    local refusal = room_for(agent.name, m.to, m.f, m.b, rep, ch.room)
+    local refusal = room_for(agent.name, m.to, m.f, m.b, rep, ch.room, m.t)
     if refusal then return cjson.encode({ ok = false, refused = "no_room", room = refusal }) end
   end
 end

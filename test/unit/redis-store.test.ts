@@ -67,6 +67,7 @@ describe.skipIf(redisMissing("test/unit/redis-store.test.ts") !== null)("redis s
     await x.claimName(agent("b"), T0, rules);
     await x.attachConnection("b", "r_dead.1");
     await x.attachConnection("b", "r_live.1");
+    await x.attachConnection("a", "r_dead.2", T0 - 5000);
     await x.enqueueIfRoom({ to: "b", priority: "normal", msg: { type: "broadcast", id: "m_1", from: "a", to: null, created_at: "t", content: "hi", topic: "", tags: [] } }, {});
     expect((await x.claimNext("b", "r_dead.1", T0, { max: 10, ackWindowMs: 60_000, room: {} })).messages).toHaveLength(1);
     await x.client.send("ZADD", ["gone:relays", String(T0 - 1), "r_dead", String(T0 + 60_000), "r_live"]);
@@ -75,6 +76,8 @@ describe.skipIf(redisMissing("test/unit/redis-store.test.ts") !== null)("redis s
     expect([one.forgot, two.forgot].sort()).toEqual([false, true]);
     expect([...one.effects.queued, ...two.effects.queued]).toEqual(["b"]);
     expect((await x.getAgent("b"))!.conns).toEqual(["r_live.1"]);
+    // An agent whose only socket was on the dead relay is offline from now: a holder's grace runs.
+    expect(await x.getAgent("a")).toMatchObject({ conns: [], connectedAt: null, disconnectedAt: T0 });
     expect(await x.countWaiting("b")).toBe(1);
     // A relay still heartbeating is never claimed.
     expect((await x.forgetRelay("r_live", T0)).forgot).toBe(false);
@@ -94,6 +97,34 @@ describe.skipIf(redisMissing("test/unit/redis-store.test.ts") !== null)("redis s
     expect(new Set([...ex.tasks, ...ey.tasks].map((t) => t.id)).size).toBe(20);
     const [lx, ly] = await Promise.all([x.expireLeases(later), y.expireLeases(later)]);
     expect(lx.length + ly.length).toBe(5);
+    await Promise.all([x.close(), y.close()]);
+  });
+
+  test("two relays sweeping at once take back each lost holder's task and drop each unread message once", async () => {
+    const [x, y] = await Promise.all([open("sweep2:"), open("sweep2:")]);
+    await x.claimName(agent("a"), T0, rules);
+    await x.claimName(agent("b"), T0, rules);
+    const task = (id: string) => ({ id, from: "a", to: "b", cap: null, task: "t", context: {}, priority: "normal" as const, leaseS: 30, ttlS: null, createdAt: T0, idempotencyKey: null });
+    for (let i = 0; i < 10; i++) await x.createTask(task(`t_${i}`), {});
+    await x.attachConnection("b", "r1.1", T0);
+    await x.claimNext("b", "r1.1", T0, { max: 100, ackWindowMs: 60_000, room: {} });
+    await x.detachConnection("b", "r1.1", T0);
+    // The detach queued them again; taking them over HTTP puts them out with b again, its socket closed.
+    await x.claimNext("b", null, T0, { max: 100, ackWindowMs: 60_000, room: {} });
+    const live = { graceMs: 15_000, reachableMs: 30_000, room: {} };
+    const [rx, ry] = await Promise.all([x.reclaimTasks(T0 + 20_000, 100, live), y.reclaimTasks(T0 + 20_000, 100, live)]);
+    expect(new Set([...rx.tasks, ...ry.tasks].map((r) => r.task.id)).size).toBe(10);
+    expect(rx.tasks.length + ry.tasks.length).toBe(10);
+    for (let i = 0; i < 10; i++) {
+      await x.enqueueIfRoom({ to: "a", priority: "normal", msg: { type: "broadcast", id: `m_${i}`, from: "b", to: null, created_at: new Date(T0).toISOString(), content: "hi", topic: "", tags: [] } }, {});
+    }
+    const [ux, uy] = await Promise.all([x.expireUnread(T0 + 1, 100, T0 + 20_000, "unread", {}), y.expireUnread(T0 + 1, 100, T0 + 20_000, "unread", {})]);
+    // The ten tasks queued again for b (sent before T0 + 1) expire with the broadcasts, each once.
+    expect(ux.dropped + uy.dropped).toBe(20);
+    expect(ux.tasks.length + uy.tasks.length).toBe(10);
+    // What waits for a now is each task's latest status (expired), the broadcasts gone.
+    const left = (await x.claimNext("a", null, T0 + 20_000, { max: 100, ackWindowMs: 60_000, room: {} })).messages;
+    expect(left.map((m) => (m.type === "status" ? m.state : m.type))).toEqual(Array(10).fill("expired"));
     await Promise.all([x.close(), y.close()]);
   });
 

@@ -50,6 +50,18 @@ const TaskQuery = v.object({
   ),
 });
 
+/** Starts work whose failure is reported only when it is awaited (a sync throw included), after checks that come first. */
+function early<T>(start: () => Promise<T>): Promise<T> {
+  let p: Promise<T>;
+  try {
+    p = start();
+  } catch (err) {
+    p = Promise.reject(err);
+  }
+  p.catch(() => {});
+  return p;
+}
+
 function query(req: Request): Record<string, string> {
   const url = new URL(req.url);
   return Object.fromEntries(url.searchParams);
@@ -122,8 +134,10 @@ export function createRoutes(relay: Relay, auth: Auth, limits: RouteLimits) {
     },
     "/v1/messages": {
       POST: async (req) => {
+        // The body is read while the secret is checked; a refused caller still hears of its credential first.
+        const reading = early(() => readJsonBody(req, limits.maxMessageBytes, "message"));
         const agent = await auth.agent(req);
-        const body = parseWith(SendMessage, await readJsonBody(req, limits.maxMessageBytes, "message"), "message");
+        const body = parseWith(SendMessage, await reading, "message");
         return json(await relay.send(agent, body), 201);
       },
     },

@@ -57,9 +57,15 @@ export function startRelay(opts: RelayOptions = {}): RelayServer {
 
   /** Host and Origin come first, on every request: a page the relay refuses learns nothing from it. */
   const screen = (req: Request) => {
-    if (hostRule) checkHost(req, hostRule, url);
+    // Clients send the same Host on every request: one that passed once passes without parsing it again.
+    const host = req.headers.get("host");
+    if (hostRule && host !== null && !hostsSeen.has(host)) {
+      checkHost(req, hostRule, url);
+      if (hostsSeen.size < 64) hostsSeen.add(host);
+    }
     checkOrigin(req);
   };
+  const hostsSeen = new Set<string>();
 
   /** A request that needs no credential: screened, and a refusal turned into JSON. */
   const screened = (req: Request, handler: () => Response | Promise<Response>): Response | Promise<Response> => {

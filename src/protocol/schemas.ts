@@ -422,23 +422,49 @@ export type FileDeleted = v.InferOutput<typeof FileDeleted>;
 export const FrameRef = v.union([v.pipe(v.string(), v.maxLength(200)), v.pipe(v.number(), v.finite())], "ref must be a string (at most 200 characters) or a number");
 export type FrameRef = v.InferOutput<typeof FrameRef>;
 
+/** Messages one `send` frame may carry: a batch is checked whole, and confirmed in one frame. */
+export const MAX_BATCH = 1000;
+
 /** Client → relay. `ref` is echoed on the acknowledgement so a sender can match replies. */
 export const ClientFrame = v.variant(
   "op",
   [
-    v.object({ op: v.literal("send"), ref: v.optional(FrameRef), message: v.unknown() }),
+    v.pipe(
+      v.object({
+        op: v.literal("send"),
+        ref: v.optional(FrameRef),
+        message: v.optional(v.unknown()),
+        messages: v.optional(
+          v.pipe(v.array(v.unknown()), v.minLength(1, "a batch holds at least one message"), v.maxLength(MAX_BATCH, `a batch holds at most ${MAX_BATCH} messages; send the rest in another frame`)),
+        ),
+      }),
+      v.check((f) => (f.message === undefined) !== (f.messages === undefined), "a send frame carries either `message` (one) or `messages` (a batch)"),
+    ),
     v.object({ op: v.literal("ack"), ...ackFields }),
     v.object({ op: v.literal("ping") }),
+    /** Answers the relay's hello: `batch: true` asks for `messages` frames from now on. */
+    v.object({ op: v.literal("hello"), batch: v.optional(v.boolean(), false) }),
   ],
-  "op must be one of send, ack, ping",
+  "op must be one of send, ack, ping, hello",
 );
 export type ClientFrame = v.InferOutput<typeof ClientFrame>;
 
-/** Relay → client. */
+/** Relay → a client that asked for batches: messages pushed together, each acknowledged as if it came alone. */
+export const MessagesFrame = v.object({ op: v.literal("messages"), messages: v.array(Message) });
+
+/** What a batch's confirmation says of each of its messages, in order: sent, or refused and why. */
+export const BatchResult = v.union([Sent, v.object({ error: v.object({ code: v.string(), message: v.string(), hint: v.optional(v.string()) }) })]);
+export type BatchResult = v.InferOutput<typeof BatchResult>;
+/** Relay → a client that sent a batch: one confirmation for all of it. */
+export const BatchSentFrame = v.object({ op: v.literal("sent"), ref: v.optional(FrameRef), results: v.array(BatchResult) });
+
+/** Relay → client. `batch` in the hello: this relay takes batches and sends `messages` frames to a client that asks. */
 export type ServerFrame =
-  | { op: "hello"; agent: Agent }
+  | { op: "hello"; agent: Agent; batch?: boolean }
   | { op: "message"; message: Message }
+  | v.InferOutput<typeof MessagesFrame>
   | ({ op: "sent"; ref?: FrameRef } & Sent)
+  | v.InferOutput<typeof BatchSentFrame>
   | { op: "task"; task: Task; response: ResponseMessage | null }
   | { op: "error"; ref?: FrameRef; error: ErrorBody["error"] }
   | { op: "pong" };

@@ -182,7 +182,7 @@ export function startRelay(opts: RelayOptions = {}): RelayServer {
           }
           let upgraded = false;
           try {
-            upgraded = srv.upgrade(req, { data: { agent, watch, files, types: only, connection: null, unwatch: null, release } });
+            upgraded = srv.upgrade(req, { data: { agent, watch, files, types: only, connection: null, batch: false, unwatch: null, release } });
           } finally {
             if (!upgraded) release();
           }

@@ -1,7 +1,7 @@
 /** WebSocket adapter: translates Bun's socket events into calls on the relay's core, and its pushes into frames. */
 import type { WebSocketHandler } from "bun";
 import { ClawlinkError } from "../errors";
-import { describeIssues, safeParse } from "../protocol/codec";
+import { describeIssues, messageJson, safeParse } from "../protocol/codec";
 import { ClientFrame, FrameRef, SendMessage, type BatchResult, type ErrorBody, type Message, type MessageType, type ServerFrame } from "../protocol/schemas";
 import type { AgentRecord, Connection, Relay, Want } from "./core/relay";
 
@@ -49,7 +49,7 @@ function pushMany(ws: Socket, msgs: readonly Message[]): { taken: number; full: 
   let taken = 0;
   if (!ws.data.batch) {
     for (const message of msgs) {
-      const sent = ws.send(frame({ op: "message", message }));
+      const sent = ws.send(`{"op":"message","message":${messageJson(message)}}`);
       if (sent !== 0) taken++;
       if (sent <= 0) return { taken, full: true };
     }
@@ -66,7 +66,7 @@ function pushMany(ws: Socket, msgs: readonly Message[]): { taken: number; full: 
     return sent > 0;
   };
   for (const m of msgs) {
-    const text = JSON.stringify(m);
+    const text = messageJson(m);
     if (parts.length > 0 && size + text.length > BATCH_FRAME_CHARS && !flush()) return { taken, full: true };
     parts.push(text);
     size += text.length + 1;
@@ -131,7 +131,7 @@ export function createSocketHandler(relay: Relay): WebSocketHandler<SocketData> 
         agent,
         {
           open: (rec) => ws.send(frame({ op: "hello", agent: relay.view(rec), batch: true })),
-          push: (message: Message) => ws.send(frame({ op: "message", message })),
+          push: (message: Message) => ws.send(`{"op":"message","message":${messageJson(message)}}`),
           pushMany: (msgs) => pushMany(ws, msgs),
           close: (code, reason) => ws.close(code, reason),
         },

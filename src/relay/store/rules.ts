@@ -3,6 +3,7 @@
  * them in the Lua fragments its scripts include): which messages replace each other, what a message
  * weighs against the byte budgets, what a task's change tells whom.
  */
+import { messageJson } from "../../protocol/codec";
 import type { Message, TaskState } from "../../protocol/schemas";
 import { iso } from "../clock";
 import { newSortableId } from "../ids";
@@ -22,7 +23,7 @@ export function aboutOf(msg: Message): string | null {
 }
 
 /** What a message weighs against the byte budgets: its size as sent on the wire, measured once, when it is first queued. */
-export const messageBytes = (msg: Message): number => Buffer.byteLength(JSON.stringify(msg));
+export const messageBytes = (msg: Message): number => Buffer.byteLength(messageJson(msg));
 
 const FINAL: ReadonlySet<TaskState> = new Set(["completed", "failed", "canceled", "expired"]);
 export const isFinal = (state: TaskState) => FINAL.has(state);

@@ -11,6 +11,7 @@
  */
 import type { Database, Statement } from "bun:sqlite";
 import type { ClawlinkError } from "../../errors";
+import { messageJson } from "../../protocol/codec";
 import type { Message, Priority } from "../../protocol/schemas";
 import { openDataFile, storeError, type DataFile, type Fsync } from "../datafile";
 import type { FileJournal } from "./_files";
@@ -179,7 +180,7 @@ export class SqliteStore extends MemoryStore {
       seq: slot.seq,
       agent: slot.to,
       priority: slot.priority,
-      body: JSON.stringify(slot.msg),
+      body: messageJson(slot.msg),
       inflight: flying ? 1 : 0,
       until: flying ? slot.until : null,
       via: flying && slot.conn !== null ? 1 : 0,

@@ -22,8 +22,11 @@ export function aboutOf(msg: Message): string | null {
   return null;
 }
 
+/** A queued message's JSON, kept for the socket that sends it; not a task's, which goes out as a new message with its attempt. */
+export const messageText = (msg: Message): string => (msg.type === "task" ? JSON.stringify(msg) : messageJson(msg));
+
 /** What a message weighs against the byte budgets: its size as sent on the wire, measured once, when it is first queued. */
-export const messageBytes = (msg: Message): number => Buffer.byteLength(messageJson(msg));
+export const messageBytes = (msg: Message): number => Buffer.byteLength(messageText(msg));
 
 const FINAL: ReadonlySet<TaskState> = new Set(["completed", "failed", "canceled", "expired"]);
 export const isFinal = (state: TaskState) => FINAL.has(state);

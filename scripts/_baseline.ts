@@ -33,7 +33,7 @@ const server = Bun.serve<Data>({
   websocket: {
     open(ws) {
       byName.set(ws.data.name, ws);
-      ws.send(JSON.stringify({ op: "hello", agent: { id: ws.data.name, name: ws.data.name } }));
+      ws.send(JSON.stringify({ op: "hello", agent: { id: ws.data.name, name: ws.data.name }, batch: true }));
     },
     message(ws, raw) {
       const f = JSON.parse(String(raw));

@@ -13,6 +13,10 @@ import { fmtInt } from "./_stats";
 import { Acker, bearer, openStd, wsUrl, type Peer, type TextHandler } from "./_ws";
 
 const TARGET_MPS = 150_000;
+/** With frames batched both ways (issue 10). */
+const TARGET_BATCHED_MPS = 250_000;
+/** Messages per `send` frame in the batched runs. */
+const BATCH = 100;
 const SENDERS = 4;
 const WINDOW = 2000;
 
@@ -38,9 +42,18 @@ interface PushResult {
 type Opener = (name: string, onText: TextHandler) => Promise<Peer>;
 
 const MESSAGE = '{"op":"message"';
+const MESSAGES = '{"op":"messages"';
 const SENT = '{"op":"sent"';
 
-async function runPush(server: ServerProcess, open: Opener, to: string, kind: Kind, ctx: BenchContext): Promise<PushResult> {
+/** The ids a pushed frame carries: one message, or a batch of them. */
+function pushedIds(text: string): string[] | undefined {
+  if (text.startsWith(MESSAGES)) return (JSON.parse(text) as { messages: { id: string }[] }).messages.map((m) => m.id);
+  if (text.startsWith(MESSAGE)) return [idOf(text)!];
+  return undefined;
+}
+
+/** `batch` > 1: senders put that many messages in each frame, and every client asks for `messages` frames. */
+async function runPush(server: ServerProcess, open: Opener, to: string, kind: Kind, ctx: BenchContext, batch = 1): Promise<PushResult | undefined> {
   const seen = new Set<string>();
   const confirmed = new Set<string>();
   const rejected: Record<string, number> = {};
@@ -59,15 +72,25 @@ async function runPush(server: ServerProcess, open: Opener, to: string, kind: Ki
   // Ackers are made once their socket is open; no message arrives before the first send.
   let acker: Acker;
   const receiver = await open("receiver", (text) => {
-    if (!text.startsWith(MESSAGE)) return;
-    const id = idOf(text)!;
-    if (seen.has(id)) duplicated++;
-    else seen.add(id);
-    if (counting) counted++;
-    acker.add(id);
+    const ids = pushedIds(text);
+    if (!ids) return;
+    for (const id of ids) {
+      if (seen.has(id)) duplicated++;
+      else seen.add(id);
+      acker.add(id);
+    }
+    if (counting) counted += ids.length;
     fill();
     check();
   });
+  if (batch > 1) {
+    // A build from before batched frames (a --baseline) has nothing to measure here.
+    if (!receiver.hello?.includes('"batch":true')) {
+      await receiver.close();
+      return undefined;
+    }
+    receiver.send('{"op":"hello","batch":true}');
+  }
   acker = new Acker(receiver.send);
 
   const senders: Peer[] = [];
@@ -76,10 +99,18 @@ async function runPush(server: ServerProcess, open: Opener, to: string, kind: Ki
     let a: Acker;
     const ws = await open(`sender-${i}`, (text) => {
       if (text.startsWith(SENT)) {
-        confirmed.add(idOf(text)!);
-        answered++;
-      } else if (text.startsWith(MESSAGE)) {
-        a.add(idOf(text)!); // a task's delivered status, back to its sender
+        if (batch > 1) {
+          for (const r of (JSON.parse(text) as { results: { id?: string; error?: { code: string } }[] }).results) {
+            if (r.id) confirmed.add(r.id);
+            else rejected[r.error!.code] = (rejected[r.error!.code] ?? 0) + 1;
+            answered++;
+          }
+        } else {
+          confirmed.add(idOf(text)!);
+          answered++;
+        }
+      } else if (text.startsWith(MESSAGE) || text.startsWith(MESSAGES)) {
+        for (const id of pushedIds(text)!) a.add(id); // a task's delivered status, back to its sender
       } else {
         const f = JSON.parse(text);
         if (f.op === "error") {
@@ -89,17 +120,24 @@ async function runPush(server: ServerProcess, open: Opener, to: string, kind: Ki
       }
       check();
     });
+    if (batch > 1) ws.send('{"op":"hello","batch":true}');
     a = new Acker(ws.send);
     senders.push(ws);
     senderAckers.push(a);
   }
 
   const body = JSON.stringify(messageFor(kind, to));
+  const batchBody = `[${Array.from({ length: batch }, () => body).join(",")}]`;
   let turn = 0;
   function fill() {
     while (sending && sent - seen.size < WINDOW) {
-      senders[turn++ % SENDERS]!.send(`{"op":"send","ref":"${sent}","message":${body}}`);
-      sent++;
+      if (batch > 1) {
+        senders[turn++ % SENDERS]!.send(`{"op":"send","ref":"${sent}","messages":${batchBody}}`);
+        sent += batch;
+      } else {
+        senders[turn++ % SENDERS]!.send(`{"op":"send","ref":"${sent}","message":${body}}`);
+        sent++;
+      }
     }
   }
 
@@ -144,6 +182,8 @@ interface Run {
   headline: boolean;
   /** Run the relay with --data (durable mode). */
   durable?: boolean;
+  /** Messages per send frame, with `messages` frames pushed back. */
+  batch?: number;
 }
 
 const RUNS: Run[] = [
@@ -151,16 +191,22 @@ const RUNS: Run[] = [
   { kind: "task", client: "raw", what: "tasks: each also sends a delivered status back to its sender", headline: true },
   { kind: "response", client: "std", what: "plain messages, clients on Bun's WebSocket class", headline: false },
   { kind: "task", client: "raw", what: "tasks to a durable relay (--data): each confirmed once on disk", headline: false, durable: true },
+  { kind: "response", client: "raw", what: `plain messages, batched both ways (${BATCH} per send frame, messages frames pushed)`, headline: true, batch: BATCH },
+  { kind: "task", client: "raw", what: `tasks, batched both ways (${BATCH} per send frame)`, headline: false, batch: BATCH },
 ];
 
 export async function push(ctx: BenchContext): Promise<Figure[]> {
   const base = await spawnBaseline();
   let baseRate = NaN;
+  let baseBatchedRate = NaN;
   try {
     const open: Opener = (name, onText) => openRaw(wsUrl(base.url, `as=${name}`), {}, onText);
-    const r = await runPush(base, open, "receiver", "response", ctx);
+    const r = (await runPush(base, open, "receiver", "response", ctx))!;
     baseRate = r.rate;
     ctx.log(`push baseline (bare Bun WS forwarder: parse, confirm, forward by name; ${SENDERS} senders -> 1 receiver, raw clients): ${describe(r)}`);
+    const b = (await runPush(base, open, "receiver", "response", ctx, BATCH))!;
+    baseBatchedRate = b.rate;
+    ctx.log(`push baseline, batched both ways (${BATCH} per send frame; the same forwarder): ${describe(b)}`);
   } finally {
     await base.stop();
   }
@@ -170,21 +216,26 @@ export async function push(ctx: BenchContext): Promise<Figure[]> {
     const home = run.durable ? tempHome() : undefined;
     const relay = await spawnRelay({
       flags: home ? ["--data", join(home.dir, "relay.db")] : [],
-      profileDir: ctx.profileDir && join(ctx.profileDir, `push-${run.kind}-${run.client}${run.durable ? "-durable" : ""}`),
+      profileDir: ctx.profileDir && join(ctx.profileDir, `push-${run.kind}-${run.client}${run.durable ? "-durable" : ""}${run.batch ? "-batched" : ""}`),
     });
-    const label = `${run.kind} ${run.client}${run.durable ? " durable" : ""}`;
+    const label = `${run.kind} ${run.client}${run.durable ? " durable" : ""}${run.batch ? " batched" : ""}`;
     try {
       const names = ["receiver", ...Array.from({ length: SENDERS }, (_, i) => `sender-${i}`)];
       const creds = new Map((await registerAgents(relay.url, names)).map((c) => [c.name, c]));
       const connect = run.client === "raw" ? openRaw : openStd;
       const open: Opener = (name, onText) => connect(wsUrl(relay.url), bearer(creds.get(name)!.secret), onText);
-      const r = await runPush(relay, open, creds.get("receiver")!.id, run.kind, ctx);
-      const rate: Figure = { name: `push ${label} (msg/s)`, value: r.rate, unit: "msg/s", better: "higher", target: run.headline ? TARGET_MPS : undefined };
+      const r = await runPush(relay, open, creds.get("receiver")!.id, run.kind, ctx, run.batch);
+      if (!r) {
+        ctx.log(`push (${run.what}): skipped, this build offers no batched frames in its hello`);
+        continue;
+      }
+      const target = run.headline ? (run.batch ? TARGET_BATCHED_MPS : TARGET_MPS) : undefined;
+      const rate: Figure = { name: `push ${label} (msg/s)`, value: r.rate, unit: "msg/s", better: "higher", target };
       const clean: Figure = { name: `push ${label} lost+duplicated`, value: r.lost + r.duplicated + r.unexpected, unit: "", better: "lower", target: 0 };
       figures.push(rate, clean, { name: `push ${label} (relay µs CPU/msg)`, value: (r.serverCpu * 1e6) / r.rate, unit: "µs", better: "lower" });
       ctx.log(
         `push (${run.what}; ${SENDERS} senders -> 1 listener, window ${WINDOW}, ${run.client} clients, ${ctx.durationMs / 1000}s): ${describe(r)}; ` +
-          `${Math.round((r.rate / baseRate) * 100)}% of baseline${run.headline ? ` (target >= ${fmtInt(TARGET_MPS)} msg/s, none lost or duplicated)` : " (none lost or duplicated)"} ${verdict(rate, clean)}`,
+          `${Math.round((r.rate / (run.batch ? baseBatchedRate : baseRate)) * 100)}% of ${run.batch ? "the batched " : ""}baseline${target ? ` (target >= ${fmtInt(target)} msg/s, none lost or duplicated)` : " (none lost or duplicated)"} ${verdict(rate, clean)}`,
       );
     } finally {
       await relay.stop();

@@ -97,6 +97,7 @@ export function openRaw(url: string, headers: Record<string, string>, onText: Te
       if (text.startsWith('{"op":"hello"')) {
         hello = true;
         clearTimeout(timer);
+        peer.hello = text;
         resolve(peer);
       } else fail(`expected hello, got ${text.slice(0, 200)}`);
     };

@@ -4,6 +4,8 @@
 export interface Peer {
   send(text: string): void;
   close(): Promise<void>;
+  /** The server's hello frame, as text (raw clients). */
+  hello?: string;
 }
 
 export type TextHandler = (text: string) => void;

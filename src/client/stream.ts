@@ -84,36 +84,41 @@ export async function followInbox(opts: FollowOptions): Promise<number> {
     if (pendingAcks.length >= 500) flushAcks();
   };
 
+  const receive = (m: Message) => {
+    if (opts.hold) {
+      chain = chain.then(() => opts.handle(m)).catch((e) => logger.warn(printable((e as Error).message)));
+      return;
+    }
+    if (!seen.add(m.id)) {
+      // Acking a copy whose first is still running would settle it before it is handled.
+      if (!inProgress.has(m.id)) pendingAcks.push(m.id);
+      return;
+    }
+    inProgress.add(m.id);
+    chain = chain
+      .then(() => handle(m))
+      .catch((e) => logger.warn(printable((e as Error).message)))
+      .finally(() => inProgress.delete(m.id));
+  };
+
   const connect = () => {
     let greeted = false;
-    ws = client.socket({ files: opts.files, types: opts.types });
-    ws.onmessage = (ev) => {
+    const socket = (ws = client.socket({ files: opts.files, types: opts.types }));
+    socket.onmessage = (ev) => {
       const parsed = safeParse(ServerFrame, JSON.parse(String(ev.data)));
       if (!parsed.success) return;
       const f = parsed.output;
       if (f.op === "hello") {
         greeted = true;
         attempt = 0;
+        // A relay that offers batches gets asked for them: fewer frames, the same acks.
+        if (f.batch) socket.send(JSON.stringify({ op: "hello", batch: true }));
         logger.info(printable(`${opts.doing} as ${f.agent.name} (${f.agent.id}) on ${client.relay}`));
-      } else if (f.op === "message") {
-        const m = f.message;
-        if (opts.hold) {
-          chain = chain.then(() => opts.handle(m)).catch((e) => logger.warn(printable((e as Error).message)));
-          return;
-        }
-        if (!seen.add(m.id)) {
-          // Acking a copy whose first is still running would settle it before it is handled.
-          if (!inProgress.has(m.id)) pendingAcks.push(m.id);
-          return;
-        }
-        inProgress.add(m.id);
-        chain = chain
-          .then(() => handle(m))
-          .catch((e) => logger.warn(printable((e as Error).message)))
-          .finally(() => inProgress.delete(m.id));
-      } else if (f.op === "error") logger.warn(printable(`${f.error.message} (${f.error.hint})`));
+      } else if (f.op === "message") receive(f.message);
+      else if (f.op === "messages") for (const m of f.messages) receive(m);
+      else if (f.op === "error") logger.warn(printable(`${f.error.message} (${f.error.hint})`));
     };
-    ws.onclose = (ev) => {
+    socket.onclose = (ev) => {
       if (stopping) return;
       // 4001: the agent was unregistered; registering it again here would undo that.
       if (ev.code === 4001) {

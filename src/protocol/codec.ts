@@ -59,3 +59,12 @@ export function parseJson(text: string, what: string): unknown {
     throw new ClawlinkError("bad_request", `${what} is not valid JSON: ${(err as Error).message}`, "send a JSON object");
   }
 }
+
+const texts = new WeakMap<object, string>();
+
+/** A message's JSON, made once: the relay weighs a message by it when queueing it, and sends the same text. */
+export function messageJson(msg: object): string {
+  let text = texts.get(msg);
+  if (text === undefined) texts.set(msg, (text = JSON.stringify(msg)));
+  return text;
+}

@@ -23,6 +23,8 @@ export const LIMIT = {
   pollDefault: 100,
   /** Ids one ack names at most, in each of its lists: acking stays cheap however full an inbox is. */
   ackIds: 1000,
+  /** Messages one `send` frame may carry: a batch is checked whole, and confirmed in one frame. */
+  sendBatch: 1000,
   /** Tasks one page of `GET /v1/tasks` holds at most (`limit`), and when it does not say. */
   taskPageMax: 1000,
   taskPageDefault: 100,

@@ -434,11 +434,23 @@ export type FrameRef = v.InferOutput<typeof FrameRef>;
 export const ClientFrame = v.variant(
   "op",
   [
-    v.object({ op: v.literal("send"), ref: v.optional(FrameRef), message: v.unknown() }),
+    v.pipe(
+      v.object({
+        op: v.literal("send"),
+        ref: v.optional(FrameRef),
+        message: v.optional(v.unknown()),
+        messages: v.optional(
+          v.pipe(v.array(v.unknown()), v.minLength(1, "a batch holds at least one message"), v.maxLength(LIMIT.sendBatch, `a batch holds at most ${LIMIT.sendBatch} messages; send the rest in another frame`)),
+        ),
+      }),
+      v.check((f) => (f.message === undefined) !== (f.messages === undefined), "a send frame carries either `message` (one) or `messages` (a batch)"),
+    ),
     v.object({ op: v.literal("ack"), ...ackFields }),
     v.object({ op: v.literal("ping") }),
+    /** Answers the relay's hello: `batch: true` asks for `messages` frames from now on. */
+    v.object({ op: v.literal("hello"), batch: v.optional(v.boolean(), false) }),
   ],
-  "op must be one of send, ack, ping",
+  "op must be one of send, ack, ping, hello",
 );
 export type ClientFrame = v.InferOutput<typeof ClientFrame>;
 
@@ -451,17 +463,27 @@ export type ErrorBody = v.InferOutput<typeof ErrorBody>;
 
 // ---------------------------------------------------------------- WebSocket frames, relay → client
 
-/** First on every socket: the agent as the relay holds it (on an inbox stream, once attached: `connected: true`). */
-export const HelloFrame = v.object({ op: v.literal("hello"), agent: Agent });
+/**
+ * First on every socket: the agent as the relay holds it (on an inbox stream, once attached: `connected: true`).
+ * `batch`: this relay takes batches, and sends `messages` frames to a client that answers with `{op: "hello", batch: true}`.
+ */
+export const HelloFrame = v.object({ op: v.literal("hello"), agent: Agent, batch: v.optional(v.boolean()) });
 export const MessageFrame = v.object({ op: v.literal("message"), message: Message });
+/** To a client that asked for batches: messages pushed together, each acknowledged as if it came alone. */
+export const MessagesFrame = v.object({ op: v.literal("messages"), messages: v.array(Message) });
 /** A `send` frame's message was committed; `ref` is the client's. */
 export const SentFrame = v.object({ op: v.literal("sent"), ref: v.optional(FrameRef), ...Sent.entries });
+/** What a batch's confirmation says of each of its messages, in order: sent, or refused and why. */
+export const BatchResult = v.union([Sent, ErrorBody]);
+export type BatchResult = v.InferOutput<typeof BatchResult>;
+/** A `send` frame's batch: one confirmation for all of it. */
+export const BatchSentFrame = v.object({ op: v.literal("sent"), ref: v.optional(FrameRef), results: v.array(BatchResult) });
 /** On a task watch: the task now and after every change; `response` once it is completed or failed. */
 export const TaskFrame = v.object({ op: v.literal("task"), task: Task, response: v.nullable(ResponseMessage) });
 /** A frame the relay refused (with the `ref` of a `send`), or a task that cannot be watched. */
 export const ErrorFrame = v.object({ op: v.literal("error"), ref: v.optional(FrameRef), ...ErrorBody.entries });
 export const PongFrame = v.object({ op: v.literal("pong") });
 
-export const ServerFrame = v.variant("op", [HelloFrame, MessageFrame, SentFrame, TaskFrame, ErrorFrame, PongFrame]);
+export const ServerFrame = v.variant("op", [HelloFrame, MessageFrame, MessagesFrame, SentFrame, BatchSentFrame, TaskFrame, ErrorFrame, PongFrame]);
 /** What the relay sends: the schema's input, so defaults the client fills in need not be sent. */
 export type ServerFrame = v.InferInput<typeof ServerFrame>;

@@ -40,6 +40,18 @@ const TaskPageQuery = v.object({
   cursor: v.optional(v.pipe(v.string(), v.maxLength(200, "cursor is not one this relay gave out for this list: pass the next_cursor of the previous page unchanged"))),
 });
 
+/** Starts work whose failure is reported only when it is awaited (a sync throw included), after checks that come first. */
+function early<T>(start: () => Promise<T>): Promise<T> {
+  let p: Promise<T>;
+  try {
+    p = start();
+  } catch (err) {
+    p = Promise.reject(err);
+  }
+  p.catch(() => {});
+  return p;
+}
+
 export function query(req: Request): Record<string, string> {
   const url = new URL(req.url);
   return Object.fromEntries(url.searchParams);
@@ -114,8 +126,10 @@ export function createRoutes(relay: Relay, auth: Auth, limits: RouteLimits) {
     },
     "/v1/messages": {
       POST: async (req) => {
+        // The body is read while the secret is checked; a refused caller still hears of its credential first.
+        const reading = early(() => readJsonBody(req, limits.maxMessageBytes, "message"));
         const agent = await auth.agent(req);
-        const body = parseWith(SendMessage, await readJsonBody(req, limits.maxMessageBytes, "message"), "message");
+        const body = parseWith(SendMessage, await reading, "message");
         return json(await relay.send(agent, body), 201);
       },
     },

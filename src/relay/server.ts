@@ -62,9 +62,15 @@ export function startRelay(opts: RelayOptions = {}): RelayServer {
 
   /** Host and Origin come first, on every request: a page the relay refuses learns nothing from it. */
   const screen = (req: Request) => {
-    if (hostRule) checkHost(req, hostRule, url);
+    // Clients send the same Host on every request: one that passed once passes without parsing it again.
+    const host = req.headers.get("host");
+    if (hostRule && host !== null && !hostsSeen.has(host)) {
+      checkHost(req, hostRule, url);
+      if (hostsSeen.size < 64) hostsSeen.add(host);
+    }
     checkOrigin(req);
   };
+  const hostsSeen = new Set<string>();
 
   /** A request that needs no credential: screened, and a refusal turned into JSON. */
   const screened = (req: Request, handler: () => Response | Promise<Response>): Response | Promise<Response> => {
@@ -178,7 +184,7 @@ export function startRelay(opts: RelayOptions = {}): RelayServer {
           }
           let upgraded = false;
           try {
-            upgraded = srv.upgrade(req, { data: { agent, watch, files, types: only, connection: null, unwatch: null, release } });
+            upgraded = srv.upgrade(req, { data: { agent, watch, files, types: only, connection: null, batch: false, unwatch: null, release } });
           } finally {
             if (!upgraded) release();
           }

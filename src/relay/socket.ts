@@ -1,8 +1,8 @@
 /** WebSocket adapter: translates Bun's socket events into calls on the relay's core, and its pushes into frames. */
 import type { ServerWebSocket, WebSocketHandler } from "bun";
 import { ClawlinkError } from "../errors";
-import { describeIssues, safeParse } from "../protocol/codec";
-import { ClientFrame, FrameRef, SendMessage, type Message, type MessageType, type ResponseMessage, type ServerFrame, type Task } from "../protocol/schemas";
+import { describeIssues, messageJson, safeParse } from "../protocol/codec";
+import { ClientFrame, FrameRef, SendMessage, type BatchResult, type ErrorBody, type Message, type MessageType, type ResponseMessage, type ServerFrame, type Task } from "../protocol/schemas";
 import type { AgentRecord, Connection, Relay, Want } from "./core/relay";
 
 export interface SocketData {
@@ -14,6 +14,8 @@ export interface SocketData {
   /** Set for `listen --type`: the socket takes only these message types; the rest stays queued for poll. */
   types: Set<string> | null;
   connection: Connection | null;
+  /** The client asked in its hello for `messages` frames (several messages in one). */
+  batch: boolean;
   unwatch: Promise<(() => void) | undefined> | null;
   /** A task watch's snapshot held back while its socket is backed up (the latest wins, serialized only when sent), and since when it has been. */
   held?: { frame: (() => string) | null; since: number };
@@ -65,14 +67,75 @@ function drainSnapshot(ws: ServerWebSocket<SocketData>) {
   if (f !== null && ws.send(f()) === -1) held.since = Date.now();
 }
 
+/** Characters of messages one `messages` frame carries at most; a bigger message goes alone. */
+const BATCH_FRAME_CHARS = 256 * 1024;
+
 const frame = (f: ServerFrame) => JSON.stringify(f);
 
+function errorBody(err: unknown): ErrorBody["error"] {
+  return err instanceof ClawlinkError
+    ? err.toJSON().error
+    : { code: "internal", message: "the relay could not handle this frame", hint: "retry; if it persists, check the relay's log" };
+}
+
 function errorFrame(err: unknown, ref?: FrameRef): string {
-  const body =
-    err instanceof ClawlinkError
-      ? err.toJSON().error
-      : { code: "internal", message: "the relay could not handle this frame", hint: "retry; if it persists, check the relay's log" };
-  return frame({ op: "error", ref, error: body });
+  return frame({ op: "error", ref, error: errorBody(err) });
+}
+
+type Socket = Parameters<NonNullable<WebSocketHandler<SocketData>["open"]>>[0];
+
+/**
+ * Pushes claimed messages: in `messages` frames to a client that asked for them, else one frame
+ * each. Like `ws.send`, it stops at the first frame the socket drops or that backs it up.
+ */
+function pushMany(ws: Socket, msgs: readonly Message[]): { taken: number; full: boolean } {
+  let taken = 0;
+  if (!ws.data.batch) {
+    for (const message of msgs) {
+      const sent = ws.send(`{"op":"message","message":${messageJson(message)}}`);
+      if (sent !== 0) taken++;
+      if (sent <= 0) return { taken, full: true };
+    }
+    return { taken, full: false };
+  }
+  let parts: string[] = [];
+  let size = 0;
+  // False once the socket dropped the frame or is backed up: what is left goes back to the queue.
+  const flush = () => {
+    const sent = ws.send(`{"op":"messages","messages":[${parts.join(",")}]}`);
+    if (sent !== 0) taken += parts.length;
+    parts = [];
+    size = 0;
+    return sent > 0;
+  };
+  for (const m of msgs) {
+    const text = messageJson(m);
+    if (parts.length > 0 && size + text.length > BATCH_FRAME_CHARS && !flush()) return { taken, full: true };
+    parts.push(text);
+    size += text.length + 1;
+  }
+  return parts.length > 0 && !flush() ? { taken, full: true } : { taken, full: false };
+}
+
+/**
+ * A batch is checked whole before any of it is sent: one malformed message refuses it all. Then each
+ * is sent as if alone, in order, and one `sent` frame lists what became of each.
+ */
+function sendBatch(relay: Relay, ws: Socket, ref: FrameRef | undefined, raw: readonly unknown[]) {
+  const batch: SendMessage[] = [];
+  for (let i = 0; i < raw.length; i++) {
+    const m = safeParse(SendMessage, raw[i]);
+    if (!m.success) {
+      const why = `invalid messages[${i}] of a batch of ${raw.length}: ${describeIssues(m.issues)}; nothing in the batch was sent`;
+      ws.send(errorFrame(new ClawlinkError("bad_request", why, "fix that message and send the whole batch again; see docs/protocol.md for the fields"), ref));
+      return;
+    }
+    batch.push(m.output);
+  }
+  const agent = ws.data.agent;
+  void Promise.all(batch.map((m) => relay.send(agent, m).then((sent): BatchResult => sent, (err): BatchResult => ({ error: errorBody(err) })))).then((results) =>
+    ws.send(frame({ op: "sent", ref, results })),
+  );
 }
 
 /** What a socket takes: file changes under a prefix (`file-watch`), some types (`listen --type`), or everything. */
@@ -111,8 +174,9 @@ export function createSocketHandler(relay: Relay, opts: { stallMs?: number } = {
       ws.data.connection = relay.connect(
         agent,
         {
-          open: (rec) => ws.send(frame({ op: "hello", agent: relay.view(rec) })),
-          push: (message: Message) => ws.send(frame({ op: "message", message })),
+          open: (rec) => ws.send(frame({ op: "hello", agent: relay.view(rec), batch: true })),
+          push: (message: Message) => ws.send(`{"op":"message","message":${messageJson(message)}}`),
+          pushMany: (msgs) => pushMany(ws, msgs),
           close: (code, reason) => ws.close(code, reason),
         },
         wantOf(ws.data),
@@ -146,6 +210,7 @@ export function createSocketHandler(relay: Relay, opts: { stallMs?: number } = {
       const op = f.output;
       switch (op.op) {
         case "send": {
+          if (op.messages) return sendBatch(relay, ws, op.ref, op.messages);
           const m = safeParse(SendMessage, op.message);
           if (!m.success) {
             ws.send(errorFrame(new ClawlinkError("bad_request", `invalid message: ${describeIssues(m.issues)}`, "see docs/protocol.md for the fields"), op.ref));
@@ -164,6 +229,9 @@ export function createSocketHandler(relay: Relay, opts: { stallMs?: number } = {
           return;
         case "ping":
           ws.send(frame({ op: "pong" }));
+          return;
+        case "hello":
+          ws.data.batch = op.batch;
           return;
       }
     },

@@ -98,6 +98,34 @@ describe("relay core", () => {
     expect(contents(s.got)).toEqual(["m0", "m1", "m2", "m3", "m4"]);
   });
 
+  test("a socket that takes batches gets several messages per push; one that backs up mid-batch gets the rest, in order, once it drains", async () => {
+    const { relay, register, send } = setup();
+    const a = await register("a");
+    const b = await register("b");
+    for (let i = 0; i < 5; i++) await send(a, { type: "broadcast", content: `m${i}` });
+    const batches: string[][] = [];
+    let room = 3;
+    const s = {
+      ...sink(),
+      // Takes what fits, backing up once full: a frame split at the limit, as the socket adapter does.
+      pushMany(msgs: readonly Message[]) {
+        const taken = msgs.slice(0, room);
+        room -= taken.length;
+        batches.push(contents([...taken]));
+        return { taken: taken.length, full: room <= 0 };
+      },
+    };
+    const conn = relay.connect(b, s);
+    await settle();
+    expect(batches).toEqual([["m0", "m1", "m2"]]);
+    expect((await relay.heartbeat(b)).pending).toBe(2);
+    room = Infinity;
+    conn.drained();
+    await settle();
+    expect(batches).toEqual([["m0", "m1", "m2"], ["m3", "m4"]]);
+    expect((await relay.heartbeat(b)).pending).toBe(0);
+  });
+
   test("a dropped socket's unacknowledged messages go to the next connection, acknowledged ones do not", async () => {
     const { relay, register, send } = setup();
     const a = await register("a");

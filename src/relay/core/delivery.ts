@@ -18,6 +18,8 @@ export interface Sink {
   open(agent: AgentRecord): void;
   /** Like Bun's `ws.send`: >0 sent, -1 accepted but the socket is backed up, 0 dropped. */
   push(msg: Message): number;
+  /** Several at once (a batch frame); returns how many it took, and whether the socket is now backed up. */
+  pushMany?(msgs: readonly Message[]): { taken: number; full: boolean };
   close(code: number, reason: string): void;
 }
 
@@ -245,7 +247,11 @@ export class Delivery {
     this.tell(effects);
     if (messages.length === 0) return undefined;
     let pushed = 0;
-    if (!l.closed) {
+    if (!l.closed && l.sink.pushMany) {
+      const { taken, full } = l.sink.pushMany(messages);
+      pushed = taken;
+      if (full || taken < messages.length) l.paused = true;
+    } else if (!l.closed) {
       for (const m of messages) {
         const sent = l.sink.push(m);
         if (sent !== 0) pushed++;

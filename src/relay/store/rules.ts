@@ -3,6 +3,7 @@
  * them in the Lua fragments its scripts include): which messages replace each other, what a message
  * weighs against the byte budgets, what a task's change tells whom.
  */
+import { messageJson } from "../../protocol/codec";
 import type { Message, TaskState } from "../../protocol/schemas";
 import { iso } from "../clock";
 import { newSortableId } from "../ids";
@@ -21,8 +22,11 @@ export function aboutOf(msg: Message): string | null {
   return null;
 }
 
+/** A queued message's JSON, kept for the socket that sends it; not a task's, which goes out as a new message with its attempt. */
+export const messageText = (msg: Message): string => (msg.type === "task" ? JSON.stringify(msg) : messageJson(msg));
+
 /** What a message weighs against the byte budgets: its size as sent on the wire, measured once, when it is first queued. */
-export const messageBytes = (msg: Message): number => Buffer.byteLength(JSON.stringify(msg));
+export const messageBytes = (msg: Message): number => Buffer.byteLength(messageText(msg));
 
 /**
  * The share of the relay-wide and per-recipient byte budgets kept for what answers a sender (responses,

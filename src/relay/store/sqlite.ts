@@ -17,7 +17,7 @@ import type { FileJournal } from "./_files";
 import type { Slot } from "./_inbox";
 import { MemoryStore } from "./memory";
 import type { AgentRecord, TaskRecord } from "./port";
-import { frozenTask } from "./rules";
+import { frozenTask, messageText } from "./rules";
 
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS agents (id TEXT PRIMARY KEY, record TEXT NOT NULL);
@@ -179,7 +179,7 @@ export class SqliteStore extends MemoryStore {
       seq: slot.seq,
       agent: slot.to,
       priority: slot.priority,
-      body: JSON.stringify(slot.msg),
+      body: messageText(slot.msg),
       inflight: flying ? 1 : 0,
       until: flying ? slot.until : null,
       via: flying && slot.conn !== null ? 1 : 0,

@@ -5,13 +5,13 @@
  */
 import { TASK_STATES, type Priority, type TaskState } from "../../../protocol/schemas";
 import { NO_EFFECTS, type AgentRecord, type Effects, type FileVersionMeta, type NewEntry, type QueuedMessage, type TaskRecord } from "../port";
-import { aboutOf, coalesces, frozen, frozenTask } from "../rules";
+import { aboutOf, coalesces, frozen, frozenTask, messageText } from "../rules";
 
 export const list = <T>(x: unknown): T[] => (Array.isArray(x) ? (x as T[]) : []);
 
 /** A message as a script queues it: its body as sent, with what the script needs to know of it. */
 export function entryOf(e: NewEntry) {
-  const body = JSON.stringify(e.msg);
+  const body = messageText(e.msg);
   return {
     to: e.to,
     p: e.priority,

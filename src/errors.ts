@@ -62,6 +62,7 @@ export function exitCodeFor(err: ClawlinkError): number {
   if (err.status === 401 || err.status === 403) return EXIT.auth;
   if (err.status === 404) return EXIT.notFound;
   if (err.status === 409 || err.status === 412 || err.status === 423) return EXIT.conflict;
-  if (err.status === 429) return EXIT.busy;
+  // relay_busy: every connection the relay may hold is taken; like a 429, it passes.
+  if (err.status === 429 || err.code === "relay_busy") return EXIT.busy;
   return EXIT.error;
 }

@@ -80,8 +80,9 @@ export default Object.assign(defineCommand({
     "max-frame-bytes": { type: "string", description: "Largest WebSocket frame from an agent (default: --max-message-bytes + 16384)", valueHint: "bytes" },
     "max-auth-failures": { type: "string", description: "Failed authentications per client address and claimed identity per minute before 429", default: String(DEFAULT_LIMITS.maxAuthFailures) },
     "max-registrations": { type: "string", description: "New agents registered per client address per minute before 429", default: String(DEFAULT_LIMITS.maxRegistrations) },
-    "max-connections-per-agent": { type: "string", description: "Open WebSockets one agent may hold; more get 429", default: String(DEFAULT_LIMITS.maxConnectionsPerAgent) },
-    "max-connections-per-address": { type: "string", description: "Open WebSockets from one client address; more get 429", default: String(DEFAULT_LIMITS.maxConnectionsPerAddress) },
+    "max-connections-per-agent": { type: "string", description: "Connections one agent may hold open (WebSockets, long polls, A2A streams and blocking sends); more get 429", default: String(DEFAULT_LIMITS.maxConnectionsPerAgent) },
+    "max-connections-per-address": { type: "string", description: "Connections held open from one client address (each agent may still hold 4); more get 429", default: String(DEFAULT_LIMITS.maxConnectionsPerAddress) },
+    "max-connections": { type: "string", description: "Connections held open relay-wide; more get 503 (keep it under `ulimit -n`)", default: String(DEFAULT_LIMITS.maxConnections) },
     "allow-host": { type: "string", description: "Host names a loopback relay answers to besides localhost, 127.x.y.z and [::1], comma-separated (behind a proxy that passes its own)", valueHint: "names" },
   },
   async run({ args }) {
@@ -112,6 +113,7 @@ export default Object.assign(defineCommand({
         maxRegistrations: num(args["max-registrations"], "--max-registrations", 1),
         maxConnectionsPerAgent: num(args["max-connections-per-agent"], "--max-connections-per-agent", 1),
         maxConnectionsPerAddress: num(args["max-connections-per-address"], "--max-connections-per-address", 1),
+        maxConnections: num(args["max-connections"], "--max-connections", 1),
       };
       forgetAfterMs = duration(args["forget-after"], "--forget-after");
       holderGraceMs = duration(args["holder-grace"], "--holder-grace");

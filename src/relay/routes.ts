@@ -8,6 +8,7 @@ import type { Auth } from "./auth";
 import { bytesResponse, collectSoon, discardBody, readFileBody } from "./body";
 import { iso } from "./clock";
 import { decodeCursor, type AgentRecord, type FileVersionRecord, type PutOptions, type Relay, type Upload } from "./core/relay";
+import type { Hold } from "./connections";
 import { IDLE_TIMEOUT_S, declaredLength, readJsonBody, type Limits } from "./limits";
 import { RegistrationLimit } from "./registrations";
 
@@ -55,7 +56,7 @@ function query(req: Request): Record<string, string> {
   return Object.fromEntries(url.searchParams);
 }
 
-export function createRoutes(relay: Relay, auth: Auth, limits: RouteLimits) {
+export function createRoutes(relay: Relay, auth: Auth, limits: RouteLimits, hold: Hold) {
   const registrations = new RegistrationLimit(limits.maxRegistrations);
   const self = async (req: Request & Params): Promise<AgentRecord> => {
     const agent = await auth.agent(req);
@@ -105,12 +106,18 @@ export function createRoutes(relay: Relay, auth: Auth, limits: RouteLimits) {
       GET: async (req, srv) => {
         const agent = await self(req);
         const q = parseWith(InboxQuery, query(req), "query");
-        // A poll may wait up to 300 s, far past the idle timeout (which Bun caps at 255 s): lift it while the poll waits,
-        // then put it back, or the kept-alive connection would stay without one.
-        if (q.wait) srv.timeout(req, 0);
-        const messages = await relay.take(agent, { max: q.max ?? 100, waitMs: (q.wait ?? 0) * 1000, signal: req.signal, ack: q.ack !== undefined && truthy(q.ack) });
-        if (q.wait && !req.signal.aborted) srv.timeout(req, IDLE_TIMEOUT_S);
-        return json({ messages });
+        // A waiting poll holds its connection: it counts under the connection limits while it waits.
+        const release = q.wait ? await hold(agent.id, req, srv) : undefined;
+        try {
+          // A poll may wait up to 300 s, far past the idle timeout (which Bun caps at 255 s): lift it while the poll waits,
+          // then put it back, or the kept-alive connection would stay without one.
+          if (q.wait) srv.timeout(req, 0);
+          const messages = await relay.take(agent, { max: q.max ?? 100, waitMs: (q.wait ?? 0) * 1000, signal: req.signal, ack: q.ack !== undefined && truthy(q.ack) });
+          if (q.wait && !req.signal.aborted) srv.timeout(req, IDLE_TIMEOUT_S);
+          return json({ messages });
+        } finally {
+          release?.();
+        }
       },
     },
     "/v1/agents/:id/ack": {

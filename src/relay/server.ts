@@ -6,7 +6,7 @@ import { Id, KeyPrefix, MessageTypes } from "../protocol/schemas";
 import { createGateway } from "./a2a/gateway";
 import { createAdmin, type AdminSocketData } from "./admin";
 import { Auth } from "./auth";
-import { Connections, REFUSAL_DELAY_MS } from "./connections";
+import { Connections, type Hold } from "./connections";
 import { Relay, type CoreOptions } from "./core/relay";
 import { checkHost, checkOrigin, isLoopbackName, type HostRule } from "./edge";
 import { IDLE_TIMEOUT_S, resolveLimits, type Limits } from "./limits";
@@ -51,9 +51,10 @@ export function startRelay(opts: RelayOptions = {}): RelayServer {
   const auth = new Auth(relay, opts.token || undefined);
   const throttle = new AuthThrottle(limits.maxAuthFailures);
   const connections = new Connections(limits);
-  const routes = createRoutes(relay, auth, limits);
-  const a2a = createGateway(relay, auth, limits);
-  const address = (req: Request, srv: Server<AnySocket>) => srv.requestIP(req)?.address ?? "unknown";
+  const address = (req: Request, srv: Server<unknown>) => srv.requestIP(req)?.address ?? "unknown";
+  const hold: Hold = (identity, req, srv) => connections.hold(identity, address(req, srv));
+  const routes = createRoutes(relay, auth, limits, hold);
+  const a2a = createGateway(relay, auth, limits, hold);
 
   /** Host and Origin come first, on every request: a page the relay refuses learns nothing from it. */
   const screen = (req: Request) => {
@@ -167,13 +168,7 @@ export function startRelay(opts: RelayOptions = {}): RelayServer {
           const types = q.get("types");
           const only = types === null ? null : new Set<string>(parseWith(MessageTypes, types, "types"));
           // Counted from the upgrade, not from `open`, so a burst of upgrades cannot slip past the limit.
-          let release: () => void;
-          try {
-            release = connections.admit(agent.id, address(req, srv));
-          } catch (err) {
-            // Heard a moment later: a client that retries at once cannot keep the relay busy refusing it.
-            return Bun.sleep(REFUSAL_DELAY_MS).then(() => Promise.reject(err));
-          }
+          const release = await hold(agent.id, req, srv);
           let upgraded = false;
           try {
             upgraded = srv.upgrade(req, { data: { agent, watch, files, types: only, connection: null, unwatch: null, release } });

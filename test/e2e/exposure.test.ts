@@ -40,7 +40,7 @@ describe("connection limits, as the CLI sees them", async () => {
     const first = new CliProcess(["listen"], worker);
     await first.waitFor(/listening as worker/);
     const second = new CliProcess(["listen"], worker);
-    await second.waitFor(/the relay refused the connection: agent a_\w+ already has 1 open WebSockets, the relay's limit \(--max-connections-per-agent\)/);
+    await second.waitFor(/the relay refused the connection: agent a_\w+ already holds 1 open connections \(WebSockets, long polls, A2A streams and blocking A2A sends\), the relay's limit \(--max-connections-per-agent\)/);
     expect(second.proc.exitCode).toBeNull();
     expect(await first.stop()).toBe(0);
     await second.waitFor(/listening as worker/, 15_000);
@@ -52,7 +52,7 @@ describe("connection limits, as the CLI sees them", async () => {
     await listener.waitFor(/listening as boss/);
     const r = await runCli(["delegate", "--to", "worker", "--task", "t", "--wait", "--timeout", "30"], boss);
     expect(r.code).toBe(7);
-    expect(r.stderr).toMatch(/cannot follow task t_\w+: agent a_\w+ already has 1 open WebSockets, the relay's limit \(--max-connections-per-agent\)/);
+    expect(r.stderr).toMatch(/cannot follow task t_\w+: agent a_\w+ already holds 1 open connections \(WebSockets, long polls, A2A streams and blocking A2A sends\), the relay's limit \(--max-connections-per-agent\)/);
     expect(r.stderr).toContain("the task keeps running: check it with `clawlink task --id t_");
     await listener.stop();
   });

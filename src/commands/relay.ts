@@ -5,6 +5,7 @@ import { ClawlinkError, EXIT } from "../errors";
 import { logger } from "../logger";
 import { FSYNC_MODES, type Fsync } from "../relay/datafile";
 import { loadKeyFile } from "../relay/keys";
+import { isUnguessable } from "../relay/ratelimit";
 import { DEFAULT_LIMITS } from "../relay/limits";
 import { startRelay } from "../relay/server";
 import { readTokenFile } from "../token-file";
@@ -144,6 +145,9 @@ export default Object.assign(defineCommand({
       return;
     }
     if (args.token) logger.warn("--token is visible to every user of this machine in the process list; prefer CLAWLINK_TOKEN or --token-file");
+    if (token && !isUnguessable(token)) {
+      logger.warn("the token is shorter than 32 characters (or repeats a few): once someone fails --max-auth-failures times from an address, even the right token waits a minute there; a long random one (`openssl rand -hex 16`) is never held back");
+    }
     if (args["admin-token"]) logger.warn("--admin-token is visible to every user of this machine in the process list; prefer CLAWLINK_ADMIN_TOKEN or --admin-token-file");
     if (tls) for (const warning of certificateWarnings(tls.cert)) logger.warn(warning);
     let store: Store | undefined;

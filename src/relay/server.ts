@@ -10,7 +10,7 @@ import { Connections, type Hold } from "./connections";
 import { Relay, type CoreOptions } from "./core/relay";
 import { checkHost, checkOrigin, isLoopbackName, type HostRule } from "./edge";
 import { IDLE_TIMEOUT_S, resolveLimits, type Limits } from "./limits";
-import { AuthThrottle, claimOf, isAuthFailure } from "./ratelimit";
+import { AuthThrottle, claimOf, isAuthFailure, isUnguessable } from "./ratelimit";
 import { createRoutes, errorResponse, json } from "./routes";
 import { createSocketHandler, type SocketData } from "./socket";
 import type { TlsFiles } from "./tls";
@@ -50,6 +50,7 @@ export function startRelay(opts: RelayOptions = {}): RelayServer {
   const relay = new Relay({ ...opts, ...limits, onError });
   const auth = new Auth(relay, opts.token || undefined);
   const throttle = new AuthThrottle(limits.maxAuthFailures);
+  const unguessableToken = opts.token ? isUnguessable(opts.token) : false;
   const connections = new Connections(limits);
   const address = (req: Request, srv: Server<unknown>) => srv.requestIP(req)?.address ?? "unknown";
   const hold: Hold = (identity, req, srv) => connections.hold(identity, address(req, srv));
@@ -92,8 +93,8 @@ export function startRelay(opts: RelayOptions = {}): RelayServer {
     try {
       screen(req);
       const claim = throttle.idle ? undefined : claimOf(req);
-      // Every secret the relay issued is derived from its key: one it recognises proves itself.
-      if (claim) throttle.check(address(req, srv), claim, (bearer) => relay.recognise(bearer) !== undefined);
+      // Every secret the relay issued is derived from its key: one it recognises proves itself; so does an unguessable token.
+      if (claim) throttle.check(address(req, srv), claim, (bearer) => (claim.who === "token" ? unguessableToken && auth.isToken(bearer) : relay.recognise(bearer) !== undefined));
       // The core resolves a call only once what it changed is committed; a failed commit is a 507 or 503.
       const res = handler();
       return res instanceof Promise ? res.catch(failed) : res;

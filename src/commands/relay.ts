@@ -84,7 +84,7 @@ export default Object.assign(defineCommand({
     "max-connections-per-agent": { type: "string", description: "Connections one agent may hold open (WebSockets, long polls, A2A streams and blocking sends); more get 429", default: String(DEFAULT_LIMITS.maxConnectionsPerAgent) },
     "max-connections-per-address": { type: "string", description: "Connections held open from one client address (each agent may still hold 4); more get 429", default: String(DEFAULT_LIMITS.maxConnectionsPerAddress) },
     "max-connections": { type: "string", description: "Connections held open relay-wide; more get 503 (keep it under `ulimit -n`)", default: String(DEFAULT_LIMITS.maxConnections) },
-    "allow-host": { type: "string", description: "Host names a loopback relay answers to besides localhost, 127.x.y.z and [::1], comma-separated (behind a proxy that passes its own)", valueHint: "names" },
+    "allow-host": { type: "string", description: "Host names a relay without a token (or on loopback) answers to besides its own addresses, host name and loopback names, comma-separated (a DNS name, or a proxy that passes its own)", valueHint: "names" },
   },
   async run({ args }) {
     let port: number;

@@ -8,7 +8,7 @@ import { createAdmin, type AdminSocketData } from "./admin";
 import { Auth } from "./auth";
 import { Connections, type Hold } from "./connections";
 import { Relay, type CoreOptions } from "./core/relay";
-import { checkHost, checkOrigin, isLoopbackName, type HostRule } from "./edge";
+import { checkHost, checkOrigin, isLoopbackName, ownNames, type HostRule } from "./edge";
 import { IDLE_TIMEOUT_S, resolveLimits, type Limits } from "./limits";
 import { AuthThrottle, claimOf, isAuthFailure, isUnguessable } from "./ratelimit";
 import { createRoutes, errorResponse, json } from "./routes";
@@ -191,7 +191,10 @@ export function startRelay(opts: RelayOptions = {}): RelayServer {
     websocket: { ...bothSockets(createSocketHandler(relay), admin.socket), maxPayloadLength: limits.maxFrameBytes },
   });
 
-  const hostRule: HostRule | undefined = isLoopbackName(opts.host ?? "127.0.0.1") ? { port: server.port!, extra: new Set(opts.allowHosts?.map((h) => h.toLowerCase())) } : undefined;
+  // Beyond loopback, a relay with a token takes any Host (a page has no token); one without (--insecure) checks it as on loopback.
+  const loopback = isLoopbackName(opts.host ?? "127.0.0.1");
+  const extra = new Set(opts.allowHosts?.map((h) => h.toLowerCase()));
+  const hostRule: HostRule | undefined = loopback ? { port: server.port!, extra } : opts.token ? undefined : { port: server.port!, extra, own: ownNames(opts.host!) };
 
   const ticker = setInterval(() => void relay.tick().catch(onError), 250);
   const url = `${opts.tls ? "https" : "http"}://${server.hostname?.includes(":") ? `[${server.hostname}]` : server.hostname}:${server.port}`;

@@ -21,6 +21,17 @@ describe("the host name in the relay URL", () => {
     expect((await runCli(["register", "--name", "x"], { home: tempHome(), relay: byName(url) })).code).toBe(0);
   });
 
+  test("relay --host 0.0.0.0 --insecure (no token) still refuses a rebound name: exit 3, and --allow-host", async () => {
+    const relay = new CliProcess(["relay", "--host", "0.0.0.0", "--port", "0", "--insecure"]);
+    const url = (await relay.waitFor(/http:\/\/127\.0\.0\.1:\d+/))[0];
+    expect((await runCli(["register", "--name", "x"], { home: tempHome(), relay: url })).code).toBe(0);
+    const r = await runCli(["register", "--name", "y"], { home: tempHome(), relay: byName(url) });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain("this relay has no token, so it answers only to its own addresses and host name (");
+    expect(r.stderr).toContain("start the relay with --allow-host NAME, or give it a --token");
+    await relay.stop();
+  });
+
   test("a relay bound to every interface answers to any name (it has a token instead)", async () => {
     const relay = new CliProcess(["relay", "--host", "0.0.0.0", "--port", "0", "--token", "t0k3n"]);
     const url = (await relay.waitFor(/http:\/\/127\.0\.0\.1:\d+/))[0];

@@ -9,6 +9,7 @@ import { bytesResponse, collectSoon, discardBody, readFileBody } from "./body";
 import { iso } from "./clock";
 import { decodeCursor, type AgentRecord, type FileVersionRecord, type PutOptions, type Relay, type Upload } from "./core/relay";
 import type { Hold } from "./connections";
+import { REQUEST_COST, type FairShare } from "./fair";
 import { IDLE_TIMEOUT_S, declaredLength, readJsonBody, type Limits } from "./limits";
 import { RegistrationLimit } from "./registrations";
 
@@ -56,7 +57,7 @@ function query(req: Request): Record<string, string> {
   return Object.fromEntries(url.searchParams);
 }
 
-export function createRoutes(relay: Relay, auth: Auth, limits: RouteLimits, hold: Hold) {
+export function createRoutes(relay: Relay, auth: Auth, limits: RouteLimits, hold: Hold, fair: FairShare) {
   const registrations = new RegistrationLimit(limits.maxRegistrations);
   const self = async (req: Request & Params): Promise<AgentRecord> => {
     const agent = await auth.agent(req);
@@ -123,6 +124,7 @@ export function createRoutes(relay: Relay, auth: Auth, limits: RouteLimits, hold
     "/v1/agents/:id/ack": {
       POST: async (req) => {
         const agent = await self(req);
+        await fair.turn(agent.id, REQUEST_COST + declaredLength(req));
         const body = parseWith(AckRequest, await readJsonBody(req, limits.maxMessageBytes, "ack"), "ack");
         return json({ acked: await relay.ack(agent, body.ids, body.tasks) });
       },
@@ -130,6 +132,8 @@ export function createRoutes(relay: Relay, auth: Auth, limits: RouteLimits, hold
     "/v1/messages": {
       POST: async (req) => {
         const agent = await auth.agent(req);
+        // One agent's flood of sends waits for its share of later turns instead of holding up everyone's.
+        await fair.turn(agent.id, REQUEST_COST + declaredLength(req));
         const body = parseWith(SendMessage, await readJsonBody(req, limits.maxMessageBytes, "message"), "message");
         return json(await relay.send(agent, body), 201);
       },

@@ -9,6 +9,7 @@ import { Auth } from "./auth";
 import { Connections, type Hold } from "./connections";
 import { Relay, type CoreOptions } from "./core/relay";
 import { checkHost, checkOrigin, isLoopbackName, ownNames, type HostRule } from "./edge";
+import { BACKLOG_BYTES, FairShare, TOTAL_BACKLOG_BYTES } from "./fair";
 import { IDLE_TIMEOUT_S, resolveLimits, type Limits } from "./limits";
 import { AuthThrottle, claimOf, isAuthFailure, isUnguessable } from "./ratelimit";
 import { createRoutes, errorResponse, json } from "./routes";
@@ -54,7 +55,8 @@ export function startRelay(opts: RelayOptions = {}): RelayServer {
   const connections = new Connections(limits);
   const address = (req: Request, srv: Server<unknown>) => srv.requestIP(req)?.address ?? "unknown";
   const hold: Hold = (identity, req, srv) => connections.hold(identity, address(req, srv));
-  const routes = createRoutes(relay, auth, limits, hold);
+  const fair = new FairShare();
+  const routes = createRoutes(relay, auth, limits, hold, fair);
   const a2a = createGateway(relay, auth, limits, hold);
 
   /** Host and Origin come first, on every request: a page the relay refuses learns nothing from it. */
@@ -188,7 +190,7 @@ export function startRelay(opts: RelayOptions = {}): RelayServer {
       onError(err);
       return errorResponse(err);
     },
-    websocket: { ...bothSockets(createSocketHandler(relay), admin.socket), maxPayloadLength: limits.maxFrameBytes },
+    websocket: { ...bothSockets(createSocketHandler(relay, fair, { perAgent: Math.max(BACKLOG_BYTES, 16 * limits.maxFrameBytes), total: TOTAL_BACKLOG_BYTES }), admin.socket), maxPayloadLength: limits.maxFrameBytes },
   });
 
   // Beyond loopback, a relay with a token takes any Host (a page has no token); one without (--insecure) checks it as on loopback.

@@ -5,6 +5,7 @@ import { ClawlinkError, EXIT } from "../errors";
 import { logger } from "../logger";
 import { FSYNC_MODES, type Fsync } from "../relay/datafile";
 import { loadKeyFile } from "../relay/keys";
+import { isUnguessable } from "../relay/ratelimit";
 import { DEFAULT_LIMITS } from "../relay/limits";
 import { startRelay } from "../relay/server";
 import { readTokenFile } from "../token-file";
@@ -97,9 +98,10 @@ export default Object.assign(defineCommand({
     "max-frame-bytes": { type: "string", description: "Largest WebSocket frame from an agent (default: --max-message-bytes + 16384)", valueHint: "bytes" },
     "max-auth-failures": { type: "string", description: "Failed authentications per client address and claimed identity per minute before 429", default: String(DEFAULT_LIMITS.maxAuthFailures) },
     "max-registrations": { type: "string", description: "New agents registered per client address per minute before 429", default: String(DEFAULT_LIMITS.maxRegistrations) },
-    "max-connections-per-agent": { type: "string", description: "Open WebSockets one agent may hold; more get 429", default: String(DEFAULT_LIMITS.maxConnectionsPerAgent) },
-    "max-connections-per-address": { type: "string", description: "Open WebSockets from one client address; more get 429", default: String(DEFAULT_LIMITS.maxConnectionsPerAddress) },
-    "allow-host": { type: "string", description: "Host names a loopback relay answers to besides localhost, 127.x.y.z and [::1], comma-separated (behind a proxy that passes its own)", valueHint: "names" },
+    "max-connections-per-agent": { type: "string", description: "Connections one agent may hold open (WebSockets, long polls, A2A streams and blocking sends); more get 429", default: String(DEFAULT_LIMITS.maxConnectionsPerAgent) },
+    "max-connections-per-address": { type: "string", description: "Connections held open from one client address (each agent may still hold 4); more get 429", default: String(DEFAULT_LIMITS.maxConnectionsPerAddress) },
+    "max-connections": { type: "string", description: "Connections held open relay-wide; more get 503 (keep it under `ulimit -n`)", default: String(DEFAULT_LIMITS.maxConnections) },
+    "allow-host": { type: "string", description: "Host names a relay without a token (or on loopback) answers to besides its own addresses, host name and loopback names, comma-separated (a DNS name, or a proxy that passes its own)", valueHint: "names" },
   },
   async run({ args }) {
     let port: number;
@@ -134,6 +136,7 @@ export default Object.assign(defineCommand({
         maxRegistrations: num(args["max-registrations"], "--max-registrations", 1),
         maxConnectionsPerAgent: num(args["max-connections-per-agent"], "--max-connections-per-agent", 1),
         maxConnectionsPerAddress: num(args["max-connections-per-address"], "--max-connections-per-address", 1),
+        maxConnections: num(args["max-connections"], "--max-connections", 1),
       };
       forgetAfterMs = durationArg(args["forget-after"], "--forget-after");
       holderGraceMs = durationArg(args["holder-grace"], "--holder-grace");
@@ -170,6 +173,9 @@ export default Object.assign(defineCommand({
       return;
     }
     if (args.token) logger.warn("--token is visible to every user of this machine in the process list; prefer CLAWLINK_TOKEN or --token-file");
+    if (token && !isUnguessable(token)) {
+      logger.warn("the token is shorter than 32 characters (or repeats a few): once someone fails --max-auth-failures times from an address, even the right token waits a minute there; a long random one (`openssl rand -hex 16`) is never held back");
+    }
     if (args["admin-token"]) logger.warn("--admin-token is visible to every user of this machine in the process list; prefer CLAWLINK_ADMIN_TOKEN or --admin-token-file");
     if (tls) for (const warning of certificateWarnings(tls.cert)) logger.warn(warning);
     let store: Store | undefined;

@@ -73,6 +73,8 @@ export const ERRORS = {
   too_many_connections: e(429, EXIT.busy),
   internal: e(500, EXIT.error),
   store_unavailable: e(503, EXIT.error),
+  // Every connection the relay may hold is taken: like a 429, it passes.
+  relay_busy: e(503, EXIT.busy),
   insufficient_storage: e(507, EXIT.error),
 
   // The client's own, and the relay's at start.

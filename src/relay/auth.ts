@@ -35,7 +35,7 @@ export class Auth {
     return this.token === undefined;
   }
 
-  private isToken(value: string) {
+  isToken(value: string) {
     return this.token !== undefined && safeEqual(value, this.token);
   }
 

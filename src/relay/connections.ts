@@ -1,41 +1,91 @@
-/** Open WebSockets per agent and per client address: one client cannot hold every socket the relay can serve. */
+/**
+ * Connections a client keeps open while it waits (WebSockets, long polls, A2A streams and blocking A2A sends),
+ * counted per identity, per client address and relay-wide: no client can hold every socket the relay can serve.
+ */
+import type { Server } from "bun";
 import { ClawlinkError } from "../errors";
 import { addressKey } from "./ratelimit";
 
-/** How long a refused upgrade waits for its 429. */
+/** How long a refused upgrade or long poll waits for its 429. */
 export const REFUSAL_DELAY_MS = 1000;
 
+/**
+ * Connections every identity may hold whatever its address already holds: all of 127.0.0.0/8 is one
+ * address, so without this one local process with many agents could leave the others none.
+ */
+export const GUARANTEED_PER_AGENT = 4;
+
 export interface ConnectionLimits {
-  /** Open WebSockets one agent may hold. */
+  /** Held connections of one agent (or of the shared A2A sender). */
   maxConnectionsPerAgent: number;
-  /** Open WebSockets from one client address (an IPv6 /64, or all of 127.0.0.0/8, counts as one). */
+  /** Held connections from one client address (an IPv6 /64, or all of 127.0.0.0/8, counts as one). */
   maxConnectionsPerAddress: number;
+  /** Held connections relay-wide. */
+  maxConnections: number;
 }
+
+/** Counts one connection held open by `identity` for as long as the request waits; resolves with its release. */
+export type Hold = (identity: string, req: Request, srv: Server<unknown>) => Promise<() => void>;
+
+const HELD = "open connections (WebSockets, long polls, A2A streams and blocking A2A sends)";
 
 export class Connections {
   private byAgent = new Map<string, number>();
   private byAddress = new Map<string, number>();
+  private total = 0;
 
   constructor(private limits: ConnectionLimits) {}
 
-  /** Reserves a socket for `agentId` from `ip`, or throws 429 naming the limit; the returned function gives it back, once. */
-  admit(agentId: string, ip: string): () => void {
+  /** Held connections right now, relay-wide. */
+  get held() {
+    return this.total;
+  }
+
+  /**
+   * Reserves a held connection like `admit`; a refusal is heard a moment later, so a client that retries
+   * at once makes a few attempts a second rather than thousands.
+   */
+  async hold(identity: string, ip: string): Promise<() => void> {
+    try {
+      return this.admit(identity, ip);
+    } catch (err) {
+      await Bun.sleep(REFUSAL_DELAY_MS);
+      throw err;
+    }
+  }
+
+  /** Reserves a held connection for `identity` from `ip`, or throws 429/503 naming the limit; the returned function gives it back, once. */
+  admit(identity: string, ip: string): () => void {
     const address = addressKey(ip);
-    const agents = this.byAgent.get(agentId) ?? 0;
-    const addresses = this.byAddress.get(address) ?? 0;
-    if (agents >= this.limits.maxConnectionsPerAgent) {
-      throw tooMany(`agent ${agentId} already has ${agents} open WebSockets`, "--max-connections-per-agent", "close the sockets this agent no longer uses (one `clawlink listen` per agent is enough)");
+    const mine = this.byAgent.get(identity) ?? 0;
+    const there = this.byAddress.get(address) ?? 0;
+    if (this.total >= this.limits.maxConnections) {
+      throw new ClawlinkError(
+        "relay_busy",
+        `the relay already holds ${this.total} ${HELD}, its limit (--max-connections)`,
+        "retry in a moment; whoever runs the relay can start it with a higher --max-connections (and raise `ulimit -n`)",
+        { headers: { "Retry-After": "1" } },
+      );
     }
-    if (addresses >= this.limits.maxConnectionsPerAddress) {
-      throw tooMany(`${ip} already has ${addresses} open WebSockets`, "--max-connections-per-address", "close sockets that are no longer used");
+    if (mine >= this.limits.maxConnectionsPerAgent) {
+      throw tooMany(
+        `agent ${identity} already holds ${mine} ${HELD}`,
+        "--max-connections-per-agent",
+        "close what this agent no longer uses (one `clawlink listen` per agent is enough; a long poll ends when it answers)",
+      );
     }
-    this.byAgent.set(agentId, agents + 1);
-    this.byAddress.set(address, addresses + 1);
+    if (there >= this.limits.maxConnectionsPerAddress && mine >= GUARANTEED_PER_AGENT) {
+      throw tooMany(`${ip} already holds ${there} ${HELD}`, "--max-connections-per-address", "close connections that are no longer used");
+    }
+    this.byAgent.set(identity, mine + 1);
+    this.byAddress.set(address, there + 1);
+    this.total++;
     let released = false;
     return () => {
       if (released) return;
       released = true;
-      decrement(this.byAgent, agentId);
+      this.total--;
+      decrement(this.byAgent, identity);
       decrement(this.byAddress, address);
     };
   }

@@ -2,6 +2,7 @@
  * What a request must look like before any route sees it, so that a web page in the user's browser
  * cannot use a relay: a Host the relay answers to (DNS rebinding), no foreign Origin, JSON typed as JSON.
  */
+import { hostname, networkInterfaces } from "node:os";
 import { ClawlinkError } from "../errors";
 
 /** A literal loopback name: `localhost`, `127.x.y.z` or `[::1]`, without a port. */
@@ -23,23 +24,55 @@ export interface HostRule {
   port: number;
   /** Names besides the loopback ones, on any port (`relay --allow-host`), for a proxy that passes its own. */
   extra: ReadonlySet<string>;
+  /** A relay beyond loopback without a token: its own names and addresses, which it answers to besides loopback ones. */
+  own?: () => ReadonlySet<string>;
 }
 
 /**
- * On a relay bound to loopback, only loopback names reach it: a page whose name an attacker
- * rebinds to 127.0.0.1 sends its own name as Host and is refused. Without a Host (HTTP/1.0) nothing is checked.
+ * A relay without a token (or bound to loopback) answers only to its own names: a page whose name an attacker
+ * rebinds to the relay's address sends its own name as Host and is refused. Without a Host (HTTP/1.0) nothing is checked.
  */
 export function checkHost(req: Request, rule: HostRule, relayUrl: string) {
   const header = req.headers.get("host");
   if (header === null) return;
   const { name, port } = splitHost(header);
   // A proxy's name comes with the proxy's port, whatever it is.
-  if (rule.extra.has(name) || (isLoopbackName(name) && (port === undefined || port === String(rule.port)))) return;
+  if (rule.extra.has(name)) return;
+  if ((isLoopbackName(name) || rule.own?.().has(name)) && (port === undefined || port === String(rule.port))) return;
+  if (rule.own) {
+    throw new ClawlinkError(
+      "wrong_host",
+      `this relay has no token, so it answers only to its own addresses and host name (${[...rule.own()].slice(0, 4).join(", ")}) and to loopback ones, not to ${JSON.stringify(header)}`,
+      "connect by one of those; to reach it by another name (a DNS name, a proxy's), start the relay with --allow-host NAME, or give it a --token",
+    );
+  }
   throw new ClawlinkError(
     "wrong_host",
     `this relay listens on loopback and answers only to localhost, 127.0.0.1 or [::1], not to ${JSON.stringify(header)}`,
     `connect to ${relayUrl}; behind a proxy that passes its own host name, start the relay with --allow-host NAME`,
   );
+}
+
+/**
+ * The names a relay bound to `host` is reached by: that address, or every interface's when it binds them all,
+ * and the machine's host name. Read again at most every few seconds, as interfaces come and go.
+ */
+export function ownNames(host: string): () => ReadonlySet<string> {
+  const REFRESH_MS = 5_000;
+  let names = new Set<string>();
+  let at = -Infinity;
+  const bracket = (a: string) => (a.includes(":") ? `[${a.replace(/%.*$/, "")}]` : a);
+  return () => {
+    if (performance.now() - at < REFRESH_MS) return names;
+    at = performance.now();
+    const wildcard = host === "0.0.0.0" || host === "::" || host === "[::]";
+    const addresses = wildcard
+      ? Object.values(networkInterfaces()).flatMap((list) => (list ?? []).filter((i) => host === "0.0.0.0" ? i.family === "IPv4" : true).map((i) => i.address))
+      : [host.replace(/^\[|\]$/g, "")];
+    const machine = hostname().toLowerCase();
+    names = new Set([...addresses.filter((a) => !isLoopbackName(a) && !isLoopbackName(bracket(a))).map((a) => bracket(a).toLowerCase()), machine, `${machine}.local`]);
+    return names;
+  };
 }
 
 /**

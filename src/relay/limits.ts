@@ -38,10 +38,12 @@ export interface Limits {
   maxAuthFailures: number;
   /** New agents registered per client address per minute before it gets 429. */
   maxRegistrations: number;
-  /** Open WebSockets one agent may hold. */
+  /** Connections one agent may hold open while it waits (WebSockets, long polls, A2A streams and blocking sends). */
   maxConnectionsPerAgent: number;
-  /** Open WebSockets from one client address. */
+  /** Connections held open from one client address. */
   maxConnectionsPerAddress: number;
+  /** Connections held open relay-wide. */
+  maxConnections: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = {
@@ -64,6 +66,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = {
   maxRegistrations: 60,
   maxConnectionsPerAgent: 32,
   maxConnectionsPerAddress: 1024,
+  maxConnections: 8192,
 };
 
 /** Seconds a connection may sit idle before the relay closes it; a long poll lifts it while it waits. */

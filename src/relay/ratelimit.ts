@@ -31,6 +31,27 @@ export function addressKey(ip: string): string {
   return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, "")).join(":")}::/64`;
 }
 
+/**
+ * The range whose failures a new pair shares once every tracked pair is refused: an IPv4 /16, an IPv6 /32.
+ * Wide enough that one attacker's addresses share it, narrow enough that clients elsewhere never do.
+ */
+export function rangeKey(ip: string): string {
+  const address = addressKey(ip);
+  const v4 = /^(\d+)\.(\d+)\./.exec(address);
+  if (v4) return `${v4[1]}.${v4[2]}.0.0/16`;
+  if (address.endsWith("::/64")) return `${address.split(":").slice(0, 2).join(":")}::/32`;
+  return address;
+}
+
+/**
+ * A token the throttle need not hold back when it is presented right: 32 characters or more, and not a few
+ * repeated (`openssl rand -hex 16` gives one). Guessing it is hopeless, so letting the right one through
+ * teaches a guesser nothing; a shorter token may be guessable, and then even the right one waits.
+ */
+export function isUnguessable(token: string): boolean {
+  return token.length >= 32 && new Set(token).size >= 10;
+}
+
 /** A credential and the identity it claims: an agent's secret names its agent (`a_….<random>`); anything else is a guess at the token. */
 export interface Claim {
   bearer: string;
@@ -48,8 +69,11 @@ export function claimOf(req: Request): Claim | undefined {
 
 export class AuthThrottle {
   private windows = new Map<string, Window>();
-  /** Counts the failures of new pairs while every tracked pair is refused, so a full table is no way around the limit. */
-  private overflow: Window | undefined;
+  /**
+   * The failures of new pairs while every tracked pair is refused, per range of addresses (`rangeKey`), so a full
+   * table is no way around the limit and a client in another range, who never failed, is never held back.
+   */
+  private overflow = new Map<string, Window>();
 
   constructor(
     /** Failures allowed per address and claimed identity per minute. */
@@ -64,10 +88,11 @@ export class AuthThrottle {
   }
 
   /**
-   * Throws 429 while `ip` has used up its allowance for the identity `claim` names. An agent's secret
-   * that `proves` itself passes all the same: it is 256 unguessable bits, so letting it through
-   * teaches a guesser nothing, and nobody can lock an agent out by failing in its name. The token may be
-   * weak, so once its allowance is used up even the right one waits, and a right guess looks like a wrong one.
+   * Throws 429 while `ip` has used up its allowance for the identity `claim` names. A credential that
+   * `proves` itself passes all the same: the caller says which can, an agent's secret (256 bits only the relay
+   * key can make) and an unguessable token. Letting those through teaches a guesser nothing, and nobody can lock
+   * them out by failing in their name. A short token may be guessable: once its allowance is used up even the
+   * right one waits, so a right guess looks like a wrong one.
    */
   check(ip: string, claim: Claim, proves: (bearer: string) => boolean) {
     const now = this.clock();
@@ -77,9 +102,12 @@ export class AuthThrottle {
       this.windows.delete(key);
       w = undefined;
     }
-    if (!w && this.windows.size >= this.capacity && this.overflow && now < this.overflow.resetAt) w = this.overflow;
+    if (!w && this.windows.size >= this.capacity) {
+      const shared = this.overflow.get(rangeKey(ip));
+      if (shared && now < shared.resetAt) w = shared;
+    }
     if (!w || w.failures < this.max) return;
-    if (claim.who !== "token" && proves(claim.bearer)) return;
+    if (proves(claim.bearer)) return;
     const retryAfter = Math.max(1, Math.ceil((w.resetAt - now) / 1000));
     const whose = claim.who === "token" ? "the relay token" : `agent ${claim.who}`;
     throw new ClawlinkError(
@@ -107,8 +135,15 @@ export class AuthThrottle {
       this.windows.set(key, { failures: 1, resetAt: now + WINDOW_MS });
       return;
     }
-    if (!this.overflow || now >= this.overflow.resetAt) this.overflow = { failures: 0, resetAt: now + WINDOW_MS };
-    this.overflow.failures++;
+    const range = rangeKey(ip);
+    let shared = this.overflow.get(range);
+    if (!shared || now >= shared.resetAt) {
+      if (this.overflow.size >= this.capacity) for (const [k, o] of this.overflow) if (now >= o.resetAt) this.overflow.delete(k);
+      // Refused pairs filling the table from more /16s or /32s than it has room for is beyond any one attacker.
+      if (this.overflow.size >= this.capacity) return;
+      this.overflow.set(range, (shared = { failures: 0, resetAt: now + WINDOW_MS }));
+    }
+    shared.failures++;
   }
 
   /**

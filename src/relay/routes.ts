@@ -10,6 +10,8 @@ import type { Auth } from "./auth";
 import { bytesResponse, collectSoon, discardBody, readFileBody } from "./body";
 import { iso } from "./clock";
 import { type AgentRecord, type FileVersionRecord, type PutOptions, type Relay, type Upload } from "./core/relay";
+import type { Hold } from "./connections";
+import { REQUEST_COST, type FairShare } from "./fair";
 import { IDLE_TIMEOUT_S, declaredLength, readJsonBody, type Limits } from "./limits";
 import { RegistrationLimit } from "./registrations";
 
@@ -57,7 +59,7 @@ export function query(req: Request): Record<string, string> {
   return Object.fromEntries(url.searchParams);
 }
 
-export function createRoutes(relay: Relay, auth: Auth, limits: RouteLimits) {
+export function createRoutes(relay: Relay, auth: Auth, limits: RouteLimits, hold: Hold, fair: FairShare) {
   const registrations = new RegistrationLimit(limits.maxRegistrations);
   const pace = { rate: limits.minUploadRate, graceMs: limits.uploadGraceMs ?? UPLOAD_GRACE_MS };
   const self = async (req: Request & Params): Promise<AgentRecord> => {
@@ -109,17 +111,24 @@ export function createRoutes(relay: Relay, auth: Auth, limits: RouteLimits) {
       GET: async (req, srv) => {
         const agent = await self(req);
         const q = parseWith(InboxQuery, query(req), "query");
-        // A poll may wait up to LIMIT.pollWaitS (300 s), far past the idle timeout (which Bun caps at 255 s): lift it while the poll waits,
-        // then put it back, or the kept-alive connection would stay without one.
-        if (q.wait) srv.timeout(req, 0);
-        const messages = await relay.take(agent, { max: q.max ?? LIMIT.pollDefault, waitMs: (q.wait ?? 0) * 1000, signal: req.signal, ack: q.ack ?? false });
-        if (q.wait && !req.signal.aborted) srv.timeout(req, IDLE_TIMEOUT_S);
-        return json({ messages });
+        // A waiting poll holds its connection: it counts under the connection limits while it waits.
+        const release = q.wait ? await hold(agent.id, req, srv) : undefined;
+        try {
+          // A poll may wait up to LIMIT.pollWaitS (300 s), far past the idle timeout (which Bun caps at 255 s): lift it while the poll waits,
+          // then put it back, or the kept-alive connection would stay without one.
+          if (q.wait) srv.timeout(req, 0);
+          const messages = await relay.take(agent, { max: q.max ?? LIMIT.pollDefault, waitMs: (q.wait ?? 0) * 1000, signal: req.signal, ack: q.ack ?? false });
+          if (q.wait && !req.signal.aborted) srv.timeout(req, IDLE_TIMEOUT_S);
+          return json({ messages });
+        } finally {
+          release?.();
+        }
       },
     },
     "/v1/agents/:id/ack": {
       POST: async (req) => {
         const agent = await self(req);
+        await fair.turn(agent.id, REQUEST_COST + declaredLength(req));
         const body = parseWith(AckRequest, await readJsonBody(req, limits.maxMessageBytes, "ack"), "ack");
         return json({ acked: await relay.ack(agent, body.ids, body.tasks) });
       },
@@ -129,6 +138,8 @@ export function createRoutes(relay: Relay, auth: Auth, limits: RouteLimits) {
         // The body is read while the secret is checked; a refused caller still hears of its credential first.
         const reading = early(() => readJsonBody(req, limits.maxMessageBytes, "message"));
         const agent = await auth.agent(req);
+        // One agent's flood of sends waits for its share of later turns instead of holding up everyone's.
+        await fair.turn(agent.id, REQUEST_COST + declaredLength(req));
         const body = parseWith(SendMessage, await reading, "message");
         return json(await relay.send(agent, body), 201);
       },

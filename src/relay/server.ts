@@ -7,11 +7,12 @@ import { Id } from "../protocol/schemas";
 import { createGateway } from "./a2a/gateway";
 import { createAdmin, type AdminSocketData } from "./admin";
 import { Auth } from "./auth";
-import { Connections, REFUSAL_DELAY_MS } from "./connections";
+import { Connections, type Hold } from "./connections";
 import { Relay, type CoreOptions } from "./core/relay";
-import { checkHost, checkOrigin, isLoopbackName, type HostRule } from "./edge";
+import { checkHost, checkOrigin, isLoopbackName, ownNames, type HostRule } from "./edge";
+import { BACKLOG_BYTES, FairShare, TOTAL_BACKLOG_BYTES } from "./fair";
 import { IDLE_TIMEOUT_S, resolveLimits, type Limits } from "./limits";
-import { AuthThrottle, claimOf, isAuthFailure } from "./ratelimit";
+import { AuthThrottle, claimOf, isAuthFailure, isUnguessable } from "./ratelimit";
 import { createRoutes, errorResponse, json, query } from "./routes";
 import { createSocketHandler, type SocketData } from "./socket";
 import type { TlsFiles } from "./tls";
@@ -55,10 +56,13 @@ export function startRelay(opts: RelayOptions = {}): RelayServer {
   const relay = new Relay({ ...opts, ...limits, onError });
   const auth = new Auth(relay, opts.token || undefined);
   const throttle = new AuthThrottle(limits.maxAuthFailures);
+  const unguessableToken = opts.token ? isUnguessable(opts.token) : false;
   const connections = new Connections(limits);
-  const routes = createRoutes(relay, auth, { ...limits, uploadGraceMs: opts.uploadGraceMs });
-  const a2a = createGateway(relay, auth, limits);
   const address = (req: Request, srv: Server<AnySocket>) => srv.requestIP(req)?.address ?? "unknown";
+  const hold: Hold = (identity, req, srv) => connections.hold(identity, address(req, srv));
+  const fair = new FairShare();
+  const routes = createRoutes(relay, auth, { ...limits, uploadGraceMs: opts.uploadGraceMs }, hold, fair);
+  const a2a = createGateway(relay, auth, limits, hold);
 
   /** Host and Origin come first, on every request: a page the relay refuses learns nothing from it. */
   const screen = (req: Request) => {
@@ -102,8 +106,8 @@ export function startRelay(opts: RelayOptions = {}): RelayServer {
     try {
       screen(req);
       const claim = throttle.idle ? undefined : claimOf(req);
-      // Every secret the relay issued is derived from its key: one it recognises proves itself.
-      if (claim) throttle.check(address(req, srv), claim, (bearer) => relay.recognise(bearer) !== undefined);
+      // Every secret the relay issued is derived from its key: one it recognises proves itself; so does an unguessable token.
+      if (claim) throttle.check(address(req, srv), claim, (bearer) => (claim.who === "token" ? unguessableToken && auth.isToken(bearer) : relay.recognise(bearer) !== undefined));
       // The core resolves a call only once what it changed is committed; a failed commit is a 507 or 503.
       const res = handler();
       return res instanceof Promise ? res.catch(failed) : res;
@@ -175,13 +179,7 @@ export function startRelay(opts: RelayOptions = {}): RelayServer {
           const files = q.files ?? null;
           const only = q.types === undefined ? null : new Set<string>(q.types);
           // Counted from the upgrade, not from `open`, so a burst of upgrades cannot slip past the limit.
-          let release: () => void;
-          try {
-            release = connections.admit(agent.id, address(req, srv));
-          } catch (err) {
-            // Heard a moment later: a client that retries at once cannot keep the relay busy refusing it.
-            return Bun.sleep(REFUSAL_DELAY_MS).then(() => Promise.reject(err));
-          }
+          const release = await hold(agent.id, req, srv);
           let upgraded = false;
           try {
             upgraded = srv.upgrade(req, { data: { agent, watch, files, types: only, connection: null, batch: false, unwatch: null, release } });
@@ -200,10 +198,13 @@ export function startRelay(opts: RelayOptions = {}): RelayServer {
       onError(err);
       return errorResponse(err);
     },
-    websocket: { ...bothSockets(createSocketHandler(relay, { stallMs: opts.watchStallMs }), admin.socket), maxPayloadLength: limits.maxFrameBytes },
+    websocket: { ...bothSockets(createSocketHandler(relay, fair, { perAgent: Math.max(BACKLOG_BYTES, 16 * limits.maxFrameBytes), total: TOTAL_BACKLOG_BYTES }, { stallMs: opts.watchStallMs }), admin.socket), maxPayloadLength: limits.maxFrameBytes },
   });
 
-  const hostRule: HostRule | undefined = isLoopbackName(opts.host ?? "127.0.0.1") ? { port: server.port!, extra: new Set(opts.allowHosts?.map((h) => h.toLowerCase())) } : undefined;
+  // Beyond loopback, a relay with a token takes any Host (a page has no token); one without (--insecure) checks it as on loopback.
+  const loopback = isLoopbackName(opts.host ?? "127.0.0.1");
+  const extra = new Set(opts.allowHosts?.map((h) => h.toLowerCase()));
+  const hostRule: HostRule | undefined = loopback ? { port: server.port!, extra } : opts.token ? undefined : { port: server.port!, extra, own: ownNames(opts.host!) };
 
   const ticker = setInterval(() => void relay.tick().catch(onError), 250);
   const url = `${opts.tls ? "https" : "http"}://${server.hostname?.includes(":") ? `[${server.hostname}]` : server.hostname}:${server.port}`;

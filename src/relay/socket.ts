@@ -4,6 +4,7 @@ import { ClawlinkError } from "../errors";
 import { describeIssues, messageJson, safeParse } from "../protocol/codec";
 import { ClientFrame, FrameRef, SendMessage, type BatchResult, type ErrorBody, type Message, type MessageType, type ResponseMessage, type ServerFrame, type Task } from "../protocol/schemas";
 import type { AgentRecord, Connection, Relay, Want } from "./core/relay";
+import type { FairShare } from "./fair";
 
 export interface SocketData {
   agent: AgentRecord;
@@ -21,6 +22,8 @@ export interface SocketData {
   held?: { frame: (() => string) | null; since: number };
   /** Gives back the socket's place under the connection limits. */
   release: () => void;
+  /** Closed for sending faster than the relay reads: its frames still waiting are dropped. */
+  flooded?: boolean;
 }
 
 /** A frame touches its agent's last seen at most this often. */
@@ -145,7 +148,8 @@ function wantOf(data: SocketData): Want | null {
   return null;
 }
 
-export function createSocketHandler(relay: Relay, opts: { stallMs?: number } = {}): WebSocketHandler<SocketData> {
+/** `backlog`: bytes of frames an agent, and all agents, may have waiting for their share of later turns before a socket is closed. */
+export function createSocketHandler(relay: Relay, fair: FairShare, backlog: { perAgent: number; total: number }, opts: { stallMs?: number } = {}): WebSocketHandler<SocketData> {
   const stallMs = opts.stallMs ?? WATCH_STALL_MS;
   return {
     // Relay-side bound on what one connection may buffer before `send` reports backpressure.
@@ -184,56 +188,16 @@ export function createSocketHandler(relay: Relay, opts: { stallMs?: number } = {
     },
 
     message(ws, raw) {
-      const agent = ws.data.agent;
-      // The socket was authorized at upgrade; an agent that unregisters since has its sockets closed.
-      if (relay.clock() - agent.lastSeen >= SEEN_MS) {
-        void relay.touch(agent).then((rec) => {
-          if (rec) ws.data.agent = rec;
-          else ws.close(4001, "unregistered");
-        });
-      }
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(typeof raw === "string" ? raw : raw.toString());
-      } catch {
-        ws.send(errorFrame(new ClawlinkError("bad_request", "a frame must be a JSON object", "see docs/protocol.md, WebSocket frames")));
+      const size = typeof raw === "string" ? raw.length : raw.byteLength;
+      // One agent's flood of frames waits for its share of later turns instead of holding up everyone's.
+      const waiting = fair.waitingFor(ws.data.agent.id);
+      if (waiting + size > backlog.perAgent || (waiting > 0 && fair.waitingBytes + size > backlog.total)) {
+        // What it sent before waits no more: the client is told to slow down, and those frames go with the socket.
+        ws.data.flooded = true;
+        ws.close(1008, "frames arrive faster than the relay reads them: wait for answers before sending more");
         return;
       }
-      const f = safeParse(ClientFrame, parsed);
-      if (!f.success) {
-        // Any ref that can be read is echoed, so the client can match the refusal to its frame.
-        const r = safeParse(FrameRef, (parsed as { ref?: unknown } | null)?.ref);
-        const ref = r.success ? r.output : undefined;
-        ws.send(errorFrame(new ClawlinkError("bad_request", `invalid frame: ${describeIssues(f.issues)}`, "see docs/protocol.md, WebSocket frames"), ref));
-        return;
-      }
-      const op = f.output;
-      switch (op.op) {
-        case "send": {
-          if (op.messages) return sendBatch(relay, ws, op.ref, op.messages);
-          const m = safeParse(SendMessage, op.message);
-          if (!m.success) {
-            ws.send(errorFrame(new ClawlinkError("bad_request", `invalid message: ${describeIssues(m.issues)}`, "see docs/protocol.md for the fields"), op.ref));
-            return;
-          }
-          // Confirmed once the core has committed it (507 or 503 when it could not).
-          relay.send(agent, m.output).then(
-            (sent) => ws.send(frame({ op: "sent", ref: op.ref, ...sent })),
-            (err) => ws.send(errorFrame(err, op.ref)),
-          );
-          return;
-        }
-        case "ack":
-          // An ack that is lost means a redelivery, not a loss.
-          relay.ack(agent, op.ids, op.tasks).catch(() => {});
-          return;
-        case "ping":
-          ws.send(frame({ op: "pong" }));
-          return;
-        case "hello":
-          ws.data.batch = op.batch;
-          return;
-      }
+      fair.submit(ws.data.agent.id, size, () => handleFrame(ws, raw));
     },
 
     drain(ws) {
@@ -247,4 +211,58 @@ export function createSocketHandler(relay: Relay, opts: { stallMs?: number } = {
       void ws.data.connection?.close();
     },
   };
+
+  function handleFrame(ws: ServerWebSocket<SocketData>, raw: string | Buffer) {
+    if (ws.data.flooded) return;
+    const agent = ws.data.agent;
+    // The socket was authorized at upgrade; an agent that unregisters since has its sockets closed.
+    if (relay.clock() - agent.lastSeen >= SEEN_MS) {
+      void relay.touch(agent).then((rec) => {
+        if (rec) ws.data.agent = rec;
+        else ws.close(4001, "unregistered");
+      });
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(typeof raw === "string" ? raw : raw.toString());
+    } catch {
+      ws.send(errorFrame(new ClawlinkError("bad_request", "a frame must be a JSON object", "see docs/protocol.md, WebSocket frames")));
+      return;
+    }
+    const f = safeParse(ClientFrame, parsed);
+    if (!f.success) {
+      // Any ref that can be read is echoed, so the client can match the refusal to its frame.
+      const r = safeParse(FrameRef, (parsed as { ref?: unknown } | null)?.ref);
+      const ref = r.success ? r.output : undefined;
+      ws.send(errorFrame(new ClawlinkError("bad_request", `invalid frame: ${describeIssues(f.issues)}`, "see docs/protocol.md, WebSocket frames"), ref));
+      return;
+    }
+    const op = f.output;
+    switch (op.op) {
+      case "send": {
+        if (op.messages) return sendBatch(relay, ws, op.ref, op.messages);
+        const m = safeParse(SendMessage, op.message);
+        if (!m.success) {
+          ws.send(errorFrame(new ClawlinkError("bad_request", `invalid message: ${describeIssues(m.issues)}`, "see docs/protocol.md for the fields"), op.ref));
+          return;
+        }
+        // Confirmed once the core has committed it (507 or 503 when it could not).
+        relay.send(agent, m.output).then(
+          (sent) => ws.send(frame({ op: "sent", ref: op.ref, ...sent })),
+          (err) => ws.send(errorFrame(err, op.ref)),
+        );
+        return;
+      }
+      case "ack":
+        // An ack that is lost means a redelivery, not a loss.
+        relay.ack(agent, op.ids, op.tasks).catch(() => {});
+        return;
+      case "ping":
+        ws.send(frame({ op: "pong" }));
+        return;
+      case "hello":
+        ws.data.batch = op.batch;
+        return;
+    }
+  }
 }

@@ -21,6 +21,17 @@ describe("the host name in the relay URL", () => {
     expect((await runCli(["register", "--name", "x"], { home: tempHome(), relay: byName(url) })).code).toBe(0);
   });
 
+  test("relay --host 0.0.0.0 --insecure (no token) still refuses a rebound name: exit 3, and --allow-host", async () => {
+    const relay = new CliProcess(["relay", "--host", "0.0.0.0", "--port", "0", "--insecure"]);
+    const url = (await relay.waitFor(/http:\/\/127\.0\.0\.1:\d+/))[0];
+    expect((await runCli(["register", "--name", "x"], { home: tempHome(), relay: url })).code).toBe(0);
+    const r = await runCli(["register", "--name", "y"], { home: tempHome(), relay: byName(url) });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain("this relay has no token, so it answers only to its own addresses and host name (");
+    expect(r.stderr).toContain("start the relay with --allow-host NAME, or give it a --token");
+    await relay.stop();
+  });
+
   test("a relay bound to every interface answers to any name (it has a token instead)", async () => {
     const relay = new CliProcess(["relay", "--host", "0.0.0.0", "--port", "0", "--token", "t0k3n"]);
     const url = (await relay.waitFor(/http:\/\/127\.0\.0\.1:\d+/))[0];
@@ -40,7 +51,7 @@ describe("connection limits, as the CLI sees them", async () => {
     const first = new CliProcess(["listen"], worker);
     await first.waitFor(/listening as worker/);
     const second = new CliProcess(["listen"], worker);
-    await second.waitFor(/the relay refused the connection: agent a_\w+ already has 1 open WebSockets, the relay's limit \(--max-connections-per-agent\)/);
+    await second.waitFor(/the relay refused the connection: agent a_\w+ already holds 1 open connections \(WebSockets, long polls, A2A streams and blocking A2A sends\), the relay's limit \(--max-connections-per-agent\)/);
     expect(second.proc.exitCode).toBeNull();
     expect(await first.stop()).toBe(0);
     await second.waitFor(/listening as worker/, 15_000);
@@ -52,7 +63,7 @@ describe("connection limits, as the CLI sees them", async () => {
     await listener.waitFor(/listening as boss/);
     const r = await runCli(["delegate", "--to", "worker", "--task", "t", "--wait", "--timeout", "30"], boss);
     expect(r.code).toBe(7);
-    expect(r.stderr).toMatch(/cannot follow task t_\w+: agent a_\w+ already has 1 open WebSockets, the relay's limit \(--max-connections-per-agent\)/);
+    expect(r.stderr).toMatch(/cannot follow task t_\w+: agent a_\w+ already holds 1 open connections \(WebSockets, long polls, A2A streams and blocking A2A sends\), the relay's limit \(--max-connections-per-agent\)/);
     expect(r.stderr).toContain("the task keeps running: check it with `clawlink task --id t_");
     await listener.stop();
   });

@@ -34,6 +34,12 @@ describe("binding a non-loopback host", () => {
     expect((await runCli(["register", "--name", "a"], { home: tempHome(), relay: url })).code).toBe(4);
     expect((await runCli(["register", "--name", "a"], { home: tempHome(), relay: url, env: { CLAWLINK_TOKEN: "s3cret-from-a-file" } })).code).toBe(0);
     expect(relay.stdout + relay.stderr).not.toContain("process list");
+    // A short token can be guessed: the relay says what that costs, and what to use instead.
+    await relay.waitFor(/the token is shorter than 32 characters \(or repeats a few\): once someone fails --max-auth-failures times from an address, even the right token waits a minute there; a long random one \(`?openssl rand -hex 16`?\) is never held back/);
+    writeFileSync(file, "4f3c9e1a7b2d8c6e0f5a9b3d7c1e2f48\n", { mode: 0o600 });
+    const long = await spawnRelay(["--token-file", file]);
+    await long.relay.waitFor(/listening/);
+    expect(long.relay.stdout + long.relay.stderr).not.toContain("shorter than 32 characters");
 
     const shown = await spawnRelay(["--token", "on-the-command-line"]);
     await shown.relay.waitFor(/--token is visible to every user of this machine in the process list; prefer CLAWLINK_TOKEN or --token-file/);

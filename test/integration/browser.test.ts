@@ -1,9 +1,10 @@
 /**
  * A web page in the user's browser cannot use a relay without a token: JSON must be typed as JSON (so a
- * cross-origin POST needs a preflight the relay never grants), other origins are refused, and a loopback
- * relay answers only to loopback names (DNS rebinding).
+ * cross-origin POST needs a preflight the relay never grants), other origins are refused, and a relay without
+ * a token (or on loopback) answers only to its own names (DNS rebinding).
  */
 import { afterAll, describe, expect, test } from "bun:test";
+import { hostname, networkInterfaces } from "node:os";
 import { cleanup, startTestRelay } from "../_helpers";
 import { api, registerAgent } from "../_http";
 import { rawUpgrade, wsConnect } from "../ws";
@@ -153,5 +154,42 @@ describe("a loopback relay answers only to loopback names", () => {
     expect((await at("GET", "/v1/health", { headers: { host: "relay.example.com" } })).status).toBe(200);
     expect((await at("GET", "/v1/health", { headers: { host: "relay.example.com:8443" } })).status).toBe(200);
     expect((await at("GET", "/v1/health", { headers: { host: "other.example.com" } })).status).toBe(421);
+  });
+});
+
+describe("a relay beyond loopback without a token (--insecure) answers only to its own names", () => {
+  const relay = startTestRelay({ host: "0.0.0.0" });
+  const port = Number(new URL(relay.url).port);
+  const call = api(`http://127.0.0.1:${port}`);
+  const own = Object.values(networkInterfaces())
+    .flat()
+    .filter((i) => i?.family === "IPv4" && !i.internal)
+    .map((i) => i!.address);
+
+  test("a rebound name is 421 wrong_host, naming the names it answers to and --allow-host", async () => {
+    const r = await call("POST", "/v1/agents", { headers: { host: `attacker.example:${port}` }, json: { name: "mallory" } });
+    expect(r.status).toBe(421);
+    expect(r.body.error.code).toBe("wrong_host");
+    expect(r.body.error.message).toStartWith("this relay has no token, so it answers only to its own addresses and host name (");
+    expect(r.body.error.message).toContain(hostname().toLowerCase());
+    expect(r.body.error.message).toEndWith(`) and to loopback ones, not to "attacker.example:${port}"`);
+    expect(r.body.error.hint).toBe("connect by one of those; to reach it by another name (a DNS name, a proxy's), start the relay with --allow-host NAME, or give it a --token");
+    expect((await relay.core.health()).agents).toBe(0);
+    expect((await rawUpgrade(`http://127.0.0.1:${port}/v1/ws`, { host: `attacker.example:${port}` })).status).toBe(421);
+  });
+
+  test("its addresses, its host name and loopback names, with its port or none, are answered; other ports are not", async () => {
+    const hosts = [`127.0.0.1:${port}`, `localhost:${port}`, hostname(), `${hostname()}:${port}`, ...own.map((a) => `${a}:${port}`), ...own];
+    for (const host of hosts) expect((await call("GET", "/v1/health", { headers: { host } })).status).toBe(200);
+    for (const host of [`${hostname()}:${port + 1}`, "192.0.2.250", `${hostname()}.attacker.example`]) expect((await call("GET", "/v1/health", { headers: { host } })).status).toBe(421);
+  });
+
+  test("--allow-host adds a name; a relay with a token takes any name", async () => {
+    const named = startTestRelay({ host: "0.0.0.0", allowHosts: ["relay.lan"] });
+    const at = api(`http://127.0.0.1:${new URL(named.url).port}`);
+    expect((await at("GET", "/v1/health", { headers: { host: "relay.lan" } })).status).toBe(200);
+    expect((await at("GET", "/v1/health", { headers: { host: "other.lan" } })).status).toBe(421);
+    const tokened = startTestRelay({ host: "0.0.0.0", token: "t0k3n" });
+    expect((await api(`http://127.0.0.1:${new URL(tokened.url).port}`)("GET", "/v1/health", { headers: { host: "other.lan" } })).status).toBe(200);
   });
 });

@@ -1,10 +1,15 @@
-/** One agent, or one address, cannot hold every WebSocket: past its limit an upgrade is 429 naming the limit and its flag. */
+/**
+ * No client can hold every connection: WebSockets and long polls are counted per agent, per address and
+ * relay-wide, and past a limit the relay answers 429 (or 503, relay-wide) naming the limit and its flag.
+ */
 import { afterAll, describe, expect, test } from "bun:test";
 import { cleanup, eventually, startTestRelay } from "../_helpers";
 import { api, registerAgent } from "../_http";
 import { rawUpgrade, wsConnect, type WsClient } from "../ws";
 
 afterAll(cleanup);
+
+const HELD = "open connections (WebSockets, long polls, A2A streams and blocking A2A sends)";
 
 const open = async (url: string, secret: string, n: number): Promise<WsClient[]> => {
   const socks: WsClient[] = [];
@@ -16,7 +21,14 @@ const open = async (url: string, secret: string, n: number): Promise<WsClient[]>
   return socks;
 };
 
-describe("WebSocket limits", () => {
+/** A long poll that waits until it is aborted: it holds its connection meanwhile. */
+function longPoll(url: string, agent: { id: string; secret: string }) {
+  const stop = new AbortController();
+  const done = fetch(`${url}/v1/agents/${agent.id}/inbox?wait=30`, { headers: { authorization: `Bearer ${agent.secret}` }, signal: stop.signal }).catch(() => undefined);
+  return { abort: () => stop.abort(), done };
+}
+
+describe("connection limits", () => {
   const relay = startTestRelay({ maxConnectionsPerAgent: 3, maxConnectionsPerAddress: 5 });
   const call = api(relay.url);
 
@@ -27,8 +39,8 @@ describe("WebSocket limits", () => {
     expect(refused.status).toBe(429);
     expect(refused.body.error).toEqual({
       code: "too_many_connections",
-      message: `agent ${a.id} already has 3 open WebSockets, the relay's limit (--max-connections-per-agent)`,
-      hint: "close the sockets this agent no longer uses (one `clawlink listen` per agent is enough), or start the relay with a higher --max-connections-per-agent",
+      message: `agent ${a.id} already holds 3 ${HELD}, the relay's limit (--max-connections-per-agent)`,
+      hint: "close what this agent no longer uses (one `clawlink listen` per agent is enough; a long poll ends when it answers), or start the relay with a higher --max-connections-per-agent",
     });
     await expect(wsConnect(`${relay.url}/v1/ws`, a.secret)).rejects.toThrow("cannot connect");
     // A closed socket gives its place back.
@@ -50,21 +62,80 @@ describe("WebSocket limits", () => {
     await eventually(async () => (await call("GET", "/v1/ws", { bearer: b.secret })).status === 400);
   });
 
-  test("many agents from one address are refused past --max-connections-per-address", async () => {
-    const own = startTestRelay({ maxConnectionsPerAgent: 3, maxConnectionsPerAddress: 5 });
-    const [c, d] = [await registerAgent(own.url, "c"), await registerAgent(own.url, "d")];
-    const socks = [...(await open(own.url, c.secret, 3)), ...(await open(own.url, d.secret, 2))];
-    const refused = await rawUpgrade(`${own.url}/v1/ws`, { authorization: `Bearer ${d.secret}` });
+  test("long polls are held connections: past the agent's limit a poll with wait is 429, one without wait still answers", async () => {
+    const p = await registerAgent(relay.url, "p");
+    const polls = [longPoll(relay.url, p), longPoll(relay.url, p), longPoll(relay.url, p)];
+    await eventually(async () => (await call("GET", `/v1/agents/${p.id}/inbox?wait=5`, { bearer: p.secret })).status === 429);
+    const refused = await call("GET", `/v1/agents/${p.id}/inbox?wait=5`, { bearer: p.secret });
     expect(refused.status).toBe(429);
-    expect(refused.body.error.message).toBe("127.0.0.1 already has 5 open WebSockets, the relay's limit (--max-connections-per-address)");
-    expect(refused.body.error.hint).toContain("--max-connections-per-address");
-    for (const s of socks) s.close();
+    expect(refused.headers.get("retry-after")).toBe("1");
+    expect(refused.body.error.message).toBe(`agent ${p.id} already holds 3 ${HELD}, the relay's limit (--max-connections-per-agent)`);
+    expect((await rawUpgrade(`${relay.url}/v1/ws`, { authorization: `Bearer ${p.secret}` })).status).toBe(429);
+    expect((await call("GET", `/v1/agents/${p.id}/inbox`, { bearer: p.secret })).status).toBe(200);
+    // A poll that ends (its client gave up) gives its place back.
+    polls[0]!.abort();
+    await polls[0]!.done;
+    await eventually(async () => (await rawUpgrade(`${relay.url}/v1/ws`, { authorization: `Bearer ${p.secret}` })).status === 101);
+    for (const poll of polls) poll.abort();
   });
 
   test("an upgrade refused for another reason holds no place", async () => {
     const e = await registerAgent(relay.url, "e");
     for (let i = 0; i < 5; i++) expect((await rawUpgrade(`${relay.url}/v1/ws?types=nope`, { authorization: `Bearer ${e.secret}` })).status).toBe(400);
     const socks = await open(relay.url, e.secret, 3);
+    for (const s of socks) s.close();
+  });
+});
+
+describe("one address, many agents", () => {
+  const relay = startTestRelay({ maxConnectionsPerAgent: 6, maxConnectionsPerAddress: 8 });
+
+  test("past --max-connections-per-address an agent is refused once it holds its guaranteed 4", async () => {
+    const [c, d] = [await registerAgent(relay.url, "c"), await registerAgent(relay.url, "d")];
+    const socks = [...(await open(relay.url, c.secret, 6)), ...(await open(relay.url, d.secret, 2))];
+    // The address is at its limit, yet d holds fewer than 4: it still gets two more.
+    socks.push(...(await open(relay.url, d.secret, 2)));
+    const refused = await rawUpgrade(`${relay.url}/v1/ws`, { authorization: `Bearer ${d.secret}` });
+    expect(refused.status).toBe(429);
+    expect(refused.body.error.message).toBe(`127.0.0.1 already holds 10 ${HELD}, the relay's limit (--max-connections-per-address)`);
+    expect(refused.body.error.hint).toBe("close connections that are no longer used, or start the relay with a higher --max-connections-per-address");
+    expect((await rawUpgrade(`${relay.url}/v1/ws`, { authorization: `Bearer ${c.secret}` })).status).toBe(429);
+    for (const s of socks) s.close();
+  });
+
+  test("a local process with many agents cannot starve another local agent (all of 127.0.0.0/8 is one address)", async () => {
+    const hogs = await Promise.all(["h1", "h2"].map((name) => registerAgent(relay.url, name)));
+    const held = [...(await open(relay.url, hogs[0]!.secret, 6)), ...(await open(relay.url, hogs[1]!.secret, 4))];
+    expect((await rawUpgrade(`${relay.url}/v1/ws`, { authorization: `Bearer ${hogs[1]!.secret}` })).status).toBe(429);
+    const honest = await registerAgent(relay.url, "honest");
+    const listen = await wsConnect(`${relay.url}/v1/ws`, honest.secret);
+    expect((await listen.nextOp("hello")).op).toBe("hello");
+    const poll = longPoll(relay.url, honest);
+    await api(relay.url)("POST", "/v1/messages", { bearer: hogs[0]!.secret, json: { type: "task", to: "honest", task: "reaches you" } });
+    expect((await listen.nextOp("message")).message.task).toBe("reaches you");
+    poll.abort();
+    for (const s of [...held, listen]) s.close();
+  });
+});
+
+describe("relay-wide", () => {
+  const relay = startTestRelay({ maxConnections: 3 });
+
+  test("past --max-connections every agent is 503 relay_busy, with Retry-After, until a connection ends", async () => {
+    const [f, g] = [await registerAgent(relay.url, "f"), await registerAgent(relay.url, "g")];
+    const socks = await open(relay.url, f.secret, 2);
+    const poll = longPoll(relay.url, g);
+    await eventually(async () => (await rawUpgrade(`${relay.url}/v1/ws`, { authorization: `Bearer ${g.secret}` })).status === 503);
+    const refused = await api(relay.url)("GET", `/v1/agents/${g.id}/inbox?wait=1`, { bearer: g.secret });
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get("retry-after")).toBe("1");
+    expect(refused.body.error).toEqual({
+      code: "relay_busy",
+      message: `the relay already holds 3 ${HELD}, its limit (--max-connections)`,
+      hint: "retry in a moment; whoever runs the relay can start it with a higher --max-connections (and raise `ulimit -n`)",
+    });
+    poll.abort();
+    await eventually(async () => (await rawUpgrade(`${relay.url}/v1/ws`, { authorization: `Bearer ${g.secret}` })).status === 101);
     for (const s of socks) s.close();
   });
 });

@@ -1,6 +1,6 @@
 /** Guessing is slow: failed authentications are counted per client address and claimed identity, and past the allowance that pair gets 429. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { AuthThrottle, addressKey, claimOf } from "../../src/relay/ratelimit";
+import { AuthThrottle, addressKey, claimOf, isUnguessable } from "../../src/relay/ratelimit";
 import { cleanup, runCli, startTestRelay, tempHome } from "../_helpers";
 import { api, registerAgent } from "../_http";
 
@@ -17,7 +17,7 @@ describe("auth failures are rate limited per client address and claimed identity
     expect((await call("GET", "/v1/agents", { bearer: "right" })).status).toBe(200);
   });
 
-  test("past --max-auth-failures wrong tokens, the token is 429 with Retry-After from that address, even the right one", async () => {
+  test("past --max-auth-failures wrong tokens, a short token is 429 with Retry-After from that address, even the right one", async () => {
     for (let i = 0; i < 3; i++) expect((await call("GET", "/v1/agents", { bearer: `guess-${i}` })).status).toBe(401);
     const blocked = await call("GET", "/v1/agents", { bearer: "right" });
     expect(blocked.status).toBe(429);
@@ -39,6 +39,24 @@ describe("auth failures are rate limited per client address and claimed identity
     expect(r.code).toBe(7);
     expect(r.stderr).toContain("error: too many failed authentications for the relay token from 127.0.0.1");
     expect(r.stderr).toMatch(/hint: check the token .* then retry after \d+s/);
+  });
+});
+
+describe("an unguessable token is never held back by others' failures", () => {
+  const strong = "4f3c9e1a7b2d8c6e0f5a9b3d7c1e2f48";
+  const relay = startTestRelay({ token: strong, maxAuthFailures: 3 });
+  const call = api(relay.url);
+
+  test("past the allowance, wrong tokens from this address are 429 while the right one still registers and lists", async () => {
+    for (let i = 0; i < 5; i++) await call("GET", "/v1/agents", { bearer: `guess-${i}` });
+    const wrong = await call("GET", "/v1/agents", { bearer: "guess-again" });
+    expect(wrong.status).toBe(429);
+    expect(wrong.body.error.code).toBe("too_many_auth_failures");
+    expect(wrong.body.error.message).toStartWith("too many failed authentications for the relay token from 127.0.0.1 (3 within a minute)");
+    expect((await call("GET", "/v1/agents", { bearer: strong })).status).toBe(200);
+    expect((await call("POST", "/v1/agents", { bearer: strong, json: { name: "joins-anyway" } })).status).toBe(201);
+    const cli = await runCli(["discover", "--json"], { home: tempHome(), relay: relay.url, env: { CLAWLINK_TOKEN: strong } });
+    expect(cli.code).toBe(0);
   });
 });
 
@@ -97,13 +115,21 @@ describe("the throttle", () => {
     expect(() => t.check("10.0.0.1", token(), never)).not.toThrow();
   });
 
-  test("an agent's right secret passes its own lock; the right token does not", () => {
+  test("a credential that proves itself (an agent's secret, an unguessable token) passes its pair's lock; a guessable one waits", () => {
     const t = new AuthThrottle(1);
     t.fail("10.0.0.1", "a_x");
     t.fail("10.0.0.1", "token");
     expect(() => t.check("10.0.0.1", { bearer: "a_x.right", who: "a_x" }, (b) => b === "a_x.right")).not.toThrow();
     expect(() => t.check("10.0.0.1", { bearer: "a_x.wrong", who: "a_x" }, (b) => b === "a_x.right")).toThrow("for agent a_x");
-    expect(() => t.check("10.0.0.1", token("right"), () => true)).toThrow("for the relay token");
+    expect(() => t.check("10.0.0.1", token("right"), () => false)).toThrow("for the relay token");
+    expect(() => t.check("10.0.0.1", token("right"), (b) => b === "right")).not.toThrow();
+  });
+
+  test("a token is unguessable from 32 characters that are not a few repeated", () => {
+    expect(isUnguessable("0123456789abcdef0123456789abcdef")).toBe(true);
+    expect(isUnguessable("a".repeat(64))).toBe(false);
+    expect(isUnguessable("abab".repeat(10))).toBe(false);
+    expect(isUnguessable("0123456789abcdef0123456789abcde")).toBe(false);
   });
 
   test("50,000 one-shot failures from other addresses do not free a refused pair", () => {
@@ -121,7 +147,7 @@ describe("the throttle", () => {
     expect(() => t.check("10.0.0.1", token(), never)).toThrow("(3 within a minute)");
   });
 
-  test("once every tracked pair is refused, new pairs share one allowance", () => {
+  test("once every tracked pair is refused, new pairs share one allowance per /16, never with clients elsewhere", () => {
     const t = new AuthThrottle(2, Date.now, 10);
     for (let i = 0; i < 10; i++) for (let j = 0; j < 2; j++) t.fail(`10.0.0.${i}`, "token");
     expect(() => t.check("10.0.1.1", token(), never)).not.toThrow();
@@ -129,6 +155,16 @@ describe("the throttle", () => {
     t.fail("10.0.1.2", "token");
     expect(() => t.check("10.0.1.3", token(), never)).toThrow("too many failed authentications");
     expect(() => t.check("10.0.0.0", token(), never)).toThrow("too many failed authentications");
+    expect(() => t.check("192.168.1.20", token(), never)).not.toThrow();
+  });
+
+  test("an attacker that fills the table from one address cannot hold back a client on another network that never failed", () => {
+    const t = new AuthThrottle(3, Date.now, 10);
+    for (let k = 0; k < 10; k++) for (let i = 0; i < 3; i++) t.fail("10.0.0.66", `a_${String(k).padStart(12, "0")}`);
+    for (let i = 0; i < 3; i++) t.fail("10.0.0.66", `a_x${i}`.padEnd(14, "0"));
+    expect(() => t.check("10.0.0.66", token(), never)).toThrow("too many failed authentications for the relay token from 10.0.0.66 (3 within a minute)");
+    expect(() => t.check("192.168.1.20", token("RIGHT-TOKEN"), never)).not.toThrow();
+    expect(() => t.check("2001:db8::1", token("RIGHT-TOKEN"), never)).not.toThrow();
   });
 
   test("counts an IPv6 /64, and all of 127.0.0.0/8, as one address; IPv4-mapped addresses as IPv4", () => {

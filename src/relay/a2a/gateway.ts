@@ -9,6 +9,7 @@ import { A2A_VERSION, A2A_VERSION_HEADER, CARD_PATH, type RpcId } from "../../pr
 import type { Auth } from "../auth";
 import type { Relay } from "../core/relay";
 import { requireJson } from "../edge";
+import type { Hold } from "../connections";
 import { IDLE_TIMEOUT_S, readBody, type Limits } from "../limits";
 import { agentCard, RELAY_ENDPOINT, relayCard } from "./cards";
 import { restError, rpcError, unauthenticated, versionNotSupported } from "./errors";
@@ -20,7 +21,10 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
 /** How long a client may keep a card, and the relay its own. */
 const CARD_MAX_AGE_S = 30;
 
-export function createGateway(relay: Relay, auth: Auth, limits: Pick<Limits, "maxMessageBytes">) {
+/** What an A2A stream may buffer for a reader that does not read: two whole messages, and at least this. */
+const STREAM_BUFFER_BYTES = 4 * 1024 * 1024;
+
+export function createGateway(relay: Relay, auth: Auth, limits: Pick<Limits, "maxMessageBytes">, hold: Hold) {
   const ops = new Operations(relay);
   /** JSON-RPC ids of requests, once known: an error thrown later is answered with it. */
   const rpcIds = new WeakMap<Request, RpcId>();
@@ -103,8 +107,29 @@ export function createGateway(relay: Relay, auth: Auth, limits: Pick<Limits, "ma
     const envelope = isRpc(req) ? parseEnvelope(await body(), (id) => rpcIds.set(req, id)) : undefined;
     if (envelope && envelope.id === undefined) notifications.add(req);
     checkVersion(req, url);
-    const call: Call = { ops, caller: await caller(req), target: await target(name), signal: req.signal, holdOpen: () => srv.timeout(req, 0), body };
-    const res = envelope ? await callRpc(call, envelope) : await callRest(call, req.method, path, url.searchParams);
+    const who = await caller(req);
+    let release: (() => void) | undefined;
+    const call: Call = {
+      ops,
+      caller: who,
+      target: await target(name),
+      signal: req.signal,
+      body,
+      streamBufferBytes: Math.max(STREAM_BUFFER_BYTES, 2 * limits.maxMessageBytes),
+      cutOff: () => srv.timeout(req, 1),
+      async hold() {
+        release = await hold(who.agent.id, req, srv);
+        srv.timeout(req, 0);
+        return release;
+      },
+    };
+    let res: Response;
+    try {
+      res = envelope ? await callRpc(call, envelope) : await callRest(call, req.method, path, url.searchParams);
+    } catch (err) {
+      release?.();
+      throw err;
+    }
     // A blocking call that waited leaves its kept-alive connection under the idle timeout again.
     if (!res.headers.get("content-type")?.startsWith("text/event-stream") && !req.signal.aborted) srv.timeout(req, IDLE_TIMEOUT_S);
     return res;

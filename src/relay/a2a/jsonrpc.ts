@@ -56,18 +56,28 @@ export async function callRpc(call: Call, rpc: v.InferOutput<typeof JsonRpcReque
   switch (method) {
     case "SendMessage": {
       const req = params(SendMessageRequest, rpc.params, method);
-      let task = await ops.send(caller, target, req);
-      if (!req.configuration?.returnImmediately && !FINAL_STATES.has(task.state)) {
-        call.holdOpen();
-        task = await ops.settled(caller, task.id, call.signal);
-        ops.seen(caller, task);
+      // Counted before the task is sent: a refusal leaves nothing behind.
+      const release = req.configuration?.returnImmediately ? undefined : await call.hold();
+      try {
+        let task = await ops.send(caller, target, req);
+        if (!req.configuration?.returnImmediately && !FINAL_STATES.has(task.state)) {
+          task = await ops.settled(caller, task.id, call.signal);
+          ops.seen(caller, task);
+        }
+        return reply({ task: a2aTask(task, { historyLength: req.configuration?.historyLength }) });
+      } finally {
+        release?.();
       }
-      return reply({ task: a2aTask(task, { historyLength: req.configuration?.historyLength }) });
     }
     case "SendStreamingMessage": {
-      const task = await ops.send(caller, target, params(SendMessageRequest, rpc.params, method));
-      call.holdOpen();
-      return taskStream(ops, caller, task.id, frame, call.signal);
+      const req = params(SendMessageRequest, rpc.params, method);
+      const release = await call.hold();
+      try {
+        return taskStream(ops, caller, (await ops.send(caller, target, req)).id, frame, call, release);
+      } catch (err) {
+        release();
+        throw err;
+      }
     }
     case "GetTask": {
       const req = params(GetTaskRequest, rpc.params, method);
@@ -80,8 +90,7 @@ export async function callRpc(call: Call, rpc: v.InferOutput<typeof JsonRpcReque
     case "SubscribeToTask": {
       const task = await ops.task(caller, target, params(SubscribeToTaskRequest, rpc.params, method).id);
       if (FINAL_STATES.has(task.state)) throw unsupported(`task ${task.id} has ended (${task.state}); there is nothing to subscribe to`, "GetTask shows how it ended");
-      call.holdOpen();
-      return taskStream(ops, caller, task.id, frame, call.signal);
+      return taskStream(ops, caller, task.id, frame, call, await call.hold());
     }
     case "GetExtendedAgentCard":
       throw unsupported("this agent has no extended card", "its public card at .well-known/agent-card.json is all there is");

@@ -15,8 +15,15 @@ export interface Call {
   caller: Caller;
   target: Target;
   signal: AbortSignal;
-  /** The answer may take long (a blocking SendMessage, a stream): lift the connection's idle timeout. */
-  holdOpen(): void;
+  /**
+   * The answer may take long (a blocking SendMessage, a stream): counts the connection under the relay's
+   * connection limits (429/503 past them, before anything is done) and lifts its idle timeout. Resolves with its release.
+   */
+  hold(): Promise<() => void>;
+  /** What a stream may buffer for a reader that does not read before it is closed, in bytes. */
+  streamBufferBytes: number;
+  /** Ends a connection whose reader stopped reading: the idle timer closes it within seconds, unsent bytes and all. */
+  cutOff(): void;
   /** The body's text, read within the relay's message limit. */
   body(): Promise<string>;
 }
@@ -64,14 +71,23 @@ export async function callRest(call: Call, method: string, path: string, query: 
   const frame = (response: object) => sseData(response);
   if (method === "POST" && (path === "/message:send" || path === "/message:stream")) {
     const req = await bodyOf(call, SendMessageRequest, "SendMessageRequest");
-    let task = await ops.send(caller, target, req);
-    call.holdOpen();
-    if (path === "/message:stream") return taskStream(ops, caller, task.id, frame, call.signal);
-    if (!req.configuration?.returnImmediately && !FINAL_STATES.has(task.state)) {
-      task = await ops.settled(caller, task.id, call.signal);
-      ops.seen(caller, task);
+    const stream = path === "/message:stream";
+    // Counted before the task is sent: a refusal leaves nothing behind.
+    const release = stream || !req.configuration?.returnImmediately ? await call.hold() : undefined;
+    try {
+      let task = await ops.send(caller, target, req);
+      if (stream) return taskStream(ops, caller, task.id, frame, call, release!);
+      if (!req.configuration?.returnImmediately && !FINAL_STATES.has(task.state)) {
+        task = await ops.settled(caller, task.id, call.signal);
+        ops.seen(caller, task);
+      }
+      return reply({ task: a2aTask(task, { historyLength: req.configuration?.historyLength }) });
+    } catch (err) {
+      release?.();
+      throw err;
+    } finally {
+      if (!stream) release?.();
     }
-    return reply({ task: a2aTask(task, { historyLength: req.configuration?.historyLength }) });
   }
   if (method === "GET" && path === "/tasks") return reply(await ops.list(caller, target, check(ListTasksRequest, queryObject(query), "ListTasks query")));
   if (path === "/extendedAgentCard") throw unsupported("this agent has no extended card", "its public card at .well-known/agent-card.json is all there is");
@@ -97,8 +113,7 @@ export async function callRest(call: Call, method: string, path: string, query: 
   if (action === ":subscribe" && (method === "POST" || method === "GET")) {
     const task = await ops.task(caller, target, id);
     if (FINAL_STATES.has(task.state)) throw unsupported(`task ${task.id} has ended (${task.state}); there is nothing to subscribe to`, "GET /tasks/{id} shows how it ended");
-    call.holdOpen();
-    return taskStream(ops, caller, task.id, frame, call.signal);
+    return taskStream(ops, caller, task.id, frame, call, await call.hold());
   }
   throw noRoute(method, path);
 }

@@ -125,6 +125,8 @@ export class Relay {
       retention: { retentionMs: opts.taskRetentionMs ?? d.taskRetentionMs, maxFinished: opts.maxFinishedTasks ?? d.maxFinishedTasks, maxFinishedBytes: opts.maxFinishedBytes ?? d.maxFinishedBytes },
       messageTtlMs: opts.messageTtlMs ?? d.messageTtlMs,
     });
+    // A page's cursor from one relay on a shared store is good on any of them.
+    this.registry.ready.then(() => this.registry.relayKey && this.tasks.cursors.derive(this.registry.relayKey)).catch(() => {});
     this.files = new Files(this.store, this.bus, this.clock, { maxVersions: opts.maxFileVersions ?? d.maxFileVersions, maxTotalBytes: opts.maxTotalFileBytes ?? d.maxTotalFileBytes, room });
     this.delivery = new Delivery(this.store, this.bus, this.clock, { instance: this.instance, ackWindowMs: opts.ackWindowMs ?? 60_000, staleAfterMs, room, onError: opts.onError });
     this.store.onHealth?.((failure) => {

@@ -5,18 +5,24 @@ import { CliProcess, cleanup, freePort, runCli, spawnRelay, tempHome } from "../
 
 afterAll(cleanup);
 
-test("after a restart with --key-file, the owner takes its name back from a squatter, who is told, and bob's tasks reach the owner", async () => {
-  const env = { CLAWLINK_TOKEN: "team-token" };
+const env = { CLAWLINK_TOKEN: "team-token" };
+
+/** bob registers on a relay with --key-file and a token, and the relay restarts in memory on the same port. */
+async function bobThenRestart() {
   const key = join(tempHome(), "relay.key");
   const port = freePort();
   let { relay, url } = await spawnRelay(["--key-file", key], env, port);
   const owner = { home: tempHome(), relay: url, env };
   const squatter = { home: tempHome(), relay: url, env };
-  const alice = { home: tempHome(), relay: url, env };
-  const ownerId = (await runCli(["register", "--name", "bob", "--json"], owner)).json.id;
-
+  const ownerId: string = (await runCli(["register", "--name", "bob", "--json"], owner)).json.id;
   await relay.stop();
   ({ relay, url } = await spawnRelay(["--key-file", key], env, port));
+  return { relay, url, owner, squatter, ownerId };
+}
+
+test("after a restart with --key-file, the owner takes its name back from a squatter, who is told, and bob's tasks reach the owner", async () => {
+  const { relay, url, owner, squatter, ownerId } = await bobThenRestart();
+  const alice = { home: tempHome(), relay: url, env };
   const squat = await runCli(["register", "--name", "bob", "--json"], squatter);
   expect(squat.code).toBe(0);
   const squatterId = squat.json.id;
@@ -45,15 +51,7 @@ test("after a restart with --key-file, the owner takes its name back from a squa
 });
 
 test("the owner coming back with `listen` takes its name back too, and receives bob's tasks live", async () => {
-  const env = { CLAWLINK_TOKEN: "team-token" };
-  const key = join(tempHome(), "relay.key");
-  const port = freePort();
-  let { relay, url } = await spawnRelay(["--key-file", key], env, port);
-  const owner = { home: tempHome(), relay: url, env };
-  const squatter = { home: tempHome(), relay: url, env };
-  const ownerId = (await runCli(["register", "--name", "bob", "--json"], owner)).json.id;
-  await relay.stop();
-  ({ relay, url } = await spawnRelay(["--key-file", key], env, port));
+  const { relay, url, owner, squatter, ownerId } = await bobThenRestart();
   expect((await runCli(["register", "--name", "bob"], squatter)).code).toBe(0);
 
   const listening = new CliProcess(["listen", "--json"], owner);

@@ -10,13 +10,17 @@
 import type { ClawlinkError } from "../../errors";
 import type { Message, MessageType, Priority, TaskState } from "../../protocol/schemas";
 
-export interface AgentRecord {
+/** A new registration, or an agent registering again under its id. */
+export interface NewAgent {
   readonly id: string;
   readonly name: string;
   readonly caps: readonly string[];
   readonly description: string;
   readonly machine: string;
   readonly secretHash: string;
+}
+
+export interface AgentRecord extends NewAgent {
   readonly registeredAt: number;
   readonly lastSeen: number;
   /** When the relay gave it its name, as proven by a name claim from before this relay started; none for a name given since. */
@@ -27,16 +31,6 @@ export interface AgentRecord {
   readonly connectedAt?: number | null;
   /** When its last connection closed (absent if it never had one, or while it has one). */
   readonly disconnectedAt?: number | null;
-}
-
-/** A new registration, or an agent registering again under its id. */
-export interface NewAgent {
-  readonly id: string;
-  readonly name: string;
-  readonly caps: readonly string[];
-  readonly description: string;
-  readonly machine: string;
-  readonly secretHash: string;
 }
 
 export interface Transition {

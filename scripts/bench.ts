@@ -11,7 +11,7 @@
  *   --binary PATH     benchmark this build instead of dist/ (A/B against an older one)
  *   --baseline PATH   also run every section against this build (the previous release's binary), taking
  *                     turns with the current one, and report current/baseline for every figure
- * Sections: discover, throughput, push, roundtrip, crowd, durable.
+ * Sections: discover, throughput, push, roundtrip, crowd, durable, redis (needs redis-server).
  */
 import { mkdirSync } from "node:fs";
 import { resolve } from "node:path";
@@ -24,11 +24,12 @@ import { push } from "./_push";
 import { BINARY, ensureBinary, useBinary } from "./_relay";
 import { compareBuilds } from "./_compare";
 import { meets, type BenchContext, type Figure, type Section } from "./_report";
+import { redis } from "./_redis";
 import { roundtrip } from "./_roundtrip";
 import { fmtInt, spread } from "./_stats";
 import { throughput } from "./_throughput";
 
-const SECTIONS: Record<string, Section> = { discover, throughput, push, roundtrip, crowd, durable };
+const SECTIONS: Record<string, Section> = { discover, throughput, push, roundtrip, crowd, durable, redis };
 
 const { values, positionals } = parseArgs({
   args: process.argv.slice(2),

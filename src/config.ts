@@ -118,6 +118,19 @@ export function forgetIdentity(home: string, name: string) {
   if (existsSync(defaultFile(home)) && readFileSync(defaultFile(home), "utf8").trim() === name) rmSync(defaultFile(home), { force: true });
 }
 
+/** `--relay` and CLAWLINK_RELAY may list several relays of one team (on one Redis), comma-separated: each normalized, in order. */
+export function normalizeRelayList(raw: string): string {
+  const urls = raw.split(",").map((u) => u.trim()).filter(Boolean);
+  if (urls.length === 0) throw new ClawlinkError("usage", `"${raw}" is not a relay URL`, "pass --relay http://HOST:PORT, or several of one team: --relay http://A:9077,http://B:9077");
+  return [...new Set(urls.map(normalizeRelayUrl))].join(",");
+}
+
+/** Whether two relay lists share a relay: an identity saved with one list belongs to a team any of its relays reaches. */
+export const sameTeam = (a: string, b: string) => {
+  const mine = new Set(a.split(","));
+  return b.split(",").some((u) => mine.has(u));
+};
+
 /** Normalizes a relay URL: adds http:// when no scheme is given, drops trailing slashes. */
 export function normalizeRelayUrl(raw: string): string {
   const withScheme = /^[a-z]+:\/\//i.test(raw) ? raw : `http://${raw}`;

@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import * as v from "valibot";
-import { DEFAULT_RELAY, loadIdentity, normalizeRelayUrl, type Identity } from "./config";
+import { DEFAULT_RELAY, loadIdentity, normalizeRelayList, normalizeRelayUrl, sameTeam, type Identity } from "./config";
 import { ClawlinkError } from "./errors";
 import { describeIssues } from "./protocol/codec";
 import { readTokenFile } from "./token-file";
@@ -75,7 +75,7 @@ export function readConfig(home: string): ConfigFile | undefined {
   if (!parsed.success) throw bad(describeIssues(parsed.issues));
   if (parsed.output.relay !== undefined) {
     try {
-      normalizeRelayUrl(parsed.output.relay);
+      normalizeRelayList(parsed.output.relay);
     } catch {
       throw bad(`relay: "${parsed.output.relay}" is not an http(s) URL`);
     }
@@ -108,9 +108,9 @@ export function resolveSettings(flags: Flags, env: NodeJS.ProcessEnv = process.e
     [config?.relay, "config", `relay in ${configFile}`],
     [identity?.relay, "identity", `identity ${identity?.name}`],
   );
-  const relay = { ...relaySetting, value: normalizeRelayUrl(relaySetting.value ?? DEFAULT_RELAY) };
-  // A saved identity belongs to one relay; pointed elsewhere, act without it.
-  const me = identity && identity.relay === relay.value ? identity : undefined;
+  const relay = { ...relaySetting, value: normalizeRelayList(relaySetting.value ?? DEFAULT_RELAY) };
+  // A saved identity belongs to one relay, or to relays sharing one store; pointed elsewhere, act without it.
+  const me = identity && sameTeam(identity.relay, relay.value) ? identity : undefined;
 
   const token = pick(
     [flags.token, "flag", "--token"],

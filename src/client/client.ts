@@ -25,6 +25,7 @@ import { toQuery, type AgentsQuery, type InboxQuery, type SocketQuery, type Task
 import { tlsProblem, trustedCAs, warnIfUnverified } from "./trust";
 
 export interface ClientOptions {
+  /** The relay's URL, or several relays of one team comma-separated: a relay that cannot be reached gives way to the next. */
   relay: string;
   token?: string;
   /** The agent's secret; sent instead of the token on agent requests. */
@@ -39,18 +40,36 @@ type Auth = "token" | "agent";
 
 export class Client {
   private trust: { ca: string[] } | undefined;
+  private urls: string[];
+  /** The relay in use: the first of the list until one cannot be reached. */
+  private current = 0;
 
-  constructor(readonly opts: ClientOptions) {}
+  constructor(readonly opts: ClientOptions) {
+    this.urls = opts.relay.split(",");
+  }
 
   /** TLS options for fetch and WebSocket: none for http://. */
   private get tls() {
-    if (!this.opts.relay.startsWith("https:")) return undefined;
-    if (!this.trust) warnIfUnverified(this.opts.relay);
+    if (!this.relay.startsWith("https:")) return undefined;
+    if (!this.trust) warnIfUnverified(this.relay);
     return (this.trust ??= { ca: trustedCAs(this.opts.ca) });
   }
 
+  /** The relay in use. */
   get relay() {
-    return this.opts.relay;
+    return this.urls[this.current]!;
+  }
+
+  /** Every relay of the list, comma-separated (what an identity remembers). */
+  get relays() {
+    return this.urls.join(",");
+  }
+
+  /** Moves to the next relay of the list; false when there is only one. */
+  failover(): boolean {
+    if (this.urls.length < 2) return false;
+    this.current = (this.current + 1) % this.urls.length;
+    return true;
   }
 
   private headers(auth: Auth, extra?: Record<string, string>): Record<string, string> {
@@ -67,12 +86,17 @@ export class Client {
       headers["content-type"] = "application/json";
     }
     let res: Response;
-    try {
-      // Never followed: a redirect could carry the token, the secret and task bodies anywhere, over http too.
-      res = await fetch(this.relay + path, { method, headers, body, signal: init.signal, duplex: "half", tls: this.tls, redirect: "manual" } as RequestInit);
-    } catch (err) {
-      if ((err as Error).name === "AbortError" || (err as Error).name === "TimeoutError") throw err;
-      throw unreachable(this.relay, err, this.opts.relayFrom, this.opts.ca !== undefined);
+    // A relay that cannot be reached gives way to the next of the list; each is tried once. A body that is a stream cannot be sent twice.
+    for (let tries = typeof body === "string" || body === undefined ? this.urls.length : 1; ; tries--) {
+      try {
+        // Never followed: a redirect could carry the token, the secret and task bodies anywhere, over http too.
+        res = await fetch(this.relay + path, { method, headers, body, signal: init.signal, duplex: "half", tls: this.tls, redirect: "manual" } as RequestInit);
+        break;
+      } catch (err) {
+        if ((err as Error).name === "AbortError" || (err as Error).name === "TimeoutError") throw err;
+        const failed = unreachable(this.relay, err, this.opts.relayFrom, this.opts.ca !== undefined);
+        if (tries <= 1 || !this.failover()) throw failed;
+      }
     }
     if (res.status >= 300 && res.status < 400) throw redirected(this.relay, this.relay + path, res);
     if (!res.ok) throw await relayError(res);

@@ -32,7 +32,7 @@ export async function registerAgent(self: Self, req: { name: string; caps: strin
     return self.client.register(profile);
   });
   const { secret, claim, ...agent } = registration;
-  saveIdentity(self.home, { id: agent.id, name: agent.name, secret, ...(claim ? { claim } : {}), relay: self.client.relay, caps: agent.caps, description: agent.description, ca: self.ca, token: self.client.opts.token });
+  saveIdentity(self.home, { id: agent.id, name: agent.name, secret, ...(claim ? { claim } : {}), relay: self.client.relays, caps: agent.caps, description: agent.description, ca: self.ca, token: self.client.opts.token });
   return agent;
 }
 

@@ -19,7 +19,7 @@ export type Command<A extends ArgsDef = ArgsDef> = CommandDef<A> & {
 export const defineCommand = <const A extends ArgsDef = ArgsDef>(def: CommandDef<A>): CommandDef<A> => def;
 
 export const globalArgs = {
-  relay: { type: "string", description: "Relay URL (env CLAWLINK_RELAY, or relay in $CLAWLINK_HOME/config.json; default http://127.0.0.1:9077)", valueHint: "url" },
+  relay: { type: "string", description: "Relay URL, or several relays sharing one Redis comma-separated, tried in turn (env CLAWLINK_RELAY, or relay in $CLAWLINK_HOME/config.json; default http://127.0.0.1:9077)", valueHint: "url[,url]" },
   token: { type: "string", description: "Relay token (env CLAWLINK_TOKEN, or token_file in the config)", valueHint: "token" },
   ca: { type: "string", description: "PEM file of the private CA that signed an https relay's certificate (env CLAWLINK_CA, or ca in the config)", valueHint: "pem" },
   as: { type: "string", description: "Act as this saved identity (env CLAWLINK_AS)", valueHint: "name" },

@@ -12,6 +12,30 @@ import { readTokenFile } from "../token-file";
 import type { Store } from "../relay/store/port";
 import { certificateWarnings, loadTls } from "../relay/tls";
 import { VERSION } from "../version";
+import type { Bus } from "../relay/bus/port";
+import type { Peers } from "../relay/store/redis/peers";
+import { redactUrl, type RedisStore } from "../relay/store/redis/store";
+
+/** What relays sharing one Redis use: its store, its bus, and the list of relays up. */
+interface Shared {
+  store: RedisStore;
+  bus: Bus;
+  peers: Peers;
+}
+
+/** Connects to Redis (loading the store's scripts) and subscribes the bus; rejects with why it cannot. */
+async function openShared(url: string, prefix: string): Promise<Shared> {
+  const [{ RedisStore }, { RedisBus }, { Peers }] = await Promise.all([import("../relay/store/redis/store"), import("../relay/bus/redis"), import("../relay/store/redis/peers")]);
+  const store = new RedisStore(url, { prefix });
+  try {
+    await store.open();
+    const bus = await new RedisBus(url, prefix).open();
+    return { store, bus, peers: new Peers(store, prefix) };
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+}
 
 /** A whole-number flag; an empty value leaves the relay's default. */
 const num = (s: string | undefined, flag: string, min: number) => (s === undefined || s === "" ? undefined : numberArg(s, flag, { min }));
@@ -49,6 +73,8 @@ export default Object.assign(defineCommand({
     "admin-token-file": { type: "string", description: "Read the admin token from this file instead", valueHint: "path" },
     insecure: { type: "boolean", description: "Allow a non-loopback bind without a token" },
     data: { type: "string", description: "Keep everything in this SQLite file so a restart loses nothing (default: memory only, nothing on disk)", valueHint: "path" },
+    redis: { type: "string", description: "Keep everything in this Redis (or Valkey) server, shared with every relay started on it: agents may use any of them (env CLAWLINK_REDIS; rediss:// for TLS)", valueHint: "redis://[user:password@]host:6379[/db]" },
+    "redis-prefix": { type: "string", description: "With --redis: the prefix of every key, so several teams can share one server", default: "clawlink:" },
     "key-file": { type: "string", description: "Derive agents' secrets and name claims from the key in this file (created 0600 if missing; an existing one must be random, 32+ bytes, mode 0600: `openssl rand -hex 32 > key && chmod 600 key`), so an in-memory relay recognises its agents, and their names, after a restart", valueHint: "path" },
     "holder-grace": { type: "string", description: "How long a task's holder may be gone (its socket closed, no sign of life) before its unfinished tasks go to another capable agent or wait for it", default: "15s", valueHint: "duration" },
     "forget-after": { type: "string", description: "Forget an agent stale this long with nothing queued, in flight or held", default: "24h", valueHint: "duration" },
@@ -87,6 +113,7 @@ export default Object.assign(defineCommand({
     let token: string | undefined;
     let adminToken: string | undefined;
     let fsync: Fsync | undefined;
+    let redisUrl: string | undefined;
     try {
       port = numberArg(args.port, "--port", { min: 0, max: 65_535 });
       limits = {
@@ -120,6 +147,12 @@ export default Object.assign(defineCommand({
       if (args["admin-token"] && args["admin-token-file"]) throw usage("pass --admin-token or --admin-token-file, not both", "--admin-token-file keeps the token out of the process list");
       adminToken =
         args["admin-token"] || (args["admin-token-file"] !== undefined ? tokenFromFile(args["admin-token-file"], "--admin-token-file") : process.env.CLAWLINK_ADMIN_TOKEN) || undefined;
+      redisUrl = args.redis || process.env.CLAWLINK_REDIS || undefined;
+      if (redisUrl !== undefined) {
+        if (args.data !== undefined) throw usage("pass --data or --redis, not both", "--data keeps one relay's state in a file; --redis shares it between relays");
+        if (!/^rediss?:\/\/[^/]/.test(redisUrl)) throw usage(`--redis must be a URL such as redis://host:6379 or rediss://host:6380, not "${redisUrl}"`, "rediss:// connects with TLS; add user:password@ before the host if the server asks for them");
+      } else if (args["redis-prefix"] !== "clawlink:") throw usage("--redis-prefix goes with --redis", "pass --redis URL (or set CLAWLINK_REDIS)");
+      if (!args["redis-prefix"]) throw usage("--redis-prefix cannot be empty", "keys need a prefix of their own, such as team-a:");
       if (args.data === "") throw usage("--data needs the path of a file", "pass --data PATH (it is created if missing), or leave --data out to keep everything in memory");
       if (args.fsync !== undefined) {
         if (args.data === undefined) throw usage("--fsync goes with --data", "pass --data PATH to keep state on disk");
@@ -146,6 +179,18 @@ export default Object.assign(defineCommand({
     if (args["admin-token"]) logger.warn("--admin-token is visible to every user of this machine in the process list; prefer CLAWLINK_ADMIN_TOKEN or --admin-token-file");
     if (tls) for (const warning of certificateWarnings(tls.cert)) logger.warn(warning);
     let store: Store | undefined;
+    let shared: Shared | undefined;
+    if (redisUrl !== undefined) {
+      try {
+        shared = await openShared(redisUrl, args["redis-prefix"]);
+        store = shared.store;
+      } catch (err) {
+        logger.error(`cannot use the Redis server at ${redactUrl(redisUrl)}: ${(err as Error).message}`);
+        logger.info("is redis-server (or Valkey) running there? check the host, the port, the password and rediss:// for TLS");
+        process.exitCode = EXIT.error;
+        return;
+      }
+    }
     if (args.data !== undefined) {
       try {
         const sqlite = new (await import("../relay/store/sqlite")).SqliteStore(args.data, { fsync });
@@ -162,6 +207,8 @@ export default Object.assign(defineCommand({
     try {
       relay = startRelay({
         store,
+        bus: shared?.bus,
+        peers: shared?.peers,
         host,
         port,
         token,
@@ -175,12 +222,18 @@ export default Object.assign(defineCommand({
         ...limits,
         onError: (err) => logger.error("unexpected error:", err),
         onStoreHealth: (err) => {
+          if (shared) {
+            if (err) logger.error(`lost the Redis server at ${redactUrl(redisUrl!)}: requests are refused with 503 ${err.code} until it is back; reconnecting`);
+            else logger.success(`the Redis server at ${redactUrl(redisUrl!)} is back`);
+            return;
+          }
           if (err) logger.error(`cannot write ${args.data} (${err.code}): requests that change anything are refused with ${err.status} and leave no trace until a write succeeds; ${err.status === 507 ? "free space on its disk" : "check the file and its disk"}`);
           else logger.success(`writing ${args.data} works again`);
         },
       });
     } catch (err) {
       await store?.close();
+      await shared?.bus.close();
       const e = err as Error & { code?: string };
       logger.error(e.code === "EADDRINUSE" ? `port ${port} on ${host} is already in use` : `cannot start the relay: ${e.message}`);
       logger.info(e.code === "EADDRINUSE" ? "is a relay already running? pick another with --port" : "check --host and --port");
@@ -201,13 +254,21 @@ export default Object.assign(defineCommand({
     const actualPort = relay.server.port!;
     const scheme = tls ? "https" : "http";
     const urls = host === "0.0.0.0" || host === "::" ? [`${scheme}://127.0.0.1:${actualPort}`, ...lanUrls(scheme, actualPort)] : [relay.url];
-    logger.success(`clawlink relay ${VERSION} listening${tls ? " with TLS" : ""}${token ? " (token required)" : ""}${args.data ? `, keeping state in ${args.data}` : ", in memory"}`);
+    // Heartbeating before the URL is printed: whoever reads the URL finds this relay counted.
+    if (shared) await shared.peers.start(relay.core.instance, relay.url).catch((err) => logger.warn(`cannot announce this relay in Redis: ${(err as Error).message}`));
+    const where = shared ? `, sharing state in Redis at ${redactUrl(redisUrl!)} (prefix ${args["redis-prefix"]})` : args.data ? `, keeping state in ${args.data}` : ", in memory";
+    logger.success(`clawlink relay ${VERSION} listening${tls ? " with TLS" : ""}${token ? " (token required)" : ""}${where}`);
     if (key?.created) logger.info(`created the relay key ${args["key-file"]}: agents' secrets derive from it, so keep it private and keep it`);
     if (!isLoopback(host) && !tls) logger.warn("without --tls-cert/--tls-key, the token and agents' secrets cross the network in clear text");
     for (const u of urls) logger.log(`  ${u}`);
     logger.log(`agents connect with: CLAWLINK_RELAY=${urls[urls.length - 1]}${token ? " CLAWLINK_TOKEN=…" : ""} clawlink register --name NAME`);
     if (adminToken || token || isLoopback(host)) logger.log(`dashboard: ${urls[0]}/${adminToken ? " (asks for the admin token)" : token ? " (asks for the token)" : ""}`);
     else logger.log("dashboard: closed, since the relay has no token; start it with --admin-token to open it");
+    // After this relay's own URLs: whoever reads the first URL printed reads this relay's.
+    if (shared) {
+      const others = (await shared.peers.list().catch(() => [])).filter((p) => !p.startsWith(`${relay.core.instance} `));
+      logger.info(others.length ? `relays on the same Redis: ${others.join(", ")}` : "the first relay on this Redis and prefix");
+    }
 
     await stopped;
   },
@@ -218,5 +279,6 @@ export default Object.assign(defineCommand({
     "(umask 077; openssl rand -hex 16 > relay.token) && clawlink relay --host 0.0.0.0 --token-file relay.token",
     "clawlink relay --host 0.0.0.0 --token-file relay.token --tls-cert relay.pem --tls-key relay.key",
     "clawlink relay --data ~/.clawlink/relay.db",
+    "clawlink relay --redis redis://127.0.0.1:6379 --port 9077   # and more relays on the same Redis",
   ],
 });

@@ -116,7 +116,15 @@ export const AgentList = v.object({ agents: v.array(Agent) });
 /** The heartbeat response: the agent's record, how many messages wait for it, and how many were handed out and not yet acknowledged. */
 export const Heartbeat = v.object({ ...Agent.entries, pending: v.number(), in_flight: v.optional(v.number()) });
 
-export const Health = v.object({ ok: v.boolean(), version: v.string(), agents: v.number() });
+export const Health = v.object({
+  ok: v.boolean(),
+  version: v.string(),
+  agents: v.number(),
+  /** Where the relay keeps its state. */
+  store: v.optional(v.picklist(["memory", "sqlite", "redis"])),
+  /** Relays sharing the store, this one included (Redis only). */
+  relays: v.optional(v.number()),
+});
 export type Health = v.InferOutput<typeof Health>;
 
 // ---------------------------------------------------------------- messages (relay → agent)

@@ -34,7 +34,7 @@ describe("HTTP API", async () => {
   test("health answers without auth", async () => {
     const r = await call("GET", "/v1/health");
     expect(r.status).toBe(200);
-    expect(r.json).toEqual({ ok: true, version: "test", agents: 2 });
+    expect(r.json).toEqual({ ok: true, version: "test", agents: 2, store: "memory" });
   });
 
   test("register returns the record with a secret; discover lists records without secrets", async () => {

@@ -2,6 +2,8 @@
 import { describe, expect, test } from "bun:test";
 import type { Message, Task } from "../../src/protocol/schemas";
 import type { AgentRecord } from "../../src/relay/store/port";
+import { Relay } from "../../src/relay/core/relay";
+import { MemoryStore } from "../../src/relay/store/memory";
 import { settle, setup, sink } from "./_core";
 
 const contents = (ms: Message[]) => ms.map((m) => (m.type === "broadcast" ? m.content : m.type));
@@ -380,5 +382,21 @@ describe("relay core: holders that go offline", () => {
     await settle();
     expect(s2.got).toEqual([expect.objectContaining({ id, attempt: 2, redelivered: true })]);
     expect(await relay.take(boss, { max: 10 })).toContainEqual(expect.objectContaining({ type: "status", task_id: id }));
+  });
+});
+
+describe("relay core: relays sharing a store", () => {
+  test("a task page's cursor from one relay is good on another on the same store, and still refused for other filters", async () => {
+    const store = new MemoryStore();
+    const one = setup({ store });
+    const two = new Relay({ store, clock: one.now });
+    const a = await one.register("a");
+    const b = await one.register("b");
+    for (let i = 0; i < 3; i++) await one.send(a, { type: "task", to: "b", task: `t${i}` });
+    const first = await one.relay.taskPage(a, { role: "sent" }, { limit: 2 });
+    expect(first.next_cursor).not.toBeNull();
+    const rest = await two.taskPage(a, { role: "sent" }, { limit: 2, cursor: first.next_cursor! });
+    expect(rest.tasks.map((t) => t.task)).toEqual(["t2"]);
+    expect(two.taskPage(b, { role: "sent" }, { limit: 2, cursor: first.next_cursor! })).rejects.toMatchObject({ code: "bad_request" });
   });
 });

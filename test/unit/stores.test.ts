@@ -1,10 +1,12 @@
-/** The store contract (store-contract.ts) against every store: memory, and SQLite reopened on its file. */
-import { afterAll } from "bun:test";
+/** The store contract (store-contract.ts) against every store: memory, SQLite reopened on its file, and Redis (a private redis-server). */
+import { afterAll, beforeAll } from "bun:test";
 import { join } from "node:path";
 import { MemoryStore } from "../../src/relay/store/memory";
 import type { Store } from "../../src/relay/store/port";
+import { RedisStore } from "../../src/relay/store/redis/store";
 import { SqliteStore } from "../../src/relay/store/sqlite";
 import { cleanup, tempHome } from "../_helpers";
+import { redisMissing, startRedis, type TestRedis } from "../_redis";
 import { storeContract } from "./store-contract";
 
 afterAll(cleanup);
@@ -28,3 +30,22 @@ storeContract({
     return reopened;
   },
 });
+
+if (!redisMissing("test/unit/stores.test.ts")) {
+  let redis: TestRedis;
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+  afterAll(() => redis?.stop());
+  let teams = 0;
+  // Each store is a team of its own on the one server: its own key prefix.
+  storeContract({
+    name: "redis",
+    open: () => new RedisStore(redis.url, { prefix: `t${++teams}:` }),
+    async again(s) {
+      const { prefix } = s as RedisStore;
+      await s.close();
+      return new RedisStore(redis.url, { prefix });
+    },
+  });
+}

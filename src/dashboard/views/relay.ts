@@ -36,7 +36,7 @@ export function relayView(): View {
       set("version", hl.version, `clock ${formatDateTime(hl.now)}`);
       set("uptime", formatSpan(hl.uptime_s * 1000), `since ${formatDateTime(hl.started_at)}`);
       const store = hl.store.kind === "memory" ? "Memory" : hl.store.kind === "sqlite" ? "SQLite" : "Redis";
-      const where = hl.store.kind === "memory" ? "nothing on disk; a restart forgets everything" : hl.store.path ?? (hl.store.peers?.length ? `with ${hl.store.peers.length} peer relays: ${hl.store.peers.join(", ")}` : "");
+      const where = hl.store.kind === "memory" ? "nothing on disk; a restart forgets everything" : [hl.store.path, hl.store.peers?.length ? `with ${hl.store.peers.length} peer relays: ${hl.store.peers.join(", ")}` : ""].filter(Boolean).join(", ");
       set("store", store, where);
       set("agents", String(hl.agents.total), `${hl.agents.listening} listening · ${hl.agents.online} online · ${hl.agents.stale} stale`);
       set("connections", String(hl.connections.websockets), `agent sockets · ${count(hl.connections.dashboards, "dashboard")} · ${count(hl.connections.requests, "request")} in progress`);

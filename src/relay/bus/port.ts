@@ -26,5 +26,7 @@ export interface Bus {
   publish(event: BusEvent): void;
   /** Calls `listener` with every event, this process's own included; returns the unsubscribe. */
   subscribe(listener: (event: BusEvent) => void): () => void;
+  /** Hears when events from other processes may have been missed (a bus between processes reconnected): whoever waits should look at the store again. */
+  onResume?(listener: () => void): void;
   close(): Promise<void>;
 }

@@ -1,6 +1,6 @@
 /**
- * Task page cursors: the id of the last task on a page, signed with a key of this relay process
- * for the agent and the filters it listed with. A cursor made up, edited, or given for another
+ * Task page cursors: the id of the last task on a page, signed with a key derived from the relay's
+ * key (shared by relays on one store) for the agent and the filters it listed with. A cursor made up, edited, or given for another
  * agent or other filters is a 400, never a page that starts somewhere the relay did not choose.
  */
 import { createHmac, randomBytes } from "node:crypto";
@@ -16,6 +16,11 @@ const SHAPE = /^(t_[0-9a-z]{1,62})\.([A-Za-z0-9_-]{22})$/;
 
 export class Cursors {
   constructor(private key: Uint8Array = randomBytes(32)) {}
+
+  /** Signs with a key derived from the relay's key, so every relay sharing a store reads the others' cursors. */
+  derive(relayKey: Uint8Array) {
+    this.key = createHmac("sha256", relayKey).update("task page cursors").digest();
+  }
 
   sign(agentId: string, filter: PageFilter, lastId: string): string {
     return `${lastId}.${this.mac(agentId, filter, lastId)}`;

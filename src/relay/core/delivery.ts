@@ -285,6 +285,19 @@ export class Delivery {
     }
   }
 
+  /** After the other relays took this one for gone: its open sockets are attached again, and look again. */
+  reattach() {
+    for (const pump of this.pumps.values()) {
+      for (const l of pump.locals) {
+        if (l.closed || !l.ready) continue;
+        this.store
+          .attachConnection(l.agent, l.conn)
+          .then(() => this.kick(pump))
+          .catch(this.fail);
+      }
+    }
+  }
+
   /** After the store undid a failed commit: every socket and poll looks again, and a watch shown what was undone is shown its task as it now is. */
   recover() {
     for (const pump of this.pumps.values()) this.kick(pump);

@@ -17,6 +17,8 @@ import { taskView } from "./views";
 export interface OperatorParts {
   version: string;
   store: Store;
+  /** The other relays sharing the store, as last seen (Redis). */
+  peers?: () => readonly string[];
   bus: Bus;
   clock: Clock;
   registry: Registry;
@@ -46,7 +48,7 @@ export function operator(p: OperatorParts): AdminCore {
 
   return {
     version: p.version,
-    store: () => ({ ...p.store.describe() }),
+    store: () => ({ ...p.store.describe(), ...(p.peers ? { peers: [...p.peers()] } : {}) }),
     agents: async () => {
       const now = p.clock();
       return Promise.all((await p.store.listAgents()).map((rec) => row(rec, now)));

@@ -68,6 +68,11 @@ export class Registry {
     });
   }
 
+  /** The key agents' secrets derive from, once read from the store (shared by every relay on it). */
+  get relayKey(): Uint8Array | undefined {
+    return this.key;
+  }
+
   /** The id of an agent whose secret this relay issued (known to it or not), or undefined. */
   recognise(secret: string): string | undefined {
     const id = secretId(secret);

@@ -12,7 +12,7 @@ import type { Bus } from "../bus/port";
 import { iso, type Clock } from "../clock";
 import { newId, newSortableId } from "../ids";
 import { MemoryStore } from "../store/memory";
-import type { AgentRecord, FileVersionRecord, Room, Store, Want } from "../store/port";
+import type { AgentRecord, Effects, FileVersionRecord, Room, Store, Want } from "../store/port";
 import { announce } from "./announce";
 import { Delivery, type Connection, type Sink, type TaskWatcher } from "./delivery";
 import { Files, type PutOptions, type Upload } from "./files";
@@ -56,8 +56,24 @@ export interface CoreOptions {
   maxFinishedBytes?: number;
   /** Called with unexpected errors of work no request waits for (pushes, sweeps). */
   onError?: (err: unknown) => void;
+  /** The relays sharing the store (Redis), which health reports; none for a relay on its own. */
+  peers?: PeerList;
   /** Called when writing the store starts failing (with the error every write now answers) and when it works again (null). */
   onStoreHealth?: (failure: ClawlinkError | null) => void;
+}
+
+export interface PeerList {
+  /** Relays up now, this one included. */
+  count(): Promise<number>;
+  /** Each as `instance url`. */
+  list(): Promise<string[]>;
+  /** The other relays as of the last heartbeat, each as `instance url`. */
+  others(): readonly string[];
+  /** Claims relays that are gone and queues again what went out on their connections; returns what it changed. */
+  sweep(now: number): Promise<readonly Effects[]>;
+  /** Hears when the other relays took this one for gone (and dropped its connections). */
+  onForgotten(listener: () => void): void;
+  stop(): Promise<void>;
 }
 
 /** What the transports see of the core's records and options: types only, through the façade. */
@@ -77,6 +93,7 @@ export class Relay {
   private room: Room;
   private sweeping: Promise<void> | undefined;
   private op: AdminCore | undefined;
+  private peers: PeerList | undefined;
   private onError: (err: unknown) => void;
 
   constructor(opts: CoreOptions = {}) {
@@ -84,6 +101,7 @@ export class Relay {
     this.store = opts.store ?? new MemoryStore();
     this.bus = opts.bus ?? new LocalBus();
     this.clock = opts.clock ?? Date.now;
+    this.peers = opts.peers;
     this.onError = opts.onError ?? (() => {});
     const staleAfterMs = opts.staleAfterMs ?? 120_000;
     const d = DEFAULT_LIMITS;
@@ -107,13 +125,19 @@ export class Relay {
       retention: { retentionMs: opts.taskRetentionMs ?? d.taskRetentionMs, maxFinished: opts.maxFinishedTasks ?? d.maxFinishedTasks, maxFinishedBytes: opts.maxFinishedBytes ?? d.maxFinishedBytes },
       messageTtlMs: opts.messageTtlMs ?? d.messageTtlMs,
     });
+    // A page's cursor from one relay on a shared store is good on any of them.
+    this.registry.ready.then(() => this.registry.relayKey && this.tasks.cursors.derive(this.registry.relayKey)).catch(() => {});
     this.files = new Files(this.store, this.bus, this.clock, { maxVersions: opts.maxFileVersions ?? d.maxFileVersions, maxTotalBytes: opts.maxTotalFileBytes ?? d.maxTotalFileBytes, room });
     this.delivery = new Delivery(this.store, this.bus, this.clock, { instance: this.instance, ackWindowMs: opts.ackWindowMs ?? 60_000, staleAfterMs, room, onError: opts.onError });
     this.store.onHealth?.((failure) => {
-      // A failed commit was undone: what this process shows (pushes, polls, watches) is brought back in line with the store.
-      if (failure) this.delivery.recover();
+      // A failed commit was undone, or the store is back after an outage: what this process shows
+      // (pushes, polls, watches) is brought back in line with the store.
+      this.delivery.recover();
       opts.onStoreHealth?.(failure);
     });
+    // Events from other relays may have been missed while the bus was away.
+    this.bus.onResume?.(() => this.delivery.recover());
+    this.peers?.onForgotten(() => this.delivery.reattach());
   }
 
   // ---------------------------------------------------------------- agents
@@ -177,7 +201,8 @@ export class Relay {
   }
 
   async health(): Promise<Health> {
-    return { ok: true, version: this.version, agents: await this.registry.count() };
+    const [agents, relays] = await Promise.all([this.registry.count(), this.peers?.count()]);
+    return { ok: true, version: this.version, agents, store: this.store.describe().kind, ...(relays !== undefined ? { relays } : {}) };
   }
 
   // ---------------------------------------------------------------- messages
@@ -298,7 +323,7 @@ export class Relay {
 
   /** What the relay's operator reads and may do, for the dashboard. */
   operator(): AdminCore {
-    return (this.op ??= operator({ version: this.version, store: this.store, bus: this.bus, clock: this.clock, registry: this.registry, tasks: this.tasks, files: this.files }));
+    return (this.op ??= operator({ version: this.version, store: this.store, peers: this.peers && (() => this.peers!.others()), bus: this.bus, clock: this.clock, registry: this.registry, tasks: this.tasks, files: this.files }));
   }
 
   // ---------------------------------------------------------------- time
@@ -313,10 +338,12 @@ export class Relay {
     await this.tasks.sweep(now);
     await this.files.sweep(now);
     await this.registry.sweep(now);
+    for (const effects of (await this.peers?.sweep(now)) ?? []) announce(this.bus, effects);
   }
 
   async close() {
     await this.sweeping;
+    await this.peers?.stop();
     await this.bus.close();
     await this.store.close();
   }

@@ -103,7 +103,7 @@ export class Tasks {
   private turns = new Map<string, number>();
   private forgetting: Forgetting;
   private nextUnreadSweep = 0;
-  private cursors = new Cursors();
+  readonly cursors = new Cursors();
 
   constructor(
     private store: Store,

@@ -1,0 +1,148 @@
+/**
+ * Relays on one Redis (`relay --redis`): the cross-relay round trip (a task sent on relay A, answered
+ * by an agent on relay B, the response back on A), the Redis commands each send and each delivery
+ * costs (counted with MONITOR; the commands inside a script are not round trips), throughput against
+ * memory mode in the same run, and one relay against three. Needs redis-server on the PATH; it runs
+ * its own on a free loopback port, without persistence.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { registerAgents, spawnRelay, track, type ServerProcess } from "./_relay";
+import { runLoad } from "./_load";
+import { verdict, type BenchContext, type Figure } from "./_report";
+import { fmtInt, fmtMs, summarize } from "./_stats";
+import { measure } from "./_throughput";
+import { bearer, Acker, openSocket, wsUrl } from "./_ws";
+
+const ROUNDTRIPS = 500;
+const WARMUP = 50;
+const COUNTED = 500;
+const TARGET_P50_MS = 1;
+const TARGET_TRIPS_PER_SEND = 3;
+const TARGET_RATIO = 0.5;
+const TASK = { type: "task", to: "worker", task: "review the diff of PR 1234 and list style problems", context: { repo: "api", pr: 1234 }, priority: "normal" };
+const HOLD_ALL = ["--max-queue", "10000000", "--max-queued-bytes", String(8 * 2 ** 30), "--max-sender-bytes", String(8 * 2 ** 30)];
+
+async function startRedis() {
+  const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response() });
+  const port = server.port!;
+  server.stop(true);
+  const dir = mkdtempSync(join(tmpdir(), "clawlink-bench-redis-"));
+  const proc = track(Bun.spawn(["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "no"], { stdout: "ignore", stderr: "ignore" }));
+  for (let i = 0; i < 200; i++) {
+    try {
+      (await Bun.connect({ hostname: "127.0.0.1", port, socket: { data() {} } })).end();
+      break;
+    } catch {
+      await Bun.sleep(20);
+    }
+  }
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    async stop() {
+      proc.kill("SIGTERM");
+      await proc.exited;
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Counts the commands clients send to Redis while `work` runs (MONITOR lines not from a script). */
+async function countCommands(redisPort: number, work: () => Promise<void>): Promise<number> {
+  const monitor = track(Bun.spawn(["redis-cli", "-p", String(redisPort), "MONITOR"], { stdout: "pipe", stderr: "ignore" }));
+  const lines = (async () => {
+    let n = 0;
+    const decoder = new TextDecoder();
+    for await (const chunk of monitor.stdout) for (const line of decoder.decode(chunk).split("\n")) if (/^\d+\.\d+ \[\d+ (?!lua)/.test(line)) n++;
+    return n;
+  })();
+  await Bun.sleep(300);
+  await work();
+  await Bun.sleep(300);
+  monitor.kill("SIGTERM");
+  return lines;
+}
+
+const post = (relay: ServerProcess, secret: string, body: object) =>
+  fetch(`${relay.url}/v1/messages`, { method: "POST", headers: { ...bearer(secret), "content-type": "application/json" }, body: JSON.stringify(body) });
+
+export async function redis(ctx: BenchContext): Promise<Figure[]> {
+  if (!Bun.which("redis-server")) throw new Error("redis-server is not installed (apt-get install redis-server)");
+  const figures: Figure[] = [];
+  const server = await startRedis();
+  const relays: ServerProcess[] = [];
+  try {
+    for (let i = 0; i < 3; i++) relays.push(await spawnRelay({ flags: [...HOLD_ALL, "--redis", server.url, "--redis-prefix", "bench:"] }));
+    const [a, b] = relays as [ServerProcess, ServerProcess];
+    const [boss, worker] = await registerAgents(a.url, ["boss", "worker"]);
+
+    // Cross-relay round trip: boss sends on A, worker (on B) answers over HTTP on B, the response reaches boss on A.
+    let answered: (() => void) | undefined;
+    const bossWs = await openSocket(wsUrl(a.url), bearer(boss!.secret), (text) => {
+      if (text.includes('"type":"response"')) answered?.();
+    });
+    const bossAcks = new Acker((t) => bossWs.send(t));
+    const workerWs = await openSocket(wsUrl(b.url), bearer(worker!.secret), (text) => {
+      const frame = JSON.parse(text) as { op: string; message?: { type: string; id: string } };
+      if (frame.message?.type === "task") void post(b, worker!.secret, { type: "response", in_reply_to: frame.message.id, status: "completed", result: "done" });
+    });
+    const times: number[] = [];
+    for (let i = 0; i < WARMUP + ROUNDTRIPS; i++) {
+      const t0 = performance.now();
+      const done = new Promise<void>((r) => (answered = r));
+      const res = await post(a, boss!.secret, { type: "task", to: "worker", task: "say done" });
+      const { id } = (await res.json()) as { id: string };
+      await done;
+      if (i >= WARMUP) times.push(performance.now() - t0);
+      bossAcks.add(id);
+    }
+    bossAcks.stop();
+    bossWs.close();
+    workerWs.close();
+    const rt = summarize(times);
+    const p50: Figure = { name: "redis: cross-relay round trip p50 (ms)", value: rt.p50, unit: "ms", better: "lower", target: TARGET_P50_MS };
+    figures.push(p50, { name: "redis: cross-relay round trip p99 (ms)", value: rt.p99, unit: "ms", better: "lower" });
+    ctx.log(`redis round trip (task on A, answered on B, response back on A over WebSockets, ${ROUNDTRIPS} in turn): p50 ${fmtMs(rt.p50)}, p99 ${fmtMs(rt.p99)} (target p50 < ${TARGET_P50_MS} ms) ${verdict(p50)}`);
+
+    // Commands per send (a task for an agent not listening), and per delivery (a poll that takes one and acknowledges it).
+    const [sender, idle] = await registerAgents(a.url, ["sender", "idle"]);
+    const sends = await countCommands(server.port, async () => {
+      for (let i = 0; i < COUNTED; i++) await post(a, sender!.secret, { ...TASK, to: "idle" });
+    });
+    const deliveries = await countCommands(server.port, async () => {
+      for (let i = 0; i < COUNTED; i++) {
+        await fetch(`${b.url}/v1/agents/${idle!.id}/inbox?max=1&ack=true`, { headers: bearer(idle!.secret) });
+      }
+    });
+    const perSend: Figure = { name: "redis: commands per send", value: sends / COUNTED, unit: "cmds", better: "lower", target: TARGET_TRIPS_PER_SEND };
+    figures.push(perSend, { name: "redis: commands per delivery (poll + ack)", value: deliveries / COUNTED, unit: "cmds", better: "lower" });
+    ctx.log(`redis commands: ${(sends / COUNTED).toFixed(2)} per send (target <= ${TARGET_TRIPS_PER_SEND}) ${verdict(perSend)}; ${(deliveries / COUNTED).toFixed(2)} per delivery (a poll taking one and acknowledging it)`);
+
+    // Throughput: the durable section's load against one Redis relay, one memory relay, then all three Redis relays at once.
+    const req = { headers: { ...bearer(sender!.secret), "content-type": "application/json" }, body: JSON.stringify({ ...TASK, to: "idle" }) };
+    const onRedis = await measure(a, ctx, req);
+    const memory = await spawnRelay({ flags: HOLD_ALL });
+    let inMemory;
+    try {
+      const [s] = await registerAgents(memory.url, ["sender", "idle"]);
+      inMemory = await measure(memory, ctx, { ...req, headers: { ...req.headers, ...bearer(s!.secret) } });
+    } finally {
+      await memory.stop();
+    }
+    const ratio: Figure = { name: "redis/memory throughput", value: onRedis.rps / inMemory.rps, unit: "x", better: "higher", target: TARGET_RATIO };
+    figures.push({ name: "redis: one relay (req/s)", value: onRedis.rps, unit: "req/s", better: "higher" }, ratio);
+    ctx.log(`redis throughput (task to an agent not listening): ${fmtInt(onRedis.rps)} req/s on Redis vs ${fmtInt(inMemory.rps)} in memory = ${ratio.value.toFixed(2)}x (target >= ${TARGET_RATIO}x) ${verdict(ratio)}`);
+    const per = Math.max(1, Math.round(ctx.connections / 3));
+    const three = await Promise.all(relays.map((r) => runLoad({ url: r.url, method: "POST", path: "/v1/messages", connections: per, durationMs: ctx.durationMs, warmupMs: ctx.warmupMs, ...req })));
+    const total = three.reduce((sum, r) => sum + r.rps, 0);
+    figures.push({ name: "redis: three relays together (req/s)", value: total, unit: "req/s", better: "higher" });
+    ctx.log(`redis throughput, three relays on one Redis (and the load generator) sharing this machine: ${fmtInt(total)} req/s together vs ${fmtInt(onRedis.rps)} for one`);
+    ctx.log(`redis capacity model: at ${(sends / COUNTED).toFixed(1)} commands per send and ${(deliveries / COUNTED).toFixed(1)} per delivery, a Redis primary serving ~100,000 commands/s (one core, scripts included) carries about ${fmtInt(100_000 / (sends / COUNTED + deliveries / COUNTED))} messages/s sent and delivered`);
+  } finally {
+    for (const r of relays) await r.stop();
+    await server.stop();
+  }
+  return figures;
+}

@@ -1,0 +1,113 @@
+/**
+ * The bus of relays sharing a Redis store: each event goes to this process's subscribers at once
+ * (as the local bus does) and, over Redis pub/sub, to every other relay on the same key prefix.
+ * An event that comes back from Redis is this process's own and is dropped. Delivery across relays
+ * is at most once: while the connection is down events are lost, so once it is back the bus says so
+ * (`onResume`) and whoever waits looks at the store again.
+ */
+import { RedisClient } from "bun";
+import { newId } from "../ids";
+import type { Bus, BusEvent } from "./port";
+
+const OPTIONS = { autoReconnect: false, connectionTimeout: 5000 } as const;
+
+export class RedisBus implements Bus {
+  private listeners: ((event: BusEvent) => void)[] = [];
+  private resumed: (() => void)[] = [];
+  private pub: RedisClient | undefined;
+  private sub: RedisClient | undefined;
+  private readonly channel: string;
+  /** Tells this process's events from others' when they come back. */
+  private readonly origin = newId("b", 8);
+  private closed = false;
+
+  constructor(
+    private url: string,
+    prefix = "clawlink:",
+  ) {
+    this.channel = `${prefix}bus`;
+  }
+
+  /** Connects and subscribes; rejects when the server cannot be reached. */
+  async open(): Promise<this> {
+    await this.connect();
+    return this;
+  }
+
+  private async connect() {
+    // Reconnecting is ours: a fresh pair of clients, subscribed again, so nothing waits in a queue meanwhile.
+    const pub = new RedisClient(this.url, { ...OPTIONS, enableOfflineQueue: false });
+    const sub = new RedisClient(this.url, OPTIONS);
+    try {
+      await Promise.all([pub.connect(), sub.connect()]);
+      await sub.subscribe(this.channel, (raw) => this.receive(raw));
+    } catch (err) {
+      pub.close();
+      sub.close();
+      throw err;
+    }
+    this.pub = pub;
+    this.sub = sub;
+    pub.onclose = sub.onclose = () => this.lost(pub);
+  }
+
+  private lost(pub: RedisClient) {
+    if (this.closed || this.pub !== pub) return;
+    this.pub = undefined;
+    pub.close();
+    this.sub?.close();
+    void this.reconnect();
+  }
+
+  private async reconnect() {
+    for (let delay = 100; !this.closed; delay = Math.min(delay * 2, 5000)) {
+      await Bun.sleep(delay);
+      if (this.closed) return;
+      try {
+        await this.connect();
+        for (const l of this.resumed) l();
+        return;
+      } catch {
+        // Still away; the next attempt waits longer.
+      }
+    }
+  }
+
+  publish(event: BusEvent) {
+    this.dispatch(event);
+    // Lost while Redis is away: the other relays look at the store again once their bus is back.
+    this.pub?.send("PUBLISH", [this.channel, JSON.stringify({ o: this.origin, e: event })]).catch(() => {});
+  }
+
+  subscribe(listener: (event: BusEvent) => void) {
+    this.listeners = [...this.listeners, listener];
+    return () => {
+      this.listeners = this.listeners.filter((l) => l !== listener);
+    };
+  }
+
+  onResume(listener: () => void) {
+    this.resumed.push(listener);
+  }
+
+  private receive(raw: string) {
+    let parsed: { o: string; e: BusEvent };
+    try {
+      parsed = JSON.parse(raw);
+    } catch {
+      return;
+    }
+    if (parsed.o !== this.origin) this.dispatch(parsed.e);
+  }
+
+  private dispatch(event: BusEvent) {
+    for (const listener of this.listeners) listener(event);
+  }
+
+  async close() {
+    this.closed = true;
+    this.listeners = [];
+    this.pub?.close();
+    this.sub?.close();
+  }
+}

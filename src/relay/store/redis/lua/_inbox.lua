@@ -1,0 +1,136 @@
+-- One agent's messages: `q:<agent>` (queued ids, scored by lane then sequence), `m:<agent>` (each slot's
+-- bookkeeping), `body:<agent>` (the message as sent), `fl:<agent>` (ids in flight), `flying` (every
+-- flight by deadline, for the lease sweep), `ab:<agent>:<task>` (ids about a task) and `rb` (bytes
+-- queued or in flight, by recipient).
+local function slot_get(to, id)
+  return getjson(key("m", to), id)
+end
+
+local function slot_put(to, id, s)
+  redis.call("HSET", key("m", to), id, cjson.encode(s))
+end
+
+local function score(s)
+  return LANE[s.p] * 1e13 + s.seq
+end
+
+-- Takes a slot out of its queue or flight and its index; its record stays.
+local function unlink(to, id, s)
+  if s.w == "q" then
+    redis.call("ZREM", key("q", to), id)
+  else
+    redis.call("SREM", key("fl", to), id)
+    redis.call("ZREM", key("flying"), to .. "\n" .. id)
+  end
+  if s.ab ~= "" then redis.call("SREM", key("ab", to, s.ab), id) end
+end
+
+-- A slot's bytes count toward its recipient; a task's own message is weighed by its record instead
+-- (_tasks.lua: weigh) toward the relay-wide budget and its sender's.
+local function weigh_slot(to, s, sign)
+  if redis.call("HINCRBY", key("rb"), to, sign * s.b) <= 0 then redis.call("HDEL", key("rb"), to) end
+  if s.t ~= "task" then count(s.f, sign * s.b) end
+end
+
+-- A slot leaves for good (settled, dropped or replaced): its bytes stop counting.
+local function settle(to, id, s)
+  unlink(to, id, s)
+  redis.call("HDEL", key("m", to), id)
+  redis.call("HDEL", key("body", to), id)
+  weigh_slot(to, s, -1)
+end
+
+-- The queued slot of this type about `about`, which a newer one replaces.
+local function unread(to, about, typ)
+  if about == "" then return nil end
+  for _, id in ipairs(redis.call("SMEMBERS", key("ab", to, about))) do
+    local s = slot_get(to, id)
+    if s and s.w == "q" and s.t == typ then return id, s end
+  end
+  return nil
+end
+
+-- Why `bytes` more of type `typ` from `from` do not fit `to`'s queue or the byte budgets, or nil when
+-- they do. A new task or broadcast fits only short of the share kept for replies.
+local function room_for(name, to, from, bytes, rep, room, typ)
+  if not rep and has(room.maxQueue) and to then
+    local waiting = redis.call("ZCARD", key("q", to)) + redis.call("SCARD", key("fl", to))
+    if waiting >= room.maxQueue then return { ok = false, refused = "queue_full", waiting = waiting, name = name } end
+  end
+  local rb = rep and rep.b or 0
+  if has(room.maxRecipientBytes) and to and bytes > rb then
+    local held = tonumber(redis.call("HGET", key("rb"), to) or "0")
+    if held - rb + bytes > share_of(typ, from, room.maxRecipientBytes) then
+      return { ok = false, refused = "recipient_full", bytes = held, size = bytes, name = name }
+    end
+  end
+  local grow = bytes
+  if rep and rep.f == from then grow = bytes - rep.b end
+  if grow <= 0 then return nil end
+  local total = tonumber(redis.call("GET", key("bytes")) or "0")
+  if has(room.maxQueuedBytes) and total + grow > share_of(typ, from, room.maxQueuedBytes) then
+    return { ok = false, refused = "relay_full", bytes = total, size = bytes }
+  end
+  if from ~= RELAY and has(room.maxSenderBytes) then
+    local mine = tonumber(redis.call("HGET", key("sbytes"), from) or "0")
+    if mine + grow > room.maxSenderBytes then return { ok = false, refused = "sender_full", bytes = mine, size = bytes } end
+  end
+  return nil
+end
+
+-- Queues one entry {to, p, id, body, f, t, b, ab, co, key} within `room` (nil: no bounds).
+-- Returns the slot, a refusal ({ok = false}), or nil when its recipient is not registered.
+local function queue(e, room)
+  local agent = get_agent(e.to)
+  if not agent then return nil end
+  local about = e.ab
+  -- Indexed only when it names a task: a reply to a broadcast needs no index.
+  if about ~= "" and e.t == "response" and redis.call("HEXISTS", key("t"), about) == 0 then about = "" end
+  local rid, rep
+  if e.co then rid, rep = unread(e.to, about, e.t) end
+  if room then
+    local refusal = room_for(agent.name, e.to, e.f, e.b, rep, room, e.t)
+    if refusal then return refusal end
+  end
+  if rep then settle(e.to, rid, rep) end
+  local s = { seq = redis.call("INCR", key("seq")), p = e.p, b = e.b, f = e.f, ab = about, co = e.co, t = e.t, key = e.key or "", w = "q", u = 0, c = "", ca = e.ca }
+  redis.call("ZADD", key("q", e.to), score(s), e.id)
+  slot_put(e.to, e.id, s)
+  redis.call("HSET", key("body", e.to), e.id, e.body)
+  if about ~= "" then redis.call("SADD", key("ab", e.to, about), e.id) end
+  weigh_slot(e.to, s, 1)
+  table.insert(FX.m, { e.to, e.p, e.body })
+  return s
+end
+
+-- Puts in-flight slots back in the queue at their place; one a newer unread one replaces is settled.
+local function requeue_slots(to, ids)
+  local any = false
+  for _, id in ipairs(ids) do
+    local s = slot_get(to, id)
+    if s and s.w == "f" then
+      unlink(to, id, s)
+      if s.co and unread(to, s.ab, s.t) then
+        redis.call("HDEL", key("m", to), id)
+        redis.call("HDEL", key("body", to), id)
+        weigh_slot(to, s, -1)
+      else
+        s.w, s.u, s.c = "q", 0, ""
+        redis.call("ZADD", key("q", to), score(s), id)
+        slot_put(to, id, s)
+        if s.ab ~= "" then redis.call("SADD", key("ab", to, s.ab), id) end
+        any = true
+      end
+    end
+  end
+  if any then fx_queued(to) end
+end
+
+-- Puts a queued slot in flight until `untilMs` on `conn` ("" for a poll).
+local function fly(to, id, s, untilMs, conn)
+  redis.call("ZREM", key("q", to), id)
+  s.w, s.u, s.c = "f", untilMs, conn
+  slot_put(to, id, s)
+  redis.call("SADD", key("fl", to), id)
+  redis.call("ZADD", key("flying"), untilMs, to .. "\n" .. id)
+end

@@ -1,0 +1,90 @@
+-- Shared by every script (prepended at load): keys under the prefix, JSON, byte budgets, what changed.
+-- ARGV[1] is the key prefix, ARGV[2] the operation's arguments as JSON.
+local P = ARGV[1]
+local A = cjson.decode(ARGV[2])
+local NULL = cjson.null
+local RELAY = "relay"
+local LANE = { urgent = 0, high = 1, normal = 2, low = 3 }
+local FINAL = { completed = true, failed = true, canceled = true, expired = true }
+local B32 = "0123456789abcdefghjkmnpqrstvwxyz"
+-- What the operation changed, returned as its Effects: messages queued, agents whose messages came back, tasks.
+local FX = { m = {}, q = {}, t = {} }
+
+local function key(...)
+  return P .. table.concat({ ... }, ":")
+end
+
+-- JSON null and a missing field both mean "none".
+local function has(x)
+  return x ~= nil and x ~= NULL
+end
+
+local function contains(list, x)
+  if not has(list) then return false end
+  for _, v in ipairs(list) do
+    if v == x then return true end
+  end
+  return false
+end
+
+local function starts(s, prefix)
+  return string.sub(s, 1, #prefix) == prefix
+end
+
+local function getjson(hash, field)
+  local j = redis.call("HGET", hash, field)
+  if not j then return nil end
+  return cjson.decode(j)
+end
+
+-- A fresh message id: the time part the caller made (`m_` and 9 characters), then a shared counter.
+local function new_mid()
+  local n = redis.call("INCR", key("nid")) % 33554432
+  local tail = ""
+  for _ = 1, 5 do
+    local d = n % 32
+    tail = string.sub(B32, d + 1, d + 1) .. tail
+    n = math.floor(n / 32)
+  end
+  return A.mid .. tail
+end
+
+local function fx_queued(agent)
+  if FX.q[#FX.q] ~= agent then table.insert(FX.q, agent) end
+end
+
+-- Bytes waiting count toward the relay-wide total and their sender's.
+local function count(from, bytes)
+  redis.call("INCRBY", key("bytes"), bytes)
+  local left = redis.call("HINCRBY", key("sbytes"), from, bytes)
+  if left <= 0 then redis.call("HDEL", key("sbytes"), from) end
+end
+
+-- The share of a byte budget kept for what answers a sender (rules.ts, REPLY_RESERVE): new tasks and
+-- broadcasts stop short of it.
+local REPLY_RESERVE = 1 / 8
+local REPLIES = { response = true, progress = true, status = true }
+local function share_of(typ, from, limit)
+  if REPLIES[typ] or from == RELAY then return limit end
+  return math.floor(limit * (1 - REPLY_RESERVE))
+end
+
+local function get_agent(id)
+  return getjson(key("agents"), id)
+end
+
+local function put_agent(a)
+  redis.call("HSET", key("agents"), a.id, cjson.encode(a))
+end
+
+-- By id when the value is shaped like one (the caller says), otherwise by name.
+local function resolve(idOrName, isId)
+  if isId then return get_agent(idOrName) end
+  local id = redis.call("HGET", key("names"), idOrName)
+  if not id then return nil end
+  return get_agent(id)
+end
+
+local function get_task(id)
+  return getjson(key("t"), id)
+end

@@ -1,0 +1,174 @@
+-- Task records: `t` (id -> record; its context apart, in `ctx`, as sent), `tof:<agent>` (its tasks, sent
+-- or held), `hd:<agent>` (the unfinished tasks it holds) with `held` (their count, by agent), `unassigned`
+-- and `ttl` (by deadline), `fin` (finished, by when), `recent` (by last change), `idem` (sender + key -> id),
+-- `states` (counts), `w` (what each kept task weighs) with `finbytes` (the finished ones' total).
+local function held_add(agent, id)
+  if redis.call("SADD", key("hd", agent), id) == 1 then redis.call("HINCRBY", key("held"), agent, 1) end
+end
+
+local function held_del(agent, id)
+  if redis.call("SREM", key("hd", agent), id) == 1 and redis.call("HINCRBY", key("held"), agent, -1) <= 0 then
+    redis.call("HDEL", key("held"), agent)
+  end
+end
+
+local function put_task(t)
+  redis.call("HSET", key("t"), t.id, cjson.encode(t))
+end
+
+-- The message that carries a task to its holder; its context is spliced in as it was sent. A copy
+-- handed out after the first says so (`redelivered`), so a handler can skip work it already did.
+local function task_body(t, redelivered)
+  local m = { type = "task", id = t.id, from = t.from, to = t.to, created_at = t._iso, task = t.task, priority = t.priority, attempt = t.attempts, lease_s = t.leaseS }
+  if redelivered then m.redelivered = true end
+  local j = cjson.encode(m)
+  return string.sub(j, 1, -2) .. ',"context":' .. (redis.call("HGET", key("ctx"), t.id) or "{}") .. "}"
+end
+
+local function task_entry(t)
+  local body = task_body(t)
+  return { to = t.to, p = t.priority, id = t.id, body = body, f = t.from, t = "task", b = #body, ab = "", co = false, key = "", ca = t.createdAt }
+end
+
+-- A task's text and context count toward the relay-wide budget and its sender's until it finishes;
+-- a finished one, with its result, toward the finished tasks kept (rules.ts: finishedBytes).
+local function weigh(t, bytes)
+  if redis.call("HEXISTS", key("w"), t.id) == 1 then return end
+  if FINAL[t.state] then
+    local kept = bytes + (has(t.result) and #t.result or 0)
+    redis.call("HSET", key("w"), t.id, kept)
+    redis.call("INCRBY", key("finbytes"), kept)
+    return
+  end
+  redis.call("HSET", key("w"), t.id, bytes)
+  count(t.from, bytes)
+end
+
+local function finish(t)
+  local bytes = redis.call("HGET", key("w"), t.id)
+  if not bytes then return end
+  bytes = tonumber(bytes)
+  count(t.from, -bytes)
+  local kept = bytes + (has(t.result) and #t.result or 0)
+  redis.call("HSET", key("w"), t.id, kept)
+  redis.call("INCRBY", key("finbytes"), kept)
+end
+
+local function add_task(t)
+  put_task(t)
+  redis.call("SADD", key("tof", t.from), t.id)
+  if has(t.idempotencyKey) then redis.call("HSET", key("idem"), t.from .. "\0" .. t.idempotencyKey, t.id) end
+  if has(t.to) then redis.call("SADD", key("tof", t.to), t.id) end
+  redis.call("HINCRBY", key("states"), t.state, 1)
+  redis.call("ZADD", key("recent"), t.updatedAt, t.id)
+  if FINAL[t.state] then
+    redis.call("ZADD", key("fin"), t.updatedAt, t.id)
+    return
+  end
+  if has(t.to) then
+    held_add(t.to, t.id)
+  elseif t.state == "queued" then
+    redis.call("ZADD", key("unassigned"), t.createdAt, t.id)
+  end
+  if has(t.ttlS) then redis.call("ZADD", key("ttl"), t.createdAt + t.ttlS * 1000, t.id) end
+end
+
+-- The indexes after a record changed from (`state`, `to`) to `t`: a holder assigned or taken away, or the task finished.
+local function book(state, to, t)
+  if state ~= t.state then
+    redis.call("HINCRBY", key("states"), state, -1)
+    redis.call("HINCRBY", key("states"), t.state, 1)
+  end
+  redis.call("ZADD", key("recent"), t.updatedAt, t.id)
+  if to ~= t.to and not FINAL[state] then
+    if has(to) then held_del(to, t.id) end
+    if has(t.to) then
+      redis.call("ZREM", key("unassigned"), t.id)
+      redis.call("SADD", key("tof", t.to), t.id)
+      held_add(t.to, t.id)
+    elseif t.state == "queued" then
+      redis.call("ZADD", key("unassigned"), t.createdAt, t.id)
+    end
+  end
+  if not FINAL[state] and FINAL[t.state] then
+    redis.call("ZREM", key("ttl"), t.id)
+    redis.call("ZREM", key("unassigned"), t.id)
+    if has(t.to) then held_del(t.to, t.id) end
+    redis.call("ZADD", key("fin"), t.updatedAt, t.id)
+  end
+end
+
+local function status_entry(t, to, state, note)
+  local id = new_mid()
+  local body = cjson.encode({ type = "status", id = id, from = RELAY, to = to, created_at = A.iso, task_id = t.id, state = state, note = note })
+  return { to = to, p = t.priority, id = id, body = body, f = RELAY, t = "status", b = #body, ab = t.id, co = true, key = "", ca = A.ms }
+end
+
+local HISTORY_FIRST, HISTORY_LAST = 8, 24
+
+-- Applies a change ({state?, note, at, result?, responseId?, progress?}) and `patch` to a task with its
+-- bookkeeping, and queues the statuses it tells where they fit `room` (rules.ts: notices).
+local function change(t, ch, room, patch)
+  local state, to = t.state, t.to
+  if patch then for f, v in pairs(patch) do t[f] = v end end
+  if has(ch.result) then t.result = ch.result end
+  if has(ch.responseId) then t.responseId = ch.responseId end
+  if has(ch.progress) then t.note = ch.progress end
+  if has(ch.state) then
+    t.state = ch.state
+    table.insert(t.history, { state = ch.state, at = ch.at, note = ch.note })
+    -- The first entries and the latest are kept; those between are counted (rules.ts: HISTORY).
+    if #t.history > HISTORY_FIRST + HISTORY_LAST then
+      table.remove(t.history, HISTORY_FIRST + 1)
+      t.historyDropped = (has(t.historyDropped) and t.historyDropped or 0) + 1
+    end
+  end
+  if has(ch.state) or has(ch.result) or has(ch.progress) then t.updatedAt = ch.at end
+  put_task(t)
+  book(state, to, t)
+  table.insert(FX.t, t.id)
+  if not FINAL[state] and FINAL[t.state] then finish(t) end
+  if has(ch.state) then
+    queue(status_entry(t, t.from, ch.state, ch.note), room)
+    if (ch.state == "canceled" or ch.state == "expired") and has(t.to) and t.attempts > 0 then
+      queue(status_entry(t, t.to, ch.state, ch.note), room)
+    end
+  end
+  return t
+end
+
+-- Takes an unfinished task's own message out of its holder's queue or flight.
+local function withdraw(t)
+  if not has(t.to) then
+    redis.call("ZREM", key("unassigned"), t.id)
+    return
+  end
+  local s = slot_get(t.to, t.id)
+  if s then settle(t.to, t.id, s) end
+end
+
+-- Removes an agent and what waits for it; the unfinished tasks it held fail.
+local function drop(id, now, note, room)
+  local agent = get_agent(id)
+  if not agent then return nil end
+  redis.call("HDEL", key("agents"), id)
+  if redis.call("HGET", key("names"), agent.name) == id then redis.call("HDEL", key("names"), agent.name) end
+  for _, mid in ipairs(redis.call("ZRANGE", key("q", id), 0, -1)) do settle(id, mid, slot_get(id, mid)) end
+  for _, mid in ipairs(redis.call("SMEMBERS", key("fl", id))) do settle(id, mid, slot_get(id, mid)) end
+  redis.call("DEL", key("q", id), key("m", id), key("body", id), key("fl", id))
+  for _, tid in ipairs(redis.call("SMEMBERS", key("tof", id))) do
+    local t = get_task(tid)
+    if t and t.to == id and not FINAL[t.state] then change(t, { state = "failed", note = "assignee left: " .. note, at = now }, room) end
+  end
+  redis.call("HDEL", key("held"), id)
+  redis.call("DEL", key("hd", id))
+  return agent
+end
+
+-- Records go back with their context (the caller parses it).
+local function out_task(t)
+  local o = {}
+  for f, v in pairs(t) do o[f] = v end
+  o._ctx = redis.call("HGET", key("ctx"), t.id) or "{}"
+  return o
+end

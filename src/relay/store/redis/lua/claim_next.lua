@@ -1,0 +1,45 @@
+-- claimNext(agent, conn, now, max, want, ackMs, room): takes queued messages, highest priority first,
+-- and puts them in flight; a task taken is delivered (its attempt counts up), one finished is dropped.
+local to = A.agent
+local a = get_agent(to)
+local out = {}
+local attempts = {}
+local conn = has(A.conn) and A.conn or ""
+-- A connection that is gone takes nothing: what it took would sit in flight until its lease ran out.
+if not a or (conn ~= "" and not contains(a.conns, conn)) then return cjson.encode({ messages = out, fx = FX }) end
+local want = has(A.want) and A.want or nil
+local function wanted(s)
+  if not want then return true end
+  if has(want.types) and not contains(want.types, s.t) then return false end
+  if has(want.filePrefix) and not (s.t == "file" and starts(s.key, want.filePrefix)) then return false end
+  return true
+end
+local deliverable = { queued = true, delivered = true, working = true }
+local offset = 0
+while #out < A.max do
+  local batch = redis.call("ZRANGE", key("q", to), offset, offset + 63)
+  if #batch == 0 then break end
+  for _, id in ipairs(batch) do
+    if #out >= A.max then break end
+    local s = slot_get(to, id)
+    if not wanted(s) then
+      offset = offset + 1
+    elseif s.t == "task" then
+      local t = get_task(id)
+      if not t or not deliverable[t.state] then
+        settle(to, id, s)
+      else
+        local n = t.attempts + 1
+        change(t, { state = "delivered", note = "attempt " .. n, at = A.now }, A.room, { attempts = n })
+        local body = task_body(t, n > 1)
+        redis.call("HSET", key("body", to), id, body)
+        fly(to, id, s, A.now + t.leaseS * 1000, conn)
+        table.insert(out, body)
+      end
+    else
+      fly(to, id, s, A.now + A.ackMs, conn)
+      table.insert(out, redis.call("HGET", key("body", to), id))
+    end
+  end
+end
+return cjson.encode({ messages = out, fx = FX })

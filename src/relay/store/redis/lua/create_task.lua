@@ -1,0 +1,35 @@
+-- createTask(task, ctx, toIsId, room): makes a queued task and queues its message for its holder, or
+-- keeps it for an agent with its capability; a repeated idempotency key returns the first task.
+local t = A.task
+if has(t.idempotencyKey) then
+  local first = redis.call("HGET", key("idem"), t.from .. "\0" .. t.idempotencyKey)
+  if first then return cjson.encode({ ok = true, task = out_task(get_task(first)), duplicate = true, fx = FX }) end
+end
+local to
+if has(t.to) then
+  to = resolve(t.to, A.toIsId)
+  if not to then return cjson.encode({ ok = false, refused = "unknown_agent" }) end
+end
+t.to = to and to.id or NULL
+t.state, t.attempts, t.updatedAt = "queued", 0, t.createdAt
+t.history = { { state = "queued", at = t.createdAt, note = to and ("for " .. to.name) or ("waiting for an agent with " .. (has(t.cap) and t.cap or "")) } }
+t.note, t.result, t.responseId = NULL, NULL, NULL
+redis.call("HSET", key("ctx"), t.id, A.ctx)
+local e = task_entry(t)
+if to then
+  local s = queue(e, A.room)
+  if s.ok == false then
+    redis.call("HDEL", key("ctx"), t.id)
+    return cjson.encode(s)
+  end
+else
+  local room = { maxQueuedBytes = A.room.maxQueuedBytes, maxSenderBytes = A.room.maxSenderBytes }
+  local refusal = room_for("", nil, t.from, e.b, nil, room, "task")
+  if refusal then
+    redis.call("HDEL", key("ctx"), t.id)
+    return cjson.encode(refusal)
+  end
+end
+weigh(t, e.b)
+add_task(t)
+return cjson.encode({ ok = true, task = out_task(t), duplicate = false, fx = FX })

@@ -1,0 +1,20 @@
+-- transitionTask(id, from, change): compare-and-set on the task's state, with the messages it carries.
+local ch = A.change
+local t = get_task(A.id)
+if not t then return cjson.encode({ ok = false, refused = "unknown_task" }) end
+if has(ch.holder) and t.to ~= ch.holder then return cjson.encode({ ok = false, refused = "not_holder", task = out_task(t) }) end
+if not contains(A.from, t.state) then return cjson.encode({ ok = false, refused = "state", task = out_task(t) }) end
+-- What goes with the change must fit, or nothing changes.
+for _, m in ipairs(ch.messages or {}) do
+  local agent = get_agent(m.to)
+  if agent then
+    local rid, rep
+    if m.co then rid, rep = unread(m.to, m.ab, m.t) end
+    local refusal = room_for(agent.name, m.to, m.f, m.b, rep, ch.room, m.t)
+    if refusal then return cjson.encode({ ok = false, refused = "no_room", room = refusal }) end
+  end
+end
+if ch.withdraw then withdraw(t) end
+for _, m in ipairs(ch.messages or {}) do queue(m, nil) end
+change(t, ch, ch.room)
+return cjson.encode({ ok = true, task = out_task(t), fx = FX })

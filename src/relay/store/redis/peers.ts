@@ -1,0 +1,91 @@
+/**
+ * Relays sharing one Redis: each heartbeats its instance id and URL (`relays`, scored by when its
+ * heartbeat runs out), so any of them can say how many are up and who they are. A relay whose
+ * heartbeat ran out is claimed by one of the others, which drops its connections from their agents
+ * and queues again what went out on them (`forget_relay.lua`).
+ */
+import type { Effects } from "../port";
+import type { RedisStore } from "./store";
+
+/** A relay that has not renewed its heartbeat for this long is taken for gone. */
+export const PEER_TTL_MS = 15_000;
+const BEAT_MS = 5_000;
+
+export class Peers {
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private instance = "";
+  private url = "";
+  private nextSweep = 0;
+  private forgotten: (() => void)[] = [];
+  private seen: readonly string[] = [];
+
+  constructor(
+    private store: RedisStore,
+    private prefix: string,
+  ) {}
+
+  /** Heartbeats this relay's id and URL now and every few seconds until stopped. */
+  async start(instance: string, url: string): Promise<void> {
+    this.instance = instance;
+    this.url = url;
+    await this.beat(true);
+    this.timer = setInterval(() => void this.beat(false).catch(() => {}), BEAT_MS);
+  }
+
+  private async beat(first: boolean) {
+    const c = this.store.client;
+    const [added] = await Promise.all([
+      c.send("ZADD", [`${this.prefix}relays`, String(Date.now() + PEER_TTL_MS), this.instance]),
+      c.send("HSET", [`${this.prefix}relay-urls`, this.instance, this.url]),
+    ]);
+    // Back after the others took it for gone (Redis was away too long): its sockets must be attached again.
+    if (!first && Number(added) === 1) for (const l of this.forgotten) l();
+    this.seen = (await this.list()).filter((p) => !p.startsWith(`${this.instance} `));
+  }
+
+  /** The other relays as of the last heartbeat, each as `instance url` (for the dashboard, which reads it every second). */
+  others(): readonly string[] {
+    return this.seen;
+  }
+
+  /** Hears when the other relays took this one for gone and dropped its connections. */
+  onForgotten(listener: () => void) {
+    this.forgotten.push(listener);
+  }
+
+  /** Every few seconds, claims the relays whose heartbeat ran out; returns what that queued again. */
+  async sweep(now: number): Promise<Effects[]> {
+    if (now < this.nextSweep || !this.instance) return [];
+    this.nextSweep = now + BEAT_MS;
+    const out: Effects[] = [];
+    for (const dead of await this.store.deadRelays(now)) {
+      if (dead === this.instance) continue;
+      const { forgot, effects } = await this.store.forgetRelay(dead, now);
+      if (forgot) out.push(effects);
+    }
+    return out;
+  }
+
+  /** The relays up now, this one included, as `id url`. */
+  async list(): Promise<string[]> {
+    const c = this.store.client;
+    const ids = (await c.send("ZRANGEBYSCORE", [`${this.prefix}relays`, String(Date.now()), "+inf"])) as string[];
+    if (ids.length === 0) return [];
+    const urls = (await c.send("HMGET", [`${this.prefix}relay-urls`, ...ids])) as (string | null)[];
+    return ids.map((id, i) => `${id} ${urls[i] ?? ""}`.trim());
+  }
+
+  async count(): Promise<number> {
+    return Number(await this.store.client.send("ZCOUNT", [`${this.prefix}relays`, String(Date.now()), "+inf"]));
+  }
+
+  /**
+   * Stops heartbeating and leaves the list at once (a clean stop): its heartbeat is marked run out, so
+   * another relay claims it and clears any connection whose close did not reach the store.
+   */
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    if (!this.instance) return;
+    await this.store.client.send("ZADD", [`${this.prefix}relays`, "0", this.instance]).catch(() => {});
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * The Redis store's Lua scripts, bundled into the binary as text: one file per store operation, named
+ * after it, each with the shared fragments (`_*.lua`) in front. Loaded once per connection (SCRIPT LOAD)
+ * and called by SHA; a server that lost them (restarted, flushed) is given them again.
+ */
+import type { RedisClient } from "bun";
+import files from "./lua/_files.lua" with { type: "text" };
+import inbox from "./lua/_inbox.lua" with { type: "text" };
+import lib from "./lua/_lib.lua" with { type: "text" };
+import tasks from "./lua/_tasks.lua" with { type: "text" };
+import ack from "./lua/ack.lua" with { type: "text" };
+import assignWaiting from "./lua/assign_waiting.lua" with { type: "text" };
+import attachConnection from "./lua/attach_connection.lua" with { type: "text" };
+import broadcast from "./lua/broadcast.lua" with { type: "text" };
+import claimName from "./lua/claim_name.lua" with { type: "text" };
+import claimNext from "./lua/claim_next.lua" with { type: "text" };
+import clearTaskMessages from "./lua/clear_task_messages.lua" with { type: "text" };
+import createTask from "./lua/create_task.lua" with { type: "text" };
+import deleteFileIf from "./lua/delete_file_if.lua" with { type: "text" };
+import detachConnection from "./lua/detach_connection.lua" with { type: "text" };
+import enqueueIfRoom from "./lua/enqueue_if_room.lua" with { type: "text" };
+import expireLeases from "./lua/expire_leases.lua" with { type: "text" };
+import expireUnread from "./lua/expire_unread.lua" with { type: "text" };
+import expireTasks from "./lua/expire_tasks.lua" with { type: "text" };
+import forgetAgents from "./lua/forget_agents.lua" with { type: "text" };
+import forgetRelay from "./lua/forget_relay.lua" with { type: "text" };
+import listFiles from "./lua/list_files.lua" with { type: "text" };
+import pinnedBytes from "./lua/pinned_bytes.lua" with { type: "text" };
+import pruneTasks from "./lua/prune_tasks.lua" with { type: "text" };
+import putFileVersionIf from "./lua/put_file_version_if.lua" with { type: "text" };
+import reclaimTasks from "./lua/reclaim_tasks.lua" with { type: "text" };
+import releaseLease from "./lua/release_lease.lua" with { type: "text" };
+import requeue from "./lua/requeue.lua" with { type: "text" };
+import requeueExpired from "./lua/requeue_expired.lua" with { type: "text" };
+import takeLease from "./lua/take_lease.lua" with { type: "text" };
+import touchAgent from "./lua/touch_agent.lua" with { type: "text" };
+import transitionTask from "./lua/transition_task.lua" with { type: "text" };
+import unregisterAgent from "./lua/unregister_agent.lua" with { type: "text" };
+
+const OPERATIONS = {
+  ack,
+  assign_waiting: assignWaiting,
+  attach_connection: attachConnection,
+  broadcast,
+  claim_name: claimName,
+  claim_next: claimNext,
+  clear_task_messages: clearTaskMessages,
+  create_task: createTask,
+  delete_file_if: deleteFileIf,
+  detach_connection: detachConnection,
+  enqueue_if_room: enqueueIfRoom,
+  expire_leases: expireLeases,
+  expire_tasks: expireTasks,
+  expire_unread: expireUnread,
+  forget_agents: forgetAgents,
+  forget_relay: forgetRelay,
+  list_files: listFiles,
+  pinned_bytes: pinnedBytes,
+  prune_tasks: pruneTasks,
+  put_file_version_if: putFileVersionIf,
+  reclaim_tasks: reclaimTasks,
+  release_lease: releaseLease,
+  requeue,
+  requeue_expired: requeueExpired,
+  take_lease: takeLease,
+  touch_agent: touchAgent,
+  transition_task: transitionTask,
+  unregister_agent: unregisterAgent,
+};
+
+export type Operation = keyof typeof OPERATIONS;
+
+const SHARED = [lib, inbox, tasks, files].join("\n");
+const SOURCE = Object.fromEntries(Object.entries(OPERATIONS).map(([name, body]) => [name, `${SHARED}\n${body}`])) as Record<Operation, string>;
+const SHA = Object.fromEntries(Object.entries(SOURCE).map(([name, src]) => [name, new Bun.CryptoHasher("sha1").update(src).digest("hex")])) as Record<Operation, string>;
+
+const isNoScript = (e: unknown) => e instanceof Error && e.message.startsWith("NOSCRIPT");
+
+/** Loads every script on the server (SCRIPT LOAD); their SHAs are known before. */
+export async function loadScripts(client: RedisClient): Promise<void> {
+  await Promise.all(Object.values(SOURCE).map((src) => client.send("SCRIPT", ["LOAD", src])));
+}
+
+/** JSON has no infinity; a bound of ±Infinity (no bound) goes to Lua as the largest number there is. */
+const finite = (_key: string, v: unknown) => (typeof v === "number" && !Number.isFinite(v) ? (v > 0 ? Number.MAX_VALUE : -Number.MAX_VALUE) : v);
+
+/** Runs one operation's script by its SHA with the key prefix and its arguments as JSON; returns its JSON reply, parsed. */
+export async function runScript<T>(client: RedisClient, op: Operation, prefix: string, args: object): Promise<T> {
+  const argv = [SHA[op], "0", prefix, JSON.stringify(args, finite)];
+  let reply: string;
+  try {
+    reply = await client.send("EVALSHA", argv);
+  } catch (e) {
+    if (!isNoScript(e)) throw e;
+    await loadScripts(client);
+    reply = await client.send("EVALSHA", argv);
+  }
+  return JSON.parse(reply) as T;
+}

@@ -1,0 +1,400 @@
+/**
+ * The Redis store (`relay --redis URL`): the Store port over one Redis (or Valkey) server that any
+ * number of relay processes share. Every operation that changes anything is one Lua script
+ * (`lua/<operation>.lua`), so it is atomic across relays; reads are plain commands. Keys live under
+ * a prefix so several teams can share a server. File bytes are chunks of at most `CHUNK` bytes.
+ */
+import type { RedisClient } from "bun";
+import type { ClawlinkError } from "../../../errors";
+import { AGENT_ID_RE, type TaskState } from "../../../protocol/schemas";
+import { iso } from "../../clock";
+import { newId, newSortableId } from "../../ids";
+import {
+  type AgentRecord,
+  type ClaimedName,
+  type ClaimOptions,
+  type Created,
+  type Effects,
+  type Enqueued,
+  type FileDeleted,
+  type FileEntry,
+  type FileHeadRecord,
+  type FileLockRecord,
+  type FilePut,
+  type FileRules,
+  type FileVersionMeta,
+  type FileVersionRecord,
+  type LeaseReleased,
+  type LeaseTaken,
+  type LivenessRules,
+  type NameRules,
+  type NewAgent,
+  type NewEntry,
+  type NewFileVersion,
+  type NewTask,
+  type Reclaimed,
+  type Room,
+  type Store,
+  type TaskChange,
+  type TaskChanged,
+  type TaskQuery,
+  type TaskRecord,
+} from "../port";
+import { frozen } from "../rules";
+import { agentOf, agentOrNone, countsOf, effectsOf, entryOf, list, metaOf, taskOf, type RawAgent, type RawFx, type RawTask, type RawVersion } from "./_decode";
+import { RedisConnection, redactUrl } from "./connection";
+import { runScript, type Operation } from "./scripts";
+
+export { redactUrl } from "./connection";
+
+/** The largest value the store writes: file bytes go in chunks of this size. */
+export const CHUNK = 1 << 20;
+/** Chunks written ahead of the script that keeps them vanish on their own if it never runs. */
+const STAGED_MS = 10 * 60_000;
+
+export interface RedisStoreOptions {
+  /** Key prefix; default `clawlink:`. */
+  prefix?: string;
+}
+
+export class RedisStore implements Store {
+  private conn: RedisConnection;
+  readonly prefix: string;
+
+  constructor(
+    readonly url: string,
+    opts: RedisStoreOptions = {},
+  ) {
+    this.prefix = opts.prefix ?? "clawlink:";
+    this.conn = new RedisConnection(url);
+  }
+
+  get client(): RedisClient {
+    return this.conn.client;
+  }
+
+  onHealth(listener: (failure: ClawlinkError | null) => void) {
+    this.conn.onHealth(listener);
+  }
+
+  /** Resolves once the server answers and has the scripts. */
+  async open(): Promise<this> {
+    await this.conn.ready;
+    return this;
+  }
+
+  private k(...parts: string[]) {
+    return this.prefix + parts.join(":");
+  }
+
+  private guard<T>(call: () => Promise<T>): Promise<T> {
+    return this.conn.guard(call);
+  }
+
+  private run<T>(op: Operation, args: object): Promise<T> {
+    return this.guard(() => runScript<T>(this.client, op, this.prefix, args));
+  }
+
+  private cmd<T = unknown>(command: string, args: (string | number)[]): Promise<T> {
+    return this.guard(async () => (await this.client.send(command, args.map(String))) as T);
+  }
+
+  /** Arguments every script that may queue a status message needs: a time part for ids, and the time it tells. */
+  private stamp(at: number) {
+    return { mid: newSortableId("m").slice(0, 11), iso: iso(at), ms: at };
+  }
+
+  // ---------------------------------------------------------------- agents
+
+  async getAgent(id: string) {
+    return agentOrNone(await this.hgetJson<RawAgent>("agents", id));
+  }
+  async getAgentByName(name: string) {
+    const id = await this.cmd<string | null>("HGET", [this.k("names"), name]);
+    return id === null ? undefined : this.getAgent(id);
+  }
+  async findAgent(idOrName: string) {
+    return AGENT_ID_RE.test(idOrName) ? this.getAgent(idOrName) : this.getAgentByName(idOrName);
+  }
+  async listAgents() {
+    return list<string>(await this.cmd("HVALS", [this.k("agents")])).map((j) => agentOf(JSON.parse(j)));
+  }
+  async countAgents() {
+    return Number(await this.cmd("HLEN", [this.k("agents")]));
+  }
+
+  async claimName(agent: NewAgent, now: number, rules: NameRules): Promise<ClaimedName> {
+    type Reply = { ok: boolean; refused?: string; agent?: RawAgent; holder?: RawAgent; replaced?: RawAgent | null; created?: boolean; reclaimed?: boolean; fx?: RawFx };
+    const r = await this.run<Reply>("claim_name", { agent, now, rules, ...this.stamp(now) });
+    if (!r.ok) return (r.holder ? { ...r, holder: agentOf(r.holder) } : r) as ClaimedName;
+    return { ok: true, agent: agentOf(r.agent!), created: r.created!, replaced: agentOrNone(r.replaced) ?? null, reclaimed: r.reclaimed!, effects: effectsOf(r.fx) };
+  }
+
+  async touchAgent(id: string, now: number, _keep?: boolean) {
+    return agentOrNone((await this.run<{ agent: RawAgent | null }>("touch_agent", { id, now })).agent);
+  }
+
+  async unregisterAgent(id: string, now: number, note: string, room: Room) {
+    const r = await this.run<{ agent: RawAgent | null; fx: RawFx }>("unregister_agent", { id, now, note, room, ...this.stamp(now) });
+    return r.agent ? { agent: agentOf(r.agent), effects: effectsOf(r.fx) } : undefined;
+  }
+
+  async forgetAgents(staleBefore: number, limit: number, now: number, note: string, room: Room) {
+    const r = await this.run<{ agents: unknown; fx: RawFx }>("forget_agents", { staleBefore, limit, now, note, room, ...this.stamp(now) });
+    return { agents: list<RawAgent>(r.agents).map(agentOf), effects: effectsOf(r.fx) };
+  }
+
+  async attachConnection(agentId: string, conn: string, now?: number) {
+    return agentOrNone((await this.run<{ agent: RawAgent | null }>("attach_connection", { agent: agentId, conn, now: now ?? null })).agent);
+  }
+
+  async detachConnection(agentId: string, conn: string, now?: number) {
+    return effectsOf((await this.run<{ fx: RawFx }>("detach_connection", { agent: agentId, conn, now: now ?? null })).fx);
+  }
+
+  // ---------------------------------------------------------------- messages
+
+  async enqueueIfRoom(entry: NewEntry, room: Room): Promise<Enqueued> {
+    const r = await this.run<{ ok: boolean; fx?: RawFx }>("enqueue_if_room", { entry: entryOf(entry), room });
+    if (!r.ok) return r as Enqueued;
+    return { ok: true, id: entry.msg.id, effects: effectsOf(r.fx) };
+  }
+
+  async broadcast(msg: NewEntry["msg"], except: string | null, room: Room) {
+    const r = await this.run<{ recipients: number; fx: RawFx }>("broadcast", { entry: entryOf({ to: "", priority: "normal", msg }), except, room });
+    return { recipients: r.recipients, effects: effectsOf(r.fx) };
+  }
+
+  async claimNext(agentId: string, conn: string | null, now: number, opts: ClaimOptions) {
+    const args = { agent: agentId, conn, now, max: opts.max, want: opts.want ?? null, ackMs: opts.ackWindowMs, room: opts.room, ...this.stamp(now) };
+    const r = await this.run<{ messages: unknown; fx: RawFx }>("claim_next", args);
+    return { messages: list<string>(r.messages).map((j) => JSON.parse(j)), effects: effectsOf(r.fx) };
+  }
+
+  async ack(agentId: string, ids: readonly string[]) {
+    if (ids.length === 0) return 0;
+    return (await this.run<{ n: number }>("ack", { agent: agentId, ids })).n;
+  }
+
+  async clearTaskMessages(agentId: string, taskIds: readonly string[]) {
+    if (taskIds.length === 0) return 0;
+    return (await this.run<{ n: number }>("clear_task_messages", { agent: agentId, taskIds })).n;
+  }
+
+  async requeue(agentId: string, ids: readonly string[]): Promise<Effects> {
+    return effectsOf((await this.run<{ fx: RawFx }>("requeue", { agent: agentId, ids })).fx);
+  }
+
+  async requeueExpired(now: number, limit: number, room: Room) {
+    const r = await this.run<{ requeued: number; fx: RawFx }>("requeue_expired", { now, limit, room, ...this.stamp(now) });
+    return { requeued: r.requeued, effects: effectsOf(r.fx) };
+  }
+
+  async expireUnread(before: number, limit: number, now: number, note: string, room: Room) {
+    const r = await this.run<{ dropped: number; tasks: unknown; fx: RawFx }>("expire_unread", { before, limit, now, note, room, ...this.stamp(now) });
+    return { dropped: r.dropped, tasks: list<RawTask>(r.tasks).map((t) => taskOf(t)), effects: effectsOf(r.fx) };
+  }
+
+  async countWaiting(agentId: string) {
+    return Number(await this.cmd("ZCARD", [this.k("q", agentId)]));
+  }
+
+  async countInFlight(agentId: string) {
+    return Number(await this.cmd("SCARD", [this.k("fl", agentId)]));
+  }
+
+  // ---------------------------------------------------------------- tasks
+
+  private async hgetJson<T>(hash: string, field: string): Promise<T | undefined> {
+    const j = await this.cmd<string | null>("HGET", [this.k(hash), field]);
+    return j === null ? undefined : (JSON.parse(j) as T);
+  }
+
+  private async tasksByIds(ids: readonly string[]): Promise<TaskRecord[]> {
+    if (ids.length === 0) return [];
+    const [records, ctxs] = await Promise.all([this.cmd<(string | null)[]>("HMGET", [this.k("t"), ...ids]), this.cmd<(string | null)[]>("HMGET", [this.k("ctx"), ...ids])]);
+    const out: TaskRecord[] = [];
+    for (let i = 0; i < ids.length; i++) if (records[i]) out.push(taskOf(JSON.parse(records[i]!), ctxs[i]));
+    return out;
+  }
+
+  async getTask(id: string) {
+    return (await this.tasksByIds([id]))[0];
+  }
+
+  async getTaskByKey(from: string, idempotencyKey: string) {
+    const id = await this.cmd<string | null>("HGET", [this.k("idem"), `${from}\0${idempotencyKey}`]);
+    return id === null ? undefined : this.getTask(id);
+  }
+
+  async listTasks(agentId: string, query: TaskQuery) {
+    let ids = list<string>(await this.cmd("SMEMBERS", [this.k("tof", agentId)])).sort();
+    if (query.after !== undefined) ids = ids.filter((id) => id > query.after!);
+    const out: TaskRecord[] = [];
+    for (const t of await this.tasksByIds(ids)) {
+      if (query.state && t.state !== query.state) continue;
+      if (query.role === "sent" && t.from !== agentId) continue;
+      if (query.role === "held" && t.to !== agentId) continue;
+      out.push(t);
+      if (query.limit !== undefined && out.length >= query.limit) break;
+    }
+    return out;
+  }
+
+  async countHeld(agentIds: readonly string[]) {
+    if (agentIds.length === 0) return [];
+    const counts = await this.cmd<(string | null)[]>("HMGET", [this.k("held"), ...agentIds]);
+    return counts.map((n) => Math.max(0, Number(n ?? 0)));
+  }
+
+  async recentTasks(limit: number) {
+    if (limit <= 0) return [];
+    return this.tasksByIds(list<string>(await this.cmd("ZRANGE", [this.k("recent"), 0, limit - 1, "REV"])));
+  }
+
+  async countTasks(): Promise<Readonly<Record<TaskState, number>>> {
+    return countsOf(await this.cmd("HGETALL", [this.k("states")]));
+  }
+
+  async createTask(task: NewTask, room: Room): Promise<Created> {
+    const { context, ...rest } = task;
+    const args = { task: { ...rest, _iso: iso(task.createdAt) }, ctx: JSON.stringify(context), toIsId: task.to !== null && AGENT_ID_RE.test(task.to), room, ...this.stamp(task.createdAt) };
+    const r = await this.run<{ ok: boolean; task?: RawTask; duplicate?: boolean; fx?: RawFx }>("create_task", args);
+    if (!r.ok) return r as Created;
+    return { ok: true, task: taskOf(r.task!), duplicate: r.duplicate!, effects: effectsOf(r.fx) };
+  }
+
+  async assignWaiting(agentId: string, now: number) {
+    const r = await this.run<{ tasks: unknown; fx: RawFx }>("assign_waiting", { agent: agentId, ...this.stamp(now) });
+    return { tasks: list<RawTask>(r.tasks).map((t) => taskOf(t)), effects: effectsOf(r.fx) };
+  }
+
+  async transitionTask(id: string, from: readonly TaskState[], change: TaskChange): Promise<TaskChanged> {
+    const args = { id, from, change: { ...change, messages: (change.messages ?? []).map(entryOf) }, ...this.stamp(change.at) };
+    const r = await this.run<{ ok: boolean; refused?: string; task?: RawTask; fx?: RawFx }>("transition_task", args);
+    if (r.ok) return { ok: true, task: taskOf(r.task!), effects: effectsOf(r.fx) };
+    return (r.task ? { ...r, task: taskOf(r.task) } : r) as TaskChanged;
+  }
+
+  async expireTasks(now: number, limit: number, room: Room) {
+    const r = await this.run<{ tasks: unknown; fx: RawFx }>("expire_tasks", { now, limit, room, ...this.stamp(now) });
+    return { tasks: list<RawTask>(r.tasks).map((t) => taskOf(t)), effects: effectsOf(r.fx) };
+  }
+
+  async reclaimTasks(now: number, limit: number, rules: LivenessRules) {
+    const r = await this.run<{ tasks: unknown; fx: RawFx }>("reclaim_tasks", { now, limit, rules, ...this.stamp(now) });
+    const tasks: Reclaimed[] = list<{ task: RawTask; holder: string }>(r.tasks).map((x) => ({ task: taskOf(x.task), holder: x.holder }));
+    return { tasks, effects: effectsOf(r.fx) };
+  }
+
+  async pruneTasks(before: number, keep: number, keepBytes?: number) {
+    return list<RawTask>((await this.run<{ tasks: unknown }>("prune_tasks", { before, keep, keepBytes: keepBytes ?? null })).tasks).map((t) => taskOf(t));
+  }
+
+  async heldBytes() {
+    const [queued, finished] = await this.cmd<(string | null)[]>("MGET", [this.k("bytes"), this.k("finbytes")]);
+    return { queued: Number(queued ?? 0), finished: Number(finished ?? 0) };
+  }
+
+  // ---------------------------------------------------------------- files
+
+  async getFileHead(key: string) {
+    const head = await this.hgetJson<FileHeadRecord>("fh", key);
+    return head && frozen(head);
+  }
+
+  private async versions(key: string, min: number | string = "-inf", max: number | string = "+inf"): Promise<RawVersion[]> {
+    return list<string>(await this.cmd("ZRANGEBYSCORE", [this.k("fv", key), min, max])).map((j) => JSON.parse(j));
+  }
+
+  async getFileVersion(key: string, version: number): Promise<FileVersionRecord | undefined> {
+    const raw = (await this.versions(key, version, version))[0];
+    if (!raw) return undefined;
+    const chunks = await this.guard(() => Promise.all(Array.from({ length: raw.n ?? 0 }, (_, i) => this.client.getBuffer(this.k("blob", raw.blob!, String(i))))));
+    // A version dropped between the two reads is gone.
+    if (chunks.some((c) => c === null)) return undefined;
+    const bytes = new Uint8Array(Buffer.concat(chunks as Buffer[]));
+    return frozen({ ...metaOf(raw), bytes });
+  }
+
+  async listFileVersions(key: string) {
+    return (await this.versions(key)).map(metaOf);
+  }
+
+  async listFiles(prefix: string, now: number): Promise<readonly FileEntry[]> {
+    const r = await this.run<{ files: unknown }>("list_files", { prefix, now });
+    return list<{ latest: RawVersion; lock: FileLockRecord | null }>(r.files)
+      .map((f) => ({ latest: metaOf(f.latest), lock: f.lock && frozen(f.lock) }))
+      .sort((a, b) => (a.latest.key < b.latest.key ? -1 : a.latest.key > b.latest.key ? 1 : 0));
+  }
+
+  async pinnedBytes(key: string) {
+    return (await this.run<{ n: number }>("pinned_bytes", { key })).n;
+  }
+
+  async putFileVersionIf(key: string, expected: number, file: NewFileVersion, rules: FileRules): Promise<FilePut> {
+    const blob = newId("b");
+    const n = Math.ceil(file.bytes.byteLength / CHUNK);
+    const chunk = (i: number) => Buffer.from(file.bytes.subarray(i * CHUNK, (i + 1) * CHUNK)) as unknown as string;
+    await this.guard(() => Promise.all(Array.from({ length: n }, (_, i) => this.client.send("SET", [this.k("blob", blob, String(i)), chunk(i), "PX", String(STAGED_MS)]))));
+    const { bytes, ...meta } = file;
+    const r = await this.run<{ ok: boolean; version?: RawVersion; latest?: RawVersion | null; head?: FileHeadRecord | null }>("put_file_version_if", { key, expected, file: { ...meta, size: bytes.byteLength, blob, n }, rules });
+    if (r.ok) return { ok: true, version: metaOf(r.version!) };
+    if (n > 0) await this.cmd("DEL", Array.from({ length: n }, (_, i) => this.k("blob", blob, String(i))));
+    if ("latest" in r) return { ...r, latest: r.latest ? metaOf(r.latest) : null } as FilePut;
+    return r as FilePut;
+  }
+
+  async deleteFileIf(key: string, actorId: string, actorName: string, now: number) {
+    return this.run<FileDeleted>("delete_file_if", { key, actorId, actorName, now });
+  }
+
+  async getLease(key: string, now: number) {
+    const lock = await this.hgetJson<FileLockRecord>("locks", key);
+    if (!lock || lock.until <= now) return undefined;
+    return (await this.cmd("HEXISTS", [this.k("agents"), lock.holderId])) ? frozen(lock) : undefined;
+  }
+
+  async takeLease(key: string, holderId: string, holderName: string, now: number, until: number) {
+    return this.run<LeaseTaken>("take_lease", { key, holderId, holderName, now, until });
+  }
+
+  async releaseLease(key: string, holderId: string | null, now: number) {
+    return this.run<LeaseReleased>("release_lease", { key, holderId, now });
+  }
+
+  async expireLeases(now: number) {
+    return list<FileLockRecord>((await this.run<{ locks: unknown }>("expire_leases", { now })).locks);
+  }
+
+  // ---------------------------------------------------------------- relays sharing the store
+
+  /** Relays whose heartbeat ran out by `now`. */
+  async deadRelays(now: number): Promise<string[]> {
+    return list<string>(await this.cmd("ZRANGEBYSCORE", [this.k("relays"), "-inf", now]));
+  }
+
+  /** Claims a relay whose heartbeat ran out (once, whichever relay asks) and queues again what went out on its connections. */
+  async forgetRelay(instance: string, now: number): Promise<{ forgot: boolean; effects: Effects }> {
+    const r = await this.run<{ forgot: boolean; fx: RawFx }>("forget_relay", { instance, now });
+    return { forgot: r.forgot, effects: effectsOf(r.fx) };
+  }
+
+  // ---------------------------------------------------------------- the store itself
+
+  describe() {
+    return { kind: "redis" as const, path: redactUrl(this.url) };
+  }
+
+  async relayKey(fresh: Uint8Array) {
+    const k = this.k("relaykey");
+    await this.guard(() => this.client.send("SET", [k, Buffer.from(fresh) as unknown as string, "NX"]));
+    const kept = await this.guard(() => this.client.getBuffer(k));
+    return kept ? new Uint8Array(kept) : fresh;
+  }
+
+  close() {
+    return this.conn.close();
+  }
+}
+

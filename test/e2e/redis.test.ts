@@ -1,0 +1,130 @@
+/** Three relays on one Redis act as one relay: agents on different relays find each other, delegate, broadcast, and never get a message twice. */
+import { afterAll, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { CliProcess, cleanup, runCli, spawnRelay, tempHome } from "../_helpers";
+import { redisMissing, startRedis } from "../_redis";
+
+afterAll(cleanup);
+
+const secretOf = (home: string, name: string): string => JSON.parse(readFileSync(join(home, "identities", `${name}.json`), "utf8")).secret;
+
+if (!redisMissing("test/e2e/redis.test.ts")) {
+  describe("three relays on one Redis", async () => {
+    const redis = await startRedis();
+    afterAll(() => redis.stop());
+    const [r1, r2, r3] = [await spawnRelay(["--redis", redis.url]), await spawnRelay(["--redis", redis.url]), await spawnRelay([], { CLAWLINK_REDIS: redis.url })];
+    const alice = tempHome();
+    const bob = tempHome();
+    const carol = tempHome();
+    const on = (home: string, relay: { url: string }) => ({ home, relay: relay.url });
+
+    test("each relay reports the Redis store and the three relays; the last one started names the two others", async () => {
+      expect(new Set([r1.url, r2.url, r3.url]).size).toBe(3);
+      for (const r of [r1, r2, r3]) {
+        const health = await (await fetch(`${r.url}/v1/health`)).json();
+        expect(health).toMatchObject({ ok: true, store: "redis", relays: 3 });
+      }
+      const state = (await (await fetch(`${r3.url}/v1/admin/state`)).json()) as { health: { store: { kind: string; peers: string[] } } };
+      expect(state.health.store.kind).toBe("redis");
+      expect(state.health.store.peers.map((p) => p.split(" ")[1]).sort()).toEqual([r1.url, r2.url].sort());
+      const line = await r3.relay.waitFor(/relays on the same Redis: .*/);
+      expect(line[0]).toContain(r1.url);
+      expect(line[0]).toContain(r2.url);
+    });
+
+    test("agents registered on different relays discover each other", async () => {
+      expect((await runCli(["register", "--name", "alice", "--json"], on(alice, r1))).code).toBe(0);
+      expect((await runCli(["register", "--name", "bob", "--caps", "shout", "--json"], on(bob, r2))).code).toBe(0);
+      expect((await runCli(["register", "--name", "carol", "--json"], on(carol, r3))).code).toBe(0);
+      const seen = await runCli(["discover", "--json"], on(carol, r3));
+      expect(seen.json.map((a: { name: string }) => a.name).sort()).toEqual(["alice", "bob", "carol"]);
+      // A name is one team's: taken through one relay, it is taken through every relay.
+      const again = await runCli(["register", "--name", "bob", "--json"], on(tempHome(), r1));
+      expect(again.code).toBe(6);
+      expect(again.json.error.code).toBe("name_taken");
+    });
+
+    test("a task delegated with --wait on one relay is done by a listen --exec worker on another", async () => {
+      const worker = new CliProcess(["listen", "--exec", "tr a-z A-Z", "--respond", "--type", "task"], on(bob, r2));
+      await worker.waitFor(/listening|connected/i);
+      const byName = await runCli(["delegate", "--to", "bob", "--task", "hello from alice", "--wait", "--timeout", "20", "--json"], on(alice, r1));
+      expect(byName.code).toBe(0);
+      expect(byName.json).toMatchObject({ type: "response", status: "completed" });
+      expect(byName.json.result).toContain("HELLO FROM ALICE");
+      const byCap = await runCli(["delegate", "--cap", "shout", "--task", "hello from carol", "--wait", "--timeout", "20", "--json"], on(carol, r3));
+      expect(byCap.code).toBe(0);
+      expect(byCap.json.result).toContain("HELLO FROM CAROL");
+      await worker.stop();
+    });
+
+    test("a long poll on one relay wakes for a broadcast sent through another", async () => {
+      const poll = runCli(["poll", "--wait", "60", "--json"], on(carol, r3));
+      await Bun.sleep(300);
+      expect((await runCli(["broadcast", "--content", "build is green", "--json"], on(alice, r1))).code).toBe(0);
+      const got = await poll;
+      expect(got.code).toBe(0);
+      expect(got.json.map((m: { content?: string }) => m.content)).toContain("build is green");
+    });
+
+    test("two relays racing on one inbox never hand a message out twice", async () => {
+      const dave = tempHome();
+      const reg = await runCli(["register", "--name", "dave", "--json"], on(dave, r1));
+      const daveId = reg.json.id;
+      const daveSecret = secretOf(dave, "dave");
+      const aliceSecret = secretOf(alice, "alice");
+      const N = 150;
+      for (let i = 0; i < N; i++) {
+        const via = [r1, r2, r3][i % 3]!;
+        const sent = await fetch(`${via.url}/v1/messages`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${aliceSecret}`, "content-type": "application/json" },
+          body: JSON.stringify({ type: "task", to: daveId, task: `job ${i}` }),
+        });
+        expect(sent.status).toBe(201);
+      }
+      const handed: string[] = [];
+      const drain = async (relay: { url: string }) => {
+        for (let empty = 0; empty < 3; ) {
+          const r = await fetch(`${relay.url}/v1/agents/${daveId}/inbox?max=7`, { headers: { authorization: `Bearer ${daveSecret}` } });
+          const { messages } = (await r.json()) as { messages: { id: string }[] };
+          if (messages.length === 0) empty++;
+          handed.push(...messages.map((m) => m.id));
+        }
+      };
+      await Promise.all([drain(r1), drain(r2), drain(r1), drain(r2)]);
+      expect(handed.length).toBe(N);
+      expect(new Set(handed).size).toBe(N);
+    });
+  });
+
+  describe("starting a relay on Redis", () => {
+    test("--data and --redis together are a usage error naming both", async () => {
+      const r = await runCli(["relay", "--port", "0", "--data", join(tempHome(), "x.db"), "--redis", "redis://127.0.0.1:6379"]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain("pass --data or --redis, not both");
+    });
+
+    test("a URL that is not redis:// or rediss:// is a usage error", async () => {
+      const r = await runCli(["relay", "--port", "0", "--redis", "http://127.0.0.1:6379"]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain("--redis must be a URL such as redis://host:6379");
+    });
+
+    test("--redis-prefix goes with --redis, and cannot be empty", async () => {
+      const alone = await runCli(["relay", "--port", "0", "--redis-prefix", "team-a:"]);
+      expect(alone.code).toBe(2);
+      expect(alone.stderr).toContain("--redis-prefix goes with --redis");
+      const empty = await runCli(["relay", "--port", "0", "--redis", "redis://127.0.0.1:6379", "--redis-prefix", ""]);
+      expect(empty.code).toBe(2);
+      expect(empty.stderr).toContain("--redis-prefix cannot be empty");
+    });
+
+    test("a Redis that cannot be reached stops the relay at once with a clear error", async () => {
+      const r = await runCli(["relay", "--port", "0", "--redis", "redis://user:hunter2@127.0.0.1:1"], { timeoutMs: 20_000 });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain("cannot use the Redis server at redis://user:***@127.0.0.1:1");
+      expect(r.stderr).not.toContain("hunter2");
+    });
+  });
+}

@@ -1,0 +1,142 @@
+/** What only the Redis store does: chunked file bytes, scripts called by SHA and given again, teams apart by prefix. */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { RedisStore, redactUrl, CHUNK } from "../../src/relay/store/redis/store";
+import { redisMissing, startRedis, type TestRedis } from "../_redis";
+
+const T0 = 10_000_000;
+const rules = { staleBefore: 0, maxAgents: 10, takeOver: true, allowNew: true, note: "", room: {} };
+const agent = (id: string) => ({ id, name: id, caps: [], description: "", machine: "", secretHash: `h-${id}` });
+
+describe.skipIf(redisMissing("test/unit/redis-store.test.ts") !== null)("redis store", () => {
+  let redis: TestRedis;
+  let n = 0;
+  const open = (prefix = `r${++n}:`) => new RedisStore(redis.url, { prefix }).open();
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+  afterAll(() => redis?.stop());
+
+  test("a file larger than a chunk is kept in chunks, none larger than the limit, and read back whole", async () => {
+    const s = await open();
+    const bytes = new Uint8Array(CHUNK * 2 + 123).map((_, i) => (i * 7) & 255);
+    expect(await s.putFileVersionIf("big.bin", 0, { bytes, sha256: "x", author: "a", authorId: "a", createdAt: T0 }, { maxVersions: 5, maxTotalBytes: 1e9 })).toMatchObject({ ok: true });
+    const keys = (await s.client.send("KEYS", [`${s.prefix}blob:*`])) as string[];
+    expect(keys.length).toBe(3);
+    for (const k of keys) expect(Number(await s.client.send("STRLEN", [k]))).toBeLessThanOrEqual(CHUNK);
+    // Kept for good, unlike chunks staged for a write that never happened.
+    for (const k of keys) expect(Number(await s.client.send("PTTL", [k]))).toBe(-1);
+    const back = (await s.getFileVersion("big.bin", 1))!;
+    expect(back.bytes.byteLength).toBe(bytes.byteLength);
+    expect(Buffer.from(back.bytes).equals(Buffer.from(bytes))).toBe(true);
+    // A refused write leaves no chunks behind; dropped versions take theirs with them.
+    expect(await s.putFileVersionIf("big.bin", 0, { bytes, sha256: "y", author: "a", authorId: "a", createdAt: T0 }, { maxVersions: 5, maxTotalBytes: 1e9 })).toMatchObject({ ok: false, refused: "version" });
+    expect(((await s.client.send("KEYS", [`${s.prefix}blob:*`])) as string[]).length).toBe(3);
+    await s.deleteFileIf("big.bin", "a", "a", T0);
+    expect(((await s.client.send("KEYS", [`${s.prefix}blob:*`])) as string[]).length).toBe(0);
+    await s.close();
+  });
+
+  test("a server that lost its scripts (SCRIPT FLUSH, a restart) is given them again", async () => {
+    const s = await open();
+    await s.claimName(agent("a"), T0, rules);
+    await s.client.send("SCRIPT", ["FLUSH"]);
+    expect(await s.touchAgent("a", T0 + 5)).toMatchObject({ id: "a", lastSeen: T0 + 5 });
+    await s.close();
+  });
+
+  test("two prefixes on one server are two teams that never see each other", async () => {
+    const [x, y] = await Promise.all([open("team-x:"), open("team-y:")]);
+    await x.claimName(agent("a"), T0, rules);
+    expect(await y.countAgents()).toBe(0);
+    expect(await x.countAgents()).toBe(1);
+    await Promise.all([x.close(), y.close()]);
+  });
+
+  test("the relay's key is made once and shared by every relay on the server", async () => {
+    const [x, y] = await Promise.all([open("k:"), open("k:")]);
+    const kx = await x.relayKey(new Uint8Array(32).fill(1));
+    const ky = await y.relayKey(new Uint8Array(32).fill(2));
+    expect([...ky]).toEqual([...kx]);
+    expect(kx[0]).toBe(1);
+    await Promise.all([x.close(), y.close()]);
+  });
+
+  test("a relay whose heartbeat ran out is claimed once: its connections go, and what went out on them is queued again", async () => {
+    const [x, y] = await Promise.all([open("gone:"), open("gone:")]);
+    await x.claimName(agent("a"), T0, rules);
+    await x.claimName(agent("b"), T0, rules);
+    await x.attachConnection("b", "r_dead.1");
+    await x.attachConnection("b", "r_live.1");
+    await x.attachConnection("a", "r_dead.2", T0 - 5000);
+    await x.enqueueIfRoom({ to: "b", priority: "normal", msg: { type: "broadcast", id: "m_1", from: "a", to: null, created_at: "t", content: "hi", topic: "", tags: [] } }, {});
+    expect((await x.claimNext("b", "r_dead.1", T0, { max: 10, ackWindowMs: 60_000, room: {} })).messages).toHaveLength(1);
+    await x.client.send("ZADD", ["gone:relays", String(T0 - 1), "r_dead", String(T0 + 60_000), "r_live"]);
+    expect(await x.deadRelays(T0)).toEqual(["r_dead"]);
+    const [one, two] = await Promise.all([x.forgetRelay("r_dead", T0), y.forgetRelay("r_dead", T0)]);
+    expect([one.forgot, two.forgot].sort()).toEqual([false, true]);
+    expect([...one.effects.queued, ...two.effects.queued]).toEqual(["b"]);
+    expect((await x.getAgent("b"))!.conns).toEqual(["r_live.1"]);
+    // An agent whose only socket was on the dead relay is offline from now: a holder's grace runs.
+    expect(await x.getAgent("a")).toMatchObject({ conns: [], connectedAt: null, disconnectedAt: T0 });
+    expect(await x.countWaiting("b")).toBe(1);
+    // A relay still heartbeating is never claimed.
+    expect((await x.forgetRelay("r_live", T0)).forgot).toBe(false);
+    await Promise.all([x.close(), y.close()]);
+  });
+
+  test("two relays sweeping at once expire each task and lease once", async () => {
+    const [x, y] = await Promise.all([open("sweep:"), open("sweep:")]);
+    await x.claimName(agent("a"), T0, rules);
+    await x.claimName(agent("b"), T0, rules);
+    const task = (id: string) => ({ id, from: "a", to: "b", cap: null, task: "t", context: {}, priority: "normal" as const, leaseS: 30, ttlS: 5, createdAt: T0, idempotencyKey: null });
+    for (let i = 0; i < 20; i++) await x.createTask(task(`t_${i}`), {});
+    for (let i = 0; i < 5; i++) await x.takeLease(`k${i}`, "a", "a", T0, T0 + 10);
+    const later = T0 + 10_000;
+    const [ex, ey] = await Promise.all([x.expireTasks(later, 100, {}), y.expireTasks(later, 100, {})]);
+    expect(ex.tasks.length + ey.tasks.length).toBe(20);
+    expect(new Set([...ex.tasks, ...ey.tasks].map((t) => t.id)).size).toBe(20);
+    const [lx, ly] = await Promise.all([x.expireLeases(later), y.expireLeases(later)]);
+    expect(lx.length + ly.length).toBe(5);
+    await Promise.all([x.close(), y.close()]);
+  });
+
+  test("two relays sweeping at once take back each lost holder's task and drop each unread message once", async () => {
+    const [x, y] = await Promise.all([open("sweep2:"), open("sweep2:")]);
+    await x.claimName(agent("a"), T0, rules);
+    await x.claimName(agent("b"), T0, rules);
+    const task = (id: string) => ({ id, from: "a", to: "b", cap: null, task: "t", context: {}, priority: "normal" as const, leaseS: 30, ttlS: null, createdAt: T0, idempotencyKey: null });
+    for (let i = 0; i < 10; i++) await x.createTask(task(`t_${i}`), {});
+    await x.attachConnection("b", "r1.1", T0);
+    await x.claimNext("b", "r1.1", T0, { max: 100, ackWindowMs: 60_000, room: {} });
+    await x.detachConnection("b", "r1.1", T0);
+    // The detach queued them again; taking them over HTTP puts them out with b again, its socket closed.
+    await x.claimNext("b", null, T0, { max: 100, ackWindowMs: 60_000, room: {} });
+    const live = { graceMs: 15_000, reachableMs: 30_000, room: {} };
+    const [rx, ry] = await Promise.all([x.reclaimTasks(T0 + 20_000, 100, live), y.reclaimTasks(T0 + 20_000, 100, live)]);
+    expect(new Set([...rx.tasks, ...ry.tasks].map((r) => r.task.id)).size).toBe(10);
+    expect(rx.tasks.length + ry.tasks.length).toBe(10);
+    for (let i = 0; i < 10; i++) {
+      await x.enqueueIfRoom({ to: "a", priority: "normal", msg: { type: "broadcast", id: `m_${i}`, from: "b", to: null, created_at: new Date(T0).toISOString(), content: "hi", topic: "", tags: [] } }, {});
+    }
+    const [ux, uy] = await Promise.all([x.expireUnread(T0 + 1, 100, T0 + 20_000, "unread", {}), y.expireUnread(T0 + 1, 100, T0 + 20_000, "unread", {})]);
+    // The ten tasks queued again for b (sent before T0 + 1) expire with the broadcasts, each once.
+    expect(ux.dropped + uy.dropped).toBe(20);
+    expect(ux.tasks.length + uy.tasks.length).toBe(10);
+    // What waits for a now is each task's latest status (expired), the broadcasts gone.
+    const left = (await x.claimNext("a", null, T0 + 20_000, { max: 100, ackWindowMs: 60_000, room: {} })).messages;
+    expect(left.map((m) => (m.type === "status" ? m.state : m.type))).toEqual(Array(10).fill("expired"));
+    await Promise.all([x.close(), y.close()]);
+  });
+
+  test("the operator sees the server's address without its password", () => {
+    expect(redactUrl("redis://user:secret@host:6379/2")).toBe("redis://user:***@host:6379/2");
+    expect(redactUrl("rediss://:secret@host:6380")).toBe("rediss://:***@host:6380");
+    expect(redactUrl("redis://127.0.0.1:6379")).toBe("redis://127.0.0.1:6379");
+  });
+
+  test("a server that cannot be reached fails the store's start with the error, not a hang", async () => {
+    const s = new RedisStore("redis://127.0.0.1:1", { prefix: "none:" });
+    expect(s.open()).rejects.toThrow();
+    await s.close();
+  });
+});

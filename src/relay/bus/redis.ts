@@ -7,6 +7,7 @@
  */
 import { RedisClient } from "bun";
 import { newId } from "../ids";
+import { retryUntilUp } from "../store/redis/connection";
 import type { Bus, BusEvent } from "./port";
 
 const OPTIONS = { autoReconnect: false, connectionTimeout: 5000 } as const;
@@ -60,17 +61,7 @@ export class RedisBus implements Bus {
   }
 
   private async reconnect() {
-    for (let delay = 100; !this.closed; delay = Math.min(delay * 2, 5000)) {
-      await Bun.sleep(delay);
-      if (this.closed) return;
-      try {
-        await this.connect();
-        for (const l of this.resumed) l();
-        return;
-      } catch {
-        // Still away; the next attempt waits longer.
-      }
-    }
+    if (await retryUntilUp(() => this.closed, () => this.connect())) for (const l of this.resumed) l();
   }
 
   publish(event: BusEvent) {

@@ -8,6 +8,24 @@ import { ClawlinkError } from "../../../errors";
 import { loadScripts } from "./scripts";
 
 /** The server's address without its password, as the operator sees it. */
+/**
+ * Tries `attempt` with backoff (100 ms doubling to 5 s) until it succeeds or `closed()` says to stop;
+ * resolves true once it succeeded. The store's connection and the bus's both wait out Redis this way.
+ */
+export async function retryUntilUp(closed: () => boolean, attempt: () => Promise<unknown>): Promise<boolean> {
+  for (let delay = 100; !closed(); delay = Math.min(delay * 2, 5000)) {
+    await Bun.sleep(delay);
+    if (closed()) return false;
+    try {
+      await attempt();
+      return true;
+    } catch {
+      // Still away; the next attempt waits longer.
+    }
+  }
+  return false;
+}
+
 export const redactUrl = (url: string) => url.replace(/\/\/([^@/]*:)?[^@/]*@/, (_m, user: string | undefined) => `//${user ?? ""}***@`);
 
 /** A connection that broke, as opposed to an error the server answered with. */
@@ -54,18 +72,14 @@ export class RedisConnection {
   }
 
   private async reconnect() {
-    for (let delay = 100; !this.closed; delay = Math.min(delay * 2, 5000)) {
-      await Bun.sleep(delay);
-      if (this.closed) return;
-      try {
+    const up = await retryUntilUp(
+      () => this.closed,
+      async () => {
         await this.client.connect();
         await loadScripts(this.client);
-        break;
-      } catch {
-        // Still away; the next attempt waits longer.
-      }
-    }
-    if (this.closed) return;
+      },
+    );
+    if (!up) return;
     this.failure = null;
     for (const l of this.health) l(null);
   }

@@ -3,7 +3,7 @@
  * reads, and the three things they may do. The page and the relay both take their types from here.
  */
 import * as v from "valibot";
-import { Capability, FileInfo, Id, Priority, TaskState, TASK_STATES, Timestamp } from "./schemas";
+import { FileInfo, Id, Priority, TaskState, Timestamp } from "./schemas";
 
 // ---------------------------------------------------------------- rows
 
@@ -54,7 +54,6 @@ export const TaskCounts = v.object({
   expired: v.number(),
 } satisfies Record<TaskState, v.GenericSchema>);
 export type TaskCounts = v.InferOutput<typeof TaskCounts>;
-export const emptyTaskCounts = (): TaskCounts => Object.fromEntries(TASK_STATES.map((s) => [s, 0])) as TaskCounts;
 
 /** One message in the live feed, without its body (`GET /v1/admin/messages/{id}` has it while the feed keeps it). */
 export const FeedItem = v.object({
@@ -127,8 +126,6 @@ const VersionNumber = (what: string) =>
   v.pipe(v.string(), v.toNumber(`${what} must be a version number`), v.integer(`${what} must be a whole number`), v.minValue(1, "versions start at 1"));
 export const DiffQuery = v.object({ from: VersionNumber("from"), to: VersionNumber("to") });
 
-export const TasksQuery = v.object({ state: v.optional(TaskState), agent: v.optional(Id), cap: v.optional(Capability) });
-
 export const DiffLine = v.object({ op: v.picklist([" ", "-", "+"]), text: v.string() });
 export const DiffHunk = v.object({ from_start: v.number(), to_start: v.number(), lines: v.array(DiffLine) });
 /** A line diff of two versions; `binary` or `too_large` instead of hunks when there is no line diff to show. */
@@ -143,8 +140,6 @@ export const FileDiff = v.object({
 export type FileDiff = v.InferOutput<typeof FileDiff>;
 export type DiffHunk = v.InferOutput<typeof DiffHunk>;
 export const MAX_DIFF_BYTES = 1024 * 1024;
-
-export const AgentRemoved = v.object({ id: Id, unregistered: v.literal(true) });
 
 // ---------------------------------------------------------------- WebSocket frames
 

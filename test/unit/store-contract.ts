@@ -797,6 +797,41 @@ export function storeContract(kind: StoreKind) {
       await s.close();
     });
 
+    test("a stale agent is kept while a message other than a broadcast waits or flies, and forgotten once it is acknowledged", async () => {
+      let s = await two(kind);
+      await s.enqueueIfRoom(progress("a", "b", "t_x", "p"), NONE);
+      await s.enqueueIfRoom(note("a", "b"), NONE);
+      const forget = async () => (await s.forgetAgents(T0 + 1, 10, T0 + 2, "forgotten", NONE)).agents.map((x) => x.id);
+      expect(await forget()).toEqual(["a"]);
+      const { messages } = await s.claimNext("b", null, T0, ACK);
+      expect(await forget()).toEqual([]);
+      await s.requeue("b", messages.map((m) => m.id));
+      s = await kind.again(s);
+      expect(await forget()).toEqual([]);
+      const again = await s.claimNext("b", null, T0, ACK);
+      expect(again.messages.map((m) => m.type).sort()).toEqual(["broadcast", "progress"]);
+      await s.ack("b", again.messages.map((m) => m.id));
+      expect(await forget()).toEqual(["b"]);
+      await s.close();
+    });
+
+    test("a connected agent is never forgotten, and many stale ones are forgotten up to the limit, past those kept", async () => {
+      let s = await two(kind);
+      // b holds a task: kept, and stalest, so every pass looks past it.
+      await s.createTask(task("t_1", "a", "b"), NONE);
+      for (let i = 0; i < 70; i++) await s.claimName(agent(`z${i}`), T0 + 10 + i, rules(T0));
+      s = await kind.again(s);
+      await s.attachConnection("a", "r1.1");
+      const forget = async (limit: number) => (await s.forgetAgents(T0 + 1000, limit, T0 + 2000, "forgotten", NONE)).agents.map((x) => x.id);
+      expect((await forget(66)).length).toBe(66);
+      expect(await forget(66)).toHaveLength(4);
+      expect(await forget(66)).toEqual([]);
+      expect((await s.listAgents()).map((x) => x.id).sort()).toEqual(["a", "b"]);
+      await s.detachConnection("a", "r1.1");
+      expect(await forget(66)).toEqual(["a"]);
+      await s.close();
+    });
+
     test("a stale agent with only broadcasts waiting is forgotten with them", async () => {
       const s = await two(kind);
       await s.enqueueIfRoom(note("a", "b"), NONE);

@@ -152,11 +152,16 @@ local function drop(id, now, note, room)
   local agent = get_agent(id)
   if not agent then return nil end
   redis.call("HDEL", key("agents"), id)
+  redis.call("ZREM", key("seen"), id)
   if redis.call("HGET", key("names"), agent.name) == id then redis.call("HDEL", key("names"), agent.name) end
   for _, mid in ipairs(redis.call("ZRANGE", key("q", id), 0, -1)) do settle(id, mid, slot_get(id, mid)) end
   for _, mid in ipairs(redis.call("SMEMBERS", key("fl", id))) do settle(id, mid, slot_get(id, mid)) end
   redis.call("DEL", key("q", id), key("m", id), key("body", id), key("fl", id))
-  for _, tid in ipairs(redis.call("ZRANGE", key("tl", id), 0, -1)) do
+  redis.call("HDEL", key("pins"), id)
+  -- Only the unfinished tasks it holds (`hd`), not every task it ever sent or held.
+  local holding = redis.call("SMEMBERS", key("hd", id))
+  table.sort(holding)
+  for _, tid in ipairs(holding) do
     local t = get_task(tid)
     if t and t.to == id and not FINAL[t.state] then change(t, { state = "failed", note = "assignee left: " .. note, at = now }, room) end
   end

@@ -1,4 +1,4 @@
-/** Three relays on one Redis act as one relay: agents on different relays find each other, delegate, broadcast, and never get a message twice. */
+/** Three relays on one Redis act as one relay: agents on different relays find each other, delegate, broadcast, co-edit files under leases, and never get a message twice. */
 import { afterAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -96,6 +96,58 @@ if (!redisMissing("test/e2e/redis.test.ts")) {
       expect(handed.length).toBe(N);
       expect(new Set(handed).size).toBe(N);
     });
+
+    const lines = (...l: string[]) => `${l.join("\n")}\n`;
+    const put = (home: string, relay: { url: string }, key: string, content: string, ...flags: string[]) => runCli(["file-put", "--key", key, ...flags, "--json"], { ...on(home, relay), stdin: content });
+    const plan = lines("# Plan", "", "goal: ship files", "", "owner: alice", "", "due: friday");
+
+    test("agents on three relays co-edit a file: a stale write conflicts, a merge keeps both edits, and each change names its author", async () => {
+      expect((await put(alice, r1, "plan.md", plan)).json).toMatchObject({ version: 1, author: "alice" });
+      expect((await put(bob, r2, "plan.md", plan.replace("goal: ship files", "goal: ship versioned files"), "--if-version", "1")).json).toMatchObject({ version: 2, author: "bob" });
+      // Carol, on a third relay, edited version 1 too: written as is, her edit would undo bob's.
+      const mine = plan.replace("due: friday", "due: monday");
+      const stale = await put(carol, r3, "plan.md", mine, "--if-version", "1");
+      expect(stale.code).toBe(6);
+      expect(stale.json.error.code).toBe("version_conflict");
+      expect(stale.json.error.message).toMatch(/^"plan\.md" is at version 2 \(written by bob at \S+Z\), not version 1; nothing was written$/);
+      const merged = await put(carol, r3, "plan.md", mine, "--if-version", "1", "--merge");
+      expect(merged.code).toBe(0);
+      expect(merged.json).toMatchObject({ version: 3, author: "carol", merged: true, created: true });
+      expect((await runCli(["file-get", "--key", "plan.md"], on(alice, r1))).stdout).toBe(plan.replace("goal: ship files", "goal: ship versioned files").replace("due: friday", "due: monday"));
+      // Alice's edit of the same line, made on version 2, overlaps carol's: refused, naming who wrote what.
+      const overlap = await runCli(["file-put", "--key", "plan.md", "--if-version", "2", "--merge"], { ...on(alice, r1), stdin: plan.replace("goal: ship files", "goal: ship versioned files").replace("due: friday", "due: sunday") });
+      expect(overlap.code).toBe(6);
+      expect(overlap.stderr).toContain('error: your edit of "plan.md" (made on version 2) overlaps changes in version 3 by carol in version 3: 1 conflicting hunk; nothing was written');
+      expect(overlap.stderr).toContain(["<<<<<<< version 3 (carol in version 3)", "due: monday", "||||||| version 2", "due: friday", "=======", "due: sunday", ">>>>>>> yours"].join("\n"));
+      const history = await runCli(["file-history", "--key", "plan.md", "--json"], on(bob, r2));
+      expect(history.json.map((v: { version: number; author: string }) => [v.version, v.author])).toEqual([[3, "carol"], [2, "bob"], [1, "alice"]]);
+    }, 30_000);
+
+    test("a lease taken through one relay holds on the others, until it is released or runs out", async () => {
+      const lock = await runCli(["file-lock", "--key", "plan.md", "--ttl", "60", "--json"], on(alice, r1));
+      expect(lock.code).toBe(0);
+      expect(lock.json).toMatchObject({ key: "plan.md", holder: "alice" });
+      expect((await runCli(["file-list", "--prefix", "plan", "--json"], on(bob, r2))).json[0].lock).toMatchObject({ holder: "alice", until: lock.json.until });
+      const blocked = await put(bob, r2, "plan.md", "bob's\n");
+      expect(blocked.code).toBe(6);
+      expect(blocked.json.error.code).toBe("file_locked");
+      expect(blocked.json.error.message).toMatch(new RegExp(`^"plan\\.md" is locked by alice until ${lock.json.until.replace(/\./g, "\\.")} \\(\\d+s from now\\); nothing was written$`));
+      const steal = await runCli(["file-lock", "--key", "plan.md", "--json"], on(carol, r3));
+      expect(steal.code).toBe(6);
+      expect(steal.json.error.message).toEndWith("you cannot lock it until then");
+      const unlock = await runCli(["file-unlock", "--key", "plan.md", "--json"], on(carol, r3));
+      expect(unlock.code).toBe(6);
+      expect(unlock.json.error.message).toStartWith('"plan.md" is locked by alice, not by you; only the holder can unlock it');
+      expect((await runCli(["file-unlock", "--key", "plan.md"], on(alice, r1))).stdout).toBe("unlocked plan.md\n");
+      expect((await put(bob, r2, "plan.md", "bob's\n")).json).toMatchObject({ version: 4, author: "bob" });
+
+      const short = await runCli(["file-lock", "--key", "plan.md", "--ttl", "5", "--json"], on(carol, r3));
+      expect(short.code).toBe(0);
+      expect((await put(bob, r2, "plan.md", "too soon\n")).json.error.code).toBe("file_locked");
+      await Bun.sleep(Math.max(0, Date.parse(short.json.until) - Date.now()) + 50);
+      expect((await put(bob, r2, "plan.md", "after the lease\n")).json).toMatchObject({ version: 5, author: "bob" });
+      expect((await runCli(["file-list", "--prefix", "plan", "--json"], on(alice, r1))).json[0].lock).toBeNull();
+    }, 30_000);
   });
 
   describe("starting a relay on Redis", () => {

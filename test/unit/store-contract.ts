@@ -5,6 +5,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import type { Message, Priority } from "../../src/protocol/schemas";
+import { MemoryStore } from "../../src/relay/store/memory";
 import type { NewAgent, NewEntry, Room, Store, TaskRecord } from "../../src/relay/store/port";
 
 export interface StoreKind {
@@ -796,6 +797,41 @@ export function storeContract(kind: StoreKind) {
       await s.close();
     });
 
+    test("a stale agent is kept while a message other than a broadcast waits or flies, and forgotten once it is acknowledged", async () => {
+      let s = await two(kind);
+      await s.enqueueIfRoom(progress("a", "b", "t_x", "p"), NONE);
+      await s.enqueueIfRoom(note("a", "b"), NONE);
+      const forget = async () => (await s.forgetAgents(T0 + 1, 10, T0 + 2, "forgotten", NONE)).agents.map((x) => x.id);
+      expect(await forget()).toEqual(["a"]);
+      const { messages } = await s.claimNext("b", null, T0, ACK);
+      expect(await forget()).toEqual([]);
+      await s.requeue("b", messages.map((m) => m.id));
+      s = await kind.again(s);
+      expect(await forget()).toEqual([]);
+      const again = await s.claimNext("b", null, T0, ACK);
+      expect(again.messages.map((m) => m.type).sort()).toEqual(["broadcast", "progress"]);
+      await s.ack("b", again.messages.map((m) => m.id));
+      expect(await forget()).toEqual(["b"]);
+      await s.close();
+    });
+
+    test("a connected agent is never forgotten, and many stale ones are forgotten up to the limit, past those kept", async () => {
+      let s = await two(kind);
+      // b holds a task: kept, and stalest, so every pass looks past it.
+      await s.createTask(task("t_1", "a", "b"), NONE);
+      for (let i = 0; i < 70; i++) await s.claimName(agent(`z${i}`), T0 + 10 + i, rules(T0));
+      s = await kind.again(s);
+      await s.attachConnection("a", "r1.1");
+      const forget = async (limit: number) => (await s.forgetAgents(T0 + 1000, limit, T0 + 2000, "forgotten", NONE)).agents.map((x) => x.id);
+      expect((await forget(66)).length).toBe(66);
+      expect(await forget(66)).toHaveLength(4);
+      expect(await forget(66)).toEqual([]);
+      expect((await s.listAgents()).map((x) => x.id).sort()).toEqual(["a", "b"]);
+      await s.detachConnection("a", "r1.1");
+      expect(await forget(66)).toEqual(["a"]);
+      await s.close();
+    });
+
     test("a stale agent with only broadcasts waiting is forgotten with them", async () => {
       const s = await two(kind);
       await s.enqueueIfRoom(note("a", "b"), NONE);
@@ -832,6 +868,49 @@ export function storeContract(kind: StoreKind) {
       expect((await s.listTasks("c", { after: "t_1", limit: 1 })).map((t) => t.id)).toEqual(["t_2"]);
       expect((await s.listTasks("c", { after: "t_15" })).map((t) => t.id)).toEqual(["t_2", "t_3"]);
       expect((await s.listTasks("c", { after: "t_3" })).map((t) => t.id)).toEqual([]);
+      await s.close();
+    });
+
+    test("pages of many tasks, made out of id order, follow the memory store's one order across pages, filtered or not", async () => {
+      let s = await two(kind);
+      const ref = await two({ name: "reference", open: () => new MemoryStore(), again: async (x) => x });
+      const N = 240;
+      // Made in a scrambled order, so a store that sorted only within a page would show it.
+      const made = Array.from({ length: N }, (_, i) => `t_${String((i * 97) % N).padStart(4, "0")}`);
+      const unassigned = (i: number) => i % 3 === 1 && i % 7 === 0;
+      for (const store of [s, ref]) {
+        await store.claimName(agent("c", "c", ["y"]), T0, rules(T0));
+        for (const [i, id] of made.entries()) {
+          const [from, to] = i % 3 === 0 ? ["c", "b"] : i % 3 === 1 ? ["a", unassigned(i) ? null : "c"] : ["a", "b"];
+          await store.createTask(task(id, from!, to!, unassigned(i) ? { cap: "y" } : {}), NONE);
+          if (i % 5 === 0) await store.transitionTask(id, ["queued"], { state: "canceled", note: "", at: T0, room: NONE, withdraw: true });
+        }
+        await store.assignWaiting("c", T0);
+      }
+      s = await kind.again(s);
+      const ids = (tasks: readonly TaskRecord[]) => tasks.map((t) => t.id);
+      const pages = async (store: Store, query: { state?: "canceled"; role?: "sent" | "held" }, limit: number) => {
+        const seen: string[] = [];
+        for (let after: string | undefined, i = 0; i < N; i++) {
+          const page = ids(await store.listTasks("c", { ...query, after, limit }));
+          expect(page.length).toBeLessThanOrEqual(limit);
+          if (page.length === 0) break;
+          seen.push(...page);
+          after = page.at(-1);
+        }
+        return seen;
+      };
+      // Held: sent to c, or waiting for its capability and assigned to it (a canceled one never was).
+      const held = made.filter((_, i) => i % 3 === 1 && !(unassigned(i) && i % 5 === 0)).sort();
+      const all = [...made.filter((_, i) => i % 3 === 0), ...held].sort();
+      expect(ids(await ref.listTasks("c", {}))).toEqual(all);
+      for (const [query, limit] of [[{}, 17], [{ role: "held" }, 10], [{ role: "sent" }, 25], [{ state: "canceled" }, 9]] as const) {
+        const whole = ids(await ref.listTasks("c", query));
+        expect(await pages(s, query, limit)).toEqual(whole);
+        expect(await pages(ref, query, limit)).toEqual(whole);
+      }
+      expect(ids(await s.listTasks("c", { role: "held" }))).toEqual(held);
+      expect(ids(await s.listTasks("c", { state: "canceled" }))).toEqual(all.filter((id) => made.indexOf(id) % 5 === 0));
       await s.close();
     });
   });

@@ -228,15 +228,22 @@ export class RedisStore implements Store {
   }
 
   async listTasks(agentId: string, query: TaskQuery) {
-    let ids = list<string>(await this.cmd("SMEMBERS", [this.k("tof", agentId)])).sort();
-    if (query.after !== undefined) ids = ids.filter((id) => id > query.after!);
+    const limit = query.limit ?? Infinity;
+    // Ids read in order from where the page starts, a batch at a time, until the page is full.
+    const batch = Math.min(Math.max(limit, 64), 1000);
     const out: TaskRecord[] = [];
-    for (const t of await this.tasksByIds(ids)) {
-      if (query.state && t.state !== query.state) continue;
-      if (query.role === "sent" && t.from !== agentId) continue;
-      if (query.role === "held" && t.to !== agentId) continue;
-      out.push(t);
-      if (query.limit !== undefined && out.length >= query.limit) break;
+    let from = query.after === undefined ? "-" : `(${query.after}`;
+    while (out.length < limit) {
+      const ids = list<string>(await this.cmd("ZRANGEBYLEX", [this.k("tl", agentId), from, "+", "LIMIT", 0, batch]));
+      for (const t of await this.tasksByIds(ids)) {
+        if (out.length >= limit) break;
+        if (query.state && t.state !== query.state) continue;
+        if (query.role === "sent" && t.from !== agentId) continue;
+        if (query.role === "held" && t.to !== agentId) continue;
+        out.push(t);
+      }
+      if (ids.length < batch) break;
+      from = `(${ids.at(-1)}`;
     }
     return out;
   }

@@ -1,7 +1,8 @@
 -- One agent's messages: `q:<agent>` (queued ids, scored by lane then sequence), `m:<agent>` (each slot's
 -- bookkeeping), `body:<agent>` (the message as sent), `fl:<agent>` (ids in flight), `flying` (every
--- flight by deadline, for the lease sweep), `ab:<agent>:<task>` (ids about a task) and `rb` (bytes
--- queued or in flight, by recipient).
+-- flight by deadline, for the lease sweep), `ab:<agent>:<task>` (ids about a task), `rb` (bytes
+-- queued or in flight, by recipient) and `pins` (queued slots that are not broadcasts, by recipient:
+-- what keeps a stale agent from being forgotten).
 local function slot_get(to, id)
   return getjson(key("m", to), id)
 end
@@ -14,10 +15,17 @@ local function score(s)
   return LANE[s.p] * 1e13 + s.seq
 end
 
+-- A queued slot that is not a broadcast counts toward its recipient's pins while it stays queued.
+local function pin(to, s, sign)
+  if s.t == "broadcast" then return end
+  if redis.call("HINCRBY", key("pins"), to, sign) <= 0 then redis.call("HDEL", key("pins"), to) end
+end
+
 -- Takes a slot out of its queue or flight and its index; its record stays.
 local function unlink(to, id, s)
   if s.w == "q" then
     redis.call("ZREM", key("q", to), id)
+    pin(to, s, -1)
   else
     redis.call("SREM", key("fl", to), id)
     redis.call("ZREM", key("flying"), to .. "\n" .. id)
@@ -95,6 +103,7 @@ local function queue(e, room)
   if rep then settle(e.to, rid, rep) end
   local s = { seq = redis.call("INCR", key("seq")), p = e.p, b = e.b, f = e.f, ab = about, co = e.co, t = e.t, key = e.key or "", w = "q", u = 0, c = "", ca = e.ca }
   redis.call("ZADD", key("q", e.to), score(s), e.id)
+  pin(e.to, s, 1)
   slot_put(e.to, e.id, s)
   redis.call("HSET", key("body", e.to), e.id, e.body)
   if about ~= "" then redis.call("SADD", key("ab", e.to, about), e.id) end
@@ -117,6 +126,7 @@ local function requeue_slots(to, ids)
       else
         s.w, s.u, s.c = "q", 0, ""
         redis.call("ZADD", key("q", to), score(s), id)
+        pin(to, s, 1)
         slot_put(to, id, s)
         if s.ab ~= "" then redis.call("SADD", key("ab", to, s.ab), id) end
         any = true
@@ -129,6 +139,7 @@ end
 -- Puts a queued slot in flight until `untilMs` on `conn` ("" for a poll).
 local function fly(to, id, s, untilMs, conn)
   redis.call("ZREM", key("q", to), id)
+  pin(to, s, -1)
   s.w, s.u, s.c = "f", untilMs, conn
   slot_put(to, id, s)
   redis.call("SADD", key("fl", to), id)

@@ -73,8 +73,14 @@ local function get_agent(id)
   return getjson(key("agents"), id)
 end
 
+-- `seen` indexes the agents with no connection by when they were last seen, for the forgetting sweep.
 local function put_agent(a)
   redis.call("HSET", key("agents"), a.id, cjson.encode(a))
+  if #a.conns == 0 then
+    redis.call("ZADD", key("seen"), a.lastSeen, a.id)
+  else
+    redis.call("ZREM", key("seen"), a.id)
+  end
 end
 
 -- By id when the value is shaped like one (the caller says), otherwise by name.

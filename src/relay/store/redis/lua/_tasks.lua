@@ -1,5 +1,5 @@
--- Task records: `t` (id -> record; its context apart, in `ctx`, as sent), `tof:<agent>` (its tasks, sent
--- or held), `hd:<agent>` (the unfinished tasks it holds) with `held` (their count, by agent), `unassigned`
+-- Task records: `t` (id -> record; its context apart, in `ctx`, as sent), `tl:<agent>` (its tasks, sent
+-- or held, all scored 0 so they sort by id: a page is one ZRANGEBYLEX), `hd:<agent>` (the unfinished tasks it holds) with `held` (their count, by agent), `unassigned`
 -- and `ttl` (by deadline), `fin` (finished, by when), `recent` (by last change), `idem` (sender + key -> id),
 -- `states` (counts), `w` (what each kept task weighs) with `finbytes` (the finished ones' total).
 local function held_add(agent, id)
@@ -56,9 +56,9 @@ end
 
 local function add_task(t)
   put_task(t)
-  redis.call("SADD", key("tof", t.from), t.id)
+  redis.call("ZADD", key("tl", t.from), 0, t.id)
   if has(t.idempotencyKey) then redis.call("HSET", key("idem"), t.from .. "\0" .. t.idempotencyKey, t.id) end
-  if has(t.to) then redis.call("SADD", key("tof", t.to), t.id) end
+  if has(t.to) then redis.call("ZADD", key("tl", t.to), 0, t.id) end
   redis.call("HINCRBY", key("states"), t.state, 1)
   redis.call("ZADD", key("recent"), t.updatedAt, t.id)
   if FINAL[t.state] then
@@ -84,7 +84,7 @@ local function book(state, to, t)
     if has(to) then held_del(to, t.id) end
     if has(t.to) then
       redis.call("ZREM", key("unassigned"), t.id)
-      redis.call("SADD", key("tof", t.to), t.id)
+      redis.call("ZADD", key("tl", t.to), 0, t.id)
       held_add(t.to, t.id)
     elseif t.state == "queued" then
       redis.call("ZADD", key("unassigned"), t.createdAt, t.id)
@@ -152,11 +152,16 @@ local function drop(id, now, note, room)
   local agent = get_agent(id)
   if not agent then return nil end
   redis.call("HDEL", key("agents"), id)
+  redis.call("ZREM", key("seen"), id)
   if redis.call("HGET", key("names"), agent.name) == id then redis.call("HDEL", key("names"), agent.name) end
   for _, mid in ipairs(redis.call("ZRANGE", key("q", id), 0, -1)) do settle(id, mid, slot_get(id, mid)) end
   for _, mid in ipairs(redis.call("SMEMBERS", key("fl", id))) do settle(id, mid, slot_get(id, mid)) end
   redis.call("DEL", key("q", id), key("m", id), key("body", id), key("fl", id))
-  for _, tid in ipairs(redis.call("SMEMBERS", key("tof", id))) do
+  redis.call("HDEL", key("pins"), id)
+  -- Only the unfinished tasks it holds (`hd`), not every task it ever sent or held.
+  local holding = redis.call("SMEMBERS", key("hd", id))
+  table.sort(holding)
+  for _, tid in ipairs(holding) do
     local t = get_task(tid)
     if t and t.to == id and not FINAL[t.state] then change(t, { state = "failed", note = "assignee left: " .. note, at = now }, room) end
   end

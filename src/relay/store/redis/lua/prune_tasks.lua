@@ -22,8 +22,8 @@ while true do
     redis.call("HDEL", key("ctx"), id)
     redis.call("ZREM", key("recent"), id)
     redis.call("HINCRBY", key("states"), t.state, -1)
-    redis.call("SREM", key("tof", t.from), id)
-    if has(t.to) then redis.call("SREM", key("tof", t.to), id) end
+    redis.call("ZREM", key("tl", t.from), id)
+    if has(t.to) then redis.call("ZREM", key("tl", t.to), id) end
     if has(t.idempotencyKey) then redis.call("HDEL", key("idem"), t.from .. "\0" .. t.idempotencyKey) end
   end
 end

@@ -102,5 +102,38 @@ if (!redisMissing("test/e2e/redis-failover.test.ts")) {
       expect(listener.stderr).toContain("lost; reconnecting");
       await listener.stop();
     }, 90_000);
+
+    test("a `listen --exec --respond` worker whose relay dies answers every task on the next relay, once each", async () => {
+      const r3 = await spawnRelay(["--redis", redis.url]);
+      const carol = tempHome();
+      expect((await runCli(["register", "--name", "carol", "--json"], { home: carol, relay: `${r3.url},${r1.url}` })).code).toBe(0);
+      const worker = new CliProcess(["listen", "--exec", "sleep 0.05; tr a-z A-Z", "--respond", "--type", "task"], { home: carol });
+      await worker.waitFor(/listening as carol/);
+      const alicePass = identityOf(alice, "alice");
+      const N = 12;
+      const ids: string[] = [];
+      for (let i = 0; i < N; i++) {
+        const r = await fetch(`${r1.url}/v1/messages`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${alicePass.secret}`, "content-type": "application/json" },
+          body: JSON.stringify({ type: "task", to: "carol", task: `job ${i}`, lease_s: 300 }),
+        });
+        expect(r.status).toBe(201);
+        ids.push(((await r.json()) as { id: string }).id);
+        if (i === N / 2) {
+          await eventually(() => worker.stderr.includes("exited 0") || worker.stdout.includes("exited 0"), 15_000);
+          await r3.relay.stop("SIGKILL");
+        }
+      }
+      const task = async (id: string) => (await (await fetch(`${r1.url}/v1/tasks/${id}`, { headers: { authorization: `Bearer ${alicePass.secret}` } })).json()) as TaskView;
+      await eventually(async () => (await Promise.all(ids.map(task))).every((t) => t.state === "completed"), 45_000);
+      for (const [i, id] of ids.entries()) {
+        const t = await task(id);
+        expect(t.result).toContain(`"TASK":"JOB ${i}"`);
+        expect(t.history.filter((h) => h.state === "completed")).toHaveLength(1);
+      }
+      expect(worker.stderr).toContain("lost; reconnecting");
+      await worker.stop();
+    }, 90_000);
   });
 }

@@ -94,12 +94,16 @@ type Socket = Parameters<NonNullable<WebSocketHandler<SocketData>["open"]>>[0];
 function pushMany(ws: Socket, msgs: readonly Message[]): { taken: number; full: boolean } {
   let taken = 0;
   if (!ws.data.batch) {
-    for (const message of msgs) {
-      const sent = ws.send(`{"op":"message","message":${messageJson(message)}}`);
-      if (sent !== 0) taken++;
-      if (sent <= 0) return { taken, full: true };
-    }
-    return { taken, full: false };
+    let full = false;
+    // One write for all the frames, not one each.
+    ws.cork(() => {
+      for (const message of msgs) {
+        const sent = ws.send(`{"op":"message","message":${messageJson(message)}}`);
+        if (sent !== 0) taken++;
+        if (sent <= 0) return void (full = true);
+      }
+    });
+    return { taken, full };
   }
   let parts: string[] = [];
   let size = 0;

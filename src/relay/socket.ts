@@ -139,10 +139,10 @@ function sendBatch(relay: Relay, ws: Socket, ref: FrameRef | undefined, raw: rea
     }
     batch.push(m.output);
   }
-  const agent = ws.data.agent;
-  void Promise.all(batch.map((m) => relay.send(agent, m).then((sent): BatchResult => sent, (err): BatchResult => ({ error: errorBody(err) })))).then((results) =>
-    ws.send(frame({ op: "sent", ref, results })),
-  );
+  void relay.sendMany(ws.data.agent, batch).then((outcomes) => {
+    const results = outcomes.map((o): BatchResult => (o.ok ? o.sent : { error: errorBody(o.error) }));
+    ws.send(frame({ op: "sent", ref, results }));
+  });
 }
 
 /** What a socket takes: file changes under a prefix (`file-watch`), some types (`listen --type`), or everything. */

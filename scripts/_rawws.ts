@@ -77,8 +77,13 @@ export function openRaw(url: string, headers: Record<string, string>, onText: Te
       }
     };
 
+    // The last text sent and its frame: a load that sends the same text again is not encoded again.
+    let last: { text: string; frame: Buffer } | undefined;
     const peer: Peer = {
-      send: (text) => enqueue(sock!, encode(0x1, Buffer.from(text))),
+      send: (text) => {
+        if (last?.text !== text) last = { text, frame: encode(0x1, Buffer.from(text)) };
+        enqueue(sock!, last.frame);
+      },
       async close() {
         if (!sock || sock.data.closed) return;
         flush(sock);

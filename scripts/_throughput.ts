@@ -13,6 +13,11 @@ import { join } from "node:path";
 
 const TARGET_RPS = 30_000;
 const TARGET_P99_MS = 10;
+/** Task POST against a bare Bun.serve parsing the same body, both under wrk (issue 10). */
+const TARGET_OF_BARE = 0.7;
+/** wrk's load: 2 threads, 50 connections (issue 10's measurement). */
+const WRK_THREADS = 2;
+const WRK_CONNECTIONS = 50;
 
 const BROADCAST = { type: "broadcast", content: "build 4812 is green; main is open again", topic: "ci", tags: ["ci", "main"] };
 const task = (to: string) => ({
@@ -65,6 +70,10 @@ export async function throughput(ctx: BenchContext): Promise<Figure[]> {
   ctx.log(
     `throughput baseline (bare Bun.serve: read body, JSON.parse, reply; bun loadgen, ${ctx.connections} conns): ${fmtInt(base.rps)} req/s, p50 ${fmtMs(base.latency.p50)}, p99 ${fmtMs(base.latency.p99)}; cpu ${fmtCpu("server", base.relayCpu)}, ${fmtCpu("loadgen", base.clientCpu)}; server ${fmtCpuPerOp(base.relayCpu, base.rps, "req")}`,
   );
+  const bareWrk = ctx.wrk && Bun.which("wrk") ? await measureBaselineWrk(ctx) : undefined;
+  if (bareWrk) {
+    ctx.log(`throughput baseline (bare Bun.serve; ${wrkLabel(ctx)}): ${fmtInt(bareWrk.rps)} req/s, p50 ${fmtMs(bareWrk.p50)}, p99 ${fmtMs(bareWrk.p99)}; cpu ${fmtCpu("server", bareWrk.relayCpu)}, ${fmtCpu("wrk", bareWrk.wrkCpu)}; server ${fmtCpuPerOp(bareWrk.relayCpu, bareWrk.rps, "req")}`);
+  }
   for (const mix of MIXES) {
     const relay = await spawnRelay({ flags: mix.flags, profileDir: ctx.profileDir && join(ctx.profileDir, `throughput-${MIXES.indexOf(mix)}`) });
     try {
@@ -84,8 +93,15 @@ export async function throughput(ctx: BenchContext): Promise<Figure[]> {
       if (ctx.wrk && Bun.which("wrk")) {
         const w = await measureWrk(relay, ctx, { headers, body: JSON.stringify(body) });
         if (w) {
+          const ofBare: Figure = { name: `throughput ${mix.name}, wrk, of bare Bun.serve`, value: bareWrk ? w.rps / bareWrk.rps : NaN, unit: "x", better: "higher", target: TARGET_OF_BARE };
+          figures.push(
+            { name: `throughput ${mix.name}, wrk (req/s)`, value: w.rps, unit: "req/s", better: "higher" },
+            { name: `throughput ${mix.name}, wrk (relay µs CPU/req)`, value: (w.relayCpu * 1e6) / w.rps, unit: "µs", better: "lower" },
+            ofBare,
+          );
           ctx.log(
-            `throughput (${mix.name}; wrk -t1 -c${ctx.connections}, ${ctx.durationMs / 1000}s): ${fmtInt(w.rps)} req/s, p50 ${fmtMs(w.p50)}, p99 ${fmtMs(w.p99)}; ${w.non2xx} non-2xx; cpu ${fmtCpu("relay", w.relayCpu)}, ${fmtCpu("wrk", w.wrkCpu)}`,
+            `throughput (${mix.name}; ${wrkLabel(ctx)}): ${fmtInt(w.rps)} req/s, p50 ${fmtMs(w.p50)}, p99 ${fmtMs(w.p99)}; ${w.non2xx} non-2xx; cpu ${fmtCpu("relay", w.relayCpu)}, ${fmtCpu("wrk", w.wrkCpu)}; relay ${fmtCpuPerOp(w.relayCpu, w.rps, "req")}; ` +
+              `${ofBare.value.toFixed(2)}x bare Bun.serve under wrk (target >= ${TARGET_OF_BARE}x) ${verdict(ofBare)}`,
           );
         }
       }
@@ -118,10 +134,21 @@ async function measureBaseline(ctx: BenchContext): Promise<Measured> {
   }
 }
 
-/** The same load through wrk, for a second opinion on the in-repo generator. */
+const wrkLabel = (ctx: BenchContext) => `wrk -t${WRK_THREADS} -c${WRK_CONNECTIONS}, ${ctx.durationMs / 1000}s`;
+
+async function measureBaselineWrk(ctx: BenchContext) {
+  const server = await spawnBaseline();
+  try {
+    return await measureWrk(server, ctx, { headers: {}, body: JSON.stringify(BROADCAST) });
+  } finally {
+    await server.stop();
+  }
+}
+
+/** The same load through wrk (2 threads, 50 connections), which takes less CPU than the in-repo generator. */
 async function measureWrk(server: ServerProcess, ctx: BenchContext, req: { headers: Record<string, string>; body: string }) {
   const script = join(import.meta.dir, "wrk-post.lua");
-  const args = ["wrk", "-t1", `-c${ctx.connections}`, `-d${Math.round(ctx.durationMs / 1000)}s`, "--latency", "-s", script, `${server.url}/v1/messages`];
+  const args = ["wrk", `-t${WRK_THREADS}`, `-c${WRK_CONNECTIONS}`, `-d${Math.round(ctx.durationMs / 1000)}s`, "--latency", "-s", script, `${server.url}/v1/messages`];
   const env = { ...process.env, BENCH_AUTH: req.headers.authorization ?? "", BENCH_BODY: req.body };
   const proc = track(Bun.spawn(args, { env, stdout: "pipe", stderr: "pipe" }));
   const relayCpu = cpuMeter(server.pid);

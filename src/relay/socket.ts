@@ -94,12 +94,16 @@ type Socket = Parameters<NonNullable<WebSocketHandler<SocketData>["open"]>>[0];
 function pushMany(ws: Socket, msgs: readonly Message[]): { taken: number; full: boolean } {
   let taken = 0;
   if (!ws.data.batch) {
-    for (const message of msgs) {
-      const sent = ws.send(`{"op":"message","message":${messageJson(message)}}`);
-      if (sent !== 0) taken++;
-      if (sent <= 0) return { taken, full: true };
-    }
-    return { taken, full: false };
+    let full = false;
+    // One write for all the frames, not one each.
+    ws.cork(() => {
+      for (const message of msgs) {
+        const sent = ws.send(`{"op":"message","message":${messageJson(message)}}`);
+        if (sent !== 0) taken++;
+        if (sent <= 0) return void (full = true);
+      }
+    });
+    return { taken, full };
   }
   let parts: string[] = [];
   let size = 0;
@@ -135,10 +139,10 @@ function sendBatch(relay: Relay, ws: Socket, ref: FrameRef | undefined, raw: rea
     }
     batch.push(m.output);
   }
-  const agent = ws.data.agent;
-  void Promise.all(batch.map((m) => relay.send(agent, m).then((sent): BatchResult => sent, (err): BatchResult => ({ error: errorBody(err) })))).then((results) =>
-    ws.send(frame({ op: "sent", ref, results })),
-  );
+  void relay.sendMany(ws.data.agent, batch).then((outcomes) => {
+    const results = outcomes.map((o): BatchResult => (o.ok ? o.sent : { error: errorBody(o.error) }));
+    ws.send(frame({ op: "sent", ref, results }));
+  });
 }
 
 /** What a socket takes: file changes under a prefix (`file-watch`), some types (`listen --type`), or everything. */

@@ -1,6 +1,8 @@
 /** The relay's core through its façade: a hand-driven clock, and sinks that stand in for sockets. No I/O, no sleeping on the clock. */
 import { describe, expect, test } from "bun:test";
-import type { Message, Task } from "../../src/protocol/schemas";
+import * as v from "valibot";
+import type { ClawlinkError } from "../../src/errors";
+import { SendMessage, type Message, type Task } from "../../src/protocol/schemas";
 import type { AgentRecord } from "../../src/relay/store/port";
 import { Relay } from "../../src/relay/core/relay";
 import { MemoryStore } from "../../src/relay/store/memory";
@@ -20,6 +22,20 @@ describe("relay core", () => {
     await advance(2_000);
     expect((await relay.getTask(a, id)).state).toBe("queued");
     expect(await relay.take(b, { max: 10 })).toEqual([expect.objectContaining({ id, attempt: 2 })]);
+  });
+
+  test("a batch is sent in order, each message as if alone: plain replies queued together, a task and refusals in their places", async () => {
+    const { relay, register, advance } = setup({ maxQueue: 3 });
+    const a = await register("a");
+    const b = await register("b");
+    const reply = (i: number, to = "b") => v.parse(SendMessage, { type: "response", to, in_reply_to: "m_x", result: `r${i}` });
+    const batch = [reply(1), reply(2, "ghost"), v.parse(SendMessage, { type: "task", to: "b", task: "t" }), reply(3), { ...reply(4), from: "b" }, reply(5), reply(6)];
+    const out = await relay.sendMany(a, batch);
+    expect(out.map((o) => (o.ok ? `to ${o.sent.to}` : (o.error as ClawlinkError).code))).toEqual(["to " + b.id, "unknown_agent", "to " + b.id, "to " + b.id, "forbidden", "queue_full", "queue_full"]);
+    const got = await relay.take(b, { max: 10 });
+    expect(got.map((m) => (m.type === "response" ? m.result : m.type))).toEqual(["r1", "task", "r3"]);
+    expect(got.map((m) => m.id).sort()).toEqual(out.flatMap((o) => (o.ok ? [o.sent.id] : [])).sort());
+    await advance(0);
   });
 
   test("a broadcast not acknowledged within the ack window comes back", async () => {

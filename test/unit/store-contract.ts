@@ -225,6 +225,31 @@ export function storeContract(kind: StoreKind) {
       await s.close();
     });
 
+    test("enqueueMany queues each message in order as enqueueIfRoom would, refusing alone one that does not fit", async () => {
+      let s = await two(kind);
+      const big = "x".repeat(1000);
+      const entries = [note("a", "b", "first"), note("a", "nobody"), note("a", "b", big), note("a", "b", "low", "low"), note("a", "b", "urgent", "urgent")];
+      const { results, effects } = await s.enqueueMany(entries, { maxQueuedBytes: 900 });
+      expect(results).toEqual([
+        { ok: true, id: entries[0]!.msg.id },
+        { ok: false, refused: "unknown_agent" },
+        expect.objectContaining({ ok: false, refused: "relay_full" }),
+        { ok: true, id: entries[3]!.msg.id },
+        { ok: true, id: entries[4]!.msg.id },
+      ]);
+      expect(effects.messages.map((m) => m.msg.id)).toEqual([entries[0]!.msg.id, entries[3]!.msg.id, entries[4]!.msg.id]);
+      expect((await s.enqueueMany([], NONE)).results).toEqual([]);
+      s = await kind.again(s);
+      const { messages } = await s.claimNext("b", null, T0, ACK);
+      expect(messages.map((m) => (m.type === "broadcast" ? m.content : ""))).toEqual(["urgent", "first", "low"]);
+      // The queue bound counts what the same call queued before.
+      await s.ack("b", ids(messages));
+      const r = await s.enqueueMany([note("a", "b"), note("a", "b"), note("a", "b")], { maxQueue: 2 });
+      expect(r.results.map((x) => x.ok)).toEqual([true, true, false]);
+      expect(r.results[2]).toEqual({ ok: false, refused: "queue_full", waiting: 2, name: "b" });
+      await s.close();
+    });
+
     test("every way a message leaves gives its bytes back: read, withdrawn, replaced, expired, its recipient gone", async () => {
       let s = await two(kind);
       await s.claimName(agent("c", "c", ["y"]), T0, rules(T0));

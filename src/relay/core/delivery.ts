@@ -82,6 +82,8 @@ export interface DeliveryOptions {
 
 export class Delivery {
   private pumps = new Map<string, Pump>();
+  /** Pumps kicked and agents' long polls to wake in this turn of the event loop, started at its end. */
+  private due: { pumps: Set<Pump>; wake: Set<string> } | undefined;
   private waiters = new Map<string, Set<() => void>>();
   private watches = new Map<string, Set<Watch>>();
   private batch: number;
@@ -104,11 +106,8 @@ export class Delivery {
       case "queued": {
         const pump = this.pumps.get(e.agent);
         if (pump) this.kick(pump);
-        const waiting = this.waiters.get(e.agent);
-        if (waiting) {
-          this.waiters.delete(e.agent);
-          for (const wake of waiting) wake();
-        }
+        // Long polls are woken after the sockets' pumps have claimed, as when both were woken at once.
+        if (this.waiters.has(e.agent)) this.schedule().wake.add(e.agent);
         return;
       }
       case "task":
@@ -177,13 +176,40 @@ export class Delivery {
     if (pump) this.kick(pump);
   }
 
+  /**
+   * A pump starts once the event loop has read what else arrived in this turn, so the messages of
+   * many frames are claimed together and go out in one frame (or one write) instead of one each.
+   */
   private kick(pump: Pump) {
     if (pump.running) {
       pump.again = true;
       return;
     }
-    void this.pump(pump);
+    this.schedule().pumps.add(pump);
   }
+
+  private schedule() {
+    if (!this.due) {
+      this.due = { pumps: new Set(), wake: new Set() };
+      setImmediate(this.runDue);
+    }
+    return this.due;
+  }
+
+  private runDue = () => {
+    const due = this.due!;
+    this.due = undefined;
+    for (const pump of due.pumps) {
+      if (pump.running) pump.again = true;
+      else void this.pump(pump);
+    }
+    for (const agent of due.wake) {
+      const waiting = this.waiters.get(agent);
+      if (!waiting) continue;
+      this.waiters.delete(agent);
+      for (const wake of waiting) wake();
+    }
+  };
 
   /**
    * Hands queued messages to the agent's sockets until the queue is empty or every socket is backed

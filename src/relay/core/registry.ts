@@ -34,6 +34,8 @@ const FORGET_SWEEP_MS = 15_000;
 
 /** A request within this long of the last one does not mark its agent seen again: one write a second at most. */
 const SEEN_GRANULARITY_MS = 1000;
+/** Verified secrets remembered at most; past it the memory starts afresh. */
+const VERIFIED_MAX = 4096;
 
 export function unknownAgent(idOrName: string): never {
   throw notFound("unknown_agent", `no agent is registered as "${idOrName}"`, "run `clawlink discover --all` to see the registered agents' ids and names");
@@ -54,6 +56,8 @@ export class Registry {
   /** Only a store that forgets everything at a restart (memory) lets a name claim from before it take a name back. */
   private readonly reclaims: boolean;
   private readonly reclaimed = new Map<string, { name: string; by: string }>();
+  /** Secrets that matched their agent's record, with their hash: a busy agent's requests skip hashing it again. */
+  private readonly verified = new Map<string, string>();
 
   constructor(
     private store: Store,
@@ -84,7 +88,15 @@ export class Registry {
     const id = secretId(secret);
     if (!id) return undefined;
     const agent = await this.store.getAgent(id);
-    if (!agent || !safeEqual(agent.secretHash, sha256Hex(secret))) return undefined;
+    if (!agent) return undefined;
+    // The record is still compared every time, so a secret replaced by a new registration stops working at once.
+    const hash = this.verified.get(secret) ?? sha256Hex(secret);
+    if (!safeEqual(agent.secretHash, hash)) return undefined;
+    if (!this.verified.has(secret)) {
+      // Bounded, and only secrets that matched a record, so a flood of made-up secrets cannot grow it.
+      if (this.verified.size >= VERIFIED_MAX) this.verified.clear();
+      this.verified.set(secret, hash);
+    }
     const now = this.clock();
     return now - agent.lastSeen < SEEN_GRANULARITY_MS ? agent : await this.store.touchAgent(agent.id, now);
   }

@@ -19,7 +19,7 @@ import { Files, type PutOptions, type Upload } from "./files";
 import type { AdminCore } from "../admin/port";
 import { operator } from "./operator";
 import { Registry, resolveAgent, type RegisterOptions } from "./registry";
-import { Tasks, type TaskFilter, type TaskPage } from "./tasks";
+import { Tasks, type Outcome, type TaskFilter, type TaskPage } from "./tasks";
 
 export interface CoreOptions {
   version?: string;
@@ -77,6 +77,7 @@ export interface PeerList {
 }
 
 /** What the transports see of the core's records and options: types only, through the façade. */
+export type { Outcome } from "./tasks";
 export type { AgentRecord, Connection, FileVersionRecord, PutOptions, Sink, TaskWatcher, Upload, Want };
 
 export class Relay {
@@ -221,6 +222,33 @@ export class Relay {
       case "broadcast":
         return this.broadcast(sender, msg);
     }
+  }
+
+  /**
+   * A batch: each message sent as if alone, in order, and what became of each. Plain replies next to
+   * each other (the bulk of a busy stream) are queued together in one store step. The recipients of
+   * replies are looked up first, so that every send then starts in the batch's order.
+   */
+  async sendMany(sender: AgentRecord, msgs: readonly SendMessage[]): Promise<Outcome[]> {
+    const found = await this.tasks.recipients(msgs);
+    const parts: Promise<Outcome[]>[] = [];
+    let run: Extract<SendMessage, { type: "response" }>[] = [];
+    const flush = () => {
+      const replies = run;
+      run = [];
+      // A store that failed refuses every message of the run, as it would each alone.
+      if (replies.length) parts.push(this.tasks.replyMany(sender, replies, found).catch((error): Outcome[] => replies.map(() => ({ ok: false, error }))));
+    };
+    for (const msg of msgs) {
+      if (Tasks.isPlainReply(msg) && (msg.from === undefined || msg.from === sender.id || msg.from === sender.name)) {
+        run.push(msg);
+        continue;
+      }
+      flush();
+      parts.push(this.send(sender, msg).then((sent): Outcome[] => [{ ok: true, sent }], (error): Outcome[] => [{ ok: false, error }]));
+    }
+    flush();
+    return (await Promise.all(parts)).flat();
   }
 
   /** Queues a copy for every other agent; an agent whose queue is full misses it. */

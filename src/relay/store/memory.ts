@@ -23,6 +23,7 @@ import {
   type NewEntry,
   type NewTask,
   type QueuedMessage,
+  type QueuedOne,
   type NewFileVersion,
   type Reclaimed,
   type Refusal,
@@ -36,6 +37,7 @@ import {
 import { aboutOf, applyChange, canReceive, coalesces, finishedBytes, frozen, frozenTask, isFinal, lost, messageBytes, notes, notices, RELAY, shareOf, taskMessage } from "./rules";
 
 const EMPTY_CLAIM = Object.freeze({ messages: Object.freeze([]) as readonly Message[], effects: NO_EFFECTS });
+const UNKNOWN_AGENT = Object.freeze({ ok: false, refused: "unknown_agent" } as const);
 const DELIVERABLE: readonly TaskState[] = ["queued", "delivered", "working"];
 
 const NONE: readonly string[] = Object.freeze([]);
@@ -348,6 +350,16 @@ export class MemoryStore implements Store {
     if (slot === null) return { ok: false, refused: "unknown_agent" };
     if ("ok" in slot) return slot;
     return { ok: true, id: entry.msg.id, effects: fx.effects };
+  }
+
+  async enqueueMany(entries: readonly NewEntry[], room: Room) {
+    const fx = new Changes();
+    const results: QueuedOne[] = [];
+    for (const entry of entries) {
+      const slot = this.queue(entry, room, fx);
+      results.push(slot === null ? UNKNOWN_AGENT : "ok" in slot ? slot : { ok: true, id: entry.msg.id });
+    }
+    return { results, effects: fx.effects };
   }
 
   async broadcast(msg: Message, except: string | null, room: Room) {

@@ -254,6 +254,9 @@ export type Created =
 
 export type Enqueued = { readonly ok: true; readonly id: string; readonly effects: Effects } | Refusal | No<"unknown_agent">;
 
+/** What became of one message of `enqueueMany`. */
+export type QueuedOne = { readonly ok: true; readonly id: string } | Refusal | No<"unknown_agent">;
+
 export type TaskChanged =
   | { readonly ok: true; readonly task: TaskRecord; readonly effects: Effects }
   | No<"unknown_task">
@@ -308,6 +311,8 @@ export interface Store {
   // ---------------------------------------------------------------- messages
   /** Queues one message within `room`. */
   enqueueIfRoom(entry: NewEntry, room: Room): Promise<Enqueued>;
+  /** Queues each message in order as `enqueueIfRoom` would, in one step: one that does not fit is refused alone, the rest are queued. */
+  enqueueMany(entries: readonly NewEntry[], room: Room): Promise<{ readonly results: readonly QueuedOne[]; readonly effects: Effects }>;
   /** Queues `msg` for every agent but `except` that has room; returns who got it. */
   broadcast(msg: Message, except: string | null, room: Room): Promise<{ readonly recipients: number; readonly effects: Effects }>;
   /**

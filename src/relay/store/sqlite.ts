@@ -321,6 +321,7 @@ export class SqliteStore extends MemoryStore {
   override attachConnection(...a: Args<"attachConnection">) { return this.durable(() => super.attachConnection(...a)); }
   override detachConnection(...a: Args<"detachConnection">) { return this.durable(() => super.detachConnection(...a)); }
   override enqueueIfRoom(...a: Args<"enqueueIfRoom">) { return this.durable(() => super.enqueueIfRoom(...a)); }
+  override enqueueMany(...a: Args<"enqueueMany">) { return this.durable(() => super.enqueueMany(...a)); }
   override broadcast(...a: Args<"broadcast">) { return this.durable(() => super.broadcast(...a)); }
   override claimNext(...a: Args<"claimNext">) {
     // For a socket, nothing a claim wrote matters after a restart (its messages are queued again), so it does not wait for the disk.

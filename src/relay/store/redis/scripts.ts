@@ -19,6 +19,7 @@ import createTask from "./lua/create_task.lua" with { type: "text" };
 import deleteFileIf from "./lua/delete_file_if.lua" with { type: "text" };
 import detachConnection from "./lua/detach_connection.lua" with { type: "text" };
 import enqueueIfRoom from "./lua/enqueue_if_room.lua" with { type: "text" };
+import enqueueMany from "./lua/enqueue_many.lua" with { type: "text" };
 import expireLeases from "./lua/expire_leases.lua" with { type: "text" };
 import expireUnread from "./lua/expire_unread.lua" with { type: "text" };
 import expireTasks from "./lua/expire_tasks.lua" with { type: "text" };
@@ -49,6 +50,7 @@ const OPERATIONS = {
   delete_file_if: deleteFileIf,
   detach_connection: detachConnection,
   enqueue_if_room: enqueueIfRoom,
+  enqueue_many: enqueueMany,
   expire_leases: expireLeases,
   expire_tasks: expireTasks,
   expire_unread: expireUnread,

@@ -10,6 +10,7 @@ import { AGENT_ID_RE, type TaskState } from "../../../protocol/schemas";
 import { iso } from "../../clock";
 import { newId, newSortableId } from "../../ids";
 import {
+  NO_EFFECTS,
   type AgentRecord,
   type ClaimedName,
   type ClaimOptions,
@@ -32,6 +33,7 @@ import {
   type NewEntry,
   type NewFileVersion,
   type NewTask,
+  type QueuedOne,
   type Reclaimed,
   type Room,
   type Store,
@@ -158,6 +160,13 @@ export class RedisStore implements Store {
     const r = await this.run<{ ok: boolean; fx?: RawFx }>("enqueue_if_room", { entry: entryOf(entry), room });
     if (!r.ok) return r as Enqueued;
     return { ok: true, id: entry.msg.id, effects: effectsOf(r.fx) };
+  }
+
+  async enqueueMany(entries: readonly NewEntry[], room: Room) {
+    if (entries.length === 0) return { results: [], effects: NO_EFFECTS };
+    const r = await this.run<{ results: unknown; fx: RawFx }>("enqueue_many", { entries: entries.map(entryOf), room });
+    const results = list<{ ok: boolean }>(r.results).map((x, i): QueuedOne => (x.ok ? { ok: true, id: entries[i]!.msg.id } : (x as QueuedOne)));
+    return { results, effects: effectsOf(r.fx) };
   }
 
   async broadcast(msg: NewEntry["msg"], except: string | null, room: Room) {

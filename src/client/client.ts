@@ -37,6 +37,11 @@ export interface ClientOptions {
 }
 
 type Auth = "token" | "agent";
+/** A request body; a function opens it anew for each relay tried (a stream can be read only once). */
+type Body = Bun.BodyInit | (() => Bun.BodyInit);
+
+/** The connection was refused or the host not found: nothing of the request reached any relay. */
+const refused = (err: unknown) => /^(ECONNREFUSED|ConnectionRefused|ENOTFOUND|EHOSTUNREACH|ENETUNREACH)$/.test((err as { code?: string }).code ?? "");
 
 export class Client {
   private trust: { ca: string[] } | undefined;
@@ -78,7 +83,7 @@ export class Client {
   }
 
   /** Sends a request and returns the raw response, or throws the relay's error. */
-  async raw(method: string, path: string, init: { auth?: Auth; body?: Bun.BodyInit; json?: unknown; headers?: Record<string, string>; signal?: AbortSignal } = {}): Promise<Response> {
+  async raw(method: string, path: string, init: { auth?: Auth; body?: Body; json?: unknown; headers?: Record<string, string>; signal?: AbortSignal } = {}): Promise<Response> {
     const headers = this.headers(init.auth ?? "agent", init.headers);
     let body = init.body;
     if (init.json !== undefined) {
@@ -86,16 +91,19 @@ export class Client {
       headers["content-type"] = "application/json";
     }
     let res: Response;
-    // A relay that cannot be reached gives way to the next of the list; each is tried once. A body that is a stream cannot be sent twice.
-    for (let tries = typeof body === "string" || body === undefined ? this.urls.length : 1; ; tries--) {
+    // A relay that cannot be reached gives way to the next of the list; each is tried once. A stream is sent once
+    // unless given as a function that opens it again; a file's body moves on only when nothing of it was sent.
+    const small = typeof body === "string" || body === undefined;
+    for (let tries = body instanceof ReadableStream ? 1 : this.urls.length; ; tries--) {
       try {
         // Never followed: a redirect could carry the token, the secret and task bodies anywhere, over http too.
-        res = await fetch(this.relay + path, { method, headers, body, signal: init.signal, duplex: "half", tls: this.tls, redirect: "manual" } as RequestInit);
+        const sent = typeof body === "function" ? body() : body;
+        res = await fetch(this.relay + path, { method, headers, body: sent, signal: init.signal, duplex: "half", tls: this.tls, redirect: "manual" } as RequestInit);
         break;
       } catch (err) {
         if ((err as Error).name === "AbortError" || (err as Error).name === "TimeoutError") throw err;
         const failed = unreachable(this.relay, err, this.opts.relayFrom, this.opts.ca !== undefined);
-        if (tries <= 1 || !this.failover()) throw failed;
+        if (tries <= 1 || (!small && !refused(err)) || !this.failover()) throw failed;
       }
     }
     if (res.status >= 300 && res.status < 400) throw redirected(this.relay, this.relay + path, res);
@@ -157,7 +165,7 @@ export class Client {
     return this.call(Task, "POST", `/v1/tasks/${encodeURIComponent(id)}/cancel`);
   }
   /** Uploads a new version; `ifVersion` makes it a compare-and-swap, `merge` lets the relay merge text edits. */
-  async putFile(key: string, body: Bun.BodyInit, opts: { ifVersion?: number; merge?: boolean; size?: number } = {}) {
+  async putFile(key: string, body: Body, opts: { ifVersion?: number; merge?: boolean; size?: number } = {}) {
     const headers: Record<string, string> = { "content-type": "application/octet-stream" };
     // A streamed body (counted for a progress bar) still declares its length, so the relay sizes its buffer once.
     if (opts.size !== undefined) headers["content-length"] = String(opts.size);

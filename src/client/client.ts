@@ -102,8 +102,8 @@ export class Client {
         break;
       } catch (err) {
         if ((err as Error).name === "AbortError" || (err as Error).name === "TimeoutError") throw err;
-        const failed = unreachable(this.relay, err, this.opts.relayFrom, this.opts.ca !== undefined);
-        if (tries <= 1 || (!small && !refused(err)) || !this.failover()) throw failed;
+        const moveOn = tries > 1 && (small || refused(err));
+        if (!moveOn || !this.failover()) throw unreachable(this.relay, err, this.opts.relayFrom, this.opts.ca !== undefined, tries <= 1 ? this.relays : undefined);
       }
     }
     if (res.status >= 300 && res.status < 400) throw redirected(this.relay, this.relay + path, res);
@@ -231,17 +231,22 @@ const socketPath = (q: SocketQuery) => `/v1/ws${toQuery({ task: q.task || undefi
 
 const filePath = (key: string, base = "/v1/files/") => base + key.split("/").map(encodeURIComponent).join("/");
 
-export function unreachable(relay: string, cause?: unknown, from?: string, privateCa = false): ClawlinkError {
+/** `list`: the whole relay list, when every relay of it was tried. */
+export function unreachable(relay: string, cause?: unknown, from?: string, privateCa = false, list?: string): ClawlinkError {
   const tls = tlsProblem(relay, cause, privateCa);
   if (tls) return tls;
   const code = (cause as { code?: string } | undefined)?.code;
   const detail = code ? ` (${code})` : "";
+  // An identity's relays change by registering it again with a new list: it keeps its id on any relay of its team.
+  const name = from?.startsWith("identity ") ? from.slice("identity ".length) : undefined;
   return new ClawlinkError(
     "unreachable",
-    `the relay is not reachable at ${relay}${detail}`,
-    from && from !== "default"
-      ? `the URL comes from ${from}: start the relay there with \`clawlink relay\`, or change ${from} to a running one`
-      : "start one with `clawlink relay`, or point at a running one with --relay URL or CLAWLINK_RELAY",
+    list && list.includes(",") ? `none of the relays of the list ${list} is reachable (the last tried: ${relay}${detail})` : `the relay is not reachable at ${relay}${detail}`,
+    name
+      ? `the URL comes from identity ${name}: start the relay there with \`clawlink relay\`, or give ${name} running relays of its team: \`clawlink register --name ${name} --relay URL1,URL2\` (keeps its id)`
+      : from && from !== "default"
+        ? `the URL comes from ${from}: start the relay there with \`clawlink relay\`, or change ${from} to a running one`
+        : "start one with `clawlink relay`, or point at a running one with --relay URL or CLAWLINK_RELAY",
   );
 }
 

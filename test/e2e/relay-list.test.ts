@@ -2,7 +2,8 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { cleanup, freePort, runCli, startTestRelay, tempHome } from "../_helpers";
+import { cleanup, freePort, runCli, spawnRelay, startTestRelay, tempHome } from "../_helpers";
+import { redisMissing, startRedis } from "../_redis";
 
 afterAll(cleanup);
 
@@ -32,5 +33,81 @@ describe("a relay list whose first relay is down", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("stored reports/b.md as version 1");
     expect((await runCli(["file-get", "--key", "reports/b.md"], as)).stdout).toBe("from a file\n");
+  });
+});
+
+if (!redisMissing("test/e2e/relay-list.test.ts")) {
+  describe("two relays of one team, and an identity registered with one of them", async () => {
+    const redis = await startRedis();
+    afterAll(() => redis.stop());
+    const b = (await spawnRelay(["--redis", redis.url])).url;
+    const d = (await spawnRelay(["--redis", redis.url])).url;
+    const bob = tempHome();
+    let id = "";
+
+    test("bob registers with relay B only", async () => {
+      const r = await runCli(["register", "--name", "bob", "--json"], { home: bob, relay: b });
+      expect(r.code).toBe(0);
+      id = r.json.id;
+    });
+
+    test("a command that acts as bob on relay D exits 5, and the hint says how to add D to bob's relays", async () => {
+      const r = await runCli(["tasks"], { home: bob, relay: d });
+      expect(r.code).toBe(5);
+      expect(r.stderr).toContain(`error: the saved identity "bob" was registered with ${b}, not ${d}`);
+      expect(r.stderr).toContain(`\`clawlink register --name bob --relay ${b},${d}\` (keeps its id)`);
+    });
+
+    test("discover on relay D works without an identity, and warns that bob's commands would refuse it", async () => {
+      const r = await runCli(["discover", "--json"], { home: bob, relay: d });
+      expect(r.code).toBe(0);
+      expect(r.json.map((a: { name: string }) => a.name)).toContain("bob");
+      expect(r.stderr).toContain(`warning: listing ${d} without an identity: the saved identity "bob" was registered with ${b}`);
+      expect(r.stderr).toContain(`clawlink register --name bob --relay ${b},${d}`);
+    });
+
+    test("register --name bob --relay D moves bob to D: same id, and the new list saved", async () => {
+      const r = await runCli(["register", "--name", "bob", "--relay", d], { home: bob });
+      expect(r.stderr).toBe("");
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain(`registered bob as ${id} with ${d}; its relays were ${b} and are now ${d}`);
+      expect(savedRelay(bob, "bob")).toBe(d);
+      expect((await runCli(["tasks", "--json"], { home: bob })).code).toBe(0);
+    });
+
+    test("register with a list adds relays, keeping the id", async () => {
+      const r = await runCli(["register", "--name", "bob", "--json"], { home: bob, relay: `${d},${b}` });
+      expect(r.code).toBe(0);
+      expect(r.json.id).toBe(id);
+      expect(savedRelay(bob, "bob")).toBe(`${d},${b}`);
+    });
+
+    test("a relay of another team does not know bob: he is registered afresh there, and told so", async () => {
+      const elsewhere = startTestRelay().url;
+      const home = tempHome();
+      expect((await runCli(["register", "--name", "carol"], { home, relay: b })).code).toBe(0);
+      const r = await runCli(["register", "--name", "carol", "--json"], { home, relay: elsewhere });
+      expect(r.code).toBe(0);
+      expect(r.stderr).toContain(`${elsewhere} does not know carol`);
+      expect(r.stderr).toContain("it is not a relay of that team; registering carol afresh there");
+      expect(savedRelay(home, "carol")).toBe(elsewhere);
+    });
+  });
+}
+
+describe("an identity whose relays are all down", () => {
+  const dead1 = `http://127.0.0.1:${freePort()}`;
+  const dead2 = `http://127.0.0.1:${freePort()}`;
+  const live = startTestRelay().url;
+  const home = tempHome();
+
+  test("the error names the whole list, and the hint the command that gives the identity other relays", async () => {
+    expect((await runCli(["register", "--name", "alice"], { home, relay: live })).code).toBe(0);
+    const file = join(home, "identities", "alice.json");
+    writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(file, "utf8")), relay: `${dead1},${dead2}` }));
+    const r = await runCli(["tasks", "--json"], { home });
+    expect(r.code).toBe(3);
+    expect(r.json.error.message).toContain(`none of the relays of the list ${dead1},${dead2} is reachable (the last tried: ${dead2}`);
+    expect(r.json.error.hint).toBe("the URL comes from identity alice: start the relay there with `clawlink relay`, or give alice running relays of its team: `clawlink register --name alice --relay URL1,URL2` (keeps its id)");
   });
 });

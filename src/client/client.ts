@@ -65,6 +65,27 @@ export class Client {
     return this.urls[this.current]!;
   }
 
+  /** Each relay of the list, in order. */
+  get list(): readonly string[] {
+    return this.urls;
+  }
+
+  /** Which relays of the list answer `GET /v1/health` now, asked all at once. */
+  probe(timeoutMs = 10_000): Promise<{ url: string; answers: boolean; problem?: string }[]> {
+    return Promise.all(
+      this.urls.map(async (url) => {
+        try {
+          await new Client({ ...this.opts, relay: url }).raw("GET", "/v1/health", { auth: "token", signal: AbortSignal.timeout(timeoutMs) });
+          return { url, answers: true };
+        } catch (err) {
+          // Any HTTP answer is an answer; only a connection that fails (or TLS that cannot be trusted) is not.
+          const down = !(err instanceof ClawlinkError) || err.code === "unreachable" || err.code === "tls";
+          return down ? { url, answers: false, problem: (err as Error).message } : { url, answers: true };
+        }
+      }),
+    );
+  }
+
   /** Every relay of the list, comma-separated (what an identity remembers). */
   get relays() {
     return this.urls.join(",");

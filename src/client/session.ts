@@ -62,6 +62,8 @@ export interface Status {
   registered: boolean | null;
   /** An identity saved in this home for another relay than the one in use. */
   other_relay?: { name: string; id: string; relay: string };
+  /** With a list of relays: which of them answer now. */
+  relays?: { url: string; answers: boolean }[];
   /** Messages waiting in the relay's queue; null when unknown. */
   pending: number | null;
   /** Messages handed to this agent's connections or polls and not yet acknowledged; null when unknown. */
@@ -83,6 +85,8 @@ export async function checkSelf(self: Self): Promise<{ status: Status; error?: C
   let inFlight: number | null = null;
   let problem: ClawlinkError | undefined;
   let answered = false;
+  // Failing over would hide relays of the list that are down: each is asked once, at the same time.
+  const relays = self.client.list.length > 1 ? (await self.client.probe()).map(({ url, answers }) => ({ url, answers })) : undefined;
   try {
     await self.client.health();
     if (me) {
@@ -115,6 +119,7 @@ export async function checkSelf(self: Self): Promise<{ status: Status; error?: C
     reachable,
     registered,
     ...(other ? { other_relay: other } : {}),
+    ...(relays ? { relays } : {}),
     pending,
     in_flight: inFlight,
     ...(problem ? { problem: { code: problem.code, message: problem.message, ...(problem.hint ? { hint: problem.hint } : {}) } } : {}),

@@ -4,6 +4,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { cleanup, freePort, runCli, spawnRelay, startTestRelay, tempHome } from "../_helpers";
 import { redisMissing, startRedis } from "../_redis";
+import { VERSION } from "../../src/version";
 
 afterAll(cleanup);
 
@@ -109,5 +110,43 @@ describe("an identity whose relays are all down", () => {
     expect(r.code).toBe(3);
     expect(r.json.error.message).toContain(`none of the relays of the list ${dead1},${dead2} is reachable (the last tried: ${dead2}`);
     expect(r.json.error.hint).toBe("the URL comes from identity alice: start the relay there with `clawlink relay`, or give alice running relays of its team: `clawlink register --name alice --relay URL1,URL2` (keeps its id)");
+  });
+});
+
+describe("doctor and whoami with two relays of three down", () => {
+  const deadA = `http://127.0.0.1:${freePort()}`;
+  const deadB = `http://127.0.0.1:${freePort()}`;
+  const live = startTestRelay({ version: VERSION }).url;
+  const home = tempHome();
+  const as = { home, relay: `${deadA},${deadB},${live}` };
+
+  test("doctor warns which relays of the list do not answer, and checks the rest through the one that does", async () => {
+    expect((await runCli(["register", "--name", "alice"], as)).code).toBe(0);
+    const r = await runCli(["doctor", "--json"], as);
+    expect(r.code).toBe(0);
+    const relayChecks = r.json.checks.filter((c: { name: string }) => c.name === "relay");
+    expect(relayChecks[0]).toMatchObject({ status: "warn" });
+    expect(relayChecks[0].message).toBe(`2 of 3 relays in your list do not answer: ${deadA} (ECONNREFUSED), ${deadB} (ECONNREFUSED); ${live} answers`);
+    expect(relayChecks[0].fix).toContain(`\`clawlink register --name alice --relay ${live}\``);
+    expect(relayChecks[1]).toMatchObject({ status: "ok" });
+    expect(relayChecks[1].message).toStartWith(`${live} answers`);
+    expect(r.json.checks.find((c: { name: string }) => c.name === "identity").status).toBe("ok");
+    const human = await runCli(["doctor"], as);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toContain("WARN  relay       2 of 3 relays in your list do not answer");
+    expect(human.stdout).toContain("all good, 1 warning");
+  });
+
+  test("with every relay up, doctor says the others answer too", async () => {
+    const r = await runCli(["doctor", "--json"], { home, relay: `${live},${live.replace("127.0.0.1", "localhost")}` });
+    expect(r.json.checks.find((c: { name: string }) => c.name === "relay").message).toContain("; so do the other 1 relays of your list");
+  });
+
+  test("whoami --json reports which relays of the list answer", async () => {
+    const r = await runCli(["whoami", "--json"], as);
+    expect(r.code).toBe(0);
+    expect(r.json).toMatchObject({ name: "alice", reachable: true, relay: live, relays: [{ url: deadA, answers: false }, { url: deadB, answers: false }, { url: live, answers: true }] });
+    const human = await runCli(["whoami"], as);
+    expect(human.stdout).toContain(`relays      ${deadA} (does NOT answer), ${deadB} (does NOT answer), ${live} (answers)`);
   });
 });

@@ -105,7 +105,8 @@ export function defineClientCommand<const A extends ArgsDef>(def: {
     longRunning: def.longRunning,
     async run({ args: parsed }) {
       const json = Boolean(parsed.json);
-      if (json) logToStderr();
+      // Status lines are diagnostics: stdout carries only what the command prints (messages, --json).
+      logToStderr();
       try {
         const code = await def.run(resolveContext<A>(parsed));
         if (typeof code === "number") process.exitCode = code;

@@ -150,3 +150,24 @@ describe("doctor and whoami with two relays of three down", () => {
     expect(human.stdout).toContain(`relays      ${deadA} (does NOT answer), ${deadB} (does NOT answer), ${live} (answers)`);
   });
 });
+
+describe("mistakes in writing a relay list", () => {
+  const one = startTestRelay().url;
+  const two = startTestRelay().url;
+
+  test("--relay given twice makes a list of both", async () => {
+    const home = tempHome();
+    const r = await runCli(["register", "--name", "dan", "--relay", one, "--relay", two, "--json"], { home });
+    expect(r.code).toBe(0);
+    expect(savedRelay(home, "dan")).toBe(`${one},${two}`);
+  });
+
+  for (const [what, list] of [["semicolons", `${one};${two}`], ["spaces", `${one} ${two}`]] as const) {
+    test(`CLAWLINK_RELAY with ${what} between relays: exit 2, and the message says commas`, async () => {
+      const r = await runCli(["discover", "--json"], { home: tempHome(), relay: list });
+      expect(r.code).toBe(2);
+      expect(r.json.error.message).toBe(`"${list}" is not a relay URL: relays of a list are separated by commas, not ${what}`);
+      expect(r.json.error.hint).toBe("pass --relay http://HOST:PORT, or several relays of one team comma-separated: --relay http://A:9077,http://B:9077");
+    });
+  }
+});

@@ -1,0 +1,25 @@
+/** What the CLI says about ordinary slips and states: a value after a switch, a task still queued, a key not locked, who a task went to. */
+import { afterAll, describe, expect, test } from "bun:test";
+import { cleanup, runCli, spawnRelay, tempHome } from "../_helpers";
+
+afterAll(cleanup);
+
+describe("a value after a flag that takes none", () => {
+  test("delegate --wait 30: exit 2, and the hint names --timeout", async () => {
+    const r = await runCli(["delegate", "--to", "bob", "--task", "x", "--wait", "30"], { home: tempHome() });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('error: unexpected argument "30"\nhint: --wait takes no value; use --wait --timeout 30\n');
+  });
+
+  test("a switch without a related flag: the hint says to drop the value", async () => {
+    const r = await runCli(["discover", "--all", "yes", "--json"], { home: tempHome() });
+    expect(r.code).toBe(2);
+    expect(r.json.error.hint).toBe('--all takes no value: drop "yes", or run the command with --help to see its options');
+  });
+
+  test("a stray word after a flag's value keeps the general hint", async () => {
+    const r = await runCli(["delegate", "--to", "bob", "carol", "--task", "x"], { home: tempHome() });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("hint: values go after their flag, e.g. --to NAME");
+  });
+});

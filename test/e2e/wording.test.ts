@@ -23,3 +23,15 @@ describe("a value after a flag that takes none", () => {
     expect(r.stderr).toContain("hint: values go after their flag, e.g. --to NAME");
   });
 });
+
+describe("names", () => {
+  test("are case-sensitive: Bob and bob are two agents", async () => {
+    const { url } = await spawnRelay();
+    const upper = await runCli(["register", "--name", "Bob", "--json"], { home: tempHome(), relay: url });
+    const lower = await runCli(["register", "--name", "bob", "--json"], { home: tempHome(), relay: url });
+    expect([upper.code, lower.code]).toEqual([0, 0]);
+    expect(upper.json.id).not.toBe(lower.json.id);
+    const names = (await runCli(["discover", "--json"], { home: tempHome(), relay: url })).json.map((a: { name: string }) => a.name);
+    expect(names.sort()).toEqual(["Bob", "bob"]);
+  });
+});

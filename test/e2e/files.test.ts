@@ -238,6 +238,15 @@ describe("co-editing shared files", async () => {
       expect((await runCli(["file-history", "--key", "plan.md", "--json"], as(alice))).json).toEqual(before);
     });
 
+    test("a conflict with the latest version names its author once", async () => {
+      await put(alice, "solo.md", lines("a", "b"));
+      await put(bob, "solo.md", lines("a", "b by bob"), "--if-version", "1");
+      const r = await runCli(["file-put", "--key", "solo.md", "--if-version", "1", "--merge"], { ...as(alice), stdin: lines("a", "b by alice") });
+      expect(r.code).toBe(6);
+      expect(r.stderr).toContain('error: your edit of "solo.md" (made on version 1) overlaps changes in version 2 by bob: 1 conflicting hunk; nothing was written');
+      expect(r.stderr).toContain(["<<<<<<< version 2 (bob)", "b by bob", "||||||| version 1", "b", "=======", "b by alice", ">>>>>>> yours"].join("\n"));
+    });
+
     test("binary files are never merged", async () => {
       const bin = "\x00\x01binary";
       await put(alice, "blob.bin", bin);

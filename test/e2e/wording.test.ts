@@ -35,3 +35,22 @@ describe("names", () => {
     expect(names.sort()).toEqual(["Bob", "bob"]);
   });
 });
+
+describe("a task sent without --wait", () => {
+  test("delegate names the agent it went to, with its id; a task still queued is queued for it, not held by it", async () => {
+    const { url } = await spawnRelay();
+    const boss = { home: tempHome(), relay: url };
+    const bob = await runCli(["register", "--name", "bob", "--caps", "review", "--json"], { home: tempHome(), relay: url });
+    await runCli(["register", "--name", "boss"], boss);
+    const byName = await runCli(["delegate", "--to", "bob", "--task", "look"], boss);
+    expect(byName.code).toBe(0);
+    const id = byName.stdout.trim();
+    expect(byName.stderr).toBe(`sent task ${id} to bob (${bob.json.id}); follow it: clawlink task --id ${id}\n`);
+    const byCap = await runCli(["delegate", "--cap", "review", "--task", "look again"], boss);
+    expect(byCap.stderr).toContain(` to bob (${bob.json.id}); follow it`);
+    const waited = await runCli(["delegate", "--to", "bob", "--task", "in time?", "--wait", "--timeout", "1"], boss);
+    expect(waited.code).toBe(13);
+    expect(waited.stderr).toMatch(/; it is queued for bob \(online, seen /);
+    expect(waited.stderr).not.toContain("held by");
+  });
+});

@@ -54,3 +54,22 @@ describe("a task sent without --wait", () => {
     expect(waited.stderr).not.toContain("held by");
   });
 });
+
+describe("a relay that will not start", () => {
+  test("a usage error and its hint both go to stderr, nothing to stdout", async () => {
+    const r = await runCli(["relay", "--port", "0", "--data", "x.db", "--redis", "redis://127.0.0.1:1"]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toContain("pass --data or --redis, not both");
+    expect(r.stderr).toContain("--data keeps one relay's state in a file; --redis shares it between relays");
+  });
+
+  test("a port in use: the error and its hint on stderr", async () => {
+    const { url } = await spawnRelay();
+    const r = await runCli(["relay", "--port", new URL(url).port]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toContain("is already in use");
+    expect(r.stderr).toContain("is a relay already running? pick another with --port");
+  });
+});

@@ -121,9 +121,14 @@ export function forgetIdentity(home: string, name: string) {
 /** `--relay` and CLAWLINK_RELAY may list several relays of one team (on one Redis), comma-separated: each normalized, in order. */
 export function normalizeRelayList(raw: string): string {
   const urls = raw.split(",").map((u) => u.trim()).filter(Boolean);
-  if (urls.length === 0) throw new ClawlinkError("usage", `"${raw}" is not a relay URL`, "pass --relay http://HOST:PORT, or several of one team: --relay http://A:9077,http://B:9077");
+  if (urls.length === 0) throw new ClawlinkError("usage", `"${raw}" is not a relay URL`, RELAY_HINT);
+  // "A;B" or "A B" is a list with the wrong separator, not a URL (a host name could otherwise take a ';').
+  const sep = urls.map((u) => /[;\s]/.exec(u)?.[0]).find(Boolean);
+  if (sep) throw new ClawlinkError("usage", `"${raw}" is not a relay URL: relays of a list are separated by commas, not ${sep === ";" ? "semicolons" : "spaces"}`, RELAY_HINT);
   return [...new Set(urls.map(normalizeRelayUrl))].join(",");
 }
+
+const RELAY_HINT = "pass --relay http://HOST:PORT, or several relays of one team comma-separated: --relay http://A:9077,http://B:9077";
 
 /** Whether two relay lists share a relay: an identity saved with one list belongs to a team any of its relays reaches. */
 export const sameTeam = (a: string, b: string) => {
@@ -138,10 +143,10 @@ export function normalizeRelayUrl(raw: string): string {
   try {
     url = new URL(withScheme);
   } catch {
-    throw new ClawlinkError("usage", `"${raw}" is not a relay URL`, "pass --relay http://HOST:PORT");
+    throw new ClawlinkError("usage", `"${raw}" is not a relay URL`, RELAY_HINT);
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new ClawlinkError("usage", `"${raw}" is not an http(s) URL`, "pass --relay http://HOST:PORT");
+    throw new ClawlinkError("usage", `"${raw}" is not an http(s) URL`, RELAY_HINT);
   }
   return url.origin;
 }

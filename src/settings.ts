@@ -141,5 +141,6 @@ export function relayMismatchHint(settings: Settings, identity: Identity): strin
   const own = relay.source === "config"
     ? `the relay comes from ${relay.from}: pass --relay ${identity.relay} to use the identity's own, or change the config file`
     : `drop ${relay.from} so the identity's own relay (${identity.relay}) is used`;
-  return `${own}; or register a new name with ${relay.value}`;
+  // A relay of the same team takes the identity by re-registering it with the saved secret: the id stays.
+  return `${own}; if ${relay.value} belongs to the same team (one Redis), add it to ${identity.name}'s relays: \`clawlink register --name ${identity.name} --relay ${identity.relay},${relay.value}\` (keeps its id); or register a new name with ${relay.value}`;
 }

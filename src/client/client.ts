@@ -37,6 +37,11 @@ export interface ClientOptions {
 }
 
 type Auth = "token" | "agent";
+/** A request body; a function opens it anew for each relay tried (a stream can be read only once). */
+type Body = Bun.BodyInit | (() => Bun.BodyInit);
+
+/** The connection was refused or the host not found: nothing of the request reached any relay. */
+const refused = (err: unknown) => /^(ECONNREFUSED|ConnectionRefused|ENOTFOUND|EHOSTUNREACH|ENETUNREACH)$/.test((err as { code?: string }).code ?? "");
 
 export class Client {
   private trust: { ca: string[] } | undefined;
@@ -60,6 +65,27 @@ export class Client {
     return this.urls[this.current]!;
   }
 
+  /** Each relay of the list, in order. */
+  get list(): readonly string[] {
+    return this.urls;
+  }
+
+  /** Which relays of the list answer `GET /v1/health` now, asked all at once. */
+  probe(timeoutMs = 10_000): Promise<{ url: string; answers: boolean; problem?: string }[]> {
+    return Promise.all(
+      this.urls.map(async (url) => {
+        try {
+          await new Client({ ...this.opts, relay: url }).raw("GET", "/v1/health", { auth: "token", signal: AbortSignal.timeout(timeoutMs) });
+          return { url, answers: true };
+        } catch (err) {
+          // Any HTTP answer is an answer; only a connection that fails (or TLS that cannot be trusted) is not.
+          const down = !(err instanceof ClawlinkError) || err.code === "unreachable" || err.code === "tls";
+          return down ? { url, answers: false, problem: (err as Error).message } : { url, answers: true };
+        }
+      }),
+    );
+  }
+
   /** Every relay of the list, comma-separated (what an identity remembers). */
   get relays() {
     return this.urls.join(",");
@@ -78,7 +104,7 @@ export class Client {
   }
 
   /** Sends a request and returns the raw response, or throws the relay's error. */
-  async raw(method: string, path: string, init: { auth?: Auth; body?: Bun.BodyInit; json?: unknown; headers?: Record<string, string>; signal?: AbortSignal } = {}): Promise<Response> {
+  async raw(method: string, path: string, init: { auth?: Auth; body?: Body; json?: unknown; headers?: Record<string, string>; signal?: AbortSignal } = {}): Promise<Response> {
     const headers = this.headers(init.auth ?? "agent", init.headers);
     let body = init.body;
     if (init.json !== undefined) {
@@ -86,16 +112,19 @@ export class Client {
       headers["content-type"] = "application/json";
     }
     let res: Response;
-    // A relay that cannot be reached gives way to the next of the list; each is tried once. A body that is a stream cannot be sent twice.
-    for (let tries = typeof body === "string" || body === undefined ? this.urls.length : 1; ; tries--) {
+    // A relay that cannot be reached gives way to the next of the list; each is tried once. A stream is sent once
+    // unless given as a function that opens it again; a file's body moves on only when nothing of it was sent.
+    const small = typeof body === "string" || body === undefined;
+    for (let tries = body instanceof ReadableStream ? 1 : this.urls.length; ; tries--) {
       try {
         // Never followed: a redirect could carry the token, the secret and task bodies anywhere, over http too.
-        res = await fetch(this.relay + path, { method, headers, body, signal: init.signal, duplex: "half", tls: this.tls, redirect: "manual" } as RequestInit);
+        const sent = typeof body === "function" ? body() : body;
+        res = await fetch(this.relay + path, { method, headers, body: sent, signal: init.signal, duplex: "half", tls: this.tls, redirect: "manual" } as RequestInit);
         break;
       } catch (err) {
         if ((err as Error).name === "AbortError" || (err as Error).name === "TimeoutError") throw err;
-        const failed = unreachable(this.relay, err, this.opts.relayFrom, this.opts.ca !== undefined);
-        if (tries <= 1 || !this.failover()) throw failed;
+        const moveOn = tries > 1 && (small || refused(err));
+        if (!moveOn || !this.failover()) throw unreachable(this.relay, err, this.opts.relayFrom, this.opts.ca !== undefined, tries <= 1 ? this.relays : undefined);
       }
     }
     if (res.status >= 300 && res.status < 400) throw redirected(this.relay, this.relay + path, res);
@@ -157,7 +186,7 @@ export class Client {
     return this.call(Task, "POST", `/v1/tasks/${encodeURIComponent(id)}/cancel`);
   }
   /** Uploads a new version; `ifVersion` makes it a compare-and-swap, `merge` lets the relay merge text edits. */
-  async putFile(key: string, body: Bun.BodyInit, opts: { ifVersion?: number; merge?: boolean; size?: number } = {}) {
+  async putFile(key: string, body: Body, opts: { ifVersion?: number; merge?: boolean; size?: number } = {}) {
     const headers: Record<string, string> = { "content-type": "application/octet-stream" };
     // A streamed body (counted for a progress bar) still declares its length, so the relay sizes its buffer once.
     if (opts.size !== undefined) headers["content-length"] = String(opts.size);
@@ -223,17 +252,22 @@ const socketPath = (q: SocketQuery) => `/v1/ws${toQuery({ task: q.task || undefi
 
 const filePath = (key: string, base = "/v1/files/") => base + key.split("/").map(encodeURIComponent).join("/");
 
-export function unreachable(relay: string, cause?: unknown, from?: string, privateCa = false): ClawlinkError {
+/** `list`: the whole relay list, when every relay of it was tried. */
+export function unreachable(relay: string, cause?: unknown, from?: string, privateCa = false, list?: string): ClawlinkError {
   const tls = tlsProblem(relay, cause, privateCa);
   if (tls) return tls;
   const code = (cause as { code?: string } | undefined)?.code;
   const detail = code ? ` (${code})` : "";
+  // An identity's relays change by registering it again with a new list: it keeps its id on any relay of its team.
+  const name = from?.startsWith("identity ") ? from.slice("identity ".length) : undefined;
   return new ClawlinkError(
     "unreachable",
-    `the relay is not reachable at ${relay}${detail}`,
-    from && from !== "default"
-      ? `the URL comes from ${from}: start the relay there with \`clawlink relay\`, or change ${from} to a running one`
-      : "start one with `clawlink relay`, or point at a running one with --relay URL or CLAWLINK_RELAY",
+    list && list.includes(",") ? `none of the relays of the list ${list} is reachable (the last tried: ${relay}${detail})` : `the relay is not reachable at ${relay}${detail}`,
+    name
+      ? `the URL comes from identity ${name}: start the relay there with \`clawlink relay\`, or give ${name} running relays of its team: \`clawlink register --name ${name} --relay URL1,URL2\` (keeps its id)`
+      : from && from !== "default"
+        ? `the URL comes from ${from}: start the relay there with \`clawlink relay\`, or change ${from} to a running one`
+        : "start one with `clawlink relay`, or point at a running one with --relay URL or CLAWLINK_RELAY",
   );
 }
 

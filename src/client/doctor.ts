@@ -113,7 +113,24 @@ export async function diagnose(flags: Flags, env: NodeJS.ProcessEnv = process.en
     }
   }
 
-  const relay = settings.relay.value;
+  // Each relay of a list is asked: one that answers hides the others from every later check.
+  let relay = settings.relay.value;
+  let others = "";
+  const list = new Client({ relay, ca, relayFrom: settings.relay.from });
+  if (list.list.length > 1) {
+    const probes = await list.probe();
+    const up = probes.filter((p) => p.answers);
+    const down = probes.filter((p) => !p.answers);
+    if (up.length) relay = up[0]!.url;
+    if (up.length && down.length) {
+      checks.push({
+        name: "relay",
+        status: "warn",
+        message: `${down.length} of ${probes.length} relays in your list do not answer: ${down.map((p) => `${p.url} (${/\(([\w.]+)\)$/.exec(p.problem ?? "")?.[1] ?? p.problem})`).join(", ")}; ${up.map((p) => p.url).join(", ")} ${up.length === 1 ? "answers" : "answer"}`,
+        fix: `start them again (\`clawlink relay --redis URL\` on each), or take them out of the list in ${settings.relay.from}${settings.me ? ` (an identity's list changes with \`clawlink register --name ${settings.me.name} --relay ${up.map((p) => p.url).join(",")}\`, which keeps its id)` : ""}`,
+      });
+    } else if (!down.length) others = `; so do the other ${probes.length - 1} relays of your list`;
+  }
   const anonymous = new Client({ relay, ca, relayFrom: settings.relay.from });
   let health: Health | undefined;
   let skew: number | undefined;
@@ -127,7 +144,7 @@ export async function diagnose(flags: Flags, env: NodeJS.ProcessEnv = process.en
     const date = Date.parse(res.headers.get("date") ?? "");
     // The Date header has whole seconds: the relay's clock read somewhere in [date, date + 1 s).
     if (!Number.isNaN(date)) skew = (date + 500 - (started + ended) / 2) / 1000;
-    checks.push({ name: "relay", status: "ok", message: `${relay} answers (${ended - started} ms, from ${settings.relay.from}); ${health.agents} agent${health.agents === 1 ? "" : "s"} registered` });
+    checks.push({ name: "relay", status: "ok", message: `${relay} answers (${ended - started} ms, from ${settings.relay.from}); ${health.agents} agent${health.agents === 1 ? "" : "s"} registered${others}` });
   } catch (err) {
     let e = err instanceof ClawlinkError ? err : new ClawlinkError("unreachable", `the relay is not reachable at ${relay}: ${(err as Error).message}`, `check ${settings.relay.from}`);
     // Any HTTP answer but a relay's health (a 404 from a web server) means the URL is not a ClawLink relay.

@@ -46,5 +46,6 @@ export function whereIs(task: Task, now = Date.now()): string {
       : h.online
         ? `online, seen ${ago(h.since, now)}`
         : `offline since ${h.since} (${ago(h.since, now)})`;
-  return `${task.state}, held by ${h.name} (${how})`;
+  // A queued task waits for its agent; only one delivered to it is held.
+  return task.state === "queued" ? `queued for ${h.name} (${how})` : `${task.state}, held by ${h.name} (${how})`;
 }

@@ -53,6 +53,7 @@ export function renderStatus(s: Status): string {
     `name        ${name}`,
     `id          ${s.id ?? "-"}`,
     `relay       ${s.relay} (${s.reachable ? "reachable" : "NOT reachable"})`,
+    ...(s.relays ? [`relays      ${s.relays.map((r) => `${r.url} (${r.answers ? "answers" : "does NOT answer"})`).join(", ")}`] : []),
     `registered  ${known}`,
     `home        ${s.home}`,
     `pending     ${s.pending ?? "unknown"}`,

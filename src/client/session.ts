@@ -1,6 +1,6 @@
 /** An agent's identity on a relay: registering it, checking it, and keeping it alive across relay restarts. */
 import { hostname } from "node:os";
-import { saveIdentity, type Identity } from "../config";
+import { loadIdentity, sameTeam, saveIdentity, type Identity } from "../config";
 import { ClawlinkError } from "../errors";
 import { logger } from "../logger";
 import type { Agent } from "../protocol/schemas";
@@ -21,14 +21,30 @@ export interface Self {
   ca?: string;
 }
 
-/** Registers `name` and saves the identity as the home's default; a name this home already holds keeps its id (and its queued messages). */
+/** The identity saved in the home under `name`, whichever relay it was registered with. */
+export function savedNamed(home: string, name: string): Identity | undefined {
+  const found = loadIdentity(home, name);
+  return found?.name === name ? found : undefined;
+}
+
+/**
+ * Registers `name` and saves the identity, with the relay list in use, as the home's default. A name this
+ * home already holds keeps its id (and its queued messages), on any relay of its team: that is how an
+ * identity moves to other relays of the team, or adds them to its list.
+ */
 export async function registerAgent(self: Self, req: { name: string; caps: string[]; description?: string }): Promise<Agent> {
-  const saved = self.identity?.name === req.name ? self.identity : undefined;
+  const saved = self.identity?.name === req.name ? self.identity : savedNamed(self.home, req.name);
   const profile = { name: req.name, caps: req.caps, description: req.description ?? saved?.description ?? "", machine: hostname() };
   const registration = await self.client.register({ ...profile, ...(saved ? { id: saved.id, secret: saved.secret, ...(saved.claim ? { claim: saved.claim } : {}) } : {}) }).catch((err) => {
-    // The relay restarted with a new key and cannot take the saved id back: this name starts afresh.
+    // The relay cannot take the saved id back (it restarted with a new key, or belongs to another team): this name starts afresh.
     if (!(saved && err instanceof ClawlinkError && err.code === "unrecognized_identity")) throw err;
-    logger.warn(printable(`the relay could not take back ${saved.id} (it restarted with a new key); registering ${req.name} afresh`));
+    logger.warn(
+      printable(
+        sameTeam(saved.relay, self.client.relays)
+          ? `the relay could not take back ${saved.id} (it restarted with a new key); registering ${req.name} afresh`
+          : `${self.client.relay} does not know ${req.name} (${saved.id}), saved for ${saved.relay}: it is not a relay of that team; registering ${req.name} afresh there (the saved identity now points at ${self.client.relays})`,
+      ),
+    );
     return self.client.register(profile);
   });
   const { secret, claim, ...agent } = registration;
@@ -46,6 +62,8 @@ export interface Status {
   registered: boolean | null;
   /** An identity saved in this home for another relay than the one in use. */
   other_relay?: { name: string; id: string; relay: string };
+  /** With a list of relays: which of them answer now. */
+  relays?: { url: string; answers: boolean }[];
   /** Messages waiting in the relay's queue; null when unknown. */
   pending: number | null;
   /** Messages handed to this agent's connections or polls and not yet acknowledged; null when unknown. */
@@ -67,6 +85,8 @@ export async function checkSelf(self: Self): Promise<{ status: Status; error?: C
   let inFlight: number | null = null;
   let problem: ClawlinkError | undefined;
   let answered = false;
+  // Failing over would hide relays of the list that are down: each is asked once, at the same time.
+  const relays = self.client.list.length > 1 ? (await self.client.probe()).map(({ url, answers }) => ({ url, answers })) : undefined;
   try {
     await self.client.health();
     if (me) {
@@ -99,6 +119,7 @@ export async function checkSelf(self: Self): Promise<{ status: Status; error?: C
     reachable,
     registered,
     ...(other ? { other_relay: other } : {}),
+    ...(relays ? { relays } : {}),
     pending,
     in_flight: inFlight,
     ...(problem ? { problem: { code: problem.code, message: problem.message, ...(problem.hint ? { hint: problem.hint } : {}) } } : {}),

@@ -60,6 +60,9 @@ export function parseFlags(rawArgs: string[], args: ArgsDef): Record<string, unk
   }
   const out: Record<string, unknown> & { _: string[] } = { _: [] };
   const positionals: string[] = [];
+  /** For each positional, the switch (a boolean flag) right before it, if any: `--wait 30` meant a value for it. */
+  const after: (string | undefined)[] = [];
+  let lastSwitch: string | undefined;
   for (let i = 0; i < rawArgs.length; i++) {
     const raw = rawArgs[i]!;
     if (raw === "--") {
@@ -69,8 +72,11 @@ export function parseFlags(rawArgs: string[], args: ArgsDef): Record<string, unk
     if (raw === "--help" || raw === "-h") continue;
     if (!raw.startsWith("-") || raw === "-") {
       positionals.push(raw);
+      after.push(lastSwitch);
+      lastSwitch = undefined;
       continue;
     }
+    lastSwitch = undefined;
     const [flag, inline] = raw.replace(/^--?/, "").split(/=(.*)/s) as [string, string | undefined];
     const negated = !byName.has(flag) && flag.startsWith("no-") ? byName.get(flag.slice(3)) : undefined;
     const name = byName.get(flag) ?? negated;
@@ -78,10 +84,11 @@ export function parseFlags(rawArgs: string[], args: ArgsDef): Record<string, unk
     const def = args[name]!;
     if (negated !== undefined || def.type === "boolean") {
       out[name] = negated === undefined && inline !== "false";
+      if (inline === undefined) lastSwitch = name;
       continue;
     }
     if (inline !== undefined) {
-      out[name] = inline;
+      out[name] = combine(name, out[name], inline);
       continue;
     }
     // A value may start with '-' (`--priority -1` is not a flag), unless it is one of this command's own
@@ -91,12 +98,15 @@ export function parseFlags(rawArgs: string[], args: ArgsDef): Record<string, unk
     if (next === undefined || (nextFlag !== undefined && byName.has(nextFlag))) {
       throw usage(`${raw} needs a value`, `write ${raw} VALUE (or ${raw}=VALUE for a value that starts with --)`);
     }
-    out[name] = next;
+    out[name] = combine(name, out[name], next);
     i++;
   }
   const declared = Object.values(args).filter((d) => d.type === "positional").length;
   if (positionals.length > declared) {
-    throw usage(`unexpected argument "${positionals[declared]}"`, "values go after their flag, e.g. --to NAME; run the command with --help to see its options");
+    const extra = positionals[declared]!;
+    const flag = after[declared];
+    if (flag !== undefined) throw usage(`unexpected argument "${extra}"`, switchHint(flag, extra, args));
+    throw usage(`unexpected argument "${extra}"`, "values go after their flag, e.g. --to NAME; run the command with --help to see its options");
   }
   for (const [name, def] of Object.entries(args)) {
     if (def.type === "positional") {
@@ -114,6 +124,20 @@ export function parseFlags(rawArgs: string[], args: ArgsDef): Record<string, unk
     if ("alias" in def) for (const a of [def.alias ?? []].flat()) out[a] = out[name];
   }
   return out;
+}
+
+/** `--relay` given twice adds to the list (`--relay A --relay B` is `--relay A,B`); any other flag keeps its last value. */
+const combine = (name: string, before: unknown, value: string) => (name === "relay" && typeof before === "string" && before ? `${before},${value}` : value);
+
+/**
+ * `--wait 30`: a switch takes no value. Names the flag that takes one in its stead, when the command has
+ * one for that switch (its help says "With --wait: …"), preferring a number of seconds for a number.
+ */
+function switchHint(flag: string, value: string, args: ArgsDef): string {
+  const related = Object.entries(args).filter(([, d]) => d.type === "string" && typeof d.description === "string" && d.description.startsWith(`With --${flag}`));
+  const numeric = /^\d+(\.\d+)?[smhd]?$/.test(value);
+  const pick = (numeric && related.find(([, d]) => "valueHint" in d && d.valueHint === "s")) || (related.length === 1 ? related[0] : undefined);
+  return pick ? `--${flag} takes no value; use --${flag} --${pick[0]} ${value}` : `--${flag} takes no value: drop "${value}", or run the command with --help to see its options`;
 }
 
 /** The errors citty itself would raise, with its wording; the CLI adds the command's --help as the hint. */

@@ -28,6 +28,8 @@ export interface Context<A extends ArgsDef> {
   me(): Identity;
   /** Prints `data` as JSON with --json, otherwise `human` (text or a function that prints). */
   out(data: unknown, human?: string | (() => void)): void;
+  /** A warning and what to do about it, on stderr (stdout stays the command's output). */
+  warn(message: string, hint?: string): void;
 }
 
 /** Parses a CLI value with a schema, naming the flag in the error. */
@@ -76,6 +78,9 @@ export function resolveContext<A extends ArgsDef>(args: ParsedArgs<A & typeof gl
       }
       throw new ClawlinkError("no_identity", `no agent identity in ${home}`, "register first: `clawlink register --name NAME` (or set CLAWLINK_HOME / --as to pick a saved one)");
     },
+    warn(message, hint) {
+      printError(`warning: ${printable(message)}${hint ? `\nhint: ${printable(hint)}` : ""}`);
+    },
     out(data, human) {
       if (json) print(JSON.stringify(data));
       else if (typeof human === "function") human();
@@ -100,7 +105,8 @@ export function defineClientCommand<const A extends ArgsDef>(def: {
     longRunning: def.longRunning,
     async run({ args: parsed }) {
       const json = Boolean(parsed.json);
-      if (json) logToStderr();
+      // Status lines are diagnostics: stdout carries only what the command prints (messages, --json).
+      logToStderr();
       try {
         const code = await def.run(resolveContext<A>(parsed));
         if (typeof code === "number") process.exitCode = code;

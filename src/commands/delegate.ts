@@ -68,16 +68,19 @@ export default defineClientCommand({
     const timeout = secondsArg(args.timeout, "--timeout");
     ctx.me();
     const sent = await ctx.client.send(message);
+    // The worker by name, as the user knows it: --to NAME as given, else the relay's name for the id.
+    const workerName = async () => (sent.to ? (args.to && !args.to.startsWith("a_") ? args.to : await ctx.client.agent(sent.to).then((a) => a.name, () => undefined)) : undefined);
     if (!args.wait) {
+      const name = ctx.json ? undefined : await workerName();
+      const to = sent.to ? ` to ${name ? `${name} (${sent.to})` : sent.to}` : " (waiting for a capable agent)";
       // stdout carries just the id, so `ID=$(clawlink delegate ...)` works; the rest is for the reader.
       ctx.out(sent, () => {
         print(printable(sent.id));
-        printError(printable(`${sent.duplicate ? "already sent as" : "sent task"} ${sent.id}${sent.to ? ` to ${sent.to}` : " (waiting for a capable agent)"}; follow it: clawlink task --id ${sent.id}`));
+        printError(printable(`${sent.duplicate ? "already sent as" : "sent task"} ${sent.id}${to}; follow it: clawlink task --id ${sent.id}`));
       });
       return;
     }
-    // The worker by name, as the user knows it: --to NAME as given, else the relay's name for the id.
-    const worker = sent.to ? (args.to && !args.to.startsWith("a_") ? args.to : await ctx.client.agent(sent.to).then((a) => a.name, () => sent.to!)) : undefined;
+    const worker = sent.to ? ((await workerName()) ?? sent.to) : undefined;
     // Written plainly, not through console.error, which a terminal shows in the error colour: nothing is wrong yet.
     process.stderr.write(printable(`waiting up to ${timeout}s for task ${sent.id}${worker ? ` (sent to ${worker})` : ""}`) + "\n");
     const spinner = progressWanted(ctx.json) ? new Spinner(`task ${sent.id}: sent`) : undefined;

@@ -15,6 +15,14 @@ export default defineClientCommand({
   },
   async run(ctx) {
     const cap = ctx.args.cap === undefined ? undefined : parseArg(Capability, ctx.args.cap.toLowerCase(), "--cap");
+    // Listing needs no identity, but every command that acts as one would refuse this relay: say so now.
+    const saved = !ctx.identity ? ctx.saved : undefined;
+    if (saved) {
+      ctx.warn(
+        `listing ${ctx.client.relays} without an identity: the saved identity "${saved.name}" was registered with ${saved.relay}, so commands that act as ${saved.name} (tasks, delegate, poll) refuse this relay`,
+        `if it belongs to the same team (one Redis), add it to ${saved.name}'s relays: \`clawlink register --name ${saved.name} --relay ${saved.relay},${ctx.client.relays}\` (keeps its id)`,
+      );
+    }
     const agents = await ctx.client.agents({ cap, all: ctx.args.all });
     ctx.out(
       agents,

@@ -39,7 +39,7 @@ export default defineClientCommand({
     if (body.size > PROGRESS_MIN_BYTES && progressWanted(ctx.json)) {
       const bar = new ProgressBar(`put ${key}`, body.size);
       try {
-        w = await ctx.client.putFile(key, countingStream(body, (n) => bar.update(n)), { ...opts, size: body.size });
+        w = await ctx.client.putFile(key, () => countingStream(body, (n) => bar.update(n)), { ...opts, size: body.size });
       } finally {
         bar.finish();
       }

@@ -1,4 +1,4 @@
-import { registerAgent } from "../client/session";
+import { registerAgent, savedNamed } from "../client/session";
 import { Capability, NAME_HINT, NewAgentName } from "../protocol/schemas";
 import * as v from "valibot";
 import { defineClientCommand, list, parseArg } from "./_shared";
@@ -17,7 +17,10 @@ export default defineClientCommand({
   async run(ctx) {
     const name = parseArg(NewAgentName, ctx.args.name, "--name", NAME_HINT);
     const caps = parseArg(v.array(Capability), list(ctx.args.caps).map((c) => c.toLowerCase()), "--caps");
+    const before = savedNamed(ctx.home, name);
     const agent = await registerAgent(ctx, { name, caps, description: ctx.args.description });
-    ctx.out(agent, `registered ${agent.name} as ${agent.id} with ${ctx.client.relay}\n(identity saved in ${ctx.home})`);
+    // Registered again from another relay list: say what the identity now uses, and that it kept its id.
+    const moved = before && before.id === agent.id && before.relay !== ctx.client.relays ? `; its relays were ${before.relay} and are now ${ctx.client.relays}` : "";
+    ctx.out(agent, `registered ${agent.name} as ${agent.id} with ${ctx.client.relay}${moved}\n(identity saved in ${ctx.home})`);
   },
 });

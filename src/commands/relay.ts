@@ -2,7 +2,7 @@ import { defineCommand, durationArg, numberArg, usage } from "./_args";
 import { networkInterfaces } from "node:os";
 import { formatDuration } from "../duration";
 import { ClawlinkError, EXIT } from "../errors";
-import { logger } from "../logger";
+import { logger, logToStderr } from "../logger";
 import { FSYNC_MODES, type Fsync } from "../relay/datafile";
 import { loadKeyFile } from "../relay/keys";
 import { isUnguessable } from "../relay/ratelimit";
@@ -15,6 +15,13 @@ import { VERSION } from "../version";
 import type { Bus } from "../relay/bus/port";
 import type { Peers } from "../relay/store/redis/peers";
 import { redactUrl, type RedisStore } from "../relay/store/redis/store";
+
+/** A relay that will not start says why and what to do, all of it on stderr: stdout is for a relay that runs. */
+function refuse(message: string, hint?: string) {
+  logToStderr();
+  logger.error(message);
+  if (hint) logger.info(hint);
+}
 
 /** What relays sharing one Redis use: its store, its bus, and the list of relays up. */
 interface Shared {
@@ -160,15 +167,13 @@ export default Object.assign(defineCommand({
         fsync = args.fsync as Fsync;
       }
     } catch (err) {
-      logger.error((err as Error).message);
-      if (err instanceof ClawlinkError && err.hint) logger.info(err.hint);
+      refuse((err as Error).message, err instanceof ClawlinkError ? err.hint : undefined);
       process.exitCode = EXIT.usage;
       return;
     }
     const host = args.host;
     if (!isLoopback(host) && !token && !args.insecure) {
-      logger.error(`refusing to bind ${host} without a token: anyone on the network could register agents (and through them send tasks and write shared files), list the agents and read the shared files; each agent's own inbox and actions still need its secret`);
-      logger.info("start with --token-file PATH (or CLAWLINK_TOKEN) and give agents the same token; add --tls-cert/--tls-key so it never crosses the network in clear; or pass --insecure to accept the risk");
+      refuse(`refusing to bind ${host} without a token: anyone on the network could register agents (and through them send tasks and write shared files), list the agents and read the shared files; each agent's own inbox and actions still need its secret`, "start with --token-file PATH (or CLAWLINK_TOKEN) and give agents the same token; add --tls-cert/--tls-key so it never crosses the network in clear; or pass --insecure to accept the risk");
       process.exitCode = EXIT.usage;
       return;
     }
@@ -185,8 +190,7 @@ export default Object.assign(defineCommand({
         shared = await openShared(redisUrl, args["redis-prefix"]);
         store = shared.store;
       } catch (err) {
-        logger.error(`cannot use the Redis server at ${redactUrl(redisUrl)}: ${(err as Error).message}`);
-        logger.info("is redis-server (or Valkey) running there? check the host, the port, the password and rediss:// for TLS");
+        refuse(`cannot use the Redis server at ${redactUrl(redisUrl)}: ${(err as Error).message}`, "is redis-server (or Valkey) running there? check the host, the port, the password and rediss:// for TLS");
         process.exitCode = EXIT.error;
         return;
       }
@@ -197,8 +201,7 @@ export default Object.assign(defineCommand({
         for (const note of sqlite.notes) logger.warn(note);
         store = sqlite;
       } catch (err) {
-        logger.error((err as Error).message);
-        if (err instanceof ClawlinkError && err.hint) logger.info(err.hint);
+        refuse((err as Error).message, err instanceof ClawlinkError ? err.hint : undefined);
         process.exitCode = EXIT.error;
         return;
       }
@@ -235,8 +238,7 @@ export default Object.assign(defineCommand({
       await store?.close();
       await shared?.bus.close();
       const e = err as Error & { code?: string };
-      logger.error(e.code === "EADDRINUSE" ? `port ${port} on ${host} is already in use` : `cannot start the relay: ${e.message}`);
-      logger.info(e.code === "EADDRINUSE" ? "is a relay already running? pick another with --port" : "check --host and --port");
+      refuse(e.code === "EADDRINUSE" ? `port ${port} on ${host} is already in use` : `cannot start the relay: ${e.message}`, e.code === "EADDRINUSE" ? "is a relay already running? pick another with --port" : "check --host and --port");
       process.exitCode = EXIT.error;
       return;
     }

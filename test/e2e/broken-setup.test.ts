@@ -149,7 +149,7 @@ describe("where the relay came from", () => {
     writeFileSync(config, JSON.stringify({ relay: other }));
     const r = await runCli(["poll", "--json"], { home });
     expect(r.code).toBe(5);
-    expect(r.json.error.hint).toBe(`the relay comes from relay in ${config}: pass --relay ${url} to use the identity's own, or change the config file; or register a new name with ${other}`);
+    expect(r.json.error.hint).toBe(`the relay comes from relay in ${config}: pass --relay ${url} to use the identity's own, or change the config file; if ${other} belongs to the same team (one Redis), add it to doc1's relays: \`clawlink register --name doc1 --relay ${url},${other}\` (keeps its id); or register a new name with ${other}`);
     expect(r.json.error.hint).not.toContain("CLAWLINK_RELAY");
   });
 

@@ -79,7 +79,7 @@ describe("doctor", () => {
     expect(check(r.json, "identity")).toMatchObject({
       status: "fail",
       message: `the saved identity "alice" was registered with ${url}, not ${other} (from CLAWLINK_RELAY)`,
-      fix: `drop CLAWLINK_RELAY so the identity's own relay (${url}) is used; or register a new name with ${other}`,
+      fix: `drop CLAWLINK_RELAY so the identity's own relay (${url}) is used; if ${other} belongs to the same team (one Redis), add it to alice's relays: \`clawlink register --name alice --relay ${url},${other}\` (keeps its id); or register a new name with ${other}`,
       exit: 5,
     });
     expect(check(r.json, "relay").status).toBe("ok");

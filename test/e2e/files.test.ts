@@ -238,6 +238,15 @@ describe("co-editing shared files", async () => {
       expect((await runCli(["file-history", "--key", "plan.md", "--json"], as(alice))).json).toEqual(before);
     });
 
+    test("a conflict with the latest version names its author once", async () => {
+      await put(alice, "solo.md", lines("a", "b"));
+      await put(bob, "solo.md", lines("a", "b by bob"), "--if-version", "1");
+      const r = await runCli(["file-put", "--key", "solo.md", "--if-version", "1", "--merge"], { ...as(alice), stdin: lines("a", "b by alice") });
+      expect(r.code).toBe(6);
+      expect(r.stderr).toContain('error: your edit of "solo.md" (made on version 1) overlaps changes in version 2 by bob: 1 conflicting hunk; nothing was written');
+      expect(r.stderr).toContain(["<<<<<<< version 2 (bob)", "b by bob", "||||||| version 1", "b", "=======", "b by alice", ">>>>>>> yours"].join("\n"));
+    });
+
     test("binary files are never merged", async () => {
       const bin = "\x00\x01binary";
       await put(alice, "blob.bin", bin);
@@ -305,14 +314,18 @@ describe("co-editing shared files", async () => {
       const renewed = await runCli(["file-lock", "--key", "lease.md", "--ttl", "120", "--json"], as(alice));
       expect(renewed.json.since).toBe(first.since);
       expect(Date.parse(renewed.json.until)).toBeGreaterThan(Date.parse(first.until));
-      const unlock = await runCli(["file-unlock", "--key", "lease.md"], as(alice));
+      const unlock = await runCli(["file-unlock", "--key", "lease.md", "--json"], as(alice));
       expect(unlock.code).toBe(0);
-      expect(unlock.stdout).toBe("unlocked lease.md\n");
+      expect(unlock.json).toMatchObject({ key: "lease.md", holder: "alice", unlocked: true });
       expect((await runCli(["file-list", "--prefix", "lease", "--json"], as(bob))).json[0].lock).toBeNull();
       expect((await put(bob, "lease.md", "bob's turn\n")).code).toBe(0);
+      // Unlocking a key nobody holds reaches what a cleanup step wants: exit 0, and the JSON says nothing was unlocked.
       const again = await runCli(["file-unlock", "--key", "lease.md", "--json"], as(alice));
-      expect(again.code).toBe(5);
-      expect(again.json.error.message).toBe('"lease.md" is not locked (a lease also ends by itself when its ttl runs out)');
+      expect(again.code).toBe(0);
+      expect(again.json).toEqual({ key: "lease.md", unlocked: false, reason: "not_locked", message: '"lease.md" is not locked (a lease also ends by itself when its ttl runs out)' });
+      const human = await runCli(["file-unlock", "--key", "lease.md"], as(alice));
+      expect(human.code).toBe(0);
+      expect(human.stdout).toBe("lease.md was not locked: nothing to unlock (a lease also ends by itself when its ttl runs out)\n");
     });
 
     test("a key can be locked before it exists, so its creator writes it first", async () => {

@@ -20,6 +20,40 @@ describe("listen", () => {
     expect((await runCli(["discover", "--all", "--json"], boss)).json.map((a: any) => a.name)).toEqual(["boss"]);
   });
 
+  test("listen --exec writes its own status lines to stderr: stdout carries only the command's output", async () => {
+    const { url } = await spawnRelay();
+    const boss = { home: tempHome(), relay: url };
+    const worker = { home: tempHome(), relay: url };
+    await runCli(["register", "--name", "boss"], boss);
+    await runCli(["register", "--name", "worker"], worker);
+    const listener = new CliProcess(["listen", "--exec", "echo handled"], worker);
+    await listener.waitFor(/listening as worker/);
+    const sent = await runCli(["delegate", "--to", "worker", "--task", "t", "--json"], boss);
+    await listener.waitFor(new RegExp(`task ${sent.json.id}: \`?echo handled\`? exited 0`));
+    expect((await runCli(["unregister"], worker)).code).toBe(0);
+    await listener.waitFor(/was unregistered; stopping/);
+    expect(await listener.proc.exited).toBe(0);
+    expect(listener.stdout).toBe("handled\n");
+    expect(listener.stderr).toContain("listening as worker");
+    expect(listener.stderr).toMatch(new RegExp(`task ${sent.json.id}: \`?echo handled\`? exited 0`));
+    expect(listener.stderr).toContain("was unregistered; stopping");
+  });
+
+  test("plain listen prints messages on stdout and its status lines on stderr", async () => {
+    const { url } = await spawnRelay();
+    const boss = { home: tempHome(), relay: url };
+    const worker = { home: tempHome(), relay: url };
+    await runCli(["register", "--name", "boss"], boss);
+    await runCli(["register", "--name", "worker"], worker);
+    const listener = new CliProcess(["listen", "--json"], worker);
+    await listener.waitFor(/listening as worker/);
+    await runCli(["broadcast", "--content", "hello all"], boss);
+    await eventually(() => listener.jsonLines().length === 1);
+    await listener.stop();
+    expect(listener.stdout).not.toContain("listening as");
+    expect(listener.stderr).toContain("listening as worker");
+  });
+
   test("a task redelivered while its handler still runs is not acknowledged: stopped mid-task, it comes back", async () => {
     const data = join(tempHome(), "relay.db");
     const port = freePort();

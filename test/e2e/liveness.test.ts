@@ -90,7 +90,7 @@ describe("a worker killed while it holds a task", async () => {
     w.proc.kill("SIGKILL");
     expect(await wait.proc.exited).toBe(14);
     expect(wait.stderr).toContain(`error: task ${id}: holder lone went offline (--on-holder-lost fail)`);
-    expect(wait.stderr).toContain(`hint: it keeps running, check \`clawlink task --id ${id}\`; it is queued, held by lone (offline since `);
+    expect(wait.stderr).toContain(`hint: it keeps running, check \`clawlink task --id ${id}\`; it is queued for lone (offline since `);
     expect((await taskOf(boss, id)).state).toBe("queued");
   });
 

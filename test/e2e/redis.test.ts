@@ -117,8 +117,8 @@ if (!redisMissing("test/e2e/redis.test.ts")) {
       // Alice's edit of the same line, made on version 2, overlaps carol's: refused, naming who wrote what.
       const overlap = await runCli(["file-put", "--key", "plan.md", "--if-version", "2", "--merge"], { ...on(alice, r1), stdin: plan.replace("goal: ship files", "goal: ship versioned files").replace("due: friday", "due: sunday") });
       expect(overlap.code).toBe(6);
-      expect(overlap.stderr).toContain('error: your edit of "plan.md" (made on version 2) overlaps changes in version 3 by carol in version 3: 1 conflicting hunk; nothing was written');
-      expect(overlap.stderr).toContain(["<<<<<<< version 3 (carol in version 3)", "due: monday", "||||||| version 2", "due: friday", "=======", "due: sunday", ">>>>>>> yours"].join("\n"));
+      expect(overlap.stderr).toContain('error: your edit of "plan.md" (made on version 2) overlaps changes in version 3 by carol: 1 conflicting hunk; nothing was written');
+      expect(overlap.stderr).toContain(["<<<<<<< version 3 (carol)", "due: monday", "||||||| version 2", "due: friday", "=======", "due: sunday", ">>>>>>> yours"].join("\n"));
       const history = await runCli(["file-history", "--key", "plan.md", "--json"], on(bob, r2));
       expect(history.json.map((v: { version: number; author: string }) => [v.version, v.author])).toEqual([[3, "carol"], [2, "bob"], [1, "alice"]]);
     }, 30_000);

@@ -197,8 +197,9 @@ describe("--key-file", () => {
       const r = await runCli(["relay", "--port", "0", "--key-file", path]);
       expect(r.code).toBe(2);
       expect(r.stderr).toContain(`the key file ${path} is not random enough for a relay key: ${why}; whoever guesses it can make any agent's secret`);
-      // The relay logs its hint on stdout, after the error on stderr (consola's fancy reporter drops the backticks, its plain one in CI keeps them).
-      expect(r.stdout.replaceAll("`", "")).toContain(`write a random one with openssl rand -hex 32 > ${path} && chmod 600 ${path}`);
+      // The hint follows the error on stderr, stdout stays empty (consola's fancy reporter drops the backticks, its plain one in CI keeps them).
+      expect(r.stdout).toBe("");
+      expect(r.stderr.replaceAll("`", "")).toContain(`write a random one with openssl rand -hex 32 > ${path} && chmod 600 ${path}`);
     }
   });
 
@@ -216,7 +217,8 @@ describe("--key-file", () => {
     const r = await runCli(["relay", "--port", "0", "--key-file", path]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`the key file ${path} can be read or changed by other users (mode 644); whoever reads it can make any agent's secret`);
-    expect(r.stdout.replaceAll("`", "")).toContain(`run chmod 600 ${path} and start the relay again`);
+    expect(r.stdout).toBe("");
+    expect(r.stderr.replaceAll("`", "")).toContain(`run chmod 600 ${path} and start the relay again`);
     chmodSync(path, 0o600);
     const { relay } = await spawnRelay(["--key-file", path]);
     await relay.stop();

@@ -290,14 +290,15 @@ export class Files {
     return new TextEncoder().encode(result.text);
   }
 
-  /** Who wrote each conflict's lines since `base`, as `name in version N`: the versions in between are read only on this failing path. */
+  /** Who wrote each conflict's lines since `base`, as `name` (the latest version) or `name in version N`: the versions in between are read only on this failing path. */
   private async blame(key: string, baseText: string, base: number, latest: FileVersionRecord, conflicts: Conflict[]): Promise<string[][]> {
     const edits: Revision[] = [];
     for (let version = base + 1; version <= latest.version; version++) {
       const rec = version === latest.version ? latest : await this.store.getFileVersion(key, version);
       const text = rec && decodeText(rec.bytes);
       // A version no longer kept, or binary: its lines count as the next one's.
-      if (rec && text !== null && text !== undefined) edits.push({ text, label: `${rec.author} in version ${version}` });
+      // The latest version is named already ("changes in version N by bob"): only earlier ones add theirs.
+      if (rec && text !== null && text !== undefined) edits.push({ text, label: version === latest.version ? rec.author : `${rec.author} in version ${version}` });
     }
     return blameConflicts(baseText, edits, conflicts);
   }

@@ -1,14 +1,15 @@
 /** The agent identities saved under CLAWLINK_HOME, one file per registered name (settings.ts decides which home). */
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as v from "valibot";
 import { ClawlinkError } from "./errors";
+import { nodeFs, readTextFile } from "./local-files";
 import { describeIssues } from "./protocol/codec";
+import { deferred } from "./protocol/deferred";
 import { AgentName } from "./protocol/schemas";
 
 export const DEFAULT_RELAY = "http://127.0.0.1:9077";
 
-export const Identity = v.object({
+export const Identity = deferred(() => v.object({
   id: v.string(),
   name: AgentName,
   secret: v.string(),
@@ -21,7 +22,7 @@ export const Identity = v.object({
   ca: v.optional(v.string()),
   /** The relay token this agent joined with: re-registering after a relay restart needs it again. */
   token: v.optional(v.string()),
-});
+}));
 export type Identity = v.InferOutput<typeof Identity>;
 
 const identitiesDir = (home: string) => join(home, "identities");
@@ -37,8 +38,9 @@ function scanIdentities(home: string): { found: Identity[]; bad: ClawlinkError[]
   const dir = identitiesDir(home);
   const found: Identity[] = [];
   const bad: ClawlinkError[] = [];
-  if (!existsSync(dir)) return { found, bad };
-  for (const f of readdirSync(dir)) {
+  const fs = nodeFs();
+  if (!fs.existsSync(dir)) return { found, bad };
+  for (const f of fs.readdirSync(dir)) {
     if (!f.endsWith(".json")) continue;
     try {
       const id = readIdentity(join(dir, f));
@@ -52,14 +54,13 @@ function scanIdentities(home: string): { found: Identity[]; bad: ClawlinkError[]
 
 /** The identity in `path`; undefined when there is no such file, an error naming the file when it cannot be used. */
 function readIdentity(path: string): Identity | undefined {
-  let text: string;
+  let text: string | undefined;
   try {
-    text = readFileSync(path, "utf8");
+    text = readTextFile(path);
   } catch (err) {
-    const errno = (err as NodeJS.ErrnoException).code;
-    if (errno === "ENOENT") return undefined;
-    throw badIdentity(path, `cannot be read (${errno ?? (err as Error).message})`);
+    throw badIdentity(path, `cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   }
+  if (text === undefined) return undefined;
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -84,7 +85,7 @@ const badIdentity = (path: string, what: string) =>
  * error: acting as another identity instead would send work under the wrong name.
  */
 export function loadIdentity(home: string, as?: string, strict = false): Identity | undefined {
-  const name = as || (existsSync(defaultFile(home)) ? readFileSync(defaultFile(home), "utf8").trim() : "");
+  const name = as || (readTextFile(defaultFile(home))?.trim() ?? "");
   if (name) {
     const found = readIdentity(identityPath(home, name));
     if (found) return found;
@@ -104,6 +105,7 @@ export function loadIdentity(home: string, as?: string, strict = false): Identit
 
 /** Saves an identity (mode 0600, written atomically) and, unless told otherwise, makes it this home's default. */
 export function saveIdentity(home: string, identity: Identity, opts: { makeDefault?: boolean } = {}) {
+  const { chmodSync, mkdirSync, renameSync, writeFileSync } = nodeFs();
   mkdirSync(identitiesDir(home), { recursive: true, mode: 0o700 });
   const path = identityPath(home, identity.name);
   const tmp = `${path}.${process.pid}.tmp`;
@@ -114,8 +116,9 @@ export function saveIdentity(home: string, identity: Identity, opts: { makeDefau
 }
 
 export function forgetIdentity(home: string, name: string) {
+  const { rmSync } = nodeFs();
   rmSync(identityPath(home, name), { force: true });
-  if (existsSync(defaultFile(home)) && readFileSync(defaultFile(home), "utf8").trim() === name) rmSync(defaultFile(home), { force: true });
+  if (readTextFile(defaultFile(home))?.trim() === name) rmSync(defaultFile(home), { force: true });
 }
 
 /** `--relay` and CLAWLINK_RELAY may list several relays of one team (on one Redis), comma-separated: each normalized, in order. */

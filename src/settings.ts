@@ -2,21 +2,21 @@
  * Where each client setting comes from, in one place: a flag, then CLAWLINK_* in the environment, then
  * $CLAWLINK_HOME/config.json, then what the saved identity remembers, then the default.
  */
-import { existsSync, readFileSync } from "node:fs";
-import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import * as v from "valibot";
 import { DEFAULT_RELAY, loadIdentity, normalizeRelayList, normalizeRelayUrl, sameTeam, type Identity } from "./config";
 import { ClawlinkError } from "./errors";
+import { pathExists, readTextFile } from "./local-files";
+import { deferred } from "./protocol/deferred";
 import { describeIssues } from "./protocol/codec";
 import { readTokenFile } from "./token-file";
 
 /** `$CLAWLINK_HOME/config.json`: what an agent would otherwise pass in the environment on every call. */
-export const ConfigFile = v.strictObject({
+export const ConfigFile = deferred(() => v.strictObject({
   relay: v.optional(v.pipe(v.string("must be a URL"), v.nonEmpty("must not be empty"))),
   token_file: v.optional(v.pipe(v.string("must be a path"), v.nonEmpty("must not be empty"))),
   ca: v.optional(v.pipe(v.string("must be a path"), v.nonEmpty("must not be empty"))),
-});
+}));
 export type ConfigFile = v.InferOutput<typeof ConfigFile>;
 
 export type Source = "flag" | "env" | "config" | "identity" | "default";
@@ -59,10 +59,11 @@ export const configPath = (home: string) => join(home, "config.json");
 /** Reads and checks the home's config file; no file is no config. A file that does not parse is an error naming it. */
 export function readConfig(home: string): ConfigFile | undefined {
   const path = configPath(home);
-  if (!existsSync(path)) return undefined;
   let raw: unknown;
   try {
-    raw = JSON.parse(readFileSync(path, "utf8"));
+    const text = readTextFile(path);
+    if (text === undefined) return undefined;
+    raw = JSON.parse(text);
   } catch (err) {
     throw new ClawlinkError("bad_config", `the config file ${path} is not valid JSON: ${(err as Error).message}`, `fix or remove it; ${HOW}`);
   }
@@ -92,7 +93,7 @@ const pick = (...candidates: [string | undefined, Source, string][]): Setting =>
 export function resolveSettings(flags: Flags, env: NodeJS.ProcessEnv = process.env, opts: { config?: ConfigFile | null; identity?: boolean } = {}): Settings {
   const home: Setting & { value: string } = env.CLAWLINK_HOME
     ? { value: resolve(env.CLAWLINK_HOME), source: "env", from: "CLAWLINK_HOME" }
-    : { value: join(homedir(), ".clawlink"), source: "default", from: "default" };
+    : { value: join((require("node:os") as typeof import("node:os")).homedir(), ".clawlink"), source: "default", from: "default" };
   const configFile = configPath(home.value);
   // `config: null` skips the file (doctor reports a broken one and carries on without it); `identity: false` the saved identity.
   const config = opts.config === null ? undefined : (opts.config ?? readConfig(home.value));
@@ -126,7 +127,7 @@ export function resolveSettings(flags: Flags, env: NodeJS.ProcessEnv = process.e
   );
   const ca = { ...caSetting, value: caSetting.value ? resolve(caSetting.value) : undefined };
   const toml = join(home.value, "config.toml");
-  const ignoredToml = !existsSync(configFile) && existsSync(toml) ? toml : undefined;
+  const ignoredToml = !pathExists(configFile) && pathExists(toml) ? toml : undefined;
   return { home, configFile, config, ignoredToml, as, relay, token, ca, identity, me };
 }
 

@@ -4,12 +4,12 @@ import * as v from "valibot";
 import { ClawlinkError } from "./errors";
 import { nodeFs, readTextFile } from "./local-files";
 import { describeIssues } from "./protocol/codec";
-import { deferred } from "./protocol/deferred";
+import { Deferred, whenRead } from "./protocol/deferred";
 import { AgentName } from "./protocol/schemas";
 
 export const DEFAULT_RELAY = "http://127.0.0.1:9077";
 
-export const Identity = deferred(() => v.object({
+export const Identity = new Deferred(() => v.object({
   id: v.string(),
   name: AgentName,
   secret: v.string(),
@@ -22,7 +22,7 @@ export const Identity = deferred(() => v.object({
   ca: v.optional(v.string()),
   /** The relay token this agent joined with: re-registering after a relay restart needs it again. */
   token: v.optional(v.string()),
-}));
+}), whenRead);
 export type Identity = v.InferOutput<typeof Identity>;
 
 const identitiesDir = (home: string) => join(home, "identities");

@@ -7,16 +7,16 @@ import * as v from "valibot";
 import { DEFAULT_RELAY, loadIdentity, normalizeRelayList, normalizeRelayUrl, sameTeam, type Identity } from "./config";
 import { ClawlinkError } from "./errors";
 import { pathExists, readTextFile } from "./local-files";
-import { deferred } from "./protocol/deferred";
+import { Deferred, whenRead } from "./protocol/deferred";
 import { describeIssues } from "./protocol/codec";
 import { readTokenFile } from "./token-file";
 
 /** `$CLAWLINK_HOME/config.json`: what an agent would otherwise pass in the environment on every call. */
-export const ConfigFile = deferred(() => v.strictObject({
+export const ConfigFile = new Deferred(() => v.strictObject({
   relay: v.optional(v.pipe(v.string("must be a URL"), v.nonEmpty("must not be empty"))),
   token_file: v.optional(v.pipe(v.string("must be a path"), v.nonEmpty("must not be empty"))),
   ca: v.optional(v.pipe(v.string("must be a path"), v.nonEmpty("must not be empty"))),
-}));
+}), whenRead);
 export type ConfigFile = v.InferOutput<typeof ConfigFile>;
 
 export type Source = "flag" | "env" | "config" | "identity" | "default";

@@ -1,8 +1,7 @@
 /** The agent identities saved under CLAWLINK_HOME, one file per registered name (settings.ts decides which home). */
-import { join } from "node:path";
 import * as v from "valibot";
 import { ClawlinkError } from "./errors";
-import { nodeFs, readTextFile } from "./local-files";
+import { joinPath, nodeFs, readTextFile } from "./local-files";
 import { describeIssues } from "./protocol/codec";
 import { Deferred, whenRead } from "./protocol/deferred";
 import { AgentName } from "./protocol/schemas";
@@ -25,9 +24,9 @@ export const Identity = new Deferred(() => v.object({
 }), whenRead);
 export type Identity = v.InferOutput<typeof Identity>;
 
-const identitiesDir = (home: string) => join(home, "identities");
-const defaultFile = (home: string) => join(home, "default");
-export const identityPath = (home: string, name: string) => join(identitiesDir(home), `${name}.json`);
+const identitiesDir = (home: string) => joinPath(home, "identities");
+const defaultFile = (home: string) => joinPath(home, "default");
+export const identityPath = (home: string, name: string) => joinPath(identitiesDir(home), `${name}.json`);
 
 /** Every readable identity in the home; `bad` lists the files that are not (named in errors, never skipped silently). */
 export function listIdentities(home: string): Identity[] {
@@ -43,7 +42,7 @@ function scanIdentities(home: string): { found: Identity[]; bad: ClawlinkError[]
   for (const f of fs.readdirSync(dir)) {
     if (!f.endsWith(".json")) continue;
     try {
-      const id = readIdentity(join(dir, f));
+      const id = readIdentity(joinPath(dir, f));
       if (id) found.push(id);
     } catch (err) {
       bad.push(err as ClawlinkError);

@@ -1,14 +1,14 @@
 /** The agent identities saved under CLAWLINK_HOME, one file per registered name (settings.ts decides which home). */
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import * as v from "valibot";
 import { ClawlinkError } from "./errors";
+import { joinPath, nodeFs, readTextFile } from "./local-files";
 import { describeIssues } from "./protocol/codec";
+import { Deferred, whenRead } from "./protocol/deferred";
 import { AgentName } from "./protocol/schemas";
 
 export const DEFAULT_RELAY = "http://127.0.0.1:9077";
 
-export const Identity = v.object({
+export const Identity = new Deferred(() => v.object({
   id: v.string(),
   name: AgentName,
   secret: v.string(),
@@ -21,12 +21,12 @@ export const Identity = v.object({
   ca: v.optional(v.string()),
   /** The relay token this agent joined with: re-registering after a relay restart needs it again. */
   token: v.optional(v.string()),
-});
+}), whenRead);
 export type Identity = v.InferOutput<typeof Identity>;
 
-const identitiesDir = (home: string) => join(home, "identities");
-const defaultFile = (home: string) => join(home, "default");
-export const identityPath = (home: string, name: string) => join(identitiesDir(home), `${name}.json`);
+const identitiesDir = (home: string) => joinPath(home, "identities");
+const defaultFile = (home: string) => joinPath(home, "default");
+export const identityPath = (home: string, name: string) => joinPath(identitiesDir(home), `${name}.json`);
 
 /** Every readable identity in the home; `bad` lists the files that are not (named in errors, never skipped silently). */
 export function listIdentities(home: string): Identity[] {
@@ -37,11 +37,12 @@ function scanIdentities(home: string): { found: Identity[]; bad: ClawlinkError[]
   const dir = identitiesDir(home);
   const found: Identity[] = [];
   const bad: ClawlinkError[] = [];
-  if (!existsSync(dir)) return { found, bad };
-  for (const f of readdirSync(dir)) {
+  const fs = nodeFs();
+  if (!fs.existsSync(dir)) return { found, bad };
+  for (const f of fs.readdirSync(dir)) {
     if (!f.endsWith(".json")) continue;
     try {
-      const id = readIdentity(join(dir, f));
+      const id = readIdentity(joinPath(dir, f));
       if (id) found.push(id);
     } catch (err) {
       bad.push(err as ClawlinkError);
@@ -52,14 +53,13 @@ function scanIdentities(home: string): { found: Identity[]; bad: ClawlinkError[]
 
 /** The identity in `path`; undefined when there is no such file, an error naming the file when it cannot be used. */
 function readIdentity(path: string): Identity | undefined {
-  let text: string;
+  let text: string | undefined;
   try {
-    text = readFileSync(path, "utf8");
+    text = readTextFile(path);
   } catch (err) {
-    const errno = (err as NodeJS.ErrnoException).code;
-    if (errno === "ENOENT") return undefined;
-    throw badIdentity(path, `cannot be read (${errno ?? (err as Error).message})`);
+    throw badIdentity(path, `cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   }
+  if (text === undefined) return undefined;
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -84,7 +84,7 @@ const badIdentity = (path: string, what: string) =>
  * error: acting as another identity instead would send work under the wrong name.
  */
 export function loadIdentity(home: string, as?: string, strict = false): Identity | undefined {
-  const name = as || (existsSync(defaultFile(home)) ? readFileSync(defaultFile(home), "utf8").trim() : "");
+  const name = as || (readTextFile(defaultFile(home))?.trim() ?? "");
   if (name) {
     const found = readIdentity(identityPath(home, name));
     if (found) return found;
@@ -104,6 +104,7 @@ export function loadIdentity(home: string, as?: string, strict = false): Identit
 
 /** Saves an identity (mode 0600, written atomically) and, unless told otherwise, makes it this home's default. */
 export function saveIdentity(home: string, identity: Identity, opts: { makeDefault?: boolean } = {}) {
+  const { chmodSync, mkdirSync, renameSync, writeFileSync } = nodeFs();
   mkdirSync(identitiesDir(home), { recursive: true, mode: 0o700 });
   const path = identityPath(home, identity.name);
   const tmp = `${path}.${process.pid}.tmp`;
@@ -114,8 +115,9 @@ export function saveIdentity(home: string, identity: Identity, opts: { makeDefau
 }
 
 export function forgetIdentity(home: string, name: string) {
+  const { rmSync } = nodeFs();
   rmSync(identityPath(home, name), { force: true });
-  if (existsSync(defaultFile(home)) && readFileSync(defaultFile(home), "utf8").trim() === name) rmSync(defaultFile(home), { force: true });
+  if (readTextFile(defaultFile(home))?.trim() === name) rmSync(defaultFile(home), { force: true });
 }
 
 /** `--relay` and CLAWLINK_RELAY may list several relays of one team (on one Redis), comma-separated: each normalized, in order. */

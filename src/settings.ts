@@ -2,21 +2,20 @@
  * Where each client setting comes from, in one place: a flag, then CLAWLINK_* in the environment, then
  * $CLAWLINK_HOME/config.json, then what the saved identity remembers, then the default.
  */
-import { existsSync, readFileSync } from "node:fs";
-import { homedir } from "node:os";
-import { dirname, join, resolve } from "node:path";
 import * as v from "valibot";
 import { DEFAULT_RELAY, loadIdentity, normalizeRelayList, normalizeRelayUrl, sameTeam, type Identity } from "./config";
 import { ClawlinkError } from "./errors";
+import { joinPath, nodePath, pathExists, readTextFile, resolvePath } from "./local-files";
+import { Deferred, whenRead } from "./protocol/deferred";
 import { describeIssues } from "./protocol/codec";
 import { readTokenFile } from "./token-file";
 
 /** `$CLAWLINK_HOME/config.json`: what an agent would otherwise pass in the environment on every call. */
-export const ConfigFile = v.strictObject({
+export const ConfigFile = new Deferred(() => v.strictObject({
   relay: v.optional(v.pipe(v.string("must be a URL"), v.nonEmpty("must not be empty"))),
   token_file: v.optional(v.pipe(v.string("must be a path"), v.nonEmpty("must not be empty"))),
   ca: v.optional(v.pipe(v.string("must be a path"), v.nonEmpty("must not be empty"))),
-});
+}), whenRead);
 export type ConfigFile = v.InferOutput<typeof ConfigFile>;
 
 export type Source = "flag" | "env" | "config" | "identity" | "default";
@@ -54,15 +53,16 @@ export interface Settings {
 
 const HOW = 'it holds one JSON object: {"relay": "https://HOST:9077", "token_file": "PATH", "ca": "PATH"}, each optional';
 
-export const configPath = (home: string) => join(home, "config.json");
+export const configPath = (home: string) => joinPath(home, "config.json");
 
 /** Reads and checks the home's config file; no file is no config. A file that does not parse is an error naming it. */
 export function readConfig(home: string): ConfigFile | undefined {
   const path = configPath(home);
-  if (!existsSync(path)) return undefined;
   let raw: unknown;
   try {
-    raw = JSON.parse(readFileSync(path, "utf8"));
+    const text = readTextFile(path);
+    if (text === undefined) return undefined;
+    raw = JSON.parse(text);
   } catch (err) {
     throw new ClawlinkError("bad_config", `the config file ${path} is not valid JSON: ${(err as Error).message}`, `fix or remove it; ${HOW}`);
   }
@@ -91,12 +91,12 @@ const pick = (...candidates: [string | undefined, Source, string][]): Setting =>
 /** Resolves every client setting once; each knows its source, so `doctor` can say where it came from. */
 export function resolveSettings(flags: Flags, env: NodeJS.ProcessEnv = process.env, opts: { config?: ConfigFile | null; identity?: boolean } = {}): Settings {
   const home: Setting & { value: string } = env.CLAWLINK_HOME
-    ? { value: resolve(env.CLAWLINK_HOME), source: "env", from: "CLAWLINK_HOME" }
-    : { value: join(homedir(), ".clawlink"), source: "default", from: "default" };
+    ? { value: resolvePath(env.CLAWLINK_HOME), source: "env", from: "CLAWLINK_HOME" }
+    : { value: joinPath((require("node:os") as typeof import("node:os")).homedir(), ".clawlink"), source: "default", from: "default" };
   const configFile = configPath(home.value);
   // `config: null` skips the file (doctor reports a broken one and carries on without it); `identity: false` the saved identity.
   const config = opts.config === null ? undefined : (opts.config ?? readConfig(home.value));
-  const relative = (p: string) => resolve(dirname(configFile), p);
+  const relative = (p: string) => nodePath().resolve(nodePath().dirname(configFile), p);
 
   const as = pick([flags.as, "flag", "--as"], [env.CLAWLINK_AS, "env", "CLAWLINK_AS"]);
   const identity = opts.identity === false ? undefined : loadIdentity(home.value, as.value, as.source === "flag");
@@ -124,15 +124,16 @@ export function resolveSettings(flags: Flags, env: NodeJS.ProcessEnv = process.e
     [config?.ca ? relative(config.ca) : undefined, "config", `ca in ${configFile}`],
     [me?.ca, "identity", `identity ${me?.name}`],
   );
-  const ca = { ...caSetting, value: caSetting.value ? resolve(caSetting.value) : undefined };
-  const toml = join(home.value, "config.toml");
-  const ignoredToml = !existsSync(configFile) && existsSync(toml) ? toml : undefined;
+  const ca = { ...caSetting, value: caSetting.value ? resolvePath(caSetting.value) : undefined };
+  const toml = joinPath(home.value, "config.toml");
+  // Read above unless skipped: no config means no config.json.
+  const ignoredToml = (opts.config === undefined ? config === undefined : !pathExists(configFile)) && pathExists(toml) ? toml : undefined;
   return { home, configFile, config, ignoredToml, as, relay, token, ca, identity, me };
 }
 
 export const ignoredTomlWarning = (toml: string) => ({
   message: `${toml} is not read: clawlink reads only config.json`,
-  fix: `write the same settings as JSON to ${join(dirname(toml), "config.json")}, e.g. {"relay": "https://HOST:9077", "token_file": "PATH", "ca": "PATH"}`,
+  fix: `write the same settings as JSON to ${nodePath().join(nodePath().dirname(toml), "config.json")}, e.g. {"relay": "https://HOST:9077", "token_file": "PATH", "ca": "PATH"}`,
 });
 
 /** What to do when the saved identity belongs to another relay than the one in use, naming where that one came from. */

@@ -1,6 +1,6 @@
 /** A token kept in a file rather than on a command line: how the relay (--token-file) and the client (token_file) read one. */
-import { readFileSync, statSync } from "node:fs";
 import { ClawlinkError } from "./errors";
+import { nodeFs } from "./local-files";
 
 /**
  * The file's content, trimmed. `label` says where the path came from (`--token-file`, `token_file in
@@ -9,7 +9,7 @@ import { ClawlinkError } from "./errors";
 export function readTokenFile(path: string, label: string, code: "usage" | "bad_config" = "usage"): { token: string; shared: boolean } {
   let text: string;
   try {
-    text = readFileSync(path, "utf8");
+    text = nodeFs().readFileSync(path, "utf8");
   } catch (err) {
     const errno = (err as NodeJS.ErrnoException).code;
     throw new ClawlinkError(
@@ -20,5 +20,5 @@ export function readTokenFile(path: string, label: string, code: "usage" | "bad_
   }
   const token = text.trim();
   if (!token) throw new ClawlinkError(code, `${label}: ${path} is empty`, "write the token into it, e.g. `openssl rand -hex 16 > relay.token`");
-  return { token, shared: (statSync(path).mode & 0o077) !== 0 };
+  return { token, shared: (nodeFs().statSync(path).mode & 0o077) !== 0 };
 }

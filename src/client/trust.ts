@@ -1,10 +1,11 @@
 /** Which certificates the client trusts for an https:// relay, and how TLS failures are explained. */
-import { existsSync, readFileSync } from "node:fs";
 import { ClawlinkError } from "../errors";
+import { nodeFs } from "../local-files";
 import { printError } from "../output";
 
 /** Reads a private CA for `--ca` / CLAWLINK_CA. */
 export function readCa(path: string, flag: string): string {
+  const { existsSync, readFileSync } = nodeFs();
   if (!existsSync(path)) throw new ClawlinkError("usage", `${flag}: no such file: ${path}`, "pass the PEM file of the CA that signed the relay's certificate");
   const text = readFileSync(path, "utf8");
   if (!text.includes("-----BEGIN CERTIFICATE-----")) {

@@ -26,7 +26,7 @@ export default defineClientCommand({
     const agents = await ctx.client.agents({ cap, all: ctx.args.all });
     ctx.out(
       agents,
-      agents.length === 0 && cap ? `no ${ctx.args.all ? "" : "online "}agent has the capability "${cap}"${ctx.args.all ? "" : " (--all includes stale ones)"}` : renderAgents(agents),
+      agents.length === 0 && cap ? `no ${ctx.args.all ? "" : "online "}agent has the capability "${cap}"${ctx.args.all ? "" : " (--all includes stale ones)"}` : ctx.json ? "" : renderAgents(agents),
     );
   },
 });

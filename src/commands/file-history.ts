@@ -8,6 +8,6 @@ export default defineClientCommand({
   args: { key: keyArg },
   async run(ctx) {
     const history = await ctx.client.fileHistory(parseKey(ctx.args.key));
-    ctx.out(history.versions, renderHistory(history.versions));
+    ctx.out(history.versions, ctx.json ? "" : renderHistory(history.versions));
   },
 });

@@ -12,6 +12,6 @@ export default defineClientCommand({
   },
   async run(ctx) {
     const files = await ctx.client.files(ctx.args.prefix);
-    ctx.out(files, renderFiles(files));
+    ctx.out(files, ctx.json ? "" : renderFiles(files));
   },
 });

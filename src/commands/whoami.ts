@@ -12,7 +12,7 @@ export default defineClientCommand({
   args: {},
   async run(ctx) {
     const { status, error } = await checkSelf(ctx);
-    ctx.out(status, renderStatus(status));
+    ctx.out(status, ctx.json ? "" : renderStatus(status));
     return error ? exitCodeFor(error) : EXIT.ok;
   },
 });

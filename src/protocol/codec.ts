@@ -1,6 +1,7 @@
 /** Parsing helpers shared by relay and client: one way to validate and one way to report. */
 import * as v from "valibot";
 import { ClawlinkError } from "../errors";
+import { built } from "./deferred";
 
 type Variant = v.GenericSchema & { type: "variant"; key: string; options: readonly v.GenericSchema[] };
 const routes = new WeakMap<object, Map<unknown, v.GenericSchema>>();
@@ -25,7 +26,8 @@ function routesOf(variant: Variant): Map<unknown, v.GenericSchema> {
  * which costs more than the parse itself on the relay's hot paths. Input it cannot route goes through
  * the variant, so errors read the same.
  */
-export function safeParse<S extends v.GenericSchema>(schema: S, input: unknown): v.SafeParseResult<S> {
+export function safeParse<S extends v.GenericSchema>(given: S, input: unknown): v.SafeParseResult<S> {
+  const schema = built(given);
   if ((schema as { type: string }).type === "variant" && input !== null && typeof input === "object") {
     const option = routesOf(schema as unknown as Variant).get((input as Record<string, unknown>)[(schema as unknown as Variant).key]);
     if (option) return v.safeParse(option, input) as v.SafeParseResult<S>;

@@ -86,9 +86,12 @@ export async function loadScripts(client: RedisClient): Promise<void> {
 /** JSON has no infinity; a bound of ±Infinity (no bound) goes to Lua as the largest number there is. */
 const finite = (_key: string, v: unknown) => (typeof v === "number" && !Number.isFinite(v) ? (v > 0 ? Number.MAX_VALUE : -Number.MAX_VALUE) : v);
 
-/** Runs one operation's script by its SHA with the key prefix and its arguments as JSON; returns its JSON reply, parsed. */
-export async function runScript<T>(client: RedisClient, op: Operation, prefix: string, args: object): Promise<T> {
-  const argv = [SHA[op], "0", prefix, JSON.stringify(args, finite)];
+/**
+ * Runs one operation's script by its SHA with the key prefix and its arguments as JSON; returns its
+ * JSON reply, parsed. Given the caller's bus origin, the script also publishes what it changed.
+ */
+export async function runScript<T>(client: RedisClient, op: Operation, prefix: string, args: object, origin = ""): Promise<T> {
+  const argv = [SHA[op], "0", prefix, JSON.stringify(args, finite), origin];
   let reply: string;
   try {
     reply = await client.send("EVALSHA", argv);

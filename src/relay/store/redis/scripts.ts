@@ -76,6 +76,11 @@ const SHARED = [lib, inbox, tasks, files].join("\n");
 const SOURCE = Object.fromEntries(Object.entries(OPERATIONS).map(([name, body]) => [name, `${SHARED}\n${body}`])) as Record<Operation, string>;
 const SHA = Object.fromEntries(Object.entries(SOURCE).map(([name, src]) => [name, new Bun.CryptoHasher("sha1").update(src).digest("hex")])) as Record<Operation, string>;
 
+const BY_SHA = new Map(Object.entries(SHA).map(([op, sha]) => [sha, op as Operation]));
+
+/** The operation a script SHA runs (what a MONITOR line names), for the benchmark's count. */
+export const operationOf = (sha: string): Operation | undefined => BY_SHA.get(sha);
+
 const isNoScript = (e: unknown) => e instanceof Error && e.message.startsWith("NOSCRIPT");
 
 /** Loads every script on the server (SCRIPT LOAD); their SHAs are known before. */

@@ -1,0 +1,85 @@
+/**
+ * What relays ask of Redis while some work runs: every command a client sends (MONITOR; the commands
+ * a script runs inside are not round trips), named by operation for scripts; and, measured apart
+ * (MONITOR costs the server time of its own), the CPU time the server spent on the work (INFO cpu),
+ * which is what bounds how many messages one primary carries.
+ */
+import { RedisClient } from "bun";
+import { operationOf } from "../src/relay/store/redis/scripts";
+import { track } from "./_relay";
+
+/**
+ * What the relays do on their own, whatever the traffic: the sweep scripts (every 250 ms or less often)
+ * and the heartbeat's plain commands (every 5 s). No send or poll runs any of them.
+ */
+export const SWEEPS = new Set(["requeue_expired", "reclaim_tasks", "expire_tasks", "expire_unread", "prune_tasks", "expire_leases", "forget_agents", "forget_relay", "ZADD", "HSET", "ZRANGEBYSCORE", "HMGET"]);
+
+export interface Counted {
+  /** Commands by name (a script by its operation). */
+  byName: Map<string, number>;
+  /** Of them, the relays' sweeps and heartbeats (`SWEEPS`). */
+  sweeps: number;
+  total: number;
+}
+
+const cpuOf = async (client: RedisClient) => {
+  const info = (await client.send("INFO", ["cpu"])) as string;
+  const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, "m").exec(info)?.[1] ?? 0);
+  return (field("used_cpu_user") + field("used_cpu_sys")) * 1000;
+};
+
+/** The server's CPU time (user + system, ms) while `work` runs. */
+export async function serverCpuMs(redisUrl: string, work: () => Promise<void>): Promise<number> {
+  const client = new RedisClient(redisUrl);
+  try {
+    const before = await cpuOf(client);
+    await work();
+    return (await cpuOf(client)) - before;
+  } finally {
+    client.close();
+  }
+}
+
+/** Counts the commands clients send while `work` runs. */
+export async function countCommands(redisPort: number, work: () => Promise<void>): Promise<Counted> {
+  const monitor = track(Bun.spawn(["redis-cli", "-p", String(redisPort), "MONITOR"], { stdout: "pipe", stderr: "ignore" }));
+  const lines = (async () => {
+    const byName = new Map<string, number>();
+    const decoder = new TextDecoder();
+    let rest = "";
+    for await (const chunk of monitor.stdout) {
+      const text = rest + decoder.decode(chunk, { stream: true });
+      const all = text.split("\n");
+      rest = all.pop()!;
+      for (const line of all) {
+        const m = /^\d+\.\d+ \[\d+ (?!lua)[^\]]*\] "(\w+)"(?: "([0-9a-f]{40})")?/.exec(line);
+        if (!m) continue;
+        const name = m[1]!.toUpperCase() === "EVALSHA" ? (operationOf(m[2] ?? "") ?? "EVALSHA") : m[1]!.toUpperCase();
+        byName.set(name, (byName.get(name) ?? 0) + 1);
+      }
+    }
+    return byName;
+  })();
+  await Bun.sleep(300);
+  await work();
+  await Bun.sleep(300);
+  monitor.kill("SIGTERM");
+  const byName = await lines;
+  byName.delete("MONITOR");
+  let total = 0;
+  let sweeps = 0;
+  for (const [name, n] of byName) {
+    total += n;
+    if (SWEEPS.has(name)) sweeps += n;
+  }
+  return { byName, sweeps, total };
+}
+
+/** Round trips a unit of work costs: every command but the sweeps'. */
+export const tripsOf = (c: Counted, per: number) => (c.total - c.sweeps) / per;
+
+/** `HGET 1.00, create_task 1.00` per unit of work, sweeps apart. */
+export function describeCounted(c: Counted, per: number): string {
+  const parts = [...c.byName].filter(([name]) => !SWEEPS.has(name)).sort((a, b) => b[1] - a[1]).map(([name, n]) => `${name} ${(n / per).toFixed(2)}`);
+  return `${parts.join(", ")}; the relays' own sweeps and heartbeats meanwhile ${(c.sweeps / per).toFixed(2)}`;
+}

@@ -40,9 +40,20 @@ export async function serverCpuMs(redisUrl: string, work: () => Promise<void>): 
   }
 }
 
-/** Counts the commands clients send while `work` runs. */
-export async function countCommands(redisPort: number, work: () => Promise<void>): Promise<Counted> {
+/** What the bench says to MONITOR, so it knows when it has seen everything before. */
+const MARK = "clawlink-bench-mark";
+
+/**
+ * Counts the commands clients send while `work` runs. MONITOR's output lags behind the server on a busy
+ * machine, so it is read until an ECHO sent after the work shows up, not for a fixed time.
+ */
+export async function countCommands(redisUrl: string, redisPort: number, work: () => Promise<void>): Promise<Counted> {
+  // Connected before MONITOR starts, so its own HELLO is not counted.
+  const client = new RedisClient(redisUrl);
+  await client.connect();
   const monitor = track(Bun.spawn(["redis-cli", "-p", String(redisPort), "MONITOR"], { stdout: "pipe", stderr: "ignore" }));
+  let started: () => void = () => {};
+  const ready = new Promise<void>((r) => (started = r));
   const lines = (async () => {
     const byName = new Map<string, number>();
     const decoder = new TextDecoder();
@@ -52,27 +63,32 @@ export async function countCommands(redisPort: number, work: () => Promise<void>
       const all = text.split("\n");
       rest = all.pop()!;
       for (const line of all) {
+        if (line.trim() === "OK") started();
+        if (line.includes(MARK)) return byName;
         const m = /^\d+\.\d+ \[\d+ (?!lua)[^\]]*\] "(\w+)"(?: "([0-9a-f]{40})")?/.exec(line);
         if (!m) continue;
         const name = m[1]!.toUpperCase() === "EVALSHA" ? (operationOf(m[2] ?? "") ?? "EVALSHA") : m[1]!.toUpperCase();
         byName.set(name, (byName.get(name) ?? 0) + 1);
       }
     }
-    return byName;
+    throw new Error("MONITOR ended before the bench's mark");
   })();
-  await Bun.sleep(300);
-  await work();
-  await Bun.sleep(300);
-  monitor.kill("SIGTERM");
-  const byName = await lines;
-  byName.delete("MONITOR");
-  let total = 0;
-  let sweeps = 0;
-  for (const [name, n] of byName) {
-    total += n;
-    if (SWEEPS.has(name)) sweeps += n;
+  try {
+    await Promise.race([ready, lines]);
+    await work();
+    await client.send("ECHO", [MARK]);
+    const byName = await lines;
+    let total = 0;
+    let sweeps = 0;
+    for (const [name, n] of byName) {
+      total += n;
+      if (SWEEPS.has(name)) sweeps += n;
+    }
+    return { byName, sweeps, total };
+  } finally {
+    client.close();
+    monitor.kill("SIGTERM");
   }
-  return { byName, sweeps, total };
 }
 
 /** Round trips a unit of work costs: every command but the sweeps'. */

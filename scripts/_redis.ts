@@ -58,10 +58,11 @@ const post = (relay: ServerProcess, secret: string, body: object) =>
 let pairs = 0;
 
 /**
- * Round trips in turn: a boss on relay `a` sends a task, a worker on relay `b` (maybe the same) answers
- * it over HTTP as soon as its socket shows it, and the time is taken when the response reaches the boss.
+ * A boss on relay `a` and a worker on relay `b` (maybe the same): `run(n)` times n round trips in turn,
+ * each a task the boss sends, which the worker answers over HTTP as soon as its socket shows it, timed
+ * until the response reaches the boss.
  */
-async function roundTrips(a: ServerProcess, b: ServerProcess) {
+async function openPair(a: ServerProcess, b: ServerProcess) {
   const n = ++pairs;
   const [boss, worker] = await registerAgents(a.url, [`boss-${n}`, `worker-${n}`]);
   let answered: (() => void) | undefined;
@@ -73,20 +74,36 @@ async function roundTrips(a: ServerProcess, b: ServerProcess) {
     const frame = JSON.parse(text) as { op: string; message?: { type: string; id: string } };
     if (frame.message?.type === "task") void post(b, worker!.secret, { type: "response", in_reply_to: frame.message.id, status: "completed", result: "done" });
   });
-  const times: number[] = [];
-  for (let i = 0; i < WARMUP + ROUNDTRIPS; i++) {
-    const t0 = performance.now();
-    const done = new Promise<void>((r) => (answered = r));
-    const res = await post(a, boss!.secret, { type: "task", to: `worker-${n}`, task: "say done" });
-    const { id } = (await res.json()) as { id: string };
-    await done;
-    if (i >= WARMUP) times.push(performance.now() - t0);
-    bossAcks.add(id);
+  return {
+    async run(count: number) {
+      const times: number[] = [];
+      for (let i = 0; i < count; i++) {
+        const t0 = performance.now();
+        const done = new Promise<void>((r) => (answered = r));
+        const res = await post(a, boss!.secret, { type: "task", to: `worker-${n}`, task: "say done" });
+        const { id } = (await res.json()) as { id: string };
+        await done;
+        times.push(performance.now() - t0);
+        bossAcks.add(id);
+      }
+      return times;
+    },
+    close() {
+      bossAcks.stop();
+      bossWs.close();
+      workerWs.close();
+    },
+  };
+}
+
+async function roundTrips(a: ServerProcess, b: ServerProcess) {
+  const pair = await openPair(a, b);
+  try {
+    await pair.run(WARMUP);
+    return summarize(await pair.run(ROUNDTRIPS));
+  } finally {
+    pair.close();
   }
-  bossAcks.stop();
-  bossWs.close();
-  workerWs.close();
-  return summarize(times);
 }
 
 export async function redis(ctx: BenchContext): Promise<Figure[]> {
@@ -112,6 +129,11 @@ export async function redis(ctx: BenchContext): Promise<Figure[]> {
     figures.push(p50, { name: "redis: cross-relay round trip p99 (ms)", value: rt.p99, unit: "ms", better: "lower" }, { name: "memory: round trip p50 (ms)", value: onMemory.p50, unit: "ms", better: "lower" });
     ctx.log(`redis round trip (task on A, answered on B, response back on A over WebSockets, ${ROUNDTRIPS} in turn): p50 ${fmtMs(rt.p50)}, p99 ${fmtMs(rt.p99)} (target p50 < ${TARGET_P50_MS} ms) ${verdict(p50)}`);
     ctx.log(`  same run, boss and worker on one relay: in memory p50 ${fmtMs(onMemory.p50)}, p99 ${fmtMs(onMemory.p99)}; on one Redis relay p50 ${fmtMs(onOne.p50)}, p99 ${fmtMs(onOne.p99)} (load avg ${describeMachine().load})`);
+    // What one round trip asks of Redis (the boss's acks, sent every 50 ms, included).
+    const counted = await openPair(a, b);
+    const perTrip = await countCommands(server.url, server.port, async () => void (await counted.run(COUNTED / 5)));
+    counted.close();
+    ctx.log(`  ${tripsOf(perTrip, COUNTED / 5).toFixed(2)} Redis round trips per cross-relay round trip: ${describeCounted(perTrip, COUNTED / 5)}`);
 
     // Commands per send (a task for an agent not listening), and per delivery (a poll that takes one and acknowledges it).
     const [sender, idle] = await registerAgents(a.url, ["sender", "idle"]);
@@ -121,8 +143,8 @@ export async function redis(ctx: BenchContext): Promise<Figure[]> {
     const takeAll = async () => {
       for (let i = 0; i < COUNTED; i++) await fetch(`${b.url}/v1/agents/${idle!.id}/inbox?max=1&ack=true`, { headers: bearer(idle!.secret) });
     };
-    const sends = await countCommands(server.port, sendAll);
-    const takes = await countCommands(server.port, takeAll);
+    const sends = await countCommands(server.url, server.port, sendAll);
+    const takes = await countCommands(server.url, server.port, takeAll);
     const [perSend, perTake] = [tripsOf(sends, COUNTED), tripsOf(takes, COUNTED)];
     const sendFigure: Figure = { name: "redis: round trips per send", value: perSend, unit: "cmds", better: "lower", target: TARGET_TRIPS_PER_SEND };
     figures.push(sendFigure, { name: "redis: round trips per delivery (poll + ack)", value: perTake, unit: "cmds", better: "lower" });

@@ -10,9 +10,11 @@ import { track } from "./_relay";
 
 /**
  * What the relays do on their own, whatever the traffic: the sweep scripts (every 250 ms or less often)
- * and the heartbeat's plain commands (every 5 s). No send or poll runs any of them.
+ * and the heartbeat's writes (every 5 s). No request runs any of them. Not here, as requests run them
+ * too: prune_tasks (after every answer, and in each sweep: 4 a second per relay) and the reads of the
+ * heartbeat (every 5 s), which the count of a request's work therefore slightly overstates.
  */
-export const SWEEPS = new Set(["requeue_expired", "reclaim_tasks", "expire_tasks", "expire_unread", "prune_tasks", "expire_leases", "forget_agents", "forget_relay", "ZADD", "HSET", "ZRANGEBYSCORE", "HMGET"]);
+export const SWEEPS = new Set(["requeue_expired", "reclaim_tasks", "expire_tasks", "expire_unread", "expire_leases", "forget_agents", "forget_relay", "ZADD", "HSET"]);
 
 export interface Counted {
   /** Commands by name (a script by its operation). */

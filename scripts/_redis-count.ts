@@ -30,13 +30,15 @@ const cpuOf = async (client: RedisClient) => {
   return (field("used_cpu_user") + field("used_cpu_sys")) * 1000;
 };
 
-/** The server's CPU time (user + system, ms) while `work` runs. */
-export async function serverCpuMs(redisUrl: string, work: () => Promise<void>): Promise<number> {
+/** The server's CPU time (user + system) while `work` runs, and how long it ran, in milliseconds. */
+export async function serverCpuMs(redisUrl: string, work: () => Promise<void>): Promise<{ cpuMs: number; wallMs: number }> {
   const client = new RedisClient(redisUrl);
   try {
     const before = await cpuOf(client);
+    const t0 = performance.now();
     await work();
-    return (await cpuOf(client)) - before;
+    const wallMs = performance.now() - t0;
+    return { cpuMs: (await cpuOf(client)) - before, wallMs };
   } finally {
     client.close();
   }

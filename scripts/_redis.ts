@@ -150,8 +150,12 @@ export async function redis(ctx: BenchContext): Promise<Figure[]> {
     figures.push(sendFigure, { name: "redis: round trips per delivery (poll + ack)", value: perTake, unit: "cmds", better: "lower" });
     ctx.log(`redis commands: ${perSend.toFixed(2)} per send (target <= ${TARGET_TRIPS_PER_SEND}) ${verdict(sendFigure)}: ${describeCounted(sends, COUNTED)}`);
     ctx.log(`  ${perTake.toFixed(2)} per delivery (a poll taking one and acknowledging it): ${describeCounted(takes, COUNTED)}`);
-    // The same work again without MONITOR, which costs the server time of its own: its CPU per message is the capacity model.
-    const cpuMs = (await serverCpuMs(server.url, sendAll)) + (await serverCpuMs(server.url, takeAll));
+    // The same work again without MONITOR, which costs the server time of its own, less what the relays' sweeps
+    // cost it meanwhile (measured with nothing else to do): its CPU per message is the capacity model.
+    const quiet = await serverCpuMs(server.url, () => Bun.sleep(2000));
+    const sweepsPerMs = quiet.cpuMs / quiet.wallMs;
+    const work = [await serverCpuMs(server.url, sendAll), await serverCpuMs(server.url, takeAll)];
+    const cpuMs = work.reduce((sum, w) => sum + Math.max(0, w.cpuMs - sweepsPerMs * w.wallMs), 0);
     const usPerMessage = (cpuMs * 1000) / COUNTED;
     figures.push({ name: "redis: server CPU per message sent and delivered (us)", value: usPerMessage, unit: "us", better: "lower" });
 
@@ -175,7 +179,7 @@ export async function redis(ctx: BenchContext): Promise<Figure[]> {
     figures.push({ name: "redis: three relays together (req/s)", value: total, unit: "req/s", better: "higher" });
     ctx.log(`redis throughput, three relays on one Redis (and the load generator) sharing this machine: ${fmtInt(total)} req/s together vs ${fmtInt(onRedis.rps)} for one`);
     ctx.log(
-      `redis capacity model: ${perSend.toFixed(1)} round trips per send and ${perTake.toFixed(1)} per delivery took the server ${usPerMessage.toFixed(0)} us of CPU per message sent and delivered (scripts and network included, sweeps of 3 idle relays too), so one Redis primary (one core) carries at most about ${fmtInt(1e6 / usPerMessage)} messages/s sent and delivered, whatever the number of relays`,
+      `redis capacity model: ${perSend.toFixed(1)} round trips per send and ${perTake.toFixed(1)} per delivery took the server ${usPerMessage.toFixed(0)} us of CPU per message sent and delivered (scripts and network included), and the sweeps of the 3 relays ${(sweepsPerMs * 1000).toFixed(0)} ms a second whatever the traffic, so one Redis primary (one core) carries at most about ${fmtInt((1000 - sweepsPerMs * 1000) * 1000 / usPerMessage)} messages/s sent and delivered, whatever the number of relays (load avg ${describeMachine().load})`,
     );
   } finally {
     for (const r of relays) await r.stop();

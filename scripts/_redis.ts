@@ -1,9 +1,10 @@
 /**
  * Relays on one Redis (`relay --redis`): the cross-relay round trip (a task sent on relay A, answered
- * by an agent on relay B, the response back on A), the Redis commands each send and each delivery
- * costs (counted with MONITOR; the commands inside a script are not round trips), throughput against
- * memory mode in the same run, and one relay against three. Needs redis-server on the PATH; it runs
- * its own on a free loopback port, without persistence.
+ * by an agent on relay B, the response back on A) next to the same round trip on one memory relay and
+ * on one Redis relay in the same run, the Redis commands each send and each delivery costs (counted
+ * with MONITOR; the commands inside a script are not round trips) and the server CPU they take (the
+ * capacity model), throughput against memory mode in the same run, and one relay against three.
+ * Needs redis-server on the PATH; it runs its own on a free loopback port, without persistence.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -14,6 +15,8 @@ import { verdict, type BenchContext, type Figure } from "./_report";
 import { fmtInt, fmtMs, summarize } from "./_stats";
 import { measure } from "./_throughput";
 import { bearer, Acker, openSocket, wsUrl } from "./_ws";
+import { countCommands, describeCounted, serverCpuMs, tripsOf } from "./_redis-count";
+import { describeMachine } from "./_machine";
 
 const ROUNDTRIPS = 500;
 const WARMUP = 50;
@@ -49,24 +52,59 @@ async function startRedis() {
   };
 }
 
-/** Counts the commands clients send to Redis while `work` runs (MONITOR lines not from a script). */
-async function countCommands(redisPort: number, work: () => Promise<void>): Promise<number> {
-  const monitor = track(Bun.spawn(["redis-cli", "-p", String(redisPort), "MONITOR"], { stdout: "pipe", stderr: "ignore" }));
-  const lines = (async () => {
-    let n = 0;
-    const decoder = new TextDecoder();
-    for await (const chunk of monitor.stdout) for (const line of decoder.decode(chunk).split("\n")) if (/^\d+\.\d+ \[\d+ (?!lua)/.test(line)) n++;
-    return n;
-  })();
-  await Bun.sleep(300);
-  await work();
-  await Bun.sleep(300);
-  monitor.kill("SIGTERM");
-  return lines;
-}
-
 const post = (relay: ServerProcess, secret: string, body: object) =>
   fetch(`${relay.url}/v1/messages`, { method: "POST", headers: { ...bearer(secret), "content-type": "application/json" }, body: JSON.stringify(body) });
+
+let pairs = 0;
+
+/**
+ * A boss on relay `a` and a worker on relay `b` (maybe the same): `run(n)` times n round trips in turn,
+ * each a task the boss sends, which the worker answers over HTTP as soon as its socket shows it, timed
+ * until the response reaches the boss.
+ */
+async function openPair(a: ServerProcess, b: ServerProcess) {
+  const n = ++pairs;
+  const [boss, worker] = await registerAgents(a.url, [`boss-${n}`, `worker-${n}`]);
+  let answered: (() => void) | undefined;
+  const bossWs = await openSocket(wsUrl(a.url), bearer(boss!.secret), (text) => {
+    if (text.includes('"type":"response"')) answered?.();
+  });
+  const bossAcks = new Acker((t) => bossWs.send(t));
+  const workerWs = await openSocket(wsUrl(b.url), bearer(worker!.secret), (text) => {
+    const frame = JSON.parse(text) as { op: string; message?: { type: string; id: string } };
+    if (frame.message?.type === "task") void post(b, worker!.secret, { type: "response", in_reply_to: frame.message.id, status: "completed", result: "done" });
+  });
+  return {
+    async run(count: number) {
+      const times: number[] = [];
+      for (let i = 0; i < count; i++) {
+        const t0 = performance.now();
+        const done = new Promise<void>((r) => (answered = r));
+        const res = await post(a, boss!.secret, { type: "task", to: `worker-${n}`, task: "say done" });
+        const { id } = (await res.json()) as { id: string };
+        await done;
+        times.push(performance.now() - t0);
+        bossAcks.add(id);
+      }
+      return times;
+    },
+    close() {
+      bossAcks.stop();
+      bossWs.close();
+      workerWs.close();
+    },
+  };
+}
+
+async function roundTrips(a: ServerProcess, b: ServerProcess) {
+  const pair = await openPair(a, b);
+  try {
+    await pair.run(WARMUP);
+    return summarize(await pair.run(ROUNDTRIPS));
+  } finally {
+    pair.close();
+  }
+}
 
 export async function redis(ctx: BenchContext): Promise<Figure[]> {
   if (!Bun.which("redis-server")) throw new Error("redis-server is not installed (apt-get install redis-server)");
@@ -76,70 +114,73 @@ export async function redis(ctx: BenchContext): Promise<Figure[]> {
   try {
     for (let i = 0; i < 3; i++) relays.push(await spawnRelay({ flags: [...HOLD_ALL, "--redis", server.url, "--redis-prefix", "bench:"] }));
     const [a, b] = relays as [ServerProcess, ServerProcess];
-    const [boss, worker] = await registerAgents(a.url, ["boss", "worker"]);
 
-    // Cross-relay round trip: boss sends on A, worker (on B) answers over HTTP on B, the response reaches boss on A.
-    let answered: (() => void) | undefined;
-    const bossWs = await openSocket(wsUrl(a.url), bearer(boss!.secret), (text) => {
-      if (text.includes('"type":"response"')) answered?.();
-    });
-    const bossAcks = new Acker((t) => bossWs.send(t));
-    const workerWs = await openSocket(wsUrl(b.url), bearer(worker!.secret), (text) => {
-      const frame = JSON.parse(text) as { op: string; message?: { type: string; id: string } };
-      if (frame.message?.type === "task") void post(b, worker!.secret, { type: "response", in_reply_to: frame.message.id, status: "completed", result: "done" });
-    });
-    const times: number[] = [];
-    for (let i = 0; i < WARMUP + ROUNDTRIPS; i++) {
-      const t0 = performance.now();
-      const done = new Promise<void>((r) => (answered = r));
-      const res = await post(a, boss!.secret, { type: "task", to: "worker", task: "say done" });
-      const { id } = (await res.json()) as { id: string };
-      await done;
-      if (i >= WARMUP) times.push(performance.now() - t0);
-      bossAcks.add(id);
+    // Cross-relay round trip, with the same on one memory relay and on one Redis relay as its baselines.
+    const memory = await spawnRelay({ flags: HOLD_ALL });
+    let onMemory;
+    try {
+      onMemory = await roundTrips(memory, memory);
+    } finally {
+      await memory.stop();
     }
-    bossAcks.stop();
-    bossWs.close();
-    workerWs.close();
-    const rt = summarize(times);
+    const onOne = await roundTrips(a, a);
+    const rt = await roundTrips(a, b);
     const p50: Figure = { name: "redis: cross-relay round trip p50 (ms)", value: rt.p50, unit: "ms", better: "lower", target: TARGET_P50_MS };
-    figures.push(p50, { name: "redis: cross-relay round trip p99 (ms)", value: rt.p99, unit: "ms", better: "lower" });
+    figures.push(p50, { name: "redis: cross-relay round trip p99 (ms)", value: rt.p99, unit: "ms", better: "lower" }, { name: "memory: round trip p50 (ms)", value: onMemory.p50, unit: "ms", better: "lower" });
     ctx.log(`redis round trip (task on A, answered on B, response back on A over WebSockets, ${ROUNDTRIPS} in turn): p50 ${fmtMs(rt.p50)}, p99 ${fmtMs(rt.p99)} (target p50 < ${TARGET_P50_MS} ms) ${verdict(p50)}`);
+    ctx.log(`  same run, boss and worker on one relay: in memory p50 ${fmtMs(onMemory.p50)}, p99 ${fmtMs(onMemory.p99)}; on one Redis relay p50 ${fmtMs(onOne.p50)}, p99 ${fmtMs(onOne.p99)} (load avg ${describeMachine().load})`);
+    // What one round trip asks of Redis (the boss's acks, sent every 50 ms, included).
+    const counted = await openPair(a, b);
+    const perTrip = await countCommands(server.url, server.port, async () => void (await counted.run(COUNTED / 5)));
+    counted.close();
+    ctx.log(`  ${tripsOf(perTrip, COUNTED / 5).toFixed(2)} Redis round trips per cross-relay round trip: ${describeCounted(perTrip, COUNTED / 5)}`);
 
     // Commands per send (a task for an agent not listening), and per delivery (a poll that takes one and acknowledges it).
     const [sender, idle] = await registerAgents(a.url, ["sender", "idle"]);
-    const sends = await countCommands(server.port, async () => {
+    const sendAll = async () => {
       for (let i = 0; i < COUNTED; i++) await post(a, sender!.secret, { ...TASK, to: "idle" });
-    });
-    const deliveries = await countCommands(server.port, async () => {
-      for (let i = 0; i < COUNTED; i++) {
-        await fetch(`${b.url}/v1/agents/${idle!.id}/inbox?max=1&ack=true`, { headers: bearer(idle!.secret) });
-      }
-    });
-    const perSend: Figure = { name: "redis: commands per send", value: sends / COUNTED, unit: "cmds", better: "lower", target: TARGET_TRIPS_PER_SEND };
-    figures.push(perSend, { name: "redis: commands per delivery (poll + ack)", value: deliveries / COUNTED, unit: "cmds", better: "lower" });
-    ctx.log(`redis commands: ${(sends / COUNTED).toFixed(2)} per send (target <= ${TARGET_TRIPS_PER_SEND}) ${verdict(perSend)}; ${(deliveries / COUNTED).toFixed(2)} per delivery (a poll taking one and acknowledging it)`);
+    };
+    const takeAll = async () => {
+      for (let i = 0; i < COUNTED; i++) await fetch(`${b.url}/v1/agents/${idle!.id}/inbox?max=1&ack=true`, { headers: bearer(idle!.secret) });
+    };
+    const sends = await countCommands(server.url, server.port, sendAll);
+    const takes = await countCommands(server.url, server.port, takeAll);
+    const [perSend, perTake] = [tripsOf(sends, COUNTED), tripsOf(takes, COUNTED)];
+    const sendFigure: Figure = { name: "redis: round trips per send", value: perSend, unit: "cmds", better: "lower", target: TARGET_TRIPS_PER_SEND };
+    figures.push(sendFigure, { name: "redis: round trips per delivery (poll + ack)", value: perTake, unit: "cmds", better: "lower" });
+    ctx.log(`redis commands: ${perSend.toFixed(2)} per send (target <= ${TARGET_TRIPS_PER_SEND}) ${verdict(sendFigure)}: ${describeCounted(sends, COUNTED)}`);
+    ctx.log(`  ${perTake.toFixed(2)} per delivery (a poll taking one and acknowledging it): ${describeCounted(takes, COUNTED)}`);
+    // The same work again without MONITOR, which costs the server time of its own, less what the relays' sweeps
+    // cost it meanwhile (measured with nothing else to do): its CPU per message is the capacity model.
+    const quiet = await serverCpuMs(server.url, () => Bun.sleep(2000));
+    const sweepsPerMs = quiet.cpuMs / quiet.wallMs;
+    const work = [await serverCpuMs(server.url, sendAll), await serverCpuMs(server.url, takeAll)];
+    const cpuMs = work.reduce((sum, w) => sum + Math.max(0, w.cpuMs - sweepsPerMs * w.wallMs), 0);
+    const usPerMessage = (cpuMs * 1000) / COUNTED;
+    figures.push({ name: "redis: server CPU per message sent and delivered (us)", value: usPerMessage, unit: "us", better: "lower" });
 
     // Throughput: the durable section's load against one Redis relay, one memory relay, then all three Redis relays at once.
     const req = { headers: { ...bearer(sender!.secret), "content-type": "application/json" }, body: JSON.stringify({ ...TASK, to: "idle" }) };
     const onRedis = await measure(a, ctx, req);
-    const memory = await spawnRelay({ flags: HOLD_ALL });
+    const memoryToo = await spawnRelay({ flags: HOLD_ALL });
     let inMemory;
     try {
-      const [s] = await registerAgents(memory.url, ["sender", "idle"]);
-      inMemory = await measure(memory, ctx, { ...req, headers: { ...req.headers, ...bearer(s!.secret) } });
+      const [s] = await registerAgents(memoryToo.url, ["sender", "idle"]);
+      inMemory = await measure(memoryToo, ctx, { ...req, headers: { ...req.headers, ...bearer(s!.secret) } });
     } finally {
-      await memory.stop();
+      await memoryToo.stop();
     }
     const ratio: Figure = { name: "redis/memory throughput", value: onRedis.rps / inMemory.rps, unit: "x", better: "higher", target: TARGET_RATIO };
     figures.push({ name: "redis: one relay (req/s)", value: onRedis.rps, unit: "req/s", better: "higher" }, ratio);
-    ctx.log(`redis throughput (task to an agent not listening): ${fmtInt(onRedis.rps)} req/s on Redis vs ${fmtInt(inMemory.rps)} in memory = ${ratio.value.toFixed(2)}x (target >= ${TARGET_RATIO}x) ${verdict(ratio)}`);
+    ctx.log(`redis throughput (task to an agent not listening): ${fmtInt(onRedis.rps)} req/s on Redis vs ${fmtInt(inMemory.rps)} in memory = ${ratio.value.toFixed(2)}x (target >= ${TARGET_RATIO}x) ${verdict(ratio)} (load avg ${describeMachine().load})`);
     const per = Math.max(1, Math.round(ctx.connections / 3));
     const three = await Promise.all(relays.map((r) => runLoad({ url: r.url, method: "POST", path: "/v1/messages", connections: per, durationMs: ctx.durationMs, warmupMs: ctx.warmupMs, ...req })));
     const total = three.reduce((sum, r) => sum + r.rps, 0);
     figures.push({ name: "redis: three relays together (req/s)", value: total, unit: "req/s", better: "higher" });
     ctx.log(`redis throughput, three relays on one Redis (and the load generator) sharing this machine: ${fmtInt(total)} req/s together vs ${fmtInt(onRedis.rps)} for one`);
-    ctx.log(`redis capacity model: at ${(sends / COUNTED).toFixed(1)} commands per send and ${(deliveries / COUNTED).toFixed(1)} per delivery, a Redis primary serving ~100,000 commands/s (one core, scripts included) carries about ${fmtInt(100_000 / (sends / COUNTED + deliveries / COUNTED))} messages/s sent and delivered`);
+    ctx.log(
+      `redis capacity model: ${perSend.toFixed(1)} round trips per send and ${perTake.toFixed(1)} per delivery took the server ${usPerMessage.toFixed(0)} us of CPU per message sent and delivered (scripts and network included), and the sweeps of the 3 relays ${(sweepsPerMs * 1000).toFixed(0)} ms a second whatever the traffic, so one Redis primary (one core) carries at most about ${fmtInt((1000 - sweepsPerMs * 1000) * 1000 / usPerMessage)} messages/s sent and delivered, whatever the number of relays (load avg ${describeMachine().load})`,
+    );
   } finally {
     for (const r of relays) await r.stop();
     await server.stop();

@@ -37,6 +37,7 @@ async function openShared(url: string, prefix: string): Promise<Shared> {
   try {
     await store.open();
     const bus = await new RedisBus(url, prefix).open();
+    store.publishAs(bus.origin);
     return { store, bus, peers: new Peers(store, prefix) };
   } catch (err) {
     await store.close();

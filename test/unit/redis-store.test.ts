@@ -1,10 +1,15 @@
 /** What only the Redis store does: chunked file bytes, scripts called by SHA and given again, teams apart by prefix. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { RedisBus } from "../../src/relay/bus/redis";
+import type { BusEvent } from "../../src/relay/bus/port";
+import { announce } from "../../src/relay/core/announce";
 import { RedisStore, redactUrl, CHUNK } from "../../src/relay/store/redis/store";
 import { redisMissing, startRedis, type TestRedis } from "../_redis";
 
 const T0 = 10_000_000;
 const rules = { staleBefore: 0, maxAgents: 10, takeOver: true, allowNew: true, note: "", room: {} };
+/** PUBLISH commands the server ran so far, from clients and scripts alike. */
+const publishes = async (s: RedisStore) => Number(/cmdstat_publish:calls=(\d+)/.exec((await s.client.send("INFO", ["commandstats"])) as string)?.[1] ?? 0);
 const agent = (id: string) => ({ id, name: id, caps: [], description: "", machine: "", secretHash: `h-${id}` });
 
 describe.skipIf(redisMissing("test/unit/redis-store.test.ts") !== null)("redis store", () => {
@@ -126,6 +131,40 @@ describe.skipIf(redisMissing("test/unit/redis-store.test.ts") !== null)("redis s
     const left = (await x.claimNext("a", null, T0 + 20_000, { max: 100, ackWindowMs: 60_000, room: {} })).messages;
     expect(left.map((m) => (m.type === "status" ? m.state : m.type))).toEqual(Array(10).fill("expired"));
     await Promise.all([x.close(), y.close()]);
+  });
+
+  test("a script tells the other relays what it changed itself, and the relay that ran it hears it once", async () => {
+    const s = await open("tell:");
+    const [here, there] = await Promise.all([new RedisBus(redis.url, "tell:").open(), new RedisBus(redis.url, "tell:").open()]);
+    s.publishAs(here.origin);
+    const heard: { here: BusEvent[]; there: BusEvent[] } = { here: [], there: [] };
+    here.subscribe((e) => heard.here.push(e));
+    const arrived = new Promise<void>((done) => there.subscribe((e) => (heard.there.push(e), done())));
+    await s.claimName(agent("a"), T0, rules);
+    await s.claimName(agent("b"), T0, rules);
+    const before = await publishes(s);
+    const r = await s.createTask({ id: "t_1", from: "a", to: "b", cap: null, task: "say hi", context: {}, priority: "high", leaseS: 30, ttlS: null, createdAt: T0, idempotencyKey: null }, {});
+    if (!r.ok) throw new Error(r.refused);
+    expect(r.effects.sent).toBe(true);
+    announce(here, r.effects);
+    await arrived;
+    // One PUBLISH, by the script: the relay sent none of its own.
+    expect((await publishes(s)) - before).toBe(1);
+    const expected = [{ type: "queued" as const, agent: "b", priority: "high" as const, message: expect.objectContaining({ type: "task", id: "t_1", task: "say hi" }) }];
+    expect(heard.there).toEqual(expected);
+    await Bun.sleep(50);
+    expect(heard.here).toEqual(expected);
+    await Promise.all([s.close(), here.close(), there.close()]);
+  });
+
+  test("a store not told a bus origin publishes nothing itself", async () => {
+    const s = await open();
+    await s.claimName(agent("a"), T0, rules);
+    const before = await publishes(s);
+    const r = await s.enqueueIfRoom({ to: "a", priority: "normal", msg: { type: "broadcast", id: "m_1", from: "a", to: null, created_at: "t", content: "hi", topic: "", tags: [] } }, {});
+    expect(r.ok && r.effects.sent).toBeFalsy();
+    expect((await publishes(s)) - before).toBe(0);
+    await s.close();
   });
 
   test("the operator sees the server's address without its password", () => {

@@ -100,6 +100,32 @@ describe("relay core", () => {
     expect((await relay.getAgent("b")).connected).toBe(false);
   });
 
+  test("an answer that queues a response and a status for the sender's socket claims them in one go", async () => {
+    // The memory store itself, with its claims written down.
+    class Counting extends MemoryStore {
+      claims: string[] = [];
+      override claimNext(...args: Parameters<MemoryStore["claimNext"]>) {
+        this.claims.push(args[0]);
+        return super.claimNext(...args);
+      }
+    }
+    const store = new Counting();
+    const { relay, register, send } = setup({ store });
+    const a = await register("a");
+    const b = await register("b");
+    const s = sink();
+    relay.connect(a, s);
+    await settle();
+    const { id } = await send(a, { type: "task", to: "b", task: "t" });
+    expect(await relay.take(b, { max: 1, ack: true })).toHaveLength(1);
+    await settle();
+    store.claims = [];
+    await send(b, { type: "response", in_reply_to: id, status: "completed", result: "ok" });
+    await settle();
+    expect(s.got.map((m) => m.type)).toEqual(["status", "response", "status"]);
+    expect(store.claims).toEqual([a.id]);
+  });
+
   test("a backed-up socket gets nothing more until it drains; the rest waits in the queue, in order", async () => {
     const { relay, register, send } = setup();
     const a = await register("a");

@@ -23,7 +23,8 @@ export type BusEvent =
   | { readonly type: "unregistered"; readonly agent: string; readonly reclaimedBy?: string };
 
 export interface Bus {
-  publish(event: BusEvent): void;
+  /** Tells every subscriber; `sent`: the other processes have it already (the store operation published it), so only this one's hear it. */
+  publish(event: BusEvent, sent?: boolean): void;
   /** Calls `listener` with every event, this process's own included; returns the unsubscribe. */
   subscribe(listener: (event: BusEvent) => void): () => void;
   /** Hears when events from other processes may have been missed (a bus between processes reconnected): whoever waits should look at the store again. */

@@ -1,6 +1,7 @@
 /**
  * The bus of relays sharing a Redis store: each event goes to this process's subscribers at once
  * (as the local bus does) and, over Redis pub/sub, to every other relay on the same key prefix.
+ * What a store operation changed its script publishes itself, in the same round trip (`sent`).
  * An event that comes back from Redis is this process's own and is dropped. Delivery across relays
  * is at most once: while the connection is down events are lost, so once it is back the bus says so
  * (`onResume`) and whoever waits looks at the store again.
@@ -18,8 +19,8 @@ export class RedisBus implements Bus {
   private pub: RedisClient | undefined;
   private sub: RedisClient | undefined;
   private readonly channel: string;
-  /** Tells this process's events from others' when they come back. */
-  private readonly origin = newId("b", 8);
+  /** Tells this process's events from others' when they come back; the store's scripts publish as it too (`RedisStore.publishAs`). */
+  readonly origin = newId("b", 8);
   private closed = false;
 
   constructor(
@@ -64,8 +65,9 @@ export class RedisBus implements Bus {
     if (await retryUntilUp(() => this.closed, () => this.connect())) for (const l of this.resumed) l();
   }
 
-  publish(event: BusEvent) {
+  publish(event: BusEvent, sent = false) {
     this.dispatch(event);
+    if (sent) return;
     // Lost while Redis is away: the other relays look at the store again once their bus is back.
     this.pub?.send("PUBLISH", [this.channel, JSON.stringify({ o: this.origin, e: event })]).catch(() => {});
   }
@@ -81,14 +83,17 @@ export class RedisBus implements Bus {
     this.resumed.push(listener);
   }
 
+  /** One event (`e`, published here), or every event of one store operation (`es`, published by its script). */
   private receive(raw: string) {
-    let parsed: { o: string; e: BusEvent };
+    let parsed: { o: string; e?: BusEvent; es?: BusEvent[] };
     try {
       parsed = JSON.parse(raw);
     } catch {
       return;
     }
-    if (parsed.o !== this.origin) this.dispatch(parsed.e);
+    if (parsed.o === this.origin) return;
+    if (parsed.e) this.dispatch(parsed.e);
+    for (const e of parsed.es ?? []) this.dispatch(e);
   }
 
   private dispatch(event: BusEvent) {

@@ -108,6 +108,8 @@ export interface Effects {
   readonly queued: readonly string[];
   /** Tasks whose record changed. */
   readonly tasks: readonly string[];
+  /** The other relays were told already, by the operation itself (a Redis script publishes its changes): only this process needs telling. */
+  readonly sent?: boolean;
 }
 
 /** Which messages a connection takes; null fields take every message. */

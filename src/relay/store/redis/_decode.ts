@@ -42,7 +42,8 @@ export function taskOf(raw: RawTask, ctx?: string | null): TaskRecord {
   return frozenTask({ ...rest, history: list(raw.history), context: JSON.parse(ctx ?? _ctx ?? "{}") } as TaskRecord);
 }
 
-export type RawFx = { m: unknown; q: unknown; t: unknown } | undefined;
+/** What a script changed; `sent` when it published that on the bus itself. */
+export type RawFx = { m: unknown; q: unknown; t: unknown; sent?: boolean } | undefined;
 
 export function effectsOf(fx: RawFx): Effects {
   if (!fx) return NO_EFFECTS;
@@ -51,7 +52,7 @@ export function effectsOf(fx: RawFx): Effects {
   const t = list<string>(fx.t);
   if (m.length === 0 && q.length === 0 && t.length === 0) return NO_EFFECTS;
   const messages: QueuedMessage[] = m.map(([to, priority, body]) => ({ to, priority, msg: JSON.parse(body) }));
-  return { messages, queued: q, tasks: t };
+  return fx.sent ? { messages, queued: q, tasks: t, sent: true } : { messages, queued: q, tasks: t };
 }
 
 export type RawVersion = FileVersionMeta & { blob?: string; n?: number };

@@ -76,6 +76,11 @@ const SHARED = [lib, inbox, tasks, files].join("\n");
 const SOURCE = Object.fromEntries(Object.entries(OPERATIONS).map(([name, body]) => [name, `${SHARED}\n${body}`])) as Record<Operation, string>;
 const SHA = Object.fromEntries(Object.entries(SOURCE).map(([name, src]) => [name, new Bun.CryptoHasher("sha1").update(src).digest("hex")])) as Record<Operation, string>;
 
+const BY_SHA = new Map(Object.entries(SHA).map(([op, sha]) => [sha, op as Operation]));
+
+/** The operation a script SHA runs (what a MONITOR line names), for the benchmark's count. */
+export const operationOf = (sha: string): Operation | undefined => BY_SHA.get(sha);
+
 const isNoScript = (e: unknown) => e instanceof Error && e.message.startsWith("NOSCRIPT");
 
 /** Loads every script on the server (SCRIPT LOAD); their SHAs are known before. */
@@ -86,9 +91,12 @@ export async function loadScripts(client: RedisClient): Promise<void> {
 /** JSON has no infinity; a bound of ±Infinity (no bound) goes to Lua as the largest number there is. */
 const finite = (_key: string, v: unknown) => (typeof v === "number" && !Number.isFinite(v) ? (v > 0 ? Number.MAX_VALUE : -Number.MAX_VALUE) : v);
 
-/** Runs one operation's script by its SHA with the key prefix and its arguments as JSON; returns its JSON reply, parsed. */
-export async function runScript<T>(client: RedisClient, op: Operation, prefix: string, args: object): Promise<T> {
-  const argv = [SHA[op], "0", prefix, JSON.stringify(args, finite)];
+/**
+ * Runs one operation's script by its SHA with the key prefix and its arguments as JSON; returns its
+ * JSON reply, parsed. Given the caller's bus origin, the script also publishes what it changed.
+ */
+export async function runScript<T>(client: RedisClient, op: Operation, prefix: string, args: object, origin = ""): Promise<T> {
+  const argv = [SHA[op], "0", prefix, JSON.stringify(args, finite), origin];
   let reply: string;
   try {
     reply = await client.send("EVALSHA", argv);

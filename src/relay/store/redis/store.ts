@@ -62,6 +62,8 @@ export interface RedisStoreOptions {
 export class RedisStore implements Store {
   private conn: RedisConnection;
   readonly prefix: string;
+  /** The bus origin the scripts publish their changes as; empty until `publishAs`. */
+  private origin = "";
 
   constructor(
     readonly url: string,
@@ -94,7 +96,15 @@ export class RedisStore implements Store {
   }
 
   private run<T>(op: Operation, args: object): Promise<T> {
-    return this.guard(() => runScript<T>(this.client, op, this.prefix, args));
+    return this.guard(() => runScript<T>(this.client, op, this.prefix, args, this.origin));
+  }
+
+  /**
+   * From now on every operation tells the other relays what it changed itself, within its script, as
+   * the bus of this origin (`RedisBus.origin`): no PUBLISH of its own, so no second round trip.
+   */
+  publishAs(origin: string) {
+    this.origin = origin;
   }
 
   private cmd<T = unknown>(command: string, args: (string | number)[]): Promise<T> {

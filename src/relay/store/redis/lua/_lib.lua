@@ -1,7 +1,9 @@
 -- Shared by every script (prepended at load): keys under the prefix, JSON, byte budgets, what changed.
--- ARGV[1] is the key prefix, ARGV[2] the operation's arguments as JSON.
+-- ARGV[1] is the key prefix, ARGV[2] the operation's arguments as JSON, ARGV[3] the calling relay's bus
+-- origin (empty: the caller tells the other relays itself).
 local P = ARGV[1]
 local A = cjson.decode(ARGV[2])
+local BUS = ARGV[3] or ""
 local NULL = cjson.null
 local RELAY = "relay"
 local LANE = { urgent = 0, high = 1, normal = 2, low = 3 }
@@ -47,6 +49,22 @@ local function new_mid()
     n = math.floor(n / 32)
   end
   return A.mid .. tail
+end
+
+-- Tells the other relays what changed in the same step, as the caller's bus would (one PUBLISH of
+-- every event on its channel, `bus.ts`), so telling them costs no round trip of its own; the
+-- Effects say they were sent, and the caller's bus only tells its own process.
+local function told()
+  if BUS == "" or (#FX.m == 0 and #FX.q == 0 and #FX.t == 0) then return FX end
+  local es = {}
+  for _, m in ipairs(FX.m) do
+    table.insert(es, '{"type":"queued","agent":' .. cjson.encode(m[1]) .. ',"priority":' .. cjson.encode(m[2]) .. ',"message":' .. m[3] .. "}")
+  end
+  for _, agent in ipairs(FX.q) do table.insert(es, '{"type":"queued","agent":' .. cjson.encode(agent) .. "}") end
+  for _, id in ipairs(FX.t) do table.insert(es, '{"type":"task","id":' .. cjson.encode(id) .. "}") end
+  redis.call("PUBLISH", key("bus"), '{"o":' .. cjson.encode(BUS) .. ',"es":[' .. table.concat(es, ",") .. "]}")
+  FX.sent = true
+  return FX
 end
 
 local function fx_queued(agent)

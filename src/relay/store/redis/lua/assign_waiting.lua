@@ -14,4 +14,4 @@ if a then
     end
   end
 end
-return cjson.encode({ tasks = out, fx = FX })
+return cjson.encode({ tasks = out, fx = told() })

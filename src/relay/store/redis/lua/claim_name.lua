@@ -35,4 +35,4 @@ local record = {
 if known and known.name ~= ag.name and redis.call("HGET", key("names"), known.name) == known.id then redis.call("HDEL", key("names"), known.name) end
 put_agent(record)
 redis.call("HSET", key("names"), ag.name, ag.id)
-return cjson.encode({ ok = true, agent = record, created = not known, replaced = holder or NULL, reclaimed = reclaimed, fx = FX })
+return cjson.encode({ ok = true, agent = record, created = not known, replaced = holder or NULL, reclaimed = reclaimed, fx = told() })

@@ -6,7 +6,7 @@ local out = {}
 local attempts = {}
 local conn = has(A.conn) and A.conn or ""
 -- A connection that is gone takes nothing: what it took would sit in flight until its lease ran out.
-if not a or (conn ~= "" and not contains(a.conns, conn)) then return cjson.encode({ messages = out, fx = FX }) end
+if not a or (conn ~= "" and not contains(a.conns, conn)) then return cjson.encode({ messages = out, fx = told() }) end
 local want = has(A.want) and A.want or nil
 local function wanted(s)
   if not want then return true end
@@ -42,4 +42,4 @@ while #out < A.max do
     end
   end
 end
-return cjson.encode({ messages = out, fx = FX })
+return cjson.encode({ messages = out, fx = told() })

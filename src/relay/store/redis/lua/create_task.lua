@@ -3,7 +3,7 @@
 local t = A.task
 if has(t.idempotencyKey) then
   local first = redis.call("HGET", key("idem"), t.from .. "\0" .. t.idempotencyKey)
-  if first then return cjson.encode({ ok = true, task = out_task(get_task(first)), duplicate = true, fx = FX }) end
+  if first then return cjson.encode({ ok = true, task = out_task(get_task(first)), duplicate = true, fx = told() }) end
 end
 local to
 if has(t.to) then
@@ -32,4 +32,4 @@ else
 end
 weigh(t, e.b)
 add_task(t)
-return cjson.encode({ ok = true, task = out_task(t), duplicate = false, fx = FX })
+return cjson.encode({ ok = true, task = out_task(t), duplicate = false, fx = told() })

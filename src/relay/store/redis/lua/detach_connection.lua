@@ -1,6 +1,6 @@
 -- detachConnection(agent, conn, now): removes a connection; what went out on it comes back to the queue.
 local a = get_agent(A.agent)
-if not a then return cjson.encode({ fx = FX }) end
+if not a then return cjson.encode({ fx = told() }) end
 local conns = {}
 for _, c in ipairs(a.conns) do
   if c ~= A.conn then table.insert(conns, c) end
@@ -18,4 +18,4 @@ for _, id in ipairs(redis.call("SMEMBERS", key("fl", A.agent))) do
   if s and s.c == A.conn then table.insert(ids, id) end
 end
 requeue_slots(A.agent, ids)
-return cjson.encode({ fx = FX })
+return cjson.encode({ fx = told() })

@@ -9,4 +9,4 @@ for _, id in ipairs(redis.call("ZRANGEBYSCORE", key("ttl"), "-inf", A.now)) do
     table.insert(out, out_task(t))
   end
 end
-return cjson.encode({ tasks = out, fx = FX })
+return cjson.encode({ tasks = out, fx = told() })

@@ -43,4 +43,4 @@ for _, id in ipairs(redis.call("ZRANGEBYSCORE", key("unassigned"), "-inf", "(" .
     expire(t)
   end
 end
-return cjson.encode({ dropped = dropped, tasks = out, fx = FX })
+return cjson.encode({ dropped = dropped, tasks = out, fx = told() })

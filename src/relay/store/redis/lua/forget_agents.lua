@@ -26,4 +26,4 @@ while #out < A.limit do
     end
   end
 end
-return cjson.encode({ agents = out, fx = FX })
+return cjson.encode({ agents = out, fx = told() })

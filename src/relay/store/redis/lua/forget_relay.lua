@@ -1,7 +1,7 @@
 -- forgetRelay(instance, now): claims a relay whose heartbeat ran out, once, and drops its connections
 -- from every agent; what went out on them and was not acknowledged is queued again.
 local score = redis.call("ZSCORE", key("relays"), A.instance)
-if not score or tonumber(score) > A.now then return cjson.encode({ forgot = false, fx = FX }) end
+if not score or tonumber(score) > A.now then return cjson.encode({ forgot = false, fx = told() }) end
 redis.call("ZREM", key("relays"), A.instance)
 redis.call("HDEL", key("relay-urls"), A.instance)
 local mark = A.instance .. "."
@@ -27,4 +27,4 @@ for _, j in ipairs(redis.call("HVALS", key("agents"))) do
     requeue_slots(a.id, ids)
   end
 end
-return cjson.encode({ forgot = true, fx = FX })
+return cjson.encode({ forgot = true, fx = told() })

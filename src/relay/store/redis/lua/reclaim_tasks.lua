@@ -91,4 +91,4 @@ for _, hid in ipairs(holders) do
     end
   end
 end
-return cjson.encode({ tasks = out, fx = FX })
+return cjson.encode({ tasks = out, fx = told() })

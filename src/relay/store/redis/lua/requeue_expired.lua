@@ -42,4 +42,4 @@ for _, member in ipairs(redis.call("ZRANGEBYSCORE", key("flying"), "-inf", A.now
   end
 end
 for _, to in ipairs(order) do requeue_slots(to, due[to]) end
-return cjson.encode({ requeued = n, fx = FX })
+return cjson.encode({ requeued = n, fx = told() })

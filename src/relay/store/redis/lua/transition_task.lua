@@ -17,4 +17,4 @@ end
 if ch.withdraw then withdraw(t) end
 for _, m in ipairs(ch.messages or {}) do queue(m, nil) end
 change(t, ch, ch.room)
-return cjson.encode({ ok = true, task = out_task(t), fx = FX })
+return cjson.encode({ ok = true, task = out_task(t), fx = told() })

@@ -57,7 +57,7 @@ export function startRelay(opts: RelayOptions = {}): RelayServer {
   const auth = new Auth(relay, opts.token || undefined);
   const throttle = new AuthThrottle(limits.maxAuthFailures);
   const unguessableToken = opts.token ? isUnguessable(opts.token) : false;
-  const connections = new Connections(limits);
+  const connections = new Connections(limits, relay.limits);
   const address = (req: Request, srv: Server<AnySocket>) => srv.requestIP(req)?.address ?? "unknown";
   const hold: Hold = (identity, req, srv) => connections.hold(identity, address(req, srv));
   const fair = new FairShare();

@@ -60,6 +60,8 @@ export function startRelay(opts: RelayOptions = {}): RelayServer {
   // Relays sharing a store: a token a guesser may hit on must wait on this relay for failures counted on another.
   const recallToken = throttle.shared && opts.token !== undefined && !unguessableToken;
   const connections = new Connections(limits, relay.limits);
+  // Every secret the relay issued is derived from its key: one it recognises proves itself; so does an unguessable token.
+  const proves = (claim: Claim) => (bearer: string) => (claim.who === "token" ? unguessableToken && auth.isToken(bearer) : relay.recognise(bearer) !== undefined);
   const address = (req: Request, srv: Server<AnySocket>) => srv.requestIP(req)?.address ?? "unknown";
   const hold: Hold = (identity, req, srv) => connections.hold(identity, address(req, srv));
   const fair = new FairShare();
@@ -109,8 +111,6 @@ export function startRelay(opts: RelayOptions = {}): RelayServer {
       }
       return render(req, err);
     };
-    // Every secret the relay issued is derived from its key: one it recognises proves itself; so does an unguessable token.
-    const proves = (claim: Claim) => (bearer: string) => (claim.who === "token" ? unguessableToken && auth.isToken(bearer) : relay.recognise(bearer) !== undefined);
     try {
       screen(req);
       if (recallToken) {

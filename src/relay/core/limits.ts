@@ -17,6 +17,7 @@ export class TeamLimits {
   /** Releases the store could not take yet: a count left behind would hold an agent's place for good. */
   private unreleased = new Map<string, string>();
   private retry: ReturnType<typeof setTimeout> | undefined;
+  private closed = false;
 
   constructor(
     private store: Store,
@@ -55,6 +56,7 @@ export class TeamLimits {
 
   private release(identity: string, conn: string) {
     this.store.releaseConnection(identity, conn).catch(() => {
+      if (this.closed) return;
       this.unreleased.set(conn, identity);
       this.retry ??= setTimeout(() => {
         this.retry = undefined;
@@ -71,6 +73,7 @@ export class TeamLimits {
   }
 
   close() {
+    this.closed = true;
     clearTimeout(this.retry);
   }
 }

@@ -1,9 +1,12 @@
 /**
  * Slows down guessing: refused credentials are counted per client address and per identity they
  * claimed (the agent a secret names, or the relay token), and a pair over its allowance gets 429.
+ * This process keeps its own table, which answers without a round trip; relays sharing a store
+ * also count each failure there, so N relays do not allow N times the guesses.
  */
 import { ClawlinkError } from "../errors";
 import { AGENT_ID_RE } from "../protocol/schemas";
+import type { TeamLimits } from "./core/limits";
 import { secretId } from "./keys";
 
 const WINDOW_MS = 60_000;
@@ -80,7 +83,14 @@ export class AuthThrottle {
     private max: number,
     private clock: () => number = Date.now,
     private capacity = CAPACITY,
+    /** The store's counts, when other relays share it. */
+    private team?: Pick<TeamLimits, "hit" | "shared">,
   ) {}
+
+  /** Whether other relays count failures too (then a pair's failures there are learnt from the store). */
+  get shared() {
+    return this.team?.shared === true;
+  }
 
   /** Nothing has failed lately: nothing to check (the common case, kept cheap). */
   get idle() {
@@ -110,9 +120,10 @@ export class AuthThrottle {
     if (proves(claim.bearer)) return;
     const retryAfter = Math.max(1, Math.ceil((w.resetAt - now) / 1000));
     const whose = claim.who === "token" ? "the relay token" : `agent ${claim.who}`;
+    const where = this.shared ? " on the relays sharing this one's store" : "";
     throw new ClawlinkError(
       "too_many_auth_failures",
-      `too many failed authentications for ${whose} from ${ip} (${w.failures} within a minute); the relay refuses them for ${retryAfter}s`,
+      `too many failed authentications for ${whose} from ${ip} (${w.failures} within a minute${where}); the relay refuses them for ${retryAfter}s`,
       claim.who === "token"
         ? `check the token (--token or CLAWLINK_TOKEN), then retry after ${retryAfter}s`
         : `this is not agent ${claim.who}'s secret: use the identity file that registered it (\`clawlink whoami\`), or register again; retry after ${retryAfter}s`,
@@ -120,19 +131,54 @@ export class AuthThrottle {
     );
   }
 
-  /** Counts one refused credential from `ip` claiming `who`. */
-  fail(ip: string, who: string) {
+  /**
+   * Counts one refused credential from `ip` claiming `who`. Sharing a store, it counts there too and resolves
+   * with the refusal the pair has earned on the relays together (undefined while it has not); alone, undefined.
+   */
+  fail(ip: string, who: string): Promise<ClawlinkError | undefined> | undefined {
+    this.record(ip, who, 1);
+    if (!this.shared) return undefined;
+    // The failure that uses up the allowance is still answered 401, as by a relay on its own; the next is refused.
+    return this.team!.hit(teamKey(ip, who), WINDOW_MS, this.max).then((w) => {
+      const refusal = this.learn(ip, { bearer: "", who }, w.count, w.resetAt);
+      return w.ok ? undefined : refusal;
+    });
+  }
+
+  /** Before a credential that cannot prove itself is tried, sharing a store: what the other relays counted for its pair. */
+  async recall(ip: string, claim: Claim): Promise<void> {
+    if (!this.shared) return;
+    const w = await this.team!.hit(teamKey(ip, claim.who), WINDOW_MS, 0);
+    if (w.count > 0) this.learn(ip, claim, w.count, w.resetAt);
+  }
+
+  /** Takes the store's count for a pair when it is ahead of this table's; the refusal, once the pair is over its allowance. */
+  private learn(ip: string, claim: Claim, failures: number, resetAt: number): ClawlinkError | undefined {
+    const w = this.windows.get(`${addressKey(ip)} ${claim.who}`);
+    if (w && this.clock() < w.resetAt) {
+      if (failures > w.failures) w.failures = failures;
+      w.resetAt = Math.min(w.resetAt, resetAt);
+    } else if (failures > 0) this.record(ip, claim.who, failures, resetAt);
+    try {
+      this.check(ip, claim, () => false);
+      return undefined;
+    } catch (err) {
+      return err as ClawlinkError;
+    }
+  }
+
+  private record(ip: string, who: string, failures: number, resetAt?: number) {
     const key = `${addressKey(ip)} ${who}`;
     const now = this.clock();
     const w = this.windows.get(key);
     if (w && now < w.resetAt) {
-      w.failures++;
+      w.failures += failures;
       return;
     }
     this.windows.delete(key);
     if (this.windows.size >= this.capacity) this.makeRoom(now);
     if (this.windows.size < this.capacity) {
-      this.windows.set(key, { failures: 1, resetAt: now + WINDOW_MS });
+      this.windows.set(key, { failures, resetAt: resetAt ?? now + WINDOW_MS });
       return;
     }
     const range = rangeKey(ip);
@@ -143,7 +189,7 @@ export class AuthThrottle {
       if (this.overflow.size >= this.capacity) return;
       this.overflow.set(range, (shared = { failures: 0, resetAt: now + WINDOW_MS }));
     }
-    shared.failures++;
+    shared.failures += failures;
   }
 
   /**
@@ -161,6 +207,9 @@ export class AuthThrottle {
     }
   }
 }
+
+/** A pair's window in the store: the address as `addressKey` counts it, and the identity claimed. */
+const teamKey = (ip: string, who: string) => `auth:${addressKey(ip)} ${who}`;
 
 /**
  * Whether a failed request was a guess: a credential was presented and refused (401). A wrong secret

@@ -1,54 +1,31 @@
-/** New registrations per client address per minute: one client cannot fill the registry in a burst. */
+/**
+ * New registrations per client address per minute: one client cannot fill the registry in a burst. Counted in
+ * the store, so relays sharing one count together; a request is counted as it asks, whether or not its name is free.
+ */
 import { ClawlinkError } from "../errors";
+import type { TeamLimits } from "./core/limits";
 import { addressKey } from "./ratelimit";
 
 const WINDOW_MS = 60_000;
-/** Past this many tracked addresses, expired windows are swept (and the oldest dropped if still too many). */
-const MAX_TRACKED = 50_000;
 
 export class RegistrationLimit {
-  private windows = new Map<string, { count: number; resetAt: number }>();
-
   constructor(
     /** New agents allowed per address per minute. */
     private max: number,
-    private clock: () => number = Date.now,
+    private team: Pick<TeamLimits, "hit" | "shared" | "retryAfterS">,
   ) {}
 
-  /** Throws 429 while `ip` has used up its registrations for this minute. */
-  check(ip: string) {
-    const now = this.clock();
-    const w = this.windows.get(addressKey(ip));
-    if (!w || now >= w.resetAt || w.count < this.max) return;
-    const retryAfter = Math.max(1, Math.ceil((w.resetAt - now) / 1000));
+  /** Counts a new agent asked for from `ip`, or throws 429 while the address has used up this minute's. */
+  async admit(ip: string) {
+    const w = await this.team.hit(`reg:${addressKey(ip)}`, WINDOW_MS, this.max);
+    if (w.ok) return;
+    const retryAfter = this.team.retryAfterS(w);
+    const where = this.team.shared ? " (on the relays sharing this one's store together)" : "";
     throw new ClawlinkError(
       "too_many_registrations",
-      `${ip} registered ${w.count} new agents within a minute, the relay's limit (--max-registrations ${this.max})`,
+      `${ip} asked to register ${w.count} new agents within a minute${where}, the relay's limit (--max-registrations ${this.max})`,
       `retry after ${retryAfter}s; an agent that is already registered comes back with its own identity (\`clawlink heartbeat\`) without counting`,
       { headers: { "Retry-After": String(retryAfter) } },
     );
-  }
-
-  /** Counts one new agent registered from `ip`. */
-  count(ip: string) {
-    const key = addressKey(ip);
-    const now = this.clock();
-    const w = this.windows.get(key);
-    if (w && now < w.resetAt) {
-      w.count++;
-      return;
-    }
-    this.windows.delete(key);
-    this.windows.set(key, { count: 1, resetAt: now + WINDOW_MS });
-    if (this.windows.size > MAX_TRACKED) this.sweep(now);
-  }
-
-  private sweep(now: number) {
-    for (const [key, w] of this.windows) if (now >= w.resetAt) this.windows.delete(key);
-    // Insertion order is age order.
-    for (const key of this.windows.keys()) {
-      if (this.windows.size <= MAX_TRACKED / 2) break;
-      this.windows.delete(key);
-    }
   }
 }

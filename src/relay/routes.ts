@@ -60,7 +60,7 @@ export function query(req: Request): Record<string, string> {
 }
 
 export function createRoutes(relay: Relay, auth: Auth, limits: RouteLimits, hold: Hold, fair: FairShare) {
-  const registrations = new RegistrationLimit(limits.maxRegistrations);
+  const registrations = new RegistrationLimit(limits.maxRegistrations, relay.limits);
   const pace = { rate: limits.minUploadRate, graceMs: limits.uploadGraceMs ?? UPLOAD_GRACE_MS };
   const self = async (req: Request & Params): Promise<AgentRecord> => {
     const agent = await auth.agent(req);
@@ -83,9 +83,8 @@ export function createRoutes(relay: Relay, auth: Auth, limits: RouteLimits, hold
         auth.checkRegistration(caller, body);
         // An identity coming back with its own secret is not a new agent, and does not count.
         const ip = body.id === undefined ? (srv.requestIP(req)?.address ?? "unknown") : undefined;
-        if (ip !== undefined) registrations.check(ip);
+        if (ip !== undefined) await registrations.admit(ip);
         const registered = await relay.register(body, { takeOver: caller.kind !== "agent" });
-        if (ip !== undefined) registrations.count(ip);
         return json(registered, 201);
       },
       GET: async (req) => {

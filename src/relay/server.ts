@@ -12,7 +12,7 @@ import { Relay, type CoreOptions } from "./core/relay";
 import { checkHost, checkOrigin, isLoopbackName, ownNames, type HostRule } from "./edge";
 import { BACKLOG_BYTES, FairShare, TOTAL_BACKLOG_BYTES } from "./fair";
 import { IDLE_TIMEOUT_S, resolveLimits, type Limits } from "./limits";
-import { AuthThrottle, claimOf, isAuthFailure, isUnguessable } from "./ratelimit";
+import { AuthThrottle, claimOf, isAuthFailure, isUnguessable, type Claim } from "./ratelimit";
 import { createRoutes, errorResponse, json, query } from "./routes";
 import { createSocketHandler, type SocketData } from "./socket";
 import type { TlsFiles } from "./tls";
@@ -55,9 +55,13 @@ export function startRelay(opts: RelayOptions = {}): RelayServer {
   const onError = opts.onError ?? (() => {});
   const relay = new Relay({ ...opts, ...limits, onError });
   const auth = new Auth(relay, opts.token || undefined);
-  const throttle = new AuthThrottle(limits.maxAuthFailures);
+  const throttle = new AuthThrottle(limits.maxAuthFailures, Date.now, undefined, relay.limits);
   const unguessableToken = opts.token ? isUnguessable(opts.token) : false;
-  const connections = new Connections(limits);
+  // Relays sharing a store: a token a guesser may hit on must wait on this relay for failures counted on another.
+  const recallToken = throttle.shared && opts.token !== undefined && !unguessableToken;
+  const connections = new Connections(limits, relay.limits);
+  // Every secret the relay issued is derived from its key: one it recognises proves itself; so does an unguessable token.
+  const proves = (claim: Claim) => (bearer: string) => (claim.who === "token" ? unguessableToken && auth.isToken(bearer) : relay.recognise(bearer) !== undefined);
   const address = (req: Request, srv: Server<AnySocket>) => srv.requestIP(req)?.address ?? "unknown";
   const hold: Hold = (identity, req, srv) => connections.hold(identity, address(req, srv));
   const fair = new FairShare();
@@ -100,14 +104,26 @@ export function startRelay(opts: RelayOptions = {}): RelayServer {
       // A client that hung up mid-request is not the relay's error: nobody reads this answer.
       if (!(err instanceof ClawlinkError)) {
         if (!req.signal.aborted) onError(err);
-      } else if (isAuthFailure(req, err)) throttle.fail(address(req, srv), claimOf(req)!.who);
+      } else if (isAuthFailure(req, err)) {
+        // Sharing a store, a guess the other relays already refused enough of is refused here too.
+        const refused = throttle.fail(address(req, srv), claimOf(req)!.who);
+        if (refused) return refused.then((over) => render(req, over ?? err), () => render(req, err));
+      }
       return render(req, err);
     };
     try {
       screen(req);
+      if (recallToken) {
+        const claim = claimOf(req);
+        if (claim?.who === "token") {
+          return throttle.recall(address(req, srv), claim).then(() => {
+            throttle.check(address(req, srv), claim, proves(claim));
+            return handler();
+          }).catch(failed);
+        }
+      }
       const claim = throttle.idle ? undefined : claimOf(req);
-      // Every secret the relay issued is derived from its key: one it recognises proves itself; so does an unguessable token.
-      if (claim) throttle.check(address(req, srv), claim, (bearer) => (claim.who === "token" ? unguessableToken && auth.isToken(bearer) : relay.recognise(bearer) !== undefined));
+      if (claim) throttle.check(address(req, srv), claim, proves(claim));
       // The core resolves a call only once what it changed is committed; a failed commit is a 507 or 503.
       const res = handler();
       return res instanceof Promise ? res.catch(failed) : res;
@@ -168,8 +184,12 @@ export function startRelay(opts: RelayOptions = {}): RelayServer {
       "/v1/admin/ws": (req: Request, srv: Server<AnySocket>) =>
         guarded(req, srv, () => {
           const from = address(req, srv);
-          if (!throttle.idle) throttle.check(from, ADMIN_CLAIM, () => false);
-          return admin.upgrade(req, srv as Server<AdminSocketData>, () => throttle.fail(from, ADMIN_CLAIM.who));
+          const upgrade = () => {
+            if (!throttle.idle) throttle.check(from, ADMIN_CLAIM, () => false);
+            return admin.upgrade(req, srv as Server<AdminSocketData>, () => void throttle.fail(from, ADMIN_CLAIM.who)?.catch(onError));
+          };
+          // The dashboard's token is tried in the socket's first frame: failures on other relays must hold it back first.
+          return throttle.shared ? throttle.recall(from, ADMIN_CLAIM).then(upgrade) : upgrade();
         }),
       "/v1/ws": (req: Request, srv: Server<AnySocket>) =>
         guarded(req, srv, async () => {

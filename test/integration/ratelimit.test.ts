@@ -1,6 +1,8 @@
 /** Guessing is slow: failed authentications are counted per client address and claimed identity, and past the allowance that pair gets 429. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { TeamLimits } from "../../src/relay/core/limits";
 import { AuthThrottle, addressKey, claimOf, isUnguessable } from "../../src/relay/ratelimit";
+import { MemoryStore } from "../../src/relay/store/memory";
 import { cleanup, runCli, startTestRelay, tempHome } from "../_helpers";
 import { api, registerAgent } from "../_http";
 
@@ -123,6 +125,23 @@ describe("the throttle", () => {
     expect(() => t.check("10.0.0.1", { bearer: "a_x.wrong", who: "a_x" }, (b) => b === "a_x.right")).toThrow("for agent a_x");
     expect(() => t.check("10.0.0.1", token("right"), () => false)).toThrow("for the relay token");
     expect(() => t.check("10.0.0.1", token("right"), (b) => b === "right")).not.toThrow();
+  });
+
+  test("throttles of relays sharing a store count together; one that saw nothing learns a pair's failures before a guessable credential is tried", async () => {
+    const team = new TeamLimits(new MemoryStore(), Date.now, "r_test", true, () => {});
+    const [one, two, three] = [0, 1, 2].map(() => new AuthThrottle(3, Date.now, undefined, team)) as [AuthThrottle, AuthThrottle, AuthThrottle];
+    expect(await one.fail("10.0.0.1", "token")).toBeUndefined();
+    expect(await two.fail("10.0.0.1", "token")).toBeUndefined();
+    // The failure that uses up the allowance is answered as it was; the next, on any of them, is refused.
+    expect(await one.fail("10.0.0.1", "token")).toBeUndefined();
+    const refused = await two.fail("10.0.0.1", "token");
+    expect(refused?.code).toBe("too_many_auth_failures");
+    expect(refused?.message).toMatch(/^too many failed authentications for the relay token from 10\.0\.0\.1 \(3 within a minute on the relays sharing this one's store\); the relay refuses them for \d+s$/);
+    expect(() => three.check("10.0.0.1", token("right"), never)).not.toThrow();
+    await three.recall("10.0.0.1", token("right"));
+    expect(() => three.check("10.0.0.1", token("right"), never)).toThrow("too many failed authentications for the relay token from 10.0.0.1");
+    expect(() => three.check("10.0.0.2", token("right"), never)).not.toThrow();
+    expect(() => three.check("10.0.0.1", { bearer: "a_x.y", who: "a_x" }, never)).not.toThrow();
   });
 
   test("a token is unguessable from 32 characters that are not a few repeated", () => {

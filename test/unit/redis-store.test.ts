@@ -89,6 +89,31 @@ describe.skipIf(redisMissing("test/unit/redis-store.test.ts") !== null)("redis s
     await Promise.all([x.close(), y.close()]);
   });
 
+  test("a relay taken for gone gives back the connections it counted, so no agent is locked out by a dead relay", async () => {
+    const [x, y] = await Promise.all([open("held:"), open("held:")]);
+    for (const conn of ["r_dead.h1", "r_dead.h2", "r_dead.h3", "r_live.h1"]) expect(await x.holdConnection("a", conn, 4)).toMatchObject({ ok: true });
+    expect(await y.holdConnection("b", "r_dead.h4", 4)).toEqual({ ok: true, count: 1 });
+    expect(await y.holdConnection("a", "r_live.h2", 4)).toEqual({ ok: false, count: 4 });
+    await x.client.send("ZADD", ["held:relays", String(T0 - 1), "r_dead", String(T0 + 60_000), "r_live"]);
+    expect((await y.forgetRelay("r_dead", T0)).forgot).toBe(true);
+    expect(await y.holdConnection("a", "r_live.h2", 4)).toEqual({ ok: true, count: 2 });
+    expect(await y.holdConnection("b", "r_live.h3", 1)).toEqual({ ok: true, count: 1 });
+    // Nothing of the dead relay's is left; what the live one holds goes with its releases.
+    expect(await x.client.send("EXISTS", ["held:hcr:r_dead"])).toBe(0);
+    for (const [who, conn] of [["a", "r_live.h1"], ["a", "r_live.h2"], ["b", "r_live.h3"]] as const) await x.releaseConnection(who, conn);
+    expect(((await x.client.send("KEYS", ["held:hc*"])) as string[]).sort()).toEqual([]);
+    await Promise.all([x.close(), y.close()]);
+  });
+
+  test("a limit's window is a key that expires with it", async () => {
+    const s = await open("win:");
+    await s.hit("reg:10.0.0.1", 60_000, 3, Date.now());
+    const pttl = Number(await s.client.send("PTTL", ["win:hit:reg:10.0.0.1"]));
+    expect(pttl).toBeGreaterThan(0);
+    expect(pttl).toBeLessThanOrEqual(60_000);
+    await s.close();
+  });
+
   test("two relays sweeping at once expire each task and lease once", async () => {
     const [x, y] = await Promise.all([open("sweep:"), open("sweep:")]);
     await x.claimName(agent("a"), T0, rules);

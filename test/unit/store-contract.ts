@@ -939,4 +939,53 @@ export function storeContract(kind: StoreKind) {
       await s.close();
     });
   });
+
+  describe(`${kind.name} store: limits of every relay on the store together`, () => {
+    // Windows run on the store's clock (Redis expires them itself): real time, in short windows.
+    test("a window counts up to its max, then refuses without counting; max 0 only reads; a window that ended starts again", async () => {
+      const s = kind.open();
+      let now = Date.now();
+      expect(await s.hit("k", 1000, 0, now)).toEqual({ ok: false, count: 0, resetAt: now });
+      expect(await s.hit("k", 1000, 2, now)).toEqual({ ok: true, count: 1, resetAt: now + 1000 });
+      const second = await s.hit("k", 1000, 2, now + 10);
+      expect(second).toMatchObject({ ok: true, count: 2 });
+      expect(second.resetAt).toBeGreaterThan(now + 10);
+      expect(second.resetAt).toBeLessThanOrEqual(now + 1010);
+      expect(await s.hit("k", 1000, 2, now + 20)).toMatchObject({ ok: false, count: 2 });
+      expect(await s.hit("k", 1000, 0, now + 20)).toMatchObject({ ok: false, count: 2 });
+      expect(await s.hit("k", 1000, 5, now + 20)).toMatchObject({ ok: true, count: 3 });
+      expect(await s.hit("other", 1000, 2, now + 20)).toMatchObject({ ok: true, count: 1 });
+      await Bun.sleep(1050);
+      now = Date.now();
+      expect(await s.hit("k", 1000, 2, now)).toEqual({ ok: true, count: 1, resetAt: now + 1000 });
+      await s.close();
+    });
+
+    test("concurrent hits past the max count exactly the max", async () => {
+      const s = kind.open();
+      const now = Date.now();
+      const hits = await Promise.all(Array.from({ length: 20 }, () => s.hit("burst", 60_000, 7, now)));
+      expect(hits.filter((h) => h.ok).length).toBe(7);
+      expect(hits.filter((h) => !h.ok).every((h) => h.count === 7)).toBe(true);
+      await s.close();
+    });
+
+    test("an identity holds connections up to its max, each counted once, wherever they are held; a release gives its place back once", async () => {
+      const s = kind.open();
+      expect(await s.holdConnection("a", "r_one.h1", 2)).toEqual({ ok: true, count: 1 });
+      expect(await s.holdConnection("a", "r_one.h1", 2)).toEqual({ ok: true, count: 1 });
+      expect(await s.holdConnection("a", "r_two.h1", 2)).toEqual({ ok: true, count: 2 });
+      expect(await s.holdConnection("a", "r_two.h2", 2)).toEqual({ ok: false, count: 2 });
+      expect(await s.holdConnection("b", "r_two.h3", 2)).toEqual({ ok: true, count: 1 });
+      await s.releaseConnection("a", "r_one.h1");
+      await s.releaseConnection("a", "r_one.h1");
+      await s.releaseConnection("a", "r_one.h9");
+      await s.releaseConnection("b", "r_two.h1");
+      expect(await s.holdConnection("a", "r_two.h2", 2)).toEqual({ ok: true, count: 2 });
+      expect(await s.holdConnection("a", "r_two.h4", 2)).toEqual({ ok: false, count: 2 });
+      const racing = await Promise.all(Array.from({ length: 10 }, (_, i) => s.holdConnection("c", `r_three.h${i}`, 4)));
+      expect(racing.filter((h) => h.ok).length).toBe(4);
+      await s.close();
+    });
+  });
 }

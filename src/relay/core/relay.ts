@@ -19,6 +19,7 @@ import { Files, type PutOptions, type Upload } from "./files";
 import type { AdminCore } from "../admin/port";
 import { operator } from "./operator";
 import { Registry, resolveAgent, type RegisterOptions } from "./registry";
+import { TeamLimits } from "./limits";
 import { Tasks, type Outcome, type TaskFilter, type TaskPage } from "./tasks";
 
 export interface CoreOptions {
@@ -96,6 +97,8 @@ export class Relay {
   private op: AdminCore | undefined;
   private peers: PeerList | undefined;
   private onError: (err: unknown) => void;
+  /** Limits counted by every relay on the store together. */
+  readonly limits: TeamLimits;
 
   constructor(opts: CoreOptions = {}) {
     this.version = opts.version ?? "0.0.0";
@@ -138,7 +141,11 @@ export class Relay {
     });
     // Events from other relays may have been missed while the bus was away.
     this.bus.onResume?.(() => this.delivery.recover());
-    this.peers?.onForgotten(() => this.delivery.reattach());
+    this.limits = new TeamLimits(this.store, this.clock, this.instance, this.peers !== undefined, this.onError);
+    this.peers?.onForgotten(() => {
+      this.delivery.reattach();
+      this.limits.reclaim();
+    });
   }
 
   // ---------------------------------------------------------------- agents
@@ -372,6 +379,7 @@ export class Relay {
   async close() {
     await this.sweeping;
     await this.peers?.stop();
+    this.limits.close();
     await this.bus.close();
     await this.store.close();
   }

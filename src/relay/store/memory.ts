@@ -6,6 +6,7 @@
 import { AGENT_ID_RE, type Message, type TaskState } from "../../protocol/schemas";
 import { safeEqual } from "../ids";
 import { FileBook, metaOf, type FileJournal } from "./_files";
+import { Counters } from "./_limits";
 import { Inbox, type Slot } from "./_inbox";
 import { TaskBook } from "./_tasks";
 import {
@@ -89,6 +90,8 @@ export class MemoryStore implements Store {
   private senderBytes!: Map<string, number>;
   protected files!: FileBook;
   private relayKeyValue: Uint8Array | undefined;
+  /** Limits' counters: live state of this process, which a durable store neither writes nor reads back. */
+  private counters = new Counters();
   /** Messages numbered up to this are durable, and only they are handed out (all of them in memory). */
   protected committedSeq = Infinity;
 
@@ -769,6 +772,18 @@ export class MemoryStore implements Store {
       }
       if (inbox.flying.size > 0) this.flyingAgents.add(to);
     }
+  }
+
+  // ---------------------------------------------------------------- limits
+
+  async hit(key: string, windowMs: number, max: number, now: number) {
+    return this.counters.hit(key, windowMs, max, now);
+  }
+  async holdConnection(identity: string, conn: string, max: number) {
+    return this.counters.holdConnection(identity, conn, max);
+  }
+  async releaseConnection(identity: string, conn: string) {
+    this.counters.releaseConnection(identity, conn);
   }
 
   describe(): { kind: "memory" | "sqlite" | "redis"; path?: string } {

@@ -284,6 +284,23 @@ export type LeaseReleased =
   | No<"not_locked">
   | No<"not_holder", { readonly lock: FileLockRecord }>;
 
+/** A fixed window's count after a `hit`. */
+export interface Hit {
+  /** Whether this hit was counted; false when the window already held `max` (nothing counted). */
+  readonly ok: boolean;
+  /** Events counted in the window, this one included. */
+  readonly count: number;
+  /** When the window ends (`now` when no window runs). */
+  readonly resetAt: number;
+}
+
+/** A held connection counted, or refused because its identity already holds `max`. */
+export interface Held {
+  readonly ok: boolean;
+  /** Connections the identity holds, on every relay of the store, this one included when counted. */
+  readonly count: number;
+}
+
 export interface Store {
   // ---------------------------------------------------------------- agents
   getAgent(id: string): Promise<AgentRecord | undefined>;
@@ -410,6 +427,17 @@ export interface Store {
   releaseLease(key: string, holderId: string | null, now: number): Promise<LeaseReleased>;
   /** Claims and removes leases that ran out. */
   expireLeases(now: number): Promise<readonly FileLockRecord[]>;
+
+  // ---------------------------------------------------------------- limits of every relay on the store together
+  /**
+   * Counts one event under `key` in a window of `windowMs` that starts at its first event, unless the window
+   * holds `max` already (then nothing is counted). `max` 0 only reads. A window that ended is forgotten.
+   */
+  hit(key: string, windowMs: number, max: number, now: number): Promise<Hit>;
+  /** Counts a connection `conn` (`<relay instance>.<n>`) held open by `identity`, unless it holds `max` already. */
+  holdConnection(identity: string, conn: string, max: number): Promise<Held>;
+  /** Stops counting a held connection (once; an unknown one is ignored). A relay taken for gone has its connections dropped. */
+  releaseConnection(identity: string, conn: string): Promise<void>;
 
   /** What kind of store this is and where it keeps its data (for the relay's operator). */
   describe(): { readonly kind: "memory" | "sqlite" | "redis"; readonly path?: string };

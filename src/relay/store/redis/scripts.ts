@@ -25,11 +25,14 @@ import expireUnread from "./lua/expire_unread.lua" with { type: "text" };
 import expireTasks from "./lua/expire_tasks.lua" with { type: "text" };
 import forgetAgents from "./lua/forget_agents.lua" with { type: "text" };
 import forgetRelay from "./lua/forget_relay.lua" with { type: "text" };
+import hit from "./lua/hit.lua" with { type: "text" };
+import holdConnection from "./lua/hold_connection.lua" with { type: "text" };
 import listFiles from "./lua/list_files.lua" with { type: "text" };
 import pinnedBytes from "./lua/pinned_bytes.lua" with { type: "text" };
 import pruneTasks from "./lua/prune_tasks.lua" with { type: "text" };
 import putFileVersionIf from "./lua/put_file_version_if.lua" with { type: "text" };
 import reclaimTasks from "./lua/reclaim_tasks.lua" with { type: "text" };
+import releaseConnection from "./lua/release_connection.lua" with { type: "text" };
 import releaseLease from "./lua/release_lease.lua" with { type: "text" };
 import requeue from "./lua/requeue.lua" with { type: "text" };
 import requeueExpired from "./lua/requeue_expired.lua" with { type: "text" };
@@ -56,11 +59,14 @@ const OPERATIONS = {
   expire_unread: expireUnread,
   forget_agents: forgetAgents,
   forget_relay: forgetRelay,
+  hit,
+  hold_connection: holdConnection,
   list_files: listFiles,
   pinned_bytes: pinnedBytes,
   prune_tasks: pruneTasks,
   put_file_version_if: putFileVersionIf,
   reclaim_tasks: reclaimTasks,
+  release_connection: releaseConnection,
   release_lease: releaseLease,
   requeue,
   requeue_expired: requeueExpired,

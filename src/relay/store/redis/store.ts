@@ -25,6 +25,8 @@ import {
   type FileRules,
   type FileVersionMeta,
   type FileVersionRecord,
+  type Held,
+  type Hit,
   type LeaseReleased,
   type LeaseTaken,
   type LivenessRules,
@@ -391,6 +393,20 @@ export class RedisStore implements Store {
 
   async expireLeases(now: number) {
     return list<FileLockRecord>((await this.run<{ locks: unknown }>("expire_leases", { now })).locks);
+  }
+
+  // ---------------------------------------------------------------- limits of every relay on the store together
+
+  async hit(key: string, windowMs: number, max: number, now: number) {
+    return this.run<Hit>("hit", { key, windowMs, max, now });
+  }
+
+  async holdConnection(identity: string, conn: string, max: number) {
+    return this.run<Held>("hold_connection", { identity, conn, max });
+  }
+
+  async releaseConnection(identity: string, conn: string) {
+    await this.run("release_connection", { identity, conn });
   }
 
   // ---------------------------------------------------------------- relays sharing the store

@@ -33,6 +33,11 @@ local function starts(s, prefix)
   return string.sub(s, 1, #prefix) == prefix
 end
 
+-- The relay instance a connection id (`<instance>.<n>`) belongs to.
+local function relay_of(conn)
+  return string.match(conn, "^(.*)%.[^.]*$") or conn
+end
+
 local function getjson(hash, field)
   local j = redis.call("HGET", hash, field)
   if not j then return nil end

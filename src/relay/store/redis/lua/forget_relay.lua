@@ -5,6 +5,13 @@ if not score or tonumber(score) > A.now then return cjson.encode({ forgot = fals
 redis.call("ZREM", key("relays"), A.instance)
 redis.call("HDEL", key("relay-urls"), A.instance)
 local mark = A.instance .. "."
+-- The connections it held open count toward no limit any more.
+local counted = key("hcr", A.instance)
+for _, m in ipairs(redis.call("SMEMBERS", counted)) do
+  local identity, conn = string.match(m, "^(.*) ([^ ]*)$")
+  if identity then redis.call("SREM", key("hc", identity), conn) end
+end
+redis.call("DEL", counted)
 for _, j in ipairs(redis.call("HVALS", key("agents"))) do
   local a = cjson.decode(j)
   local keep, gone = {}, false

@@ -5,13 +5,19 @@ import { CliProcess, cleanup, eventually, freePort, runCli, spawnRelay, tempHome
 
 afterAll(cleanup);
 
+/** A fresh relay with two registered agents, boss and worker, each in its own home. */
+async function bossAndWorker() {
+  const { url } = await spawnRelay();
+  const boss = { home: tempHome(), relay: url };
+  const worker = { home: tempHome(), relay: url };
+  await runCli(["register", "--name", "boss"], boss);
+  await runCli(["register", "--name", "worker"], worker);
+  return { boss, worker };
+}
+
 describe("listen", () => {
   test("stops when its agent is unregistered, instead of registering it again", async () => {
-    const { url } = await spawnRelay();
-    const boss = { home: tempHome(), relay: url };
-    const worker = { home: tempHome(), relay: url };
-    await runCli(["register", "--name", "boss"], boss);
-    await runCli(["register", "--name", "worker"], worker);
+    const { boss, worker } = await bossAndWorker();
     const listener = new CliProcess(["listen"], worker);
     await listener.waitFor(/listening as worker/);
     expect((await runCli(["unregister"], worker)).code).toBe(0);
@@ -21,11 +27,7 @@ describe("listen", () => {
   });
 
   test("listen --exec writes its own status lines to stderr: stdout carries only the command's output", async () => {
-    const { url } = await spawnRelay();
-    const boss = { home: tempHome(), relay: url };
-    const worker = { home: tempHome(), relay: url };
-    await runCli(["register", "--name", "boss"], boss);
-    await runCli(["register", "--name", "worker"], worker);
+    const { boss, worker } = await bossAndWorker();
     const listener = new CliProcess(["listen", "--exec", "echo handled"], worker);
     await listener.waitFor(/listening as worker/);
     const sent = await runCli(["delegate", "--to", "worker", "--task", "t", "--json"], boss);
@@ -40,11 +42,7 @@ describe("listen", () => {
   });
 
   test("plain listen prints messages on stdout and its status lines on stderr", async () => {
-    const { url } = await spawnRelay();
-    const boss = { home: tempHome(), relay: url };
-    const worker = { home: tempHome(), relay: url };
-    await runCli(["register", "--name", "boss"], boss);
-    await runCli(["register", "--name", "worker"], worker);
+    const { boss, worker } = await bossAndWorker();
     const listener = new CliProcess(["listen", "--json"], worker);
     await listener.waitFor(/listening as worker/);
     await runCli(["broadcast", "--content", "hello all"], boss);

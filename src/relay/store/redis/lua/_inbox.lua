@@ -136,6 +136,29 @@ local function requeue_slots(to, ids)
   if any then fx_queued(to) end
 end
 
+-- Drops the agent's connections `dropped(conn)` picks, and queues again what went out on them unacknowledged.
+-- Seen until its last socket closed; from then on the holder's grace runs.
+local function drop_connections(a, dropped, now)
+  local keep = {}
+  for _, c in ipairs(a.conns) do
+    if not dropped(c) then table.insert(keep, c) end
+  end
+  if #keep < #a.conns then
+    if #keep == 0 and has(now) then
+      a.connectedAt, a.disconnectedAt = NULL, now
+      if now > a.lastSeen then a.lastSeen = now end
+    end
+    a.conns = keep
+    put_agent(a)
+  end
+  local ids = {}
+  for _, id in ipairs(redis.call("SMEMBERS", key("fl", a.id))) do
+    local s = slot_get(a.id, id)
+    if s and dropped(s.c) then table.insert(ids, id) end
+  end
+  requeue_slots(a.id, ids)
+end
+
 -- Puts a queued slot in flight until `untilMs` on `conn` ("" for a poll).
 local function fly(to, id, s, untilMs, conn)
   redis.call("ZREM", key("q", to), id)

@@ -12,26 +12,8 @@ for _, m in ipairs(redis.call("SMEMBERS", counted)) do
   if identity then redis.call("SREM", key("hc", identity), conn) end
 end
 redis.call("DEL", counted)
+local on_it = function(c) return starts(c, mark) end
 for _, j in ipairs(redis.call("HVALS", key("agents"))) do
-  local a = cjson.decode(j)
-  local keep, gone = {}, false
-  for _, c in ipairs(a.conns) do
-    if starts(c, mark) then gone = true else table.insert(keep, c) end
-  end
-  if gone then
-    -- Its last socket was on the relay that died: the holder's grace runs from now.
-    if #keep == 0 then
-      a.connectedAt, a.disconnectedAt = NULL, A.now
-      if A.now > a.lastSeen then a.lastSeen = A.now end
-    end
-    a.conns = keep
-    put_agent(a)
-    local ids = {}
-    for _, id in ipairs(redis.call("SMEMBERS", key("fl", a.id))) do
-      local s = slot_get(a.id, id)
-      if s and starts(s.c, mark) then table.insert(ids, id) end
-    end
-    requeue_slots(a.id, ids)
-  end
+  drop_connections(cjson.decode(j), on_it, A.now)
 end
 return cjson.encode({ forgot = true, fx = told() })

@@ -109,7 +109,8 @@ export class RedisStore implements Store {
     this.origin = origin;
   }
 
-  private cmd<T = unknown>(command: string, args: (string | number)[]): Promise<T> {
+  /** One plain command, refused with 503 while the server is away (relays' heartbeats use it too). */
+  cmd<T = unknown>(command: string, args: (string | number)[]): Promise<T> {
     return this.guard(async () => (await this.client.send(command, args.map(String))) as T);
   }
 

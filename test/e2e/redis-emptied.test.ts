@@ -19,6 +19,7 @@ if (!redisMissing("test/e2e/redis-emptied.test.ts")) {
     const r2 = await spawnRelay(["--redis", redis.url]);
     const alice = tempHome();
     const bob = tempHome();
+    const carol = tempHome();
 
     test("relays say so once, write their key back and close sockets: listeners register again, a --wait ends with exit 5", async () => {
       expect((await runCli(["register", "--name", "alice", "--json"], { home: alice, relay: r1.url })).code).toBe(0);
@@ -29,6 +30,12 @@ if (!redisMissing("test/e2e/redis-emptied.test.ts")) {
       await listener.waitFor(/listening as bob/);
       const waiting = runCli(["delegate", "--to", "bob", "--task", "lost in the restart", "--wait", "--timeout", "120", "--json"], { home: alice, relay: r1.url, timeoutMs: 100_000 });
       await listener.waitFor(/lost in the restart/, 15_000);
+      // carol is working on a task when Redis restarts: her answer cannot land, and she goes on listening.
+      expect((await runCli(["register", "--name", "carol", "--json"], { home: carol, relay: r1.url })).code).toBe(0);
+      const worker = new CliProcess(["listen", "--exec", "sleep 4; tr a-z A-Z", "--respond", "--type", "task"], { home: carol });
+      await worker.waitFor(/listening as carol/);
+      const slow = await runCli(["delegate", "--to", "carol", "--task", "slow job", "--json"], { home: alice, relay: r1.url });
+      await eventually(async () => (await runCli(["task", "--id", slow.json.id, "--json"], { home: alice, relay: r1.url })).json?.state === "delivered", 10_000);
 
       await redis.stop(true);
       redis = await startRedis([], redis.port, redis.dir);
@@ -56,6 +63,11 @@ if (!redisMissing("test/e2e/redis-emptied.test.ts")) {
       expect((await runCli(["delegate", "--to", "bob", "--task", "after the restart", "--json"], { home: alice, relay: r1.url })).code).toBe(0);
       await listener.waitFor(/after the restart/, 15_000);
       await listener.stop();
+      await worker.waitFor(/could not respond to t_\w+: the relay no longer has it .* so this answer is dropped/, 30_000);
+      const again = await runCli(["delegate", "--to", "carol", "--task", "still there", "--wait", "--timeout", "30", "--json"], { home: alice, relay: r1.url });
+      expect(again.code).toBe(0);
+      expect(again.json.result).toContain("STILL THERE");
+      await worker.stop();
     }, 120_000);
 
     test("a relay started after the restart uses the key the running relays wrote back: a page cursor from one relay is good on it", async () => {

@@ -39,6 +39,8 @@ const isServerUnavailable = (e: unknown) => /^(LOADING|BUSY|MASTERDOWN|READONLY|
 
 /** A command the server has not answered in this long is taken for a server that hangs (stopped, swapping): the connection is dropped and made again. */
 export const STORE_TIMEOUT_MS = 3000;
+/** File bytes sent or read get this much longer per byte (a floor of 8 MiB/s to a remote server). */
+const MS_PER_BYTE = 1000 / (8 * 1024 * 1024);
 
 const unavailable = (why: string) =>
   new ClawlinkError("store_unavailable", `the relay cannot reach its Redis store (${why}), so nothing was changed`, "retry in a few seconds: the relay reconnects by itself (its operator sees why in its log)");
@@ -91,20 +93,21 @@ export class RedisConnection {
     for (const l of this.health) l(null);
   }
 
-  /** Runs a command or script, refusing it with 503 while the server is away, and when it does not answer within STORE_TIMEOUT_MS. */
-  async guard<T>(call: () => Promise<T>): Promise<T> {
+  /** Runs a command or script, refusing it with 503 while the server is away, and when it does not answer within STORE_TIMEOUT_MS (longer for `bytes` of file data). */
+  async guard<T>(call: () => Promise<T>, bytes = 0): Promise<T> {
     await this.ready;
     if (this.failure) throw this.failure;
     let timer: ReturnType<typeof setTimeout> | undefined;
+    const limit = STORE_TIMEOUT_MS + bytes * MS_PER_BYTE;
     const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(TIMED_OUT), STORE_TIMEOUT_MS);
+      timer = setTimeout(() => reject(TIMED_OUT), limit);
     });
     try {
       return await Promise.race([call(), late]);
     } catch (e) {
       if (e === TIMED_OUT) {
         // Replies still owed would come in out of order: drop the connection (its commands fail) and make a new one.
-        this.lost(`it did not answer within ${STORE_TIMEOUT_MS / 1000} s`);
+        this.lost(`it did not answer within ${Math.round(limit / 1000)} s`);
         this.client.close();
         throw this.failure ?? unavailable("it did not answer");
       }

@@ -116,6 +116,7 @@ export class Client {
     // unless given as a function that opens it again; a file's body moves on only when nothing of it was sent.
     const small = typeof body === "string" || body === undefined;
     for (let tries = body instanceof ReadableStream ? 1 : this.urls.length; ; tries--) {
+      const started = Date.now();
       try {
         // Never followed: a redirect could carry the token, the secret and task bodies anywhere, over http too.
         const sent = typeof body === "function" ? body() : body;
@@ -124,7 +125,7 @@ export class Client {
       } catch (err) {
         if ((err as Error).name === "AbortError" || (err as Error).name === "TimeoutError") throw err;
         const moveOn = tries > 1 && (small || refused(err));
-        if (!moveOn || !this.failover()) throw unreachable(this.relay, err, this.opts.relayFrom, this.opts.ca !== undefined, tries <= 1 ? this.relays : undefined);
+        if (!moveOn || !this.failover()) throw unreachable(this.relay, err, this.opts.relayFrom, this.opts.ca !== undefined, tries <= 1 ? this.relays : undefined, Date.now() - started);
       }
     }
     if (res.status >= 300 && res.status < 400) throw redirected(this.relay, this.relay + path, res);
@@ -252,11 +253,21 @@ const socketPath = (q: SocketQuery) => `/v1/ws${toQuery({ task: q.task || undefi
 
 const filePath = (key: string, base = "/v1/files/") => base + key.split("/").map(encodeURIComponent).join("/");
 
-/** `list`: the whole relay list, when every relay of it was tried. */
-export function unreachable(relay: string, cause?: unknown, from?: string, privateCa = false, list?: string): ClawlinkError {
+/** A reset this long after the request went out came from a relay that took it: not a TLS relay refusing plain HTTP, which resets at once. */
+const LATE_RESET_MS = 2000;
+
+/** `list`: the whole relay list, when every relay of it was tried; `afterMs`: how long after the request went out it failed. */
+export function unreachable(relay: string, cause?: unknown, from?: string, privateCa = false, list?: string, afterMs = 0): ClawlinkError {
+  const code = (cause as { code?: string } | undefined)?.code;
+  if (code === "ECONNRESET" && afterMs >= LATE_RESET_MS) {
+    return new ClawlinkError(
+      "unreachable",
+      `the relay at ${relay} took the request, then closed the connection after ${(afterMs / 1000).toFixed(1)} s (${code})`,
+      "the relay stopped or could not answer in time: retry in a few seconds, and if it goes on, whoever runs it should look at its log",
+    );
+  }
   const tls = tlsProblem(relay, cause, privateCa);
   if (tls) return tls;
-  const code = (cause as { code?: string } | undefined)?.code;
   const detail = code ? ` (${code})` : "";
   // An identity's relays change by registering it again with a new list: it keeps its id on any relay of its team.
   const name = from?.startsWith("identity ") ? from.slice("identity ".length) : undefined;

@@ -12,7 +12,11 @@ export async function sendPersistently(client: Client, msg: SendMessage, about: 
       await client.send(msg);
       return;
     } catch (e) {
-      if (!isTransient(e) || stopping()) return logger.warn(printable(`could not respond to ${about}: ${(e as Error).message}`));
+      const code = (e as { code?: string }).code;
+      if (code === "unknown_task") return logger.warn(printable(`could not respond to ${about}: the relay no longer has it (it restarted in memory, or its Redis lost it), so this answer is dropped; its sender is told to send it again`));
+      // The relay forgot this agent (it restarted): the inbox stream registers it again, then the answer can go.
+      const passing = isTransient(e) || (code === "not_registered" && attempt < 8);
+      if (!passing || stopping()) return logger.warn(printable(`could not respond to ${about}: ${(e as Error).message}`));
       if (attempt === 0) logger.warn(printable(`could not respond to ${about} yet (${(e as Error).message}); retrying`));
       await Bun.sleep(backoffMs(attempt));
     }

@@ -148,7 +148,8 @@ export async function diagnose(flags: Flags, env: NodeJS.ProcessEnv = process.en
   } catch (err) {
     let e = err instanceof ClawlinkError ? err : new ClawlinkError("unreachable", `the relay is not reachable at ${relay}: ${(err as Error).message}`, `check ${settings.relay.from}`);
     // Any HTTP answer but a relay's health (a 404 from a web server) means the URL is not a ClawLink relay.
-    if (e.status >= 400) e = new ClawlinkError("bad_response", `${relay} answered ${e.status} to GET /v1/health: it is not reachable as a ClawLink relay`, `check ${settings.relay.from}: it should point at \`clawlink relay\``);
+    if (e.code === "store_unavailable") e = new ClawlinkError("store_unavailable", `the relay at ${relay} is up, but its store is down: ${e.message}`, "retry when it is back: the relay reconnects by itself; its operator sees why in the relay's log");
+    else if (e.status >= 400) e = new ClawlinkError("bad_response", `${relay} answered ${e.status} to GET /v1/health: it is not reachable as a ClawLink relay`, `check ${settings.relay.from}: it should point at \`clawlink relay\``);
     checks.push({ ...failure("relay", e), exit: e.code === "bad_response" ? EXIT.unreachable : exitCodeFor(e) });
     if (e.code === "tls") checks.push(failure("tls", e));
   }

@@ -130,6 +130,8 @@ export async function followInbox(opts: FollowOptions): Promise<number> {
         logger.error(printable(`${me.name} (${me.id}) was removed: its name was reclaimed by the agent that held it before the relay restarted (${ev.reason}); register under another name with \`clawlink register --name NEW\``));
         return stop(EXIT.conflict);
       }
+      // 1012: the relay's store was emptied; it says what that means, and registering again follows.
+      if (ev.code === 1012 && ev.reason) logger.warn(printable(ev.reason));
       reconnect(!greeted);
     };
   };

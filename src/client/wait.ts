@@ -2,6 +2,7 @@
 import { ClawlinkError, asClawlinkError } from "../errors";
 import { safeParse } from "../protocol/codec";
 import { FINAL_STATES, ServerFrame, type ResponseMessage, type Task } from "../protocol/schemas";
+import { ERRORS, isErrorCode } from "../protocol/errors";
 import { unreachable, type Client } from "./client";
 import { backoffMs, isTransient } from "./backoff";
 
@@ -44,6 +45,7 @@ export function waitForTask(client: Client, taskId: string, timeoutMs: number, o
     );
     const open = () => {
       let greeted = false;
+      let passing = false;
       ws = client.socket({ task: taskId });
       ws.onmessage = (ev) => {
         greeted = true;
@@ -57,11 +59,17 @@ export function waitForTask(client: Client, taskId: string, timeoutMs: number, o
             ws.send(JSON.stringify({ op: "ack", tasks: [taskId] }));
             finish(() => resolve({ task: f.task, response: f.response }));
           } else opts.onUpdate?.(f.task);
-        } else if (f.op === "error") finish(() => reject(ClawlinkError.received(f.error.code, 404, f.error.message, f.error.hint)));
+        } else if (f.op === "error") {
+          const err = ClawlinkError.received(f.error.code, isErrorCode(f.error.code) ? ERRORS[f.error.code].status || 404 : 404, f.error.message, f.error.hint);
+          // A relay whose store is away for a moment: the watch is tried again, as after a dropped connection.
+          if (isTransient(err)) passing = true;
+          else finish(() => reject(err));
+        }
       };
       ws.onclose = (ev) => {
         if (done) return;
-        if (ev.code === 4004) return; // the error frame already explained it
+        if (ev.code === 4004 && !passing) return; // the error frame already explained it
+        passing = false;
         if (ev.code === 4001) {
           return finish(() =>
             reject(new ClawlinkError("not_registered", `this agent was unregistered while waiting for task ${taskId}`, "register again with `clawlink register --name NAME`; the task itself may still run")),
@@ -84,7 +92,11 @@ export function waitForTask(client: Client, taskId: string, timeoutMs: number, o
           if (failed.code !== "not_registered" && failed.code !== "unknown_task") return finish(() => reject(failed));
           finish(() =>
             reject(
-              new ClawlinkError("task_lost", `the relay at ${client.relay} restarted and no longer knows task ${taskId}`, "run `clawlink heartbeat` to re-register, then send the task again (a relay started with --data keeps tasks across restarts)"),
+              new ClawlinkError(
+                "task_lost",
+                `the relay lost task ${taskId}; it was not finished — send it again (the relay at ${client.relay} restarted, or its store was emptied)`,
+                "run `clawlink heartbeat` to register again, then send the task again (a relay with --data, or Redis with appendonly yes, keeps tasks across restarts)",
+              ),
             ),
           );
         }, delay);

@@ -30,15 +30,22 @@ interface Shared {
   peers: Peers;
 }
 
-/** Connects to Redis (loading the store's scripts) and subscribes the bus; rejects with why it cannot. */
-async function openShared(url: string, prefix: string): Promise<Shared> {
-  const [{ RedisStore }, { RedisBus }, { Peers }] = await Promise.all([import("../relay/store/redis/store"), import("../relay/bus/redis"), import("../relay/store/redis/peers")]);
+/** Connects to Redis (loading the store's scripts), joins the team there (its token must be this relay's) and subscribes the bus; rejects with why it cannot. */
+async function openShared(url: string, prefix: string, token: string | undefined): Promise<Shared> {
+  const [{ RedisStore }, { RedisBus }, { Peers }, { Team }] = await Promise.all([
+    import("../relay/store/redis/store"),
+    import("../relay/bus/redis"),
+    import("../relay/store/redis/peers"),
+    import("../relay/store/redis/team"),
+  ]);
   const store = new RedisStore(url, { prefix });
   try {
     await store.open();
+    const team = new Team(store, prefix, token);
+    await team.join();
     const bus = await new RedisBus(url, prefix).open();
     store.publishAs(bus.origin);
-    return { store, bus, peers: new Peers(store, prefix) };
+    return { store, bus, peers: new Peers(store, prefix, team) };
   } catch (err) {
     await store.close();
     throw err;
@@ -71,7 +78,7 @@ function lanUrls(scheme: string, port: number): string[] {
 }
 
 export default Object.assign(defineCommand({
-  meta: { name: "relay", description: "Run the relay that agents register with (in memory, nothing on disk, unless --data PATH)" },
+  meta: { name: "relay", description: "Run the relay that agents register with (in memory, nothing on disk, unless --data PATH keeps it in a file or --redis URL shares it with other relays)" },
   args: {
     host: { type: "string", description: "Address to bind; 0.0.0.0 for every interface (needs --token)", default: "127.0.0.1" },
     port: { type: "string", description: "Port to listen on (0 picks a free one)", default: "9077" },
@@ -188,10 +195,19 @@ export default Object.assign(defineCommand({
     let shared: Shared | undefined;
     if (redisUrl !== undefined) {
       try {
-        shared = await openShared(redisUrl, args["redis-prefix"]);
+        shared = await openShared(redisUrl, args["redis-prefix"], token);
         store = shared.store;
       } catch (err) {
-        refuse(`cannot use the Redis server at ${redactUrl(redisUrl)}: ${(err as Error).message}`, "is redis-server (or Valkey) running there? check the host, the port, the password and rediss:// for TLS");
+        if (err instanceof ClawlinkError && err.code === "bad_config") {
+          refuse(err.message, err.hint);
+          process.exitCode = EXIT.usage;
+          return;
+        }
+        const why = err instanceof ClawlinkError ? undefined : await (await import("../relay/store/redis/diagnose")).diagnose(redisUrl);
+        refuse(
+          `cannot use the Redis server at ${redactUrl(redisUrl)}: ${why?.message ?? (err as Error).message}`,
+          why?.hint ?? ((err instanceof ClawlinkError && err.hint) || "is redis-server (or Valkey) running there? check the host, the port, the password and rediss:// for TLS"),
+        );
         process.exitCode = EXIT.error;
         return;
       }
@@ -243,6 +259,11 @@ export default Object.assign(defineCommand({
       process.exitCode = EXIT.error;
       return;
     }
+    shared?.peers.onEmptied(() =>
+      logger.error(
+        `the Redis server at ${redactUrl(redisUrl!)} lost this team's keys (it restarted without persistence, or was flushed): agents register again, and every task and message not yet finished is gone; run Redis with appendonly yes to keep them`,
+      ),
+    );
     // Trap signals before printing the URL: whoever waits for that line may signal at once.
     const stopped = new Promise<void>((resolve) => {
       const stop = async (signal: string) => {
@@ -264,12 +285,14 @@ export default Object.assign(defineCommand({
     if (key?.created) logger.info(`created the relay key ${args["key-file"]}: agents' secrets derive from it, so keep it private and keep it`);
     if (!isLoopback(host) && !tls) logger.warn("without --tls-cert/--tls-key, the token and agents' secrets cross the network in clear text");
     for (const u of urls) logger.log(`  ${u}`);
-    logger.log(`agents connect with: CLAWLINK_RELAY=${urls[urls.length - 1]}${token ? " CLAWLINK_TOKEN=…" : ""} clawlink register --name NAME`);
+    // On Redis, agents are given every relay up (this one first), so they fail over to the others.
+    const others = shared ? (await shared.peers.list().catch(() => [])).filter((p) => !p.startsWith(`${relay.core.instance} `)) : [];
+    const team = [urls[urls.length - 1], ...others.map((p) => p.split(" ")[1]).filter(Boolean)].join(",");
+    logger.log(`agents connect with: CLAWLINK_RELAY=${team}${token ? " CLAWLINK_TOKEN=…" : ""} clawlink register --name NAME`);
     if (adminToken || token || isLoopback(host)) logger.log(`dashboard: ${urls[0]}/${adminToken ? " (asks for the admin token)" : token ? " (asks for the token)" : ""}`);
     else logger.log("dashboard: closed, since the relay has no token; start it with --admin-token to open it");
     // After this relay's own URLs: whoever reads the first URL printed reads this relay's.
     if (shared) {
-      const others = (await shared.peers.list().catch(() => [])).filter((p) => !p.startsWith(`${relay.core.instance} `));
       logger.info(others.length ? `relays on the same Redis: ${others.join(", ")}` : "the first relay on this Redis and prefix");
     }
 

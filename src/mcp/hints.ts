@@ -46,7 +46,7 @@ const RULES: Record<string, Rule> = {
   bad_response: () => `ask the user to check CLAWLINK_RELAY in ${CONFIG}: it must be a clawlink relay of this version`,
   http_error: () => `ask the user to check CLAWLINK_RELAY in ${CONFIG}: it must be a clawlink relay`,
   insufficient_storage: () => "nothing was kept: retry later, and tell the user the relay's disk is full",
-  store_unavailable: () => "nothing was kept: retry later, and tell the user the relay cannot write its data file",
+  store_unavailable: () => "nothing was kept: retry in a few seconds; if it persists, tell the user the relay cannot reach its store (its Redis, or its data file)",
   forbidden: (e, c) => {
     if (c.tool === "respond" || c.tool === "progress") return "answer only tasks from your own inbox; task_status shows who holds a task";
     if (c.tool === "cancel") return "only its sender can cancel a task; if you hold it and cannot do it, respond with status: failed";

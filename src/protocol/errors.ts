@@ -72,7 +72,8 @@ export const ERRORS = {
   too_many_registrations: { status: 429, exit: EXIT.busy },
   too_many_connections: { status: 429, exit: EXIT.busy },
   internal: { status: 500, exit: EXIT.error },
-  store_unavailable: { status: 503, exit: EXIT.error },
+  // Redis away, or a data file that cannot be written: nothing was kept, and a retry later may pass.
+  store_unavailable: { status: 503, exit: EXIT.busy },
   // Every connection the relay may hold is taken: like a 429, it passes.
   relay_busy: { status: 503, exit: EXIT.busy },
   insufficient_storage: { status: 507, exit: EXIT.error },

@@ -52,7 +52,10 @@ export interface RelayServer {
 
 export function startRelay(opts: RelayOptions = {}): RelayServer {
   const limits = resolveLimits(opts);
-  const onError = opts.onError ?? (() => {});
+  // An unavailable store is expected, not a bug: the store says once when it goes and when it is back (onStoreHealth).
+  const onError = (err: unknown) => {
+    if (!(err instanceof ClawlinkError && err.code === "store_unavailable")) opts.onError?.(err);
+  };
   const relay = new Relay({ ...opts, ...limits, onError });
   const auth = new Auth(relay, opts.token || undefined);
   const throttle = new AuthThrottle(limits.maxAuthFailures, Date.now, undefined, relay.limits);

@@ -157,7 +157,8 @@ describe("a relay with a token restarts in memory", () => {
     ({ relay, url } = await spawnRelay(["--token", "t0k"], undefined, port));
     const lost = await waiting;
     expect(lost.code).toBe(5);
-    expect(lost.json.error.message).toContain("restarted and no longer knows task");
+    expect(lost.json.error.message).toContain("the relay lost task");
+    expect(lost.json.error.message).toContain("restarted");
     const hb = await runCli(["heartbeat", "--json"], b);
     expect(hb.code).toBe(0);
     // The token is not the key secrets derive from (every agent holds it): without --key-file the id is new.

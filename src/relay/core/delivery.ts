@@ -311,6 +311,15 @@ export class Delivery {
     }
   }
 
+  /** Closes every socket and task watch (the store they stood on was emptied); long polls wake and find nothing. */
+  closeAll(code: number, reason: string) {
+    for (const agent of new Set([...this.pumps.keys(), ...[...this.watches.values()].flatMap((set) => [...set].map((w) => w.agent))])) this.closeAgent(agent, code, reason);
+    for (const [agent, waiting] of this.waiters) {
+      this.waiters.delete(agent);
+      for (const wake of waiting) wake();
+    }
+  }
+
   /** After the other relays took this one for gone: its open sockets are attached again, and look again. */
   reattach() {
     for (const pump of this.pumps.values()) {

@@ -72,6 +72,13 @@ export class Registry {
     });
   }
 
+  /** After the store lost everything: writes this relay's key back (unless it comes from a key file) and takes the one kept, which another relay may have written first. */
+  async restoreKey(): Promise<Uint8Array | undefined> {
+    if (this.opts.secretKey || !this.key) return undefined;
+    this.key = await this.store.relayKey(this.key);
+    return this.key;
+  }
+
   /** The key agents' secrets derive from, once read from the store (shared by every relay on it). */
   get relayKey(): Uint8Array | undefined {
     return this.key;

@@ -74,6 +74,8 @@ export interface PeerList {
   sweep(now: number): Promise<readonly Effects[]>;
   /** Hears when the other relays took this one for gone (and dropped its connections). */
   onForgotten(listener: () => void): void;
+  /** Hears when the shared store was found emptied (Redis restarted without persistence). */
+  onEmptied(listener: () => void): void;
   stop(): Promise<void>;
 }
 
@@ -146,6 +148,18 @@ export class Relay {
       this.delivery.reattach();
       this.limits.reclaim();
     });
+    this.peers?.onEmptied(() => void this.emptied().catch(this.onError));
+  }
+
+  /**
+   * The shared store lost everything: the key agents' secrets derive from goes back (the first relay
+   * to write it wins, the others adopt it), and every socket and watch is closed, so `listen`
+   * reconnects and registers again under its id, and a task watch learns that its task is gone.
+   */
+  private async emptied() {
+    const key = await this.registry.restoreKey();
+    if (key) this.tasks.cursors.derive(key);
+    this.delivery.closeAll(1012, "the relay's store was emptied (Redis restarted without persistence): register again; unfinished tasks are gone");
   }
 
   // ---------------------------------------------------------------- agents

@@ -34,6 +34,19 @@ const isConnectionError = (e: unknown) => {
   return code.startsWith("ERR_REDIS_CONNECTION") || code === "ERR_REDIS_AUTHENTICATION_FAILED" || /^Connection (closed|has failed)/.test((e as Error).message ?? "");
 };
 
+/** Answers of a server that is up but cannot serve now (loading its data, a busy script, a replica, out of memory, failing to write): refused as 503, not a bug. */
+const isServerUnavailable = (e: unknown) => /^(LOADING|BUSY|MASTERDOWN|READONLY|OOM|MISCONF|NOAUTH|WRONGPASS|NOPERM|CLUSTERDOWN|TRYAGAIN)\b/.test((e as Error).message ?? "");
+
+/** A command the server has not answered in this long is taken for a server that hangs (stopped, swapping): the connection is dropped and made again. */
+export const STORE_TIMEOUT_MS = 3000;
+/** File bytes sent or read get this much longer per byte (a floor of 8 MiB/s to a remote server). */
+const MS_PER_BYTE = 1000 / (8 * 1024 * 1024);
+
+const unavailable = (why: string) =>
+  new ClawlinkError("store_unavailable", `the relay cannot reach its Redis store (${why}), so nothing was changed`, "retry in a few seconds: the relay reconnects by itself (its operator sees why in its log)");
+
+const TIMED_OUT = Symbol("timed out");
+
 export class RedisConnection {
   readonly client: RedisClient;
   readonly ready: Promise<void>;
@@ -60,13 +73,9 @@ export class RedisConnection {
   }
 
   /** The connection broke: refuse every command, tell the relay once, and reconnect with backoff. */
-  private lost() {
+  private lost(why = "the connection closed") {
     if (this.closed || this.failure) return;
-    this.failure = new ClawlinkError(
-      "store_unavailable",
-      "the relay cannot reach its Redis store, so nothing was changed",
-      "retry in a few seconds: the relay reconnects by itself (its operator sees why in its log)",
-    );
+    this.failure = unavailable(why);
     for (const l of this.health) l(this.failure);
     void this.reconnect();
   }
@@ -84,16 +93,30 @@ export class RedisConnection {
     for (const l of this.health) l(null);
   }
 
-  /** Runs a command or script, refusing it with 503 while the server is away. */
-  async guard<T>(call: () => Promise<T>): Promise<T> {
+  /** Runs a command or script, refusing it with 503 while the server is away, and when it does not answer within STORE_TIMEOUT_MS (longer for `bytes` of file data). */
+  async guard<T>(call: () => Promise<T>, bytes = 0): Promise<T> {
     await this.ready;
     if (this.failure) throw this.failure;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const limit = STORE_TIMEOUT_MS + bytes * MS_PER_BYTE;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(TIMED_OUT), limit);
+    });
     try {
-      return await call();
+      return await Promise.race([call(), late]);
     } catch (e) {
+      if (e === TIMED_OUT) {
+        // Replies still owed would come in out of order: drop the connection (its commands fail) and make a new one.
+        this.lost(`it did not answer within ${Math.round(limit / 1000)} s`);
+        this.client.close();
+        throw this.failure ?? unavailable("it did not answer");
+      }
+      if (isServerUnavailable(e)) throw unavailable(`it answered ${String((e as Error).message).split("\n")[0]}`);
       if (!isConnectionError(e)) throw e;
       this.lost();
       throw this.failure ?? e;
+    } finally {
+      clearTimeout(timer);
     }
   }
 

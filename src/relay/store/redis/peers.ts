@@ -6,6 +6,7 @@
  */
 import type { Effects } from "../port";
 import type { RedisStore } from "./store";
+import type { Team } from "./team";
 
 /** A relay that has not renewed its heartbeat for this long is taken for gone. */
 export const PEER_TTL_MS = 15_000;
@@ -22,7 +23,11 @@ export class Peers {
   constructor(
     private store: RedisStore,
     private prefix: string,
-  ) {}
+    private team: Team,
+  ) {
+    // A server back from an outage may have come back empty (restarted without persistence).
+    store.onHealth((failure) => failure === null && void team.check().catch(() => {}));
+  }
 
   /** Heartbeats this relay's id and URL now and every few seconds until stopped. */
   async start(instance: string, url: string): Promise<void> {
@@ -33,11 +38,10 @@ export class Peers {
   }
 
   private async beat(first: boolean) {
-    const c = this.store.client;
-    const [added] = await Promise.all([
-      c.send("ZADD", [`${this.prefix}relays`, String(Date.now() + PEER_TTL_MS), this.instance]),
-      c.send("HSET", [`${this.prefix}relay-urls`, this.instance, this.url]),
-    ]);
+    const s = this.store;
+    // Emptied without the connection breaking (FLUSHALL), or missed at reconnect.
+    if (!first) await this.team.check();
+    const [added] = await Promise.all([s.cmd("ZADD", [`${this.prefix}relays`, Date.now() + PEER_TTL_MS, this.instance]), s.cmd("HSET", [`${this.prefix}relay-urls`, this.instance, this.url])]);
     // Back after the others took it for gone (Redis was away too long): its sockets must be attached again.
     if (!first && Number(added) === 1) for (const l of this.forgotten) l();
     this.seen = (await this.list()).filter((p) => !p.startsWith(`${this.instance} `));
@@ -46,6 +50,11 @@ export class Peers {
   /** The other relays as of the last heartbeat, each as `instance url` (for the dashboard, which reads it every second). */
   others(): readonly string[] {
     return this.seen;
+  }
+
+  /** Hears when the store was found emptied (Redis restarted without persistence, or flushed): the team's marker is written back. */
+  onEmptied(listener: () => void) {
+    this.team.onEmptied(listener);
   }
 
   /** Hears when the other relays took this one for gone and dropped its connections. */
@@ -68,15 +77,14 @@ export class Peers {
 
   /** The relays up now, this one included, as `id url`. */
   async list(): Promise<string[]> {
-    const c = this.store.client;
-    const ids = (await c.send("ZRANGEBYSCORE", [`${this.prefix}relays`, String(Date.now()), "+inf"])) as string[];
+    const ids = await this.store.cmd<string[]>("ZRANGEBYSCORE", [`${this.prefix}relays`, Date.now(), "+inf"]);
     if (ids.length === 0) return [];
-    const urls = (await c.send("HMGET", [`${this.prefix}relay-urls`, ...ids])) as (string | null)[];
+    const urls = await this.store.cmd<(string | null)[]>("HMGET", [`${this.prefix}relay-urls`, ...ids]);
     return ids.map((id, i) => `${id} ${urls[i] ?? ""}`.trim());
   }
 
   async count(): Promise<number> {
-    return Number(await this.store.client.send("ZCOUNT", [`${this.prefix}relays`, String(Date.now()), "+inf"]));
+    return Number(await this.store.cmd("ZCOUNT", [`${this.prefix}relays`, Date.now(), "+inf"]));
   }
 
   /**
@@ -86,6 +94,6 @@ export class Peers {
   async stop(): Promise<void> {
     clearInterval(this.timer);
     if (!this.instance) return;
-    await this.store.client.send("ZADD", [`${this.prefix}relays`, "0", this.instance]).catch(() => {});
+    await this.store.cmd("ZADD", [`${this.prefix}relays`, 0, this.instance]).catch(() => {});
   }
 }

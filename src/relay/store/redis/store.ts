@@ -93,8 +93,8 @@ export class RedisStore implements Store {
     return this.prefix + parts.join(":");
   }
 
-  private guard<T>(call: () => Promise<T>): Promise<T> {
-    return this.conn.guard(call);
+  private guard<T>(call: () => Promise<T>, bytes?: number): Promise<T> {
+    return this.conn.guard(call, bytes);
   }
 
   private run<T>(op: Operation, args: object): Promise<T> {
@@ -109,7 +109,8 @@ export class RedisStore implements Store {
     this.origin = origin;
   }
 
-  private cmd<T = unknown>(command: string, args: (string | number)[]): Promise<T> {
+  /** One plain command, refused with 503 while the server is away (relays' heartbeats use it too). */
+  cmd<T = unknown>(command: string, args: (string | number)[]): Promise<T> {
     return this.guard(async () => (await this.client.send(command, args.map(String))) as T);
   }
 
@@ -338,7 +339,7 @@ export class RedisStore implements Store {
   async getFileVersion(key: string, version: number): Promise<FileVersionRecord | undefined> {
     const raw = (await this.versions(key, version, version))[0];
     if (!raw) return undefined;
-    const chunks = await this.guard(() => Promise.all(Array.from({ length: raw.n ?? 0 }, (_, i) => this.client.getBuffer(this.k("blob", raw.blob!, String(i))))));
+    const chunks = await this.guard(() => Promise.all(Array.from({ length: raw.n ?? 0 }, (_, i) => this.client.getBuffer(this.k("blob", raw.blob!, String(i))))), raw.size);
     // A version dropped between the two reads is gone.
     if (chunks.some((c) => c === null)) return undefined;
     const bytes = new Uint8Array(Buffer.concat(chunks as Buffer[]));
@@ -364,7 +365,7 @@ export class RedisStore implements Store {
     const blob = newId("b");
     const n = Math.ceil(file.bytes.byteLength / CHUNK);
     const chunk = (i: number) => Buffer.from(file.bytes.subarray(i * CHUNK, (i + 1) * CHUNK)) as unknown as string;
-    await this.guard(() => Promise.all(Array.from({ length: n }, (_, i) => this.client.send("SET", [this.k("blob", blob, String(i)), chunk(i), "PX", String(STAGED_MS)]))));
+    await this.guard(() => Promise.all(Array.from({ length: n }, (_, i) => this.client.send("SET", [this.k("blob", blob, String(i)), chunk(i), "PX", String(STAGED_MS)]))), file.bytes.byteLength);
     const { bytes, ...meta } = file;
     const r = await this.run<{ ok: boolean; version?: RawVersion; latest?: RawVersion | null; head?: FileHeadRecord | null }>("put_file_version_if", { key, expected, file: { ...meta, size: bytes.byteLength, blob, n }, rules });
     if (r.ok) return { ok: true, version: metaOf(r.version!) };

@@ -1,0 +1,92 @@
+/** Starting relays on a Redis from the docs alone: a refused password, nothing listening, a token that is not the team's, and the line that tells agents where to connect. */
+import { afterAll, describe, expect, test } from "bun:test";
+import { CliProcess, cleanup, freePort, runCli, spawnRelay } from "../_helpers";
+import { redisMissing, startRedis } from "../_redis";
+
+afterAll(cleanup);
+
+/** A relay that should refuse to start: its exit code and what it said. */
+async function refused(args: string[], env?: Record<string, string>) {
+  const relay = new CliProcess(["relay", "--port", "0", ...args], { env });
+  const code = await relay.proc.exited;
+  return { code, stderr: relay.stdout + relay.stderr };
+}
+
+if (!redisMissing("test/e2e/redis-setup.test.ts")) {
+  describe("a Redis that cannot be used says why", async () => {
+    const redis = await startRedis(["--requirepass", "s3cret-pass"]);
+    afterAll(() => redis.stop());
+
+    test("no password for a server that asks for one: NOAUTH, and where the password goes", async () => {
+      const r = await refused(["--redis", redis.url]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`cannot use the Redis server at ${redis.url}: Redis at 127.0.0.1:${redis.port} asks for a password`);
+      expect(r.stderr).toContain("redis://:PASSWORD@host:6379");
+      expect(r.stderr).not.toContain("Connection closed");
+    });
+
+    test("a wrong password: WRONGPASS, and the URL shown without it", async () => {
+      const r = await refused(["--redis", `redis://:wrong@127.0.0.1:${redis.port}`]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain("refused the password (WRONGPASS)");
+      expect(r.stderr).not.toContain("wrong");
+    });
+
+    test("nothing listening: ECONNREFUSED names the address", async () => {
+      const port = freePort();
+      const r = await refused(["--redis", `redis://127.0.0.1:${port}`]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`nothing listens at 127.0.0.1:${port} (ECONNREFUSED)`);
+    });
+
+    test("the right password in the URL works", async () => {
+      const { relay } = await spawnRelay(["--redis", `redis://:s3cret-pass@127.0.0.1:${redis.port}`]);
+      await relay.waitFor(/sharing state in Redis at redis:\/\/:\*\*\*@127\.0\.0\.1/);
+    });
+  });
+
+  describe("every relay on one Redis needs the same token", async () => {
+    const redis = await startRedis();
+    afterAll(() => redis.stop());
+    const TOKEN = "a-team-token-that-is-long-enough-0123456789";
+
+    test("a relay without the team's token, or with another, refuses to start with exit 2 and says what differs", async () => {
+      const first = await spawnRelay(["--redis", redis.url], { CLAWLINK_TOKEN: TOKEN });
+      const none = await refused(["--redis", redis.url]);
+      expect(none.code).toBe(2);
+      expect(none.stderr).toContain("require a token, and this relay was started without one");
+      expect(none.stderr).toContain("every relay on one Redis needs the same token");
+      const other = await refused(["--redis", redis.url], { CLAWLINK_TOKEN: `${TOKEN}-other` });
+      expect(other.code).toBe(2);
+      expect(other.stderr).toContain("this relay's token is not the one the relays on this Redis (prefix clawlink:) use");
+      // The token itself is never kept in Redis.
+      const dump = Bun.spawnSync(["redis-cli", "-p", String(redis.port), "HGETALL", "clawlink:team"]).stdout.toString();
+      expect(dump).toContain("epoch");
+      expect(dump).not.toContain(TOKEN);
+      // The same token joins.
+      const same = await spawnRelay(["--redis", redis.url], { CLAWLINK_TOKEN: TOKEN });
+      expect((await fetch(`${same.url}/v1/health`, { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(200);
+      await first.relay.stop();
+    });
+
+    test("a team without a token refuses a relay given one", async () => {
+      await spawnRelay(["--redis", redis.url, "--redis-prefix", "open:"]);
+      const r = await refused(["--redis", redis.url, "--redis-prefix", "open:"], { CLAWLINK_TOKEN: TOKEN });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain("the relays on this Redis (prefix open:) take no token, and this relay was given one");
+    });
+
+    test("agents are told every relay of the team, this one first", async () => {
+      const a = await spawnRelay(["--redis", redis.url, "--redis-prefix", "list:"]);
+      const b = await spawnRelay(["--redis", redis.url, "--redis-prefix", "list:"]);
+      await b.relay.waitFor(/agents connect with: /);
+      expect(b.relay.stdout + b.relay.stderr).toContain(`agents connect with: CLAWLINK_RELAY=${b.url},${a.url} clawlink register`);
+    });
+  });
+}
+
+test("clawlink --help names --redis beside --data for the relay", async () => {
+  const r = await runCli(["--help"]);
+  expect(r.code).toBe(0);
+  expect(r.stdout + r.stderr).toMatch(/relay .*--data PATH.*--redis URL/);
+});

@@ -205,7 +205,7 @@ export function startRelay(opts: RelayOptions = {}): RelayServer {
           const watch = q.task ?? null;
           const files = q.files ?? null;
           const only = q.types === undefined ? null : new Set<string>(q.types);
-          cooldown.check(agent.id);
+          await cooldown.check(agent.id);
           // Counted from the upgrade, not from `open`, so a burst of upgrades cannot slip past the limit.
           const release = await hold(agent.id, req, srv);
           let upgraded = false;

@@ -69,7 +69,7 @@ const ATTACKS: Record<string, Attack> = {
   /**
    * Fills its own inbox with tasks, then floods ack frames over one WebSocket as fast as the socket takes them,
    * each naming 1,000 task ids and 1,000 message ids (the most a frame may), the same ones over and over;
-   * a socket the relay closes is opened again at once.
+   * a socket the relay closes, or refuses, is opened again at once.
    */
   async acks(url, secret, bounds) {
     const auth = { authorization: `Bearer ${secret}`, "content-type": "application/json" };
@@ -86,8 +86,16 @@ const ATTACKS: Record<string, Attack> = {
       const ws = new WebSocket(`${url.replace(/^http/, "ws")}/v1/ws?types=broadcast`, { headers: { authorization: `Bearer ${secret}` } } as unknown as string[]);
       let closed = "";
       ws.onclose = (ev) => (closed = `closed by the relay (${ev.code})`);
-      await new Promise((resolve) => (ws.onopen = ws.onerror = resolve));
+      const opened = await new Promise<boolean>((resolve) => {
+        ws.onopen = () => resolve(true);
+        ws.onerror = () => resolve(false);
+      });
       ready(bounds);
+      // A refused socket (the relay's cooldown after a 1008) is tried again at once, as a flooder would.
+      if (!opened) {
+        outcomes["sockets refused"] = (outcomes["sockets refused"] ?? 0) + 1;
+        continue;
+      }
       while (!closed && more()) {
         if (ws.bufferedAmount < 1_000_000) {
           ws.send(frame);

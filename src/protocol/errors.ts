@@ -71,6 +71,8 @@ export const ERRORS = {
   too_many_auth_failures: { status: 429, exit: EXIT.busy },
   too_many_registrations: { status: 429, exit: EXIT.busy },
   too_many_connections: { status: 429, exit: EXIT.busy },
+  // A WebSocket closed for flooding frames: the agent's next ones wait out a cooldown.
+  too_many_frames: { status: 429, exit: EXIT.busy },
   internal: { status: 500, exit: EXIT.error },
   // Redis away, or a data file that cannot be written: nothing was kept, and a retry later may pass.
   store_unavailable: { status: 503, exit: EXIT.busy },

@@ -8,6 +8,7 @@ import { createGateway } from "./a2a/gateway";
 import { createAdmin, type AdminSocketData } from "./admin";
 import { Auth } from "./auth";
 import { Connections, type Hold } from "./connections";
+import { FloodCooldown } from "./cooldown";
 import { Relay, type CoreOptions } from "./core/relay";
 import { checkHost, checkOrigin, isLoopbackName, ownNames, type HostRule } from "./edge";
 import { BACKLOG_BYTES, FairShare, TOTAL_BACKLOG_BYTES } from "./fair";
@@ -36,6 +37,8 @@ export interface RelayOptions extends Omit<CoreOptions, keyof Limits>, Partial<L
   onError?: (err: unknown) => void;
   /** How long a task watch may stay backed up before it is closed (default WATCH_STALL_MS). */
   watchStallMs?: number;
+  /** How long an agent closed for flooding frames waits before its next WebSocket (default FLOOD_COOLDOWN_MS). */
+  floodCooldownMs?: number;
   /** How long an upload may arrive at any pace before --min-upload-rate applies (default UPLOAD_GRACE_MS). */
   uploadGraceMs?: number;
 }
@@ -68,6 +71,7 @@ export function startRelay(opts: RelayOptions = {}): RelayServer {
   const address = (req: Request, srv: Server<AnySocket>) => srv.requestIP(req)?.address ?? "unknown";
   const hold: Hold = (identity, req, srv) => connections.hold(identity, address(req, srv));
   const fair = new FairShare();
+  const cooldown = new FloodCooldown(opts.floodCooldownMs);
   const routes = createRoutes(relay, auth, { ...limits, uploadGraceMs: opts.uploadGraceMs }, hold, fair);
   const a2a = createGateway(relay, auth, limits, hold);
 
@@ -201,6 +205,7 @@ export function startRelay(opts: RelayOptions = {}): RelayServer {
           const watch = q.task ?? null;
           const files = q.files ?? null;
           const only = q.types === undefined ? null : new Set<string>(q.types);
+          await cooldown.check(agent.id);
           // Counted from the upgrade, not from `open`, so a burst of upgrades cannot slip past the limit.
           const release = await hold(agent.id, req, srv);
           let upgraded = false;
@@ -221,7 +226,7 @@ export function startRelay(opts: RelayOptions = {}): RelayServer {
       onError(err);
       return errorResponse(err);
     },
-    websocket: { ...bothSockets(createSocketHandler(relay, fair, { perAgent: Math.max(BACKLOG_BYTES, 16 * limits.maxFrameBytes), total: TOTAL_BACKLOG_BYTES }, { stallMs: opts.watchStallMs }), admin.socket), maxPayloadLength: limits.maxFrameBytes },
+    websocket: { ...bothSockets(createSocketHandler(relay, fair, { perAgent: Math.max(BACKLOG_BYTES, 16 * limits.maxFrameBytes), total: TOTAL_BACKLOG_BYTES }, cooldown, { stallMs: opts.watchStallMs }), admin.socket), maxPayloadLength: limits.maxFrameBytes },
   });
 
   // Beyond loopback, a relay with a token takes any Host (a page has no token); one without (--insecure) checks it as on loopback.

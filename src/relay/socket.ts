@@ -4,6 +4,7 @@ import { ClawlinkError } from "../errors";
 import { describeIssues, messageJson, safeParse } from "../protocol/codec";
 import { ClientFrame, FrameRef, SendMessage, type BatchResult, type ErrorBody, type Message, type MessageType, type ResponseMessage, type ServerFrame, type Task } from "../protocol/schemas";
 import type { AgentRecord, Connection, Relay, Want } from "./core/relay";
+import type { FloodCooldown } from "./cooldown";
 import type { FairShare } from "./fair";
 
 export interface SocketData {
@@ -152,8 +153,11 @@ function wantOf(data: SocketData): Want | null {
   return null;
 }
 
-/** `backlog`: bytes of frames an agent, and all agents, may have waiting for their share of later turns before a socket is closed. */
-export function createSocketHandler(relay: Relay, fair: FairShare, backlog: { perAgent: number; total: number }, opts: { stallMs?: number } = {}): WebSocketHandler<SocketData> {
+/**
+ * `backlog`: bytes of frames an agent, and all agents, may have waiting for their share of later turns before a socket
+ * is closed; the agent then waits out `cooldown` before its next socket.
+ */
+export function createSocketHandler(relay: Relay, fair: FairShare, backlog: { perAgent: number; total: number }, cooldown: FloodCooldown, opts: { stallMs?: number } = {}): WebSocketHandler<SocketData> {
   const stallMs = opts.stallMs ?? WATCH_STALL_MS;
   return {
     // Relay-side bound on what one connection may buffer before `send` reports backpressure.
@@ -192,13 +196,16 @@ export function createSocketHandler(relay: Relay, fair: FairShare, backlog: { pe
     },
 
     message(ws, raw) {
+      // A socket closed for flooding reads no more: what arrives before its close completes is dropped unread.
+      if (ws.data.flooded) return;
       const size = typeof raw === "string" ? raw.length : raw.byteLength;
       // One agent's flood of frames waits for its share of later turns instead of holding up everyone's.
       const waiting = fair.waitingFor(ws.data.agent.id);
       if (waiting + size > backlog.perAgent || (waiting > 0 && fair.waitingBytes + size > backlog.total)) {
         // What it sent before waits no more: the client is told to slow down, and those frames go with the socket.
         ws.data.flooded = true;
-        ws.close(1008, "frames arrive faster than the relay reads them: wait for answers before sending more");
+        cooldown.start(ws.data.agent.id);
+        ws.close(1008, `frames arrive faster than the relay reads them: wait for answers; reconnect after ${cooldown.ms / 1000}s`);
         return;
       }
       fair.submit(ws.data.agent.id, size, () => handleFrame(ws, raw));

@@ -15,7 +15,7 @@ const ids = Array.from({ length: 1000 }, (_, i) => `t_${String(i).padStart(12, "
 const ackFrame = JSON.stringify({ op: "ack", tasks: ids, ids: ids.map((id) => id.replace("t_", "m_")) });
 
 test("a socket flooding ack frames is closed with 1008 past its backlog, while another agent is answered; the flooder may connect again after its cooldown", async () => {
-  const relay = startTestRelay({ floodCooldownMs: 3000 });
+  const relay = startTestRelay({ floodCooldownMs: 5000 });
   const [flooder, bystander] = [await registerAgent(relay.url, "flooder"), await registerAgent(relay.url, "bystander")];
   const flood = await wsConnect(`${relay.url}/v1/ws`, flooder.secret);
   await flood.nextOp("hello");
@@ -25,7 +25,7 @@ test("a socket flooding ack frames is closed with 1008 past its backlog, while a
   for (let i = 0; i < Math.ceil((32 * 1024 * 1024) / ackFrame.length); i++) flood.ws.send(ackFrame);
   other.ws.send('{"op":"ping"}');
   expect((await other.nextOp("pong", 10_000)).op).toBe("pong");
-  expect(await flood.closed).toEqual({ code: 1008, reason: "frames arrive faster than the relay reads them: wait for answers; reconnect after 3s" });
+  expect(await flood.closed).toEqual({ code: 1008, reason: "frames arrive faster than the relay reads them: wait for answers; reconnect after 5s" });
   // At once, its next socket is refused (a second later, as a connection limit's refusal), and a plain request to the same URL says why.
   const asked = performance.now();
   const upgrade = await rawUpgrade(`${relay.url}/v1/ws`, { authorization: `Bearer ${flooder.secret}` });
@@ -37,14 +37,15 @@ test("a socket flooding ack frames is closed with 1008 past its backlog, while a
     message: `this agent's last WebSocket sent frames faster than the relay reads them and was closed (1008); it may open another in ${wait}s`,
     hint: `retry after ${wait}s, and wait for answers before sending more frames (an ack frame names up to 1000 ids: send fewer, larger acks)`,
   });
-  expect(["2", "3"]).toContain(wait!);
+  // Whole seconds left of the 5 s, however long the close took to arrive here.
+  expect(["1", "2", "3", "4", "5"]).toContain(wait!);
   const plain = await api(relay.url)("GET", "/v1/ws", { bearer: flooder.secret });
   expect(plain.status).toBe(429);
   expect(plain.body.error.code).toBe("too_many_frames");
   expect(Number(plain.headers.get("retry-after"))).toBeLessThanOrEqual(Number(wait));
   // Its HTTP requests go on meanwhile.
   expect((await api(relay.url)("POST", `/v1/agents/${flooder.id}/heartbeat`, { bearer: flooder.secret })).status).toBe(200);
-  await eventually(async () => (await rawUpgrade(`${relay.url}/v1/ws`, { authorization: `Bearer ${flooder.secret}` })).status === 101);
+  await eventually(async () => (await rawUpgrade(`${relay.url}/v1/ws`, { authorization: `Bearer ${flooder.secret}` })).status === 101, 15_000);
   const again = await wsConnect(`${relay.url}/v1/ws`, flooder.secret);
   expect((await again.nextOp("hello", 10_000)).op).toBe("hello");
   again.ws.send('{"op":"ping"}');

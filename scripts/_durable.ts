@@ -14,7 +14,7 @@ const TARGET_RATIO = 0.5;
 const TARGET_RESTART_MS = 2000;
 const QUEUED = 100_000;
 /** Queue and byte limits raised, so that every task sent is held however fast they come. */
-const HOLD_ALL = ["--max-queue", "10000000", "--max-queued-bytes", String(8 * 2 ** 30), "--max-sender-bytes", String(8 * 2 ** 30)];
+const HOLD_ALL = ["--max-queue", "10000000", "--max-queued-bytes", String(8 * 2 ** 30), "--max-sender-bytes", String(8 * 2 ** 30), "--max-recipient-bytes", String(8 * 2 ** 30)];
 
 const BROADCAST = { type: "broadcast", content: "build 4812 is green; main is open again", topic: "ci", tags: ["ci", "main"] };
 const TASK = { type: "task", to: "worker", task: "review the diff of PR 1234 and list style problems", context: { repo: "api", pr: 1234 }, priority: "normal" };

@@ -25,7 +25,7 @@ const TARGET_P50_MS = 1;
 const TARGET_TRIPS_PER_SEND = 3;
 const TARGET_RATIO = 0.5;
 const TASK = { type: "task", to: "worker", task: "review the diff of PR 1234 and list style problems", context: { repo: "api", pr: 1234 }, priority: "normal" };
-const HOLD_ALL = ["--max-queue", "10000000", "--max-queued-bytes", String(8 * 2 ** 30), "--max-sender-bytes", String(8 * 2 ** 30)];
+const HOLD_ALL = ["--max-queue", "10000000", "--max-queued-bytes", String(8 * 2 ** 30), "--max-sender-bytes", String(8 * 2 ** 30), "--max-recipient-bytes", String(8 * 2 ** 30)];
 
 async function startRedis() {
   const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response() });

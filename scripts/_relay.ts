@@ -55,7 +55,22 @@ export function spawnRelay(opts: SpawnOptions = {}): Promise<ServerProcess> {
   const cmd = opts.profileDir
     ? [process.execPath, "--cpu-prof-md", `--cpu-prof-dir=${opts.profileDir}`, join(root, "src", "cli.ts")]
     : [BINARY];
-  return spawnServer([...cmd, "relay", "--host", "127.0.0.1", "--port", "0", ...(opts.flags ?? [])], opts.profileDir ? 30_000 : 5_000);
+  const flags = knownFlags(cmd, opts.flags ?? []);
+  return spawnServer([...cmd, "relay", "--host", "127.0.0.1", "--port", "0", ...flags], opts.profileDir ? 30_000 : 5_000);
+}
+
+/** Drops `--flag value` pairs a build's `relay --help` does not list: a budget an older build never had cannot bind it. */
+function knownFlags(cmd: string[], flags: string[]): string[] {
+  if (!flags.length) return flags;
+  const help = Bun.spawnSync([...cmd, "relay", "--help"]).stdout.toString();
+  const kept: string[] = [];
+  for (let i = 0; i < flags.length; i++) {
+    const flag = flags[i]!;
+    const takesValue = i + 1 < flags.length && !flags[i + 1]!.startsWith("--");
+    if (!flag.startsWith("--") || help.includes(`${flag}=`) || help.includes(`${flag} `)) kept.push(flag, ...(takesValue ? [flags[i + 1]!] : []));
+    if (takesValue) i++;
+  }
+  return kept;
 }
 
 /** Starts the bare Bun.serve the relay is compared with (scripts/_baseline.ts). */

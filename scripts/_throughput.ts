@@ -47,7 +47,7 @@ const MIXES: Mix[] = [
   {
     name: "task to an agent not listening, --max-queue 10000000",
     // The byte budgets raised too, so that every task is held however fast they come.
-    flags: ["--max-queue", "10000000", "--max-queued-bytes", String(8 * 2 ** 30), "--max-sender-bytes", String(8 * 2 ** 30)],
+    flags: ["--max-queue", "10000000", "--max-queued-bytes", String(8 * 2 ** 30), "--max-sender-bytes", String(8 * 2 ** 30), "--max-recipient-bytes", String(8 * 2 ** 30)],
     async prepare(url) {
       const [sender] = await registerAgents(url, ["sender", "worker"]);
       return { secret: sender!.secret, body: task("worker") };

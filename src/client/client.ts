@@ -221,6 +221,15 @@ export class Client {
   unlockFile(key: string) {
     return this.call(FileLock, "DELETE", filePath(key, "/v1/file-locks/"));
   }
+  /** Ends one's lease on `key`; a key not locked (the lease ran out, or was never taken) is the end wanted already, not an error. */
+  async releaseFile(key: string) {
+    try {
+      return { ...(await this.unlockFile(key)), unlocked: true as const };
+    } catch (err) {
+      if (!(err instanceof ClawlinkError && err.code === "not_locked")) throw err;
+      return { key, unlocked: false as const, reason: "not_locked" as const, message: err.message };
+    }
+  }
   files(prefix?: string) {
     return this.call(FileList, "GET", `/v1/files${toQuery({ prefix: prefix || undefined })}`).then((r) => r.files);
   }

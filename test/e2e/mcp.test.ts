@@ -191,6 +191,23 @@ describe("clawlink mcp", () => {
     expect(text(badKey)).toBe("error: file_get: key: a file key must not have empty, '.' or '..' segments\nhint: fix the arguments; tools/list shows what file_get takes");
   });
 
+  test("file_lock then file_unlock; unlocking a key not locked is no error, with the CLI's answer", async () => {
+    const { boss } = await team();
+    const { client } = await connectMcp(boss.home, boss.relay);
+    const locked: any = await client.callTool({ name: "file_lock", arguments: { key: "notes.md", ttl_s: 60 } });
+    expect(locked.structuredContent).toMatchObject({ key: "notes.md", holder: "boss" });
+    const unlocked: any = await client.callTool({ name: "file_unlock", arguments: { key: "notes.md" } });
+    expect(unlocked.isError).toBeFalsy();
+    expect(unlocked.structuredContent).toMatchObject({ key: "notes.md", unlocked: true });
+    const again: any = await client.callTool({ name: "file_unlock", arguments: { key: "notes.md" } });
+    const cli = await runCli(["file-unlock", "--key", "notes.md", "--json"], boss);
+    expect(cli.code).toBe(0);
+    expect(again.isError).toBeFalsy();
+    expect(again.structuredContent).toEqual(cli.json);
+    expect(again.structuredContent).toMatchObject({ key: "notes.md", unlocked: false, reason: "not_locked" });
+    expect(text(again)).toBe("notes.md was not locked: nothing to unlock (a lease also ends by itself when its ttl runs out)");
+  });
+
   test("a binary file comes back as base64 (text as utf8), and goes back with encoding base64", async () => {
     const { boss, worker } = await team();
     const { call } = await connectMcp(boss.home, boss.relay);

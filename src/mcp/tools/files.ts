@@ -132,11 +132,11 @@ export const fileLock = defineTool({
 
 export const fileUnlock = defineTool({
   name: "file_unlock",
-  description: "End your lease on a key so others can write it again.",
+  description: "End your lease on a key so others can write it again. A key not locked is not an error: unlocked is false, with the reason.",
   args: args({ key: Key }),
   async run(s, a) {
     s.ctx.me();
-    const lock = await s.ctx.client.unlockFile(a.key);
-    return { data: lock, text: `unlocked ${lock.key}` };
+    const r = await s.ctx.client.releaseFile(a.key);
+    return { data: r, text: r.unlocked ? `unlocked ${r.key}` : `${a.key} was not locked: nothing to unlock (a lease also ends by itself when its ttl runs out)` };
   },
 });

@@ -284,7 +284,7 @@ export function unreachable(relay: string, cause?: unknown, from?: string, priva
     "unreachable",
     list && list.includes(",") ? `none of the relays of the list ${list} is reachable (the last tried: ${relay}${detail})` : `the relay is not reachable at ${relay}${detail}`,
     name
-      ? `the URL comes from identity ${name}: start the relay there with \`clawlink relay\`, or give ${name} running relays of its team: \`clawlink register --name ${name} --relay URL1,URL2\` (keeps its id)`
+      ? `the URL comes from identity ${name}: start the relay there with \`clawlink relay\`, or add running relays of its team to ${name}'s list: \`clawlink register --name ${name} --relay ${list ?? relay},URL\` (naming one of its own relays keeps its id)`
       : from && from !== "default"
         ? `the URL comes from ${from}: start the relay there with \`clawlink relay\`, or change ${from} to a running one`
         : "start one with `clawlink relay`, or point at a running one with --relay URL or CLAWLINK_RELAY",

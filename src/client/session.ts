@@ -29,26 +29,38 @@ export function savedNamed(home: string, name: string): Identity | undefined {
 
 /**
  * Registers `name` and saves the identity, with the relay list in use, as the home's default. A name this
- * home already holds keeps its id (and its queued messages), on any relay of its team: that is how an
- * identity moves to other relays of the team, or adds them to its list.
+ * home already holds keeps its id (and its queued messages) on a list that names one of its relays: that is
+ * how an identity adds relays of its team. Its secret never goes to a list that shares no relay with it.
  */
 export async function registerAgent(self: Self, req: { name: string; caps: string[]; description?: string }): Promise<Agent> {
-  const saved = self.identity?.name === req.name ? self.identity : savedNamed(self.home, req.name);
-  const profile = { name: req.name, caps: req.caps, description: req.description ?? saved?.description ?? "", machine: hostname() };
+  const found = self.identity?.name === req.name ? self.identity : savedNamed(self.home, req.name);
+  const relays = self.client.relays;
+  // Only a relay list that shares a relay with the saved one may be shown the saved secret.
+  const saved = found && sameTeam(found.relay, relays) ? found : undefined;
+  const elsewhere = found && !saved ? found : undefined;
+  const profile = { name: req.name, caps: req.caps, description: req.description ?? found?.description ?? "", machine: hostname() };
   const registration = await self.client.register({ ...profile, ...(saved ? { id: saved.id, secret: saved.secret, ...(saved.claim ? { claim: saved.claim } : {}) } : {}) }).catch((err) => {
-    // The relay cannot take the saved id back (it restarted with a new key, or belongs to another team): this name starts afresh.
+    if (elsewhere && err instanceof ClawlinkError && err.code === "name_taken") {
+      throw new ClawlinkError(
+        err.code,
+        err.message,
+        `if ${relays} is a relay of ${req.name}'s team, name one of its saved relays too, which keeps its id: \`clawlink register --name ${req.name} --relay ${elsewhere.relay},${relays}\`; otherwise choose another --name`,
+      );
+    }
+    // The relay cannot take the saved id back (it restarted with a new key): this name starts afresh.
     if (!(saved && err instanceof ClawlinkError && err.code === "unrecognized_identity")) throw err;
-    logger.warn(
-      printable(
-        sameTeam(saved.relay, self.client.relays)
-          ? `the relay could not take back ${saved.id} (it restarted with a new key); registering ${req.name} afresh`
-          : `${self.client.relay} does not know ${req.name} (${saved.id}), saved for ${saved.relay}: it is not a relay of that team; registering ${req.name} afresh there (the saved identity now points at ${self.client.relays})`,
-      ),
-    );
+    logger.warn(printable(`the relay could not take back ${saved.id} (it restarted with a new key); registering ${req.name} afresh`));
     return self.client.register(profile);
   });
+  if (elsewhere) {
+    logger.warn(
+      printable(
+        `${req.name} (${elsewhere.id}) was saved for ${elsewhere.relay}, which ${relays} does not name: its secret was not sent, and ${req.name} is registered afresh there (the saved identity now points at ${relays})`,
+      ),
+    );
+  }
   const { secret, claim, ...agent } = registration;
-  saveIdentity(self.home, { id: agent.id, name: agent.name, secret, ...(claim ? { claim } : {}), relay: self.client.relays, caps: agent.caps, description: agent.description, ca: self.ca, token: self.client.opts.token });
+  saveIdentity(self.home, { id: agent.id, name: agent.name, secret, ...(claim ? { claim } : {}), relay: relays, caps: agent.caps, description: agent.description, ca: self.ca, token: self.client.opts.token });
   return agent;
 }
 

@@ -67,13 +67,12 @@ if (!redisMissing("test/e2e/relay-list.test.ts")) {
       expect(r.stderr).toContain(`clawlink register --name bob --relay ${b},${d}`);
     });
 
-    test("register --name bob --relay D moves bob to D: same id, and the new list saved", async () => {
+    test("register --name bob --relay D alone keeps bob's secret from D: the name is taken, and the hint names the list that keeps the id", async () => {
       const r = await runCli(["register", "--name", "bob", "--relay", d], { home: bob });
-      expect(r.stderr).toBe("");
-      expect(r.code).toBe(0);
-      expect(r.stdout).toContain(`registered bob as ${id} with ${d}; its relays were ${b} and are now ${d}`);
-      expect(savedRelay(bob, "bob")).toBe(d);
-      expect((await runCli(["tasks", "--json"], { home: bob })).code).toBe(0);
+      expect(r.code).toBe(6);
+      expect(r.stderr).toContain(`error: the name "bob" belongs to agent ${id}`);
+      expect(r.stderr).toContain(`hint: if ${d} is a relay of bob's team, name one of its saved relays too, which keeps its id: \`clawlink register --name bob --relay ${b},${d}\`; otherwise choose another --name`);
+      expect(savedRelay(bob, "bob")).toBe(b);
     });
 
     test("register with a list adds relays, keeping the id", async () => {
@@ -83,15 +82,32 @@ if (!redisMissing("test/e2e/relay-list.test.ts")) {
       expect(savedRelay(bob, "bob")).toBe(`${d},${b}`);
     });
 
-    test("a relay of another team does not know bob: he is registered afresh there, and told so", async () => {
-      const elsewhere = startTestRelay().url;
+    test("on a relay her list does not name, carol is registered afresh, her saved secret never sent there, and she is told so", async () => {
+      // A relay of another team, behind a recorder of what reaches it.
+      const other = startTestRelay().url;
+      const seen: unknown[] = [];
+      const elsewhere = Bun.serve({
+        hostname: "127.0.0.1",
+        port: 0,
+        async fetch(req) {
+          const body = await req.text();
+          if (req.method === "POST") seen.push(JSON.parse(body));
+          const headers = new Headers(req.headers);
+          headers.delete("host");
+          return fetch(`${other}${new URL(req.url).pathname}`, { method: req.method, headers, body: req.method === "GET" ? undefined : body });
+        },
+      });
+      const url = `http://127.0.0.1:${elsewhere.port}`;
       const home = tempHome();
-      expect((await runCli(["register", "--name", "carol"], { home, relay: b })).code).toBe(0);
-      const r = await runCli(["register", "--name", "carol", "--json"], { home, relay: elsewhere });
+      const first = await runCli(["register", "--name", "carol", "--json"], { home, relay: b });
+      expect(first.code).toBe(0);
+      const r = await runCli(["register", "--name", "carol", "--json"], { home, relay: url });
+      elsewhere.stop(true);
       expect(r.code).toBe(0);
-      expect(r.stderr).toContain(`${elsewhere} does not know carol`);
-      expect(r.stderr).toContain("it is not a relay of that team; registering carol afresh there");
-      expect(savedRelay(home, "carol")).toBe(elsewhere);
+      expect(savedRelay(home, "carol")).toBe(url);
+      expect(seen).toEqual([expect.not.objectContaining({ secret: expect.anything() })]);
+      expect(seen).toEqual([expect.not.objectContaining({ id: expect.anything() })]);
+      expect(r.stderr).toContain(`carol (${first.json.id}) was saved for ${b}, which ${url} does not name: its secret was not sent, and carol is registered afresh there`);
     });
   });
 }
@@ -109,7 +125,7 @@ describe("an identity whose relays are all down", () => {
     const r = await runCli(["tasks", "--json"], { home });
     expect(r.code).toBe(3);
     expect(r.json.error.message).toContain(`none of the relays of the list ${dead1},${dead2} is reachable (the last tried: ${dead2}`);
-    expect(r.json.error.hint).toBe("the URL comes from identity alice: start the relay there with `clawlink relay`, or give alice running relays of its team: `clawlink register --name alice --relay URL1,URL2` (keeps its id)");
+    expect(r.json.error.hint).toBe(`the URL comes from identity alice: start the relay there with \`clawlink relay\`, or add running relays of its team to alice's list: \`clawlink register --name alice --relay ${dead1},${dead2},URL\` (naming one of its own relays keeps its id)`);
   });
 });
 

@@ -201,11 +201,13 @@ export function createSocketHandler(relay: Relay, fair: FairShare, backlog: { pe
       const size = typeof raw === "string" ? raw.length : raw.byteLength;
       // One agent's flood of frames waits for its share of later turns instead of holding up everyone's.
       const waiting = fair.waitingFor(ws.data.agent.id);
-      if (waiting + size > backlog.perAgent || (waiting > 0 && fair.waitingBytes + size > backlog.total)) {
+      const overOwn = waiting + size > backlog.perAgent;
+      if (overOwn || (waiting > 0 && fair.waitingBytes + size > backlog.total)) {
         // What it sent before waits no more: the client is told to slow down, and those frames go with the socket.
         ws.data.flooded = true;
-        cooldown.start(ws.data.agent.id);
-        ws.close(1008, `frames arrive faster than the relay reads them: wait for answers; reconnect after ${cooldown.ms / 1000}s`);
+        // Only an agent past its own backlog waits out the cooldown: one caught in a relay-wide backlog others filled may come back at once.
+        if (overOwn) cooldown.start(ws.data.agent.id);
+        ws.close(1008, `frames arrive faster than the relay reads them: wait for answers${overOwn ? `; reconnect after ${cooldown.ms / 1000}s` : ""}`);
         return;
       }
       fair.submit(ws.data.agent.id, size, () => handleFrame(ws, raw));

@@ -2,6 +2,9 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { cleanup, eventually, runCli, spawnRelay, tempHome } from "../_helpers";
 import { redisMissing, startRedis } from "../_redis";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { wsConnect } from "../ws";
 
 afterAll(cleanup);
 
@@ -17,7 +20,16 @@ if (!redisMissing("test/e2e/redis-down.test.ts")) {
 
     test("a Redis that stops answering: requests get 503 store_unavailable with a retry hint, not a reset connection", async () => {
       expect((await runCli(["register", "--name", "alice", "--json"], { home: alice, relay: url })).code).toBe(0);
+      const socket = await wsConnect(`${url}/v1/ws`, JSON.parse(readFileSync(join(alice, "identities", "alice.json"), "utf8")).secret);
+      await socket.nextOp("hello");
       redis.proc.kill("SIGSTOP");
+      // A batch sent meanwhile is answered, each message refused as it would be alone.
+      const reply = { type: "response", to: "alice", in_reply_to: "m_x", result: "r" };
+      socket.ws.send(JSON.stringify({ op: "send", ref: "b1", messages: [reply, reply] }));
+      const batch = await socket.nextOp("sent", 15_000);
+      expect(batch.ref).toBe("b1");
+      expect(batch.results.map((r: { error?: { code: string } }) => r.error?.code)).toEqual(["store_unavailable", "store_unavailable"]);
+      socket.close();
       const r = await fetch(`${url}/v1/agents`);
       expect(r.status).toBe(503);
       const body = (await r.json()) as { error: { code: string; message: string; hint: string } };

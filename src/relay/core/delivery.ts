@@ -3,12 +3,16 @@
  * agent are claimed from the store (which puts them in flight) and pushed to its sockets here; a
  * changed task is read again and pushed to its watchers. It calls only the store and the bus.
  */
+import { ClawlinkError } from "../../errors";
 import type { Message, ResponseMessage, Task } from "../../protocol/schemas";
 import type { Bus, BusEvent } from "../bus/port";
 import type { Clock } from "../clock";
 import type { AgentRecord, Effects, Room, Store, TaskRecord, Want } from "../store/port";
 import { announce } from "./announce";
 import { finalResponse, holderView, taskView } from "./views";
+
+/** How many times, a second apart, a closed socket is detached while the store is away. */
+const DETACH_ATTEMPTS = 300;
 
 type Claimed = Awaited<ReturnType<Store["claimNext"]>>;
 
@@ -156,10 +160,23 @@ export class Delivery {
       close: async () => {
         this.remove(local);
         await attached.catch(() => {});
-        this.tell(await this.store.detachConnection(agent, conn, this.clock()));
+        await this.detach(agent, conn);
         this.bus.publish({ type: "disconnected", agent, conn });
       },
     };
+  }
+
+  /** Tells the store a socket closed; while the store is away it is asked again every second for a while, or the agent would look connected. */
+  private async detach(agent: string, conn: string) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        this.tell(await this.store.detachConnection(agent, conn, this.clock()));
+        return;
+      } catch (err) {
+        if (attempt >= DETACH_ATTEMPTS || !(err instanceof ClawlinkError && err.code === "store_unavailable")) return this.fail(err);
+        await new Promise((resolve) => setTimeout(resolve, 1000).unref());
+      }
+    }
   }
 
   private remove(local: Local) {

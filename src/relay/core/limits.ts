@@ -41,7 +41,14 @@ export class TeamLimits {
   /** Counts a connection `identity` holds open, on every relay together, unless it holds `max`; `release` gives it back, once. */
   async hold(identity: string, max: number): Promise<Hold> {
     const conn = `${this.instance}.h${++this.n}`;
-    const held = await this.store.holdConnection(identity, conn, max);
+    let held: Held;
+    try {
+      held = await this.store.holdConnection(identity, conn, max);
+    } catch (err) {
+      // The store may have counted it before its answer was lost: give it back, or it would hold a place until this relay stops.
+      this.release(identity, conn);
+      throw err;
+    }
     if (!held.ok) return { ok: false, count: held.count };
     this.live.set(conn, identity);
     let released = false;

@@ -246,30 +246,37 @@ export class Relay {
   }
 
   /**
-   * A batch: each message sent as if alone, in order, and what became of each. Plain replies next to
-   * each other (the bulk of a busy stream) are queued together in one store step. The recipients of
-   * replies are looked up first, so that every send then starts in the batch's order.
+   * A batch: each message sent as if alone, in the batch's order (each starts once the one before it is
+   * done), and what became of each. Plain replies next to each other (the bulk of a busy stream) are
+   * queued together in one store step, their recipients looked up first.
    */
   async sendMany(sender: AgentRecord, msgs: readonly SendMessage[]): Promise<Outcome[]> {
-    const found = await this.tasks.recipients(msgs);
-    const parts: Promise<Outcome[]>[] = [];
+    const refused = (error: unknown): Outcome => ({ ok: false, error });
+    let found: Awaited<ReturnType<Tasks["recipients"]>>;
+    try {
+      found = await this.tasks.recipients(msgs);
+    } catch (error) {
+      // A store that failed refuses every message, as it would each alone.
+      return msgs.map(() => refused(error));
+    }
+    const outcomes: Outcome[] = [];
     let run: Extract<SendMessage, { type: "response" }>[] = [];
-    const flush = () => {
+    const flush = async () => {
+      if (!run.length) return;
       const replies = run;
       run = [];
-      // A store that failed refuses every message of the run, as it would each alone.
-      if (replies.length) parts.push(this.tasks.replyMany(sender, replies, found).catch((error): Outcome[] => replies.map(() => ({ ok: false, error }))));
+      outcomes.push(...(await this.tasks.replyMany(sender, replies, found).catch((error) => replies.map(() => refused(error)))));
     };
     for (const msg of msgs) {
       if (Tasks.isPlainReply(msg) && (msg.from === undefined || msg.from === sender.id || msg.from === sender.name)) {
         run.push(msg);
         continue;
       }
-      flush();
-      parts.push(this.send(sender, msg).then((sent): Outcome[] => [{ ok: true, sent }], (error): Outcome[] => [{ ok: false, error }]));
+      await flush();
+      outcomes.push(await this.send(sender, msg).then((sent): Outcome => ({ ok: true, sent }), refused));
     }
-    flush();
-    return (await Promise.all(parts)).flat();
+    await flush();
+    return outcomes;
   }
 
   /** Queues a copy for every other agent; an agent whose queue is full misses it. */

@@ -59,10 +59,15 @@ export function spawnRelay(opts: SpawnOptions = {}): Promise<ServerProcess> {
   return spawnServer([...cmd, "relay", "--host", "127.0.0.1", "--port", "0", ...flags], opts.profileDir ? 30_000 : 5_000);
 }
 
+/** Each build's `relay --help`, asked once. */
+const relayHelp = new Map<string, string>();
+
 /** Drops `--flag value` pairs a build's `relay --help` does not list: a budget an older build never had cannot bind it. */
 function knownFlags(cmd: string[], flags: string[]): string[] {
   if (!flags.length) return flags;
-  const help = Bun.spawnSync([...cmd, "relay", "--help"]).stdout.toString();
+  const build = cmd.join(" ");
+  let help = relayHelp.get(build);
+  if (help === undefined) relayHelp.set(build, (help = Bun.spawnSync([...cmd, "relay", "--help"]).stdout.toString()));
   const kept: string[] = [];
   for (let i = 0; i < flags.length; i++) {
     const flag = flags[i]!;

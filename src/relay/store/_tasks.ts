@@ -167,14 +167,11 @@ export class TaskBook {
   }
 
   private hold(agentId: string, taskId: string) {
-    let set = this.held.get(agentId);
-    if (!set) this.held.set(agentId, (set = new Set()));
-    set.add(taskId);
+    addTo(this.held, agentId, taskId, () => new Set());
   }
 
   private unhold(agentId: string, taskId: string) {
-    const set = this.held.get(agentId);
-    if (set?.delete(taskId) && set.size === 0) this.held.delete(agentId);
+    removeFrom(this.held, agentId, taskId);
   }
 
   /** An agent left: the tasks it held have all been failed. */
@@ -201,13 +198,29 @@ export class TaskBook {
   }
 
   private index(agentId: string, taskId: string) {
-    let set = this.byAgent.get(agentId);
-    if (!set) this.byAgent.set(agentId, (set = new OrderedIds()));
-    set.add(taskId);
+    addTo(this.byAgent, agentId, taskId, () => new OrderedIds());
   }
 
   private unindex(agentId: string, taskId: string) {
-    const set = this.byAgent.get(agentId);
-    if (set?.delete(taskId) && set.size === 0) this.byAgent.delete(agentId);
+    removeFrom(this.byAgent, agentId, taskId);
   }
+}
+
+interface IdSet {
+  add(id: string): unknown;
+  delete(id: string): boolean;
+  readonly size: number;
+}
+
+/** Adds `id` to the agent's set in `map`, making the set on first use. */
+function addTo<S extends IdSet>(map: Map<string, S>, agentId: string, id: string, make: () => S) {
+  let set = map.get(agentId);
+  if (!set) map.set(agentId, (set = make()));
+  set.add(id);
+}
+
+/** Removes `id` from the agent's set in `map`, and the set once it is empty. */
+function removeFrom(map: Map<string, IdSet>, agentId: string, id: string) {
+  const set = map.get(agentId);
+  if (set?.delete(id) && set.size === 0) map.delete(agentId);
 }

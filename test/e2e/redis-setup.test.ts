@@ -1,6 +1,6 @@
 /** Starting relays on a Redis from the docs alone: a refused password, nothing listening, a token that is not the team's, and the line that tells agents where to connect. */
 import { afterAll, describe, expect, test } from "bun:test";
-import { CliProcess, cleanup, freePort, runCli, spawnRelay } from "../_helpers";
+import { CliProcess, cleanup, eventually, freePort, runCli, spawnRelay } from "../_helpers";
 import { redisMissing, startRedis } from "../_redis";
 
 afterAll(cleanup);
@@ -75,6 +75,29 @@ if (!redisMissing("test/e2e/redis-setup.test.ts")) {
       expect(r.code).toBe(2);
       expect(r.stderr).toContain("the relays on this Redis (prefix open:) take no token, and this relay was given one");
     });
+
+    test("a relay with another token that re-made an emptied team's marker is told it is not the team's and stops with exit 2; the running relays keep theirs", async () => {
+      const cli = (...args: string[]) => Bun.spawnSync(["redis-cli", "-p", String(redis.port), ...args]).stdout.toString().trim();
+      const running = await spawnRelay(["--redis", redis.url, "--redis-prefix", "wipe:"], { CLAWLINK_TOKEN: TOKEN });
+      // Empty the store right after the running relay's heartbeat, so the other relay joins before its next one.
+      const beat = cli("ZSCORE", "wipe:relays", cli("ZRANGE", "wipe:relays", "0", "0"));
+      await eventually(() => cli("ZSCORE", "wipe:relays", cli("ZRANGE", "wipe:relays", "0", "0")) !== beat, 10_000);
+      cli("FLUSHALL");
+      const stranger = await spawnRelay(["--redis", redis.url, "--redis-prefix", "wipe:"], { CLAWLINK_TOKEN: `${TOKEN}-other` });
+      await running.relay.waitFor(/lost this team's keys/, 15_000);
+      const code = await stranger.relay.proc.exited;
+      expect(code).toBe(2);
+      expect(stranger.relay.stderr).toContain("this relay no longer belongs to the team on");
+      expect(stranger.relay.stderr).toContain("this relay's token is not the one the relays on this Redis (prefix wipe:) use");
+      expect(stranger.relay.stderr).toContain("every relay on one Redis needs the same token");
+      // The team's token is still the running relay's: it serves, a relay with it joins, one with the other is refused.
+      expect((await fetch(`${running.url}/v1/health`, { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(200);
+      const joined = await spawnRelay(["--redis", redis.url, "--redis-prefix", "wipe:"], { CLAWLINK_TOKEN: TOKEN });
+      expect((await fetch(`${joined.url}/v1/health`, { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(200);
+      const again = await refused(["--redis", redis.url, "--redis-prefix", "wipe:"], { CLAWLINK_TOKEN: `${TOKEN}-other` });
+      expect(again.code).toBe(2);
+      expect(again.stderr).toContain("this relay's token is not the one");
+    }, 40_000);
 
     test("agents are told every relay of the team, this one first", async () => {
       const a = await spawnRelay(["--redis", redis.url, "--redis-prefix", "list:"]);

@@ -4,6 +4,7 @@
  * heartbeat ran out is claimed by one of the others, which drops its connections from their agents
  * and queues again what went out on them (`forget_relay.lua`).
  */
+import type { ClawlinkError } from "../../../errors";
 import type { Effects } from "../port";
 import type { RedisStore } from "./store";
 import type { Team } from "./team";
@@ -55,6 +56,11 @@ export class Peers {
   /** Hears when the store was found emptied (Redis restarted without persistence, or flushed): the team's marker is written back. */
   onEmptied(listener: () => void) {
     this.team.onEmptied(listener);
+  }
+
+  /** Hears when this relay no longer belongs to the team (its token is not the one the others hold); it should stop. */
+  onRefused(listener: (err: ClawlinkError) => void) {
+    this.team.onRefused(listener);
   }
 
   /** Hears when the other relays took this one for gone and dropped its connections. */

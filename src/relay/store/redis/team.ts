@@ -15,6 +15,7 @@ export class Team {
   private epoch: string | undefined;
   private tokenHash: string | undefined;
   private emptied: (() => void)[] = [];
+  private refused: ((err: ClawlinkError) => void)[] = [];
   private checking: Promise<void> | undefined;
 
   constructor(
@@ -36,27 +37,44 @@ export class Team {
   /** Joins the team (creating it on an empty store); rejects with exit 2's error when this relay's token is not the team's. */
   async join(): Promise<void> {
     await this.store.cmd("HSETNX", [this.key, "epoch", newId("e", 12)]);
-    let kept = await this.store.cmd<string | null>("HGET", [this.key, "token"]);
+    let [epoch, kept] = await this.marker();
     if (kept === null) {
       await this.store.cmd("HSETNX", [this.key, "token", await this.hash()]);
-      kept = (await this.store.cmd<string | null>("HGET", [this.key, "token"])) ?? NO_TOKEN;
+      [epoch, kept] = await this.marker();
     }
-    this.refuseOther(kept);
-    if (kept !== NO_TOKEN) this.tokenHash = kept;
-    this.epoch = (await this.store.cmd<string | null>("HGET", [this.key, "epoch"])) ?? undefined;
+    const other = await this.mismatch(kept ?? NO_TOKEN);
+    if (other) throw other;
+    this.tokenHash = kept ?? NO_TOKEN;
+    this.epoch = epoch;
   }
 
-  private refuseOther(kept: string) {
+  /** The team's epoch and token hash as the store holds them now (undefined and null when missing). */
+  private async marker(): Promise<[string | undefined, string | null]> {
+    const [epoch, kept] = await this.store.cmd<(string | null)[]>("HMGET", [this.key, "epoch", "token"]);
+    return [epoch ?? undefined, kept];
+  }
+
+  /** Why this relay's token is not the one a marker keeps, or undefined when it is. */
+  private async mismatch(kept: string): Promise<ClawlinkError | undefined> {
     const where = `the relays on this Redis (prefix ${this.prefix})`;
     const fix = `every relay on one Redis needs the same token: start this one with theirs (--token-file or CLAWLINK_TOKEN); to change the team's token, stop every relay, run \`redis-cli HDEL ${this.key} token\`, and start them all with the new one`;
-    if (kept === NO_TOKEN && this.token) throw new ClawlinkError("bad_config", `${where} take no token, and this relay was given one`, fix);
-    if (kept !== NO_TOKEN && !this.token) throw new ClawlinkError("bad_config", `${where} require a token, and this relay was started without one`, fix);
-    if (kept !== NO_TOKEN && this.token && !Bun.password.verifySync(this.token, kept)) throw new ClawlinkError("bad_config", `this relay's token is not the one ${where} use`, fix);
+    if (kept === NO_TOKEN && this.token) return new ClawlinkError("bad_config", `${where} take no token, and this relay was given one`, fix);
+    if (kept !== NO_TOKEN && !this.token) return new ClawlinkError("bad_config", `${where} require a token, and this relay was started without one`, fix);
+    if (kept !== NO_TOKEN && this.token && !(await Bun.password.verify(this.token, kept))) return new ClawlinkError("bad_config", `this relay's token is not the one ${where} use`, fix);
+    return undefined;
   }
 
   /** Hears when the store was found emptied (once per emptying); the marker is already written back. */
   onEmptied(listener: () => void) {
     this.emptied.push(listener);
+  }
+
+  /**
+   * Hears when this relay no longer belongs to the team: the store was emptied, a relay with another
+   * token wrote the marker again first, and the relays that were running took it back. It should stop.
+   */
+  onRefused(listener: (err: ClawlinkError) => void) {
+    this.refused.push(listener);
   }
 
   /** Looks whether the store still holds this team's marker; if not, writes it back (the first relay to do so sets the epoch) and says so. */
@@ -69,14 +87,28 @@ export class Team {
 
   private async look() {
     if (this.epoch === undefined) return;
-    let epoch = await this.store.cmd<string | null>("HGET", [this.key, "epoch"]);
-    if (epoch === this.epoch) return;
-    if (epoch === null) {
-      await this.store.cmd("HSETNX", [this.key, "epoch", newId("e", 12)]);
+    let [epoch, kept] = await this.marker();
+    if (epoch === this.epoch && kept === this.tokenHash) return;
+    const emptied = epoch !== this.epoch;
+    if (epoch === undefined || kept === null) {
+      if (epoch === undefined) await this.store.cmd("HSETNX", [this.key, "epoch", newId("e", 12)]);
       await this.store.cmd("HSETNX", [this.key, "token", await this.hash()]);
-      epoch = await this.store.cmd<string | null>("HGET", [this.key, "epoch"]);
+      [epoch, kept] = await this.marker();
     }
-    this.epoch = epoch ?? undefined;
+    const other = await this.mismatch(kept ?? NO_TOKEN);
+    if (other && !emptied) {
+      // The team's relays took the marker back from this one, which wrote it while the store was empty.
+      for (const l of this.refused) l(other);
+      return;
+    }
+    if (other) {
+      // A relay with another token wrote the marker into the emptied store first: the team's token is
+      // the one its running relays hold, and that relay hears so at its next heartbeat.
+      kept = await this.hash();
+      await this.store.cmd("HSET", [this.key, "token", kept]);
+    }
+    this.tokenHash = kept ?? NO_TOKEN;
+    this.epoch = epoch;
     for (const l of this.emptied) l();
   }
 }

@@ -148,6 +148,23 @@ if (!redisMissing("test/e2e/redis.test.ts")) {
       expect((await put(bob, r2, "plan.md", "after the lease\n")).json).toMatchObject({ version: 5, author: "bob" });
       expect((await runCli(["file-list", "--prefix", "plan", "--json"], on(alice, r1))).json[0].lock).toBeNull();
     }, 30_000);
+
+    test("an agent unregistered through one relay is refused at once by another that had just let it in", async () => {
+      const erin = tempHome();
+      expect((await runCli(["register", "--name", "erin"], { home: erin, relay: `${r1.url},${r2.url}` })).code).toBe(0);
+      const secret = secretOf(erin, "erin");
+      const id = secret.split(".")[0]!;
+      const asErin = { authorization: `Bearer ${secret}` };
+      // Relay 2 lets erin in, and remembers it verified her; then erin leaves through relay 3.
+      expect((await fetch(`${r2.url}/v1/tasks`, { headers: asErin })).status).toBe(200);
+      expect((await fetch(`${r3.url}/v1/agents/${id}`, { method: "DELETE", headers: asErin })).status).toBe(200);
+      const refused = await fetch(`${r2.url}/v1/tasks`, { headers: asErin });
+      expect(refused.status).toBe(401);
+      expect(((await refused.json()) as { error: unknown }).error).toMatchObject({ code: "not_registered", message: `the relay does not know agent ${id} (it may have restarted)` });
+      const r = await runCli(["tasks"], on(erin, r2));
+      expect(r.code).toBe(5);
+      expect(r.stderr).toContain(`the relay does not know agent ${id} (it may have restarted)`);
+    });
   });
 
   describe("starting a relay on Redis", () => {

@@ -27,6 +27,11 @@ export interface Bus {
   publish(event: BusEvent, sent?: boolean): void;
   /** Calls `listener` with every event, this process's own included; returns the unsubscribe. */
   subscribe(listener: (event: BusEvent) => void): () => void;
+  /**
+   * Resolves once every event published so far has reached the other processes' connections (a bus
+   * between processes); what waits on it, a refusal of an agent gone, holds on every relay before its caller hears back.
+   */
+  flush?(): Promise<void>;
   /** Hears when events from other processes may have been missed (a bus between processes reconnected): whoever waits should look at the store again. */
   onResume?(listener: () => void): void;
   close(): Promise<void>;

@@ -8,7 +8,7 @@
  */
 import { RedisClient } from "bun";
 import { newId } from "../ids";
-import { retryUntilUp } from "../store/redis/connection";
+import { retryUntilUp, STORE_TIMEOUT_MS } from "../store/redis/connection";
 import type { Bus, BusEvent } from "./port";
 
 const OPTIONS = { autoReconnect: false, connectionTimeout: 5000 } as const;
@@ -22,6 +22,8 @@ export class RedisBus implements Bus {
   /** Tells this process's events from others' when they come back; the store's scripts publish as it too (`RedisStore.publishAs`). */
   readonly origin = newId("b", 8);
   private closed = false;
+  /** The last PUBLISH sent: Redis answers in order, so once it is answered every one before it was delivered. */
+  private last: Promise<unknown> = Promise.resolve();
 
   constructor(
     private url: string,
@@ -69,7 +71,15 @@ export class RedisBus implements Bus {
     this.dispatch(event);
     if (sent) return;
     // Lost while Redis is away: the other relays look at the store again once their bus is back.
-    this.pub?.send("PUBLISH", [this.channel, JSON.stringify({ o: this.origin, e: event })]).catch(() => {});
+    const pending = this.pub?.send("PUBLISH", [this.channel, JSON.stringify({ o: this.origin, e: event })]);
+    if (pending) this.last = pending.catch(() => {});
+  }
+
+  /** Waits no longer than a store command would: a server that hangs is the store's outage to report, not this. */
+  async flush() {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([this.last, new Promise((resolve) => (timer = setTimeout(resolve, STORE_TIMEOUT_MS)))]);
+    clearTimeout(timer);
   }
 
   subscribe(listener: (event: BusEvent) => void) {

@@ -34,8 +34,21 @@ const FORGET_SWEEP_MS = 15_000;
 
 /** A request within this long of the last one does not mark its agent seen again: one write a second at most. */
 const SEEN_GRANULARITY_MS = 1000;
-/** Verified secrets remembered at most; past it the memory starts afresh. */
+/** Agents remembered as verified at most; past it the memory starts afresh. */
 const VERIFIED_MAX = 4096;
+/** How long a verified agent is answered from memory, at most, when no event about it arrives (one lost between relays). */
+export const VERIFIED_MS = SEEN_GRANULARITY_MS;
+
+/** An agent whose secret matched its record, answered from memory until `until`. */
+interface Verified {
+  readonly secret: string;
+  readonly hash: string;
+  readonly agent: AgentRecord;
+  readonly until: number;
+}
+
+/** Events after which an agent's record (its secret, its connections, or the agent itself) may have changed. */
+const CHANGES_AGENT = new Set(["registered", "unregistered", "connected", "disconnected"]);
 
 export function unknownAgent(idOrName: string): never {
   throw notFound("unknown_agent", `no agent is registered as "${idOrName}"`, "run `clawlink discover --all` to see the registered agents' ids and names");
@@ -56,8 +69,13 @@ export class Registry {
   /** Only a store that forgets everything at a restart (memory) lets a name claim from before it take a name back. */
   private readonly reclaims: boolean;
   private readonly reclaimed = new Map<string, { name: string; by: string }>();
-  /** Secrets that matched their agent's record, with their hash: a busy agent's requests skip hashing it again. */
-  private readonly verified = new Map<string, string>();
+  /**
+   * Agents whose secret matched their record, by id: a busy agent's requests skip the store's read and
+   * the hash for up to VERIFIED_MS, and any event that may have changed the record drops it at once.
+   */
+  private readonly verified = new Map<string, Verified>();
+  /** Counts what dropped verified agents, so a read that an event overtook is not remembered. */
+  private forgets = 0;
 
   constructor(
     private store: Store,
@@ -70,6 +88,18 @@ export class Registry {
     this.ready = (opts.secretKey ? Promise.resolve(opts.secretKey) : store.relayKey(randomKey())).then((key) => {
       this.key = key;
     });
+    bus.subscribe((e) => {
+      if (CHANGES_AGENT.has(e.type)) this.forget((e as { agent: string }).agent);
+    });
+    // Events from other relays may have been missed: nothing remembered is trusted.
+    bus.onResume?.(() => this.forget());
+  }
+
+  /** Drops what is remembered of one agent's verification, or of every agent's (the store was emptied or away). */
+  forget(agentId?: string) {
+    this.forgets++;
+    if (agentId === undefined) this.verified.clear();
+    else this.verified.delete(agentId);
   }
 
   /** After the store lost everything: writes this relay's key back (unless it comes from a key file) and takes the one kept, which another relay may have written first. */
@@ -90,22 +120,36 @@ export class Registry {
     return this.key && AGENT_ID_RE.test(id) && safeEqual(secret, agentSecret(this.key, id)) ? id : undefined;
   }
 
-  /** The agent a bearer secret belongs to, marked seen; undefined for any other value. */
+  /**
+   * The agent a bearer secret belongs to, marked seen; undefined for any other value. An agent verified
+   * in the last VERIFIED_MS is answered from memory, unless an event about it (registered again,
+   * unregistered, connected, disconnected) arrived since; a wrong secret always reads the store.
+   */
   async authenticate(secret: string): Promise<AgentRecord | undefined> {
     const id = secretId(secret);
     if (!id) return undefined;
+    const now = this.clock();
+    const known = this.verified.get(id);
+    const same = known !== undefined && safeEqual(known.secret, secret);
+    if (same && now < known.until) return known.agent;
+    const forgets = this.forgets;
     const agent = await this.store.getAgent(id);
     if (!agent) return undefined;
-    // The record is still compared every time, so a secret replaced by a new registration stops working at once.
-    const hash = this.verified.get(secret) ?? sha256Hex(secret);
+    const hash = same ? known.hash : sha256Hex(secret);
+    // The record is compared every time it is read, so a secret replaced by a new registration stops working.
     if (!safeEqual(agent.secretHash, hash)) return undefined;
-    if (!this.verified.has(secret)) {
-      // Bounded, and only secrets that matched a record, so a flood of made-up secrets cannot grow it.
-      if (this.verified.size >= VERIFIED_MAX) this.verified.clear();
-      this.verified.set(secret, hash);
-    }
-    const now = this.clock();
-    return now - agent.lastSeen < SEEN_GRANULARITY_MS ? agent : await this.store.touchAgent(agent.id, now);
+    const rec = now - agent.lastSeen < SEEN_GRANULARITY_MS ? agent : await this.store.touchAgent(agent.id, now);
+    if (!rec || !safeEqual(rec.secretHash, hash)) return undefined;
+    // Remembered only when no event about any agent arrived during the reads: the record may be older than it.
+    if (forgets === this.forgets) this.keepVerified(secret, hash, rec, now);
+    return rec;
+  }
+
+  private keepVerified(secret: string, hash: string, agent: AgentRecord, readAt: number) {
+    // Bounded, and only secrets that matched a record, so a flood of made-up secrets cannot grow it.
+    if (!this.verified.has(agent.id) && this.verified.size >= VERIFIED_MAX) this.verified.clear();
+    // Never past the next write of lastSeen, which then reads the record again.
+    this.verified.set(agent.id, { secret, hash, agent, until: Math.min(readAt + VERIFIED_MS, agent.lastSeen + SEEN_GRANULARITY_MS) });
   }
 
   /** Marks an agent seen now; its current record, or undefined when it is gone. */
@@ -169,6 +213,8 @@ export class Registry {
     if (r.replaced) this.bus.publish({ type: "unregistered", agent: r.replaced.id, ...(r.reclaimed ? { reclaimedBy: id } : {}) });
     this.bus.publish({ type: "registered", agent: r.agent.id });
     announce(this.bus, r.effects);
+    // Every relay has dropped what it verified of the agent replaced before this answer goes out.
+    if (r.replaced) await this.bus.flush?.();
     return { agent: r.agent, registration: { ...this.view(r.agent, now), secret, claim: nameClaim(this.key!, id, r.agent.name, now) } };
   }
 
@@ -202,6 +248,8 @@ export class Registry {
     if (!gone) return;
     this.bus.publish({ type: "unregistered", agent: agentId });
     announce(this.bus, gone.effects);
+    // Every relay refuses the agent before its caller hears it is gone.
+    await this.bus.flush?.();
   }
 
   async list(filter: { cap?: string; all?: boolean }): Promise<Agent[]> {

@@ -139,6 +139,7 @@ export class Relay {
       // A failed commit was undone, or the store is back after an outage: what this process shows
       // (pushes, polls, watches) is brought back in line with the store.
       this.delivery.recover();
+      this.registry.forget();
       opts.onStoreHealth?.(failure);
     });
     // Events from other relays may have been missed while the bus was away.
@@ -157,6 +158,7 @@ export class Relay {
    * reconnects and registers again under its id, and a task watch learns that its task is gone.
    */
   private async emptied() {
+    this.registry.forget();
     const key = await this.registry.restoreKey();
     if (key) this.tasks.cursors.derive(key);
     this.delivery.closeAll(1012, "the relay's store was emptied (Redis restarted without persistence): register again; unfinished tasks are gone");

@@ -484,6 +484,27 @@ export function storeContract(kind: StoreKind) {
       await s.close();
     });
 
+    test("an answer's reply goes to the task's sender at the task's priority, addressed by the store; a task never handed out cannot be answered", async () => {
+      let s = await two(kind);
+      await s.createTask(task("t_1", "a", "b", { priority: "high" }), NONE);
+      const reply: Message = { type: "response", id: "m_r", from: "b", to: "", created_at: "t", in_reply_to: "t_1", status: "completed", result: "d/one \u00e9" };
+      const answer = (room: Room) => s.transitionTask("t_1", ["queued", "delivered", "working"], { room, state: "completed", note: "", at: T0, holder: "b", handedOut: true, result: "done", responseId: "m_r", withdraw: true, reply });
+      expect(await answer(NONE)).toMatchObject({ ok: false, refused: "state", task: { state: "queued", attempts: 0 } });
+      await s.claimNext("b", null, T0, ACK);
+      await s.ack("a", ids((await s.claimNext("a", null, T0, ACK)).messages));
+      // The reply must fit as any message that goes with the change: a full queue changes nothing.
+      await s.enqueueIfRoom(note("c", "a"), NONE);
+      expect(await answer({ maxQueue: 1 })).toMatchObject({ ok: false, refused: "no_room", room: { refused: "queue_full" } });
+      expect((await s.getTask("t_1"))!.state).toBe("delivered");
+      const done = await answer(NONE);
+      expect(done).toMatchObject({ ok: true, task: { state: "completed", responseId: "m_r" } });
+      expect(done.ok && done.effects.messages.map((m) => [m.to, m.priority, m.msg.type])).toContainEqual(["a", "high", "response"]);
+      s = await kind.again(s);
+      const got = (await s.claimNext("a", null, T0, ACK)).messages;
+      expect(got.filter((m) => m.type !== "broadcast")).toEqual([{ ...reply, to: "a" }, expect.objectContaining({ type: "status", task_id: "t_1", state: "completed" })]);
+      await s.close();
+    });
+
     test("of two concurrent answers to one task, one wins", async () => {
       const s = await two(kind);
       await s.createTask(task("t_1", "a", "b"), NONE);

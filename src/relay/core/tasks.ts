@@ -190,7 +190,35 @@ export class Tasks {
     return msg.in_reply_to.startsWith("t_") ? this.answer(sender, msg) : this.reply(sender, msg);
   }
 
+  /**
+   * The holder's answer in one store step: the task is not read first, the store addresses the response
+   * to its sender, and a refusal says why with the task as it is. An answer naming its recipient (`to`)
+   * has it checked against the task first.
+   */
   private async answer(sender: AgentRecord, msg: SendResponse): Promise<Sent> {
+    if (msg.to !== undefined) return this.answerNamed(sender, msg);
+    const id = newSortableId("m");
+    const now = this.clock();
+    const r = await this.store.transitionTask(msg.in_reply_to, ANSWERABLE, {
+      state: msg.status,
+      note: msg.status === "failed" ? "the assignee reported failure" : "",
+      at: now,
+      holder: sender.id,
+      handedOut: true,
+      result: msg.result,
+      responseId: id,
+      withdraw: true,
+      reply: { type: "response", id, from: sender.id, to: "", created_at: iso(now), in_reply_to: msg.in_reply_to, status: msg.status, result: msg.result },
+      room: this.opts.room,
+    });
+    // Not a task's id: a plain reply, which without a recipient says what became of the task.
+    if (!r.ok && r.refused === "unknown_task") return this.reply(sender, msg);
+    this.settled(r, sender, "respond to");
+    await this.forgetPastCount();
+    return { id, to: r.task.from };
+  }
+
+  private async answerNamed(sender: AgentRecord, msg: SendResponse): Promise<Sent> {
     const task = await this.store.getTask(msg.in_reply_to);
     if (!task) return this.reply(sender, msg);
     checkHolder(task, sender, "respond to");
@@ -300,11 +328,13 @@ export class Tasks {
   }
 
   /** Tells the bus what a change by the holder did, or throws the error that explains its refusal. */
-  private settled(r: TaskChanged, sender: AgentRecord, verb: string) {
+  private settled(r: TaskChanged, sender: AgentRecord, verb: string): asserts r is Extract<TaskChanged, { ok: true }> {
     if (r.ok) return announce(this.bus, r.effects);
     if (r.refused === "unknown_task") throw notFound("unknown_task", "the task is gone", "run `clawlink tasks` to see the tasks you hold");
     if (r.refused === "no_room") throw noRoom(r.room, this.opts.room);
     checkHolder(r.task, sender, verb);
+    // checkHolder explains every refusal of the holder or the state; this only if the store and it disagreed.
+    throw conflict("task_finished", `task ${r.task.id} is already ${r.task.state}`, "nothing more can be sent about it");
   }
 
   async cancel(agent: AgentRecord, taskId: string, note = ""): Promise<Task> {

@@ -599,8 +599,10 @@ export class MemoryStore implements Store {
     if (!task) return { ok: false, refused: "unknown_task" };
     if (change.holder !== undefined && task.to !== change.holder) return { ok: false, refused: "not_holder", task };
     if (!from.includes(task.state)) return { ok: false, refused: "state", task };
+    if (change.handedOut && task.state === "queued" && task.attempts === 0) return { ok: false, refused: "state", task };
+    const messages = change.reply ? [...(change.messages ?? []), { to: task.from, priority: task.priority, msg: { ...change.reply, to: task.from } as Message }] : (change.messages ?? []);
     // What goes with the change must fit, or nothing changes.
-    for (const m of change.messages ?? []) {
+    for (const m of messages) {
       const agent = this.agents.get(m.to);
       if (!agent) continue;
       const inbox = this.inboxes.get(m.to);
@@ -610,7 +612,7 @@ export class MemoryStore implements Store {
     }
     const fx = new Changes();
     if (change.withdraw) this.withdraw(task);
-    for (const m of change.messages ?? []) this.queue(m, null, fx);
+    for (const m of messages) this.queue(m, null, fx);
     return { ok: true, task: this.change(task, change, change.room, fx), effects: fx.effects };
   }
 

@@ -143,6 +143,13 @@ export type TaskChange = {
   readonly withdraw?: boolean;
   /** Messages that go with the change (a response, a progress note): all must fit `room`, or nothing changes. */
   readonly messages?: readonly NewEntry[];
+  /**
+   * A message to the task's sender at the task's priority, its `to` filled in with the task's `from`: an
+   * answer made without reading the task first. It goes with `messages`, under the same rule.
+   */
+  readonly reply?: Message;
+  /** Refused (`state`) while the task was never handed out (queued, attempt 0): its holder cannot have received it. */
+  readonly handedOut?: boolean;
   /** Bounds for `messages`, and for the status messages the change tells (skipped where they do not fit). */
   readonly room: Room;
 };

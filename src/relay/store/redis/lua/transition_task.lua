@@ -4,8 +4,18 @@ local t = get_task(A.id)
 if not t then return cjson.encode({ ok = false, refused = "unknown_task" }) end
 if has(ch.holder) and t.to ~= ch.holder then return cjson.encode({ ok = false, refused = "not_holder", task = out_task(t) }) end
 if not contains(A.from, t.state) then return cjson.encode({ ok = false, refused = "state", task = out_task(t) }) end
+if ch.handedOut and t.state == "queued" and t.attempts == 0 then return cjson.encode({ ok = false, refused = "state", task = out_task(t) }) end
+local messages = ch.messages or {}
+-- A reply goes to the task's sender at its priority: its body came with an empty `to`, filled in here.
+if has(ch.reply) then
+  local m = ch.reply
+  m.to, m.p = t.from, t.priority
+  m.body = string.gsub(m.body, '"to":""', function() return '"to":' .. cjson.encode(t.from) end, 1)
+  m.b = #m.body
+  table.insert(messages, m)
+end
 -- What goes with the change must fit, or nothing changes.
-for _, m in ipairs(ch.messages or {}) do
+for _, m in ipairs(messages) do
   local agent = get_agent(m.to)
   if agent then
     local rid, rep
@@ -15,6 +25,6 @@ for _, m in ipairs(ch.messages or {}) do
   end
 end
 if ch.withdraw then withdraw(t) end
-for _, m in ipairs(ch.messages or {}) do queue(m, nil) end
+for _, m in ipairs(messages) do queue(m, nil) end
 change(t, ch, ch.room)
 return cjson.encode({ ok = true, task = out_task(t), fx = told() })

@@ -476,6 +476,9 @@ export function storeContract(kind: StoreKind) {
       expect(await s.transitionTask("t_9", ["delivered"], { room: NONE, state: "completed", note: "", at: T0 })).toEqual({ ok: false, refused: "unknown_task" });
       const done = await s.transitionTask("t_1", ["delivered", "working"], { room: NONE, state: "completed", note: "", at: T0 + 5, holder: "b", result: "r", responseId: "m_r", withdraw: true });
       expect(done).toMatchObject({ ok: true, task: { state: "completed", result: "r", responseId: "m_r", updatedAt: T0 + 5 } });
+      // What is kept finished after the change, so its caller knows whether to prune.
+      expect(done.ok && done.finished).toEqual({ count: 1, bytes: (await s.heldBytes()).finished });
+      expect((await s.heldBytes()).finished).toBeGreaterThan(0);
       s = await kind.again(s);
       expect(await s.countHeld(["b"])).toEqual([0]);
       // Withdrawn: the copy in flight is settled, and its lease never brings it back.

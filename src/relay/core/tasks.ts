@@ -10,7 +10,7 @@ import type { Bus } from "../bus/port";
 import { iso, type Clock } from "../clock";
 import { newSortableId } from "../ids";
 import { formatDuration } from "../../duration";
-import type { AgentRecord, NewEntry, QueuedOne, Refusal, Room, Store, TaskChanged, TaskRecord } from "../store/port";
+import type { AgentRecord, FinishedKept, NewEntry, QueuedOne, Refusal, Room, Store, TaskChanged, TaskRecord } from "../store/port";
 import { REPLY_RESERVE } from "../store/rules";
 import { Forgetting, type RetentionOptions } from "./retention";
 import { Cursors } from "./cursor";
@@ -214,7 +214,7 @@ export class Tasks {
     // Not a task's id: a plain reply, which without a recipient says what became of the task.
     if (!r.ok && r.refused === "unknown_task") return this.reply(sender, msg);
     this.settled(r, sender, "respond to");
-    await this.forgetPastCount();
+    await this.forgetPastCount(r.finished);
     return { id, to: r.task.from };
   }
 
@@ -239,7 +239,7 @@ export class Tasks {
       room: this.opts.room,
     });
     this.settled(r, sender, "respond to");
-    await this.forgetPastCount();
+    await this.forgetPastCount(r.finished);
     return { id, to: task.from };
   }
 
@@ -354,7 +354,7 @@ export class Tasks {
     const r = await this.store.transitionTask(task.id, UNFINISHED, { state: "canceled", note, at: this.clock(), withdraw: true, room: this.opts.room });
     if (!r.ok) throw conflict("task_finished", `task ${task.id} is already ${"task" in r ? r.task.state : "gone"}`, "there is nothing to cancel");
     announce(this.bus, r.effects);
-    await this.forgetPastCount();
+    await this.forgetPastCount(r.finished);
     return taskView(r.task);
   }
 
@@ -419,9 +419,11 @@ export class Tasks {
     this.forgot(await this.store.pruneTasks(now - retentionMs, maxFinished, maxFinishedBytes));
   }
 
-  /** Past the count or the bytes, the oldest finished task gives way as soon as another finishes. */
-  private async forgetPastCount() {
-    this.forgot(await this.store.pruneTasks(-Infinity, this.opts.retention.maxFinished, this.opts.retention.maxFinishedBytes));
+  /** Past the count or the bytes, the oldest finished task gives way as soon as another finishes (the change says what is kept). */
+  private async forgetPastCount(kept: FinishedKept) {
+    const { maxFinished, maxFinishedBytes } = this.opts.retention;
+    if (kept.count <= maxFinished && kept.bytes <= maxFinishedBytes) return;
+    this.forgot(await this.store.pruneTasks(-Infinity, maxFinished, maxFinishedBytes));
   }
 
   private forgot(tasks: readonly TaskRecord[]) {

@@ -80,6 +80,11 @@ export class TaskBook {
   /** Finished tasks in the order they finished, with when. */
   private finished = new Map<string, number>();
 
+  /** How many finished tasks are kept. */
+  get finishedCount() {
+    return this.finished.size;
+  }
+
   get(id: string) {
     return this.records.get(id);
   }

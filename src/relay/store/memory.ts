@@ -613,7 +613,8 @@ export class MemoryStore implements Store {
     const fx = new Changes();
     if (change.withdraw) this.withdraw(task);
     for (const m of messages) this.queue(m, null, fx);
-    return { ok: true, task: this.change(task, change, change.room, fx), effects: fx.effects };
+    const changed = this.change(task, change, change.room, fx);
+    return { ok: true, task: changed, effects: fx.effects, finished: { count: this.tasks.finishedCount, bytes: this.finishedTotal } };
   }
 
   async expireTasks(now: number, limit: number, room: Room) {

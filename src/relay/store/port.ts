@@ -266,8 +266,14 @@ export type Enqueued = { readonly ok: true; readonly id: string; readonly effect
 /** What became of one message of `enqueueMany`. */
 export type QueuedOne = { readonly ok: true; readonly id: string } | Refusal | No<"unknown_agent">;
 
+/** The finished tasks kept after a change, and what they weigh (rules.ts: finishedBytes): whether pruning is due. */
+export interface FinishedKept {
+  readonly count: number;
+  readonly bytes: number;
+}
+
 export type TaskChanged =
-  | { readonly ok: true; readonly task: TaskRecord; readonly effects: Effects }
+  | { readonly ok: true; readonly task: TaskRecord; readonly effects: Effects; readonly finished: FinishedKept }
   | No<"unknown_task">
   | No<"not_holder", { readonly task: TaskRecord }>
   | No<"state", { readonly task: TaskRecord }>

@@ -302,8 +302,8 @@ export class RedisStore implements Store {
     // A reply's body is made with an empty `to`, which the script fills in with the task's sender.
     const reply = change.reply ? entryOf({ to: "", priority: "normal", msg: { ...change.reply, to: "" } as NewEntry["msg"] }) : null;
     const args = { id, from, change: { ...change, messages: (change.messages ?? []).map(entryOf), reply }, ...this.stamp(change.at) };
-    const r = await this.run<{ ok: boolean; refused?: string; task?: RawTask; fx?: RawFx }>("transition_task", args);
-    if (r.ok) return { ok: true, task: taskOf(r.task!), effects: effectsOf(r.fx) };
+    const r = await this.run<{ ok: boolean; refused?: string; task?: RawTask; fx?: RawFx; fin?: [number, number] }>("transition_task", args);
+    if (r.ok) return { ok: true, task: taskOf(r.task!), effects: effectsOf(r.fx), finished: { count: r.fin![0], bytes: r.fin![1] } };
     return (r.task ? { ...r, task: taskOf(r.task) } : r) as TaskChanged;
   }
 

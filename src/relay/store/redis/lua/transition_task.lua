@@ -27,4 +27,6 @@ end
 if ch.withdraw then withdraw(t) end
 for _, m in ipairs(messages) do queue(m, nil) end
 change(t, ch, ch.room)
-return cjson.encode({ ok = true, task = out_task(t), fx = told() })
+-- The finished tasks kept now, and their weight: whether the caller must prune.
+local fin = { redis.call("ZCARD", key("fin")), tonumber(redis.call("GET", key("finbytes")) or "0") }
+return cjson.encode({ ok = true, task = out_task(t), fx = told(), fin = fin })

@@ -1,9 +1,11 @@
 /**
  * The Redis store's Lua scripts, bundled into the binary as text: one file per store operation, named
- * after it, each with the shared fragments (`_*.lua`) in front. Loaded once per connection (SCRIPT LOAD)
- * and called by SHA; a server that lost them (restarted, flushed) is given them again.
+ * after it, with the definitions of the shared fragments (`_*.lua`) it uses in front (`bundle.ts`). Loaded
+ * once per connection (SCRIPT LOAD) and called by SHA; a server that lost them (restarted, flushed) is
+ * given them again.
  */
 import type { RedisClient } from "bun";
+import { bundle, definitionsOf } from "./bundle";
 import files from "./lua/_files.lua" with { type: "text" };
 import inbox from "./lua/_inbox.lua" with { type: "text" };
 import lib from "./lua/_lib.lua" with { type: "text" };
@@ -78,11 +80,14 @@ const OPERATIONS = {
 
 export type Operation = keyof typeof OPERATIONS;
 
-const SHARED = [lib, inbox, tasks, files].join("\n");
-const SOURCE = Object.fromEntries(Object.entries(OPERATIONS).map(([name, body]) => [name, `${SHARED}\n${body}`])) as Record<Operation, string>;
+const SHARED = [lib, inbox, tasks, files].flatMap(definitionsOf);
+const SOURCE = Object.fromEntries(Object.entries(OPERATIONS).map(([name, body]) => [name, bundle(SHARED, body)])) as Record<Operation, string>;
 const SHA = Object.fromEntries(Object.entries(SOURCE).map(([name, src]) => [name, new Bun.CryptoHasher("sha1").update(src).digest("hex")])) as Record<Operation, string>;
 
 const BY_SHA = new Map(Object.entries(SHA).map(([op, sha]) => [sha, op as Operation]));
+
+/** The text one operation's script is loaded as. */
+export const sourceOf = (op: Operation): string => SOURCE[op];
 
 /** The operation a script SHA runs (what a MONITOR line names), for the benchmark's count. */
 export const operationOf = (sha: string): Operation | undefined => BY_SHA.get(sha);

@@ -443,10 +443,13 @@ export function storeContract(kind: StoreKind) {
 
     test("a repeated idempotency key returns the first task; a task that did not fit claims no key", async () => {
       let s = await two(kind);
-      expect(await s.createTask(task("t_1", "a", "b", { idempotencyKey: "k" }), { maxQueue: 0 })).toMatchObject({ ok: false, refused: "queue_full" });
+      expect(await s.createTask(task("t_1", "a", "b", { idempotencyKey: "k" }), { maxQueue: 0 })).toEqual({ ok: false, refused: "queue_full", waiting: 0, name: "b" });
       expect(await s.getTask("t_1")).toBeUndefined();
-      expect(await s.createTask(task("t_2", "a", "b", { idempotencyKey: "k" }), NONE)).toMatchObject({ ok: true, duplicate: false });
-      expect(await s.createTask(task("t_3", "a", "b", { idempotencyKey: "k" }), NONE)).toMatchObject({ ok: true, duplicate: true, task: { id: "t_2" } });
+      const created = await s.createTask(task("t_2", "a", "b", { idempotencyKey: "k", context: { pr: 2 } }), NONE);
+      expect(created).toMatchObject({ ok: true, duplicate: false, task: { id: "t_2", context: { pr: 2 } } });
+      // The record it answers with is the one kept.
+      expect(created.ok && created.task).toEqual((await s.getTask("t_2"))!);
+      expect(await s.createTask(task("t_3", "a", "b", { idempotencyKey: "k", context: { pr: 3 } }), NONE)).toMatchObject({ ok: true, duplicate: true, task: { id: "t_2", context: { pr: 2 } } });
       expect(await s.createTask(task("t_4", "b", "a", { idempotencyKey: "k" }), NONE)).toMatchObject({ ok: true, duplicate: false });
       s = await kind.again(s);
       expect((await s.getTaskByKey("a", "k"))!.id).toBe("t_2");

@@ -290,7 +290,8 @@ export class RedisStore implements Store {
     const args = { task: { ...rest, _iso: iso(task.createdAt) }, ctx: JSON.stringify(context), toIsId: task.to !== null && AGENT_ID_RE.test(task.to), room, ...this.stamp(task.createdAt) };
     const r = await this.run<{ ok: boolean; task?: RawTask; duplicate?: boolean; fx?: RawFx }>("create_task", args);
     if (!r.ok) return r as Created;
-    return { ok: true, task: taskOf(r.task!), duplicate: r.duplicate!, effects: effectsOf(r.fx) };
+    // A new task comes back without its context, which is the one just sent; a duplicate's is its own.
+    return { ok: true, task: taskOf(r.task!, r.duplicate ? undefined : args.ctx), duplicate: r.duplicate!, effects: effectsOf(r.fx) };
   }
 
   async assignWaiting(agentId: string, now: number) {

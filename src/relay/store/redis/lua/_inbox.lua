@@ -86,19 +86,23 @@ local function room_for(name, to, from, bytes, rep, room, typ)
   return nil
 end
 
--- Queues one entry {to, p, id, body, f, t, b, ab, co, key} within `room` (nil: no bounds).
--- Returns the slot, a refusal ({ok = false}), or nil when its recipient is not registered.
-local function queue(e, room)
-  local agent = get_agent(e.to)
-  if not agent then return nil end
+-- Queues one entry {to, p, id, body, f, t, b, ab, co, key} within `room` (nil: no bounds); `agent` is
+-- its recipient's record when the caller has it. Returns the slot, a refusal ({ok = false}), or nil
+-- when its recipient is not registered. The record is decoded only for the name a refusal gives.
+local function queue(e, room, agent)
+  local raw = agent or redis.call("HGET", key("agents"), e.to)
+  if not raw then return nil end
   local about = e.ab
   -- Indexed only when it names a task: a reply to a broadcast needs no index.
   if about ~= "" and e.t == "response" and redis.call("HEXISTS", key("t"), about) == 0 then about = "" end
   local rid, rep
   if e.co then rid, rep = unread(e.to, about, e.t) end
   if room then
-    local refusal = room_for(agent.name, e.to, e.f, e.b, rep, room, e.t)
-    if refusal then return refusal end
+    local refusal = room_for("", e.to, e.f, e.b, rep, room, e.t)
+    if refusal then
+      if refusal.name then refusal.name = (agent or cjson.decode(raw)).name end
+      return refusal
+    end
   end
   if rep then settle(e.to, rid, rep) end
   local s = { seq = redis.call("INCR", key("seq")), p = e.p, b = e.b, f = e.f, ab = about, co = e.co, t = e.t, key = e.key or "", w = "q", u = 0, c = "", ca = e.ca }

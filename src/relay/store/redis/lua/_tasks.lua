@@ -12,21 +12,25 @@ local function held_del(agent, id)
   end
 end
 
+-- Returns the record as kept, for a reply that carries it.
 local function put_task(t)
-  redis.call("HSET", key("t"), t.id, cjson.encode(t))
+  local j = cjson.encode(t)
+  redis.call("HSET", key("t"), t.id, j)
+  return j
 end
 
--- The message that carries a task to its holder; its context is spliced in as it was sent. A copy
--- handed out after the first says so (`redelivered`), so a handler can skip work it already did.
-local function task_body(t, redelivered)
+-- The message that carries a task to its holder; its context is spliced in as it was sent (`ctx` when
+-- the caller has it). A copy handed out after the first says so (`redelivered`), so a handler can skip
+-- work it already did.
+local function task_body(t, redelivered, ctx)
   local m = { type = "task", id = t.id, from = t.from, to = t.to, created_at = t._iso, task = t.task, priority = t.priority, attempt = t.attempts, lease_s = t.leaseS }
   if redelivered then m.redelivered = true end
   local j = cjson.encode(m)
-  return string.sub(j, 1, -2) .. ',"context":' .. (redis.call("HGET", key("ctx"), t.id) or "{}") .. "}"
+  return string.sub(j, 1, -2) .. ',"context":' .. (ctx or redis.call("HGET", key("ctx"), t.id) or "{}") .. "}"
 end
 
-local function task_entry(t)
-  local body = task_body(t)
+local function task_entry(t, ctx)
+  local body = task_body(t, false, ctx)
   return { to = t.to, p = t.priority, id = t.id, body = body, f = t.from, t = "task", b = #body, ab = "", co = false, key = "", ca = t.createdAt }
 end
 
@@ -54,8 +58,9 @@ local function finish(t)
   redis.call("INCRBY", key("finbytes"), kept)
 end
 
+-- Returns the record as kept (put_task).
 local function add_task(t)
-  put_task(t)
+  local j = put_task(t)
   redis.call("ZADD", key("tl", t.from), 0, t.id)
   if has(t.idempotencyKey) then redis.call("HSET", key("idem"), t.from .. "\0" .. t.idempotencyKey, t.id) end
   if has(t.to) then redis.call("ZADD", key("tl", t.to), 0, t.id) end
@@ -63,7 +68,7 @@ local function add_task(t)
   redis.call("ZADD", key("recent"), t.updatedAt, t.id)
   if FINAL[t.state] then
     redis.call("ZADD", key("fin"), t.updatedAt, t.id)
-    return
+    return j
   end
   if has(t.to) then
     held_add(t.to, t.id)
@@ -71,6 +76,7 @@ local function add_task(t)
     redis.call("ZADD", key("unassigned"), t.createdAt, t.id)
   end
   if has(t.ttlS) then redis.call("ZADD", key("ttl"), t.createdAt + t.ttlS * 1000, t.id) end
+  return j
 end
 
 -- The indexes after a record changed from (`state`, `to`) to `t`: a holder assigned or taken away, or the task finished.

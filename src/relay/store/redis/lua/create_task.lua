@@ -15,9 +15,9 @@ t.state, t.attempts, t.updatedAt = "queued", 0, t.createdAt
 t.history = { { state = "queued", at = t.createdAt, note = to and ("for " .. to.name) or ("waiting for an agent with " .. (has(t.cap) and t.cap or "")) } }
 t.note, t.result, t.responseId = NULL, NULL, NULL
 redis.call("HSET", key("ctx"), t.id, A.ctx)
-local e = task_entry(t)
+local e = task_entry(t, A.ctx)
 if to then
-  local s = queue(e, A.room)
+  local s = queue(e, A.room, to)
   if s.ok == false then
     redis.call("HDEL", key("ctx"), t.id)
     return cjson.encode(s)
@@ -31,5 +31,6 @@ else
   end
 end
 weigh(t, e.b)
-add_task(t)
-return cjson.encode({ ok = true, task = out_task(t), duplicate = false, fx = told() })
+-- The record as kept, without its context: the caller has that.
+local j = add_task(t)
+return '{"ok":true,"duplicate":false,"task":' .. j .. ',"fx":' .. cjson.encode(told()) .. "}"

@@ -21,6 +21,7 @@ export class RedisBus implements Bus {
   private readonly channel: string;
   /** Tells this process's events from others' when they come back; the store's scripts publish as it too (`RedisStore.publishAs`). */
   readonly origin = newId("b", 8);
+  private readonly own = `{"o":${JSON.stringify(this.origin)},`;
   private closed = false;
   /** The last PUBLISH sent: Redis answers in order, so once it is answered every one before it was delivered. */
   private last: Promise<unknown> = Promise.resolve();
@@ -95,6 +96,8 @@ export class RedisBus implements Bus {
 
   /** One event (`e`, published here), or every event of one store operation (`es`, published by its script). */
   private receive(raw: string) {
+    // Its own events come back too (both writers put the origin first): skipped before they are parsed.
+    if (raw.startsWith(this.own)) return;
     let parsed: { o: string; e?: BusEvent; es?: BusEvent[] };
     try {
       parsed = JSON.parse(raw);

@@ -459,7 +459,9 @@ export function storeContract(kind: StoreKind) {
 
     test("a task waiting for a capability goes to the first agent that registers with it", async () => {
       let s = await two(kind);
-      await s.createTask(task("t_1", "a", null, { cap: "gpu" }), NONE);
+      const created = await s.createTask(task("t_1", "a", null, { cap: "gpu", context: { size: "xl" } }), NONE);
+      expect(created.ok && created.task).toEqual((await s.getTask("t_1"))!);
+      expect(created).toMatchObject({ task: { to: null, history: [{ state: "queued", note: "waiting for an agent with gpu" }] } });
       s = await kind.again(s);
       expect((await s.assignWaiting("b", T0)).tasks).toEqual([]);
       await s.claimName(agent("c", "c", ["gpu"]), T0, rules(T0));

@@ -3,7 +3,7 @@
  * Lua's JSON writes an empty list as `{}`, so lists are read back as lists here; a task's context is
  * kept apart, as it was sent, so Lua never rewrites it.
  */
-import { TASK_STATES, type Priority, type TaskState } from "../../../protocol/schemas";
+import { TASK_STATES, type Message, type Priority, type TaskState } from "../../../protocol/schemas";
 import { NO_EFFECTS, type AgentRecord, type Effects, type FileVersionMeta, type NewEntry, type QueuedMessage, type TaskRecord } from "../port";
 import { aboutOf, coalesces, frozen, frozenTask, messageText } from "../rules";
 
@@ -42,16 +42,16 @@ export function taskOf(raw: RawTask, ctx?: string | null): TaskRecord {
   return frozenTask({ ...rest, history: list(raw.history), context: JSON.parse(ctx ?? _ctx ?? "{}") } as TaskRecord);
 }
 
-/** What a script changed; `sent` when it published that on the bus itself. */
+/** What a script changed; `sent` when it published that on the bus itself. A message comes as its text, or as itself (`told_json`). */
 export type RawFx = { m: unknown; q: unknown; t: unknown; sent?: boolean } | undefined;
 
 export function effectsOf(fx: RawFx): Effects {
   if (!fx) return NO_EFFECTS;
-  const m = list<[string, Priority, string]>(fx.m);
+  const m = list<[string, Priority, string | Message]>(fx.m);
   const q = list<string>(fx.q);
   const t = list<string>(fx.t);
   if (m.length === 0 && q.length === 0 && t.length === 0) return NO_EFFECTS;
-  const messages: QueuedMessage[] = m.map(([to, priority, body]) => ({ to, priority, msg: JSON.parse(body) }));
+  const messages: QueuedMessage[] = m.map(([to, priority, body]) => ({ to, priority, msg: typeof body === "string" ? JSON.parse(body) : body }));
   return fx.sent ? { messages, queued: q, tasks: t, sent: true } : { messages, queued: q, tasks: t };
 }
 

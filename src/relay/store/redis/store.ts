@@ -44,7 +44,7 @@ import {
   type TaskQuery,
   type TaskRecord,
 } from "../port";
-import { frozen } from "../rules";
+import { frozen, frozenTask } from "../rules";
 import { agentOf, agentOrNone, countsOf, effectsOf, entryOf, list, metaOf, taskOf, type RawAgent, type RawFx, type RawTask, type RawVersion } from "./_decode";
 import { RedisConnection, redactUrl } from "./connection";
 import { runScript, type Operation } from "./scripts";
@@ -288,10 +288,12 @@ export class RedisStore implements Store {
   async createTask(task: NewTask, room: Room): Promise<Created> {
     const { context, ...rest } = task;
     const args = { task: { ...rest, _iso: iso(task.createdAt) }, ctx: JSON.stringify(context), toIsId: task.to !== null && AGENT_ID_RE.test(task.to), room, ...this.stamp(task.createdAt) };
-    const r = await this.run<{ ok: boolean; task?: RawTask; duplicate?: boolean; fx?: RawFx }>("create_task", args);
+    const r = await this.run<{ ok: boolean; task?: RawTask; duplicate?: boolean; to?: string | null; note?: string; fx?: RawFx }>("create_task", args);
     if (!r.ok) return r as Created;
-    // A new task comes back without its context, which is the one just sent; a duplicate's is its own.
-    return { ok: true, task: taskOf(r.task!, r.duplicate ? undefined : args.ctx), duplicate: r.duplicate!, effects: effectsOf(r.fx) };
+    if (r.duplicate) return { ok: true, task: taskOf(r.task!), duplicate: true, effects: effectsOf(r.fx) };
+    // The record as the script kept it, from what was sent and the holder and first note it answers with.
+    const record: TaskRecord = { ...rest, context, to: r.to!, state: "queued", attempts: 0, updatedAt: task.createdAt, history: [{ state: "queued", at: task.createdAt, note: r.note! }], note: null, result: null, responseId: null };
+    return { ok: true, task: frozenTask(record), duplicate: false, effects: effectsOf(r.fx) };
   }
 
   async assignWaiting(agentId: string, now: number) {

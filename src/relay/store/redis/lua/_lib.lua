@@ -75,6 +75,17 @@ local function told()
   return FX
 end
 
+-- The Effects as JSON, told first, each queued message's body spliced in as sent: the caller parses
+-- it once, with the reply, instead of a string in the reply and then the string.
+local function told_json()
+  told()
+  local ms = {}
+  for _, m in ipairs(FX.m) do table.insert(ms, "[" .. cjson.encode(m[1]) .. "," .. cjson.encode(m[2]) .. "," .. m[3] .. "]") end
+  local q = #FX.q > 0 and cjson.encode(FX.q) or "[]"
+  local t = #FX.t > 0 and cjson.encode(FX.t) or "[]"
+  return '{"m":[' .. table.concat(ms, ",") .. '],"q":' .. q .. ',"t":' .. t .. (FX.sent and ',"sent":true' or "") .. "}"
+end
+
 local function fx_queued(agent)
   if FX.q[#FX.q] ~= agent then table.insert(FX.q, agent) end
 end

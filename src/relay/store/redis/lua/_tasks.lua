@@ -12,11 +12,8 @@ local function held_del(agent, id)
   end
 end
 
--- Returns the record as kept, for a reply that carries it.
 local function put_task(t)
-  local j = cjson.encode(t)
-  redis.call("HSET", key("t"), t.id, j)
-  return j
+  redis.call("HSET", key("t"), t.id, cjson.encode(t))
 end
 
 -- The message that carries a task to its holder; its context is spliced in as it was sent (`ctx` when
@@ -58,9 +55,8 @@ local function finish(t)
   redis.call("INCRBY", key("finbytes"), kept)
 end
 
--- Returns the record as kept (put_task).
 local function add_task(t)
-  local j = put_task(t)
+  put_task(t)
   redis.call("ZADD", key("tl", t.from), 0, t.id)
   if has(t.idempotencyKey) then redis.call("HSET", key("idem"), t.from .. "\0" .. t.idempotencyKey, t.id) end
   if has(t.to) then redis.call("ZADD", key("tl", t.to), 0, t.id) end
@@ -68,7 +64,7 @@ local function add_task(t)
   redis.call("ZADD", key("recent"), t.updatedAt, t.id)
   if FINAL[t.state] then
     redis.call("ZADD", key("fin"), t.updatedAt, t.id)
-    return j
+    return
   end
   if has(t.to) then
     held_add(t.to, t.id)
@@ -76,7 +72,6 @@ local function add_task(t)
     redis.call("ZADD", key("unassigned"), t.createdAt, t.id)
   end
   if has(t.ttlS) then redis.call("ZADD", key("ttl"), t.createdAt + t.ttlS * 1000, t.id) end
-  return j
 end
 
 -- The indexes after a record changed from (`state`, `to`) to `t`: a holder assigned or taken away, or the task finished.

@@ -31,6 +31,6 @@ else
   end
 end
 weigh(t, e.b)
--- The record as kept, without its context: the caller has that.
-local j = add_task(t)
-return '{"ok":true,"duplicate":false,"task":' .. j .. ',"fx":' .. cjson.encode(told()) .. "}"
+add_task(t)
+-- The caller made the record but for its holder and first note: only those come back.
+return '{"ok":true,"duplicate":false,"to":' .. cjson.encode(t.to) .. ',"note":' .. cjson.encode(t.history[1].note) .. ',"fx":' .. told_json() .. "}"

@@ -46,6 +46,14 @@ const unavailable = (why: string) =>
   new ClawlinkError("store_unavailable", `the relay cannot reach its Redis store (${why}), so nothing was changed`, "retry in a few seconds: the relay reconnects by itself (its operator sees why in its log)");
 
 const TIMED_OUT = Symbol("timed out");
+/** How often commands owed an answer are looked at: one timer for all, not one each (a timer per command costs every call). */
+const WATCH_MS = 250;
+
+/** A command sent and not answered yet: when it is late, and how to fail it then. */
+interface Owed {
+  lateAt: number;
+  fail: (why: typeof TIMED_OUT) => void;
+}
 
 export class RedisConnection {
   readonly client: RedisClient;
@@ -54,6 +62,9 @@ export class RedisConnection {
   private failure: ClawlinkError | null = null;
   private health: ((failure: ClawlinkError | null) => void)[] = [];
   private closed = false;
+  private started = false;
+  private owed = new Set<Owed>();
+  private watch: ReturnType<typeof setInterval> | undefined;
 
   constructor(url: string) {
     // Reconnecting is ours (lost/reconnect): a start fails at once, and a command never waits in a queue for a server that is away.
@@ -63,6 +74,7 @@ export class RedisConnection {
       .then(() => loadScripts(this.client))
       .then(() => {
         this.client.onclose = () => this.lost();
+        this.started = true;
       });
     // A failed start is reported by the store's `open()` or its first operation; it must not go unhandled meanwhile.
     this.ready.catch(() => {});
@@ -95,13 +107,15 @@ export class RedisConnection {
 
   /** Runs a command or script, refusing it with 503 while the server is away, and when it does not answer within STORE_TIMEOUT_MS (longer for `bytes` of file data). */
   async guard<T>(call: () => Promise<T>, bytes = 0): Promise<T> {
-    await this.ready;
+    if (!this.started) await this.ready;
     if (this.failure) throw this.failure;
-    let timer: ReturnType<typeof setTimeout> | undefined;
     const limit = STORE_TIMEOUT_MS + bytes * MS_PER_BYTE;
+    let owed!: Owed;
     const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(TIMED_OUT), limit);
+      owed = { lateAt: performance.now() + limit, fail: reject };
     });
+    this.owed.add(owed);
+    this.watch ??= setInterval(() => this.lookAtOwed(), WATCH_MS);
     try {
       return await Promise.race([call(), late]);
     } catch (e) {
@@ -116,12 +130,23 @@ export class RedisConnection {
       this.lost();
       throw this.failure ?? e;
     } finally {
-      clearTimeout(timer);
+      this.owed.delete(owed);
+    }
+  }
+
+  /** Fails each command past its time (the first of them drops the connection); the timer stops while nothing is owed. */
+  private lookAtOwed() {
+    const now = performance.now();
+    for (const o of this.owed) if (o.lateAt <= now) o.fail(TIMED_OUT);
+    if (this.owed.size === 0) {
+      clearInterval(this.watch);
+      this.watch = undefined;
     }
   }
 
   async close() {
     this.closed = true;
+    clearInterval(this.watch);
     await this.ready.catch(() => {});
     this.client.close();
   }

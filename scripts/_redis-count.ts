@@ -44,6 +44,23 @@ export async function serverCpuMs(redisUrl: string, work: () => Promise<void>): 
   }
 }
 
+/** Calls of `command` and the server's time in them (INFO commandstats) while `work` runs: µs per call. */
+export async function usPerCall(redisUrl: string, command: string, work: () => Promise<void>): Promise<number> {
+  const client = new RedisClient(redisUrl);
+  const stat = async () => {
+    const m = new RegExp(`^cmdstat_${command}:calls=(\\d+),usec=(\\d+)`, "m").exec((await client.send("INFO", ["commandstats"])) as string);
+    return { calls: Number(m?.[1] ?? 0), usec: Number(m?.[2] ?? 0) };
+  };
+  try {
+    const before = await stat();
+    await work();
+    const after = await stat();
+    return (after.usec - before.usec) / Math.max(1, after.calls - before.calls);
+  } finally {
+    client.close();
+  }
+}
+
 /** What the bench says to MONITOR, so it knows when it has seen everything before. */
 const MARK = "clawlink-bench-mark";
 

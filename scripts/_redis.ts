@@ -15,8 +15,8 @@ import { verdict, type BenchContext, type Figure } from "./_report";
 import { fmtInt, fmtMs, summarize } from "./_stats";
 import { measure } from "./_throughput";
 import { bearer, Acker, openSocket, wsUrl } from "./_ws";
-import { countCommands, describeCounted, serverCpuMs, tripsOf } from "./_redis-count";
-import { describeMachine } from "./_machine";
+import { countCommands, describeCounted, serverCpuMs, tripsOf, usPerCall } from "./_redis-count";
+import { describeMachine, fmtCpuPerOp } from "./_machine";
 
 const ROUNDTRIPS = 500;
 const WARMUP = 50;
@@ -158,10 +158,16 @@ export async function redis(ctx: BenchContext): Promise<Figure[]> {
     const cpuMs = work.reduce((sum, w) => sum + Math.max(0, w.cpuMs - sweepsPerMs * w.wallMs), 0);
     const usPerMessage = (cpuMs * 1000) / COUNTED;
     figures.push({ name: "redis: server CPU per message sent and delivered (us)", value: usPerMessage, unit: "us", better: "lower" });
+    // A send is one create_task script (the sweeps' few scripts meanwhile included): the server's time in it.
+    const createTaskUs = await usPerCall(server.url, "evalsha", sendAll);
+    figures.push({ name: "redis: server time per create_task (us)", value: createTaskUs, unit: "us", better: "lower" });
 
     // Throughput: the durable section's load against one Redis relay, one memory relay, then all three Redis relays at once.
     const req = { headers: { ...bearer(sender!.secret), "content-type": "application/json" }, body: JSON.stringify({ ...TASK, to: "idle" }) };
-    const onRedis = await measure(a, ctx, req);
+    let onRedis!: Awaited<ReturnType<typeof measure>>;
+    const redisCpu = await serverCpuMs(server.url, async () => {
+      onRedis = await measure(a, ctx, req);
+    });
     const memoryToo = await spawnRelay({ flags: HOLD_ALL });
     let inMemory;
     try {
@@ -173,6 +179,9 @@ export async function redis(ctx: BenchContext): Promise<Figure[]> {
     const ratio: Figure = { name: "redis/memory throughput", value: onRedis.rps / inMemory.rps, unit: "x", better: "higher", target: TARGET_RATIO };
     figures.push({ name: "redis: one relay (req/s)", value: onRedis.rps, unit: "req/s", better: "higher" }, ratio);
     ctx.log(`redis throughput (task to an agent not listening): ${fmtInt(onRedis.rps)} req/s on Redis vs ${fmtInt(inMemory.rps)} in memory = ${ratio.value.toFixed(2)}x (target >= ${TARGET_RATIO}x) ${verdict(ratio)} (load avg ${describeMachine().load})`);
+    // The server's CPU over the warm-up and the run, per request at the run's rate.
+    const redisUsPerReq = (redisCpu.cpuMs * 1000) / (onRedis.rps * (redisCpu.wallMs / 1000));
+    ctx.log(`  relay ${fmtCpuPerOp(onRedis.relayCpu, onRedis.rps, "req")} on Redis vs ${fmtCpuPerOp(inMemory.relayCpu, inMemory.rps, "req")} in memory; Redis ${redisUsPerReq.toFixed(0)} µs CPU/req; ${createTaskUs.toFixed(0)} µs of server time per create_task (INFO commandstats, sends one at a time)`);
     const per = Math.max(1, Math.round(ctx.connections / 3));
     const three = await Promise.all(relays.map((r) => runLoad({ url: r.url, method: "POST", path: "/v1/messages", connections: per, durationMs: ctx.durationMs, warmupMs: ctx.warmupMs, ...req })));
     const total = three.reduce((sum, r) => sum + r.rps, 0);

@@ -58,6 +58,8 @@ describe("redis scripts' shared definitions", () => {
   test("a name mentioned only in a comment or a string pulls in nothing", () => {
     const defs = definitionsOf("local function a()\n  return 1\nend\nlocal function b()\n  return a()\nend\n");
     expect(bundle(defs, "-- a\nreturn 'a'")).toBe("-- a\nreturn 'a'");
+    // A `--` inside a string starts no comment: what follows it on the line still counts.
+    expect(bundle(defs, 'local s = "--" .. a()')).toBe('local function a()\n  return 1\nend\nlocal s = "--" .. a()');
     expect(bundle(defs, "return b()")).toBe("local function a()\n  return 1\nend\nlocal function b()\n  return a()\nend\n\nreturn b()");
   });
 });

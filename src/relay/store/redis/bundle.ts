@@ -13,9 +13,9 @@ interface Definition {
 
 const NAME = /[A-Za-z_][A-Za-z0-9_]*/g;
 
-/** The names a piece of Lua mentions outside its comments and string literals. */
+/** The names a piece of Lua mentions outside its comments and string literals (strings first: one may hold `--`). */
 function namesIn(lua: string): Set<string> {
-  const code = lua.replace(/--[^\n]*/g, "").replace(/"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'/g, '""');
+  const code = lua.replace(/"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'/g, '""').replace(/--[^\n]*/g, "");
   return new Set(code.match(NAME) ?? []);
 }
 

@@ -667,6 +667,20 @@ export function storeContract(kind: StoreKind) {
       await s.close();
     });
 
+    test("an HTTP holder gone quiet keeps what was sent to it by name and still queued, however many; the one it took is queued again for it past its lease, once", async () => {
+      let s = await two(kind);
+      for (let i = 1; i <= 5; i++) await s.createTask(task(`t_${i}`, "a", "b", { leaseS: 30 }), NONE);
+      expect((await s.reclaimTasks(T0 + 100_000, 100, LIVE)).tasks).toEqual([]);
+      await s.claimNext("b", null, T0, { ...ACK, max: 1 });
+      await s.ack("b", ["t_1"]);
+      s = await kind.again(s);
+      expect((await s.reclaimTasks(T0 + 29_999, 100, LIVE)).tasks).toEqual([]);
+      expect(moved(await s.reclaimTasks(T0 + 30_000, 100, LIVE))).toEqual([["t_1", "b", "b", "queued"]]);
+      expect((await s.reclaimTasks(T0 + 100_000, 100, LIVE)).tasks).toEqual([]);
+      expect(await s.countHeld(["b"])).toEqual([5]);
+      await s.close();
+    });
+
     test("a queued capability task moves off a holder that cannot receive only when another agent can, its sender last", async () => {
       const s = await two(kind);
       await s.claimName(agent("c", "c", ["x"]), T0, rules(T0));

@@ -12,31 +12,36 @@ const keyOf = (from: string, key: string) => `${from}\0${key}`;
 /**
  * One agent's task ids in id order (ids sort by creation), so a page starts where the last ended
  * without sorting: appended at the end as tasks are made (a task assigned later goes to its place),
- * removed lazily and compacted once half are gone.
+ * removed lazily and compacted once half are gone. Whether an id is still kept is the book's to say
+ * (`live`): ids are never reused, so one array and a count serve, with no set per agent to keep in step.
  */
 export class OrderedIds {
   private ids: string[] = [];
-  private live = new Set<string>();
+  private count = 0;
+
+  constructor(private live: (id: string) => boolean) {}
 
   get size() {
-    return this.live.size;
+    return this.count;
   }
 
   add(id: string) {
-    if (this.live.has(id)) return;
-    this.live.add(id);
     const ids = this.ids;
     if (ids.length === 0 || ids[ids.length - 1]! < id) {
       ids.push(id);
+      this.count++;
       return;
     }
     const at = this.seek(id);
-    if (ids[at] !== id) ids.splice(at, 0, id);
+    if (ids[at] === id) return;
+    ids.splice(at, 0, id);
+    this.count++;
   }
 
-  delete(id: string) {
-    if (!this.live.delete(id)) return false;
-    if (this.ids.length > 64 && this.live.size * 2 < this.ids.length) this.ids = this.ids.filter((x) => this.live.has(x));
+  /** Removes an id this index holds (the book's records no longer have it). */
+  delete(_id: string) {
+    this.count--;
+    if (this.ids.length > 64 && this.count * 2 < this.ids.length) this.ids = this.ids.filter(this.live);
     return true;
   }
 
@@ -45,13 +50,13 @@ export class OrderedIds {
     const ids = this.ids;
     for (let i = after === undefined ? 0 : this.seek(after); i < ids.length; i++) {
       const id = ids[i]!;
-      if (id === after || !this.live.has(id)) continue;
+      if (id === after || !this.live(id)) continue;
       yield id;
     }
   }
 
-  [Symbol.iterator]() {
-    return this.live[Symbol.iterator]();
+  *[Symbol.iterator](): Iterator<string> {
+    for (const id of this.ids) if (this.live(id)) yield id;
   }
 
   /** The first index whose id is not before `id`. */
@@ -73,6 +78,12 @@ export class TaskBook {
   private keys = new Map<string, string>();
   /** Unfinished tasks each agent holds, by agent. */
   private held = new Map<string, Set<string>>();
+  /**
+   * Of those, how many could be taken from an agent gone offline (`movable`): a sweep passes over a holder
+   * with none, however many tasks wait for it, instead of looking at each of them every second.
+   */
+  private movable = new Map<string, number>();
+  private readonly isLive = (id: string) => this.records.has(id);
   /** Queued tasks waiting for an agent with their capability, oldest first. */
   readonly unassigned = new Set<string>();
   /** Unfinished tasks with a ttl. */
@@ -102,6 +113,11 @@ export class TaskBook {
   /** Every agent holding unfinished tasks, with their ids. */
   holders(): Iterable<[string, ReadonlySet<string>]> {
     return this.held;
+  }
+
+  /** Whether the agent holds a task that could be taken from it once it is gone: any delivered or working, or one queued by capability. */
+  holdsMovable(agentId: string) {
+    return (this.movable.get(agentId) ?? 0) > 0;
   }
 
   /** The agent's tasks, sent or held, that pass the query; oldest first (ids sort by creation), read in order from where the page starts. */
@@ -150,11 +166,14 @@ export class TaskBook {
     if (task.to) this.hold(task.to, task.id);
     else if (task.state === "queued") this.unassigned.add(task.id);
     if (task.ttlS !== null) this.ttl.add(task.id);
+    this.countMovable(task, 1);
   }
 
   /** A task's record replaced by its next: a holder assigned or taken away, or the task finished. */
   update(prev: TaskRecord, next: TaskRecord) {
     this.records.set(next.id, next);
+    this.countMovable(prev, -1);
+    this.countMovable(next, 1);
     if (prev.to !== next.to && !isFinal(prev.state)) {
       if (prev.to !== null) this.unhold(prev.to, next.id);
       if (next.to !== null) {
@@ -171,6 +190,14 @@ export class TaskBook {
     }
   }
 
+  /** A task held (unfinished, with a holder) that `lost` could find gone counts toward its holder's `movable`. */
+  private countMovable(task: TaskRecord, by: 1 | -1) {
+    if (task.to === null || isFinal(task.state) || (task.state === "queued" && task.cap === null)) return;
+    const n = (this.movable.get(task.to) ?? 0) + by;
+    if (n > 0) this.movable.set(task.to, n);
+    else this.movable.delete(task.to);
+  }
+
   private hold(agentId: string, taskId: string) {
     addTo(this.held, agentId, taskId, () => new Set());
   }
@@ -182,6 +209,7 @@ export class TaskBook {
   /** An agent left: the tasks it held have all been failed. */
   forgetHolder(agentId: string) {
     this.held.delete(agentId);
+    this.movable.delete(agentId);
   }
 
   /** Drops the finished tasks that finished before `before`, and the oldest finished while past `keep` or `over()`; `gone` hears of each; returns them. */
@@ -194,7 +222,8 @@ export class TaskBook {
       if (!task) continue;
       this.records.delete(id);
       this.unindex(task.from, id);
-      if (task.to) this.unindex(task.to, id);
+      // A task an agent sent itself is in its index once.
+      if (task.to && task.to !== task.from) this.unindex(task.to, id);
       if (task.idempotencyKey !== null) this.keys.delete(keyOf(task.from, task.idempotencyKey));
       gone(task);
       pruned.push(task);
@@ -203,7 +232,7 @@ export class TaskBook {
   }
 
   private index(agentId: string, taskId: string) {
-    addTo(this.byAgent, agentId, taskId, () => new OrderedIds());
+    addTo(this.byAgent, agentId, taskId, () => new OrderedIds(this.isLive));
   }
 
   private unindex(agentId: string, taskId: string) {

@@ -35,7 +35,7 @@ import {
   type TaskQuery,
   type TaskRecord,
 } from "./port";
-import { aboutOf, applyChange, canReceive, coalesces, finishedBytes, frozen, frozenTask, isFinal, lost, messageBytes, notes, notices, RELAY, shareOf, taskMessage } from "./rules";
+import { aboutOf, applyChange, canReceive, coalesces, finishedBytes, frozen, frozenTask, isFinal, lost, messageBytes, messageText, notes, notices, RELAY, shareOf, taskMessage } from "./rules";
 
 const EMPTY_CLAIM = Object.freeze({ messages: Object.freeze([]) as readonly Message[], effects: NO_EFFECTS });
 const UNKNOWN_AGENT = Object.freeze({ ok: false, refused: "unknown_agent" } as const);
@@ -117,6 +117,8 @@ export class MemoryStore implements Store {
   // Where a durable store writes down what changed; nothing to do in memory.
   protected agentChanged(_id: string, _keep: boolean) {}
   protected taskCreated(_id: string) {}
+  /** A new task's message was queued; `text` is its JSON, made to weigh it. */
+  protected taskQueued(_msg: Message, _text: string) {}
   protected taskChanged(_id: string) {}
   protected slotChanged(_slot: Slot) {}
   protected fileJournal(): FileJournal {
@@ -538,24 +540,24 @@ export class MemoryStore implements Store {
     });
     const fx = new Changes();
     const msg = taskMessage(record);
-    const bytes = messageBytes(msg);
+    const text = messageText(msg);
+    const bytes = Buffer.byteLength(text);
     if (to) {
       const slot = this.queue({ to: to.id, priority: record.priority, msg }, room, fx, bytes);
       if (slot && "ok" in slot) return slot;
+      this.taskQueued(msg, text);
     } else {
       // Waiting for an agent with its capability, it holds its bytes all the same.
       const refusal = this.roomFor("", undefined, msg, bytes, undefined, { ...room, maxQueue: undefined, maxRecipientBytes: undefined });
       if (refusal) return refusal;
     }
-    this.weigh(record, bytes);
     // No one can be watching a task that did not exist: only its recipient hears of it.
-    this.addTask(record);
+    this.addTask(record, bytes);
     return { ok: true, task: record, duplicate: false, effects: fx.effects };
   }
 
   /** A task's text and context count toward the budgets, and its sender's, until it finishes. */
   private weigh(task: TaskRecord, bytes: number) {
-    if (this.weights.has(task.id)) return;
     if (isFinal(task.state)) {
       const kept = finishedBytes(bytes, task);
       this.weights.set(task.id, kept);
@@ -636,7 +638,8 @@ export class MemoryStore implements Store {
     for (const [agentId, held] of [...this.tasks.holders()]) {
       if (out.length >= limit) break;
       const holder = this.agents.get(agentId);
-      if (!holder || holder.conns.length > 0) continue;
+      // Tasks queued for an agent by name wait for it however long it is away: only the others are looked at.
+      if (!holder || holder.conns.length > 0 || !this.tasks.holdsMovable(agentId)) continue;
       for (const id of [...held]) {
         if (out.length >= limit) break;
         const task = this.tasks.get(id)!;
@@ -820,10 +823,10 @@ export class MemoryStore implements Store {
   }
 
   /** Adds a task with its indexes (also when a durable store loads it). */
-  protected addTask(task: TaskRecord) {
+  protected addTask(task: TaskRecord, bytes?: number) {
     this.tasks.add(task);
     // A task a durable store read back counts its bytes again.
-    if (!this.weights.has(task.id)) this.weigh(task, messageBytes(taskMessage(task)));
+    if (!this.weights.has(task.id)) this.weigh(task, bytes ?? messageBytes(taskMessage(task)));
     this.taskCreated(task.id);
   }
 

@@ -47,8 +47,11 @@ export const HISTORY = { first: 8, last: 24 } as const;
 const FINAL: ReadonlySet<TaskState> = new Set(["completed", "failed", "canceled", "expired"]);
 export const isFinal = (state: TaskState) => FINAL.has(state);
 
+/** The last note made for a name: a stream of tasks to one agent shares one string in their histories. */
+let queuedNote = { name: "", note: "" };
+
 export const notes = {
-  queuedFor: (name: string) => `for ${name}`,
+  queuedFor: (name: string) => (queuedNote.name === name && queuedNote.note !== "" ? queuedNote.note : (queuedNote = { name, note: `for ${name}` }).note),
   waitingFor: (cap: string) => `waiting for an agent with ${cap}`,
   attempt: (n: number) => `attempt ${n}`,
   leaseRanOut: (leaseS: number) => `lease of ${leaseS}s ran out before an ack; queued again`,

@@ -146,6 +146,11 @@ export class SqliteStore extends MemoryStore {
     if (this.journal() && !this.pending.tasks.has(id)) this.pending.tasks.set(id, "changed");
   }
 
+  protected override taskQueued(msg: Message, text: string) {
+    // The text it was weighed by is the row's body: the commit need not make it again.
+    if (!this.loading) this.pending.texts.set(msg, text);
+  }
+
   protected override slotChanged(slot: Slot) {
     // Out on a socket is as good as queued on disk: a restart queues it again (its socket died with the relay).
     if (slot.where === "flying" && slot.conn !== null) return;
@@ -169,7 +174,7 @@ export class SqliteStore extends MemoryStore {
     else this.q.putTaskState!.run({ id, state: JSON.stringify(taskState(t)) });
   }
 
-  private writeSlot(slot: Slot) {
+  private writeSlot(slot: Slot, texts: ReadonlyMap<Message, string>) {
     if (slot.where === "gone") {
       this.q.deleteMessage!.run({ seq: slot.seq });
       return;
@@ -179,7 +184,7 @@ export class SqliteStore extends MemoryStore {
       seq: slot.seq,
       agent: slot.to,
       priority: slot.priority,
-      body: messageText(slot.msg),
+      body: texts.get(slot.msg) ?? messageText(slot.msg),
       inflight: flying ? 1 : 0,
       until: flying ? slot.until : null,
       via: flying && slot.conn !== null ? 1 : 0,
@@ -258,7 +263,7 @@ export class SqliteStore extends MemoryStore {
     try {
       for (const id of rows.agents) this.writeAgent(id);
       for (const [id, how] of rows.tasks) this.writeTask(id, how);
-      for (const slot of rows.slots.values()) this.writeSlot(slot);
+      for (const slot of rows.slots.values()) this.writeSlot(slot, rows.texts);
       for (const write of rows.files.values()) write();
       this.db.run("COMMIT");
     } catch (err) {
@@ -374,6 +379,8 @@ class Pending {
   tasks = new Map<string, "created" | "changed">();
   slots = new Map<number, Slot>();
   files = new Map<string, () => void>();
+  /** New tasks' messages with their JSON, made once when they were weighed. */
+  texts = new Map<Message, string>();
   get size() {
     return this.agents.size + this.tasks.size + this.slots.size + this.files.size;
   }

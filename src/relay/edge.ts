@@ -104,6 +104,8 @@ function originHost(origin: string): string | undefined {
 /** JSON bodies must say so: a browser sends text/plain or a form across origins without asking first (no CORS preflight). */
 export function requireJson(req: Request, what: string) {
   const type = req.headers.get("content-type");
+  // The header as clients send it passes without being taken apart.
+  if (type === "application/json") return;
   const media = type?.split(";")[0]!.trim().toLowerCase();
   if (media === "application/json") return;
   throw new ClawlinkError(

@@ -32,10 +32,7 @@ export class FairShare {
 
   /** Runs `run` now if `agent` has room in this turn and nothing waiting, else in a later turn after what waits. */
   submit(agent: string, cost: number, run: () => void) {
-    const used = this.used.get(agent) ?? 0;
-    if (!this.waiting.has(agent) && (used === 0 || used + cost <= this.share)) {
-      this.used.set(agent, used + cost);
-      this.turnEnds();
+    if (this.admit(agent, cost)) {
       run();
       return;
     }
@@ -45,6 +42,15 @@ export class FairShare {
     this.backlog.set(agent, (this.backlog.get(agent) ?? 0) + cost);
     this.total += cost;
     this.turnEnds();
+  }
+
+  /** Takes `cost` of `agent`'s share of this turn and says true when it has room and nothing waiting; false (nothing taken) when it must wait its turn. */
+  admit(agent: string, cost: number): boolean {
+    const used = this.used.get(agent) ?? 0;
+    if (this.waiting.has(agent) || (used !== 0 && used + cost > this.share)) return false;
+    this.used.set(agent, used + cost);
+    this.turnEnds();
+    return true;
   }
 
   /** Resolves once `agent` may go on: at once when it has room in this turn. */

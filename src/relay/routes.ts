@@ -138,7 +138,8 @@ export function createRoutes(relay: Relay, auth: Auth, limits: RouteLimits, hold
         const reading = early(() => readJsonBody(req, limits.maxMessageBytes, "message"));
         const agent = await auth.agent(req);
         // One agent's flood of sends waits for its share of later turns instead of holding up everyone's.
-        await fair.turn(agent.id, REQUEST_COST + declaredLength(req));
+        const cost = REQUEST_COST + declaredLength(req);
+        if (!fair.admit(agent.id, cost)) await fair.turn(agent.id, cost);
         const body = parseWith(SendMessage, await reading, "message");
         return json(await relay.send(agent, body), 201);
       },

@@ -158,6 +158,8 @@ export function startRelay(opts: RelayOptions = {}): RelayServer {
   const table: Record<string, Record<string, (req: any, srv: Server<AnySocket>) => Response | undefined | Promise<Response | undefined>>> = {};
   for (const [path, handlers] of Object.entries({ ...routes, ...admin.routes })) {
     const allowed = Object.keys(handlers).join(", ");
+    // Only a path with an {id} has one to check; the others skip making the request's params.
+    const hasId = path.includes("/:id");
     table[path] = {};
     for (const method of METHODS) {
       const handler = handlers[method];
@@ -166,7 +168,7 @@ export function startRelay(opts: RelayOptions = {}): RelayServer {
           ? (req, srv) => screened(req, () => handler(req, srv))
           : (req, srv) =>
               guarded(req, srv, () => {
-                if (req.params?.id !== undefined) parseWith(Id, req.params.id, "id in the path");
+                if (hasId && req.params?.id !== undefined) parseWith(Id, req.params.id, "id in the path");
                 return handler(req, srv);
               })
         : notAllowed(method, path, allowed);

@@ -44,3 +44,18 @@ test("turn() resolves at once within the share and later past it", async () => {
   await Promise.all([first, second, other]);
   expect(order).toEqual(["a1", "b1", "a2"]);
 });
+
+test("admit() takes the share now when there is room, and refuses (taking nothing) past it or behind waiting work", async () => {
+  const fair = new FairShare(100);
+  expect(fair.admit("a", 60)).toBe(true);
+  expect(fair.admit("a", 60)).toBe(false);
+  expect(fair.admit("a", 40)).toBe(true);
+  expect(fair.admit("b", 100)).toBe(true);
+  const ran: string[] = [];
+  fair.submit("b", 10, () => ran.push("b"));
+  // b's work waits for the next turn, so b is not admitted ahead of it, even once the turn has room.
+  expect(fair.admit("b", 1)).toBe(false);
+  await new Promise((r) => setImmediate(r));
+  expect(ran).toEqual(["b"]);
+  expect(fair.admit("b", 1)).toBe(true);
+});

@@ -165,6 +165,33 @@ if (!redisMissing("test/e2e/redis.test.ts")) {
       expect(r.code).toBe(5);
       expect(r.stderr).toContain(`the relay does not know agent ${id} (it may have restarted)`);
     });
+
+    test("unregistering answers only once a busy relay that had just let the agent in has heard of it", async () => {
+      const fred = tempHome();
+      expect((await runCli(["register", "--name", "fred"], on(fred, r1))).code).toBe(0);
+      const secret = secretOf(fred, "fred");
+      const id = secret.split(".")[0]!;
+      const asFred = { authorization: `Bearer ${secret}` };
+      expect((await fetch(`${r2.url}/v1/tasks`, { headers: asFred })).status).toBe(200);
+      // Relay 2 stops reading for a moment: Redis still delivers the event to its connection, unread.
+      let resumed = false;
+      r2.relay.proc.kill("SIGSTOP");
+      const resume = setTimeout(() => {
+        resumed = true;
+        r2.relay.proc.kill("SIGCONT");
+      }, 300);
+      try {
+        const gone = await fetch(`${r3.url}/v1/agents/${id}`, { method: "DELETE", headers: asFred });
+        expect(gone.status).toBe(200);
+        expect(resumed).toBe(true);
+      } finally {
+        clearTimeout(resume);
+        r2.relay.proc.kill("SIGCONT");
+      }
+      const refused = await fetch(`${r2.url}/v1/tasks`, { headers: asFred });
+      expect(refused.status).toBe(401);
+      expect(((await refused.json()) as { error: unknown }).error).toMatchObject({ code: "not_registered" });
+    });
   });
 
   describe("starting a relay on Redis", () => {

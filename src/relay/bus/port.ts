@@ -28,8 +28,9 @@ export interface Bus {
   /** Calls `listener` with every event, this process's own included; returns the unsubscribe. */
   subscribe(listener: (event: BusEvent) => void): () => void;
   /**
-   * Resolves once every event published so far has reached the other processes' connections (a bus
-   * between processes); what waits on it, a refusal of an agent gone, holds on every relay before its caller hears back.
+   * Resolves once every other process has handled the events published so far (a bus between processes;
+   * one that hangs is waited for no longer than a store command); what waits on it, a refusal of an agent
+   * gone, holds on every relay before its caller hears back.
    */
   flush?(): Promise<void>;
   /** Hears when events from other processes may have been missed (a bus between processes reconnected): whoever waits should look at the store again. */

@@ -4,7 +4,8 @@
  * What a store operation changed its script publishes itself, in the same round trip (`sent`).
  * An event that comes back from Redis is this process's own and is dropped. Delivery across relays
  * is at most once: while the connection is down events are lost, so once it is back the bus says so
- * (`onResume`) and whoever waits looks at the store again.
+ * (`onResume`) and whoever waits looks at the store again. `flush` publishes a barrier that every other
+ * relay answers once it has handled what came before it.
  */
 import { RedisClient } from "bun";
 import { newId } from "../ids";
@@ -23,8 +24,8 @@ export class RedisBus implements Bus {
   readonly origin = newId("b", 8);
   private readonly own = `{"o":${JSON.stringify(this.origin)},`;
   private closed = false;
-  /** The last PUBLISH sent: Redis answers in order, so once it is answered every one before it was delivered. */
-  private last: Promise<unknown> = Promise.resolve();
+  /** Barriers this process waits on (`flush`), by id: the other relays that answered, and how many must. */
+  private barriers = new Map<string, { readonly from: Set<string>; need: number; readonly done: () => void }>();
 
   constructor(
     private url: string,
@@ -72,15 +73,38 @@ export class RedisBus implements Bus {
     this.dispatch(event);
     if (sent) return;
     // Lost while Redis is away: the other relays look at the store again once their bus is back.
-    const pending = this.pub?.send("PUBLISH", [this.channel, JSON.stringify({ o: this.origin, e: event })]);
-    if (pending) this.last = pending.catch(() => {});
+    this.pub?.send("PUBLISH", [this.channel, JSON.stringify({ o: this.origin, e: event })]).catch(() => {});
   }
 
-  /** Waits no longer than a store command would: a server that hangs is the store's outage to report, not this. */
+  /**
+   * Resolves once every other relay has handled the events published before: Redis delivering them is not
+   * enough, since a busy relay may read a request before its subscription. Waits no longer than a store
+   * command would: a relay that hangs is not waited for, nor is one that cannot answer (Redis away).
+   */
   async flush() {
+    const pub = this.pub;
+    if (!pub) return;
+    const id = newId("f", 12);
     let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([this.last, new Promise((resolve) => (timer = setTimeout(resolve, STORE_TIMEOUT_MS)))]);
+    const answered = new Promise<void>((done) => this.barriers.set(id, { from: new Set(), need: Infinity, done }));
+    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, STORE_TIMEOUT_MS)));
+    const counted = pub.send("PUBLISH", [this.channel, JSON.stringify({ o: this.origin, b: id })]).then(
+      // Every subscriber but this process's own answers; the answers may come before this count does.
+      (n) => this.answered(id, undefined, Number(n) - 1),
+      () => this.answered(id, undefined, 0),
+    );
+    await Promise.race([counted.then(() => answered), timeout]);
     clearTimeout(timer);
+    this.barriers.delete(id);
+  }
+
+  /** Counts one relay's answer to a barrier (`from`), or sets how many are due (`need`). */
+  private answered(id: string, from: string | undefined, need?: number) {
+    const b = this.barriers.get(id);
+    if (!b) return;
+    if (from !== undefined) b.from.add(from);
+    if (need !== undefined) b.need = need;
+    if (b.from.size >= b.need) b.done();
   }
 
   subscribe(listener: (event: BusEvent) => void) {
@@ -94,11 +118,14 @@ export class RedisBus implements Bus {
     this.resumed.push(listener);
   }
 
-  /** One event (`e`, published here), or every event of one store operation (`es`, published by its script). */
+  /**
+   * One event (`e`, published here), every event of one store operation (`es`, published by its script),
+   * another relay's barrier (`b`: answered once what came before it is handled), or an answer to one (`a`).
+   */
   private receive(raw: string) {
     // Its own events come back too (both writers put the origin first): skipped before they are parsed.
     if (raw.startsWith(this.own)) return;
-    let parsed: { o: string; e?: BusEvent; es?: BusEvent[] };
+    let parsed: { o: string; e?: BusEvent; es?: BusEvent[]; b?: string; a?: string };
     try {
       parsed = JSON.parse(raw);
     } catch {
@@ -107,6 +134,8 @@ export class RedisBus implements Bus {
     if (parsed.o === this.origin) return;
     if (parsed.e) this.dispatch(parsed.e);
     for (const e of parsed.es ?? []) this.dispatch(e);
+    if (typeof parsed.b === "string") this.pub?.send("PUBLISH", [this.channel, JSON.stringify({ o: this.origin, a: parsed.b })]).catch(() => {});
+    if (typeof parsed.a === "string") this.answered(parsed.a, parsed.o);
   }
 
   private dispatch(event: BusEvent) {

@@ -266,17 +266,18 @@ export default Object.assign(defineCommand({
     );
     // Trap signals before printing the URL: whoever waits for that line may signal at once.
     const stopped = new Promise<void>((resolve) => {
-      const stop = async (why: string, code: number) => {
+      const stop = async (why: string, code: number, before?: () => Promise<void>) => {
         logger.info(`${why}: stopping`);
-        await relay.stop().catch((err) => logger.error("while stopping:", err));
+        await relay.stop(before).catch((err) => logger.error("while stopping:", err));
         process.exitCode = code; // a requested stop is a clean one, whichever signal asked
         resolve();
       };
       process.once("SIGINT", () => stop("SIGINT", 0));
       process.once("SIGTERM", () => stop("SIGTERM", 0));
-      shared?.peers.onRefused((err) => {
+      shared?.peers.onRefused((err, since) => {
         refuse(`this relay no longer belongs to the team on ${redactUrl(redisUrl!)}: the store was emptied, this relay wrote the team's marker again with its token, and the relays that were running took it back; ${err.message}`, err.hint);
-        void stop("left the team", EXIT.usage);
+        // The agents it let in joined without the team's token: they leave with it.
+        void stop("left the team", EXIT.usage, since === undefined ? undefined : () => relay.core.unregisterCreated(since));
       });
     });
     const actualPort = relay.server.port!;

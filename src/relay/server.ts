@@ -50,7 +50,8 @@ export interface RelayServer {
   /** The relay's core: what the transports here call. */
   core: Relay;
   url: string;
-  stop(): Promise<void>;
+  /** Stops; `before` runs once no request comes in any more, before the store closes. */
+  stop(before?: () => Promise<void>): Promise<void>;
 }
 
 export function startRelay(opts: RelayOptions = {}): RelayServer {
@@ -242,10 +243,11 @@ export function startRelay(opts: RelayOptions = {}): RelayServer {
     server,
     core: relay,
     url,
-    async stop() {
+    async stop(before) {
       clearInterval(ticker);
       admin.close();
       await server.stop(true);
+      await before?.();
       await relay.close();
     },
   };

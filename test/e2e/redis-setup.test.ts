@@ -99,6 +99,26 @@ if (!redisMissing("test/e2e/redis-setup.test.ts")) {
       expect(again.stderr).toContain("this relay's token is not the one");
     }, 40_000);
 
+    test("an agent that joined without the token through a relay that re-made an emptied team's marker leaves with that relay", async () => {
+      const cli = (...args: string[]) => Bun.spawnSync(["redis-cli", "-p", String(redis.port), ...args]).stdout.toString().trim();
+      const running = await spawnRelay(["--redis", redis.url, "--redis-prefix", "wipe2:"], { CLAWLINK_TOKEN: TOKEN });
+      const beat = cli("ZSCORE", "wipe2:relays", cli("ZRANGE", "wipe2:relays", "0", "0"));
+      await eventually(() => cli("ZSCORE", "wipe2:relays", cli("ZRANGE", "wipe2:relays", "0", "0")) !== beat, 10_000);
+      cli("FLUSHALL");
+      // A relay without a token takes the emptied store for a tokenless team until the running relay's next heartbeat.
+      const stranger = await spawnRelay(["--redis", redis.url, "--redis-prefix", "wipe2:"]);
+      const joined = await fetch(`${stranger.url}/v1/agents`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "mallory" }) });
+      expect(joined.status).toBe(201);
+      const mallory = (await joined.json()) as { id: string; secret: string };
+      expect(await stranger.relay.proc.exited).toBe(2);
+      expect(stranger.relay.stderr).toContain("the relays on this Redis (prefix wipe2:) require a token, and this relay was started without one");
+      const refusedHere = await fetch(`${running.url}/v1/tasks`, { headers: { authorization: `Bearer ${mallory.secret}` } });
+      expect(refusedHere.status).toBe(401);
+      expect(((await refusedHere.json()) as { error: { code: string } }).error.code).toBe("not_registered");
+      const roster = (await (await fetch(`${running.url}/v1/agents?all=true`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { agents: { id: string }[] };
+      expect(roster.agents.map((a) => a.id)).not.toContain(mallory.id);
+    }, 40_000);
+
     test("agents are told every relay of the team, this one first", async () => {
       const a = await spawnRelay(["--redis", redis.url, "--redis-prefix", "list:"]);
       const b = await spawnRelay(["--redis", redis.url, "--redis-prefix", "list:"]);

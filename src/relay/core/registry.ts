@@ -28,6 +28,8 @@ export interface RegisterOptions {
 
 /** Agents whose name was reclaimed, remembered so their next request says why they are gone. */
 const MAX_RECLAIMED = 1000;
+/** New agents this process remembers having made, newest kept: what it takes back if it finds it was never the team's. */
+const MAX_CREATED = 10_000;
 
 /** How often forgotten agents are looked for, at most. */
 const FORGET_SWEEP_MS = 15_000;
@@ -69,6 +71,8 @@ export class Registry {
   /** Only a store that forgets everything at a restart (memory) lets a name claim from before it take a name back. */
   private readonly reclaims: boolean;
   private readonly reclaimed = new Map<string, { name: string; by: string }>();
+  /** Agents made through this process (new ids), with when, in order. */
+  private readonly created = new Map<string, number>();
   /**
    * Agents whose secret matched their record, by id: a busy agent's requests skip the store's read and
    * the hash for up to VERIFIED_MS, and any event that may have changed the record drops it at once.
@@ -209,6 +213,10 @@ export class Registry {
       }
     }
     this.reclaimed.delete(id);
+    if (req.id === undefined) {
+      this.created.set(id, now);
+      if (this.created.size > MAX_CREATED) this.created.delete(this.created.keys().next().value!);
+    }
     if (r.replaced && r.reclaimed) this.remember(r.replaced.id, { name: req.name, by: id });
     if (r.replaced) this.bus.publish({ type: "unregistered", agent: r.replaced.id, ...(r.reclaimed ? { reclaimedBy: id } : {}) });
     this.bus.publish({ type: "registered", agent: r.agent.id });
@@ -250,6 +258,11 @@ export class Registry {
     announce(this.bus, gone.effects);
     // Every relay refuses the agent before its caller hears it is gone.
     await this.bus.flush?.();
+  }
+
+  /** Unregisters the agents this process made since `since`: it let them join a team whose token it did not hold. */
+  async unregisterCreated(since: number, why: string) {
+    for (const [id, at] of [...this.created]) if (at >= since) await this.unregister(id, why);
   }
 
   async list(filter: { cap?: string; all?: boolean }): Promise<Agent[]> {

@@ -206,6 +206,14 @@ export class Relay {
     return this.registry.unregister(agent.id, "its agent unregistered");
   }
 
+  /**
+   * Takes back the agents registered through this relay since `since` (the relay's clock), which finds it was
+   * never the team's (it made the team's marker on an emptied Redis with another token): they joined without the team's token.
+   */
+  unregisterCreated(since: number): Promise<void> {
+    return this.registry.unregisterCreated(since, "it was registered through a relay that was not the team's (another token), which left");
+  }
+
   listAgents(filter: { cap?: string; all?: boolean } = {}): Promise<Agent[]> {
     return this.registry.list(filter);
   }

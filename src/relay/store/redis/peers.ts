@@ -59,7 +59,7 @@ export class Peers {
   }
 
   /** Hears when this relay no longer belongs to the team (its token is not the one the others hold); it should stop. */
-  onRefused(listener: (err: ClawlinkError) => void) {
+  onRefused(listener: (err: ClawlinkError, since: number | undefined) => void) {
     this.team.onRefused(listener);
   }
 

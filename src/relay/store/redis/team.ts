@@ -6,6 +6,7 @@
  */
 import { ClawlinkError } from "../../../errors";
 import { newId } from "../../ids";
+import { PEER_TTL_MS } from "./peers";
 import type { RedisStore } from "./store";
 
 /** What `team.token` holds for a team whose relays take no token. */
@@ -15,8 +16,10 @@ export class Team {
   private epoch: string | undefined;
   private tokenHash: string | undefined;
   private emptied: (() => void)[] = [];
-  private refused: ((err: ClawlinkError) => void)[] = [];
+  private refused: ((err: ClawlinkError, since: number | undefined) => void)[] = [];
   private checking: Promise<void> | undefined;
+  /** When this relay last wrote the team's token itself (it found none): what it did since, the team may not own. */
+  private wroteAt: number | undefined;
 
   constructor(
     private store: RedisStore,
@@ -39,7 +42,7 @@ export class Team {
     await this.store.cmd("HSETNX", [this.key, "epoch", newId("e", 12)]);
     let [epoch, kept] = await this.marker();
     if (kept === null) {
-      await this.store.cmd("HSETNX", [this.key, "token", await this.hash()]);
+      await this.writeToken();
       [epoch, kept] = await this.marker();
     }
     const other = await this.mismatch(kept ?? NO_TOKEN);
@@ -48,10 +51,14 @@ export class Team {
     this.epoch = epoch;
   }
 
+  private async writeToken() {
+    if (Number(await this.store.cmd("HSETNX", [this.key, "token", await this.hash()])) === 1) this.wroteAt = Date.now();
+  }
+
   /** The team's epoch and token hash as the store holds them now (undefined and null when missing). */
   private async marker(): Promise<[string | undefined, string | null]> {
     const [epoch, kept] = await this.store.cmd<(string | null)[]>("HMGET", [this.key, "epoch", "token"]);
-    return [epoch ?? undefined, kept];
+    return [epoch ?? undefined, kept ?? null];
   }
 
   /** Why this relay's token is not the one a marker keeps, or undefined when it is. */
@@ -72,8 +79,10 @@ export class Team {
   /**
    * Hears when this relay no longer belongs to the team: the store was emptied, a relay with another
    * token wrote the marker again first, and the relays that were running took it back. It should stop.
+   * `since` is when this relay wrote that marker, when that was recent enough for the refusal to be the
+   * running relays taking it back (they heartbeat well within PEER_TTL_MS): what it let in since is not the team's.
    */
-  onRefused(listener: (err: ClawlinkError) => void) {
+  onRefused(listener: (err: ClawlinkError, since: number | undefined) => void) {
     this.refused.push(listener);
   }
 
@@ -92,13 +101,14 @@ export class Team {
     const emptied = epoch !== this.epoch;
     if (epoch === undefined || kept === null) {
       if (epoch === undefined) await this.store.cmd("HSETNX", [this.key, "epoch", newId("e", 12)]);
-      await this.store.cmd("HSETNX", [this.key, "token", await this.hash()]);
+      await this.writeToken();
       [epoch, kept] = await this.marker();
     }
     const other = await this.mismatch(kept ?? NO_TOKEN);
     if (other && !emptied) {
       // The team's relays took the marker back from this one, which wrote it while the store was empty.
-      for (const l of this.refused) l(other);
+      const since = this.wroteAt !== undefined && Date.now() - this.wroteAt <= PEER_TTL_MS ? this.wroteAt : undefined;
+      for (const l of this.refused) l(other, since);
       return;
     }
     if (other) {

@@ -20,8 +20,12 @@ export const binaryName = (t: Target) => `clawlink-${t.os}-${t.arch}${t.os === "
 
 export const sha256 = (path: string) => new Bun.CryptoHasher("sha256").update(readFileSync(path)).digest("hex");
 
-/** How every release binary is compiled; benches build their comparison programs with the same flags. */
-export const COMPILE_FLAGS = ["--minify", "--bytecode", "--format=esm", "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig"];
+/**
+ * How every release binary is compiled; benches build their comparison programs with the same flags.
+ * --compile-jit-policy=100 keeps a one-shot command's run-once code in the interpreter rather than paying
+ * to JIT-compile it; long-running commands set the normal policy back as they start (src/cli.ts).
+ */
+export const COMPILE_FLAGS = ["--minify", "--bytecode", "--format=esm", "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig", "--compile-jit-policy=100"];
 
 /**
  * Compiles src/cli.ts for one target. --splitting keeps each command's code in its own chunk inside the

@@ -100,6 +100,8 @@ async function run(argv: string[]) {
   }
   try {
     const args = parseFlags(rest, (await resolveValue(sub.args)) as ArgsDef);
+    // The binary starts with the JIT held back for one-shot commands (scripts/_targets.ts); a relay or a listener wants it.
+    if (sub.longRunning) Bun.unsafe.setJITPolicy?.(1);
     await sub.run?.({ rawArgs: rest, args: args as never, cmd: sub, data: undefined });
   } catch (err) {
     const { reportError, usage } = await import("./commands/_shared");

@@ -122,12 +122,20 @@ export function forgetIdentity(home: string, name: string) {
 
 /** `--relay` and CLAWLINK_RELAY may list several relays of one team (on one Redis), comma-separated: each normalized, in order. */
 export function normalizeRelayList(raw: string): string {
-  const urls = raw.split(",").map((u) => u.trim()).filter(Boolean);
+  // Loops, not array methods: this runs before every command's request (see GLOBAL_VALUE_FLAGS in commands/_args.ts).
+  const urls: string[] = [];
+  for (const part of raw.split(",")) if (part.trim()) urls.push(part.trim());
   if (urls.length === 0) throw new ClawlinkError("usage", `"${raw}" is not a relay URL`, RELAY_HINT);
   // "A;B" or "A B" is a list with the wrong separator, not a URL (a host name could otherwise take a ';').
-  const sep = urls.map((u) => /[;\s]/.exec(u)?.[0]).find(Boolean);
-  if (sep) throw new ClawlinkError("usage", `"${raw}" is not a relay URL: relays of a list are separated by commas, not ${sep === ";" ? "semicolons" : "spaces"}`, RELAY_HINT);
-  return [...new Set(urls.map(normalizeRelayUrl))].join(",");
+  for (const u of urls) {
+    const sep = /[;\s]/.exec(u)?.[0];
+    if (sep) throw new ClawlinkError("usage", `"${raw}" is not a relay URL: relays of a list are separated by commas, not ${sep === ";" ? "semicolons" : "spaces"}`, RELAY_HINT);
+  }
+  const normalized = new Set<string>();
+  for (const u of urls) normalized.add(normalizeRelayUrl(u));
+  let list = "";
+  for (const u of normalized) list += (list ? "," : "") + u;
+  return list;
 }
 
 const RELAY_HINT = "pass --relay http://HOST:PORT, or several relays of one team comma-separated: --relay http://A:9077,http://B:9077";
@@ -135,7 +143,8 @@ const RELAY_HINT = "pass --relay http://HOST:PORT, or several relays of one team
 /** Whether two relay lists share a relay: an identity saved with one list belongs to a team any of its relays reaches. */
 export const sameTeam = (a: string, b: string) => {
   const mine = new Set(a.split(","));
-  return b.split(",").some((u) => mine.has(u));
+  for (const u of b.split(",")) if (mine.has(u)) return true;
+  return false;
 };
 
 /** Normalizes a relay URL: adds http:// when no scheme is given, drops trailing slashes. */

@@ -21,6 +21,7 @@ import {
   type SendMessage,
 } from "../protocol/schemas";
 import { HEADER, LIMIT } from "../protocol/constants";
+import { built } from "../protocol/deferred";
 import { toQuery, type AgentsQuery, type InboxQuery, type SocketQuery, type TasksQuery } from "../protocol/queries";
 import { tlsProblem, trustedCAs, warnIfUnverified } from "./trust";
 
@@ -134,7 +135,10 @@ export class Client {
   }
 
   private async call<S extends v.GenericSchema>(schema: S, method: string, path: string, init: Parameters<Client["raw"]>[2] = {}): Promise<v.InferOutput<S>> {
-    const res = await this.raw(method, path, init);
+    const sent = this.raw(method, path, init);
+    // A deferred schema is built while the request is on the wire, not after the answer is in.
+    built(schema);
+    const res = await sent;
     const parsed = v.safeParse(schema, await res.json().catch(() => undefined));
     if (!parsed.success) {
       throw new ClawlinkError("bad_response", `the relay at ${this.relay} answered in an unexpected shape`, "check that the relay runs the same clawlink version as this client (`clawlink --version`)");

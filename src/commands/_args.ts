@@ -27,11 +27,10 @@ export const globalArgs = {
 } as const satisfies ArgsDef;
 
 /** The global flags that take a value, as typed: a word after one of them is its value, not the command. */
-export const GLOBAL_VALUE_FLAGS: ReadonlySet<string> = new Set(
-  Object.entries(globalArgs)
-    .filter(([, def]) => def.type === "string")
-    .map(([name]) => `--${name}`),
-);
+export const GLOBAL_VALUE_FLAGS: ReadonlySet<string> = new Set();
+// Loops rather than array methods up to a command's request: the first array method called costs a
+// one-shot command about as much as building a schema, and the client calls its first while the request is out.
+for (const name in globalArgs) if (globalArgs[name as keyof typeof globalArgs].type === "string") (GLOBAL_VALUE_FLAGS as Set<string>).add(`--${name}`);
 
 export function usage(message: string, hint?: string) {
   return new ClawlinkError("usage", message, hint ?? "run the command with --help to see its options");
@@ -44,7 +43,7 @@ export function commandAt(argv: string[]): number {
   return at;
 }
 
-const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+const kebab = (s: string) => (s === s.toLowerCase() ? s : s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`));
 
 /**
  * Parses `rawArgs` against a command's flags, citty's way (`--flag value`, `--flag=value`, `--no-flag`,
@@ -77,7 +76,9 @@ export function parseFlags(rawArgs: string[], args: ArgsDef): Record<string, unk
       continue;
     }
     lastSwitch = undefined;
-    const [flag, inline] = raw.replace(/^--?/, "").split(/=(.*)/s) as [string, string | undefined];
+    const bare = raw.slice(raw.startsWith("--") ? 2 : 1);
+    const eq = bare.indexOf("=");
+    const [flag, inline] = eq < 0 ? [bare, undefined] : [bare.slice(0, eq), bare.slice(eq + 1)];
     const negated = !byName.has(flag) && flag.startsWith("no-") ? byName.get(flag.slice(3)) : undefined;
     const name = byName.get(flag) ?? negated;
     if (name === undefined) throw usage(`unknown option ${raw.split("=")[0]}`, "run the command with --help to see its options");
@@ -101,7 +102,8 @@ export function parseFlags(rawArgs: string[], args: ArgsDef): Record<string, unk
     out[name] = combine(name, out[name], next);
     i++;
   }
-  const declared = Object.values(args).filter((d) => d.type === "positional").length;
+  let declared = 0;
+  for (const name in args) if (args[name]!.type === "positional") declared++;
   if (positionals.length > declared) {
     const extra = positionals[declared]!;
     const flag = after[declared];

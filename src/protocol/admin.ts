@@ -3,6 +3,7 @@
  * reads, and the three things they may do. The page and the relay both take their types from here.
  */
 import * as v from "valibot";
+import { built } from "./deferred";
 import { FileInfo, Id, Priority, TaskState, Timestamp } from "./schemas";
 
 // ---------------------------------------------------------------- rows
@@ -35,8 +36,8 @@ export const AdminTask = v.object({
   to: v.nullable(Id),
   cap: v.nullable(v.string()),
   task: v.string(),
-  priority: Priority,
-  state: TaskState,
+  priority: built(Priority),
+  state: built(TaskState),
   attempts: v.number(),
   created_at: Timestamp,
   updated_at: Timestamp,
@@ -62,7 +63,7 @@ export const FeedItem = v.object({
   from: v.string(),
   /** null: every agent (a broadcast or a file change). */
   to: v.nullable(v.string()),
-  priority: Priority,
+  priority: built(Priority),
   created_at: Timestamp,
   /** The task or status it concerns, when there is one. */
   task_id: v.optional(Id),

@@ -38,7 +38,7 @@ export type AgentsQuery = v.InferOutput<typeof AgentsQuery>;
 
 /** `GET /v1/tasks`; `cursor` is the `next_cursor` of the page before, passed back unchanged. */
 export const TasksQuery = new Deferred(() => v.object({
-  state: v.optional(TaskState),
+  state: v.optional(built(TaskState)),
   role: v.optional(v.picklist(["sent", "held"], "role must be sent or held")),
   limit: v.optional(Count("limit", 1, LIMIT.taskPageMax)),
   cursor: v.optional(v.string()),

@@ -50,11 +50,11 @@ const Seconds = (what: string, max: number) =>
   );
 
 export const PRIORITIES = ["urgent", "high", "normal", "low"] as const;
-export const Priority = v.picklist(PRIORITIES, "priority must be one of low, normal, high, urgent");
+export const Priority = new Deferred(() => v.picklist(PRIORITIES, "priority must be one of low, normal, high, urgent"), whenRead);
 export type Priority = v.InferOutput<typeof Priority>;
 
 export const TASK_STATES = ["queued", "delivered", "working", "completed", "failed", "canceled", "expired"] as const;
-export const TaskState = v.picklist(TASK_STATES, `a task state is one of ${TASK_STATES.join(", ")}`);
+export const TaskState = new Deferred(() => v.picklist(TASK_STATES, `a task state is one of ${TASK_STATES.join(", ")}`), whenRead);
 export type TaskState = v.InferOutput<typeof TaskState>;
 export const FINAL_STATES: ReadonlySet<TaskState> = new Set(["completed", "failed", "canceled", "expired"]);
 
@@ -93,7 +93,7 @@ export type RegisterRequest = v.InferOutput<typeof RegisterRequest>;
  * (`--cap` routes to both); idle: its socket closed, or quiet for 30 s, but seen within 2 minutes
  * (not routed to); stale: not seen for longer.
  */
-export const AgentStatus = v.picklist(["listening", "online", "idle", "stale"]);
+export const AgentStatus = new Deferred(() => v.picklist(["listening", "online", "idle", "stale"]), whenRead);
 export type AgentStatus = v.InferOutput<typeof AgentStatus>;
 
 export const Agent = new Deferred(() => v.object({
@@ -102,7 +102,7 @@ export const Agent = new Deferred(() => v.object({
   caps: v.array(v.string()),
   description: v.string(),
   machine: v.string(),
-  status: AgentStatus,
+  status: built(AgentStatus),
   connected: v.boolean(),
   registered_at: Timestamp,
   last_seen: Timestamp,
@@ -143,7 +143,7 @@ export const TaskMessage = new Deferred(() => v.object({
   ...envelope(),
   task: v.string(),
   context: built(JsonObject),
-  priority: Priority,
+  priority: built(Priority),
   /** 1 on the first delivery; more when the task was handed out again (the holder did not acknowledge it, or went offline). */
   attempt: v.number(),
   /** Set on every delivery after the first: the work may have been started already. */
@@ -174,7 +174,7 @@ export const StatusMessage = new Deferred(() => v.object({
   type: v.literal("status"),
   ...envelope(),
   task_id: Id,
-  state: TaskState,
+  state: built(TaskState),
   note: v.string(),
 }), whenRead);
 export const FILE_ACTIONS = ["put", "delete", "lock", "unlock"] as const;
@@ -234,7 +234,7 @@ export const SendTask = new Deferred(() => v.object({
   cap: v.optional(Capability),
   task: v.pipe(v.string(), v.minLength(1, "task must not be empty"), v.maxLength(1_000_000)),
   context: v.optional(built(JsonObject), {}),
-  priority: v.optional(Priority, "normal"),
+  priority: v.optional(built(Priority), "normal"),
   lease_s: v.optional(Seconds("lease_s", LIMIT.leaseS), LIMIT.leaseDefaultS),
   ttl_s: v.optional(Seconds("ttl_s", LIMIT.taskTtlS)),
   idempotency_key: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(200))),
@@ -303,13 +303,13 @@ export const AckRequest = new Deferred(() => v.object(ackFields()), whenRead);
 export const Holder = new Deferred(() => v.object({
   id: Id,
   name: v.string(),
-  status: AgentStatus,
+  status: built(AgentStatus),
   online: v.boolean(),
   since: Timestamp,
 }), whenRead);
 export type Holder = v.InferOutput<typeof Holder>;
 
-export const TaskTransition = new Deferred(() => v.object({ state: TaskState, at: Timestamp, note: v.string() }), whenRead);
+export const TaskTransition = new Deferred(() => v.object({ state: built(TaskState), at: Timestamp, note: v.string() }), whenRead);
 export const Task = new Deferred(() => v.object({
   id: Id,
   from: Id,
@@ -318,8 +318,8 @@ export const Task = new Deferred(() => v.object({
   task: v.string(),
   /** The sender's context object, as given with the task. */
   context: v.optional(built(JsonObject), {}),
-  priority: Priority,
-  state: TaskState,
+  priority: built(Priority),
+  state: built(TaskState),
   attempts: v.number(),
   lease_s: v.number(),
   ttl_s: v.nullable(v.number()),

@@ -182,6 +182,91 @@ describe.skipIf(redisMissing("test/unit/redis-store.test.ts") !== null)("redis s
     await Promise.all([s.close(), here.close(), there.close()]);
   });
 
+  describe("a message queued alone goes out at once on a connection that takes everything", () => {
+    const ACK = { max: 100, ackWindowMs: 60_000, room: {} };
+    const broadcast = (id: string) => ({ to: "a", priority: "normal" as const, msg: { type: "broadcast" as const, id, from: "b", to: null, created_at: "t", content: "hi", topic: "", tags: [] } });
+    const reply = (id: string) => ({ type: "response" as const, id, from: "b", to: "", created_at: "t", in_reply_to: "t_1", status: "completed" as const, result: "done" });
+    /** a sent t_1 to b; b's socket `rb.1` took it, which told a it was delivered. */
+    async function sent(s: RedisStore, aConn: { conn: string; eagerMs?: number }) {
+      await s.claimName(agent("a"), T0, rules);
+      await s.claimName(agent("b"), T0, rules);
+      await s.attachConnection("a", aConn.conn, T0, aConn.eagerMs);
+      // b's socket takes only tasks: it claims them.
+      await s.attachConnection("b", "rb.1", T0);
+      const r = await s.createTask(newTask, {});
+      if (!r.ok) throw new Error(r.refused);
+      expect(r.effects.messages.map((m) => m.conn)).toEqual([undefined]);
+      return s.claimNext("b", "rb.1", T0, ACK);
+    }
+    const newTask = { id: "t_1", from: "a", to: "b", cap: null, task: "say hi", context: {}, priority: "normal" as const, leaseS: 30, ttlS: null, createdAt: T0, idempotencyKey: null };
+    const answer = (s: RedisStore, at: number) => s.transitionTask("t_1", ["delivered"], { state: "completed", note: "", at, holder: "b", room: {}, withdraw: true, reply: reply(`m_r${at}`) });
+
+    test("in flight on it as it is queued, in order, claimed by nobody, and queued again when that socket closes", async () => {
+      const s = await open();
+      const took = await sent(s, { conn: "ra.1", eagerMs: 60_000 });
+      expect(took.messages.map((m) => m.id)).toEqual(["t_1"]);
+      expect(took.effects.messages.map((m) => [m.msg.type, m.conn])).toEqual([["status", "ra.1"]]);
+      const r = await answer(s, T0 + 1);
+      if (!r.ok) throw new Error(r.refused);
+      expect(r.effects.messages.map((m) => [m.msg.type, m.conn])).toEqual([["response", "ra.1"], ["status", "ra.1"]]);
+      expect((await s.claimNext("a", "ra.1", T0 + 2, ACK)).messages).toEqual([]);
+      await s.detachConnection("a", "ra.1", T0 + 3);
+      const back = await s.claimNext("a", null, T0 + 4, ACK);
+      // Statuses about one task coalesce as they come back, as any claimed ones do.
+      expect(back.messages.map((m) => m.type).sort()).toEqual(["response", "status"]);
+      // Gone with its socket, and forgotten with its agent.
+      expect(await s.client.send("HGET", [`${s.prefix}ea`, "a"])).toBeNull();
+      await s.attachConnection("a", "ra.2", T0 + 5, 60_000);
+      expect(await s.client.send("HGET", [`${s.prefix}ea`, "a"])).toBe("ra.2 60000");
+      await s.unregisterAgent("a", T0 + 6, "gone", {});
+      expect(await s.client.send("HGET", [`${s.prefix}ea`, "a"])).toBeNull();
+      await s.close();
+    });
+
+    test("a task sent to it is handed out as it is made (attempt 1, its lease), and handed out again once that socket closes", async () => {
+      const s = await open();
+      await s.claimName(agent("a"), T0, rules);
+      await s.claimName(agent("b"), T0, rules);
+      await s.attachConnection("a", "ra.1", T0, 60_000);
+      await s.attachConnection("b", "rb.1", T0, 60_000);
+      const r = await s.createTask(newTask, {});
+      if (!r.ok) throw new Error(r.refused);
+      expect(r.effects.messages.map((m) => [m.to, m.conn, m.msg.type === "task" ? m.msg.attempt : m.msg.type === "status" ? m.msg.state : ""])).toEqual([["b", "rb.1", 1], ["a", "ra.1", "delivered"]]);
+      expect((await s.getTask("t_1"))).toMatchObject({ state: "delivered", attempts: 1 });
+      expect((await s.claimNext("b", "rb.1", T0 + 1, ACK)).messages).toEqual([]);
+      await s.detachConnection("b", "rb.1", T0 + 2);
+      const again = await s.claimNext("b", null, T0 + 3, ACK);
+      expect(again.messages).toEqual([expect.objectContaining({ type: "task", id: "t_1", attempt: 2, redelivered: true })]);
+      await s.close();
+    });
+
+    test("one in flight on it whose lease ran out is queued again", async () => {
+      const s = await open();
+      await sent(s, { conn: "ra.1", eagerMs: 1000 });
+      expect((await s.requeueExpired(T0 + 999, 100, {})).requeued).toBe(0);
+      expect((await s.requeueExpired(T0 + 1001, 100, {})).requeued).toBe(1);
+      expect((await s.claimNext("a", "ra.1", T0 + 1002, ACK)).messages.map((m) => m.type)).toEqual(["status"]);
+      await s.close();
+    });
+
+    test("not on a connection that takes only some messages, nor past others waiting (their order holds)", async () => {
+      const filtered = await open();
+      const took = await sent(filtered, { conn: "ra.1" });
+      expect(took.effects.messages.map((m) => m.conn)).toEqual([undefined]);
+      expect((await filtered.claimNext("a", "ra.1", T0, ACK)).messages.map((m) => m.type)).toEqual(["status"]);
+      await filtered.close();
+      const behind = await open();
+      await behind.claimName(agent("a"), T0, rules);
+      await behind.enqueueIfRoom(broadcast("m_1"), {});
+      await sent(behind, { conn: "ra.1", eagerMs: 60_000 }).then((r) => expect(r.effects.messages.map((m) => m.conn)).toEqual([undefined]));
+      const r = await answer(behind, T0 + 1);
+      if (!r.ok) throw new Error(r.refused);
+      expect(r.effects.messages.map((m) => m.conn)).toEqual([undefined, undefined]);
+      expect((await behind.claimNext("a", "ra.1", T0 + 2, ACK)).messages.map((m) => (m.type === "status" ? `status:${m.state}` : m.type))).toEqual(["broadcast", "response", "status:completed"]);
+      await behind.close();
+    });
+  });
+
   test("a store not told a bus origin publishes nothing itself", async () => {
     const s = await open();
     await s.claimName(agent("a"), T0, rules);

@@ -7,8 +7,11 @@
 import type { Message, Priority } from "../../protocol/schemas";
 
 export type BusEvent =
-  /** Messages wait for this agent: one just queued (`message`), or ones out that came back. */
-  | { readonly type: "queued"; readonly agent: string; readonly message?: Message; readonly priority?: Priority }
+  /**
+   * Messages wait for this agent: one just queued (`message`), or ones out that came back. With `conn`,
+   * the message is already in flight on that connection, and the relay holding it pushes it without a claim.
+   */
+  | { readonly type: "queued"; readonly agent: string; readonly message?: Message; readonly priority?: Priority; readonly conn?: string }
   /** A task's record changed. */
   | { readonly type: "task"; readonly id: string }
   /** A shared file changed (written, deleted, locked or unlocked). */

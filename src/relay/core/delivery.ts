@@ -7,7 +7,7 @@ import { ClawlinkError } from "../../errors";
 import type { Message, ResponseMessage, Task } from "../../protocol/schemas";
 import type { Bus, BusEvent } from "../bus/port";
 import type { Clock } from "../clock";
-import type { AgentRecord, Effects, Room, Store, TaskRecord, Want } from "../store/port";
+import { NO_EFFECTS, type AgentRecord, type Effects, type Room, type Store, type TaskRecord, type Want } from "../store/port";
 import { announce } from "./announce";
 import { finalResponse, holderView, taskView } from "./views";
 
@@ -44,6 +44,8 @@ interface Local {
   closed: boolean;
   /** Messages claimed at once for it. */
   batch: number;
+  /** Messages the store put in flight on it as they were queued, held while a claim for it runs so they go out after what that claim returns. */
+  carried: Message[];
 }
 
 /** An agent's connections here, and whether a pump is running for it (events during it ask for another round). */
@@ -108,6 +110,7 @@ export class Delivery {
   private on(e: BusEvent) {
     switch (e.type) {
       case "queued": {
+        if (e.conn && e.message) return this.carry(e.agent, e.conn, e.message);
         const pump = this.pumps.get(e.agent);
         if (pump) this.kick(pump);
         // Long polls are woken after the sockets' pumps have claimed, as when both were woken at once.
@@ -135,11 +138,11 @@ export class Delivery {
    */
   connect(agent: string, sink: Sink, want: Want | null): Connection {
     const conn = `${this.instance}.${++this.conns}`;
-    const local: Local = { agent, conn, sink, want, ready: false, paused: false, closed: false, batch: 16 };
+    const local: Local = { agent, conn, sink, want, ready: false, paused: false, closed: false, batch: 16, carried: [] };
     let pump = this.pumps.get(agent);
     if (!pump) this.pumps.set(agent, (pump = { agent, locals: [], running: false, again: false, turn: 0 }));
     pump.locals.push(local);
-    const attached = this.store.attachConnection(agent, conn, this.clock()).then((rec) => {
+    const attached = this.store.attachConnection(agent, conn, this.clock(), this.eager(want)).then((rec) => {
       if (!rec) {
         // Unregistered while the socket opened.
         local.closed = true;
@@ -164,6 +167,35 @@ export class Delivery {
         this.bus.publish({ type: "disconnected", agent, conn });
       },
     };
+  }
+
+  /** A connection that takes every message may be handed one as it is queued (`Store.attachConnection`). */
+  private eager(want: Want | null) {
+    return want ? undefined : this.opts.ackWindowMs;
+  }
+
+  /**
+   * A message the store put in flight on a connection as it queued it: the relay holding that
+   * connection pushes it, after what a claim running for it returns (queued before it). One that cannot
+   * go out now (the socket is backed up, not yet open, or closing) goes back to the queue at its place;
+   * a connection already gone had it queued again when it was detached.
+   */
+  private carry(agent: string, conn: string, msg: Message) {
+    if (!conn.startsWith(`${this.instance}.`)) return;
+    const pump = this.pumps.get(agent);
+    const l = pump?.locals.find((x) => x.conn === conn);
+    if (!pump || !l) return;
+    if (pump.running) {
+      l.carried.push(msg);
+      pump.again = true;
+      return;
+    }
+    this.handCarried(l, [msg]);
+  }
+
+  private handCarried(l: Local, msgs: Message[]) {
+    const left = this.open(l) ? this.hand(l, { messages: msgs, effects: NO_EFFECTS }) : msgs.map((m) => m.id);
+    if (left) void this.store.requeue(l.agent, left).then((fx) => this.tell(fx), this.fail);
   }
 
   /** Tells the store a socket closed; while the store is away it is asked again every second for a while, or the agent would look connected. */
@@ -240,11 +272,13 @@ export class Delivery {
     try {
       do {
         pump.again = false;
+        this.flushAll(pump);
         for (const l of pump.locals) {
           while (l.want && this.open(l)) {
             const max = l.batch;
             const claimed = await this.store.claimNext(l.agent, l.conn, this.clock(), { max, want: l.want, ackWindowMs: this.opts.ackWindowMs, room: this.opts.room });
             const left = this.hand(l, claimed);
+            this.flushAll(pump);
             if (left) this.tell(await this.store.requeue(l.agent, left));
             if (claimed.messages.length < max) break;
           }
@@ -255,6 +289,7 @@ export class Delivery {
           const max = l.batch;
           const claimed = await this.store.claimNext(l.agent, l.conn, this.clock(), { max, ackWindowMs: this.opts.ackWindowMs, room: this.opts.room });
           const left = this.hand(l, claimed);
+          this.flushAll(pump);
           if (left) this.tell(await this.store.requeue(l.agent, left));
           if (claimed.messages.length < max) break;
         }
@@ -263,7 +298,18 @@ export class Delivery {
       this.fail(err);
     } finally {
       pump.running = false;
+      this.flushAll(pump);
       if (pump.locals.length === 0 && this.pumps.get(pump.agent) === pump) this.pumps.delete(pump.agent);
+    }
+  }
+
+  /** Pushes what was carried to the pump's sockets while it claimed: after what the claim returned, before what the next one will. */
+  private flushAll(pump: Pump) {
+    for (const l of pump.locals) {
+      if (l.carried.length === 0) continue;
+      const msgs = l.carried;
+      l.carried = [];
+      this.handCarried(l, msgs);
     }
   }
 
@@ -343,7 +389,7 @@ export class Delivery {
       for (const l of pump.locals) {
         if (l.closed || !l.ready) continue;
         this.store
-          .attachConnection(l.agent, l.conn)
+          .attachConnection(l.agent, l.conn, undefined, this.eager(l.want))
           .then(() => this.kick(pump))
           .catch(this.fail);
       }

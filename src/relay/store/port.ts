@@ -98,6 +98,8 @@ export interface QueuedMessage {
   readonly to: string;
   readonly msg: Message;
   readonly priority: Priority;
+  /** Already in flight on this connection, which takes every message: its relay pushes it without a claim (`attachConnection`'s `eagerMs`). */
+  readonly conn?: string;
 }
 
 /** What an operation changed that a relay process may be waiting for. */
@@ -335,8 +337,14 @@ export interface Store {
   unregisterAgent(id: string, now: number, note: string, room: Room): Promise<{ readonly agent: AgentRecord; readonly effects: Effects } | undefined>;
   /** Claims and removes (as `unregisterAgent`) agents not seen since `staleBefore`, with no connection, nothing but broadcasts queued, nothing in flight, and no unfinished task held. */
   forgetAgents(staleBefore: number, limit: number, now: number, note: string, room: Room): Promise<{ readonly agents: readonly AgentRecord[]; readonly effects: Effects }>;
-  /** Adds a live connection, which may then claim messages; undefined when the agent is gone. `now` marks when it came online. */
-  attachConnection(agentId: string, conn: string, now?: number): Promise<AgentRecord | undefined>;
+  /**
+   * Adds a live connection, which may then claim messages; undefined when the agent is gone. `now` marks when it came online.
+   * `eagerMs`: the connection takes every message, for this ack window. A store may then put a message
+   * queued alone for the agent in flight on it as it queues it (a task handed out, as `claimNext` would),
+   * and say so in its effects (`QueuedMessage.conn`); the Redis store does, saving relays the claim's
+   * round trip. Memory and SQLite claim without one, and ignore it.
+   */
+  attachConnection(agentId: string, conn: string, now?: number, eagerMs?: number): Promise<AgentRecord | undefined>;
   /** Removes a connection; what went out on it and was not acknowledged is queued again. `now` marks when its last one closed. */
   detachConnection(agentId: string, conn: string, now?: number): Promise<Effects>;
 

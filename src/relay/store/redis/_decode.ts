@@ -47,11 +47,14 @@ export type RawFx = { m: unknown; q: unknown; t: unknown; sent?: boolean } | und
 
 export function effectsOf(fx: RawFx): Effects {
   if (!fx) return NO_EFFECTS;
-  const m = list<[string, Priority, string | Message]>(fx.m);
+  const m = list<[string, Priority, string | Message, string?]>(fx.m);
   const q = list<string>(fx.q);
   const t = list<string>(fx.t);
   if (m.length === 0 && q.length === 0 && t.length === 0) return NO_EFFECTS;
-  const messages: QueuedMessage[] = m.map(([to, priority, body]) => ({ to, priority, msg: typeof body === "string" ? JSON.parse(body) : body }));
+  const messages: QueuedMessage[] = m.map(([to, priority, body, conn]) => {
+    const msg: Message = typeof body === "string" ? JSON.parse(body) : body;
+    return conn ? { to, priority, msg, conn } : { to, priority, msg };
+  });
   return fx.sent ? { messages, queued: q, tasks: t, sent: true } : { messages, queued: q, tasks: t };
 }
 

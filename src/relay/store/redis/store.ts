@@ -159,8 +159,8 @@ export class RedisStore implements Store {
     return { agents: list<RawAgent>(r.agents).map(agentOf), effects: effectsOf(r.fx) };
   }
 
-  async attachConnection(agentId: string, conn: string, now?: number) {
-    return agentOrNone((await this.run<{ agent: RawAgent | null }>("attach_connection", { agent: agentId, conn, now: now ?? null })).agent);
+  async attachConnection(agentId: string, conn: string, now?: number, eagerMs?: number) {
+    return agentOrNone((await this.run<{ agent: RawAgent | null }>("attach_connection", { agent: agentId, conn, now: now ?? null, eagerMs: eagerMs ?? null })).agent);
   }
 
   async detachConnection(agentId: string, conn: string, now?: number) {
@@ -188,7 +188,7 @@ export class RedisStore implements Store {
   }
 
   async claimNext(agentId: string, conn: string | null, now: number, opts: ClaimOptions) {
-    const args = { agent: agentId, conn, now, max: opts.max, want: opts.want ?? null, ackMs: opts.ackWindowMs, room: opts.room, ...this.stamp(now) };
+    const args = { agent: agentId, conn, now, flyAt: now, max: opts.max, want: opts.want ?? null, ackMs: opts.ackWindowMs, room: opts.room, ...this.stamp(now) };
     const r = await this.run<{ messages: unknown; fx: RawFx }>("claim_next", args);
     return { messages: list<string>(r.messages).map((j) => JSON.parse(j)), effects: effectsOf(r.fx) };
   }
@@ -287,12 +287,15 @@ export class RedisStore implements Store {
 
   async createTask(task: NewTask, room: Room): Promise<Created> {
     const { context, ...rest } = task;
-    const args = { task: { ...rest, _iso: iso(task.createdAt) }, ctx: JSON.stringify(context), toIsId: task.to !== null && AGENT_ID_RE.test(task.to), room, ...this.stamp(task.createdAt) };
-    const r = await this.run<{ ok: boolean; task?: RawTask; duplicate?: boolean; to?: string | null; note?: string; fx?: RawFx }>("create_task", args);
+    const args = { task: { ...rest, _iso: iso(task.createdAt) }, ctx: JSON.stringify(context), toIsId: task.to !== null && AGENT_ID_RE.test(task.to), room, flyAt: task.createdAt, ...this.stamp(task.createdAt) };
+    const r = await this.run<{ ok: boolean; task?: RawTask; duplicate?: boolean; to?: string | null; note?: string; delivered?: boolean; fx?: RawFx }>("create_task", args);
     if (!r.ok) return r as Created;
     if (r.duplicate) return { ok: true, task: taskOf(r.task!), duplicate: true, effects: effectsOf(r.fx) };
     // The record as the script kept it, from what was sent and the holder and first note it answers with.
-    const record: TaskRecord = { ...rest, context, to: r.to!, state: "queued", attempts: 0, updatedAt: task.createdAt, history: [{ state: "queued", at: task.createdAt, note: r.note! }], note: null, result: null, responseId: null };
+    const queued = { state: "queued" as const, at: task.createdAt, note: r.note! };
+    // Handed out as it was made, to a socket that takes everything (`attachConnection`'s `eagerMs`).
+    const history = r.delivered ? [queued, { state: "delivered" as const, at: task.createdAt, note: "attempt 1" }] : [queued];
+    const record: TaskRecord = { ...rest, context, to: r.to!, state: r.delivered ? "delivered" : "queued", attempts: r.delivered ? 1 : 0, updatedAt: task.createdAt, history, note: null, result: null, responseId: null };
     return { ok: true, task: frozenTask(record), duplicate: false, effects: effectsOf(r.fx) };
   }
 
@@ -304,7 +307,7 @@ export class RedisStore implements Store {
   async transitionTask(id: string, from: readonly TaskState[], change: TaskChange): Promise<TaskChanged> {
     // A reply's body is made with an empty `to`, which the script fills in with the task's sender.
     const reply = change.reply ? entryOf({ to: "", priority: "normal", msg: { ...change.reply, to: "" } as NewEntry["msg"] }) : null;
-    const args = { id, from, change: { ...change, messages: (change.messages ?? []).map(entryOf), reply }, ...this.stamp(change.at) };
+    const args = { id, from, change: { ...change, messages: (change.messages ?? []).map(entryOf), reply }, flyAt: change.at, ...this.stamp(change.at) };
     const r = await this.run<{ ok: boolean; refused?: string; task?: RawTask; fx?: RawFx; fin?: [number, number] }>("transition_task", args);
     if (r.ok) return { ok: true, task: taskOf(r.task!), effects: effectsOf(r.fx), finished: { count: r.fin![0], bytes: r.fin![1] } };
     return (r.task ? { ...r, task: taskOf(r.task) } : r) as TaskChanged;

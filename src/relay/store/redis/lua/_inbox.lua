@@ -86,6 +86,45 @@ local function room_for(name, to, from, bytes, rep, room, typ)
   return nil
 end
 
+-- In flight at once for an agent before a message stops going out as it is queued (delivery.ts: a batch).
+local FLY_MAX = 128
+
+-- Puts a queued slot in flight until `untilMs` on `conn` ("" for a poll).
+local function fly(to, id, s, untilMs, conn)
+  redis.call("ZREM", key("q", to), id)
+  pin(to, s, -1)
+  s.w, s.u, s.c = "f", untilMs, conn
+  slot_put(to, id, s)
+  redis.call("SADD", key("fl", to), id)
+  redis.call("ZADD", key("flying"), untilMs, to .. "\n" .. id)
+end
+
+-- The connection that takes everything its agent attached last (`ea`) and its ack window, when the
+-- caller gave the time (`A.flyAt`), the message just queued is alone in its queue (so the priorities'
+-- order holds) and the agent has room in flight; nil otherwise (the message waits for a claim).
+-- `a` is the agent's record, or the record as stored (decoded only when it has such a connection).
+local function eager_conn(to, a)
+  if not has(A.flyAt) then return nil end
+  local eager = redis.call("HGET", key("ea"), to)
+  if not eager then return nil end
+  if type(a) == "string" then a = cjson.decode(a) end
+  local conn, ms = string.match(eager, "^(.*) (%d+)$")
+  if not contains(a.conns, conn) then return nil end
+  if redis.call("ZCARD", key("q", to)) ~= 1 or redis.call("SCARD", key("fl", to)) >= FLY_MAX then return nil end
+  return conn, tonumber(ms)
+end
+
+-- A message queued alone goes out at once on that connection: its relay pushes it from the bus event,
+-- with no claim. Returns the connection, or nil. A task is handed out by its caller (`create_task`), as
+-- that changes it. A lost event leaves the message in flight until its lease runs out.
+local function fly_queued(to, a, id, s)
+  if s.t == "task" then return nil end
+  local conn, ms = eager_conn(to, a)
+  if not conn then return nil end
+  fly(to, id, s, A.flyAt + ms, conn)
+  return conn
+end
+
 -- Queues one entry {to, p, id, body, f, t, b, ab, co, key} within `room` (nil: no bounds); `agent` is
 -- its recipient's record when the caller has it. Returns the slot, a refusal ({ok = false}), or nil
 -- when its recipient is not registered. The record is decoded only for the name a refusal gives.
@@ -112,7 +151,7 @@ local function queue(e, room, agent)
   redis.call("HSET", key("body", e.to), e.id, e.body)
   if about ~= "" then redis.call("SADD", key("ab", e.to, about), e.id) end
   weigh_slot(e.to, s, 1)
-  table.insert(FX.m, { e.to, e.p, e.body })
+  table.insert(FX.m, { e.to, e.p, e.body, fly_queued(e.to, raw, e.id, s) })
   return s
 end
 
@@ -154,6 +193,8 @@ local function drop_connections(a, dropped, now)
     end
     a.conns = keep
     put_agent(a)
+    local eager = redis.call("HGET", key("ea"), a.id)
+    if eager and dropped(string.match(eager, "^(.*) %d+$")) then redis.call("HDEL", key("ea"), a.id) end
   end
   local ids = {}
   for _, id in ipairs(redis.call("SMEMBERS", key("fl", a.id))) do
@@ -161,14 +202,4 @@ local function drop_connections(a, dropped, now)
     if s and dropped(s.c) then table.insert(ids, id) end
   end
   requeue_slots(a.id, ids)
-end
-
--- Puts a queued slot in flight until `untilMs` on `conn` ("" for a poll).
-local function fly(to, id, s, untilMs, conn)
-  redis.call("ZREM", key("q", to), id)
-  pin(to, s, -1)
-  s.w, s.u, s.c = "f", untilMs, conn
-  slot_put(to, id, s)
-  redis.call("SADD", key("fl", to), id)
-  redis.call("ZADD", key("flying"), untilMs, to .. "\n" .. id)
 end

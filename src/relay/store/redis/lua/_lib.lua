@@ -66,7 +66,8 @@ local function told()
   if BUS == "" or (#FX.m == 0 and #FX.q == 0 and #FX.t == 0) then return FX end
   local es = {}
   for _, m in ipairs(FX.m) do
-    table.insert(es, '{"type":"queued","agent":' .. cjson.encode(m[1]) .. ',"priority":' .. cjson.encode(m[2]) .. ',"message":' .. m[3] .. "}")
+    local conn = m[4] and ',"conn":' .. cjson.encode(m[4]) or ""
+    table.insert(es, '{"type":"queued","agent":' .. cjson.encode(m[1]) .. ',"priority":' .. cjson.encode(m[2]) .. conn .. ',"message":' .. m[3] .. "}")
   end
   for _, agent in ipairs(FX.q) do table.insert(es, '{"type":"queued","agent":' .. cjson.encode(agent) .. "}") end
   for _, id in ipairs(FX.t) do table.insert(es, '{"type":"task","id":' .. cjson.encode(id) .. "}") end
@@ -80,7 +81,7 @@ end
 local function told_json()
   told()
   local ms = {}
-  for _, m in ipairs(FX.m) do table.insert(ms, "[" .. cjson.encode(m[1]) .. "," .. cjson.encode(m[2]) .. "," .. m[3] .. "]") end
+  for _, m in ipairs(FX.m) do table.insert(ms, "[" .. cjson.encode(m[1]) .. "," .. cjson.encode(m[2]) .. "," .. m[3] .. (m[4] and "," .. cjson.encode(m[4]) or "") .. "]") end
   local q = #FX.q > 0 and cjson.encode(FX.q) or "[]"
   local t = #FX.t > 0 and cjson.encode(FX.t) or "[]"
   return '{"m":[' .. table.concat(ms, ",") .. '],"q":' .. q .. ',"t":' .. t .. (FX.sent and ',"sent":true' or "") .. "}"

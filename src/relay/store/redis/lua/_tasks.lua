@@ -159,6 +159,7 @@ local function drop(id, now, note, room)
   for _, mid in ipairs(redis.call("SMEMBERS", key("fl", id))) do settle(id, mid, slot_get(id, mid)) end
   redis.call("DEL", key("q", id), key("m", id), key("body", id), key("fl", id))
   redis.call("HDEL", key("pins"), id)
+  redis.call("HDEL", key("ea"), id)
   -- Only the unfinished tasks it holds (`hd`), not every task it ever sent or held.
   local holding = redis.call("SMEMBERS", key("hd", id))
   table.sort(holding)

@@ -1,4 +1,5 @@
--- attachConnection(agent, conn, now): adds a live connection; the first one marks when it came online.
+-- attachConnection(agent, conn, now, eagerMs): adds a live connection; the first one marks when it came online.
+-- One that takes every message (`eagerMs`, its ack window) is where messages queued alone go out at once.
 local a = get_agent(A.agent)
 if not a then return cjson.encode({ agent = NULL }) end
 if #a.conns == 0 and has(A.now) then
@@ -7,4 +8,5 @@ if #a.conns == 0 and has(A.now) then
 end
 if not contains(a.conns, A.conn) then table.insert(a.conns, A.conn) end
 put_agent(a)
+if has(A.eagerMs) then redis.call("HSET", key("ea"), A.agent, A.conn .. " " .. math.floor(A.eagerMs)) end
 return cjson.encode({ agent = a })

@@ -16,12 +16,14 @@ t.history = { { state = "queued", at = t.createdAt, note = to and ("for " .. to.
 t.note, t.result, t.responseId = NULL, NULL, NULL
 redis.call("HSET", key("ctx"), t.id, A.ctx)
 local e = task_entry(t, A.ctx)
+local queued
 if to then
   local s = queue(e, A.room, to)
   if s.ok == false then
     redis.call("HDEL", key("ctx"), t.id)
     return cjson.encode(s)
   end
+  queued = #FX.m
 else
   local room = { maxQueuedBytes = A.room.maxQueuedBytes, maxSenderBytes = A.room.maxSenderBytes }
   local refusal = room_for("", nil, t.from, e.b, nil, room, "task")
@@ -32,5 +34,14 @@ else
 end
 weigh(t, e.b)
 add_task(t)
--- The caller made the record but for its holder and first note: only those come back.
-return '{"ok":true,"duplicate":false,"to":' .. cjson.encode(t.to) .. ',"note":' .. cjson.encode(t.history[1].note) .. ',"fx":' .. told_json() .. "}"
+-- Queued alone for a socket that takes everything: handed out at once, as claim_next would.
+local conn = to and eager_conn(to.id, to)
+if conn then
+  change(t, { state = "delivered", note = "attempt 1", at = A.flyAt }, A.room, { attempts = 1 })
+  local body = task_body(t, false, A.ctx)
+  redis.call("HSET", key("body", to.id), t.id, body)
+  fly(to.id, t.id, slot_get(to.id, t.id), A.flyAt + t.leaseS * 1000, conn)
+  FX.m[queued] = { to.id, t.priority, body, conn }
+end
+-- The caller made the record but for its holder and first note, and whether it was handed out: only those come back.
+return '{"ok":true,"duplicate":false,"to":' .. cjson.encode(t.to) .. ',"note":' .. cjson.encode(t.history[1].note) .. (conn and ',"delivered":true' or "") .. ',"fx":' .. told_json() .. "}"

@@ -200,16 +200,9 @@ export class Tasks {
     const id = newSortableId("m");
     const now = this.clock();
     const r = await this.store.transitionTask(msg.in_reply_to, ANSWERABLE, {
-      state: msg.status,
-      note: msg.status === "failed" ? "the assignee reported failure" : "",
-      at: now,
-      holder: sender.id,
+      ...this.answered(sender, msg, id, now),
       handedOut: true,
-      result: msg.result,
-      responseId: id,
-      withdraw: true,
       reply: { type: "response", id, from: sender.id, to: "", created_at: iso(now), in_reply_to: msg.in_reply_to, status: msg.status, result: msg.result },
-      room: this.opts.room,
     });
     // Not a task's id: a plain reply, which without a recipient says what became of the task.
     if (!r.ok && r.refused === "unknown_task") return this.reply(sender, msg);
@@ -228,19 +221,26 @@ export class Tasks {
     const id = newSortableId("m");
     const now = this.clock();
     const r = await this.store.transitionTask(task.id, ANSWERABLE, {
-      state: msg.status,
-      note: msg.status === "failed" ? "the assignee reported failure" : "",
-      at: now,
-      holder: sender.id,
-      result: msg.result,
-      responseId: id,
-      withdraw: true,
+      ...this.answered(sender, msg, id, now),
       messages: [{ to: task.from, priority: task.priority, msg: responseMessage(task, id, msg.status, msg.result, now) }],
-      room: this.opts.room,
     });
     this.settled(r, sender, "respond to");
     await this.forgetPastCount(r.finished);
     return { id, to: task.from };
+  }
+
+  /** What an answer changes on its task, whichever way its response is addressed. */
+  private answered(sender: AgentRecord, msg: SendResponse, responseId: string, at: number) {
+    return {
+      state: msg.status,
+      note: msg.status === "failed" ? "the assignee reported failure" : "",
+      at,
+      holder: sender.id,
+      result: msg.result,
+      responseId,
+      withdraw: true,
+      room: this.opts.room,
+    } as const;
   }
 
   /** A reply to a broadcast or any other message: a plain response to a named agent. */

@@ -62,11 +62,22 @@ export function parseJson(text: string, what: string): unknown {
   }
 }
 
+/** Where a message keeps its JSON: a hidden own property, which neither JSON nor a spread copies. */
+const TEXT = Symbol("json");
+/** For a message frozen before its JSON was made (records are frozen under tests). */
 const texts = new WeakMap<object, string>();
 
-/** A message's JSON, made once: the relay weighs a message by it when queueing it, and sends the same text. */
+/**
+ * A message's JSON, made once: the relay weighs a message by it when queueing it, and sends the same
+ * text. It is kept on the message itself, a property read instead of a WeakMap lookup each way.
+ */
 export function messageJson(msg: object): string {
+  const kept = (msg as { [TEXT]?: string })[TEXT];
+  if (kept !== undefined) return kept;
   let text = texts.get(msg);
-  if (text === undefined) texts.set(msg, (text = JSON.stringify(msg)));
+  if (text !== undefined) return text;
+  text = JSON.stringify(msg);
+  if (Object.isExtensible(msg)) Object.defineProperty(msg, TEXT, { value: text });
+  else texts.set(msg, text);
   return text;
 }

@@ -18,12 +18,14 @@ let lastMs = 0;
 let lastTail = 0;
 // The time part only changes once a millisecond; the relay makes many ids within one.
 let timeMs = -1;
-let timePart = "";
+const CODES = Array.from(ALPHABET, (c) => c.charCodeAt(0));
+const time: number[] = new Array(9).fill(CODES[0]);
 
 /**
  * A time-ordered id such as `t_01jd5k8m2x4q7f`: 9 characters of milliseconds, then 5 of a counter
  * that starts at random each millisecond. Ids sort by creation and never repeat within a relay,
- * and a durable store inserts them at the end of its index instead of all over it.
+ * and a durable store inserts them at the end of its index instead of all over it. Made in one
+ * piece (not character by character), so hashing and serializing it copy nothing more.
  */
 export function newSortableId(prefix: string): string {
   const now = Date.now();
@@ -36,12 +38,13 @@ export function newSortableId(prefix: string): string {
   }
   if (timeMs !== lastMs) {
     timeMs = lastMs;
-    timePart = "";
-    for (let t = lastMs, i = 0; i < 9; i++, t = Math.floor(t / 32)) timePart = ALPHABET[t % 32] + timePart;
+    for (let t = lastMs, i = 8; i >= 0; i--, t = Math.floor(t / 32)) time[i] = CODES[t % 32]!;
   }
-  let tail = "";
-  for (let t = lastTail, i = 0; i < 5; i++, t >>>= 5) tail = ALPHABET[t & 31] + tail;
-  return `${prefix}_${timePart}${tail}`;
+  const n = lastTail;
+  return (
+    prefix +
+    String.fromCharCode(95, time[0]!, time[1]!, time[2]!, time[3]!, time[4]!, time[5]!, time[6]!, time[7]!, time[8]!, CODES[(n >>> 20) & 31]!, CODES[(n >>> 15) & 31]!, CODES[(n >>> 10) & 31]!, CODES[(n >>> 5) & 31]!, CODES[n & 31]!)
+  );
 }
 
 /** When a sortable id was made (ms since the epoch, by the wall clock), or undefined for any other string. */

@@ -1,8 +1,10 @@
 /**
  * Push delivery: senders put `{op:"send"}` frames on /v1/ws, one listen-style client receives the
  * pushed messages and acknowledges them in batches like `clawlink listen`. Every id the relay
- * confirmed to a sender must arrive exactly once. Senders stop at a window of messages sent but not
- * yet received, so the receiver's queue never reaches --max-queue and nothing is rejected with 429.
+ * confirmed to a sender must arrive exactly once (scripts/_tally.ts). Senders stop at a window of
+ * messages sent but not yet received, so the receiver's queue never reaches --max-queue and nothing is
+ * rejected with 429. The bare forwarder runs under the same clients, so its figure is the harness's
+ * ceiling as much as the server's; the clients' CPU per message is printed with every run.
  */
 import { join } from "node:path";
 import { cpuMeter, fmtCpu, fmtCpuPerOp, selfCpuMeter } from "./_machine";
@@ -10,6 +12,7 @@ import { idOf, openRaw } from "./_rawws";
 import { registerAgents, spawnBaseline, spawnRelay, tempHome, type ServerProcess } from "./_relay";
 import { verdict, type BenchContext, type Figure } from "./_report";
 import { fmtInt } from "./_stats";
+import { Tally } from "./_tally";
 import { Acker, bearer, openStd, wsUrl, type Peer, type TextHandler } from "./_ws";
 
 const TARGET_MPS = 150_000;
@@ -69,10 +72,8 @@ function pushedIds(text: string): string[] | undefined {
 
 /** `batch` > 1: senders put that many messages in each frame, and every client asks for `messages` frames. */
 async function runPush(server: ServerProcess, open: Opener, to: string, kind: Kind, ctx: BenchContext, batch = 1): Promise<PushResult | undefined> {
-  const seen = new Set<string>();
-  const confirmed = new Set<string>();
+  const tally = new Tally();
   const rejected: Record<string, number> = {};
-  let duplicated = 0;
   let sent = 0;
   let answered = 0;
   let counted = 0;
@@ -81,7 +82,7 @@ async function runPush(server: ServerProcess, open: Opener, to: string, kind: Ki
   let settle = () => {};
   // Done when every send is answered and every confirmed message has arrived.
   const check = () => {
-    if (!sending && answered === sent && seen.size >= confirmed.size) settle();
+    if (!sending && answered === sent && tally.waiting === 0) settle();
   };
 
   // Ackers are made once their socket is open; no message arrives before the first send.
@@ -90,8 +91,7 @@ async function runPush(server: ServerProcess, open: Opener, to: string, kind: Ki
     const ids = pushedIds(text);
     if (!ids) return;
     for (const id of ids) {
-      if (seen.has(id)) duplicated++;
-      else seen.add(id);
+      tally.arrive(id);
       acker.add(id);
     }
     if (counting) counted += ids.length;
@@ -115,16 +115,16 @@ async function runPush(server: ServerProcess, open: Opener, to: string, kind: Ki
     const ws = await open(`sender-${i}`, (text) => {
       if (text.startsWith(SENT)) {
         if (batch > 1 && !text.includes('"error"')) {
-          for (const id of scanIds(text)) confirmed.add(id);
+          for (const id of scanIds(text)) tally.confirm(id);
           answered += batch;
         } else if (batch > 1) {
           for (const r of (JSON.parse(text) as { results: { id?: string; error?: { code: string } }[] }).results) {
-            if (r.id) confirmed.add(r.id);
+            if (r.id) tally.confirm(r.id);
             else rejected[r.error!.code] = (rejected[r.error!.code] ?? 0) + 1;
             answered++;
           }
         } else {
-          confirmed.add(idOf(text)!);
+          tally.confirm(idOf(text)!);
           answered++;
         }
       } else if (text.startsWith(MESSAGE) || text.startsWith(MESSAGES)) {
@@ -149,7 +149,7 @@ async function runPush(server: ServerProcess, open: Opener, to: string, kind: Ki
   const batchFrame = `{"op":"send","ref":"batch","messages":[${Array.from({ length: batch }, () => body).join(",")}]}`;
   let turn = 0;
   function fill() {
-    while (sending && sent - seen.size < WINDOW) {
+    while (sending && sent - tally.arrivals < WINDOW) {
       if (batch > 1) {
         senders[turn++ % SENDERS]!.send(batchFrame);
         sent += batch;
@@ -183,16 +183,13 @@ async function runPush(server: ServerProcess, open: Opener, to: string, kind: Ki
   for (const a of senderAckers) a.stop();
   await Promise.all([receiver, ...senders].map((p) => p.close()));
 
-  let lost = 0;
-  for (const id of confirmed) if (!seen.has(id)) lost++;
-  let unexpected = 0;
-  for (const id of seen) if (!confirmed.has(id)) unexpected++;
-  return { rate: counted / seconds, sent, lost, duplicated, unexpected, rejected, serverCpu: cpu.server, clientCpu: cpu.client };
+  return { rate: counted / seconds, sent, ...tally.result(), rejected, serverCpu: cpu.server, clientCpu: cpu.client };
 }
 
 const describe = (r: PushResult) =>
   `${fmtInt(r.rate)} msg/s received; ${fmtInt(r.sent)} sent, ${r.lost} lost, ${r.duplicated} duplicated, ${r.unexpected} unexpected, ` +
-  `${Object.keys(r.rejected).length ? `rejected ${JSON.stringify(r.rejected)}` : "0 rejected"}; cpu ${fmtCpu("server", r.serverCpu)}, ${fmtCpu("clients", r.clientCpu)}; server ${fmtCpuPerOp(r.serverCpu, r.rate, "msg")}`;
+  `${Object.keys(r.rejected).length ? `rejected ${JSON.stringify(r.rejected)}` : "0 rejected"}; cpu ${fmtCpu("server", r.serverCpu)}, ${fmtCpu("clients", r.clientCpu)}; ` +
+  `server ${fmtCpuPerOp(r.serverCpu, r.rate, "msg")}; clients ${fmtCpuPerOp(r.clientCpu, r.rate, "msg")}`;
 
 interface Run {
   kind: Kind;

@@ -1,15 +1,17 @@
 /**
  * This process's connections and long polls. Delivery reacts to bus events: messages waiting for an
- * agent are claimed from the store (which puts them in flight) and pushed to its sockets here; a
- * changed task is read again and pushed to its watchers. It calls only the store and the bus.
+ * agent are claimed from the store (which puts them in flight) and pushed to its sockets here, long
+ * polls are woken, and a changed task goes to its watchers (`watches.ts`). It calls only the store and the bus.
  */
 import { ClawlinkError } from "../../errors";
-import type { Message, ResponseMessage, Task } from "../../protocol/schemas";
+import type { Message } from "../../protocol/schemas";
 import type { Bus, BusEvent } from "../bus/port";
 import type { Clock } from "../clock";
-import { NO_EFFECTS, type AgentRecord, type Effects, type Room, type Store, type TaskRecord, type Want } from "../store/port";
+import { NO_EFFECTS, type AgentRecord, type Effects, type Room, type Store, type Want } from "../store/port";
 import { announce } from "./announce";
-import { finalResponse, holderView, taskView } from "./views";
+import { TaskWatches, type TaskWatcher } from "./watches";
+
+export type { TaskWatcher };
 
 /** How many times, a second apart, a closed socket is detached while the store is away. */
 const DETACH_ATTEMPTS = 300;
@@ -24,12 +26,6 @@ export interface Sink {
   push(msg: Message): number;
   /** Several at once (a batch frame); returns how many it took, and whether the socket is now backed up. */
   pushMany?(msgs: readonly Message[]): { taken: number; full: boolean };
-  close(code: number, reason: string): void;
-}
-
-/** Pushes task snapshots to a `delegate --wait`. */
-export interface TaskWatcher {
-  push(task: Task, response: ResponseMessage | null): void;
   close(code: number, reason: string): void;
 }
 
@@ -55,13 +51,6 @@ interface Pump {
   running: boolean;
   again: boolean;
   turn: number;
-}
-
-interface Watch {
-  readonly agent: string;
-  readonly watcher: TaskWatcher;
-  /** The last snapshot pushed, so an event that changed nothing it shows pushes nothing. */
-  shown: string;
 }
 
 /** A connection attached through `Delivery.connect`. */
@@ -91,7 +80,7 @@ export class Delivery {
   /** Pumps kicked and agents' long polls to wake in this turn of the event loop, started at its end. */
   private due: { pumps: Set<Pump>; wake: Set<string> } | undefined;
   private waiters = new Map<string, Set<() => void>>();
-  private watches = new Map<string, Set<Watch>>();
+  private watches: TaskWatches;
   private batch: number;
   private instance: string;
   private conns = 0;
@@ -104,6 +93,7 @@ export class Delivery {
   ) {
     this.batch = opts.batch ?? 128;
     this.instance = opts.instance;
+    this.watches = new TaskWatches(store, clock, opts.staleAfterMs);
     bus.subscribe((e) => this.on(e));
   }
 
@@ -118,7 +108,7 @@ export class Delivery {
         return;
       }
       case "task":
-        if (this.watches.has(e.id)) void this.refresh(e.id).catch(this.fail);
+        if (this.watches.has(e.id)) void this.watches.refresh(e.id).catch(this.fail);
         return;
       case "unregistered":
         // 4009: the agent lost its name to the identity that held it before a restart; its client must not register it again.
@@ -364,19 +354,12 @@ export class Delivery {
         l.sink.close(code, reason);
       }
     }
-    for (const [taskId, set] of this.watches) {
-      for (const w of set) {
-        if (w.agent !== agent) continue;
-        set.delete(w);
-        w.watcher.close(code, reason);
-      }
-      if (set.size === 0) this.watches.delete(taskId);
-    }
+    this.watches.close(agent, code, reason);
   }
 
   /** Closes every socket and task watch (the store they stood on was emptied); long polls wake and find nothing. */
   closeAll(code: number, reason: string) {
-    for (const agent of new Set([...this.pumps.keys(), ...[...this.watches.values()].flatMap((set) => [...set].map((w) => w.agent))])) this.closeAgent(agent, code, reason);
+    for (const agent of new Set([...this.pumps.keys(), ...this.watches.agents()])) this.closeAgent(agent, code, reason);
     for (const [agent, waiting] of this.waiters) {
       this.waiters.delete(agent);
       for (const wake of waiting) wake();
@@ -403,7 +386,7 @@ export class Delivery {
       this.waiters.delete(agent);
       for (const wake of waiting) wake();
     }
-    for (const taskId of this.watches.keys()) void this.refresh(taskId).catch(this.fail);
+    this.watches.refreshAll(this.fail);
   }
 
   // ---------------------------------------------------------------- polls
@@ -471,36 +454,8 @@ export class Delivery {
   // ---------------------------------------------------------------- task watches
 
   /** Follows a task: its snapshot now and on every change; returns the unwatch. */
-  async watch(agent: string, taskId: string, watcher: TaskWatcher): Promise<() => void> {
-    const w: Watch = { agent, watcher, shown: "" };
-    let set = this.watches.get(taskId);
-    if (!set) this.watches.set(taskId, (set = new Set()));
-    set.add(w);
-    await this.refresh(taskId);
-    return () => {
-      const s = this.watches.get(taskId);
-      if (s?.delete(w) && s.size === 0) this.watches.delete(taskId);
-    };
-  }
-
-  private async refresh(taskId: string) {
-    const task = await this.store.getTask(taskId);
-    const set = this.watches.get(taskId);
-    if (!task || !set) return;
-    // A new note changes neither the state nor the history, and may land in the same millisecond.
-    const shown = `${task.history.length}:${task.historyDropped ?? 0}:${task.updatedAt}:${task.state}:${task.note ?? ""}`;
-    let view: Task | undefined;
-    for (const w of set) {
-      if (w.shown === shown) continue;
-      w.shown = shown;
-      view ??= taskView(task, await this.holder(task));
-      w.watcher.push(view, finalResponse(task));
-    }
-  }
-
-  private async holder(task: TaskRecord) {
-    const rec = task.to === null ? undefined : await this.store.getAgent(task.to);
-    return rec ? holderView(rec, this.clock(), this.opts.staleAfterMs) : null;
+  watch(agent: string, taskId: string, watcher: TaskWatcher): Promise<() => void> {
+    return this.watches.watch(agent, taskId, watcher);
   }
 
   // ---------------------------------------------------------------- sweeps

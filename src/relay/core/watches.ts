@@ -1,0 +1,95 @@
+/**
+ * This process's task watches (`delegate --wait`, A2A streams): each is pushed its task's snapshot
+ * at once and again whenever a bus event says the task changed and the change shows.
+ */
+import type { ResponseMessage, Task } from "../../protocol/schemas";
+import type { Clock } from "../clock";
+import type { Store, TaskRecord } from "../store/port";
+import { finalResponse, holderView, taskView } from "./views";
+
+/** Pushes task snapshots to a `delegate --wait`. */
+export interface TaskWatcher {
+  push(task: Task, response: ResponseMessage | null): void;
+  close(code: number, reason: string): void;
+}
+
+interface Watch {
+  readonly agent: string;
+  readonly watcher: TaskWatcher;
+  /** The last snapshot pushed, so an event that changed nothing it shows pushes nothing. */
+  shown: string;
+}
+
+export class TaskWatches {
+  private byTask = new Map<string, Set<Watch>>();
+
+  constructor(
+    private store: Store,
+    private clock: Clock,
+    /** An agent not seen for this long is stale (as a task's holder shows it). */
+    private staleAfterMs: number,
+  ) {}
+
+  /** Follows a task: its snapshot now and on every change; returns the unwatch. */
+  async watch(agent: string, taskId: string, watcher: TaskWatcher): Promise<() => void> {
+    const w: Watch = { agent, watcher, shown: "" };
+    let set = this.byTask.get(taskId);
+    if (!set) this.byTask.set(taskId, (set = new Set()));
+    set.add(w);
+    await this.refresh(taskId);
+    return () => {
+      const s = this.byTask.get(taskId);
+      if (s?.delete(w) && s.size === 0) this.byTask.delete(taskId);
+    };
+  }
+
+  /** Whether anyone here follows the task. */
+  has(taskId: string): boolean {
+    return this.byTask.has(taskId);
+  }
+
+  /** The agents following a task here. */
+  agents(): Set<string> {
+    const out = new Set<string>();
+    for (const set of this.byTask.values()) for (const w of set) out.add(w.agent);
+    return out;
+  }
+
+  /** Reads the task again and pushes it to whoever has not been shown it as it is. */
+  async refresh(taskId: string) {
+    const task = await this.store.getTask(taskId);
+    const set = this.byTask.get(taskId);
+    if (!task || !set) return;
+    // A new note changes neither the state nor the history, and may land in the same millisecond.
+    const shown = `${task.history.length}:${task.historyDropped ?? 0}:${task.updatedAt}:${task.state}:${task.note ?? ""}`;
+    let view: Task | undefined;
+    for (const w of set) {
+      if (w.shown === shown) continue;
+      w.shown = shown;
+      view ??= taskView(task, await this.holder(task));
+      w.watcher.push(view, finalResponse(task));
+    }
+  }
+
+  /** Every watched task, read again (after the store undid a failed commit). */
+  refreshAll(onError: (err: unknown) => void) {
+    for (const taskId of this.byTask.keys()) void this.refresh(taskId).catch(onError);
+  }
+
+  /** Closes every watch of an agent that is gone. */
+  close(agent: string, code: number, reason: string) {
+    for (const [taskId, set] of this.byTask) {
+      for (const w of set) {
+        if (w.agent !== agent) continue;
+        set.delete(w);
+        w.watcher.close(code, reason);
+      }
+      if (set.size === 0) this.byTask.delete(taskId);
+    }
+  }
+
+  private async holder(task: TaskRecord) {
+    const rec = task.to === null ? undefined : await this.store.getAgent(task.to);
+    return rec ? holderView(rec, this.clock(), this.staleAfterMs) : null;
+  }
+}

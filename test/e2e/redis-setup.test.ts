@@ -76,13 +76,19 @@ if (!redisMissing("test/e2e/redis-setup.test.ts")) {
       expect(r.stderr).toContain("the relays on this Redis (prefix open:) take no token, and this relay was given one");
     });
 
-    test("a relay with another token that re-made an emptied team's marker is told it is not the team's and stops with exit 2; the running relays keep theirs", async () => {
+    /** A relay of the team with TOKEN on `prefix`, and Redis emptied right after its heartbeat, so another relay can join before its next one. */
+    async function wipedUnderRunningRelay(prefix: string) {
       const cli = (...args: string[]) => Bun.spawnSync(["redis-cli", "-p", String(redis.port), ...args]).stdout.toString().trim();
-      const running = await spawnRelay(["--redis", redis.url, "--redis-prefix", "wipe:"], { CLAWLINK_TOKEN: TOKEN });
-      // Empty the store right after the running relay's heartbeat, so the other relay joins before its next one.
-      const beat = cli("ZSCORE", "wipe:relays", cli("ZRANGE", "wipe:relays", "0", "0"));
-      await eventually(() => cli("ZSCORE", "wipe:relays", cli("ZRANGE", "wipe:relays", "0", "0")) !== beat, 10_000);
+      const running = await spawnRelay(["--redis", redis.url, "--redis-prefix", prefix], { CLAWLINK_TOKEN: TOKEN });
+      const beatOf = () => cli("ZSCORE", `${prefix}relays`, cli("ZRANGE", `${prefix}relays`, "0", "0"));
+      const beat = beatOf();
+      await eventually(() => beatOf() !== beat, 10_000);
       cli("FLUSHALL");
+      return running;
+    }
+
+    test("a relay with another token that re-made an emptied team's marker is told it is not the team's and stops with exit 2; the running relays keep theirs", async () => {
+      const running = await wipedUnderRunningRelay("wipe:");
       const stranger = await spawnRelay(["--redis", redis.url, "--redis-prefix", "wipe:"], { CLAWLINK_TOKEN: `${TOKEN}-other` });
       await running.relay.waitFor(/lost this team's keys/, 15_000);
       const code = await stranger.relay.proc.exited;
@@ -100,11 +106,7 @@ if (!redisMissing("test/e2e/redis-setup.test.ts")) {
     }, 40_000);
 
     test("an agent that joined without the token through a relay that re-made an emptied team's marker leaves with that relay", async () => {
-      const cli = (...args: string[]) => Bun.spawnSync(["redis-cli", "-p", String(redis.port), ...args]).stdout.toString().trim();
-      const running = await spawnRelay(["--redis", redis.url, "--redis-prefix", "wipe2:"], { CLAWLINK_TOKEN: TOKEN });
-      const beat = cli("ZSCORE", "wipe2:relays", cli("ZRANGE", "wipe2:relays", "0", "0"));
-      await eventually(() => cli("ZSCORE", "wipe2:relays", cli("ZRANGE", "wipe2:relays", "0", "0")) !== beat, 10_000);
-      cli("FLUSHALL");
+      const running = await wipedUnderRunningRelay("wipe2:");
       // A relay without a token takes the emptied store for a tokenless team until the running relay's next heartbeat.
       const stranger = await spawnRelay(["--redis", redis.url, "--redis-prefix", "wipe2:"]);
       const joined = await fetch(`${stranger.url}/v1/agents`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "mallory" }) });

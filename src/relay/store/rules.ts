@@ -51,7 +51,7 @@ export const isFinal = (state: TaskState) => FINAL.has(state);
 let queuedNote = { name: "", note: "" };
 
 export const notes = {
-  queuedFor: (name: string) => (queuedNote.name === name && queuedNote.note !== "" ? queuedNote.note : (queuedNote = { name, note: `for ${name}` }).note),
+  queuedFor: (name: string) => (queuedNote.name === name ? queuedNote.note : (queuedNote = { name, note: `for ${name}` }).note),
   waitingFor: (cap: string) => `waiting for an agent with ${cap}`,
   attempt: (n: number) => `attempt ${n}`,
   leaseRanOut: (leaseS: number) => `lease of ${leaseS}s ran out before an ack; queued again`,

@@ -1,15 +1,24 @@
 -- Task records: `t` (id -> record; its context apart, in `ctx`, as sent), `tl:<agent>` (its tasks, sent
--- or held, all scored 0 so they sort by id: a page is one ZRANGEBYLEX), `hd:<agent>` (the unfinished tasks it holds) with `held` (their count, by agent), `unassigned`
+-- or held, all scored 0 so they sort by id: a page is one ZRANGEBYLEX), `hw:<agent>` and `hd:<agent>` (the
+-- unfinished tasks it holds: waiting for it by name, and the rest) with `held` (their count, by agent), `unassigned`
 -- and `ttl` (by deadline), `fin` (finished, by when), `recent` (by last change), `idem` (sender + key -> id),
 -- `states` (counts), `w` (what each kept task weighs) with `finbytes` (the finished ones' total).
-local function held_add(agent, id)
-  if redis.call("SADD", key("hd", agent), id) == 1 then redis.call("HINCRBY", key("held"), agent, 1) end
+
+-- A task queued for its holder by name waits however long the holder is gone (rules.ts: lost), so it is
+-- kept in `hw`, which the reclaim sweep never reads: a backlog for an agent offline costs the sweep nothing.
+local function held_in(state, t)
+  if state == "queued" and not has(t.cap) then return "hw" end
+  return "hd"
 end
 
-local function held_del(agent, id)
-  if redis.call("SREM", key("hd", agent), id) == 1 and redis.call("HINCRBY", key("held"), agent, -1) <= 0 then
-    redis.call("HDEL", key("held"), agent)
-  end
+local function held_add(agent, id, set)
+  if redis.call("SADD", key(set, agent), id) == 1 then redis.call("HINCRBY", key("held"), agent, 1) end
+end
+
+-- A task found in the other set (kept before `hw` existed) is taken from there.
+local function held_del(agent, id, set)
+  if redis.call("SREM", key(set, agent), id) == 0 and redis.call("SREM", key(set == "hw" and "hd" or "hw", agent), id) == 0 then return end
+  if redis.call("HINCRBY", key("held"), agent, -1) <= 0 then redis.call("HDEL", key("held"), agent) end
 end
 
 local function put_task(t)
@@ -67,7 +76,7 @@ local function add_task(t)
     return
   end
   if has(t.to) then
-    held_add(t.to, t.id)
+    held_add(t.to, t.id, held_in(t.state, t))
   elseif t.state == "queued" then
     redis.call("ZADD", key("unassigned"), t.createdAt, t.id)
   end
@@ -81,20 +90,24 @@ local function book(state, to, t)
     redis.call("HINCRBY", key("states"), t.state, 1)
   end
   redis.call("ZADD", key("recent"), t.updatedAt, t.id)
+  local was, is = held_in(state, t), held_in(t.state, t)
   if to ~= t.to and not FINAL[state] then
-    if has(to) then held_del(to, t.id) end
+    if has(to) then held_del(to, t.id, was) end
     if has(t.to) then
       redis.call("ZREM", key("unassigned"), t.id)
       redis.call("ZADD", key("tl", t.to), 0, t.id)
-      held_add(t.to, t.id)
+      held_add(t.to, t.id, is)
     elseif t.state == "queued" then
       redis.call("ZADD", key("unassigned"), t.createdAt, t.id)
     end
+  elseif has(to) and was ~= is and not FINAL[state] and not FINAL[t.state] then
+    -- Handed out, or queued again for its holder.
+    redis.call("SMOVE", key(was, to), key(is, to), t.id)
   end
   if not FINAL[state] and FINAL[t.state] then
     redis.call("ZREM", key("ttl"), t.id)
     redis.call("ZREM", key("unassigned"), t.id)
-    if has(t.to) then held_del(t.to, t.id) end
+    if has(t.to) then held_del(t.to, t.id, to == t.to and was or is) end
     redis.call("ZADD", key("fin"), t.updatedAt, t.id)
   end
 end
@@ -160,15 +173,15 @@ local function drop(id, now, note, room)
   redis.call("DEL", key("q", id), key("m", id), key("body", id), key("fl", id))
   redis.call("HDEL", key("pins"), id)
   redis.call("HDEL", key("ea"), id)
-  -- Only the unfinished tasks it holds (`hd`), not every task it ever sent or held.
-  local holding = redis.call("SMEMBERS", key("hd", id))
+  -- Only the unfinished tasks it holds (`hd`, `hw`), not every task it ever sent or held.
+  local holding = redis.call("SUNION", key("hd", id), key("hw", id))
   table.sort(holding)
   for _, tid in ipairs(holding) do
     local t = get_task(tid)
     if t and t.to == id and not FINAL[t.state] then change(t, { state = "failed", note = "assignee left: " .. note, at = now }, room) end
   end
   redis.call("HDEL", key("held"), id)
-  redis.call("DEL", key("hd", id))
+  redis.call("DEL", key("hd", id), key("hw", id))
   return agent
 end
 

@@ -79,6 +79,7 @@ for _, hid in ipairs(holders) do
   if #out >= A.limit then break end
   local h = get_agent(hid)
   if h and #h.conns == 0 then
+    -- Not `hw`: a task queued for it by name waits for it (_tasks.lua: held_in).
     local ids = redis.call("SMEMBERS", key("hd", hid))
     table.sort(ids)
     for _, id in ipairs(ids) do

@@ -1,5 +1,7 @@
-/** How the Redis store keeps tasks: the sets of what each agent holds. */
+/** How the Redis store makes and keeps tasks: tasks sent in one turn made by one script call, and the sets of what each agent holds. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { RedisBus } from "../../src/relay/bus/redis";
+import type { BusEvent } from "../../src/relay/bus/port";
 import { RedisStore } from "../../src/relay/store/redis/store";
 import { redisMissing, startRedis, type TestRedis } from "../_redis";
 
@@ -7,6 +9,8 @@ const T0 = 10_000_000;
 const rules = { staleBefore: 0, maxAgents: 10, takeOver: true, allowNew: true, note: "", room: {} };
 const agent = (id: string) => ({ id, name: id, caps: [], description: "", machine: "", secretHash: `h-${id}` });
 const task = (id: string, to: string, idempotencyKey: string | null = null) => ({ id, from: "a", to, cap: null, task: "say hi", context: { n: id }, priority: "normal" as const, leaseS: 30, ttlS: null, createdAt: T0, idempotencyKey });
+/** How many times the server ran `command` so far (INFO commandstats). */
+const calls = async (s: RedisStore, command: string) => Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec((await s.client.send("INFO", ["commandstats"])) as string)?.[1] ?? 0);
 
 describe.skipIf(redisMissing("test/unit/redis-tasks.test.ts") !== null)("redis store: tasks", () => {
   let redis: TestRedis;
@@ -14,6 +18,46 @@ describe.skipIf(redisMissing("test/unit/redis-tasks.test.ts") !== null)("redis s
     redis = await startRedis();
   });
   afterAll(() => redis?.stop());
+
+  test("tasks sent in one turn are made by one script call, each with its own answer as if sent alone, and told in one PUBLISH", async () => {
+    const s = await new RedisStore(redis.url, { prefix: "batch:" }).open();
+    const [here, there] = await Promise.all([new RedisBus(redis.url, "batch:").open(), new RedisBus(redis.url, "batch:").open()]);
+    s.publishAs(here.origin);
+    const heard: BusEvent[] = [];
+    there.subscribe((e) => heard.push(e));
+    await s.claimName(agent("a"), T0, rules);
+    await s.claimName(agent("b"), T0, rules);
+    const [scripts, published] = [await calls(s, "evalsha"), await calls(s, "publish")];
+    // b's queue holds 3: the sixth task finds it full, after a duplicate and an unknown recipient in between.
+    const room = { maxQueue: 3 };
+    const [t1, t2, t3, t4, t5, t6] = await Promise.all([
+      s.createTask(task("t_1", "b", "k"), room),
+      s.createTask(task("t_2", "b", "k"), room),
+      s.createTask(task("t_3", "nobody"), room),
+      s.createTask(task("t_4", "b"), room),
+      s.createTask(task("t_5", "b"), room),
+      s.createTask(task("t_6", "b"), room),
+    ]);
+    expect(t1).toMatchObject({ ok: true, duplicate: false, task: { id: "t_1", to: "b", state: "queued", context: { n: "t_1" } } });
+    expect(t2).toMatchObject({ ok: true, duplicate: true, task: { id: "t_1", context: { n: "t_1" } } });
+    expect(t3).toEqual({ ok: false, refused: "unknown_agent" });
+    expect(t4).toMatchObject({ ok: true, duplicate: false, task: { id: "t_4" } });
+    expect(t5).toMatchObject({ ok: true, duplicate: false, task: { id: "t_5" } });
+    expect(t6).toMatchObject({ ok: false, refused: "queue_full", waiting: 3, name: "b" });
+    // Each made task's effects are its own message, already told.
+    for (const [r, id] of [[t1, "t_1"], [t4, "t_4"], [t5, "t_5"]] as const) {
+      if (!r.ok) throw new Error(r.refused);
+      expect(r.effects.sent).toBe(true);
+      expect(r.effects.messages.map((m) => m.msg.id)).toEqual([id]);
+    }
+    expect((await calls(s, "evalsha")) - scripts).toBe(1);
+    expect((await calls(s, "publish")) - published).toBe(1);
+    for (let i = 0; i < 100 && heard.length < 3; i++) await Bun.sleep(10);
+    expect(heard.map((e) => (e.type === "queued" ? e.message?.id : e.type))).toEqual(["t_1", "t_4", "t_5"]);
+    expect(await s.countWaiting("b")).toBe(3);
+    expect((await s.getTask("t_6")) ?? null).toBeNull();
+    await Promise.all([s.close(), here.close(), there.close()]);
+  });
 
   test("a task queued for its holder by name is kept apart from what the reclaim sweep reads, until it is handed out; the count of held tasks stays right", async () => {
     const s = await new RedisStore(redis.url, { prefix: "held:" }).open();

@@ -18,6 +18,7 @@ import claimName from "./lua/claim_name.lua" with { type: "text" };
 import claimNext from "./lua/claim_next.lua" with { type: "text" };
 import clearTaskMessages from "./lua/clear_task_messages.lua" with { type: "text" };
 import createTask from "./lua/create_task.lua" with { type: "text" };
+import createTasks from "./lua/create_tasks.lua" with { type: "text" };
 import deleteFileIf from "./lua/delete_file_if.lua" with { type: "text" };
 import detachConnection from "./lua/detach_connection.lua" with { type: "text" };
 import enqueueIfRoom from "./lua/enqueue_if_room.lua" with { type: "text" };
@@ -52,6 +53,8 @@ const OPERATIONS = {
   claim_next: claimNext,
   clear_task_messages: clearTaskMessages,
   create_task: createTask,
+  // Runs create_task.lua as a function, once per item (group commit: `RedisStore.createTask`).
+  create_tasks: `local function create_task()\n${createTask}\nend\n${createTasks}`,
   delete_file_if: deleteFileIf,
   detach_connection: detachConnection,
   enqueue_if_room: enqueueIfRoom,

@@ -47,7 +47,11 @@ import {
 import { frozen, frozenTask } from "../rules";
 import { agentOf, agentOrNone, countsOf, effectsOf, entryOf, list, metaOf, taskOf, type RawAgent, type RawFx, type RawTask, type RawVersion } from "./_decode";
 import { RedisConnection, redactUrl } from "./connection";
+import { Batcher } from "./batcher";
 import { runScript, type Operation } from "./scripts";
+
+/** What `create_task` answers. */
+type CreateReply = { ok: boolean; task?: RawTask; duplicate?: boolean; to?: string | null; note?: string; delivered?: boolean; fx?: RawFx };
 
 export { redactUrl } from "./connection";
 
@@ -96,6 +100,12 @@ export class RedisStore implements Store {
   private guard<T>(call: () => Promise<T>, bytes?: number): Promise<T> {
     return this.conn.guard(call, bytes);
   }
+
+  /**
+   * Tasks sent in one turn of the event loop are made by one script call (group commit): each as it
+   * would be alone, in the order sent, with its own answer; one alone goes as `create_task`.
+   */
+  private created = new Batcher<object, CreateReply>(async (items) => (items.length === 1 ? [await this.run<CreateReply>("create_task", items[0]!)] : this.run<CreateReply[]>("create_tasks", { items })));
 
   private run<T>(op: Operation, args: object): Promise<T> {
     return this.guard(() => runScript<T>(this.client, op, this.prefix, args, this.origin));
@@ -288,7 +298,7 @@ export class RedisStore implements Store {
   async createTask(task: NewTask, room: Room): Promise<Created> {
     const { context, ...rest } = task;
     const args = { task: { ...rest, _iso: iso(task.createdAt) }, ctx: JSON.stringify(context), toIsId: task.to !== null && AGENT_ID_RE.test(task.to), room, flyAt: task.createdAt, ...this.stamp(task.createdAt) };
-    const r = await this.run<{ ok: boolean; task?: RawTask; duplicate?: boolean; to?: string | null; note?: string; delivered?: boolean; fx?: RawFx }>("create_task", args);
+    const r = await this.created.add(args);
     if (!r.ok) return r as Created;
     if (r.duplicate) return { ok: true, task: taskOf(r.task!), duplicate: true, effects: effectsOf(r.fx) };
     // The record as the script kept it, from what was sent and the holder and first note it answers with.

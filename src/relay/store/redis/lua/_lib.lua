@@ -59,19 +59,26 @@ local function new_mid()
   return A.mid .. tail
 end
 
+-- Events a batch of operations (create_tasks.lua) collects instead of publishing each: one PUBLISH for all.
+local BATCH = nil
+
+local function publish(es)
+  redis.call("PUBLISH", key("bus"), '{"o":' .. cjson.encode(BUS) .. ',"es":[' .. table.concat(es, ",") .. "]}")
+end
+
 -- Tells the other relays what changed in the same step, as the caller's bus would (one PUBLISH of
 -- every event on its channel, `bus.ts`), so telling them costs no round trip of its own; the
 -- Effects say they were sent, and the caller's bus only tells its own process.
 local function told()
   if BUS == "" or (#FX.m == 0 and #FX.q == 0 and #FX.t == 0) then return FX end
-  local es = {}
+  local es = BATCH or {}
   for _, m in ipairs(FX.m) do
     local conn = m[4] and ',"conn":' .. cjson.encode(m[4]) or ""
     table.insert(es, '{"type":"queued","agent":' .. cjson.encode(m[1]) .. ',"priority":' .. cjson.encode(m[2]) .. conn .. ',"message":' .. m[3] .. "}")
   end
   for _, agent in ipairs(FX.q) do table.insert(es, '{"type":"queued","agent":' .. cjson.encode(agent) .. "}") end
   for _, id in ipairs(FX.t) do table.insert(es, '{"type":"task","id":' .. cjson.encode(id) .. "}") end
-  redis.call("PUBLISH", key("bus"), '{"o":' .. cjson.encode(BUS) .. ',"es":[' .. table.concat(es, ",") .. "]}")
+  if not BATCH then publish(es) end
   FX.sent = true
   return FX
 end

@@ -68,6 +68,24 @@ describe.skipIf(redisMissing("test/unit/redis-delivery.test.ts") !== null)("deli
     expect([a.claims, b.claims]).toEqual([[], []]);
   });
 
+  test("a broadcast sent on one relay and the reply to it reach sockets on the other, with no claim", async () => {
+    const { a, b, boss, worker } = await team();
+    const [bossSink, workerSink] = [sink(), sink()];
+    a.relay.connect(boss, bossSink);
+    b.relay.connect(worker, workerSink);
+    await until(() => bossSink.opened !== null && workerSink.opened !== null);
+    await Bun.sleep(50);
+    a.claims.length = b.claims.length = 0;
+    await a.relay.send(boss, v.parse(SendMessage, { type: "broadcast", content: "who is free?" }));
+    await until(() => workerSink.got.length === 1);
+    const asked = workerSink.got[0]!;
+    expect(asked).toMatchObject({ type: "broadcast", content: "who is free?" });
+    await b.relay.send(worker, v.parse(SendMessage, { type: "response", to: "boss", in_reply_to: asked.id, status: "completed", result: "me" }));
+    await until(() => bossSink.got.length === 1);
+    expect(bossSink.got[0]).toMatchObject({ type: "response", in_reply_to: asked.id, result: "me" });
+    expect([a.claims, b.claims]).toEqual([[], []]);
+  });
+
   test("one the socket cannot take now goes back to the queue, and out again once the socket drains", async () => {
     const { a, b, boss, worker } = await team();
     // Takes one message, then reports its buffer full.

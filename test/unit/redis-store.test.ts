@@ -240,6 +240,29 @@ describe.skipIf(redisMissing("test/unit/redis-store.test.ts") !== null)("redis s
       await s.close();
     });
 
+    test("so do a reply, a batch of replies and a broadcast, each in flight from when it was sent", async () => {
+      const s = await open();
+      await s.claimName(agent("a"), T0, rules);
+      await s.claimName(agent("b"), T0, rules);
+      await s.attachConnection("a", "ra.1", T0, 1000);
+      const at = new Date(T0).toISOString();
+      const one = await s.enqueueIfRoom({ to: "a", priority: "normal", msg: { ...reply("m_1"), to: "a", created_at: at } }, {});
+      if (!one.ok) throw new Error(one.refused);
+      expect(one.effects.messages.map((m) => [m.msg.id, m.conn])).toEqual([["m_1", "ra.1"]]);
+      expect((await s.claimNext("a", "ra.1", T0 + 1, ACK)).messages).toEqual([]);
+      expect(await s.ack("a", ["m_1"])).toBe(1);
+      const many = await s.enqueueMany([{ to: "a", priority: "normal", msg: { ...reply("m_2"), to: "a", created_at: at } }], {});
+      expect(many.effects.messages.map((m) => [m.msg.id, m.conn])).toEqual([["m_2", "ra.1"]]);
+      expect(await s.ack("a", ["m_2"])).toBe(1);
+      const all = await s.broadcast({ ...broadcast("m_3").msg, created_at: at }, "b", {});
+      expect(all.effects.messages.map((m) => [m.to, m.msg.id, m.conn])).toEqual([["a", "m_3", "ra.1"]]);
+      // Its lease is the socket's ack window from when it was sent.
+      expect((await s.requeueExpired(T0 + 999, 100, {})).requeued).toBe(0);
+      expect((await s.requeueExpired(T0 + 1001, 100, {})).requeued).toBe(1);
+      expect((await s.claimNext("a", null, T0 + 1002, ACK)).messages.map((m) => m.id)).toEqual(["m_3"]);
+      await s.close();
+    });
+
     test("one in flight on it whose lease ran out is queued again", async () => {
       const s = await open();
       await sent(s, { conn: "ra.1", eagerMs: 1000 });

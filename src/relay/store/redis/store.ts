@@ -65,6 +65,15 @@ export interface RedisStoreOptions {
   prefix?: string;
 }
 
+/**
+ * When messages just sent go in flight if the store hands them out as it queues them (`attachConnection`'s
+ * `eagerMs`): when they were sent, by the relay's clock; none (they wait for a claim) when that is unknown.
+ */
+const flyAt = (entries: readonly { ca: number }[]) => {
+  const at = Math.max(...entries.map((e) => e.ca));
+  return Number.isFinite(at) ? at : null;
+};
+
 export class RedisStore implements Store {
   private conn: RedisConnection;
   readonly prefix: string;
@@ -180,20 +189,23 @@ export class RedisStore implements Store {
   // ---------------------------------------------------------------- messages
 
   async enqueueIfRoom(entry: NewEntry, room: Room): Promise<Enqueued> {
-    const r = await this.run<{ ok: boolean; fx?: RawFx }>("enqueue_if_room", { entry: entryOf(entry), room });
+    const e = entryOf(entry);
+    const r = await this.run<{ ok: boolean; fx?: RawFx }>("enqueue_if_room", { entry: e, room, flyAt: flyAt([e]) });
     if (!r.ok) return r as Enqueued;
     return { ok: true, id: entry.msg.id, effects: effectsOf(r.fx) };
   }
 
   async enqueueMany(entries: readonly NewEntry[], room: Room) {
     if (entries.length === 0) return { results: [], effects: NO_EFFECTS };
-    const r = await this.run<{ results: unknown; fx: RawFx }>("enqueue_many", { entries: entries.map(entryOf), room });
+    const es = entries.map(entryOf);
+    const r = await this.run<{ results: unknown; fx: RawFx }>("enqueue_many", { entries: es, room, flyAt: flyAt(es) });
     const results = list<{ ok: boolean }>(r.results).map((x, i): QueuedOne => (x.ok ? { ok: true, id: entries[i]!.msg.id } : (x as QueuedOne)));
     return { results, effects: effectsOf(r.fx) };
   }
 
   async broadcast(msg: NewEntry["msg"], except: string | null, room: Room) {
-    const r = await this.run<{ recipients: number; fx: RawFx }>("broadcast", { entry: entryOf({ to: "", priority: "normal", msg }), except, room });
+    const e = entryOf({ to: "", priority: "normal", msg });
+    const r = await this.run<{ recipients: number; fx: RawFx }>("broadcast", { entry: e, except, room, flyAt: flyAt([e]) });
     return { recipients: r.recipients, effects: effectsOf(r.fx) };
   }
 

@@ -16,11 +16,19 @@ import { track } from "./_relay";
  */
 export const SWEEPS = new Set(["requeue_expired", "reclaim_tasks", "expire_tasks", "expire_unread", "expire_leases", "forget_agents", "forget_relay", "ZADD", "HSET"]);
 
+/**
+ * Commands that go in the same write as a script and cost no round trip of their own: the PING a relay
+ * sends in front of a script that may carry a message to another relay (scripts.ts: PUBLISH_FIRST).
+ */
+export const PIPELINED = new Set(["PING"]);
+
 export interface Counted {
   /** Commands by name (a script by its operation). */
   byName: Map<string, number>;
   /** Of them, the relays' sweeps and heartbeats (`SWEEPS`). */
   sweeps: number;
+  /** Of them, those sent in one write with a script (`PIPELINED`). */
+  pipelined: number;
   total: number;
 }
 
@@ -101,22 +109,25 @@ export async function countCommands(redisUrl: string, redisPort: number, work: (
     const byName = await lines;
     let total = 0;
     let sweeps = 0;
+    let pipelined = 0;
     for (const [name, n] of byName) {
       total += n;
       if (SWEEPS.has(name)) sweeps += n;
+      if (PIPELINED.has(name)) pipelined += n;
     }
-    return { byName, sweeps, total };
+    return { byName, sweeps, pipelined, total };
   } finally {
     client.close();
     monitor.kill("SIGTERM");
   }
 }
 
-/** Round trips a unit of work costs: every command but the sweeps'. */
-export const tripsOf = (c: Counted, per: number) => (c.total - c.sweeps) / per;
+/** Round trips a unit of work costs: every command but the sweeps' and those pipelined with a script. */
+export const tripsOf = (c: Counted, per: number) => (c.total - c.sweeps - c.pipelined) / per;
 
-/** `HGET 1.00, create_task 1.00` per unit of work, sweeps apart. */
+/** `HGET 1.00, create_task 1.00` per unit of work, sweeps and pipelined commands apart. */
 export function describeCounted(c: Counted, per: number): string {
-  const parts = [...c.byName].filter(([name]) => !SWEEPS.has(name)).sort((a, b) => b[1] - a[1]).map(([name, n]) => `${name} ${(n / per).toFixed(2)}`);
-  return `${parts.join(", ")}; the relays' own sweeps and heartbeats meanwhile ${(c.sweeps / per).toFixed(2)}`;
+  const parts = [...c.byName].filter(([name]) => !SWEEPS.has(name) && !PIPELINED.has(name)).sort((a, b) => b[1] - a[1]).map(([name, n]) => `${name} ${(n / per).toFixed(2)}`);
+  const pipelined = c.pipelined ? `; PING ${(c.pipelined / per).toFixed(2)} in the same write as a script (no round trip)` : "";
+  return `${parts.join(", ")}${pipelined}; the relays' own sweeps and heartbeats meanwhile ${(c.sweeps / per).toFixed(2)}`;
 }

@@ -117,6 +117,16 @@ function infinite(v: unknown): boolean {
 const encode = (args: object) => (infinite(args) ? JSON.stringify(args, finite) : JSON.stringify(args));
 
 /**
+ * The operations whose bus event may carry a message to a socket on another relay. Redis writes the
+ * clients it owes output to in the order they last became owed, newest first: a script's own reply
+ * (owed last) would go out before the events it published, and on a machine with few cores the relay
+ * woken by it runs before the relay that pushes the message. A PING sent in the same write makes the
+ * caller owed first, so the other relays hear the event before the caller hears its reply; it costs
+ * no round trip of its own.
+ */
+const PUBLISH_FIRST: ReadonlySet<Operation> = new Set(["create_task", "create_tasks", "transition_task", "enqueue_if_room", "enqueue_many", "broadcast", "claim_next", "assign_waiting"]);
+
+/**
  * Runs one operation's script by its SHA with the key prefix and its arguments as JSON; returns its
  * JSON reply, parsed. Given the caller's bus origin, the script also publishes what it changed.
  */
@@ -124,6 +134,8 @@ export async function runScript<T>(client: RedisClient, op: Operation, prefix: s
   const argv = [SHA[op], "0", prefix, encode(args), origin];
   let reply: string;
   try {
+    // Sent in the same write as the script (the client pipelines what one turn sends); its answer is not needed.
+    if (origin !== "" && PUBLISH_FIRST.has(op)) client.send("PING", []).catch(() => {});
     reply = await client.send("EVALSHA", argv);
   } catch (e) {
     if (!isNoScript(e)) throw e;

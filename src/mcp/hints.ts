@@ -64,6 +64,7 @@ const RULES: Record<string, Rule> = {
         ? "use the id of a task you hold, from your inbox"
         : "use an id that delegate or inbox gave you",
   task_not_delivered: () => "call inbox to receive it first",
+  task_reassigned: () => "drop your work on it: the task went to another agent when you went offline, and its sender gets that agent's answer",
   timeout: STILL_RUNNING,
   aborted: (e) => (/waiting for task/.test(e.message) ? STILL_RUNNING(e) : undefined),
   task_lost: () => "the relay restarted and lost the task: call delegate again",

@@ -50,6 +50,7 @@ export const ERRORS = {
   name_taken: { status: 409, exit: EXIT.conflict },
   task_finished: { status: 409, exit: EXIT.conflict },
   task_not_delivered: { status: 409, exit: EXIT.conflict },
+  task_reassigned: { status: 409, exit: EXIT.conflict },
   name_reclaimed: { status: 409, exit: EXIT.conflict },
   merge_conflict: { status: 409, exit: EXIT.conflict },
   not_mergeable: { status: 409, exit: EXIT.conflict },

@@ -638,6 +638,26 @@ export function storeContract(kind: StoreKind) {
       await s.close();
     });
 
+    test("a task moved to another agent is answered by it only once handed to it; the agent it left is not its holder; one queued again for its own agent stays answerable by it", async () => {
+      let s = await two(kind);
+      await s.claimName(agent("c", "c", ["x"]), T0, rules(T0));
+      await s.createTask(task("t_1", "a", "b", { cap: "x" }), NONE);
+      await s.createTask(task("t_2", "a", "b"), NONE);
+      await s.claimNext("b", null, T0, ACK);
+      await s.ack("b", ["t_1", "t_2"]);
+      await s.touchAgent("c", T0 + 30_000);
+      expect(moved(await s.reclaimTasks(T0 + 30_000, 100, LIVE))).toEqual([["t_1", "b", "c", "queued"], ["t_2", "b", "b", "queued"]]);
+      const answer = (id: string, holder: string) => s.transitionTask(id, ["queued", "delivered", "working"], { room: NONE, state: "completed", note: "", at: T0 + 30_000, holder, handedOut: true, withdraw: true });
+      expect(await answer("t_1", "c")).toMatchObject({ ok: false, refused: "state", task: { to: "c", state: "queued", attempts: 1, handedTo: "b" } });
+      expect(await answer("t_1", "b")).toMatchObject({ ok: false, refused: "not_holder" });
+      s = await kind.again(s);
+      expect(await s.getTask("t_2")).toMatchObject({ to: "b", state: "queued", handedTo: "b" });
+      expect(await answer("t_2", "b")).toMatchObject({ ok: true, task: { state: "completed" } });
+      expect(ids((await s.claimNext("c", null, T0 + 30_000, ACK)).messages)).toEqual(["t_1"]);
+      expect(await answer("t_1", "c")).toMatchObject({ ok: true, task: { state: "completed", handedTo: "c", attempts: 2 } });
+      await s.close();
+    });
+
     test("a task out on a connection still attached keeps its lease; once the connection is gone, its lease runs out as before", async () => {
       const s = await two(kind);
       await s.attachConnection("b", "r1.1", T0);

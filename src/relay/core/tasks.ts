@@ -16,7 +16,7 @@ import { Forgetting, type RetentionOptions } from "./retention";
 import { Cursors } from "./cursor";
 import { announce } from "./announce";
 import { unknownAgent } from "./registry";
-import { canReceive } from "../store/rules";
+import { canReceive, isFinal, receivedBy } from "../store/rules";
 import { holderView, REACHABLE_MS, responseMessage, taskView } from "./views";
 
 type SendTask = Extract<SendMessage, { type: "task" }>;
@@ -58,7 +58,6 @@ export interface TaskPage {
 const UNREAD_SWEEP_MS = 5_000;
 
 const UNFINISHED: readonly TaskState[] = ["queued", "delivered", "working"];
-const HELD: readonly TaskState[] = ["delivered", "working"];
 /** How often the holders of unfinished tasks are checked for having gone offline. */
 const RECLAIM_SWEEP_MS = 1000;
 /** What its holder may answer: a task queued again for it (it went offline meanwhile) was handed to it before, and its work counts. */
@@ -96,12 +95,23 @@ export function noRoom(r: Refusal, room: Room): ClawlinkError {
   }
 }
 
-/** Only the holder may answer or report on a task, and only while it holds it. */
+/** Only the holder may answer or report on a task, only while it holds it, and only once it was handed to it. */
 function checkHolder(task: TaskRecord, sender: AgentRecord, verb: string) {
-  if (task.to !== sender.id) throw forbidden(`only the agent holding task ${task.id} can ${verb} it`, "`clawlink tasks --held` lists the tasks you hold");
-  if (HELD.includes(task.state) || (task.state === "queued" && task.attempts > 0)) return;
-  if (task.state === "queued") throw conflict("task_not_delivered", `task ${task.id} has not been delivered to you yet`, "poll or listen to receive it first");
-  throw conflict("task_finished", `task ${task.id} is already ${task.state}`, "nothing more can be sent about it");
+  if (task.to !== sender.id) throw takenFrom(task, sender, verb) ?? forbidden(`only the agent holding task ${task.id} can ${verb} it`, "`clawlink tasks --held` lists the tasks you hold");
+  if (isFinal(task.state)) throw conflict("task_finished", `task ${task.id} is already ${task.state}`, "nothing more can be sent about it");
+  if (receivedBy(task) !== sender.id) throw conflict("task_not_delivered", `task ${task.id} has not been delivered to you yet`, "poll or listen to receive it first");
+}
+
+/** The refusal for an agent a task was taken from when it went offline (its history says so, or it was the last handed the task). */
+function takenFrom(task: TaskRecord, sender: AgentRecord, verb: string): ClawlinkError | undefined {
+  // The note's prefix is part of the protocol (docs/protocol.md, Holders that go offline).
+  const entry = task.history.findLast((h) => h.note.startsWith(`holder ${sender.name} went offline; `));
+  if (!entry && receivedBy(task) !== sender.id) return undefined;
+  return conflict(
+    "task_reassigned",
+    `task ${task.id} was reassigned (${entry?.note ?? "its holder went offline"}), so ${sender.name} can no longer ${verb} it`,
+    "nothing you send about it is kept: its sender gets the answer of the agent holding it now; `clawlink tasks --held` lists the tasks you hold",
+  );
 }
 
 export class Tasks {
@@ -222,6 +232,7 @@ export class Tasks {
     const now = this.clock();
     const r = await this.store.transitionTask(task.id, ANSWERABLE, {
       ...this.answered(sender, msg, id, now),
+      handedOut: true,
       messages: [{ to: task.from, priority: task.priority, msg: responseMessage(task, id, msg.status, msg.result, now) }],
     });
     this.settled(r, sender, "respond to");
@@ -319,6 +330,7 @@ export class Tasks {
       progress: note,
       at: now,
       holder: sender.id,
+      handedOut: true,
       withdraw: true,
       messages: [{ to: task.from, priority: task.priority, msg: { type: "progress", id, from: sender.id, to: task.from, created_at: iso(now), in_reply_to: task.id, note } }],
       room: this.opts.room,

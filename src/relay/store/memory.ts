@@ -35,7 +35,7 @@ import {
   type TaskQuery,
   type TaskRecord,
 } from "./port";
-import { aboutOf, applyChange, canReceive, coalesces, finishedBytes, frozen, frozenTask, isFinal, lost, messageBytes, messageText, notes, notices, RELAY, shareOf, taskMessage } from "./rules";
+import { aboutOf, applyChange, canReceive, coalesces, finishedBytes, frozen, frozenTask, isFinal, lost, messageBytes, messageText, notes, notices, receivedBy, RELAY, shareOf, taskMessage } from "./rules";
 
 const EMPTY_CLAIM = Object.freeze({ messages: Object.freeze([]) as readonly Message[], effects: NO_EFFECTS });
 const UNKNOWN_AGENT = Object.freeze({ ok: false, refused: "unknown_agent" } as const);
@@ -396,7 +396,7 @@ export class MemoryStore implements Store {
           continue;
         }
         const attempts = task.attempts + 1;
-        this.change(task, { state: "delivered", note: notes.attempt(attempts), at: now }, opts.room, fx, { attempts });
+        this.change(task, { state: "delivered", note: notes.attempt(attempts), at: now }, opts.room, fx, { attempts, handedTo: agentId });
         // A copy after the first says so, so a handler can skip work it already did.
         s.msg = attempts > 1 ? { ...s.msg, attempt: attempts, redelivered: true } : { ...s.msg, attempt: attempts };
         until = now + task.leaseS * 1000;
@@ -532,6 +532,7 @@ export class MemoryStore implements Store {
       to: to?.id ?? null,
       state: "queued",
       attempts: 0,
+      handedTo: null,
       updatedAt: at,
       history: [{ state: "queued", at, note: to ? notes.queuedFor(to.name) : notes.waitingFor(task.cap ?? "") }],
       note: null,
@@ -601,7 +602,7 @@ export class MemoryStore implements Store {
     if (!task) return { ok: false, refused: "unknown_task" };
     if (change.holder !== undefined && task.to !== change.holder) return { ok: false, refused: "not_holder", task };
     if (!from.includes(task.state)) return { ok: false, refused: "state", task };
-    if (change.handedOut && task.state === "queued" && task.attempts === 0) return { ok: false, refused: "state", task };
+    if (change.handedOut && receivedBy(task) !== task.to) return { ok: false, refused: "state", task };
     const messages = change.reply ? [...(change.messages ?? []), { to: task.from, priority: task.priority, msg: { ...change.reply, to: task.from } as Message }] : (change.messages ?? []);
     // What goes with the change must fit, or nothing changes.
     for (const m of messages) {

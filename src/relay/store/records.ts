@@ -45,6 +45,8 @@ export interface TaskRecord {
   readonly priority: Priority;
   readonly state: TaskState;
   readonly attempts: number;
+  /** The agent it was last handed out to (claimed from that agent's queue); null until then. Absent in records kept before it was (`receivedBy`). */
+  readonly handedTo?: string | null;
   readonly leaseS: number;
   readonly ttlS: number | null;
   readonly createdAt: number;
@@ -145,7 +147,7 @@ export type TaskChange = {
    * answer made without reading the task first. It goes with `messages`, under the same rule.
    */
   readonly reply?: Message;
-  /** Refused (`state`) while the task was never handed out (queued, attempt 0): its holder cannot have received it. */
+  /** Refused (`state`) unless the task was handed out to its holder (`receivedBy`): a holder it was routed to has not received it yet. */
   readonly handedOut?: boolean;
   /** Bounds for `messages`, and for the status messages the change tells (skipped where they do not fit). */
   readonly room: Room;

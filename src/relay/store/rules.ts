@@ -47,6 +47,9 @@ export const HISTORY = { first: 8, last: 24 } as const;
 const FINAL: ReadonlySet<TaskState> = new Set(["completed", "failed", "canceled", "expired"]);
 export const isFinal = (state: TaskState) => FINAL.has(state);
 
+/** The agent the task was last handed out to; a record kept before `handedTo` was counts its holder once it was attempted. */
+export const receivedBy = (task: TaskRecord): string | null => (task.handedTo !== undefined ? task.handedTo : task.attempts > 0 ? task.to : null);
+
 /** The last note made for a name: a stream of tasks to one agent shares one string in their histories. */
 let queuedNote = { name: "", note: "" };
 

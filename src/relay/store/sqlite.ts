@@ -387,7 +387,7 @@ class Pending {
 }
 
 /** The part of a task record that changes after it is created. */
-const taskState = ({ to, state, attempts, updatedAt, history, historyDropped, note, result, responseId }: TaskRecord) => ({ to, state, attempts, updatedAt, history, historyDropped, note, result, responseId });
+const taskState = ({ to, state, attempts, handedTo, updatedAt, history, historyDropped, note, result, responseId }: TaskRecord) => ({ to, state, attempts, handedTo, updatedAt, history, historyDropped, note, result, responseId });
 
 /** What is kept of an agent: not its live connections. */
 const persisted = ({ conns: _, ...rest }: AgentRecord) => rest;

@@ -317,7 +317,7 @@ export class RedisStore implements Store {
     const queued = { state: "queued" as const, at: task.createdAt, note: r.note! };
     // Handed out as it was made, to a socket that takes everything (`attachConnection`'s `eagerMs`).
     const history = r.delivered ? [queued, { state: "delivered" as const, at: task.createdAt, note: "attempt 1" }] : [queued];
-    const record: TaskRecord = { ...rest, context, to: r.to!, state: r.delivered ? "delivered" : "queued", attempts: r.delivered ? 1 : 0, updatedAt: task.createdAt, history, note: null, result: null, responseId: null };
+    const record: TaskRecord = { ...rest, context, to: r.to!, state: r.delivered ? "delivered" : "queued", attempts: r.delivered ? 1 : 0, handedTo: r.delivered ? r.to! : null, updatedAt: task.createdAt, history, note: null, result: null, responseId: null };
     return { ok: true, task: frozenTask(record), duplicate: false, effects: effectsOf(r.fx) };
   }
 

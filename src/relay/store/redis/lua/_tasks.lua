@@ -21,6 +21,13 @@ local function held_del(agent, id, set)
   if redis.call("HINCRBY", key("held"), agent, -1) <= 0 then redis.call("HDEL", key("held"), agent) end
 end
 
+-- The agent the task was last handed out to (rules.ts: receivedBy); a record kept before `handedTo` was counts its holder once attempted.
+local function received_by(t)
+  if t.handedTo ~= nil then return t.handedTo end
+  if t.attempts > 0 then return t.to end
+  return NULL
+end
+
 local function put_task(t)
   redis.call("HSET", key("t"), t.id, cjson.encode(t))
 end

@@ -30,7 +30,7 @@ while #out < A.max do
         settle(to, id, s)
       else
         local n = t.attempts + 1
-        change(t, { state = "delivered", note = "attempt " .. n, at = A.now }, A.room, { attempts = n })
+        change(t, { state = "delivered", note = "attempt " .. n, at = A.now }, A.room, { attempts = n, handedTo = to })
         local body = task_body(t, n > 1)
         redis.call("HSET", key("body", to), id, body)
         fly(to, id, s, A.now + t.leaseS * 1000, conn)

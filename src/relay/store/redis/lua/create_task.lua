@@ -11,7 +11,7 @@ if has(t.to) then
   if not to then return cjson.encode({ ok = false, refused = "unknown_agent" }) end
 end
 t.to = to and to.id or NULL
-t.state, t.attempts, t.updatedAt = "queued", 0, t.createdAt
+t.state, t.attempts, t.handedTo, t.updatedAt = "queued", 0, NULL, t.createdAt
 t.history = { { state = "queued", at = t.createdAt, note = to and ("for " .. to.name) or ("waiting for an agent with " .. (has(t.cap) and t.cap or "")) } }
 t.note, t.result, t.responseId = NULL, NULL, NULL
 redis.call("HSET", key("ctx"), t.id, A.ctx)
@@ -37,7 +37,7 @@ add_task(t)
 -- Queued alone for a socket that takes everything: handed out at once, as claim_next would.
 local conn = to and eager_conn(to.id, to)
 if conn then
-  change(t, { state = "delivered", note = "attempt 1", at = A.flyAt }, A.room, { attempts = 1 })
+  change(t, { state = "delivered", note = "attempt 1", at = A.flyAt }, A.room, { attempts = 1, handedTo = to.id })
   local body = task_body(t, false, A.ctx)
   redis.call("HSET", key("body", to.id), t.id, body)
   fly(to.id, t.id, slot_get(to.id, t.id), A.flyAt + t.leaseS * 1000, conn)

@@ -4,7 +4,7 @@ local t = get_task(A.id)
 if not t then return cjson.encode({ ok = false, refused = "unknown_task" }) end
 if has(ch.holder) and t.to ~= ch.holder then return cjson.encode({ ok = false, refused = "not_holder", task = out_task(t) }) end
 if not contains(A.from, t.state) then return cjson.encode({ ok = false, refused = "state", task = out_task(t) }) end
-if ch.handedOut and t.state == "queued" and t.attempts == 0 then return cjson.encode({ ok = false, refused = "state", task = out_task(t) }) end
+if ch.handedOut and received_by(t) ~= t.to then return cjson.encode({ ok = false, refused = "state", task = out_task(t) }) end
 local messages = ch.messages or {}
 -- A reply goes to the task's sender at its priority: its body came with an empty `to`, filled in here.
 if has(ch.reply) then

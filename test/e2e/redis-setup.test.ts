@@ -1,6 +1,8 @@
 /** Starting relays on a Redis from the docs alone: a refused password, nothing listening, a token that is not the team's, and the line that tells agents where to connect. */
 import { afterAll, describe, expect, test } from "bun:test";
-import { CliProcess, cleanup, eventually, freePort, runCli, spawnRelay } from "../_helpers";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { CliProcess, cleanup, eventually, freePort, runCli, spawnRelay, tempHome } from "../_helpers";
 import { redisMissing, startRedis } from "../_redis";
 
 afterAll(cleanup);
@@ -76,10 +78,11 @@ if (!redisMissing("test/e2e/redis-setup.test.ts")) {
       expect(r.stderr).toContain("the relays on this Redis (prefix open:) take no token, and this relay was given one");
     });
 
-    /** A relay of the team with TOKEN on `prefix`, and Redis emptied right after its heartbeat, so another relay can join before its next one. */
-    async function wipedUnderRunningRelay(prefix: string) {
+    /** A relay of the team with TOKEN on `prefix` (`before` runs against it first), and Redis emptied right after its heartbeat, so another relay can join before its next one. */
+    async function wipedUnderRunningRelay(prefix: string, before?: (url: string) => Promise<void>) {
       const cli = (...args: string[]) => Bun.spawnSync(["redis-cli", "-p", String(redis.port), ...args]).stdout.toString().trim();
       const running = await spawnRelay(["--redis", redis.url, "--redis-prefix", prefix], { CLAWLINK_TOKEN: TOKEN });
+      await before?.(running.url);
       const beatOf = () => cli("ZSCORE", `${prefix}relays`, cli("ZRANGE", `${prefix}relays`, "0", "0"));
       const beat = beatOf();
       await eventually(() => beatOf() !== beat, 10_000);
@@ -119,6 +122,55 @@ if (!redisMissing("test/e2e/redis-setup.test.ts")) {
       expect(((await refusedHere.json()) as { error: { code: string } }).error.code).toBe("not_registered");
       const roster = (await (await fetch(`${running.url}/v1/agents?all=true`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { agents: { id: string }[] };
       expect(roster.agents.map((a) => a.id)).not.toContain(mallory.id);
+    }, 40_000);
+
+    /** Agents registered with the team's token on a running relay, and Redis emptied under it. */
+    async function registeredBefore<const N extends readonly string[]>(prefix: string, ...names: N) {
+      const agents = names.map((name) => ({ name, home: tempHome(), relay: "", id: "" })) as { -readonly [K in keyof N]: { name: string; home: string; relay: string; id: string } };
+      const running = await wipedUnderRunningRelay(prefix, async (url) => {
+        for (const m of agents) {
+          m.relay = url;
+          m.id = (await runCli(["register", "--name", m.name, "--json"], { ...m, env: { CLAWLINK_TOKEN: TOKEN } })).json.id;
+        }
+      });
+      return { running, agents };
+    }
+
+    test("agents registered before the store was emptied come back under their ids once the running relays took the team back from a relay with another token", async () => {
+      const { running, agents: [alice, bob] } = await registeredBefore("wipe3:", "alice", "bob");
+      const stranger = await spawnRelay(["--redis", redis.url, "--redis-prefix", "wipe3:"], { CLAWLINK_TOKEN: `${TOKEN}-other` });
+      expect(await stranger.relay.proc.exited).toBe(2);
+      // The relay key their secrets derive from is the team's again, so their saved identities register again as they were.
+      for (const m of [alice, bob]) {
+        const back = await runCli(["heartbeat", "--json"], m);
+        expect(back.stderr).not.toContain(`registered ${m.name} afresh`);
+        expect(back.json).toMatchObject({ id: m.id, name: m.name, reregistered: true });
+      }
+      const sent = await runCli(["delegate", "--to", bob.id, "--task", "still there?", "--json"], alice);
+      expect(sent.json.to).toBe(bob.id);
+      expect((await runCli(["poll", "--json"], bob)).json).toMatchObject([{ id: sent.json.id, from: alice.id, task: "still there?" }]);
+      await running.relay.stop();
+    }, 40_000);
+
+    test("a relay of the team started on the emptied store before the running relays noticed takes their key: agents from before come back under their ids on either", async () => {
+      const { running, agents: [alice, bob, carol] } = await registeredBefore("wipe4:", "alice", "bob", "carol");
+      const newcomer = await spawnRelay(["--redis", redis.url, "--redis-prefix", "wipe4:"], { CLAWLINK_TOKEN: TOKEN });
+      await running.relay.waitFor(/lost this team's keys/, 15_000);
+      for (const m of [alice, bob]) expect((await runCli(["heartbeat", "--json"], m)).json).toMatchObject({ id: m.id, name: m.name, reregistered: true });
+      for (const task of ["one", "two"]) expect((await runCli(["delegate", "--to", "bob", "--task", task, "--json"], alice)).json.to).toBe(bob.id);
+      // The newcomer takes the running relay's key at its next heartbeat: a cursor signed by one is good on the other.
+      const secretOf = (m: { home: string; name: string }): string => JSON.parse(readFileSync(join(m.home, "identities", `${m.name}.json`), "utf8")).secret;
+      const auth = { authorization: `Bearer ${secretOf(alice)}` };
+      const cursor = ((await (await fetch(`${running.url}/v1/tasks?limit=1`, { headers: auth })).json()) as { next_cursor: string }).next_cursor;
+      await eventually(async () => (await fetch(`${newcomer.url}/v1/tasks?limit=1&cursor=${encodeURIComponent(cursor)}`, { headers: auth })).status === 200, 15_000);
+      // carol's saved secret registers her again on the newcomer, under her id, with no token.
+      const secret = secretOf(carol);
+      const back = await fetch(`${newcomer.url}/v1/agents`, { method: "POST", headers: { authorization: `Bearer ${secret}`, "content-type": "application/json" }, body: JSON.stringify({ id: carol.id, secret, name: "carol" }) });
+      expect(back.status).toBe(201);
+      expect(await back.json()).toMatchObject({ id: carol.id, name: "carol" });
+      expect(newcomer.relay.stderr).not.toContain("lost this team's keys");
+      await running.relay.stop();
+      await newcomer.relay.stop();
     }, 40_000);
 
     test("agents are told every relay of the team, this one first", async () => {

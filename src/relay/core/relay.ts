@@ -76,6 +76,8 @@ export interface PeerList {
   onForgotten(listener: () => void): void;
   /** Hears when the shared store was found emptied (Redis restarted without persistence). */
   onEmptied(listener: () => void): void;
+  /** Hears when another relay wrote its relay key over the one this relay took from the store. */
+  onKeyMoved?(listener: () => void): void;
   stop(): Promise<void>;
 }
 
@@ -150,18 +152,24 @@ export class Relay {
       this.limits.reclaim();
     });
     this.peers?.onEmptied(() => void this.emptied().catch(this.onError));
+    this.peers?.onKeyMoved?.(() => void this.adoptKey().catch(this.onError));
   }
 
   /**
-   * The shared store lost everything: the key agents' secrets derive from goes back (the first relay
-   * to write it wins, the others adopt it), and every socket and watch is closed, so `listen`
+   * The shared store lost everything: the key agents' secrets derive from goes back (`team.ts`: the
+   * relays that were running write theirs, the others adopt it), and every socket and watch is closed, so `listen`
    * reconnects and registers again under its id, and a task watch learns that its task is gone.
    */
   private async emptied() {
     this.registry.forget();
+    await this.adoptKey();
+    this.delivery.closeAll(1012, "the relay's store was emptied (Redis restarted without persistence): register again; unfinished tasks are gone");
+  }
+
+  /** Writes this relay's key back where the store lost it, and takes the one the store keeps (another relay of the team may have written it). */
+  private async adoptKey() {
     const key = await this.registry.restoreKey();
     if (key) this.tasks.cursors.derive(key);
-    this.delivery.closeAll(1012, "the relay's store was emptied (Redis restarted without persistence): register again; unfinished tasks are gone");
   }
 
   // ---------------------------------------------------------------- agents

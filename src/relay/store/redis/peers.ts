@@ -58,6 +58,11 @@ export class Peers {
     this.team.onEmptied(listener);
   }
 
+  /** Hears when another relay of the team wrote its relay key over the one this relay took (the store was emptied): take the store's. */
+  onKeyMoved(listener: () => void) {
+    this.team.onKeyMoved(listener);
+  }
+
   /** Hears when this relay no longer belongs to the team (its token is not the one the others hold); it should stop. */
   onRefused(listener: (err: ClawlinkError, since: number | undefined) => void) {
     this.team.onRefused(listener);

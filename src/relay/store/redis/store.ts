@@ -79,6 +79,8 @@ export class RedisStore implements Store {
   readonly prefix: string;
   /** The bus origin the scripts publish their changes as; empty until `publishAs`. */
   private origin = "";
+  /** The relay key as this process took it from the store (none with --key-file, which never asks). */
+  private teamKey: Uint8Array | undefined;
 
   constructor(
     readonly url: string,
@@ -463,7 +465,25 @@ export class RedisStore implements Store {
     const k = this.k("relaykey");
     await this.guard(() => this.client.send("SET", [k, Buffer.from(fresh) as unknown as string, "NX"]));
     const kept = await this.guard(() => this.client.getBuffer(k));
-    return kept ? new Uint8Array(kept) : fresh;
+    this.teamKey = kept ? new Uint8Array(kept) : fresh;
+    return this.teamKey;
+  }
+
+  /** Whether the store's relay key is no longer the one this process took (another relay wrote its own back). */
+  async relayKeyMoved(): Promise<boolean> {
+    const key = this.teamKey;
+    if (!key) return false;
+    const kept = await this.guard(() => this.client.getBuffer(this.k("relaykey")));
+    return kept !== null && !Buffer.from(key).equals(kept);
+  }
+
+  /**
+   * Writes the relay key this process took from the store back over whatever is there (`team.ts`: a
+   * relay that finds the store emptied keeps the team's key over one another relay wrote there first).
+   */
+  async retakeRelayKey() {
+    const key = this.teamKey;
+    if (key) await this.guard(() => this.client.send("SET", [this.k("relaykey"), Buffer.from(key) as unknown as string]));
   }
 
   close() {

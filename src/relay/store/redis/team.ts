@@ -16,6 +16,7 @@ export class Team {
   private epoch: string | undefined;
   private tokenHash: string | undefined;
   private emptied: (() => void)[] = [];
+  private keyMoved: (() => void)[] = [];
   private refused: ((err: ClawlinkError, since: number | undefined) => void)[] = [];
   private checking: Promise<void> | undefined;
   /** When this relay last wrote the team's token itself (it found none): what it did since, the team may not own. */
@@ -76,6 +77,11 @@ export class Team {
     this.emptied.push(listener);
   }
 
+  /** Hears when another relay of the team wrote its relay key over the one this relay took from the store (below): take the store's. */
+  onKeyMoved(listener: () => void) {
+    this.keyMoved.push(listener);
+  }
+
   /**
    * Hears when this relay no longer belongs to the team: the store was emptied, a relay with another
    * token wrote the marker again first, and the relays that were running took it back. It should stop.
@@ -97,8 +103,16 @@ export class Team {
   private async look() {
     if (this.epoch === undefined) return;
     let [epoch, kept] = await this.marker();
-    if (epoch === this.epoch && kept === this.tokenHash) return;
+    if (epoch === this.epoch && kept === this.tokenHash) {
+      if (await this.store.relayKeyMoved()) for (const l of this.keyMoved) l();
+      return;
+    }
     const emptied = epoch !== this.epoch;
+    // The secrets of the agents from before derive from this relay's key, so the team keeps it, over any
+    // that a relay started on the empty store wrote (it takes this one at its next heartbeat, above) or a
+    // relay with another token (refused below). Written before the marker, so a relay that finds the
+    // marker finds the key.
+    if (emptied) await this.store.retakeRelayKey();
     if (epoch === undefined || kept === null) {
       if (epoch === undefined) await this.store.cmd("HSETNX", [this.key, "epoch", newId("e", 12)]);
       await this.writeToken();
@@ -119,6 +133,7 @@ export class Team {
     }
     this.tokenHash = kept ?? NO_TOKEN;
     this.epoch = epoch;
-    for (const l of this.emptied) l();
+    // Only an emptied store empties anything: another relay's hash of the same token (written as the team was taken back) changes nothing.
+    if (emptied) for (const l of this.emptied) l();
   }
 }

@@ -7,6 +7,7 @@ import { FSYNC_MODES, type Fsync } from "../relay/datafile";
 import { loadKeyFile } from "../relay/keys";
 import { isUnguessable } from "../relay/ratelimit";
 import { DEFAULT_LIMITS } from "../relay/limits";
+import { keepFreedMemory } from "../relay/allocator";
 import { startRelay } from "../relay/server";
 import { readTokenFile } from "../token-file";
 import type { Store } from "../relay/store/port";
@@ -119,6 +120,8 @@ export default Object.assign(defineCommand({
     "allow-host": { type: "string", description: "Host names a relay without a token (or on loopback) answers to besides its own addresses, host name and loopback names, comma-separated (a DNS name, or a proxy that passes its own)", valueHint: "names" },
   },
   async run({ args }) {
+    // Before anything is opened: on Linux the relay may start itself again in place with its allocator setting.
+    keepFreedMemory();
     let port: number;
     let limits;
     let tls;

@@ -72,8 +72,16 @@ export class OrderedIds {
   }
 }
 
+/** A kept task and what it weighs against the byte budgets (memory.ts): one entry per task, not one in each of two maps. */
+export class Kept {
+  constructor(
+    public task: TaskRecord,
+    public weight: number | undefined,
+  ) {}
+}
+
 export class TaskBook {
-  private records = new Map<string, TaskRecord>();
+  private records = new Map<string, Kept>();
   private byAgent = new Map<string, OrderedIds>();
   private keys = new Map<string, string>();
   /** Unfinished tasks each agent holds, by agent. */
@@ -96,13 +104,23 @@ export class TaskBook {
     return this.finished.size;
   }
 
-  get(id: string) {
-    return this.records.get(id);
+  get(id: string): TaskRecord | undefined {
+    return this.records.get(id)?.task;
+  }
+
+  /** What the task weighs, once the store has weighed it. */
+  weightOf(id: string): number | undefined {
+    return this.records.get(id)?.weight;
+  }
+
+  setWeight(id: string, weight: number) {
+    const kept = this.records.get(id);
+    if (kept) kept.weight = weight;
   }
 
   byKey(from: string, key: string) {
     const id = this.keys.get(keyOf(from, key));
-    return id === undefined ? undefined : this.records.get(id);
+    return id === undefined ? undefined : this.records.get(id)?.task;
   }
 
   /** Unfinished tasks the agent holds. */
@@ -128,7 +146,7 @@ export class TaskBook {
     const limit = query.limit ?? Infinity;
     for (const id of ids.after(query.after)) {
       if (out.length >= limit) break;
-      const t = this.records.get(id)!;
+      const t = this.records.get(id)!.task;
       if (query.state && t.state !== query.state) continue;
       if (query.role === "sent" && t.from !== agentId) continue;
       if (query.role === "held" && t.to !== agentId) continue;
@@ -139,12 +157,12 @@ export class TaskBook {
 
   /** The `limit` most recently changed tasks, newest first. */
   recent(limit: number): TaskRecord[] {
-    return [...this.records.values()].sort((a, b) => b.updatedAt - a.updatedAt).slice(0, limit);
+    return Array.from(this.records.values(), (k) => k.task).sort((a, b) => b.updatedAt - a.updatedAt).slice(0, limit);
   }
 
   countByState(): Record<TaskState, number> {
     const counts = Object.fromEntries(TASK_STATES.map((s) => [s, 0])) as Record<TaskState, number>;
-    for (const t of this.records.values()) counts[t.state]++;
+    for (const k of this.records.values()) counts[k.task.state]++;
     return counts;
   }
 
@@ -153,25 +171,30 @@ export class TaskBook {
     return this.byAgent.get(agentId) ?? [];
   }
 
-  /** A new task, or one a durable store kept, with its indexes. */
-  add(task: TaskRecord) {
-    this.records.set(task.id, task);
+  /** A new task, or one a durable store kept, with its indexes; its entry, to weigh it unless it already was. */
+  add(task: TaskRecord): Kept {
+    let kept = this.records.get(task.id);
+    if (kept) kept.task = task;
+    else this.records.set(task.id, (kept = new Kept(task, undefined)));
     this.index(task.from, task.id);
     if (task.idempotencyKey !== null) this.keys.set(keyOf(task.from, task.idempotencyKey), task.id);
     if (task.to) this.index(task.to, task.id);
     if (isFinal(task.state)) {
       this.finished.set(task.id, task.updatedAt);
-      return;
+      return kept;
     }
     if (task.to) this.hold(task.to, task.id);
     else if (task.state === "queued") this.unassigned.add(task.id);
     if (task.ttlS !== null) this.ttl.add(task.id);
     this.countMovable(task, 1);
+    return kept;
   }
 
   /** A task's record replaced by its next: a holder assigned or taken away, or the task finished. */
   update(prev: TaskRecord, next: TaskRecord) {
-    this.records.set(next.id, next);
+    const kept = this.records.get(next.id);
+    if (kept) kept.task = next;
+    else this.records.set(next.id, new Kept(next, undefined));
     this.countMovable(prev, -1);
     this.countMovable(next, 1);
     if (prev.to !== next.to && !isFinal(prev.state)) {
@@ -212,20 +235,21 @@ export class TaskBook {
     this.movable.delete(agentId);
   }
 
-  /** Drops the finished tasks that finished before `before`, and the oldest finished while past `keep` or `over()`; `gone` hears of each; returns them. */
-  prune(before: number, keep: number, over: () => boolean = () => false, gone: (t: TaskRecord) => void = () => {}): TaskRecord[] {
+  /** Drops the finished tasks that finished before `before`, and the oldest finished while past `keep` or `over()`; `gone` hears of each, with its weight; returns them. */
+  prune(before: number, keep: number, over: () => boolean = () => false, gone: (t: TaskRecord, weight: number | undefined) => void = () => {}): TaskRecord[] {
     const pruned: TaskRecord[] = [];
     for (const [id, at] of this.finished) {
       if (at >= before && this.finished.size <= keep && !over()) break;
       this.finished.delete(id);
-      const task = this.records.get(id);
-      if (!task) continue;
+      const kept = this.records.get(id);
+      if (!kept) continue;
+      const task = kept.task;
       this.records.delete(id);
       this.unindex(task.from, id);
       // A task an agent sent itself is in its index once.
       if (task.to && task.to !== task.from) this.unindex(task.to, id);
       if (task.idempotencyKey !== null) this.keys.delete(keyOf(task.from, task.idempotencyKey));
-      gone(task);
+      gone(task, kept.weight);
       pruned.push(task);
     }
     return pruned;

@@ -8,7 +8,7 @@ import { safeEqual } from "../ids";
 import { FileBook, metaOf, type FileJournal } from "./_files";
 import { Counters } from "./_limits";
 import { Inbox, type Slot } from "./_inbox";
-import { TaskBook } from "./_tasks";
+import { TaskBook, type Kept } from "./_tasks";
 import {
   NO_EFFECTS,
   type AgentRecord,
@@ -78,11 +78,10 @@ export class MemoryStore implements Store {
   private flyingAgents!: Set<string>;
   protected tasks!: TaskBook;
   /**
-   * What each kept task weighs: an unfinished one its message (counted toward the relay-wide budget and
-   * its sender's from creation until it finishes; its copy in a queue counts only toward its recipient's),
-   * a finished one also its result (counted toward `finishedBytes` until it is forgotten).
+   * What each kept task weighs (kept with it in `tasks`): an unfinished one its message (counted toward the
+   * relay-wide budget and its sender's from creation until it finishes; its copy in a queue counts only toward
+   * its recipient's), a finished one also its result (counted toward `finishedTotal` until it is forgotten).
    */
-  private weights!: Map<string, number>;
   private finishedTotal!: number;
   /** The next message sequence number: queues serve equal priorities in this order. */
   protected seq!: number;
@@ -106,7 +105,6 @@ export class MemoryStore implements Store {
     this.inboxes = new Map();
     this.flyingAgents = new Set();
     this.tasks = new TaskBook();
-    this.weights = new Map();
     this.finishedTotal = 0;
     this.seq = 0;
     this.queuedBytes = 0;
@@ -527,17 +525,27 @@ export class MemoryStore implements Store {
     const to = task.to === null ? undefined : this.resolve(task.to);
     if (task.to !== null && !to) return { ok: false, refused: "unknown_agent" };
     const at = task.createdAt;
-    const record = frozenTask({
-      ...task,
+    // Every field spelled out: one object of one shape per task, which a spread of `task` would not give.
+    const record: TaskRecord = frozenTask({
+      id: task.id,
+      from: task.from,
       to: to?.id ?? null,
+      cap: task.cap,
+      task: task.task,
+      context: task.context,
+      priority: task.priority,
       state: "queued",
       attempts: 0,
       handedTo: null,
+      leaseS: task.leaseS,
+      ttlS: task.ttlS,
+      createdAt: at,
       updatedAt: at,
       history: [{ state: "queued", at, note: to ? notes.queuedFor(to.name) : notes.waitingFor(task.cap ?? "") }],
       note: null,
       result: null,
       responseId: null,
+      idempotencyKey: task.idempotencyKey,
     });
     const fx = new Changes();
     const msg = taskMessage(record);
@@ -558,24 +566,25 @@ export class MemoryStore implements Store {
   }
 
   /** A task's text and context count toward the budgets, and its sender's, until it finishes. */
-  private weigh(task: TaskRecord, bytes: number) {
+  private weigh(entry: Kept, bytes: number) {
+    const task = entry.task;
     if (isFinal(task.state)) {
       const kept = finishedBytes(bytes, task);
-      this.weights.set(task.id, kept);
+      entry.weight = kept;
       this.finishedTotal += kept;
       return;
     }
-    this.weights.set(task.id, bytes);
+    entry.weight = bytes;
     this.count(task.from, bytes);
   }
 
   /** A task finished: its bytes stop counting toward its sender, and count toward the finished tasks kept. */
   private finish(task: TaskRecord) {
-    const bytes = this.weights.get(task.id);
+    const bytes = this.tasks.weightOf(task.id);
     if (bytes === undefined) return;
     this.count(task.from, -bytes);
     const kept = finishedBytes(bytes, task);
-    this.weights.set(task.id, kept);
+    this.tasks.setWeight(task.id, kept);
     this.finishedTotal += kept;
   }
 
@@ -718,9 +727,8 @@ export class MemoryStore implements Store {
       before,
       keep,
       () => this.finishedTotal > keepBytes,
-      (t) => {
-        this.finishedTotal -= this.weights.get(t.id) ?? 0;
-        this.weights.delete(t.id);
+      (_, weight) => {
+        this.finishedTotal -= weight ?? 0;
       },
     );
     for (const t of pruned) this.taskChanged(t.id);
@@ -825,9 +833,9 @@ export class MemoryStore implements Store {
 
   /** Adds a task with its indexes (also when a durable store loads it). */
   protected addTask(task: TaskRecord, bytes?: number) {
-    this.tasks.add(task);
+    const entry = this.tasks.add(task);
     // A task a durable store read back counts its bytes again.
-    if (!this.weights.has(task.id)) this.weigh(task, bytes ?? messageBytes(taskMessage(task)));
+    if (entry.weight === undefined) this.weigh(entry, bytes ?? messageBytes(taskMessage(task)));
     this.taskCreated(task.id);
   }
 

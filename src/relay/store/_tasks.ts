@@ -84,8 +84,11 @@ export class TaskBook {
   private records = new Map<string, Kept>();
   private byAgent = new Map<string, OrderedIds>();
   private keys = new Map<string, string>();
-  /** Unfinished tasks each agent holds, by agent. */
-  private held = new Map<string, Set<string>>();
+  /**
+   * How many unfinished tasks each agent holds. Which ones is read off its index (`heldIds`) by the sweep that
+   * needs them, so a new task costs no insert into a set per holder, which grows as long as its queue.
+   */
+  private held = new Map<string, number>();
   /**
    * Of those, how many could be taken from an agent gone offline (`movable`): a sweep passes over a holder
    * with none, however many tasks wait for it, instead of looking at each of them every second.
@@ -125,12 +128,20 @@ export class TaskBook {
 
   /** Unfinished tasks the agent holds. */
   heldBy(agentId: string) {
-    return this.held.get(agentId)?.size ?? 0;
+    return this.held.get(agentId) ?? 0;
   }
 
-  /** Every agent holding unfinished tasks, with their ids. */
-  holders(): Iterable<[string, ReadonlySet<string>]> {
-    return this.held;
+  /** Every agent holding unfinished tasks. */
+  holders(): Iterable<string> {
+    return this.held.keys();
+  }
+
+  /** The unfinished tasks the agent holds, oldest first. */
+  *heldIds(agentId: string): Iterable<string> {
+    for (const id of this.byAgent.get(agentId) ?? []) {
+      const t = this.records.get(id)!.task;
+      if (t.to === agentId && !isFinal(t.state)) yield id;
+    }
   }
 
   /** Whether the agent holds a task that could be taken from it once it is gone: any delivered or working, or one queued by capability. */
@@ -183,7 +194,7 @@ export class TaskBook {
       this.finished.set(task.id, task.updatedAt);
       return kept;
     }
-    if (task.to) this.hold(task.to, task.id);
+    if (task.to) this.hold(task.to);
     else if (task.state === "queued") this.unassigned.add(task.id);
     if (task.ttlS !== null) this.ttl.add(task.id);
     this.countMovable(task, 1);
@@ -198,17 +209,17 @@ export class TaskBook {
     this.countMovable(prev, -1);
     this.countMovable(next, 1);
     if (prev.to !== next.to && !isFinal(prev.state)) {
-      if (prev.to !== null) this.unhold(prev.to, next.id);
+      if (prev.to !== null) this.unhold(prev.to);
       if (next.to !== null) {
         this.unassigned.delete(next.id);
         this.index(next.to, next.id);
-        this.hold(next.to, next.id);
+        this.hold(next.to);
       } else if (next.state === "queued") this.unassigned.add(next.id);
     }
     if (!isFinal(prev.state) && isFinal(next.state)) {
       this.ttl.delete(next.id);
       this.unassigned.delete(next.id);
-      if (next.to) this.unhold(next.to, next.id);
+      if (next.to) this.unhold(next.to);
       this.finished.set(next.id, next.updatedAt);
     }
   }
@@ -221,12 +232,14 @@ export class TaskBook {
     else this.movable.delete(task.to);
   }
 
-  private hold(agentId: string, taskId: string) {
-    addTo(this.held, agentId, taskId, () => new Set());
+  private hold(agentId: string) {
+    this.held.set(agentId, (this.held.get(agentId) ?? 0) + 1);
   }
 
-  private unhold(agentId: string, taskId: string) {
-    removeFrom(this.held, agentId, taskId);
+  private unhold(agentId: string) {
+    const n = (this.held.get(agentId) ?? 0) - 1;
+    if (n > 0) this.held.set(agentId, n);
+    else this.held.delete(agentId);
   }
 
   /** An agent left: the tasks it held have all been failed. */

@@ -645,12 +645,12 @@ export class MemoryStore implements Store {
   async reclaimTasks(now: number, limit: number, rules: LivenessRules) {
     const out: Reclaimed[] = [];
     const fx = new Changes();
-    for (const [agentId, held] of [...this.tasks.holders()]) {
+    for (const agentId of [...this.tasks.holders()]) {
       if (out.length >= limit) break;
       const holder = this.agents.get(agentId);
       // Tasks queued for an agent by name wait for it however long it is away: only the others are looked at.
       if (!holder || holder.conns.length > 0 || !this.tasks.holdsMovable(agentId)) continue;
-      for (const id of [...held]) {
+      for (const id of [...this.tasks.heldIds(agentId)]) {
         if (out.length >= limit) break;
         const task = this.tasks.get(id)!;
         if (!lost(task, holder, now, rules)) continue;

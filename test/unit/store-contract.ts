@@ -658,6 +658,19 @@ export function storeContract(kind: StoreKind) {
       await s.close();
     });
 
+    test("a task moved to another agent and canceled before it was handed to it tells that agent nothing: it never had it", async () => {
+      const s = await two(kind);
+      await s.claimName(agent("c", "c", ["x"]), T0, rules(T0));
+      await s.createTask(task("t_1", "a", "b", { cap: "x" }), NONE);
+      await s.claimNext("b", null, T0, ACK);
+      await s.ack("b", ["t_1"]);
+      await s.touchAgent("c", T0 + 30_000);
+      expect(moved(await s.reclaimTasks(T0 + 30_000, 100, LIVE))).toEqual([["t_1", "b", "c", "queued"]]);
+      await s.transitionTask("t_1", ["queued", "delivered", "working"], { room: NONE, state: "canceled", note: "no", at: T0 + 30_000, withdraw: true });
+      expect((await s.claimNext("c", null, T0 + 30_000, ACK)).messages).toEqual([]);
+      await s.close();
+    });
+
     test("a task out on a connection still attached keeps its lease; once the connection is gone, its lease runs out as before", async () => {
       const s = await two(kind);
       await s.attachConnection("b", "r1.1", T0);

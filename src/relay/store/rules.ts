@@ -123,7 +123,8 @@ export function applyChange(task: TaskRecord, change: Pick<TaskChange, "state" |
 export function notices(task: TaskRecord, state: TaskState, note: string, at: number): NewEntry[] {
   const status: Message = { type: "status", id: newSortableId("m"), from: RELAY, to: task.from, created_at: iso(at), task_id: task.id, state, note };
   const out: NewEntry[] = [{ to: task.from, priority: task.priority, msg: status }];
-  if ((state === "canceled" || state === "expired") && task.to && task.attempts > 0) {
+  // Not an agent it was moved to that never received it (`receivedBy`).
+  if ((state === "canceled" || state === "expired") && task.to && receivedBy(task) === task.to) {
     out.push({ to: task.to, priority: task.priority, msg: { ...status, id: newSortableId("m"), to: task.to } });
   }
   return out;

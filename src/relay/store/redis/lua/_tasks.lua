@@ -151,7 +151,7 @@ local function change(t, ch, room, patch)
   if not FINAL[state] and FINAL[t.state] then finish(t) end
   if has(ch.state) then
     queue(status_entry(t, t.from, ch.state, ch.note), room)
-    if (ch.state == "canceled" or ch.state == "expired") and has(t.to) and t.attempts > 0 then
+    if (ch.state == "canceled" or ch.state == "expired") and has(t.to) and received_by(t) == t.to then
       queue(status_entry(t, t.to, ch.state, ch.note), room)
     end
   end

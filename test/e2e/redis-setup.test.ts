@@ -173,6 +173,27 @@ if (!redisMissing("test/e2e/redis-setup.test.ts")) {
       await newcomer.relay.stop();
     }, 40_000);
 
+    test("a relay key deleted alone under a running relay is written back by it, so a relay started next takes it: agents' saved secrets still prove them", async () => {
+      const cli = (...args: string[]) => Bun.spawnSync(["redis-cli", "-p", String(redis.port), ...args]).stdout.toString().trim();
+      const running = await spawnRelay(["--redis", redis.url, "--redis-prefix", "keydel:"], { CLAWLINK_TOKEN: TOKEN });
+      const alice = { home: tempHome(), relay: running.url };
+      const bob = { home: tempHome(), relay: running.url };
+      for (const [m, name] of [[alice, "alice"], [bob, "bob"]] as const) await runCli(["register", "--name", name, "--json"], { ...m, env: { CLAWLINK_TOKEN: TOKEN } });
+      for (const task of ["one", "two"]) expect((await runCli(["delegate", "--to", "bob", "--task", task, "--json"], alice)).code).toBe(0);
+      const key = cli("--no-raw", "GET", "keydel:relaykey");
+      cli("DEL", "keydel:relaykey");
+      await eventually(() => cli("--no-raw", "GET", "keydel:relaykey") === key, 15_000);
+      // A relay started now takes the team's key: a cursor the running relay signed is good on it.
+      const later = await spawnRelay(["--redis", redis.url, "--redis-prefix", "keydel:"], { CLAWLINK_TOKEN: TOKEN });
+      const secret: string = JSON.parse(readFileSync(join(alice.home, "identities", "alice.json"), "utf8")).secret;
+      const auth = { authorization: `Bearer ${secret}` };
+      const cursor = ((await (await fetch(`${running.url}/v1/tasks?limit=1`, { headers: auth })).json()) as { next_cursor: string }).next_cursor;
+      expect((await fetch(`${later.url}/v1/tasks?limit=1&cursor=${encodeURIComponent(cursor)}`, { headers: auth })).status).toBe(200);
+      expect(cli("--no-raw", "GET", "keydel:relaykey")).toBe(key);
+      await running.relay.stop();
+      await later.relay.stop();
+    }, 40_000);
+
     test("agents are told every relay of the team, this one first", async () => {
       const a = await spawnRelay(["--redis", redis.url, "--redis-prefix", "list:"]);
       const b = await spawnRelay(["--redis", redis.url, "--redis-prefix", "list:"]);

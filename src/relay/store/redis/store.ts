@@ -469,11 +469,16 @@ export class RedisStore implements Store {
     return this.teamKey;
   }
 
-  /** Whether the store's relay key is no longer the one this process took (another relay wrote its own back). */
+  /**
+   * Whether the store's relay key is no longer the one this process took (another relay wrote its own back).
+   * One lost alone (deleted, or evicted) is written back, so a relay started next takes it instead of making one the team would adopt.
+   */
   async relayKeyMoved(): Promise<boolean> {
     const key = this.teamKey;
     if (!key) return false;
-    const kept = await this.guard(() => this.client.getBuffer(this.k("relaykey")));
+    const k = this.k("relaykey");
+    const kept = await this.guard(() => this.client.getBuffer(k));
+    if (kept === null) await this.guard(() => this.client.send("SET", [k, Buffer.from(key) as unknown as string, "NX"]));
     return kept !== null && !Buffer.from(key).equals(kept);
   }
 

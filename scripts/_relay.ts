@@ -79,8 +79,9 @@ function knownFlags(cmd: string[], flags: string[]): string[] {
 }
 
 /** Starts the bare Bun.serve the relay is compared with (scripts/_baseline.ts). */
-export function spawnBaseline(): Promise<ServerProcess> {
-  return spawnServer([process.execPath, join(import.meta.dir, "_baseline.ts")], 5_000);
+/** The bare Bun.serve; `env` adds to the environment (the relay's allocator setting, for a like-for-like figure). */
+export function spawnBaseline(env: Record<string, string> = {}): Promise<ServerProcess> {
+  return spawnServer([process.execPath, join(import.meta.dir, "_baseline.ts")], 5_000, env);
 }
 
 /** The relay from source with its handlers timed in-process (scripts/_timed-relay.ts); `timings` reads them after stop. */
@@ -99,13 +100,13 @@ export async function spawnTimedRelay(flags: string[] = []) {
 export type TimingSummary = Summary;
 
 /** Runs a server with the open-files limit raised to the hard limit and waits for the URL it prints. */
-async function spawnServer(cmd: string[], stopGraceMs: number): Promise<ServerProcess> {
+async function spawnServer(cmd: string[], stopGraceMs: number, env: Record<string, string> = {}): Promise<ServerProcess> {
   // `exec` keeps the pid: the shell becomes the server after raising its limit.
   const proc = track(
     Bun.spawn(["sh", "-c", 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"', "sh", ...cmd], {
       stdout: "pipe",
       stderr: "pipe",
-      env: { ...process.env, NO_COLOR: "1" },
+      env: { ...process.env, NO_COLOR: "1", ...env },
     }),
   );
   const stdout = readStdout(proc);

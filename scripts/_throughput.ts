@@ -71,8 +71,10 @@ export async function throughput(ctx: BenchContext): Promise<Figure[]> {
     `throughput baseline (bare Bun.serve: read body, JSON.parse, reply; bun loadgen, ${ctx.connections} conns): ${fmtInt(base.rps)} req/s, p50 ${fmtMs(base.latency.p50)}, p99 ${fmtMs(base.latency.p99)}; cpu ${fmtCpu("server", base.relayCpu)}, ${fmtCpu("loadgen", base.clientCpu)}; server ${fmtCpuPerOp(base.relayCpu, base.rps, "req")}`,
   );
   const bareWrk = ctx.wrk && Bun.which("wrk") ? await measureBaselineWrk(ctx) : undefined;
-  if (bareWrk) {
-    ctx.log(`throughput baseline (bare Bun.serve; ${wrkLabel(ctx)}): ${fmtInt(bareWrk.rps)} req/s, p50 ${fmtMs(bareWrk.p50)}, p99 ${fmtMs(bareWrk.p99)}; cpu ${fmtCpu("server", bareWrk.relayCpu)}, ${fmtCpu("wrk", bareWrk.wrkCpu)}; server ${fmtCpuPerOp(bareWrk.relayCpu, bareWrk.rps, "req")}`);
+  // The relay runs with its allocator setting on Linux (src/relay/allocator.ts); the bare server with it too, for comparison.
+  const bareTuned = bareWrk && process.platform === "linux" ? await measureBaselineWrk(ctx, { MIMALLOC_PURGE_DELAY: "-1" }) : undefined;
+  for (const [label, b] of [["bare Bun.serve", bareWrk], ["bare Bun.serve, MIMALLOC_PURGE_DELAY=-1", bareTuned]] as const) {
+    if (b) ctx.log(`throughput baseline (${label}; ${wrkLabel(ctx)}): ${fmtInt(b.rps)} req/s, p50 ${fmtMs(b.p50)}, p99 ${fmtMs(b.p99)}; cpu ${fmtCpu("server", b.relayCpu)}, ${fmtCpu("wrk", b.wrkCpu)}; server ${fmtCpuPerOp(b.relayCpu, b.rps, "req")}`);
   }
   for (const mix of MIXES) {
     const relay = await spawnRelay({ flags: mix.flags, profileDir: ctx.profileDir && join(ctx.profileDir, `throughput-${MIXES.indexOf(mix)}`) });
@@ -101,7 +103,8 @@ export async function throughput(ctx: BenchContext): Promise<Figure[]> {
           );
           ctx.log(
             `throughput (${mix.name}; ${wrkLabel(ctx)}): ${fmtInt(w.rps)} req/s, p50 ${fmtMs(w.p50)}, p99 ${fmtMs(w.p99)}; ${w.non2xx} non-2xx; cpu ${fmtCpu("relay", w.relayCpu)}, ${fmtCpu("wrk", w.wrkCpu)}; relay ${fmtCpuPerOp(w.relayCpu, w.rps, "req")}; ` +
-              `${ofBare.value.toFixed(2)}x bare Bun.serve under wrk (target >= ${TARGET_OF_BARE}x) ${verdict(ofBare)}`,
+              `${ofBare.value.toFixed(2)}x bare Bun.serve under wrk (target >= ${TARGET_OF_BARE}x) ${verdict(ofBare)}` +
+              (bareTuned ? `; ${(w.rps / bareTuned.rps).toFixed(2)}x the bare server with the relay's allocator setting` : ""),
           );
         }
       }
@@ -136,8 +139,8 @@ async function measureBaseline(ctx: BenchContext): Promise<Measured> {
 
 const wrkLabel = (ctx: BenchContext) => `wrk -t${WRK_THREADS} -c${WRK_CONNECTIONS}, ${ctx.durationMs / 1000}s`;
 
-async function measureBaselineWrk(ctx: BenchContext) {
-  const server = await spawnBaseline();
+async function measureBaselineWrk(ctx: BenchContext, env: Record<string, string> = {}) {
+  const server = await spawnBaseline(env);
   try {
     return await measureWrk(server, ctx, { headers: {}, body: JSON.stringify(BROADCAST) });
   } finally {

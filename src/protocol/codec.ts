@@ -2,6 +2,7 @@
 import * as v from "valibot";
 import { ClawlinkError } from "../errors";
 import { built } from "./deferred";
+import { compileCheck, NO, type Check } from "./fastcheck";
 
 type Variant = v.GenericSchema & { type: "variant"; key: string; options: readonly v.GenericSchema[] };
 const routes = new WeakMap<object, Map<unknown, v.GenericSchema>>();
@@ -24,15 +25,40 @@ function routesOf(variant: Variant): Map<unknown, v.GenericSchema> {
  * v.safeParse, except that a variant goes straight to the option its discriminator names: v.variant
  * tries its options in order and builds an issue, message and all, for each one that does not match,
  * which costs more than the parse itself on the relay's hot paths. Input it cannot route goes through
- * the variant, so errors read the same.
+ * the variant, so errors read the same. A schema parsed often is also compiled (fastcheck.ts): input it
+ * accepts skips valibot's datasets, and what it refuses is parsed by valibot for the same issues.
  */
 export function safeParse<S extends v.GenericSchema>(given: S, input: unknown): v.SafeParseResult<S> {
-  const schema = built(given);
+  let schema = builtOf(given);
   if ((schema as { type: string }).type === "variant" && input !== null && typeof input === "object") {
-    const option = routesOf(schema as unknown as Variant).get((input as Record<string, unknown>)[(schema as unknown as Variant).key]);
-    if (option) return v.safeParse(option, input) as v.SafeParseResult<S>;
+    schema = routesOf(schema as unknown as Variant).get((input as Record<string, unknown>)[(schema as unknown as Variant).key]) ?? schema;
   }
-  return v.safeParse(schema, input);
+  const check = checkOf(schema);
+  if (check) {
+    const output = check(input);
+    if (output !== NO) return { typed: true, success: true, output, issues: undefined } as v.SafeParseResult<S>;
+  }
+  return v.safeParse(schema, input) as v.SafeParseResult<S>;
+}
+
+/** The schema behind a deferred one, found without the proxy's trap (which a hot path pays on every read). */
+const builts = new WeakMap<object, v.GenericSchema>();
+function builtOf(given: v.GenericSchema): v.GenericSchema {
+  let schema = builts.get(given);
+  if (schema === undefined) builts.set(given, (schema = built(given)));
+  return schema;
+}
+
+/** A schema parsed this many times gets a compiled check (fastcheck.ts); a one-shot command parses too few to pay for compiling. */
+const COMPILE_AFTER = 8;
+const checks = new WeakMap<object, Check | null | number>();
+
+function checkOf(schema: v.GenericSchema): Check | null {
+  const known = checks.get(schema);
+  if (typeof known === "function" || known === null) return known;
+  const uses = (known ?? 0) + 1;
+  checks.set(schema, uses < COMPILE_AFTER ? uses : compileCheck(schema));
+  return null;
 }
 
 /** Parses `input` with `schema`, or throws a 400 naming every problem (with `hint`, when the caller knows the next step). */

@@ -1,0 +1,114 @@
+/** A compiled check (protocol/fastcheck.ts) accepts exactly what valibot accepts, with the same output, key order included. */
+import { expect, test } from "bun:test";
+import * as v from "valibot";
+import { safeParse } from "../../src/protocol/codec";
+import { built } from "../../src/protocol/deferred";
+import { compileCheck, NO } from "../../src/protocol/fastcheck";
+import { AckRequest, ClientFrame, FrameRef, RegisterRequest, SendBroadcast, SendProgress, SendResponse, SendTask } from "../../src/protocol/schemas";
+
+const long = (n: number) => "x".repeat(n);
+
+const samples: unknown[] = [
+  { type: "response", in_reply_to: "t_1", result: "done" },
+  { type: "response", in_reply_to: "m_1", result: "no", status: "failed", to: "alice", from: "bob", extra: 1 },
+  { type: "response", in_reply_to: "", result: "x" },
+  { type: "response", in_reply_to: long(65), result: "x" },
+  { type: "response", in_reply_to: "t_1", result: 7 },
+  { type: "response", in_reply_to: "t_1", result: "x", status: "maybe" },
+  { type: "response", in_reply_to: "t_1", result: "x", to: "" },
+  { type: "response", in_reply_to: "t_1", result: "x", to: undefined, status: undefined },
+  { type: "response", result: "x" },
+  { type: "progress", in_reply_to: "t_1" },
+  { type: "progress", in_reply_to: "t_1", note: long(5000) },
+  { type: "progress", in_reply_to: "t_1", note: "half" },
+  { type: "broadcast", content: "hi", tags: ["a", "b"], topic: "t" },
+  { type: "broadcast", content: "hi", tags: ["a", 2] },
+  { type: "broadcast", content: "hi", tags: Array.from({ length: 33 }, () => "t") },
+  { type: "broadcast", content: "hi", tags: [long(65)] },
+  { type: "broadcast", content: "" },
+  { type: "task", to: "bob", task: "x", lease_s: 30, priority: "high", ttl_s: 2.5 },
+  { type: "task", to: "bob", task: "x", lease_s: 0 },
+  { name: "alice", caps: ["code-review"], lease_s: 30 },
+  { name: "alice", caps: ["Code"], lease_s: 30 },
+  { name: "a_bob", lease_s: 30 },
+  { name: "relay", lease_s: 30 },
+  { name: "alice", lease_s: Number.NaN },
+  { ids: ["m_1"], tasks: [] },
+  { ids: [""] },
+  { ids: "m_1" },
+  { op: "send", ref: "r", messages: [{ type: "response" }] },
+  { op: "send", ref: 3, message: { a: 1 } },
+  { op: "send", ref: Infinity, message: {} },
+  { op: "send", ref: long(201), message: {} },
+  { op: "send", ref: "r", messages: [] },
+  { op: "send", ref: "r", message: {}, messages: [{}] },
+  { op: "send", ref: "r" },
+  "text",
+  7,
+  null,
+  [],
+  [{ type: "response" }],
+];
+
+/** Each option of ClientFrame by itself (the codec routes to one), and the other schemas a relay parses often. */
+const schemas: [string, v.GenericSchema][] = [
+  ["SendResponse", built(SendResponse)],
+  ["SendProgress", built(SendProgress)],
+  ["SendBroadcast", built(SendBroadcast)],
+  ["SendTask", built(SendTask)],
+  ["RegisterRequest", built(RegisterRequest)],
+  ["AckRequest", built(AckRequest)],
+  ["FrameRef", built(FrameRef)],
+  ...(built(ClientFrame) as unknown as { options: v.GenericSchema[] }).options.map((o, i): [string, v.GenericSchema] => [`ClientFrame option ${i}`, o]),
+];
+
+test("the schemas on the push path compile", () => {
+  for (const s of [SendResponse, SendProgress, SendBroadcast, FrameRef]) expect(compileCheck(built(s))).not.toBeNull();
+  const send = (built(ClientFrame) as unknown as { options: v.GenericSchema[] }).options[0]!;
+  expect(compileCheck(send)).not.toBeNull();
+});
+
+test("a compiled check accepts what valibot accepts, with the same output in the same key order, and refuses the rest", () => {
+  let compiled = 0;
+  let accepted = 0;
+  for (const [, schema] of schemas) {
+    const check = compileCheck(schema);
+    if (!check) continue;
+    compiled++;
+    for (const input of samples) {
+      const slow = v.safeParse(schema, input);
+      const fast = check(input);
+      if (slow.success) {
+        accepted++;
+        expect(fast).not.toBe(NO);
+        expect(fast).toEqual(slow.output);
+        expect(JSON.stringify(fast)).toBe(JSON.stringify(slow.output));
+      } else expect(fast).toBe(NO);
+    }
+  }
+  expect(compiled).toBeGreaterThanOrEqual(6);
+  expect(accepted).toBeGreaterThan(5);
+});
+
+test("what a schema does not compile (custom, record, transform, variant) is left to valibot", () => {
+  expect(compileCheck(v.record(v.string(), v.unknown()))).toBeNull();
+  expect(compileCheck(v.pipe(v.string(), v.transform((s) => s.length)))).toBeNull();
+  expect(compileCheck(built(ClientFrame))).toBeNull();
+  expect(compileCheck(v.object({ a: v.optional(v.string(), () => "x") }))).toBeNull();
+});
+
+test("codec.safeParse, once it uses the compiled check, answers as valibot does: outputs and errors", () => {
+  for (let round = 0; round < 12; round++) {
+    for (const input of samples) {
+      for (const schema of [SendResponse, SendBroadcast, ClientFrame]) {
+        const fast = safeParse(schema, input);
+        const slow = safeParse(schema, input);
+        const plain = v.safeParse(built(schema), input);
+        expect(fast.success).toBe(plain.success);
+        expect(fast.output).toEqual(slow.output);
+        if (!fast.success) expect(fast.issues?.map((i) => [v.getDotPath(i), i.message])).toEqual(slow.issues?.map((i) => [v.getDotPath(i), i.message]));
+        else expect(JSON.stringify(fast.output)).toBe(JSON.stringify(plain.output));
+      }
+    }
+  }
+});

@@ -24,6 +24,7 @@ interface Node {
   fallback?: unknown;
   entries?: Record<string, Node>;
   item?: Node;
+  operation?: (value: unknown) => unknown;
 }
 
 /** Validations by type: each tests a value the step before it accepted. */
@@ -45,13 +46,22 @@ function compileAction(action: Node): Check | null {
   return (value) => (test(value) ? value : NO);
 }
 
+function compileTransform(item: Node): Check {
+  const operation = item.operation!;
+  return (value) => operation(value);
+}
+
 function compilePipe(pipe: readonly Node[]): Check | null {
   const steps: Check[] = [];
   for (let i = 0; i < pipe.length; i++) {
     const item = pipe[i]!;
     if (item.kind === "metadata") continue;
-    // The first item is the schema the pipe extends (itself perhaps a pipe); transformations change the output, so they are not compiled.
-    const step = i === 0 ? compile(item) : item.kind === "schema" ? compile(item) : item.kind === "validation" ? compileAction(item) : null;
+    // The first item is the schema the pipe extends (itself perhaps a pipe); a `v.transform` runs its own operation, as valibot would.
+    const step =
+      i === 0 || item.kind === "schema" ? compile(item)
+      : item.kind === "validation" ? compileAction(item)
+      : item.kind === "transformation" && item.type === "transform" ? compileTransform(item)
+      : null;
     if (!step) return null;
     steps.push(step);
   }

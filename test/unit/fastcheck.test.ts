@@ -63,9 +63,8 @@ const schemas: [string, v.GenericSchema][] = [
 ];
 
 test("the schemas on the push path compile", () => {
-  for (const s of [SendResponse, SendProgress, SendBroadcast, FrameRef]) expect(compileCheck(built(s))).not.toBeNull();
-  const send = (built(ClientFrame) as unknown as { options: v.GenericSchema[] }).options[0]!;
-  expect(compileCheck(send)).not.toBeNull();
+  for (const s of [SendResponse, SendProgress, SendBroadcast, FrameRef, AckRequest]) expect(compileCheck(built(s))).not.toBeNull();
+  for (const option of (built(ClientFrame) as unknown as { options: v.GenericSchema[] }).options) expect(compileCheck(option)).not.toBeNull();
 });
 
 test("a compiled check accepts what valibot accepts, with the same output in the same key order, and refuses the rest", () => {
@@ -90,10 +89,19 @@ test("a compiled check accepts what valibot accepts, with the same output in the
   expect(accepted).toBeGreaterThan(5);
 });
 
-test("what a schema does not compile (custom, record, transform, variant) is left to valibot", () => {
+test("a transform in a pipe runs its operation on what the steps before it accepted", () => {
+  const check = compileCheck(v.pipe(v.string(), v.minLength(2), v.transform((s) => s.length), v.maxValue(3)))!;
+  expect(check("ab")).toBe(2);
+  expect(check("a")).toBe(NO);
+  expect(check("abcd")).toBe(NO);
+  expect(check(7)).toBe(NO);
+});
+
+test("what a schema does not compile (custom, record, other transformations, variant) is left to valibot", () => {
   expect(compileCheck(v.record(v.string(), v.unknown()))).toBeNull();
-  expect(compileCheck(v.pipe(v.string(), v.transform((s) => s.length)))).toBeNull();
+  expect(compileCheck(v.pipe(v.string(), v.trim()))).toBeNull();
   expect(compileCheck(built(ClientFrame))).toBeNull();
+  expect(compileCheck(built(SendTask))).toBeNull();
   expect(compileCheck(v.object({ a: v.optional(v.string(), () => "x") }))).toBeNull();
 });
 

@@ -65,9 +65,17 @@ function compilePipe(pipe: readonly Node[]): Check | null {
     if (!step) return null;
     steps.push(step);
   }
+  if (steps.length === 1) return steps[0]!;
+  if (steps.length === 2) {
+    const [first, second] = steps as [Check, Check];
+    return (input) => {
+      const value = first(input);
+      return value === NO ? NO : second(value);
+    };
+  }
   return (input) => {
     let value = input;
-    for (const step of steps) if ((value = step(value)) === NO) return NO;
+    for (let i = 0; i < steps.length; i++) if ((value = steps[i]!(value)) === NO) return NO;
     return value;
   };
 }
@@ -93,8 +101,10 @@ function compileObject(entries: Record<string, Node>): Check | null {
     const out: Record<string, unknown> = {};
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i]!;
-      if (key in input) {
-        const value = checks[i]!((input as Record<string, unknown>)[key]);
+      const given = (input as Record<string, unknown>)[key];
+      // Read first: `in` is asked only of a key whose value reads undefined (never one of parsed JSON).
+      if (given !== undefined || key in input) {
+        const value = checks[i]!(given);
         if (value === NO) return NO;
         out[key] = value;
       } else if (filled[i]) {

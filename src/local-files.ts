@@ -15,9 +15,21 @@ const windows = process.platform === "win32";
 const canMap = !windows;
 let utf8: TextDecoder | undefined;
 
-/** An absolute POSIX path in normal form: no empty, `.` or `..` segment, no trailing slash. */
-const isNormal = (p: string) => !windows && /^(\/[^/]+)+$/.test(p) && !/\/\.\.?(\/|$)/.test(p);
-const isName = (s: string) => /^[^/]+$/.test(s) && s !== "." && s !== "..";
+/**
+ * An absolute POSIX path in normal form: no empty, `.` or `..` segment, no trailing slash. A loop, not
+ * a regular expression: the first one a process runs costs about 0.5 ms, and this runs before the request.
+ */
+function isNormal(p: string): boolean {
+  if (windows || p.length < 2 || p.charCodeAt(0) !== 47) return false;
+  for (let start = 1, i = 1; i <= p.length; i++) {
+    if (i < p.length && p.charCodeAt(i) !== 47) continue;
+    const len = i - start;
+    if (len === 0 || (p.charCodeAt(start) === 46 && (len === 1 || (len === 2 && p.charCodeAt(start + 1) === 46)))) return false;
+    start = i + 1;
+  }
+  return true;
+}
+const isName = (s: string) => s !== "" && !s.includes("/") && s !== "." && s !== "..";
 
 /** path.join(dir, name) for a normal absolute `dir` and a file `name`; node:path does anything else. */
 export const joinPath = (dir: string, name: string): string => (isNormal(dir) && isName(name) ? `${dir}/${name}` : nodePath().join(dir, name));

@@ -68,19 +68,45 @@ export function readConfig(home: string): ConfigFile | undefined {
   }
   const bad = (what: string) => new ClawlinkError("bad_config", `the config file ${path} is not valid: ${what}`, `fix or remove it; ${HOW}`);
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw bad(`it holds ${Array.isArray(raw) ? "an array" : raw === null ? "null" : `a ${typeof raw}`}, not one JSON object`);
-  const allowed = Object.keys(ConfigFile.entries);
-  const unknown = Object.keys(raw).filter((k) => !allowed.includes(k));
-  if (unknown.length) throw bad(`unknown field${unknown.length > 1 ? "s" : ""} ${unknown.join(", ")}; allowed: ${allowed.join(", ")}`);
-  const parsed = v.safeParse(ConfigFile, raw);
-  if (!parsed.success) throw bad(describeIssues(parsed.issues));
-  if (parsed.output.relay !== undefined) {
+  // Loops, not array methods, and the schema only to say what is wrong: this runs before every command's request.
+  let unknown = "";
+  let count = 0;
+  for (const key in raw) {
+    let known = false;
+    for (let i = 0; i < CONFIG_FIELDS.length; i++) known ||= CONFIG_FIELDS[i] === key;
+    if (!known) unknown += (count++ ? ", " : "") + key;
+  }
+  if (count) throw bad(`unknown field${count > 1 ? "s" : ""} ${unknown}; allowed: ${CONFIG_FIELDS.join(", ")}`);
+  let config = configOf(raw as Record<string, unknown>);
+  if (!config) {
+    const parsed = v.safeParse(ConfigFile, raw);
+    if (!parsed.success) throw bad(describeIssues(parsed.issues));
+    config = parsed.output;
+  }
+  if (config.relay !== undefined) {
     try {
-      normalizeRelayList(parsed.output.relay);
+      normalizeRelayList(config.relay);
     } catch {
-      throw bad(`relay: "${parsed.output.relay}" is not an http(s) URL`);
+      throw bad(`relay: "${config.relay}" is not an http(s) URL`);
     }
   }
-  return parsed.output;
+  return config;
+}
+
+/** The fields of config.json, in the schema's order. */
+export const CONFIG_FIELDS = ["relay", "token_file", "ca"] as const;
+
+/** The config as the ConfigFile schema outputs it, when every field given is a non-empty string; otherwise undefined. */
+export function configOf(raw: Record<string, unknown>): ConfigFile | undefined {
+  const out: ConfigFile = {};
+  for (let i = 0; i < CONFIG_FIELDS.length; i++) {
+    const key = CONFIG_FIELDS[i]!;
+    if (!(key in raw)) continue;
+    const value = raw[key];
+    if (typeof value !== "string" || value === "") return undefined;
+    out[key] = value;
+  }
+  return out;
 }
 
 const pick = (...candidates: [string | undefined, Source, string][]): Setting => {

@@ -8,8 +8,8 @@ import { cleanup, tempHome } from "../_helpers";
 afterAll(cleanup);
 
 test("joinPath and resolvePath give what node:path gives, for normal paths and odd ones", () => {
-  const dirs = ["/home/me/.clawlink", "/", "/a//b", "/a/./b", "/a/../b", "/a/b/", "relative/home", ".", "/a/b..c", "/a/.hidden"];
-  const names = ["identities", "me.json", "../up.json", "a/b.json", ".", "..", "x..json"];
+  const dirs = ["/home/me/.clawlink", "/", "/a//b", "/a/./b", "/a/../b", "/a/b/", "relative/home", ".", "/a/b..c", "/a/.hidden", "//", "/.", "/..", "/a/.", "/a/..", "/...", "/a/..b", "", "a"];
+  const names = ["identities", "me.json", "../up.json", "a/b.json", ".", "..", "x..json", "", "...", "/abs"];
   for (const dir of dirs) {
     expect({ dir, resolved: resolvePath(dir) }).toEqual({ dir, resolved: resolve(dir) });
     for (const name of names) expect({ dir, name, joined: joinPath(dir, name) }).toEqual({ dir, name, joined: join(dir, name) });

@@ -136,8 +136,8 @@ export class Client {
 
   private async call<S extends v.GenericSchema>(schema: S, method: string, path: string, init: Parameters<Client["raw"]>[2] = {}): Promise<v.InferOutput<S>> {
     const sent = this.raw(method, path, init);
-    // A deferred schema is built while the request is on the wire, not after the answer is in.
-    built(schema);
+    // A deferred schema is built, and its regular expressions compiled, while the request is on the wire, not after the answer is in.
+    compileRegexes(built(schema));
     const res = await sent;
     const parsed = v.safeParse(schema, await res.json().catch(() => undefined));
     if (!parsed.success) {
@@ -260,6 +260,24 @@ export class Client {
     }
     return undefined;
   }
+}
+
+/**
+ * Runs each regular expression a schema checks with once, which compiles it: the first one a process runs
+ * costs about 0.5 ms, and none runs before a command's request. Loops, not array methods, for the same reason.
+ */
+function compileRegexes(schema: unknown, depth = 0): void {
+  if (depth > 8 || typeof schema !== "object" || schema === null) return;
+  const s = schema as { type?: string; requirement?: unknown; entries?: Record<string, unknown>; item?: unknown; wrapped?: unknown; pipe?: unknown[]; options?: unknown[] };
+  if (s.type === "regex" && s.requirement instanceof RegExp) {
+    s.requirement.test("");
+    return;
+  }
+  if (s.entries) for (const key in s.entries) compileRegexes(s.entries[key], depth + 1);
+  compileRegexes(s.item, depth + 1);
+  compileRegexes(s.wrapped, depth + 1);
+  if (s.pipe) for (let i = 0; i < s.pipe.length; i++) compileRegexes(s.pipe[i], depth + 1);
+  if (s.options) for (let i = 0; i < s.options.length; i++) compileRegexes(s.options[i], depth + 1);
 }
 
 const socketPath = (q: SocketQuery) => `/v1/ws${toQuery({ task: q.task || undefined, files: q.files, types: q.types })}`;

@@ -4,13 +4,13 @@ import { ClawlinkError } from "./errors";
 import { joinPath, nodeFs, readTextFile } from "./local-files";
 import { describeIssues } from "./protocol/codec";
 import { Deferred, whenRead } from "./protocol/deferred";
-import { AgentName } from "./protocol/schemas";
 
 export const DEFAULT_RELAY = "http://127.0.0.1:9077";
 
 export const Identity = new Deferred(() => v.object({
   id: v.string(),
-  name: AgentName,
+  // Required when built (only to say what is wrong with a file): a command loads the wire schemas once its request is out.
+  name: (require("./protocol/schemas") as typeof import("./protocol/schemas")).AgentName,
   secret: v.string(),
   /** The relay's proof that it gave this agent its name: after an in-memory restart, it takes the name back from whoever registered it since. */
   claim: v.optional(v.string()),

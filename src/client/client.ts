@@ -1,28 +1,11 @@
 /** The typed client every command uses: one method per relay endpoint, errors as ClawlinkError. */
 import * as v from "valibot";
 import { ClawlinkError } from "../errors";
-import {
-  Agent,
-  AgentList,
-  ErrorBody,
-  FileDeleted,
-  FileHistory,
-  FileList,
-  FileLock,
-  FileWritten,
-  Health,
-  Heartbeat,
-  Inbox,
-  Registration,
-  Sent,
-  Task,
-  TaskList,
-  type RegisterRequest,
-  type SendMessage,
-} from "../protocol/schemas";
+import type { RegisterRequest, SendMessage } from "../protocol/schemas";
 import { HEADER, LIMIT } from "../protocol/constants";
 import { built } from "../protocol/deferred";
-import { toQuery, type AgentsQuery, type InboxQuery, type SocketQuery, type TasksQuery } from "../protocol/queries";
+import type { AgentsQuery, InboxQuery, SocketQuery, TasksQuery } from "../protocol/queries";
+import { toQuery } from "../protocol/query-string";
 import { tlsProblem, trustedCAs, warnIfUnverified } from "./trust";
 
 export interface ClientOptions {
@@ -40,6 +23,13 @@ export interface ClientOptions {
 type Auth = "token" | "agent";
 /** A request body; a function opens it anew for each relay tried (a stream can be read only once). */
 type Body = Bun.BodyInit | (() => Bun.BodyInit);
+
+type Schemas = typeof import("../protocol/schemas");
+/**
+ * The wire schemas, loaded on first use: a command's request goes out before they are (loading them costs
+ * about 1 ms), and the answer's schema is picked by name while the request is on the wire.
+ */
+const schemas = (): Promise<Schemas> => import("../protocol/schemas");
 
 /** The connection was refused or the host not found: nothing of the request reached any relay. */
 const refused = (err: unknown) => /^(ECONNREFUSED|ConnectionRefused|ENOTFOUND|EHOSTUNREACH|ENETUNREACH)$/.test((err as { code?: string }).code ?? "");
@@ -134,10 +124,14 @@ export class Client {
     return res;
   }
 
-  private async call<S extends v.GenericSchema>(schema: S, method: string, path: string, init: Parameters<Client["raw"]>[2] = {}): Promise<v.InferOutput<S>> {
+  /** Sends a request and parses its answer with `answer`: a schema, or the name of one of the wire schemas. */
+  private async call<S extends v.GenericSchema | keyof Schemas>(answer: S, method: string, path: string, init: Parameters<Client["raw"]>[2] = {}): Promise<v.InferOutput<S extends keyof Schemas ? Extract<Schemas[S], v.GenericSchema> : Extract<S, v.GenericSchema>>> {
     const sent = this.raw(method, path, init);
-    // A deferred schema is built, and its regular expressions compiled, while the request is on the wire, not after the answer is in.
-    compileRegexes(built(schema));
+    // A failure is thrown by `await sent` below; caught here, it is not reported as unhandled while the schemas load.
+    sent.catch(() => {});
+    // The schema is loaded, built and its regular expressions compiled while the request is on the wire, not after the answer is in.
+    const schema = built((typeof answer === "string" ? (await schemas())[answer as keyof Schemas] : answer) as v.GenericSchema);
+    compileRegexes(schema);
     const res = await sent;
     const parsed = v.safeParse(schema, await res.json().catch(() => undefined));
     if (!parsed.success) {
@@ -147,29 +141,29 @@ export class Client {
   }
 
   health() {
-    return this.call(Health, "GET", "/v1/health", { auth: "token" });
+    return this.call("Health", "GET", "/v1/health", { auth: "token" });
   }
   register(req: Partial<RegisterRequest> & { name: string }) {
-    return this.call(Registration, "POST", "/v1/agents", { auth: "token", json: req });
+    return this.call("Registration", "POST", "/v1/agents", { auth: "token", json: req });
   }
   agents(q: AgentsQuery = {}) {
-    return this.call(AgentList, "GET", `/v1/agents${toQuery({ cap: q.cap || undefined, all: q.all })}`).then((r) => r.agents);
+    return this.call("AgentList", "GET", `/v1/agents${toQuery({ cap: q.cap || undefined, all: q.all })}`).then((r) => r.agents);
   }
   agent(idOrName: string) {
-    return this.call(Agent, "GET", `/v1/agents/${encodeURIComponent(idOrName)}`);
+    return this.call("Agent", "GET", `/v1/agents/${encodeURIComponent(idOrName)}`);
   }
   heartbeat(id: string) {
-    return this.call(Heartbeat, "POST", `/v1/agents/${id}/heartbeat`);
+    return this.call("Heartbeat", "POST", `/v1/agents/${id}/heartbeat`);
   }
   unregister(id: string) {
     return this.raw("DELETE", `/v1/agents/${id}`).then(() => undefined);
   }
   send(msg: SendMessage | (Partial<SendMessage> & { type: string })) {
-    return this.call(Sent, "POST", "/v1/messages", { json: msg });
+    return this.call("Sent", "POST", "/v1/messages", { json: msg });
   }
   inbox(id: string, q: InboxQuery & { signal?: AbortSignal } = {}) {
     const qs = toQuery({ wait: q.wait || undefined, max: q.max || undefined, ack: q.ack });
-    return this.call(Inbox, "GET", `/v1/agents/${id}/inbox${qs}`, { signal: q.signal }).then((r) => r.messages);
+    return this.call("Inbox", "GET", `/v1/agents/${id}/inbox${qs}`, { signal: q.signal }).then((r) => r.messages);
   }
   /** Acknowledges any number of ids, in as many requests as the relay's cap per ack needs. */
   async ack(id: string, ids: string[]) {
@@ -182,13 +176,13 @@ export class Client {
   }
   /** One page of the agent's tasks, oldest first; `next_cursor` fetches the next. */
   tasks(q: TasksQuery = {}) {
-    return this.call(TaskList, "GET", `/v1/tasks${toQuery({ state: q.state || undefined, role: q.role || undefined, limit: q.limit, cursor: q.cursor })}`);
+    return this.call("TaskList", "GET", `/v1/tasks${toQuery({ state: q.state || undefined, role: q.role || undefined, limit: q.limit, cursor: q.cursor })}`);
   }
   task(id: string) {
-    return this.call(Task, "GET", `/v1/tasks/${encodeURIComponent(id)}`);
+    return this.call("Task", "GET", `/v1/tasks/${encodeURIComponent(id)}`);
   }
   cancel(id: string) {
-    return this.call(Task, "POST", `/v1/tasks/${encodeURIComponent(id)}/cancel`);
+    return this.call("Task", "POST", `/v1/tasks/${encodeURIComponent(id)}/cancel`);
   }
   /** Uploads a new version; `ifVersion` makes it a compare-and-swap, `merge` lets the relay merge text edits. */
   async putFile(key: string, body: Body, opts: { ifVersion?: number; merge?: boolean; size?: number } = {}) {
@@ -199,7 +193,7 @@ export class Client {
     else if (opts.ifVersion !== undefined) headers["if-match"] = `"${opts.ifVersion}"`;
     if (opts.merge) headers[HEADER.merge] = "true";
     try {
-      return await this.call(FileWritten, "PUT", filePath(key), { body, headers });
+      return await this.call("FileWritten", "PUT", filePath(key), { body, headers });
     } catch (err) {
       // A relay refuses a body far over its limit by closing the connection before reading it.
       const size = opts.size ?? (body instanceof Blob ? body.size : undefined);
@@ -217,13 +211,13 @@ export class Client {
     return this.raw("GET", filePath(key) + toQuery({ version }));
   }
   fileHistory(key: string) {
-    return this.call(FileHistory, "GET", filePath(key, "/v1/file-history/"));
+    return this.call("FileHistory", "GET", filePath(key, "/v1/file-history/"));
   }
   lockFile(key: string, ttlS: number) {
-    return this.call(FileLock, "PUT", filePath(key, "/v1/file-locks/"), { json: { ttl_s: ttlS } });
+    return this.call("FileLock", "PUT", filePath(key, "/v1/file-locks/"), { json: { ttl_s: ttlS } });
   }
   unlockFile(key: string) {
-    return this.call(FileLock, "DELETE", filePath(key, "/v1/file-locks/"));
+    return this.call("FileLock", "DELETE", filePath(key, "/v1/file-locks/"));
   }
   /** Ends one's lease on `key`; a key not locked (the lease ran out, or was never taken) is the end wanted already, not an error. */
   async releaseFile(key: string) {
@@ -235,10 +229,10 @@ export class Client {
     }
   }
   files(prefix?: string) {
-    return this.call(FileList, "GET", `/v1/files${toQuery({ prefix: prefix || undefined })}`).then((r) => r.files);
+    return this.call("FileList", "GET", `/v1/files${toQuery({ prefix: prefix || undefined })}`).then((r) => r.files);
   }
   deleteFile(key: string) {
-    return this.call(FileDeleted, "DELETE", filePath(key));
+    return this.call("FileDeleted", "DELETE", filePath(key));
   }
 
   /** Opens the agent's WebSocket: its inbox stream; with `task` the updates of one task; with `files` only file messages under that prefix. */
@@ -337,7 +331,8 @@ function redirected(relay: string, url: string, res: Response): ClawlinkError {
 
 async function relayError(res: Response): Promise<ClawlinkError> {
   const text = await res.text().catch(() => "");
-  let body: v.InferOutput<typeof ErrorBody> | undefined;
+  let body: v.InferOutput<Schemas["ErrorBody"]> | undefined;
+  const { ErrorBody } = await schemas();
   try {
     const parsed = v.safeParse(ErrorBody, JSON.parse(text));
     if (parsed.success) body = parsed.output;

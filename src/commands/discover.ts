@@ -1,5 +1,4 @@
 import { renderAgents } from "../client/render";
-import { Capability } from "../protocol/schemas";
 import { defineClientCommand, parseArg } from "./_shared";
 
 export default defineClientCommand({
@@ -14,7 +13,7 @@ export default defineClientCommand({
     all: { type: "boolean", description: "Include stale agents (not seen for 120 s)" },
   },
   async run(ctx) {
-    const cap = ctx.args.cap === undefined ? undefined : parseArg(Capability, ctx.args.cap.toLowerCase(), "--cap");
+    const cap = ctx.args.cap === undefined ? undefined : parseArg((await import("../protocol/schemas")).Capability, ctx.args.cap.toLowerCase(), "--cap");
     // Listing needs no identity, but every command that acts as one would refuse this relay: say so now.
     const saved = !ctx.identity ? ctx.saved : undefined;
     if (saved) {

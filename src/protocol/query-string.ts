@@ -1,0 +1,12 @@
+/** How the client writes a query string; `queries.ts` holds the schemas the relay reads it back with. */
+
+/** The query string (with its `?`, or empty) that the schemas above read back as `params`: true as `true`, lists joined by commas; false and undefined left out. */
+export function toQuery(params: Record<string, string | number | boolean | readonly string[] | undefined>): string {
+  // Made only when a parameter is given: most one-shot requests have none, and each start pays for it.
+  let q: URLSearchParams | undefined;
+  for (const [name, value] of Object.entries(params)) {
+    if (value === undefined || value === false) continue;
+    (q ??= new URLSearchParams()).set(name, Array.isArray(value) ? value.join(",") : String(value));
+  }
+  return q ? `?${q}` : "";
+}

@@ -1,6 +1,4 @@
-/** How the client writes a query string; `queries.ts` holds the schemas the relay reads it back with. */
-
-/** The query string (with its `?`, or empty) that the schemas above read back as `params`: true as `true`, lists joined by commas; false and undefined left out. */
+/** The query string (with its `?`, or empty) that the schemas of `queries.ts` read back as `params`: true as `true`, lists joined by commas; false and undefined left out. */
 export function toQuery(params: Record<string, string | number | boolean | readonly string[] | undefined>): string {
   // Made only when a parameter is given: most one-shot requests have none, and each start pays for it.
   let q: URLSearchParams | undefined;

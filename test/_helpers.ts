@@ -70,6 +70,16 @@ export async function runCli(
   return { code, stdout, stderr, json };
 }
 
+/** An agent registered by the CLI in a home of its own: what `runCli` needs to act as it, and its id. */
+export type Member = { home: string; relay: string; id: string };
+
+export async function member(url: string, name: string, caps?: string): Promise<Member> {
+  const home = tempHome();
+  const r = await runCli(["register", "--name", name, ...(caps ? ["--caps", caps] : []), "--json"], { home, relay: url });
+  if (r.code !== 0) throw new Error(`register ${name} exited ${r.code}: ${r.stderr}`);
+  return { home, relay: url, id: r.json.id };
+}
+
 /** The environment a CLI subprocess gets: the caller's without its CLAWLINK_* variables, plus the home and relay given. */
 export function cliEnv(opts: { home?: string; relay?: string; env?: Record<string, string> }): Record<string, string> {
   const env: Record<string, string> = {};

@@ -6,18 +6,9 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { CliProcess, cleanup, eventually, runCli, spawnRelay, tempHome } from "../_helpers";
+import { CliProcess, cleanup, eventually, member, type Member, runCli, spawnRelay } from "../_helpers";
 
 afterAll(cleanup);
-
-type Member = { home: string; relay: string; id: string };
-
-async function member(url: string, name: string, caps?: string): Promise<Member> {
-  const home = tempHome();
-  const r = await runCli(["register", "--name", name, ...(caps ? ["--caps", caps] : []), "--json"], { home, relay: url });
-  expect(r.code).toBe(0);
-  return { home, relay: url, id: r.json.id };
-}
 
 /** A worker running `listen --exec CMD`, up once it says it is listening. */
 async function worker(m: Member, cmd: string, more: string[] = []): Promise<CliProcess> {

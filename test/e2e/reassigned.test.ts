@@ -4,19 +4,10 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { cleanup, eventually, runCli, spawnRelay, tempHome } from "../_helpers";
+import { cleanup, eventually, member, type Member, runCli, spawnRelay, tempHome } from "../_helpers";
 import { REDIS_SERVER, redisMissing, startRedis } from "../_redis";
 
 afterAll(cleanup);
-
-type Member = { home: string; relay: string; id: string };
-
-async function member(url: string, name: string, caps?: string): Promise<Member> {
-  const home = tempHome();
-  const r = await runCli(["register", "--name", name, ...(caps ? ["--caps", caps] : []), "--json"], { home, relay: url });
-  expect(r.code).toBe(0);
-  return { home, relay: url, id: r.json.id };
-}
 
 const taskOf = async (m: Member, id: string) => (await runCli(["task", "--id", id, "--json"], m)).json;
 

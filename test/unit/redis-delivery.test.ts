@@ -47,17 +47,22 @@ describe.skipIf(redisMissing("test/unit/redis-delivery.test.ts") !== null)("deli
     const register = async (name: string) => (await a.relay.authenticate((await a.relay.register(v.parse(RegisterRequest, { name }))).secret))!;
     return { a, b, boss: await register("boss"), worker: await register("worker") };
   }
-  const types = (ms: Message[]) => ms.map((m) => (m.type === "status" ? `status:${m.state}` : m.type));
-
-  test("a task sent on one relay reaches a socket on another, and its answer comes back, with no claim", async () => {
-    const { a, b, boss, worker } = await team();
+  /** The boss on a socket of relay A and the worker on one of relay B, with the claims made while attaching forgotten. */
+  async function connected() {
+    const t = await team();
     const [bossSink, workerSink] = [sink(), sink()];
-    a.relay.connect(boss, bossSink);
-    b.relay.connect(worker, workerSink);
+    t.a.relay.connect(t.boss, bossSink);
+    t.b.relay.connect(t.worker, workerSink);
     await until(() => bossSink.opened !== null && workerSink.opened !== null);
     // Attaching looks at the queue once; from here on nothing is claimed.
     await Bun.sleep(50);
-    a.claims.length = b.claims.length = 0;
+    t.a.claims.length = t.b.claims.length = 0;
+    return { ...t, bossSink, workerSink };
+  }
+  const types = (ms: Message[]) => ms.map((m) => (m.type === "status" ? `status:${m.state}` : m.type));
+
+  test("a task sent on one relay reaches a socket on another, and its answer comes back, with no claim", async () => {
+    const { a, b, boss, worker, bossSink, workerSink } = await connected();
     const sent = await a.relay.send(boss, v.parse(SendMessage, { type: "task", to: "worker", task: "say done" }));
     await until(() => workerSink.got.length === 1);
     expect(workerSink.got[0]).toMatchObject({ type: "task", id: sent.id, attempt: 1 });
@@ -69,13 +74,7 @@ describe.skipIf(redisMissing("test/unit/redis-delivery.test.ts") !== null)("deli
   });
 
   test("a broadcast sent on one relay and the reply to it reach sockets on the other, with no claim", async () => {
-    const { a, b, boss, worker } = await team();
-    const [bossSink, workerSink] = [sink(), sink()];
-    a.relay.connect(boss, bossSink);
-    b.relay.connect(worker, workerSink);
-    await until(() => bossSink.opened !== null && workerSink.opened !== null);
-    await Bun.sleep(50);
-    a.claims.length = b.claims.length = 0;
+    const { a, b, boss, worker, bossSink, workerSink } = await connected();
     await a.relay.send(boss, v.parse(SendMessage, { type: "broadcast", content: "who is free?" }));
     await until(() => workerSink.got.length === 1);
     const asked = workerSink.got[0]!;

@@ -39,6 +39,25 @@ describe("sqlite store", () => {
     await s.close();
   });
 
+  test("messages read back weigh what they weighed when queued: a recipient's byte budget is as full after a restart", async () => {
+    const path = join(tempHome(), "relay.db");
+    const one = Buffer.byteLength(JSON.stringify(note("m_1", "a").msg));
+    // New broadcasts stop short of the share kept for replies (rules.ts, REPLY_RESERVE): two fit, a third does not.
+    const room = { maxRecipientBytes: Math.ceil((2.5 * one * 8) / 7) };
+    const s = new SqliteStore(path);
+    await s.claimName(agent("a"), 1, RULES);
+    for (const id of ["m_1", "m_2"]) expect(await s.enqueueIfRoom(note(id, "a"), room)).toMatchObject({ ok: true });
+    const refused = await s.enqueueIfRoom(note("m_3", "a"), room);
+    expect(refused).toMatchObject({ ok: false });
+    await s.close();
+    const again = new SqliteStore(path);
+    expect(await again.enqueueIfRoom(note("m_3", "a"), room)).toEqual(refused);
+    await again.claimNext("a", null, 1, { max: 1, ackWindowMs: 1000, room: {} });
+    await again.ack("a", ["m_1"]);
+    expect(await again.enqueueIfRoom(note("m_3", "a"), room)).toMatchObject({ ok: true });
+    await again.close();
+  });
+
   test("the database file and its journal are readable by the owner only", async () => {
     const path = join(tempHome(), "sub", "relay.db");
     const s = new SqliteStore(path);

@@ -817,14 +817,14 @@ export class MemoryStore implements Store {
   }
 
   /** Puts back a message a durable store kept: queued, or in flight from a poll until `until`. */
-  protected restoreMessage(seq: number, to: string, priority: Slot["priority"], msg: Message, until: number | null) {
+  protected restoreMessage(seq: number, to: string, priority: Slot["priority"], msg: Message, until: number | null, bytes?: number) {
     if (!this.agents.has(to)) {
       this.seq = Math.max(this.seq, seq + 1);
       return;
     }
     // It keeps the sequence number it was given, and so its place among the others (they come in order).
     this.seq = seq;
-    const slot = this.queue({ to, priority, msg }, null, new Changes()) as Slot;
+    const slot = this.queue({ to, priority, msg }, null, new Changes(), bytes) as Slot;
     if (until === null) return;
     const inbox = this.inboxes.get(to)!;
     inbox.fly(inbox.take(slot), until, null);

@@ -113,7 +113,8 @@ export class SqliteStore extends MemoryStore {
         "SELECT agent, seq, priority, body, inflight, until, via_socket FROM messages ORDER BY seq",
       )
       .all();
-    for (const r of rows) this.restoreMessage(r.seq, r.agent, r.priority, JSON.parse(r.body) as Message, r.inflight && !r.via_socket ? (r.until ?? 0) : null);
+    // A row's body is the message's JSON as it was weighed, so its length is the weight, with no second JSON.stringify.
+    for (const r of rows) this.restoreMessage(r.seq, r.agent, r.priority, JSON.parse(r.body) as Message, r.inflight && !r.via_socket ? (r.until ?? 0) : null, Buffer.byteLength(r.body));
     for (const row of this.db.query<{ record: string }, []>("SELECT record FROM file_heads").all()) this.files.restore(JSON.parse(row.record));
     const versions = this.db.query<{ key: string; version: number; sha256: string; author: string; created_at: number }, []>(
       "SELECT key, version, sha256, author, created_at FROM file_versions ORDER BY key, version",

@@ -58,6 +58,21 @@ describe("sqlite store", () => {
     await again.close();
   });
 
+  test("a task read back weighs against its sender's byte budget as it did before the restart", async () => {
+    const path = join(tempHome(), "relay.db");
+    const task = (id: string) => ({ id, from: "a", to: "b", cap: null, task: "x".repeat(1000), context: {}, priority: "normal" as const, leaseS: 30, ttlS: null, createdAt: 1, idempotencyKey: null });
+    const room = { maxSenderBytes: 1500 };
+    const s = new SqliteStore(path);
+    for (const id of ["a", "b"]) await s.claimName(agent(id), 1, RULES);
+    expect(await s.createTask(task("t_1"), room)).toMatchObject({ ok: true });
+    const refused = await s.createTask(task("t_2"), room);
+    expect(refused).toMatchObject({ ok: false, refused: "sender_full" });
+    await s.close();
+    const again = new SqliteStore(path);
+    expect(await again.createTask(task("t_2"), room)).toEqual(refused);
+    await again.close();
+  });
+
   test("the database file and its journal are readable by the owner only", async () => {
     const path = join(tempHome(), "sub", "relay.db");
     const s = new SqliteStore(path);

@@ -106,15 +106,23 @@ export class SqliteStore extends MemoryStore {
       const state = states.get(row.id);
       tasks.push(frozenTask({ ...JSON.parse(row.record), ...(state === undefined ? {} : JSON.parse(state)) }));
     }
-    // In the order they last changed, so finished tasks are forgotten in the order they finished.
-    for (const task of tasks.sort((a, b) => a.updatedAt - b.updatedAt)) this.addTask(task);
     const rows = this.db
       .query<{ agent: string; seq: number; priority: Priority; body: string; inflight: number; until: number | null; via_socket: number }, []>(
         "SELECT agent, seq, priority, body, inflight, until, via_socket FROM messages ORDER BY seq",
       )
       .all();
-    // A row's body is the message's JSON as it was weighed, so its length is the weight, with no second JSON.stringify.
-    for (const r of rows) this.restoreMessage(r.seq, r.agent, r.priority, JSON.parse(r.body) as Message, r.inflight && !r.via_socket ? (r.until ?? 0) : null, Buffer.byteLength(r.body));
+    // A row's body is the message's JSON as it was weighed, so its length is the weight, with no second
+    // JSON.stringify; a task with its message still queued weighs what that message does.
+    const messages = rows.map((r) => JSON.parse(r.body) as Message);
+    const sizes = rows.map((r) => Buffer.byteLength(r.body));
+    const taskSizes = new Map<string, number>();
+    for (let i = 0; i < messages.length; i++) if (messages[i]!.type === "task") taskSizes.set(messages[i]!.id, sizes[i]!);
+    // In the order they last changed, so finished tasks are forgotten in the order they finished.
+    for (const task of tasks.sort((a, b) => a.updatedAt - b.updatedAt)) this.addTask(task, taskSizes.get(task.id));
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i]!;
+      this.restoreMessage(r.seq, r.agent, r.priority, messages[i]!, r.inflight && !r.via_socket ? (r.until ?? 0) : null, sizes[i]);
+    }
     for (const row of this.db.query<{ record: string }, []>("SELECT record FROM file_heads").all()) this.files.restore(JSON.parse(row.record));
     const versions = this.db.query<{ key: string; version: number; sha256: string; author: string; created_at: number }, []>(
       "SELECT key, version, sha256, author, created_at FROM file_versions ORDER BY key, version",

@@ -16,6 +16,13 @@ describe.skipIf(redisMissing("test/unit/redis-store.test.ts") !== null)("redis s
   let redis: TestRedis;
   let n = 0;
   const open = (prefix = `r${++n}:`) => new RedisStore(redis.url, { prefix }).open();
+  /** A store of its own with agents a and b registered at T0. */
+  const agentsAandB = async () => {
+    const s = await open();
+    await s.claimName(agent("a"), T0, rules);
+    await s.claimName(agent("b"), T0, rules);
+    return s;
+  };
   beforeAll(async () => {
     redis = await startRedis();
   });
@@ -224,9 +231,7 @@ describe.skipIf(redisMissing("test/unit/redis-store.test.ts") !== null)("redis s
     });
 
     test("a task sent to it is handed out as it is made (attempt 1, its lease), and handed out again once that socket closes", async () => {
-      const s = await open();
-      await s.claimName(agent("a"), T0, rules);
-      await s.claimName(agent("b"), T0, rules);
+      const s = await agentsAandB();
       await s.attachConnection("a", "ra.1", T0, 60_000);
       await s.attachConnection("b", "rb.1", T0, 60_000);
       const r = await s.createTask(newTask, {});
@@ -241,9 +246,7 @@ describe.skipIf(redisMissing("test/unit/redis-store.test.ts") !== null)("redis s
     });
 
     test("so do a reply, a batch of replies and a broadcast, each in flight from when it was sent", async () => {
-      const s = await open();
-      await s.claimName(agent("a"), T0, rules);
-      await s.claimName(agent("b"), T0, rules);
+      const s = await agentsAandB();
       await s.attachConnection("a", "ra.1", T0, 1000);
       const at = new Date(T0).toISOString();
       const one = await s.enqueueIfRoom({ to: "a", priority: "normal", msg: { ...reply("m_1"), to: "a", created_at: at } }, {});

@@ -461,10 +461,19 @@ export class RedisStore implements Store {
     return { kind: "redis" as const, path: redactUrl(this.url) };
   }
 
+  /** Writes `key` as the relay key: over whatever is there, or `onlyIfNone`. */
+  private setRelayKey(key: Uint8Array, onlyIfNone: boolean) {
+    const args = [this.k("relaykey"), Buffer.from(key) as unknown as string];
+    return this.guard(() => this.client.send("SET", onlyIfNone ? [...args, "NX"] : args));
+  }
+
+  private storedRelayKey() {
+    return this.guard(() => this.client.getBuffer(this.k("relaykey")));
+  }
+
   async relayKey(fresh: Uint8Array) {
-    const k = this.k("relaykey");
-    await this.guard(() => this.client.send("SET", [k, Buffer.from(fresh) as unknown as string, "NX"]));
-    const kept = await this.guard(() => this.client.getBuffer(k));
+    await this.setRelayKey(fresh, true);
+    const kept = await this.storedRelayKey();
     this.teamKey = kept ? new Uint8Array(kept) : fresh;
     return this.teamKey;
   }
@@ -476,9 +485,8 @@ export class RedisStore implements Store {
   async relayKeyMoved(): Promise<boolean> {
     const key = this.teamKey;
     if (!key) return false;
-    const k = this.k("relaykey");
-    const kept = await this.guard(() => this.client.getBuffer(k));
-    if (kept === null) await this.guard(() => this.client.send("SET", [k, Buffer.from(key) as unknown as string, "NX"]));
+    const kept = await this.storedRelayKey();
+    if (kept === null) await this.setRelayKey(key, true);
     return kept !== null && !Buffer.from(key).equals(kept);
   }
 
@@ -488,7 +496,7 @@ export class RedisStore implements Store {
    */
   async retakeRelayKey() {
     const key = this.teamKey;
-    if (key) await this.guard(() => this.client.send("SET", [this.k("relaykey"), Buffer.from(key) as unknown as string]));
+    if (key) await this.setRelayKey(key, false);
   }
 
   close() {

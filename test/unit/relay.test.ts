@@ -427,6 +427,35 @@ describe("relay core: holders that go offline", () => {
   });
 });
 
+describe("relay core: a task watch when its holder changes", () => {
+  test("a --cap task routed on from a holder gone offline to another listening shows the new holder to its watch", async () => {
+    const { relay, register, send, advance } = setup({ holderGraceMs: 15_000 });
+    const boss = await register("boss");
+    const second = await register("second", ["x"]);
+    const first = await register("first", ["x"]);
+    const c1 = relay.connect(first, sink());
+    await settle();
+    // second has not been seen for 31 s, so the task goes to first.
+    await advance(31_000);
+    const { id } = await send(boss, { type: "task", cap: "x", task: "t" });
+    await settle();
+    const seen: Task[] = [];
+    await relay.watchTask(boss, id, { push: (t) => void seen.push(t), close: () => {} });
+    expect(seen.at(-1)!.holder).toMatchObject({ name: "first", status: "listening" });
+    await c1.close();
+    await advance(5_000);
+    relay.connect(second, sink());
+    await settle();
+    await advance(10_000);
+    await settle();
+    expect(await relay.getTask(boss, id)).toMatchObject({ to: second.id, holder: { name: "second" } });
+    // Each snapshot shows the holder it names: the one the watch had read before is no longer the task's.
+    expect(seen.map((t) => [t.to, t.holder?.id ?? null])).toContainEqual([second.id, second.id]);
+    for (const t of seen) expect(t.holder?.id ?? null).toBe(t.to);
+    expect(seen.at(-1)!.holder).toMatchObject({ name: "second", status: "listening", online: true });
+  });
+});
+
 describe("relay core: relays sharing a store", () => {
   test("a task page's cursor from one relay is good on another on the same store, and still refused for other filters", async () => {
     const store = new MemoryStore();

@@ -460,6 +460,22 @@ export function storeContract(kind: StoreKind) {
       await s.close();
     });
 
+    test("a task's context comes back as sent through every change, in its record and in the message that carries it", async () => {
+      let s = await two(kind);
+      const context = { repo: "api", pr: 1234, nested: { list: [1, "two", null], none: [], empty: {} }, text: "line\nbreak" };
+      await s.createTask(task("t_1", "a", "b", { context }), NONE);
+      s = await kind.again(s);
+      expect((await s.claimNext("b", null, T0, ACK)).messages).toMatchObject([{ type: "task", id: "t_1", context }]);
+      const working = await s.transitionTask("t_1", ["delivered"], { room: NONE, state: "working", note: "", at: T0 + 1, holder: "b" });
+      expect(working.ok && working.task).toEqual((await s.getTask("t_1"))!);
+      const done = await s.transitionTask("t_1", ["working"], { room: NONE, state: "completed", note: "", at: T0 + 2, holder: "b", result: "r" });
+      expect(done.ok && done.task.context).toEqual(context);
+      expect((await s.listTasks("a", {}))[0]!.context).toEqual(context);
+      expect((await s.pruneTasks(T0 + 3, 0)).map((t) => t.context)).toEqual([context]);
+      expect((await s.heldBytes()).finished).toBe(0);
+      await s.close();
+    });
+
     test("a task waiting for a capability goes to the first agent that registers with it", async () => {
       let s = await two(kind);
       const created = await s.createTask(task("t_1", "a", null, { cap: "gpu", context: { size: "xl" } }), NONE);

@@ -34,12 +34,19 @@ export const agentOf = (raw: RawAgent): AgentRecord => frozen({ ...raw, caps: fr
 
 export const agentOrNone = (raw: RawAgent | null | undefined): AgentRecord | undefined => (raw ? agentOf(raw) : undefined);
 
-export type RawTask = Omit<TaskRecord, "context" | "history"> & { history: unknown; _iso?: string; _ctx?: string };
+export type RawTask = Omit<TaskRecord, "context" | "history"> & { history: unknown; _iso?: string; _ctx?: string; _w?: number };
 
-/** A task record from a script (`_ctx` attached) or from a read (its context read beside it). */
-export function taskOf(raw: RawTask, ctx?: string | null): TaskRecord {
-  const { _iso, _ctx, ...rest } = raw;
-  return frozenTask({ ...rest, history: list(raw.history), context: JSON.parse(ctx ?? _ctx ?? "{}") } as TaskRecord);
+/** A task record from a script (`_ctx` attached, or its context given as parsed beside it) or as kept (`storedTask`). */
+export function taskOf(raw: RawTask, ctx?: string | object): TaskRecord {
+  const { _iso, _ctx, _w, ...rest } = raw;
+  const context = typeof ctx === "object" ? ctx : JSON.parse(ctx ?? _ctx ?? "{}");
+  return frozenTask({ ...rest, history: list(raw.history), context } as TaskRecord);
+}
+
+/** A task as `t` keeps it: its record, a newline, then its context as sent. */
+export function storedTask(value: string): TaskRecord {
+  const at = value.indexOf("\n");
+  return taskOf(JSON.parse(value.slice(0, at)), value.slice(at + 1));
 }
 
 /** What a script changed; `sent` when it published that on the bus itself. A message comes as its text, or as itself (`told_json`). */

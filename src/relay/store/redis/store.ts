@@ -6,7 +6,7 @@
  */
 import type { RedisClient } from "bun";
 import type { ClawlinkError } from "../../../errors";
-import { AGENT_ID_RE, type TaskState } from "../../../protocol/schemas";
+import { AGENT_ID_RE, type Message, type TaskState } from "../../../protocol/schemas";
 import { iso } from "../../clock";
 import { newId, newSortableId } from "../../ids";
 import {
@@ -45,7 +45,7 @@ import {
   type TaskRecord,
 } from "../port";
 import { frozen, frozenTask } from "../rules";
-import { agentOf, agentOrNone, countsOf, effectsOf, entryOf, list, metaOf, taskOf, type RawAgent, type RawFx, type RawTask, type RawVersion } from "./_decode";
+import { agentOf, agentOrNone, countsOf, effectsOf, entryOf, list, metaOf, storedTask, taskOf, type RawAgent, type RawFx, type RawTask, type RawVersion } from "./_decode";
 import { RedisConnection, redactUrl } from "./connection";
 import { Batcher } from "./batcher";
 import { runScript, type Operation } from "./scripts";
@@ -214,7 +214,7 @@ export class RedisStore implements Store {
   async claimNext(agentId: string, conn: string | null, now: number, opts: ClaimOptions) {
     const args = { agent: agentId, conn, now, flyAt: now, max: opts.max, want: opts.want ?? null, ackMs: opts.ackWindowMs, room: opts.room, ...this.stamp(now) };
     const r = await this.run<{ messages: unknown; fx: RawFx }>("claim_next", args);
-    return { messages: list<string>(r.messages).map((j) => JSON.parse(j)), effects: effectsOf(r.fx) };
+    return { messages: list<Message>(r.messages), effects: effectsOf(r.fx) };
   }
 
   async ack(agentId: string, ids: readonly string[]) {
@@ -258,10 +258,8 @@ export class RedisStore implements Store {
 
   private async tasksByIds(ids: readonly string[]): Promise<TaskRecord[]> {
     if (ids.length === 0) return [];
-    const [records, ctxs] = await Promise.all([this.cmd<(string | null)[]>("HMGET", [this.k("t"), ...ids]), this.cmd<(string | null)[]>("HMGET", [this.k("ctx"), ...ids])]);
-    const out: TaskRecord[] = [];
-    for (let i = 0; i < ids.length; i++) if (records[i]) out.push(taskOf(JSON.parse(records[i]!), ctxs[i]));
-    return out;
+    const kept = await this.cmd<(string | null)[]>("HMGET", [this.k("t"), ...ids]);
+    return kept.filter((v) => v !== null).map(storedTask);
   }
 
   async getTask(id: string) {
@@ -332,8 +330,8 @@ export class RedisStore implements Store {
     // A reply's body is made with an empty `to`, which the script fills in with the task's sender.
     const reply = change.reply ? entryOf({ to: "", priority: "normal", msg: { ...change.reply, to: "" } as NewEntry["msg"] }) : null;
     const args = { id, from, change: { ...change, messages: (change.messages ?? []).map(entryOf), reply }, flyAt: change.at, ...this.stamp(change.at) };
-    const r = await this.run<{ ok: boolean; refused?: string; task?: RawTask; fx?: RawFx; fin?: [number, number] }>("transition_task", args);
-    if (r.ok) return { ok: true, task: taskOf(r.task!), effects: effectsOf(r.fx), finished: { count: r.fin![0], bytes: r.fin![1] } };
+    const r = await this.run<{ ok: boolean; refused?: string; task?: RawTask; ctx?: object; fx?: RawFx; fin?: [number, number] }>("transition_task", args);
+    if (r.ok) return { ok: true, task: taskOf(r.task!, r.ctx), effects: effectsOf(r.fx), finished: { count: r.fin![0], bytes: r.fin![1] } };
     return (r.task ? { ...r, task: taskOf(r.task) } : r) as TaskChanged;
   }
 

@@ -1,14 +1,23 @@
 -- One agent's messages: `q:<agent>` (queued ids, scored by lane then sequence), `m:<agent>` (each slot's
--- bookkeeping), `body:<agent>` (the message as sent), `fl:<agent>` (ids in flight), `flying` (every
+-- bookkeeping, then a newline and the message as sent), `fl:<agent>` (ids in flight), `flying` (every
 -- flight by deadline, for the lease sweep), `ab:<agent>:<task>` (ids about a task), `rb` (bytes
 -- queued or in flight, by recipient) and `pins` (queued slots that are not broadcasts, by recipient:
 -- what keeps a stale agent from being forgotten).
+-- The message each slot read or made carries, as sent (Lua never rewrites it): written and read with its
+-- bookkeeping, in one field.
+local BODY = {}
+
 local function slot_get(to, id)
-  return getjson(key("m", to), id)
+  local v = redis.call("HGET", key("m", to), id)
+  if not v then return nil end
+  local at = string.find(v, "\n", 1, true)
+  local s = cjson.decode(string.sub(v, 1, at - 1))
+  BODY[s] = string.sub(v, at + 1)
+  return s
 end
 
 local function slot_put(to, id, s)
-  redis.call("HSET", key("m", to), id, cjson.encode(s))
+  redis.call("HSET", key("m", to), id, cjson.encode(s) .. "\n" .. BODY[s])
 end
 
 local function score(s)
@@ -44,7 +53,6 @@ end
 local function settle(to, id, s)
   unlink(to, id, s)
   redis.call("HDEL", key("m", to), id)
-  redis.call("HDEL", key("body", to), id)
   weigh_slot(to, s, -1)
 end
 
@@ -147,8 +155,8 @@ local function queue(e, room, agent)
   local s = { seq = redis.call("INCR", key("seq")), p = e.p, b = e.b, f = e.f, ab = about, co = e.co, t = e.t, key = e.key or "", w = "q", u = 0, c = "", ca = e.ca }
   redis.call("ZADD", key("q", e.to), score(s), e.id)
   pin(e.to, s, 1)
+  BODY[s] = e.body
   slot_put(e.to, e.id, s)
-  redis.call("HSET", key("body", e.to), e.id, e.body)
   if about ~= "" then redis.call("SADD", key("ab", e.to, about), e.id) end
   weigh_slot(e.to, s, 1)
   table.insert(FX.m, { e.to, e.p, e.body, fly_queued(e.to, raw, e.id, s) })
@@ -164,7 +172,6 @@ local function requeue_slots(to, ids)
       unlink(to, id, s)
       if s.co and unread(to, s.ab, s.t) then
         redis.call("HDEL", key("m", to), id)
-        redis.call("HDEL", key("body", to), id)
         weigh_slot(to, s, -1)
       else
         s.w, s.u, s.c = "q", 0, ""

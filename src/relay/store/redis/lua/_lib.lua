@@ -136,6 +136,14 @@ local function resolve(idOrName, isId)
   return get_agent(id)
 end
 
+-- Each task's context as sent, by id: kept in `t` after its record and a newline, so Lua never rewrites it.
+local CTX = {}
+
+-- A task record as kept (`_tasks.lua`: put_task); its context goes to `CTX`.
 local function get_task(id)
-  return getjson(key("t"), id)
+  local v = redis.call("HGET", key("t"), id)
+  if not v then return nil end
+  local at = string.find(v, "\n", 1, true)
+  CTX[id] = string.sub(v, at + 1)
+  return cjson.decode(string.sub(v, 1, at - 1))
 end

@@ -1,8 +1,8 @@
--- Task records: `t` (id -> record; its context apart, in `ctx`, as sent), `tl:<agent>` (its tasks, sent
+-- Task records: `t` (id -> record, with what it weighs (`_w`), then a newline and its context as sent), `tl:<agent>` (its tasks, sent
 -- or held, all scored 0 so they sort by id: a page is one ZRANGEBYLEX), `hw:<agent>` and `hd:<agent>` (the
 -- unfinished tasks it holds: waiting for it by name, and the rest) with `held` (their count, by agent), `unassigned`
 -- and `ttl` (by deadline), `fin` (finished, by when), `recent` (by last change), `idem` (sender + key -> id),
--- `states` (counts), `w` (what each kept task weighs) with `finbytes` (the finished ones' total).
+-- `states` (counts) and `finbytes` (what the finished ones kept weigh).
 
 -- A task queued for its holder by name waits however long the holder is gone (rules.ts: lost), so it is
 -- kept in `hw`, which the reclaim sweep never reads: a backlog for an agent offline costs the sweep nothing.
@@ -28,47 +28,47 @@ local function received_by(t)
   return NULL
 end
 
+-- The record as last written, by id: a reply splices it instead of encoding it again.
+local RECORD = {}
+
 local function put_task(t)
-  redis.call("HSET", key("t"), t.id, cjson.encode(t))
+  RECORD[t.id] = cjson.encode(t)
+  redis.call("HSET", key("t"), t.id, RECORD[t.id] .. "\n" .. CTX[t.id])
 end
 
--- The message that carries a task to its holder; its context is spliced in as it was sent (`ctx` when
--- the caller has it). A copy handed out after the first says so (`redelivered`), so a handler can skip
+-- The message that carries a task to its holder; its context is spliced in as it was sent. A copy handed out after the first says so (`redelivered`), so a handler can skip
 -- work it already did.
-local function task_body(t, redelivered, ctx)
+local function task_body(t, redelivered)
   local m = { type = "task", id = t.id, from = t.from, to = t.to, created_at = t._iso, task = t.task, priority = t.priority, attempt = t.attempts, lease_s = t.leaseS }
   if redelivered then m.redelivered = true end
   local j = cjson.encode(m)
-  return string.sub(j, 1, -2) .. ',"context":' .. (ctx or redis.call("HGET", key("ctx"), t.id) or "{}") .. "}"
+  return string.sub(j, 1, -2) .. ',"context":' .. CTX[t.id] .. "}"
 end
 
-local function task_entry(t, ctx)
-  local body = task_body(t, false, ctx)
+local function task_entry(t)
+  local body = task_body(t, false)
   return { to = t.to, p = t.priority, id = t.id, body = body, f = t.from, t = "task", b = #body, ab = "", co = false, key = "", ca = t.createdAt }
 end
 
 -- A task's text and context count toward the relay-wide budget and its sender's until it finishes;
--- a finished one, with its result, toward the finished tasks kept (rules.ts: finishedBytes).
+-- a finished one, with its result, toward the finished tasks kept (rules.ts: finishedBytes). The weight
+-- is kept in the record (`_w`), written after.
 local function weigh(t, bytes)
-  if redis.call("HEXISTS", key("w"), t.id) == 1 then return end
+  if has(t._w) then return end
   if FINAL[t.state] then
-    local kept = bytes + (has(t.result) and #t.result or 0)
-    redis.call("HSET", key("w"), t.id, kept)
-    redis.call("INCRBY", key("finbytes"), kept)
+    t._w = bytes + (has(t.result) and #t.result or 0)
+    redis.call("INCRBY", key("finbytes"), t._w)
     return
   end
-  redis.call("HSET", key("w"), t.id, bytes)
+  t._w = bytes
   count(t.from, bytes)
 end
 
 local function finish(t)
-  local bytes = redis.call("HGET", key("w"), t.id)
-  if not bytes then return end
-  bytes = tonumber(bytes)
-  count(t.from, -bytes)
-  local kept = bytes + (has(t.result) and #t.result or 0)
-  redis.call("HSET", key("w"), t.id, kept)
-  redis.call("INCRBY", key("finbytes"), kept)
+  if not has(t._w) then return end
+  count(t.from, -t._w)
+  t._w = t._w + (has(t.result) and #t.result or 0)
+  redis.call("INCRBY", key("finbytes"), t._w)
 end
 
 local function add_task(t)
@@ -145,10 +145,10 @@ local function change(t, ch, room, patch)
     end
   end
   if has(ch.state) or has(ch.result) or has(ch.progress) then t.updatedAt = ch.at end
+  if not FINAL[state] and FINAL[t.state] then finish(t) end
   put_task(t)
   book(state, to, t)
   table.insert(FX.t, t.id)
-  if not FINAL[state] and FINAL[t.state] then finish(t) end
   if has(ch.state) then
     queue(status_entry(t, t.from, ch.state, ch.note), room)
     if (ch.state == "canceled" or ch.state == "expired") and has(t.to) and received_by(t) == t.to then
@@ -177,7 +177,7 @@ local function drop(id, now, note, room)
   if redis.call("HGET", key("names"), agent.name) == id then redis.call("HDEL", key("names"), agent.name) end
   for _, mid in ipairs(redis.call("ZRANGE", key("q", id), 0, -1)) do settle(id, mid, slot_get(id, mid)) end
   for _, mid in ipairs(redis.call("SMEMBERS", key("fl", id))) do settle(id, mid, slot_get(id, mid)) end
-  redis.call("DEL", key("q", id), key("m", id), key("body", id), key("fl", id))
+  redis.call("DEL", key("q", id), key("m", id), key("fl", id))
   redis.call("HDEL", key("pins"), id)
   redis.call("HDEL", key("ea"), id)
   -- Only the unfinished tasks it holds (`hd`, `hw`), not every task it ever sent or held.
@@ -196,6 +196,6 @@ end
 local function out_task(t)
   local o = {}
   for f, v in pairs(t) do o[f] = v end
-  o._ctx = redis.call("HGET", key("ctx"), t.id) or "{}"
+  o._ctx = CTX[t.id]
   return o
 end

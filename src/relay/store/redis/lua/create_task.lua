@@ -14,23 +14,17 @@ t.to = to and to.id or NULL
 t.state, t.attempts, t.handedTo, t.updatedAt = "queued", 0, NULL, t.createdAt
 t.history = { { state = "queued", at = t.createdAt, note = to and ("for " .. to.name) or ("waiting for an agent with " .. (has(t.cap) and t.cap or "")) } }
 t.note, t.result, t.responseId = NULL, NULL, NULL
-redis.call("HSET", key("ctx"), t.id, A.ctx)
-local e = task_entry(t, A.ctx)
-local queued
+CTX[t.id] = A.ctx
+local e = task_entry(t)
+local queued, slot
 if to then
-  local s = queue(e, A.room, to)
-  if s.ok == false then
-    redis.call("HDEL", key("ctx"), t.id)
-    return cjson.encode(s)
-  end
+  slot = queue(e, A.room, to)
+  if slot.ok == false then return cjson.encode(slot) end
   queued = #FX.m
 else
   local room = { maxQueuedBytes = A.room.maxQueuedBytes, maxSenderBytes = A.room.maxSenderBytes }
   local refusal = room_for("", nil, t.from, e.b, nil, room, "task")
-  if refusal then
-    redis.call("HDEL", key("ctx"), t.id)
-    return cjson.encode(refusal)
-  end
+  if refusal then return cjson.encode(refusal) end
 end
 weigh(t, e.b)
 add_task(t)
@@ -38,9 +32,9 @@ add_task(t)
 local conn = to and eager_conn(to.id, to)
 if conn then
   change(t, { state = "delivered", note = "attempt 1", at = A.flyAt }, A.room, { attempts = 1, handedTo = to.id })
-  local body = task_body(t, false, A.ctx)
-  redis.call("HSET", key("body", to.id), t.id, body)
-  fly(to.id, t.id, slot_get(to.id, t.id), A.flyAt + t.leaseS * 1000, conn)
+  local body = task_body(t, false)
+  BODY[slot] = body
+  fly(to.id, t.id, slot, A.flyAt + t.leaseS * 1000, conn)
   FX.m[queued] = { to.id, t.priority, body, conn }
 end
 -- The caller made the record but for its holder and first note, and whether it was handed out: only those come back.

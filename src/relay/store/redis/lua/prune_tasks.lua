@@ -10,16 +10,11 @@ while true do
   local id, at = first[1], tonumber(first[2])
   if at >= A.before and redis.call("ZCARD", key("fin")) <= A.keep and not over() then break end
   redis.call("ZREM", key("fin"), id)
-  local weight = redis.call("HGET", key("w"), id)
-  if weight then
-    redis.call("DECRBY", key("finbytes"), tonumber(weight))
-    redis.call("HDEL", key("w"), id)
-  end
   local t = get_task(id)
   if t then
+    if has(t._w) then redis.call("DECRBY", key("finbytes"), t._w) end
     table.insert(out, out_task(t))
     redis.call("HDEL", key("t"), id)
-    redis.call("HDEL", key("ctx"), id)
     redis.call("ZREM", key("recent"), id)
     redis.call("HINCRBY", key("states"), t.state, -1)
     redis.call("ZREM", key("tl", t.from), id)

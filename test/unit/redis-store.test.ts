@@ -266,6 +266,18 @@ describe.skipIf(redisMissing("test/unit/redis-store.test.ts") !== null)("redis s
       await s.close();
     });
 
+    test("only that very connection takes it: one whose id merely begins the same way does not", async () => {
+      const s = await agentsAandB();
+      await s.attachConnection("a", "ra.10", T0);
+      // The agent's record is read as stored: `ra.1` must match a whole id in its connections, not part of one.
+      await s.client.send("HSET", [`${s.prefix}ea`, "a", "ra.1 60000"]);
+      const one = await s.enqueueIfRoom({ to: "a", priority: "normal", msg: { ...reply("m_1"), to: "a", created_at: new Date(T0).toISOString() } }, {});
+      if (!one.ok) throw new Error(one.refused);
+      expect(one.effects.messages.map((m) => [m.msg.id, m.conn])).toEqual([["m_1", undefined]]);
+      expect((await s.claimNext("a", "ra.10", T0 + 1, ACK)).messages.map((m) => m.id)).toEqual(["m_1"]);
+      await s.close();
+    });
+
     test("one in flight on it whose lease ran out is queued again", async () => {
       const s = await open();
       await sent(s, { conn: "ra.1", eagerMs: 1000 });

@@ -3,21 +3,25 @@
 -- flight by deadline, for the lease sweep), `ab:<agent>:<task>` (ids about a task), `rb` (bytes
 -- queued or in flight, by recipient) and `pins` (queued slots that are not broadcasts, by recipient:
 -- what keeps a stale agent from being forgotten).
--- The message each slot read or made carries, as sent (Lua never rewrites it): written and read with its
--- bookkeeping, in one field.
-local BODY = {}
+-- The message each slot made carries, as sent (Lua never rewrites it): written and read with its
+-- bookkeeping, in one field. A slot read keeps that field (`RAW`, the body after `AT`), cut only when needed.
+local BODY, RAW, AT = {}, {}, {}
 
 local function slot_get(to, id)
   local v = redis.call("HGET", key("m", to), id)
   if not v then return nil end
   local at = string.find(v, "\n", 1, true)
   local s = cjson.decode(string.sub(v, 1, at - 1))
-  BODY[s] = string.sub(v, at + 1)
+  RAW[s], AT[s] = v, at
   return s
 end
 
+local function body_of(s)
+  return BODY[s] or string.sub(RAW[s], AT[s] + 1)
+end
+
 local function slot_put(to, id, s)
-  redis.call("HSET", key("m", to), id, cjson.encode(s) .. "\n" .. BODY[s])
+  redis.call("HSET", key("m", to), id, cjson.encode(s) .. "\n" .. body_of(s))
 end
 
 local function score(s)
@@ -27,7 +31,7 @@ end
 -- A queued slot that is not a broadcast counts toward its recipient's pins while it stays queued.
 local function pin(to, s, sign)
   if s.t == "broadcast" then return end
-  if redis.call("HINCRBY", key("pins"), to, sign) <= 0 then redis.call("HDEL", key("pins"), to) end
+  if redis.call("HINCRBY", key("pins"), to, sign > 0 and "1" or "-1") <= 0 then redis.call("HDEL", key("pins"), to) end
 end
 
 -- Takes a slot out of its queue or flight and its index; its record stays.
@@ -110,14 +114,19 @@ end
 -- The connection that takes everything its agent attached last (`ea`) and its ack window, when the
 -- caller gave the time (`A.flyAt`), the message just queued is alone in its queue (so the priorities'
 -- order holds) and the agent has room in flight; nil otherwise (the message waits for a claim).
--- `a` is the agent's record, or the record as stored (decoded only when it has such a connection).
+-- `a` is the agent's record, or the record as stored (read as it is: decoding it costs more than the rest).
 local function eager_conn(to, a)
   if not has(A.flyAt) then return nil end
   local eager = redis.call("HGET", key("ea"), to)
   if not eager then return nil end
-  if type(a) == "string" then a = cjson.decode(a) end
   local conn, ms = string.match(eager, "^(.*) (%d+)$")
-  if not contains(a.conns, conn) then return nil end
+  if type(a) == "string" then
+    -- Its `conns` list as written (a quote inside a string value is escaped, so only the field itself matches).
+    local conns = string.match(a, '"conns":(%b[])')
+    if not conns or not string.find(conns, '"' .. conn .. '"', 1, true) then return nil end
+  elseif not contains(a.conns, conn) then
+    return nil
+  end
   if redis.call("ZCARD", key("q", to)) ~= 1 or redis.call("SCARD", key("fl", to)) >= FLY_MAX then return nil end
   return conn, tonumber(ms)
 end

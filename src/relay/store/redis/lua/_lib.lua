@@ -1,4 +1,5 @@
 -- Shared by every script (prepended at load): keys under the prefix, JSON, byte budgets, what changed.
+-- A count that does not change goes to Redis as a string: each Lua number in a call is formatted with %.17g.
 -- ARGV[1] is the key prefix, ARGV[2] the operation's arguments as JSON, ARGV[3] the calling relay's bus
 -- origin (empty: the caller tells the other relays itself).
 local P = ARGV[1]

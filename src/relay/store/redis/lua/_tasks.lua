@@ -12,13 +12,13 @@ local function held_in(state, t)
 end
 
 local function held_add(agent, id, set)
-  if redis.call("SADD", key(set, agent), id) == 1 then redis.call("HINCRBY", key("held"), agent, 1) end
+  if redis.call("SADD", key(set, agent), id) == 1 then redis.call("HINCRBY", key("held"), agent, "1") end
 end
 
 -- A task found in the other set (kept before `hw` existed) is taken from there.
 local function held_del(agent, id, set)
   if redis.call("SREM", key(set, agent), id) == 0 and redis.call("SREM", key(set == "hw" and "hd" or "hw", agent), id) == 0 then return end
-  if redis.call("HINCRBY", key("held"), agent, -1) <= 0 then redis.call("HDEL", key("held"), agent) end
+  if redis.call("HINCRBY", key("held"), agent, "-1") <= 0 then redis.call("HDEL", key("held"), agent) end
 end
 
 -- The agent the task was last handed out to (rules.ts: receivedBy); a record kept before `handedTo` was counts its holder once attempted.
@@ -73,10 +73,10 @@ end
 
 local function add_task(t)
   put_task(t)
-  redis.call("ZADD", key("tl", t.from), 0, t.id)
+  redis.call("ZADD", key("tl", t.from), "0", t.id)
   if has(t.idempotencyKey) then redis.call("HSET", key("idem"), t.from .. "\0" .. t.idempotencyKey, t.id) end
-  if has(t.to) then redis.call("ZADD", key("tl", t.to), 0, t.id) end
-  redis.call("HINCRBY", key("states"), t.state, 1)
+  if has(t.to) then redis.call("ZADD", key("tl", t.to), "0", t.id) end
+  redis.call("HINCRBY", key("states"), t.state, "1")
   redis.call("ZADD", key("recent"), t.updatedAt, t.id)
   if FINAL[t.state] then
     redis.call("ZADD", key("fin"), t.updatedAt, t.id)
@@ -93,8 +93,8 @@ end
 -- The indexes after a record changed from (`state`, `to`) to `t`: a holder assigned or taken away, or the task finished.
 local function book(state, to, t)
   if state ~= t.state then
-    redis.call("HINCRBY", key("states"), state, -1)
-    redis.call("HINCRBY", key("states"), t.state, 1)
+    redis.call("HINCRBY", key("states"), state, "-1")
+    redis.call("HINCRBY", key("states"), t.state, "1")
   end
   redis.call("ZADD", key("recent"), t.updatedAt, t.id)
   local was, is = held_in(state, t), held_in(t.state, t)
@@ -102,7 +102,7 @@ local function book(state, to, t)
     if has(to) then held_del(to, t.id, was) end
     if has(t.to) then
       redis.call("ZREM", key("unassigned"), t.id)
-      redis.call("ZADD", key("tl", t.to), 0, t.id)
+      redis.call("ZADD", key("tl", t.to), "0", t.id)
       held_add(t.to, t.id, is)
     elseif t.state == "queued" then
       redis.call("ZADD", key("unassigned"), t.createdAt, t.id)

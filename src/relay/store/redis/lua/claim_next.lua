@@ -36,6 +36,7 @@ while #out < A.max do
         table.insert(out, BODY[s])
       end
     else
+      BODY[s] = body_of(s)
       fly(to, id, s, A.now + A.ackMs, conn)
       table.insert(out, BODY[s])
     end

@@ -17,7 +17,8 @@ end
 local deliverable = { queued = true, delivered = true, working = true }
 local offset = 0
 while #out < A.max do
-  local batch = redis.call("ZRANGE", key("q", to), offset, offset + 63)
+  -- Only as many ids as it still takes (each read costs about what a short command does), more when some may be passed over.
+  local batch = redis.call("ZRANGE", key("q", to), offset, offset + (want and 63 or math.min(63, A.max - #out - 1)))
   if #batch == 0 then break end
   for _, id in ipairs(batch) do
     if #out >= A.max then break end

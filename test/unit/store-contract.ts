@@ -521,7 +521,7 @@ export function storeContract(kind: StoreKind) {
       await s.ack("a", ids((await s.claimNext("a", null, T0, ACK)).messages));
       // The reply must fit as any message that goes with the change: a full queue changes nothing.
       await s.enqueueIfRoom(note("c", "a"), NONE);
-      expect(await answer({ maxQueue: 1 })).toMatchObject({ ok: false, refused: "no_room", room: { refused: "queue_full" } });
+      expect(await answer({ maxQueue: 1 })).toMatchObject({ ok: false, refused: "no_room", room: { refused: "queue_full", name: "a" } });
       expect((await s.getTask("t_1"))!.state).toBe("delivered");
       const done = await answer(NONE);
       expect(done).toMatchObject({ ok: true, task: { state: "completed", responseId: "m_r" } });

@@ -112,10 +112,11 @@ local function fly(to, id, s, untilMs, conn)
 end
 
 -- The connection that takes everything its agent attached last (`ea`) and its ack window, when the
--- caller gave the time (`A.flyAt`), the message just queued is alone in its queue (so the priorities'
--- order holds) and the agent has room in flight; nil otherwise (the message waits for a claim).
--- `a` is the agent's record, or the record as stored (read as it is: decoding it costs more than the rest).
-local function eager_conn(to, a)
+-- caller gave the time (`A.flyAt`), the message is alone in its queue (`queued` there with it: 1 once
+-- queued, 0 before; so the priorities' order holds) and the agent has room in flight; nil otherwise (the
+-- message waits for a claim). `a` is the agent's record, or the record as stored (read as it is:
+-- decoding it costs more than the rest).
+local function eager_conn(to, a, queued)
   if not has(A.flyAt) then return nil end
   local eager = redis.call("HGET", key("ea"), to)
   if not eager then return nil end
@@ -127,19 +128,8 @@ local function eager_conn(to, a)
   elseif not contains(a.conns, conn) then
     return nil
   end
-  if redis.call("ZCARD", key("q", to)) ~= 1 or redis.call("SCARD", key("fl", to)) >= FLY_MAX then return nil end
+  if redis.call("ZCARD", key("q", to)) ~= queued or redis.call("SCARD", key("fl", to)) >= FLY_MAX then return nil end
   return conn, tonumber(ms)
-end
-
--- A message queued alone goes out at once on that connection: its relay pushes it from the bus event,
--- with no claim. Returns the connection, or nil. A task is handed out by its caller (`create_task`), as
--- that changes it. A lost event leaves the message in flight until its lease runs out.
-local function fly_queued(to, a, id, s)
-  if s.t == "task" then return nil end
-  local conn, ms = eager_conn(to, a)
-  if not conn then return nil end
-  fly(to, id, s, A.flyAt + ms, conn)
-  return conn
 end
 
 -- Queues one entry {to, p, id, body, f, t, b, ab, co, key} within `room` (nil: no bounds); `agent` is
@@ -162,13 +152,25 @@ local function queue(e, room, agent)
   end
   if rep then settle(e.to, rid, rep) end
   local s = { seq = redis.call("INCR", key("seq")), p = e.p, b = e.b, f = e.f, ab = about, co = e.co, t = e.t, key = e.key or "", w = "q", u = 0, c = "", ca = e.ca }
-  redis.call("ZADD", key("q", e.to), score(s), e.id)
-  pin(e.to, s, 1)
   BODY[s] = e.body
-  slot_put(e.to, e.id, s)
+  -- One that would be queued alone goes out at once on that connection, written in flight straight
+  -- away: its relay pushes it from the bus event, with no claim (a lost event leaves it in flight until
+  -- its lease runs out). A task is handed out by its caller (`create_task`), as that changes it.
+  local conn, ms
+  if e.t ~= "task" then conn, ms = eager_conn(e.to, raw, 0) end
+  if conn then
+    s.w, s.u, s.c = "f", A.flyAt + ms, conn
+    slot_put(e.to, e.id, s)
+    redis.call("SADD", key("fl", e.to), e.id)
+    redis.call("ZADD", key("flying"), s.u, e.to .. "\n" .. e.id)
+  else
+    redis.call("ZADD", key("q", e.to), score(s), e.id)
+    pin(e.to, s, 1)
+    slot_put(e.to, e.id, s)
+  end
   if about ~= "" then redis.call("SADD", key("ab", e.to, about), e.id) end
   weigh_slot(e.to, s, 1)
-  table.insert(FX.m, { e.to, e.p, e.body, fly_queued(e.to, raw, e.id, s) })
+  table.insert(FX.m, { e.to, e.p, e.body, conn })
   return s
 end
 

@@ -29,7 +29,7 @@ end
 weigh(t, e.b)
 add_task(t)
 -- Queued alone for a socket that takes everything: handed out at once, as claim_next would.
-local conn = to and eager_conn(to.id, to)
+local conn = to and eager_conn(to.id, to, 1)
 if conn then
   change(t, { state = "delivered", note = "attempt 1", at = A.flyAt }, A.room, { attempts = 1, handedTo = to.id })
   local body = task_body(t, false)

@@ -14,14 +14,17 @@ if has(ch.reply) then
   m.b = #m.body
   table.insert(messages, m)
 end
--- What goes with the change must fit, or nothing changes.
+-- What goes with the change must fit, or nothing changes. The recipient's record is decoded only for the name a refusal gives.
 for _, m in ipairs(messages) do
-  local agent = get_agent(m.to)
-  if agent then
+  local raw = redis.call("HGET", key("agents"), m.to)
+  if raw then
     local rid, rep
     if m.co then rid, rep = unread(m.to, m.ab, m.t) end
-    local refusal = room_for(agent.name, m.to, m.f, m.b, rep, ch.room, m.t)
-    if refusal then return cjson.encode({ ok = false, refused = "no_room", room = refusal }) end
+    local refusal = room_for("", m.to, m.f, m.b, rep, ch.room, m.t)
+    if refusal then
+      if refusal.name then refusal.name = cjson.decode(raw).name end
+      return cjson.encode({ ok = false, refused = "no_room", room = refusal })
+    end
   end
 end
 if ch.withdraw then withdraw(t) end

@@ -2,7 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { bundle, definitionsOf } from "../../src/relay/store/redis/bundle";
+import { bundle, definitionsOf, GUARD_END } from "../../src/relay/store/redis/bundle";
 import { sourceOf, type Operation } from "../../src/relay/store/redis/scripts";
 
 const LUA = join(import.meta.dir, "../../src/relay/store/redis/lua");
@@ -34,6 +34,19 @@ describe("redis scripts' shared definitions", () => {
     const { mentioned, defined } = scan(sourceOf(op));
     const missing = NAMES.filter((n) => mentioned.has(n) && !defined.has(n));
     expect(missing).toEqual([]);
+  });
+
+  test("a guard runs before the shared definitions and uses none of them: the sweeps with nothing due answer from it", () => {
+    const guarded = OPERATIONS.filter((op) => sourceOf(op).includes(GUARD_END));
+    expect(guarded.sort()).toEqual(["expire_tasks", "requeue_expired"]);
+    for (const op of guarded) {
+      const src = sourceOf(op);
+      const guard = src.slice(0, src.indexOf(GUARD_END));
+      expect(NAMES.filter((n) => scan(guard).mentioned.has(n))).toEqual([]);
+      expect(src.indexOf("local function key(")).toBeGreaterThan(src.indexOf(GUARD_END));
+    }
+    const made = bundle(definitionsOf("local function f()\n  return 1\nend"), `local x = 1\n${GUARD_END}\nreturn f()`);
+    expect(made).toBe(`local x = 1\n${GUARD_END}\nlocal function f()\n  return 1\nend\nreturn f()`);
   });
 
   test("a script leaves out what it does not use: ack moves no task, pinned_bytes touches no message", () => {

@@ -52,8 +52,17 @@ export function definitionsOf(fragment: string): Definition[] {
   return out;
 }
 
-/** The script of one operation: the definitions its body needs, transitively, then the body. */
+/**
+ * Where a body's guard ends: what comes before this line runs before the shared definitions are made, so
+ * a call it answers (a sweep with nothing due) costs none of them; it uses none of them either.
+ */
+export const GUARD_END = "-- (the shared definitions go here)";
+
+/** The script of one operation: its guard, if any, then the definitions its body needs, transitively, then the body. */
 export function bundle(definitions: readonly Definition[], body: string): string {
+  const at = body.indexOf(`${GUARD_END}\n`);
+  const guard = at < 0 ? [] : [body.slice(0, at + GUARD_END.length)];
+  if (at >= 0) body = body.slice(at + GUARD_END.length + 1);
   const byName = new Map<string, number>();
   definitions.forEach((d, i) => d.defines.forEach((n) => byName.set(n, i)));
   const needed = new Set<number>();
@@ -67,5 +76,5 @@ export function bundle(definitions: readonly Definition[], body: string): string
   };
   visit(namesIn(body));
   const kept = definitions.filter((_, i) => needed.has(i)).map((d) => d.text);
-  return [...kept, body].join("\n");
+  return [...guard, ...kept, body].join("\n");
 }

@@ -175,6 +175,12 @@ export function numberArg(text: string, flag: string, bounds: NumberBounds = {})
 export const secondsArg = (text: string, flag: string, max?: { value: number; said: string }) =>
   numberArg(text, flag, { seconds: true, ...(max ? { max: max.value, maxSaid: max.said } : {}) });
 
+/** Text a flag carries, at most `max` characters: `--topic: must be at most 200 characters, not 201`. */
+export function textArg(text: string, flag: string, max: number, what = ""): string {
+  if (text.length > max) throw usage(`${flag}: ${what}must be at most ${max} characters, not ${text.length}`, `fix ${flag}; the command's --help lists what each option takes`);
+  return text;
+}
+
 /** Milliseconds from `90s`, `30m`, `24h`, `7d` or a bare number of seconds. */
 export function durationArg(text: string, flag: string): number {
   const ms = parseDuration(text);

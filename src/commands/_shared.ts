@@ -12,7 +12,7 @@ import { describeIssues } from "../protocol/codec";
 import { ignoredTomlWarning, relayMismatchHint, resolveSettings, type Flags } from "../settings";
 import { globalArgs, usage, type Command } from "./_args";
 
-export { durationArg, globalArgs, numberArg, secondsArg, usage, type Command } from "./_args";
+export { durationArg, globalArgs, numberArg, secondsArg, textArg, usage, type Command } from "./_args";
 
 export interface Context<A extends ArgsDef> {
   args: ParsedArgs<A & typeof globalArgs>;

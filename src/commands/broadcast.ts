@@ -1,4 +1,5 @@
-import { defineClientCommand, list, usage } from "./_shared";
+import { LIMIT } from "../protocol/constants";
+import { defineClientCommand, list, textArg, usage } from "./_shared";
 
 export default defineClientCommand({
   meta: { name: "broadcast", description: "Share a finding with every other agent" },
@@ -13,7 +14,11 @@ export default defineClientCommand({
   async run(ctx) {
     ctx.me();
     if (ctx.args.content.trim() === "") throw usage("--content must not be empty: say what you found");
-    const sent = await ctx.client.send({ type: "broadcast", content: ctx.args.content, topic: ctx.args.topic, tags: list(ctx.args.tags) });
+    const topic = textArg(ctx.args.topic, "--topic", LIMIT.topicLength);
+    const tags = list(ctx.args.tags);
+    if (tags.length > LIMIT.tags) throw usage(`--tags: must be at most ${LIMIT.tags} tags, not ${tags.length}`, "fix --tags; the command's --help lists what each option takes");
+    for (const tag of tags) textArg(tag, "--tags", LIMIT.tagLength, "a tag ");
+    const sent = await ctx.client.send({ type: "broadcast", content: ctx.args.content, topic, tags });
     ctx.out({ id: sent.id, recipients: sent.recipients ?? 0 }, `broadcast ${sent.id} to ${sent.recipients ?? 0} agent(s)`);
   },
 });

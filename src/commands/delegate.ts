@@ -6,7 +6,8 @@ import { waitForTask } from "../client/wait";
 import { followHolder, whereIs, type HolderLost } from "../client/holder";
 import { ClawlinkError } from "../errors";
 import { Capability, JsonObject, Priority, PRIORITIES, type Task } from "../protocol/schemas";
-import { EXIT, defineClientCommand, parseArg, secondsArg, usage } from "./_shared";
+import { LIMIT } from "../protocol/constants";
+import { EXIT, defineClientCommand, parseArg, secondsArg, textArg, usage } from "./_shared";
 
 
 /** 128 + SIGINT, as a shell reports a command stopped with Ctrl-C. */
@@ -27,10 +28,10 @@ export default defineClientCommand({
     priority: { type: "string", description: `One of ${PRIORITIES.join(", ")}`, default: "normal", valueHint: PRIORITIES.join("|") },
     wait: { type: "boolean", description: "Block until the task ends and print the response (exit 0 completed, 10 failed, 11 canceled, 12 expired, 13 timeout, 14 holder lost with --on-holder-lost fail, 130 stopped with Ctrl-C; the task keeps running)" },
     "on-holder-lost": { type: "string", description: "With --wait, when the task's holder goes offline: wait (default; the task goes to another capable agent, or waits for its agent) or fail (exit 14 at once)", default: "wait", valueHint: "wait|fail" },
-    timeout: { type: "string", description: "With --wait: give up after this many seconds", default: "300", valueHint: "s" },
-    lease: { type: "string", description: "Seconds the holder may go without a sign of life (ack, progress, heartbeat; a connected listen counts) before the task goes back", default: "600", valueHint: "s" },
-    ttl: { type: "string", description: "Expire the task if not delivered within this many seconds", valueHint: "s" },
-    "idempotency-key": { type: "string", description: "Retrying with the same key returns the first task instead of sending again", valueHint: "key" },
+    timeout: { type: "string", description: "With --wait: give up after this many seconds (at most 86400, a day)", default: "300", valueHint: "s" },
+    lease: { type: "string", description: "Seconds the holder may go without a sign of life (ack, progress, heartbeat; a connected listen counts) before the task goes back (at most 604800, 7 days)", default: "600", valueHint: "s" },
+    ttl: { type: "string", description: "Expire the task if not delivered within this many seconds (at most 2592000, 30 days)", valueHint: "s" },
+    "idempotency-key": { type: "string", description: "Retrying with the same key returns the first task instead of sending again (at most 200 characters)", valueHint: "key" },
     queue: { type: "boolean", description: "With --cap: hold the task until an agent with the capability registers" },
   },
   async run(ctx) {
@@ -60,12 +61,12 @@ export default defineClientCommand({
       task: args.task,
       context,
       priority: parseArg(Priority, args.priority.toLowerCase(), "--priority"),
-      lease_s: secondsArg(args.lease, "--lease"),
-      ...(args.ttl !== undefined ? { ttl_s: secondsArg(args.ttl, "--ttl") } : {}),
-      ...(args["idempotency-key"] ? { idempotency_key: args["idempotency-key"] } : {}),
+      lease_s: secondsArg(args.lease, "--lease", { value: LIMIT.leaseS, said: `${LIMIT.leaseS} (7 days)` }),
+      ...(args.ttl !== undefined ? { ttl_s: secondsArg(args.ttl, "--ttl", { value: LIMIT.taskTtlS, said: `${LIMIT.taskTtlS} (30 days)` }) } : {}),
+      ...(args["idempotency-key"] ? { idempotency_key: textArg(args["idempotency-key"], "--idempotency-key", LIMIT.idempotencyKeyLength) } : {}),
       queue: Boolean(args.queue),
     };
-    const timeout = secondsArg(args.timeout, "--timeout");
+    const timeout = secondsArg(args.timeout, "--timeout", { value: LIMIT.waitS, said: `${LIMIT.waitS} (a day)` });
     ctx.me();
     const sent = await ctx.client.send(message);
     // The worker by name, as the user knows it: --to NAME as given, else the relay's name for the id.

@@ -1,4 +1,5 @@
-import { defineClientCommand } from "./_shared";
+import { LIMIT } from "../protocol/constants";
+import { defineClientCommand, textArg } from "./_shared";
 
 export default defineClientCommand({
   meta: { name: "progress", description: "Tell a task's sender you are working on it (moves it to working; settles its lease)" },
@@ -11,7 +12,7 @@ export default defineClientCommand({
   },
   async run(ctx) {
     ctx.me();
-    const sent = await ctx.client.send({ type: "progress", in_reply_to: ctx.args["msg-id"], note: ctx.args.note });
+    const sent = await ctx.client.send({ type: "progress", in_reply_to: ctx.args["msg-id"], note: textArg(ctx.args.note, "--note", LIMIT.noteLength) });
     ctx.out(sent, `progress sent to ${sent.to}`);
   },
 });

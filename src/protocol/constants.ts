@@ -44,4 +44,12 @@ export const LIMIT = {
   lockTtlS: 86_400,
   /** Characters of a progress note. */
   noteLength: 10_000,
+  /** Characters of a task's `idempotency_key`. */
+  idempotencyKeyLength: 200,
+  /** A broadcast's `topic` in characters, and its `tags`: how many, and the characters of each. */
+  topicLength: 200,
+  tags: 32,
+  tagLength: 64,
+  /** Seconds a client waits for a task at most (`delegate --timeout`, MCP `timeout_s`): a timer holds 24.8 days at most. */
+  waitS: 86_400,
 } as const;

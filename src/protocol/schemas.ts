@@ -237,7 +237,7 @@ export const SendTask = new Deferred(() => v.object({
   priority: v.optional(built(Priority), "normal"),
   lease_s: v.optional(Seconds("lease_s", LIMIT.leaseS), LIMIT.leaseDefaultS),
   ttl_s: v.optional(Seconds("ttl_s", LIMIT.taskTtlS)),
-  idempotency_key: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(200))),
+  idempotency_key: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(LIMIT.idempotencyKeyLength))),
   /** With `cap`: when no agent has it yet, keep the task until one registers. */
   queue: v.optional(v.boolean(), false),
 }), whenRead);
@@ -259,8 +259,8 @@ export const SendBroadcast = new Deferred(() => v.object({
   type: v.literal("broadcast"),
   ...sendBase(),
   content: v.pipe(v.string(), v.minLength(1, "content must not be empty"), v.maxLength(1_000_000)),
-  topic: v.optional(Text(200, "topic"), ""),
-  tags: v.optional(v.pipe(v.array(Text(64, "a tag")), v.maxLength(32, "at most 32 tags")), []),
+  topic: v.optional(Text(LIMIT.topicLength, "topic"), ""),
+  tags: v.optional(v.pipe(v.array(Text(LIMIT.tagLength, "a tag")), v.maxLength(LIMIT.tags, `at most ${LIMIT.tags} tags`)), []),
 }), whenRead);
 
 export const SendMessage = new Deferred(() => v.variant(

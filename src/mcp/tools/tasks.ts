@@ -3,13 +3,14 @@ import * as v from "valibot";
 import { renderTask } from "../../client/render";
 import { waitForTask } from "../../client/wait";
 import { usage } from "../../commands/_shared";
+import { LIMIT } from "../../protocol/constants";
 import { Id, SendProgress, SendResponse, SendTask, type ResponseMessage, type Task } from "../../protocol/schemas";
 import type { AgentSession } from "../agent";
 import { args, describe } from "../schema";
 import { defineTool, type Call, type Outcome } from "./_tool";
 
 const TaskId = describe(Id, "The task id (t_…), as delegate or inbox gave it");
-const Timeout = describe(v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(86_400)), 300), "Give up waiting after this many seconds (the task runs on)");
+const Timeout = describe(v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(LIMIT.waitS)), 300), "Give up waiting after this many seconds (the task runs on)");
 
 export const delegate = defineTool({
   name: "delegate",

@@ -7,6 +7,7 @@ import { followHolder, whereIs, type HolderLost } from "../client/holder";
 import { ClawlinkError } from "../errors";
 import { Capability, JsonObject, Priority, PRIORITIES, type Task } from "../protocol/schemas";
 import { LIMIT } from "../protocol/constants";
+import { readResultArg } from "./_input";
 import { EXIT, defineClientCommand, parseArg, secondsArg, textArg, usage } from "./_shared";
 
 
@@ -19,11 +20,13 @@ export default defineClientCommand({
     "clawlink delegate --to reviewer --task \"Review src/api.py\" --wait --timeout 600",
     "clawlink delegate --cap python --task \"Write tests for utils.py\" --context '{\"file\":\"utils.py\"}' --priority high",
     "clawlink delegate --to builder --task \"Build the release\" --idempotency-key release-42 --json",
+    "clawlink delegate --cap code-review --task-file review-request.md --wait",
   ],
   args: {
     to: { type: "string", description: "Recipient agent id or name", valueHint: "agent" },
     cap: { type: "string", description: "Instead of --to: the least busy online agent with this capability", valueHint: "cap" },
-    task: { type: "string", description: "What to do, in words", required: true, valueHint: "text" },
+    task: { type: "string", description: "What to do, in words", valueHint: "text" },
+    "task-file": { type: "string", description: "Read the task from a file ('-' for stdin) instead of --task: for one longer than the command line takes (128 KiB)", valueHint: "path" },
     context: { type: "string", description: "A JSON object with whatever the task needs", valueHint: "json" },
     priority: { type: "string", description: `One of ${PRIORITIES.join(", ")}`, default: "normal", valueHint: PRIORITIES.join("|") },
     wait: { type: "boolean", description: "Block until the task ends and print the response (exit 0 completed, 10 failed, 11 canceled, 12 expired, 13 timeout, 14 holder lost with --on-holder-lost fail, 130 stopped with Ctrl-C; the task keeps running)" },
@@ -53,12 +56,14 @@ export default defineClientCommand({
       }
       context = parseArg(JsonObject, parsed, "--context (a JSON object)");
     }
-    if (args.task.trim() === "") throw usage("--task must not be empty: say what the agent should do");
+    const text = await readResultArg(args.task, args["task-file"]);
+    if (text === undefined) throw usage("pass --task TEXT or --task-file PATH", "say what the agent should do: --task \"Review src/api.py\", or --task-file task.md for a long one");
+    if (text.trim() === "") throw usage("--task must not be empty: say what the agent should do");
     // Everything is checked before anything is sent: a usage error (exit 2) never leaves a task behind.
     const message = {
       type: "task" as const,
       ...(args.to !== undefined ? { to: args.to } : { cap: parseArg(Capability, args.cap!.toLowerCase(), "--cap") }),
-      task: args.task,
+      task: text,
       context,
       priority: parseArg(Priority, args.priority.toLowerCase(), "--priority"),
       lease_s: secondsArg(args.lease, "--lease", { value: LIMIT.leaseS, said: `${LIMIT.leaseS} (7 days)` }),

@@ -177,7 +177,7 @@ describe("errors a user meets first", () => {
       [["register", "--name", "bad name!"], 2, "--name"],
       [["delegate", "--to", "solo", "--task", "x", "--bogus"], 2, "unknown option --bogus"],
       [["delegate", "solo", "x"], 2, 'unexpected argument "solo"'],
-      [["delegate", "--to", "solo"], 2, "Missing required argument: --task"],
+      [["delegate", "--to", "solo"], 2, "pass --task TEXT or --task-file PATH"],
       [["nonsense"], 2, 'unknown command "nonsense"'],
     ];
     for (const [args, code, message] of cases) {

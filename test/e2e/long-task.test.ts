@@ -1,0 +1,42 @@
+/** A task too long for the command line (a single argument stops at 128 KiB on Linux) comes from a file or stdin. */
+import { afterAll, describe, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { cleanup, member, runCli, spawnRelay, tempHome } from "../_helpers";
+
+afterAll(cleanup);
+
+describe("delegate --task-file", async () => {
+  const { url } = await spawnRelay();
+  const boss = await member(url, "boss");
+  const worker = await member(url, "worker");
+  const long = `Review this log:\n${"line of log\n".repeat(20_000)}`;
+
+  test("a 240 KB task from a file, and one from stdin, arrive whole", async () => {
+    const path = join(tempHome(), "task.md");
+    writeFileSync(path, long);
+    const fromFile = await runCli(["delegate", "--to", "worker", "--task-file", path, "--json"], boss);
+    expect(fromFile.code).toBe(0);
+    const fromStdin = await runCli(["delegate", "--to", "worker", "--task-file", "-", "--json"], { ...boss, stdin: "from stdin" });
+    expect(fromStdin.code).toBe(0);
+    const got = (await runCli(["poll", "--json"], worker)).json;
+    expect(got.map((m: any) => [m.id, m.task])).toEqual([[fromFile.json.id, long], [fromStdin.json.id, "from stdin"]]);
+  });
+
+  test("neither, both, a missing file or an empty one: exit 2, and nothing is sent", async () => {
+    const empty = join(tempHome(), "empty.md");
+    writeFileSync(empty, " \n");
+    for (const [flags, message] of [
+      [[], "pass --task TEXT or --task-file PATH"],
+      [["--task", "x", "--task-file", empty], "pass either the text or the file, not both"],
+      [["--task-file", join(tempHome(), "missing.md")], "no such file"],
+      [["--task-file", empty], "--task must not be empty"],
+    ] as const) {
+      const r = await runCli(["delegate", "--to", "worker", ...flags, "--json"], boss);
+      expect(r.code).toBe(2);
+      expect(r.json.error.code).toBe("usage");
+      expect(r.json.error.message).toContain(message);
+    }
+    expect((await runCli(["poll", "--json"], worker)).json).toEqual([]);
+  });
+});

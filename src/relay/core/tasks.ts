@@ -114,6 +114,9 @@ function takenFrom(task: TaskRecord, sender: AgentRecord, verb: string): Clawlin
   );
 }
 
+/** A response whose id names no task and no recipient: most often a mistyped task id, less often a reply without `--to`. */
+const NOT_A_TASK_HINT = "answer a task id from your own `clawlink poll` or `listen` (`clawlink tasks --held` lists the tasks you hold); to reply to a broadcast or another message, also pass --to AGENT";
+
 export class Tasks {
   /** An agent seen over HTTP this recently can receive a task now (never one already stale). */
   private get reachableMs() {
@@ -256,7 +259,7 @@ export class Tasks {
 
   /** A reply to a broadcast or any other message: a plain response to a named agent. */
   private async reply(sender: AgentRecord, msg: SendResponse): Promise<Sent> {
-    if (msg.to === undefined) throw this.forgetting.missing(sender.id, msg.in_reply_to, "to reply to a broadcast, also pass --to AGENT");
+    if (msg.to === undefined) throw this.forgetting.missing(sender.id, msg.in_reply_to, NOT_A_TASK_HINT);
     const to = (await this.store.findAgent(msg.to)) ?? unknownAgent(msg.to);
     const message = replyMessage(sender, to, msg, iso(this.clock()));
     const r = await this.store.enqueueIfRoom({ to: to.id, priority: "normal", msg: message }, this.opts.room);
@@ -292,7 +295,7 @@ export class Tasks {
     for (let i = 0; i < msgs.length; i++) {
       const msg = msgs[i]!;
       if (msg.to === undefined) {
-        out[i] = { ok: false, error: this.forgetting.missing(sender.id, msg.in_reply_to, "to reply to a broadcast, also pass --to AGENT") };
+        out[i] = { ok: false, error: this.forgetting.missing(sender.id, msg.in_reply_to, NOT_A_TASK_HINT) };
         continue;
       }
       const to = found.get(msg.to);

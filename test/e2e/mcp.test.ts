@@ -49,7 +49,7 @@ describe("clawlink mcp", () => {
     const id = r.structuredContent.task.id;
     expect(r.structuredContent.task.state).toBe("completed");
     expect(r.structuredContent.response.result).toBe(`shouted for ${id}`);
-    expect(text(r)).toBe(`task ${id} completed; the result from ${r.structuredContent.task.to}:\nshouted for ${id}`);
+    expect(text(r)).toBe(`task ${id} completed; the result from worker (${r.structuredContent.task.to}):\nshouted for ${id}`);
     // The worker took a second: the wait reported the task's state meanwhile.
     expect(progress).toContain(`task ${id} is delivered: attempt 1`);
     // The answer came back through the call; the inbox holds nothing more about it.

@@ -1,7 +1,7 @@
 /** What a newcomer working from SKILL.md alone read back, and had to guess at, in a trial run. */
 import { afterAll, describe, expect, test } from "bun:test";
-import { cleanup, runCli } from "../_helpers";
-import { openClients, team } from "../_mcp";
+import { CliProcess, cleanup, runCli } from "../_helpers";
+import { connectMcp, openClients, team, text } from "../_mcp";
 
 afterAll(async () => {
   await Promise.all(openClients.map((c) => c.close()));
@@ -18,5 +18,22 @@ describe("a newcomer", () => {
       message: "no task has the id t_mistyped",
       hint: "answer a task id from your own `clawlink poll` or `listen` (`clawlink tasks --held` lists the tasks you hold); to reply to a broadcast or another message, also pass --to AGENT",
     });
+  });
+
+  test("over MCP, delegate and its result name the worker as the model called it, and whoami's lines line up", async () => {
+    const { boss, worker } = await team();
+    const listener = new CliProcess(["listen", "--exec", "echo done", "--respond", "--type", "task"], worker);
+    await listener.waitFor(/listening as worker/);
+    const { call } = await connectMcp(boss.home, boss.relay);
+    const sent = await call("delegate", { to: "worker", task: "check" });
+    const id = sent.structuredContent.id;
+    expect(text(sent)).toBe(`sent task ${id} to worker (${sent.structuredContent.to}); its response will arrive in your inbox, or wait for it with wait_task (id ${id})`);
+    const done = await call("wait_task", { id, timeout_s: 30 });
+    expect(text(done)).toBe(`task ${id} completed; the result from worker (${sent.structuredContent.to}):\ndone`);
+    await listener.stop();
+    const lines = text(await call("whoami")).split("\n");
+    const column = (line: string) => line.match(/^\w+ +/)![0].length;
+    expect(lines.find((l) => l.startsWith("held"))).toMatch(/^held +0 \(announced/);
+    expect(new Set(lines.map(column))).toEqual(new Set([12]));
   });
 });

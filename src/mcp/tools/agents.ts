@@ -22,7 +22,7 @@ export const whoami = defineTool({
     if (status.problem && problem) status.problem.hint = toolHint(problem, { tool: "whoami", args: {}, as: s.wanted });
     const held = s.mailbox.size;
     const elsewhere = status.in_flight === null ? null : Math.max(0, status.in_flight - held);
-    const text = `${renderStatus(status)}\nheld      ${held} (announced, waiting for the inbox tool)${elsewhere ? `\n${heldElsewhere(elsewhere)}` : ""}`;
+    const text = `${renderStatus(status)}\nheld        ${held} (announced, waiting for the inbox tool)${elsewhere ? `\n${heldElsewhere(elsewhere)}` : ""}`;
     return { data: { ...status, held, held_elsewhere: elsewhere }, text };
   },
 });

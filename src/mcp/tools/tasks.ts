@@ -35,7 +35,8 @@ export const delegate = defineTool({
     s.ctx.me();
     const sent = await s.ctx.client.send({ type: "task", ...a });
     if (!wait) {
-      const where = sent.to ? ` to ${sent.to}` : " (kept until an agent with that capability registers)";
+      // The worker by the name the model gave it (with the relay's id), as discover shows it.
+      const where = sent.to ? ` to ${a.to && !a.to.startsWith("a_") ? `${a.to} (${sent.to})` : sent.to}` : " (kept until an agent with that capability registers)";
       return { data: sent, text: `${sent.duplicate ? "already sent as" : "sent task"} ${sent.id}${where}; its response will arrive in your inbox, or wait for it with wait_task (id ${sent.id})` };
     }
     return await waitFor(s, sent.id, timeout_s, call);
@@ -88,7 +89,8 @@ async function waitFor(s: AgentSession, id: string, timeoutS: number, call: Call
 }
 
 function renderOutcome(task: Task, response: ResponseMessage | null): string {
-  if (response) return `task ${task.id} ${task.state}; the result from ${task.to}:\n${response.result}`;
+  const from = task.holder?.name ? `${task.holder.name} (${task.to})` : task.to;
+  if (response) return `task ${task.id} ${task.state}; the result from ${from}:\n${response.result}`;
   return `task ${task.id} ${task.state}${task.history.at(-1)?.note ? `: ${task.history.at(-1)!.note}` : ""}`;
 }
 

@@ -133,26 +133,27 @@ const badIdentity = (path: string, what: string) =>
 
 /**
  * The identity to act as: the one named (by --as or CLAWLINK_AS), else the home's default, else the only
- * one saved. `strict`: a name given with --as must exist. A file that exists but cannot be used is an
- * error: acting as another identity instead would send work under the wrong name.
+ * one saved. A name given that is not saved gives none (`missingIdentity` says so when it is needed), and a
+ * file that exists but cannot be used is an error: acting as another identity instead would send work under
+ * the wrong name.
  */
-export function loadIdentity(home: string, as?: string, strict = false): Identity | undefined {
-  const name = as || (readTextFile(defaultFile(home))?.trim() ?? "");
+export function loadIdentity(home: string, as?: string): Identity | undefined {
+  if (as) return readIdentity(identityPath(home, as));
+  const name = readTextFile(defaultFile(home))?.trim() ?? "";
   if (name) {
     const found = readIdentity(identityPath(home, name));
     if (found) return found;
-    if (as && strict) {
-      const names = listIdentities(home).map((i) => i.name);
-      throw new ClawlinkError(
-        "no_identity",
-        `no saved identity named "${as}" in ${home}`,
-        names.length ? `saved identities: ${names.join(", ")}; pass one with --as` : "register first: `clawlink register --name NAME`",
-      );
-    }
   }
   const { found, bad } = scanIdentities(home);
   if (bad.length && found.length + bad.length === 1) throw bad[0]!;
   return found.length === 1 && !bad.length ? found[0] : undefined;
+}
+
+/** The error for a name given with --as or CLAWLINK_AS that no identity in the home has: register it, or pick a saved one. */
+export function missingIdentity(home: string, as: string): ClawlinkError {
+  const names = listIdentities(home).map((i) => i.name);
+  const register = isAgentName(as) ? `register it: \`clawlink register --name ${as}\`` : "register a name (1-64 letters, digits, '.', '_' or '-'): `clawlink register --name NAME`";
+  return new ClawlinkError("no_identity", `no saved identity named "${as}" in ${home}`, `${register}${names.length ? `; or act as a saved one with --as (saved: ${names.join(", ")})` : ""}`);
 }
 
 /** Saves an identity (mode 0600, written atomically) and, unless told otherwise, makes it this home's default. */

@@ -125,7 +125,7 @@ export function resolveSettings(flags: Flags, env: NodeJS.ProcessEnv = process.e
   const relative = (p: string) => nodePath().resolve(nodePath().dirname(configFile), p);
 
   const as = pick([flags.as, "flag", "--as"], [env.CLAWLINK_AS, "env", "CLAWLINK_AS"]);
-  const identity = opts.identity === false ? undefined : loadIdentity(home.value, as.value, as.source === "flag");
+  const identity = opts.identity === false ? undefined : loadIdentity(home.value, as.value);
   if (!as.value && identity) Object.assign(as, { value: identity.name, source: "default", from: `the home's default identity` });
 
   const relaySetting = pick(

@@ -4,7 +4,7 @@ import { ClawlinkError, EXIT, exitCodeFor } from "../errors";
 import { Health } from "../protocol/schemas";
 import { statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { identityPath } from "../config";
+import { identityPath, missingIdentity } from "../config";
 import { ignoredTomlWarning, readConfig, relayMismatchHint, resolveSettings, type ConfigFile, type Flags, type Setting, type Settings } from "../settings";
 import { VERSION } from "../version";
 import { Client } from "./client";
@@ -238,7 +238,8 @@ const unexpected = (err: ClawlinkError): Check => ({
 
 /** `client` may be left out when the relay did not answer: an identity saved for another relay is wrong either way. */
 async function identityCheck(client: Client | undefined, settings: Settings): Promise<Check> {
-  const { identity, me, relay, home } = settings;
+  const { identity, me, relay, home, as } = settings;
+  if (!identity && as.value && as.source !== "default") return failure("identity", missingIdentity(home.value, as.value));
   if (!identity) return { name: "identity", status: "warn", message: `no agent identity in ${home.value}`, fix: "register one: `clawlink register --name NAME` (or set CLAWLINK_HOME / --as to pick a saved one)" };
   if (!me) {
     return {

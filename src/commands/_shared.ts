@@ -5,7 +5,7 @@ import * as v from "valibot";
 import { Client } from "../client/client";
 import { printable } from "../client/render";
 import { readCa } from "../client/trust";
-import type { Identity } from "../config";
+import { missingIdentity, type Identity } from "../config";
 import { ClawlinkError, EXIT, asClawlinkError, exitCodeFor } from "../errors";
 import { logger, logToStderr } from "../logger";
 import { describeIssues } from "../protocol/codec";
@@ -76,6 +76,7 @@ export function resolveContext<A extends ArgsDef>(args: ParsedArgs<A & typeof gl
       if (identity) {
         throw new ClawlinkError("no_identity", `the saved identity "${identity.name}" was registered with ${identity.relay}, not ${relay}`, relayMismatchHint(settings, identity));
       }
+      if (settings.as.value && settings.as.source !== "default") throw missingIdentity(home, settings.as.value);
       throw new ClawlinkError("no_identity", `no agent identity in ${home}`, "register first: `clawlink register --name NAME` (or set CLAWLINK_HOME / --as to pick a saved one)");
     },
     warn(message, hint) {

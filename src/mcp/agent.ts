@@ -3,6 +3,7 @@ import type { ParsedArgs } from "citty";
 import { backoffMs } from "../client/backoff";
 import { followInbox } from "../client/stream";
 import { globalArgs, parseArg, resolveContext, type Context } from "../commands/_shared";
+import { missingIdentity } from "../config";
 import { ClawlinkError, asClawlinkError } from "../errors";
 import { NewAgentName } from "../protocol/schemas";
 import { Mailbox, type MailboxHooks } from "./mailbox";
@@ -16,20 +17,16 @@ export type Note = (level: "info" | "warning", text: string) => void;
 /** The context of identity `as` (or the home's default); one not registered yet resolves the relay and token alone. */
 function contextOf(flags: Flags, as: string | undefined): Context<{}> {
   const args = { ...flags, as, json: false } as ParsedArgs<typeof globalArgs>;
-  try {
-    return resolveContext<{}>(args);
-  } catch (err) {
-    if (!(as && err instanceof ClawlinkError && err.code === "no_identity")) throw err;
-    // The server still starts: `register` (whose name defaults to `as`) creates the identity.
-    const ctx = resolveContext<{}>(args, { identity: false });
-    const missing = new ClawlinkError("no_identity", `${as} is not registered yet: ${ctx.home} has no saved identity of that name`, err.hint);
-    return {
-      ...ctx,
-      me() {
-        throw missing;
-      },
-    };
-  }
+  const ctx = resolveContext<{}>(args);
+  if (!as || ctx.saved) return ctx;
+  // The server still starts: `register` (whose name defaults to `as`) creates the identity.
+  const missing = new ClawlinkError("no_identity", `${as} is not registered yet: ${ctx.home} has no saved identity of that name`, missingIdentity(ctx.home, as).hint);
+  return {
+    ...ctx,
+    me() {
+      throw missing;
+    },
+  };
 }
 
 export class AgentSession {

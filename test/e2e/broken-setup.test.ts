@@ -72,7 +72,7 @@ describe("doctor", () => {
     expect(r.code).toBe(5);
     expect(check(r.json, "relay").status).toBe("ok");
     expect(check(r.json, "token").status).toBe("ok");
-    expect(check(r.json, "identity")).toMatchObject({ status: "fail", message: `no saved identity named "ghost" in ${doc1}`, fix: "saved identities: doc1; pass one with --as", exit: 5 });
+    expect(check(r.json, "identity")).toMatchObject({ status: "fail", message: `no saved identity named "ghost" in ${doc1}`, fix: "register it: `clawlink register --name ghost`; or act as a saved one with --as (saved: doc1)", exit: 5 });
     expect(r.json.settings.find((s: any) => s.name === "CLAWLINK_AS")).toMatchObject({ value: "ghost", source: "flag" });
   });
 

@@ -1,6 +1,6 @@
 /** What a newcomer working from SKILL.md alone read back, and had to guess at, in a trial run. */
 import { afterAll, describe, expect, test } from "bun:test";
-import { CliProcess, cleanup, runCli } from "../_helpers";
+import { CliProcess, cleanup, runCli, tempHome } from "../_helpers";
 import { connectMcp, openClients, team, text } from "../_mcp";
 
 afterAll(async () => {
@@ -31,9 +31,29 @@ describe("a newcomer", () => {
     const done = await call("wait_task", { id, timeout_s: 30 });
     expect(text(done)).toBe(`task ${id} completed; the result from worker (${sent.structuredContent.to}):\ndone`);
     await listener.stop();
-    const lines = text(await call("whoami")).split("\n");
+    const lines: string[] = text(await call("whoami")).split("\n");
     const column = (line: string) => line.match(/^\w+ +/)![0].length;
     expect(lines.find((l) => l.startsWith("held"))).toMatch(/^held +0 \(announced/);
     expect(new Set(lines.map(column))).toEqual(new Set([12]));
+  });
+
+  test("CLAWLINK_AS naming an identity not saved yet never acts as another one; whoami answers (exit 0) and register takes the name", async () => {
+    const { boss, worker } = await team();
+    const env = { CLAWLINK_AS: "reviewer" };
+    const who = await runCli(["whoami", "--json"], { ...boss, env });
+    expect(who.code).toBe(0);
+    expect(who.json).toMatchObject({ name: null, registered: false, reachable: true });
+    expect(who.json.problem).toEqual({ code: "no_identity", message: `no saved identity named "reviewer" in ${boss.home}`, hint: "register it: `clawlink register --name reviewer`; or act as a saved one with --as (saved: boss)" });
+    for (const as of [{ env }, { args: ["--as", "reviewer"] }]) {
+      const sent = await runCli(["delegate", "--to", "worker", "--task", "sent as whom?", "--json", ...(as.args ?? [])], { ...boss, env: as.env });
+      expect(sent.code).toBe(5);
+      expect(sent.json.error.message).toBe(`no saved identity named "reviewer" in ${boss.home}`);
+    }
+    expect((await runCli(["poll", "--json"], worker)).json).toEqual([]);
+    const fresh = tempHome();
+    expect((await runCli(["whoami", "--json", "--as", "reviewer"], { home: fresh, relay: boss.relay })).json.problem.hint).toBe("register it: `clawlink register --name reviewer`");
+    const joined = await runCli(["register", "--name", "reviewer", "--as", "reviewer", "--json"], { ...boss });
+    expect(joined.code).toBe(0);
+    expect((await runCli(["whoami", "--json"], { ...boss, env })).json).toMatchObject({ name: "reviewer", registered: true });
   });
 });

@@ -205,8 +205,8 @@ describe("errors a user meets first", () => {
     const b = (await runCli(["register", "--name", "second", "--json"], { home, relay: url })).json;
     expect((await runCli(["whoami", "--json"], { home, relay: url })).json.id).toBe(b.id);
     expect((await runCli(["whoami", "--as", "first", "--json"], { home, relay: url })).json.id).toBe(a.id);
-    const none = await runCli(["whoami", "--as", "third"], { home, relay: url });
+    const none = await runCli(["delegate", "--as", "third", "--to", "first", "--task", "x"], { home, relay: url });
     expect(none.code).toBe(5);
-    expect(none.stderr).toContain("saved identities: ");
+    expect(none.stderr).toContain("act as a saved one with --as (saved: first, second)");
   });
 });

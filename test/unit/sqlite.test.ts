@@ -58,6 +58,32 @@ describe("sqlite store", () => {
     await again.close();
   });
 
+  test("an agent seen on requests or by a socket closing reads back seen within 30 s of it, so a restart cannot make it stale", async () => {
+    const path = join(tempHome(), "relay.db");
+    const T = 1_000_000;
+    const s = new SqliteStore(path);
+    await s.claimName(agent("a"), T, RULES);
+    await s.touchAgent("a", T + 10_000);
+    await s.touchAgent("a", T + 40_000);
+    await s.attachConnection("a", "r.1", T + 50_000);
+    await s.detachConnection("a", "r.1", T + 75_000);
+    await s.touchAgent("a", T + 80_000);
+    expect((await s.getAgent("a"))!.lastSeen).toBe(T + 80_000);
+    await s.close();
+    let again = new SqliteStore(path);
+    // Written at 40 s (30 s past registering) and at 75 s (when its socket closed, 35 s past that); 80 s lags 5 s.
+    expect((await again.getAgent("a"))!.lastSeen).toBe(T + 75_000);
+    await again.touchAgent("a", T + 100_000);
+    await again.close();
+    again = new SqliteStore(path);
+    expect((await again.getAgent("a"))!.lastSeen).toBe(T + 75_000);
+    await again.touchAgent("a", T + 106_000);
+    await again.close();
+    again = new SqliteStore(path);
+    expect((await again.getAgent("a"))!.lastSeen).toBe(T + 106_000);
+    await again.close();
+  });
+
   test("a task read back weighs against its sender's byte budget as it did before the restart", async () => {
     const path = join(tempHome(), "relay.db");
     const task = (id: string) => ({ id, from: "a", to: "b", cap: null, task: "x".repeat(1000), context: {}, priority: "normal" as const, leaseS: 30, ttlS: null, createdAt: 1, idempotencyKey: null });

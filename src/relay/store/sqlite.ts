@@ -19,6 +19,9 @@ import { MemoryStore } from "./memory";
 import type { AgentRecord, TaskRecord } from "./port";
 import { frozenTask, messageText } from "./rules";
 
+/** How far an agent's last seen in the file may lag the one in memory (the stale line is 120 s). */
+const SEEN_KEPT_MS = 30_000;
+
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS agents (id TEXT PRIMARY KEY, record TEXT NOT NULL);
   CREATE TABLE IF NOT EXISTS tasks (id TEXT PRIMARY KEY, record TEXT NOT NULL);
@@ -54,6 +57,8 @@ export class SqliteStore extends MemoryStore {
   private flushing: Promise<void> | undefined;
   private loading = true;
   private closed = false;
+  /** The last seen of each agent as the file has it. */
+  private seenKept = new Map<string, number>();
   /** Set while commits fail; cleared by the next one that works. */
   private failing = false;
   /** Set when even reading the file back failed: nothing can be trusted until a restart. */
@@ -98,7 +103,11 @@ export class SqliteStore extends MemoryStore {
    * File contents already in memory are reused: a version's bytes never change.
    */
   private load(known: Map<string, Uint8Array>) {
-    for (const row of this.db.query<{ record: string }, []>("SELECT record FROM agents").all()) this.restoreAgent(JSON.parse(row.record));
+    for (const row of this.db.query<{ record: string }, []>("SELECT record FROM agents").all()) {
+      const agent: AgentRecord = JSON.parse(row.record);
+      this.restoreAgent(agent);
+      this.seenKept.set(agent.id, agent.lastSeen);
+    }
     const states = new Map<string, string>();
     for (const row of this.db.query<{ id: string; state: string }, []>("SELECT id, state FROM task_states").all()) states.set(row.id, row.state);
     const tasks: TaskRecord[] = [];
@@ -142,9 +151,17 @@ export class SqliteStore extends MemoryStore {
     return true;
   }
 
-  // Live state (last seen on a request, connections) is not kept; a heartbeat's last seen is.
+  /**
+   * Connections are live state and not kept. A heartbeat's last seen is kept at once; one from a request or
+   * a socket closing only once it is SEEN_KEPT_MS past the last one kept, so a busy agent costs few writes
+   * and a restart never shows an agent seen a moment ago as stale (whose name another could then take).
+   */
   protected override agentChanged(id: string, keep: boolean) {
-    if (keep && this.journal()) this.pending.agents.add(id);
+    const seen = this.agents.get(id)?.lastSeen;
+    if (seen === undefined) this.seenKept.delete(id);
+    else if (!keep && seen - (this.seenKept.get(id) ?? 0) < SEEN_KEPT_MS) return;
+    else this.seenKept.set(id, seen);
+    if (this.journal()) this.pending.agents.add(id);
   }
 
   protected override taskCreated(id: string) {

@@ -24,6 +24,9 @@ interface Node {
   fallback?: unknown;
   entries?: Record<string, Node>;
   item?: Node;
+  key?: Node;
+  value?: Node;
+  check?: (value: unknown) => boolean;
   operation?: (value: unknown) => unknown;
 }
 
@@ -128,6 +131,12 @@ function compileBase(s: Node): Check | null {
       return (x) => (typeof x === "boolean" ? x : NO);
     case "unknown":
       return (x) => x;
+    case "custom": {
+      const test = s.check!;
+      return (x) => (test(x) ? x : NO);
+    }
+    case "record":
+      return compileRecord(s.key!, s.value!);
     case "literal": {
       const lit = s.literal;
       return (x) => (x === lit || (x !== x && lit !== lit) ? x : NO);
@@ -178,6 +187,29 @@ function compileBase(s: Node): Check | null {
     default:
       return null;
   }
+}
+
+/** Keys a record leaves out of its output, as valibot's does (_isValidObjectKey). */
+const SKIPPED = new Set(["__proto__", "prototype", "constructor"]);
+
+/** A record is copied key by key, own keys only, in the input's order; a key refused or a value refused refuses it. */
+function compileRecord(keyNode: Node, valueNode: Node): Check | null {
+  const key = compile(keyNode);
+  const value = compile(valueNode);
+  if (!key || !value) return null;
+  return (input) => {
+    if (!input || typeof input !== "object") return NO;
+    const out: Record<string, unknown> = {};
+    for (const k in input) {
+      if (!Object.prototype.hasOwnProperty.call(input, k) || SKIPPED.has(k)) continue;
+      const kk = key(k);
+      if (kk === NO) return NO;
+      const vv = value((input as Record<string, unknown>)[k]);
+      if (vv === NO) return NO;
+      out[kk as string] = vv;
+    }
+    return out;
+  };
 }
 
 function compile(s: Node): Check | null {

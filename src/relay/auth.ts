@@ -68,6 +68,12 @@ export class Auth {
     return this.isToken(value) ? { kind: "member" } : undefined;
   }
 
+  /** The agent whose secret the request carries when the relay verified it moments ago; undefined when `agent` must look further. */
+  verifiedAgent(req: Request): AgentRecord | undefined {
+    const value = this.bearer(req);
+    return value === undefined ? undefined : this.relay.verifiedAgent(value);
+  }
+
   /** An agent acting as itself: its secret is required, whatever the relay token. */
   async agent(req: Request): Promise<AgentRecord> {
     const value = this.bearer(req);

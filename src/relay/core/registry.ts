@@ -130,12 +130,21 @@ export class Registry {
    * unregistered, connected, disconnected) arrived since; a wrong secret always reads the store.
    */
   async authenticate(secret: string): Promise<AgentRecord | undefined> {
+    return this.verifiedAgent(secret) ?? this.check(secret);
+  }
+
+  /** The agent of a secret verified in the last VERIFIED_MS, answered from memory; undefined when the store must be read (`authenticate`). */
+  verifiedAgent(secret: string): AgentRecord | undefined {
+    const known = this.verified.get(secretId(secret));
+    return known !== undefined && this.clock() < known.until && safeEqual(known.secret, secret) ? known.agent : undefined;
+  }
+
+  private async check(secret: string): Promise<AgentRecord | undefined> {
     const id = secretId(secret);
     if (!id) return undefined;
     const now = this.clock();
     const known = this.verified.get(id);
     const same = known !== undefined && safeEqual(known.secret, secret);
-    if (same && now < known.until) return known.agent;
     const forgets = this.forgets;
     const agent = await this.store.getAgent(id);
     if (!agent) return undefined;

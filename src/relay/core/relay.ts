@@ -179,6 +179,11 @@ export class Relay {
     return this.registry.authenticate(secret);
   }
 
+  /** The agent of a secret verified moments ago, answered without a store read; undefined when `authenticate` must read it. */
+  verifiedAgent(secret: string): AgentRecord | undefined {
+    return this.registry.verifiedAgent(secret);
+  }
+
   /** The agent's current record, marked seen; undefined once it is gone (a socket's agent may unregister). */
   touch(agent: AgentRecord): Promise<AgentRecord | undefined> {
     return this.registry.seen(agent);

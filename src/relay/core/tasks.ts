@@ -139,7 +139,13 @@ export class Tasks {
   }
 
   /** A new task, to a named agent or to the least busy one with a capability. */
-  async send(sender: AgentRecord, msg: SendTask): Promise<Sent> {
+  send(sender: AgentRecord, msg: SendTask): Promise<Sent> {
+    // The bulk (a named agent, no idempotency key) goes to the store at once, without a turn through an async step.
+    if (msg.to !== undefined && msg.cap === undefined && !msg.idempotency_key) return this.create(sender, msg, msg.to);
+    return this.sendChecked(sender, msg);
+  }
+
+  private async sendChecked(sender: AgentRecord, msg: SendTask): Promise<Sent> {
     if (msg.idempotency_key) {
       const first = await this.store.getTaskByKey(sender.id, msg.idempotency_key);
       if (first) return { id: first.id, to: first.to, duplicate: true };
@@ -148,7 +154,11 @@ export class Tasks {
       throw badRequest("a task needs exactly one of `to` (an agent id or name) and `cap` (a capability)", "pass --to NAME or --cap CAPABILITY");
     }
     const to = msg.to ?? (await this.pickByCap(sender, msg.cap!, msg.queue))?.id ?? null;
-    const r = await this.store.createTask(
+    return this.create(sender, msg, to);
+  }
+
+  private create(sender: AgentRecord, msg: SendTask, to: string | null): Promise<Sent> {
+    const made = this.store.createTask(
       {
         id: newSortableId("t"),
         from: sender.id,
@@ -164,9 +174,11 @@ export class Tasks {
       },
       this.opts.room,
     );
-    if (!r.ok) throw r.refused === "unknown_agent" ? unknownAgent(to!) : noRoom(r, this.opts.room);
-    announce(this.bus, r.effects);
-    return r.duplicate ? { id: r.task.id, to: r.task.to, duplicate: true } : { id: r.task.id, to: r.task.to };
+    return made.then((r) => {
+      if (!r.ok) throw r.refused === "unknown_agent" ? unknownAgent(to!) : noRoom(r, this.opts.room);
+      announce(this.bus, r.effects);
+      return r.duplicate ? { id: r.task.id, to: r.task.to, duplicate: true } : { id: r.task.id, to: r.task.to };
+    });
   }
 
   /** The least busy agent with `cap` that can receive now (listening, or seen in the last 30 s); its sender only when no other can. */

@@ -41,6 +41,10 @@ export function newSortableId(prefix: string): string {
     for (let t = lastMs, i = 8; i >= 0; i--, t = Math.floor(t / 32)) time[i] = CODES[t % 32]!;
   }
   const n = lastTail;
+  // A one-letter prefix goes in the same call: a concatenation would make a rope, flattened again when the id is hashed.
+  if (prefix.length === 1) {
+    return String.fromCharCode(prefix.charCodeAt(0), 95, time[0]!, time[1]!, time[2]!, time[3]!, time[4]!, time[5]!, time[6]!, time[7]!, time[8]!, CODES[(n >>> 20) & 31]!, CODES[(n >>> 15) & 31]!, CODES[(n >>> 10) & 31]!, CODES[(n >>> 5) & 31]!, CODES[n & 31]!);
+  }
   return (
     prefix +
     String.fromCharCode(95, time[0]!, time[1]!, time[2]!, time[3]!, time[4]!, time[5]!, time[6]!, time[7]!, time[8]!, CODES[(n >>> 20) & 31]!, CODES[(n >>> 15) & 31]!, CODES[(n >>> 10) & 31]!, CODES[(n >>> 5) & 31]!, CODES[n & 31]!)

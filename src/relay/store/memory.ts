@@ -35,7 +35,7 @@ import {
   type TaskQuery,
   type TaskRecord,
 } from "./port";
-import { aboutOf, applyChange, canReceive, coalesces, finishedBytes, frozen, frozenTask, isFinal, lost, messageBytes, messageText, notes, notices, receivedBy, RELAY, shareOf, taskMessage } from "./rules";
+import { aboutOf, applyChange, canReceive, coalesces, finishedBytes, frozen, frozenTask, isFinal, lost, messageBytes, messageText, notes, notices, queuedHistory, receivedBy, RELAY, shareOf, taskMessage } from "./rules";
 
 const EMPTY_CLAIM = Object.freeze({ messages: Object.freeze([]) as readonly Message[], effects: NO_EFFECTS });
 const UNKNOWN_AGENT = Object.freeze({ ok: false, refused: "unknown_agent" } as const);
@@ -541,7 +541,7 @@ export class MemoryStore implements Store {
       ttlS: task.ttlS,
       createdAt: at,
       updatedAt: at,
-      history: [{ state: "queued", at, note: to ? notes.queuedFor(to.name) : notes.waitingFor(task.cap ?? "") }],
+      history: queuedHistory(at, to ? notes.queuedFor(to.name) : notes.waitingFor(task.cap ?? "")),
       note: null,
       result: null,
       responseId: null,

@@ -92,6 +92,17 @@ export function lost(task: TaskRecord, holder: AgentRecord, now: number, rules: 
  */
 export const frozen: <T>(value: T) => T = process.env.NODE_ENV === "test" ? (value) => Object.freeze(value) : (value) => value;
 
+let firstHistory: { at: number; note: string; history: TaskRecord["history"] } = { at: NaN, note: "", history: [] };
+
+/**
+ * A new task's history, its one `queued` entry: tasks made in the same millisecond with the same note share
+ * one array (a change copies it, records are never changed in place), so a stream of tasks keeps two objects fewer each.
+ */
+export function queuedHistory(at: number, note: string): TaskRecord["history"] {
+  if (firstHistory.at !== at || firstHistory.note !== note) firstHistory = { at, note, history: frozen([frozen({ state: "queued" as const, at, note })]) };
+  return firstHistory.history;
+}
+
 export function frozenTask(task: TaskRecord): TaskRecord {
   frozen(task.history);
   return frozen(task);

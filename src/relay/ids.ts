@@ -66,6 +66,12 @@ export function sha256Hex(data: string | Uint8Array): string {
 
 /** Compares two strings in time that depends only on their lengths (hashes and tokens, not user text). */
 export function safeEqual(a: string, b: string): boolean {
+  // Equal lengths (a secret or hash checked against its own kind) need no wrapping index.
+  if (a.length === b.length) {
+    let same = 0;
+    for (let i = 0; i < a.length; i++) same |= a.charCodeAt(i) ^ b.charCodeAt(i);
+    return same === 0;
+  }
   let diff = a.length ^ b.length;
   const n = Math.max(a.length, b.length);
   for (let i = 0; i < n; i++) diff |= (a.charCodeAt(i % (a.length || 1)) ^ b.charCodeAt(i % (b.length || 1))) | 0;

@@ -1,6 +1,6 @@
 /** Sortable ids (relay/ids.ts): their shape, their order, and the time they carry, whatever the prefix's length. */
 import { expect, test } from "bun:test";
-import { idTime, newSortableId } from "../../src/relay/ids";
+import { idTime, newSortableId, safeEqual } from "../../src/relay/ids";
 
 test("sortable ids have the prefix, 14 base32 characters, sort by creation and carry the time they were made", () => {
   for (const prefix of ["t", "m", "ab"]) {
@@ -13,4 +13,14 @@ test("sortable ids have the prefix, 14 base32 characters, sort by creation and c
     expect(idTime(ids[0]!)).toBeGreaterThanOrEqual(before);
     expect(idTime(ids[ids.length - 1]!)).toBeLessThanOrEqual(after + 1);
   }
+});
+
+test("safeEqual tells equal strings from different ones, of the same length or not", () => {
+  expect(safeEqual("a_1.secret", "a_1.secret")).toBe(true);
+  expect(safeEqual("a_1.secret", "a_1.secreu")).toBe(false);
+  expect(safeEqual("b_1.secret", "a_1.secret")).toBe(false);
+  expect(safeEqual("a_1.secret", "a_1.secre")).toBe(false);
+  expect(safeEqual("", "")).toBe(true);
+  expect(safeEqual("", "x")).toBe(false);
+  expect(safeEqual("abab", "ab")).toBe(false);
 });

@@ -30,6 +30,8 @@ const JSON_HEADERS = { "content-type": "application/json" };
 export const json = (body: unknown, status = 200, headers?: Record<string, string>) =>
   headers ? new Response(JSON.stringify(body), { status, headers: { ...JSON_HEADERS, ...headers } }) : Response.json(body, { status });
 
+const created = (body: unknown) => json(body, 201);
+
 export function errorResponse(err: unknown): Response {
   if (err instanceof ClawlinkError) return json(err.toJSON(), err.status, err.headers);
   // Never a 5xx for the caller's input: anything unexpected is logged by the server and reported plainly.
@@ -75,7 +77,7 @@ export function createRoutes(relay: Relay, auth: Auth, limits: RouteLimits, hold
   const sendAs = (agent: AgentRecord, req: Request, reading: Promise<unknown>): Promise<Response> => {
     const cost = REQUEST_COST + declaredLength(req);
     const admitted = fair.admit(agent.id, cost) ? reading : fair.turn(agent.id, cost).then(() => reading);
-    return admitted.then((raw) => relay.send(agent, parseWith(SendMessage, raw, "message"))).then((sent) => json(sent, 201));
+    return admitted.then((raw) => relay.send(agent, parseWith(SendMessage, raw, "message")).then(created));
   };
   const sendChecked = async (req: Request): Promise<Response> => {
     // The body is read while the secret is checked; a refused caller still hears of its credential first.

@@ -73,17 +73,14 @@ export function createRoutes(relay: Relay, auth: Auth, limits: RouteLimits, hold
     return agent;
   };
 
-  /** Sends the message in `req`'s body (being read) as `agent`. One agent's flood of sends waits for its share of later turns instead of holding up everyone's. */
-  const sendAs = (agent: AgentRecord, req: Request, reading: Promise<unknown>): Promise<Response> => {
-    const cost = REQUEST_COST + declaredLength(req);
+  /** Sends the message in the body (`declared` bytes, being read) as `agent`. One agent's flood of sends waits for its share of later turns instead of holding up everyone's. */
+  const sendAs = (agent: AgentRecord, declared: number, reading: Promise<unknown>): Promise<Response> => {
+    const cost = REQUEST_COST + declared;
     const admitted = fair.admit(agent.id, cost) ? reading : fair.turn(agent.id, cost).then(() => reading);
     return admitted.then((raw) => relay.send(agent, parseWith(SendMessage, raw, "message")).then(created));
   };
-  const sendChecked = async (req: Request): Promise<Response> => {
-    // The body is read while the secret is checked; a refused caller still hears of its credential first.
-    const reading = early(() => readJsonBody(req, limits.maxMessageBytes, "message"));
-    return sendAs(await auth.agent(req), req, reading);
-  };
+  /** The same for a caller whose secret must be looked up: the body is read meanwhile, and a refused caller still hears of its credential first. */
+  const sendChecked = async (req: Request, declared: number, reading: Promise<unknown>): Promise<Response> => sendAs(await auth.agent(req), declared, reading);
 
   const routes: Record<string, Partial<Record<string, Handler>>> = {
     "/v1/health": {
@@ -148,9 +145,11 @@ export function createRoutes(relay: Relay, auth: Auth, limits: RouteLimits, hold
     },
     "/v1/messages": {
       POST: (req) => {
+        const declared = declaredLength(req);
+        const reading = early(() => readJsonBody(req, limits.maxMessageBytes, "message", declared));
         // An agent verified moments ago goes on without a wait: the bulk of sends, one after another.
         const agent = auth.verifiedAgent(req);
-        return agent ? sendAs(agent, req, early(() => readJsonBody(req, limits.maxMessageBytes, "message"))) : sendChecked(req);
+        return agent ? sendAs(agent, declared, reading) : sendChecked(req, declared, reading);
       },
     },
     "/v1/tasks": {

@@ -6,6 +6,7 @@ import { HEADER, LIMIT } from "../protocol/constants";
 import { built } from "../protocol/deferred";
 import type { AgentsQuery, InboxQuery, SocketQuery, TasksQuery } from "../protocol/queries";
 import { toQuery } from "../protocol/query-string";
+import { agentListOf, agentOf, healthOf, heartbeatOf, sentOf } from "./answers";
 import { tlsProblem, trustedCAs, warnIfUnverified } from "./trust";
 
 export interface ClientOptions {
@@ -124,42 +125,60 @@ export class Client {
     return res;
   }
 
-  /** Sends a request and parses its answer with `answer`: a schema, or the name of one of the wire schemas. */
-  private async call<S extends v.GenericSchema | keyof Schemas>(answer: S, method: string, path: string, init: Parameters<Client["raw"]>[2] = {}): Promise<v.InferOutput<S extends keyof Schemas ? Extract<Schemas[S], v.GenericSchema> : Extract<S, v.GenericSchema>>> {
+  /**
+   * Sends a request and parses its answer with `answer`: a schema, or the name of one of the wire schemas.
+   * With `quick` (a hand check giving the schema's output, `answers.ts`), an answer it takes never loads the
+   * wire schemas; one it refuses is parsed by the schema, so a refusal reads the same.
+   */
+  private async call<S extends v.GenericSchema | keyof Schemas>(answer: S, method: string, path: string, init: Parameters<Client["raw"]>[2] = {}, quick?: (raw: unknown) => unknown): Promise<v.InferOutput<S extends keyof Schemas ? Extract<Schemas[S], v.GenericSchema> : Extract<S, v.GenericSchema>>> {
+    type Out = v.InferOutput<S extends keyof Schemas ? Extract<Schemas[S], v.GenericSchema> : Extract<S, v.GenericSchema>>;
     const sent = this.raw(method, path, init);
-    // A failure is thrown by `await sent` below; caught here, it is not reported as unhandled while the schemas load.
-    sent.catch(() => {});
-    // The schema is loaded, built and its regular expressions compiled while the request is on the wire, not after the answer is in.
-    const schema = built((typeof answer === "string" ? (await schemas())[answer as keyof Schemas] : answer) as v.GenericSchema);
-    compileRegexes(schema);
+    let schema: v.GenericSchema | undefined;
+    if (!quick) {
+      // A failure is thrown by `await sent` below; caught here, it is not reported as unhandled while the schemas load.
+      sent.catch(() => {});
+      // The schema is loaded, built and its regular expressions compiled while the request is on the wire, not after the answer is in.
+      schema = await this.schemaOf(answer);
+    }
     const res = await sent;
-    const parsed = v.safeParse(schema, await res.json().catch(() => undefined));
+    const raw = await res.json().catch(() => undefined);
+    if (quick) {
+      const taken = quick(raw);
+      if (taken !== undefined) return taken as Out;
+    }
+    const parsed = v.safeParse(schema ?? (await this.schemaOf(answer)), raw);
     if (!parsed.success) {
       throw new ClawlinkError("bad_response", `the relay at ${this.relay} answered in an unexpected shape`, "check that the relay runs the same clawlink version as this client (`clawlink --version`)");
     }
-    return parsed.output;
+    return parsed.output as Out;
+  }
+
+  private async schemaOf(answer: v.GenericSchema | keyof Schemas): Promise<v.GenericSchema> {
+    const schema = built((typeof answer === "string" ? (await schemas())[answer as keyof Schemas] : answer) as v.GenericSchema);
+    compileRegexes(schema);
+    return schema;
   }
 
   health() {
-    return this.call("Health", "GET", "/v1/health", { auth: "token" });
+    return this.call("Health", "GET", "/v1/health", { auth: "token" }, healthOf);
   }
   register(req: Partial<RegisterRequest> & { name: string }) {
     return this.call("Registration", "POST", "/v1/agents", { auth: "token", json: req });
   }
   agents(q: AgentsQuery = {}) {
-    return this.call("AgentList", "GET", `/v1/agents${toQuery({ cap: q.cap || undefined, all: q.all })}`).then((r) => r.agents);
+    return this.call("AgentList", "GET", `/v1/agents${toQuery({ cap: q.cap || undefined, all: q.all })}`, {}, agentListOf).then((r) => r.agents);
   }
   agent(idOrName: string) {
-    return this.call("Agent", "GET", `/v1/agents/${encodeURIComponent(idOrName)}`);
+    return this.call("Agent", "GET", `/v1/agents/${encodeURIComponent(idOrName)}`, {}, agentOf);
   }
   heartbeat(id: string) {
-    return this.call("Heartbeat", "POST", `/v1/agents/${id}/heartbeat`);
+    return this.call("Heartbeat", "POST", `/v1/agents/${id}/heartbeat`, {}, heartbeatOf);
   }
   unregister(id: string) {
     return this.raw("DELETE", `/v1/agents/${id}`).then(() => undefined);
   }
   send(msg: SendMessage | (Partial<SendMessage> & { type: string })) {
-    return this.call("Sent", "POST", "/v1/messages", { json: msg });
+    return this.call("Sent", "POST", "/v1/messages", { json: msg }, sentOf);
   }
   inbox(id: string, q: InboxQuery & { signal?: AbortSignal } = {}) {
     const qs = toQuery({ wait: q.wait || undefined, max: q.max || undefined, ack: q.ack });

@@ -140,6 +140,45 @@ describe("doctor", () => {
   });
 });
 
+describe("a relay answering in a shape the client does not know", () => {
+  test("discover, broadcast and whoami (its health, then its heartbeat) refuse it as bad_response (exit 1) with the same message, whether the answer is malformed or one field is off", async () => {
+    const agent = { id: "a_0123456789ab", name: "odd", caps: [], description: "", machine: "", status: "online", connected: true, registered_at: "t", last_seen: "t" };
+    const answers: Record<string, unknown>[] = [
+      { agents: [agent, { ...agent, status: "busy" }], sent: { id: "" }, health: { ok: true, version: "0", agents: 0 }, beat: { ...agent, pending: "1" } },
+      { agents: "none", sent: [], health: { ok: "yes", version: "0", agents: 0 }, beat: null },
+    ];
+    for (const answer of answers) {
+      const odd = Bun.serve({
+        hostname: "127.0.0.1",
+        port: 0,
+        fetch: (req) => {
+          const path = new URL(req.url).pathname;
+          if (path === "/v1/agents") return Response.json({ agents: answer.agents });
+          if (path === "/v1/messages") return Response.json(answer.sent, { status: 201 });
+          if (path.endsWith("/heartbeat")) return Response.json(answer.beat);
+          return Response.json(answer.health);
+        },
+      });
+      try {
+        const relay = odd.url.origin;
+        const home = tempHome();
+        cpSync(join(doc1, "identities"), join(home, "identities"), { recursive: true });
+        const saved = JSON.parse(await Bun.file(join(home, "identities", "doc1.json")).text());
+        writeFileSync(join(home, "identities", "doc1.json"), JSON.stringify({ ...saved, relay }), { mode: 0o600 });
+        const said = `the relay at ${relay} answered in an unexpected shape`;
+        for (const args of [["discover", "--json"], ["broadcast", "--content", "hi", "--json"]]) {
+          const r = await runCli(args, { home, relay });
+          expect({ args, code: r.code, error: r.json?.error }).toEqual({ args, code: 1, error: { code: "bad_response", message: said, hint: "check that the relay runs the same clawlink version as this client (`clawlink --version`)" } });
+        }
+        const who = await runCli(["whoami", "--json"], { home, relay });
+        expect({ code: who.code, registered: who.json.registered, problem: who.json.problem }).toEqual({ code: 1, registered: null, problem: { code: "bad_response", message: said, hint: expect.any(String) } });
+      } finally {
+        odd.stop(true);
+      }
+    }
+  });
+});
+
 describe("where the relay came from", () => {
   test("an identity saved for another relay than the config's: the hint names the config file, not --relay", async () => {
     const home = tempHome();

@@ -5,7 +5,8 @@
 import { expect, test } from "bun:test";
 import * as v from "valibot";
 import { Identity, identityOf, isAgentName, normalizeRelayList, normalizeRelayUrl } from "../../src/config";
-import { AGENT_NAME_RE } from "../../src/protocol/schemas";
+import { agentListOf, agentOf, healthOf, heartbeatOf, sentOf } from "../../src/client/answers";
+import { AGENT_NAME_RE, Agent, AgentList, Health, Heartbeat, Sent } from "../../src/protocol/schemas";
 import { CONFIG_FIELDS, ConfigFile, configOf } from "../../src/settings";
 
 /** The schema's output when the quick check gives one (same fields in the same order), and never a quick answer the schema refuses. */
@@ -86,4 +87,69 @@ test("relay lists: the separators found by hand are those /[;\\s]/ finds, and a 
   expect(() => normalizeRelayUrl("ftp://a:1")).toThrow("is not an http(s) URL");
   // No scheme before "://" (a digit first): taken as a host, as the regular expression did.
   expect(normalizeRelayUrl("1http://a")).toBe("http://1http");
+});
+
+const agent = { id: "a_0123456789ab", name: "alice", caps: ["x", "y"], description: "d", machine: "m", status: "online", connected: false, registered_at: "2026-12-02T00:00:00.000Z", last_seen: "2026-12-02T00:00:01.000Z" };
+/** Each field of `base` in turn given each wrong value, and each left out: what the schema must refuse unless the field is optional. */
+function variants(base: Record<string, unknown>, wrong: unknown[]) {
+  const out: Record<string, unknown>[] = [];
+  for (const key of Object.keys(base)) {
+    const { [key]: _, ...without } = base;
+    out.push(without);
+    for (const w of wrong) out.push({ ...base, [key]: w });
+  }
+  return out;
+}
+const WRONG = [null, 1, "", "x", true, [], {}, ["x"], "a".repeat(65), 0, Number.MAX_VALUE];
+
+/** `taken` are all taken with the schema's output, and of `others` the quick check refuses exactly what the schema refuses (which then says why). */
+function holds(quick: (raw: never) => unknown, schema: v.GenericSchema, taken: unknown[], others: unknown[]) {
+  for (const raw of taken) expect(agrees(quick, schema, raw)).toEqual({ raw, quick: "taken" });
+  for (const raw of others) expect(agrees(quick, schema, raw)).toEqual({ raw, quick: v.safeParse(schema, raw).success ? "taken" : "refused" });
+}
+
+test("an agent's record (discover, delegate's worker) is taken as the Agent schema outputs it; anything else goes to the schema", () => {
+  const taken = [
+    agent,
+    { ...agent, caps: [], description: "", machine: "", connected: true, status: "stale" },
+    { ...agent, status: "listening" },
+    { ...agent, status: "idle", extra: 1, secret: "s" },
+    // Fields out of order come back in the schema's order; ids are any 1-64 characters.
+    { last_seen: "l", registered_at: "r", connected: true, status: "online", machine: "", description: "", caps: ["a b"], name: "b.o_b-1", id: "x" },
+    { ...agent, id: "a".repeat(64), name: "a".repeat(64) },
+  ];
+  const others = [null, "alice", [], [agent], 1, ...variants(agent, WRONG), { ...agent, status: "Online" }, { ...agent, name: "-a" }, { ...agent, caps: ["x", null] }];
+  holds(agentOf, Agent, taken, others);
+  // The record is a copy: changing it leaves the answer as it was.
+  const out = agentOf(agent)!;
+  expect(out.caps).not.toBe(agent.caps);
+});
+
+test("the agent list (discover) is taken as AgentList outputs it", () => {
+  const taken = [{ agents: [] }, { agents: [agent] }, { agents: Array.from({ length: 20 }, (_, i) => ({ ...agent, name: `agent-${i}`, extra: i })) }, { agents: [agent], more: true }];
+  const others = [null, {}, [], { agents: null }, { agents: {} }, { agents: [agent, null] }, { agents: [agent, { ...agent, connected: "yes" }] }, ...variants(agent, WRONG).map((a) => ({ agents: [agent, a] }))];
+  holds(agentListOf, AgentList, taken, others);
+});
+
+test("a heartbeat's answer (whoami, listen) is taken as Heartbeat outputs it", () => {
+  const beat = { ...agent, pending: 3, in_flight: 1 };
+  const { in_flight, ...least } = beat;
+  const taken = [beat, least, { ...least, pending: 0, extra: "e" }, { in_flight: 0, pending: 2.5, ...agent }];
+  const others = [null, agent, ...variants(beat, WRONG), { ...beat, in_flight: null }];
+  holds(heartbeatOf, Heartbeat, taken, others);
+});
+
+test("the relay's health (whoami, doctor) is taken as Health outputs it", () => {
+  const health = { ok: true, version: "0.1.0", agents: 20, store: "redis", relays: 2 };
+  const { store, relays, ...least } = health;
+  const taken = [health, least, { ...least, store: "memory", extra: [] }, { ...least, store: "sqlite" }, { relays: 1, agents: 0, version: "", ok: false }];
+  const others = [null, [], ...variants(health, WRONG), { ...health, store: "Redis" }, { ...health, store: null }, { ...health, relays: null }];
+  holds(healthOf, Health, taken, others);
+});
+
+test("a message sent's answer (delegate, respond, broadcast, progress) is taken as Sent outputs it", () => {
+  const sent = { id: "m_1", recipients: 2, to: "a_0123456789ab", duplicate: true };
+  const taken = [sent, { id: "m_1" }, { id: "m_1", to: null }, { duplicate: false, to: "x", id: "a".repeat(64), extra: 1 }, { id: "m", recipients: 0 }];
+  const others = [null, [], "m_1", ...variants(sent, WRONG), { ...sent, to: "" }, { ...sent, duplicate: null }, { ...sent, recipients: null }];
+  holds(sentOf, Sent, taken, others);
 });

@@ -1,6 +1,10 @@
 /** What a one-shot command loads when it starts: its own code, never the relay's, the MCP SDK, A2A, the dashboard or citty's runtime. */
-import { describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { commandLoads, heavyIn } from "../../scripts/_modules";
+import { root } from "../../scripts/_targets";
+import { cleanup, runCli, startTestRelay, tempHome } from "../_helpers";
 
 describe("start-up", async () => {
   const loads = await commandLoads();
@@ -27,5 +31,45 @@ describe("start-up", async () => {
 
   test("--version loads neither valibot nor the client", () => {
     expect(byName.get("--version")!.modules.filter((m) => m.includes("valibot") || m.startsWith("src/client/"))).toEqual([]);
+  });
+});
+
+/**
+ * What a command loads as it runs, not only at start: in the split build the chunk holding the wire
+ * schemas is made to throw, so a command that succeeds never loaded them (its answers checked by hand).
+ */
+describe("the wire schemas at run time", () => {
+  afterAll(cleanup);
+
+  test("discover, whoami and respond, answered as expected, never load protocol/schemas.ts", async () => {
+    const dir = tempHome();
+    const out = await Bun.build({ entrypoints: [join(root, "src", "cli.ts")], outdir: dir, splitting: true, minify: true, format: "esm", target: "bun", metafile: true } as Bun.BuildConfig);
+    expect(out.success).toBe(true);
+    const relay = startTestRelay();
+    const [me, peer] = [tempHome(), tempHome()];
+    const as = (home: string) => ({ home, relay: relay.url, command: [process.execPath, join(dir, "cli.js")] });
+    // Set up with the schemas in place: register, delegate and poll parse with them.
+    expect((await runCli(["register", "--name", "me", "--caps", "x"], as(me))).code).toBe(0);
+    expect((await runCli(["register", "--name", "peer"], as(peer))).code).toBe(0);
+    const task = await runCli(["delegate", "--to", "me", "--task", "hi", "--json"], as(peer));
+    expect(task.code).toBe(0);
+    expect((await runCli(["poll", "--json"], as(me))).json).toEqual([expect.objectContaining({ id: task.json.id })]);
+
+    const outputs = (out as unknown as { metafile: { outputs: Record<string, { inputs: Record<string, unknown> }> } }).metafile.outputs;
+    const holding = Object.keys(outputs).filter((file) => Object.keys(outputs[file]!.inputs).some((m) => m.endsWith("src/protocol/schemas.ts")));
+    expect(holding.length).toBe(1);
+    const chunk = join(dir, holding[0]!);
+    writeFileSync(chunk, 'throw new Error("protocol/schemas.ts was loaded");\n' + readFileSync(chunk, "utf8"));
+
+    const listed = await runCli(["discover", "--json"], as(me));
+    expect({ code: listed.code, stderr: listed.stderr }).toEqual({ code: 0, stderr: "" });
+    expect(listed.json.map((a: { name: string }) => a.name).sort()).toEqual(["me", "peer"]);
+    const who = await runCli(["whoami", "--json"], as(me));
+    expect({ code: who.code, stderr: who.stderr, registered: who.json?.registered }).toEqual({ code: 0, stderr: "", registered: true });
+    const answered = await runCli(["respond", "--msg-id", task.json.id, "--result", "done", "--json"], as(me));
+    expect({ code: answered.code, stderr: answered.stderr }).toEqual({ code: 0, stderr: "" });
+    // The poison works: a capability given is checked with the schemas.
+    const byCap = await runCli(["discover", "--cap", "x", "--json"], as(me));
+    expect({ code: byCap.code, error: byCap.json?.error?.message }).toEqual({ code: 1, error: "protocol/schemas.ts was loaded" });
   });
 });

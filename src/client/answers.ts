@@ -7,7 +7,8 @@
  * 0.3-0.5 ms. `test/unit/quick-checks.test.ts` holds each check to its schema.
  */
 import { isAgentName } from "../config";
-import type { Agent, Health, Sent } from "../protocol/schemas";
+import { LIMIT } from "../protocol/constants";
+import type { Agent, Health, Message, Sent } from "../protocol/schemas";
 
 type Fields = Record<string, unknown>;
 
@@ -105,4 +106,107 @@ export function sentOf(raw: unknown): Sent | undefined {
     out.duplicate = raw.duplicate;
   }
   return out as Sent;
+}
+
+/** `{ acked: number }`, what an ack answers, or undefined. */
+export function ackedOf(raw: unknown): { acked: number } | undefined {
+  return isObject(raw) && isNumber(raw.acked) ? { acked: raw.acked } : undefined;
+}
+
+/** `nestsWithin` of the schemas, as a loop over the keys. */
+function nests(value: unknown, max: number): boolean {
+  if (typeof value !== "object" || value === null) return true;
+  if (max === 0) return false;
+  const o = value as Fields;
+  for (const key in o) if (Object.hasOwn(o, key) && !nests(o[key], max - 1)) return false;
+  return true;
+}
+
+/** `JsonObject`'s output: a plain object (not an array), nested at most `LIMIT.jsonDepth` deep, copied one level without the keys valibot drops. */
+function jsonObjectOf(x: unknown): Fields | undefined {
+  if (!isObject(x) || Array.isArray(x) || !nests(x, LIMIT.jsonDepth)) return undefined;
+  const out: Fields = {};
+  for (const key in x) if (Object.hasOwn(x, key) && key !== "__proto__" && key !== "prototype" && key !== "constructor") out[key] = x[key];
+  return out;
+}
+
+const isPriority = (x: unknown) => x === "urgent" || x === "high" || x === "normal" || x === "low";
+const isTaskState = (x: unknown) => x === "queued" || x === "delivered" || x === "working" || x === "completed" || x === "failed" || x === "canceled" || x === "expired";
+const isFileAction = (x: unknown) => x === "put" || x === "delete" || x === "lock" || x === "unlock";
+
+/** An optional field: absent, or present and passing `is`, copied into `out`; false when present and failing. */
+function optional(r: Fields, out: Fields, key: string, is: (x: unknown) => boolean): boolean {
+  if (!(key in r)) return true;
+  if (!is(r[key])) return false;
+  out[key] = r[key];
+  return true;
+}
+
+const isString = (x: unknown) => typeof x === "string";
+const isBoolean = (x: unknown) => typeof x === "boolean";
+
+/** One inbox message as `Message` (a variant on `type`) outputs it, or undefined. */
+export function messageOf(raw: unknown): Message | undefined {
+  if (!isObject(raw)) return undefined;
+  const r = raw;
+  const { type, id, from, to, created_at } = r;
+  if (!isId(id) || !isId(from) || (to !== null && !isId(to)) || typeof created_at !== "string") return undefined;
+  const out: Fields = { type, id, from, to, created_at };
+  if (type === "task") {
+    const context = jsonObjectOf(r.context);
+    if (typeof r.task !== "string" || !context || !isPriority(r.priority) || !isNumber(r.attempt)) return undefined;
+    out.task = r.task;
+    out.context = context;
+    out.priority = r.priority;
+    out.attempt = r.attempt;
+    if (!optional(r, out, "redelivered", isBoolean) || !isNumber(r.lease_s)) return undefined;
+    out.lease_s = r.lease_s;
+  } else if (type === "response") {
+    if (!isId(r.in_reply_to) || (r.status !== "completed" && r.status !== "failed") || typeof r.result !== "string") return undefined;
+    out.in_reply_to = r.in_reply_to;
+    out.status = r.status;
+    out.result = r.result;
+  } else if (type === "progress") {
+    if (!isId(r.in_reply_to) || typeof r.note !== "string") return undefined;
+    out.in_reply_to = r.in_reply_to;
+    out.note = r.note;
+  } else if (type === "broadcast") {
+    const tags = r.tags;
+    if (typeof r.content !== "string" || typeof r.topic !== "string" || !Array.isArray(tags)) return undefined;
+    const copy: string[] = [];
+    for (let i = 0; i < tags.length; i++) {
+      if (typeof tags[i] !== "string") return undefined;
+      copy[i] = tags[i];
+    }
+    out.content = r.content;
+    out.topic = r.topic;
+    out.tags = copy;
+  } else if (type === "status") {
+    if (!isId(r.task_id) || !isTaskState(r.state) || typeof r.note !== "string") return undefined;
+    out.task_id = r.task_id;
+    out.state = r.state;
+    out.note = r.note;
+  } else if (type === "file") {
+    if (typeof r.key !== "string" || !isNumber(r.version) || typeof r.by !== "string" || !isFileAction(r.action)) return undefined;
+    out.key = r.key;
+    out.version = r.version;
+    out.by = r.by;
+    out.action = r.action;
+    const rest = optional(r, out, "size", isNumber) && optional(r, out, "sha256", isString) && optional(r, out, "merged", isBoolean) && optional(r, out, "until", isString) && optional(r, out, "expired", isBoolean);
+    if (!rest) return undefined;
+  } else return undefined;
+  return out as Message;
+}
+
+/** `Inbox`'s output (what a poll answers), or undefined. */
+export function inboxOf(raw: unknown): { messages: Message[] } | undefined {
+  if (!isObject(raw) || !Array.isArray(raw.messages)) return undefined;
+  const list = raw.messages;
+  const messages: Message[] = [];
+  for (let i = 0; i < list.length; i++) {
+    const m = messageOf(list[i]);
+    if (!m) return undefined;
+    messages[i] = m;
+  }
+  return { messages };
 }

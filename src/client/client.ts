@@ -6,7 +6,7 @@ import { HEADER, LIMIT } from "../protocol/constants";
 import { built } from "../protocol/deferred";
 import type { AgentsQuery, InboxQuery, SocketQuery, TasksQuery } from "../protocol/queries";
 import { toQuery } from "../protocol/query-string";
-import { agentListOf, agentOf, healthOf, heartbeatOf, sentOf } from "./answers";
+import { ackedOf, agentListOf, agentOf, healthOf, heartbeatOf, inboxOf, sentOf } from "./answers";
 import { tlsProblem, trustedCAs, warnIfUnverified } from "./trust";
 
 export interface ClientOptions {
@@ -182,13 +182,13 @@ export class Client {
   }
   inbox(id: string, q: InboxQuery & { signal?: AbortSignal } = {}) {
     const qs = toQuery({ wait: q.wait || undefined, max: q.max || undefined, ack: q.ack });
-    return this.call("Inbox", "GET", `/v1/agents/${id}/inbox${qs}`, { signal: q.signal }).then((r) => r.messages);
+    return this.call("Inbox", "GET", `/v1/agents/${id}/inbox${qs}`, { signal: q.signal }, inboxOf).then((r) => r.messages);
   }
   /** Acknowledges any number of ids, in as many requests as the relay's cap per ack needs. */
   async ack(id: string, ids: string[]) {
     let acked = 0;
     for (let i = 0; i < ids.length; i += LIMIT.ackIds) {
-      const r = await this.call(v.object({ acked: v.number() }), "POST", `/v1/agents/${id}/ack`, { json: { ids: ids.slice(i, i + LIMIT.ackIds) } });
+      const r = await this.call(v.object({ acked: v.number() }), "POST", `/v1/agents/${id}/ack`, { json: { ids: ids.slice(i, i + LIMIT.ackIds) } }, ackedOf);
       acked += r.acked;
     }
     return { acked };

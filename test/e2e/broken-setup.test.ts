@@ -141,11 +141,11 @@ describe("doctor", () => {
 });
 
 describe("a relay answering in a shape the client does not know", () => {
-  test("discover, broadcast and whoami (its health, then its heartbeat) refuse it as bad_response (exit 1) with the same message, whether the answer is malformed or one field is off", async () => {
+  test("discover, broadcast, poll and whoami (its health, then its heartbeat) refuse it as bad_response (exit 1) with the same message, whether the answer is malformed or one field is off", async () => {
     const agent = { id: "a_0123456789ab", name: "odd", caps: [], description: "", machine: "", status: "online", connected: true, registered_at: "t", last_seen: "t" };
     const answers: Record<string, unknown>[] = [
-      { agents: [agent, { ...agent, status: "busy" }], sent: { id: "" }, health: { ok: true, version: "0", agents: 0 }, beat: { ...agent, pending: "1" } },
-      { agents: "none", sent: [], health: { ok: "yes", version: "0", agents: 0 }, beat: null },
+      { agents: [agent, { ...agent, status: "busy" }], sent: { id: "" }, health: { ok: true, version: "0", agents: 0 }, beat: { ...agent, pending: "1" }, inbox: { messages: [{ type: "progress", id: "m", from: "f", to: null, created_at: "t", in_reply_to: "m_0", note: 1 }] } },
+      { agents: "none", sent: [], health: { ok: "yes", version: "0", agents: 0 }, beat: null, inbox: { messages: null } },
     ];
     for (const answer of answers) {
       const odd = Bun.serve({
@@ -156,6 +156,7 @@ describe("a relay answering in a shape the client does not know", () => {
           if (path === "/v1/agents") return Response.json({ agents: answer.agents });
           if (path === "/v1/messages") return Response.json(answer.sent, { status: 201 });
           if (path.endsWith("/heartbeat")) return Response.json(answer.beat);
+          if (path.endsWith("/inbox")) return Response.json(answer.inbox);
           return Response.json(answer.health);
         },
       });
@@ -166,7 +167,7 @@ describe("a relay answering in a shape the client does not know", () => {
         const saved = JSON.parse(await Bun.file(join(home, "identities", "doc1.json")).text());
         writeFileSync(join(home, "identities", "doc1.json"), JSON.stringify({ ...saved, relay }), { mode: 0o600 });
         const said = `the relay at ${relay} answered in an unexpected shape`;
-        for (const args of [["discover", "--json"], ["broadcast", "--content", "hi", "--json"]]) {
+        for (const args of [["discover", "--json"], ["broadcast", "--content", "hi", "--json"], ["poll", "--json"]]) {
           const r = await runCli(args, { home, relay });
           expect({ args, code: r.code, error: r.json?.error }).toEqual({ args, code: 1, error: { code: "bad_response", message: said, hint: "check that the relay runs the same clawlink version as this client (`clawlink --version`)" } });
         }

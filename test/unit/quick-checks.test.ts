@@ -5,8 +5,8 @@
 import { expect, test } from "bun:test";
 import * as v from "valibot";
 import { Identity, identityOf, isAgentName, normalizeRelayList, normalizeRelayUrl } from "../../src/config";
-import { agentListOf, agentOf, healthOf, heartbeatOf, sentOf } from "../../src/client/answers";
-import { AGENT_NAME_RE, Agent, AgentList, Health, Heartbeat, Sent } from "../../src/protocol/schemas";
+import { ackedOf, agentListOf, agentOf, healthOf, heartbeatOf, inboxOf, messageOf, sentOf } from "../../src/client/answers";
+import { AGENT_NAME_RE, Agent, AgentList, Health, Heartbeat, Inbox, Message, Sent } from "../../src/protocol/schemas";
 import { CONFIG_FIELDS, ConfigFile, configOf } from "../../src/settings";
 
 /** The schema's output when the quick check gives one (same fields in the same order), and never a quick answer the schema refuses. */
@@ -152,4 +152,49 @@ test("a message sent's answer (delegate, respond, broadcast, progress) is taken 
   const taken = [sent, { id: "m_1" }, { id: "m_1", to: null }, { duplicate: false, to: "x", id: "a".repeat(64), extra: 1 }, { id: "m", recipients: 0 }];
   const others = [null, [], "m_1", ...variants(sent, WRONG), { ...sent, to: "" }, { ...sent, duplicate: null }, { ...sent, recipients: null }];
   holds(sentOf, Sent, taken, others);
+});
+
+test("an inbox (poll) is taken as Inbox outputs it, each message as its type's schema does", () => {
+  const env = { id: "m_1", from: "a_0123456789ab", to: "a_0123456789ac", created_at: "2026-12-02T00:00:00.000Z" };
+  const messages: Record<string, unknown>[] = [
+    { type: "task", ...env, task: "t", context: { a: 1, b: { c: [1, { d: null }] } }, priority: "high", attempt: 1, redelivered: true, lease_s: 600 },
+    { type: "response", ...env, in_reply_to: "m_0", status: "failed", result: "r" },
+    { type: "progress", ...env, in_reply_to: "m_0", note: "n" },
+    { type: "broadcast", ...env, to: null, content: "c", topic: "", tags: ["x", "y"] },
+    { type: "status", ...env, task_id: "m_0", state: "expired", note: "" },
+    { type: "file", ...env, to: null, key: "k/x", version: 2, by: "relay", action: "put", size: 3, sha256: "ab", merged: false, until: "u", expired: true },
+  ];
+  const taken = [
+    ...messages,
+    // Optional fields left out, extra ones dropped, fields out of order.
+    { lease_s: 1, attempt: 2, priority: "low", context: {}, task: "", created_at: "c", to: null, from: "f", id: "i", type: "task", extra: 1 },
+    { type: "file", ...env, key: "", version: 0, by: "b", action: "unlock" },
+    // The context is copied one level, without the keys valibot's record drops.
+    { ...messages[0], context: JSON.parse('{"__proto__": {"x": 1}, "constructor": 1, "prototype": 2, "kept": 3}') },
+  ];
+  const deep = (n: number): unknown => (n === 0 ? 1 : { d: deep(n - 1) });
+  const others = [
+    null,
+    { ...messages[0], type: "unknown" },
+    { ...messages[0], type: undefined },
+    { ...messages[0], context: [] },
+    { ...messages[0], context: null },
+    { ...messages[0], context: deep(31) },
+    { ...messages[0], context: deep(32) },
+    { ...messages[0], context: { a: deep(32) } },
+    { ...messages[0], priority: "Normal" },
+    { ...messages[1], status: "canceled" },
+    { ...messages[4], state: "done" },
+    { ...messages[5], action: "move" },
+    { ...messages[3], tags: ["x", 1] },
+    { ...messages[3], tags: "x" },
+    ...messages.flatMap((m) => variants(m, WRONG)),
+  ];
+  for (const raw of taken) expect(agrees(messageOf, Message, raw)).toEqual({ raw, quick: "taken" });
+  for (const raw of others) expect(agrees(messageOf, Message, raw)).toEqual({ raw, quick: v.safeParse(Message, raw).success ? "taken" : "refused" });
+  holds(inboxOf, Inbox, [{ messages: [] }, { messages }, { messages: taken, extra: 1 }], [null, {}, { messages: null }, { messages: [...messages, null] }, ...others.map((m) => ({ messages: [...messages, m] }))]);
+});
+
+test("an ack's answer is taken as { acked: number }", () => {
+  holds(ackedOf, v.object({ acked: v.number() }), [{ acked: 0 }, { acked: 3, extra: 1 }], [null, {}, { acked: "1" }, { acked: null }, []]);
 });

@@ -47,17 +47,24 @@ export function agentOf(raw: unknown): Agent | undefined {
   return isObject(raw) && agentInto(raw, out) ? (out as Agent) : undefined;
 }
 
+/** The items of `raw[key]`, each as `itemOf` outputs it, or undefined if any is refused. */
+function itemsOf<T>(raw: unknown, key: string, itemOf: (item: unknown) => T | undefined): T[] | undefined {
+  if (!isObject(raw)) return undefined;
+  const list = raw[key];
+  if (!Array.isArray(list)) return undefined;
+  const items: T[] = [];
+  for (let i = 0; i < list.length; i++) {
+    const item = itemOf(list[i]);
+    if (item === undefined) return undefined;
+    items[i] = item;
+  }
+  return items;
+}
+
 /** `AgentList`'s output, or undefined. */
 export function agentListOf(raw: unknown): { agents: Agent[] } | undefined {
-  if (!isObject(raw) || !Array.isArray(raw.agents)) return undefined;
-  const list = raw.agents;
-  const agents: Agent[] = [];
-  for (let i = 0; i < list.length; i++) {
-    const agent = agentOf(list[i]);
-    if (!agent) return undefined;
-    agents[i] = agent;
-  }
-  return { agents };
+  const agents = itemsOf(raw, "agents", agentOf);
+  return agents && { agents };
 }
 
 /** `Heartbeat`'s output (the agent's record, `pending`, `in_flight`), or undefined. */
@@ -200,13 +207,6 @@ export function messageOf(raw: unknown): Message | undefined {
 
 /** `Inbox`'s output (what a poll answers), or undefined. */
 export function inboxOf(raw: unknown): { messages: Message[] } | undefined {
-  if (!isObject(raw) || !Array.isArray(raw.messages)) return undefined;
-  const list = raw.messages;
-  const messages: Message[] = [];
-  for (let i = 0; i < list.length; i++) {
-    const m = messageOf(list[i]);
-    if (!m) return undefined;
-    messages[i] = m;
-  }
-  return { messages };
+  const messages = itemsOf(raw, "messages", messageOf);
+  return messages && { messages };
 }

@@ -86,4 +86,36 @@ describe.skipIf(redisMissing("test/unit/redis-tasks.test.ts") !== null)("redis s
     expect(await s.countHeld(["b"])).toEqual([0]);
     await s.close();
   });
+
+  test("`hl` keeps the shortest lease a holder's handed-out tasks have, so the sweep reads none of a holder seen within it; a set kept before `hl` is read as before", async () => {
+    const s = await new RedisStore(redis.url, { prefix: "hl:" }).open();
+    await s.claimName(agent("a"), T0, rules);
+    await s.claimName(agent("b"), T0, rules);
+    const live = { graceMs: 15_000, reachableMs: 30_000, room: {} };
+    const least = async () => (await s.client.send("HGET", ["hl:hl", "b"])) as string | null;
+    await s.createTask({ ...task("t_1", "b"), leaseS: 60 }, {});
+    expect(await least()).toBeNull(); // queued for b by name: the sweep does not read it
+    await s.claimNext("b", null, T0, { max: 1, ackWindowMs: 60_000, room: {} });
+    expect(await least()).toBe("60");
+    await s.createTask({ ...task("t_2", "b"), leaseS: 20 }, {});
+    await s.claimNext("b", null, T0, { max: 1, ackWindowMs: 60_000, room: {} });
+    expect(await least()).toBe("20");
+    await s.transitionTask("t_2", ["delivered"], { state: "completed", note: "", at: T0, room: {} });
+    expect(await least()).toBe("20"); // a lower bound: finishing a task does not raise it
+    expect((await s.reclaimTasks(T0 + 59_999, 100, live)).tasks).toEqual([]);
+    expect((await s.reclaimTasks(T0 + 60_000, 100, live)).tasks.map((r) => r.task.id)).toEqual(["t_1"]);
+    await s.transitionTask("t_1", ["queued"], { state: "canceled", note: "", at: T0 + 60_000, room: {} });
+    expect(await least()).toBeNull(); // holds nothing: forgotten
+    // Tasks in `hd` with no `hl` (kept by an older relay): the next one handed out makes the bound 0, which skips nothing.
+    await s.createTask({ ...task("t_3", "b"), leaseS: 10 }, {});
+    await s.claimNext("b", null, T0 + 60_000, { max: 8, ackWindowMs: 600_000, room: {} });
+    expect(await least()).toBe("10");
+    await s.client.send("HDEL", ["hl:hl", "b"]);
+    await s.createTask({ ...task("t_4", "b"), leaseS: 600 }, {});
+    await s.claimNext("b", null, T0 + 60_000, { max: 8, ackWindowMs: 600_000, room: {} });
+    expect(await least()).toBe("0");
+    await s.touchAgent("b", T0 + 60_000);
+    expect((await s.reclaimTasks(T0 + 70_000, 100, live)).tasks.map((r) => r.task.id)).toEqual(["t_3"]);
+    await s.close();
+  });
 });

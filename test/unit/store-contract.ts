@@ -716,6 +716,24 @@ export function storeContract(kind: StoreKind) {
       await s.close();
     });
 
+    test("an HTTP holder's tasks each keep their own lease: the shortest runs out first, whatever order they came in", async () => {
+      const s = await two(kind);
+      await s.createTask(task("t_2", "a", "b", { cap: "x", leaseS: 40 }), NONE);
+      await s.createTask(task("t_1", "a", "b", { leaseS: 600 }), NONE);
+      await s.createTask(task("t_3", "a", "b", { leaseS: 20 }), NONE);
+      await s.claimNext("b", null, T0, ACK);
+      await s.ack("b", ["t_1", "t_2", "t_3"]);
+      await s.touchAgent("b", T0 + 10_000);
+      expect((await s.reclaimTasks(T0 + 29_999, 100, LIVE)).tasks).toEqual([]);
+      expect(moved(await s.reclaimTasks(T0 + 30_000, 100, LIVE))).toEqual([["t_3", "b", "b", "queued"]]);
+      expect((await s.reclaimTasks(T0 + 49_999, 100, LIVE)).tasks).toEqual([]);
+      expect(moved(await s.reclaimTasks(T0 + 50_000, 100, LIVE))).toEqual([["t_2", "b", null, "queued"]]);
+      await s.touchAgent("b", T0 + 50_000);
+      expect((await s.reclaimTasks(T0 + 649_999, 100, LIVE)).tasks).toEqual([]);
+      expect(moved(await s.reclaimTasks(T0 + 650_000, 100, LIVE))).toEqual([["t_1", "b", "b", "queued"]]);
+      await s.close();
+    });
+
     test("an HTTP holder gone quiet keeps what was sent to it by name and still queued, however many; the one it took is queued again for it past its lease, once", async () => {
       let s = await two(kind);
       for (let i = 1; i <= 5; i++) await s.createTask(task(`t_${i}`, "a", "b", { leaseS: 30 }), NONE);

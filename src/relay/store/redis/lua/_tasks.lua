@@ -1,6 +1,7 @@
 -- Task records: `t` (id -> record, with what it weighs (`_w`), then a newline and its context as sent), `tl:<agent>` (its tasks, sent
 -- or held, all scored 0 so they sort by id: a page is one ZRANGEBYLEX), `hw:<agent>` and `hd:<agent>` (the
--- unfinished tasks it holds: waiting for it by name, and the rest) with `held` (their count, by agent), `unassigned`
+-- unfinished tasks it holds: waiting for it by name, and the rest) with `held` (their count, by agent) and `hl` (the
+-- shortest lease in its `hd` since it last held nothing: the reclaim sweep skips a holder seen more recently), `unassigned`
 -- and `ttl` (by deadline), `fin` (finished, by when), `recent` (by last change), `idem` (sender + key -> id),
 -- `states` (counts) and `finbytes` (what the finished ones kept weigh).
 
@@ -11,14 +12,30 @@ local function held_in(state, t)
   return "hd"
 end
 
-local function held_add(agent, id, set)
-  if redis.call("SADD", key(set, agent), id) == 1 then redis.call("HINCRBY", key("held"), agent, "1") end
+-- `hl` stays a lower bound of the leases in `hd`; one missing while `hd` holds another task (kept before
+-- `hl` was) becomes 0, which skips nothing.
+local function lease_in(agent, t)
+  local least = redis.call("HGET", key("hl"), agent)
+  if least and tonumber(least) <= t.leaseS then return end
+  if not least and redis.call("SCARD", key("hd", agent)) > 1 then
+    redis.call("HSET", key("hl"), agent, "0")
+  else
+    redis.call("HSET", key("hl"), agent, t.leaseS)
+  end
+end
+
+local function held_add(agent, t, set)
+  if redis.call("SADD", key(set, agent), t.id) == 1 then redis.call("HINCRBY", key("held"), agent, "1") end
+  if set == "hd" then lease_in(agent, t) end
 end
 
 -- A task found in the other set (kept before `hw` existed) is taken from there.
 local function held_del(agent, id, set)
   if redis.call("SREM", key(set, agent), id) == 0 and redis.call("SREM", key(set == "hw" and "hd" or "hw", agent), id) == 0 then return end
-  if redis.call("HINCRBY", key("held"), agent, "-1") <= 0 then redis.call("HDEL", key("held"), agent) end
+  if redis.call("HINCRBY", key("held"), agent, "-1") <= 0 then
+    redis.call("HDEL", key("held"), agent)
+    redis.call("HDEL", key("hl"), agent)
+  end
 end
 
 -- The agent the task was last handed out to (rules.ts: receivedBy); a record kept before `handedTo` was counts its holder once attempted.
@@ -83,7 +100,7 @@ local function add_task(t)
     return
   end
   if has(t.to) then
-    held_add(t.to, t.id, held_in(t.state, t))
+    held_add(t.to, t, held_in(t.state, t))
   elseif t.state == "queued" then
     redis.call("ZADD", key("unassigned"), t.createdAt, t.id)
   end
@@ -103,13 +120,14 @@ local function book(state, to, t)
     if has(t.to) then
       redis.call("ZREM", key("unassigned"), t.id)
       redis.call("ZADD", key("tl", t.to), "0", t.id)
-      held_add(t.to, t.id, is)
+      held_add(t.to, t, is)
     elseif t.state == "queued" then
       redis.call("ZADD", key("unassigned"), t.createdAt, t.id)
     end
   elseif has(to) and was ~= is and not FINAL[state] and not FINAL[t.state] then
     -- Handed out, or queued again for its holder.
     redis.call("SMOVE", key(was, to), key(is, to), t.id)
+    if is == "hd" then lease_in(to, t) end
   end
   if not FINAL[state] and FINAL[t.state] then
     redis.call("ZREM", key("ttl"), t.id)
@@ -188,6 +206,7 @@ local function drop(id, now, note, room)
     if t and t.to == id and not FINAL[t.state] then change(t, { state = "failed", note = "assignee left: " .. note, at = now }, room) end
   end
   redis.call("HDEL", key("held"), id)
+  redis.call("HDEL", key("hl"), id)
   redis.call("DEL", key("hd", id), key("hw", id))
   return agent
 end

@@ -73,12 +73,20 @@ local function reclaim(t, h)
   return t
 end
 
+-- Whether any task in the holder's `hd` can be lost by now (see `lost`), judged without reading them:
+-- a holder seen within the shortest lease there (`hl`) and the reach, or gone within the grace, keeps them all.
+local function quiet_enough(h)
+  if socket_gone(h) then return now - (has(h.disconnectedAt) and h.disconnectedAt or 0) >= R.graceMs end
+  local least = tonumber(redis.call("HGET", key("hl"), h.id) or "0") * 1000
+  return now - h.lastSeen >= math.min(R.reachableMs, least)
+end
+
 local holders = redis.call("HKEYS", key("held"))
 table.sort(holders)
 for _, hid in ipairs(holders) do
   if #out >= A.limit then break end
   local h = get_agent(hid)
-  if h and #h.conns == 0 then
+  if h and #h.conns == 0 and quiet_enough(h) then
     -- Not `hw`: a task queued for it by name waits for it (_tasks.lua: held_in).
     local ids = redis.call("SMEMBERS", key("hd", hid))
     table.sort(ids)

@@ -58,29 +58,29 @@ describe("sqlite store", () => {
     await again.close();
   });
 
-  test("an agent seen on requests or by a socket closing reads back seen within 30 s of it, so a restart cannot make it stale", async () => {
+  test("an agent seen on requests or by a socket closing reads back seen within 5 s of it, so a restart cannot make it stale", async () => {
     const path = join(tempHome(), "relay.db");
     const T = 1_000_000;
     const s = new SqliteStore(path);
     await s.claimName(agent("a"), T, RULES);
-    await s.touchAgent("a", T + 10_000);
-    await s.touchAgent("a", T + 40_000);
-    await s.attachConnection("a", "r.1", T + 50_000);
-    await s.detachConnection("a", "r.1", T + 75_000);
-    await s.touchAgent("a", T + 80_000);
-    expect((await s.getAgent("a"))!.lastSeen).toBe(T + 80_000);
+    await s.touchAgent("a", T + 2_000);
+    await s.touchAgent("a", T + 6_000);
+    await s.attachConnection("a", "r.1", T + 7_000);
+    await s.detachConnection("a", "r.1", T + 12_000);
+    await s.touchAgent("a", T + 15_000);
+    expect((await s.getAgent("a"))!.lastSeen).toBe(T + 15_000);
     await s.close();
     let again = new SqliteStore(path);
-    // Written at 40 s (30 s past registering) and at 75 s (when its socket closed, 35 s past that); 80 s lags 5 s.
-    expect((await again.getAgent("a"))!.lastSeen).toBe(T + 75_000);
-    await again.touchAgent("a", T + 100_000);
+    // Written at 6 s (5 s past registering) and at 12 s (when its socket closed, 6 s past that); 15 s lags 3 s.
+    expect((await again.getAgent("a"))!.lastSeen).toBe(T + 12_000);
+    await again.touchAgent("a", T + 16_000);
     await again.close();
     again = new SqliteStore(path);
-    expect((await again.getAgent("a"))!.lastSeen).toBe(T + 75_000);
-    await again.touchAgent("a", T + 106_000);
+    expect((await again.getAgent("a"))!.lastSeen).toBe(T + 12_000);
+    await again.touchAgent("a", T + 17_000);
     await again.close();
     again = new SqliteStore(path);
-    expect((await again.getAgent("a"))!.lastSeen).toBe(T + 106_000);
+    expect((await again.getAgent("a"))!.lastSeen).toBe(T + 17_000);
     await again.close();
   });
 

@@ -19,8 +19,11 @@ import { MemoryStore } from "./memory";
 import type { AgentRecord, TaskRecord } from "./port";
 import { frozenTask, messageText } from "./rules";
 
-/** How far an agent's last seen in the file may lag the one in memory (the stale line is 120 s). */
-const SEEN_KEPT_MS = 30_000;
+/**
+ * How far an agent's last seen in the file may lag the one in memory: after a restart, a task held by an
+ * agent that polls is taken back at most this much early, and nobody is made stale (120 s) by it.
+ */
+const SEEN_KEPT_MS = 5_000;
 
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS agents (id TEXT PRIMARY KEY, record TEXT NOT NULL);

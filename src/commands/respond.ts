@@ -17,7 +17,7 @@ export default defineClientCommand({
   },
   async run(ctx) {
     ctx.me();
-    const result = await readResultArg(ctx.args.result, ctx.args["result-file"]);
+    const result = await readResultArg(ctx.args.result, ctx.args["result-file"], "--result");
     if (result === undefined) throw usage("pass --result TEXT or --result-file PATH");
     const sent = await ctx.client.send({
       type: "response",

@@ -23,13 +23,15 @@ describe("delegate --task-file", async () => {
     expect(got.map((m: any) => [m.id, m.task])).toEqual([[fromFile.json.id, long], [fromStdin.json.id, "from stdin"]]);
   });
 
-  test("neither, both, a missing file or an empty one: exit 2, and nothing is sent", async () => {
-    const empty = join(tempHome(), "empty.md");
+  test("neither, both, a missing file, a folder or an empty file: exit 2, and nothing is sent", async () => {
+    const folder = tempHome();
+    const empty = join(folder, "empty.md");
     writeFileSync(empty, " \n");
     for (const [flags, message] of [
       [[], "pass --task TEXT or --task-file PATH"],
-      [["--task", "x", "--task-file", empty], "pass either the text or the file, not both"],
+      [["--task", "x", "--task-file", empty], "pass --task or --task-file, not both"],
       [["--task-file", join(tempHome(), "missing.md")], "no such file"],
+      [["--task-file", folder], `--task-file ${folder} is a folder`],
       [["--task-file", empty], "--task must not be empty"],
     ] as const) {
       const r = await runCli(["delegate", "--to", "worker", ...flags, "--json"], boss);
@@ -38,5 +40,9 @@ describe("delegate --task-file", async () => {
       expect(r.json.error.message).toContain(message);
     }
     expect((await runCli(["poll", "--json"], worker)).json).toEqual([]);
+    // respond reads --result-file the same way.
+    const r = await runCli(["respond", "--msg-id", "t_1", "--result-file", folder, "--json"], boss);
+    expect(r.code).toBe(2);
+    expect(r.json.error).toMatchObject({ code: "usage", message: `--result-file ${folder} is a folder` });
   });
 });

@@ -138,9 +138,10 @@ const badIdentity = (path: string, what: string) =>
  * the wrong name.
  */
 export function loadIdentity(home: string, as?: string): Identity | undefined {
-  if (as) return readIdentity(identityPath(home, as));
+  // Only a name is looked up: `../x` would read a file outside the identities folder.
+  if (as) return isAgentName(as) ? readIdentity(identityPath(home, as)) : undefined;
   const name = readTextFile(defaultFile(home))?.trim() ?? "";
-  if (name) {
+  if (isAgentName(name)) {
     const found = readIdentity(identityPath(home, name));
     if (found) return found;
   }

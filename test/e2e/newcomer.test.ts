@@ -1,5 +1,7 @@
 /** What a newcomer working from SKILL.md alone read back, and had to guess at, in a trial run. */
 import { afterAll, describe, expect, test } from "bun:test";
+import { copyFileSync } from "node:fs";
+import { join } from "node:path";
 import { CliProcess, cleanup, runCli, tempHome } from "../_helpers";
 import { connectMcp, openClients, team, text } from "../_mcp";
 
@@ -55,5 +57,17 @@ describe("a newcomer", () => {
     const joined = await runCli(["register", "--name", "reviewer", "--as", "reviewer", "--json"], { ...boss });
     expect(joined.code).toBe(0);
     expect((await runCli(["whoami", "--json"], { ...boss, env })).json).toMatchObject({ name: "reviewer", registered: true });
+  });
+
+  test("--as (or CLAWLINK_AS) that is not a name reads no file outside the home's identities, whatever lies there", async () => {
+    const { boss, worker } = await team();
+    // A working identity, copied beside the identities folder, where a path in --as would reach it.
+    copyFileSync(join(boss.home, "identities", "boss.json"), join(boss.home, "outside.json"));
+    for (const as of [{ args: ["--as", "../outside"] }, { env: { CLAWLINK_AS: "../outside" } }]) {
+      const sent = await runCli(["delegate", "--to", "worker", "--task", "sent as whom?", "--json", ...(as.args ?? [])], { ...boss, env: as.env });
+      expect(sent.code).toBe(5);
+      expect(sent.json.error).toMatchObject({ code: "no_identity", message: `no saved identity named "../outside" in ${boss.home}` });
+    }
+    expect((await runCli(["poll", "--json"], worker)).json).toEqual([]);
   });
 });

@@ -90,15 +90,8 @@ export function identityOf(raw: unknown): Identity | undefined {
     out.claim = claim;
   }
   out.relay = relay;
-  // A copy, as the schema's output is.
-  const copy: string[] = [];
-  if ("caps" in r) {
-    if (!Array.isArray(caps)) return undefined;
-    for (let i = 0; i < caps.length; i++) {
-      if (typeof caps[i] !== "string") return undefined;
-      copy[i] = caps[i];
-    }
-  }
+  const copy = "caps" in r ? stringsOf(caps) : [];
+  if (!copy) return undefined;
   out.caps = copy;
   if ("description" in r && typeof description !== "string") return undefined;
   out.description = "description" in r ? (description as string) : "";
@@ -111,6 +104,17 @@ export function identityOf(raw: unknown): Identity | undefined {
     out.token = token;
   }
   return out;
+}
+
+/** A copy of an array of strings, as a schema's `v.array(v.string())` outputs it, or undefined. A loop, not an array method: this runs before the request. */
+export function stringsOf(x: unknown): string[] | undefined {
+  if (!Array.isArray(x)) return undefined;
+  const copy: string[] = [];
+  for (let i = 0; i < x.length; i++) {
+    if (typeof x[i] !== "string") return undefined;
+    copy[i] = x[i];
+  }
+  return copy;
 }
 
 /** AGENT_NAME_RE's test, as a loop: no regular expression runs before a command's request (the first costs about 0.5 ms). */

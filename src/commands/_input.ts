@@ -5,7 +5,7 @@ import { ClawlinkError } from "../errors";
 import { usage } from "./_shared";
 
 /** `--x TEXT` or `--x-file PATH|-` (`flag` is `--x`); at most one. A path that is not a file to read is a usage error, as a missing one is. */
-export async function readResultArg(text: string | undefined, file: string | undefined, flag: string): Promise<string | undefined> {
+export async function readTextArg(text: string | undefined, file: string | undefined, flag: string): Promise<string | undefined> {
   if (text !== undefined && file !== undefined) throw usage(`pass ${flag} or ${flag}-file, not both`);
   if (file === undefined) return text;
   if (file === "-") return await Bun.stdin.text();

@@ -7,7 +7,7 @@ import { followHolder, whereIs, type HolderLost } from "../client/holder";
 import { ClawlinkError } from "../errors";
 import { Capability, JsonObject, Priority, PRIORITIES, type Task } from "../protocol/schemas";
 import { LIMIT } from "../protocol/constants";
-import { readResultArg } from "./_input";
+import { readTextArg } from "./_input";
 import { EXIT, defineClientCommand, parseArg, secondsArg, textArg, usage } from "./_shared";
 
 
@@ -56,7 +56,7 @@ export default defineClientCommand({
       }
       context = parseArg(JsonObject, parsed, "--context (a JSON object)");
     }
-    const text = await readResultArg(args.task, args["task-file"], "--task");
+    const text = await readTextArg(args.task, args["task-file"], "--task");
     if (text === undefined) throw usage("pass --task TEXT or --task-file PATH", "say what the agent should do: --task \"Review src/api.py\", or --task-file task.md for a long one");
     if (text.trim() === "") throw usage("--task must not be empty: say what the agent should do");
     // Everything is checked before anything is sent: a usage error (exit 2) never leaves a task behind.

@@ -1,4 +1,4 @@
-import { readResultArg } from "./_input";
+import { readTextArg } from "./_input";
 import { defineClientCommand, usage } from "./_shared";
 
 export default defineClientCommand({
@@ -17,7 +17,7 @@ export default defineClientCommand({
   },
   async run(ctx) {
     ctx.me();
-    const result = await readResultArg(ctx.args.result, ctx.args["result-file"], "--result");
+    const result = await readTextArg(ctx.args.result, ctx.args["result-file"], "--result");
     if (result === undefined) throw usage("pass --result TEXT or --result-file PATH");
     const sent = await ctx.client.send({
       type: "response",

@@ -60,6 +60,3 @@ export const SocketQuery = new Deferred(() => v.object({
   types: v.optional(built(MessageTypes)),
 }), whenRead);
 export type SocketQuery = v.InferOutput<typeof SocketQuery>;
-
-// Kept in its own module: a client writes a query before its request, without evaluating the schemas.
-export { toQuery } from "./query-string";

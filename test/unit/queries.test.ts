@@ -1,7 +1,8 @@
 /** Query strings: what the client writes with toQuery, the relay's shared schemas read back unchanged. */
 import { describe, expect, test } from "bun:test";
 import * as v from "valibot";
-import { AgentsQuery, FileQuery, InboxQuery, SocketQuery, TasksQuery, toQuery } from "../../src/protocol/queries";
+import { AgentsQuery, FileQuery, InboxQuery, SocketQuery, TasksQuery } from "../../src/protocol/queries";
+import { toQuery } from "../../src/protocol/query-string";
 
 const readBack = <S extends v.GenericSchema>(schema: S, qs: string) => v.parse(schema, Object.fromEntries(new URLSearchParams(qs.slice(1))));
 

@@ -33,7 +33,7 @@ describe("a full disk under a durable relay", () => {
 
     // The disk fills up. SQLite answers a write past max_page_count as it answers a full disk (SQLITE_FULL);
     // filler rows take the free pages, so every large write below needs pages that are not there.
-    const db = store["db"];
+    const db = store["file"].db;
     db.exec("CREATE TABLE filler (b BLOB)");
     db.exec(`PRAGMA max_page_count = ${(db.query("PRAGMA page_count").get() as { page_count: number }).page_count}`);
     expect(() => {

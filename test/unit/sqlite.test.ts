@@ -13,7 +13,7 @@ const RULES = { staleBefore: 0, maxAgents: 100, takeOver: true, allowNew: true, 
 const note = (id: string, to: string) => ({ to, priority: "normal" as const, msg: { type: "broadcast" as const, id, from: "a", to: null, created_at: "t", content: id, topic: "", tags: [] } });
 /** Rows as the file has them: the store holds the file alone, and writes only in its commits. */
 const rows = (s: SqliteStore, sql: string) => dbOf(s).query(sql).all();
-const dbOf = (s: SqliteStore) => (s as unknown as { db: Database }).db;
+const dbOf = (s: SqliteStore) => (s as unknown as { file: { db: Database } }).file.db;
 /** SQLite answers a write past max_page_count exactly as it answers a full disk: SQLITE_FULL. */
 const fillDisk = (s: SqliteStore) => {
   const db = dbOf(s);

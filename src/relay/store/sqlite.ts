@@ -9,38 +9,19 @@
  * - Only committed messages are handed out; a commit that fails puts memory back to what the file
  *   holds (keeping this process's sockets and what they were handed), so a refused request left no trace.
  */
-import type { Database, Statement } from "bun:sqlite";
 import type { ClawlinkError } from "../../errors";
-import type { Message, Priority } from "../../protocol/schemas";
+import type { Message } from "../../protocol/schemas";
 import { openDataFile, storeError, type DataFile, type Fsync } from "../datafile";
 import type { FileJournal } from "./_files";
 import type { Slot } from "./_inbox";
 import { MemoryStore } from "./memory";
-import type { AgentRecord, TaskRecord } from "./port";
-import { frozenTask, messageText } from "./rules";
+import { SCHEMA, Tables } from "./sqlite-tables";
 
 /**
  * How far an agent's last seen in the file may lag the one in memory: after a restart, a task held by an
  * agent that polls is taken back at most this much early, and nobody is made stale (120 s) by it.
  */
 const SEEN_KEPT_MS = 5_000;
-
-const SCHEMA = `
-  CREATE TABLE IF NOT EXISTS agents (id TEXT PRIMARY KEY, record TEXT NOT NULL);
-  CREATE TABLE IF NOT EXISTS tasks (id TEXT PRIMARY KEY, record TEXT NOT NULL);
-  CREATE TABLE IF NOT EXISTS task_states (id TEXT PRIMARY KEY, state TEXT NOT NULL);
-  CREATE TABLE IF NOT EXISTS messages (
-    seq INTEGER PRIMARY KEY, agent TEXT NOT NULL, priority TEXT NOT NULL, body TEXT NOT NULL,
-    inflight INTEGER NOT NULL DEFAULT 0, until INTEGER, via_socket INTEGER NOT NULL DEFAULT 0
-  );
-  CREATE TABLE IF NOT EXISTS file_heads (key TEXT PRIMARY KEY, record TEXT NOT NULL);
-  CREATE TABLE IF NOT EXISTS file_versions (
-    key TEXT NOT NULL, version INTEGER NOT NULL, bytes BLOB NOT NULL, sha256 TEXT NOT NULL, author TEXT NOT NULL, created_at INTEGER NOT NULL,
-    PRIMARY KEY (key, version)
-  );
-  CREATE TABLE IF NOT EXISTS file_locks (key TEXT PRIMARY KEY, record TEXT NOT NULL);
-  CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
-`;
 
 export interface SqliteStoreOptions {
   fsync?: Fsync;
@@ -50,7 +31,7 @@ type Args<K extends keyof MemoryStore> = MemoryStore[K] extends (...a: infer A) 
 
 export class SqliteStore extends MemoryStore {
   private file: DataFile;
-  private db: Database;
+  private tables: Tables;
   /** What the operator should hear about the file (permissions tightened). */
   readonly notes: string[];
   /** Rows waiting for the next commit; each is written as memory has it then. */
@@ -67,7 +48,6 @@ export class SqliteStore extends MemoryStore {
   /** Set when even reading the file back failed: nothing can be trusted until a restart. */
   private broken: ClawlinkError | undefined;
   private health: ((failure: ClawlinkError | null) => void)[] = [];
-  private q: Record<string, Statement>;
 
   constructor(
     readonly path: string,
@@ -75,76 +55,23 @@ export class SqliteStore extends MemoryStore {
   ) {
     super();
     this.file = openDataFile(path, opts.fsync, SCHEMA);
-    this.db = this.file.db;
     this.notes = this.file.notes;
-    this.q = {
-      putAgent: this.db.prepare("INSERT OR REPLACE INTO agents (id, record) VALUES ($id, $record)"),
-      deleteAgent: this.db.prepare("DELETE FROM agents WHERE id = $id"),
-      putTask: this.db.prepare("INSERT OR REPLACE INTO tasks (id, record) VALUES ($id, $record)"),
-      deleteTask: this.db.prepare("DELETE FROM tasks WHERE id = $id"),
-      putTaskState: this.db.prepare("INSERT OR REPLACE INTO task_states (id, state) VALUES ($id, $state)"),
-      deleteTaskState: this.db.prepare("DELETE FROM task_states WHERE id = $id"),
-      putMessage: this.db.prepare(
-        "INSERT OR REPLACE INTO messages (seq, agent, priority, body, inflight, until, via_socket) VALUES ($seq, $agent, $priority, $body, $inflight, $until, $via)",
-      ),
-      deleteMessage: this.db.prepare("DELETE FROM messages WHERE seq = $seq"),
-      putFileHead: this.db.prepare("INSERT OR REPLACE INTO file_heads (key, record) VALUES ($key, $record)"),
-      putFileVersion: this.db.prepare(
-        "INSERT OR REPLACE INTO file_versions (key, version, bytes, sha256, author, created_at) VALUES ($key, $version, $bytes, $sha256, $author, $createdAt)",
-      ),
-      deleteFileVersion: this.db.prepare("DELETE FROM file_versions WHERE key = $key AND version = $version"),
-      deleteFileVersions: this.db.prepare("DELETE FROM file_versions WHERE key = $key AND version <= $upTo"),
-      putFileLock: this.db.prepare("INSERT OR REPLACE INTO file_locks (key, record) VALUES ($key, $record)"),
-      deleteFileLock: this.db.prepare("DELETE FROM file_locks WHERE key = $key"),
-    };
+    this.tables = new Tables(this.file.db);
     this.load(new Map());
     this.loading = false;
   }
 
-  /**
-   * Reads everything back into memory. Messages that were out on a socket go back to their queue.
-   * File contents already in memory are reused: a version's bytes never change.
-   */
+  /** Reads everything back into memory (sqlite-tables.ts reads the rows). */
   private load(known: Map<string, Uint8Array>) {
-    for (const row of this.db.query<{ record: string }, []>("SELECT record FROM agents").all()) {
-      const agent: AgentRecord = JSON.parse(row.record);
-      this.restoreAgent(agent);
-      this.seenKept.set(agent.id, agent.lastSeen);
-    }
-    const states = new Map<string, string>();
-    for (const row of this.db.query<{ id: string; state: string }, []>("SELECT id, state FROM task_states").all()) states.set(row.id, row.state);
-    const tasks: TaskRecord[] = [];
-    for (const row of this.db.query<{ id: string; record: string }, []>("SELECT id, record FROM tasks").all()) {
-      const state = states.get(row.id);
-      tasks.push(frozenTask({ ...JSON.parse(row.record), ...(state === undefined ? {} : JSON.parse(state)) }));
-    }
-    const rows = this.db
-      .query<{ agent: string; seq: number; priority: Priority; body: string; inflight: number; until: number | null; via_socket: number }, []>(
-        "SELECT agent, seq, priority, body, inflight, until, via_socket FROM messages ORDER BY seq",
-      )
-      .all();
-    // A row's body is the message's JSON as it was weighed, so its length is the weight, with no second
-    // JSON.stringify; a task with its message still queued weighs what that message does.
-    const messages = rows.map((r) => JSON.parse(r.body) as Message);
-    const sizes = rows.map((r) => Buffer.byteLength(r.body));
-    const taskSizes = new Map<string, number>();
-    for (let i = 0; i < messages.length; i++) if (messages[i]!.type === "task") taskSizes.set(messages[i]!.id, sizes[i]!);
-    // In the order they last changed, so finished tasks are forgotten in the order they finished.
-    for (const task of tasks.sort((a, b) => a.updatedAt - b.updatedAt)) this.addTask(task, taskSizes.get(task.id));
-    for (let i = 0; i < rows.length; i++) {
-      const r = rows[i]!;
-      this.restoreMessage(r.seq, r.agent, r.priority, messages[i]!, r.inflight && !r.via_socket ? (r.until ?? 0) : null, sizes[i]);
-    }
-    for (const row of this.db.query<{ record: string }, []>("SELECT record FROM file_heads").all()) this.files.restore(JSON.parse(row.record));
-    const versions = this.db.query<{ key: string; version: number; sha256: string; author: string; created_at: number }, []>(
-      "SELECT key, version, sha256, author, created_at FROM file_versions ORDER BY key, version",
-    );
-    const bytesOf = this.db.query<{ bytes: Uint8Array }, { key: string; version: number }>("SELECT bytes FROM file_versions WHERE key = $key AND version = $version");
-    for (const f of versions.all()) {
-      const bytes = known.get(`${f.key}\0${f.version}\0${f.sha256}`) ?? bytesOf.get({ key: f.key, version: f.version })!.bytes;
-      this.files.restore({ key: f.key, version: f.version, size: bytes.byteLength, bytes, sha256: f.sha256, author: f.author, createdAt: f.created_at });
-    }
-    for (const row of this.db.query<{ record: string }, []>("SELECT record FROM file_locks").all()) this.files.restore(JSON.parse(row.record));
+    this.tables.read(known, {
+      agent: (agent) => {
+        this.restoreAgent(agent);
+        this.seenKept.set(agent.id, agent.lastSeen);
+      },
+      task: (task, bytes) => this.addTask(task, bytes),
+      message: (seq, to, priority, msg, until, bytes) => this.restoreMessage(seq, to, priority, msg, until, bytes),
+      file: (record) => this.files.restore(record),
+    });
     this.committedSeq = this.seq - 1;
   }
 
@@ -187,63 +114,16 @@ export class SqliteStore extends MemoryStore {
     if (this.journal()) this.pending.slots.set(slot.seq, slot);
   }
 
-  private writeAgent(id: string) {
-    const a = this.agents.get(id);
-    if (a) this.q.putAgent!.run({ id, record: JSON.stringify(persisted(a)) });
-    else this.q.deleteAgent!.run({ id });
-  }
-
-  /** A task's record is written whole once; what changes afterwards goes to task_states, so a big task is not written again. */
-  private writeTask(id: string, how: "created" | "changed") {
-    const t = this.tasks.get(id);
-    if (!t) {
-      this.q.deleteTask!.run({ id });
-      this.q.deleteTaskState!.run({ id });
-    } else if (how === "created") this.q.putTask!.run({ id, record: JSON.stringify(t satisfies TaskRecord) });
-    else this.q.putTaskState!.run({ id, state: JSON.stringify(taskState(t)) });
-  }
-
-  private writeSlot(slot: Slot, texts: ReadonlyMap<Message, string>) {
-    if (slot.where === "gone") {
-      this.q.deleteMessage!.run({ seq: slot.seq });
-      return;
-    }
-    const flying = slot.where === "flying";
-    this.q.putMessage!.run({
-      seq: slot.seq,
-      agent: slot.to,
-      priority: slot.priority,
-      body: texts.get(slot.msg) ?? messageText(slot.msg),
-      inflight: flying ? 1 : 0,
-      until: flying ? slot.until : null,
-      via: flying && slot.conn !== null ? 1 : 0,
-    });
-  }
-
   private fileRow(row: string, write: () => void) {
     if (this.journal()) this.pending.files.set(row, write);
   }
 
   protected override fileJournal(): FileJournal {
     return {
-      head: (key) =>
-        this.fileRow(`fh:${key}`, () => {
-          const head = this.files.heads.get(key);
-          if (head) this.q.putFileHead!.run({ key, record: JSON.stringify(head) });
-        }),
-      version: (key, version) =>
-        this.fileRow(`fv:${key}\0${version}`, () => {
-          const f = this.files.version(key, version);
-          if (f) this.q.putFileVersion!.run({ key, version, bytes: f.bytes, sha256: f.sha256, author: f.author, createdAt: f.createdAt });
-          else this.q.deleteFileVersion!.run({ key, version });
-        }),
-      dropped: (key, upTo) => this.fileRow(`fd:${key}\0${upTo}`, () => this.q.deleteFileVersions!.run({ key, upTo })),
-      lock: (key) =>
-        this.fileRow(`fl:${key}`, () => {
-          const lock = this.files.locks.get(key);
-          if (lock) this.q.putFileLock!.run({ key, record: JSON.stringify(lock) });
-          else this.q.deleteFileLock!.run({ key });
-        }),
+      head: (key) => this.fileRow(`fh:${key}`, () => this.tables.fileHead(key, this.files.heads.get(key))),
+      version: (key, version) => this.fileRow(`fv:${key}\0${version}`, () => this.tables.fileVersion(key, version, this.files.version(key, version))),
+      dropped: (key, upTo) => this.fileRow(`fd:${key}\0${upTo}`, () => this.tables.dropFileVersions(key, upTo)),
+      lock: (key) => this.fileRow(`fl:${key}`, () => this.tables.fileLock(key, this.files.locks.get(key))),
     };
   }
 
@@ -287,19 +167,14 @@ export class SqliteStore extends MemoryStore {
     }
   }
 
+  /** Each row as memory has it now; a row gone from memory is deleted. */
   private write(rows: Pending) {
-    this.db.run("BEGIN");
-    try {
-      for (const id of rows.agents) this.writeAgent(id);
-      for (const [id, how] of rows.tasks) this.writeTask(id, how);
-      for (const slot of rows.slots.values()) this.writeSlot(slot, rows.texts);
+    this.tables.transaction(() => {
+      for (const id of rows.agents) this.tables.agent(id, this.agents.get(id));
+      for (const [id, how] of rows.tasks) this.tables.task(id, this.tasks.get(id), how);
+      for (const slot of rows.slots.values()) this.tables.slot(slot, rows.texts);
       for (const write of rows.files.values()) write();
-      this.db.run("COMMIT");
-    } catch (err) {
-      // SQLite may have rolled back already (a full disk does); a COMMIT that failed leaves the transaction open.
-      if (this.db.inTransaction) this.db.run("ROLLBACK");
-      throw err;
-    }
+    });
   }
 
   /** After a failed commit: memory goes back to what the file holds, with this process's live state over it. */
@@ -329,12 +204,8 @@ export class SqliteStore extends MemoryStore {
     return { kind: "sqlite", path: this.path };
   }
 
-  /** The relay key kept in the file, made on first use: a restarted relay still recognises its agents' secrets. */
   override async relayKey(fresh: Uint8Array) {
-    const row = this.db.query<{ value: Uint8Array }, []>("SELECT value FROM meta WHERE key = 'secret_key'").get();
-    if (row) return new Uint8Array(row.value);
-    this.db.query("INSERT INTO meta (key, value) VALUES ('secret_key', $value)").run({ value: fresh });
-    return fresh;
+    return this.tables.relayKey(fresh);
   }
 
   /** Runs a write operation and resolves with its result once what it changed is on disk. */
@@ -396,8 +267,7 @@ export class SqliteStore extends MemoryStore {
       // Nobody was told these writes were kept: their requests were still waiting for this commit.
     }
     this.pending = new Pending();
-    // A statement left open would keep the connection, and so the lock, alive.
-    for (const statement of Object.values(this.q)) statement.finalize();
+    this.tables.finalize();
     this.file.close();
   }
 }
@@ -414,9 +284,3 @@ class Pending {
     return this.agents.size + this.tasks.size + this.slots.size + this.files.size;
   }
 }
-
-/** The part of a task record that changes after it is created. */
-const taskState = ({ to, state, attempts, handedTo, updatedAt, history, historyDropped, note, result, responseId }: TaskRecord) => ({ to, state, attempts, handedTo, updatedAt, history, historyDropped, note, result, responseId });
-
-/** What is kept of an agent: not its live connections. */
-const persisted = ({ conns: _, ...rest }: AgentRecord) => rest;

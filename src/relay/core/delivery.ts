@@ -1,7 +1,7 @@
 /**
  * This process's connections and long polls. Delivery reacts to bus events: messages waiting for an
  * agent are claimed from the store (which puts them in flight) and pushed to its sockets here, long
- * polls are woken, and a changed task goes to its watchers (`watches.ts`). It calls only the store and the bus.
+ * polls are woken (`polls.ts`), and a changed task goes to its watchers (`watches.ts`). It calls only the store and the bus.
  */
 import { ClawlinkError } from "../../errors";
 import type { Message } from "../../protocol/schemas";
@@ -9,6 +9,7 @@ import type { Bus, BusEvent } from "../bus/port";
 import type { Clock } from "../clock";
 import { NO_EFFECTS, type AgentRecord, type Effects, type Room, type Store, type Want } from "../store/port";
 import { announce } from "./announce";
+import { Polls } from "./polls";
 import { TaskWatches, type TaskWatcher } from "./watches";
 
 export type { TaskWatcher };
@@ -79,7 +80,7 @@ export class Delivery {
   private pumps = new Map<string, Pump>();
   /** Pumps kicked and agents' long polls to wake in this turn of the event loop, started at its end. */
   private due: { pumps: Set<Pump>; wake: Set<string> } | undefined;
-  private waiters = new Map<string, Set<() => void>>();
+  private polls: Polls;
   private watches: TaskWatches;
   private batch: number;
   private instance: string;
@@ -93,6 +94,7 @@ export class Delivery {
   ) {
     this.batch = opts.batch ?? 128;
     this.instance = opts.instance;
+    this.polls = new Polls(store, clock, opts, (effects) => this.tell(effects));
     this.watches = new TaskWatches(store, clock, opts.staleAfterMs);
     bus.subscribe((e) => this.on(e));
   }
@@ -104,7 +106,7 @@ export class Delivery {
         const pump = this.pumps.get(e.agent);
         if (pump) this.kick(pump);
         // Long polls are woken after the sockets' pumps have claimed, as when both were woken at once.
-        if (this.waiters.has(e.agent)) this.schedule().wake.add(e.agent);
+        if (this.polls.waiting(e.agent)) this.schedule().wake.add(e.agent);
         return;
       }
       case "task":
@@ -242,12 +244,7 @@ export class Delivery {
       if (pump.running) pump.again = true;
       else void this.pump(pump);
     }
-    for (const agent of due.wake) {
-      const waiting = this.waiters.get(agent);
-      if (!waiting) continue;
-      this.waiters.delete(agent);
-      for (const wake of waiting) wake();
-    }
+    for (const agent of due.wake) this.polls.wake(agent);
   };
 
   /**
@@ -360,10 +357,7 @@ export class Delivery {
   /** Closes every socket and task watch (the store they stood on was emptied); long polls wake and find nothing. */
   closeAll(code: number, reason: string) {
     for (const agent of new Set([...this.pumps.keys(), ...this.watches.agents()])) this.closeAgent(agent, code, reason);
-    for (const [agent, waiting] of this.waiters) {
-      this.waiters.delete(agent);
-      for (const wake of waiting) wake();
-    }
+    this.polls.wakeAll();
   }
 
   /** After the other relays took this one for gone: its open sockets are attached again, and look again. */
@@ -382,29 +376,15 @@ export class Delivery {
   /** After the store undid a failed commit: every socket and poll looks again, and a watch shown what was undone is shown its task as it now is. */
   recover() {
     for (const pump of this.pumps.values()) this.kick(pump);
-    for (const [agent, waiting] of this.waiters) {
-      this.waiters.delete(agent);
-      for (const wake of waiting) wake();
-    }
+    this.polls.wakeAll();
     this.watches.refreshAll(this.fail);
   }
 
   // ---------------------------------------------------------------- polls
 
   /** Takes up to `max` messages for a poll, waiting up to `waitMs` for the first; they stay in flight until acknowledged. */
-  async take(agent: string, max: number, waitMs: number, signal?: AbortSignal): Promise<readonly Message[]> {
-    if (signal?.aborted) return [];
-    // Listening before looking: a message queued while the first claim runs still wakes the wait.
-    const wait = waitMs > 0 && !signal?.aborted ? this.waiter(agent, signal) : null;
-    const first = await this.claim(agent, max);
-    if (first.length > 0 || !wait) {
-      wait?.cancel();
-      return first;
-    }
-    await wait.until(waitMs);
-    // A poller that hung up takes nothing: what it would take would sit in flight until its lease ran out.
-    if (signal?.aborted) return [];
-    return this.claim(agent, max);
+  take(agent: string, max: number, waitMs: number, signal?: AbortSignal): Promise<readonly Message[]> {
+    return this.polls.take(agent, max, waitMs, signal);
   }
 
   /** Settles messages handed out, and every message about the given tasks (what `delegate --wait` showed). */
@@ -412,43 +392,6 @@ export class Delivery {
     let n = ids.length ? await this.store.ack(agent, ids) : 0;
     if (taskIds.length) n += await this.store.clearTaskMessages(agent, taskIds);
     return n;
-  }
-
-  private async claim(agent: string, max: number) {
-    const { messages, effects } = await this.store.claimNext(agent, null, this.clock(), { max, ackWindowMs: this.opts.ackWindowMs, room: this.opts.room });
-    this.tell(effects);
-    return messages;
-  }
-
-  private waiter(agent: string, signal?: AbortSignal) {
-    let woken = false;
-    let resolve: () => void = () => {};
-    const wake = () => {
-      woken = true;
-      resolve();
-    };
-    let set = this.waiters.get(agent);
-    if (!set) this.waiters.set(agent, (set = new Set()));
-    set.add(wake);
-    signal?.addEventListener("abort", wake);
-    const cancel = () => {
-      const s = this.waiters.get(agent);
-      if (s?.delete(wake) && s.size === 0) this.waiters.delete(agent);
-      signal?.removeEventListener("abort", wake);
-    };
-    return {
-      cancel,
-      until: (ms: number) =>
-        new Promise<void>((done) => {
-          if (woken) return (cancel(), done());
-          const timer = setTimeout(wake, ms);
-          resolve = () => {
-            clearTimeout(timer);
-            cancel();
-            done();
-          };
-        }),
-    };
   }
 
   // ---------------------------------------------------------------- task watches

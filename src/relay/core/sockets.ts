@@ -1,0 +1,338 @@
+/**
+ * This process's sockets: each agent's connections here, and its pump, which claims what waits for the agent
+ * from the store (putting it in flight) and pushes it to them. Delivery kicks the pumps as bus events say
+ * messages wait, and starts them at the end of that turn of the event loop.
+ */
+import { ClawlinkError } from "../../errors";
+import type { Message } from "../../protocol/schemas";
+import type { Bus } from "../bus/port";
+import type { Clock } from "../clock";
+import { NO_EFFECTS, type AgentRecord, type Effects, type Room, type Store, type Want } from "../store/port";
+import { announce } from "./announce";
+
+/** How many times, a second apart, a closed socket is detached while the store is away. */
+const DETACH_ATTEMPTS = 300;
+
+type Claimed = Awaited<ReturnType<Store["claimNext"]>>;
+
+/** A live connection that messages are pushed to (an adapter over a WebSocket). */
+export interface Sink {
+  /** The connection is attached: called once, with the agent's record, before any message. */
+  open(agent: AgentRecord): void;
+  /** Like Bun's `ws.send`: >0 sent, -1 accepted but the socket is backed up, 0 dropped. */
+  push(msg: Message): number;
+  /** Several at once (a batch frame); returns how many it took, and whether the socket is now backed up. */
+  pushMany?(msgs: readonly Message[]): { taken: number; full: boolean };
+  close(code: number, reason: string): void;
+}
+
+interface Local {
+  readonly agent: string;
+  readonly conn: string;
+  readonly sink: Sink;
+  readonly want: Want | null;
+  /** Attached in the store: only then may it claim. */
+  ready: boolean;
+  paused: boolean;
+  closed: boolean;
+  /** Messages claimed at once for it. */
+  batch: number;
+  /** Messages the store put in flight on it as they were queued, held while a claim for it runs so they go out after what that claim returns. */
+  carried: Message[];
+}
+
+/** An agent's connections here, and whether a pump is running for it (events during it ask for another round). */
+export interface Pump {
+  readonly agent: string;
+  locals: Local[];
+  running: boolean;
+  again: boolean;
+  turn: number;
+}
+
+/** A connection attached through `Delivery.connect`. */
+export interface Connection {
+  readonly id: string;
+  /** The socket drained: pushing resumes. */
+  drained(): void;
+  /** The socket closed: what went out on it unacknowledged is queued again. */
+  close(): Promise<void>;
+}
+
+export interface SocketOptions {
+  /** This relay process; connection ids carry it. */
+  instance: string;
+  ackWindowMs: number;
+  /** Where the status messages a delivery tells fit. */
+  room: Room;
+  /** Messages claimed at once for one socket, at most. */
+  batch?: number;
+  onError?: (err: unknown) => void;
+}
+
+export class Sockets {
+  private pumps = new Map<string, Pump>();
+  private batch: number;
+  private instance: string;
+  private conns = 0;
+
+  constructor(
+    private store: Store,
+    private bus: Bus,
+    private clock: Clock,
+    private opts: SocketOptions,
+    /** Starts `pump` at the end of this turn of the event loop (`Delivery`). */
+    private later: (pump: Pump) => void,
+  ) {
+    this.batch = opts.batch ?? 128;
+    this.instance = opts.instance;
+  }
+
+  private fail = (err: unknown) => this.opts.onError?.(err);
+
+  /**
+   * Attaches a connection of `agent`: once the store has it, the sink is opened and pushed to.
+   * Its id names this relay instance, so no other relay mistakes it for a dead one.
+   */
+  connect(agent: string, sink: Sink, want: Want | null): Connection {
+    const conn = `${this.instance}.${++this.conns}`;
+    const local: Local = { agent, conn, sink, want, ready: false, paused: false, closed: false, batch: 16, carried: [] };
+    let pump = this.pumps.get(agent);
+    if (!pump) this.pumps.set(agent, (pump = { agent, locals: [], running: false, again: false, turn: 0 }));
+    pump.locals.push(local);
+    const attached = this.store.attachConnection(agent, conn, this.clock(), this.eager(want)).then((rec) => {
+      if (!rec) {
+        // Unregistered while the socket opened.
+        local.closed = true;
+        sink.close(4001, "unregistered");
+        return;
+      }
+      this.bus.publish({ type: "connected", agent, conn });
+      if (local.closed) return;
+      sink.open(rec);
+      local.ready = true;
+      const p = this.pumps.get(agent);
+      if (p) this.kick(p);
+    });
+    attached.catch(this.fail);
+    return {
+      id: conn,
+      drained: () => this.resume(local),
+      close: async () => {
+        this.remove(local);
+        await attached.catch(() => {});
+        await this.detach(agent, conn);
+        this.bus.publish({ type: "disconnected", agent, conn });
+      },
+    };
+  }
+
+  /** A connection that takes every message may be handed one as it is queued (`Store.attachConnection`). */
+  private eager(want: Want | null) {
+    return want ? undefined : this.opts.ackWindowMs;
+  }
+
+  /**
+   * A message the store put in flight on a connection as it queued it: the relay holding that
+   * connection pushes it, after what a claim running for it returns (queued before it). One that cannot
+   * go out now (the socket is backed up, not yet open, or closing) goes back to the queue at its place;
+   * a connection already gone had it queued again when it was detached.
+   */
+  carry(agent: string, conn: string, msg: Message) {
+    if (!conn.startsWith(`${this.instance}.`)) return;
+    const pump = this.pumps.get(agent);
+    const l = pump?.locals.find((x) => x.conn === conn);
+    if (!pump || !l) return;
+    if (pump.running) {
+      l.carried.push(msg);
+      pump.again = true;
+      return;
+    }
+    this.handCarried(l, [msg]);
+  }
+
+  private handCarried(l: Local, msgs: Message[]) {
+    const left = this.open(l) ? this.hand(l, { messages: msgs, effects: NO_EFFECTS }) : msgs.map((m) => m.id);
+    if (left) void this.store.requeue(l.agent, left).then((fx) => this.tell(fx), this.fail);
+  }
+
+  /** Tells the store a socket closed; while the store is away it is asked again every second for a while, or the agent would look connected. */
+  private async detach(agent: string, conn: string) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        this.tell(await this.store.detachConnection(agent, conn, this.clock()));
+        return;
+      } catch (err) {
+        if (attempt >= DETACH_ATTEMPTS || !(err instanceof ClawlinkError && err.code === "store_unavailable")) return this.fail(err);
+        await new Promise((resolve) => setTimeout(resolve, 1000).unref());
+      }
+    }
+  }
+
+  private remove(local: Local) {
+    local.closed = true;
+    const pump = this.pumps.get(local.agent);
+    if (!pump) return;
+    pump.locals = pump.locals.filter((l) => l !== local);
+    if (pump.locals.length === 0 && !pump.running) this.pumps.delete(local.agent);
+  }
+
+  private resume(local: Local) {
+    local.paused = false;
+    const pump = this.pumps.get(local.agent);
+    if (pump) this.kick(pump);
+  }
+
+  /** Kicks the pump of `agent`, when it has sockets here. */
+  kickAgent(agent: string) {
+    const pump = this.pumps.get(agent);
+    if (pump) this.kick(pump);
+  }
+
+  /** Every pump looks again. */
+  kickAll() {
+    for (const pump of this.pumps.values()) this.kick(pump);
+  }
+
+  private kick(pump: Pump) {
+    if (pump.running) {
+      pump.again = true;
+      return;
+    }
+    this.later(pump);
+  }
+
+  /** Starts a pump kicked in this turn, or has the one running go another round. */
+  start(pump: Pump) {
+    if (pump.running) pump.again = true;
+    else void this.pump(pump);
+  }
+
+  /**
+   * Hands queued messages to the agent's sockets until the queue is empty or every socket is backed
+   * up. A socket that takes only some messages (`file-watch`, `listen --type`) gets those before any
+   * other; the others take turns, a batch each (usually there is only one). A claim short of a full
+   * batch means the queue is empty: a message queued meanwhile kicks the pump again, so stopping
+   * there loses nothing.
+   */
+  private async pump(pump: Pump) {
+    pump.running = true;
+    try {
+      do {
+        pump.again = false;
+        this.flushAll(pump);
+        for (const l of pump.locals) {
+          while (l.want && this.open(l)) {
+            const max = l.batch;
+            const claimed = await this.store.claimNext(l.agent, l.conn, this.clock(), { max, want: l.want, ackWindowMs: this.opts.ackWindowMs, room: this.opts.room });
+            const left = this.hand(l, claimed);
+            this.flushAll(pump);
+            if (left) this.tell(await this.store.requeue(l.agent, left));
+            if (claimed.messages.length < max) break;
+          }
+        }
+        for (;;) {
+          const l = this.next(pump);
+          if (!l) break;
+          const max = l.batch;
+          const claimed = await this.store.claimNext(l.agent, l.conn, this.clock(), { max, ackWindowMs: this.opts.ackWindowMs, room: this.opts.room });
+          const left = this.hand(l, claimed);
+          this.flushAll(pump);
+          if (left) this.tell(await this.store.requeue(l.agent, left));
+          if (claimed.messages.length < max) break;
+        }
+      } while (pump.again);
+    } catch (err) {
+      this.fail(err);
+    } finally {
+      pump.running = false;
+      this.flushAll(pump);
+      if (pump.locals.length === 0 && this.pumps.get(pump.agent) === pump) this.pumps.delete(pump.agent);
+    }
+  }
+
+  /** Pushes what was carried to the pump's sockets while it claimed: after what the claim returned, before what the next one will. */
+  private flushAll(pump: Pump) {
+    for (const l of pump.locals) {
+      if (l.carried.length === 0) continue;
+      const msgs = l.carried;
+      l.carried = [];
+      this.handCarried(l, msgs);
+    }
+  }
+
+  private open(l: Local) {
+    return l.ready && !l.paused && !l.closed;
+  }
+
+  /** The next socket that takes anything and can take more, in turn; undefined when none can. */
+  private next(pump: Pump): Local | undefined {
+    const n = pump.locals.length;
+    for (let i = 0; i < n; i++) {
+      const l = pump.locals[pump.turn++ % n]!;
+      if (!l.want && this.open(l)) return l;
+    }
+    return undefined;
+  }
+
+  /**
+   * Pushes what was claimed for one socket; returns the ids it could not take, which go back to the
+   * queue at their place. A batch grows while the socket takes it all, and shrinks to what it took
+   * when it backs up, so a slow socket does not make the relay claim and put back what it cannot send.
+   */
+  private hand(l: Local, { messages, effects }: Claimed): string[] | undefined {
+    this.tell(effects);
+    if (messages.length === 0) return undefined;
+    let pushed = 0;
+    if (!l.closed && l.sink.pushMany) {
+      const { taken, full } = l.sink.pushMany(messages);
+      pushed = taken;
+      if (full || taken < messages.length) l.paused = true;
+    } else if (!l.closed) {
+      for (const m of messages) {
+        const sent = l.sink.push(m);
+        if (sent !== 0) pushed++;
+        if (sent <= 0) {
+          l.paused = true;
+          break;
+        }
+      }
+    }
+    l.batch = l.paused ? Math.max(1, pushed) : Math.min(this.batch, l.batch * 2);
+    return pushed < messages.length ? messages.slice(pushed).map((m) => m.id) : undefined;
+  }
+
+  /** Agents with sockets here. */
+  agents() {
+    return this.pumps.keys();
+  }
+
+  /** Closes every socket of an agent that is gone. */
+  close(agent: string, code: number, reason: string) {
+    const pump = this.pumps.get(agent);
+    if (pump) {
+      this.pumps.delete(agent);
+      for (const l of pump.locals) {
+        l.closed = true;
+        l.sink.close(code, reason);
+      }
+    }
+  }
+
+  /** After the other relays took this one for gone: its open sockets are attached again, and look again. */
+  reattach() {
+    for (const pump of this.pumps.values()) {
+      for (const l of pump.locals) {
+        if (l.closed || !l.ready) continue;
+        this.store
+          .attachConnection(l.agent, l.conn, undefined, this.eager(l.want))
+          .then(() => this.kick(pump))
+          .catch(this.fail);
+      }
+    }
+  }
+
+  private tell(effects: Effects) {
+    announce(this.bus, effects);
+  }
+}

@@ -5,7 +5,6 @@ import { Deferred, built, whenRead } from "../deferred";
 import { Seconds } from "./_fields";
 import { Id, Timestamp } from "./primitives";
 
-/** A shared file's key: a relative path such as `reports/q3.md`. */
 /**
  * Characters that print as nothing, as a blank, or reorder the text around them: two keys that differ only by
  * them would look alike. Unicode's default-ignorable set holds variation selectors and Hangul fillers too.
@@ -16,7 +15,7 @@ const ODD_SPACE = /[^\P{Zs} ]/u;
 /** The first character of `k` that `re` matches, as U+XXXX. */
 const codePoint = (k: string, re: RegExp) => `U+${(re.exec(k)?.[0].codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, "0")}`;
 
-/** Keys are compared in Unicode NFC, so `é` typed either way names one file. */
+/** A shared file's key: a relative path such as `reports/q3.md`. Keys are compared in Unicode NFC, so `é` typed either way names one file. */
 export const FileKey = new Deferred(() => v.pipe(
   v.string(),
   v.transform((k) => k.normalize("NFC")),

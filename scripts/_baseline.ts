@@ -3,7 +3,9 @@
  * (read the body or frame, JSON.parse it, JSON.stringify a reply, forward by name). No auth,
  * no validation, no queues. Run in its own process like the relay:
  *   bun scripts/_baseline.ts      prints its URL on stdout, stops on SIGTERM
- * HTTP: POST /v1/messages answers 201 {id}. WebSocket: /v1/ws?as=NAME; a frame
+ * HTTP: POST /v1/messages answers 201 {id}; with BASELINE_KEEP=1 it also keeps each body it parsed in a
+ * Map by that id, the least a relay that keeps its tasks does (the throughput section measures both).
+ * WebSocket: /v1/ws?as=NAME; a frame
  * {op:"send", ref, message:{to}} is acknowledged with {op:"sent"} and pushed to NAME as {op:"message"};
  * a batch {op:"send", ref, messages:[…]} gets one {op:"sent", results} and goes out as {op:"messages"} to a
  * client that said {op:"hello", batch:true}.
@@ -13,6 +15,7 @@ import type { Server, ServerWebSocket } from "bun";
 type Data = { name: string; batch: boolean };
 const byName = new Map<string, ServerWebSocket<Data>>();
 let seq = 0;
+const kept = process.env.BASELINE_KEEP === "1" ? new Map<string, unknown>() : undefined;
 
 const server = Bun.serve<Data>({
   hostname: "127.0.0.1",
@@ -21,7 +24,9 @@ const server = Bun.serve<Data>({
     "/v1/messages": {
       POST: async (req: Request) => {
         const msg = JSON.parse(await req.text());
-        return Response.json({ id: `m_${seq++}`, recipients: msg.to ? 1 : 0 }, { status: 201 });
+        const id = `m_${seq++}`;
+        kept?.set(id, msg);
+        return Response.json({ id, recipients: msg.to ? 1 : 0 }, { status: 201 });
       },
     },
     "/v1/ws": (req: Request, srv: Server<Data>) => {

@@ -30,6 +30,8 @@ const task = (to: string) => ({
 
 interface Mix {
   name: string;
+  /** Whether the relay keeps what each request sends (a task), so the bare server that keeps it is its floor. */
+  keeps: boolean;
   flags: string[];
   /** Registers what the mix needs and returns the sender's secret and the body to post. */
   prepare(url: string): Promise<{ secret: string; body: unknown }>;
@@ -38,6 +40,7 @@ interface Mix {
 const MIXES: Mix[] = [
   {
     name: "broadcast, 0 recipients",
+    keeps: false,
     flags: [],
     async prepare(url) {
       const [sender] = await registerAgents(url, ["sender"]);
@@ -46,6 +49,7 @@ const MIXES: Mix[] = [
   },
   {
     name: "task to an agent not listening, --max-queue 10000000",
+    keeps: true,
     // The byte budgets raised too, so that every task is held however fast they come.
     flags: ["--max-queue", "10000000", "--max-queued-bytes", String(8 * 2 ** 30), "--max-sender-bytes", String(8 * 2 ** 30), "--max-recipient-bytes", String(8 * 2 ** 30)],
     async prepare(url) {
@@ -73,7 +77,13 @@ export async function throughput(ctx: BenchContext): Promise<Figure[]> {
   const bareWrk = ctx.wrk && Bun.which("wrk") ? await measureBaselineWrk(ctx) : undefined;
   // The relay runs with its allocator setting on Linux (src/relay/allocator.ts); the bare server with it too, for comparison.
   const bareTuned = bareWrk && process.platform === "linux" ? await measureBaselineWrk(ctx, { MIMALLOC_PURGE_DELAY: "-1" }) : undefined;
-  for (const [label, b] of [["bare Bun.serve", bareWrk], ["bare Bun.serve, MIMALLOC_PURGE_DELAY=-1", bareTuned]] as const) {
+  // The least a relay that keeps its tasks must do: the same, keeping each task it parsed in a Map by id.
+  const bareKeeping = bareTuned ? await measureBaselineWrk(ctx, { MIMALLOC_PURGE_DELAY: "-1", BASELINE_KEEP: "1" }, JSON.stringify(task("worker"))) : undefined;
+  for (const [label, b] of [
+    ["bare Bun.serve", bareWrk],
+    ["bare Bun.serve, MIMALLOC_PURGE_DELAY=-1", bareTuned],
+    ["bare Bun.serve keeping each task it parses in a Map by id, MIMALLOC_PURGE_DELAY=-1", bareKeeping],
+  ] as const) {
     if (b) ctx.log(`throughput baseline (${label}; ${wrkLabel(ctx)}): ${fmtInt(b.rps)} req/s, p50 ${fmtMs(b.p50)}, p99 ${fmtMs(b.p99)}; cpu ${fmtCpu("server", b.relayCpu)}, ${fmtCpu("wrk", b.wrkCpu)}; server ${fmtCpuPerOp(b.relayCpu, b.rps, "req")}`);
   }
   for (const mix of MIXES) {
@@ -104,7 +114,8 @@ export async function throughput(ctx: BenchContext): Promise<Figure[]> {
           ctx.log(
             `throughput (${mix.name}; ${wrkLabel(ctx)}): ${fmtInt(w.rps)} req/s, p50 ${fmtMs(w.p50)}, p99 ${fmtMs(w.p99)}; ${w.non2xx} non-2xx; cpu ${fmtCpu("relay", w.relayCpu)}, ${fmtCpu("wrk", w.wrkCpu)}; relay ${fmtCpuPerOp(w.relayCpu, w.rps, "req")}; ` +
               `${ofBare.value.toFixed(2)}x bare Bun.serve under wrk (target >= ${TARGET_OF_BARE}x) ${verdict(ofBare)}` +
-              (bareTuned ? `; ${(w.rps / bareTuned.rps).toFixed(2)}x the bare server with the relay's allocator setting` : ""),
+              (bareTuned ? `; ${(w.rps / bareTuned.rps).toFixed(2)}x the bare server with the relay's allocator setting` : "") +
+              (bareKeeping && mix.keeps ? `; ${(w.rps / bareKeeping.rps).toFixed(2)}x the bare server keeping each task` : ""),
           );
         }
       }
@@ -139,10 +150,10 @@ async function measureBaseline(ctx: BenchContext): Promise<Measured> {
 
 const wrkLabel = (ctx: BenchContext) => `wrk -t${WRK_THREADS} -c${WRK_CONNECTIONS}, ${ctx.durationMs / 1000}s`;
 
-async function measureBaselineWrk(ctx: BenchContext, env: Record<string, string> = {}) {
+async function measureBaselineWrk(ctx: BenchContext, env: Record<string, string> = {}, body = JSON.stringify(BROADCAST)) {
   const server = await spawnBaseline(env);
   try {
-    return await measureWrk(server, ctx, { headers: {}, body: JSON.stringify(BROADCAST) });
+    return await measureWrk(server, ctx, { headers: {}, body });
   } finally {
     await server.stop();
   }

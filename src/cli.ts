@@ -64,7 +64,7 @@ async function run(argv: string[]) {
     console.log(VERSION);
     return;
   }
-  if (!name || !Object.hasOwn(subs, name)) {
+  if (!name || !isOwn(subs, name)) {
     const { reportError, usage } = await import("./commands/_shared");
     const near = name ? Object.keys(subs).find((s) => s.startsWith(name.slice(0, 3))) : undefined;
     process.exitCode = reportError(
@@ -75,15 +75,16 @@ async function run(argv: string[]) {
   }
   let sub = await subs[name]!();
   // Flags given before the command name belong to it too.
-  let rest = [...argv.slice(0, at), ...argv.slice(at + 1)];
-  const help = rest.includes("--help") || rest.includes("-h");
+  let rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) if (i !== at) rest[rest.length] = argv[i]!;
+  const help = has(rest, "--help") || has(rest, "-h");
   // A command with subcommands (`skill install`) takes the next word as one of them.
   const words = [name];
-  for (let nested = await resolveValue(sub.subCommands); nested; nested = await resolveValue(sub.subCommands)) {
+  for (let nested = sub.subCommands && (await resolveValue(sub.subCommands)); nested; nested = sub.subCommands && (await resolveValue(sub.subCommands))) {
     const wordAt = commandAt(rest);
     const word = rest[wordAt];
     if (word === undefined && help) break;
-    if (word === undefined || !Object.hasOwn(nested, word)) {
+    if (word === undefined || !isOwn(nested, word)) {
       const { reportError, usage } = await import("./commands/_shared");
       const names = Object.keys(nested).join(", ");
       process.exitCode = reportError(usage(word === undefined ? `clawlink ${name} needs a subcommand: ${names}` : `unknown subcommand "${word}" of clawlink ${name}`, `run \`clawlink ${name} --help\`; subcommands: ${names}`), rest.includes("--json"));
@@ -99,7 +100,7 @@ async function run(argv: string[]) {
     return;
   }
   try {
-    const args = parseFlags(rest, (await resolveValue(sub.args)) as ArgsDef);
+    const args = parseFlags(rest, (typeof sub.args === "function" || sub.args instanceof Promise ? await resolveValue(sub.args) : sub.args) as ArgsDef);
     // The binary starts with the JIT held back for one-shot commands (scripts/_targets.ts); a relay or a listener wants it.
     if (sub.longRunning) Bun.unsafe.setJITPolicy?.(1);
     await sub.run?.({ rawArgs: rest, args: args as never, cmd: sub, data: undefined });
@@ -112,6 +113,17 @@ async function run(argv: string[]) {
   // A compiled binary that has served or trapped signals stays alive after its loop drains; end it here.
   if (sub.longRunning) process.exit(process.exitCode ?? 0);
 }
+
+/**
+ * Object.hasOwn for a table of commands, whose names are never those of Object.prototype's members.
+ * Loops and operators rather than builtins up to a command's request: each builtin a process calls first costs it page faults.
+ */
+const isOwn = (table: object, key: string) => key in table && !(key in Object.prototype);
+
+const has = (list: string[], word: string) => {
+  for (let i = 0; i < list.length; i++) if (list[i] === word) return true;
+  return false;
+};
 
 async function usageOf(cmd: CommandDef, parent?: CommandDef) {
   const { renderUsage } = await import("citty");

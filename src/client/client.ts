@@ -92,7 +92,10 @@ export class Client {
 
   private headers(auth: Auth, extra?: Record<string, string>): Record<string, string> {
     const bearer = auth === "agent" ? (this.opts.secret ?? this.opts.token) : (this.opts.token ?? this.opts.secret);
-    return { ...(bearer ? { authorization: `Bearer ${bearer}` } : {}), ...extra };
+    // Copied by a loop, not spread: every request starts here.
+    const headers: Record<string, string> = bearer ? { authorization: `Bearer ${bearer}` } : {};
+    for (const name in extra) headers[name] = extra[name]!;
+    return headers;
   }
 
   /** Sends a request and returns the raw response, or throws the relay's error. */
@@ -107,7 +110,7 @@ export class Client {
     // A relay that cannot be reached gives way to the next of the list; each is tried once. A stream is sent once
     // unless given as a function that opens it again; a file's body moves on only when nothing of it was sent.
     const small = typeof body === "string" || body === undefined;
-    for (let tries = body instanceof ReadableStream ? 1 : this.urls.length; ; tries--) {
+    for (let tries = !small && body instanceof ReadableStream ? 1 : this.urls.length; ; tries--) {
       const started = Date.now();
       try {
         // Never followed: a redirect could carry the token, the secret and task bodies anywhere, over http too.

@@ -43,7 +43,17 @@ export function commandAt(argv: string[]): number {
   return at;
 }
 
-const kebab = (s: string) => (s === s.toLowerCase() ? s : s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`));
+/** `maxItems` as `--max-items`; a loop finds the capitals, since no command's flag has any. */
+function kebab(s: string): string {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 65 && c <= 90) return s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+  }
+  return s;
+}
+
+/** A flag's aliases: citty takes one or a list. */
+const aliasesOf = (def: ArgsDef[string]): string[] => ("alias" in def && def.alias !== undefined ? (typeof def.alias === "string" ? [def.alias] : def.alias) : []);
 
 /**
  * Parses `rawArgs` against a command's flags, citty's way (`--flag value`, `--flag=value`, `--no-flag`,
@@ -51,11 +61,13 @@ const kebab = (s: string) => (s === s.toLowerCase() ? s : s.replace(/[A-Z]/g, (c
  * value, an extra word. Values are strings and booleans, keyed by each flag's declared name and its aliases.
  */
 export function parseFlags(rawArgs: string[], args: ArgsDef): Record<string, unknown> & { _: string[] } {
-  const byName = new Map<string, string>();
-  for (const [name, def] of Object.entries(args)) {
-    byName.set(name, name);
-    byName.set(kebab(name), name);
-    if ("alias" in def) for (const a of [def.alias ?? []].flat()) byName.set(a, name);
+  // Loops, `in` and a table without a prototype rather than Map and array methods: this runs before every request.
+  const byName: Record<string, string> = Object.create(null);
+  for (const name in args) {
+    byName[name] = name;
+    byName[kebab(name)] = name;
+    const aliases = aliasesOf(args[name]!);
+    for (let i = 0; i < aliases.length; i++) byName[aliases[i]!] = name;
   }
   const out: Record<string, unknown> & { _: string[] } = { _: [] };
   const positionals: string[] = [];
@@ -65,22 +77,23 @@ export function parseFlags(rawArgs: string[], args: ArgsDef): Record<string, unk
   for (let i = 0; i < rawArgs.length; i++) {
     const raw = rawArgs[i]!;
     if (raw === "--") {
-      positionals.push(...rawArgs.slice(i + 1));
+      for (let j = i + 1; j < rawArgs.length; j++) positionals[positionals.length] = rawArgs[j]!;
       break;
     }
     if (raw === "--help" || raw === "-h") continue;
     if (!raw.startsWith("-") || raw === "-") {
-      positionals.push(raw);
-      after.push(lastSwitch);
+      positionals[positionals.length] = raw;
+      after[after.length] = lastSwitch;
       lastSwitch = undefined;
       continue;
     }
     lastSwitch = undefined;
     const bare = raw.slice(raw.startsWith("--") ? 2 : 1);
     const eq = bare.indexOf("=");
-    const [flag, inline] = eq < 0 ? [bare, undefined] : [bare.slice(0, eq), bare.slice(eq + 1)];
-    const negated = !byName.has(flag) && flag.startsWith("no-") ? byName.get(flag.slice(3)) : undefined;
-    const name = byName.get(flag) ?? negated;
+    const flag = eq < 0 ? bare : bare.slice(0, eq);
+    const inline = eq < 0 ? undefined : bare.slice(eq + 1);
+    const negated = !(flag in byName) && flag.startsWith("no-") ? byName[flag.slice(3)] : undefined;
+    const name = byName[flag] ?? negated;
     if (name === undefined) throw usage(`unknown option ${raw.split("=")[0]}`, "run the command with --help to see its options");
     const def = args[name]!;
     if (negated !== undefined || def.type === "boolean") {
@@ -96,7 +109,7 @@ export function parseFlags(rawArgs: string[], args: ArgsDef): Record<string, unk
     // flags: `--task --json` is a forgotten value, not a task called "--json".
     const next = rawArgs[i + 1];
     const nextFlag = next?.startsWith("--") ? next.slice(2).split("=")[0]! : undefined;
-    if (next === undefined || (nextFlag !== undefined && byName.has(nextFlag))) {
+    if (next === undefined || (nextFlag !== undefined && nextFlag in byName)) {
       throw usage(`${raw} needs a value`, `write ${raw} VALUE (or ${raw}=VALUE for a value that starts with --)`);
     }
     out[name] = combine(name, out[name], next);
@@ -110,9 +123,11 @@ export function parseFlags(rawArgs: string[], args: ArgsDef): Record<string, unk
     if (flag !== undefined) throw usage(`unexpected argument "${extra}"`, switchHint(flag, extra, args));
     throw usage(`unexpected argument "${extra}"`, "values go after their flag, e.g. --to NAME; run the command with --help to see its options");
   }
-  for (const [name, def] of Object.entries(args)) {
+  let taken = 0;
+  for (const name in args) {
+    const def = args[name]!;
     if (def.type === "positional") {
-      const value = positionals.shift();
+      const value = taken < positionals.length ? positionals[taken++] : undefined;
       if (value !== undefined) out[name] = value;
       else if (def.default !== undefined) out[name] = def.default;
       else if (def.required !== false) throw cittyError(`Missing required positional argument: ${name.toUpperCase()}`);
@@ -123,7 +138,8 @@ export function parseFlags(rawArgs: string[], args: ArgsDef): Record<string, unk
       throw cittyError(`Invalid value for argument: --${name} (${out[name]}). Expected one of: ${def.options.join(", ")}.`);
     }
     if (def.required && out[name] === undefined) throw cittyError(`Missing required argument: --${name}`);
-    if ("alias" in def) for (const a of [def.alias ?? []].flat()) out[a] = out[name];
+    const aliases = aliasesOf(def);
+    for (let i = 0; i < aliases.length; i++) out[aliases[i]!] = out[name];
   }
   return out;
 }

@@ -98,7 +98,9 @@ export function defineClientCommand<const A extends ArgsDef>(def: {
   longRunning?: boolean;
   run: (ctx: Context<A>) => Promise<void | number>;
 }): Command<A & typeof globalArgs> {
-  const args = { ...def.args, ...globalArgs } as A & typeof globalArgs;
+  const args = {} as A & typeof globalArgs;
+  for (const name in def.args) (args as ArgsDef)[name] = def.args[name]!;
+  for (const name in globalArgs) (args as ArgsDef)[name] = globalArgs[name as keyof typeof globalArgs];
   return {
     meta: def.meta,
     args,

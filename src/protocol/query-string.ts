@@ -2,7 +2,8 @@
 export function toQuery(params: Record<string, string | number | boolean | readonly string[] | undefined>): string {
   // Made only when a parameter is given: most one-shot requests have none, and each start pays for it.
   let q: URLSearchParams | undefined;
-  for (const [name, value] of Object.entries(params)) {
+  for (const name in params) {
+    const value = params[name];
     if (value === undefined || value === false) continue;
     (q ??= new URLSearchParams()).set(name, Array.isArray(value) ? value.join(",") : String(value));
   }

@@ -6,7 +6,7 @@
  * Loops and `typeof`, no regular expression or array method: the first of either costs a fresh process
  * 0.3-0.5 ms. `test/unit/quick-checks.test.ts` holds each check to its schema.
  */
-import { isAgentName, stringsOf } from "../config";
+import { isAgentName, stringsOf } from "../quick-checks";
 import { LIMIT } from "../protocol/constants";
 import type { Agent, Health, Message, Sent } from "../protocol/schemas";
 

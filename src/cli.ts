@@ -2,6 +2,7 @@
 /** The one entrypoint: `clawlink relay` runs the relay; every other subcommand is a client. */
 import type { ArgsDef, CommandDef } from "citty";
 import { commandAt, parseFlags } from "./commands/_args";
+import { quickDiscover } from "./commands/_quick";
 import type { Command } from "./commands/_shared";
 import { VERSION } from "./version";
 
@@ -64,6 +65,8 @@ async function run(argv: string[]) {
     console.log(VERSION);
     return;
   }
+  // The plain case of the most frequent one-shot command, answered without loading it.
+  if (name === "discover" && at === 0 && (await quickDiscover(argv))) return;
   if (!name || !isOwn(subs, name)) {
     const { reportError, usage } = await import("./commands/_shared");
     const near = name ? Object.keys(subs).find((s) => s.startsWith(name.slice(0, 3))) : undefined;

@@ -7,6 +7,7 @@ import { built } from "../protocol/deferred";
 import type { AgentsQuery, InboxQuery, SocketQuery, TasksQuery } from "../protocol/queries";
 import { toQuery } from "../protocol/query-string";
 import { ackedOf, agentListOf, agentOf, healthOf, heartbeatOf, inboxOf, sentOf } from "./answers";
+import { takeEarly } from "./early";
 import { tlsProblem, trustedCAs, warnIfUnverified } from "./trust";
 
 export interface ClientOptions {
@@ -111,11 +112,14 @@ export class Client {
     // unless given as a function that opens it again; a file's body moves on only when nothing of it was sent.
     const small = typeof body === "string" || body === undefined;
     for (let tries = !small && body instanceof ReadableStream ? 1 : this.urls.length; ; tries--) {
-      const started = Date.now();
+      let started = Date.now();
       try {
         // Never followed: a redirect could carry the token, the secret and task bodies anywhere, over http too.
         const sent = typeof body === "function" ? body() : body;
-        res = await fetch(this.relay + path, { method, headers, body: sent, signal: init.signal, duplex: "half", tls: this.tls, redirect: "manual" } as RequestInit);
+        // The CLI's entry may have sent this very request already (commands/_quick.ts): its outcome is this one's.
+        const early = sent === undefined && init.signal === undefined ? takeEarly(method, this.relay + path, headers) : undefined;
+        if (early) started = early.started;
+        res = await (early ? early.outcome : fetch(this.relay + path, { method, headers, body: sent, signal: init.signal, duplex: "half", tls: this.tls, redirect: "manual" } as RequestInit));
         break;
       } catch (err) {
         if ((err as Error).name === "AbortError" || (err as Error).name === "TimeoutError") throw err;

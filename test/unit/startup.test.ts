@@ -1,6 +1,6 @@
 /** What a one-shot command loads when it starts: its own code, never the relay's, the MCP SDK, A2A, the dashboard or citty's runtime. */
 import { afterAll, describe, expect, test } from "bun:test";
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { commandLoads, heavyIn } from "../../scripts/_modules";
 import { root } from "../../scripts/_targets";
@@ -29,8 +29,9 @@ describe("start-up", async () => {
     }
   });
 
-  test("--version loads neither valibot nor the client", () => {
-    expect(byName.get("--version")!.modules.filter((m) => m.includes("valibot") || m.startsWith("src/client/"))).toEqual([]);
+  test("--version loads neither valibot nor the client, but the answer check and the request of the entry's `discover --json`", () => {
+    const entry = ["src/client/answers.ts", "src/client/early.ts"];
+    expect(byName.get("--version")!.modules.filter((m) => m.includes("valibot") || (m.startsWith("src/client/") && !entry.includes(m)))).toEqual([]);
   });
 });
 
@@ -77,5 +78,64 @@ describe("the wire schemas at run time", () => {
     // The poison works: a capability given is checked with the schemas.
     const byCap = await runCli(["discover", "--cap", "x", "--json"], as(me));
     expect({ code: byCap.code, error: byCap.json?.error?.message }).toEqual({ code: 1, error: "protocol/schemas.ts was loaded" });
+  });
+});
+
+/**
+ * `discover --json` in its plain case is answered by the entry (commands/_quick.ts): in a split build whose
+ * discover chunk throws, it still lists; every other case runs the command, which takes the request the
+ * entry sent already, so the relay sees it once.
+ */
+describe("discover --json from the entry", () => {
+  afterAll(cleanup);
+
+  test("the plain case never loads the command; any other case runs it, with the entry's request sent once", async () => {
+    const dir = tempHome();
+    const out = await Bun.build({ entrypoints: [join(root, "src", "cli.ts")], outdir: dir, splitting: true, minify: true, format: "esm", target: "bun", metafile: true } as Bun.BuildConfig);
+    expect(out.success).toBe(true);
+    const outputs = (out as unknown as { metafile: { outputs: Record<string, { entryPoint?: string }> } }).metafile.outputs;
+    const chunk = join(dir, Object.keys(outputs).find((file) => outputs[file]!.entryPoint === "src/commands/discover.ts")!);
+    writeFileSync(chunk, 'throw new Error("the discover command was loaded");\n' + readFileSync(chunk, "utf8"));
+    const relay = startTestRelay();
+    const me = tempHome();
+    const as = (home: string, env: Record<string, string> = {}) => ({ home, relay: relay.url, env, command: [process.execPath, join(dir, "cli.js")] });
+    expect((await runCli(["register", "--name", "me"], as(me))).code).toBe(0);
+
+    for (const args of [["discover", "--json"], ["discover", "--all", "--json"]]) {
+      const listed = await runCli(args, as(me));
+      expect({ args, code: listed.code, stderr: listed.stderr, names: listed.json?.map((a: { name: string }) => a.name) }).toEqual({ args, code: 0, stderr: "", names: ["me"] });
+    }
+    // The command's own cases: human output, a flag before the command, an identity named, a config file.
+    const loads = async (args: string[], home: string, env: Record<string, string> = {}) => (await runCli(args, as(home, env))).stderr.includes("the discover command was loaded");
+    expect(await loads(["discover"], me)).toBe(true);
+    expect(await loads(["--json", "discover"], me)).toBe(true);
+    expect(await loads(["discover", "--json"], me, { CLAWLINK_AS: "me" })).toBe(true);
+    writeFileSync(join(me, "config.json"), "{}");
+    expect(await loads(["discover", "--json"], me)).toBe(true);
+
+    // A relay that refuses, or answers in a shape the entry does not take: the command settles it from the one request.
+    const seen: string[] = [];
+    const answers: Record<string, () => Response> = {
+      refused: () => Response.json({ error: { code: "unauthorized", message: "bad credentials", hint: "register again" } }, { status: 401 }),
+      odd: () => Response.json({ agents: [{ name: "x" }] }),
+    };
+    let answer = answers.refused!;
+    const fake = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (req) => (seen.push(`${req.method} ${new URL(req.url).pathname} ${req.headers.get("authorization") ? "with" : "without"} secret`), answer()) });
+    try {
+      const other = tempHome();
+      mkdirSync(join(other, "identities"));
+      const saved = JSON.parse(readFileSync(join(me, "identities", "me.json"), "utf8"));
+      writeFileSync(join(other, "identities", "me.json"), JSON.stringify({ ...saved, relay: fake.url.origin }));
+      writeFileSync(join(other, "default"), "me\n");
+      writeFileSync(chunk, readFileSync(chunk, "utf8").replace('throw new Error("the discover command was loaded");\n', ""));
+      const refused = await runCli(["discover", "--json"], { ...as(other), relay: undefined });
+      expect({ code: refused.code, error: refused.json?.error }).toEqual({ code: 4, error: { code: "unauthorized", message: "bad credentials", hint: "register again" } });
+      answer = answers.odd!;
+      const odd = await runCli(["discover", "--json"], { ...as(other), relay: undefined });
+      expect({ code: odd.code, error: odd.json?.error?.code }).toEqual({ code: 1, error: "bad_response" });
+      expect(seen).toEqual(["GET /v1/agents with secret", "GET /v1/agents with secret"]);
+    } finally {
+      fake.stop(true);
+    }
   });
 });

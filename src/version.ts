@@ -1,4 +1,4 @@
-import pkg from "../package.json" with { type: "json" };
+import { version } from "../package.json" with { type: "json" };
 
 /** The package version, inlined by the bundler at build time. */
-export const VERSION: string = pkg.version;
+export const VERSION: string = version;

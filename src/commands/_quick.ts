@@ -1,5 +1,5 @@
 /**
- * `clawlink discover --json` in its plain case, answered by the CLI's entry without loading the command:
+ * `clawlink discover` (`--json`, `--all`) in its plain case, answered by the CLI's entry without loading the command:
  * loading the command, the client and the settings costs a one-shot command more page faults than its
  * request does (about 100, 3 ms on a small VM). The plain case is the home's default identity, acting on
  * its own http relay (or CLAWLINK_RELAY's, of its team), with no config.json, config.toml, CLAWLINK_AS or
@@ -21,7 +21,7 @@ export async function quickDiscover(argv: string[]): Promise<boolean> {
     else if (argv[i] === "--all") all = true;
     else return false;
   }
-  const plain = json ? plainSettings() : undefined;
+  const plain = plainSettings();
   if (!plain) return false;
   const early = sendEarly("GET", `${plain.relay}/v1/agents${all ? "?all=true" : ""}`, { authorization: `Bearer ${plain.secret}` });
   let res: Response;
@@ -45,7 +45,12 @@ export async function quickDiscover(argv: string[]): Promise<boolean> {
     early.outcome = Promise.resolve(new Response(text, { status: res.status, statusText: res.statusText, headers: res.headers }));
     return false;
   }
-  print(JSON.stringify(list.agents));
+  if (json) print(JSON.stringify(list.agents));
+  else {
+    // As the command's `ctx.out` prints a table: loaded only for a person's output.
+    const { printable, renderAgents } = await import("../client/render");
+    print(printable(renderAgents(list.agents)));
+  }
   return true;
 }
 

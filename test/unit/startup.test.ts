@@ -82,11 +82,11 @@ describe("the wire schemas at run time", () => {
 });
 
 /**
- * `discover --json` in its plain case is answered by the entry (commands/_quick.ts): in a split build whose
+ * `discover` in its plain case is answered by the entry (commands/_quick.ts): in a split build whose
  * discover chunk throws, it still lists; every other case runs the command, which takes the request the
  * entry sent already, so the relay sees it once.
  */
-describe("discover --json from the entry", () => {
+describe("discover from the entry", () => {
   afterAll(cleanup);
 
   test("the plain case never loads the command; any other case runs it, with the entry's request sent once", async () => {
@@ -105,9 +105,11 @@ describe("discover --json from the entry", () => {
       const listed = await runCli(args, as(me));
       expect({ args, code: listed.code, stderr: listed.stderr, names: listed.json?.map((a: { name: string }) => a.name) }).toEqual({ args, code: 0, stderr: "", names: ["me"] });
     }
-    // The command's own cases: human output, a flag before the command, an identity named, a config file.
+    const table = await runCli(["discover"], as(me));
+    expect({ code: table.code, stderr: table.stderr, header: table.stdout.split("\n")[0]!.split(/\s+/) }).toEqual({ code: 0, stderr: "", header: ["ID", "NAME", "CAPS", "MACHINE", "STATUS", "LAST", "SEEN"] });
+    // The command's own cases: a flag it checks, a flag before the command, an identity named, a config file.
     const loads = async (args: string[], home: string, env: Record<string, string> = {}) => (await runCli(args, as(home, env))).stderr.includes("the discover command was loaded");
-    expect(await loads(["discover"], me)).toBe(true);
+    expect(await loads(["discover", "--cap", "x"], me)).toBe(true);
     expect(await loads(["--json", "discover"], me)).toBe(true);
     expect(await loads(["discover", "--json"], me, { CLAWLINK_AS: "me" })).toBe(true);
     writeFileSync(join(me, "config.json"), "{}");

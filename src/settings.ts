@@ -5,7 +5,7 @@
 import * as v from "valibot";
 import { DEFAULT_RELAY, loadIdentity, normalizeRelayList, normalizeRelayUrl, sameTeam, type Identity } from "./config";
 import { ClawlinkError } from "./errors";
-import { joinPath, nodePath, pathExists, readTextFile, resolvePath } from "./local-files";
+import { clientHome, joinPath, nodePath, pathExists, readTextFile, resolvePath } from "./local-files";
 import { Deferred, whenRead } from "./protocol/deferred";
 import { describeIssues } from "./protocol/codec";
 import { readTokenFile } from "./token-file";
@@ -117,8 +117,8 @@ const pick = (...candidates: [string | undefined, Source, string][]): Setting =>
 /** Resolves every client setting once; each knows its source, so `doctor` can say where it came from. */
 export function resolveSettings(flags: Flags, env: NodeJS.ProcessEnv = process.env, opts: { config?: ConfigFile | null; identity?: boolean } = {}): Settings {
   const home: Setting & { value: string } = env.CLAWLINK_HOME
-    ? { value: resolvePath(env.CLAWLINK_HOME), source: "env", from: "CLAWLINK_HOME" }
-    : { value: joinPath((require("node:os") as typeof import("node:os")).homedir(), ".clawlink"), source: "default", from: "default" };
+    ? { value: clientHome(env), source: "env", from: "CLAWLINK_HOME" }
+    : { value: clientHome(env), source: "default", from: "default" };
   const configFile = configPath(home.value);
   // `config: null` skips the file (doctor reports a broken one and carries on without it); `identity: false` the saved identity.
   const config = opts.config === null ? undefined : (opts.config ?? readConfig(home.value));

@@ -8,7 +8,7 @@
  */
 import { agentListOf } from "../client/answers";
 import { sendEarly } from "../client/early";
-import { joinPath, pathExists, readTextFile, resolvePath } from "../local-files";
+import { clientHome, joinPath, pathExists, readTextFile } from "../local-files";
 import { print } from "../output";
 import { DEFAULT_RELAY, identityOf, isAgentName, normalizeRelayList, sameTeam } from "../quick-checks";
 
@@ -62,7 +62,7 @@ function plainSettings(): { secret: string; relay: string } | undefined {
   const env = process.env;
   if (env.CLAWLINK_AS || env.CLAWLINK_CA) return undefined;
   try {
-    const home = env.CLAWLINK_HOME ? resolvePath(env.CLAWLINK_HOME) : joinPath((require("node:os") as typeof import("node:os")).homedir(), ".clawlink");
+    const home = clientHome(env);
     if (readTextFile(joinPath(home, "config.json")) !== undefined) return undefined;
     const name = readTextFile(joinPath(home, "default"))?.trim() ?? "";
     if (!isAgentName(name)) return undefined;

@@ -238,6 +238,15 @@ describe.skipIf(redisMissing("test/unit/redis-store.test.ts") !== null)("redis s
       if (!r.ok) throw new Error(r.refused);
       expect(r.effects.messages.map((m) => [m.to, m.conn, m.msg.type === "task" ? m.msg.attempt : m.msg.type === "status" ? m.msg.state : ""])).toEqual([["b", "rb.1", 1], ["a", "ra.1", "delivered"]]);
       expect((await s.getTask("t_1"))).toMatchObject({ state: "delivered", attempts: 1 });
+      // Written once, as handed out: counted as delivered, held, in flight; never queued, pinned or waiting by name.
+      const k = (...parts: string[]) => s.prefix + parts.join(":");
+      expect(await s.countTasks()).toMatchObject({ queued: 0, delivered: 1 });
+      expect(await s.countHeld(["b"])).toEqual([1]);
+      expect([await s.countWaiting("b"), await s.countInFlight("b")]).toEqual([0, 1]);
+      expect(await s.client.send("SMEMBERS", [k("hd", "b")])).toEqual(["t_1"]);
+      expect(await s.client.send("EXISTS", [k("hw", "b"), k("pins")])).toBe(0);
+      // The relay's notice to a counts toward the relay-wide bytes, and toward no sender's budget.
+      expect(await s.client.send("HKEYS", [k("sbytes")])).toEqual(["a"]);
       expect((await s.claimNext("b", "rb.1", T0 + 1, ACK)).messages).toEqual([]);
       await s.detachConnection("b", "rb.1", T0 + 2);
       const again = await s.claimNext("b", null, T0 + 3, ACK);

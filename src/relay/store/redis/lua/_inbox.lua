@@ -71,10 +71,14 @@ local function unread(to, about, typ)
 end
 
 -- Why `bytes` more of type `typ` from `from` do not fit `to`'s queue or the byte budgets, or nil when
--- they do. A new task or broadcast fits only short of the share kept for replies.
-local function room_for(name, to, from, bytes, rep, room, typ)
+-- they do. A new task or broadcast fits only short of the share kept for replies. `nq`, `nf`: `to`'s
+-- queued and in-flight counts when the caller just read them; when they fit, the counts it read (or
+-- was given) come back after the nil, so the caller need not read them again.
+local function room_for(name, to, from, bytes, rep, room, typ, nq, nf)
   if not rep and has(room.maxQueue) and to then
-    local waiting = redis.call("ZCARD", key("q", to)) + redis.call("SCARD", key("fl", to))
+    nq = nq or redis.call("ZCARD", key("q", to))
+    nf = nf or redis.call("SCARD", key("fl", to))
+    local waiting = nq + nf
     if waiting >= room.maxQueue then return { ok = false, refused = "queue_full", waiting = waiting, name = name } end
   end
   local rb = rep and rep.b or 0
@@ -95,7 +99,7 @@ local function room_for(name, to, from, bytes, rep, room, typ)
     local mine = tonumber(redis.call("HGET", key("sbytes"), from) or "0")
     if mine + grow > room.maxSenderBytes then return { ok = false, refused = "sender_full", bytes = mine, size = bytes } end
   end
-  return nil
+  return nil, nq, nf
 end
 
 -- In flight at once for an agent before a message stops going out as it is queued (delivery.ts: a batch).
@@ -115,8 +119,9 @@ end
 -- caller gave the time (`A.flyAt`), the message is alone in its queue (`queued` there with it: 1 once
 -- queued, 0 before; so the priorities' order holds) and the agent has room in flight; nil otherwise (the
 -- message waits for a claim). `a` is the agent's record, or the record as stored (read as it is:
--- decoding it costs more than the rest).
-local function eager_conn(to, a, queued)
+-- decoding it costs more than the rest). `nq`, `nf`: its queued and in-flight counts, when the caller
+-- just read them; the counts it read come back after the connection and its window.
+local function eager_conn(to, a, queued, nq, nf)
   if not has(A.flyAt) then return nil end
   local eager = redis.call("HGET", key("ea"), to)
   if not eager then return nil end
@@ -128,38 +133,50 @@ local function eager_conn(to, a, queued)
   elseif not contains(a.conns, conn) then
     return nil
   end
-  if redis.call("ZCARD", key("q", to)) ~= queued or redis.call("SCARD", key("fl", to)) >= FLY_MAX then return nil end
-  return conn, tonumber(ms)
+  nq = nq or redis.call("ZCARD", key("q", to))
+  if nq ~= queued then return nil end
+  nf = nf or redis.call("SCARD", key("fl", to))
+  if nf >= FLY_MAX then return nil end
+  return conn, tonumber(ms), nq, nf
 end
 
 -- Queues one entry {to, p, id, body, f, t, b, ab, co, key} within `room` (nil: no bounds); `agent` is
--- its recipient's record when the caller has it. Returns the slot, a refusal ({ok = false}), or nil
--- when its recipient is not registered. The record is decoded only for the name a refusal gives.
-local function queue(e, room, agent)
+-- its recipient's record (or the record as stored) when the caller has it. Returns the slot, a refusal
+-- ({ok = false}), or nil when its recipient is not registered. The record is decoded only for the name
+-- a refusal gives. A task its caller hands out as it is made (`create_task`) comes with the connection
+-- it goes out on and its lease's end: it is written in flight straight away.
+local function queue(e, room, agent, onConn, untilMs, nq, nf)
   local raw = agent or redis.call("HGET", key("agents"), e.to)
   if not raw then return nil end
   local about = e.ab
-  -- Indexed only when it names a task: a reply to a broadcast needs no index.
-  if about ~= "" and e.t == "response" and redis.call("HEXISTS", key("t"), about) == 0 then about = "" end
+  -- Indexed only when it names a task (one this script read does): a reply to a broadcast needs no index.
+  if about ~= "" and e.t == "response" and not CTX[about] and redis.call("HEXISTS", key("t"), about) == 0 then about = "" end
   local rid, rep
   if e.co then rid, rep = unread(e.to, about, e.t) end
   if room then
-    local refusal = room_for("", e.to, e.f, e.b, rep, room, e.t)
+    local refusal
+    refusal, nq, nf = room_for("", e.to, e.f, e.b, rep, room, e.t, nq, nf)
     if refusal then
-      if refusal.name then refusal.name = (agent or cjson.decode(raw)).name end
+      if refusal.name then refusal.name = (type(raw) == "table" and raw or cjson.decode(raw)).name end
       return refusal
     end
   end
-  if rep then settle(e.to, rid, rep) end
+  if rep then
+    settle(e.to, rid, rep)
+    nq, nf = nil, nil
+  end
   local s = { seq = redis.call("INCR", key("seq")), p = e.p, b = e.b, f = e.f, ab = about, co = e.co, t = e.t, key = e.key or "", w = "q", u = 0, c = "", ca = e.ca }
   BODY[s] = e.body
   -- One that would be queued alone goes out at once on that connection, written in flight straight
   -- away: its relay pushes it from the bus event, with no claim (a lost event leaves it in flight until
   -- its lease runs out). A task is handed out by its caller (`create_task`), as that changes it.
-  local conn, ms
-  if e.t ~= "task" then conn, ms = eager_conn(e.to, raw, 0) end
+  local conn, ms = onConn, nil
+  if not conn and e.t ~= "task" then
+    conn, ms = eager_conn(e.to, raw, 0, nq, nf)
+    if conn then untilMs = A.flyAt + ms end
+  end
   if conn then
-    s.w, s.u, s.c = "f", A.flyAt + ms, conn
+    s.w, s.u, s.c = "f", untilMs, conn
     slot_put(e.to, e.id, s)
     redis.call("SADD", key("fl", e.to), e.id)
     redis.call("ZADD", key("flying"), s.u, e.to .. "\n" .. e.id)

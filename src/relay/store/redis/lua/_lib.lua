@@ -99,9 +99,11 @@ local function fx_queued(agent)
   if FX.q[#FX.q] ~= agent then table.insert(FX.q, agent) end
 end
 
--- Bytes waiting count toward the relay-wide total and their sender's.
+-- Bytes waiting count toward the relay-wide total and their sender's (the relay's own notices have no
+-- sender's budget: room_for never reads theirs).
 local function count(from, bytes)
   redis.call("INCRBY", key("bytes"), bytes)
+  if from == RELAY then return end
   local left = redis.call("HINCRBY", key("sbytes"), from, bytes)
   if left <= 0 then redis.call("HDEL", key("sbytes"), from) end
 end
@@ -127,14 +129,6 @@ local function put_agent(a)
   else
     redis.call("ZREM", key("seen"), a.id)
   end
-end
-
--- By id when the value is shaped like one (the caller says), otherwise by name.
-local function resolve(idOrName, isId)
-  if isId then return get_agent(idOrName) end
-  local id = redis.call("HGET", key("names"), idOrName)
-  if not id then return nil end
-  return get_agent(id)
 end
 
 -- Each task's context as sent, by id: kept in `t` after its record and a newline, so Lua never rewrites it.

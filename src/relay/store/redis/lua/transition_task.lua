@@ -15,8 +15,10 @@ if has(ch.reply) then
   table.insert(messages, m)
 end
 -- What goes with the change must fit, or nothing changes. The recipient's record is decoded only for the name a refusal gives.
-for _, m in ipairs(messages) do
+local raws = {}
+for i, m in ipairs(messages) do
   local raw = redis.call("HGET", key("agents"), m.to)
+  raws[i] = raw
   if raw then
     local rid, rep
     if m.co then rid, rep = unread(m.to, m.ab, m.t) end
@@ -28,7 +30,7 @@ for _, m in ipairs(messages) do
   end
 end
 if ch.withdraw then withdraw(t) end
-for _, m in ipairs(messages) do queue(m, nil) end
+for i, m in ipairs(messages) do queue(m, nil, raws[i] or nil) end
 change(t, ch, ch.room)
 -- The finished tasks kept now, and their weight: whether the caller must prune. The record and its
 -- context are spliced in as written.

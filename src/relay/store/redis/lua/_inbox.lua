@@ -128,7 +128,7 @@ local function eager_conn(to, a, queued, nq, nf)
   local conn, ms = string.match(eager, "^(.*) (%d+)$")
   if type(a) == "string" then
     -- Its `conns` list as written (a quote inside a string value is escaped, so only the field itself matches).
-    local conns = string.match(a, '"conns":(%b[])')
+    local conns = stored_field(a, '"conns":[', "]")
     if not conns or not string.find(conns, '"' .. conn .. '"', 1, true) then return nil end
   elseif not contains(a.conns, conn) then
     return nil

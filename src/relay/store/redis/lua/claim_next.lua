@@ -6,8 +6,7 @@ local a = redis.call("HGET", key("agents"), to)
 local out = {}
 local conn = has(A.conn) and A.conn or ""
 -- A connection that is gone takes nothing: what it took would sit in flight until its lease ran out.
--- Its `conns` list as written (a quote inside a string value is escaped, so only the field itself matches).
-if not a or (conn ~= "" and not string.find(string.match(a, '"conns":(%b[])') or "", '"' .. conn .. '"', 1, true)) then return cjson.encode({ messages = out, fx = told() }) end
+if not a or (conn ~= "" and not string.find(stored_field(a, '"conns":[', "]") or "", '"' .. conn .. '"', 1, true)) then return cjson.encode({ messages = out, fx = told() }) end
 local want = has(A.want) and A.want or nil
 local function wanted(s)
   if not want then return true end

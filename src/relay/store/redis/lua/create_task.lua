@@ -13,7 +13,7 @@ if has(t.to) then
   local id = A.toIsId and t.to or redis.call("HGET", key("names"), t.to)
   stored = id and redis.call("HGET", key("agents"), id)
   if not stored then return cjson.encode({ ok = false, refused = "unknown_agent" }) end
-  to = { id = id, name = string.match(stored, '"name":"([^"]*)"') }
+  to = { id = id, name = stored_field(stored, '"name":"', '"') }
 end
 t.to = to and to.id or NULL
 t.state, t.attempts, t.handedTo, t.updatedAt = "queued", 0, NULL, t.createdAt

@@ -7,10 +7,13 @@
 -- bookkeeping, in one field. A slot read keeps that field (`RAW`, the body after `AT`), cut only when needed.
 local BODY, RAW, AT = {}, {}, {}
 
-local function slot_get(to, id)
+-- `only(v, at)`, when given, says from the field as stored (its bookkeeping ends at `at`) whether the
+-- slot is wanted; one that is not is not decoded.
+local function slot_get(to, id, only)
   local v = redis.call("HGET", key("m", to), id)
   if not v then return nil end
   local at = string.find(v, "\n", 1, true)
+  if only and not only(v, at) then return nil end
   local s = cjson.decode(string.sub(v, 1, at - 1))
   RAW[s], AT[s] = v, at
   return s
@@ -60,11 +63,18 @@ local function settle(to, id, s)
   weigh_slot(to, s, -1)
 end
 
--- The queued slot of this type about `about`, which a newer one replaces.
+-- The queued slot of this type about `about`, which a newer one replaces. The others (in flight, or of
+-- another type) are passed over from their bookkeeping as stored, without decoding it: a key occurs
+-- there only as itself (quotes in values are escaped), and only before the newline.
 local function unread(to, about, typ)
   if about == "" then return nil end
+  local t = '"t":"' .. typ .. '"'
+  local function queued_of_type(v, at)
+    local w, ty = string.find(v, '"w":"q"', 1, true), string.find(v, t, 1, true)
+    return w ~= nil and w < at and ty ~= nil and ty < at
+  end
   for _, id in ipairs(redis.call("SMEMBERS", key("ab", to, about))) do
-    local s = slot_get(to, id)
+    local s = slot_get(to, id, queued_of_type)
     if s and s.w == "q" and s.t == typ then return id, s end
   end
   return nil

@@ -2,38 +2,22 @@
  * The Redis store (`relay --redis URL`): the Store port over one Redis (or Valkey) server that any
  * number of relay processes share. Every operation that changes anything is one Lua script
  * (`lua/<operation>.lua`), so it is atomic across relays; reads are plain commands. Keys live under
- * a prefix so several teams can share a server. File bytes are chunks of at most `CHUNK` bytes.
+ * a prefix so several teams can share a server. Here: agents, messages and tasks, on the files and
+ * limits of `files.ts` and the connection and scripts of `base.ts`.
  */
-import type { RedisClient } from "bun";
-import type { ClawlinkError } from "../../../errors";
 import { AGENT_ID_RE, type Message, type TaskState } from "../../../protocol/schemas";
 import { iso } from "../../clock";
-import { newId, newSortableId } from "../../ids";
 import {
   NO_EFFECTS,
-  type AgentRecord,
   type ClaimedName,
   type ClaimOptions,
   type Created,
   type Effects,
   type Enqueued,
-  type FileDeleted,
-  type FileEntry,
-  type FileHeadRecord,
-  type FileLockRecord,
-  type FilePut,
-  type FileRules,
-  type FileVersionMeta,
-  type FileVersionRecord,
-  type Held,
-  type Hit,
-  type LeaseReleased,
-  type LeaseTaken,
   type LivenessRules,
   type NameRules,
   type NewAgent,
   type NewEntry,
-  type NewFileVersion,
   type NewTask,
   type QueuedOne,
   type Reclaimed,
@@ -44,26 +28,17 @@ import {
   type TaskQuery,
   type TaskRecord,
 } from "../port";
-import { frozen, frozenTask } from "../rules";
-import { agentOf, agentOrNone, countsOf, effectsOf, entryOf, list, metaOf, storedTask, taskOf, type RawAgent, type RawFx, type RawTask, type RawVersion } from "./_decode";
-import { RedisConnection, redactUrl } from "./connection";
+import { frozenTask } from "../rules";
+import { agentOf, agentOrNone, countsOf, effectsOf, entryOf, list, storedTask, taskOf, type RawAgent, type RawFx, type RawTask } from "./_decode";
 import { Batcher } from "./batcher";
-import { runScript, type Operation } from "./scripts";
+import { RedisFiles } from "./files";
 
 /** What `create_task` answers. */
 type CreateReply = { ok: boolean; task?: RawTask; duplicate?: boolean; to?: string | null; note?: string; delivered?: boolean; fx?: RawFx };
 
 export { redactUrl } from "./connection";
-
-/** The largest value the store writes: file bytes go in chunks of this size. */
-export const CHUNK = 1 << 20;
-/** Chunks written ahead of the script that keeps them vanish on their own if it never runs. */
-const STAGED_MS = 10 * 60_000;
-
-export interface RedisStoreOptions {
-  /** Key prefix; default `clawlink:`. */
-  prefix?: string;
-}
+export { CHUNK } from "./files";
+export type { RedisStoreOptions } from "./base";
 
 /**
  * When messages just sent go in flight if the store hands them out as it queues them (`attachConnection`'s
@@ -74,71 +49,12 @@ const flyAt = (entries: readonly { ca: number }[]) => {
   return Number.isFinite(at) ? at : null;
 };
 
-export class RedisStore implements Store {
-  private conn: RedisConnection;
-  readonly prefix: string;
-  /** The bus origin the scripts publish their changes as; empty until `publishAs`. */
-  private origin = "";
-  /** The relay key as this process took it from the store (none with --key-file, which never asks). */
-  private teamKey: Uint8Array | undefined;
-
-  constructor(
-    readonly url: string,
-    opts: RedisStoreOptions = {},
-  ) {
-    this.prefix = opts.prefix ?? "clawlink:";
-    this.conn = new RedisConnection(url);
-  }
-
-  get client(): RedisClient {
-    return this.conn.client;
-  }
-
-  onHealth(listener: (failure: ClawlinkError | null) => void) {
-    this.conn.onHealth(listener);
-  }
-
-  /** Resolves once the server answers and has the scripts. */
-  async open(): Promise<this> {
-    await this.conn.ready;
-    return this;
-  }
-
-  private k(...parts: string[]) {
-    return this.prefix + parts.join(":");
-  }
-
-  private guard<T>(call: () => Promise<T>, bytes?: number): Promise<T> {
-    return this.conn.guard(call, bytes);
-  }
-
+export class RedisStore extends RedisFiles implements Store {
   /**
    * Tasks sent in one turn of the event loop are made by one script call (group commit): each as it
    * would be alone, in the order sent, with its own answer; one alone goes as `create_task`.
    */
   private created = new Batcher<object, CreateReply>(async (items) => (items.length === 1 ? [await this.run<CreateReply>("create_task", items[0]!)] : this.run<CreateReply[]>("create_tasks", { items })));
-
-  private run<T>(op: Operation, args: object): Promise<T> {
-    return this.guard(() => runScript<T>(this.client, op, this.prefix, args, this.origin));
-  }
-
-  /**
-   * From now on every operation tells the other relays what it changed itself, within its script, as
-   * the bus of this origin (`RedisBus.origin`): no PUBLISH of its own, so no second round trip.
-   */
-  publishAs(origin: string) {
-    this.origin = origin;
-  }
-
-  /** One plain command, refused with 503 while the server is away (relays' heartbeats use it too). */
-  cmd<T = unknown>(command: string, args: (string | number)[]): Promise<T> {
-    return this.guard(async () => (await this.client.send(command, args.map(String))) as T);
-  }
-
-  /** Arguments every script that may queue a status message needs: a time part for ids, and the time it tells. */
-  private stamp(at: number) {
-    return { mid: newSortableId("m").slice(0, 11), iso: iso(at), ms: at };
-  }
 
   // ---------------------------------------------------------------- agents
 
@@ -251,11 +167,6 @@ export class RedisStore implements Store {
 
   // ---------------------------------------------------------------- tasks
 
-  private async hgetJson<T>(hash: string, field: string): Promise<T | undefined> {
-    const j = await this.cmd<string | null>("HGET", [this.k(hash), field]);
-    return j === null ? undefined : (JSON.parse(j) as T);
-  }
-
   private async tasksByIds(ids: readonly string[]): Promise<TaskRecord[]> {
     if (ids.length === 0) return [];
     const kept = await this.cmd<(string | null)[]>("HMGET", [this.k("t"), ...ids]);
@@ -354,151 +265,4 @@ export class RedisStore implements Store {
     const [queued, finished] = await this.cmd<(string | null)[]>("MGET", [this.k("bytes"), this.k("finbytes")]);
     return { queued: Number(queued ?? 0), finished: Number(finished ?? 0) };
   }
-
-  // ---------------------------------------------------------------- files
-
-  async getFileHead(key: string) {
-    const head = await this.hgetJson<FileHeadRecord>("fh", key);
-    return head && frozen(head);
-  }
-
-  private async versions(key: string, min: number | string = "-inf", max: number | string = "+inf"): Promise<RawVersion[]> {
-    return list<string>(await this.cmd("ZRANGEBYSCORE", [this.k("fv", key), min, max])).map((j) => JSON.parse(j));
-  }
-
-  async getFileVersion(key: string, version: number): Promise<FileVersionRecord | undefined> {
-    const raw = (await this.versions(key, version, version))[0];
-    if (!raw) return undefined;
-    const chunks = await this.guard(() => Promise.all(Array.from({ length: raw.n ?? 0 }, (_, i) => this.client.getBuffer(this.k("blob", raw.blob!, String(i))))), raw.size);
-    // A version dropped between the two reads is gone.
-    if (chunks.some((c) => c === null)) return undefined;
-    const bytes = new Uint8Array(Buffer.concat(chunks as Buffer[]));
-    return frozen({ ...metaOf(raw), bytes });
-  }
-
-  async listFileVersions(key: string) {
-    return (await this.versions(key)).map(metaOf);
-  }
-
-  async listFiles(prefix: string, now: number): Promise<readonly FileEntry[]> {
-    const r = await this.run<{ files: unknown }>("list_files", { prefix, now });
-    return list<{ latest: RawVersion; lock: FileLockRecord | null }>(r.files)
-      .map((f) => ({ latest: metaOf(f.latest), lock: f.lock && frozen(f.lock) }))
-      .sort((a, b) => (a.latest.key < b.latest.key ? -1 : a.latest.key > b.latest.key ? 1 : 0));
-  }
-
-  async pinnedBytes(key: string) {
-    return (await this.run<{ n: number }>("pinned_bytes", { key })).n;
-  }
-
-  async putFileVersionIf(key: string, expected: number, file: NewFileVersion, rules: FileRules): Promise<FilePut> {
-    const blob = newId("b");
-    const n = Math.ceil(file.bytes.byteLength / CHUNK);
-    const chunk = (i: number) => Buffer.from(file.bytes.subarray(i * CHUNK, (i + 1) * CHUNK)) as unknown as string;
-    await this.guard(() => Promise.all(Array.from({ length: n }, (_, i) => this.client.send("SET", [this.k("blob", blob, String(i)), chunk(i), "PX", String(STAGED_MS)]))), file.bytes.byteLength);
-    const { bytes, ...meta } = file;
-    const r = await this.run<{ ok: boolean; version?: RawVersion; latest?: RawVersion | null; head?: FileHeadRecord | null }>("put_file_version_if", { key, expected, file: { ...meta, size: bytes.byteLength, blob, n }, rules });
-    if (r.ok) return { ok: true, version: metaOf(r.version!) };
-    if (n > 0) await this.cmd("DEL", Array.from({ length: n }, (_, i) => this.k("blob", blob, String(i))));
-    if ("latest" in r) return { ...r, latest: r.latest ? metaOf(r.latest) : null } as FilePut;
-    return r as FilePut;
-  }
-
-  async deleteFileIf(key: string, actorId: string, actorName: string, now: number) {
-    return this.run<FileDeleted>("delete_file_if", { key, actorId, actorName, now });
-  }
-
-  async getLease(key: string, now: number) {
-    const lock = await this.hgetJson<FileLockRecord>("locks", key);
-    if (!lock || lock.until <= now) return undefined;
-    return (await this.cmd("HEXISTS", [this.k("agents"), lock.holderId])) ? frozen(lock) : undefined;
-  }
-
-  async takeLease(key: string, holderId: string, holderName: string, now: number, until: number) {
-    return this.run<LeaseTaken>("take_lease", { key, holderId, holderName, now, until });
-  }
-
-  async releaseLease(key: string, holderId: string | null, now: number) {
-    return this.run<LeaseReleased>("release_lease", { key, holderId, now });
-  }
-
-  async expireLeases(now: number) {
-    return list<FileLockRecord>((await this.run<{ locks: unknown }>("expire_leases", { now })).locks);
-  }
-
-  // ---------------------------------------------------------------- limits of every relay on the store together
-
-  async hit(key: string, windowMs: number, max: number, now: number) {
-    return this.run<Hit>("hit", { key, windowMs, max, now });
-  }
-
-  async holdConnection(identity: string, conn: string, max: number) {
-    return this.run<Held>("hold_connection", { identity, conn, max });
-  }
-
-  async releaseConnection(identity: string, conn: string) {
-    await this.run("release_connection", { identity, conn });
-  }
-
-  // ---------------------------------------------------------------- relays sharing the store
-
-  /** Relays whose heartbeat ran out by `now`. */
-  async deadRelays(now: number): Promise<string[]> {
-    return list<string>(await this.cmd("ZRANGEBYSCORE", [this.k("relays"), "-inf", now]));
-  }
-
-  /** Claims a relay whose heartbeat ran out (once, whichever relay asks) and queues again what went out on its connections. */
-  async forgetRelay(instance: string, now: number): Promise<{ forgot: boolean; effects: Effects }> {
-    const r = await this.run<{ forgot: boolean; fx: RawFx }>("forget_relay", { instance, now });
-    return { forgot: r.forgot, effects: effectsOf(r.fx) };
-  }
-
-  // ---------------------------------------------------------------- the store itself
-
-  describe() {
-    return { kind: "redis" as const, path: redactUrl(this.url) };
-  }
-
-  /** Writes `key` as the relay key: over whatever is there, or `onlyIfNone`. */
-  private setRelayKey(key: Uint8Array, onlyIfNone: boolean) {
-    const args = [this.k("relaykey"), Buffer.from(key) as unknown as string];
-    return this.guard(() => this.client.send("SET", onlyIfNone ? [...args, "NX"] : args));
-  }
-
-  private storedRelayKey() {
-    return this.guard(() => this.client.getBuffer(this.k("relaykey")));
-  }
-
-  async relayKey(fresh: Uint8Array) {
-    await this.setRelayKey(fresh, true);
-    const kept = await this.storedRelayKey();
-    this.teamKey = kept ? new Uint8Array(kept) : fresh;
-    return this.teamKey;
-  }
-
-  /**
-   * Whether the store's relay key is no longer the one this process took (another relay wrote its own back).
-   * One lost alone (deleted, or evicted) is written back, so a relay started next takes it instead of making one the team would adopt.
-   */
-  async relayKeyMoved(): Promise<boolean> {
-    const key = this.teamKey;
-    if (!key) return false;
-    const kept = await this.storedRelayKey();
-    if (kept === null) await this.setRelayKey(key, true);
-    return kept !== null && !Buffer.from(key).equals(kept);
-  }
-
-  /**
-   * Writes the relay key this process took from the store back over whatever is there (`team.ts`: a
-   * relay that finds the store emptied keeps the team's key over one another relay wrote there first).
-   */
-  async retakeRelayKey() {
-    const key = this.teamKey;
-    if (key) await this.setRelayKey(key, false);
-  }
-
-  close() {
-    return this.conn.close();
-  }
 }
-

@@ -7,6 +7,7 @@ import { RedisStore, redactUrl, CHUNK } from "../../src/relay/store/redis/store"
 import { redisMissing, startRedis, type TestRedis } from "../_redis";
 
 const T0 = 10_000_000;
+const FINAL: readonly string[] = ["completed", "failed", "canceled", "expired"];
 const rules = { staleBefore: 0, maxAgents: 10, takeOver: true, allowNew: true, note: "", room: {} };
 /** PUBLISH commands the server ran so far, from clients and scripts alike. */
 const publishes = async (s: RedisStore) => Number(/cmdstat_publish:calls=(\d+)/.exec((await s.client.send("INFO", ["commandstats"])) as string)?.[1] ?? 0);
@@ -284,6 +285,85 @@ describe.skipIf(redisMissing("test/unit/redis-store.test.ts") !== null)("redis s
       if (!one.ok) throw new Error(one.refused);
       expect(one.effects.messages.map((m) => [m.msg.id, m.conn])).toEqual([["m_1", undefined]]);
       expect((await s.claimNext("a", "ra.10", T0 + 1, ACK)).messages.map((m) => m.id)).toEqual(["m_1"]);
+      await s.close();
+    });
+
+    test("every path out of a task handed out as it is made leaves no count, budget or index behind", async () => {
+      const k = (s: RedisStore, ...parts: string[]) => s.prefix + parts.join(":");
+      /** What is left once everything was read: bytes, budgets, pins, held tasks, queues, flights, indexes. */
+      const left = async (s: RedisStore) => {
+        const sizes: Record<string, unknown> = { bytes: Number((await s.client.send("GET", [k(s, "bytes")])) ?? 0), flying: await s.client.send("ZCARD", [k(s, "flying")]) };
+        for (const h of ["sbytes", "rb", "pins", "held", "hl", "ea"]) sizes[h] = await s.client.send("HLEN", [k(s, h)]);
+        for (const z of ["unassigned", "ttl"]) sizes[z] = await s.client.send("ZCARD", [k(s, z)]);
+        const keys = ((await s.client.send("KEYS", [`${s.prefix}*`])) as string[]).map((x) => x.slice(s.prefix.length).split(":")[0]!).filter((x) => ["q", "m", "fl", "ab", "hw", "hd"].includes(x));
+        return { ...sizes, keys };
+      };
+      const none = { bytes: 0, flying: 0, sbytes: 0, rb: 0, pins: 0, held: 0, hl: 0, ea: 0, unassigned: 0, ttl: 0, keys: [] };
+      /** Each agent reads and acknowledges all it has, queued or in flight. */
+      const readAll = async (s: RedisStore, at: number) => {
+        for (const who of ["a", "b"]) {
+          await s.claimNext(who, null, at, ACK);
+          await s.ack(who, (await s.client.send("SMEMBERS", [k(s, "fl", who)])) as string[]);
+        }
+      };
+      const paths: Record<string, (s: RedisStore) => Promise<unknown>> = {
+        answered: (s) => answer(s, T0 + 1),
+        "called off by its sender": (s) => s.transitionTask("t_1", ["queued", "delivered", "working"], { state: "canceled", note: "", at: T0 + 1, room: {}, withdraw: true }),
+        // Not handed out (b's socket takes only what it claims), so its ttl runs out.
+        "past its ttl, never handed out": (s) => s.expireTasks(T0 + 6_000, 100, {}),
+        "its socket gone, then answered": async (s) => {
+          await s.detachConnection("b", "rb.1", T0 + 1);
+          await s.claimNext("b", null, T0 + 2, ACK);
+          return answer(s, T0 + 3);
+        },
+        // Its lease runs out while the socket is still listed (renewed), then b's relay dies and is taken for gone.
+        "its relay gone, then answered": async (s) => {
+          expect((await s.requeueExpired(T0 + 31_000, 100, {})).requeued).toBe(0);
+          await s.client.send("ZADD", [k(s, "relays"), String(T0 - 1), "rb"]);
+          expect((await s.forgetRelay("rb", T0 + 31_001)).forgot).toBe(true);
+          expect([await s.countWaiting("b"), await s.countInFlight("b")]).toEqual([1, 0]);
+          await s.claimNext("b", null, T0 + 31_002, ACK);
+          return answer(s, T0 + 31_003);
+        },
+      };
+      for (const [path, end] of Object.entries(paths)) {
+        const s = await agentsAandB();
+        await s.attachConnection("a", "ra.1", T0, 60_000);
+        const eager = !path.startsWith("past its ttl");
+        await s.attachConnection("b", "rb.1", T0, eager ? 60_000 : undefined);
+        const r = await s.createTask({ ...newTask, ttlS: 5 }, {});
+        if (!r.ok) throw new Error(r.refused);
+        expect(r.effects.messages.map((m) => m.conn)).toEqual(eager ? ["rb.1", "ra.1"] : [undefined]);
+        await end(s);
+        await readAll(s, T0 + 40_000);
+        await s.detachConnection("a", "ra.1", T0 + 40_001);
+        await s.detachConnection("b", "rb.1", T0 + 40_001);
+        const t = await s.getTask("t_1");
+        expect([path, FINAL.includes(t!.state)]).toEqual([path, true]);
+        expect([path, await left(s)]).toEqual([path, none]);
+        const states = await s.countTasks();
+        expect([path, Object.values(states).reduce((x, y) => x + y, 0)]).toEqual([path, 1]);
+        await s.pruneTasks(T0 + 50_000, 0, 0);
+        expect([path, Number((await s.client.send("GET", [k(s, "finbytes")])) ?? 0), Object.values(await s.countTasks()).reduce((x, y) => x + y, 0)]).toEqual([path, 0, 0]);
+        await s.close();
+      }
+    });
+
+    test("a name or connection spelled inside another field's text is never taken for the agent's own", async () => {
+      const s = await open();
+      const decoys = ['x","name":"evil","conns":["rb.9"],"d":"', '"conns":["rb.9"]', '\\', 'é\u2028 name":"evil'];
+      await s.claimName(agent("a"), T0, rules);
+      await s.claimName({ ...agent("b"), caps: decoys, description: decoys[0]!, machine: decoys[3]! }, T0, rules);
+      await s.attachConnection("b", "rb.1", T0, 60_000);
+      // The socket said to take everything is one b no longer has, though its text is in b's record.
+      await s.client.send("HSET", [`${s.prefix}ea`, "b", "rb.9 60000"]);
+      const r = await s.createTask(newTask, {});
+      if (!r.ok) throw new Error(r.refused);
+      expect(r.effects.messages.map((m) => m.conn)).toEqual([undefined]);
+      expect((await s.getTask("t_1"))!.history[0]!.note).toBe("for b");
+      expect((await s.claimNext("b", "rb.9", T0 + 1, ACK)).messages).toEqual([]);
+      expect((await s.claimNext("b", "rb.1", T0 + 1, ACK)).messages.map((m) => m.id)).toEqual(["t_1"]);
+      expect((await s.getAgent("b"))!.caps).toEqual(decoys);
       await s.close();
     });
 

@@ -1,6 +1,7 @@
 /** The memory store's message operations: queueing within the budgets, claiming, acknowledging, and queueing again what a lease or a socket left. */
 import type { Message, TaskState } from "../../protocol/schemas";
-import { MemoryState, Changes } from "./_memory-state";
+import { Changes } from "./_memory-state";
+import { MemoryTasks } from "./_memory-tasks";
 import { NO_EFFECTS, type ClaimOptions, type Enqueued, type NewEntry, type QueuedOne, type Room } from "./port";
 import { isFinal, notes } from "./rules";
 
@@ -8,7 +9,7 @@ const EMPTY_CLAIM = Object.freeze({ messages: Object.freeze([]) as readonly Mess
 const UNKNOWN_AGENT = Object.freeze({ ok: false, refused: "unknown_agent" } as const);
 const DELIVERABLE: readonly TaskState[] = ["queued", "delivered", "working"];
 
-export abstract class MemoryMessages extends MemoryState {
+export abstract class MemoryMessages extends MemoryTasks {
   async enqueueIfRoom(entry: NewEntry, room: Room): Promise<Enqueued> {
     const fx = new Changes();
     const slot = this.queue(entry, room, fx);

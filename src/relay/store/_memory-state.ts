@@ -1,14 +1,14 @@
 /**
  * The memory store's state and its message bookkeeping, which every operation shares: the records, each
  * agent's inbox, the byte budgets' counts, and queueing a message within them. The operations are in
- * `_memory-messages.ts`, `_memory-tasks.ts` and `memory.ts`, each layer extending the one before; nothing
+ * `_memory-tasks.ts`, `_memory-messages.ts` and `memory.ts`, each layer extending the one before; nothing
  * in any of them awaits, which is what makes each operation atomic.
  */
 import { AGENT_ID_RE, type Message } from "../../protocol/schemas";
 import { FileBook, type FileJournal } from "./_files";
 import { Inbox, type Slot } from "./_inbox";
 import { TaskBook } from "./_tasks";
-import { NO_EFFECTS, type AgentRecord, type Effects, type NewEntry, type QueuedMessage, type Refusal, type Room, type TaskChange, type TaskRecord } from "./port";
+import { NO_EFFECTS, type AgentRecord, type Effects, type NewEntry, type QueuedMessage, type Refusal, type Room } from "./port";
 import { aboutOf, coalesces, messageBytes, RELAY, shareOf } from "./rules";
 
 const NONE: readonly string[] = Object.freeze([]);
@@ -56,7 +56,7 @@ export abstract class MemoryState {
   /** The next message sequence number: queues serve equal priorities in this order. */
   protected seq!: number;
   protected queuedBytes!: number;
-  protected senderBytes!: Map<string, number>;
+  private senderBytes!: Map<string, number>;
   protected files!: FileBook;
   /** Messages numbered up to this are durable, and only they are handed out (all of them in memory). */
   protected committedSeq = Infinity;
@@ -180,7 +180,4 @@ export abstract class MemoryState {
     if (inbox.flying.size === 0) this.flyingAgents.delete(agentId);
     if (any) fx.queued(agentId);
   }
-
-  /** Applies a change to a task with its bookkeeping, and queues the status messages it tells (`_memory-tasks.ts`). */
-  protected abstract change(task: TaskRecord, change: Pick<TaskChange, "state" | "note" | "at" | "result" | "responseId" | "progress">, room: Room, fx: Changes, patch?: Partial<TaskRecord>): TaskRecord;
 }

@@ -1,13 +1,12 @@
 /** The memory store's task operations: making a task, its changes of state (compare-and-set), and the sweeps that expire, reclaim and forget tasks. */
 import type { Message, TaskState } from "../../protocol/schemas";
 import type { Slot } from "./_inbox";
-import { Changes } from "./_memory-state";
-import { MemoryMessages } from "./_memory-messages";
+import { Changes, MemoryState } from "./_memory-state";
 import type { Kept } from "./_tasks";
 import { NO_EFFECTS, type AgentRecord, type Created, type LivenessRules, type NewTask, type Reclaimed, type Room, type TaskChange, type TaskChanged, type TaskQuery, type TaskRecord } from "./port";
 import { aboutOf, applyChange, canReceive, coalesces, finishedBytes, frozenTask, isFinal, lost, messageBytes, messageText, notes, notices, queuedHistory, receivedBy, taskMessage } from "./rules";
 
-export abstract class MemoryTasks extends MemoryMessages {
+export abstract class MemoryTasks extends MemoryState {
   async getTask(id: string) {
     return this.tasks.get(id);
   }
@@ -255,7 +254,7 @@ export abstract class MemoryTasks extends MemoryMessages {
   }
 
   /** Applies a change to a task with its bookkeeping, and queues the status messages it tells where they fit `room` (skipped where not: the record keeps the state). */
-  protected override change(task: TaskRecord, change: Pick<TaskChange, "state" | "note" | "at" | "result" | "responseId" | "progress">, room: Room, fx: Changes, patch?: Partial<TaskRecord>): TaskRecord {
+  protected change(task: TaskRecord, change: Pick<TaskChange, "state" | "note" | "at" | "result" | "responseId" | "progress">, room: Room, fx: Changes, patch?: Partial<TaskRecord>): TaskRecord {
     const next = applyChange(task, change, patch);
     this.tasks.update(task, next);
     this.taskChanged(task.id);

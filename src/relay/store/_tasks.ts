@@ -72,7 +72,7 @@ export class OrderedIds {
   }
 }
 
-/** A kept task and what it weighs against the byte budgets (memory.ts): one entry per task, not one in each of two maps. */
+/** A kept task and what it weighs against the byte budgets (`_memory-tasks.ts`): one entry per task, not one in each of two maps. */
 export class Kept {
   constructor(
     public task: TaskRecord,

@@ -2,8 +2,9 @@
  * The memory store: the Store port over plain maps. Every operation runs to its end before it
  * returns (nothing in it awaits), which is what makes it atomic; its promise is already settled.
  * The durable store (sqlite.ts) is this store plus a journal of the rows each operation changed.
- * Its layers: the state and message bookkeeping (`_memory-state.ts`), message operations
- * (`_memory-messages.ts`), task operations (`_memory-tasks.ts`), and here agents, limits and files.
+ * Its layers: the state and message bookkeeping (`_memory-state.ts`), task operations
+ * (`_memory-tasks.ts`), message operations (`_memory-messages.ts`, which change tasks as claims and leases
+ * run out), and here agents, limits and files.
  */
 import type { Message } from "../../protocol/schemas";
 import { safeEqual } from "../ids";
@@ -11,11 +12,11 @@ import { metaOf } from "./_files";
 import type { Slot } from "./_inbox";
 import { Counters } from "./_limits";
 import { Changes, type Live } from "./_memory-state";
-import { MemoryTasks } from "./_memory-tasks";
+import { MemoryMessages } from "./_memory-messages";
 import { NO_EFFECTS, type AgentRecord, type ClaimedName, type FileRules, type NameRules, type NewAgent, type NewFileVersion, type Room, type Store } from "./port";
 import { frozen, isFinal } from "./rules";
 
-export class MemoryStore extends MemoryTasks implements Store {
+export class MemoryStore extends MemoryMessages implements Store {
   private relayKeyValue: Uint8Array | undefined;
   /** Limits' counters: live state of this process, which a durable store neither writes nor reads back. */
   private counters = new Counters();

@@ -39,11 +39,11 @@ export const resolvePath = (p: string): string => (isNormal(p) ? p : nodePath().
 
 const errno = (err: unknown) => (err as NodeJS.ErrnoException).code;
 
-/** The file's text; undefined when it does not exist. Other failures throw as node:fs reports them. */
 /** The client's home: $CLAWLINK_HOME, or ~/.clawlink. */
 export const clientHome = (env: NodeJS.ProcessEnv): string =>
   env.CLAWLINK_HOME ? resolvePath(env.CLAWLINK_HOME) : joinPath((require("node:os") as typeof import("node:os")).homedir(), ".clawlink");
 
+/** The file's text; undefined when it does not exist. Other failures throw as node:fs reports them. */
 export function readTextFile(path: string): string | undefined {
   if (canMap) {
     try {

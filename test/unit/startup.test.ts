@@ -141,3 +141,15 @@ describe("discover from the entry", () => {
     }
   });
 });
+
+/**
+ * The plain case resolves the settings a second time, by hand: a variable settings.ts comes to read that
+ * `_quick.ts` does not look at would be obeyed by the command and ignored by the entry.
+ */
+test("discover's plain case looks at every variable the settings read (CLAWLINK_TOKEN loses to the identity's secret)", () => {
+  const names = (file: string) => new Set(readFileSync(join(root, "src", file), "utf8").match(/\bCLAWLINK_[A-Z_]+/g));
+  const quick = names("commands/_quick.ts");
+  for (const name of names("local-files.ts")) quick.add(name);
+  const missed = [...names("settings.ts")].filter((name) => !quick.has(name) && name !== "CLAWLINK_TOKEN");
+  expect(missed).toEqual([]);
+});

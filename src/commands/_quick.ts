@@ -2,8 +2,8 @@
  * `clawlink discover` (`--json`, `--all`) in its plain case, answered by the CLI's entry without loading the command:
  * loading the command, the client and the settings costs a one-shot command more page faults than its
  * request does (about 100, 3 ms on a small VM). The plain case is the home's default identity, acting on
- * its own http relay (or CLAWLINK_RELAY's, of its team), with no config.json, config.toml, CLAWLINK_AS or
- * CA, and an answer that is a list of agents. Anything else runs the command as usual, which resolves
+ * its own http relay (or CLAWLINK_RELAY's, of its team), with no config.json or config.toml, no CLAWLINK_
+ * variable but CLAWLINK_HOME, CLAWLINK_RELAY and CLAWLINK_TOKEN, and an answer that is a list of agents. Anything else runs the command as usual, which resolves
  * the same settings, and takes the request already sent (`client/early.ts`) rather than sending it again.
  */
 import { agentListOf } from "../client/answers";
@@ -60,7 +60,8 @@ export async function quickDiscover(argv: string[]): Promise<boolean> {
  */
 function plainSettings(): { secret: string; relay: string } | undefined {
   const env = process.env;
-  if (env.CLAWLINK_AS || env.CLAWLINK_CA) return undefined;
+  // Any other CLAWLINK_ variable (CLAWLINK_AS, CLAWLINK_CA, one settings.ts comes to read) is the command's to follow.
+  for (const key in env) if (key.startsWith("CLAWLINK_") && key !== "CLAWLINK_HOME" && key !== "CLAWLINK_RELAY" && key !== "CLAWLINK_TOKEN") return undefined;
   try {
     const home = clientHome(env);
     if (readTextFile(joinPath(home, "config.json")) !== undefined) return undefined;

@@ -2,90 +2,34 @@
  * The relay's core, seen from its transports: one method per thing a client can do. Each
  * validates, applies the rules, commits through the store, and only then resolves. Below it,
  * Registry, Tasks, Files and Delivery call only the store and the bus, never back up. No I/O of its
- * own: it takes a clock, a store and a bus.
+ * own: it takes a clock, a store and a bus. Its options, with each part's defaults, are in `options.ts`;
+ * its file operations in `_relay-files.ts`, which Relay extends.
  */
 import { forbidden, type ClawlinkError } from "../../errors";
-import type { Agent, FileDeleted, FileHistory, FileInfo, FileLock, FileWritten, Health, Message, RegisterRequest, Registration, SendMessage, Sent, Task, TaskState } from "../../protocol/schemas";
+import type { Agent, Health, Message, RegisterRequest, Registration, SendMessage, Sent, Task } from "../../protocol/schemas";
 import { LocalBus } from "../bus/local";
-import { DEFAULT_LIMITS } from "../limits";
 import type { Bus } from "../bus/port";
 import { iso, type Clock } from "../clock";
 import { newId, newSortableId } from "../ids";
 import { MemoryStore } from "../store/memory";
-import type { AgentRecord, Effects, FileVersionRecord, Room, Store, Want } from "../store/port";
+import type { AgentRecord, FileVersionRecord, Room, Store, Want } from "../store/port";
 import { announce } from "./announce";
 import { Delivery, type Connection, type Sink, type TaskWatcher } from "./delivery";
 import { Files, type PutOptions, type Upload } from "./files";
 import type { AdminCore } from "../admin/port";
 import { operator } from "./operator";
+import { partOptions, type CoreOptions, type PeerList } from "./options";
+import { RelayFiles } from "./_relay-files";
 import { Registry, resolveAgent, type RegisterOptions } from "./registry";
 import { TeamLimits } from "./limits";
 import { Tasks, type Outcome, type TaskFilter, type TaskPage } from "./tasks";
 
-export interface CoreOptions {
-  version?: string;
-  store?: Store;
-  bus?: Bus;
-  clock?: Clock;
-  /** An agent not seen for this long is listed as stale. */
-  staleAfterMs?: number;
-  /** A task's holder whose socket closed this long ago, with no sign of life since, loses its unfinished tasks (default 15 s). */
-  holderGraceMs?: number;
-  /** How long a non-task message may stay unacknowledged before it is handed out again. */
-  ackWindowMs?: number;
-  /** Messages waiting per agent before senders get 429. */
-  maxQueue?: number;
-  maxAgents?: number;
-  /** Bytes of every message waiting, relay-wide, before senders get 429. */
-  maxQueuedBytes?: number;
-  /** Bytes one sender may have waiting across its recipients, with its unfinished tasks, before it gets 429. */
-  maxSenderBytes?: number;
-  /** Bytes waiting for one recipient before its senders get 429. */
-  maxRecipientBytes?: number;
-  /** A message left unread this long is dropped; a task expires. */
-  messageTtlMs?: number;
-  maxFileVersions?: number;
-  maxTotalFileBytes?: number;
-  /** An agent unseen this long, stale, with nothing queued, in flight or held, is forgotten. */
-  forgetAfterMs?: number;
-  /** The key agent secrets are derived from; by default the store's (per process in memory, kept by a durable store). */
-  secretKey?: Uint8Array;
-  /** Finished tasks are kept this long, and at most `maxFinishedTasks` of them. */
-  taskRetentionMs?: number;
-  maxFinishedTasks?: number;
-  /** Bytes of finished tasks kept at most; the oldest finished are forgotten first. */
-  maxFinishedBytes?: number;
-  /** Called with unexpected errors of work no request waits for (pushes, sweeps). */
-  onError?: (err: unknown) => void;
-  /** The relays sharing the store (Redis), which health reports; none for a relay on its own. */
-  peers?: PeerList;
-  /** Called when writing the store starts failing (with the error every write now answers) and when it works again (null). */
-  onStoreHealth?: (failure: ClawlinkError | null) => void;
-}
-
-export interface PeerList {
-  /** Relays up now, this one included. */
-  count(): Promise<number>;
-  /** Each as `instance url`. */
-  list(): Promise<string[]>;
-  /** The other relays as of the last heartbeat, each as `instance url`. */
-  others(): readonly string[];
-  /** Claims relays that are gone and queues again what went out on their connections; returns what it changed. */
-  sweep(now: number): Promise<readonly Effects[]>;
-  /** Hears when the other relays took this one for gone (and dropped its connections). */
-  onForgotten(listener: () => void): void;
-  /** Hears when the shared store was found emptied (Redis restarted without persistence). */
-  onEmptied(listener: () => void): void;
-  /** Hears when another relay wrote its relay key over the one this relay took from the store. */
-  onKeyMoved?(listener: () => void): void;
-  stop(): Promise<void>;
-}
-
 /** What the transports see of the core's records and options: types only, through the façade. */
 export type { Outcome } from "./tasks";
+export type { CoreOptions, PeerList } from "./options";
 export type { AgentRecord, Connection, FileVersionRecord, PutOptions, Sink, TaskWatcher, Upload, Want };
 
-export class Relay {
+export class Relay extends RelayFiles {
   readonly version: string;
   /** This relay process among those sharing a store. */
   readonly instance = newId("r", 8);
@@ -94,7 +38,6 @@ export class Relay {
   private bus: Bus;
   private registry: Registry;
   private tasks: Tasks;
-  private files: Files;
   private delivery: Delivery;
   private room: Room;
   private sweeping: Promise<void> | undefined;
@@ -105,38 +48,21 @@ export class Relay {
   readonly limits: TeamLimits;
 
   constructor(opts: CoreOptions = {}) {
+    super();
     this.version = opts.version ?? "0.0.0";
     this.store = opts.store ?? new MemoryStore();
     this.bus = opts.bus ?? new LocalBus();
     this.clock = opts.clock ?? Date.now;
     this.peers = opts.peers;
     this.onError = opts.onError ?? (() => {});
-    const staleAfterMs = opts.staleAfterMs ?? 120_000;
-    const d = DEFAULT_LIMITS;
-    const room = (this.room = {
-      maxQueue: opts.maxQueue ?? d.maxQueue,
-      maxQueuedBytes: opts.maxQueuedBytes ?? d.maxQueuedBytes,
-      maxSenderBytes: opts.maxSenderBytes ?? d.maxSenderBytes,
-      maxRecipientBytes: opts.maxRecipientBytes ?? d.maxRecipientBytes,
-    });
-    this.registry = new Registry(this.store, this.bus, this.clock, {
-      staleAfterMs,
-      maxAgents: opts.maxAgents ?? d.maxAgents,
-      forgetAfterMs: opts.forgetAfterMs ?? 24 * 3600_000,
-      secretKey: opts.secretKey,
-      room,
-    });
-    this.tasks = new Tasks(this.store, this.bus, this.clock, {
-      staleAfterMs,
-      holderGraceMs: opts.holderGraceMs ?? 15_000,
-      room,
-      retention: { retentionMs: opts.taskRetentionMs ?? d.taskRetentionMs, maxFinished: opts.maxFinishedTasks ?? d.maxFinishedTasks, maxFinishedBytes: opts.maxFinishedBytes ?? d.maxFinishedBytes },
-      messageTtlMs: opts.messageTtlMs ?? d.messageTtlMs,
-    });
+    const parts = partOptions(opts, this.instance);
+    this.room = parts.room;
+    this.registry = new Registry(this.store, this.bus, this.clock, parts.registry);
+    this.tasks = new Tasks(this.store, this.bus, this.clock, parts.tasks);
     // A page's cursor from one relay on a shared store is good on any of them.
     this.registry.ready.then(() => this.registry.relayKey && this.tasks.cursors.derive(this.registry.relayKey)).catch(() => {});
-    this.files = new Files(this.store, this.bus, this.clock, { maxVersions: opts.maxFileVersions ?? d.maxFileVersions, maxTotalBytes: opts.maxTotalFileBytes ?? d.maxTotalFileBytes, room });
-    this.delivery = new Delivery(this.store, this.bus, this.clock, { instance: this.instance, ackWindowMs: opts.ackWindowMs ?? 60_000, staleAfterMs, room, onError: opts.onError });
+    this.files = new Files(this.store, this.bus, this.clock, parts.files);
+    this.delivery = new Delivery(this.store, this.bus, this.clock, parts.delivery);
     this.store.onHealth?.((failure) => {
       // A failed commit was undone, or the store is back after an outage: what this process shows
       // (pushes, polls, watches) is brought back in line with the store.
@@ -348,45 +274,7 @@ export class Relay {
     return this.delivery.watch(agent.id, taskId, watcher);
   }
 
-  // ---------------------------------------------------------------- files
-
-  putFile(agent: AgentRecord, key: string, bytes: Uint8Array, opts: PutOptions = {}): Promise<FileWritten> {
-    return this.files.put(agent, key, bytes, opts);
-  }
-
-  /** Bytes held by uploads in progress on this relay. */
-  get uploading(): number {
-    return this.files.reserved;
-  }
-
-  /** Holds room for an upload of `size` bytes under `key` (0 if not known yet) while it is read; throws 413 or 429 when there is none. */
-  reserveUpload(key: string, size: number): Promise<Upload> {
-    return this.files.reserve(key, size);
-  }
-
-  getFile(key: string, version?: number): Promise<FileVersionRecord> {
-    return this.files.get(key, version);
-  }
-
-  listFiles(prefix = ""): Promise<FileInfo[]> {
-    return this.files.list(prefix);
-  }
-
-  fileHistory(key: string): Promise<FileHistory> {
-    return this.files.history(key);
-  }
-
-  deleteFile(agent: AgentRecord, key: string): Promise<FileDeleted> {
-    return this.files.delete(agent, key);
-  }
-
-  lockFile(agent: AgentRecord, key: string, ttlS: number): Promise<FileLock> {
-    return this.files.lock(agent, key, ttlS);
-  }
-
-  unlockFile(agent: AgentRecord, key: string): Promise<FileLock> {
-    return this.files.unlock(agent, key);
-  }
+  // ---------------------------------------------------------------- files: putFile, getFile, lockFile... in _relay-files.ts
 
   // ---------------------------------------------------------------- connections
 

@@ -1,19 +1,15 @@
 /** The layer of Tasks for plain replies: a response to a broadcast or any other message that is not a task, alone or many at once. */
-import { ClawlinkError, notFound } from "../../errors";
+import type { ClawlinkError } from "../../errors";
 import type { Message, SendMessage, Sent } from "../../protocol/schemas";
 import { iso } from "../clock";
 import { newSortableId } from "../ids";
 import type { AgentRecord, NewEntry, QueuedOne } from "../store/port";
 import { announce } from "./announce";
-import { unknownAgent } from "./registry";
+import { unknownAgent, unknownAgentError } from "./registry";
 import { noRoom, TaskSending, type SendResponse } from "./_tasks-sending";
 
 /** What became of one message of a batch. */
 export type Outcome = { readonly ok: true; readonly sent: Sent } | { readonly ok: false; readonly error: unknown };
-
-function unknownAgentError(idOrName: string): ClawlinkError {
-  return notFound("unknown_agent", `no agent is registered as "${idOrName}"`, "run `clawlink discover --all` to see the registered agents' ids and names");
-}
 
 function replyMessage(sender: AgentRecord, to: AgentRecord, msg: SendResponse, createdAt: string): Message {
   return { type: "response", id: newSortableId("m"), from: sender.id, to: to.id, created_at: createdAt, in_reply_to: msg.in_reply_to, status: msg.status, result: msg.result };

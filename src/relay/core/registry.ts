@@ -52,8 +52,12 @@ interface Verified {
 /** Events after which an agent's record (its secret, its connections, or the agent itself) may have changed. */
 const CHANGES_AGENT = new Set(["registered", "unregistered", "connected", "disconnected"]);
 
+export function unknownAgentError(idOrName: string): ClawlinkError {
+  return notFound("unknown_agent", `no agent is registered as "${idOrName}"`, "run `clawlink discover --all` to see the registered agents' ids and names");
+}
+
 export function unknownAgent(idOrName: string): never {
-  throw notFound("unknown_agent", `no agent is registered as "${idOrName}"`, "run `clawlink discover --all` to see the registered agents' ids and names");
+  throw unknownAgentError(idOrName);
 }
 
 /** Finds an agent by id when the value is shaped like one, otherwise by name. */

@@ -138,6 +138,30 @@ describe.skipIf(redisMissing("test/unit/redis-store.test.ts") !== null)("redis s
     await Promise.all([x.close(), y.close()]);
   });
 
+  test("a task is in the ttl index only while queued: handed out the expiry sweep never reads it, queued again it expires", async () => {
+    const s = await open("ttl:");
+    await s.claimName(agent("a"), T0, rules);
+    await s.claimName(agent("b"), T0, rules);
+    const ttl = async () => (await s.client.send("ZRANGE", [`${s.prefix}ttl`, "0", "-1"])) as string[];
+    const task = (id: string) => ({ id, from: "a", to: "b", cap: null, task: "t", context: {}, priority: "normal" as const, leaseS: 30, ttlS: 5, createdAt: T0, idempotencyKey: null });
+    await s.createTask(task("t_1"), {});
+    await s.createTask(task("t_2"), {});
+    expect(await ttl()).toEqual(["t_1", "t_2"]);
+    // Taken by a poll, so its lease is all that holds it.
+    expect((await s.claimNext("b", null, T0, { max: 1, ackWindowMs: 60_000, room: {} })).messages.map((m) => m.id)).toEqual(["t_1"]);
+    expect(await ttl()).toEqual(["t_2"]);
+    // Past its ttl, the one handed out is not the sweep's; the one still queued expires.
+    expect((await s.expireTasks(T0 + 6_000, 100, {})).tasks.map((t) => t.id)).toEqual(["t_2"]);
+    // Its lease ran out before an ack: it is queued again, its ttl long past, and the next sweep expires it.
+    expect((await s.requeueExpired(T0 + 31_000, 100, {})).requeued).toBe(1);
+    expect((await s.getTask("t_1"))?.state).toBe("queued");
+    expect(await ttl()).toEqual(["t_1"]);
+    expect(Number(await s.client.send("ZSCORE", [`${s.prefix}ttl`, "t_1"]))).toBe(T0 + 5000);
+    expect((await s.expireTasks(T0 + 32_000, 100, {})).tasks.map((t) => [t.id, t.state])).toEqual([["t_1", "expired"]]);
+    expect(await ttl()).toEqual([]);
+    await s.close();
+  });
+
   test("two relays sweeping at once take back each lost holder's task and drop each unread message once", async () => {
     const [x, y] = await Promise.all([open("sweep2:"), open("sweep2:")]);
     await x.claimName(agent("a"), T0, rules);

@@ -104,7 +104,7 @@ local function add_task(t)
   elseif t.state == "queued" then
     redis.call("ZADD", key("unassigned"), t.createdAt, t.id)
   end
-  if has(t.ttlS) then redis.call("ZADD", key("ttl"), t.createdAt + t.ttlS * 1000, t.id) end
+  if has(t.ttlS) and t.state == "queued" then redis.call("ZADD", key("ttl"), t.createdAt + t.ttlS * 1000, t.id) end
 end
 
 -- The indexes after a record changed from (`state`, `to`) to `t`: a holder assigned or taken away, or the task finished.
@@ -134,6 +134,14 @@ local function book(state, to, t)
     redis.call("ZREM", key("unassigned"), t.id)
     if has(t.to) then held_del(t.to, t.id, to == t.to and was or is) end
     redis.call("ZADD", key("fin"), t.updatedAt, t.id)
+  end
+  -- A ttl runs only while a task is queued, so the expiry sweep never reads one handed out.
+  if has(t.ttlS) and not FINAL[t.state] and (state == "queued") ~= (t.state == "queued") then
+    if t.state == "queued" then
+      redis.call("ZADD", key("ttl"), t.createdAt + t.ttlS * 1000, t.id)
+    else
+      redis.call("ZREM", key("ttl"), t.id)
+    end
   end
 end
 

@@ -35,6 +35,13 @@ describe("start-up", async () => {
   });
 });
 
+/** The CLI built into `dir` in chunks, as the compiled binary is; its outputs by file, with what each holds. */
+async function splitBuild(dir: string) {
+  const out = await Bun.build({ entrypoints: [join(root, "src", "cli.ts")], outdir: dir, splitting: true, minify: true, format: "esm", target: "bun", metafile: true } as Bun.BuildConfig);
+  expect(out.success).toBe(true);
+  return (out as unknown as { metafile: { outputs: Record<string, { entryPoint?: string; inputs: Record<string, unknown> }> } }).metafile.outputs;
+}
+
 /**
  * What a command loads as it runs, not only at start: in the split build the chunk holding the wire
  * schemas is made to throw, so a command that succeeds never loaded them (its answers checked by hand).
@@ -44,8 +51,7 @@ describe("the wire schemas at run time", () => {
 
   test("discover, whoami, poll (and its ack) and respond, answered as expected, never load protocol/schemas.ts", async () => {
     const dir = tempHome();
-    const out = await Bun.build({ entrypoints: [join(root, "src", "cli.ts")], outdir: dir, splitting: true, minify: true, format: "esm", target: "bun", metafile: true } as Bun.BuildConfig);
-    expect(out.success).toBe(true);
+    const outputs = await splitBuild(dir);
     const relay = startTestRelay();
     const [me, peer] = [tempHome(), tempHome()];
     const as = (home: string) => ({ home, relay: relay.url, command: [process.execPath, join(dir, "cli.js")] });
@@ -55,7 +61,6 @@ describe("the wire schemas at run time", () => {
     const task = await runCli(["delegate", "--to", "me", "--task", "hi", "--json"], as(peer));
     expect(task.code).toBe(0);
 
-    const outputs = (out as unknown as { metafile: { outputs: Record<string, { inputs: Record<string, unknown> }> } }).metafile.outputs;
     // schemas.ts and the files of schemas/ it gathers: every chunk holding one of them throws.
     const isSchemas = (m: string) => /src\/protocol\/schemas(\.ts|\/)/.test(m);
     const holding = Object.keys(outputs).filter((file) => Object.keys(outputs[file]!.inputs).some(isSchemas));
@@ -91,9 +96,7 @@ describe("discover from the entry", () => {
 
   test("the plain case never loads the command; any other case runs it, with the entry's request sent once", async () => {
     const dir = tempHome();
-    const out = await Bun.build({ entrypoints: [join(root, "src", "cli.ts")], outdir: dir, splitting: true, minify: true, format: "esm", target: "bun", metafile: true } as Bun.BuildConfig);
-    expect(out.success).toBe(true);
-    const outputs = (out as unknown as { metafile: { outputs: Record<string, { entryPoint?: string }> } }).metafile.outputs;
+    const outputs = await splitBuild(dir);
     const chunk = join(dir, Object.keys(outputs).find((file) => outputs[file]!.entryPoint === "src/commands/discover.ts")!);
     writeFileSync(chunk, 'throw new Error("the discover command was loaded");\n' + readFileSync(chunk, "utf8"));
     const relay = startTestRelay();

@@ -3,7 +3,8 @@ import { ClawlinkError, asClawlinkError } from "../errors";
 import { safeParse } from "../protocol/codec";
 import { FINAL_STATES, ServerFrame, type ResponseMessage, type Task } from "../protocol/schemas";
 import { ERRORS, isErrorCode } from "../protocol/errors";
-import { unreachable, type Client } from "./client";
+import type { Client } from "./client";
+import { unreachable } from "./failures";
 import { backoffMs, isTransient } from "./backoff";
 
 export interface TaskOutcome {

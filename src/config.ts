@@ -6,7 +6,6 @@ import { describeIssues } from "./protocol/codec";
 import { Deferred, whenRead } from "./protocol/deferred";
 import { identityOf, isAgentName } from "./quick-checks";
 
-export { DEFAULT_RELAY, identityOf, isAgentName, normalizeRelayList, normalizeRelayUrl, sameTeam, stringsOf } from "./quick-checks";
 
 export const Identity = new Deferred(() => v.object({
   id: v.string(),

@@ -3,7 +3,8 @@
  * $CLAWLINK_HOME/config.json, then what the saved identity remembers, then the default.
  */
 import * as v from "valibot";
-import { DEFAULT_RELAY, loadIdentity, normalizeRelayList, normalizeRelayUrl, sameTeam, type Identity } from "./config";
+import { loadIdentity, type Identity } from "./config";
+import { DEFAULT_RELAY, normalizeRelayList, normalizeRelayUrl, sameTeam } from "./quick-checks";
 import { ClawlinkError } from "./errors";
 import { clientHome, joinPath, nodePath, pathExists, readTextFile, resolvePath } from "./local-files";
 import { Deferred, whenRead } from "./protocol/deferred";

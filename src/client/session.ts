@@ -1,6 +1,7 @@
 /** An agent's identity on a relay: registering it, checking it, and keeping it alive across relay restarts. */
 import { hostname } from "node:os";
-import { loadIdentity, sameTeam, saveIdentity, type Identity } from "../config";
+import { loadIdentity, saveIdentity, type Identity } from "../config";
+import { sameTeam } from "../quick-checks";
 import { ClawlinkError } from "../errors";
 import { logger } from "../logger";
 import type { Agent } from "../protocol/schemas";

@@ -4,7 +4,8 @@
  */
 import { expect, test } from "bun:test";
 import * as v from "valibot";
-import { Identity, identityOf, isAgentName, normalizeRelayList, normalizeRelayUrl } from "../../src/config";
+import { Identity } from "../../src/config";
+import { identityOf, isAgentName, normalizeRelayList, normalizeRelayUrl } from "../../src/quick-checks";
 import { ackedOf, agentListOf, agentOf, healthOf, heartbeatOf, inboxOf, messageOf, sentOf } from "../../src/client/answers";
 import { AGENT_NAME_RE, Agent, AgentList, Health, Heartbeat, Inbox, Message, Sent } from "../../src/protocol/schemas";
 import { CONFIG_FIELDS, ConfigFile, configOf } from "../../src/settings";

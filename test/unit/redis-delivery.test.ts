@@ -73,6 +73,28 @@ describe.skipIf(redisMissing("test/unit/redis-delivery.test.ts") !== null)("deli
     expect([a.claims, b.claims]).toEqual([[], []]);
   });
 
+  test("an answer and the status that goes with it reach the sender's socket in one write", async () => {
+    const t = await team();
+    // A socket that takes batches (as `listen` does), each write recorded.
+    const bossSink = sink();
+    const writes: string[][] = [];
+    bossSink.pushMany = (msgs) => {
+      writes.push(types([...msgs]));
+      bossSink.got.push(...msgs);
+      return { taken: msgs.length, full: false };
+    };
+    const workerSink = sink();
+    t.a.relay.connect(t.boss, bossSink);
+    t.b.relay.connect(t.worker, workerSink);
+    await until(() => bossSink.opened !== null && workerSink.opened !== null);
+    await Bun.sleep(50);
+    const sent = await t.a.relay.send(t.boss, v.parse(SendMessage, { type: "task", to: "worker", task: "say done" }));
+    await until(() => workerSink.got.length === 1);
+    await t.b.relay.send(t.worker, v.parse(SendMessage, { type: "response", in_reply_to: sent.id, status: "completed", result: "done" }));
+    await until(() => bossSink.got.length === 3);
+    expect(writes).toEqual([["status:delivered"], ["response", "status:completed"]]);
+  });
+
   test("a broadcast sent on one relay and the reply to it reach sockets on the other, with no claim", async () => {
     const { a, b, boss, worker, bossSink, workerSink } = await connected();
     await a.relay.send(boss, v.parse(SendMessage, { type: "broadcast", content: "who is free?" }));

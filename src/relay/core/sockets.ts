@@ -72,6 +72,8 @@ export interface SocketOptions {
 
 export class Sockets {
   private pumps = new Map<string, Pump>();
+  /** Pumps with messages carried to their sockets in this turn, not pushed yet. */
+  private carrying: Set<Pump> | undefined;
   private batch: number;
   private instance: string;
   private conns = 0;
@@ -143,13 +145,25 @@ export class Sockets {
     const pump = this.pumps.get(agent);
     const l = pump?.locals.find((x) => x.conn === conn);
     if (!pump || !l) return;
+    l.carried.push(msg);
     if (pump.running) {
-      l.carried.push(msg);
       pump.again = true;
       return;
     }
-    this.handCarried(l, [msg]);
+    // Pushed once the operation's events have all been heard: a response and its status go out in one write, not one each.
+    if (!this.carrying) {
+      this.carrying = new Set();
+      queueMicrotask(this.pushCarried);
+    }
+    this.carrying.add(pump);
   }
+
+  private pushCarried = () => {
+    const pumps = this.carrying!;
+    this.carrying = undefined;
+    // A pump that started meanwhile pushes them itself, after what its claim returns.
+    for (const pump of pumps) if (!pump.running) this.flushAll(pump);
+  };
 
   private handCarried(l: Local, msgs: Message[]) {
     const left = this.open(l) ? this.hand(l, { messages: msgs, effects: NO_EFFECTS }) : msgs.map((m) => m.id);

@@ -54,6 +54,12 @@ export async function serverCpuMs(redisUrl: string, work: () => Promise<void>): 
 
 /** Calls of `command` and the server's time in them (INFO commandstats) while `work` runs: µs per call. */
 export async function usPerCall(redisUrl: string, command: string, work: () => Promise<void>): Promise<number> {
+  const { calls, usec } = await timeIn(redisUrl, command, work);
+  return usec / Math.max(1, calls);
+}
+
+/** Calls of `command` while `work` runs, and the server's time in them in µs (INFO commandstats). */
+export async function timeIn(redisUrl: string, command: string, work: () => Promise<void>): Promise<{ calls: number; usec: number }> {
   const client = new RedisClient(redisUrl);
   const stat = async () => {
     const m = new RegExp(`^cmdstat_${command}:calls=(\\d+),usec=(\\d+)`, "m").exec((await client.send("INFO", ["commandstats"])) as string);
@@ -63,7 +69,7 @@ export async function usPerCall(redisUrl: string, command: string, work: () => P
     const before = await stat();
     await work();
     const after = await stat();
-    return (after.usec - before.usec) / Math.max(1, after.calls - before.calls);
+    return { calls: after.calls - before.calls, usec: after.usec - before.usec };
   } finally {
     client.close();
   }

@@ -1,9 +1,11 @@
 /**
  * Relays on one Redis (`relay --redis`): the cross-relay round trip (a task sent on relay A, answered
  * by an agent on relay B, the response back on A) next to the same round trip on one memory relay and
- * on one Redis relay in the same run, the Redis commands each send and each delivery costs (counted
- * with MONITOR; the commands inside a script are not round trips) and the server CPU they take (the
- * capacity model), throughput against memory mode in the same run, and one relay against three.
+ * on one Redis relay in the same run, and the CPU it costs each process (the bench's client, the three
+ * relays, Redis and its scripts: together, on few cores, a floor under the round trip); the Redis
+ * commands each send and each delivery costs (counted with MONITOR; the commands inside a script are
+ * not round trips) and the server CPU they take (the capacity model), throughput against memory mode
+ * in the same run, and one relay against three.
  * Needs redis-server on the PATH; it runs its own on a free loopback port, without persistence.
  */
 import { mkdtempSync, rmSync } from "node:fs";
@@ -15,8 +17,8 @@ import { verdict, type BenchContext, type Figure } from "./_report";
 import { fmtInt, fmtMs, summarize } from "./_stats";
 import { measure } from "./_throughput";
 import { bearer, Acker, openSocket, wsUrl } from "./_ws";
-import { countCommands, describeCounted, serverCpuMs, tripsOf, usPerCall } from "./_redis-count";
-import { describeMachine, fmtCpuPerOp } from "./_machine";
+import { countCommands, describeCounted, serverCpuMs, timeIn, tripsOf, usPerCall } from "./_redis-count";
+import { cpuUsOf, describeMachine, fmtCpuPerOp } from "./_machine";
 
 const ROUNDTRIPS = 500;
 const WARMUP = 50;
@@ -44,6 +46,7 @@ async function startRedis() {
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
+    pid: proc.pid,
     async stop() {
       proc.kill("SIGTERM");
       await proc.exited;
@@ -99,11 +102,12 @@ async function openPair(a: ServerProcess, b: ServerProcess) {
   };
 }
 
-async function roundTrips(a: ServerProcess, b: ServerProcess) {
+/** `around` wraps the measured round trips (not the warm-up), to take what they cost. */
+async function roundTrips(a: ServerProcess, b: ServerProcess, around: (run: () => Promise<number[]>) => Promise<number[]> = (run) => run()) {
   const pair = await openPair(a, b);
   try {
     await pair.run(WARMUP);
-    return summarize(await pair.run(ROUNDTRIPS));
+    return summarize(await around(() => pair.run(ROUNDTRIPS)));
   } finally {
     pair.close();
   }
@@ -116,22 +120,48 @@ export async function redis(ctx: BenchContext): Promise<Figure[]> {
   const relays: ServerProcess[] = [];
   try {
     for (let i = 0; i < 3; i++) relays.push(await spawnRelay({ flags: [...HOLD_ALL, "--redis", server.url, "--redis-prefix", "bench:"] }));
-    const [a, b] = relays as [ServerProcess, ServerProcess];
+    const [a, b, c] = relays as [ServerProcess, ServerProcess, ServerProcess];
 
     // Cross-relay round trip, with the same on one memory relay and on one Redis relay as its baselines.
     const memory = await spawnRelay({ flags: HOLD_ALL });
     let onMemory;
+    let memoryCpuUs: number[] = [];
     try {
-      onMemory = await roundTrips(memory, memory);
+      onMemory = await roundTrips(memory, memory, async (run) => {
+        const pids = [process.pid, memory.pid];
+        const before = pids.map(cpuUsOf);
+        const times = await run();
+        memoryCpuUs = pids.map((pid, i) => (cpuUsOf(pid) - before[i]!) / ROUNDTRIPS);
+        return times;
+      });
     } finally {
       await memory.stop();
     }
     const onOne = await roundTrips(a, a);
-    const rt = await roundTrips(a, b);
+    // What the round trips cost every process taking part: on few cores, their CPU together bounds how short a round trip can be.
+    const parts: [string, number][] = [["bench client", process.pid], ["relay A (the boss's)", a.pid], ["relay B (the worker's)", b.pid], ["relay C (neither's: it hears every event)", c.pid], ["Redis", server.pid]];
+    let cpuUs: number[] = [];
+    let scripts = { calls: 0, usec: 0 };
+    const rt = await roundTrips(a, b, async (run) => {
+      const before = parts.map(([, pid]) => cpuUsOf(pid));
+      let times: number[] = [];
+      scripts = await timeIn(server.url, "evalsha", async () => void (times = await run()));
+      cpuUs = parts.map(([, pid], i) => (cpuUsOf(pid) - before[i]!) / ROUNDTRIPS);
+      return times;
+    });
     const p50: Figure = { name: "redis: cross-relay round trip p50 (ms)", value: rt.p50, unit: "ms", better: "lower", target: TARGET_P50_MS };
     figures.push(p50, { name: "redis: cross-relay round trip p99 (ms)", value: rt.p99, unit: "ms", better: "lower" }, { name: "memory: round trip p50 (ms)", value: onMemory.p50, unit: "ms", better: "lower" });
     ctx.log(`redis round trip (task on A, answered on B, response back on A over WebSockets, ${ROUNDTRIPS} in turn): p50 ${fmtMs(rt.p50)}, p99 ${fmtMs(rt.p99)} (target p50 < ${TARGET_P50_MS} ms) ${verdict(p50)}`);
     ctx.log(`  same run, boss and worker on one relay: in memory p50 ${fmtMs(onMemory.p50)}, p99 ${fmtMs(onMemory.p99)}; on one Redis relay p50 ${fmtMs(onOne.p50)}, p99 ${fmtMs(onOne.p99)} (load avg ${describeMachine().load})`);
+    const together = cpuUs.reduce((sum, us) => sum + us, 0);
+    const scriptUs = scripts.usec / ROUNDTRIPS;
+    const cores = describeMachine().cores;
+    figures.push({ name: "redis: CPU per cross-relay round trip, every process (us)", value: together, unit: "us", better: "lower" }, { name: "redis: script time per cross-relay round trip (us)", value: scriptUs, unit: "us", better: "lower" });
+    ctx.log(
+      `  CPU per cross-relay round trip: ${parts.map(([who], i) => `${who} ${cpuUs[i]!.toFixed(0)} µs`).join(", ")} (its scripts ${scriptUs.toFixed(0)} µs: ${(scripts.calls / ROUNDTRIPS).toFixed(2)} calls of ${(scripts.usec / Math.max(1, scripts.calls)).toFixed(0)} µs); ` +
+        `${together.toFixed(0)} µs together, so on ${cores} cores the mean round trip (${fmtMs(rt.mean)}) cannot be shorter than ${fmtMs(together / 1000 / cores)}; ` +
+        `in memory, bench client ${memoryCpuUs[0]!.toFixed(0)} µs and relay ${memoryCpuUs[1]!.toFixed(0)} µs`,
+    );
     // What one round trip asks of Redis (the boss's acks, sent every 50 ms, included).
     const counted = await openPair(a, b);
     const perTrip = await countCommands(server.url, server.port, async () => void (await counted.run(COUNTED / 5)));

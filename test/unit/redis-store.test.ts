@@ -3,6 +3,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { RedisBus } from "../../src/relay/bus/redis";
 import type { BusEvent } from "../../src/relay/bus/port";
 import { announce } from "../../src/relay/core/announce";
+import { iso } from "../../src/relay/clock";
+import { taskMessage } from "../../src/relay/store/rules";
 import { RedisStore, redactUrl, CHUNK } from "../../src/relay/store/redis/store";
 import { redisMissing, startRedis, type TestRedis } from "../_redis";
 
@@ -214,6 +216,16 @@ describe.skipIf(redisMissing("test/unit/redis-store.test.ts") !== null)("redis s
     await Promise.all([s.close(), here.close(), there.close()]);
   });
 
+  test("a task whose text holds a lone surrogate, which no script could read back, is refused and leaves nothing behind", async () => {
+    const s = await agentsAandB();
+    const t = { id: "t_1", from: "a", to: "b", cap: null, task: "x\ud800y", context: {}, priority: "normal" as const, leaseS: 30, ttlS: null, createdAt: T0, idempotencyKey: null };
+    await expect(s.createTask(t, {})).rejects.toThrow("lone UTF-16 surrogate");
+    await expect(s.createTask({ ...t, task: "x", idempotencyKey: "\udc00" }, {})).rejects.toThrow("lone UTF-16 surrogate");
+    expect(await s.getTask("t_1")).toBeUndefined();
+    expect((await s.claimNext("b", null, T0, { max: 10, ackWindowMs: 1000, room: {} })).messages).toEqual([]);
+    await s.close();
+  });
+
   describe("a message queued alone goes out at once on a connection that takes everything", () => {
     const ACK = { max: 100, ackWindowMs: 60_000, room: {} };
     const broadcast = (id: string) => ({ to: "a", priority: "normal" as const, msg: { type: "broadcast" as const, id, from: "b", to: null, created_at: "t", content: "hi", topic: "", tags: [] } });
@@ -276,6 +288,28 @@ describe.skipIf(redisMissing("test/unit/redis-store.test.ts") !== null)("redis s
       await s.detachConnection("b", "rb.1", T0 + 2);
       const again = await s.claimNext("b", null, T0 + 3, ACK);
       expect(again.messages).toEqual([expect.objectContaining({ type: "task", id: "t_1", attempt: 2, redelivered: true })]);
+      await s.close();
+    });
+
+    test("handed out as it is made, sent by name or by id: the record kept is the one answered, its message goes to the id, and its sender hears it was delivered", async () => {
+      const s = await open();
+      const [alice, bob] = ["a_000000000001", "a_000000000002"];
+      await s.claimName({ ...agent(alice), name: "alice" }, T0, rules);
+      await s.claimName({ ...agent(bob), name: "bob" }, T0, rules);
+      await s.attachConnection(alice, "ra.1", T0, 60_000);
+      await s.attachConnection(bob, "rb.1", T0, 60_000);
+      for (const [id, to] of [["t_1", "bob"], ["t_2", bob]] as const) {
+        const r = await s.createTask({ ...newTask, id, from: alice, to, ttlS: 60 }, {});
+        if (!r.ok) throw new Error(r.refused);
+        const history = [{ state: "queued", at: T0, note: "for bob" }, { state: "delivered", at: T0, note: "attempt 1" }];
+        expect(r.task).toMatchObject({ to: bob, state: "delivered", attempts: 1, handedTo: bob, updatedAt: T0, history });
+        expect(r.task).toEqual((await s.getTask(id))!);
+        const status = { type: "status", id: expect.any(String), from: "relay", to: alice, created_at: iso(T0), task_id: id, state: "delivered", note: "attempt 1" };
+        expect(r.effects.messages.map((m): unknown[] => [m.to, m.conn, m.msg])).toEqual([[bob, "rb.1", { ...taskMessage(r.task), attempt: 1 }], [alice, "ra.1", status]]);
+      }
+      expect([await s.countWaiting(bob), await s.countInFlight(bob)]).toEqual([0, 2]);
+      // Handed out, a ttl no longer runs.
+      expect(await s.client.send("ZCARD", [`${s.prefix}ttl`])).toBe(0);
       await s.close();
     });
 

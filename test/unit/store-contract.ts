@@ -7,6 +7,7 @@ import { describe, expect, test } from "bun:test";
 import type { Message, Priority } from "../../src/protocol/schemas";
 import { MemoryStore } from "../../src/relay/store/memory";
 import type { NewAgent, NewEntry, Room, Store, TaskRecord } from "../../src/relay/store/port";
+import { messageBytes, taskMessage } from "../../src/relay/store/rules";
 
 export interface StoreKind {
   name: string;
@@ -488,6 +489,32 @@ export function storeContract(kind: StoreKind) {
       expect(r.tasks.map((t) => t.to)).toEqual(["c"]);
       expect(ids((await s.claimNext("c", null, T0, ACK)).messages)).toEqual(["t_1"]);
       expect((await s.assignWaiting("c", T0)).tasks).toEqual([]);
+      await s.close();
+    });
+
+    test("a holder sent by name or by id is kept by its id and named in the first note; the message, addressed to the id, weighs what it is as sent", async () => {
+      let s = kind.open();
+      const [alice, bob] = ["a_000000000001", "a_000000000002"];
+      await s.claimName(agent(alice, "alice"), T0, rules(T0));
+      await s.claimName(agent(bob, "bob"), T0, rules(T0));
+      // Text JSON escapes (or may: a slash) in the task and its context.
+      const byName = await s.createTask(task("t_1", alice, "bob", { task: 'say "hi" / \\ \u00e9\n', context: { q: "a/b", n: [1.5, null] }, ttlS: 60, idempotencyKey: "k1" }), NONE);
+      const byId = await s.createTask(task("t_2", alice, bob, { priority: "high", leaseS: 45 }), NONE);
+      let weight = 0;
+      for (const [r, id] of [[byName, "t_1"], [byId, "t_2"]] as const) {
+        if (!r.ok) throw new Error(r.refused);
+        expect(r).toMatchObject({ duplicate: false, task: { id, to: bob, state: "queued", attempts: 0, handedTo: null, updatedAt: T0, history: [{ state: "queued", at: T0, note: "for bob" }] } });
+        expect(r.task).toEqual((await s.getTask(id))!);
+        expect(r.effects.messages.map((m) => [m.to, m.msg])).toEqual([[bob, taskMessage(r.task)]]);
+        weight += messageBytes(taskMessage(r.task));
+      }
+      expect((await s.heldBytes()).queued).toBe(weight);
+      s = await kind.again(s);
+      const kept = [(await s.getTask("t_2"))!, (await s.getTask("t_1"))!];
+      expect((await s.claimNext(bob, null, T0 + 1, ACK)).messages).toEqual(kept.map((t) => ({ ...taskMessage(t), attempt: 1 })));
+      const again = await s.createTask(task("t_3", alice, bob, { idempotencyKey: "k1" }), NONE);
+      expect(again).toMatchObject({ ok: true, duplicate: true, task: { id: "t_1", to: bob, state: "delivered", ttlS: 60, context: { q: "a/b", n: [1.5, null] } } });
+      expect(again.ok && again.task).toEqual((await s.getTask("t_1"))!);
       await s.close();
     });
 

@@ -55,8 +55,8 @@ export class RedisBase {
     return this.conn.guard(call, bytes);
   }
 
-  protected run<T>(op: Operation, args: object): Promise<T> {
-    return this.guard(() => runScript<T>(this.client, op, this.prefix, args, this.origin));
+  protected run<T>(op: Operation, args: object, texts?: readonly string[]): Promise<T> {
+    return this.guard(() => runScript<T>(this.client, op, this.prefix, args, this.origin, texts));
   }
 
   /**

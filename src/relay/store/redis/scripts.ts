@@ -129,9 +129,11 @@ const PUBLISH_FIRST: ReadonlySet<Operation> = new Set(["create_task", "create_ta
 /**
  * Runs one operation's script by its SHA with the key prefix and its arguments as JSON; returns its
  * JSON reply, parsed. Given the caller's bus origin, the script also publishes what it changed.
+ * `texts` follow as arguments of their own (ARGV[4] on): the script takes them as they are, where a
+ * string inside the JSON would cost it several times more to decode.
  */
-export async function runScript<T>(client: RedisClient, op: Operation, prefix: string, args: object, origin = ""): Promise<T> {
-  const argv = [SHA[op], "0", prefix, encode(args), origin];
+export async function runScript<T>(client: RedisClient, op: Operation, prefix: string, args: object, origin = "", texts: readonly string[] = []): Promise<T> {
+  const argv = [SHA[op], "0", prefix, encode(args), origin, ...texts];
   let reply: string;
   try {
     // Sent in the same write as the script (the client pipelines what one turn sends); its answer is not needed.

@@ -6,7 +6,6 @@
  * limits of `files.ts` and the connection and scripts of `base.ts`.
  */
 import { AGENT_ID_RE, type Message, type TaskState } from "../../../protocol/schemas";
-import { iso } from "../../clock";
 import {
   NO_EFFECTS,
   type ClaimedName,
@@ -30,6 +29,7 @@ import {
 } from "../port";
 import { frozenTask } from "../rules";
 import { agentOf, agentOrNone, countsOf, effectsOf, entryOf, list, storedTask, taskOf, type RawAgent, type RawFx, type RawTask } from "./_decode";
+import { renderTask } from "./_render";
 import { Batcher } from "./batcher";
 import { RedisFiles } from "./files";
 
@@ -54,7 +54,17 @@ export class RedisStore extends RedisFiles implements Store {
    * Tasks sent in one turn of the event loop are made by one script call (group commit): each as it
    * would be alone, in the order sent, with its own answer; one alone goes as `create_task`.
    */
-  private created = new Batcher<object, CreateReply>(async (items) => (items.length === 1 ? [await this.run<CreateReply>("create_task", items[0]!)] : this.run<CreateReply[]>("create_tasks", { items })));
+  private created = new Batcher<{ args: object; texts: string[] }, CreateReply>(async (items) => {
+    // Each item's texts follow the JSON as arguments of their own, from ARGV[x] on.
+    if (items.length === 1) return [await this.run<CreateReply>("create_task", { ...items[0]!.args, x: 4 }, items[0]!.texts)];
+    const texts: string[] = [];
+    const batch = items.map((item) => {
+      const x = 4 + texts.length;
+      texts.push(...item.texts);
+      return { ...item.args, x };
+    });
+    return this.run<CreateReply[]>("create_tasks", { items: batch }, texts);
+  });
 
   // ---------------------------------------------------------------- agents
 
@@ -220,8 +230,9 @@ export class RedisStore extends RedisFiles implements Store {
 
   async createTask(task: NewTask, room: Room): Promise<Created> {
     const { context, ...rest } = task;
-    const args = { task: { ...rest, _iso: iso(task.createdAt) }, ctx: JSON.stringify(context), toIsId: task.to !== null && AGENT_ID_RE.test(task.to), room, flyAt: task.createdAt, ...this.stamp(task.createdAt) };
-    const r = await this.created.add(args);
+    const { args, texts } = renderTask(task);
+    // Handed out as it is made, it is handed out when it was made (`flyAt`).
+    const r = await this.created.add({ args: { ...args, toIsId: task.to !== null && AGENT_ID_RE.test(task.to), room, flyAt: task.createdAt, ...this.stamp(task.createdAt) }, texts });
     if (!r.ok) return r as Created;
     if (r.duplicate) return { ok: true, task: taskOf(r.task!), duplicate: true, effects: effectsOf(r.fx) };
     // The record as the script kept it, from what was sent and the holder and first note it answers with.

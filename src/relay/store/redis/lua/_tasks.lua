@@ -88,23 +88,20 @@ local function finish(t)
   redis.call("INCRBY", key("finbytes"), t._w)
 end
 
+-- The indexes of a task just made (`create_task`): `t` has its id, sender, holder (nil: none), idempotency
+-- key, state, capability and lease, and as text when it was made and when its ttl runs out.
 local function add_task(t)
-  put_task(t)
   redis.call("ZADD", key("tl", t.from), "0", t.id)
-  if has(t.idempotencyKey) then redis.call("HSET", key("idem"), t.from .. "\0" .. t.idempotencyKey, t.id) end
-  if has(t.to) then redis.call("ZADD", key("tl", t.to), "0", t.id) end
+  if has(t.key) then redis.call("HSET", key("idem"), t.from .. "\0" .. t.key, t.id) end
   redis.call("HINCRBY", key("states"), t.state, "1")
-  redis.call("ZADD", key("recent"), t.updatedAt, t.id)
-  if FINAL[t.state] then
-    redis.call("ZADD", key("fin"), t.updatedAt, t.id)
-    return
-  end
-  if has(t.to) then
+  redis.call("ZADD", key("recent"), t.at, t.id)
+  if t.to then
+    redis.call("ZADD", key("tl", t.to), "0", t.id)
     held_add(t.to, t, held_in(t.state, t))
-  elseif t.state == "queued" then
-    redis.call("ZADD", key("unassigned"), t.createdAt, t.id)
+  else
+    redis.call("ZADD", key("unassigned"), t.at, t.id)
   end
-  if has(t.ttlS) and t.state == "queued" then redis.call("ZADD", key("ttl"), t.createdAt + t.ttlS * 1000, t.id) end
+  if has(t.ttlAt) and t.state == "queued" then redis.call("ZADD", key("ttl"), t.ttlAt, t.id) end
 end
 
 -- The indexes after a record changed from (`state`, `to`) to `t`: a holder assigned or taken away, or the task finished.
@@ -145,9 +142,10 @@ local function book(state, to, t)
   end
 end
 
+-- A status from the relay (rules.ts: notices), written by concatenation: ids, times and states need no escaping.
 local function status_entry(t, to, state, note)
   local id = new_mid()
-  local body = cjson.encode({ type = "status", id = id, from = RELAY, to = to, created_at = A.iso, task_id = t.id, state = state, note = note })
+  local body = '{"type":"status","id":"' .. id .. '","from":"relay","to":"' .. to .. '","created_at":"' .. A.iso .. '","task_id":"' .. t.id .. '","state":"' .. state .. '","note":' .. cjson.encode(note) .. "}"
   return { to = to, p = t.priority, id = id, body = body, f = RELAY, t = "status", b = #body, ab = t.id, co = true, key = "", ca = A.ms }
 end
 

@@ -249,10 +249,19 @@ export class RedisStore extends RedisFiles implements Store {
   }
 
   async transitionTask(id: string, from: readonly TaskState[], change: TaskChange): Promise<TaskChanged> {
-    // A reply's body is made with an empty `to`, which the script fills in with the task's sender.
+    // A reply's body is made with an empty `to`, which the script fills in with the task's sender: it
+    // comes as the text before and after that value (ARGV[4], ARGV[5]), which Lua joins without decoding it.
     const reply = change.reply ? entryOf({ to: "", priority: "normal", msg: { ...change.reply, to: "" } as NewEntry["msg"] }) : null;
-    const args = { id, from, change: { ...change, messages: (change.messages ?? []).map(entryOf), reply }, flyAt: change.at, ...this.stamp(change.at) };
-    const r = await this.run<{ ok: boolean; refused?: string; task?: RawTask; ctx?: object; fx?: RawFx; fin?: [number, number] }>("transition_task", args);
+    let texts: string[] | undefined;
+    let entry: Omit<NonNullable<typeof reply>, "body"> | null = null;
+    if (reply) {
+      const { body, ...rest } = reply;
+      const at = body.indexOf('"to":""') + '"to":'.length;
+      texts = [body.slice(0, at), body.slice(at + 2)];
+      entry = rest;
+    }
+    const args = { id, from, change: { ...change, messages: (change.messages ?? []).map(entryOf), reply: entry }, flyAt: change.at, ...this.stamp(change.at) };
+    const r = await this.run<{ ok: boolean; refused?: string; task?: RawTask; ctx?: object; fx?: RawFx; fin?: [number, number] }>("transition_task", args, texts);
     if (r.ok) return { ok: true, task: taskOf(r.task!, r.ctx), effects: effectsOf(r.fx), finished: { count: r.fin![0], bytes: r.fin![1] } };
     return (r.task ? { ...r, task: taskOf(r.task) } : r) as TaskChanged;
   }

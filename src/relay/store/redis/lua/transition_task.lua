@@ -6,11 +6,12 @@ if has(ch.holder) and t.to ~= ch.holder then return cjson.encode({ ok = false, r
 if not contains(A.from, t.state) then return cjson.encode({ ok = false, refused = "state", task = out_task(t) }) end
 if ch.handedOut and received_by(t) ~= t.to then return cjson.encode({ ok = false, refused = "state", task = out_task(t) }) end
 local messages = ch.messages or {}
--- A reply goes to the task's sender at its priority: its body came with an empty `to`, filled in here.
+-- A reply goes to the task's sender at its priority: its body came as the text around its `to`
+-- (ARGV[4], ARGV[5]), which is the sender's id here.
 if has(ch.reply) then
   local m = ch.reply
   m.to, m.p = t.from, t.priority
-  m.body = string.gsub(m.body, '"to":""', function() return '"to":' .. cjson.encode(t.from) end, 1)
+  m.body = ARGV[4] .. '"' .. t.from .. '"' .. ARGV[5]
   m.b = #m.body
   table.insert(messages, m)
 end

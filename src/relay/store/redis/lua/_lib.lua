@@ -73,10 +73,16 @@ local function new_mid()
 end
 
 -- Events a batch of operations (create_tasks.lua) collects instead of publishing each: one PUBLISH for all.
+-- Events, like replies, are kept as the pieces of their text and joined once (table.concat): a message's
+-- body goes into the PUBLISH and into the reply a copy each, and each string the server allocates costs it
+-- in collection about as much again as in writing.
 local BATCH = nil
 
+-- `es`: the events' pieces, each event after the first starting with a comma.
 local function publish(es)
-  redis.call("PUBLISH", key("bus"), '{"o":' .. cjson.encode(BUS) .. ',"es":[' .. table.concat(es, ",") .. "]}")
+  table.insert(es, 1, '{"o":' .. cjson.encode(BUS) .. ',"es":[')
+  es[#es + 1] = "]}"
+  redis.call("PUBLISH", key("bus"), table.concat(es))
 end
 
 -- Tells the other relays what changed in the same step, as the caller's bus would (one PUBLISH of
@@ -87,24 +93,32 @@ local function told()
   local es = BATCH or {}
   for _, m in ipairs(FX.m) do
     local conn = m[4] and ',"conn":' .. cjson.encode(m[4]) or ""
-    table.insert(es, '{"type":"queued","agent":' .. cjson.encode(m[1]) .. ',"priority":' .. cjson.encode(m[2]) .. conn .. ',"message":' .. m[3] .. "}")
+    es[#es + 1] = (#es > 0 and "," or "") .. '{"type":"queued","agent":' .. cjson.encode(m[1]) .. ',"priority":' .. cjson.encode(m[2]) .. conn .. ',"message":'
+    es[#es + 1] = m[3]
+    es[#es + 1] = "}"
   end
-  for _, agent in ipairs(FX.q) do table.insert(es, '{"type":"queued","agent":' .. cjson.encode(agent) .. "}") end
-  for _, id in ipairs(FX.t) do table.insert(es, '{"type":"task","id":' .. cjson.encode(id) .. "}") end
+  for _, agent in ipairs(FX.q) do es[#es + 1] = (#es > 0 and "," or "") .. '{"type":"queued","agent":' .. cjson.encode(agent) .. "}" end
+  for _, id in ipairs(FX.t) do es[#es + 1] = (#es > 0 and "," or "") .. '{"type":"task","id":' .. cjson.encode(id) .. "}" end
   if not BATCH then publish(es) end
   FX.sent = true
   return FX
 end
 
--- The Effects as JSON, told first, each queued message's body spliced in as sent: the caller parses
--- it once, with the reply, instead of a string in the reply and then the string.
-local function told_json()
+-- The reply: `parts` (the pieces of its text before its Effects), then the Effects as JSON, told first,
+-- each queued message's body spliced in as sent (the caller parses it once, with the reply, instead of
+-- a string in the reply and then the string), then `tail`; joined once.
+local function told_json(parts, tail)
   told()
-  local ms = {}
-  for _, m in ipairs(FX.m) do table.insert(ms, "[" .. cjson.encode(m[1]) .. "," .. cjson.encode(m[2]) .. "," .. m[3] .. (m[4] and "," .. cjson.encode(m[4]) or "") .. "]") end
+  parts[#parts + 1] = '{"m":['
+  for i, m in ipairs(FX.m) do
+    parts[#parts + 1] = (i > 1 and ",[" or "[") .. cjson.encode(m[1]) .. "," .. cjson.encode(m[2]) .. ","
+    parts[#parts + 1] = m[3]
+    parts[#parts + 1] = (m[4] and "," .. cjson.encode(m[4]) or "") .. "]"
+  end
   local q = #FX.q > 0 and cjson.encode(FX.q) or "[]"
   local t = #FX.t > 0 and cjson.encode(FX.t) or "[]"
-  return '{"m":[' .. table.concat(ms, ",") .. '],"q":' .. q .. ',"t":' .. t .. (FX.sent and ',"sent":true' or "") .. "}"
+  parts[#parts + 1] = '],"q":' .. q .. ',"t":' .. t .. (FX.sent and ',"sent":true' or "") .. "}" .. tail
+  return table.concat(parts)
 end
 
 local function fx_queued(agent)

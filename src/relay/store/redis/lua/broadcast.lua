@@ -7,4 +7,4 @@ for _, id in ipairs(redis.call("HKEYS", key("agents"))) do
     if s and s.ok ~= false then n = n + 1 end
   end
 end
-return '{"recipients":' .. n .. ',"fx":' .. told_json() .. "}"
+return told_json({ '{"recipients":' .. n .. ',"fx":' }, "}")

@@ -44,4 +44,10 @@ while #out < A.max do
   end
 end
 -- The messages spliced in as sent: the caller parses them once, with the reply.
-return '{"messages":[' .. table.concat(out, ",") .. '],"fx":' .. told_json() .. "}"
+local parts = { '{"messages":[' }
+for i, body in ipairs(out) do
+  if i > 1 then parts[#parts + 1] = "," end
+  parts[#parts + 1] = body
+end
+parts[#parts + 1] = '],"fx":'
+return told_json(parts, "}")

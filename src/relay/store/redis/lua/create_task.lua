@@ -53,4 +53,4 @@ if conn then
   queue(status_entry(t, t.from, "delivered", "attempt 1"), A.room)
 end
 -- The caller made the record but for its holder and first note, and whether it was handed out: only those come back.
-return '{"ok":true,"duplicate":false,"to":' .. to_json .. ',"note":' .. note .. (conn and ',"delivered":true' or "") .. ',"fx":' .. told_json() .. "}"
+return told_json({ '{"ok":true,"duplicate":false,"to":' .. to_json .. ',"note":' .. note .. (conn and ',"delivered":true' or "") .. ',"fx":' }, "}")

@@ -2,4 +2,4 @@
 local s = queue(A.entry, A.room)
 if not s then return cjson.encode({ ok = false, refused = "unknown_agent" }) end
 if s.ok == false then return cjson.encode(s) end
-return '{"ok":true,"fx":' .. told_json() .. "}"
+return told_json({ '{"ok":true,"fx":' }, "}")

@@ -6,4 +6,4 @@ for i, e in ipairs(A.entries) do
   elseif s.ok == false then results[i] = s
   else results[i] = { ok = true } end
 end
-return '{"results":' .. cjson.encode(results) .. ',"fx":' .. told_json() .. "}"
+return told_json({ '{"results":' .. cjson.encode(results) .. ',"fx":' }, "}")

@@ -36,4 +36,4 @@ change(t, ch, ch.room)
 -- The finished tasks kept now, and their weight: whether the caller must prune. The record and its
 -- context are spliced in as written.
 local fin = redis.call("ZCARD", key("fin")) .. "," .. (redis.call("GET", key("finbytes")) or "0")
-return '{"ok":true,"task":' .. RECORD[t.id] .. ',"ctx":' .. CTX[t.id] .. ',"fx":' .. told_json() .. ',"fin":[' .. fin .. "]}"
+return told_json({ '{"ok":true,"task":', RECORD[t.id], ',"ctx":', CTX[t.id], ',"fx":' }, ',"fin":[' .. fin .. "]}")

@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { RedisBus } from "../../src/relay/bus/redis";
 import type { BusEvent } from "../../src/relay/bus/port";
+import { iso } from "../../src/relay/clock";
 import { RedisStore } from "../../src/relay/store/redis/store";
 import { redisMissing, startRedis, type TestRedis } from "../_redis";
 
@@ -116,6 +117,28 @@ describe.skipIf(redisMissing("test/unit/redis-tasks.test.ts") !== null)("redis s
     expect(await least()).toBe("0");
     await s.touchAgent("b", T0 + 60_000);
     expect((await s.reclaimTasks(T0 + 70_000, 100, live)).tasks.map((r) => r.task.id)).toEqual(["t_3"]);
+    await s.close();
+  });
+  test("a task handed out again is its queued message with the attempt spliced in, whatever its context holds; one kept in cjson's layout is written anew", async () => {
+    const s = await new RedisStore(redis.url, { prefix: "splice:" }).open();
+    await s.claimName(agent("a"), T0, rules);
+    await s.claimName(agent("b"), T0, rules);
+    const ACK = { max: 10, ackWindowMs: 1000, room: {} };
+    // A context that ends as a task message does, and one that holds its fields in the middle.
+    const context = { x: { attempt: 7, lease_s: 9 }, attempt: 3, lease_s: 4 };
+    await s.createTask({ ...task("t_1", "b"), context }, {});
+    const message = { type: "task" as const, id: "t_1", from: "a", to: "b", created_at: iso(T0), task: "say hi", context, priority: "normal" as const, attempt: 1, lease_s: 30 };
+    expect((await s.claimNext("b", null, T0, ACK)).messages).toEqual([message]);
+    await s.requeueExpired(T0 + 30_001, 100, {});
+    expect((await s.claimNext("b", null, T0 + 30_002, ACK)).messages).toEqual([{ ...message, attempt: 2, redelivered: true }]);
+    await s.requeueExpired(T0 + 60_003, 100, {});
+    expect((await s.claimNext("b", null, T0 + 60_004, ACK)).messages).toEqual([{ ...message, attempt: 3, redelivered: true }]);
+    // A message kept in the layout cjson wrote (its context last) is written anew.
+    await s.createTask({ ...task("t_2", "b"), context }, {});
+    const [meta, body] = ((await s.client.send("HGET", ["splice:m:b", "t_2"])) as string).split("\n") as [string, string];
+    const { context: c, ...rest } = JSON.parse(body);
+    await s.client.send("HSET", ["splice:m:b", "t_2", `${meta}\n${JSON.stringify(rest).slice(0, -1)},"context":${JSON.stringify(c)}}`]);
+    expect((await s.claimNext("b", null, T0 + 60_005, ACK)).messages).toEqual([{ ...message, id: "t_2" }]);
     await s.close();
   });
 });

@@ -53,13 +53,28 @@ local function put_task(t)
   redis.call("HSET", key("t"), t.id, RECORD[t.id] .. "\n" .. CTX[t.id])
 end
 
--- The message that carries a task to its holder; its context is spliced in as it was sent. A copy handed out after the first says so (`redelivered`), so a handler can skip
--- work it already did.
+-- The message that carries a task to its holder, laid out as the relay renders it (`_render.ts`), its
+-- context spliced in as it was sent; ids, times and priorities need no escaping. A copy handed out after
+-- the first says so (`redelivered`), so a handler can skip work it already did.
 local function task_body(t, redelivered)
-  local m = { type = "task", id = t.id, from = t.from, to = t.to, created_at = t._iso, task = t.task, priority = t.priority, attempt = t.attempts, lease_s = t.leaseS }
-  if redelivered then m.redelivered = true end
-  local j = cjson.encode(m)
-  return string.sub(j, 1, -2) .. ',"context":' .. CTX[t.id] .. "}"
+  local to = has(t.to) and '"' .. t.to .. '"' or "null"
+  return '{"type":"task","id":"' .. t.id .. '","from":"' .. t.from .. '","to":' .. to .. ',"created_at":"' .. t._iso .. '","task":' .. cjson.encode(t.task) .. ',"context":' .. CTX[t.id] .. ',"priority":"' .. t.priority .. '","attempt":' .. t.attempts .. ',"lease_s":' .. t.leaseS .. (redelivered and ',"redelivered":true}' or "}")
+end
+
+-- The message that carries a task at attempt `n`, made from the one kept in its slot (`raw`, its field as
+-- stored; the message from `from` on) when that one is laid out as the relay renders it (`_render.ts`,
+-- `_memory-messages.ts`: its attempt and lease last, then whether it was redelivered): the attempt is
+-- spliced in, nothing encoded again. nil for one laid out otherwise (kept before task_body wrote this layout).
+local function attempt_body(raw, from, n)
+  local at, next = nil, math.max(from, #raw - 96)
+  repeat
+    next = string.find(raw, ',"attempt":', next, true)
+    if next then at, next = next, next + 1 end
+  until not next
+  if not at then return nil end
+  local lease, rest = string.match(raw, '^,"attempt":%d+(,"lease_s":%d+)(.*)$', at)
+  if rest ~= "}" and rest ~= ',"redelivered":true}' then return nil end
+  return string.sub(raw, from, at - 1) .. ',"attempt":' .. n .. lease .. (n > 1 and ',"redelivered":true}' or "}")
 end
 
 local function task_entry(t)

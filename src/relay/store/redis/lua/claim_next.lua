@@ -32,7 +32,7 @@ while #out < A.max do
       else
         local n = t.attempts + 1
         change(t, { state = "delivered", note = "attempt " .. n, at = A.now }, A.room, { attempts = n, handedTo = to })
-        BODY[s] = task_body(t, n > 1)
+        BODY[s] = attempt_body(RAW[s], AT[s] + 1, n) or task_body(t, n > 1)
         fly(to, id, s, A.now + t.leaseS * 1000, conn)
         table.insert(out, BODY[s])
       end

@@ -81,12 +81,51 @@ export function describeIssues(issues: v.BaseIssue<unknown>[]): string {
 
 /** JSON.parse that reports malformed text as a 400 instead of throwing a SyntaxError. */
 export function parseJson(text: string, what: string): unknown {
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (err) {
     throw new ClawlinkError("bad_request", `${what} is not valid JSON: ${(err as Error).message}`, "send a JSON object");
   }
+  if (holdsLoneSurrogate(text, value)) throw loneSurrogate(what);
+  return value;
 }
+
+/**
+ * Whether a parsed JSON value holds a string (or key) that is not valid Unicode: half of a surrogate
+ * pair (`"\ud800"`) without the other. UTF-8 cannot carry one, so it can only come as a `\u` escape,
+ * and a text without any is not walked. No store can keep such a string for every reader (Redis's
+ * JSON refuses it), so it is refused where it comes in.
+ */
+export function holdsLoneSurrogate(text: string, value: unknown): boolean {
+  return text.includes("\\u") && !wellFormed(value);
+}
+
+/** Walked with a list, not recursion: a body may nest far deeper than the schemas later allow. */
+function wellFormed(value: unknown): boolean {
+  const left = [value];
+  while (left.length > 0) {
+    const v = left.pop();
+    if (typeof v === "string") {
+      if (!v.isWellFormed()) return false;
+    } else if (Array.isArray(v)) {
+      for (const item of v) left.push(item);
+    } else if (typeof v === "object" && v !== null) {
+      for (const key in v) {
+        if (!key.isWellFormed()) return false;
+        left.push((v as Record<string, unknown>)[key]);
+      }
+    }
+  }
+  return true;
+}
+
+export const loneSurrogate = (what: string) =>
+  new ClawlinkError(
+    "bad_request",
+    `${what} holds a lone UTF-16 surrogate (a \\uD800-\\uDFFF escape without its pair), which is not valid Unicode`,
+    "send text as UTF-8, or escape a character outside the Basic Multilingual Plane as both halves of its pair (\\ud83d\\ude00)",
+  );
 
 /** Where a message keeps its JSON: a hidden own property, which neither JSON nor a spread copies. */
 const TEXT = Symbol("json");

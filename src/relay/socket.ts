@@ -1,7 +1,7 @@
 /** WebSocket adapter: translates Bun's socket events into calls on the relay's core, and its pushes into frames. */
 import type { ServerWebSocket, WebSocketHandler } from "bun";
 import { ClawlinkError } from "../errors";
-import { describeIssues, messageJson, safeParse } from "../protocol/codec";
+import { describeIssues, holdsLoneSurrogate, loneSurrogate, messageJson, safeParse } from "../protocol/codec";
 import { ClientFrame, FrameRef, SendMessage, type BatchResult, type ErrorBody, type Message, type MessageType, type ResponseMessage, type ServerFrame, type Task } from "../protocol/schemas";
 import type { AgentRecord, Connection, Relay, Want } from "./core/relay";
 import type { FloodCooldown } from "./cooldown";
@@ -236,10 +236,16 @@ export function createSocketHandler(relay: Relay, fair: FairShare, backlog: { pe
       });
     }
     let parsed: unknown;
+    const text = typeof raw === "string" ? raw : raw.toString();
     try {
-      parsed = JSON.parse(typeof raw === "string" ? raw : raw.toString());
+      parsed = JSON.parse(text);
     } catch {
       ws.send(errorFrame(new ClawlinkError("bad_request", "a frame must be a JSON object", "see docs/protocol.md, WebSocket frames")));
+      return;
+    }
+    if (holdsLoneSurrogate(text, parsed)) {
+      const r = safeParse(FrameRef, (parsed as { ref?: unknown } | null)?.ref);
+      ws.send(errorFrame(loneSurrogate("the frame"), r.success ? r.output : undefined));
       return;
     }
     const f = safeParse(ClientFrame, parsed);

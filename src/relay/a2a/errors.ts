@@ -1,6 +1,7 @@
 /** A2A errors, and every error as each binding shows it: a JSON-RPC error object or a google.rpc.Status body. */
 import { ClawlinkError, type ErrorCode } from "../../errors";
 import { RPC, type RpcId } from "../../protocol/a2a";
+import { loneSurrogate } from "../../protocol/codec";
 
 const ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo";
 const A2A_DOMAIN = "a2a-protocol.org";
@@ -31,6 +32,11 @@ export const versionNotSupported = (message: string, hint = "send A2A-Version: 1
 export const invalidParams = (message: string, hint?: string) => new A2AError(RPC.invalidParams, "INVALID_PARAMS", 400, message, hint);
 export const invalidRequest = (message: string, hint?: string) => new A2AError(RPC.invalidRequest, "INVALID_REQUEST", 400, message, hint);
 export const parseError = (message: string, hint: string) => new A2AError(RPC.parseError, "PARSE_ERROR", 400, message, hint);
+/** A request holding a lone UTF-16 surrogate: the relay's refusal (codec.ts), as A2A's invalid params. */
+export const notUnicode = () => {
+  const { message, hint } = loneSurrogate("the request");
+  return invalidParams(message, hint);
+};
 export const methodNotFound = (message: string, hint?: string) => new A2AError(RPC.methodNotFound, "METHOD_NOT_FOUND", 404, message, hint);
 
 export const unauthenticated = (presented: boolean) =>

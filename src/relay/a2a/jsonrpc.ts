@@ -1,9 +1,9 @@
 /** The JSON-RPC binding: one POST to /a2a/{name} per call, SSE for the two streaming methods. */
 import * as v from "valibot";
 import { CancelTaskRequest, GetTaskRequest, JsonRpcRequest, ListTasksRequest, SendMessageRequest, SubscribeToTaskRequest, type RpcId } from "../../protocol/a2a";
-import { describeIssues } from "../../protocol/codec";
+import { describeIssues, holdsLoneSurrogate, loneSurrogate } from "../../protocol/codec";
 import { FINAL_STATES } from "../../protocol/schemas";
-import { invalidParams, invalidRequest, methodNotFound, parseError, pushNotSupported, unsupported, versionNotSupported } from "./errors";
+import { invalidParams, invalidRequest, methodNotFound, notUnicode, parseError, pushNotSupported, unsupported, versionNotSupported } from "./errors";
 import type { Call } from "./rest";
 import { sseData, taskStream } from "./stream";
 import { a2aTask } from "./views";
@@ -41,6 +41,7 @@ export function parseEnvelope(text: string, onId: (id: RpcId) => void): v.InferO
   if (Array.isArray(raw)) throw invalidRequest("batches are not supported", "send one request per call");
   const id = (raw as { id?: unknown } | null)?.id;
   if (typeof id === "string" || (typeof id === "number" && Number.isInteger(id))) onId(id);
+  if (holdsLoneSurrogate(text, raw)) throw notUnicode();
   const r = v.safeParse(JsonRpcRequest, raw);
   if (!r.success) throw invalidRequest(`not a JSON-RPC 2.0 request: ${describeIssues(r.issues)}`, 'send {"jsonrpc":"2.0","id":1,"method":"SendMessage","params":{...}}');
   return r.output;

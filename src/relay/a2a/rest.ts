@@ -2,9 +2,9 @@
 import * as v from "valibot";
 import { ClawlinkError } from "../../errors";
 import { CancelTaskRequest, GetTaskRequest, ListTasksRequest, SendMessageRequest } from "../../protocol/a2a";
-import { describeIssues } from "../../protocol/codec";
+import { describeIssues, holdsLoneSurrogate } from "../../protocol/codec";
 import { FINAL_STATES } from "../../protocol/schemas";
-import { invalidParams, parseError, pushNotSupported, unsupported } from "./errors";
+import { invalidParams, notUnicode, parseError, pushNotSupported, unsupported } from "./errors";
 import type { Caller, Operations, Target } from "./operations";
 import { sseData, taskStream } from "./stream";
 import { a2aTask } from "./views";
@@ -40,6 +40,7 @@ async function bodyOf<S extends v.GenericSchema>(call: Call, schema: S, what: st
     } catch (err) {
       throw parseError(`the body is not valid JSON: ${(err as Error).message}`, `send the ${what} as one JSON object (HTTP+JSON binding)`);
     }
+    if (holdsLoneSurrogate(text, raw)) throw notUnicode();
   }
   return check(schema, raw, what);
 }

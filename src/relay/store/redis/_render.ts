@@ -14,8 +14,8 @@ import type { NewTask } from "../port";
  */
 export function renderTask(task: NewTask) {
   const { id, from, cap, priority, leaseS, ttlS, createdAt, idempotencyKey } = task;
-  // Lua's JSON cannot read a lone surrogate back (`\ud800`): refused before anything is written, as the
-  // script refused it when it decoded the task itself, so no record is kept that no script can read.
+  // Lua's JSON cannot read a lone surrogate back (`\ud800`). The relay refuses one where it comes in
+  // (codec.ts); the store, whoever calls it, keeps no record that no script could read.
   if (!task.task.isWellFormed() || (idempotencyKey !== null && !idempotencyKey.isWellFormed())) throw new Error("the Redis store cannot keep a task whose text or idempotency key holds a lone UTF-16 surrogate");
   const at = iso(createdAt);
   const rec = JSON.stringify({ id, from, cap, task: task.task, priority, leaseS, ttlS, createdAt, updatedAt: createdAt, idempotencyKey, _iso: at, note: null, result: null, responseId: null });

@@ -106,6 +106,12 @@ export class Delivery {
     this.sockets.reattach();
   }
 
+  /** After the store came back: a socket it may hold messages in flight on that it never got is closed (its detach queues them again); then all look again. */
+  storeBack() {
+    this.sockets.closeStranded();
+    this.recover();
+  }
+
   /** After the store undid a failed commit: every socket and poll looks again, and a watch shown what was undone is shown its task as it now is. */
   recover() {
     this.sockets.kickAll();

@@ -66,7 +66,8 @@ export class Relay extends RelayFiles {
     this.store.onHealth?.((failure) => {
       // A failed commit was undone, or the store is back after an outage: what this process shows
       // (pushes, polls, watches) is brought back in line with the store.
-      this.delivery.recover();
+      if (failure) this.delivery.recover();
+      else this.delivery.storeBack();
       this.registry.forget();
       opts.onStoreHealth?.(failure);
     });

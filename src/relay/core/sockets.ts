@@ -7,11 +7,12 @@ import { ClawlinkError } from "../../errors";
 import type { Message } from "../../protocol/schemas";
 import type { Bus } from "../bus/port";
 import type { Clock } from "../clock";
-import { NO_EFFECTS, type AgentRecord, type Effects, type Room, type Store, type Want } from "../store/port";
+import { NO_EFFECTS, OutcomeUnknown, type AgentRecord, type Effects, type Room, type Store, type Want } from "../store/port";
 import { announce } from "./announce";
 
 /** How many times, a second apart, a closed socket is detached while the store is away. */
 const DETACH_ATTEMPTS = 300;
+const STORE_LOST = "the relay lost its store while handing out messages; reconnect to get them";
 
 type Claimed = Awaited<ReturnType<Store["claimNext"]>>;
 
@@ -39,6 +40,8 @@ interface Local {
   batch: number;
   /** Messages the store put in flight on it as they were queued, held while a claim for it runs so they go out after what that claim returns. */
   carried: Message[];
+  /** The store may hold messages in flight on it that it never got: a claim for it whose outcome is unknown, or a hand-back that failed. */
+  stranded: boolean;
 }
 
 /** An agent's connections here, and whether a pump is running for it (events during it ask for another round). */
@@ -98,7 +101,7 @@ export class Sockets {
    */
   connect(agent: string, sink: Sink, want: Want | null): Connection {
     const conn = `${this.instance}.${++this.conns}`;
-    const local: Local = { agent, conn, sink, want, ready: false, paused: false, closed: false, batch: 16, carried: [] };
+    const local: Local = { agent, conn, sink, want, ready: false, paused: false, closed: false, batch: 16, carried: [], stranded: false };
     let pump = this.pumps.get(agent);
     if (!pump) this.pumps.set(agent, (pump = { agent, locals: [], running: false, again: false, turn: 0 }));
     pump.locals.push(local);
@@ -116,7 +119,15 @@ export class Sockets {
       const p = this.pumps.get(agent);
       if (p) this.kick(p);
     });
-    attached.catch(this.fail);
+    attached.catch((err) => {
+      // Never attached (or not known to be): the client is told to connect again, rather than left waiting for its hello.
+      if (err instanceof ClawlinkError && err.code === "store_unavailable" && !local.closed) {
+        local.closed = true;
+        sink.close(1011, "the relay cannot reach its store; reconnect in a few seconds");
+        return;
+      }
+      this.fail(err);
+    });
     return {
       id: conn,
       drained: () => this.resume(local),
@@ -167,7 +178,30 @@ export class Sockets {
 
   private handCarried(l: Local, msgs: Message[]) {
     const left = this.open(l) ? this.hand(l, { messages: msgs, effects: NO_EFFECTS }) : msgs.map((m) => m.id);
-    if (left) void this.store.requeue(l.agent, left).then((fx) => this.tell(fx), this.fail);
+    if (left)
+      void this.store.requeue(l.agent, left).then(
+        (fx) => this.tell(fx),
+        (err) => {
+          l.stranded = true;
+          this.fail(err);
+        },
+      );
+  }
+
+  /**
+   * Once the store is back: each socket it may hold messages in flight on that it never got is closed.
+   * Those would wait as long as it stays open (a task's lease is renewed while its connection is
+   * attached); its detach queues them again, and the client connects again and drops the copies it
+   * already handled. A socket stays open while the store is away, for what it can still do.
+   */
+  closeStranded() {
+    for (const pump of this.pumps.values()) {
+      for (const l of pump.locals) {
+        if (!l.stranded || l.closed) continue;
+        l.closed = true;
+        l.sink.close(1011, STORE_LOST);
+      }
+    }
   }
 
   /** Tells the store a socket closed; while the store is away it is asked again every second for a while, or the agent would look connected. */
@@ -231,12 +265,15 @@ export class Sockets {
    */
   private async pump(pump: Pump) {
     pump.running = true;
+    // The socket a claim or a hand-back is running for, should the store fail it.
+    let at: Local | undefined;
     try {
       do {
         pump.again = false;
         this.flushAll(pump);
         for (const l of pump.locals) {
           while (l.want && this.open(l)) {
+            at = l;
             const max = l.batch;
             const claimed = await this.store.claimNext(l.agent, l.conn, this.clock(), { max, want: l.want, ackWindowMs: this.opts.ackWindowMs, room: this.opts.room });
             const left = this.hand(l, claimed);
@@ -248,6 +285,7 @@ export class Sockets {
         for (;;) {
           const l = this.next(pump);
           if (!l) break;
+          at = l;
           const max = l.batch;
           const claimed = await this.store.claimNext(l.agent, l.conn, this.clock(), { max, ackWindowMs: this.opts.ackWindowMs, room: this.opts.room });
           const left = this.hand(l, claimed);
@@ -257,6 +295,8 @@ export class Sockets {
         }
       } while (pump.again);
     } catch (err) {
+      // A claim refused up front changed nothing; one the store sent and never heard back about may have run.
+      if (at && err instanceof OutcomeUnknown) at.stranded = true;
       this.fail(err);
     } finally {
       pump.running = false;

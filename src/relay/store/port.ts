@@ -7,11 +7,21 @@
  * - Records handed out are values: frozen, never changed afterwards; a change makes a new record.
  * - Operations report what they changed that someone may wait for (`Effects`); the core tells the Bus.
  */
-import type { ClawlinkError } from "../../errors";
+import { ClawlinkError } from "../../errors";
 import type { Message, TaskState } from "../../protocol/schemas";
 import type { AgentRecord, ClaimOptions, ClaimedName, Created, Effects, Enqueued, FileDeleted, FileEntry, FileHeadRecord, FileLockRecord, FilePut, FileRules, FileVersionMeta, FileVersionRecord, Held, Hit, LeaseReleased, LeaseTaken, LivenessRules, NameRules, NewAgent, NewEntry, NewFileVersion, NewTask, QueuedMessage, QueuedOne, Reclaimed, Room, TaskChange, TaskChanged, TaskQuery, TaskRecord } from "./records";
 
 export * from "./records";
+
+/**
+ * A store's refusal of an operation it sent and never heard back about (its server hung, or the
+ * connection broke while the answer was owed): unlike a refusal up front, the operation may still run.
+ */
+export class OutcomeUnknown extends ClawlinkError {
+  constructor(failure: ClawlinkError) {
+    super(failure.code, failure.message, failure.hint);
+  }
+}
 
 export interface Store {
   // ---------------------------------------------------------------- agents

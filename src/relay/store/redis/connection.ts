@@ -5,6 +5,7 @@
  */
 import { RedisClient } from "bun";
 import { ClawlinkError } from "../../../errors";
+import { OutcomeUnknown } from "../port";
 import { loadScripts } from "./scripts";
 
 /** The server's address without its password, as the operator sees it. */
@@ -123,12 +124,12 @@ export class RedisConnection {
         // Replies still owed would come in out of order: drop the connection (its commands fail) and make a new one.
         this.lost(`it did not answer within ${Math.round(limit / 1000)} s`);
         this.client.close();
-        throw this.failure ?? unavailable("it did not answer");
+        throw new OutcomeUnknown(this.failure ?? unavailable("it did not answer"));
       }
       if (isServerUnavailable(e)) throw unavailable(`it answered ${String((e as Error).message).split("\n")[0]}`);
       if (!isConnectionError(e)) throw e;
       this.lost();
-      throw this.failure ?? e;
+      throw new OutcomeUnknown(this.failure ?? unavailable("the connection closed"));
     } finally {
       this.owed.delete(owed);
     }

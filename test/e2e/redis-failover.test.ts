@@ -1,9 +1,10 @@
 /** kill -9 one relay under a listener streaming 1,000 tasks: the listener moves to another relay of its list, and every task confirmed to its sender is delivered and completed once. */
+import { RedisClient } from "bun";
 import { afterAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { CliProcess, cleanup, eventually, runCli, spawnRelay, tempHome } from "../_helpers";
-import { redisMissing, startRedis } from "../_redis";
+import { redisMissing, startRedis, type TestRedis } from "../_redis";
 
 afterAll(cleanup);
 
@@ -14,6 +15,34 @@ interface TaskView {
   state: string;
   result: string;
   history: { state: string }[];
+}
+
+/**
+ * What the store holds for a sender whose inbox lacks responses, so that a shortfall explains itself: the relays
+ * and clients on the store (and whether it is this file's server), the inbox's counts, and for each task without a
+ * response its record and every message about it (queued, in flight, or gone); then the relays' and listener's logs.
+ */
+async function whyMissing(redis: TestRedis, sender: string, missing: readonly string[], logs: Record<string, CliProcess>): Promise<string> {
+  const r = new RedisClient(redis.url);
+  const k = (...parts: string[]) => ["clawlink", ...parts].join(":");
+  const cmd = (c: string, ...args: string[]) => r.send(c, args) as Promise<any>;
+  const head = (v: string | null) => (v === null ? "none" : v.slice(0, v.indexOf("\n")));
+  const slots = ((await cmd("HVALS", k("m", sender))) as string[]).map(head);
+  const lines = [
+    `store: relays ${JSON.stringify(await cmd("ZRANGE", k("relays"), "0", "-1", "WITHSCORES"))}, ${String(await cmd("CLIENT", "LIST")).trim().split("\n").length} clients, server pid ${/process_id:(\d+)/.exec(await cmd("INFO", "server"))?.[1]} (this file's: ${redis.proc.pid})`,
+    `${sender}: queued ${await cmd("ZCARD", k("q", sender))}, in flight ${await cmd("SCARD", k("fl", sender))}, kept ${slots.length} (responses ${slots.filter((s) => s.includes('"t":"response"')).length}), eager socket ${await cmd("HGET", k("ea"), sender)}`,
+    `tasks without a response: ${missing.length}`,
+  ];
+  for (const id of missing.slice(0, 20)) {
+    const rec = head(await cmd("HGET", k("t"), id));
+    const t = rec === "none" ? undefined : JSON.parse(rec);
+    lines.push(`task ${id}: ${t ? `${t.state}, attempts ${t.attempts}, response ${t.responseId}, history ${t.history.map((h: { state: string; at: number; note: string }) => `${h.state}@${h.at}${h.note ? ` (${h.note})` : ""}`).join(", ")}` : "no record"}`);
+    const about = new Set<string>([...((await cmd("SMEMBERS", k("ab", sender, id))) as string[]), ...(t?.responseId ? [t.responseId] : [])]);
+    for (const mid of about) lines.push(`  ${mid}: ${head(await cmd("HGET", k("m", sender), mid))}, queued ${await cmd("ZSCORE", k("q", sender), mid)}, in flight ${await cmd("SISMEMBER", k("fl", sender), mid)}`);
+  }
+  r.close();
+  for (const [name, p] of Object.entries(logs)) lines.push(`--- ${name}'s log (its end) ---`, p.stderr.slice(-4000));
+  return lines.join("\n");
 }
 
 if (!redisMissing("test/e2e/redis-failover.test.ts")) {
@@ -97,6 +126,10 @@ if (!redisMissing("test/e2e/redis-failover.test.ts")) {
       // Each task was answered once: one response each in alice's inbox.
       const inbox = (await (await fetch(`${r1.url}/v1/agents/${alicePass.id}/inbox?max=10000`, { headers: { authorization: `Bearer ${alicePass.secret}` } })).json()) as { messages: { type: string; in_reply_to?: string }[] };
       const responses = inbox.messages.filter((m) => m.type === "response").map((m) => m.in_reply_to);
+      if (responses.length !== N) {
+        const got = new Set(responses);
+        console.error(await whyMissing(redis, alicePass.id, ids.filter((id) => !got.has(id)), { r1: r1.relay, r2: r2.relay, listener }).catch((e) => `the store could not be read: ${e}`));
+      }
       expect(responses.length).toBe(N);
       expect(new Set(responses).size).toBe(N);
       expect(listener.stderr).toContain("lost; reconnecting");

@@ -52,6 +52,19 @@ export async function serverCpuMs(redisUrl: string, work: () => Promise<void>): 
   }
 }
 
+/** The socket writes the server made to its clients (replies and pub/sub messages; INFO stats) while `work` runs. */
+export async function writesDuring(redisUrl: string, work: () => Promise<void>): Promise<number> {
+  const client = new RedisClient(redisUrl);
+  const writes = async () => Number(/^total_writes_processed:(\d+)/m.exec((await client.send("INFO", ["stats"])) as string)?.[1] ?? 0);
+  try {
+    const before = await writes();
+    await work();
+    return (await writes()) - before;
+  } finally {
+    client.close();
+  }
+}
+
 /** Calls of `command` and the server's time in them (INFO commandstats) while `work` runs: µs per call. */
 export async function usPerCall(redisUrl: string, command: string, work: () => Promise<void>): Promise<number> {
   const { calls, usec } = await timeIn(redisUrl, command, work);

@@ -17,7 +17,7 @@ import { verdict, type BenchContext, type Figure } from "./_report";
 import { fmtInt, fmtMs, summarize } from "./_stats";
 import { measure } from "./_throughput";
 import { bearer, Acker, openSocket, wsUrl } from "./_ws";
-import { countCommands, describeCounted, serverCpuMs, timeIn, tripsOf, usPerCall } from "./_redis-count";
+import { countCommands, describeCounted, serverCpuMs, timeIn, tripsOf, usPerCall, writesDuring } from "./_redis-count";
 import { cpuUsOf, describeMachine, fmtCpuPerOp } from "./_machine";
 
 const ROUNDTRIPS = 500;
@@ -139,13 +139,14 @@ export async function redis(ctx: BenchContext): Promise<Figure[]> {
     }
     const onOne = await roundTrips(a, a);
     // What the round trips cost every process taking part: on few cores, their CPU together bounds how short a round trip can be.
-    const parts: [string, number][] = [["bench client", process.pid], ["relay A (the boss's)", a.pid], ["relay B (the worker's)", b.pid], ["relay C (neither's: it hears every event)", c.pid], ["Redis", server.pid]];
+    const parts: [string, number][] = [["bench client", process.pid], ["relay A (the boss's)", a.pid], ["relay B (the worker's)", b.pid], ["relay C (neither's)", c.pid], ["Redis", server.pid]];
     let cpuUs: number[] = [];
     let scripts = { calls: 0, usec: 0 };
+    let writes = 0;
     const rt = await roundTrips(a, b, async (run) => {
       const before = parts.map(([, pid]) => cpuUsOf(pid));
       let times: number[] = [];
-      scripts = await timeIn(server.url, "evalsha", async () => void (times = await run()));
+      writes = await writesDuring(server.url, async () => void (scripts = await timeIn(server.url, "evalsha", async () => void (times = await run()))));
       cpuUs = parts.map(([, pid], i) => (cpuUsOf(pid) - before[i]!) / ROUNDTRIPS);
       return times;
     });
@@ -162,6 +163,7 @@ export async function redis(ctx: BenchContext): Promise<Figure[]> {
         `${together.toFixed(0)} µs together, so on ${cores} cores the mean round trip (${fmtMs(rt.mean)}) cannot be shorter than ${fmtMs(together / 1000 / cores)}; ` +
         `in memory, bench client ${memoryCpuUs[0]!.toFixed(0)} µs and relay ${memoryCpuUs[1]!.toFixed(0)} µs`,
     );
+    ctx.log(`  Redis socket writes per cross-relay round trip (replies and pub/sub messages to every client, INFO stats): ${(writes / ROUNDTRIPS).toFixed(1)}`);
     // What one round trip asks of Redis (the boss's acks, sent every 50 ms, included).
     const counted = await openPair(a, b);
     const perTrip = await countCommands(server.url, server.port, async () => void (await counted.run(COUNTED / 5)));

@@ -1,7 +1,7 @@
 /** What only the Redis store does: chunked file bytes, scripts called by SHA and given again, teams apart by prefix. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { RedisBus } from "../../src/relay/bus/redis";
-import type { BusEvent } from "../../src/relay/bus/port";
+import { agentTopic, FEED_TOPIC, type BusEvent } from "../../src/relay/bus/port";
 import { announce } from "../../src/relay/core/announce";
 import { iso } from "../../src/relay/clock";
 import { taskMessage } from "../../src/relay/store/rules";
@@ -192,28 +192,58 @@ describe.skipIf(redisMissing("test/unit/redis-store.test.ts") !== null)("redis s
     await Promise.all([x.close(), y.close()]);
   });
 
-  test("a script tells the other relays what it changed itself, and the relay that ran it hears it once", async () => {
+  test("a script tells the other relays what it changed itself, on the agent's topic, and the relay that ran it hears it once", async () => {
     const s = await open("tell:");
-    const [here, there] = await Promise.all([new RedisBus(redis.url, "tell:").open(), new RedisBus(redis.url, "tell:").open()]);
-    s.publishAs(here.origin);
-    const heard: { here: BusEvent[]; there: BusEvent[] } = { here: [], there: [] };
-    here.subscribe((e) => heard.here.push(e));
-    const arrived = new Promise<void>((done) => there.subscribe((e) => (heard.there.push(e), done())));
+    const [here, there, nobody] = await Promise.all([1, 2, 3].map(() => new RedisBus(redis.url, "tell:").open()));
+    s.publishAs(here!.origin);
+    const heard: { here: BusEvent[]; there: BusEvent[]; nobody: BusEvent[] } = { here: [], there: [], nobody: [] };
+    here!.subscribe((e) => heard.here.push(e));
+    nobody!.subscribe((e) => heard.nobody.push(e));
+    const arrived = new Promise<void>((done) => there!.subscribe((e) => (heard.there.push(e), done())));
+    await there!.follow(agentTopic("b"));
     await s.claimName(agent("a"), T0, rules);
     await s.claimName(agent("b"), T0, rules);
     const before = await publishes(s);
     const r = await s.createTask({ id: "t_1", from: "a", to: "b", cap: null, task: "say hi", context: {}, priority: "high", leaseS: 30, ttlS: null, createdAt: T0, idempotencyKey: null }, {});
     if (!r.ok) throw new Error(r.refused);
     expect(r.effects.sent).toBe(true);
-    announce(here, r.effects);
+    announce(here!, r.effects);
     await arrived;
-    // One PUBLISH, by the script: the relay sent none of its own.
-    expect((await publishes(s)) - before).toBe(1);
+    // Two PUBLISHes, both by the script: on b's topic, and on the feed; the relay sent none of its own.
+    expect((await publishes(s)) - before).toBe(2);
     const expected = [{ type: "queued" as const, agent: "b", priority: "high" as const, message: expect.objectContaining({ type: "task", id: "t_1", task: "say hi" }) }];
     expect(heard.there).toEqual(expected);
     await Bun.sleep(50);
     expect(heard.here).toEqual(expected);
-    await Promise.all([s.close(), here.close(), there.close()]);
+    // A relay that follows neither b nor the feed is not woken.
+    expect(heard.nobody).toEqual([]);
+    await Promise.all([s.close(), here!.close(), there!.close(), nobody!.close()]);
+  });
+
+  test("the feed carries every topic's events to whoever listens to everything, while it is followed, and to nobody else", async () => {
+    const s = await open("feed:");
+    const [here, dash] = await Promise.all([1, 2].map(() => new RedisBus(redis.url, "feed:").open()));
+    s.publishAs(here!.origin);
+    const all: BusEvent[] = [];
+    const followed: BusEvent[] = [];
+    dash!.subscribe((e) => all.push(e), true);
+    dash!.subscribe((e) => followed.push(e));
+    await s.claimName(agent("a"), T0, rules);
+    await s.claimName(agent("b"), T0, rules);
+    const send = async (id: string) => {
+      const r = await s.createTask({ id, from: "a", to: "b", cap: null, task: "say hi", context: {}, priority: "normal", leaseS: 30, ttlS: null, createdAt: T0, idempotencyKey: null }, {});
+      if (!r.ok) throw new Error(r.refused);
+    };
+    const unfollow = await dash!.follow(FEED_TOPIC);
+    // Followed too: heard once by each kind of listener, never twice.
+    await dash!.follow(agentTopic("b"));
+    await send("t_1");
+    for (let i = 0; i < 100 && (all.length < 1 || followed.length < 1); i++) await Bun.sleep(10);
+    unfollow();
+    await Bun.sleep(50);
+    expect(all.map((e) => e.type === "queued" && e.message?.id)).toEqual(["t_1"]);
+    expect(followed.map((e) => e.type === "queued" && e.message?.id)).toEqual(["t_1"]);
+    await Promise.all([s.close(), here!.close(), dash!.close()]);
   });
 
   test("a task whose text holds a lone surrogate, which no script could read back, is refused and leaves nothing behind", async () => {

@@ -1,7 +1,7 @@
 /** How the Redis store makes and keeps tasks: tasks sent in one turn made by one script call, and the sets of what each agent holds. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { RedisBus } from "../../src/relay/bus/redis";
-import type { BusEvent } from "../../src/relay/bus/port";
+import { agentTopic, type BusEvent } from "../../src/relay/bus/port";
 import { iso } from "../../src/relay/clock";
 import { RedisStore } from "../../src/relay/store/redis/store";
 import { redisMissing, startRedis, type TestRedis } from "../_redis";
@@ -20,12 +20,13 @@ describe.skipIf(redisMissing("test/unit/redis-tasks.test.ts") !== null)("redis s
   });
   afterAll(() => redis?.stop());
 
-  test("tasks sent in one turn are made by one script call, each with its own answer as if sent alone, and told in one PUBLISH", async () => {
+  test("tasks sent in one turn are made by one script call, each with its own answer as if sent alone, and told in one PUBLISH a channel", async () => {
     const s = await new RedisStore(redis.url, { prefix: "batch:" }).open();
     const [here, there] = await Promise.all([new RedisBus(redis.url, "batch:").open(), new RedisBus(redis.url, "batch:").open()]);
     s.publishAs(here.origin);
     const heard: BusEvent[] = [];
     there.subscribe((e) => heard.push(e));
+    await there.follow(agentTopic("b"));
     await s.claimName(agent("a"), T0, rules);
     await s.claimName(agent("b"), T0, rules);
     const [scripts, published] = [await calls(s, "evalsha"), await calls(s, "publish")];
@@ -52,7 +53,8 @@ describe.skipIf(redisMissing("test/unit/redis-tasks.test.ts") !== null)("redis s
       expect(r.effects.messages.map((m) => m.msg.id)).toEqual([id]);
     }
     expect((await calls(s, "evalsha")) - scripts).toBe(1);
-    expect((await calls(s, "publish")) - published).toBe(1);
+    // b's topic, and the feed.
+    expect((await calls(s, "publish")) - published).toBe(2);
     for (let i = 0; i < 100 && heard.length < 3; i++) await Bun.sleep(10);
     expect(heard.map((e) => (e.type === "queued" ? e.message?.id : e.type))).toEqual(["t_1", "t_4", "t_5"]);
     expect(await s.countWaiting("b")).toBe(3);

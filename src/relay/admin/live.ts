@@ -54,6 +54,8 @@ export class AdminLive {
   private ready = new Set<AdminSink>();
   private chain: Promise<void> = Promise.resolve();
   private unsubscribe: (() => void) | undefined;
+  /** Other relays' traffic, heard while a dashboard is open (`AdminCore.followTeam`). */
+  private team: Promise<() => void> | undefined;
   private sent = new Map<string, string>();
   private dirtyAgents = new Set<string>();
   private dirtyTasks = new Set<string>();
@@ -76,12 +78,17 @@ export class AdminLive {
     return this.sinks.size;
   }
 
-  /** A dashboard authenticated: it gets a snapshot, then the changes. The first one starts the watch, which then stays. */
+  /**
+   * A dashboard authenticated: it gets a snapshot, then the changes. The first one starts the watch, which then
+   * stays; other relays' traffic is heard while a dashboard is open, from before its snapshot is read.
+   */
   attach(sink: AdminSink) {
     this.sinks.add(sink);
     this.unsubscribe ??= this.core.subscribe((e) => this.note(e));
+    const team = (this.team ??= this.core.followTeam?.());
     this.tickTimer ??= setInterval(() => this.serially(() => this.tick()), TICK_MS);
     this.serially(async () => {
+      await team;
       if (!this.sinks.has(sink)) return;
       const state = await this.state();
       // The first dashboard's snapshot is what the next sweep compares with.
@@ -97,11 +104,18 @@ export class AdminLive {
     if (this.sinks.size > 0) return;
     clearInterval(this.tickTimer);
     this.tickTimer = undefined;
+    this.unfollowTeam();
+  }
+
+  private unfollowTeam() {
+    void this.team?.then((unfollow) => unfollow());
+    this.team = undefined;
   }
 
   close() {
     this.unsubscribe?.();
     this.unsubscribe = undefined;
+    this.unfollowTeam();
     clearInterval(this.tickTimer);
     clearTimeout(this.flushTimer);
   }

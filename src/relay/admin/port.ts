@@ -23,6 +23,8 @@ export interface AdminCore {
   fileBytes(key: string, version: number): Promise<Uint8Array>;
   /** Calls `listener` with every event on the relay's bus (its one vocabulary of changes) until the returned function is called. */
   subscribe(listener: (event: BusEvent) => void): () => void;
+  /** While relays share a store: has `subscribe` hear every relay's traffic too, from when it resolves until the returned function is called. */
+  followTeam?(): Promise<() => void>;
 
   cancelTask(id: string, note: string): Promise<Task>;
   unregisterAgent(id: string): Promise<void>;

@@ -4,7 +4,7 @@
  * polls are woken (`polls.ts`), and a changed task goes to its watchers (`watches.ts`). It calls only the store and the bus.
  */
 import type { Message } from "../../protocol/schemas";
-import type { Bus, BusEvent } from "../bus/port";
+import { agentTopic, taskTopic, type Bus, type BusEvent } from "../bus/port";
 import type { Clock } from "../clock";
 import type { Effects, Store, Want } from "../store/port";
 import { announce } from "./announce";
@@ -33,8 +33,9 @@ export class Delivery {
     private opts: DeliveryOptions,
   ) {
     this.sockets = new Sockets(store, bus, clock, opts, (pump) => this.schedule().pumps.add(pump));
-    this.polls = new Polls(store, clock, opts, (effects) => this.tell(effects));
-    this.watches = new TaskWatches(store, clock, opts.staleAfterMs);
+    const follow = bus.follow?.bind(bus);
+    this.polls = new Polls(store, clock, opts, (effects) => this.tell(effects), follow && ((agent) => follow(agentTopic(agent))));
+    this.watches = new TaskWatches(store, clock, opts.staleAfterMs, follow && ((id) => follow(taskTopic(id))));
     bus.subscribe((e) => this.on(e));
   }
 

@@ -6,7 +6,7 @@
 import { notFound } from "../../errors";
 import type { AdminAgent } from "../../protocol/admin";
 import type { AdminCore } from "../admin/port";
-import type { Bus } from "../bus/port";
+import { FEED_TOPIC, type Bus } from "../bus/port";
 import type { Clock } from "../clock";
 import type { AgentRecord, Store } from "../store/port";
 import type { Files } from "./files";
@@ -70,7 +70,8 @@ export function operator(p: OperatorParts): AdminCore {
     file: (key) => p.files.info(key),
     fileHistory: (key) => p.files.history(key),
     fileBytes: async (key, version) => (await p.files.get(key, version)).bytes,
-    subscribe: (listener) => p.bus.subscribe(listener),
+    subscribe: (listener) => p.bus.subscribe(listener, true),
+    followTeam: p.bus.follow && (() => p.bus.follow!(FEED_TOPIC)),
     cancelTask: (id, note) => p.tasks.cancelAny(id, note),
     unregisterAgent: async (id) => {
       if (!(await p.store.getAgent(id))) throw notFound("unknown_agent", `no agent is registered with the id ${id}`, "it may have unregistered already; the agent list is up to date");

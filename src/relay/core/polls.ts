@@ -20,6 +20,8 @@ export class Polls {
     private clock: Clock,
     private opts: PollOptions,
     private tell: (effects: Effects) => void,
+    /** Hears the agent's topic from other relays until the returned unfollow (`Bus.follow`); absent in one process. */
+    private follow?: (agent: string) => Promise<() => void>,
   ) {}
 
   /** True while a poll of `agent` waits here. */
@@ -46,6 +48,17 @@ export class Polls {
   /** Takes up to `max` messages for a poll, waiting up to `waitMs` for the first; they stay in flight until acknowledged. */
   async take(agent: string, max: number, waitMs: number, signal?: AbortSignal): Promise<readonly Message[]> {
     if (signal?.aborted) return [];
+    if (waitMs <= 0 || !this.follow) return this.wait(agent, max, waitMs, signal);
+    // The agent's topic is heard before the first claim: a message queued after it still wakes the wait.
+    const unfollow = await this.follow(agent);
+    try {
+      return await this.wait(agent, max, waitMs, signal);
+    } finally {
+      unfollow();
+    }
+  }
+
+  private async wait(agent: string, max: number, waitMs: number, signal?: AbortSignal): Promise<readonly Message[]> {
     // Listening before looking: a message queued while the first claim runs still wakes the wait.
     const wait = waitMs > 0 && !signal?.aborted ? this.waiter(agent, signal) : null;
     const first = await this.claim(agent, max);

@@ -5,7 +5,7 @@
  */
 import { ClawlinkError } from "../../errors";
 import type { Message } from "../../protocol/schemas";
-import type { Bus } from "../bus/port";
+import { agentTopic, type Bus } from "../bus/port";
 import type { Clock } from "../clock";
 import { NO_EFFECTS, OutcomeUnknown, type AgentRecord, type Effects, type Room, type Store, type Want } from "../store/port";
 import { announce } from "./announce";
@@ -105,20 +105,25 @@ export class Sockets {
     let pump = this.pumps.get(agent);
     if (!pump) this.pumps.set(agent, (pump = { agent, locals: [], running: false, again: false, turn: 0 }));
     pump.locals.push(local);
-    const attached = this.store.attachConnection(agent, conn, this.clock(), this.eager(want)).then((rec) => {
-      if (!rec) {
-        // Unregistered while the socket opened.
-        local.closed = true;
-        sink.close(4001, "unregistered");
-        return;
-      }
-      this.bus.publish({ type: "connected", agent, conn });
-      if (local.closed) return;
-      sink.open(rec);
-      local.ready = true;
-      const p = this.pumps.get(agent);
-      if (p) this.kick(p);
-    });
+    let unfollow: (() => void) | undefined;
+    const attach = () =>
+      this.store.attachConnection(agent, conn, this.clock(), this.eager(want)).then((rec) => {
+        if (!rec) {
+          // Unregistered while the socket opened.
+          local.closed = true;
+          sink.close(4001, "unregistered");
+          return;
+        }
+        this.bus.publish({ type: "connected", agent, conn });
+        if (local.closed) return;
+        sink.open(rec);
+        local.ready = true;
+        const p = this.pumps.get(agent);
+        if (p) this.kick(p);
+      });
+    // The agent's topic is heard before the store attaches the socket (or the pump claims): a message
+    // queued (or put in flight on it) once the connection is attached is always told here.
+    const attached = this.bus.follow ? this.bus.follow(agentTopic(agent)).then((u) => ((unfollow = u), attach())) : attach();
     attached.catch((err) => {
       // Never attached (or not known to be): the client is told to connect again, rather than left waiting for its hello.
       if (err instanceof ClawlinkError && err.code === "store_unavailable" && !local.closed) {
@@ -135,6 +140,7 @@ export class Sockets {
         this.remove(local);
         await attached.catch(() => {});
         await this.detach(agent, conn);
+        unfollow?.();
         this.bus.publish({ type: "disconnected", agent, conn });
       },
     };

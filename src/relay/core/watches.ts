@@ -18,6 +18,8 @@ interface Watch {
   readonly watcher: TaskWatcher;
   /** The last snapshot pushed, so an event that changed nothing it shows pushes nothing. */
   shown: string;
+  /** Stops hearing the task's topic for this watch. */
+  unfollow?: () => void;
 }
 
 export class TaskWatches {
@@ -30,6 +32,8 @@ export class TaskWatches {
     private clock: Clock,
     /** An agent not seen for this long is stale (as a task's holder shows it). */
     private staleAfterMs: number,
+    /** Hears the task's topic from other relays until the returned unfollow (`Bus.follow`); absent in one process. */
+    private follow?: (taskId: string) => Promise<() => void>,
   ) {}
 
   /** Follows a task: its snapshot now and on every change; returns the unwatch. */
@@ -38,8 +42,15 @@ export class TaskWatches {
     let set = this.byTask.get(taskId);
     if (!set) this.byTask.set(taskId, (set = new Set()));
     set.add(w);
+    // The task's topic is heard before it is read: a change after the read is always told here.
+    if (this.follow) {
+      const unfollow = await this.follow(taskId);
+      if (this.byTask.get(taskId)?.has(w)) w.unfollow = unfollow;
+      else unfollow();
+    }
     await this.refresh(taskId);
     return () => {
+      w.unfollow?.();
       const s = this.byTask.get(taskId);
       if (s?.delete(w) && s.size === 0) this.forget(taskId);
     };
@@ -90,6 +101,7 @@ export class TaskWatches {
       for (const w of set) {
         if (w.agent !== agent) continue;
         set.delete(w);
+        w.unfollow?.();
         w.watcher.close(code, reason);
       }
       if (set.size === 0) this.forget(taskId);

@@ -72,33 +72,66 @@ local function new_mid()
   return A.mid .. tail
 end
 
--- Events a batch of operations (create_tasks.lua) collects instead of publishing each: one PUBLISH for all.
+-- Events a batch of operations (create_tasks.lua) collects instead of publishing each: one PUBLISH a channel for all.
 -- Events, like replies, are kept as the pieces of their text and joined once (table.concat): a message's
 -- body goes into the PUBLISH and into the reply a copy each, and each string the server allocates costs it
 -- in collection about as much again as in writing.
 local BATCH = nil
 
--- `es`: the events' pieces, each event after the first starting with a comma.
-local function publish(es)
-  table.insert(es, 1, '{"o":' .. cjson.encode(BUS) .. ',"es":[')
-  es[#es + 1] = "]}"
-  redis.call("PUBLISH", key("bus"), table.concat(es))
+-- Events by channel (`bus/redis.ts`): a message waiting goes on its agent's topic, a task's change on the
+-- task's, and every event once more on the feed (`all`), which only relays showing a dashboard hear. Each
+-- channel's pieces keep their first slot for the head `publish` puts there.
+local function new_events()
+  return { order = {}, by = {}, all = { "" } }
 end
 
--- Tells the other relays what changed in the same step, as the caller's bus would (one PUBLISH of
--- every event on its channel, `bus.ts`), so telling them costs no round trip of its own; the
--- Effects say they were sent, and the caller's bus only tells its own process.
+local function add_pieces(list, a, b, c)
+  if #list > 1 then list[#list + 1] = "," end
+  list[#list + 1] = a
+  if b then
+    list[#list + 1] = b
+    list[#list + 1] = c
+  end
+end
+
+-- One event, as one piece or three (the message's body in the middle), on its topic's channel and the feed.
+local function put_event(es, topic, a, b, c)
+  local list = es.by[topic]
+  if not list then
+    list = { "" }
+    es.by[topic] = list
+    es.order[#es.order + 1] = topic
+  end
+  add_pieces(list, a, b, c)
+  add_pieces(es.all, a, b, c)
+end
+
+local function publish(es)
+  if #es.order == 0 then return end
+  local head = '{"o":' .. cjson.encode(BUS) .. ',"es":['
+  for _, topic in ipairs(es.order) do
+    local list = es.by[topic]
+    list[1] = head
+    list[#list + 1] = "]}"
+    redis.call("PUBLISH", key("bus", topic), table.concat(list))
+  end
+  es.all[1] = head
+  es.all[#es.all + 1] = "]}"
+  redis.call("PUBLISH", key("bus", "all"), table.concat(es.all))
+end
+
+-- Tells the other relays what changed in the same step, as the caller's bus would (one PUBLISH a
+-- channel, `bus/redis.ts`), so telling them costs no round trip of its own; the Effects say they were
+-- sent, and the caller's bus only tells its own process.
 local function told()
   if BUS == "" or (#FX.m == 0 and #FX.q == 0 and #FX.t == 0) then return FX end
-  local es = BATCH or {}
+  local es = BATCH or new_events()
   for _, m in ipairs(FX.m) do
     local conn = m[4] and ',"conn":' .. cjson.encode(m[4]) or ""
-    es[#es + 1] = (#es > 0 and "," or "") .. '{"type":"queued","agent":' .. cjson.encode(m[1]) .. ',"priority":' .. cjson.encode(m[2]) .. conn .. ',"message":'
-    es[#es + 1] = m[3]
-    es[#es + 1] = "}"
+    put_event(es, "a:" .. m[1], '{"type":"queued","agent":' .. cjson.encode(m[1]) .. ',"priority":' .. cjson.encode(m[2]) .. conn .. ',"message":', m[3], "}")
   end
-  for _, agent in ipairs(FX.q) do es[#es + 1] = (#es > 0 and "," or "") .. '{"type":"queued","agent":' .. cjson.encode(agent) .. "}" end
-  for _, id in ipairs(FX.t) do es[#es + 1] = (#es > 0 and "," or "") .. '{"type":"task","id":' .. cjson.encode(id) .. "}" end
+  for _, agent in ipairs(FX.q) do put_event(es, "a:" .. agent, '{"type":"queued","agent":' .. cjson.encode(agent) .. "}") end
+  for _, id in ipairs(FX.t) do put_event(es, "t:" .. id, '{"type":"task","id":' .. cjson.encode(id) .. "}") end
   if not BATCH then publish(es) end
   FX.sent = true
   return FX

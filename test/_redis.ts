@@ -5,7 +5,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort } from "./_helpers";
+import { expect } from "bun:test";
+import { CliProcess, freePort, runCli } from "./_helpers";
 
 export const REDIS_SERVER = Bun.which("redis-server");
 
@@ -57,4 +58,22 @@ export async function startRedis(extra: string[] = [], port = freePort(), dir = 
       if (!keep) rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+type Seat = { home: string; relay: string };
+
+/** A `listen --exec` worker, `at` a home on a relay, that answers each task with its text in capitals. */
+export async function startShouter(at: Seat): Promise<CliProcess> {
+  const worker = new CliProcess(["listen", "--exec", "tr a-z A-Z", "--respond", "--type", "task"], at);
+  await worker.waitFor(/listening|connected/i);
+  return worker;
+}
+
+/** `delegate --wait` as `from` to a shouter (`to`: `--to NAME` or `--cap CAP`), which must answer it in capitals: the response. */
+export async function delegateShouted(from: Seat, to: string[], task: string) {
+  const r = await runCli(["delegate", ...to, "--task", task, "--wait", "--timeout", "20", "--json"], from);
+  expect(r.code).toBe(0);
+  expect(r.json).toMatchObject({ type: "response", status: "completed" });
+  expect(r.json.result).toContain(task.toUpperCase());
+  return r.json;
 }

@@ -6,7 +6,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { RedisClient } from "bun";
 import { CliProcess, cleanup, eventually, runCli, spawnRelay, tempHome } from "../_helpers";
-import { redisMissing, startRedis } from "../_redis";
+import { delegateShouted, redisMissing, startRedis, startShouter } from "../_redis";
 import { wsOpen, type WsClient } from "../ws";
 
 afterAll(cleanup);
@@ -81,12 +81,8 @@ if (!redisMissing("test/e2e/redis-topics.test.ts")) {
     });
 
     test("delegate --wait on one relay sees the task answered by a worker on a third", async () => {
-      const worker = new CliProcess(["listen", "--exec", "tr a-z A-Z", "--respond", "--type", "task"], on(carol, c));
-      await worker.waitFor(/listening|connected/i);
-      const done = await runCli(["delegate", "--to", "carol", "--task", "answer bob", "--wait", "--timeout", "20", "--json"], on(bob, b));
-      expect(done.code).toBe(0);
-      expect(done.json).toMatchObject({ type: "response", status: "completed" });
-      expect(done.json.result).toContain("ANSWER BOB");
+      const worker = await startShouter(on(carol, c));
+      await delegateShouted(on(bob, b), ["--to", "carol"], "answer bob");
       await worker.stop();
     });
 

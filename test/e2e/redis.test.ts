@@ -2,8 +2,8 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { CliProcess, cleanup, runCli, spawnRelay, tempHome } from "../_helpers";
-import { redisMissing, startRedis } from "../_redis";
+import { cleanup, runCli, spawnRelay, tempHome } from "../_helpers";
+import { delegateShouted, redisMissing, startRedis, startShouter } from "../_redis";
 
 afterAll(cleanup);
 
@@ -46,15 +46,9 @@ if (!redisMissing("test/e2e/redis.test.ts")) {
     });
 
     test("a task delegated with --wait on one relay is done by a listen --exec worker on another", async () => {
-      const worker = new CliProcess(["listen", "--exec", "tr a-z A-Z", "--respond", "--type", "task"], on(bob, r2));
-      await worker.waitFor(/listening|connected/i);
-      const byName = await runCli(["delegate", "--to", "bob", "--task", "hello from alice", "--wait", "--timeout", "20", "--json"], on(alice, r1));
-      expect(byName.code).toBe(0);
-      expect(byName.json).toMatchObject({ type: "response", status: "completed" });
-      expect(byName.json.result).toContain("HELLO FROM ALICE");
-      const byCap = await runCli(["delegate", "--cap", "shout", "--task", "hello from carol", "--wait", "--timeout", "20", "--json"], on(carol, r3));
-      expect(byCap.code).toBe(0);
-      expect(byCap.json.result).toContain("HELLO FROM CAROL");
+      const worker = await startShouter(on(bob, r2));
+      await delegateShouted(on(alice, r1), ["--to", "bob"], "hello from alice");
+      await delegateShouted(on(carol, r3), ["--cap", "shout"], "hello from carol");
       await worker.stop();
     });
 

@@ -125,4 +125,19 @@ describe.skipIf(redisMissing("test/unit/redis-delivery.test.ts") !== null)("deli
     expect(workerSink.got[1]).toMatchObject({ id: second.id, type: "task" });
     expect(b.claims.length).toBeGreaterThan(0);
   });
+
+  test("a socket whose attach the store never answers is closed with 1011 rather than left without its hello", async () => {
+    const { a, worker } = await team();
+    const s = sink();
+    redis.proc.kill("SIGSTOP");
+    try {
+      a.relay.connect(worker, s);
+      // The agent's topic is followed first, then the attach goes unanswered for the store's 3 s.
+      for (let i = 0; i < 150 && s.closed === null; i++) await Bun.sleep(100);
+    } finally {
+      redis.proc.kill("SIGCONT");
+    }
+    expect(s.closed).toBe(1011);
+    expect(s.opened).toBeNull();
+  }, 30_000);
 });

@@ -1,11 +1,16 @@
 /**
  * Thousands of random and malformed requests and frames against every endpoint: never a 5xx,
  * never an unexpected error in the relay, always a JSON error body, and a healthy relay afterwards.
- * The seed is printed; CLAWLINK_FUZZ_SEED=N replays a run, CLAWLINK_FUZZ_CASES=N changes its size.
+ * Once on a memory relay and once on a relay on Redis, whose scripts read and write what
+ * agents send as text. The seed is printed; CLAWLINK_FUZZ_SEED=N replays a run, CLAWLINK_FUZZ_CASES=N changes its size.
  */
-import { afterAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { RedisBus } from "../../src/relay/bus/redis";
+import type { RelayOptions, RelayServer } from "../../src/relay/server";
+import { RedisStore } from "../../src/relay/store/redis/store";
 import { cleanup, startTestRelay } from "../_helpers";
 import { api, registerAgent } from "../_http";
+import { redisMissing, startRedis, type TestRedis } from "../_redis";
 import { wsConnect, type WsClient } from "../ws";
 
 afterAll(cleanup);
@@ -15,6 +20,10 @@ const HTTP_CASES = Number(process.env.CLAWLINK_FUZZ_CASES ?? 4000);
 const FRAME_CASES = Math.round(HTTP_CASES / 2);
 const RAW_CASES = 150;
 const TOKEN = "fuzz-token";
+
+let redis: TestRedis | undefined;
+const noRedis = redisMissing("test/integration/fuzz.test.ts");
+afterAll(() => redis?.stop());
 
 /** mulberry32: small, fast, and the same sequence for the same seed everywhere. */
 function prng(seed: number) {
@@ -92,8 +101,14 @@ function mutate(o: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = { ...o };
   for (let i = r.int(3) + 1; i > 0; i--) {
     const keys = Object.keys(out);
-    switch (r.int(4)) {
+    switch (r.int(5)) {
       case 0: if (keys.length) delete out[r.pick(keys)]; break;
+      // Nasty text where text is expected: the body stays valid, so it reaches the store.
+      case 4: {
+        const texts = keys.filter((k) => typeof out[k] === "string" && k !== "type");
+        if (texts.length) out[r.pick(texts)] = r.pick(NASTY_STRINGS);
+        break;
+      }
       case 1: if (keys.length) out[r.pick(keys)] = randomValue(); break;
       case 2: out[r.pick(KEYS)] = randomValue(); break;
       default: Object.defineProperty(out, "__proto__", { value: randomValue(), enumerable: true, configurable: true, writable: true });
@@ -181,152 +196,170 @@ async function verdict(res: Response, method: string): Promise<string | undefine
   return undefined;
 }
 
-describe(`fuzz (seed ${SEED})`, () => {
-  const unexpected: unknown[] = [];
-  const relay = startTestRelay({
-    token: TOKEN,
-    maxAuthFailures: 1e9,
-    maxFileBytes: 16 * 1024,
-    maxTotalFileBytes: 64 * 1024,
-    maxQueue: 50,
-    maxAgents: 300,
-    onError: (err) => unexpected.push(err),
-  });
-  const call = api(relay.url);
-  const world: World = { agents: [], tasks: ["t_missing00000"] };
+/** A relay on its own Redis store and bus, as `clawlink relay --redis` makes one. */
+async function redisRelay(opts: RelayOptions): Promise<RelayServer> {
+  redis ??= await startRedis();
+  const store = await new RedisStore(redis.url, { prefix: "fuzz:" }).open();
+  const bus = await new RedisBus(redis.url, "fuzz:").open();
+  store.publishAs(bus.origin);
+  return startTestRelay({ ...opts, store, bus });
+}
 
-  test("setup: agents, a task between them, a shared file", async () => {
-    for (const name of ["ann", "ben", "cal"]) world.agents.push({ name, ...(await registerAgent(relay.url, name, TOKEN, { caps: ["code"] })) });
-    const [ann, ben] = world.agents;
-    const t = await call("POST", "/v1/messages", { bearer: ann!.secret, json: { type: "task", to: "ben", task: "seed" } });
-    world.tasks.push(t.body.id);
-    await call("GET", `/v1/agents/${ben!.id}/inbox`, { bearer: ben!.secret });
-    await call("PUT", "/v1/files/notes.txt", { bearer: ann!.secret, body: "notes" });
-  });
+fuzz("memory", async (opts) => startTestRelay(opts));
+if (!noRedis) fuzz("redis", redisRelay);
 
-  test(`${HTTP_CASES} random requests: no 5xx, always a JSON error`, async () => {
-    const failures: string[] = [];
-    for (let done = 0; done < HTTP_CASES; ) {
-      const batch: Promise<void>[] = [];
-      for (let i = 0; i < 16 && done < HTTP_CASES; i++, done++) {
-        const actor = r.pick(world.agents);
-        const { method, path } = randomTarget(world, actor);
-        const body = method === "GET" || method === "HEAD" ? undefined : randomBody(path, world);
-        const headers = { ...randomAuth(world, actor), ...randomHeaders() };
-        batch.push(
-          (async () => {
-            let res: Response;
-            try {
-              res = await fetch(relay.url + path, { method, headers, body, signal: AbortSignal.timeout(10_000) });
-            } catch (err) {
-              failures.push(`${method} ${path}: no response (${(err as Error).message})`);
-              return;
-            }
-            const wrong = await verdict(res, method);
-            if (wrong) failures.push(`${method} ${path.slice(0, 120)}: ${wrong}`);
-            // Keep the world interesting: remember tasks that got created, re-register agents that were removed.
-            if (res.status === 201 && path === "/v1/messages" && typeof body === "string" && body.includes('"task"')) {
-              try {
-                const id = (await call("GET", "/v1/tasks", { bearer: world.agents[0]!.secret })).body.tasks.at(-1)?.id;
-                if (id) world.tasks.push(id);
-              } catch {}
-            }
-          })(),
-        );
-      }
-      await Promise.all(batch);
-      for (const a of world.agents) {
-        if (!(await relay.core.knows(a.id))) await call("POST", "/v1/agents", { bearer: TOKEN, json: { name: a.name, id: a.id, secret: a.secret, caps: ["code"] } });
-      }
-    }
-    expect(failures.slice(0, 10)).toEqual([]);
-    expect(unexpected).toEqual([]);
-  }, 60_000);
-
-  test(`${FRAME_CASES} random WebSocket frames: every reply is a known frame, never an internal error, the socket stays up`, async () => {
-    const sockets: WsClient[] = [];
-    for (const a of world.agents.slice(0, 2)) {
-      const ws = await wsConnect(`${relay.url}/v1/ws`, a.secret);
-      await ws.nextOp("hello");
-      sockets.push(ws);
-    }
-    const replies: any[] = [];
-    for (const ws of sockets) ws.ws.addEventListener("message", (ev) => replies.push(ev.data));
-    for (let i = 0; i < FRAME_CASES; i++) {
-      const ws = r.pick(sockets);
-      // One frame in a hundred carries a context nested deep enough to blow the stack when serialized again.
-      switch (r.chance(0.01) ? 4 : r.pick([0, 1, 2, 3, 5, 5])) {
-        case 0: ws.ws.send(JSON.stringify(randomValue())); break;
-        case 1: ws.ws.send(Uint8Array.from({ length: r.int(100) }, () => r.int(256))); break;
-        case 2: ws.ws.send(r.pick(["", "{", "nul", "[]", "{}", '{"op":', '{"op":"send"}', '{"op":"ack","ids":"x"}', "[".repeat(50_000)])); break;
-        case 3: ws.ws.send(JSON.stringify(mutate({ op: "ack", ids: [r.pick(world.tasks)], tasks: [r.pick(world.tasks)] }))); break;
-        case 4: ws.ws.send(`{"op":"send","message":{"type":"task","to":"${r.pick(world.agents).name}","task":"t","context":${'{"a":'.repeat(150_000)}1${"}".repeat(150_000)}}}`); break;
-        default: ws.ws.send(JSON.stringify(mutate({ op: "send", ref: String(i), message: r.chance(0.7) ? mutate(validBody("/v1/messages", world)) : validBody("/v1/messages", world) })));
-      }
-      if (i % 200 === 199) await Bun.sleep(1);
-    }
-    for (const ws of sockets) {
-      ws.send({ op: "ping" });
-      await ws.nextOp("pong", 10_000);
-    }
-    const bad = replies
-      .map((raw) => {
-        try {
-          const f = JSON.parse(String(raw));
-          if (!["hello", "message", "sent", "error", "pong", "task"].includes(f.op)) return `unknown op: ${raw}`;
-          if (f.op === "error" && (f.error.code === "internal" || typeof f.error.message !== "string")) return `bad error: ${raw}`;
-        } catch {
-          return `not JSON: ${String(raw).slice(0, 200)}`;
-        }
-        return undefined;
-      })
-      .filter(Boolean);
-    expect(bad.slice(0, 10)).toEqual([]);
-    expect(replies.length).toBeGreaterThan(FRAME_CASES / 2);
-    for (const ws of sockets) ws.close();
-    expect(unexpected).toEqual([]);
-  }, 60_000);
-
-  test(`${RAW_CASES} malformed HTTP requests on a raw socket: never a 5xx`, async () => {
-    const port = relay.server.port!;
-    const requestLines = ["GET /v1/agents/%ZZ/inbox", "GET /v1/files/%ZZ", "GET /v1/files/..%2F..%2Fetc", "DELETE /v1/agents/" + "x".repeat(3000), "GET *", "POST /v1/messages", "PUT /v1/files/a", "GET /v1/ws?task=%00", "BREW /v1/health"];
-    const extras = ["", "Content-Length: abc\r\n", "Content-Length: 99999999999\r\n", "Transfer-Encoding: chunked\r\n", "Authorization: Bearer \u00ff\r\n", "Upgrade: websocket\r\nConnection: Upgrade\r\n", `Authorization: Bearer ${TOKEN}\r\n`];
-    const bodies = ["", "{}", "zz\r\n", "5\r\n{\"a\":\r\n0\r\n\r\n", "x".repeat(1000)];
-    const statuses: number[] = [];
-    for (let i = 0; i < RAW_CASES; i++) {
-      const req = `${r.pick(requestLines)} HTTP/1.1\r\nHost: x\r\n${r.pick(extras)}Connection: close\r\n\r\n${r.pick(bodies)}`;
-      const text = await new Promise<string>((resolve) => {
-        let buf = "";
-        Bun.connect({
-          hostname: "127.0.0.1",
-          port,
-          socket: {
-            open: (s) => void s.write(req),
-            data: (_s, d) => void (buf += d.toString()),
-            close: () => resolve(buf),
-            error: () => resolve(buf),
-          },
-        }).then((s) => setTimeout(() => s.end(), 200), () => resolve(buf));
+function fuzz(storeName: string, start: (opts: RelayOptions) => Promise<RelayServer>) {
+  describe(`fuzz on ${storeName} (seed ${SEED})`, () => {
+    const unexpected: unknown[] = [];
+    let relay: RelayServer;
+    let call: ReturnType<typeof api>;
+    beforeAll(async () => {
+      relay = await start({
+        token: TOKEN,
+        maxAuthFailures: 1e9,
+        maxFileBytes: 16 * 1024,
+        maxTotalFileBytes: 64 * 1024,
+        maxQueue: 50,
+        maxAgents: 300,
+        onError: (err) => unexpected.push(err),
       });
-      const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0);
-      statuses.push(status);
-    }
-    expect(statuses.filter((s) => s >= 500)).toEqual([]);
-    expect(statuses.filter((s) => s > 0).length).toBeGreaterThan(RAW_CASES / 2);
-    expect(unexpected).toEqual([]);
-  }, 60_000);
+      call = api(relay.url);
+    });
+    const world: World = { agents: [], tasks: ["t_missing00000"] };
 
-  test("afterwards the relay is healthy and a clean workflow still works", async () => {
-    expect((await call("GET", "/v1/health")).status).toBe(200);
-    const from = await registerAgent(relay.url, "after-from", TOKEN);
-    const to = await registerAgent(relay.url, "after-to", TOKEN);
-    const sent = await call("POST", "/v1/messages", { bearer: from.secret, json: { type: "task", to: to.id, task: "still working?" } });
-    expect(sent.status).toBe(201);
-    const inbox = await call("GET", `/v1/agents/${to.id}/inbox`, { bearer: to.secret });
-    expect(inbox.body.messages.map((m: any) => m.task)).toEqual(["still working?"]);
-    const done = await call("POST", "/v1/messages", { bearer: to.secret, json: { type: "response", in_reply_to: sent.body.id, result: "yes" } });
-    expect(done.status).toBe(201);
-    expect((await call("GET", `/v1/tasks/${sent.body.id}`, { bearer: from.secret })).body.state).toBe("completed");
-    expect(unexpected).toEqual([]);
+    test("setup: agents, a task between them, a shared file", async () => {
+      for (const name of ["ann", "ben", "cal"]) world.agents.push({ name, ...(await registerAgent(relay.url, name, TOKEN, { caps: ["code"] })) });
+      const [ann, ben] = world.agents;
+      const t = await call("POST", "/v1/messages", { bearer: ann!.secret, json: { type: "task", to: "ben", task: "seed" } });
+      world.tasks.push(t.body.id);
+      await call("GET", `/v1/agents/${ben!.id}/inbox`, { bearer: ben!.secret });
+      await call("PUT", "/v1/files/notes.txt", { bearer: ann!.secret, body: "notes" });
+    });
+
+    test(`${HTTP_CASES} random requests: no 5xx, always a JSON error`, async () => {
+      const failures: string[] = [];
+      for (let done = 0; done < HTTP_CASES; ) {
+        const batch: Promise<void>[] = [];
+        for (let i = 0; i < 16 && done < HTTP_CASES; i++, done++) {
+          const actor = r.pick(world.agents);
+          const { method, path } = randomTarget(world, actor);
+          const body = method === "GET" || method === "HEAD" ? undefined : randomBody(path, world);
+          const headers = { ...randomAuth(world, actor), ...randomHeaders() };
+          batch.push(
+            (async () => {
+              let res: Response;
+              try {
+                res = await fetch(relay.url + path, { method, headers, body, signal: AbortSignal.timeout(10_000) });
+              } catch (err) {
+                failures.push(`${method} ${path}: no response (${(err as Error).message})`);
+                return;
+              }
+              const wrong = await verdict(res, method);
+              if (wrong) failures.push(`${method} ${path.slice(0, 120)}: ${wrong}`);
+              // Keep the world interesting: remember tasks that got created, re-register agents that were removed.
+              if (res.status === 201 && path === "/v1/messages" && typeof body === "string" && body.includes('"task"')) {
+                try {
+                  const id = (await call("GET", "/v1/tasks", { bearer: world.agents[0]!.secret })).body.tasks.at(-1)?.id;
+                  if (id) world.tasks.push(id);
+                } catch {}
+              }
+            })(),
+          );
+        }
+        await Promise.all(batch);
+        for (const a of world.agents) {
+          if (!(await relay.core.knows(a.id))) await call("POST", "/v1/agents", { bearer: TOKEN, json: { name: a.name, id: a.id, secret: a.secret, caps: ["code"] } });
+        }
+      }
+      expect(failures.slice(0, 10)).toEqual([]);
+      expect(unexpected).toEqual([]);
+    }, 60_000);
+
+    test(`${FRAME_CASES} random WebSocket frames: every reply is a known frame, never an internal error, the socket stays up`, async () => {
+      const sockets: WsClient[] = [];
+      for (const a of world.agents.slice(0, 2)) {
+        const ws = await wsConnect(`${relay.url}/v1/ws`, a.secret);
+        await ws.nextOp("hello");
+        sockets.push(ws);
+      }
+      const replies: any[] = [];
+      for (const ws of sockets) ws.ws.addEventListener("message", (ev) => replies.push(ev.data));
+      for (let i = 0; i < FRAME_CASES; i++) {
+        const ws = r.pick(sockets);
+        // One frame in a hundred carries a context nested deep enough to blow the stack when serialized again.
+        switch (r.chance(0.01) ? 4 : r.pick([0, 1, 2, 3, 5, 5])) {
+          case 0: ws.ws.send(JSON.stringify(randomValue())); break;
+          case 1: ws.ws.send(Uint8Array.from({ length: r.int(100) }, () => r.int(256))); break;
+          case 2: ws.ws.send(r.pick(["", "{", "nul", "[]", "{}", '{"op":', '{"op":"send"}', '{"op":"ack","ids":"x"}', "[".repeat(50_000)])); break;
+          case 3: ws.ws.send(JSON.stringify(mutate({ op: "ack", ids: [r.pick(world.tasks)], tasks: [r.pick(world.tasks)] }))); break;
+          case 4: ws.ws.send(`{"op":"send","message":{"type":"task","to":"${r.pick(world.agents).name}","task":"t","context":${'{"a":'.repeat(150_000)}1${"}".repeat(150_000)}}}`); break;
+          default: ws.ws.send(JSON.stringify(mutate({ op: "send", ref: String(i), message: r.chance(0.7) ? mutate(validBody("/v1/messages", world)) : validBody("/v1/messages", world) })));
+        }
+        if (i % 200 === 199) await Bun.sleep(1);
+      }
+      for (const ws of sockets) {
+        ws.send({ op: "ping" });
+        await ws.nextOp("pong", 10_000);
+      }
+      const bad = replies
+        .map((raw) => {
+          try {
+            const f = JSON.parse(String(raw));
+            if (!["hello", "message", "sent", "error", "pong", "task"].includes(f.op)) return `unknown op: ${raw}`;
+            if (f.op === "error" && (f.error.code === "internal" || typeof f.error.message !== "string")) return `bad error: ${raw}`;
+          } catch {
+            return `not JSON: ${String(raw).slice(0, 200)}`;
+          }
+          return undefined;
+        })
+        .filter(Boolean);
+      expect(bad.slice(0, 10)).toEqual([]);
+      expect(replies.length).toBeGreaterThan(FRAME_CASES / 2);
+      for (const ws of sockets) ws.close();
+      expect(unexpected).toEqual([]);
+    }, 60_000);
+
+    test(`${RAW_CASES} malformed HTTP requests on a raw socket: never a 5xx`, async () => {
+      const port = relay.server.port!;
+      const requestLines = ["GET /v1/agents/%ZZ/inbox", "GET /v1/files/%ZZ", "GET /v1/files/..%2F..%2Fetc", "DELETE /v1/agents/" + "x".repeat(3000), "GET *", "POST /v1/messages", "PUT /v1/files/a", "GET /v1/ws?task=%00", "BREW /v1/health"];
+      const extras = ["", "Content-Length: abc\r\n", "Content-Length: 99999999999\r\n", "Transfer-Encoding: chunked\r\n", "Authorization: Bearer \u00ff\r\n", "Upgrade: websocket\r\nConnection: Upgrade\r\n", `Authorization: Bearer ${TOKEN}\r\n`];
+      const bodies = ["", "{}", "zz\r\n", "5\r\n{\"a\":\r\n0\r\n\r\n", "x".repeat(1000)];
+      const statuses: number[] = [];
+      for (let i = 0; i < RAW_CASES; i++) {
+        const req = `${r.pick(requestLines)} HTTP/1.1\r\nHost: x\r\n${r.pick(extras)}Connection: close\r\n\r\n${r.pick(bodies)}`;
+        const text = await new Promise<string>((resolve) => {
+          let buf = "";
+          Bun.connect({
+            hostname: "127.0.0.1",
+            port,
+            socket: {
+              open: (s) => void s.write(req),
+              data: (_s, d) => void (buf += d.toString()),
+              close: () => resolve(buf),
+              error: () => resolve(buf),
+            },
+          }).then((s) => setTimeout(() => s.end(), 200), () => resolve(buf));
+        });
+        const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0);
+        statuses.push(status);
+      }
+      expect(statuses.filter((s) => s >= 500)).toEqual([]);
+      expect(statuses.filter((s) => s > 0).length).toBeGreaterThan(RAW_CASES / 2);
+      expect(unexpected).toEqual([]);
+    }, 60_000);
+
+    test("afterwards the relay is healthy and a clean workflow still works", async () => {
+      expect((await call("GET", "/v1/health")).status).toBe(200);
+      const from = await registerAgent(relay.url, "after-from", TOKEN);
+      const to = await registerAgent(relay.url, "after-to", TOKEN);
+      const sent = await call("POST", "/v1/messages", { bearer: from.secret, json: { type: "task", to: to.id, task: "still working?" } });
+      expect(sent.status).toBe(201);
+      const inbox = await call("GET", `/v1/agents/${to.id}/inbox`, { bearer: to.secret });
+      expect(inbox.body.messages.map((m: any) => m.task)).toEqual(["still working?"]);
+      const done = await call("POST", "/v1/messages", { bearer: to.secret, json: { type: "response", in_reply_to: sent.body.id, result: "yes" } });
+      expect(done.status).toBe(201);
+      expect((await call("GET", `/v1/tasks/${sent.body.id}`, { bearer: from.secret })).body.state).toBe("completed");
+      expect(unexpected).toEqual([]);
+    });
   });
-});
+}

@@ -158,6 +158,25 @@ async function pushed(A: Call, B: Call, urlB: string, log: string[]) {
   log.push(...w.got.map((m) => `worker got ${normal(JSON.stringify(m))}`).sort(), ...f.got.map((m) => `watch got ${normal(JSON.stringify(m))}`).sort());
 }
 
+/** Over A2A, as an agent and as the shared sender `a2a` (which has no inbox): text parts, data parts and metadata with hostile text. */
+async function overA2a(call: Call, log: string[]) {
+  const note = (label: string, r: { status: number; text: string }) => log.push(`${label} ${r.status} ${normal(r.text.replace(/"[0-9a-f-]{36}"/g, '"U"'))}`);
+  const boss = (await call("POST", "/v1/agents", { json: { name: "boss" } })).body as Agent;
+  const worker = (await call("POST", "/v1/agents", { json: { name: "worker", description: '"name":"x"' } })).body as Agent;
+  for (const [i, h] of HOSTILE.entries()) {
+    const message = { messageId: `m-${i}`, role: "ROLE_USER", parts: [{ text: h }, { data: { [h]: h } }], metadata: { [h]: [h] } };
+    const params = { message, configuration: { returnImmediately: true } };
+    note(`rpc ${i}`, await call("POST", "/a2a/worker", { bearer: boss.secret, json: { jsonrpc: "2.0", id: i, method: "SendMessage", params } }));
+    note(`rest ${i}`, await call("POST", "/a2a/worker/message:send", { json: params }));
+  }
+  const tasks = (await call("GET", `/v1/agents/${worker.id}/inbox?max=1000`, { bearer: worker.secret })).body.messages as { id: string; task: string }[];
+  for (const t of tasks) note(`answer ${HOSTILE.indexOf(t.task)}`, await call("POST", "/v1/messages", { bearer: worker.secret, json: { type: "response", in_reply_to: t.id, result: t.task } }));
+  note("worker's inbox", await call("GET", `/v1/agents/${worker.id}/inbox?ack=true&max=10000`, { bearer: worker.secret }));
+  note("boss's inbox", await call("GET", `/v1/agents/${boss.id}/inbox?ack=true&max=10000`, { bearer: boss.secret }));
+  for (const [i, t] of tasks.entries()) note(`get ${i}`, await call("POST", "/a2a/worker", { json: { jsonrpc: "2.0", id: i, method: "GetTask", params: { id: t.id } } }));
+  note("list", await call("GET", "/a2a/worker/tasks?pageSize=100", {}));
+}
+
 const OPTS = { maxFinishedTasks: 4 } satisfies RelayOptions;
 
 /** A relay on the team's Redis, with its bus, as `clawlink relay --redis` makes one. */
@@ -223,6 +242,19 @@ describe.skipIf(!!noRedis)("hostile text on a memory relay and on Redis relays",
     expect(unexpected).toEqual([]);
     const { kept, memory: counted } = await budgets("pushed:", memory);
     // Everything was answered and acknowledged: only the finished tasks kept weigh anything.
+    expect(kept).toEqual({ ...counted, bytes: 0, sbytes: [], rb: [] });
+  }, 60_000);
+
+  test("over A2A, as an agent and as the shared sender: the same answers and the same budgets", async () => {
+    const memory = new MemoryStore();
+    const [a, b]: [string[], string[]] = [[], []];
+    const unexpected: unknown[] = [];
+    await overA2a(api(startTestRelay({ ...OPTS, store: memory, onError: (err) => unexpected.push(err) }).url), a);
+    await overA2a(api((await onRedis("a2a:", unexpected)).url), b);
+    expect(a.filter((line) => line.startsWith("answer ")).length).toBe(2 * HOSTILE.filter((h) => h.isWellFormed()).length);
+    expectSame(a, b);
+    expect(unexpected).toEqual([]);
+    const { kept, memory: counted } = await budgets("a2a:", memory);
     expect(kept).toEqual({ ...counted, bytes: 0, sbytes: [], rb: [] });
   }, 60_000);
 });

@@ -143,4 +143,19 @@ describe.skipIf(redisMissing("test/unit/redis-tasks.test.ts") !== null)("redis s
     expect((await s.claimNext("b", null, T0 + 60_005, ACK)).messages).toEqual([{ ...message, id: "t_2" }]);
     await s.close();
   });
+
+  test('a task handed to an agent with its capability is written with "/" plain, as the relay writes it, and weighs its bytes', async () => {
+    const s = await new RedisStore(redis.url, { prefix: "slash:" }).open();
+    await s.claimName(agent("a"), T0, rules);
+    await s.claimName({ ...agent("b"), caps: ["code"] }, T0, rules);
+    await s.createTask({ ...task("t_1", ""), to: null, cap: "code", task: "review src/api/v1.ts and a\\/b" }, {});
+    expect((await s.assignWaiting("b", T0 + 1)).tasks.map((t) => t.id)).toEqual(["t_1"]);
+    const [meta, body] = ((await s.client.send("HGET", ["slash:m:b", "t_1"])) as string).split("\n") as [string, string];
+    expect(body).toContain('"task":"review src/api/v1.ts and a\\\\/b"');
+    expect(JSON.parse(body).task).toBe("review src/api/v1.ts and a\\/b");
+    const bytes = Buffer.byteLength(body);
+    expect(JSON.parse(meta).b).toBe(bytes);
+    expect(await s.client.send("HGET", ["slash:rb", "b"])).toBe(String(bytes));
+    await s.close();
+  });
 });

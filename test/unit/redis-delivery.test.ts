@@ -4,6 +4,7 @@
  * queue when the socket cannot take it now.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { RedisClient } from "bun";
 import * as v from "valibot";
 import { RegisterRequest, SendMessage, type Message } from "../../src/protocol/schemas";
 import { RedisBus } from "../../src/relay/bus/redis";
@@ -41,7 +42,7 @@ describe.skipIf(redisMissing("test/unit/redis-delivery.test.ts") !== null)("deli
       store.claimNext = (agent, ...rest) => (claims.push(agent), claimNext(agent, ...rest));
       const relay = new Relay({ store, bus, ackWindowMs: 5000 });
       open.push(relay);
-      return { relay, claims };
+      return { relay, claims, store };
     };
     const [a, b] = [await one(), await one()];
     const register = async (name: string) => (await a.relay.authenticate((await a.relay.register(v.parse(RegisterRequest, { name }))).secret))!;
@@ -140,4 +141,38 @@ describe.skipIf(redisMissing("test/unit/redis-delivery.test.ts") !== null)("deli
     expect(s.closed).toBe(1011);
     expect(s.opened).toBeNull();
   }, 30_000);
+
+  test("a socket whose hand-back the store refused, after its claim put them in flight on it, is closed once the store is back, and the rest go out again", async () => {
+    const { a, boss, worker } = await team();
+    const sent: string[] = [];
+    for (const task of ["one", "two", "three"]) sent.push((await a.relay.send(boss, v.parse(SendMessage, { type: "task", to: "worker", task }))).id);
+    // The store goes away between the claim's answer and the hand-back of what the socket could not take: the hand-back is refused up front.
+    const requeue = a.store.requeue.bind(a.store);
+    let cut = false;
+    a.store.requeue = async (...args) => {
+      if (!cut) {
+        cut = true;
+        const away = new Promise<void>((resolve) => a.store.onHealth((failure) => failure && resolve()));
+        const id = await a.store.client.send("CLIENT", ["ID"]);
+        const killer = new RedisClient(redis.url);
+        await killer.send("CLIENT", ["KILL", "ID", String(id)]);
+        killer.close();
+        await away;
+      }
+      return requeue(...args);
+    };
+    // Takes one message, then reports its buffer full: the other two are handed back.
+    const first = sink(1);
+    const conn = a.relay.connect(worker, first);
+    await until(() => first.closed !== null);
+    expect(cut).toBe(true);
+    expect(first.closed).toBe(1011);
+    expect(first.got.map((m) => m.id)).toEqual([sent[0]]);
+    // As the WebSocket does once closed: its detach queues the two again, and the next socket gets them.
+    await conn.close();
+    const second = sink();
+    a.relay.connect(worker, second);
+    await until(() => second.got.length === 3);
+    expect(second.got.map((m) => m.id).sort()).toEqual([...sent].sort());
+  });
 });

@@ -194,6 +194,14 @@ export class Sockets {
       );
   }
 
+  /** Puts back what a claim got and the socket could not take; refused (up front or not), they stay in flight on it. */
+  private handBack(l: Local, ids: string[]) {
+    return this.store.requeue(l.agent, ids).catch((err) => {
+      l.stranded = true;
+      throw err;
+    });
+  }
+
   /**
    * Once the store is back: each socket it may hold messages in flight on that it never got is closed.
    * Those would wait as long as it stays open (a task's lease is renewed while its connection is
@@ -284,7 +292,7 @@ export class Sockets {
             const claimed = await this.store.claimNext(l.agent, l.conn, this.clock(), { max, want: l.want, ackWindowMs: this.opts.ackWindowMs, room: this.opts.room });
             const left = this.hand(l, claimed);
             this.flushAll(pump);
-            if (left) this.tell(await this.store.requeue(l.agent, left));
+            if (left) this.tell(await this.handBack(l, left));
             if (claimed.messages.length < max) break;
           }
         }
@@ -296,7 +304,7 @@ export class Sockets {
           const claimed = await this.store.claimNext(l.agent, l.conn, this.clock(), { max, ackWindowMs: this.opts.ackWindowMs, room: this.opts.room });
           const left = this.hand(l, claimed);
           this.flushAll(pump);
-          if (left) this.tell(await this.store.requeue(l.agent, left));
+          if (left) this.tell(await this.handBack(l, left));
           if (claimed.messages.length < max) break;
         }
       } while (pump.again);

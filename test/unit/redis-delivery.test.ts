@@ -60,6 +60,15 @@ describe.skipIf(redisMissing("test/unit/redis-delivery.test.ts") !== null)("deli
     t.a.claims.length = t.b.claims.length = 0;
     return { ...t, bossSink, workerSink };
   }
+  /** Breaks the store's connection and resolves once the store knows: until it has reconnected, it refuses every operation up front. */
+  async function cutOff(store: RedisStore) {
+    const away = new Promise<void>((resolve) => store.onHealth((failure) => failure && resolve()));
+    const id = await store.client.send("CLIENT", ["ID"]);
+    const killer = new RedisClient(redis.url);
+    await killer.send("CLIENT", ["KILL", "ID", String(id)]);
+    killer.close();
+    await away;
+  }
   const types = (ms: Message[]) => ms.map((m) => (m.type === "status" ? `status:${m.state}` : m.type));
 
   test("a task sent on one relay reaches a socket on another, and its answer comes back, with no claim", async () => {
@@ -152,12 +161,7 @@ describe.skipIf(redisMissing("test/unit/redis-delivery.test.ts") !== null)("deli
     a.store.requeue = async (...args) => {
       if (!cut) {
         cut = true;
-        const away = new Promise<void>((resolve) => a.store.onHealth((failure) => failure && resolve()));
-        const id = await a.store.client.send("CLIENT", ["ID"]);
-        const killer = new RedisClient(redis.url);
-        await killer.send("CLIENT", ["KILL", "ID", String(id)]);
-        killer.close();
-        await away;
+        await cutOff(a.store);
       }
       return requeue(...args);
     };
@@ -174,5 +178,28 @@ describe.skipIf(redisMissing("test/unit/redis-delivery.test.ts") !== null)("deli
     a.relay.connect(worker, second);
     await until(() => second.got.length === 3);
     expect(second.got.map((m) => m.id).sort()).toEqual([...sent].sort());
+  });
+
+  test("a task watch whose first read the store refused is dropped: it is shown nothing after", async () => {
+    const { a, boss } = await team();
+    const sent = await a.relay.send(boss, v.parse(SendMessage, { type: "task", to: "worker", task: "one" }));
+    // The store goes away between the check that the boss may watch the task and the watch's first read of it.
+    const getTask = a.store.getTask.bind(a.store);
+    let reads = 0;
+    a.store.getTask = async (id) => {
+      if (++reads === 2) await cutOff(a.store);
+      return getTask(id);
+    };
+    const back = new Promise<void>((resolve) => a.store.onHealth((failure) => failure === null && resolve()));
+    const shown: string[] = [];
+    const watching = a.relay.watchTask(boss, sent.id, { push: (t) => shown.push(t.state), close: () => {} });
+    expect(await watching.then(() => "watching", (err) => err.code)).toBe("store_unavailable");
+    await back;
+    // The task changes once the store is back: a watch left behind would be shown it.
+    await a.relay.cancel(boss, sent.id);
+    const watch = await a.relay.watchTask(boss, sent.id, { push: (t) => shown.push(`new ${t.state}`), close: () => {} });
+    await Bun.sleep(100);
+    expect(shown).toEqual(["new canceled"]);
+    watch();
   });
 });

@@ -48,12 +48,18 @@ export class TaskWatches {
       if (this.byTask.get(taskId)?.has(w)) w.unfollow = unfollow;
       else unfollow();
     }
-    await this.refresh(taskId);
-    return () => {
+    const unwatch = () => {
       w.unfollow?.();
+      w.unfollow = undefined;
       const s = this.byTask.get(taskId);
       if (s?.delete(w) && s.size === 0) this.forget(taskId);
     };
+    // A watch whose first read failed gets no unwatch: it is dropped here, or it and its topic would stay for good.
+    await this.refresh(taskId).catch((err) => {
+      unwatch();
+      throw err;
+    });
+    return unwatch;
   }
 
   /** Whether anyone here follows the task. */

@@ -1,7 +1,8 @@
 /**
  * Delivery between relays on one Redis: a message the store put in flight on a socket as it queued it
  * is pushed by the relay holding that socket from the bus event, with no claim, or goes back to the
- * queue when the socket cannot take it now.
+ * queue when the socket cannot take it now; and a socket or task watch the store fails under leaves
+ * nothing behind (the store's connection cut between two of its operations).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { RedisClient } from "bun";

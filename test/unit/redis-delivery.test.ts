@@ -203,4 +203,15 @@ describe.skipIf(redisMissing("test/unit/redis-delivery.test.ts") !== null)("deli
     expect(shown).toEqual(["new canceled"]);
     watch();
   });
+
+  test("a long poll whose client hung up while its relay subscribed the agent's topic takes nothing", async () => {
+    const { a, boss, worker } = await team();
+    const sent = await a.relay.send(boss, v.parse(SendMessage, { type: "task", to: "worker", task: "one" }));
+    const hungUp = new AbortController();
+    const polled = a.relay.take(worker, { max: 10, waitMs: 5000, signal: hungUp.signal });
+    hungUp.abort();
+    expect(await polled).toEqual([]);
+    // Still queued, not in flight for a poller gone.
+    expect((await a.relay.take(worker, { max: 10 })).map((m) => m.id)).toEqual([sent.id]);
+  });
 });

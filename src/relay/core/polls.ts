@@ -52,6 +52,8 @@ export class Polls {
     // The agent's topic is heard before the first claim: a message queued after it still wakes the wait.
     const unfollow = await this.follow(agent);
     try {
+      // A poller that hung up while the topic was subscribed takes nothing, as one that hung up before.
+      if (signal?.aborted) return [];
       return await this.wait(agent, max, waitMs, signal);
     } finally {
       unfollow();

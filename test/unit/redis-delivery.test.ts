@@ -54,12 +54,12 @@ describe.skipIf(redisMissing("test/unit/redis-delivery.test.ts") !== null)("deli
     const t = await team();
     const [bossSink, workerSink] = [sink(), sink()];
     t.a.relay.connect(t.boss, bossSink);
-    t.b.relay.connect(t.worker, workerSink);
+    const workerConn = t.b.relay.connect(t.worker, workerSink);
     await until(() => bossSink.opened !== null && workerSink.opened !== null);
     // Attaching looks at the queue once; from here on nothing is claimed.
     await Bun.sleep(50);
     t.a.claims.length = t.b.claims.length = 0;
-    return { ...t, bossSink, workerSink };
+    return { ...t, bossSink, workerSink, workerConn };
   }
   /** Breaks the store's connection and resolves once the store knows: until it has reconnected, it refuses every operation up front. */
   async function cutOff(store: RedisStore) {
@@ -172,13 +172,31 @@ describe.skipIf(redisMissing("test/unit/redis-delivery.test.ts") !== null)("deli
     await until(() => first.closed !== null);
     expect(cut).toBe(true);
     expect(first.closed).toBe(1011);
-    expect(first.got.map((m) => m.id)).toEqual([sent[0]]);
+    expect(first.got.map((m) => m.id)).toEqual([sent[0]!]);
     // As the WebSocket does once closed: its detach queues the two again, and the next socket gets them.
     await conn.close();
     const second = sink();
     a.relay.connect(worker, second);
     await until(() => second.got.length === 3);
     expect(second.got.map((m) => m.id).sort()).toEqual([...sent].sort());
+  });
+
+  test("once its bus is back, a relay closes its sockets that take every message: a task another relay handed to one meanwhile, unheard, goes out again", async () => {
+    const { a, b, boss, worker, workerSink, workerConn } = await connected();
+    // Every relay's bus loses its subscriptions; until each has subscribed again it hears nothing.
+    const killer = new RedisClient(redis.url);
+    await killer.send("CLIENT", ["KILL", "TYPE", "pubsub"]);
+    killer.close();
+    // Handed straight to the worker's socket on B as it is made, with an event B does not hear.
+    const sent = await a.relay.send(boss, v.parse(SendMessage, { type: "task", to: "worker", task: "while B was deaf" }));
+    for (let i = 0; i < 100 && workerSink.closed === null; i++) await Bun.sleep(50);
+    expect(workerSink.closed).toBe(1011);
+    expect(workerSink.got.map((m) => m.id)).not.toContain(sent.id);
+    // As the WebSocket does once closed: its detach queues the task again, and the next socket gets it.
+    await workerConn.close();
+    const again = sink();
+    b.relay.connect(worker, again);
+    await until(() => again.got.some((m) => m.id === sent.id));
   });
 
   test("a task watch whose first read the store refused is dropped: it is shown nothing after", async () => {

@@ -113,6 +113,12 @@ export class Delivery {
     this.recover();
   }
 
+  /** After the bus between relays was away: a socket another relay may have put messages in flight on unheard is closed; then all look again. */
+  busBack() {
+    this.sockets.closeEager();
+    this.recover();
+  }
+
   /** After the store undid a failed commit: every socket and poll looks again, and a watch shown what was undone is shown its task as it now is. */
   recover() {
     this.sockets.kickAll();

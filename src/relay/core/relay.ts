@@ -72,7 +72,7 @@ export class Relay extends RelayFiles {
       opts.onStoreHealth?.(failure);
     });
     // Events from other relays may have been missed while the bus was away.
-    this.bus.onResume?.(() => this.delivery.recover());
+    this.bus.onResume?.(() => this.delivery.busBack());
     this.limits = new TeamLimits(this.store, this.clock, this.instance, this.peers !== undefined, this.onError);
     this.peers?.onForgotten(() => {
       this.delivery.reattach();

@@ -209,11 +209,24 @@ export class Sockets {
    * already handled. A socket stays open while the store is away, for what it can still do.
    */
   closeStranded() {
+    this.closeWhere((l) => l.stranded, STORE_LOST);
+  }
+
+  /**
+   * Once the bus is back after it was away: another relay may have put messages in flight on a socket
+   * that takes every message as it queued them, with events this relay never heard, and they would wait
+   * as long as it stays open. Each such socket is closed, as a stranded one is.
+   */
+  closeEager() {
+    this.closeWhere((l) => l.ready && l.want === null, "the relay missed events while its bus reconnected; reconnect to get what they carried");
+  }
+
+  private closeWhere(picked: (l: Local) => boolean, reason: string) {
     for (const pump of this.pumps.values()) {
       for (const l of pump.locals) {
-        if (!l.stranded || l.closed) continue;
+        if (l.closed || !picked(l)) continue;
         l.closed = true;
-        l.sink.close(1011, STORE_LOST);
+        l.sink.close(1011, reason);
       }
     }
   }

@@ -191,15 +191,10 @@ export class RedisBus implements Bus {
   }
 
   subscribe(listener: (event: BusEvent) => void, everything = false) {
-    if (!everything) {
-      this.listeners = [...this.listeners, listener];
-      return () => {
-        this.listeners = this.listeners.filter((l) => l !== listener);
-      };
-    }
-    this.everything = [...this.everything, listener];
+    const list = everything ? "everything" : "listeners";
+    this[list] = [...this[list], listener];
     return () => {
-      this.everything = this.everything.filter((l) => l !== listener);
+      this[list] = this[list].filter((l) => l !== listener);
     };
   }
 

@@ -184,14 +184,7 @@ export class Sockets {
 
   private handCarried(l: Local, msgs: Message[]) {
     const left = this.open(l) ? this.hand(l, { messages: msgs, effects: NO_EFFECTS }) : msgs.map((m) => m.id);
-    if (left)
-      void this.store.requeue(l.agent, left).then(
-        (fx) => this.tell(fx),
-        (err) => {
-          l.stranded = true;
-          this.fail(err);
-        },
-      );
+    if (left) void this.handBack(l, left).then((fx) => this.tell(fx), this.fail);
   }
 
   /** Puts back what a claim got and the socket could not take; refused (up front or not), they stay in flight on it. */
@@ -292,44 +285,42 @@ export class Sockets {
    */
   private async pump(pump: Pump) {
     pump.running = true;
-    // The socket a claim or a hand-back is running for, should the store fail it.
-    let at: Local | undefined;
     try {
       do {
         pump.again = false;
         this.flushAll(pump);
         for (const l of pump.locals) {
-          while (l.want && this.open(l)) {
-            at = l;
-            const max = l.batch;
-            const claimed = await this.store.claimNext(l.agent, l.conn, this.clock(), { max, want: l.want, ackWindowMs: this.opts.ackWindowMs, room: this.opts.room });
-            const left = this.hand(l, claimed);
-            this.flushAll(pump);
-            if (left) this.tell(await this.handBack(l, left));
-            if (claimed.messages.length < max) break;
-          }
+          while (l.want && this.open(l)) if (!(await this.claimFor(pump, l))) break;
         }
         for (;;) {
           const l = this.next(pump);
-          if (!l) break;
-          at = l;
-          const max = l.batch;
-          const claimed = await this.store.claimNext(l.agent, l.conn, this.clock(), { max, ackWindowMs: this.opts.ackWindowMs, room: this.opts.room });
-          const left = this.hand(l, claimed);
-          this.flushAll(pump);
-          if (left) this.tell(await this.handBack(l, left));
-          if (claimed.messages.length < max) break;
+          if (!l || !(await this.claimFor(pump, l))) break;
         }
       } while (pump.again);
     } catch (err) {
-      // A claim refused up front changed nothing; one the store sent and never heard back about may have run.
-      if (at && err instanceof OutcomeUnknown) at.stranded = true;
       this.fail(err);
     } finally {
       pump.running = false;
       this.flushAll(pump);
       if (pump.locals.length === 0 && this.pumps.get(pump.agent) === pump) this.pumps.delete(pump.agent);
     }
+  }
+
+  /** Claims a batch for one socket and pushes it; true when the batch was full, so more may wait. */
+  private async claimFor(pump: Pump, l: Local): Promise<boolean> {
+    const max = l.batch;
+    let claimed: Claimed;
+    try {
+      claimed = await this.store.claimNext(l.agent, l.conn, this.clock(), { max, want: l.want, ackWindowMs: this.opts.ackWindowMs, room: this.opts.room });
+    } catch (err) {
+      // A claim refused up front changed nothing; one the store sent and never heard back about may have run.
+      if (err instanceof OutcomeUnknown) l.stranded = true;
+      throw err;
+    }
+    const left = this.hand(l, claimed);
+    this.flushAll(pump);
+    if (left) this.tell(await this.handBack(l, left));
+    return claimed.messages.length === max;
   }
 
   /** Pushes what was carried to the pump's sockets while it claimed: after what the claim returned, before what the next one will. */

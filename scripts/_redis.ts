@@ -5,13 +5,16 @@
  * relays, Redis and its scripts: together, on few cores, a floor under the round trip); the Redis
  * commands each send and each delivery costs (counted with MONITOR; the commands inside a script are
  * not round trips) and the server CPU they take (the capacity model), throughput against memory mode
- * in the same run, and one relay against three.
+ * in the same run, and one relay against three. The bench's agents send over kept-alive HTTP
+ * connections of their own (`_http.ts`), not `fetch`, whose CPU would be taken from the processes under
+ * test on a machine with few cores.
  * Needs redis-server on the PATH; it runs its own on a free loopback port, without persistence.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { registerAgents, spawnRelay, track, type ServerProcess } from "./_relay";
+import { KeptAlive } from "./_http";
 import { runLoad } from "./_load";
 import { verdict, type BenchContext, type Figure } from "./_report";
 import { fmtInt, fmtMs, summarize } from "./_stats";
@@ -55,17 +58,25 @@ async function startRedis() {
   };
 }
 
-const post = (relay: ServerProcess, secret: string, body: object) =>
-  fetch(`${relay.url}/v1/messages`, { method: "POST", headers: { ...bearer(secret), "content-type": "application/json" }, body: JSON.stringify(body) });
+/** One kept-alive connection per relay and agent, as a client that sends often keeps one. */
+const connections = new Map<string, KeptAlive>();
+
+const post = (relay: ServerProcess, secret: string, body: object) => {
+  const key = `${relay.url} ${secret}`;
+  let http = connections.get(key);
+  if (!http) connections.set(key, (http = new KeptAlive(relay.url)));
+  return http.post("/v1/messages", { ...bearer(secret), "content-type": "application/json" }, JSON.stringify(body));
+};
 
 let pairs = 0;
 
 /**
  * A boss on relay `a` and a worker on relay `b` (maybe the same): `run(n)` times n round trips in turn,
- * each a task the boss sends, which the worker answers over HTTP as soon as its socket shows it, timed
- * until the response reaches the boss.
+ * each a task the boss sends, which the worker answers as soon as its socket shows it, timed until the
+ * response reaches the boss. Both send over HTTP, as `clawlink delegate` and `respond` do, or, `over`
+ * "socket", in `send` frames on the WebSocket each already holds, as any client may.
  */
-async function openPair(a: ServerProcess, b: ServerProcess) {
+async function openPair(a: ServerProcess, b: ServerProcess, over: "http" | "socket" = "http") {
   const n = ++pairs;
   const [boss, worker] = await registerAgents(a.url, [`boss-${n}`, `worker-${n}`]);
   let answered: (() => void) | undefined;
@@ -77,9 +88,12 @@ async function openPair(a: ServerProcess, b: ServerProcess) {
     if (text.includes('"type":"response"')) answered?.();
   });
   const bossAcks = new Acker((t) => bossWs.send(t));
-  const workerWs = await openSocket(wsUrl(b.url), bearer(worker!.secret), (text) => {
+  const workerWs: WebSocket = await openSocket(wsUrl(b.url), bearer(worker!.secret), (text) => {
     const frame = JSON.parse(text) as { op: string; message?: { type: string; id: string } };
-    if (frame.message?.type === "task") void post(b, worker!.secret, { type: "response", in_reply_to: frame.message.id, status: "completed", result: "done" });
+    if (frame.message?.type !== "task") return;
+    const response = { type: "response", in_reply_to: frame.message.id, status: "completed", result: "done" };
+    if (over === "socket") workerWs.send(JSON.stringify({ op: "send", message: response }));
+    else void post(b, worker!.secret, response);
   });
   return {
     async run(count: number) {
@@ -87,7 +101,9 @@ async function openPair(a: ServerProcess, b: ServerProcess) {
       for (let i = 0; i < count; i++) {
         const t0 = performance.now();
         const done = new Promise<void>((r) => (answered = r));
-        await post(a, boss!.secret, { type: "task", to: `worker-${n}`, task: "say done" });
+        const task = { type: "task", to: `worker-${n}`, task: "say done" };
+        if (over === "socket") bossWs.send(JSON.stringify({ op: "send", message: task }));
+        else await post(a, boss!.secret, task);
         await done;
         times.push(performance.now() - t0);
         for (const id of received.splice(0)) bossAcks.add(id);
@@ -103,8 +119,8 @@ async function openPair(a: ServerProcess, b: ServerProcess) {
 }
 
 /** `around` wraps the measured round trips (not the warm-up), to take what they cost. */
-async function roundTrips(a: ServerProcess, b: ServerProcess, around: (run: () => Promise<number[]>) => Promise<number[]> = (run) => run()) {
-  const pair = await openPair(a, b);
+async function roundTrips(a: ServerProcess, b: ServerProcess, around: (run: () => Promise<number[]>) => Promise<number[]> = (run) => run(), over: "http" | "socket" = "http") {
+  const pair = await openPair(a, b, over);
   try {
     await pair.run(WARMUP);
     return summarize(await around(() => pair.run(ROUNDTRIPS)));
@@ -164,6 +180,17 @@ export async function redis(ctx: BenchContext): Promise<Figure[]> {
         `in memory, bench client ${memoryCpuUs[0]!.toFixed(0)} µs and relay ${memoryCpuUs[1]!.toFixed(0)} µs`,
     );
     ctx.log(`  Redis socket writes per cross-relay round trip (replies and pub/sub messages to every client, INFO stats): ${(writes / ROUNDTRIPS).toFixed(1)}`);
+    // The same with both agents sending in `send` frames on the sockets they hold: no HTTP request on either side.
+    const overSockets = await roundTrips(a, b, undefined, "socket");
+    const memoryAgain = await spawnRelay({ flags: HOLD_ALL });
+    let memoryOverSockets;
+    try {
+      memoryOverSockets = await roundTrips(memoryAgain, memoryAgain, undefined, "socket");
+    } finally {
+      await memoryAgain.stop();
+    }
+    figures.push({ name: "redis: cross-relay round trip sent over sockets p50 (ms)", value: overSockets.p50, unit: "ms", better: "lower" });
+    ctx.log(`  both agents sending in \`send\` frames on their sockets instead of HTTP: cross-relay p50 ${fmtMs(overSockets.p50)}, p99 ${fmtMs(overSockets.p99)}; one memory relay p50 ${fmtMs(memoryOverSockets.p50)}, p99 ${fmtMs(memoryOverSockets.p99)}`);
     // What one round trip asks of Redis (the boss's acks, sent every 50 ms, included).
     const counted = await openPair(a, b);
     const perTrip = await countCommands(server.url, server.port, async () => void (await counted.run(COUNTED / 5)));
@@ -226,6 +253,8 @@ export async function redis(ctx: BenchContext): Promise<Figure[]> {
       `redis capacity model: ${perSend.toFixed(1)} round trips per send and ${perTake.toFixed(1)} per delivery took the server ${usPerMessage.toFixed(0)} us of CPU per message sent and delivered (scripts and network included), and the sweeps of the 3 relays ${(sweepsPerMs * 1000).toFixed(0)} ms a second whatever the traffic, so one Redis primary (one core) carries at most about ${fmtInt((1000 - sweepsPerMs * 1000) * 1000 / usPerMessage)} messages/s sent and delivered, whatever the number of relays (load avg ${describeMachine().load})`,
     );
   } finally {
+    for (const http of connections.values()) http.close();
+    connections.clear();
     for (const r of relays) await r.stop();
     await server.stop();
   }

@@ -8,6 +8,25 @@ import type { Socket } from "bun";
 
 const HEADER_END = Buffer.from("\r\n\r\n");
 
+/**
+ * Takes each whole response off the front of what a connection read (responses come one after another,
+ * and a read may end mid-response): `each` gets its status and body; what is left (or null) comes back.
+ */
+export function takeResponses(buf: Buffer, each: (status: number, body: Buffer) => void): Buffer | null {
+  for (;;) {
+    const end = buf.indexOf(HEADER_END);
+    if (end < 0) break;
+    const header = buf.toString("latin1", 0, end);
+    const m = /\r\ncontent-length:\s*(\d+)/i.exec(header);
+    const total = end + 4 + (m ? Number(m[1]) : 0);
+    if (buf.length < total) break;
+    const body = buf.subarray(end + 4, total);
+    buf = buf.subarray(total);
+    each(Number(header.slice(9, 12)), body);
+  }
+  return buf.length ? Buffer.from(buf) : null;
+}
+
 export interface HttpReply {
   status: number;
   body: string;
@@ -76,20 +95,10 @@ export class KeptAlive {
   }
 
   private onData(chunk: Buffer) {
-    let buf = this.buf ? Buffer.concat([this.buf, chunk]) : chunk;
-    for (;;) {
-      const end = buf.indexOf(HEADER_END);
-      if (end < 0) break;
-      const header = buf.toString("latin1", 0, end);
-      const m = /\r\ncontent-length:\s*(\d+)/i.exec(header);
-      const total = end + 4 + (m ? Number(m[1]) : 0);
-      if (buf.length < total) break;
-      const reply = { status: Number(header.slice(9, 12)), body: buf.toString("utf8", end + 4, total) };
-      buf = buf.subarray(total);
-      this.queue.shift()?.resolve(reply);
+    this.buf = takeResponses(this.buf ? Buffer.concat([this.buf, chunk]) : chunk, (status, body) => {
+      this.queue.shift()?.resolve({ status, body: body.toString("utf8") });
       void this.sendHead();
-    }
-    this.buf = buf.length ? Buffer.from(buf) : null;
+    });
   }
 
   private failAll(e: Error) {

@@ -4,6 +4,7 @@
  * `fetch` costs more per request than the relay does, and the bench would measure the client.
  */
 import type { Socket } from "bun";
+import { takeResponses } from "./_http";
 import { Histogram } from "./_stats";
 
 export interface LoadOptions {
@@ -34,8 +35,6 @@ interface Conn {
   buf: Buffer | null;
   sentAt: number;
 }
-
-const HEADER_END = Buffer.from("\r\n\r\n");
 
 export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   const { hostname, port } = new URL(opts.url);
@@ -75,20 +74,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
         data: { buf: null, sentAt: 0 },
         socket: {
           data(s, chunk) {
-            let buf = s.data.buf ? Buffer.concat([s.data.buf, chunk]) : chunk;
-            // One response at a time per connection, but a read may end mid-response.
-            for (;;) {
-              const end = buf.indexOf(HEADER_END);
-              if (end < 0) break;
-              const header = buf.toString("latin1", 0, end);
-              const status = Number(header.slice(9, 12));
-              const m = /\r\ncontent-length:\s*(\d+)/i.exec(header);
-              const total = end + 4 + (m ? Number(m[1]) : 0);
-              if (buf.length < total) break;
-              buf = buf.subarray(total);
-              onResponse(s, status);
-            }
-            s.data.buf = buf.length ? Buffer.from(buf) : null;
+            s.data.buf = takeResponses(s.data.buf ? Buffer.concat([s.data.buf, chunk]) : chunk, (status) => onResponse(s, status));
           },
           close() {
             if (sending) socketErrors++;

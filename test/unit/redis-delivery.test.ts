@@ -137,12 +137,14 @@ describe.skipIf(redisMissing("test/unit/redis-delivery.test.ts") !== null)("deli
     expect(b.claims.length).toBeGreaterThan(0);
   });
 
-  test("a socket whose attach the store never answers is closed with 1011 rather than left without its hello", async () => {
+  test("a socket whose attach the store never answers is closed with 1011 rather than left without its hello, and its close detaches it all the same", async () => {
     const { a, worker } = await team();
     const s = sink();
+    const back = new Promise<void>((resolve) => a.store.onHealth((failure) => failure === null && resolve()));
+    let conn;
     redis.proc.kill("SIGSTOP");
     try {
-      a.relay.connect(worker, s);
+      conn = a.relay.connect(worker, s);
       // The agent's topic is followed first, then the attach goes unanswered for the store's 3 s.
       for (let i = 0; i < 150 && s.closed === null; i++) await Bun.sleep(100);
     } finally {
@@ -150,9 +152,14 @@ describe.skipIf(redisMissing("test/unit/redis-delivery.test.ts") !== null)("deli
     }
     expect(s.closed).toBe(1011);
     expect(s.opened).toBeNull();
+    // Redis ran the attach once it woke: the store holds the socket, and the agent would look connected until its detach.
+    await back;
+    expect((await a.store.getAgent(worker.id))!.conns).toEqual([conn.id]);
+    await conn.close();
+    expect((await a.store.getAgent(worker.id))!.conns).toEqual([]);
   }, 30_000);
 
-  test("a socket whose hand-back the store refused, after its claim put them in flight on it, is closed once the store is back, and the rest go out again", async () => {
+  test("a socket whose hand-back the store refused, after its claim put them in flight on it, is closed at once, and once the store is back the rest go out again", async () => {
     const { a, boss, worker } = await team();
     const sent: string[] = [];
     for (const task of ["one", "two", "three"]) sent.push((await a.relay.send(boss, v.parse(SendMessage, { type: "task", to: "worker", task }))).id);

@@ -12,7 +12,14 @@ import { announce } from "./announce";
 
 /** How many times, a second apart, a closed socket is detached while the store is away. */
 const DETACH_ATTEMPTS = 300;
+/** A pump whose claim the store refused looks again after this long, doubling to RETRY_MAX_MS while it is refused. */
+const RETRY_MS = 1000;
+const RETRY_MAX_MS = 8000;
 const STORE_LOST = "the relay lost its store while handing out messages; reconnect to get them";
+const BACK_REFUSED = "the relay's store refused to take back messages this socket could not take; reconnect to get them";
+
+/** A store's refusal up front: the operation never ran (unlike `OutcomeUnknown`, where it may have). */
+const refused = (err: unknown) => err instanceof ClawlinkError && err.code === "store_unavailable" && !(err instanceof OutcomeUnknown);
 
 type Claimed = Awaited<ReturnType<Store["claimNext"]>>;
 
@@ -40,7 +47,7 @@ interface Local {
   batch: number;
   /** Messages the store put in flight on it as they were queued, held while a claim for it runs so they go out after what that claim returns. */
   carried: Message[];
-  /** The store may hold messages in flight on it that it never got: a claim for it whose outcome is unknown, or a hand-back that failed. */
+  /** The store may hold messages in flight on it that it never got: a claim or a hand-back for it whose outcome is unknown. */
   stranded: boolean;
 }
 
@@ -51,6 +58,9 @@ export interface Pump {
   running: boolean;
   again: boolean;
   turn: number;
+  /** A look again after a claim the store refused, and how long the next one waits (0: none refused since the last round that went through). */
+  retry?: ReturnType<typeof setTimeout>;
+  retryMs: number;
 }
 
 /** A connection attached through `Delivery.connect`. */
@@ -103,11 +113,14 @@ export class Sockets {
     const conn = `${this.instance}.${++this.conns}`;
     const local: Local = { agent, conn, sink, want, ready: false, paused: false, closed: false, batch: 16, carried: [], stranded: false };
     let pump = this.pumps.get(agent);
-    if (!pump) this.pumps.set(agent, (pump = { agent, locals: [], running: false, again: false, turn: 0 }));
+    if (!pump) this.pumps.set(agent, (pump = { agent, locals: [], running: false, again: false, turn: 0, retryMs: 0 }));
     pump.locals.push(local);
     let unfollow: (() => void) | undefined;
-    const attach = () =>
-      this.store.attachConnection(agent, conn, this.clock(), this.eager(want)).then((rec) => {
+    // Whether the store has, or may have, attached it: only then does its close owe the store a detach.
+    let inStore = false;
+    const attach = () => {
+      inStore = true;
+      return this.store.attachConnection(agent, conn, this.clock(), this.eager(want)).then((rec) => {
         if (!rec) {
           // Unregistered while the socket opened.
           local.closed = true;
@@ -120,7 +133,11 @@ export class Sockets {
         local.ready = true;
         const p = this.pumps.get(agent);
         if (p) this.kick(p);
+      }, (err) => {
+        if (refused(err)) inStore = false;
+        throw err;
       });
+    };
     // The agent's topic is heard before the store attaches the socket (or the pump claims): a message
     // queued (or put in flight on it) once the connection is attached is always told here.
     const attached = this.bus.follow ? this.bus.follow(agentTopic(agent)).then((u) => ((unfollow = u), attach())) : attach();
@@ -139,9 +156,9 @@ export class Sockets {
       close: async () => {
         this.remove(local);
         await attached.catch(() => {});
-        await this.detach(agent, conn);
+        if (inStore) await this.detach(agent, conn);
         unfollow?.();
-        this.bus.publish({ type: "disconnected", agent, conn });
+        if (inStore) this.bus.publish({ type: "disconnected", agent, conn });
       },
     };
   }
@@ -187,10 +204,12 @@ export class Sockets {
     if (left) void this.handBack(l, left).then((fx) => this.tell(fx), this.fail);
   }
 
-  /** Puts back what a claim got and the socket could not take; refused (up front or not), they stay in flight on it. */
+  /** Puts back what a claim got and the socket could not take; when that fails, they stay in flight on it. */
   private handBack(l: Local, ids: string[]) {
     return this.store.requeue(l.agent, ids).catch((err) => {
-      l.stranded = true;
+      // Refused, they surely sit on it, and no reconnect may follow (Redis out of memory, read-only): closed now, its client is told to come back, and its detach, retried while refused, queues them.
+      if (refused(err)) this.closeLocal(l, BACK_REFUSED);
+      else l.stranded = true;
       throw err;
     });
   }
@@ -199,7 +218,8 @@ export class Sockets {
    * Once the store is back: each socket it may hold messages in flight on that it never got is closed.
    * Those would wait as long as it stays open (a task's lease is renewed while its connection is
    * attached); its detach queues them again, and the client connects again and drops the copies it
-   * already handled. A socket stays open while the store is away, for what it can still do.
+   * already handled. A socket stays open while the store is away, for what it can still do (a socket
+   * whose hand-back was refused is closed at once instead: see `handBack`).
    */
   closeStranded() {
     this.closeWhere((l) => l.stranded, STORE_LOST);
@@ -215,13 +235,13 @@ export class Sockets {
   }
 
   private closeWhere(picked: (l: Local) => boolean, reason: string) {
-    for (const pump of this.pumps.values()) {
-      for (const l of pump.locals) {
-        if (l.closed || !picked(l)) continue;
-        l.closed = true;
-        l.sink.close(1011, reason);
-      }
-    }
+    for (const pump of this.pumps.values()) for (const l of pump.locals) if (!l.closed && picked(l)) this.closeLocal(l, reason);
+  }
+
+  private closeLocal(l: Local, reason: string) {
+    if (l.closed) return;
+    l.closed = true;
+    l.sink.close(1011, reason);
   }
 
   /** Tells the store a socket closed; while the store is away it is asked again every second for a while, or the agent would look connected. */
@@ -297,13 +317,30 @@ export class Sockets {
           if (!l || !(await this.claimFor(pump, l))) break;
         }
       } while (pump.again);
+      pump.retryMs = 0;
     } catch (err) {
+      if (refused(err)) this.retryLater(pump);
       this.fail(err);
     } finally {
       pump.running = false;
       this.flushAll(pump);
       if (pump.locals.length === 0 && this.pumps.get(pump.agent) === pump) this.pumps.delete(pump.agent);
     }
+  }
+
+  /**
+   * A pump whose claim the store refused looks again later: a store that refuses while reachable (Redis
+   * out of memory, read-only, busy) never reconnects, so no `storeBack` would have it look, and what
+   * waits for its sockets would wait for the next message. A refused claim changed nothing: the socket stays open.
+   */
+  private retryLater(pump: Pump) {
+    if (pump.retry) return;
+    pump.retryMs = Math.min(RETRY_MAX_MS, pump.retryMs * 2 || RETRY_MS);
+    pump.retry = setTimeout(() => {
+      pump.retry = undefined;
+      if (this.pumps.get(pump.agent) === pump) this.kick(pump);
+    }, pump.retryMs);
+    pump.retry.unref?.();
   }
 
   /** Claims a batch for one socket and pushes it; true when the batch was full, so more may wait. */

@@ -1,0 +1,157 @@
+/**
+ * Sockets on a Redis that answers but refuses to write (here a read-only replica, as after `REPLICAOF`;
+ * out of memory under `noeviction` and a busy script are refused the same way). The connection never
+ * breaks, so no reconnect tells the relay the store is back: a refusal alone must leave no message
+ * in flight on an open socket, no socket waiting for what it will never be told, and no detach owed.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { RedisClient } from "bun";
+import * as v from "valibot";
+import { RegisterRequest, SendMessage } from "../../src/protocol/schemas";
+import { RedisBus } from "../../src/relay/bus/redis";
+import { Relay } from "../../src/relay/core/relay";
+import { RedisStore } from "../../src/relay/store/redis/store";
+import { redisMissing, startRedis, type TestRedis } from "../_redis";
+import { sink, type TestSink } from "./_core";
+
+/** Waits up to `ms` for `what`. */
+const until = async (what: () => boolean, ms = 2000) => {
+  for (const end = Date.now() + ms; Date.now() < end && !what(); ) await Bun.sleep(10);
+  expect(what()).toBe(true);
+};
+
+/** A sink that keeps the reason it was closed with. */
+function closing(capacity = Infinity): TestSink & { reason: string } {
+  const s = Object.assign(sink(capacity), { reason: "" });
+  const close = s.close.bind(s);
+  s.close = (code, reason) => {
+    s.reason = reason;
+    close(code, reason);
+  };
+  return s;
+}
+
+describe.skipIf(redisMissing("test/unit/redis-refusals.test.ts") !== null)("sockets on a redis that refuses writes", () => {
+  let redis: TestRedis;
+  let admin: RedisClient;
+  let n = 0;
+  const open: Relay[] = [];
+  beforeAll(async () => {
+    redis = await startRedis();
+    admin = new RedisClient(redis.url);
+  });
+  afterAll(async () => {
+    for (const r of open) await r.close();
+    admin?.close();
+    await redis?.stop();
+  });
+
+  /** A replica of a master that is not there: it serves reads and answers every write READONLY. */
+  const readOnly = () => admin.send("REPLICAOF", ["127.0.0.1", "1"]);
+  const writable = () => admin.send("REPLICAOF", ["NO", "ONE"]);
+
+  /** A relay with a boss and a worker, and every outage its store's connection reports (none, when Redis only refuses). */
+  async function relay() {
+    const prefix = `f${++n}:`;
+    const store = await new RedisStore(redis.url, { prefix }).open();
+    const bus = await new RedisBus(redis.url, prefix).open();
+    store.publishAs(bus.origin);
+    const outages: string[] = [];
+    store.onHealth((failure) => failure && outages.push(failure.message));
+    const core = new Relay({ store, bus, ackWindowMs: 5000 });
+    open.push(core);
+    const register = async (name: string) => (await core.authenticate((await core.register(v.parse(RegisterRequest, { name }))).secret))!;
+    const boss = await register("boss");
+    const worker = await register("worker");
+    const send = async (task: string) => (await core.send(boss, v.parse(SendMessage, { type: "task", to: "worker", task }))).id;
+    return { core, store, worker, send, outages };
+  }
+
+  test("a socket whose hand-back Redis refuses is closed at once, told to reconnect; once Redis writes again its detach queues what it held, and the next socket gets it", async () => {
+    const { core, store, worker, send, outages } = await relay();
+    const sent = [await send("one"), await send("two"), await send("three")];
+    // Redis turns read-only between the claim and the hand-back of what the socket could not take.
+    const requeue = store.requeue.bind(store);
+    let refusing = false;
+    store.requeue = async (...args) => {
+      if (!refusing) {
+        refusing = true;
+        await readOnly();
+      }
+      return requeue(...args);
+    };
+    try {
+      // Takes one message, then reports its buffer full: the other two are handed back, and refused.
+      const first = closing(1);
+      const conn = core.connect(worker, first);
+      await until(() => first.closed !== null);
+      expect(refusing).toBe(true);
+      expect(first.closed).toBe(1011);
+      expect(first.reason).toContain("reconnect to get them");
+      expect(first.got.map((m) => m.id)).toEqual([sent[0]!]);
+      // As the WebSocket does once closed; its detach is refused until Redis writes again.
+      const closed = conn.close();
+      await writable();
+      await closed;
+    } finally {
+      await writable();
+    }
+    const second = sink();
+    core.connect(worker, second);
+    await until(() => second.got.length === 3);
+    expect(second.got.map((m) => m.id).sort()).toEqual([...sent].sort());
+    // Refused, never cut off: no reconnect did any of this.
+    expect(outages).toEqual([]);
+  }, 15_000);
+
+  test("a claim Redis refuses changes nothing: the socket stays open, and gets what waits once Redis writes again, with no message to wake it", async () => {
+    const { core, store, worker, send, outages } = await relay();
+    const sent = [await send("one"), await send("two"), await send("three")];
+    const refusals: string[] = [];
+    const claimNext = store.claimNext.bind(store);
+    store.claimNext = (...args) => claimNext(...args).catch((err) => (refusals.push(err.code), Promise.reject(err)));
+    // Takes one message, then reports its buffer full: the other two go back to the queue.
+    const s = closing(1);
+    const conn = core.connect(worker, s);
+    await until(() => s.got.length === 1);
+    await Bun.sleep(100);
+    try {
+      await readOnly();
+      s.capacity = Infinity;
+      conn.drained();
+      await until(() => refusals.length > 0);
+      expect(refusals[0]).toBe("store_unavailable");
+    } finally {
+      await writable();
+    }
+    // Nothing is sent, nothing reconnects: the relay looks again by itself.
+    await until(() => s.got.length === 3, 10_000);
+    expect(s.got.map((m) => m.id)).toEqual(sent);
+    expect(s.closed).toBeNull();
+    expect(outages).toEqual([]);
+  }, 20_000);
+
+  test("a socket whose attach Redis refuses is closed with 1011, and its close owes the store no detach", async () => {
+    const { core, store, worker, outages } = await relay();
+    let detaches = 0;
+    const detach = store.detachConnection.bind(store);
+    store.detachConnection = (...args) => (detaches++, detach(...args));
+    try {
+      await readOnly();
+      const s = closing();
+      const conn = core.connect(worker, s);
+      await until(() => s.closed !== null);
+      expect(s.closed).toBe(1011);
+      expect(s.reason).toContain("reconnect");
+      expect(s.opened).toBeNull();
+      let done = false;
+      void conn.close().then(() => (done = true));
+      await until(() => done || detaches > 0);
+      expect(detaches).toBe(0);
+    } finally {
+      await writable();
+    }
+    expect((await store.getAgent(worker.id))!.conns).toEqual([]);
+    expect(outages).toEqual([]);
+  });
+});

@@ -26,7 +26,7 @@ export default defineClientCommand({
     to: { type: "string", description: "Recipient agent id or name", valueHint: "agent" },
     cap: { type: "string", description: "Instead of --to: the least busy online agent with this capability", valueHint: "cap" },
     task: { type: "string", description: "What to do, in words", valueHint: "text" },
-    "task-file": { type: "string", description: "Read the task from a file ('-' for stdin) instead of --task: for one longer than the command line takes (128 KiB)", valueHint: "path" },
+    "task-file": { type: "string", description: "Read the task from a file ('-' for stdin) instead of --task: for one longer than the command line takes (128 KiB); one over 1,000,000 characters is refused unsent (exit 2)", valueHint: "path" },
     context: { type: "string", description: "A JSON object with whatever the task needs", valueHint: "json" },
     priority: { type: "string", description: `One of ${PRIORITIES.join(", ")}`, default: "normal", valueHint: PRIORITIES.join("|") },
     wait: { type: "boolean", description: "Block until the task ends and print the response (exit 0 completed, 10 failed, 11 canceled, 12 expired, 13 timeout, 14 holder lost with --on-holder-lost fail, 130 stopped with Ctrl-C; the task keeps running)" },

@@ -42,6 +42,8 @@ export const LIMIT = {
   taskTtlS: 30 * 24 * 3600,
   /** A lease on a file (`ttl_s`) at most. */
   lockTtlS: 86_400,
+  /** Characters of a task's text, a response's result and a broadcast's content. */
+  textLength: 1_000_000,
   /** Characters of a progress note. */
   noteLength: 10_000,
   /** Characters of a task's `idempotency_key`. */

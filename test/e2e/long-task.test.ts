@@ -45,4 +45,28 @@ describe("delegate --task-file", async () => {
     expect(r.code).toBe(2);
     expect(r.json.error).toMatchObject({ code: "usage", message: `--result-file ${folder} is a folder` });
   });
+
+  test("a file or stdin larger than any relay takes is refused before it is read whole: exit 2, and nothing is sent", async () => {
+    // A task holds at most 1,000,000 characters, and a character is at most 3 bytes of UTF-8 (4 for two UTF-16 units).
+    const dir = tempHome();
+    const huge = join(dir, "huge.log");
+    writeFileSync(huge, "x".repeat(4_000_000));
+    const long = join(dir, "long.log");
+    writeFileSync(long, "x".repeat(1_000_001));
+    for (const [flags, stdin, message] of [
+      [["--task-file", huge], undefined, `--task-file ${huge} is too large: 4000000 bytes, and a task holds at most 1000000 characters (3000003 bytes), on any relay`],
+      [["--task-file", "-"], "x".repeat(3_000_004), "--task-file - (stdin) is too large: over 3000003 bytes"],
+      [["--task-file", long], undefined, `--task-file ${long} is too large: 1000001 characters`],
+    ] as const) {
+      const r = await runCli(["delegate", "--to", "worker", ...flags, "--json"], { ...boss, ...(stdin ? { stdin } : {}) });
+      expect(r.code).toBe(2);
+      expect(r.json.error.code).toBe("too_large");
+      expect(r.json.error.message).toContain(message);
+      expect(r.json.error.hint).toContain("clawlink file-put");
+    }
+    expect((await runCli(["poll", "--json"], worker)).json).toEqual([]);
+    const r = await runCli(["respond", "--msg-id", "t_1", "--result-file", huge, "--json"], boss);
+    expect(r.code).toBe(2);
+    expect(r.json.error.message).toContain(`--result-file ${huge} is too large: 4000000 bytes, and a result holds at most 1000000 characters`);
+  });
 });

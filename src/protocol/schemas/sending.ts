@@ -13,7 +13,7 @@ export const SendTask = new Deferred(() => v.object({
   ...sendBase(),
   to: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(64))),
   cap: v.optional(Capability),
-  task: v.pipe(v.string(), v.minLength(1, "task must not be empty"), v.maxLength(1_000_000)),
+  task: v.pipe(v.string(), v.minLength(1, "task must not be empty"), v.maxLength(LIMIT.textLength)),
   context: v.optional(built(JsonObject), {}),
   priority: v.optional(built(Priority), "normal"),
   lease_s: v.optional(Seconds("lease_s", LIMIT.leaseS), LIMIT.leaseDefaultS),
@@ -28,7 +28,7 @@ export const SendResponse = new Deferred(() => v.object({
   to: v.optional(Id),
   in_reply_to: Id,
   status: v.optional(v.picklist(["completed", "failed"], "status must be completed or failed"), "completed"),
-  result: v.pipe(v.string(), v.maxLength(1_000_000)),
+  result: v.pipe(v.string(), v.maxLength(LIMIT.textLength)),
 }), whenRead);
 export const SendProgress = new Deferred(() => v.object({
   type: v.literal("progress"),
@@ -39,7 +39,7 @@ export const SendProgress = new Deferred(() => v.object({
 export const SendBroadcast = new Deferred(() => v.object({
   type: v.literal("broadcast"),
   ...sendBase(),
-  content: v.pipe(v.string(), v.minLength(1, "content must not be empty"), v.maxLength(1_000_000)),
+  content: v.pipe(v.string(), v.minLength(1, "content must not be empty"), v.maxLength(LIMIT.textLength)),
   topic: v.optional(Text(LIMIT.topicLength, "topic"), ""),
   tags: v.optional(v.pipe(v.array(Text(LIMIT.tagLength, "a tag")), v.maxLength(LIMIT.tags, `at most ${LIMIT.tags} tags`)), []),
 }), whenRead);

@@ -6,6 +6,7 @@
 import type { ArgsDef, CommandDef } from "citty";
 import { parseDuration } from "../duration";
 import { ClawlinkError } from "../errors";
+import { nearestFlag } from "./_flag-hint";
 
 /** A command as the CLI runs it: citty's definition, plus what `--help` shows and whether it runs until stopped. */
 export type Command<A extends ArgsDef = ArgsDef> = CommandDef<A> & {
@@ -94,7 +95,10 @@ export function parseFlags(rawArgs: string[], args: ArgsDef): Record<string, unk
     const inline = eq < 0 ? undefined : bare.slice(eq + 1);
     const negated = !(flag in byName) && flag.startsWith("no-") ? byName[flag.slice(3)] : undefined;
     const name = byName[flag] ?? negated;
-    if (name === undefined) throw usage(`unknown option ${raw.split("=")[0]}`, "run the command with --help to see its options");
+    if (name === undefined) {
+      const near = nearestFlag(flag, Object.keys(byName));
+      throw usage(`unknown option ${raw.split("=")[0]}`, `${near ? `did you mean --${near}? ` : ""}run the command with --help to see its options`);
+    }
     const def = args[name]!;
     if (negated !== undefined || def.type === "boolean") {
       out[name] = negated === undefined && inline !== "false";

@@ -82,6 +82,30 @@ describe("mistakes", async () => {
     expect(u.json.error.hint).toContain("did you mean `clawlink delegate`?");
   });
 
+  test("an unknown flag: exit 2, nothing sent, and the hint names the flag it most likely meant", async () => {
+    for (const [args, meant] of [
+      [["register", "--name", "x", "--capabilities", "python"], "--caps"],
+      [["delegate", "--to", "worker", "--message", "never sent"], "--task"],
+      [["delegate", "--to", "worker", "--task", "never sent", "--prio", "high"], "--priority"],
+      [["respond", "--task", "t_1", "--result", "x"], "--msg-id"],
+      [["respond", "--msg_id", "t_1", "--result", "x"], "--msg-id"],
+      [["unregister", "--name", "worker"], "--as"],
+      [["poll", "--timeout", "30"], "--wait"],
+      [["broadcast", "--message", "hi"], "--content"],
+      [["tasks", "--status", "working"], "--state"],
+      [["file-put", "--key", "k", "--version", "3"], "--if-version"],
+      [["file-lock", "--key", "k", "--lease", "30"], "--ttl"],
+    ] as const) {
+      const r = await runCli([...args, "--json"], boss);
+      expect(r.code).toBe(2);
+      expect(r.json.error.hint).toBe(`did you mean ${meant}? run the command with --help to see its options`);
+    }
+    const far = await runCli(["whoami", "--verbose", "--json"], boss);
+    expect(far.json.error).toEqual({ code: "usage", message: "unknown option --verbose", hint: "run the command with --help to see its options" });
+    const sent = (await runCli(["tasks", "--sent", "--json"], boss)).json.tasks;
+    expect(sent.map((t: any) => t.task)).not.toContain("never sent");
+  });
+
   test("whoami before registering still says whether the relay is reachable", async () => {
     const none = await runCli(["whoami", "--json"], { home: tempHome(), relay: `http://127.0.0.1:${freePort()}` });
     expect(none.code).toBe(3);

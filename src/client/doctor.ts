@@ -126,10 +126,10 @@ export async function diagnose(flags: Flags, env: NodeJS.ProcessEnv = process.en
       checks.push({
         name: "relay",
         status: "warn",
-        message: `${down.length} of ${probes.length} relays in your list do not answer: ${down.map((p) => `${p.url} (${/\(([\w.]+)\)$/.exec(p.problem ?? "")?.[1] ?? p.problem})`).join(", ")}; ${up.map((p) => p.url).join(", ")} ${up.length === 1 ? "answers" : "answer"}`,
-        fix: `start them again (\`clawlink relay --redis URL\` on each), or take them out of the list in ${settings.relay.from}${settings.me ? ` (an identity's list changes with \`clawlink register --name ${settings.me.name} --relay ${up.map((p) => p.url).join(",")}\`, which keeps its id)` : ""}`,
+        message: `${down.length} of ${probes.length} relays in your list ${down.length === 1 ? "does" : "do"} not answer: ${down.map((p) => `${p.url} (${/\(([\w.]+)\)$/.exec(p.problem ?? "")?.[1] ?? p.problem})`).join(", ")}; ${up.map((p) => p.url).join(", ")} ${up.length === 1 ? "answers" : "answer"}`,
+        fix: `start ${down.length === 1 ? "it again (`clawlink relay --redis URL --port PORT`)" : "them again (`clawlink relay --redis URL --port PORT` on each)"}, or take ${down.length === 1 ? "it" : "them"} out of the list in ${settings.relay.from}${settings.me ? ` (an identity's list changes with \`clawlink register --name ${settings.me.name} --relay ${up.map((p) => p.url).join(",")}\`, which keeps its id)` : ""}`,
       });
-    } else if (!down.length) others = `; so do the other ${probes.length - 1} relays of your list`;
+    } else if (!down.length) others = probes.length === 2 ? "; so does the other relay of your list" : `; so do the other ${probes.length - 1} relays of your list`;
   }
   const anonymous = new Client({ relay, ca, relayFrom: settings.relay.from });
   let health: Health | undefined;

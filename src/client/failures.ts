@@ -20,15 +20,32 @@ export function unreachable(relay: string, cause?: unknown, from?: string, priva
   const detail = code ? ` (${code})` : "";
   // An identity's relays change by registering it again with a new list: it keeps its id on any relay of its team.
   const name = from?.startsWith("identity ") ? from.slice("identity ".length) : undefined;
+  const several = list !== undefined && list.includes(",");
+  const start = several ? "start its relays (`clawlink relay --redis URL --port PORT` for each)" : `start the relay there with \`${startCommand(relay)}\``;
   return new ClawlinkError(
     "unreachable",
-    list && list.includes(",") ? `none of the relays of the list ${list} is reachable (the last tried: ${relay}${detail})` : `the relay is not reachable at ${relay}${detail}`,
+    several ? `none of the relays of the list ${list} is reachable (the last tried: ${relay}${detail})` : `the relay is not reachable at ${relay}${detail}`,
     name
-      ? `the URL comes from identity ${name}: start the relay there with \`clawlink relay\`, or add running relays of its team to ${name}'s list: \`clawlink register --name ${name} --relay ${list ?? relay},URL\` (naming one of its own relays keeps its id)`
+      ? `the URL comes from identity ${name}: ${start}, or add running relays of its team to ${name}'s list: \`clawlink register --name ${name} --relay ${list ?? relay},URL\` (naming one of its own relays keeps its id)`
       : from && from !== "default"
-        ? `the URL comes from ${from}: start the relay there with \`clawlink relay\`, or change ${from} to a running one`
+        ? `the URL comes from ${from}: ${start}, or change ${from} to a running one`
         : "start one with `clawlink relay`, or point at a running one with --relay URL or CLAWLINK_RELAY",
   );
+}
+
+/** The command that starts a relay at this URL: plain `clawlink relay` listens on 127.0.0.1:9077 only. */
+export function startCommand(relay: string): string {
+  let url: URL;
+  try {
+    url = new URL(relay);
+  } catch {
+    return "clawlink relay";
+  }
+  const tls = url.protocol === "https:";
+  const port = url.port || (tls ? "443" : "80");
+  // Anything but loopback needs a bind beyond it, and then a token.
+  const network = /^(127\.|localhost$|\[::1\]$)/.test(url.hostname) ? "" : " --host 0.0.0.0 --token-file relay.token";
+  return `clawlink relay${network}${port === "9077" ? "" : ` --port ${port}`}${tls ? " --tls-cert CERT.pem --tls-key KEY.pem" : ""}`;
 }
 
 /** A 3xx: the relay is not at this URL, and the client will not go where it points. */

@@ -200,7 +200,7 @@ describe("where the relay came from", () => {
     writeFileSync(config, JSON.stringify({ relay: down }));
     const r = await runCli(["discover", "--json"], { home });
     expect(r.code).toBe(3);
-    expect(r.json.error.hint).toBe(`the URL comes from relay in ${config}: start the relay there with \`clawlink relay\`, or change relay in ${config} to a running one`);
+    expect(r.json.error.hint).toBe(`the URL comes from relay in ${config}: start the relay there with \`clawlink relay --port ${new URL(down).port}\`, or change relay in ${config} to a running one`);
   });
 });
 

@@ -50,13 +50,13 @@ describe("doctor", () => {
     expect(r.code).toBe(3);
     expect(r.json).toMatchObject({ ok: false, exit: 3 });
     expect(check(r.json, "relay")).toMatchObject({ status: "fail", message: `the relay is not reachable at ${down} (ECONNREFUSED)`, exit: 3 });
-    expect(check(r.json, "relay").fix).toBe("the URL comes from CLAWLINK_RELAY: start the relay there with `clawlink relay`, or change CLAWLINK_RELAY to a running one");
+    expect(check(r.json, "relay").fix).toBe(`the URL comes from CLAWLINK_RELAY: start the relay there with \`clawlink relay --port ${new URL(down).port}\`, or change CLAWLINK_RELAY to a running one`);
     expect(check(r.json, "token").status).toBe("skip");
 
     const human = await runCli(["doctor"], { home: tempHome(), relay: down });
     expect(human.code).toBe(3);
     expect(human.stdout).toContain(`FAIL  relay       the relay is not reachable at ${down}`);
-    expect(human.stdout).toContain("fix: the URL comes from CLAWLINK_RELAY: start the relay there with `clawlink relay`");
+    expect(human.stdout).toContain(`fix: the URL comes from CLAWLINK_RELAY: start the relay there with \`clawlink relay --port ${new URL(down).port}\``);
     expect(human.stdout).toContain("1 problem (relay); exit 3");
   });
 

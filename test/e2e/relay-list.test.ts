@@ -125,7 +125,7 @@ describe("an identity whose relays are all down", () => {
     const r = await runCli(["tasks", "--json"], { home });
     expect(r.code).toBe(3);
     expect(r.json.error.message).toContain(`none of the relays of the list ${dead1},${dead2} is reachable (the last tried: ${dead2}`);
-    expect(r.json.error.hint).toBe(`the URL comes from identity alice: start the relay there with \`clawlink relay\`, or add running relays of its team to alice's list: \`clawlink register --name alice --relay ${dead1},${dead2},URL\` (naming one of its own relays keeps its id)`);
+    expect(r.json.error.hint).toBe(`the URL comes from identity alice: start its relays (\`clawlink relay --redis URL --port PORT\` for each), or add running relays of its team to alice's list: \`clawlink register --name alice --relay ${dead1},${dead2},URL\` (naming one of its own relays keeps its id)`);
   });
 });
 
@@ -155,7 +155,15 @@ describe("doctor and whoami with two relays of three down", () => {
 
   test("with every relay up, doctor says the others answer too", async () => {
     const r = await runCli(["doctor", "--json"], { home, relay: `${live},${live.replace("127.0.0.1", "localhost")}` });
-    expect(r.json.checks.find((c: { name: string }) => c.name === "relay").message).toContain("; so do the other 1 relays of your list");
+    expect(r.json.checks.find((c: { name: string }) => c.name === "relay").message).toContain("; so does the other relay of your list");
+  });
+
+  test("with one relay of two down, doctor says which one in the singular, and how to start it", async () => {
+    const r = await runCli(["doctor", "--json"], { home, relay: `${deadA},${live}` });
+    expect(r.code).toBe(0);
+    const warning = r.json.checks.find((c: { name: string }) => c.name === "relay");
+    expect(warning.message).toBe(`1 of 2 relays in your list does not answer: ${deadA} (ECONNREFUSED); ${live} answers`);
+    expect(warning.fix).toStartWith("start it again (`clawlink relay --redis URL --port PORT`), or take it out of the list in CLAWLINK_RELAY");
   });
 
   test("whoami --json reports which relays of the list answer", async () => {

@@ -30,6 +30,8 @@ export interface Context<A extends ArgsDef> {
   out(data: unknown, human?: string | (() => void)): void;
   /** A warning and what to do about it, on stderr (stdout stays the command's output). */
   warn(message: string, hint?: string): void;
+  /** Whether `--flag` was typed on the command line, as opposed to taking its default. */
+  given(flag: string): boolean;
 }
 
 /** Parses a CLI value with a schema, naming the flag in the error. */
@@ -51,7 +53,7 @@ export const flagsOf = (args: ParsedArgs<typeof globalArgs>): Flags => ({
 });
 
 /** `identity: false` resolves the relay and token as if no identity were saved (`mcp --as` a name not registered yet). */
-export function resolveContext<A extends ArgsDef>(args: ParsedArgs<A & typeof globalArgs>, opts: { identity?: false } = {}): Context<A> {
+export function resolveContext<A extends ArgsDef>(args: ParsedArgs<A & typeof globalArgs>, opts: { identity?: false; rawArgs?: string[] } = {}): Context<A> {
   const json = Boolean(args.json);
   const settings = resolveSettings(flagsOf(args), process.env, opts);
   if (settings.ignoredToml) {
@@ -82,6 +84,7 @@ export function resolveContext<A extends ArgsDef>(args: ParsedArgs<A & typeof gl
     warn(message, hint) {
       printError(`warning: ${printable(message)}${hint ? `\nhint: ${printable(hint)}` : ""}`);
     },
+    given: (flag) => opts.rawArgs?.some((a) => a === flag || a.startsWith(`${flag}=`)) ?? false,
     out(data, human) {
       if (json) print(JSON.stringify(data));
       else if (typeof human === "function") human();
@@ -106,12 +109,12 @@ export function defineClientCommand<const A extends ArgsDef>(def: {
     args,
     examples: def.examples,
     longRunning: def.longRunning,
-    async run({ args: parsed }) {
+    async run({ args: parsed, rawArgs }) {
       const json = Boolean(parsed.json);
       // Status lines are diagnostics: stdout carries only what the command prints (messages, --json).
       logToStderr();
       try {
-        const code = await def.run(resolveContext<A>(parsed));
+        const code = await def.run(resolveContext<A>(parsed, { rawArgs }));
         if (typeof code === "number") process.exitCode = code;
       } catch (err) {
         process.exitCode = reportError(err, json);

@@ -41,6 +41,9 @@ export default defineClientCommand({
     const { args } = ctx;
     if ((args.to === undefined) === (args.cap === undefined)) throw usage("pass exactly one of --to AGENT and --cap CAPABILITY");
     if (args.queue && args.cap === undefined) throw usage("--queue goes with --cap");
+    // --timeout and --on-holder-lost have defaults, so only the command line tells whether they were given.
+    const waitOnly = args.wait ? undefined : ["--timeout", "--on-holder-lost"].find((f) => ctx.given(f));
+    if (waitOnly) throw usage(`${waitOnly} goes with --wait: without it delegate sends the task and returns at once`, `add --wait to block until the task ends, or drop ${waitOnly}`);
     const onLost = args["on-holder-lost"];
     if (onLost !== "wait" && onLost !== "fail") throw usage(`--on-holder-lost must be wait or fail, not "${onLost}"`, "fail exits 14 as soon as the task's holder goes offline; wait keeps waiting while the relay hands the task on");
     let context: Record<string, unknown> = {};

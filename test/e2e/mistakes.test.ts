@@ -36,6 +36,20 @@ describe("mistakes", async () => {
     expect(sent.map((t: any) => t.task)).not.toContain("never sent");
   });
 
+  test("--timeout or --on-holder-lost without --wait is refused before the task is sent: it would not wait", async () => {
+    for (const flag of ["--timeout", "--on-holder-lost"]) {
+      const r = await runCli(["delegate", "--to", "worker", "--task", "not sent either", `${flag}=${flag === "--timeout" ? "30" : "fail"}`, "--json"], boss);
+      expect(r.code).toBe(2);
+      expect(r.json.error).toEqual({
+        code: "usage",
+        message: `${flag} goes with --wait: without it delegate sends the task and returns at once`,
+        hint: `add --wait to block until the task ends, or drop ${flag}`,
+      });
+    }
+    const sent = (await runCli(["tasks", "--sent", "--json"], boss)).json.tasks;
+    expect(sent.map((t: any) => t.task)).not.toContain("not sent either");
+  });
+
   test("a flag whose value is missing does not swallow the next flag", async () => {
     const r = await runCli(["delegate", "--to", "worker", "--task", "--json"], boss);
     expect(r.code).toBe(2);

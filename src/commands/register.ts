@@ -1,6 +1,5 @@
 import { registerAgent, savedNamed } from "../client/session";
 import { Capability, NAME_HINT, NewAgentName } from "../protocol/schemas";
-import * as v from "valibot";
 import { defineClientCommand, list, parseArg } from "./_shared";
 
 export default defineClientCommand({
@@ -16,7 +15,8 @@ export default defineClientCommand({
   },
   async run(ctx) {
     const name = parseArg(NewAgentName, ctx.args.name, "--name", NAME_HINT);
-    const caps = parseArg(v.array(Capability), list(ctx.args.caps).map((c) => c.toLowerCase()), "--caps");
+    // One at a time, so the error names the capability that is wrong, not its place in the list.
+    const caps = list(ctx.args.caps).map((c) => parseArg(Capability, c.toLowerCase(), `--caps: "${c}"`, "fix --caps: capabilities are words separated by commas, e.g. --caps code-review,python"));
     const before = savedNamed(ctx.home, name);
     const agent = await registerAgent(ctx, { name, caps, description: ctx.args.description });
     // Registered again from another relay list: say what the identity now uses, and that it kept its id.

@@ -140,6 +140,15 @@ describe("mistakes", async () => {
     expect(bad.json.error.hint).toContain("--help");
   });
 
+  test("a capability that is not one: the error names it, not its place in the list, and nothing is registered", async () => {
+    const home = tempHome();
+    const r = await runCli(["register", "--name", "spaced", "--caps", "python, code review", "--json"], { home, relay: url });
+    expect(r.code).toBe(2);
+    expect(r.json.error.message).toBe('--caps: "code review": a capability is 1-64 lowercase letters, digits or . _ : / - (e.g. code-review)');
+    expect(r.json.error.hint).toBe("fix --caps: capabilities are words separated by commas, e.g. --caps code-review,python");
+    expect((await runCli(["discover", "--all", "--json"], boss)).json.map((a: any) => a.name)).not.toContain("spaced");
+  });
+
   test("plain delegate prints only the task id on stdout, so a script can capture it", async () => {
     const r = await runCli(["delegate", "--to", "worker", "--task", "capture me"], boss);
     expect(r.code).toBe(0);

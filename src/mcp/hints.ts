@@ -78,6 +78,7 @@ const RULES: Record<string, Rule> = {
     const reread = `call file_get, redo your edit on version ${latest}, then file_put with if_version: ${latest}`;
     if (/has no version/.test(e.message)) return reread;
     const mine = typeof c.args.if_version === "number" ? c.args.if_version : numberAfter(e, "not version");
+    if (Number(mine) > Number(latest)) return `version ${mine} was never written: ${reread}`;
     return `${reread}; or, for text, call file_put again with merge: true (if_version stays ${mine}) to merge your edit with the changes since`;
   },
   merge_conflict: (e) => {

@@ -146,6 +146,18 @@ describe("co-editing shared files", async () => {
       expect((await get(alice, "doc.md")).stdout).toBe("two\n");
     });
 
+    test("an --if-version past the latest was never written: the hint re-reads, and offers no merge", async () => {
+      const ahead = await put(alice, "doc.md", "alice's edit\n", "--if-version", "9");
+      expect(ahead.code).toBe(6);
+      expect(ahead.json.error.message).toMatch(/^"doc\.md" is at version 2 \(written by bob at \S+Z\), not version 9; nothing was written$/);
+      expect(ahead.json.error.hint).toBe("version 9 was never written, so it cannot be the version you read: re-read it (`clawlink file-get --key doc.md`), redo your edit on version 2 and put with --if-version 2");
+      const merging = await put(alice, "doc.md", "alice's edit\n", "--if-version", "9", "--merge");
+      expect(merging.code).toBe(6);
+      expect(merging.json.error.message).toBe('"doc.md" has no version 9; its latest is version 2');
+      expect(merging.json.error.hint).not.toContain("--merge");
+      expect((await get(alice, "doc.md")).stdout).toBe("two\n");
+    });
+
     test("--if-version 0 creates only; on an existing key it is a conflict", async () => {
       const exists = await put(alice, "doc.md", "new\n", "--if-version", "0");
       expect(exists.code).toBe(6);

@@ -15,6 +15,13 @@ describe("toolHint", () => {
     expect(toolHint(ClawlinkError.received("something_new", 400, "odd", "pass --frobnicate"), call)).toBe("whoami shows your identity and whether the relay answers");
   });
 
+  test("a file_put if_version past the latest: re-read, and no merge offered", () => {
+    const ahead = new ClawlinkError("version_conflict", '"a.md" is at version 2 (written by bob at 2026-12-02T09:00:00.000Z), not version 9; nothing was written', "version 9 was never written, so it cannot be the version you read: re-read it");
+    expect(toolHint(ahead, { tool: "file_put", args: { if_version: 9 } })).toBe("version 9 was never written: call file_get, redo your edit on version 2, then file_put with if_version: 2");
+    const behind = new ClawlinkError("version_conflict", '"a.md" is at version 2 (written by bob at 2026-12-02T09:00:00.000Z), not version 1; nothing was written', "re-read it");
+    expect(toolHint(behind, { tool: "file_put", args: { if_version: 1 } })).toContain("merge: true (if_version stays 1)");
+  });
+
   test("every error carries a hint, one without any included", () => {
     expect(toolHint(new ClawlinkError("usage", "file_put: no", ""), call)).toBe("fix the arguments; tools/list shows what file_put takes");
     expect(toolHint(ClawlinkError.received("weird", 500, "no", ""), call)).toBe("whoami shows your identity and whether the relay answers");

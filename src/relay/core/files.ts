@@ -331,10 +331,14 @@ function versionConflict(key: string, expected: number, head: FileHeadRecord | u
   if (expected === 0) {
     return new ClawlinkError("version_conflict", `"${key}" already exists: version ${latest.version}, ${by}`, `to replace it, put with --if-version ${latest.version}; to keep both, use another key`, { headers: { etag: `"${latest.version}"` } });
   }
+  const reread = `re-read it (\`clawlink file-get --key ${k}\`), redo your edit on version ${latest.version} and put with --if-version ${latest.version}`;
   return new ClawlinkError(
     "version_conflict",
     `"${key}" is at version ${latest.version} (${by}), not version ${expected}; nothing was written`,
-    `re-read it (\`clawlink file-get --key ${k}\`), redo your edit on version ${latest.version} and put with --if-version ${latest.version}; for text, add --merge to merge your edit with the changes since version ${expected}`,
+    // A version past the latest was never written: there is no edit of it to merge.
+    expected > latest.version
+      ? `version ${expected} was never written, so it cannot be the version you read: ${reread}`
+      : `${reread}; for text, add --merge to merge your edit with the changes since version ${expected}`,
     { headers: { etag: `"${latest.version}"` } },
   );
 }

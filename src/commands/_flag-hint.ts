@@ -1,5 +1,5 @@
 /**
- * The hint for an unknown flag: the command's own flag it most likely meant. Runs only on that error,
+ * The hint for an unknown flag (or agent name): the one it most likely meant. Runs only on that error,
  * so it may take its time; what it knows is the words people and models reach for first.
  */
 
@@ -66,14 +66,19 @@ export function nearestFlag(given: string, known: string[]): string | undefined 
   const word = given.toLowerCase().replace(/_/g, "-");
   if (known.includes(word)) return word;
   for (const candidate of SYNONYMS[word] ?? []) if (known.includes(candidate)) return candidate;
+  return nearestWord(word, known);
+}
+
+/** The word of `known` a slip of the keyboard away from `word`, or that it cuts short (or runs past). */
+export function nearestWord(word: string, known: string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = word.length <= 4 ? 1 : 2;
-  for (const flag of known) {
-    const d = distance(word, flag);
-    if (d <= bestDistance && (best === undefined || d < bestDistance)) [best, bestDistance] = [flag, d];
+  for (const w of known) {
+    const d = distance(word, w);
+    if (d <= bestDistance && (best === undefined || d < bestDistance)) [best, bestDistance] = [w, d];
   }
   if (best) return best;
-  // A flag cut short, or one with a word too many: `--idempotency` for `--idempotency-key`.
-  if (word.length >= 3) return known.find((flag) => flag.startsWith(word) || (flag.length >= 3 && word.startsWith(flag)));
+  // A word cut short, or one with a word too many: `--idempotency` for `--idempotency-key`.
+  if (word.length >= 3) return known.find((w) => w.startsWith(word) || (w.length >= 3 && word.startsWith(w)));
   return undefined;
 }

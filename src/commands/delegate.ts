@@ -8,6 +8,7 @@ import { ClawlinkError } from "../errors";
 import { Capability, JsonObject, Priority, PRIORITIES, type Task } from "../protocol/schemas";
 import { LIMIT } from "../protocol/constants";
 import { readTextArg } from "./_input";
+import { nearestWord } from "./_flag-hint";
 import { EXIT, defineClientCommand, parseArg, secondsArg, textArg, usage } from "./_shared";
 
 
@@ -76,7 +77,7 @@ export default defineClientCommand({
     };
     const timeout = secondsArg(args.timeout, "--timeout", { value: LIMIT.waitS, said: `${LIMIT.waitS} (a day)` });
     ctx.me();
-    const sent = await ctx.client.send(message);
+    const sent = await ctx.client.send(message).catch(async (err) => Promise.reject(args.to !== undefined ? await nearAgent(ctx.client, err, args.to) : err));
     // The worker by name, as the user knows it: --to NAME as given, else the relay's name for the id.
     const workerName = async () => (sent.to ? (args.to && !args.to.startsWith("a_") ? args.to : await ctx.client.agent(sent.to).then((a) => a.name, () => undefined)) : undefined);
     if (!args.wait) {
@@ -178,4 +179,13 @@ function followState(client: Client, spinner: Spinner, worker: string | undefine
     }
     render(task);
   };
+}
+
+/** `--to Bob` when only bob is registered: names are case-sensitive, so the hint names the agent meant. */
+async function nearAgent(client: Client, err: unknown, to: string): Promise<unknown> {
+  if (!(err instanceof ClawlinkError) || err.code !== "unknown_agent" || to.startsWith("a_")) return err;
+  const names = await client.agents({ all: true }).then((agents) => agents.map((a) => a.name), () => []);
+  const near = names.find((n) => n.toLowerCase() === to.toLowerCase()) ?? nearestWord(to, names);
+  if (!near) return err;
+  return new ClawlinkError(err.code, err.message, `did you mean --to ${near}? names are case-sensitive; \`clawlink discover --all\` lists the agents`, { status: err.status });
 }

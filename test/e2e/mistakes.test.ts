@@ -140,6 +140,21 @@ describe("mistakes", async () => {
     expect(bad.json.error.hint).toContain("--help");
   });
 
+  test("--to a name that differs from an agent's by its case or a slip: exit 5, and the hint names that agent", async () => {
+    for (const [to, meant] of [["Worker", "worker"], ["wroker", "worker"]] as const) {
+      const r = await runCli(["delegate", "--to", to, "--task", "x", "--json"], boss);
+      expect(r.code).toBe(5);
+      expect(r.json.error).toEqual({
+        code: "unknown_agent",
+        message: `no agent is registered as "${to}"`,
+        hint: `did you mean --to ${meant}? names are case-sensitive; \`clawlink discover --all\` lists the agents`,
+      });
+    }
+    const none = await runCli(["delegate", "--to", "zzzzzz", "--task", "x", "--json"], boss);
+    expect(none.code).toBe(5);
+    expect(none.json.error.hint).toBe("run `clawlink discover --all` to see the registered agents' ids and names");
+  });
+
   test("a capability that is not one: the error names it, not its place in the list, and nothing is registered", async () => {
     const home = tempHome();
     const r = await runCli(["register", "--name", "spaced", "--caps", "python, code review", "--json"], { home, relay: url });

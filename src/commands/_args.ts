@@ -134,14 +134,21 @@ export function parseFlags(rawArgs: string[], args: ArgsDef): Record<string, unk
       const value = taken < positionals.length ? positionals[taken++] : undefined;
       if (value !== undefined) out[name] = value;
       else if (def.default !== undefined) out[name] = def.default;
-      else if (def.required !== false) throw cittyError(`Missing required positional argument: ${name.toUpperCase()}`);
+      else if (def.required !== false) {
+        const choices = choicesOf(def);
+        const message = `Missing required positional argument: ${name.toUpperCase()}`;
+        throw choices ? usage(message, `name one of ${choices}`) : cittyError(message);
+      }
       continue;
     }
     if (out[name] === undefined && def.default !== undefined) out[name] = def.default;
     if (def.type === "enum" && out[name] !== undefined && def.options?.length && !def.options.includes(out[name] as string)) {
       throw cittyError(`Invalid value for argument: --${name} (${out[name]}). Expected one of: ${def.options.join(", ")}.`);
     }
-    if (def.required && out[name] === undefined) throw cittyError(`Missing required argument: --${name}`);
+    if (def.required && out[name] === undefined) {
+      const choices = choicesOf(def);
+      throw choices ? usage(`Missing required argument: --${name}`, `pass --${name} with one of ${choices}`) : cittyError(`Missing required argument: --${name}`);
+    }
     const aliases = aliasesOf(def);
     for (let i = 0; i < aliases.length; i++) out[aliases[i]!] = out[name];
   }
@@ -160,6 +167,12 @@ function switchHint(flag: string, value: string, args: ArgsDef): string {
   const numeric = /^\d+(\.\d+)?[smhd]?$/.test(value);
   const pick = (numeric && related.find(([, d]) => "valueHint" in d && d.valueHint === "s")) || (related.length === 1 ? related[0] : undefined);
   return pick ? `--${flag} takes no value; use --${flag} --${pick[0]} ${value}` : `--${flag} takes no value: drop "${value}", or run the command with --help to see its options`;
+}
+
+/** The values a flag takes, when they are a fixed few (`claude, codex, cursor`): the hint for a missing one names them. */
+function choicesOf(def: ArgsDef[string]): string | undefined {
+  const options = def.type === "enum" ? def.options : "valueHint" in def && def.valueHint?.includes("|") ? def.valueHint.split("|") : undefined;
+  return options?.length ? options.join(", ") : undefined;
 }
 
 /** The errors citty itself would raise, with its wording; the CLI adds the command's --help as the hint. */

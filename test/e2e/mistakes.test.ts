@@ -120,6 +120,17 @@ describe("mistakes", async () => {
     expect(sent.map((t: any) => t.task)).not.toContain("never sent");
   });
 
+  test("a missing flag or word that takes one of a few values: the hint names them", async () => {
+    const config = await runCli(["mcp-config", "--json"], boss);
+    expect(config.code).toBe(2);
+    expect(config.json.error).toEqual({ code: "usage", message: "Missing required argument: --for", hint: "pass --for with one of claude, codex, cursor" });
+    const completion = await runCli(["completion"], boss);
+    expect(completion.code).toBe(2);
+    expect(completion.stderr).toBe("error: Missing required positional argument: SHELL\nhint: name one of bash, zsh, fish, powershell\n");
+    const register = await runCli(["register", "--json"], boss);
+    expect(register.json.error).toEqual({ code: "usage", message: "Missing required argument: --name", hint: "run `clawlink register --help` to see its options" });
+  });
+
   test("whoami before registering still says whether the relay is reachable", async () => {
     const none = await runCli(["whoami", "--json"], { home: tempHome(), relay: `http://127.0.0.1:${freePort()}` });
     expect(none.code).toBe(3);

@@ -33,13 +33,14 @@ export function savedNamed(home: string, name: string): Identity | undefined {
  * home already holds keeps its id (and its queued messages) on a list that names one of its relays: that is
  * how an identity adds relays of its team. Its secret never goes to a list that shares no relay with it.
  */
-export async function registerAgent(self: Self, req: { name: string; caps: string[]; description?: string }): Promise<Agent> {
+/** Capabilities and description left out keep what the saved identity of that name has. */
+export async function registerAgent(self: Self, req: { name: string; caps?: string[]; description?: string }): Promise<Agent> {
   const found = self.identity?.name === req.name ? self.identity : savedNamed(self.home, req.name);
   const relays = self.client.relays;
   // Only a relay list that shares a relay with the saved one may be shown the saved secret.
   const saved = found && sameTeam(found.relay, relays) ? found : undefined;
   const elsewhere = found && !saved ? found : undefined;
-  const profile = { name: req.name, caps: req.caps, description: req.description ?? found?.description ?? "", machine: hostname() };
+  const profile = { name: req.name, caps: req.caps ?? found?.caps ?? [], description: req.description ?? found?.description ?? "", machine: hostname() };
   const registration = await self.client.register({ ...profile, ...(saved ? { id: saved.id, secret: saved.secret, ...(saved.claim ? { claim: saved.claim } : {}) } : {}) }).catch((err) => {
     if (elsewhere && err instanceof ClawlinkError && err.code === "name_taken") {
       throw new ClawlinkError(

@@ -10,13 +10,14 @@ export default defineClientCommand({
   ],
   args: {
     name: { type: "string", description: "Unique agent name, e.g. reviewer (not starting with a_, and not relay or a2a)", required: true, valueHint: "name" },
-    caps: { type: "string", description: "Comma-separated capabilities, e.g. code-review,python (stored lowercase)", valueHint: "a,b" },
+    caps: { type: "string", description: "Comma-separated capabilities, e.g. code-review,python (stored lowercase); left out when registering a saved name again, its capabilities stay", valueHint: "a,b" },
     description: { type: "string", description: "What this agent does, in a sentence", valueHint: "text" },
   },
   async run(ctx) {
     const name = parseArg(NewAgentName, ctx.args.name, "--name", NAME_HINT);
     // One at a time, so the error names the capability that is wrong, not its place in the list.
-    const caps = list(ctx.args.caps).map((c) => parseArg(Capability, c.toLowerCase(), `--caps: "${c}"`, "fix --caps: capabilities are words separated by commas, e.g. --caps code-review,python"));
+    // Left out, the saved identity's capabilities stay (`--caps ""` clears them): registering again to change relays keeps them.
+    const caps = ctx.args.caps === undefined ? undefined : list(ctx.args.caps).map((c) => parseArg(Capability, c.toLowerCase(), `--caps: "${c}"`, "fix --caps: capabilities are words separated by commas, e.g. --caps code-review,python"));
     const before = savedNamed(ctx.home, name);
     const agent = await registerAgent(ctx, { name, caps, description: ctx.args.description });
     // Registered again from another relay list: say what the identity now uses, and that it kept its id.

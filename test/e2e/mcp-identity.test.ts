@@ -29,6 +29,8 @@ describe("clawlink mcp --as NAME", () => {
     const reg = await call("register", { caps: ["review"], description: "Reviews" });
     expect(reg.isError).toBeFalsy();
     expect(reg.structuredContent).toMatchObject({ name: "reviewer", caps: ["review"] });
+    // Registering again without caps keeps them, as the CLI does.
+    expect((await call("register", {})).structuredContent).toMatchObject({ name: "reviewer", caps: ["review"], description: "Reviews" });
     expect((await runCli(["whoami", "--json"], { home, relay: url })).json).toMatchObject({ name: "reviewer", registered: true });
     expect((await call("discover")).structuredContent.agents.map((a: any) => a.name)).toContain("worker");
     await connected(worker, "reviewer");

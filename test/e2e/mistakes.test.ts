@@ -166,6 +166,18 @@ describe("mistakes", async () => {
     expect(none.json.error.hint).toBe("run `clawlink discover --all` to see the registered agents' ids and names");
   });
 
+  test("registering a saved name again without --caps keeps its capabilities; --caps \"\" clears them", async () => {
+    const home = tempHome();
+    expect((await runCli(["register", "--name", "keeper", "--caps", "python,review"], { home, relay: url })).code).toBe(0);
+    // As SKILL.md says to add a relay to the list: the same name, another --relay, no --caps.
+    const again = await runCli(["register", "--name", "keeper", "--relay", `${url},${url.replace("127.0.0.1", "localhost")}`, "--json"], { home });
+    expect(again.code).toBe(0);
+    expect(again.json.caps).toEqual(["python", "review"]);
+    expect((await runCli(["discover", "--cap", "review", "--json"], boss)).json.map((a: any) => a.name)).toContain("keeper");
+    const cleared = await runCli(["register", "--name", "keeper", "--caps", "", "--json"], { home });
+    expect(cleared.json.caps).toEqual([]);
+  });
+
   test("a capability that is not one: the error names it, not its place in the list, and nothing is registered", async () => {
     const home = tempHome();
     const r = await runCli(["register", "--name", "spaced", "--caps", "python, code review", "--json"], { home, relay: url });

@@ -34,10 +34,10 @@ const heldElsewhere = (n: number) =>
 export const register = defineTool({
   name: "register",
   description:
-    "Join the relay as an agent with a unique name, capabilities (what you can do, e.g. code-review, python) and a one-sentence description, so others can find you and delegate to you. The identity is saved; this server acts as it from then on and announces the messages that arrive for it. Registering the same name again updates its capabilities and description; another name switches this server to that agent.",
+    "Join the relay as an agent with a unique name, capabilities (what you can do, e.g. code-review, python) and a one-sentence description, so others can find you and delegate to you. The identity is saved; this server acts as it from then on and announces the messages that arrive for it. Registering the same name again updates the capabilities and description you pass (left out, they stay); another name switches this server to that agent.",
   args: args({
     name: describe(v.optional(NewAgentName), "Your unique agent name, e.g. reviewer (not starting with a_, and not relay or a2a); defaults to the name the server was started with (--as)"),
-    caps: describe(v.optional(RegisterRequest.entries.caps.wrapped, []), "Capabilities, lowercase, e.g. [\"code-review\", \"python\"]"),
+    caps: describe(v.optional(RegisterRequest.entries.caps.wrapped), "Capabilities, lowercase, e.g. [\"code-review\", \"python\"]; left out, a name registered before keeps its own"),
     description: describe(v.optional(RegisterRequest.entries.description.wrapped), "What you do, in a sentence"),
   }),
   async run(s, { name = s.wanted, ...a }) {

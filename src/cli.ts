@@ -51,6 +51,8 @@ export const main: CommandDef = {
 /** Like citty's runMain, with ClawLink's exit codes: usage errors exit 2, and commands set their own. */
 async function run(argv: string[]) {
   const subs = main.subCommands as Record<string, () => Promise<Command>>;
+  // `clawlink help delegate` is `clawlink delegate --help`.
+  if (argv[0] === "help" && argv.length > 1) return run([...argv.slice(1), "--help"]);
   const at = commandAt(argv);
   const name = argv[at];
   if (argv.length === 0 || argv[0] === "--help" || argv[0] === "-h" || argv[0] === "help") {
@@ -69,7 +71,7 @@ async function run(argv: string[]) {
   if (name === "discover" && at === 0 && (await quickDiscover(argv))) return;
   if (!name || !isOwn(subs, name)) {
     const { reportError, usage } = await import("./commands/_shared");
-    const near = name ? Object.keys(subs).find((s) => s.startsWith(name.slice(0, 3))) : undefined;
+    const near = name === "version" || has(argv, "-V") ? "--version" : name ? Object.keys(subs).find((s) => s.startsWith(name.slice(0, 3))) : undefined;
     process.exitCode = reportError(
       usage(`unknown command ${name ? `"${name}"` : "(none given)"}`, `${near ? `did you mean \`clawlink ${near}\`? ` : ""}run \`clawlink --help\` to list the commands`),
       argv.includes("--json"),

@@ -125,6 +125,7 @@ export function parseFlags(rawArgs: string[], args: ArgsDef): Record<string, unk
     const extra = positionals[declared]!;
     const flag = after[declared];
     if (flag !== undefined) throw usage(`unexpected argument "${extra}"`, switchHint(flag, extra, args));
+    if (extra === "help") throw usage('unexpected argument "help"', "for the command's help, pass --help");
     throw usage(`unexpected argument "${extra}"`, "values go after their flag, e.g. --to NAME; run the command with --help to see its options");
   }
   let taken = 0;

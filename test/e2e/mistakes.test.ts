@@ -131,6 +131,21 @@ describe("mistakes", async () => {
     expect(register.json.error).toEqual({ code: "usage", message: "Missing required argument: --name", hint: "run `clawlink register --help` to see its options" });
   });
 
+  test("help as a word: `clawlink help delegate` shows delegate's help; `delegate help` and `clawlink version` say what to type", async () => {
+    const help = await runCli(["help", "delegate"], boss);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toStartWith("Send a task to an agent (--to) or to any agent with a capability (--cap) (clawlink delegate v");
+    expect(help.stdout).toContain("--on-holder-lost");
+    const after = await runCli(["delegate", "help", "--json"], boss);
+    expect(after.code).toBe(2);
+    expect(after.json.error).toEqual({ code: "usage", message: 'unexpected argument "help"', hint: "for the command's help, pass --help" });
+    for (const word of ["version", "-V"]) {
+      const v = await runCli([word, "--json"], boss);
+      expect(v.code).toBe(2);
+      expect(v.json.error.hint).toBe("did you mean `clawlink --version`? run `clawlink --help` to list the commands");
+    }
+  });
+
   test("whoami before registering still says whether the relay is reachable", async () => {
     const none = await runCli(["whoami", "--json"], { home: tempHome(), relay: `http://127.0.0.1:${freePort()}` });
     expect(none.code).toBe(3);

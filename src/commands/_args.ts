@@ -101,6 +101,8 @@ export function parseFlags(rawArgs: string[], args: ArgsDef): Record<string, unk
     }
     const def = args[name]!;
     if (negated !== undefined || def.type === "boolean") {
+      // `--wait=30` is `--wait 30` written otherwise, and `--all=no` is not a yes.
+      if (inline !== undefined && inline !== "true" && inline !== "false") throw usage(`unexpected value "${inline}" for --${flag}`, switchHint(name, inline, args));
       out[name] = negated === undefined && inline !== "false";
       if (inline === undefined) lastSwitch = name;
       continue;

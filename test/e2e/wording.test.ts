@@ -11,6 +11,17 @@ describe("a value after a flag that takes none", () => {
     expect(r.stderr).toBe('error: unexpected argument "30"\nhint: --wait takes no value; use --wait --timeout 30\n');
   });
 
+  test("--wait=30 and --all=no are refused like --wait 30, not taken for yes; =true and =false still work", async () => {
+    const wait = await runCli(["delegate", "--to", "bob", "--task", "x", "--wait=30", "--json"], { home: tempHome() });
+    expect(wait.code).toBe(2);
+    expect(wait.json.error).toEqual({ code: "usage", message: 'unexpected value "30" for --wait', hint: "--wait takes no value; use --wait --timeout 30" });
+    const all = await runCli(["discover", "--all=no", "--json"], { home: tempHome() });
+    expect(all.code).toBe(2);
+    expect(all.json.error).toEqual({ code: "usage", message: 'unexpected value "no" for --all', hint: '--all takes no value: drop "no", or run the command with --help to see its options' });
+    const { url } = await spawnRelay();
+    for (const value of ["true", "false"]) expect((await runCli(["discover", `--all=${value}`, "--json"], { home: tempHome(), relay: url })).code).toBe(0);
+  });
+
   test("a switch without a related flag: the hint says to drop the value", async () => {
     const r = await runCli(["discover", "--all", "yes", "--json"], { home: tempHome() });
     expect(r.code).toBe(2);

@@ -109,6 +109,7 @@ describe("mistakes", async () => {
       [["tasks", "--status", "working"], "--state"],
       [["file-put", "--key", "k", "--version", "3"], "--if-version"],
       [["file-lock", "--key", "k", "--lease", "30"], "--ttl"],
+      [["discover", "--format", "json"], "--json"],
     ] as const) {
       const r = await runCli([...args, "--json"], boss);
       expect(r.code).toBe(2);

@@ -18,7 +18,7 @@ const SYNONYMS: Record<string, string[]> = {
   recipient: ["to"],
   target: ["to"],
   worker: ["to"],
-  name: ["as", "to"],
+  name: ["to", "as"],
   identity: ["as"],
   id: ["msg-id", "id"],
   "task-id": ["msg-id", "id"],

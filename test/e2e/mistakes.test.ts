@@ -104,6 +104,7 @@ describe("mistakes", async () => {
       [["respond", "--task", "t_1", "--result", "x"], "--msg-id"],
       [["respond", "--msg_id", "t_1", "--result", "x"], "--msg-id"],
       [["unregister", "--name", "worker"], "--as"],
+      [["delegate", "--name", "worker", "--task", "never sent"], "--to"],
       [["poll", "--timeout", "30"], "--wait"],
       [["broadcast", "--message", "hi"], "--content"],
       [["tasks", "--status", "working"], "--state"],

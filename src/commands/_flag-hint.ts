@@ -66,7 +66,7 @@ function distance(a: string, b: string): number {
 export function nearestFlag(given: string, known: string[]): string | undefined {
   const word = given.toLowerCase().replace(/_/g, "-");
   if (known.includes(word)) return word;
-  for (const candidate of SYNONYMS[word] ?? []) if (known.includes(candidate)) return candidate;
+  for (const candidate of (Object.hasOwn(SYNONYMS, word) && SYNONYMS[word]) || []) if (known.includes(candidate)) return candidate;
   return nearestWord(word, known);
 }
 

@@ -116,6 +116,8 @@ describe("mistakes", async () => {
       expect(r.code).toBe(2);
       expect(r.json.error.hint).toBe(`did you mean ${meant}? run the command with --help to see its options`);
     }
+    const inherited = await runCli(["whoami", "--constructor", "--json"], boss);
+    expect(inherited.json.error).toEqual({ code: "usage", message: "unknown option --constructor", hint: "run the command with --help to see its options" });
     const far = await runCli(["whoami", "--verbose", "--json"], boss);
     expect(far.json.error).toEqual({ code: "usage", message: "unknown option --verbose", hint: "run the command with --help to see its options" });
     const sent = (await runCli(["tasks", "--sent", "--json"], boss)).json.tasks;

@@ -230,10 +230,16 @@ export function createSocketHandler(relay: Relay, fair: FairShare, backlog: { pe
     const agent = ws.data.agent;
     // The socket was authorized at upgrade; an agent that unregisters since has its sockets closed.
     if (relay.clock() - agent.lastSeen >= SEEN_MS) {
-      void relay.touch(agent).then((rec) => {
-        if (rec) ws.data.agent = rec;
-        else ws.close(4001, "unregistered");
-      });
+      void relay.touch(agent).then(
+        (rec) => {
+          if (rec) ws.data.agent = rec;
+          else ws.close(4001, "unregistered");
+        },
+        // Refused while the store is away or will not write: the agent stays as last seen, and its next frame tries again.
+        (err) => {
+          if (!(err instanceof ClawlinkError && err.code === "store_unavailable")) throw err;
+        },
+      );
     }
     let parsed: unknown;
     const text = typeof raw === "string" ? raw : raw.toString();

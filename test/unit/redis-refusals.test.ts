@@ -2,7 +2,8 @@
  * Sockets on a Redis that answers but refuses to write (here a read-only replica, as after `REPLICAOF`;
  * out of memory under `noeviction` and a busy script are refused the same way). The connection never
  * breaks, so no reconnect tells the relay the store is back: a refusal alone must leave no message
- * in flight on an open socket, no socket waiting for what it will never be told, and no detach owed.
+ * in flight on an open socket, no socket waiting for what it will never be told, and no detach owed;
+ * and what Redis took is confirmed, though a step after it (housekeeping) was refused.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { RedisClient } from "bun";
@@ -51,20 +52,20 @@ describe.skipIf(redisMissing("test/unit/redis-refusals.test.ts") !== null)("sock
   const writable = () => admin.send("REPLICAOF", ["NO", "ONE"]);
 
   /** A relay with a boss and a worker, and every outage its store's connection reports (none, when Redis only refuses). */
-  async function relay() {
+  async function relay(opts: { maxFinishedTasks?: number } = {}) {
     const prefix = `f${++n}:`;
     const store = await new RedisStore(redis.url, { prefix }).open();
     const bus = await new RedisBus(redis.url, prefix).open();
     store.publishAs(bus.origin);
     const outages: string[] = [];
     store.onHealth((failure) => failure && outages.push(failure.message));
-    const core = new Relay({ store, bus, ackWindowMs: 5000 });
+    const core = new Relay({ store, bus, ackWindowMs: 5000, ...opts });
     open.push(core);
     const register = async (name: string) => (await core.authenticate((await core.register(v.parse(RegisterRequest, { name }))).secret))!;
     const boss = await register("boss");
     const worker = await register("worker");
     const send = async (task: string) => (await core.send(boss, v.parse(SendMessage, { type: "task", to: "worker", task }))).id;
-    return { core, store, worker, send, outages };
+    return { core, store, boss, worker, send, outages };
   }
 
   test("a socket whose hand-back Redis refuses is closed at once, told to reconnect; once Redis writes again its detach queues what it held, and the next socket gets it", async () => {
@@ -153,5 +154,35 @@ describe.skipIf(redisMissing("test/unit/redis-refusals.test.ts") !== null)("sock
     }
     expect((await store.getAgent(worker.id))!.conns).toEqual([]);
     expect(outages).toEqual([]);
+  });
+
+  test("an answer Redis takes is confirmed, though the finished tasks past the count it makes forgettable cannot be forgotten yet", async () => {
+    const { core, store, boss, worker, send } = await relay({ maxFinishedTasks: 1 });
+    const first = await send("one");
+    const second = await send("two");
+    expect((await core.take(worker, { max: 10 })).map((m) => m.id)).toEqual([first, second]);
+    await core.send(worker, v.parse(SendMessage, { type: "response", in_reply_to: first, status: "completed", result: "ONE" }));
+    // Redis turns read-only once the second answer is in, before the first finished task gives way to it.
+    const prune = store.pruneTasks.bind(store);
+    let refusing = false;
+    store.pruneTasks = async (...args) => {
+      if (!refusing) {
+        refusing = true;
+        await readOnly();
+      }
+      return prune(...args);
+    };
+    try {
+      const sent = await core.send(worker, v.parse(SendMessage, { type: "response", in_reply_to: second, status: "completed", result: "TWO" }));
+      expect(sent.to).toBe(boss.id);
+      expect(refusing).toBe(true);
+    } finally {
+      await writable();
+    }
+    expect((await store.getTask(second))!.state).toBe("completed");
+    // The sweep forgets what the answer could not.
+    expect(await store.getTask(first)).toBeDefined();
+    await core.tick();
+    expect(await store.getTask(first)).toBeUndefined();
   });
 });

@@ -159,11 +159,18 @@ export abstract class TaskChanges extends TaskReplies {
     return task;
   }
 
-  /** Past the count or the bytes, the oldest finished task gives way as soon as another finishes (the change says what is kept). */
+  /**
+   * Past the count or the bytes, the oldest finished task gives way as soon as another finishes (the change says what is kept).
+   * The change is committed by then: a store that refuses this leaves it to the sweep, rather than fail what it confirms.
+   */
   protected async forgetPastCount(kept: FinishedKept) {
     const { maxFinished, maxFinishedBytes } = this.opts.retention;
     if (kept.count <= maxFinished && kept.bytes <= maxFinishedBytes) return;
-    this.forgot(await this.store.pruneTasks(-Infinity, maxFinished, maxFinishedBytes));
+    try {
+      this.forgot(await this.store.pruneTasks(-Infinity, maxFinished, maxFinishedBytes));
+    } catch (err) {
+      if (!(err instanceof ClawlinkError && err.code === "store_unavailable")) throw err;
+    }
   }
 
   protected forgot(tasks: readonly TaskRecord[]) {

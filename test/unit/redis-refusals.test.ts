@@ -185,4 +185,32 @@ describe.skipIf(redisMissing("test/unit/redis-refusals.test.ts") !== null)("sock
     await core.tick();
     expect(await store.getTask(first)).toBeUndefined();
   });
+
+  test("a registration Redis took is confirmed, though the tasks waiting for its capability cannot be handed to it yet; its first socket gets them", async () => {
+    const { core, store, boss } = await relay();
+    const waiting = (await core.send(boss, v.parse(SendMessage, { type: "task", cap: "review", queue: true, task: "look" }))).id;
+    // Redis turns read-only once the agent is registered, before the waiting task is handed to it.
+    const assign = store.assignWaiting.bind(store);
+    let refusing = false;
+    store.assignWaiting = async (...args) => {
+      if (!refusing) {
+        refusing = true;
+        await readOnly();
+      }
+      return assign(...args);
+    };
+    let reviewer;
+    try {
+      reviewer = await core.register(v.parse(RegisterRequest, { name: "reviewer", caps: ["review"] }));
+      expect(refusing).toBe(true);
+    } finally {
+      await writable();
+    }
+    const agent = (await core.authenticate(reviewer.secret))!;
+    expect(agent.name).toBe("reviewer");
+    const s = sink();
+    core.connect(agent, s);
+    await until(() => s.got.length === 1);
+    expect(s.got[0]!.id).toBe(waiting);
+  });
 });

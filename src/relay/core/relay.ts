@@ -5,7 +5,7 @@
  * own: it takes a clock, a store and a bus. Its options, with each part's defaults, are in `options.ts`;
  * its file operations in `_relay-files.ts`, which Relay extends.
  */
-import { forbidden, type ClawlinkError } from "../../errors";
+import { ClawlinkError, forbidden } from "../../errors";
 import type { Agent, Health, Message, RegisterRequest, Registration, SendMessage, Sent, Task } from "../../protocol/schemas";
 import { LocalBus } from "../bus/local";
 import type { Bus } from "../bus/port";
@@ -134,7 +134,10 @@ export class Relay extends RelayFiles {
 
   async register(req: RegisterRequest, opts: RegisterOptions = {}): Promise<Registration> {
     const { agent, registration } = await this.registry.register(req, opts);
-    await this.tasks.assignWaiting(agent.id);
+    // Registered by now: a store that refuses the hand-over leaves the waiting tasks to the agent's first socket (`connect`), rather than fail what it confirms.
+    await this.tasks.assignWaiting(agent.id).catch((err) => {
+      if (!(err instanceof ClawlinkError && err.code === "store_unavailable")) throw err;
+    });
     return registration;
   }
 

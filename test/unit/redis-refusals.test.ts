@@ -5,7 +5,7 @@
  * in flight on an open socket, no socket waiting for what it will never be told, and no detach owed;
  * and what Redis took is confirmed, though a step after it (housekeeping) was refused.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, jest, test } from "bun:test";
 import { RedisClient } from "bun";
 import * as v from "valibot";
 import { RegisterRequest, SendMessage } from "../../src/protocol/schemas";
@@ -213,4 +213,47 @@ describe.skipIf(redisMissing("test/unit/redis-refusals.test.ts") !== null)("sock
     await until(() => s.got.length === 1);
     expect(s.got[0]!.id).toBe(waiting);
   });
+
+  test("a closed socket's detach is asked again for as long as Redis refuses it, however long: once it writes again, what was in flight on the socket goes to the next one", async () => {
+    const { core, store, worker, send } = await relay();
+    const first = sink();
+    const conn = core.connect(worker, first);
+    const sent = await send("one");
+    await until(() => first.got.length === 1);
+    // Each refused detach is counted as it comes back.
+    const detach = store.detachConnection.bind(store);
+    let refusals = 0;
+    let heard: (() => void) | undefined;
+    store.detachConnection = (...args) =>
+      detach(...args).catch((err) => {
+        refusals++;
+        heard?.();
+        throw err;
+      });
+    const refused = async (n: number) => {
+      while (refusals < n) await new Promise<void>((r) => (heard = r));
+    };
+    await readOnly();
+    // Six minutes of seconds, without waiting them out: the timers between attempts are run by hand.
+    jest.useFakeTimers();
+    try {
+      void conn.close();
+      for (let n = 1; n <= 360; n++) {
+        await refused(n);
+        jest.advanceTimersByTime(1000);
+      }
+      await writable();
+      jest.advanceTimersByTime(1000);
+    } finally {
+      jest.useRealTimers();
+      await writable();
+    }
+    for (let i = 0; i < 200 && (await store.getAgent(worker.id))!.conns.length > 0; i++) await Bun.sleep(10);
+    expect((await store.getAgent(worker.id))!.conns).toEqual([]);
+    expect(refusals).toBe(360);
+    const second = sink();
+    core.connect(worker, second);
+    await until(() => second.got.length === 1);
+    expect(second.got[0]!.id).toBe(sent);
+  }, 20_000);
 });

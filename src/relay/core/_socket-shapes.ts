@@ -6,8 +6,11 @@ import { ClawlinkError } from "../../errors";
 import type { Message } from "../../protocol/schemas";
 import { OutcomeUnknown, type AgentRecord, type Room, type Store, type Want } from "../store/port";
 
-/** How many times, a second apart, a closed socket is detached while the store is away. */
-export const DETACH_ATTEMPTS = 300;
+/**
+ * How often a closed socket's detach is asked again while the store is away or refuses it, for as long as it does:
+ * given up, the agent would look connected, and a task in flight on the socket would wait for it for good (its lease is renewed while its connection is attached).
+ */
+export const DETACH_RETRY_MS = 1000;
 /** A pump whose claim the store refused looks again after this long, doubling to RETRY_MAX_MS while it is refused. */
 export const RETRY_MS = 1000;
 export const RETRY_MAX_MS = 8000;

@@ -96,6 +96,11 @@ export class Delivery {
     this.watches.close(agent, code, reason);
   }
 
+  /** The relay is closing: nothing owed to the store is retried. */
+  stop() {
+    this.sockets.stop();
+  }
+
   /** Closes every socket and task watch (the store they stood on was emptied); long polls wake and find nothing. */
   closeAll(code: number, reason: string) {
     for (const agent of new Set([...this.sockets.agents(), ...this.watches.agents()])) this.closeAgent(agent, code, reason);

@@ -313,6 +313,7 @@ export class Relay extends RelayFiles {
   }
 
   async close() {
+    this.delivery.stop();
     await this.sweeping;
     await this.peers?.stop();
     this.limits.close();

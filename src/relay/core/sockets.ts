@@ -9,7 +9,7 @@ import { agentTopic, type Bus } from "../bus/port";
 import type { Clock } from "../clock";
 import { NO_EFFECTS, OutcomeUnknown, type Effects, type Store, type Want } from "../store/port";
 import { announce } from "./announce";
-import { BACK_REFUSED, DETACH_ATTEMPTS, refused, RETRY_MAX_MS, RETRY_MS, STORE_LOST, type Claimed, type Connection, type Local, type Pump, type Sink, type SocketOptions } from "./_socket-shapes";
+import { BACK_REFUSED, DETACH_RETRY_MS, refused, RETRY_MAX_MS, RETRY_MS, STORE_LOST, type Claimed, type Connection, type Local, type Pump, type Sink, type SocketOptions } from "./_socket-shapes";
 
 export type { Connection, Pump, Sink, SocketOptions } from "./_socket-shapes";
 
@@ -20,6 +20,7 @@ export class Sockets {
   private batch: number;
   private instance: string;
   private conns = 0;
+  private stopped = false;
 
   constructor(
     private store: Store,
@@ -174,17 +175,23 @@ export class Sockets {
     l.sink.close(1011, reason);
   }
 
-  /** Tells the store a socket closed; while the store is away it is asked again every second for a while, or the agent would look connected. */
+  /** Tells the store a socket closed; while the store is away or refuses, it is asked again every second until it takes it or the relay stops. */
   private async detach(agent: string, conn: string) {
-    for (let attempt = 1; ; attempt++) {
+    for (;;) {
       try {
         this.tell(await this.store.detachConnection(agent, conn, this.clock()));
         return;
       } catch (err) {
-        if (attempt >= DETACH_ATTEMPTS || !(err instanceof ClawlinkError && err.code === "store_unavailable")) return this.fail(err);
-        await new Promise((resolve) => setTimeout(resolve, 1000).unref());
+        if (!(err instanceof ClawlinkError && err.code === "store_unavailable")) return this.fail(err);
+        if (this.stopped) return;
+        await new Promise((resolve) => setTimeout(resolve, DETACH_RETRY_MS).unref());
       }
     }
+  }
+
+  /** The relay is closing: a detach the store refuses is not asked again. */
+  stop() {
+    this.stopped = true;
   }
 
   private remove(local: Local) {

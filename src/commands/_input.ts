@@ -1,5 +1,6 @@
 /** Reading text and bytes that commands take from flags, files or stdin. */
 import { existsSync, statSync } from "node:fs";
+import { open } from "node:fs/promises";
 import { join } from "node:path";
 import { ClawlinkError } from "../errors";
 import { LIMIT } from "../protocol/constants";
@@ -24,7 +25,7 @@ export async function readTextArg(text: string | undefined, file: string | undef
     if (stat.size > MAX_TEXT_FILE_BYTES) throw tooLong(flag, file, `${stat.size} bytes`);
     try {
       // A pipe or device has no size to look at first: it is read up to the cap.
-      read = await readCapped(Bun.file(file).stream(), () => tooLong(flag, file, `over ${MAX_TEXT_FILE_BYTES} bytes`));
+      read = await readFileCapped(file, () => tooLong(flag, file, `over ${MAX_TEXT_FILE_BYTES} bytes`));
     } catch (err) {
       if (err instanceof ClawlinkError) throw err;
       throw usage(`${flag}-file ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, "check the file's permissions, or pass the text on stdin with -");
@@ -51,6 +52,28 @@ async function readCapped(stream: ReadableStream<Uint8Array>, tooLarge: () => Cl
     chunks.push(value);
   }
   return Buffer.concat(chunks);
+}
+
+/**
+ * Reads a file like `readCapped`, by plain reads: a character device (`/dev/zero`, or a terminal as `/dev/stdin`)
+ * cannot be polled, so `Bun.file(...).stream()` refuses it (EPERM).
+ */
+async function readFileCapped(path: string, tooLarge: () => ClawlinkError): Promise<Uint8Array> {
+  const fh = await open(path, "r");
+  try {
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    for (;;) {
+      const { bytesRead, buffer } = await fh.read(new Uint8Array(64 * 1024), 0, 64 * 1024, null);
+      if (bytesRead === 0) break;
+      size += bytesRead;
+      if (size > MAX_TEXT_FILE_BYTES) throw tooLarge();
+      chunks.push(buffer.subarray(0, bytesRead));
+    }
+    return Buffer.concat(chunks);
+  } finally {
+    await fh.close();
+  }
 }
 
 /** What `--task-file` (or `--result-file`) names is more than any relay takes. */

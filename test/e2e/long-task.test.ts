@@ -1,6 +1,6 @@
 /** A task too long for the command line (a single argument stops at 128 KiB on Linux) comes from a file or stdin. */
 import { afterAll, describe, expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { cleanup, member, runCli, spawnRelay, tempHome } from "../_helpers";
 
@@ -53,8 +53,12 @@ describe("delegate --task-file", async () => {
     writeFileSync(huge, "x".repeat(4_000_000));
     const long = join(dir, "long.log");
     writeFileSync(long, "x".repeat(1_000_001));
+    // A device reports no size, and cannot be polled as a pipe can: read up to the cap all the same.
+    const endless = join(dir, "endless.log");
+    symlinkSync("/dev/zero", endless);
     for (const [flags, stdin, message] of [
       [["--task-file", huge], undefined, `--task-file ${huge} is too large: 4000000 bytes, and a task holds at most 1000000 characters (3000003 bytes), on any relay`],
+      [["--task-file", endless], undefined, `--task-file ${endless} is too large: over 3000003 bytes`],
       [["--task-file", "-"], "x".repeat(3_000_004), "--task-file - (stdin) is too large: over 3000003 bytes"],
       [["--task-file", long], undefined, `--task-file ${long} is too large: 1000001 characters`],
     ] as const) {

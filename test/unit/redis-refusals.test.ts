@@ -1,9 +1,9 @@
 /**
- * Sockets on a Redis that answers but refuses to write (here a read-only replica, as after `REPLICAOF`;
+ * A relay on a Redis that answers but refuses to write (here a read-only replica, as after `REPLICAOF`;
  * out of memory under `noeviction` and a busy script are refused the same way). The connection never
  * breaks, so no reconnect tells the relay the store is back: a refusal alone must leave no message
- * in flight on an open socket, no socket waiting for what it will never be told, and no detach owed;
- * and what Redis took is confirmed, though a step after it (housekeeping) was refused.
+ * in flight on an open socket, no socket or poll waiting for what it will never be told, and no detach
+ * given up on; and what Redis took is confirmed, though a step after it was refused.
  */
 import { afterAll, beforeAll, describe, expect, jest, test } from "bun:test";
 import { RedisClient } from "bun";
@@ -32,7 +32,7 @@ function closing(capacity = Infinity): TestSink & { reason: string } {
   return s;
 }
 
-describe.skipIf(redisMissing("test/unit/redis-refusals.test.ts") !== null)("sockets on a redis that refuses writes", () => {
+describe.skipIf(redisMissing("test/unit/redis-refusals.test.ts") !== null)("a relay on a redis that refuses writes", () => {
   let redis: TestRedis;
   let admin: RedisClient;
   let n = 0;
@@ -256,4 +256,18 @@ describe.skipIf(redisMissing("test/unit/redis-refusals.test.ts") !== null)("sock
     await until(() => second.got.length === 1);
     expect(second.got[0]!.id).toBe(sent);
   }, 20_000);
+
+  test("a long poll whose claim Redis refuses is answered 503 and leaves nothing waiting behind it", async () => {
+    const { core, worker, send } = await relay();
+    await send("one");
+    const polls = (core as unknown as { delivery: { polls: { waiting(agent: string): boolean } } }).delivery.polls;
+    try {
+      await readOnly();
+      const err = await core.take(worker, { max: 10, waitMs: 30_000 }).catch((e) => e);
+      expect(err.code).toBe("store_unavailable");
+    } finally {
+      await writable();
+    }
+    expect(polls.waiting(worker.id)).toBe(false);
+  });
 });

@@ -63,7 +63,14 @@ export class Polls {
   private async wait(agent: string, max: number, waitMs: number, signal?: AbortSignal): Promise<readonly Message[]> {
     // Listening before looking: a message queued while the first claim runs still wakes the wait.
     const wait = waitMs > 0 && !signal?.aborted ? this.waiter(agent, signal) : null;
-    const first = await this.claim(agent, max);
+    let first: readonly Message[];
+    try {
+      first = await this.claim(agent, max);
+    } catch (err) {
+      // Refused (the store is away or will not write): the poll ends here, and so does its waiter.
+      wait?.cancel();
+      throw err;
+    }
     if (first.length > 0 || !wait) {
       wait?.cancel();
       return first;

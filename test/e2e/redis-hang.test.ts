@@ -57,5 +57,22 @@ if (!redisMissing("test/e2e/redis-hang.test.ts")) {
       await eventually(() => got.size === N, 20_000);
       second.close();
     }, 60_000);
+
+    test("a task sent while Redis hangs exits 7, saying it may have been sent and to check before sending it again: Redis runs it once it wakes", async () => {
+      const [carol, dave] = [tempHome(), tempHome()];
+      expect((await runCli(["register", "--name", "carol", "--json"], { home: carol, relay: url })).code).toBe(0);
+      expect((await runCli(["register", "--name", "dave", "--json"], { home: dave, relay: url })).code).toBe(0);
+      redis.proc.kill("SIGSTOP");
+      const sent = await runCli(["delegate", "--to", "dave", "--task", "sent into the hang", "--json"], { home: carol, relay: url });
+      redis.proc.kill("SIGCONT");
+      expect(sent.code).toBe(7);
+      expect(sent.json.error.code).toBe("store_unavailable");
+      // Its own command timed out, or another's did first and dropped the connection under it.
+      expect(sent.json.error.message).toMatch(/^the relay's Redis store did not answer \((it did not answer within 3 s|the connection closed)\), so the request may or may not have been carried out$/);
+      expect(sent.json.error.message).not.toContain("nothing was changed");
+      expect(sent.json.error.hint).toContain("check before repeating it");
+      expect(sent.json.error.hint).toContain("--idempotency-key");
+      await relay.waitFor(/the Redis server at .* is back[\s\S]*the Redis server at .* is back/, 20_000);
+    }, 30_000);
   });
 }

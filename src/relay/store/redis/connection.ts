@@ -46,6 +46,16 @@ const MS_PER_BYTE = 1000 / (8 * 1024 * 1024);
 const unavailable = (why: string) =>
   new ClawlinkError("store_unavailable", `the relay cannot reach its Redis store (${why}), so nothing was changed`, "retry in a few seconds: the relay reconnects by itself (its operator sees why in its log)");
 
+/** A command sent and never answered: the server may still run it, so its sender must not take it for undone. */
+const unanswered = (why: string) =>
+  new OutcomeUnknown(
+    new ClawlinkError(
+      "store_unavailable",
+      `the relay's Redis store did not answer (${why}), so the request may or may not have been carried out`,
+      "check before repeating it (`clawlink tasks` lists the tasks you sent; a task sent with --idempotency-key may be sent again safely): the relay reconnects by itself",
+    ),
+  );
+
 const TIMED_OUT = Symbol("timed out");
 /** How often commands owed an answer are looked at: one timer for all, not one each (a timer per command costs every call). */
 const WATCH_MS = 250;
@@ -122,14 +132,15 @@ export class RedisConnection {
     } catch (e) {
       if (e === TIMED_OUT) {
         // Replies still owed would come in out of order: drop the connection (its commands fail) and make a new one.
-        this.lost(`it did not answer within ${Math.round(limit / 1000)} s`);
+        const why = `it did not answer within ${Math.round(limit / 1000)} s`;
+        this.lost(why);
         this.client.close();
-        throw new OutcomeUnknown(this.failure ?? unavailable("it did not answer"));
+        throw unanswered(why);
       }
       if (isServerUnavailable(e)) throw unavailable(`it answered ${String((e as Error).message).split("\n")[0]}`);
       if (!isConnectionError(e)) throw e;
       this.lost();
-      throw new OutcomeUnknown(this.failure ?? unavailable("the connection closed"));
+      throw unanswered("the connection closed");
     } finally {
       this.owed.delete(owed);
     }

@@ -44,5 +44,20 @@ if (!redisMissing("test/e2e/redis-refusing.test.ts")) {
       expect(relay.stderr).not.toContain("ClawlinkError");
       ws.close();
     });
+
+    test("a command the read-only Redis refuses says Redis refused it and exits 7", async () => {
+      await admin.send("REPLICAOF", ["127.0.0.1", "1"]);
+      try {
+        const r = await runCli(["broadcast", "--content", "hello", "--json"], { home: bob, relay: url });
+        expect(r.code).toBe(7);
+        const { error } = JSON.parse(r.stdout);
+        expect(error.code).toBe("store_unavailable");
+        expect(error.message).toContain("the relay's Redis store refused the request (it answered READONLY");
+        expect(error.message).toContain("so nothing was changed");
+        expect(error.hint).toContain("retry in a few seconds");
+      } finally {
+        await admin.send("REPLICAOF", ["NO", "ONE"]);
+      }
+    });
   });
 }

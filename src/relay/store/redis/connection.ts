@@ -46,6 +46,14 @@ const MS_PER_BYTE = 1000 / (8 * 1024 * 1024);
 const unavailable = (why: string) =>
   new ClawlinkError("store_unavailable", `the relay cannot reach its Redis store (${why}), so nothing was changed`, "retry in a few seconds: the relay reconnects by itself (its operator sees why in its log)");
 
+/** A server that is up but refused the command (`isServerUnavailable`): it ran nothing. */
+const refusedBy = (answer: string) =>
+  new ClawlinkError(
+    "store_unavailable",
+    `the relay's Redis store refused the request (it answered ${answer}), so nothing was changed`,
+    "retry in a few seconds; if it goes on, the relay's operator must fix its Redis (out of memory, a read-only replica, a busy script: the relay's log says which)",
+  );
+
 /** A command sent and never answered: the server may still run it, so its sender must not take it for undone. */
 const unanswered = (why: string) =>
   new OutcomeUnknown(
@@ -137,7 +145,7 @@ export class RedisConnection {
         this.client.close();
         throw unanswered(why);
       }
-      if (isServerUnavailable(e)) throw unavailable(`it answered ${String((e as Error).message).split("\n")[0]}`);
+      if (isServerUnavailable(e)) throw refusedBy(String((e as Error).message).split("\n")[0]!);
       if (!isConnectionError(e)) throw e;
       this.lost();
       throw unanswered("the connection closed");

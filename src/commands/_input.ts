@@ -4,6 +4,7 @@ import { open } from "node:fs/promises";
 import { join } from "node:path";
 import { ClawlinkError } from "../errors";
 import { LIMIT } from "../protocol/constants";
+import { readCapped } from "../read-capped";
 import { usage } from "./_shared";
 
 /** The most bytes a file can hold and still decode to LIMIT.textLength characters: each character (a UTF-16 unit) comes from at most 3 bytes of UTF-8, and a BOM is dropped. */
@@ -17,7 +18,7 @@ export async function readTextArg(text: string | undefined, file: string | undef
   if (text !== undefined && file !== undefined) throw usage(`pass ${flag} or ${flag}-file, not both`);
   if (file === undefined) return text;
   let read: Uint8Array;
-  if (file === "-") read = await readCapped(Bun.stdin.stream(), () => tooLong(flag, "- (stdin)", `over ${MAX_TEXT_FILE_BYTES} bytes`));
+  if (file === "-") read = await readCapped(Bun.stdin.stream(), MAX_TEXT_FILE_BYTES, () => tooLong(flag, "- (stdin)", `over ${MAX_TEXT_FILE_BYTES} bytes`));
   else {
     if (!existsSync(file)) throw missingFile(file);
     const stat = statSync(file);
@@ -36,26 +37,9 @@ export async function readTextArg(text: string | undefined, file: string | undef
   return decoded;
 }
 
-/** Reads a stream whole, but stops (and throws what `tooLarge` makes) as soon as it passes MAX_TEXT_FILE_BYTES. */
-async function readCapped(stream: ReadableStream<Uint8Array>, tooLarge: () => ClawlinkError): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  const reader = stream.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > MAX_TEXT_FILE_BYTES) {
-      await reader.cancel().catch(() => {});
-      throw tooLarge();
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks);
-}
 
 /**
- * Reads a file like `readCapped`, by plain reads: a character device (`/dev/zero`, or a terminal as `/dev/stdin`)
+ * Reads a file up to MAX_TEXT_FILE_BYTES, as `readCapped` reads stdin, by plain reads: a character device (`/dev/zero`, or a terminal as `/dev/stdin`)
  * cannot be polled, so `Bun.file(...).stream()` refuses it (EPERM).
  */
 async function readFileCapped(path: string, tooLarge: () => ClawlinkError): Promise<Uint8Array> {

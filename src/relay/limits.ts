@@ -2,6 +2,7 @@
 import { ClawlinkError } from "../errors";
 import { parseJson } from "../protocol/codec";
 import { requireJson } from "./edge";
+import { readCapped } from "../read-capped";
 
 export interface Limits {
   /** Largest JSON request body (a message, a registration, an ack) in bytes. */
@@ -100,29 +101,9 @@ export function readBody(req: Request, limit: number, what: string, flag: string
   return readStream(req, limit, what, flag);
 }
 
-async function readStream(req: Request, limit: number, what: string, flag: string): Promise<Uint8Array> {
-  if (!req.body) return new Uint8Array(0);
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  const reader = req.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel().catch(() => {});
-      throw tooLarge(what, limit, flag);
-    }
-    chunks.push(value);
-  }
-  if (chunks.length === 1) return chunks[0]!;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
+function readStream(req: Request, limit: number, what: string, flag: string): Promise<Uint8Array> {
+  if (!req.body) return Promise.resolve(new Uint8Array(0));
+  return readCapped(req.body, limit, () => tooLarge(what, limit, flag));
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });

@@ -51,6 +51,20 @@ describe.skipIf(redisMissing("test/unit/redis-refusals.test.ts") !== null)("a re
   const readOnly = () => admin.send("REPLICAOF", ["127.0.0.1", "1"]);
   const writable = () => admin.send("REPLICAOF", ["NO", "ONE"]);
 
+  /** Turns Redis read-only just before the store's first call of `op`, between one store call and the next: `refusing()` says whether it did. */
+  function readOnlyBefore<K extends "requeue" | "pruneTasks" | "assignWaiting">(store: RedisStore, op: K) {
+    const real = (store[op] as (...args: unknown[]) => Promise<unknown>).bind(store);
+    let refusing = false;
+    (store as unknown as Record<K, (...args: unknown[]) => Promise<unknown>>)[op] = async (...args: unknown[]) => {
+      if (!refusing) {
+        refusing = true;
+        await readOnly();
+      }
+      return real(...args);
+    };
+    return () => refusing;
+  }
+
   /** A relay with a boss and a worker, and every outage its store's connection reports (none, when Redis only refuses). */
   async function relay(opts: { maxFinishedTasks?: number } = {}) {
     const prefix = `f${++n}:`;
@@ -72,21 +86,13 @@ describe.skipIf(redisMissing("test/unit/redis-refusals.test.ts") !== null)("a re
     const { core, store, worker, send, outages } = await relay();
     const sent = [await send("one"), await send("two"), await send("three")];
     // Redis turns read-only between the claim and the hand-back of what the socket could not take.
-    const requeue = store.requeue.bind(store);
-    let refusing = false;
-    store.requeue = async (...args) => {
-      if (!refusing) {
-        refusing = true;
-        await readOnly();
-      }
-      return requeue(...args);
-    };
+    const refusing = readOnlyBefore(store, "requeue");
     try {
       // Takes one message, then reports its buffer full: the other two are handed back, and refused.
       const first = closing(1);
       const conn = core.connect(worker, first);
       await until(() => first.closed !== null);
-      expect(refusing).toBe(true);
+      expect(refusing()).toBe(true);
       expect(first.closed).toBe(1011);
       expect(first.reason).toContain("reconnect to get them");
       expect(first.got.map((m) => m.id)).toEqual([sent[0]!]);
@@ -163,19 +169,11 @@ describe.skipIf(redisMissing("test/unit/redis-refusals.test.ts") !== null)("a re
     expect((await core.take(worker, { max: 10 })).map((m) => m.id)).toEqual([first, second]);
     await core.send(worker, v.parse(SendMessage, { type: "response", in_reply_to: first, status: "completed", result: "ONE" }));
     // Redis turns read-only once the second answer is in, before the first finished task gives way to it.
-    const prune = store.pruneTasks.bind(store);
-    let refusing = false;
-    store.pruneTasks = async (...args) => {
-      if (!refusing) {
-        refusing = true;
-        await readOnly();
-      }
-      return prune(...args);
-    };
+    const refusing = readOnlyBefore(store, "pruneTasks");
     try {
       const sent = await core.send(worker, v.parse(SendMessage, { type: "response", in_reply_to: second, status: "completed", result: "TWO" }));
       expect(sent.to).toBe(boss.id);
-      expect(refusing).toBe(true);
+      expect(refusing()).toBe(true);
     } finally {
       await writable();
     }
@@ -190,19 +188,11 @@ describe.skipIf(redisMissing("test/unit/redis-refusals.test.ts") !== null)("a re
     const { core, store, boss } = await relay();
     const waiting = (await core.send(boss, v.parse(SendMessage, { type: "task", cap: "review", queue: true, task: "look" }))).id;
     // Redis turns read-only once the agent is registered, before the waiting task is handed to it.
-    const assign = store.assignWaiting.bind(store);
-    let refusing = false;
-    store.assignWaiting = async (...args) => {
-      if (!refusing) {
-        refusing = true;
-        await readOnly();
-      }
-      return assign(...args);
-    };
+    const refusing = readOnlyBefore(store, "assignWaiting");
     let reviewer;
     try {
       reviewer = await core.register(v.parse(RegisterRequest, { name: "reviewer", caps: ["review"] }));
-      expect(refusing).toBe(true);
+      expect(refusing()).toBe(true);
     } finally {
       await writable();
     }

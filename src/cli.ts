@@ -51,8 +51,8 @@ export const main: CommandDef = {
 /** Like citty's runMain, with ClawLink's exit codes: usage errors exit 2, and commands set their own. */
 async function run(argv: string[]) {
   const subs = main.subCommands as Record<string, () => Promise<Command>>;
-  // `clawlink help delegate` is `clawlink delegate --help`.
-  if (argv[0] === "help" && argv.length > 1) return run([...argv.slice(1), "--help"]);
+  // `clawlink help delegate` is `clawlink delegate --help`; `clawlink help --json`, with no command named, lists them.
+  if (argv[0] === "help" && commandAt(argv.slice(1)) < argv.length - 1) return run([...argv.slice(1), "--help"]);
   const at = commandAt(argv);
   const name = argv[at];
   if (argv.length === 0 || argv[0] === "--help" || argv[0] === "-h" || argv[0] === "help") {

@@ -140,6 +140,10 @@ describe("mistakes", async () => {
     expect(help.code).toBe(0);
     expect(help.stdout).toStartWith("Send a task to an agent (--to) or to any agent with a capability (--cap) (clawlink delegate v");
     expect(help.stdout).toContain("--on-holder-lost");
+    // With no command named, `help` lists the commands, whatever flags come with it.
+    const list = await runCli(["help", "--json"], boss);
+    expect(list.code).toBe(0);
+    expect(list.stdout).toContain("USAGE clawlink relay|register|discover|delegate");
     const after = await runCli(["delegate", "help", "--json"], boss);
     expect(after.code).toBe(2);
     expect(after.json.error).toEqual({ code: "usage", message: 'unexpected argument "help"', hint: "for the command's help, pass --help" });

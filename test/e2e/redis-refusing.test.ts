@@ -46,6 +46,10 @@ if (!redisMissing("test/e2e/redis-refusing.test.ts")) {
     });
 
     test("a command the read-only Redis refuses says Redis refused it and exits 7", async () => {
+      // A broadcast with nobody to queue it for writes nothing (nor does bob's request, within a second of his last):
+      // alice makes it a write.
+      expect((await runCli(["register", "--name", "alice", "--json"], { home: tempHome(), relay: url })).code).toBe(0);
+      expect((await runCli(["whoami", "--json"], { home: bob, relay: url })).code).toBe(0);
       await admin.send("REPLICAOF", ["127.0.0.1", "1"]);
       try {
         const r = await runCli(["broadcast", "--content", "hello", "--json"], { home: bob, relay: url });

@@ -51,7 +51,7 @@ const refusedBy = (answer: string) =>
   new ClawlinkError(
     "store_unavailable",
     `the relay's Redis store refused the request (it answered ${answer}), so nothing was changed`,
-    "retry in a few seconds; if it goes on, the relay's operator must fix its Redis (out of memory, a read-only replica, a busy script: the relay's log says which)",
+    "retry in a few seconds; if it goes on, the relay's operator must fix its Redis (its answer above says what: out of memory, a read-only replica, a busy script)",
   );
 
 /** A command sent and never answered: the server may still run it, so its sender must not take it for undone. */

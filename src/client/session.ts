@@ -32,8 +32,8 @@ export function savedNamed(home: string, name: string): Identity | undefined {
  * Registers `name` and saves the identity, with the relay list in use, as the home's default. A name this
  * home already holds keeps its id (and its queued messages) on a list that names one of its relays: that is
  * how an identity adds relays of its team. Its secret never goes to a list that shares no relay with it.
+ * Capabilities and description left out keep what the saved identity of that name has.
  */
-/** Capabilities and description left out keep what the saved identity of that name has. */
 export async function registerAgent(self: Self, req: { name: string; caps?: string[]; description?: string }): Promise<Agent> {
   const found = self.identity?.name === req.name ? self.identity : savedNamed(self.home, req.name);
   const relays = self.client.relays;

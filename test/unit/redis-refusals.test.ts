@@ -138,6 +138,35 @@ describe.skipIf(redisMissing("test/unit/redis-refusals.test.ts") !== null)("a re
     expect(outages).toEqual([]);
   }, 20_000);
 
+  test("a relay that closes while a claim is refused looks again no more: no claim reaches the store it closed", async () => {
+    const { core, store, worker, send } = await relay();
+    await send("one");
+    await send("two");
+    let claims = 0;
+    const claimNext = store.claimNext.bind(store);
+    store.claimNext = (...args) => (claims++, claimNext(...args));
+    // Takes one message, then reports its buffer full: the other goes back to the queue.
+    const s = closing(1);
+    const conn = core.connect(worker, s);
+    await until(() => s.got.length === 1);
+    await Bun.sleep(100);
+    try {
+      await readOnly();
+      s.capacity = Infinity;
+      const before = claims;
+      conn.drained();
+      await until(() => claims > before);
+      await Bun.sleep(100);
+      // The refused claim's look again (1 s later) is due; the relay closes first.
+      const atClose = claims;
+      await core.close();
+      await Bun.sleep(1500);
+      expect(claims).toBe(atClose);
+    } finally {
+      await writable();
+    }
+  });
+
   test("a socket whose attach Redis refuses is closed with 1011, and its close owes the store no detach", async () => {
     const { core, store, worker, outages } = await relay();
     let detaches = 0;

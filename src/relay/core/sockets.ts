@@ -189,9 +189,10 @@ export class Sockets {
     }
   }
 
-  /** The relay is closing: a detach the store refuses is not asked again. */
+  /** The relay is closing: a detach the store refuses is not asked again, nor a claim it refused. */
   stop() {
     this.stopped = true;
+    for (const pump of this.pumps.values()) clearTimeout(pump.retry);
   }
 
   private remove(local: Local) {
@@ -271,7 +272,7 @@ export class Sockets {
    * waits for its sockets would wait for the next message. A refused claim changed nothing: the socket stays open.
    */
   private retryLater(pump: Pump) {
-    if (pump.retry) return;
+    if (pump.retry || this.stopped) return;
     pump.retryMs = Math.min(RETRY_MAX_MS, pump.retryMs * 2 || RETRY_MS);
     pump.retry = setTimeout(() => {
       pump.retry = undefined;

@@ -52,7 +52,7 @@ describe.skipIf(redisMissing("test/unit/redis-refusals.test.ts") !== null)("a re
   const writable = () => admin.send("REPLICAOF", ["NO", "ONE"]);
 
   /** Turns Redis read-only just before the store's first call of `op`, between one store call and the next: `refusing()` says whether it did. */
-  function readOnlyBefore<K extends "requeue" | "pruneTasks" | "assignWaiting">(store: RedisStore, op: K) {
+  function readOnlyBefore<K extends "requeue" | "pruneTasks" | "assignWaiting" | "broadcast">(store: RedisStore, op: K) {
     const real = (store[op] as (...args: unknown[]) => Promise<unknown>).bind(store);
     let refusing = false;
     (store as unknown as Record<K, (...args: unknown[]) => Promise<unknown>>)[op] = async (...args: unknown[]) => {
@@ -231,6 +231,21 @@ describe.skipIf(redisMissing("test/unit/redis-refusals.test.ts") !== null)("a re
     core.connect(agent, s);
     await until(() => s.got.length === 1);
     expect(s.got[0]!.id).toBe(waiting);
+  });
+
+  test("a file version Redis took is confirmed, though the notice of it to the other agents is refused", async () => {
+    const { core, store, worker } = await relay();
+    // Redis turns read-only once the version is written, before the boss is told of it.
+    const refusing = readOnlyBefore(store, "broadcast");
+    let put;
+    try {
+      put = await core.putFile(worker, "notes.md", new TextEncoder().encode("first"));
+      expect(refusing()).toBe(true);
+    } finally {
+      await writable();
+    }
+    expect(put.version).toBe(1);
+    expect(new TextDecoder().decode((await core.getFile("notes.md")).bytes)).toBe("first");
   });
 
   test("a closed socket's detach is asked again for as long as Redis refuses it, however long: once it writes again, what was in flight on the socket goes to the next one", async () => {

@@ -240,9 +240,12 @@ export class Files {
   /** Queues a change for every agent but the one that made it (from the relay itself when `actor` is null). */
   private async emit(actor: Actor | null, change: Pick<FileMessage, "key" | "version" | "action"> & Partial<FileMessage>, by = actor?.name ?? RELAY) {
     const msg: FileMessage = { type: "file", id: newSortableId("m"), from: actor?.id ?? RELAY, to: null, created_at: iso(this.clock()), by, ...change };
-    const { effects } = await this.store.broadcast(msg, actor?.id ?? null, this.opts.room);
+    // The change is committed by then: a store that refuses its notice loses the notice, rather than fail what it confirms.
+    const told = await this.store.broadcast(msg, actor?.id ?? null, this.opts.room).catch((err) => {
+      if (!(err instanceof ClawlinkError && err.code === "store_unavailable")) throw err;
+    });
     this.bus.publish({ type: "file", key: change.key });
-    announce(this.bus, effects);
+    if (told) announce(this.bus, told.effects);
   }
 
   private async latest(head: FileHeadRecord | undefined): Promise<FileVersionRecord | undefined> {

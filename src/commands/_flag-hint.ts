@@ -72,6 +72,11 @@ export function nearestFlag(given: string, known: string[]): string | undefined 
 
 /** The word of `known` a slip of the keyboard away from `word`, or that it cuts short (or runs past). */
 export function nearestWord(word: string, known: string[]): string | undefined {
+  // Two or three letters are one slip from many words (`--js` from `--as`): the word they start is the likelier one.
+  if (word.length >= 2 && word.length <= 3) {
+    const started = known.find((w) => w.length > word.length && w.startsWith(word));
+    if (started) return started;
+  }
   let best: string | undefined;
   let bestDistance = word.length <= 4 ? 1 : 2;
   for (const w of known) {

@@ -111,6 +111,9 @@ describe("mistakes", async () => {
       [["file-put", "--key", "k", "--version", "3"], "--if-version"],
       [["file-lock", "--key", "k", "--lease", "30"], "--ttl"],
       [["discover", "--format", "json"], "--json"],
+      // A word this short is a slip away from many: the flag it starts is the likelier one.
+      [["discover", "--js"], "--json"],
+      [["cancel", "--ms", "t_1"], "--msg-id"],
     ] as const) {
       const r = await runCli([...args, "--json"], boss);
       expect(r.code).toBe(2);

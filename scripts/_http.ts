@@ -90,7 +90,14 @@ export class KeptAlive {
         },
         error: (_s, e) => this.failAll(e),
       },
-    }).then((s) => (this.socket = s));
+    }).then(
+      (s) => (this.socket = s),
+      (e) => {
+        // A failed attempt is not kept: the next request connects again.
+        this.connecting = null;
+        throw e;
+      },
+    );
     return this.connecting;
   }
 

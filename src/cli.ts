@@ -59,7 +59,7 @@ async function run(argv: string[]) {
     printHelp(
       (await usageOf(main)) +
         "\n\nStart here: `clawlink relay` on one machine, then `clawlink register --name NAME` in each agent session; `clawlink doctor` checks the setup." +
-        "\nExit codes: 0 ok, 1 error, 2 bad usage, 3 relay unreachable, 4 auth, 5 not found, 6 conflict (a file moved on, a merge conflict, or another agent's lease), 7 busy (429), 10-14 delegate --wait: failed, canceled, expired, timed out, holder lost (--on-holder-lost fail).",
+        "\nExit codes: 0 ok, 1 error, 2 bad usage, 3 relay unreachable, 4 auth, 5 not found, 6 conflict (a file moved on, a merge conflict, or another agent's lease), 7 busy (429) or the relay's store unavailable (503), 10-14 delegate --wait: failed, canceled, expired, timed out, holder lost (--on-holder-lost fail).",
     );
     return;
   }

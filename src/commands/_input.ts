@@ -44,17 +44,15 @@ export async function readTextArg(text: string | undefined, file: string | undef
  */
 async function readFileCapped(path: string, tooLarge: () => ClawlinkError): Promise<Uint8Array> {
   const fh = await open(path, "r");
-  try {
-    const chunks: Uint8Array[] = [];
-    let size = 0;
-    for (;;) {
+  const reads = new ReadableStream<Uint8Array>({
+    async pull(into) {
       const { bytesRead, buffer } = await fh.read(new Uint8Array(64 * 1024), 0, 64 * 1024, null);
-      if (bytesRead === 0) break;
-      size += bytesRead;
-      if (size > MAX_TEXT_FILE_BYTES) throw tooLarge();
-      chunks.push(buffer.subarray(0, bytesRead));
-    }
-    return Buffer.concat(chunks);
+      if (bytesRead === 0) into.close();
+      else into.enqueue(buffer.subarray(0, bytesRead));
+    },
+  });
+  try {
+    return await readCapped(reads, MAX_TEXT_FILE_BYTES, tooLarge);
   } finally {
     await fh.close();
   }

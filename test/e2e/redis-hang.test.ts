@@ -70,7 +70,7 @@ if (!redisMissing("test/e2e/redis-hang.test.ts")) {
       // Its own command timed out, or another's did first and dropped the connection under it.
       expect(sent.json.error.message).toMatch(/^the relay's Redis store did not answer \((it did not answer within 3 s|the connection closed)\), so the request may or may not have been carried out$/);
       expect(sent.json.error.message).not.toContain("nothing was changed");
-      expect(sent.json.error.hint).toContain("check before repeating it");
+      expect(sent.json.error.hint).toContain("check whether it was done before repeating it");
       expect(sent.json.error.hint).toContain("--idempotency-key");
       await relay.waitFor(/the Redis server at .* is back[\s\S]*the Redis server at .* is back/, 20_000);
     }, 30_000);

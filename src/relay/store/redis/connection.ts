@@ -60,7 +60,7 @@ const unanswered = (why: string) =>
     new ClawlinkError(
       "store_unavailable",
       `the relay's Redis store did not answer (${why}), so the request may or may not have been carried out`,
-      "check before repeating it (`clawlink tasks` lists the tasks you sent; a task sent with --idempotency-key may be sent again safely): the relay reconnects by itself",
+      "check whether it was done before repeating it (`clawlink tasks` lists the tasks you sent, `clawlink file-list` the files; a task sent with --idempotency-key may be sent again safely): the relay reconnects by itself",
     ),
   );
 

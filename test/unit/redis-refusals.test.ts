@@ -65,6 +65,19 @@ describe.skipIf(redisMissing("test/unit/redis-refusals.test.ts") !== null)("a re
     return () => refusing;
   }
 
+  /** A socket of `worker` that takes one message and reports its buffer full; then Redis turns read-only and the socket drains, so its next claim is refused. */
+  async function drainedIntoRefusal(core: Relay, worker: Parameters<Relay["connect"]>[0], before: () => void = () => {}) {
+    const s = closing(1);
+    const conn = core.connect(worker, s);
+    await until(() => s.got.length === 1);
+    await Bun.sleep(100);
+    await readOnly();
+    s.capacity = Infinity;
+    before();
+    conn.drained();
+    return s;
+  }
+
   /** A relay with a boss and a worker, and every outage its store's connection reports (none, when Redis only refuses). */
   async function relay(opts: { maxFinishedTasks?: number } = {}) {
     const prefix = `f${++n}:`;
@@ -118,14 +131,9 @@ describe.skipIf(redisMissing("test/unit/redis-refusals.test.ts") !== null)("a re
     const claimNext = store.claimNext.bind(store);
     store.claimNext = (...args) => claimNext(...args).catch((err) => (refusals.push(err.code), Promise.reject(err)));
     // Takes one message, then reports its buffer full: the other two go back to the queue.
-    const s = closing(1);
-    const conn = core.connect(worker, s);
-    await until(() => s.got.length === 1);
-    await Bun.sleep(100);
+    let s!: ReturnType<typeof closing>;
     try {
-      await readOnly();
-      s.capacity = Infinity;
-      conn.drained();
+      s = await drainedIntoRefusal(core, worker);
       await until(() => refusals.length > 0);
       expect(refusals[0]).toBe("store_unavailable");
     } finally {
@@ -146,15 +154,9 @@ describe.skipIf(redisMissing("test/unit/redis-refusals.test.ts") !== null)("a re
     const claimNext = store.claimNext.bind(store);
     store.claimNext = (...args) => (claims++, claimNext(...args));
     // Takes one message, then reports its buffer full: the other goes back to the queue.
-    const s = closing(1);
-    const conn = core.connect(worker, s);
-    await until(() => s.got.length === 1);
-    await Bun.sleep(100);
+    let before = 0;
     try {
-      await readOnly();
-      s.capacity = Infinity;
-      const before = claims;
-      conn.drained();
+      await drainedIntoRefusal(core, worker, () => (before = claims));
       await until(() => claims > before);
       await Bun.sleep(100);
       // The refused claim's look again (1 s later) is due; the relay closes first.

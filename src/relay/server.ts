@@ -1,6 +1,7 @@
 /** The relay: Bun.serve with HTTP routes and WebSockets on one port. Options in, server out; no argv. */
 import type { Server, ServerWebSocket, WebSocketHandler } from "bun";
 import { ClawlinkError } from "../errors";
+import { storeUnavailable } from "./store/port";
 import { parseWith } from "../protocol/codec";
 import { SocketQuery } from "../protocol/queries";
 import { Id } from "../protocol/schemas";
@@ -58,7 +59,7 @@ export function startRelay(opts: RelayOptions = {}): RelayServer {
   const limits = resolveLimits(opts);
   // An unavailable store is expected, not a bug: the store says once when it goes and when it is back (onStoreHealth).
   const onError = (err: unknown) => {
-    if (!(err instanceof ClawlinkError && err.code === "store_unavailable")) opts.onError?.(err);
+    if (!storeUnavailable(err)) opts.onError?.(err);
   };
   const relay = new Relay({ ...opts, ...limits, onError });
   const auth = new Auth(relay, opts.token || undefined);

@@ -1,6 +1,7 @@
 /** WebSocket adapter: translates Bun's socket events into calls on the relay's core, and its pushes into frames. */
 import type { ServerWebSocket, WebSocketHandler } from "bun";
 import { ClawlinkError } from "../errors";
+import { unlessStoreUnavailable } from "./store/port";
 import { describeIssues, holdsLoneSurrogate, loneSurrogate, messageJson, safeParse } from "../protocol/codec";
 import { ClientFrame, FrameRef, SendMessage, type BatchResult, type ErrorBody, type Message, type MessageType, type ResponseMessage, type ServerFrame, type Task } from "../protocol/schemas";
 import type { AgentRecord, Connection, Relay, Want } from "./core/relay";
@@ -236,9 +237,7 @@ export function createSocketHandler(relay: Relay, fair: FairShare, backlog: { pe
           else ws.close(4001, "unregistered");
         },
         // Refused while the store is away or will not write: the agent stays as last seen, and its next frame tries again.
-        (err) => {
-          if (!(err instanceof ClawlinkError && err.code === "store_unavailable")) throw err;
-        },
+        unlessStoreUnavailable,
       );
     }
     let parsed: unknown;

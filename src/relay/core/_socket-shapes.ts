@@ -2,9 +2,8 @@
  * What `Sockets` keeps of each connection and each agent's pump, what it pushes to, and when it gives
  * up or looks again: the shapes the pump's logic (`sockets.ts`) works on.
  */
-import { ClawlinkError } from "../../errors";
 import type { Message } from "../../protocol/schemas";
-import { OutcomeUnknown, type AgentRecord, type Room, type Store, type Want } from "../store/port";
+import type { AgentRecord, Room, Store, Want } from "../store/port";
 
 /**
  * How often a closed socket's detach is asked again while the store is away or refuses it, for as long as it does:
@@ -17,8 +16,6 @@ export const RETRY_MAX_MS = 8000;
 export const STORE_LOST = "the relay lost its store while handing out messages; reconnect to get them";
 export const BACK_REFUSED = "the relay's store refused to take back messages this socket could not take; reconnect to get them";
 
-/** A store's refusal up front: the operation never ran (unlike `OutcomeUnknown`, where it may have). */
-export const refused = (err: unknown) => err instanceof ClawlinkError && err.code === "store_unavailable" && !(err instanceof OutcomeUnknown);
 
 export type Claimed = Awaited<ReturnType<Store["claimNext"]>>;
 

@@ -3,11 +3,11 @@
  * failed) or reports progress, its sender or the operator cancels it. Each is one compare-and-set in the
  * store; a refusal says why, and a task that finishes may make the oldest finished one give way.
  */
-import { ClawlinkError, badRequest, conflict, forbidden, notFound } from "../../errors";
+import { badRequest, conflict, forbidden, notFound, type ClawlinkError } from "../../errors";
 import type { Sent, Task, TaskState } from "../../protocol/schemas";
 import { iso } from "../clock";
 import { newSortableId } from "../ids";
-import type { AgentRecord, FinishedKept, TaskChanged, TaskRecord } from "../store/port";
+import { unlessStoreUnavailable, type AgentRecord, type FinishedKept, type TaskChanged, type TaskRecord } from "../store/port";
 import { isFinal, receivedBy } from "../store/rules";
 import { announce } from "./announce";
 import { responseMessage, taskView } from "./views";
@@ -166,11 +166,8 @@ export abstract class TaskChanges extends TaskReplies {
   protected async forgetPastCount(kept: FinishedKept) {
     const { maxFinished, maxFinishedBytes } = this.opts.retention;
     if (kept.count <= maxFinished && kept.bytes <= maxFinishedBytes) return;
-    try {
-      this.forgot(await this.store.pruneTasks(-Infinity, maxFinished, maxFinishedBytes));
-    } catch (err) {
-      if (!(err instanceof ClawlinkError && err.code === "store_unavailable")) throw err;
-    }
+    const pruned = await this.store.pruneTasks(-Infinity, maxFinished, maxFinishedBytes).catch(unlessStoreUnavailable);
+    if (pruned) this.forgot(pruned);
   }
 
   protected forgot(tasks: readonly TaskRecord[]) {

@@ -9,7 +9,7 @@ import type { Bus } from "../bus/port";
 import { iso, type Clock } from "../clock";
 import { newSortableId, sha256Hex } from "../ids";
 import { blameConflicts, decodeText, merge3, renderConflicts, type Conflict, type Revision } from "./merge";
-import type { FileHeadRecord, FileLockRecord, FileVersionMeta, FileVersionRecord, Room, Store } from "../store/port";
+import { unlessStoreUnavailable, type FileHeadRecord, type FileLockRecord, type FileVersionMeta, type FileVersionRecord, type Room, type Store } from "../store/port";
 import { RELAY } from "../store/rules";
 import { announce } from "./announce";
 
@@ -241,9 +241,7 @@ export class Files {
   private async emit(actor: Actor | null, change: Pick<FileMessage, "key" | "version" | "action"> & Partial<FileMessage>, by = actor?.name ?? RELAY) {
     const msg: FileMessage = { type: "file", id: newSortableId("m"), from: actor?.id ?? RELAY, to: null, created_at: iso(this.clock()), by, ...change };
     // The change is committed by then: a store that refuses its notice loses the notice, rather than fail what it confirms.
-    const told = await this.store.broadcast(msg, actor?.id ?? null, this.opts.room).catch((err) => {
-      if (!(err instanceof ClawlinkError && err.code === "store_unavailable")) throw err;
-    });
+    const told = await this.store.broadcast(msg, actor?.id ?? null, this.opts.room).catch(unlessStoreUnavailable);
     this.bus.publish({ type: "file", key: change.key });
     if (told) announce(this.bus, told.effects);
   }

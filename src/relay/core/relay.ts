@@ -5,14 +5,14 @@
  * own: it takes a clock, a store and a bus. Its options, with each part's defaults, are in `options.ts`;
  * its file operations in `_relay-files.ts`, which Relay extends.
  */
-import { ClawlinkError, forbidden } from "../../errors";
+import { forbidden, type ClawlinkError } from "../../errors";
 import type { Agent, Health, Message, RegisterRequest, Registration, SendMessage, Sent, Task } from "../../protocol/schemas";
 import { LocalBus } from "../bus/local";
 import type { Bus } from "../bus/port";
 import { iso, type Clock } from "../clock";
 import { newId, newSortableId } from "../ids";
 import { MemoryStore } from "../store/memory";
-import type { AgentRecord, FileVersionRecord, Room, Store, Want } from "../store/port";
+import { unlessStoreUnavailable, type AgentRecord, type FileVersionRecord, type Room, type Store, type Want } from "../store/port";
 import { announce } from "./announce";
 import { Delivery, type Connection, type Sink, type TaskWatcher } from "./delivery";
 import { Files, type PutOptions, type Upload } from "./files";
@@ -135,9 +135,7 @@ export class Relay extends RelayFiles {
   async register(req: RegisterRequest, opts: RegisterOptions = {}): Promise<Registration> {
     const { agent, registration } = await this.registry.register(req, opts);
     // Registered by now: a store that refuses the hand-over leaves the waiting tasks to the agent's first socket (`connect`), rather than fail what it confirms.
-    await this.tasks.assignWaiting(agent.id).catch((err) => {
-      if (!(err instanceof ClawlinkError && err.code === "store_unavailable")) throw err;
-    });
+    await this.tasks.assignWaiting(agent.id).catch(unlessStoreUnavailable);
     return registration;
   }
 

@@ -3,13 +3,12 @@
  * from the store (putting it in flight) and pushes it to them. Delivery kicks the pumps as bus events say
  * messages wait, and starts them at the end of that turn of the event loop.
  */
-import { ClawlinkError } from "../../errors";
 import type { Message } from "../../protocol/schemas";
 import { agentTopic, type Bus } from "../bus/port";
 import type { Clock } from "../clock";
-import { NO_EFFECTS, OutcomeUnknown, type Effects, type Store, type Want } from "../store/port";
+import { NO_EFFECTS, OutcomeUnknown, refused, storeUnavailable, type Effects, type Store, type Want } from "../store/port";
 import { announce } from "./announce";
-import { BACK_REFUSED, DETACH_RETRY_MS, refused, RETRY_MAX_MS, RETRY_MS, STORE_LOST, type Claimed, type Connection, type Local, type Pump, type Sink, type SocketOptions } from "./_socket-shapes";
+import { BACK_REFUSED, DETACH_RETRY_MS, RETRY_MAX_MS, RETRY_MS, STORE_LOST, type Claimed, type Connection, type Local, type Pump, type Sink, type SocketOptions } from "./_socket-shapes";
 
 export type { Connection, Pump, Sink, SocketOptions } from "./_socket-shapes";
 
@@ -74,7 +73,7 @@ export class Sockets {
     const attached = this.bus.follow ? this.bus.follow(agentTopic(agent)).then((u) => ((unfollow = u), attach())) : attach();
     attached.catch((err) => {
       // Never attached (or not known to be): the client is told to connect again, rather than left waiting for its hello.
-      if (err instanceof ClawlinkError && err.code === "store_unavailable" && !local.closed) {
+      if (storeUnavailable(err) && !local.closed) {
         local.closed = true;
         sink.close(1011, "the relay cannot reach its store; reconnect in a few seconds");
         return;
@@ -182,7 +181,7 @@ export class Sockets {
         this.tell(await this.store.detachConnection(agent, conn, this.clock()));
         return;
       } catch (err) {
-        if (!(err instanceof ClawlinkError && err.code === "store_unavailable")) return this.fail(err);
+        if (!storeUnavailable(err)) return this.fail(err);
         if (this.stopped) return;
         await new Promise((resolve) => setTimeout(resolve, DETACH_RETRY_MS).unref());
       }

@@ -23,6 +23,20 @@ export class OutcomeUnknown extends ClawlinkError {
   }
 }
 
+/** The store cannot do an operation now (away, refusing, or not answering): expected during an outage, not a bug. */
+export const storeUnavailable = (err: unknown): err is ClawlinkError => err instanceof ClawlinkError && err.code === "store_unavailable";
+
+/** A store's refusal up front: the operation never ran (unlike `OutcomeUnknown`, where it may have). */
+export const refused = (err: unknown) => storeUnavailable(err) && !(err instanceof OutcomeUnknown);
+
+/**
+ * For a step that follows a committed change: an unavailable store loses the step (a notice, housekeeping
+ * a sweep also does), rather than fail what the change confirms. Anything else is thrown again.
+ */
+export function unlessStoreUnavailable(err: unknown): void {
+  if (!storeUnavailable(err)) throw err;
+}
+
 export interface Store {
   // ---------------------------------------------------------------- agents
   getAgent(id: string): Promise<AgentRecord | undefined>;

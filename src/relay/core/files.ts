@@ -2,13 +2,14 @@
  * Shared files: numbered versions per key, compare-and-swap, three-way merge of text edits, and
  * leases. A write reads the latest version, merges if asked, and stores the next version only if
  * the latest is still the one it read (one store operation); if another write came first, it starts over.
+ * Merging an edit with what others wrote since is `_files-merge.ts`.
  */
 import { ClawlinkError, notFound, shellArg } from "../../errors";
 import type { FileDeleted, FileHistory, FileInfo, FileLock, FileMessage, FileVersion, FileWritten } from "../../protocol/schemas";
 import type { Bus } from "../bus/port";
 import { iso, type Clock } from "../clock";
 import { newSortableId, sha256Hex } from "../ids";
-import { blameConflicts, decodeText, merge3, renderConflicts, type Conflict, type Revision } from "./merge";
+import { mergeEdit } from "./_files-merge";
 import { unlessStoreUnavailable, type FileHeadRecord, type FileLockRecord, type FileVersionMeta, type FileVersionRecord, type Room, type Store } from "../store/port";
 import { RELAY } from "../store/rules";
 import { announce } from "./announce";
@@ -63,8 +64,6 @@ export class Upload {
   }
 }
 
-/** Texts larger than this are not merged: a line diff of them would take too long. */
-export const MAX_MERGE_BYTES = 16 * 1024 * 1024;
 
 /** Times a write starts over because another write to the same key came first. */
 const RETRIES = 8;
@@ -100,7 +99,7 @@ export class Files {
       let merged = false;
       if (opts.ifVersion !== undefined && opts.ifVersion !== (latest?.version ?? 0)) {
         if (!opts.merge || !latest) throw versionConflict(key, opts.ifVersion, head, latest);
-        body = await this.merge(key, opts.ifVersion, latest, bytes);
+        body = await mergeEdit(this.store, key, opts.ifVersion, latest, bytes, this.opts.maxVersions);
         hash = sha256Hex(body);
         merged = true;
         if (hash === latest.sha256) return written(latest, false, true);
@@ -255,53 +254,6 @@ export class Files {
   private async versionOf(key: string): Promise<number> {
     const head = await this.store.getFileHead(key);
     return head && head.deletedAt === null ? head.version : 0;
-  }
-
-  /** Merges an edit made on version `base` with the latest version, or explains why it cannot. */
-  private async merge(key: string, base: number, latest: FileVersionRecord, incoming: Uint8Array): Promise<Uint8Array> {
-    const reread = `nothing was written; fetch version ${latest.version} (\`clawlink file-get --key ${shellArg(key)}\`), redo your edit on it and put again with --if-version ${latest.version}`;
-    if (base > latest.version) {
-      throw new ClawlinkError("version_conflict", `"${key}" has no version ${base}; its latest is version ${latest.version}`, reread, { headers: { etag: `"${latest.version}"` } });
-    }
-    const baseBytes = base === 0 ? new Uint8Array() : (await this.store.getFileVersion(key, base))?.bytes;
-    if (!baseBytes) {
-      throw new ClawlinkError("not_mergeable", `version ${base} of "${key}" is no longer kept (the relay keeps the last ${this.opts.maxVersions}), so it cannot be the base of a merge`, reread);
-    }
-    if (Math.max(baseBytes.byteLength, latest.bytes.byteLength, incoming.byteLength) > MAX_MERGE_BYTES) {
-      throw new ClawlinkError("not_mergeable", `"${key}" is too large to merge (over ${MAX_MERGE_BYTES} bytes)`, reread);
-    }
-    const o = decodeText(baseBytes);
-    const a = decodeText(latest.bytes);
-    const b = decodeText(incoming);
-    if (o === null || a === null || b === null) {
-      throw new ClawlinkError("not_mergeable", `"${key}" is binary, and binary files are never merged`, reread);
-    }
-    const result = merge3(o, a, b);
-    if (!result.clean) {
-      const n = result.conflicts.length;
-      const authors = await this.blame(key, o, base, latest, result.conflicts);
-      const everyone = [...new Set(authors.flat())];
-      const labels = { ours: authors.map((by) => `version ${latest.version} (${by.join(", ")})`), base: `version ${base}`, theirs: "yours" };
-      throw new ClawlinkError(
-        "merge_conflict",
-        `your edit of "${key}" (made on version ${base}) overlaps changes in version ${latest.version} by ${everyone.join(", ")}: ${n} conflicting hunk${n === 1 ? "" : "s"}; nothing was written\n${renderConflicts(result.conflicts, labels)}`,
-        `fetch version ${latest.version} (\`clawlink file-get --key ${shellArg(key)}\`), settle the lines above on it, and put again with --if-version ${latest.version}`,
-      );
-    }
-    return new TextEncoder().encode(result.text);
-  }
-
-  /** Who wrote each conflict's lines since `base`, as `name` (the latest version) or `name in version N`: the versions in between are read only on this failing path. */
-  private async blame(key: string, baseText: string, base: number, latest: FileVersionRecord, conflicts: Conflict[]): Promise<string[][]> {
-    const edits: Revision[] = [];
-    for (let version = base + 1; version <= latest.version; version++) {
-      const rec = version === latest.version ? latest : await this.store.getFileVersion(key, version);
-      const text = rec && decodeText(rec.bytes);
-      // A version no longer kept, or binary: its lines count as the next one's.
-      // The latest version is named already ("changes in version N by bob"): only earlier ones add theirs.
-      if (rec && text !== null && text !== undefined) edits.push({ text, label: version === latest.version ? rec.author : `${rec.author} in version ${version}` });
-    }
-    return blameConflicts(baseText, edits, conflicts);
   }
 }
 
